@@ -1,0 +1,42 @@
+import Crypto
+import Foundation
+
+/// Random secrets (session tokens, API keys, codes) and their stored hashes.
+public enum TokenGenerator {
+    /// 32 random bytes, base64url without padding (43 characters).
+    public static func token(bytes: Int = 32) -> String {
+        var rng = SystemRandomNumberGenerator()
+        let data = Data((0..<bytes).map { _ in UInt8.random(in: .min ... .max, using: &rng) })
+        return data.base64URLEncoded()
+    }
+
+    /// A numeric code of `digits` digits (consent and transfer codes).
+    public static func numericCode(digits: Int) -> String {
+        var rng = SystemRandomNumberGenerator()
+        return String((0..<digits).map { _ in Character(String(Int.random(in: 0...9, using: &rng))) })
+    }
+
+    /// SHA-256 of the token's UTF-8 bytes: what the database keeps.
+    public static func hash(_ token: String) -> [UInt8] {
+        Array(SHA256.hash(data: Data(token.utf8)))
+    }
+}
+
+extension Data {
+    public func base64URLEncoded() -> String {
+        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    public init?(base64URL: String) {
+        var s = base64URL.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while s.count % 4 != 0 { s += "=" }
+        self.init(base64Encoded: s)
+    }
+
+    public var hex: String { map { String(format: "%02x", $0) }.joined() }
+}
+
+extension Array where Element == UInt8 {
+    public var hex: String { Data(self).hex }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+
+/// Everything the service reads from its environment, read once, here.
+public struct Configuration: Sendable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    /// The embedded cluster, keys file and audit checkpoints live here.
+    public var dataDirectory: String = ".registry"
+    /// An external PostgreSQL; nil means the embedded cluster.
+    public var databaseURL: String?
+    /// The folder holding `Migrations/`, `Policies/` and `Web/`.
+    public var root: String = FileManager.default.currentDirectoryPath
+    public var logLevel: Logger.Level = .info
+    /// Mark cookies Secure (set when served over TLS, directly or behind a proxy).
+    public var secureCookies: Bool = false
+    /// Base64 keys; when absent they are created once in `dataDirectory/keys.json`.
+    public var sealingKey: String?
+    public var blindIndexKey: String?
+    public var signingKey: String?
+    /// Database connections per node.
+    public var poolSize: Int = 16
+
+    public init() {}
+
+    public var migrationsDirectory: String { root + "/Migrations" }
+    public var policiesDirectory: String { root + "/Policies" }
+    public var webDirectory: String { root + "/Web" }
+    public var keysFile: String { dataDirectory + "/keys.json" }
+    public var checkpointsFile: String { dataDirectory + "/audit-checkpoints.jsonl" }
+
+    /// Environment variables, documented in the README.
+    public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) throws -> Configuration {
+        var c = Configuration()
+        if let host = env["HOST"], !host.isEmpty { c.host = host }
+        if let port = env["PORT"], !port.isEmpty {
+            guard let p = Int(port), (1...65535).contains(p) else { throw ConfigurationError("PORT must be a number from 1 to 65535") }
+            c.port = p
+        }
+        if let dir = env["REGISTRY_DATA_DIR"], !dir.isEmpty { c.dataDirectory = dir }
+        if let url = env["DATABASE_URL"], !url.isEmpty { c.databaseURL = url }
+        if let root = env["REGISTRY_ROOT"], !root.isEmpty { c.root = root }
+        if let level = env["LOG_LEVEL"], !level.isEmpty {
+            guard let l = Logger.Level(rawValue: level.lowercased()) else {
+                throw ConfigurationError("LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
+            }
+            c.logLevel = l
+        }
+        if let secure = env["REGISTRY_SECURE_COOKIES"] { c.secureCookies = ["1", "true", "yes"].contains(secure.lowercased()) }
+        c.sealingKey = env["REGISTRY_SEALING_KEY"]
+        c.blindIndexKey = env["REGISTRY_BLIND_INDEX_KEY"]
+        c.signingKey = env["REGISTRY_SIGNING_KEY"]
+        if let pool = env["REGISTRY_DB_POOL"], !pool.isEmpty {
+            guard let n = Int(pool), (1...500).contains(n) else { throw ConfigurationError("REGISTRY_DB_POOL must be 1 to 500") }
+            c.poolSize = n
+        }
+        c.dataDirectory = Self.absolute(c.dataDirectory)
+        c.root = Self.absolute(c.root)
+        return c
+    }
+
+    static func absolute(_ path: String) -> String {
+        let p = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return (p as NSString).standardizingPath
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import RegistryDomain
+import Yams
+
+/// Every policy file, loaded and validated at startup.
+public struct PolicySet: Sendable {
+    public var access: AccessPolicy
+    public var authentication: AuthenticationPolicy
+
+    public init(access: AccessPolicy, authentication: AuthenticationPolicy) {
+        self.access = access
+        self.authentication = authentication
+    }
+
+    /// Loads `access.yaml` and `authentication.yaml` from `directory`. A problem names the file,
+    /// the line and what is wrong.
+    public static func load(directory: String) throws -> PolicySet {
+        let access = try PolicyFile.load(directory + "/access.yaml", as: AccessFile.self) { file throws(PolicyError) in
+            try file.policy()
+        }
+        let authentication = try PolicyFile.load(directory + "/authentication.yaml", as: AuthenticationPolicy.self) {
+            file throws(PolicyError) in
+            try file.validate()
+            return file
+        }
+        return PolicySet(access: access, authentication: authentication)
+    }
+}
+
+/// The shape of `Policies/access.yaml`.
+struct AccessFile: Decodable {
+    var version: Int
+    var actions: [String: String]
+    var roles: [String: [String]]
+
+    func policy() throws(PolicyError) -> AccessPolicy {
+        var grants: [Role: Set<String>] = [:]
+        for (name, actions) in roles {
+            guard let role = Role(rawValue: name) else {
+                throw PolicyError(path: ["roles", name], message: "unknown role '\(name)' (known: \(Role.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            grants[role] = Set(actions)
+        }
+        return try AccessPolicy(version: version, actions: actions, grants: grants)
+    }
+}
+
+/// Sessions, passwords and login throttling (`Policies/authentication.yaml`).
+public struct AuthenticationPolicy: Sendable, Decodable, Equatable {
+    public var version: Int
+    public var sessionLifetimeHours: Int
+    public var passwordMinLength: Int
+    public var loginThrottle: LoginThrottlePolicy
+
+    enum CodingKeys: String, CodingKey {
+        case version
+        case sessionLifetimeHours = "session_lifetime_hours"
+        case passwordMinLength = "password_min_length"
+        case loginThrottle = "login_throttle"
+    }
+
+    public init(version: Int = 1, sessionLifetimeHours: Int = 12, passwordMinLength: Int = 10,
+                loginThrottle: LoginThrottlePolicy = .init()) {
+        self.version = version
+        self.sessionLifetimeHours = sessionLifetimeHours
+        self.passwordMinLength = passwordMinLength
+        self.loginThrottle = loginThrottle
+    }
+
+    func validate() throws(PolicyError) {
+        guard (1...720).contains(sessionLifetimeHours) else {
+            throw PolicyError(path: ["session_lifetime_hours"], message: "must be 1 to 720")
+        }
+        guard (8...128).contains(passwordMinLength) else {
+            throw PolicyError(path: ["password_min_length"], message: "must be 8 to 128")
+        }
+        try loginThrottle.validate()
+    }
+}
+
+/// A policy file could not be loaded: which file, which line, what is wrong.
+public struct PolicyLoadError: Error, CustomStringConvertible {
+    public var file: String
+    public var line: Int?
+    public var problem: String
+
+    public var description: String {
+        "\(file)" + (line.map { ":\($0)" } ?? "") + ": \(problem)"
+    }
+}
+
+enum PolicyFile {
+    static func load<File: Decodable, Result>(
+        _ path: String, as: File.Type, validate: (File) throws(PolicyError) -> Result
+    ) throws -> Result {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PolicyLoadError(file: path, line: nil, problem: "the file is missing")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        let node: Node
+        do {
+            guard let composed = try Yams.compose(yaml: text) else {
+                throw PolicyLoadError(file: path, line: nil, problem: "the file is empty")
+            }
+            node = composed
+        } catch let error as YamlError {
+            throw PolicyLoadError(file: path, line: error.line, problem: "not valid YAML: \(error.problem)")
+        }
+        let file: File
+        do {
+            file = try YAMLDecoder().decode(File.self, from: node)
+        } catch let error as DecodingError {
+            let (codingPath, problem) = describe(error)
+            throw PolicyLoadError(file: path, line: line(of: codingPath, in: node), problem: problem)
+        }
+        do {
+            return try validate(file)
+        } catch {
+            throw PolicyLoadError(file: path, line: line(of: error.path, in: node), problem: error.description)
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> ([String], String) {
+        func path(_ keys: [any CodingKey]) -> [String] { keys.map { $0.intValue.map(String.init) ?? $0.stringValue } }
+        switch error {
+        case .keyNotFound(let key, let ctx):
+            let p = path(ctx.codingPath)
+            return (p, (p.isEmpty ? "" : p.joined(separator: ".") + ": ") + "missing key '\(key.stringValue)'")
+        case .typeMismatch(_, let ctx), .valueNotFound(_, let ctx), .dataCorrupted(let ctx):
+            let p = path(ctx.codingPath)
+            return (p, (p.isEmpty ? "" : p.joined(separator: ".") + ": ") + ctx.debugDescription)
+        @unknown default:
+            return ([], "\(error)")
+        }
+    }
+
+    /// The line of the node at `path` (or of its nearest existing parent), 1-based.
+    static func line(of path: [String], in root: Node) -> Int? {
+        var node = root
+        for key in path {
+            if let index = Int(key), let seq = node.sequence, index < seq.count {
+                node = seq[index]
+            } else if let child = node[key] {
+                node = child
+            } else {
+                break
+            }
+        }
+        return node.mark.map { $0.line }
+    }
+}
+
+extension YamlError {
+    var line: Int? {
+        switch self {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _): mark.line
+        default: nil
+        }
+    }
+
+    var problem: String {
+        switch self {
+        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _): problem
+        default: "\(self)"
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import RegistryDomain
+import RegistrySecurity
+
+/// The audit log and its hash chain. `append` runs in the caller's transaction; the chain is
+/// built later by `integrate`, so concurrent writers never queue on a global head.
+public enum AuditStore {
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    public static func append(_ event: AuditEvent, on connection: PostgresConnection, logger: Logger) async throws {
+        let details = String(decoding: try encoder.encode(event.details), as: UTF8.self)
+        try await connection.query("""
+            INSERT INTO audit_log (actor_kind, actor_id, actor_role, action, subject_type, subject_id, request_id, details, content_hash)
+            VALUES (\(event.actorKind.rawValue), \(event.actorID.flatMap(UUID.init(uuidString:))), \(event.actorRole),
+                    \(event.action), \(event.subjectType), \(event.subjectID), \(event.requestID), \(details)::jsonb, ''::bytea)
+            """, logger: logger)
+    }
+
+    public struct Entry: Sendable, Codable, Equatable {
+        public var id: Int64
+        public var seq: Int64?
+        public var occurredAt: Date
+        public var actorKind: String
+        public var actorID: UUID?
+        public var actorRole: String?
+        public var action: String
+        public var subjectType: String
+        public var subjectID: String?
+        public var requestID: String?
+        public var details: String
+        public var hash: String?
+
+        enum CodingKeys: String, CodingKey {
+            case id, seq, action, details, hash
+            case occurredAt = "occurred_at", actorKind = "actor_kind", actorID = "actor_id", actorRole = "actor_role"
+            case subjectType = "subject_type", subjectID = "subject_id", requestID = "request_id"
+        }
+    }
+
+    /// The newest entries first, optionally before an id (paging) and for one subject.
+    public static func list(before: Int64?, subjectType: String?, subjectID: String?, limit: Int,
+                            database: Database, logger: Logger) async throws -> [Entry] {
+        let rows = try await database.query("""
+            SELECT l.id, c.seq, l.occurred_at, l.actor_kind, l.actor_id, l.actor_role, l.action, l.subject_type,
+                   l.subject_id, l.request_id, l.details::text, c.hash
+            FROM audit_log l LEFT JOIN audit_chain c ON c.event_id = l.id
+            WHERE (\(before)::bigint IS NULL OR l.id < \(before))
+              AND (\(subjectType)::text IS NULL OR l.subject_type = \(subjectType))
+              AND (\(subjectID)::text IS NULL OR l.subject_id = \(subjectID))
+            ORDER BY l.id DESC LIMIT \(limit)
+            """, logger: logger)
+        var entries: [Entry] = []
+        for try await (id, seq, at, kind, actor, role, action, type, subject, request, details, hash)
+            in rows.decode((Int64, Int64?, Date, String, UUID?, String?, String, String, String?, String?, String, [UInt8]?).self)
+        {
+            entries.append(Entry(id: id, seq: seq, occurredAt: at, actorKind: kind, actorID: actor, actorRole: role, action: action,
+                                 subjectType: type, subjectID: subject, requestID: request, details: details, hash: hash?.hex))
+        }
+        return entries
+    }
+
+    /// Chains up to `limit` queued events; returns how many. Safe to call from any node.
+    @discardableResult
+    public static func integrate(database: Database, limit: Int = 5000, logger: Logger) async throws -> Int {
+        try await database.transaction(logger: logger) { connection in
+            let rows = try await connection.query("SELECT audit_integrate(\(limit))", logger: logger)
+            for try await count in rows.decode(Int.self) { return count }
+            return 0
+        }
+    }
+
+    /// Chains everything queued so far.
+    public static func integrateAll(database: Database, logger: Logger) async throws {
+        while try await integrate(database: database, logger: logger) > 0 {}
+    }
+
+    public struct Head: Sendable, Equatable, Codable {
+        public var seq: Int64
+        public var hash: String
+        public var takenAt: String?
+    }
+
+    public static func head(database: Database, logger: Logger) async throws -> Head {
+        let rows = try await database.query(
+            "SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", logger: logger)
+        for try await (seq, hash) in rows.decode((Int64, [UInt8]).self) {
+            return Head(seq: seq, hash: hash.hex)
+        }
+        return Head(seq: 0, hash: String(repeating: "0", count: 64))
+    }
+
+    /// Records a checkpoint of the head in the database too; returns it.
+    public static func checkpoint(database: Database, logger: Logger) async throws -> Head {
+        try await integrateAll(database: database, logger: logger)
+        var head = try await head(database: database, logger: logger)
+        head.takenAt = ISO8601DateFormatter().string(from: Date())
+        if head.seq > 0 {
+            try await database.query("""
+                INSERT INTO audit_checkpoints (seq, hash) VALUES (\(head.seq), \(Array(hexString: head.hash)))
+                ON CONFLICT (seq) DO NOTHING
+                """, logger: logger)
+        }
+        return head
+    }
+
+    /// Recomputes every row's content hash and every link; names the first broken row.
+    /// `checkpoints` (taken earlier and kept outside the database) must still be on the chain.
+    public static func verify(database: Database, checkpoints: [Head] = [], logger: Logger) async throws -> ChainVerification {
+        var expectedSeq: Int64 = 1
+        var previous = [UInt8](repeating: 0, count: 32)
+        let wanted = Dictionary(checkpoints.map { ($0.seq, $0.hash) }, uniquingKeysWith: { a, _ in a })
+        let rows = try await database.query("""
+            SELECT c.seq, c.event_id, c.prev_hash, c.hash, l.content_hash,
+                   audit_content_hash(l.id, l.occurred_at, l.actor_kind, l.actor_id, l.actor_role, l.action,
+                                      l.subject_type, l.subject_id, l.request_id, l.details)
+            FROM audit_chain c JOIN audit_log l ON l.id = c.event_id
+            ORDER BY c.seq
+            """, logger: logger)
+        for try await (seq, eventID, prevHash, hash, stored, recomputed) in rows.decode((Int64, Int64, [UInt8], [UInt8], [UInt8], [UInt8]).self)
+        {
+            if seq != expectedSeq {
+                return .broken(seq: expectedSeq, eventID: eventID, reason: "link \(expectedSeq) is missing")
+            }
+            if prevHash != previous {
+                return .broken(seq: seq, eventID: eventID, reason: "previous hash does not match the link before it")
+            }
+            if stored != recomputed {
+                return .broken(seq: seq, eventID: eventID, reason: "the row's content was changed after it was written")
+            }
+            let link = Array(SHA256.hash(data: Data(previous + recomputed + Array(String(seq).utf8))))
+            if link != hash {
+                return .broken(seq: seq, eventID: eventID, reason: "the link hash does not match the row's content")
+            }
+            if let expected = wanted[seq], expected != hash.hex {
+                return .broken(seq: seq, eventID: eventID, reason: "the chain differs from the checkpoint taken at this link")
+            }
+            previous = hash
+            expectedSeq += 1
+        }
+        let count = expectedSeq - 1
+        if let beyond = checkpoints.map(\.seq).filter({ $0 > count }).min() {
+            return .broken(seq: beyond, eventID: 0, reason: "a checkpoint names link \(beyond) but the chain ends at \(count)")
+        }
+        let orphans = try await database.query("""
+            SELECT l.id FROM audit_log l
+            WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = l.id)
+              AND NOT EXISTS (SELECT 1 FROM audit_queue q WHERE q.event_id = l.id)
+            ORDER BY l.id LIMIT 1
+            """, logger: logger)
+        for try await id in orphans.decode(Int64.self) {
+            return .broken(seq: 0, eventID: id, reason: "event \(id) is neither chained nor queued")
+        }
+        return .intact(count: Int(count), head: previous.hex)
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Bytes from lower- or upper-case hex; empty on malformed input.
+    public init(hexString: String) {
+        var bytes: [UInt8] = []
+        var iterator = hexString.utf8.makeIterator()
+        while let hi = iterator.next(), let lo = iterator.next() {
+            guard let h = Self.nibble(hi), let l = Self.nibble(lo) else { self = []; return }
+            bytes.append(h << 4 | l)
+        }
+        self = bytes
+    }
+
+    static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: c - 48
+        case 97...102: c - 87
+        case 65...70: c - 55
+        default: nil
+        }
+    }
+}

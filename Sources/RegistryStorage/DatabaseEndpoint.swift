@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Where the database is and who connects. The owner runs migrations; the service role
+/// (`registry_app`) runs everything else and cannot rewrite the audit log.
+public struct DatabaseEndpoint: Sendable, Equatable {
+    public enum Address: Sendable, Equatable {
+        case socket(path: String)
+        case tcp(host: String, port: Int, requireTLS: Bool)
+    }
+
+    public var address: Address
+    public var ownerUser: String
+    public var password: String?
+    public var database: String
+    /// When true the service connects as `registry_app` itself (embedded cluster, trust over a
+    /// private socket); otherwise as the owner with `SET ROLE registry_app` at startup.
+    public var appConnectsDirectly: Bool
+
+    public static let appRole = "registry_app"
+
+    public init(address: Address, ownerUser: String, password: String?, database: String, appConnectsDirectly: Bool) {
+        self.address = address
+        self.ownerUser = ownerUser
+        self.password = password
+        self.database = database
+        self.appConnectsDirectly = appConnectsDirectly
+    }
+
+    /// Parses `postgres://user:password@host:port/database?sslmode=require` or
+    /// `postgres://user@/database?host=/run/postgresql` (unix socket folder).
+    public init(url: String) throws {
+        guard let c = URLComponents(string: url), c.scheme == "postgres" || c.scheme == "postgresql" else {
+            throw EndpointError("DATABASE_URL must look like postgres://user:password@host:5432/database")
+        }
+        let query = Dictionary((c.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+        let database = String(c.path.drop(while: { $0 == "/" }))
+        guard let user = c.user, !user.isEmpty, !database.isEmpty else {
+            throw EndpointError("DATABASE_URL needs a user and a database name")
+        }
+        let port = c.port ?? 5432
+        let address: Address
+        if let socketDir = query["host"], socketDir.hasPrefix("/") {
+            address = .socket(path: "\(socketDir)/.s.PGSQL.\(port)")
+        } else {
+            address = .tcp(host: c.host ?? "localhost", port: port, requireTLS: query["sslmode"] == "require")
+        }
+        self.init(address: address, ownerUser: user, password: c.password?.removingPercentEncoding,
+                  database: database, appConnectsDirectly: false)
+    }
+
+    public func with(database: String) -> DatabaseEndpoint {
+        var copy = self
+        copy.database = database
+        return copy
+    }
+
+    /// A `psql`-friendly URL for the owner (no password shown).
+    public var displayURL: String {
+        switch address {
+        case .socket(let path):
+            let dir = (path as NSString).deletingLastPathComponent
+            let port = path.split(separator: ".").last.map(String.init) ?? "5432"
+            return "postgresql://\(ownerUser)@/\(database)?host=\(dir)&port=\(port)"
+        case .tcp(let host, let port, let tls):
+            return "postgresql://\(ownerUser)@\(host):\(port)/\(database)" + (tls ? "?sslmode=require" : "")
+        }
+    }
+
+    public func clientConfiguration(asOwner: Bool, maxConnections: Int = 20) -> PostgresClient.Configuration {
+        let user = asOwner || !appConnectsDirectly ? ownerUser : Self.appRole
+        var config: PostgresClient.Configuration
+        switch address {
+        case .socket(let path):
+            config = .init(unixSocketPath: path, username: user, password: password, database: database)
+        case .tcp(let host, let port, let tls):
+            config = .init(host: host, port: port, username: user, password: password, database: database,
+                           tls: tls ? .require(.makeClientConfiguration()) : .disable)
+        }
+        if !asOwner && !appConnectsDirectly {
+            config.options.additionalStartupParameters = [("options", "-c role=\(Self.appRole)")]
+        }
+        config.options.maximumConnections = maxConnections
+        config.options.connectTimeout = .seconds(5)
+        return config
+    }
+}
+
+public struct EndpointError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
