@@ -9,6 +9,9 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'registry_app') THEN
         CREATE ROLE registry_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
     END IF;
+EXCEPTION
+    -- Roles are cluster-wide: another database's migration may have created it just now.
+    WHEN duplicate_object OR unique_violation THEN NULL;
 END
 $$;
 

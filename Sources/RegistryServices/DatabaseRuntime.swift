@@ -61,10 +61,11 @@ public struct DatabaseRuntime: Sendable {
 public func withPostgresClient<Result: Sendable>(
     _ configuration: PostgresClient.Configuration,
     logger: Logger,
+    isolation: isolated (any Actor)? = #isolation,
     _ body: (PostgresClient) async throws -> Result
 ) async throws -> Result {
     let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-    return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
+    return try await withThrowingTaskGroup(of: Void.self, returning: Result.self, isolation: isolation) { group in
         group.addTask { await client.run() }
         defer { group.cancelAll() }
         return try await body(client)

@@ -35,6 +35,11 @@ struct AccessFile: Decodable {
 
     func policy() throws(PolicyError) -> AccessPolicy {
         var grants: [Role: Set<String>] = [:]
+        for (name, granted) in roles {
+            for (index, action) in granted.enumerated() where self.actions[action] == nil {
+                throw PolicyError(path: ["roles", name, String(index)], message: "grants unknown action '\(action)'")
+            }
+        }
         for (name, actions) in roles {
             guard let role = Role(rawValue: name) else {
                 throw PolicyError(path: ["roles", name], message: "unknown role '\(name)' (known: \(Role.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -134,19 +139,23 @@ enum PolicyFile {
         }
     }
 
-    /// The line of the node at `path` (or of its nearest existing parent), 1-based.
+    /// The line of the node at `path` (or of its nearest existing parent), 1-based. A path that
+    /// ends at a mapping key names the key's line.
     static func line(of path: [String], in root: Node) -> Int? {
         var node = root
+        var mark = root.mark
         for key in path {
             if let index = Int(key), let seq = node.sequence, index < seq.count {
                 node = seq[index]
-            } else if let child = node[key] {
-                node = child
+                mark = node.mark
+            } else if let mapping = node.mapping, let pair = mapping.first(where: { $0.key.string == key }) {
+                node = pair.value
+                mark = pair.key.mark
             } else {
                 break
             }
         }
-        return node.mark.map { $0.line }
+        return mark.map { $0.line }
     }
 }
 

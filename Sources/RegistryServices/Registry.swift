@@ -29,3 +29,31 @@ public struct Registry: Sendable {
         await migrator.isCurrent(database: database, logger: logger)
     }
 }
+
+extension Registry {
+    /// Audit heads saved by `registry audit checkpoint`, one JSON object per line.
+    public func savedCheckpoints() throws -> [AuditStore.Head] {
+        guard let data = FileManager.default.contents(atPath: configuration.checkpointsFile) else { return [] }
+        return try String(decoding: data, as: UTF8.self).split(separator: "\n").map {
+            try JSONDecoder().decode(AuditStore.Head.self, from: Data($0.utf8))
+        }
+    }
+
+    /// Takes a checkpoint of the chain's head and appends it to the checkpoints file.
+    public func saveCheckpoint(logger: Logger) async throws -> AuditStore.Head {
+        let head = try await AuditStore.checkpoint(database: database, logger: logger)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let line = String(decoding: try encoder.encode(head), as: UTF8.self) + "\n"
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        if !fm.fileExists(atPath: configuration.checkpointsFile) {
+            fm.createFile(atPath: configuration.checkpointsFile, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: configuration.checkpointsFile))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(line.utf8))
+        try handle.close()
+        return head
+    }
+}

@@ -28,13 +28,13 @@ public enum AuditStore {
         public var seq: Int64?
         public var occurredAt: Date
         public var actorKind: String
-        public var actorID: UUID?
+        public var actorID: String?
         public var actorRole: String?
         public var action: String
         public var subjectType: String
         public var subjectID: String?
         public var requestID: String?
-        public var details: String
+        public var details: AuditValue
         public var hash: String?
 
         enum CodingKeys: String, CodingKey {
@@ -58,10 +58,11 @@ public enum AuditStore {
             """, logger: logger)
         var entries: [Entry] = []
         for try await (id, seq, at, kind, actor, role, action, type, subject, request, details, hash)
-            in rows.decode((Int64, Int64?, Date, String, UUID?, String?, String, String, String?, String?, String, [UInt8]?).self)
+            in rows.decode((Int64, Int64?, Date, String, UUID?, String?, String, String, String?, String?, String, Data?).self)
         {
-            entries.append(Entry(id: id, seq: seq, occurredAt: at, actorKind: kind, actorID: actor, actorRole: role, action: action,
-                                 subjectType: type, subjectID: subject, requestID: request, details: details, hash: hash?.hex))
+            entries.append(Entry(id: id, seq: seq, occurredAt: at, actorKind: kind, actorID: actor?.uuidString.lowercased(), actorRole: role, action: action,
+                                 subjectType: type, subjectID: subject, requestID: request,
+                                 details: (try? JSONDecoder().decode(AuditValue.self, from: Data(details.utf8))) ?? .string(details), hash: hash?.hex))
         }
         return entries
     }
@@ -70,7 +71,7 @@ public enum AuditStore {
     @discardableResult
     public static func integrate(database: Database, limit: Int = 5000, logger: Logger) async throws -> Int {
         try await database.transaction(logger: logger) { connection in
-            let rows = try await connection.query("SELECT audit_integrate(\(limit))", logger: logger)
+            let rows = try await connection.query("SELECT audit_integrate(\(Int32(limit)))", logger: logger)
             for try await count in rows.decode(Int.self) { return count }
             return 0
         }
@@ -90,7 +91,7 @@ public enum AuditStore {
     public static func head(database: Database, logger: Logger) async throws -> Head {
         let rows = try await database.query(
             "SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", logger: logger)
-        for try await (seq, hash) in rows.decode((Int64, [UInt8]).self) {
+        for try await (seq, hash) in rows.decode((Int64, Data).self) {
             return Head(seq: seq, hash: hash.hex)
         }
         return Head(seq: 0, hash: String(repeating: "0", count: 64))
@@ -103,7 +104,7 @@ public enum AuditStore {
         head.takenAt = ISO8601DateFormatter().string(from: Date())
         if head.seq > 0 {
             try await database.query("""
-                INSERT INTO audit_checkpoints (seq, hash) VALUES (\(head.seq), \(Array(hexString: head.hash)))
+                INSERT INTO audit_checkpoints (seq, hash) VALUES (\(head.seq), \(Data(Array(hexString: head.hash))))
                 ON CONFLICT (seq) DO NOTHING
                 """, logger: logger)
         }
@@ -123,8 +124,9 @@ public enum AuditStore {
             FROM audit_chain c JOIN audit_log l ON l.id = c.event_id
             ORDER BY c.seq
             """, logger: logger)
-        for try await (seq, eventID, prevHash, hash, stored, recomputed) in rows.decode((Int64, Int64, [UInt8], [UInt8], [UInt8], [UInt8]).self)
+        for try await (seq, eventID, prevHash, hash, stored, recomputed) in rows.decode((Int64, Int64, Data, Data, Data, Data).self)
         {
+            let prevHash = Array(prevHash), hash = Array(hash), stored = Array(stored), recomputed = Array(recomputed)
             if seq != expectedSeq {
                 return .broken(seq: expectedSeq, eventID: eventID, reason: "link \(expectedSeq) is missing")
             }

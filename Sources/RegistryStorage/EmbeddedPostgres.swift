@@ -46,6 +46,16 @@ public struct EmbeddedPostgres: Sendable {
             }
         }
         try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: socketDirectory)
+        if let user = runAs {
+            let reach = try Subprocess.run("/usr/bin/test", ["-x", dataDirectory, "-a", "-w", socketDirectory], as: user)
+            guard reach.status == 0 else {
+                throw EmbeddedPostgresError("""
+                    running as root, the cluster runs as the '\(user)' system user, which cannot reach \(dataDirectory) \
+                    (a parent folder is closed to other users, e.g. /root). Set REGISTRY_DATA_DIR to a folder it can \
+                    reach, e.g. /var/lib/registry.
+                    """)
+            }
+        }
 
         if !fm.fileExists(atPath: pgdata + "/PG_VERSION") {
             try fm.createDirectory(atPath: pgdata, withIntermediateDirectories: true)

@@ -12,6 +12,12 @@ public struct Migrator: Sendable {
         public let name: String
         public let sql: String
         public var checksum: [UInt8] { Array(SHA256.hash(data: Data(sql.utf8))) }
+
+        public init(version: Int, name: String, sql: String) {
+            self.version = version
+            self.name = name
+            self.sql = sql
+        }
     }
 
     public let migrations: [Migration]
@@ -67,8 +73,8 @@ public struct Migrator: Sendable {
         var result: [Int: [UInt8]] = [:]
         for try await (version, checksum) in try await connection.query(
             "SELECT version, checksum FROM schema_migrations", logger: logger
-        ).decode((Int, [UInt8]).self) {
-            result[version] = checksum
+        ).decode((Int, Data).self) {
+            result[version] = Array(checksum)
         }
         return result
     }
@@ -100,7 +106,15 @@ public struct Migrator: Sendable {
                 }
                 try await connection.query("""
                     INSERT INTO schema_migrations (version, name, checksum)
-                    VALUES (\(migration.version), \(migration.name), \(migration.checksum))
+                    VALUES (\(migration.version), \(migration.name), \(Data(migration.checksum)))
+                    """, logger: logger)
+                // The service role checks readiness against this table.
+                try await connection.query("""
+                    DO $$ BEGIN
+                        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'registry_app') THEN
+                            GRANT SELECT ON schema_migrations TO registry_app;
+                        END IF;
+                    END $$
                     """, logger: logger)
                 try await connection.query("COMMIT", logger: logger)
             } catch {
@@ -117,7 +131,7 @@ public struct Migrator: Sendable {
         do {
             let rows = try await database.query("SELECT version, checksum FROM schema_migrations", logger: logger)
             var applied: [Int: [UInt8]] = [:]
-            for try await (v, c) in rows.decode((Int, [UInt8]).self) { applied[v] = c }
+            for try await (v, c) in rows.decode((Int, Data).self) { applied[v] = Array(c) }
             return try pending(applied: applied).isEmpty
         } catch {
             return false

@@ -37,7 +37,7 @@ public enum SessionStore {
                               clientAddress: String?, on connection: PostgresConnection, logger: Logger) async throws -> UUID {
         let rows = try await connection.query("""
             INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at, client_address)
-            VALUES (\(tokenHash), \(userID), \(csrfToken), now() + make_interval(secs => \(lifetimeSeconds)), \(clientAddress))
+            VALUES (\(Data(tokenHash)), \(userID), \(csrfToken), now() + make_interval(secs => \(lifetimeSeconds)), \(clientAddress))
             RETURNING id
             """, logger: logger)
         for try await id in rows.decode(UUID.self) { return id }
@@ -49,7 +49,7 @@ public enum SessionStore {
         let rows = try await database.query("""
             SELECT s.id, s.user_id, u.role, u.agency_id, u.worker_id, u.display_name, s.csrf_token, s.expires_at
             FROM sessions s JOIN users u ON u.id = s.user_id
-            WHERE s.token_hash = \(tokenHash) AND s.revoked_at IS NULL AND s.expires_at > now() AND u.status = 'active'
+            WHERE s.token_hash = \(Data(tokenHash)) AND s.revoked_at IS NULL AND s.expires_at > now() AND u.status = 'active'
             """, logger: logger)
         for try await (id, user, role, agency, worker, name, csrf, expires) in rows.decode((UUID, UUID, String, UUID?, UUID?, String, String, Date).self)
         {
@@ -62,7 +62,7 @@ public enum SessionStore {
 
     public static func revoke(tokenHash: [UInt8], on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query(
-            "UPDATE sessions SET revoked_at = now() WHERE token_hash = \(tokenHash) AND revoked_at IS NULL", logger: logger)
+            "UPDATE sessions SET revoked_at = now() WHERE token_hash = \(Data(tokenHash)) AND revoked_at IS NULL", logger: logger)
     }
 
     public static func revoke(sessionID: UUID, on connection: PostgresConnection, logger: Logger) async throws {

@@ -17,7 +17,8 @@ public struct NationalID: Sendable, Equatable {
     /// stored number has one spelling and one blind index.
     public init(_ raw: String, today: CivilDate) throws(RegistryError) {
         let field = "id_number"
-        let chars = Array(raw.unicodeScalars)
+        // Forgiving only of what people commonly type: surrounding spaces and a lower-case x.
+        let chars = Array(raw.trimmingWhitespace().replacingLastX().unicodeScalars)
         guard chars.count == 18 else {
             throw .invalid(field, "An ID number has 18 characters.", code: "id_number_length")
         }
@@ -63,4 +64,10 @@ public struct NationalID: Sendable, Equatable {
 extension NationalID: CustomStringConvertible, CustomDebugStringConvertible {
     public var description: String { masked }
     public var debugDescription: String { "NationalID(\(masked))" }
+}
+
+extension String {
+    fileprivate func replacingLastX() -> String {
+        hasSuffix("x") ? String(dropLast()) + "X" : self
+    }
 }

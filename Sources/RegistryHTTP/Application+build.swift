@@ -1,0 +1,49 @@
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import RegistryDomain
+import RegistryServices
+import RegistryStorage
+import ServiceLifecycle
+
+/// One Prometheus registry per process (the metrics system can be bootstrapped only once).
+public enum RegistryMetrics {
+    public static let collector: PrometheusCollectorRegistry = {
+        let collector = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: collector))
+        return collector
+    }()
+}
+
+/// The router with every route, its middleware and the table of routes → actions.
+public func buildRouter(_ registry: Registry) -> (Router<AppRequestContext>, [RouteDescription]) {
+    let metrics = RegistryMetrics.collector
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: SecurityHeadersMiddleware())
+    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: AuthenticationMiddleware(registry: registry))
+
+    let routes = ProtectedRouter(router: router, access: registry.policies.access)
+    HealthRoutes(registry: registry, metrics: metrics).register(on: routes)
+    AuthRoutes(registry: registry).register(on: routes)
+    AuditRoutes(registry: registry).register(on: routes)
+    return (router, routes.routes)
+}
+
+/// The HTTP application with its background services.
+public func buildApplication(_ registry: Registry, logger: Logger, extraServices: [any Service] = [])
+    -> some ApplicationProtocol
+{
+    let (router, _) = buildRouter(registry)
+    let services: [any Service] = [AuditSequencer(database: registry.database, logger: logger)] + extraServices
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(registry.configuration.host, port: registry.configuration.port),
+                             serverName: "registry"),
+        services: services,
+        logger: logger)
+}

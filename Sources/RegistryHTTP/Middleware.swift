@@ -1,0 +1,105 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import Logging
+import RegistryDomain
+import RegistrySecurity
+import RegistryServices
+import RegistryStorage
+
+extension HTTPField.Name {
+    static let requestID = Self("X-Request-ID")!
+    static let csrfToken = Self("X-CSRF-Token")!
+}
+
+/// Gives every request an id (the client's `X-Request-ID` if sane, else a new one), puts it on
+/// every log line and in the response, and logs one line per request (path without query).
+struct RequestIDMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let offered = request.headers[.requestID].flatMap { id in
+            id.count <= 64 && id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) ? id : nil
+        }
+        let id = offered ?? UUID().uuidString.lowercased()
+        context.requestID = id
+        context.logger[metadataKey: "request_id"] = .string(id)
+        let start = ContinuousClock.now
+        var response = try await next(request, context)
+        response.headers[.requestID] = id
+        let elapsed = ContinuousClock.now - start
+        context.logger.info("request", metadata: [
+            "method": "\(request.method)", "path": "\(context.endpointPath ?? "-")", "status": "\(response.status.code)",
+            "ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+        ])
+        return response
+    }
+}
+
+/// Safe defaults on every response.
+struct SecurityHeadersMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        if response.headers[.contentSecurityPolicy] == nil {
+            response.headers[.contentSecurityPolicy] =
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        }
+        if response.headers[.cacheControl] == nil {
+            response.headers[.cacheControl] = "no-store"
+        }
+        return response
+    }
+}
+
+/// Finds the caller: a session token from `Authorization: Bearer` or the session cookie.
+/// An unknown or expired token leaves the caller anonymous; the route's action decides.
+/// Cookie-authenticated API writes must carry the session's CSRF token in `X-CSRF-Token`.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    static let cookieName = "registry_session"
+    let registry: Registry
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        var token: String?
+        if let authorization = request.headers[.authorization] {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" {
+                token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+            }
+        } else if let cookie = request.cookies[Self.cookieName]?.value, !cookie.isEmpty {
+            token = cookie
+            context.authenticatedByCookie = true
+        }
+        if let token {
+            context.presentedToken = token
+            if let session = try await registry.auth.authenticate(token: token, logger: context.logger) {
+                context.session = session
+                context.principal = session.principal
+                context.logger[metadataKey: "user_id"] = .string(session.userID.uuidString.lowercased())
+            }
+        }
+        // Signing in is exempt: it needs no session, and it replaces the one presented.
+        if context.authenticatedByCookie, let session = context.session, !request.method.isSafe,
+           request.uri.path.hasPrefix("/api/"), request.uri.path != "/api/v1/auth/login"
+        {
+            guard let offered = request.headers[.csrfToken],
+                  TokenGenerator.constantTimeEqual(offered, session.csrfToken)
+            else {
+                throw RegistryError(.forbidden, code: "csrf_failed",
+                                    message: "Missing or wrong X-CSRF-Token for a cookie-authenticated request.")
+            }
+        }
+        return try await next(request, context)
+    }
+}
+
+extension HTTPRequest.Method {
+    var isSafe: Bool { self == .get || self == .head || self == .options }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import HTTPTypes
+import RegistryDomain
+
+/// Every route of the registry, with the one action from `Policies/access.yaml` it needs.
+/// Registering through here is the only way to add a route, so no handler can forget to ask.
+public struct RouteDescription: Sendable, Hashable {
+    public var method: String
+    public var path: String
+    public var action: String
+}
+
+final class ProtectedRouter: @unchecked Sendable {
+    let router: Router<AppRequestContext>
+    let access: AccessPolicy
+    private(set) var routes: [RouteDescription] = []
+
+    init(router: Router<AppRequestContext>, access: AccessPolicy) {
+        self.router = router
+        self.access = access
+    }
+
+    /// Adds `handler` at `path` for `method`, run only when the caller's role is granted `action`.
+    func on<Output: ResponseGenerator>(
+        _ method: HTTPRequest.Method, _ path: String, action: String,
+        use handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Output
+    ) {
+        precondition(access.actions[action] != nil, "route \(method) \(path) names action '\(action)', which Policies/access.yaml does not define")
+        routes.append(RouteDescription(method: method.rawValue, path: path, action: action))
+        let access = self.access
+        router.on(RouterPath(path), method: method) { request, context in
+            try access.authorize(context.principal, action)
+            return try await handler(request, context)
+        }
+    }
+
+    func get<Output: ResponseGenerator>(_ path: String, action: String,
+                                        use handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Output) {
+        on(.get, path, action: action, use: handler)
+    }
+
+    func post<Output: ResponseGenerator>(_ path: String, action: String,
+                                         use handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Output) {
+        on(.post, path, action: action, use: handler)
+    }
+
+    func put<Output: ResponseGenerator>(_ path: String, action: String,
+                                        use handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Output) {
+        on(.put, path, action: action, use: handler)
+    }
+
+    func delete<Output: ResponseGenerator>(_ path: String, action: String,
+                                           use handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Output) {
+        on(.delete, path, action: action, use: handler)
+    }
+}
+
+/// A JSON body with a chosen status.
+struct JSONResponse<Body: Encodable & Sendable>: ResponseGenerator {
+    var status: HTTPResponse.Status = .ok
+    var body: Body
+    var headers: HTTPFields = [:]
+
+    init(_ body: Body, status: HTTPResponse.Status = .ok) {
+        self.body = body
+        self.status = status
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let data = try JSONCoding.encoder.encode(body)
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+extension Request {
+    /// Decodes a JSON body; malformed JSON or a wrong shape is a 400 naming the problem.
+    func decodeJSON<T: Decodable>(_ type: T.Type, context: AppRequestContext) async throws -> T {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await body.collect(upTo: context.maxUploadSize)
+        } catch is NIOTooManyBytesError {
+            throw RegistryError(.tooLarge, code: "body_too_large", message: "The request body is too large.")
+        }
+        do {
+            return try JSONCoding.decoder.decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw RegistryError.invalid(key.stringValue, "'\(key.stringValue)' is required.", code: "missing_field")
+        } catch let DecodingError.typeMismatch(_, ctx) {
+            let field = ctx.codingPath.map(\.stringValue).joined(separator: ".")
+            throw RegistryError.invalid(field, "'\(field)' has the wrong type.", code: "wrong_type")
+        } catch let DecodingError.valueNotFound(_, ctx) {
+            let field = ctx.codingPath.map(\.stringValue).joined(separator: ".")
+            throw RegistryError.invalid(field, "'\(field)' must not be null.", code: "missing_field")
+        } catch {
+            throw RegistryError(.badRequest, code: "malformed_json", message: "The body is not valid JSON.")
+        }
+    }
+}
+
+extension Parameters {
+    /// A UUID path parameter; anything else is 404 (ids are opaque).
+    func uuid(_ name: String) throws -> UUID {
+        guard let text = get(name), let id = UUID(uuidString: text) else { throw RegistryError.notFound("Resource") }
+        return id
+    }
+}
+
+extension UUID {
+    /// The canonical lower-case text form used in JSON and the audit log.
+    var text: String { uuidString.lowercased() }
+}

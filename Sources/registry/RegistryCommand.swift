@@ -1,0 +1,243 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import RegistryDomain
+import RegistryHTTP
+import RegistrySecurity
+import RegistryServices
+import RegistryStorage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct RegistryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "registry",
+        abstract: "The domestic service worker credit registry.",
+        discussion: "Configuration comes from the environment (see README.md): PORT, HOST, REGISTRY_DATA_DIR, DATABASE_URL, LOG_LEVEL, ...",
+        subcommands: [Serve.self, Migrate.self, CreateAdmin.self, Demo.self, DB.self, Policies.self, Audit.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// Everything a command needs: configuration, policies, keys, a migrated database and a pool.
+/// The embedded cluster is stopped when the body ends or fails, if this process started it.
+func withRegistry<T: Sendable>(migrate: Bool, _ body: (Registry, Logger) async throws -> T) async throws -> T {
+    let configuration = try Configuration.fromEnvironment()
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = configuration.logLevel
+        return handler
+    }
+    var logger = Logger(label: "registry")
+    logger.logLevel = configuration.logLevel
+    let policies = try PolicySet.load(directory: configuration.policiesDirectory)
+    let keys = try configuration.loadKeys()
+    let runtime = try DatabaseRuntime.prepare(configuration, logger: logger)
+    do {
+        if migrate {
+            let applied = try await runtime.migrate(migrationsDirectory: configuration.migrationsDirectory, logger: logger)
+            if !applied.isEmpty { logger.info("migrations applied", metadata: ["versions": "\(applied)"]) }
+        }
+        let result = try await withPostgresClient(
+            runtime.endpoint.clientConfiguration(asOwner: false, maxConnections: configuration.poolSize), logger: logger
+        ) { client in
+            let database = Database(client: client, maxConnections: configuration.poolSize)
+            let registry = try Registry(configuration: configuration, policies: policies, database: database, keys: keys)
+            if !migrate, !(await registry.isReady(logger: logger)) {
+                throw ValidationError("the database schema is not current: run `registry migrate`")
+            }
+            return try await body(registry, logger)
+        }
+        runtime.stop(logger: logger)
+        return result
+    } catch {
+        runtime.stop(logger: logger)
+        throw error
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Migrate, then serve the web UI and the JSON API (default command).")
+
+    @Flag(help: "Load the demo data first when the database has no administrator yet.")
+    var demo = false
+
+    func run() async throws {
+        try await withRegistry(migrate: true) { registry, logger in
+            if demo {
+                let summary = try await DemoData.loadIfEmpty(registry, logger: logger)
+                if summary.created, let password = summary.adminPassword {
+                    print("""
+
+                        Demo data loaded. Sign in at http://\(registry.configuration.host):\(registry.configuration.port)/
+                          e-mail:   \(summary.adminEmail)
+                          password: \(password)
+                        (also saved in \(summary.credentialsFile))
+
+                        """)
+                } else {
+                    print("Demo administrator: \(summary.adminEmail), password in \(summary.credentialsFile)")
+                }
+            }
+            let app = buildApplication(registry, logger: logger)
+            logger.info("serving", metadata: ["address": "\(registry.configuration.host):\(registry.configuration.port)"])
+            try await app.runService()
+        }
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending migrations and exit.")
+
+    func run() async throws {
+        try await withRegistry(migrate: true) { registry, _ in
+            print("migrations current: \(registry.migrator.migrations.map(\.name).joined(separator: ", "))")
+        }
+    }
+}
+
+struct CreateAdmin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create-admin",
+        abstract: "Create an administrator. The password is read from standard input (or prompted for).")
+
+    @Option(help: "The administrator's e-mail address (the sign-in name).")
+    var email: String
+
+    @Option(help: "The name shown in the audit log and pages.")
+    var name: String = "Administrator"
+
+    func run() async throws {
+        let password = try readPassword()
+        try await withRegistry(migrate: true) { registry, logger in
+            let id = try await registry.auth.createAdmin(email: email, password: password, displayName: name, logger: logger)
+            print("administrator created: \(id.uuidString.lowercased())")
+        }
+    }
+
+    func readPassword() throws -> String {
+        if isatty(STDIN_FILENO) == 1 {
+            guard let first = getpass("Password: ").map({ String(cString: $0) }),
+                  let second = getpass("Again: ").map({ String(cString: $0) })
+            else { throw ValidationError("no password given") }
+            guard first == second else { throw ValidationError("the passwords differ") }
+            return first
+        }
+        guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+            throw ValidationError("give the password on standard input")
+        }
+        return line
+    }
+}
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Load the demo data (when the registry is empty).")
+
+    func run() async throws {
+        try await withRegistry(migrate: true) { registry, logger in
+            let summary = try await DemoData.loadIfEmpty(registry, logger: logger)
+            if summary.created {
+                print("demo data loaded; administrator \(summary.adminEmail), password: \(summary.adminPassword ?? "")")
+            } else {
+                print("the registry already has data; nothing loaded (demo administrator: \(summary.adminEmail), see \(summary.credentialsFile))")
+            }
+        }
+    }
+}
+
+struct DB: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "db", abstract: "Database helpers.", subcommands: [URLCommand.self])
+
+    struct URLCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "url", abstract: "Print the connection string for psql (starts the embedded cluster if needed).")
+
+        func run() async throws {
+            let configuration = try Configuration.fromEnvironment()
+            let logger = Logger(label: "registry")
+            if let url = configuration.databaseURL {
+                print(try DatabaseEndpoint(url: url).displayURL)
+                return
+            }
+            let cluster = EmbeddedPostgres(dataDirectory: configuration.dataDirectory + "/postgres")
+            let outcome = try cluster.start(logger: logger)
+            if outcome == .started {
+                FileHandle.standardError.write(Data("started the embedded cluster; it keeps running (stop it with: pg_ctl -D \(configuration.dataDirectory)/postgres/pg stop)\n".utf8))
+            }
+            print(cluster.endpoint().displayURL)
+        }
+    }
+}
+
+struct Policies: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policies", abstract: "Policy files.", subcommands: [Check.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate Policies/*.yaml without serving.")
+
+        func run() async throws {
+            let configuration = try Configuration.fromEnvironment()
+            do {
+                let set = try PolicySet.load(directory: configuration.policiesDirectory)
+                print("policies valid: access v\(set.access.version) (\(set.access.actions.count) actions), authentication v\(set.authentication.version)")
+            } catch {
+                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+}
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The audit chain.", subcommands: [Verify.self, Checkpoint.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute the chain; name the first broken row (exit 1), else print the count and head.")
+
+        @Option(help: "A checkpoints file (JSON lines) kept outside the database; default: the data folder's.")
+        var checkpoints: String?
+
+        func run() async throws {
+            let intact = try await withRegistry(migrate: false) { registry, logger in
+                try await AuditStore.integrateAll(database: registry.database, logger: logger)
+                let saved: [AuditStore.Head]
+                if let checkpoints {
+                    let text = try String(contentsOfFile: checkpoints, encoding: .utf8)
+                    saved = try text.split(separator: "\n").map { try JSONDecoder().decode(AuditStore.Head.self, from: Data($0.utf8)) }
+                } else {
+                    saved = try registry.savedCheckpoints()
+                }
+                switch try await AuditStore.verify(database: registry.database, checkpoints: saved, logger: logger) {
+                case .intact(let count, let head):
+                    print("audit chain intact: \(count) rows, head \(head)")
+                    return true
+                case .broken(let seq, let event, let reason):
+                    print("audit chain BROKEN at link \(seq) (event \(event)): \(reason)")
+                    return false
+                }
+            }
+            if !intact { throw ExitCode(1) }
+        }
+    }
+
+    struct Checkpoint: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the chain's head and save it (data folder and database) to catch a rewritten chain later.")
+
+        func run() async throws {
+            try await withRegistry(migrate: false) { registry, logger in
+                let head = try await registry.saveCheckpoint(logger: logger)
+                print("checkpoint: link \(head.seq), head \(head.hash) (saved in \(registry.configuration.checkpointsFile))")
+            }
+        }
+    }
+}

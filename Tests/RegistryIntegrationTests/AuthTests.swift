@@ -1,0 +1,266 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PostgresNIO
+import RegistryDomain
+import RegistryHTTP
+import RegistrySecurity
+import RegistryServices
+import RegistryStorage
+import Testing
+
+/// Sign-in, sessions, throttling and access over the real HTTP stack and a real database.
+@Suite("Accounts and sessions")
+struct AuthTests {
+    static let password = "correct horse battery"
+
+    func login(_ client: any TestClientProtocol, email: String, password: String = Self.password,
+               headers: HTTPFields = [:]) async throws -> TestResponse {
+        try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: headers,
+                                 body: TestJSON.body(["email": email, "password": password]))
+    }
+
+    func token(_ response: TestResponse) -> String {
+        TestJSON.object(response.body)["token"] as? String ?? ""
+    }
+
+    func bearer(_ token: String) -> HTTPFields { [.authorization: "Bearer \(token)"] }
+
+    @Test("an admin signs in over the API: 200 with a token, the user, and an HttpOnly SameSite cookie")
+    func loginSucceeds() async throws {
+        try await withTestApp { registry, _, client in
+            _ = try await registry.makeUser(email: "admin@example.cn", password: Self.password)
+            let response = try await login(client, email: "Admin@Example.cn ")
+            #expect(response.status == .ok)
+            let body = TestJSON.object(response.body)
+            #expect((body["user"] as? [String: Any])?["role"] as? String == "admin")
+            #expect((body["token"] as? String)?.count == 43)
+            let cookie = try #require(response.headers[.setCookie])
+            #expect(cookie.hasPrefix("registry_session=\(token(response));"))
+            #expect(cookie.contains("HttpOnly"))
+            #expect(cookie.contains("SameSite=Lax"))
+            #expect(!cookie.contains("Secure"))  // not behind TLS in this configuration
+            let me = try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: bearer(token(response)))
+            #expect(me.status == .ok)
+            #expect((TestJSON.object(me.body)["permissions"] as? [String])?.contains("audit.verify") == true)
+            // Only the hash of the token is stored.
+            let rows = try await registry.database.query(
+                "SELECT count(*)::int FROM sessions WHERE token_hash = \(Data(TokenGenerator.hash(token(response))))",
+                logger: testLogger)
+            for try await n in rows.decode(Int.self) { #expect(n == 1) }
+        }
+    }
+
+    @Test("wrong password, unknown account and disabled account get the same 401 answer")
+    func sameAnswer() async throws {
+        try await withTestApp { registry, _, client in
+            let id = try await registry.makeUser(email: "admin@example.cn", password: Self.password)
+            let wrong = try await login(client, email: "admin@example.cn", password: "not the password")
+            let unknown = try await login(client, email: "nobody@example.cn", password: "not the password")
+            try await registry.database.withConnection { connection in
+                try await AccountStore.setStatus("disabled", userID: id, on: connection, logger: testLogger)
+            }
+            let disabled = try await login(client, email: "admin@example.cn")
+            for response in [wrong, unknown, disabled] {
+                #expect(response.status == .unauthorized)
+                #expect(String(buffer: response.body) == String(buffer: wrong.body))
+            }
+            #expect(TestJSON.errorCode(wrong.body) == "invalid_credentials")
+        }
+    }
+
+    @Test("bad input is a clear 400 and changes nothing")
+    func badInput() async throws {
+        try await withTestApp { _, _, client in
+            let malformed = try await client.execute(uri: "/api/v1/auth/login", method: .post, body: ByteBuffer(string: "{nope"))
+            #expect(malformed.status == .badRequest)
+            #expect(TestJSON.errorCode(malformed.body) == "malformed_json")
+            let missing = try await client.execute(uri: "/api/v1/auth/login", method: .post, body: TestJSON.body(["email": "a@b.cn"]))
+            #expect(missing.status == .badRequest)
+            #expect(TestJSON.errorCode(missing.body) == "missing_field")
+            let both = try await client.execute(uri: "/api/v1/auth/login", method: .post,
+                                                body: TestJSON.body(["email": "a@b.cn", "phone": "13800138000", "password": "x"]))
+            #expect(both.status == .badRequest)
+            let badEmail = try await login(client, email: "not-an-email")
+            #expect(badEmail.status == .badRequest)
+            #expect((TestJSON.object(badEmail.body)["error"] as? [String: Any])?["field"] as? String == "email")
+        }
+    }
+
+    @Test("after too many failures the account is throttled (429, even with the right password), and the block is capped")
+    func throttling() async throws {
+        try await withTestApp { registry, _, client in
+            _ = try await registry.makeUser(email: "admin@example.cn", password: Self.password)
+            let allowed = registry.policies.authentication.loginThrottle.accountFailuresAllowed
+            for _ in 0..<allowed {
+                #expect(try await login(client, email: "admin@example.cn", password: "guess").status == .unauthorized)
+            }
+            let blocked = try await login(client, email: "admin@example.cn")
+            #expect(blocked.status == .tooManyRequests)
+            let retry = try #require(blocked.headers[.retryAfter].flatMap(Int.init))
+            #expect(retry > 0 && retry <= registry.policies.authentication.loginThrottle.maxBlockSeconds)
+            // Same answer for an account that does not exist, once it is attacked as often.
+            for _ in 0..<allowed { _ = try await login(client, email: "ghost@example.cn", password: "guess") }
+            #expect(try await login(client, email: "ghost@example.cn").status == .tooManyRequests)
+            // Another account is not affected.
+            _ = try await registry.makeUser(email: "other@example.cn", password: Self.password)
+            #expect(try await login(client, email: "other@example.cn").status == .ok)
+            // When the block ends the owner gets in, and success clears the counter.
+            try await registry.database.withConnection { connection in
+                try await connection.query("UPDATE login_throttle SET blocked_until = now() - interval '1 second'", logger: testLogger)
+            }
+            #expect(try await login(client, email: "admin@example.cn").status == .ok)
+        }
+    }
+
+    @Test("session fixation is prevented: signing in gives a new token and ends the one presented")
+    func sessionFixation() async throws {
+        try await withTestApp { registry, _, client in
+            _ = try await registry.makeUser(email: "admin@example.cn", password: Self.password)
+            let first = token(try await login(client, email: "admin@example.cn"))
+            let second = try await login(client, email: "admin@example.cn", headers: [.cookie: "registry_session=\(first)"])
+            #expect(second.status == .ok)
+            #expect(token(second) != first)
+            #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: bearer(first)).status == .unauthorized)
+            #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: bearer(token(second))).status == .ok)
+            // A token the server never issued is just anonymous.
+            let invented = try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: bearer("attacker-chosen-token"))
+            #expect(invented.status == .unauthorized)
+        }
+    }
+
+    @Test("logout ends the session and clears the cookie")
+    func logout() async throws {
+        try await withTestApp { registry, _, client in
+            _ = try await registry.makeUser(email: "admin@example.cn", password: Self.password)
+            let t = token(try await login(client, email: "admin@example.cn"))
+            let out = try await client.execute(uri: "/api/v1/auth/logout", method: .post, headers: bearer(t))
+            #expect(out.status == .noContent)
+            #expect(out.headers[.setCookie]?.contains("Max-Age=0") == true)
+            #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: bearer(t)).status == .unauthorized)
+            #expect(try await client.execute(uri: "/api/v1/auth/logout", method: .post, headers: bearer(t)).status == .unauthorized)
+        }
+    }
+
+    @Test("disabling a user ends all her sessions; changing a password ends the others")
+    func disableAndPasswordChange() async throws {
+        try await withTestApp { registry, _, client in
+            _ = try await registry.makeUser(email: "admin@example.cn", password: Self.password)
+            let staffID = try await registry.makeUser(role: .employer, email: "boss@example.cn", password: Self.password)
+            let admin = token(try await login(client, email: "admin@example.cn"))
+            let a = token(try await login(client, email: "boss@example.cn"))
+            let b = token(try await login(client, email: "boss@example.cn"))
+
+            let change = try await client.execute(uri: "/api/v1/auth/password", method: .post, headers: bearer(a),
+                                                  body: TestJSON.body(["current_password": Self.password, "new_password": "a brand new secret"]))
+            #expect(change.status == .noContent)
+            #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: bearer(b)).status == .unauthorized)
+            #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: bearer(a)).status == .ok)
+            let short = try await client.execute(uri: "/api/v1/auth/password", method: .post, headers: bearer(a),
+                                                 body: TestJSON.body(["current_password": "a brand new secret", "new_password": "short"]))
+            #expect(short.status == .badRequest)
+
+            // An employer may not disable anyone; an admin may.
+            let forbidden = try await client.execute(uri: "/api/v1/users/\(staffID.uuidString)/disable", method: .post,
+                                                     headers: bearer(a), body: TestJSON.body(["reason": "no"]))
+            #expect(forbidden.status == .forbidden)
+            let disabled = try await client.execute(uri: "/api/v1/users/\(staffID.uuidString)/disable", method: .post,
+                                                    headers: bearer(admin), body: TestJSON.body(["reason": "left the platform"]))
+            #expect(disabled.status == .noContent)
+            #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: bearer(a)).status == .unauthorized)
+            #expect(try await login(client, email: "boss@example.cn", password: "a brand new secret").status == .unauthorized)
+        }
+    }
+
+    @Test("cookie-authenticated API writes need the CSRF token")
+    func csrf() async throws {
+        try await withTestApp { registry, _, client in
+            _ = try await registry.makeUser(email: "admin@example.cn", password: Self.password)
+            let response = try await login(client, email: "admin@example.cn")
+            let t = token(response)
+            let csrf = try #require(TestJSON.object(response.body)["csrf_token"] as? String)
+            let cookie: HTTPFields = [.cookie: "registry_session=\(t)"]
+            #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: cookie).status == .ok)
+            let forged = try await client.execute(uri: "/api/v1/auth/logout", method: .post, headers: cookie)
+            #expect(forged.status == .forbidden)
+            #expect(TestJSON.errorCode(forged.body) == "csrf_failed")
+            var good = cookie
+            good[HTTPField.Name("X-CSRF-Token")!] = csrf
+            #expect(try await client.execute(uri: "/api/v1/auth/logout", method: .post, headers: good).status == .noContent)
+        }
+    }
+
+    @Test("access is denied by default: anonymous 401, a role without the grant 403, on every guarded route")
+    func accessDeniedByDefault() async throws {
+        try await withTestApp { registry, _, client in
+            _ = try await registry.makeUser(role: .employer, email: "boss@example.cn", password: Self.password)
+            let employer = token(try await login(client, email: "boss@example.cn"))
+            for (method, uri) in [(HTTPRequest.Method.get, "/api/v1/audit"), (.post, "/api/v1/audit/verify")] {
+                #expect(try await client.execute(uri: uri, method: method).status == .unauthorized)
+                #expect(try await client.execute(uri: uri, method: method, headers: bearer(employer)).status == .forbidden)
+            }
+            // Every route names an action the policy defines, and no role is granted what is not listed.
+            let (_, routes) = buildRouter(registry)
+            #expect(routes.count >= 10)
+            for route in routes {
+                #expect(registry.policies.access.actions[route.action] != nil, "\(route.method) \(route.path)")
+            }
+        }
+    }
+
+    @Test("health, readiness, metrics and the API description are served")
+    func operations() async throws {
+        try await withTestApp { _, _, client in
+            #expect(try await client.execute(uri: "/health/live", method: .get).status == .ok)
+            let ready = try await client.execute(uri: "/health/ready", method: .get)
+            #expect(ready.status == .ok)
+            _ = try await client.execute(uri: "/api/v1/audit", method: .get)
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(String(buffer: metrics.body).contains("http_server_request_duration"))
+            #expect(String(buffer: metrics.body).contains("registry_db_connections"))
+            let openapi = try await client.execute(uri: "/openapi.yaml", method: .get)
+            #expect(openapi.status == .ok)
+            #expect(String(buffer: openapi.body).hasPrefix("openapi: 3.1"))
+            let unknown = try await client.execute(uri: "/no/such/page", method: .get)
+            #expect(unknown.status == .notFound)
+            #expect(TestJSON.errorCode(unknown.body) == "not_found")
+            #expect(unknown.headers[HTTPField.Name("X-Request-ID")!] != nil)
+        }
+    }
+}
+
+@Suite("Password hashing (argon2id)")
+struct PasswordTests {
+    @Test("the production parameters are OWASP's, verify the right password and reject a wrong one")
+    func verify() async throws {
+        let hasher = PasswordHasher()
+        #expect(hasher.parameters == .owasp)
+        let hash = try await hasher.hash("correct horse battery")
+        #expect(hash.hasPrefix("$argon2id$v=19$m=19456,t=2,p=1$"))
+        #expect(await hasher.verify("correct horse battery", hash: hash))
+        #expect(!(await hasher.verify("correct horse batterz", hash: hash)))
+        #expect(!(await hasher.verify("correct horse battery", hash: "not a hash")))
+        #expect(!hasher.needsRehash(hash))
+        #expect(PasswordHasher(parameters: .init(memory: 32768, iterations: 3, parallelism: 1)).needsRehash(hash))
+    }
+
+    @Test("a hash made with weaker parameters is replaced at the next sign-in")
+    func rehashOnLogin() async throws {
+        let stronger = PasswordHasher(parameters: .init(memory: 2048, iterations: 2, parallelism: 1))
+        try await withTestRegistry(hasher: stronger) { registry, _ in
+            let id = try await registry.makeUser(email: "admin@example.cn", password: "correct horse battery")  // testHasher: weaker
+            _ = try await registry.auth.login(.email("admin@example.cn"), password: "correct horse battery", clientAddress: nil,
+                                              presentedToken: nil, requestID: nil, logger: testLogger)
+            let user = try await registry.database.withConnection { connection in
+                try await AccountStore.find(id: id, on: connection, logger: testLogger)
+            }
+            let hash = try #require(user?.passwordHash)
+            #expect(hash.contains("m=2048,t=2,p=1"))
+            #expect(!stronger.needsRehash(hash))
+            // And the new hash still opens the account.
+            _ = try await registry.auth.login(.email("admin@example.cn"), password: "correct horse battery", clientAddress: nil,
+                                              presentedToken: nil, requestID: nil, logger: testLogger)
+        }
+    }
+}
