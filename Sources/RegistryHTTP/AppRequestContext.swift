@@ -44,6 +44,8 @@ public enum JSONCoding {
     public static var encoder: JSONEncoder {
         let e = JSONEncoder()
         e.dateEncodingStrategy = .iso8601
+        // Types without explicit coding keys (the stores' records) come out in snake_case too.
+        e.keyEncodingStrategy = .convertToSnakeCase
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return e
     }

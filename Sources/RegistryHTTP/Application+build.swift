@@ -31,6 +31,9 @@ public func buildRouter(_ registry: Registry) -> (Router<AppRequestContext>, [Ro
     HealthRoutes(registry: registry, metrics: metrics).register(on: routes)
     AuthRoutes(registry: registry).register(on: routes)
     AuditRoutes(registry: registry).register(on: routes)
+    AgencyRoutes(registry: registry).register(on: routes)
+    WorkerRoutes(registry: registry).register(on: routes)
+    TransferRoutes(registry: registry).register(on: routes)
     return (router, routes.routes)
 }
 
@@ -39,7 +42,11 @@ public func buildApplication(_ registry: Registry, logger: Logger, extraServices
     -> some ApplicationProtocol
 {
     let (router, _) = buildRouter(registry)
-    let services: [any Service] = [AuditSequencer(database: registry.database, logger: logger)] + extraServices
+    let services: [any Service] = [
+        AuditSequencer(database: registry.database, logger: logger),
+        TransferDeadlineService(transfers: registry.transfers, logger: logger),
+        NotificationDispatcher(database: registry.database, logger: logger),
+    ] + extraServices
     return Application(
         router: router,
         configuration: .init(address: .hostname(registry.configuration.host, port: registry.configuration.port),

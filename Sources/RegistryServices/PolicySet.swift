@@ -6,10 +6,12 @@ import Yams
 public struct PolicySet: Sendable {
     public var access: AccessPolicy
     public var authentication: AuthenticationPolicy
+    public var custody: CustodyPolicy
 
-    public init(access: AccessPolicy, authentication: AuthenticationPolicy) {
+    public init(access: AccessPolicy, authentication: AuthenticationPolicy, custody: CustodyPolicy = .init()) {
         self.access = access
         self.authentication = authentication
+        self.custody = custody
     }
 
     /// Loads `access.yaml` and `authentication.yaml` from `directory`. A problem names the file,
@@ -23,7 +25,11 @@ public struct PolicySet: Sendable {
             try file.validate()
             return file
         }
-        return PolicySet(access: access, authentication: authentication)
+        let custody = try PolicyFile.load(directory + "/custody.yaml", as: CustodyPolicy.self) { file throws(PolicyError) in
+            try file.validate()
+            return file
+        }
+        return PolicySet(access: access, authentication: authentication, custody: custody)
     }
 }
 

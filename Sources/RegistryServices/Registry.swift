@@ -12,6 +12,10 @@ public struct Registry: Sendable {
     public let database: Database
     public let keys: KeyRing
     public let auth: AuthService
+    public let agencies: AgencyService
+    public let workers: WorkerService
+    public let workerImport: WorkerImport
+    public let transfers: TransferService
     public let migrator: Migrator
 
     public init(configuration: Configuration, policies: PolicySet, database: Database, keys: KeyRing,
@@ -21,6 +25,10 @@ public struct Registry: Sendable {
         self.database = database
         self.keys = keys
         self.auth = AuthService(database: database, policy: policies.authentication, hasher: hasher)
+        self.agencies = AgencyService(database: database, hasher: hasher, passwordMinLength: policies.authentication.passwordMinLength)
+        self.workers = WorkerService(database: database, keys: keys, policy: policies.custody)
+        self.workerImport = WorkerImport(database: database, keys: keys, policy: policies.custody)
+        self.transfers = TransferService(database: database, keys: keys, policy: policies.custody)
         self.migrator = try Migrator(directory: configuration.migrationsDirectory)
     }
 

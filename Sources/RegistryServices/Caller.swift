@@ -1,0 +1,66 @@
+import Foundation
+import Logging
+import RegistryDomain
+
+/// Who asks, and the request's id for the audit log.
+public struct Caller: Sendable {
+    public var principal: Principal
+    public var requestID: String?
+
+    public init(_ principal: Principal, requestID: String? = nil) {
+        self.principal = principal
+        self.requestID = requestID
+    }
+
+    public static let system = Caller(.anonymous)
+
+    public var userUUID: UUID? { principal.userID.flatMap(UUID.init(uuidString:)) }
+    public var agencyUUID: UUID? { principal.agencyID.flatMap(UUID.init(uuidString:)) }
+    public var workerUUID: UUID? { principal.workerID.flatMap(UUID.init(uuidString:)) }
+
+    func event(_ action: String, _ subjectType: String, _ subjectID: UUID?, _ details: [String: AuditValue] = [:]) -> AuditEvent {
+        if case .anonymous = principal.kind {
+            return AuditEvent(actorKind: .system, actorID: nil, actorRole: "system", action: action, subjectType: subjectType,
+                              subjectID: subjectID?.uuidString.lowercased(), requestID: requestID, details: details)
+        }
+        return AuditEvent(by: principal, action: action, subjectType: subjectType, subjectID: subjectID?.uuidString.lowercased(),
+                          requestID: requestID, details: details)
+    }
+}
+
+extension CivilDate {
+    /// Today in China Standard Time, the registry's civil calendar.
+    public static func today(_ now: Date = Date()) -> CivilDate {
+        let seconds = Int(now.timeIntervalSince1970) + 8 * 3600
+        return CivilDate(daysSinceEpoch: Int((Double(seconds) / 86_400).rounded(.down)))
+    }
+}
+
+extension UUID {
+    var text: String { uuidString.lowercased() }
+}
+
+/// Input text helpers shared by the services.
+enum Input {
+    static func text(_ value: String?, field: String, max: Int, required: Bool = true) throws(RegistryError) -> String? {
+        let trimmed = value?.trimmingWhitespace() ?? ""
+        if trimmed.isEmpty {
+            if required { throw .invalid(field, "'\(field)' is required.", code: "missing_field") }
+            return nil
+        }
+        guard trimmed.count <= max else { throw .invalid(field, "'\(field)' is longer than \(max) characters.", code: "too_long") }
+        return trimmed
+    }
+
+    static func date(_ value: String?, field: String, required: Bool = true, notAfter: CivilDate? = nil) throws(RegistryError) -> CivilDate? {
+        guard let value, !value.trimmingWhitespace().isEmpty else {
+            if required { throw .invalid(field, "'\(field)' is required (YYYY-MM-DD).", code: "missing_field") }
+            return nil
+        }
+        guard let date = CivilDate(iso: value.trimmingWhitespace()), date.year >= 1900 else {
+            throw .invalid(field, "'\(field)' must be a date as YYYY-MM-DD.")
+        }
+        if let notAfter, date > notAfter { throw .invalid(field, "'\(field)' cannot be in the future.") }
+        return date
+    }
+}

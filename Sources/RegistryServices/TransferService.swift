@@ -1,0 +1,280 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RegistryDomain
+import RegistrySecurity
+import RegistryStorage
+
+/// Transfer of custody (续接): the new agency asks, the worker consents, the old agency seals its
+/// tenure (or the deadline passes), the new tenure starts. Every step locks the transfer row,
+/// checks the state machine, and writes its audit row in the same transaction.
+public struct TransferService: Sendable {
+    let database: Database
+    let keys: KeyRing
+    let policy: CustodyPolicy
+
+    init(database: Database, keys: KeyRing, policy: CustodyPolicy) {
+        self.database = database
+        self.keys = keys
+        self.policy = policy
+    }
+
+    public struct View: Sendable, Encodable {
+        public var id: String
+        public var workerId: String
+        public var workerName: String
+        public var fromAgencyId: String
+        public var toAgencyId: String
+        public var status: String
+        public var requestedAt: Date
+        public var consentedAt: Date?
+        public var consentMethod: String?
+        public var sealDeadline: Date?
+        public var completedAt: Date?
+        public var completedHow: String?
+        public var closeReason: String?
+        public var allowed: [String]
+
+        init(_ t: TransferStore.Transfer) {
+            id = t.id.text
+            workerId = t.workerID.text
+            workerName = t.workerName
+            fromAgencyId = t.fromAgencyID.text
+            toAgencyId = t.toAgencyID.text
+            status = t.status.rawValue
+            requestedAt = t.requestedAt
+            consentedAt = t.consentedAt
+            consentMethod = t.consentMethod
+            sealDeadline = t.sealDeadline
+            completedAt = t.completedAt
+            completedHow = t.completedHow
+            closeReason = t.closeReason
+            allowed = TransferMachine.allowed(in: t.status).map(\.rawValue)
+        }
+    }
+
+    public struct Requested: Sendable {
+        public var transfer: View
+        /// Where the code went (masked), or nil when she has no phone and must consent in her account.
+        public var codeSentTo: String?
+    }
+
+    static func maskPhone(_ phone: String) -> String {
+        String(phone.prefix(3)) + String(repeating: "*", count: max(0, phone.count - 7)) + String(phone.suffix(4))
+    }
+
+    /// The new agency asks for custody of the worker with this ID number.
+    public func request(idNumber: String, caller: Caller, logger: Logger) async throws -> Requested {
+        let id = try NationalID(idNumber, today: CivilDate.today())
+        let blind = Data(keys.blindIndex(id))
+        let code = TokenGenerator.numericCode(digits: 6)
+        return try await database.transaction(logger: logger) { connection in
+            let agency = try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger)
+            guard let user = caller.userUUID else { throw RegistryError.forbidden }
+            guard let found = try await WorkerStore.find(blindIndex: blind, on: connection, logger: logger) else {
+                throw RegistryError(.notFound, code: "no_file", message: "No file exists for this ID number: register her instead.",
+                                    field: "id_number")
+            }
+            guard found.agencyID != agency.id else {
+                throw RegistryError(.conflict, code: "already_in_custody", message: "This worker is already in your agency's custody.")
+            }
+            let worker = try await WorkerStore.get(found.id, on: connection, logger: logger)
+            guard worker?.status != "revoked" else {
+                throw RegistryError(.conflict, code: "worker_revoked", message: "This worker is barred from practice; her file cannot move.")
+            }
+            let transferID = try await TransferStore.create(workerID: found.id, from: found.agencyID, to: agency.id, by: user,
+                                                            codeHash: Data(TokenGenerator.hash(code)), codeMinutes: policy.consentCodeMinutes,
+                                                            on: connection, logger: logger)
+            var sentTo: String?
+            if let phone = worker?.phone {
+                try await NotificationStore.enqueue(channel: "sms", recipient: phone, template: "transfer_consent_code",
+                                                    payload: ["code": code, "agency": agency.name, "minutes": String(policy.consentCodeMinutes)],
+                                                    on: connection, logger: logger)
+                sentTo = Self.maskPhone(phone)
+            }
+            try await AuditStore.append(caller.event("transfer.requested", "transfer", transferID, [
+                "worker": .string(found.id.text), "from": .string(found.agencyID.text), "to": .string(agency.id.text),
+                "code_sent": .bool(sentTo != nil),
+            ]), on: connection, logger: logger)
+            guard let transfer = try await TransferStore.get(transferID, on: connection, logger: logger) else { throw RegistryError.notFound("Transfer") }
+            return Requested(transfer: View(transfer), codeSentTo: sentTo)
+        }
+    }
+
+    /// Who takes part: "to" (requesting agency), "from" (agency in custody), "worker", "admin".
+    enum Party { case to, from, worker, admin }
+
+    func party(_ t: TransferStore.Transfer, caller: Caller, write: Bool, on connection: PostgresConnection, logger: Logger) async throws -> Party {
+        switch caller.principal.role {
+        case .admin: return .admin
+        case .worker where caller.workerUUID == t.workerID: return .worker
+        case .agencyStaff:
+            let agency = try await AgencyAccess.agency(nil, caller: caller, write: write, on: connection, logger: logger)
+            if agency.id == t.toAgencyID { return .to }
+            if agency.id == t.fromAgencyID { return .from }
+        default: break
+        }
+        logger.notice("transfer access refused", metadata: ["transfer": "\(t.id.text)", "user": "\(caller.principal.userID ?? "-")"])
+        throw RegistryError.notFound("Transfer")
+    }
+
+    public func get(_ id: UUID, caller: Caller, logger: Logger) async throws -> View {
+        try await database.withConnection { connection in
+            guard let t = try await TransferStore.get(id, on: connection, logger: logger) else { throw RegistryError.notFound("Transfer") }
+            _ = try await party(t, caller: caller, write: false, on: connection, logger: logger)
+            return View(t)
+        }
+    }
+
+    public func list(openOnly: Bool, caller: Caller, logger: Logger) async throws -> [View] {
+        try await database.withConnection { connection in
+            let agency = try await AgencyAccess.agency(nil, caller: caller, write: false, on: connection, logger: logger)
+            return try await TransferStore.list(agencyID: agency.id, openOnly: openOnly, limit: 200, on: connection, logger: logger).map(View.init)
+        }
+    }
+
+    enum CodeOutcome: Sendable { case consented(View), wrong(left: Int) }
+
+    /// The worker consents: in her own account (no code), or the requesting agency enters the
+    /// one-time code she received. Wrong codes count; past the limit the code is void.
+    public func consent(_ id: UUID, code: String?, caller: Caller, logger: Logger) async throws -> View {
+        let outcome: CodeOutcome = try await database.transaction(logger: logger) { connection in
+            guard let t = try await TransferStore.lock(id, on: connection, logger: logger) else { throw RegistryError.notFound("Transfer") }
+            let who = try await party(t, caller: caller, write: true, on: connection, logger: logger)
+            _ = try TransferMachine.apply(.consent, to: t.status)
+            let method: String
+            switch who {
+            case .worker:
+                method = "account"
+            case .to:
+                guard let code = code?.trimmingWhitespace(), !code.isEmpty else {
+                    throw RegistryError.invalid("code", "Enter the code the worker received.", code: "missing_field")
+                }
+                guard let hash = t.consentCodeHash, let expires = t.consentCodeExpiresAt, expires > Date() else {
+                    throw RegistryError(.conflict, code: "code_expired", message: "The consent code has expired. Ask for a new one.")
+                }
+                guard t.consentAttempts < policy.consentCodeAttempts else {
+                    throw RegistryError(.conflict, code: "code_exhausted", message: "Too many wrong codes. Ask for a new one.")
+                }
+                guard TokenGenerator.constantTimeEqual(Data(TokenGenerator.hash(code)).base64EncodedString(), hash.base64EncodedString()) else {
+                    try await TransferStore.countFailedCode(id, on: connection, logger: logger)
+                    try await AuditStore.append(caller.event("transfer.consent_code_wrong", "transfer", id), on: connection, logger: logger)
+                    return .wrong(left: policy.consentCodeAttempts - t.consentAttempts - 1)
+                }
+                method = "code"
+            case .from, .admin:
+                throw RegistryError(.forbidden, code: "not_a_party", message: "Only the worker can consent to her transfer.")
+            }
+            try await TransferStore.markConsented(id, method: method, deadlineDays: policy.sealDeadlineDays, on: connection, logger: logger)
+            try await AuditStore.append(caller.event("transfer.consented", "transfer", id, ["method": .string(method)]), on: connection, logger: logger)
+            guard let updated = try await TransferStore.get(id, on: connection, logger: logger) else { throw RegistryError.notFound("Transfer") }
+            return .consented(View(updated))
+        }
+        switch outcome {
+        case .consented(let view): return view
+        case .wrong(let left):
+            throw RegistryError(.badRequest, code: "wrong_code", message: "The code is wrong. \(max(0, left)) tries left.", field: "code")
+        }
+    }
+
+    /// The requesting agency sends a fresh code (the old one is void).
+    public func resendCode(_ id: UUID, caller: Caller, logger: Logger) async throws -> String? {
+        let code = TokenGenerator.numericCode(digits: 6)
+        return try await database.transaction(logger: logger) { connection in
+            guard let t = try await TransferStore.lock(id, on: connection, logger: logger) else { throw RegistryError.notFound("Transfer") }
+            guard try await party(t, caller: caller, write: true, on: connection, logger: logger) == .to else {
+                throw RegistryError(.forbidden, code: "not_a_party", message: "Only the requesting agency can send a new code.")
+            }
+            guard t.status == .requested else {
+                throw RegistryError(.conflict, code: "illegal_transition", message: "Codes are sent only while the transfer awaits consent.")
+            }
+            let worker = try await WorkerStore.get(t.workerID, on: connection, logger: logger)
+            guard let phone = worker?.phone else {
+                throw RegistryError(.conflict, code: "no_phone", message: "The worker has no phone on file: she consents in her own account.")
+            }
+            try await TransferStore.replaceCode(id, codeHash: Data(TokenGenerator.hash(code)), codeMinutes: policy.consentCodeMinutes,
+                                                on: connection, logger: logger)
+            try await NotificationStore.enqueue(channel: "sms", recipient: phone, template: "transfer_consent_code",
+                                                payload: ["code": code, "minutes": String(policy.consentCodeMinutes)], on: connection, logger: logger)
+            try await AuditStore.append(caller.event("transfer.code_resent", "transfer", id), on: connection, logger: logger)
+            return Self.maskPhone(phone)
+        }
+    }
+
+    /// The worker refuses (or an administrator records her refusal), or the requesting agency
+    /// (or an administrator) cancels.
+    public func close(_ id: UUID, _ event: TransferEvent, reason: String?, caller: Caller, logger: Logger) async throws -> View {
+        precondition(event == .reject || event == .cancel)
+        let reason = try Input.text(reason, field: "reason", max: 1000, required: false)
+        return try await database.transaction(logger: logger) { connection in
+            guard let t = try await TransferStore.lock(id, on: connection, logger: logger) else { throw RegistryError.notFound("Transfer") }
+            let who = try await party(t, caller: caller, write: true, on: connection, logger: logger)
+            let permitted: [Party] = event == .reject ? [.worker, .admin] : [.to, .admin]
+            guard permitted.contains(who) else {
+                throw RegistryError(.forbidden, code: "not_a_party",
+                                    message: event == .reject ? "Only the worker can refuse her transfer." : "Only the requesting agency can cancel.")
+            }
+            let next = try TransferMachine.apply(event, to: t.status)
+            try await TransferStore.close(id, status: next, by: caller.userUUID, reason: reason, on: connection, logger: logger)
+            try await AuditStore.append(caller.event("transfer.\(next.rawValue)", "transfer", id, ["reason": AuditValue(reason)]),
+                                        on: connection, logger: logger)
+            guard let updated = try await TransferStore.get(id, on: connection, logger: logger) else { throw RegistryError.notFound("Transfer") }
+            return View(updated)
+        }
+    }
+
+    /// The agency in custody seals its tenure with a final assessment; custody moves.
+    public func seal(_ id: UUID, final assessment: TenureStore.Assessment, caller: Caller, logger: Logger) async throws -> View {
+        let a = try WorkerService.validate(assessment)
+        guard a.ethicsRating != nil else {
+            throw RegistryError.invalid("ethics_rating", "The final assessment needs an ethics rating (1 to 5).", code: "missing_field")
+        }
+        return try await database.transaction(logger: logger) { connection in
+            guard let t = try await TransferStore.lock(id, on: connection, logger: logger) else { throw RegistryError.notFound("Transfer") }
+            guard try await party(t, caller: caller, write: true, on: connection, logger: logger) == .from else {
+                throw RegistryError(.forbidden, code: "not_a_party", message: "Only the agency in custody seals its tenure.")
+            }
+            _ = try TransferMachine.apply(.seal, to: t.status)
+            try await moveCustody(t, how: "agency", assessment: a, by: caller.userUUID, caller: caller, on: connection, logger: logger)
+            guard let updated = try await TransferStore.get(id, on: connection, logger: logger) else { throw RegistryError.notFound("Transfer") }
+            return View(updated)
+        }
+    }
+
+    func moveCustody(_ t: TransferStore.Transfer, how: String, assessment: TenureStore.Assessment?, by: UUID?, caller: Caller,
+                     on connection: PostgresConnection, logger: Logger) async throws {
+        let today = CivilDate.today().iso
+        // Lock the worker row first: registration, qualifications and custody all go through it.
+        _ = try await WorkerStore.get(t.workerID, forUpdate: true, on: connection, logger: logger)
+        guard let tenure = try await TenureStore.openTenure(workerID: t.workerID, on: connection, logger: logger),
+              tenure.agencyID == t.fromAgencyID
+        else {
+            throw RegistryError(.conflict, code: "custody_changed", message: "The worker's custody changed since the transfer was requested.")
+        }
+        if let assessment { try await TenureStore.assess(tenure.id, assessment, on: connection, logger: logger) }
+        try await TenureStore.seal(tenure.id, how: how, by: by, endedOn: today, on: connection, logger: logger)
+        try await TransferStore.complete(t.id, how: how == "agency" ? "sealed" : "deadline", on: connection, logger: logger)
+        try await WorkerStore.setAgency(t.workerID, agencyID: t.toAgencyID, on: connection, logger: logger)
+        try await TenureStore.open(workerID: t.workerID, agencyID: t.toAgencyID, startedOn: today, on: connection, logger: logger)
+        try await AuditStore.append(caller.event("tenure.sealed", "worker", t.workerID,
+                                                 ["tenure": .string(tenure.id.text), "how": .string(how)]), on: connection, logger: logger)
+        try await AuditStore.append(caller.event("transfer.completed", "transfer", t.id, [
+            "worker": .string(t.workerID.text), "from": .string(t.fromAgencyID.text), "to": .string(t.toAgencyID.text),
+            "how": .string(how == "agency" ? "sealed" : "deadline"),
+        ]), on: connection, logger: logger)
+    }
+
+    /// Completes consented transfers whose sealing deadline passed; the old tenure is marked
+    /// "sealed by deadline". Safe on several nodes (SKIP LOCKED) and idempotent.
+    @discardableResult
+    public func completeOverdue(logger: Logger) async throws -> Int {
+        try await database.transaction(logger: logger) { connection in
+            let ids = try await TransferStore.claimOverdue(limit: 100, on: connection, logger: logger)
+            for id in ids {
+                guard let t = try await TransferStore.get(id, on: connection, logger: logger), t.status == .consented else { continue }
+                try await moveCustody(t, how: "deadline", assessment: nil, by: nil, caller: .system, on: connection, logger: logger)
+            }
+            return ids.count
+        }
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import RegistryDomain
+import RegistrySecurity
+import RegistryStorage
+
+/// Bulk registration of an agency's roster from CSV. Every row is validated; valid rows are
+/// inserted set-based per batch (one statement for workers, tenures and audit rows); rows
+/// whose ID already has a file are reported, never duplicated, so re-running a file is a no-op.
+public struct WorkerImport: Sendable {
+    let database: Database
+    let keys: KeyRing
+    let policy: CustodyPolicy
+
+    public static let header = ["id_number", "full_name", "sex", "phone", "home_region", "service_categories"]
+
+    public enum Outcome: String, Sendable, Codable {
+        case created
+        case alreadyRegistered = "already_registered"
+        case transferNeeded = "transfer_needed"
+        case rejected
+    }
+
+    public struct LineResult: Sendable, Codable, Equatable {
+        public var line: Int
+        public var outcome: Outcome
+        public var reason: String?
+        public var field: String?
+        public var workerId: String?
+    }
+
+    public struct Summary: Sendable, Codable {
+        public var created = 0
+        public var alreadyRegistered = 0
+        public var transferNeeded = 0
+        public var rejected = 0
+        public var lines: [LineResult] = []
+
+        mutating func add(_ r: LineResult, keepLine: Bool) {
+            switch r.outcome {
+            case .created: created += 1
+            case .alreadyRegistered: alreadyRegistered += 1
+            case .transferNeeded: transferNeeded += 1
+            case .rejected: rejected += 1
+            }
+            if keepLine || r.outcome != .created { lines.append(r) }
+        }
+    }
+
+    struct Valid {
+        var line: Int
+        var registration: WorkerRegistration
+        var blind: [UInt8]
+    }
+
+    /// Checks the header; returns the column order.
+    public static func columns(_ header: [String]) throws(RegistryError) -> [String: Int] {
+        let names = header.map { $0.trimmingWhitespace().lowercased() }
+        var index: [String: Int] = [:]
+        for (i, name) in names.enumerated() { index[name] = i }
+        let missing = Self.header.filter { index[$0] == nil && $0 != "phone" }
+        guard missing.isEmpty else {
+            throw .invalid("file", "The first line must name the columns: \(Self.header.joined(separator: ",")). Missing: \(missing.joined(separator: ", ")).",
+                           code: "bad_header")
+        }
+        return index
+    }
+
+    /// Imports records (after the header) for an agency. `progress` is called after each batch.
+    public func run(records: [CSV.Record], columns: [String: Int], agencyID: UUID, caller: Caller, keepAllLines: Bool = true,
+                    logger: Logger, progress: (@Sendable (Int) -> Void)? = nil) async throws -> Summary {
+        var summary = Summary()
+        let today = CivilDate.today()
+        var seen: [[UInt8]: Int] = [:]
+        var batch: [Valid] = []
+        var done = 0
+        func field(_ r: CSV.Record, _ name: String) -> String {
+            guard let i = columns[name], i < r.fields.count else { return "" }
+            return r.fields[i]
+        }
+        for record in records {
+            let input = WorkerRegistration.Input(
+                idNumber: field(record, "id_number"), fullName: field(record, "full_name"), sex: field(record, "sex"),
+                phone: field(record, "phone"), homeRegion: field(record, "home_region"),
+                serviceCategories: field(record, "service_categories").split(whereSeparator: { $0 == ";" || $0 == "|" }).map(String.init))
+            switch Self.validate(input, today: today, ages: policy.ages) {
+            case .failure(let error):
+                summary.add(LineResult(line: record.line, outcome: .rejected, reason: error.message, field: error.field), keepLine: keepAllLines)
+            case .success(let registration):
+                let blind = keys.blindIndex(registration.nationalID)
+                if let first = seen[blind] {
+                    summary.add(LineResult(line: record.line, outcome: .rejected, reason: "The same ID number is already on line \(first).",
+                                           field: "id_number"), keepLine: keepAllLines)
+                } else {
+                    seen[blind] = record.line
+                    batch.append(Valid(line: record.line, registration: registration, blind: blind))
+                }
+            }
+            if batch.count == 1000 {
+                for r in try await insert(batch, agencyID: agencyID, today: today, caller: caller, logger: logger) { summary.add(r, keepLine: keepAllLines) }
+                done += batch.count
+                batch.removeAll(keepingCapacity: true)
+                progress?(done)
+            }
+        }
+        if !batch.isEmpty {
+            for r in try await insert(batch, agencyID: agencyID, today: today, caller: caller, logger: logger) { summary.add(r, keepLine: keepAllLines) }
+            done += batch.count
+            progress?(done)
+        }
+        summary.lines.sort { $0.line < $1.line }
+        return summary
+    }
+
+    static func validate(_ input: WorkerRegistration.Input, today: CivilDate, ages: ClosedRange<Int>) -> Result<WorkerRegistration, RegistryError> {
+        Result { () throws(RegistryError) in try WorkerRegistration(input, today: today, ages: ages) }
+    }
+
+    func insert(_ batch: [Valid], agencyID: UUID, today: CivilDate, caller: Caller, logger: Logger) async throws -> [LineResult] {
+        let ciphers = batch.map { ByteBuffer(bytes: keys.seal($0.registration.nationalID.value)) }
+        let blinds = batch.map { ByteBuffer(bytes: $0.blind) }
+        let names = batch.map { $0.registration.fullName }
+        let births = batch.map { $0.registration.nationalID.birthDate.iso }
+        let sexes = batch.map { $0.registration.sex.rawValue }
+        let phones = batch.map { $0.registration.phone ?? "" }
+        let regions = batch.map { $0.registration.homeRegion }
+        let categories = batch.map { $0.registration.categories.map(\.rawValue).joined(separator: ",") }
+        let lines = batch.map { $0.line }
+        let actorKind = caller.principal.userID == nil ? "system" : "user"
+        let actorRole = caller.principal.userID == nil ? "system" : caller.principal.role.rawValue
+        let requestID = caller.requestID
+        let userID = caller.userUUID
+        return try await database.transaction(logger: logger) { connection in
+            if caller.principal.role == .anonymous {
+                // The command line, run by an operator: the agency must exist and be approved.
+                guard let agency = try await AgencyStore.find(id: agencyID, on: connection, logger: logger) else { throw RegistryError.notFound("Agency") }
+                guard agency.status == "approved" else {
+                    throw RegistryError(.conflict, code: "agency_not_approved", message: "Agency \(agency.name) is \(agency.status), not approved.")
+                }
+            } else {
+                let agency = try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger)
+                guard agency.id == agencyID else { throw RegistryError.notFound("Agency") }
+            }
+            let rows = try await connection.query("""
+                WITH input AS (
+                    SELECT * FROM unnest(\(ciphers)::bytea[], \(blinds)::bytea[], \(names)::text[], \(births)::text[], \(sexes)::text[],
+                                         \(phones)::text[], \(regions)::text[], \(categories)::text[], \(lines)::bigint[])
+                        AS i(cipher, blind, name, birth, sex, phone, region, cats, line)
+                ), inserted AS (
+                    INSERT INTO workers (id_ciphertext, id_blind_index, full_name, birth_date, sex, phone, home_region,
+                                         service_categories, current_agency_id, registered_by)
+                    SELECT cipher, blind, name, birth::date, sex, nullif(phone, ''), region, string_to_array(cats, ','), \(agencyID), \(userID)
+                    FROM input
+                    ON CONFLICT (id_blind_index) DO NOTHING
+                    RETURNING id, id_blind_index
+                ), tenure AS (
+                    INSERT INTO tenures (worker_id, agency_id, started_on) SELECT id, \(agencyID), \(today.iso)::date FROM inserted
+                ), audit AS (
+                    INSERT INTO audit_log (actor_kind, actor_id, actor_role, action, subject_type, subject_id, request_id, details, content_hash)
+                    SELECT \(actorKind), \(userID), \(actorRole), 'worker.registered', 'worker', id::text, \(requestID),
+                           jsonb_build_object('agency', \(agencyID.text)::text, 'via', 'import'), ''::bytea
+                    FROM inserted
+                )
+                SELECT i.line::bigint, ins.id, w.id, w.current_agency_id
+                FROM input i
+                LEFT JOIN inserted ins ON ins.id_blind_index = i.blind
+                LEFT JOIN workers w ON w.id_blind_index = i.blind
+                ORDER BY i.line
+                """, logger: logger)
+            var results: [LineResult] = []
+            for try await (line, created, existing, agency) in rows.decode((Int64, UUID?, UUID?, UUID?).self) {
+                if let created {
+                    results.append(LineResult(line: Int(line), outcome: .created, workerId: created.text))
+                } else if let existing, agency == agencyID {
+                    results.append(LineResult(line: Int(line), outcome: .alreadyRegistered, workerId: existing.text))
+                } else {
+                    results.append(LineResult(line: Int(line), outcome: .transferNeeded,
+                                              reason: "This person already has a file with another agency: request a transfer.",
+                                              field: "id_number"))
+                }
+            }
+            return results
+        }
+    }
+}

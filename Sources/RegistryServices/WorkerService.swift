@@ -1,0 +1,293 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RegistryDomain
+import RegistrySecurity
+import RegistryStorage
+
+/// The worker's file: registration, reading, qualifications, tenure assessment, bulk import.
+public struct WorkerService: Sendable {
+    let database: Database
+    let keys: KeyRing
+    let policy: CustodyPolicy
+
+    init(database: Database, keys: KeyRing, policy: CustodyPolicy) {
+        self.database = database
+        self.keys = keys
+        self.policy = policy
+    }
+
+    static func duplicate() -> RegistryError {
+        RegistryError(.conflict, code: "worker_exists",
+                      message: "This person already has a file in the registry. To continue it, request a transfer with her ID number (POST /api/v1/transfers).",
+                      field: "id_number", details: ["next": "/api/v1/transfers"])
+    }
+
+    /// Opens a worker's file in the caller's agency with her first tenure.
+    public func register(_ input: WorkerRegistration.Input, caller: Caller, logger: Logger) async throws -> UUID {
+        let today = CivilDate.today()
+        let registration = try WorkerRegistration(input, today: today, ages: policy.ages)
+        let blind = Data(keys.blindIndex(registration.nationalID))
+        let sealed = Data(keys.seal(registration.nationalID.value))
+        return try await database.transaction(logger: logger) { connection in
+            let agency = try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger)
+            let new = WorkerStore.NewWorker(
+                idCiphertext: sealed, blindIndex: blind, fullName: registration.fullName, birthDate: registration.nationalID.birthDate.iso,
+                sex: registration.sex.rawValue, phone: registration.phone, homeRegion: registration.homeRegion,
+                categories: registration.categories.map(\.rawValue), agencyID: agency.id, registeredBy: caller.userUUID)
+            guard let id = try await WorkerStore.insert(new, startedOn: today.iso, on: connection, logger: logger) else {
+                throw Self.duplicate()
+            }
+            try await AuditStore.append(caller.event("worker.registered", "worker", id, [
+                "agency": .string(agency.id.text), "categories": .list(registration.categories.map { .string($0.rawValue) }),
+            ]), on: connection, logger: logger)
+            return id
+        }
+    }
+
+    public struct File: Sendable, Encodable {
+        public var id: String
+        public var idNumberMasked: String
+        public var fullName: String
+        public var sex: String
+        public var birthDate: String
+        public var age: Int
+        public var phone: String?
+        public var homeRegion: String
+        public var serviceCategories: [String]
+        public var status: String
+        public var currentAgency: AgencyRef
+        public var tenures: [TenureStore.Tenure]
+        public var trainings: [QualificationView<QualificationStore.Training>]
+        public var healthCertificates: [QualificationView<QualificationStore.HealthCertificate>]
+        public var skills: [QualificationStore.SkillAssessment]
+        public var transfers: [TransferService.View]
+
+        public struct AgencyRef: Sendable, Encodable {
+            public var id: String
+            public var name: String
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, sex, age, phone, status, tenures, trainings, skills, transfers
+            case idNumberMasked = "id_number_masked", fullName = "full_name", birthDate = "birth_date", homeRegion = "home_region"
+            case serviceCategories = "service_categories", currentAgency = "current_agency", healthCertificates = "health_certificates"
+        }
+    }
+
+    /// A qualification with its validity today.
+    public struct QualificationView<Item: Encodable & Sendable>: Sendable, Encodable {
+        public var item: Item
+        public var valid: Bool
+
+        public func encode(to encoder: any Encoder) throws {
+            try item.encode(to: encoder)
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(valid, forKey: .valid)
+        }
+
+        enum Key: String, CodingKey { case valid }
+    }
+
+    /// Loads a worker the caller may see: the agency in custody, the worker herself, or an
+    /// administrator. Anyone else gets 404 (and the attempt is logged).
+    func visibleWorker(_ id: UUID, caller: Caller, write: Bool, on connection: PostgresConnection, logger: Logger) async throws -> (WorkerStore.Worker, AgencyStore.Agency?) {
+        guard let worker = try await WorkerStore.get(id, forUpdate: write, on: connection, logger: logger) else {
+            throw RegistryError.notFound("Worker")
+        }
+        switch caller.principal.role {
+        case .admin where !write:
+            return (worker, nil)
+        case .worker where !write && caller.workerUUID == id:
+            return (worker, nil)
+        case .agencyStaff:
+            let agency = try await AgencyAccess.agency(nil, caller: caller, write: write, on: connection, logger: logger)
+            if agency.id == worker.currentAgencyID { return (worker, agency) }
+        default:
+            break
+        }
+        logger.notice("worker file access refused", metadata: [
+            "worker": "\(id.text)", "user": "\(caller.principal.userID ?? "-")", "role": "\(caller.principal.role.rawValue)",
+        ])
+        throw RegistryError.notFound("Worker")
+    }
+
+    public func file(_ id: UUID, caller: Caller, logger: Logger) async throws -> File {
+        let today = CivilDate.today()
+        return try await database.withConnection { connection in
+            let (worker, _) = try await visibleWorker(id, caller: caller, write: false, on: connection, logger: logger)
+            let masked = (try? NationalID(try keys.open(Array(worker.idCiphertext)), today: today).masked) ?? "******"
+            let agency = try await AgencyStore.find(id: worker.currentAgencyID, on: connection, logger: logger)
+            let birth = CivilDate(iso: worker.birthDate) ?? today
+            return File(
+                id: worker.id.text, idNumberMasked: masked, fullName: worker.fullName, sex: worker.sex, birthDate: worker.birthDate,
+                age: birth.years(until: today), phone: worker.phone, homeRegion: worker.homeRegion, serviceCategories: worker.categories,
+                status: worker.status, currentAgency: .init(id: worker.currentAgencyID.text, name: agency?.name ?? ""),
+                tenures: try await TenureStore.list(workerID: id, on: connection, logger: logger),
+                trainings: try await QualificationStore.trainings(workerID: id, on: connection, logger: logger).map {
+                    QualificationView(item: $0, valid: $0.expiresOn.flatMap(CivilDate.init(iso:)).map { $0 >= today } ?? true)
+                },
+                healthCertificates: try await QualificationStore.healthCertificates(workerID: id, on: connection, logger: logger).map {
+                    QualificationView(item: $0, valid: (CivilDate(iso: $0.validUntil).map { $0 >= today } ?? false) && $0.result != "unfit")
+                },
+                skills: try await QualificationStore.skills(workerID: id, on: connection, logger: logger),
+                transfers: try await TransferStore.forWorker(id, on: connection, logger: logger).map(TransferService.View.init))
+        }
+    }
+
+    public func roster(nameContains: String?, limit: Int, offset: Int, caller: Caller, logger: Logger) async throws -> [WorkerStore.RosterEntry] {
+        let query = try Input.text(nameContains, field: "q", max: 100, required: false)
+        return try await database.withConnection { connection in
+            let agency = try await AgencyAccess.agency(nil, caller: caller, write: false, on: connection, logger: logger)
+            return try await WorkerStore.roster(agencyID: agency.id, nameContains: query, limit: limit, offset: offset,
+                                                on: connection, logger: logger)
+        }
+    }
+
+    // MARK: Qualifications and assessment (the agency in custody only)
+
+    public struct TrainingInput: Sendable, Decodable {
+        public var kind: String
+        public var title: String
+        public var issuer: String
+        public var category: String?
+        public var certificateNo: String?
+        public var issuedOn: String
+        public var expiresOn: String?
+        public var hours: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case kind, title, issuer, category, hours
+            case certificateNo = "certificate_no", issuedOn = "issued_on", expiresOn = "expires_on"
+        }
+    }
+
+    public struct HealthInput: Sendable, Decodable {
+        public var issuer: String
+        public var certificateNo: String?
+        public var issuedOn: String
+        public var validUntil: String
+        public var result: String?
+
+        enum CodingKeys: String, CodingKey {
+            case issuer, result
+            case certificateNo = "certificate_no", issuedOn = "issued_on", validUntil = "valid_until"
+        }
+    }
+
+    public struct SkillInput: Sendable, Decodable {
+        public var category: String
+        public var level: Int
+        public var assessedOn: String
+        public var assessor: String
+        public var note: String?
+
+        enum CodingKeys: String, CodingKey {
+            case category, level, assessor, note
+            case assessedOn = "assessed_on"
+        }
+    }
+
+    /// Runs `body` with the worker locked, in the custody agency's open tenure.
+    func inCustody<T: Sendable>(_ workerID: UUID, caller: Caller, logger: Logger,
+                                _ body: @Sendable (PostgresConnection, _ tenureID: UUID, _ agencyID: UUID, _ userID: UUID) async throws -> T) async throws -> T {
+        guard let user = caller.userUUID else { throw RegistryError.forbidden }
+        return try await database.transaction(logger: logger) { connection in
+            let (worker, agency) = try await visibleWorker(workerID, caller: caller, write: true, on: connection, logger: logger)
+            guard let agency else { throw RegistryError.notFound("Worker") }
+            guard worker.status != "revoked" else {
+                throw RegistryError(.conflict, code: "worker_revoked", message: "This worker is barred; her file is closed to new entries.")
+            }
+            guard let tenure = try await TenureStore.openTenure(workerID: workerID, on: connection, logger: logger), tenure.agencyID == agency.id else {
+                throw RegistryError(.conflict, code: "no_open_tenure", message: "Your agency has no open tenure for this worker.")
+            }
+            return try await body(connection, tenure.id, agency.id, user)
+        }
+    }
+
+    public func addTraining(_ workerID: UUID, _ input: TrainingInput, caller: Caller, logger: Logger) async throws -> UUID {
+        let today = CivilDate.today()
+        guard ["training", "certificate"].contains(input.kind) else { throw RegistryError.invalid("kind", "kind is training or certificate.") }
+        let title = try Input.text(input.title, field: "title", max: 200)!
+        let issuer = try Input.text(input.issuer, field: "issuer", max: 200)!
+        let number = try Input.text(input.certificateNo, field: "certificate_no", max: 100, required: false)
+        let category = try input.category.map { try ServiceCategory.parseList([$0], field: "category")[0].rawValue }
+        let issued = try Input.date(input.issuedOn, field: "issued_on", notAfter: today)!
+        let expires = try Input.date(input.expiresOn, field: "expires_on", required: false)
+        if let expires, expires < issued { throw RegistryError.invalid("expires_on", "expires_on must not be before issued_on.") }
+        if let hours = input.hours, !(1...10_000).contains(hours) { throw RegistryError.invalid("hours", "hours must be 1 to 10000.") }
+        return try await inCustody(workerID, caller: caller, logger: logger) { connection, tenure, agency, user in
+            let id = try await QualificationStore.addTraining(
+                workerID: workerID, tenureID: tenure, agencyID: agency, by: user, kind: input.kind, title: title, issuer: issuer,
+                category: category, certificateNo: number, issuedOn: issued.iso, expiresOn: expires?.iso, hours: input.hours,
+                on: connection, logger: logger)
+            try await AuditStore.append(caller.event("worker.\(input.kind)_added", "worker", workerID,
+                                                     ["record": .string(id.text), "title": .string(title)]),
+                                        on: connection, logger: logger)
+            return id
+        }
+    }
+
+    public func addHealthCertificate(_ workerID: UUID, _ input: HealthInput, caller: Caller, logger: Logger) async throws -> UUID {
+        let today = CivilDate.today()
+        let issuer = try Input.text(input.issuer, field: "issuer", max: 200)!
+        let number = try Input.text(input.certificateNo, field: "certificate_no", max: 100, required: false)
+        let issued = try Input.date(input.issuedOn, field: "issued_on", notAfter: today)!
+        let until = try Input.date(input.validUntil, field: "valid_until")!
+        guard until >= issued else { throw RegistryError.invalid("valid_until", "valid_until must not be before issued_on.") }
+        let result = input.result ?? "fit"
+        guard ["fit", "restricted", "unfit"].contains(result) else { throw RegistryError.invalid("result", "result is fit, restricted or unfit.") }
+        return try await inCustody(workerID, caller: caller, logger: logger) { connection, tenure, agency, user in
+            let id = try await QualificationStore.addHealth(workerID: workerID, tenureID: tenure, agencyID: agency, by: user, issuer: issuer,
+                                                            certificateNo: number, issuedOn: issued.iso, validUntil: until.iso, result: result,
+                                                            on: connection, logger: logger)
+            try await AuditStore.append(caller.event("worker.health_certificate_added", "worker", workerID,
+                                                     ["record": .string(id.text), "valid_until": .string(until.iso)]),
+                                        on: connection, logger: logger)
+            return id
+        }
+    }
+
+    public func addSkill(_ workerID: UUID, _ input: SkillInput, caller: Caller, logger: Logger) async throws -> UUID {
+        let today = CivilDate.today()
+        let category = try ServiceCategory.parseList([input.category], field: "category")[0]
+        guard let level = SkillLevel(rawValue: input.level) else {
+            throw RegistryError.invalid("level", "level is 1 (初级) to 5 (高级技师).")
+        }
+        let on = try Input.date(input.assessedOn, field: "assessed_on", notAfter: today)!
+        let assessor = try Input.text(input.assessor, field: "assessor", max: 200)!
+        let note = try Input.text(input.note, field: "note", max: 2000, required: false)
+        return try await inCustody(workerID, caller: caller, logger: logger) { connection, tenure, agency, user in
+            let id = try await QualificationStore.addSkill(workerID: workerID, tenureID: tenure, agencyID: agency, by: user,
+                                                           category: category.rawValue, level: level.rawValue, assessedOn: on.iso,
+                                                           assessor: assessor, note: note, on: connection, logger: logger)
+            try await AuditStore.append(caller.event("worker.skill_assessed", "worker", workerID,
+                                                     ["record": .string(id.text), "category": .string(category.rawValue), "level": .int(level.rawValue)]),
+                                        on: connection, logger: logger)
+            return id
+        }
+    }
+
+    static func validate(_ a: TenureStore.Assessment) throws(RegistryError) -> TenureStore.Assessment {
+        var out = TenureStore.Assessment()
+        out.workAbility = try Input.text(a.workAbility, field: "work_ability", max: 2000, required: false)
+        out.healthStatus = try Input.text(a.healthStatus, field: "health_status", max: 500, required: false)
+        out.feedbackSummary = try Input.text(a.feedbackSummary, field: "feedback_summary", max: 2000, required: false)
+        out.ethicsNote = try Input.text(a.ethicsNote, field: "ethics_note", max: 2000, required: false)
+        if let rating = a.ethicsRating {
+            guard (1...5).contains(rating) else { throw .invalid("ethics_rating", "ethics_rating is 1 to 5.") }
+            out.ethicsRating = rating
+        }
+        return out
+    }
+
+    /// Records the custody agency's assessment on the open tenure.
+    public func assess(_ workerID: UUID, _ assessment: TenureStore.Assessment, caller: Caller, logger: Logger) async throws {
+        let a = try Self.validate(assessment)
+        try await inCustody(workerID, caller: caller, logger: logger) { connection, tenure, _, _ in
+            try await TenureStore.assess(tenure, a, on: connection, logger: logger)
+            try await AuditStore.append(caller.event("tenure.assessed", "worker", workerID, ["tenure": .string(tenure.text)]),
+                                        on: connection, logger: logger)
+        }
+    }
+}
