@@ -156,6 +156,18 @@ public struct WorkerService: Sendable {
         public var expiresOn: String?
         public var hours: Int?
 
+        public init(kind: String, title: String, issuer: String, category: String?, certificateNo: String?, issuedOn: String,
+                    expiresOn: String?, hours: Int?) {
+            self.kind = kind
+            self.title = title
+            self.issuer = issuer
+            self.category = category
+            self.certificateNo = certificateNo
+            self.issuedOn = issuedOn
+            self.expiresOn = expiresOn
+            self.hours = hours
+        }
+
         enum CodingKeys: String, CodingKey {
             case kind, title, issuer, category, hours
             case certificateNo = "certificate_no", issuedOn = "issued_on", expiresOn = "expires_on"
@@ -169,6 +181,14 @@ public struct WorkerService: Sendable {
         public var validUntil: String
         public var result: String?
 
+        public init(issuer: String, certificateNo: String?, issuedOn: String, validUntil: String, result: String?) {
+            self.issuer = issuer
+            self.certificateNo = certificateNo
+            self.issuedOn = issuedOn
+            self.validUntil = validUntil
+            self.result = result
+        }
+
         enum CodingKeys: String, CodingKey {
             case issuer, result
             case certificateNo = "certificate_no", issuedOn = "issued_on", validUntil = "valid_until"
@@ -181,6 +201,14 @@ public struct WorkerService: Sendable {
         public var assessedOn: String
         public var assessor: String
         public var note: String?
+
+        public init(category: String, level: Int, assessedOn: String, assessor: String, note: String?) {
+            self.category = category
+            self.level = level
+            self.assessedOn = assessedOn
+            self.assessor = assessor
+            self.note = note
+        }
 
         enum CodingKeys: String, CodingKey {
             case category, level, assessor, note

@@ -53,7 +53,7 @@ public enum AccountStore {
                                    household_name, region_code, password_changed_at)
                 VALUES (\(user.role.rawValue), \(user.email), \(user.phone), \(user.displayName), \(user.passwordHash),
                         \(user.status), \(user.agencyID), \(user.workerID), \(user.householdName), \(user.regionCode),
-                        CASE WHEN \(user.passwordHash) IS NULL THEN NULL ELSE now() END)
+                        CASE WHEN \(user.passwordHash)::text IS NULL THEN NULL ELSE now() END)
                 RETURNING id
                 """, logger: logger)
             for try await id in rows.decode(UUID.self) { return id }

@@ -31,7 +31,7 @@ public enum TransferStore {
         do {
             let rows = try await connection.query("""
                 INSERT INTO transfers (worker_id, from_agency_id, to_agency_id, requested_by, consent_code_hash, consent_code_expires_at)
-                VALUES (\(workerID), \(from), \(to), \(by), \(codeHash), now() + make_interval(mins => \(codeMinutes)))
+                VALUES (\(workerID), \(from), \(to), \(by), \(codeHash), now() + make_interval(mins => \(Int32(codeMinutes))))
                 RETURNING id
                 """, logger: logger)
             for try await id in rows.decode(UUID.self) { return id }
@@ -110,7 +110,7 @@ public enum TransferStore {
     public static func replaceCode(_ id: UUID, codeHash: Data, codeMinutes: Int, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query("""
             UPDATE transfers SET consent_code_hash = \(codeHash), consent_attempts = 0,
-                   consent_code_expires_at = now() + make_interval(mins => \(codeMinutes))
+                   consent_code_expires_at = now() + make_interval(mins => \(Int32(codeMinutes)))
             WHERE id = \(id)
             """, logger: logger)
     }
@@ -118,7 +118,7 @@ public enum TransferStore {
     public static func markConsented(_ id: UUID, method: String, deadlineDays: Int, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query("""
             UPDATE transfers SET status = 'consented', consented_at = now(), consent_method = \(method),
-                   consent_code_hash = NULL, seal_deadline = now() + make_interval(days => \(deadlineDays))
+                   consent_code_hash = NULL, seal_deadline = now() + make_interval(days => \(Int32(deadlineDays)))
             WHERE id = \(id)
             """, logger: logger)
     }

@@ -50,3 +50,87 @@ struct AccessPolicyTests {
         }
     }
 }
+
+@Suite("Transfer state machine")
+struct TransferMachineTests {
+    /// Every (state, event) pair: exactly the drawn arrows are legal.
+    @Test("every legal and illegal transition", arguments: TransferStatus.allCases)
+    func transitions(from status: TransferStatus) throws {
+        let legal: [TransferStatus: [TransferEvent: TransferStatus]] = [
+            .requested: [.consent: .consented, .reject: .rejected, .cancel: .cancelled],
+            .consented: [.seal: .completed, .deadline: .completed, .cancel: .cancelled],
+            .completed: [:], .rejected: [:], .cancelled: [:],
+        ]
+        for event in TransferEvent.allCases {
+            if let expected = legal[status]?[event] {
+                #expect(try TransferMachine.apply(event, to: status) == expected)
+            } else {
+                let error = #expect(throws: RegistryError.self) { try TransferMachine.apply(event, to: status) }
+                #expect(error?.kind == .conflict)
+                #expect(error?.details["allowed"] == TransferMachine.allowed(in: status).map(\.rawValue).joined(separator: ","))
+            }
+        }
+        #expect(status.isOpen == !(legal[status] ?? [:]).isEmpty)
+    }
+}
+
+@Suite("Worker registration rules")
+struct WorkerRegistrationTests {
+    let today = CivilDate(year: 2026, month: 11, day: 25)!
+
+    func input(_ id: String, sex: String = "F", region: String = "320102", categories: [String] = ["nanny"]) -> WorkerRegistration.Input {
+        .init(idNumber: id, fullName: " 李秀英 ", sex: sex, phone: "138 0013 8000", homeRegion: region, serviceCategories: categories)
+    }
+
+    func id(_ birth: String, serial: String) -> String {
+        let body = "320102" + birth + serial
+        return body + String(NationalID.checkCharacter(for: body)!)
+    }
+
+    @Test("a valid registration is normalised")
+    func valid() throws {
+        let r = try WorkerRegistration(input(id("19850615", serial: "128"), sex: "女", categories: ["nanny", "cooking", "nanny"]),
+                                       today: today, ages: 16...70)
+        #expect(r.fullName == "李秀英")
+        #expect(r.sex == .female)
+        #expect(r.phone == "13800138000")
+        #expect(r.categories == [.nanny, .cooking])
+    }
+
+    @Test("the stated sex must match the ID's sex digit")
+    func sexMismatch() {
+        let error = #expect(throws: RegistryError.self) {
+            try WorkerRegistration(input(id("19850615", serial: "128"), sex: "M"), today: today, ages: 16...70)
+        }
+        #expect(error?.code == "sex_mismatch")
+    }
+
+    @Test("implausible ages are refused", arguments: ["20150101", "19400101"])
+    func ages(birth: String) {
+        let error = #expect(throws: RegistryError.self) {
+            try WorkerRegistration(input(id(birth, serial: "128")), today: today, ages: 16...70)
+        }
+        #expect(error?.code == "implausible_age")
+    }
+
+    @Test("unknown categories, bad regions and empty names are refused")
+    func other() {
+        #expect(throws: RegistryError.self) {
+            try WorkerRegistration(input(id("19850615", serial: "128"), categories: ["gardening"]), today: today, ages: 16...70)
+        }
+        #expect(throws: RegistryError.self) {
+            try WorkerRegistration(input(id("19850615", serial: "128"), categories: []), today: today, ages: 16...70)
+        }
+        #expect(throws: RegistryError.self) {
+            try WorkerRegistration(input(id("19850615", serial: "128"), region: "99010"), today: today, ages: 16...70)
+        }
+    }
+
+    @Test("CSV: quotes, doubled quotes, CRLF, empty lines and line numbers")
+    func csv() {
+        let records = CSV.parse("a,b\r\n\"x, y\",\"say \"\"hi\"\"\"\n\nlast,\"multi\nline\"\n")
+        #expect(records.count == 3)
+        #expect(records[1] == CSV.Record(line: 2, fields: ["x, y", "say \"hi\""]))
+        #expect(records[2] == CSV.Record(line: 4, fields: ["last", "multi\nline"]))
+    }
+}

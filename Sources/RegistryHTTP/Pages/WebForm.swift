@@ -1,0 +1,130 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import RegistryDomain
+
+/// A submitted HTML form: `application/x-www-form-urlencoded` or `multipart/form-data`.
+/// Every name may repeat (checkboxes); uploaded files are kept as their text.
+struct WebForm: Sendable {
+    private(set) var values: [String: [String]] = [:]
+
+    init(values: [String: [String]] = [:]) { self.values = values }
+
+    /// The first value for `name`, or nil.
+    subscript(_ name: String) -> String? { values[name]?.first }
+
+    /// Every value for `name` (checkbox groups).
+    func all(_ name: String) -> [String] { values[name] ?? [] }
+
+    /// The first value, or "" (for re-displaying what was typed).
+    func text(_ name: String) -> String { self[name] ?? "" }
+
+    /// The value trimmed, nil when empty (for optional fields).
+    func optional(_ name: String) -> String? {
+        let value = text(name).trimmingWhitespace()
+        return value.isEmpty ? nil : value
+    }
+
+    mutating func append(_ name: String, _ value: String) {
+        values[name, default: []].append(value)
+    }
+
+    /// Reads the body of `request` as a form (at most `context.maxUploadSize` bytes).
+    static func read(_ request: Request, context: AppRequestContext) async throws -> WebForm {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        } catch is NIOTooManyBytesError {
+            throw RegistryError(.tooLarge, code: "body_too_large", message: "The request body is too large.")
+        }
+        let bytes = Array(buffer.readableBytesView)
+        let contentType = request.headers[.contentType] ?? ""
+        if contentType.lowercased().hasPrefix("multipart/form-data") {
+            guard let boundary = Self.boundary(contentType) else {
+                throw RegistryError(.badRequest, code: "bad_request", message: "The form is malformed.")
+            }
+            return try Self.multipart(bytes, boundary: boundary)
+        }
+        return Self.urlEncoded(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// Parses `a=1&b=two+words&c=%E4%B8%AD`.
+    static func urlEncoded(_ text: String) -> WebForm {
+        var form = WebForm()
+        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = decode(parts[0])
+            guard !name.isEmpty else { continue }
+            form.append(name, parts.count > 1 ? decode(parts[1]) : "")
+        }
+        return form
+    }
+
+    private static func decode(_ component: Substring) -> String {
+        let spaced = component.replacingOccurrences(of: "+", with: " ")
+        return spaced.removingPercentEncoding ?? spaced
+    }
+
+    static func boundary(_ contentType: String) -> String? {
+        for parameter in contentType.split(separator: ";").dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if pair.count == 2, pair[0].lowercased() == "boundary" {
+                let value = pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                return (1...70).contains(value.count) ? value : nil
+            }
+        }
+        return nil
+    }
+
+    /// Parses a `multipart/form-data` body (RFC 7578): parts separated by `--boundary`, each
+    /// with a `Content-Disposition: form-data; name="..."` header.
+    static func multipart(_ body: [UInt8], boundary: String) throws -> WebForm {
+        let malformed = RegistryError(.badRequest, code: "bad_request", message: "The form is malformed.")
+        let delimiter = Array("--\(boundary)".utf8)
+        var form = WebForm()
+        guard var position = find(delimiter, in: body, from: 0) else { throw malformed }
+        position += delimiter.count
+        while position + 1 < body.count {
+            // "--" after a delimiter ends the body.
+            if body[position] == UInt8(ascii: "-"), body[position + 1] == UInt8(ascii: "-") { break }
+            guard let headerStart = find(Array("\r\n".utf8), in: body, from: position).map({ $0 + 2 }),
+                  let headerEnd = find(Array("\r\n\r\n".utf8), in: body, from: headerStart - 2)
+            else { throw malformed }
+            let headers = String(decoding: body[headerStart..<max(headerStart, headerEnd)], as: UTF8.self)
+            let contentStart = headerEnd + 4
+            guard let next = find(Array("\r\n".utf8) + delimiter, in: body, from: contentStart) else { throw malformed }
+            if let name = dispositionName(headers) {
+                form.append(name, String(decoding: body[contentStart..<next], as: UTF8.self))
+            }
+            position = next + 2 + delimiter.count
+        }
+        return form
+    }
+
+    private static func dispositionName(_ headers: String) -> String? {
+        for line in headers.split(separator: "\r\n") where line.lowercased().hasPrefix("content-disposition:") {
+            for parameter in line.split(separator: ";").dropFirst() {
+                let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                if pair.count == 2, pair[0].lowercased() == "name" {
+                    return pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                }
+            }
+        }
+        return nil
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+        guard !needle.isEmpty, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
+        var i = max(0, start)
+        let first = needle[0]
+        while i <= haystack.count - needle.count {
+            if haystack[i] == first {
+                var j = 1
+                while j < needle.count && haystack[i + j] == needle[j] { j += 1 }
+                if j == needle.count { return i }
+            }
+            i += 1
+        }
+        return nil
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RegistryDomain
+import RegistryServices
+import RegistryStorage
+
+/// Valid test identifiers, generated with the real check-character rules.
+enum Fixtures {
+    /// A valid ID number: region 320102, birth date, 3-digit serial (odd = male).
+    static func idNumber(birth: String = "19850615", serial: Int = 128) -> String {
+        let body = "320102" + birth + String(format: "%03d", serial)
+        return body + String(NationalID.checkCharacter(for: body)!)
+    }
+
+    static func uscc(_ n: Int) -> String {
+        let body = "91320100MA" + String(format: "%07d", n)
+        return body + String(SocialCreditCode.checkCharacter(for: body)!)
+    }
+
+    static func registration(_ id: String, name: String = "李秀英", phone: String? = "13800138000") -> WorkerRegistration.Input {
+        let sex = (Int(String(Array(id)[16]))! % 2 == 1) ? "M" : "F"
+        return .init(idNumber: id, fullName: name, sex: sex, phone: phone, homeRegion: "320102", serviceCategories: ["nanny", "elder_care"])
+    }
+}
+
+extension Registry {
+    /// An approved agency with one staff member; returns the agency id and the staff caller.
+    func approvedAgency(_ n: Int, name: String? = nil, approve: Bool = true) async throws -> (id: UUID, staff: Caller) {
+        let adminID = try await makeUser(role: .admin, email: "admin\(n)-\(UUID().uuidString.prefix(6).lowercased())@example.cn", password: "admin password")
+        let admin = Caller(Principal(.user(id: adminID.uuidString.lowercased(), role: .admin, agencyID: nil, workerID: nil)))
+        let (agencyID, userID) = try await agencies.apply(
+            .init(name: name ?? "Agency \(n)", uscc: Fixtures.uscc(n), regionCode: "320102", contactName: "Contact \(n)", contactPhone: nil,
+                  contactEmail: "staff\(n)@agency.cn", password: "agency password \(n)"),
+            caller: .system, logger: testLogger)
+        if approve { _ = try await agencies.decide(agencyID, .approve, reason: nil, caller: admin, logger: testLogger) }
+        let staff = Caller(Principal(.user(id: userID.uuidString.lowercased(), role: .agencyStaff,
+                                           agencyID: agencyID.uuidString.lowercased(), workerID: nil)))
+        return (agencyID, staff)
+    }
+
+    var adminCaller: Caller {
+        get async throws {
+            let id = try await makeUser(role: .admin, email: "root-\(UUID().uuidString.prefix(8).lowercased())@example.cn", password: "admin password")
+            return Caller(Principal(.user(id: id.uuidString.lowercased(), role: .admin, agencyID: nil, workerID: nil)))
+        }
+    }
+
+    func auditCount(_ action: String, subject: UUID? = nil) async throws -> Int {
+        let subjectText = subject?.uuidString.lowercased()
+        let rows = try await database.query("""
+            SELECT count(*)::int FROM audit_log WHERE action = \(action) AND (\(subjectText)::text IS NULL OR subject_id = \(subjectText))
+            """, logger: testLogger)
+        for try await n in rows.decode(Int.self) { return n }
+        return 0
+    }
+
+    /// The last consent code sent by SMS (from the outbox, before delivery clears it).
+    func lastConsentCode() async throws -> String? {
+        let rows = try await database.query("""
+            SELECT payload->>'code' FROM notifications WHERE template = 'transfer_consent_code' ORDER BY id DESC LIMIT 1
+            """, logger: testLogger)
+        for try await code in rows.decode(String?.self) { return code }
+        return nil
+    }
+}
