@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 import Logging
 import RegistryDomain
 import RegistrySecurity
@@ -7,6 +8,86 @@ import RegistryStorage
 /// Demo data so that a new user finds a living registry. Each capability adds its part here.
 public enum DemoData {
     public static let adminEmail = "admin@demo.registry.local"
+
+    struct DemoAgency {
+        var name: String
+        var uscc: String
+        var region: String
+        var contact: String
+        var email: String
+    }
+
+    static let agencyStaff = [
+        DemoAgency(name: "安心家政服务有限公司", uscc: "91350100M000100Y43", region: "350102", contact: "王芳", email: "anxin@demo.registry.local"),
+        DemoAgency(name: "金牌月嫂服务中心", uscc: "91110108MA01KPGK0L", region: "110108", contact: "陈丽", email: "jinpai@demo.registry.local"),
+    ]
+
+    static let demoWorkers: [(birth: String, serial: Int, name: String, phone: String, region: String, categories: [String])] = [
+        ("19800312", 224, "李秀英", "13800138001", "350102", ["nanny", "housekeeping"]),
+        ("19760821", 342, "张桂兰", "13800138002", "350103", ["elder_care", "cooking"]),
+        ("19881105", 128, "王春梅", "13800138003", "350102", ["maternity", "nanny"]),
+        ("19920130", 466, "刘美华", "13800138004", "110105", ["maternity"]),
+        ("19710615", 582, "陈玉珍", "13800138005", "110108", ["elder_care", "patient_care"]),
+        ("19850909", 604, "杨小红", "13800138006", "110101", ["housekeeping", "cooking"]),
+    ]
+
+    /// A valid demo ID number (GB 11643) for a birth date and an even (female) serial.
+    static func demoID(_ region: String, _ birth: String, _ serial: Int) -> String {
+        let body = region + birth + String(format: "%03d", serial)
+        return body + String(NationalID.checkCharacter(for: body)!)
+    }
+
+    /// Two approved agencies with staff, six workers with qualifications and skills, one
+    /// completed transfer (a sealed tenure in the history) and one awaiting consent.
+    static func loadWorkerFiles(_ registry: Registry, adminID: UUID, password: String, logger: Logger) async throws {
+        let admin = Caller(Principal(.user(id: adminID.text, role: .admin, agencyID: nil, workerID: nil)))
+        var staff: [Caller] = []
+        for a in agencyStaff {
+            let (agencyID, userID) = try await registry.agencies.apply(
+                .init(name: a.name, uscc: a.uscc, regionCode: a.region, contactName: a.contact, contactPhone: nil, contactEmail: a.email,
+                      password: password), caller: .system, logger: logger)
+            _ = try await registry.agencies.decide(agencyID, .approve, reason: "demo", caller: admin, logger: logger)
+            staff.append(Caller(Principal(.user(id: userID.text, role: .agencyStaff, agencyID: agencyID.text, workerID: nil))))
+        }
+        var ids: [(UUID, String)] = []
+        for (i, w) in demoWorkers.enumerated() {
+            let idNumber = demoID(w.region, w.birth, w.serial)
+            let caller = staff[i < 3 ? 0 : 1]
+            let id = try await registry.workers.register(
+                .init(idNumber: idNumber, fullName: w.name, sex: "F", phone: w.phone, homeRegion: w.region, serviceCategories: w.categories),
+                caller: caller, logger: logger)
+            ids.append((id, idNumber))
+            let category = w.categories[0]
+            _ = try await registry.workers.addSkill(id, .init(category: category, level: 2 + i % 3, assessedOn: "2025-06-01",
+                                                              assessor: "市职业技能鉴定中心", note: nil), caller: caller, logger: logger)
+            _ = try await registry.workers.addTraining(id, .init(kind: "certificate", title: category == "elder_care" ? "养老护理员证" : "育婴员证",
+                                                                 issuer: "人力资源和社会保障局", category: category, certificateNo: "HR-\(2020 + i)-\(1000 + i)",
+                                                                 issuedOn: "202\(i % 5)-03-15", expiresOn: i == 4 ? "2024-03-15" : nil, hours: nil),
+                                                       caller: caller, logger: logger)
+            _ = try await registry.workers.addHealthCertificate(id, .init(issuer: "市疾病预防控制中心", certificateNo: nil, issuedOn: "2026-01-10",
+                                                                          validUntil: i == 5 ? "2026-06-30" : "2027-01-09", result: nil),
+                                                                caller: caller, logger: logger)
+            try await registry.workers.assess(id, .init(workAbility: "能独立完成日常照护", ethicsRating: 4 + i % 2), caller: caller, logger: logger)
+        }
+        // 李秀英 moved from 安心 to 金牌: consented by code, sealed with a final assessment.
+        let moved = try await registry.transfers.request(idNumber: ids[0].1, caller: staff[1], logger: logger)
+        let movedID = UUID(uuidString: moved.transfer.id)!
+        if let code = try await lastCode(registry, logger: logger) {
+            _ = try await registry.transfers.consent(movedID, code: code, caller: staff[1], logger: logger)
+            _ = try await registry.transfers.seal(movedID, final: .init(workAbility: "育儿经验丰富", feedbackSummary: "雇主评价良好", ethicsRating: 5),
+                                                  caller: staff[0], logger: logger)
+        }
+        // 张桂兰: 金牌 asked for her; she has not answered yet.
+        _ = try await registry.transfers.request(idNumber: ids[1].1, caller: staff[1], logger: logger)
+    }
+
+    static func lastCode(_ registry: Registry, logger: Logger) async throws -> String? {
+        let rows = try await registry.database.query("""
+            SELECT payload->>'code' FROM notifications WHERE template = 'transfer_consent_code' AND sent_at IS NULL ORDER BY id DESC LIMIT 1
+            """, logger: logger)
+        for try await code in rows.decode(String?.self) { return code }
+        return nil
+    }
 
     public struct Summary: Sendable {
         public var created: Bool
@@ -28,10 +109,18 @@ public enum DemoData {
         }
         let password = ProcessInfo.processInfo.environment["REGISTRY_DEMO_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
             ?? "demo-" + TokenGenerator.token(bytes: 9)
-        _ = try await registry.auth.createAdmin(email: adminEmail, password: password, displayName: "Demo administrator",
-                                                logger: logger)
+        let adminID = try await registry.auth.createAdmin(email: adminEmail, password: password, displayName: "Demo administrator",
+                                                          logger: logger)
+        try await loadWorkerFiles(registry, adminID: adminID, password: password, logger: logger)
         try FileManager.default.createDirectory(atPath: registry.configuration.dataDirectory, withIntermediateDirectories: true)
-        let text = "Demo administrator\ne-mail: \(adminEmail)\npassword: \(password)\n"
+        let text = """
+            Demo administrator
+            e-mail: \(adminEmail)
+            password: \(password)
+
+            Demo agency staff (same password): \(agencyStaff.map(\.email).joined(separator: ", "))
+
+            """
         FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
         return Summary(created: true, adminEmail: adminEmail, adminPassword: password, credentialsFile: file)
     }

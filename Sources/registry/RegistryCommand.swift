@@ -18,7 +18,7 @@ struct RegistryCommand: AsyncParsableCommand {
         commandName: "registry",
         abstract: "The domestic service worker credit registry.",
         discussion: "Configuration comes from the environment (see README.md): PORT, HOST, REGISTRY_DATA_DIR, DATABASE_URL, LOG_LEVEL, ...",
-        subcommands: [Serve.self, Migrate.self, CreateAdmin.self, Demo.self, DB.self, Policies.self, Audit.self],
+        subcommands: [Serve.self, Migrate.self, CreateAdmin.self, Demo.self, ImportWorkers.self, DB.self, Policies.self, Audit.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -239,5 +239,54 @@ struct Audit: AsyncParsableCommand {
                 print("checkpoint: link \(head.seq), head \(head.hash) (saved in \(registry.configuration.checkpointsFile))")
             }
         }
+    }
+}
+
+struct ImportWorkers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import-workers",
+        abstract: "Register an agency's roster from a CSV file (id_number,full_name,sex,phone,home_region,service_categories).",
+        discussion: """
+            Every row is validated; valid rows are registered in batches of 1000, invalid rows are reported with their line \
+            number and reason, rows whose ID number already has a file are reported (already registered, or transfer needed). \
+            Running the same file again creates nothing twice. Categories within a field are separated by ';'.
+            """)
+
+    @Option(help: "The id of the (approved) agency that takes custody.")
+    var agency: String
+
+    @Argument(help: "The CSV file, with a header line.")
+    var file: String
+
+    @Flag(help: "Print every line's outcome, not only the problems.")
+    var verbose = false
+
+    func run() async throws {
+        guard let agencyID = UUID(uuidString: agency) else { throw ValidationError("--agency must be an agency id (a UUID)") }
+        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+        let records = CSV.parse(String(decoding: data, as: UTF8.self))
+        guard let header = records.first else { throw ValidationError("\(file) is empty") }
+        let columns = try WorkerImport.columns(header.fields)
+        let rows = Array(records.dropFirst())
+        let total = rows.count
+        let started = ContinuousClock.now
+        let summary = try await withRegistry(migrate: false) { registry, logger in
+            try await registry.workerImport.run(records: rows, columns: columns, agencyID: agencyID, caller: .system, keepAllLines: verbose,
+                                                logger: logger) { done in
+                let percent = total == 0 ? 100 : done * 100 / total
+                FileHandle.standardError.write(Data("\r  registering: \(done) valid rows processed of \(total) lines (\(percent)%)".utf8))
+            }
+        }
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        FileHandle.standardError.write(Data("\n".utf8))
+        for line in summary.lines {
+            print("line \(line.line): \(line.outcome.rawValue)" + (line.reason.map { " — \($0)" } ?? ""))
+        }
+        print("""
+            created \(summary.created), already registered \(summary.alreadyRegistered), transfer needed \(summary.transferNeeded), \
+            rejected \(summary.rejected) — \(total) lines in \(String(format: "%.1f", seconds)) s \
+            (\(String(format: "%.0f", Double(total) / max(seconds, 0.001))) lines/s)
+            """)
     }
 }
