@@ -34,6 +34,8 @@ public func buildRouter(_ registry: Registry) -> (Router<AppRequestContext>, [Ro
     AgencyRoutes(registry: registry).register(on: routes)
     WorkerRoutes(registry: registry).register(on: routes)
     TransferRoutes(registry: registry).register(on: routes)
+    EmployerRoutes(registry: registry).register(on: routes)
+    PageRoutes(registry: registry).register(on: routes)
     return (router, routes.routes)
 }
 

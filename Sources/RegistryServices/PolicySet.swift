@@ -7,11 +7,13 @@ public struct PolicySet: Sendable {
     public var access: AccessPolicy
     public var authentication: AuthenticationPolicy
     public var custody: CustodyPolicy
+    public var reports: ReportPolicy
 
-    public init(access: AccessPolicy, authentication: AuthenticationPolicy, custody: CustodyPolicy = .init()) {
+    public init(access: AccessPolicy, authentication: AuthenticationPolicy, custody: CustodyPolicy = .init(), reports: ReportPolicy = .init()) {
         self.access = access
         self.authentication = authentication
         self.custody = custody
+        self.reports = reports
     }
 
     /// Loads `access.yaml` and `authentication.yaml` from `directory`. A problem names the file,
@@ -29,7 +31,11 @@ public struct PolicySet: Sendable {
             try file.validate()
             return file
         }
-        return PolicySet(access: access, authentication: authentication, custody: custody)
+        let reports = try PolicyFile.load(directory + "/reports.yaml", as: ReportPolicy.self) { file throws(PolicyError) in
+            try file.validate()
+            return file
+        }
+        return PolicySet(access: access, authentication: authentication, custody: custody, reports: reports)
     }
 }
 

@@ -16,6 +16,10 @@ public struct Registry: Sendable {
     public let workers: WorkerService
     public let workerImport: WorkerImport
     public let transfers: TransferService
+    public let accounts: AccountService
+    public let consents: ConsentService
+    public let engagements: EngagementService
+    public let reports: ReportService
     public let migrator: Migrator
 
     public init(configuration: Configuration, policies: PolicySet, database: Database, keys: KeyRing,
@@ -29,6 +33,10 @@ public struct Registry: Sendable {
         self.workers = WorkerService(database: database, keys: keys, policy: policies.custody)
         self.workerImport = WorkerImport(database: database, keys: keys, policy: policies.custody)
         self.transfers = TransferService(database: database, keys: keys, policy: policies.custody)
+        self.accounts = AccountService(database: database, hasher: hasher, authentication: policies.authentication, reports: policies.reports)
+        self.consents = ConsentService(database: database, policy: policies.reports, throttle: policies.authentication.loginThrottle)
+        self.engagements = EngagementService(database: database, policy: policies.reports, workers: workers)
+        self.reports = ReportService(database: database, keys: keys, policy: policies.reports, custody: policies.custody)
         self.migrator = try Migrator(directory: configuration.migrationsDirectory)
     }
 

@@ -222,7 +222,7 @@ struct AuthTests {
             let openapi = try await client.execute(uri: "/openapi.yaml", method: .get)
             #expect(openapi.status == .ok)
             #expect(String(buffer: openapi.body).hasPrefix("openapi: 3.1"))
-            let unknown = try await client.execute(uri: "/no/such/page", method: .get)
+            let unknown = try await client.execute(uri: "/api/v1/no/such/thing", method: .get)
             #expect(unknown.status == .notFound)
             #expect(TestJSON.errorCode(unknown.body) == "not_found")
             #expect(unknown.headers[HTTPField.Name("X-Request-ID")!] != nil)

@@ -1,8 +1,13 @@
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
+import Logging
 import Mustache
+import NIOCore
+import RegistryDomain
+import RegistrySecurity
 import RegistryServices
+import RegistryStorage
 
 /// What every page needs, loaded once at startup: the templates, the translations and the
 /// static files from `Web/`, and the services.
@@ -74,7 +79,7 @@ struct PageScope {
     }
 
     func query(_ name: String) -> String? {
-        request.uri.queryParameters[name].map(String.init)
+        request.uri.queryParameters[Substring(name)].map(String.init)
     }
 
     // MARK: CSRF
@@ -158,8 +163,11 @@ struct PageScope {
     func message(for error: RegistryError) -> String {
         var values = error.details
         values["request_id"] = context.requestID
-        if t.has("errors.\(error.code)") { return t.text("errors.\(error.code)", values) }
+        values["min"] = String(registry.policies.authentication.passwordMinLength)
+        // A specific code says more than the field; the generic "invalid" says less.
+        if error.code != "invalid_field", t.has("errors.\(error.code)") { return t.text("errors.\(error.code)", values) }
         if let field = error.field, t.has("errors.fields.\(field)") { return t.text("errors.fields.\(field)") }
+        if t.has("errors.\(error.code)") { return t.text("errors.\(error.code)", values) }
         switch error.kind {
         case .notFound: return t.text("errors.not_found")
         case .forbidden: return t.text("errors.forbidden")
@@ -184,11 +192,12 @@ struct PageScope {
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
     }
 
-    /// A path of this site to go back to after sign-in or a language switch; anything else is "/".
-    static func safeLocalPath(_ candidate: String?) -> String {
+    /// A path of this site to go back to after a language switch, or after sign-in (then not
+    /// the sign-in page itself); anything else, such as another site, is "/".
+    static func safeLocalPath(_ candidate: String?, afterSignIn: Bool = true) -> String {
         guard let path = candidate, path.hasPrefix("/"), !path.hasPrefix("//"), path.count <= 500,
               !path.contains("\\"), !path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }),
-              !path.hasPrefix("/signin"), !path.hasPrefix("/signout"), !path.hasPrefix("/lang/")
+              !path.hasPrefix("/signout"), !path.hasPrefix("/lang/"), !(afterSignIn && path.hasPrefix("/signin"))
         else { return "/" }
         return path
     }

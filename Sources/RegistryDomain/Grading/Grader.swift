@@ -1,0 +1,350 @@
+/// The grader: a pure function from a worker's records and a validated policy to her grade.
+///
+/// - Ethics (0-100): the Bayesian mean of employers' ethics scores and agencies' ethics ratings,
+///   each weighed by its age (half-life) and shrunk toward the prior, mapped 1-5 → 0-100, minus
+///   the penalties of counting flags.
+/// - Skill (0-100): points for the best level over the service categories (latest assessment,
+///   confirmed or raised by certificates, nudged by reviews), blended with the Bayesian mean of
+///   employers' skill scores, plus trainings, minus a health penalty.
+/// - Composite = ethics weight × ethics + skill weight × skill; bands A-D; a grade cap from a
+///   serious flag; REVOKED when barred.
+///
+/// Every factor's contribution is measured against the baseline (the same policy applied to a
+/// worker with no record), and the contributions add up to composite − baseline, so the listed
+/// reasons are the true largest factors. Inputs are put in a canonical order first: the same
+/// records in any order give the same result, to the last bit.
+public struct Grader: Sendable {
+    public let policy: GradingPolicy
+
+    /// Validates the policy's rules (not its examples).
+    public init(policy: GradingPolicy) throws(PolicyError) {
+        try policy.validateRules()
+        self.policy = policy
+    }
+
+    public func grade(_ input: GradingInput) -> GradeResult {
+        let today = input.today
+        let pw = policy.shrinkage.priorWeight
+        func age(_ day: CivilDate) -> Int { today.daysSinceEpoch - day.daysSinceEpoch }
+        func decay(_ day: CivilDate) -> Double { GradingMath.decay(ageDays: age(day), halfLifeDays: policy.decay.halfLifeDays) }
+
+        let reviews = input.reviews.sorted { Self.key($0) < Self.key($1) }
+        let ratings = input.agencyRatings.sorted { ($0.ratedOn, $0.rating, $0.sealed ? 1 : 0) < ($1.ratedOn, $1.rating, $1.sealed ? 1 : 0) }
+        let flags = input.flags.sorted {
+            ($0.occurredOn, $0.category.rawValue, $0.status.rawValue, $0.severity, $0.expiresOn?.iso ?? "")
+                < ($1.occurredOn, $1.category.rawValue, $1.status.rawValue, $1.severity, $1.expiresOn?.iso ?? "")
+        }
+
+        // MARK: Ethics
+
+        let ep = policy.ethics
+        var ethicsMean = WeightedMean(priorMean: ep.priorMean, priorWeight: pw)
+        var ethicsDimensionCount: [String: Int] = [:]
+        for review in reviews {
+            let scored = Self.scores(review.ethics, weights: ep.reviewDimensions)
+            guard !scored.isEmpty else { continue }
+            for (d, _, _) in scored { ethicsDimensionCount[String(d.dropFirst(Self.dimensionPrefix.count)), default: 0] += 1 }
+            ethicsMean.add(source: "review", date: review.reviewedOn, ageDays: age(review.reviewedOn), decay: decay(review.reviewedOn),
+                           sourceWeight: 1, scored: scored)
+        }
+        var ratingsCounted = 0
+        for rating in ratings where (1...5).contains(rating.rating) {
+            let sourceWeight = rating.sealed ? ep.agencyRatings.sealedWeight : ep.agencyRatings.openWeight
+            guard sourceWeight > 0 else { continue }
+            ratingsCounted += 1
+            ethicsMean.add(source: "agency_rating", date: rating.ratedOn, ageDays: age(rating.ratedOn), decay: decay(rating.ratedOn),
+                           sourceWeight: sourceWeight, scored: [(Self.agencyKey, 1, Double(rating.rating))])
+        }
+        let ethicsShrunk = ethicsMean.result()
+        var ethicsFactors = ethicsMean.contributions()  // key → points on the ethics score
+
+        var flagItems: [GradeComputation.FlagItem] = []
+        var flagCount: [FlagCategory: Int] = [:]
+        var flagPenalty = 0.0
+        for flag in flags {
+            let ignored: String? = flag.status == .retracted ? "retracted" : flag.isExpired(on: today) ? "expired" : nil
+            var points = 0.0
+            if ignored == nil {
+                let severity = min(5, max(1, flag.severity))
+                points = (ep.flags.penalties[flag.category.rawValue] ?? 0) * (ep.flags.statusFactors[flag.status.rawValue] ?? 0)
+                    * ep.flags.severityFactors[severity - 1]
+                flagPenalty += points
+                flagCount[flag.category, default: 0] += 1
+                ethicsFactors.append((GradeReasonCode.flag(flag.category), -points))
+            }
+            flagItems.append(.init(category: flag.category, status: flag.status, severity: flag.severity, occurredOn: flag.occurredOn,
+                                   expiresOn: flag.expiresOn, ignored: ignored, points: points))
+        }
+        let ethicsBaseline = GradingMath.percent(fromMean: ep.priorMean)
+        let ethicsRaw = ethicsShrunk.score - flagPenalty
+        let ethicsScore = GradingMath.clamp(ethicsRaw, 0, 100)
+        if ethicsScore != ethicsRaw { Self.fit(&ethicsFactors, to: ethicsScore - ethicsBaseline) }
+
+        // MARK: Skill
+
+        let sp = policy.skill
+        var steps: [GradeComputation.LevelStep] = []
+        var levels: [ServiceCategory: Int] = [:]
+        for category in ServiceCategory.allCases {
+            let rule = sp.categories[category.rawValue] ?? .init(reviewDimensions: [], certificateMinimumLevel: 0)
+            let assessed = input.assessments.filter { $0.category == category && (1...5).contains($0.level) }
+            let base: GradingInput.SkillAssessment? = switch sp.levels.rule {
+            case .latest: assessed.max { ($0.assessedOn, $0.level) < ($1.assessedOn, $1.level) }
+            case .highest: assessed.max { ($0.level, $0.assessedOn) < ($1.level, $1.assessedOn) }
+            }
+            let certified = input.qualifications.contains { $0.kind == .certificate && $0.category == category && $0.isValid(on: today) }
+            var level = base?.level
+            var staleDrop = 0
+            if let b = base, age(b.assessedOn) > sp.levels.staleAfterDays, !certified {
+                staleDrop = min(sp.levels.staleDrop, b.level - 1)
+                level = b.level - staleDrop
+            }
+            var raise = 0
+            if certified, rule.certificateMinimumLevel > (level ?? 0) {
+                raise = rule.certificateMinimumLevel - (level ?? 0)
+                level = rule.certificateMinimumLevel
+            }
+            var categoryMean = WeightedMean(priorMean: sp.priorMean, priorWeight: pw)
+            let dimensionWeights = sp.reviewDimensions.filter { rule.reviewDimensions.contains($0.key) }
+            for review in reviews where review.category == nil || review.category == category {
+                let scored = Self.scores(review.skill, weights: dimensionWeights)
+                guard !scored.isEmpty else { continue }
+                categoryMean.add(source: "review", date: review.reviewedOn, ageDays: age(review.reviewedOn), decay: decay(review.reviewedOn),
+                                 sourceWeight: 1, scored: scored)
+            }
+            let shrunk = categoryMean.result()
+            let reviewMean: Double? = shrunk.evidenceWeight > 0 ? shrunk.mean : nil
+            var nudge = 0
+            if let l = level, let m = reviewMean {
+                if m >= sp.levels.reviewNudge.upAt { nudge = min(sp.levels.reviewNudge.maxSteps, 5 - l) }
+                else if m <= sp.levels.reviewNudge.downAt { nudge = -min(sp.levels.reviewNudge.maxSteps, l - 1) }
+                level = l + nudge
+            }
+            if let l = level { levels[category] = l }
+            if base != nil || certified || reviewMean != nil {
+                steps.append(.init(category: category, assessedLevel: base?.level, assessedOn: base?.assessedOn, certified: certified,
+                                   staleDrop: staleDrop, certificateRaise: raise, reviewMean: reviewMean, reviewWeight: shrunk.evidenceWeight,
+                                   nudge: nudge, level: level))
+            }
+        }
+        var best: (category: ServiceCategory, level: Int)?
+        for category in ServiceCategory.allCases {
+            if let l = levels[category], l > (best?.level ?? 0) { best = (category, l) }
+        }
+        let levelPoints = sp.levelPoints[best?.level ?? 0]
+
+        var skillMean = WeightedMean(priorMean: sp.priorMean, priorWeight: pw)
+        var skillDimensionCount: [String: Int] = [:]
+        for review in reviews {
+            let scored = Self.scores(review.skill, weights: sp.reviewDimensions)
+            guard !scored.isEmpty else { continue }
+            for (d, _, _) in scored { skillDimensionCount[String(d.dropFirst(Self.dimensionPrefix.count)), default: 0] += 1 }
+            skillMean.add(source: "review", date: review.reviewedOn, ageDays: age(review.reviewedOn), decay: decay(review.reviewedOn),
+                          sourceWeight: 1, scored: scored)
+        }
+        let skillShrunk = skillMean.result()
+
+        let trainingsCounted = input.qualifications.filter { $0.kind == .training && $0.isValid(on: today) }.count
+        let trainingPoints = min(sp.trainings.maxPoints, Double(trainingsCounted) * sp.trainings.pointsEach)
+
+        let currentHealth = input.healthCertificates.filter { $0.isValid(on: today) }.max {
+            ($0.issuedOn, Self.healthRank($0.result)) < ($1.issuedOn, Self.healthRank($1.result))
+        }
+        let health = currentHealth?.result.rawValue ?? "missing"
+        let (healthPenalty, healthCode): (Double, String) = switch currentHealth?.result {
+        case nil: (sp.health.missing, GradeReasonCode.healthMissing)
+        case .fit?: (0, GradeReasonCode.healthMissing)
+        case .restricted?: (sp.health.restricted, GradeReasonCode.healthRestricted)
+        case .unfit?: (sp.health.unfit, GradeReasonCode.healthUnfit)
+        }
+
+        let skillBaseline = sp.levelWeight * sp.levelPoints[0] + sp.reviewWeight * GradingMath.percent(fromMean: sp.priorMean)
+        let skillRaw = sp.levelWeight * levelPoints + sp.reviewWeight * skillShrunk.score + trainingPoints - healthPenalty
+        let skillScore = GradingMath.clamp(skillRaw, 0, 100)
+        var skillFactors: [(String, Double)] = [(GradeReasonCode.skillLevel, sp.levelWeight * (levelPoints - sp.levelPoints[0]))]
+        skillFactors += skillMean.contributions().map { ($0.0, sp.reviewWeight * $0.1) }
+        skillFactors.append((GradeReasonCode.trainings, trainingPoints))
+        skillFactors.append((healthCode, -healthPenalty))
+        if skillScore != skillRaw { Self.fit(&skillFactors, to: skillScore - skillBaseline) }
+
+        // MARK: Composite, band, caps
+
+        let we = policy.composite.ethicsWeight, ws = policy.composite.skillWeight
+        let compositeValue = we * ethicsScore + ws * skillScore
+        let composite = GradingMath.round2(compositeValue)
+        let baseline = GradeComputation.Scores(ethics: ethicsBaseline, skill: skillBaseline, composite: we * ethicsBaseline + ws * skillBaseline)
+        let band = policy.bands.first { composite >= $0.min }?.grade ?? .d
+
+        var cap: (grade: CreditGrade, by: FlagCategory)?
+        for flag in flags where flag.counts(on: today) {
+            for rule in policy.ethics.flags.gradeCaps
+            where rule.categories.contains(flag.category.rawValue) && rule.statuses.contains(flag.status.rawValue)
+                && min(5, max(1, flag.severity)) >= rule.minSeverity {
+                if cap == nil || rule.maxGrade.rank > cap!.grade.rank { cap = (rule.maxGrade, flag.category) }
+            }
+        }
+        var grade = band
+        if let cap { grade = grade.worse(cap.grade) }
+        if input.barred { grade = .revoked }
+
+        // MARK: Contributions and reasons
+
+        var byCode: [String: (part: String, points: Double)] = [:]
+        var order: [String] = []
+        func collect(_ factors: [(String, Double)], part: String) {
+            for (key, points) in factors {
+                if byCode[key] == nil { order.append(key) }
+                byCode[key, default: (part, 0)].points += points
+            }
+        }
+        collect(ethicsFactors, part: "ethics")
+        collect(skillFactors, part: "skill")
+        var contributions: [GradeComputation.Contribution] = []
+        for key in order {
+            let (part, points) = byCode[key]!
+            guard points != 0 else { continue }
+            let code: String
+            if key == Self.agencyKey {
+                code = points > 0 ? GradeReasonCode.agencyEthicsHigh : GradeReasonCode.agencyEthicsLow
+            } else if key.hasPrefix(Self.dimensionPrefix) {
+                code = GradeReasonCode.review(String(key.dropFirst(Self.dimensionPrefix.count)), positive: points > 0)
+            } else {
+                code = key
+            }
+            contributions.append(.init(code: code, part: part, points: points, composite: points * (part == "ethics" ? we : ws)))
+        }
+        contributions.sort { (abs($0.composite), $1.code) > (abs($1.composite), $0.code) }
+
+        var reasons: [GradeReason] = []
+        if input.barred { reasons.append(.status(GradeReasonCode.barred)) }
+        if let cap, cap.grade.rank > band.rank, !input.barred {
+            reasons.append(.status(GradeReasonCode.flagGradeCap, ["category": cap.by.rawValue, "max_grade": cap.grade.rawValue]))
+        }
+        if !input.barred {
+            if input.suspended { reasons.append(.status(GradeReasonCode.interimSuspension)) }
+            if ethicsShrunk.evidenceWeight < policy.reasons.limitedHistoryBelow { reasons.append(.status(GradeReasonCode.limitedHistory)) }
+            if levels.isEmpty { reasons.append(.status(GradeReasonCode.skillNotAssessed)) }
+        }
+        var factors = 0
+        for c in contributions where factors < policy.reasons.maxFactors {
+            let rounded = GradingMath.round2(c.composite)
+            guard rounded != 0 else { continue }
+            var params: [String: String] = [:]
+            if c.code == GradeReasonCode.skillLevel, let best {
+                params = ["category": best.category.rawValue, "level": String(best.level)]
+            } else if c.code == GradeReasonCode.trainings {
+                params = ["count": String(trainingsCounted)]
+            } else if c.code == GradeReasonCode.agencyEthicsHigh || c.code == GradeReasonCode.agencyEthicsLow {
+                params = ["count": String(ratingsCounted)]
+            } else if let category = FlagCategory.allCases.first(where: { GradeReasonCode.flag($0) == c.code }) {
+                params = ["count": String(flagCount[category] ?? 0)]
+            } else if c.code.hasPrefix("review_") {
+                let dimension = String(c.code.dropFirst("review_".count).dropLast(c.code.hasSuffix("_high") ? 5 : 4))
+                params = ["count": String(ethicsDimensionCount[dimension] ?? skillDimensionCount[dimension] ?? 0)]
+            }
+            reasons.append(GradeReason(code: c.code, kind: .factor, contribution: rounded, params: params))
+            factors += 1
+        }
+
+        let computation = GradeComputation(
+            policyVersion: policy.version, today: today, baseline: baseline,
+            ethics: .init(reviewsAndRatings: ethicsShrunk, flags: flagItems, flagPenalty: flagPenalty, raw: ethicsRaw, score: ethicsScore),
+            skill: .init(levels: steps, bestLevel: best?.level, bestCategory: best?.category, levelPoints: levelPoints, reviews: skillShrunk,
+                         trainingsCounted: trainingsCounted, trainingPoints: trainingPoints, health: health, healthPenalty: healthPenalty,
+                         raw: skillRaw, score: skillScore),
+            composite: .init(ethicsWeight: we, skillWeight: ws, value: compositeValue, rounded: composite, band: band,
+                             cappedAt: cap?.grade, cappedBy: cap?.by, barred: input.barred, suspended: input.suspended, grade: grade),
+            contributions: contributions)
+
+        return GradeResult(grade: grade, composite: composite, ethicsScore: GradingMath.round2(ethicsScore),
+                           skillScore: GradingMath.round2(skillScore), skillLevels: levels, reasons: reasons,
+                           policyVersion: policy.version, computation: computation)
+    }
+
+    // MARK: Helpers
+
+    static let agencyKey = "agency_ethics"
+    static let dimensionPrefix = "dimension:"
+
+    /// The valid scores of the dimensions the policy weighs (name, weight, score), by name.
+    static func scores(_ scores: [String: Int], weights: [String: Double]) -> [(String, Double, Double)] {
+        scores.keys.sorted().compactMap { name in
+            guard let w = weights[name], w > 0, let v = scores[name], (1...5).contains(v) else { return nil }
+            return (dimensionPrefix + name, w, Double(v))
+        }
+    }
+
+    static func key(_ r: GradingInput.Review) -> String {
+        func pairs(_ d: [String: Int]) -> String { d.keys.sorted().map { "\($0)=\(d[$0]!)" }.joined(separator: ",") }
+        return "\(r.reviewedOn.iso)|\(r.category?.rawValue ?? "")|\(pairs(r.skill))|\(pairs(r.ethics))"
+    }
+
+    static func healthRank(_ r: HealthResult) -> Int {
+        switch r {
+        case .fit: 0
+        case .restricted: 1
+        case .unfit: 2
+        }
+    }
+
+    /// Scales the factors that pushed a score past its bound so that they add up to `target`
+    /// (the score − baseline after clamping): positives when above 100, negatives when below 0.
+    static func fit(_ factors: inout [(String, Double)], to target: Double) {
+        let sum = factors.reduce(0) { $0 + $1.1 }
+        let excess = sum - target
+        if excess > 0 {
+            let positives = factors.reduce(0) { $0 + max(0, $1.1) }
+            guard positives > 0 else { return }
+            let k = max(0, (positives - excess) / positives)
+            factors = factors.map { ($0.0, $0.1 > 0 ? $0.1 * k : $0.1) }
+        } else if excess < 0 {
+            let negatives = factors.reduce(0) { $0 + max(0, -$1.1) }
+            guard negatives > 0 else { return }
+            let k = max(0, (negatives + excess) / negatives)
+            factors = factors.map { ($0.0, $0.1 < 0 ? $0.1 * k : $0.1) }
+        }
+    }
+}
+
+/// A Bayesian mean of decayed evidence that can say how much each dimension moved it.
+struct WeightedMean {
+    let priorMean: Double
+    let priorWeight: Double
+    private(set) var evidence: [GradeComputation.Evidence] = []
+    private var weightSum = 0.0
+    private var valueSum = 0.0
+    /// key → Σ weight × share of (score − prior mean); keys in first-seen order.
+    private var shares: [String: Double] = [:]
+    private var keys: [String] = []
+
+    init(priorMean: Double, priorWeight: Double) {
+        self.priorMean = priorMean
+        self.priorWeight = priorWeight
+    }
+
+    /// One item scored in several dimensions: (key, dimension weight, score 1-5).
+    mutating func add(source: String, date: CivilDate, ageDays: Int, decay: Double, sourceWeight: Double, scored: [(String, Double, Double)]) {
+        let totalWeight = scored.reduce(0) { $0 + $1.1 }
+        guard totalWeight > 0 else { return }
+        let value = scored.reduce(0) { $0 + $1.1 * $1.2 } / totalWeight
+        let w = decay * sourceWeight
+        evidence.append(.init(source: source, date: date, ageDays: ageDays, decay: decay, weight: w, value: value))
+        weightSum += w
+        valueSum += w * value
+        for (key, a, v) in scored {
+            if shares[key] == nil { keys.append(key) }
+            shares[key, default: 0] += w * a * (v - priorMean) / totalWeight
+        }
+    }
+
+    func result() -> GradeComputation.ShrunkMean {
+        let mean = (priorMean * priorWeight + valueSum) / (priorWeight + weightSum)
+        return .init(priorMean: priorMean, priorWeight: priorWeight, evidenceWeight: weightSum, mean: mean,
+                     score: GradingMath.percent(fromMean: mean), evidence: evidence)
+    }
+
+    /// Each key's points on the 0-100 score; they add up to score − prior score.
+    func contributions() -> [(String, Double)] {
+        keys.map { ($0, 25 * shares[$0]! / (priorWeight + weightSum)) }
+    }
+}

@@ -1,0 +1,156 @@
+/// Employers' checks, reports, engagements and reviews (`Policies/reports.yaml`).
+public struct ReportPolicy: Sendable, Equatable, Codable {
+    public struct Dimensions: Sendable, Equatable, Codable {
+        public var skill: [String]
+        public var ethics: [String]
+
+        public init(skill: [String], ethics: [String]) {
+            self.skill = skill
+            self.ethics = ethics
+        }
+    }
+
+    public var version: Int
+    public var consentCodeMinutes: Int
+    public var reportAccessMinutes: Int
+    public var redeemFailuresAllowed: Int
+    public var redeemWindowSeconds: Int
+    public var activationCodeMinutes: Int
+    public var reviewEditHours: Int
+    public var reviewCommentMaxLength: Int
+    public var replyMaxLength: Int
+    public var reportRecentReviews: Int
+    public var reviewDimensions: Dimensions
+    public var publicLookupsPerMinute: Int
+    public var searchPageMax: Int
+
+    enum CodingKeys: String, CodingKey {
+        case version
+        case consentCodeMinutes = "consent_code_minutes"
+        case reportAccessMinutes = "report_access_minutes"
+        case redeemFailuresAllowed = "redeem_failures_allowed"
+        case redeemWindowSeconds = "redeem_window_seconds"
+        case activationCodeMinutes = "activation_code_minutes"
+        case reviewEditHours = "review_edit_hours"
+        case reviewCommentMaxLength = "review_comment_max_length"
+        case replyMaxLength = "reply_max_length"
+        case reportRecentReviews = "report_recent_reviews"
+        case reviewDimensions = "review_dimensions"
+        case publicLookupsPerMinute = "public_lookups_per_minute"
+        case searchPageMax = "search_page_max"
+    }
+
+    public init(version: Int = 1, consentCodeMinutes: Int = 1440, reportAccessMinutes: Int = 120, redeemFailuresAllowed: Int = 10,
+                redeemWindowSeconds: Int = 900, activationCodeMinutes: Int = 30, reviewEditHours: Int = 48,
+                reviewCommentMaxLength: Int = 1000, replyMaxLength: Int = 1000, reportRecentReviews: Int = 10,
+                reviewDimensions: Dimensions = .init(skill: ["punctuality", "quality", "childcare", "eldercare", "cooking"],
+                                                     ethics: ["honesty", "respect", "reliability", "care"]),
+                publicLookupsPerMinute: Int = 20, searchPageMax: Int = 50) {
+        self.version = version
+        self.consentCodeMinutes = consentCodeMinutes
+        self.reportAccessMinutes = reportAccessMinutes
+        self.redeemFailuresAllowed = redeemFailuresAllowed
+        self.redeemWindowSeconds = redeemWindowSeconds
+        self.activationCodeMinutes = activationCodeMinutes
+        self.reviewEditHours = reviewEditHours
+        self.reviewCommentMaxLength = reviewCommentMaxLength
+        self.replyMaxLength = replyMaxLength
+        self.reportRecentReviews = reportRecentReviews
+        self.reviewDimensions = reviewDimensions
+        self.publicLookupsPerMinute = publicLookupsPerMinute
+        self.searchPageMax = searchPageMax
+    }
+
+    public func validate() throws(PolicyError) {
+        func range(_ value: Int, _ key: String, _ r: ClosedRange<Int>) throws(PolicyError) {
+            guard r.contains(value) else { throw PolicyError(path: [key], message: "must be \(r.lowerBound) to \(r.upperBound)") }
+        }
+        try range(consentCodeMinutes, "consent_code_minutes", 1...10_080)
+        try range(reportAccessMinutes, "report_access_minutes", 1...10_080)
+        try range(redeemFailuresAllowed, "redeem_failures_allowed", 1...100)
+        try range(redeemWindowSeconds, "redeem_window_seconds", 60...86_400)
+        try range(activationCodeMinutes, "activation_code_minutes", 1...1440)
+        try range(reviewEditHours, "review_edit_hours", 0...720)
+        try range(reviewCommentMaxLength, "review_comment_max_length", 1...10_000)
+        try range(replyMaxLength, "reply_max_length", 1...10_000)
+        try range(reportRecentReviews, "report_recent_reviews", 1...100)
+        try range(publicLookupsPerMinute, "public_lookups_per_minute", 1...10_000)
+        try range(searchPageMax, "search_page_max", 1...500)
+        for (name, list) in [("skill", reviewDimensions.skill), ("ethics", reviewDimensions.ethics)] {
+            guard !list.isEmpty else { throw PolicyError(path: ["review_dimensions", name], message: "needs at least one dimension") }
+            for (i, d) in list.enumerated() where !(d.count >= 2 && d.count <= 40 && d.allSatisfy({ $0.isASCII && ($0.isLowercase || $0 == "_") })) {
+                throw PolicyError(path: ["review_dimensions", name, String(i)], message: "a dimension is a lower-case name like 'honesty'")
+            }
+        }
+        if let shared = Set(reviewDimensions.skill).intersection(reviewDimensions.ethics).first {
+            throw PolicyError(path: ["review_dimensions"], message: "'\(shared)' is both a skill and an ethics dimension")
+        }
+    }
+}
+
+/// A review's scores and comment, validated against the policy.
+public struct ReviewContent: Sendable, Equatable {
+    public let skill: [String: Int]
+    public let ethics: [String: Int]
+    public let comment: String?
+
+    public init(skill: [String: Int], ethics: [String: Int], comment: String?, policy: ReportPolicy) throws(RegistryError) {
+        for (name, score) in skill.sorted(by: { $0.key < $1.key }) {
+            guard policy.reviewDimensions.skill.contains(name) else {
+                throw .invalid("skill_scores.\(name.prefix(40))",
+                               "Unknown skill dimension. Known: \(policy.reviewDimensions.skill.joined(separator: ", ")).")
+            }
+            guard (1...5).contains(score) else { throw .invalid("skill_scores.\(name)", "Scores are 1 to 5.") }
+        }
+        guard !skill.isEmpty else { throw .invalid("skill_scores", "Score at least one skill.", code: "missing_field") }
+        for name in policy.reviewDimensions.ethics {
+            guard let score = ethics[name] else {
+                throw .invalid("ethics_scores.\(name)", "Score every ethics dimension: \(policy.reviewDimensions.ethics.joined(separator: ", ")).",
+                               code: "missing_field")
+            }
+            guard (1...5).contains(score) else { throw .invalid("ethics_scores.\(name)", "Scores are 1 to 5.") }
+        }
+        if let unknown = ethics.keys.sorted().first(where: { !policy.reviewDimensions.ethics.contains($0) }) {
+            throw .invalid("ethics_scores.\(unknown.prefix(40))", "Unknown ethics dimension.")
+        }
+        var text: String?
+        if let raw = comment?.trimmingWhitespace(), !raw.isEmpty {
+            guard raw.count <= policy.reviewCommentMaxLength else {
+                throw .invalid("comment", "The comment is longer than \(policy.reviewCommentMaxLength) characters.", code: "too_long")
+            }
+            guard !raw.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" }) else {
+                throw .invalid("comment", "The comment contains control characters.")
+            }
+            text = raw
+        }
+        self.skill = skill
+        self.ethics = ethics
+        self.comment = text
+    }
+}
+
+/// Engagement states: proposed by the agency, confirmed by the employer, ended by either.
+public enum EngagementStatus: String, Sendable, Codable, CaseIterable {
+    case proposed, confirmed, ended, cancelled
+
+    public static func allowed(from: EngagementStatus) -> [String] {
+        switch from {
+        case .proposed: ["confirm", "cancel"]
+        case .confirmed: ["end"]
+        case .ended, .cancelled: []
+        }
+    }
+
+    public static func next(_ from: EngagementStatus, _ event: String) throws(RegistryError) -> EngagementStatus {
+        switch (from, event) {
+        case (.proposed, "confirm"): return .confirmed
+        case (.proposed, "cancel"): return .cancelled
+        case (.confirmed, "end"): return .ended
+        default:
+            let allowed = allowed(from: from)
+            throw RegistryError(.conflict, code: "illegal_transition",
+                                message: "A \(from.rawValue) engagement cannot '\(event)'." + (allowed.isEmpty ? "" : " Allowed: \(allowed.joined(separator: ", "))."),
+                                details: ["status": from.rawValue, "allowed": allowed.joined(separator: ",")])
+        }
+    }
+}

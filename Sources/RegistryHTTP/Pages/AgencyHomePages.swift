@@ -1,0 +1,32 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import RegistryDomain
+import RegistrySecurity
+import RegistryServices
+import RegistryStorage
+
+/// The agency staff's start page: their agency, its standing, and what awaits them.
+struct AgencyHomePages {
+    let kit: PageKit
+
+    func register(on routes: ProtectedRouter) {
+        routes.get("/agency", action: "workers.roster") { request, context in
+            let page = kit.scope(request, context)
+            guard let agencyID = page.caller.agencyUUID else { throw RegistryError.forbidden }
+            let agency = try await page.registry.agencies.get(agencyID, caller: page.caller, logger: context.logger)
+            var values: [String: Any] = ["agency": AdminPages.view(agency, page: page)]
+            let working = agency.status == "approved" || agency.status == "suspended"
+            values["working"] = working
+            values["can_write"] = agency.status == "approved"
+            if working {
+                let open = try await page.registry.transfers.list(openOnly: true, caller: page.caller, logger: context.logger)
+                values["incoming_open"] = String(open.filter { $0.toAgencyId == agency.id.text }.count)
+                values["outgoing_open"] = String(open.filter { $0.fromAgencyId == agency.id.text }.count)
+            }
+            return page.render("agency_home", values)
+        }
+    }
+}

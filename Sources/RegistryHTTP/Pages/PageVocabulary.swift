@@ -1,0 +1,65 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import RegistryDomain
+import RegistrySecurity
+import RegistryServices
+import RegistryStorage
+
+/// The translation keys the Swift side of the pages looks up (labels of fixed values, notices,
+/// error messages), so a test can check both languages have every one of them.
+enum PageVocabulary {
+    static let labels: [String: [String]] = [
+        "category": ServiceCategory.allCases.map(\.rawValue),
+        "level": SkillLevel.allCases.map { String($0.rawValue) },
+        "rating": (1...5).map(String.init),
+        "sex": ["F", "M"],
+        "roles": Role.allCases.map(\.rawValue),
+        "agency_status": AdminPages.statuses,
+        "decision": AgencyService.Decision.allCases.map(\.rawValue),
+        "worker_status": ["active", "suspended", "revoked"],
+        "transfer_status": TransferStatus.allCases.map(\.rawValue),
+        "training_kind": ["training", "certificate"],
+        "health_result": ["fit", "restricted", "unfit"],
+        "sealed_how": ["agency", "deadline"],
+        "completed_how": ["sealed", "deadline"],
+        "consent_method": ["code", "account"],
+        "import_outcome": ["created", "already_registered", "transfer_needed", "rejected"],
+        "field": ["id_number", "full_name", "sex", "phone", "home_region", "service_categories"],
+    ]
+
+    static let notices = [
+        "signed_out", "worker_registered", "tenure_assessed", "training_added", "health_added", "skill_added",
+        "transfer_requested", "transfer_requested_no_phone", "transfer_consented", "code_resent", "transfer_cancelled",
+        "transfer_sealed",
+    ] + AgencyService.Decision.allCases.map { "agency_\($0.rawValue)" }
+
+    /// Error codes with a message of their own; others fall back by field, then by kind.
+    static let errors = [
+        "invalid_field", "not_found", "forbidden", "conflict", "unavailable", "csrf_failed", "unauthenticated",
+        "invalid_credentials", "too_many_attempts", "missing_field", "too_long", "password_too_short", "password_too_long",
+        "account_exists", "agency_exists", "agency_not_approved", "agency_suspended", "uscc_length", "uscc_format",
+        "uscc_checksum", "id_number_length", "id_number_format", "id_number_checksum", "id_number_birth_date",
+        "id_number_region", "implausible_age", "sex_mismatch", "unknown_category", "worker_exists", "worker_revoked",
+        "no_open_tenure", "no_file", "already_in_custody", "transfer_open", "illegal_transition", "not_a_party",
+        "code_expired", "code_exhausted", "wrong_code", "no_phone", "custody_changed", "bad_header", "too_many_rows",
+        "body_too_large", "bad_request", "method_not_allowed", "internal_error", "database_unavailable",
+    ]
+
+    /// Fields whose format the generic "invalid" message explains.
+    static let fieldErrors = [
+        "email", "phone", "contact_email", "contact_phone", "region_code", "home_region", "full_name", "sex", "name",
+        "contact_name", "reason", "issued_on", "expires_on", "valid_until", "assessed_on", "hours", "level",
+        "ethics_rating", "category", "kind", "result", "title", "issuer", "assessor", "code", "csv",
+    ]
+
+    static var requiredKeys: [String] {
+        labels.flatMap { group, values in values.map { "\(group).\($0)" } }
+            + notices.map { "notices.\($0)" }
+            + errors.map { "errors.\($0)" }
+            + fieldErrors.map { "errors.fields.\($0)" }
+            + ["transfers.incoming_one", "transfers.outgoing_one", "import.problem", "form.check_field", "apply.password_hint"]
+    }
+}

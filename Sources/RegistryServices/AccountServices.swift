@@ -1,0 +1,158 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import RegistryDomain
+import RegistrySecurity
+import RegistryStorage
+
+/// Employers register themselves; workers activate the account their agency starts for them.
+public struct AccountService: Sendable {
+    let database: Database
+    let hasher: PasswordHasher
+    let authentication: AuthenticationPolicy
+    let reports: ReportPolicy
+
+    public struct EmployerRegistration: Sendable, Decodable {
+        public var email: String?
+        public var phone: String?
+        public var password: String
+        public var householdName: String
+        public var regionCode: String
+
+        public init(email: String?, phone: String?, password: String, householdName: String, regionCode: String) {
+            self.email = email
+            self.phone = phone
+            self.password = password
+            self.householdName = householdName
+            self.regionCode = regionCode
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case email, phone, password
+            case householdName = "household_name", regionCode = "region_code"
+        }
+    }
+
+    /// An employer (household) registers with e-mail or phone and a password.
+    public func registerEmployer(_ r: EmployerRegistration, caller: Caller, logger: Logger) async throws -> UUID {
+        var email: String?
+        var phone: String?
+        if let raw = r.email, !raw.trimmingWhitespace().isEmpty {
+            guard let e = Contact.normalizedEmail(raw) else { throw RegistryError.invalid("email", "Enter a valid e-mail address.") }
+            email = e
+        }
+        if let raw = r.phone, !raw.trimmingWhitespace().isEmpty {
+            guard let p = Contact.normalizedPhone(raw) else { throw RegistryError.invalid("phone", "Enter a valid phone number.") }
+            phone = p
+        }
+        guard email != nil || phone != nil else {
+            throw RegistryError.invalid("email", "Give an e-mail address or a phone number to sign in with.", code: "missing_field")
+        }
+        let household = try Input.text(r.householdName, field: "household_name", max: 100)!
+        let region = r.regionCode.trimmingWhitespace()
+        guard region.count == 6, region.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw RegistryError.invalid("region_code", "The region is a 6-digit administrative division code, e.g. 320102.")
+        }
+        guard r.password.count >= authentication.passwordMinLength, r.password.utf8.count <= PasswordHasher.maxPasswordBytes else {
+            throw RegistryError.invalid("password", "Use at least \(authentication.passwordMinLength) characters.", code: "password_too_short")
+        }
+        let hash = try await hasher.hash(r.password)
+        return try await database.transaction(logger: logger) { connection in
+            let id = try await AccountStore.create(.init(role: .employer, email: email, phone: phone, displayName: household, passwordHash: hash,
+                                                         householdName: household, regionCode: region), on: connection, logger: logger)
+            try await AuditStore.append(caller.event("user.created", "user", id, ["role": "employer"]), on: connection, logger: logger)
+            return id
+        }
+    }
+
+    /// The agency in custody starts the worker's own account: a code goes to her phone.
+    public func startWorkerAccount(_ workerID: UUID, workers: WorkerService, caller: Caller, logger: Logger) async throws -> String {
+        let code = TokenGenerator.numericCode(digits: 6)
+        return try await database.transaction(logger: logger) { connection in
+            let (worker, agency) = try await workers.visibleWorker(workerID, caller: caller, write: true, on: connection, logger: logger)
+            guard agency != nil else { throw RegistryError.notFound("Worker") }
+            guard let phone = worker.phone else {
+                throw RegistryError(.conflict, code: "no_phone", message: "Record her phone number first: the activation code is sent there.")
+            }
+            let existing = try await connection.query("SELECT id, status FROM users WHERE worker_id = \(workerID)", logger: logger)
+            var userID: UUID?
+            for try await (id, status) in existing.decode((UUID, String).self) {
+                guard status == "pending_activation" else {
+                    throw RegistryError(.conflict, code: "account_active", message: "She already has an active account.")
+                }
+                userID = id
+            }
+            let id: UUID
+            if let userID {
+                id = userID
+            } else {
+                id = try await AccountStore.create(.init(role: .worker, email: nil, phone: phone, displayName: worker.fullName, passwordHash: nil,
+                                                         status: "pending_activation", workerID: workerID), on: connection, logger: logger)
+            }
+            try await ActivationStore.create(userID: id, codeHash: Data(TokenGenerator.hash(code)), minutes: reports.activationCodeMinutes,
+                                             on: connection, logger: logger)
+            try await NotificationStore.enqueue(channel: "sms", recipient: phone, template: "worker_activation_code",
+                                                payload: ["code": code, "minutes": String(reports.activationCodeMinutes)], on: connection, logger: logger)
+            try await AuditStore.append(caller.event("worker.account_started", "worker", workerID, ["user": .string(id.text)]),
+                                        on: connection, logger: logger)
+            return TransferService.maskPhone(phone)
+        }
+    }
+
+    enum ActivationOutcome: Sendable { case done, wrong }
+
+    /// The worker sets her password with the code she received. Wrong codes are counted, and
+    /// the same throttle as sign-in applies to her phone number.
+    public func activateWorker(phone: String, code: String, password: String, throttle: AuthenticationPolicy, logger: Logger) async throws {
+        guard let phone = Contact.normalizedPhone(phone) else { throw RegistryError.invalid("phone", "Enter a valid phone number.") }
+        guard password.count >= authentication.passwordMinLength, password.utf8.count <= PasswordHasher.maxPasswordBytes else {
+            throw RegistryError.invalid("password", "Use at least \(authentication.passwordMinLength) characters.", code: "password_too_short")
+        }
+        let key = "activation:" + Array(SHA256.hash(data: Data(phone.utf8))).hex
+        let blocked = try await ThrottleStore.blockedSeconds(keys: [key], database: database, logger: logger)
+        if blocked > 0 { throw RegistryError.throttled(retryAfterSeconds: blocked) }
+        let hash = try await hasher.hash(password)
+        let wrong = RegistryError(.badRequest, code: "wrong_code", message: "The phone number or the code is wrong, or the code expired.", field: "code")
+        let outcome: ActivationOutcome = try await database.transaction(logger: logger) { connection in
+            let rows = try await connection.query("""
+                SELECT id FROM users WHERE phone = \(phone) AND role = 'worker' AND status = 'pending_activation'
+                """, logger: logger)
+            var userID: UUID?
+            for try await id in rows.decode(UUID.self) { userID = id }
+            guard let userID, let live = try await ActivationStore.live(userID: userID, on: connection, logger: logger),
+                  live.attempts < 5
+            else {
+                try await ThrottleStore.recordFailure(key: key, allowed: throttle.loginThrottle.accountFailuresAllowed,
+                                                      policy: throttle.loginThrottle, on: connection, logger: logger)
+                return .wrong
+            }
+            guard TokenGenerator.constantTimeEqual(Data(TokenGenerator.hash(code.trimmingWhitespace())).hex, live.hash.hex) else {
+                try await ActivationStore.countFailure(live.id, on: connection, logger: logger)
+                try await ThrottleStore.recordFailure(key: key, allowed: throttle.loginThrottle.accountFailuresAllowed,
+                                                      policy: throttle.loginThrottle, on: connection, logger: logger)
+                return .wrong
+            }
+            try await ActivationStore.use(live.id, on: connection, logger: logger)
+            try await AccountStore.setPasswordHash(hash, userID: userID, on: connection, logger: logger)
+            try await AuditStore.append(AuditEvent(actorKind: .user, actorID: userID.text, actorRole: "worker", action: "user.activated",
+                                                   subjectType: "user", subjectID: userID.text), on: connection, logger: logger)
+            return .done
+        }
+        if case .wrong = outcome { throw wrong }
+    }
+
+    /// The worker lists herself for hire, or stops.
+    public func setAvailable(_ available: Bool, caller: Caller, logger: Logger) async throws {
+        guard caller.principal.role == .worker, let workerID = caller.workerUUID else { throw RegistryError.forbidden }
+        try await database.transaction(logger: logger) { connection in
+            guard let worker = try await WorkerStore.get(workerID, on: connection, logger: logger) else { throw RegistryError.notFound("Worker") }
+            if available, worker.status != "active" {
+                throw RegistryError(.conflict, code: "not_active", message: "A suspended or barred worker cannot be listed for hire.")
+            }
+            try await ReportStore.setAvailable(workerID, available, on: connection, logger: logger)
+            try await AuditStore.append(caller.event("worker.availability_set", "worker", workerID, ["available": .bool(available)]),
+                                        on: connection, logger: logger)
+        }
+    }
+}

@@ -1,0 +1,237 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RegistryDomain
+import RegistrySecurity
+import RegistryStorage
+
+/// Placements and the verified reviews that only they make possible.
+public struct EngagementService: Sendable {
+    let database: Database
+    let policy: ReportPolicy
+    let workers: WorkerService
+
+    public struct Placement: Sendable, Decodable {
+        public var workerId: UUID
+        public var employerEmail: String?
+        public var employerPhone: String?
+        public var category: String
+        public var startsOn: String
+
+        public init(workerId: UUID, employerEmail: String?, employerPhone: String?, category: String, startsOn: String) {
+            self.workerId = workerId
+            self.employerEmail = employerEmail
+            self.employerPhone = employerPhone
+            self.category = category
+            self.startsOn = startsOn
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case category
+            case workerId = "worker_id", employerEmail = "employer_email", employerPhone = "employer_phone", startsOn = "starts_on"
+        }
+    }
+
+    /// The agency in custody records a placement with a registered employer.
+    public func place(_ p: Placement, caller: Caller, logger: Logger) async throws -> UUID {
+        let category = try ServiceCategory.parseList([p.category], field: "category")[0]
+        let starts = try Input.date(p.startsOn, field: "starts_on")!
+        guard starts <= CivilDate.today().adding(days: 365) else { throw RegistryError.invalid("starts_on", "starts_on is too far ahead.") }
+        let identifier = try AuthService.Identifier.from(email: p.employerEmail, phone: p.employerPhone)
+        guard let user = caller.userUUID else { throw RegistryError.forbidden }
+        return try await database.transaction(logger: logger) { connection in
+            let (worker, agency) = try await workers.visibleWorker(p.workerId, caller: caller, write: true, on: connection, logger: logger)
+            guard let agency else { throw RegistryError.notFound("Worker") }
+            guard worker.status == "active" else {
+                throw RegistryError(.conflict, code: "not_active", message: "A suspended or barred worker cannot be placed.")
+            }
+            guard let employer = try await AccountStore.find(email: identifier.emailValue, phone: identifier.phoneValue, on: connection, logger: logger),
+                  employer.role == .employer, employer.status == "active"
+            else {
+                throw RegistryError(.notFound, code: "no_employer", message: "No employer account with this e-mail or phone: she registers first.",
+                                    field: p.employerEmail != nil ? "employer_email" : "employer_phone")
+            }
+            let id = try await EngagementStore.create(workerID: worker.id, agencyID: agency.id, employerID: employer.id, category: category.rawValue,
+                                                      startsOn: starts.iso, by: user, on: connection, logger: logger)
+            try await AuditStore.append(caller.event("engagement.proposed", "engagement", id, [
+                "worker": .string(worker.id.text), "employer": .string(employer.id.text), "category": .string(category.rawValue),
+            ]), on: connection, logger: logger)
+            return id
+        }
+    }
+
+    /// confirm (employer), cancel (agency, while proposed), end (either, once confirmed).
+    public func transition(_ id: UUID, _ event: String, caller: Caller, logger: Logger) async throws -> EngagementStore.Engagement {
+        guard let user = caller.userUUID else { throw RegistryError.forbidden }
+        return try await database.transaction(logger: logger) { connection in
+            guard let e = try await EngagementStore.lock(id, on: connection, logger: logger) else { throw RegistryError.notFound("Engagement") }
+            let isEmployer = caller.principal.role == .employer && e.employerID == user
+            var isAgency = false
+            if caller.principal.role == .agencyStaff {
+                let agency = try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger)
+                isAgency = agency.id == e.agencyID
+            }
+            guard isEmployer || isAgency else { throw RegistryError.notFound("Engagement") }
+            let from = EngagementStatus(rawValue: e.status) ?? .cancelled
+            let to = try EngagementStatus.next(from, event)
+            switch event {
+            case "confirm" where !isEmployer:
+                throw RegistryError(.forbidden, code: "not_a_party", message: "Only the employer confirms the engagement.")
+            case "cancel" where !isAgency:
+                throw RegistryError(.forbidden, code: "not_a_party", message: "Only the agency cancels a proposed engagement.")
+            default: break
+            }
+            try await EngagementStore.setStatus(id, to, by: user, endsOn: to == .ended ? CivilDate.today().iso : nil, on: connection, logger: logger)
+            try await AuditStore.append(caller.event("engagement.\(to.rawValue)", "engagement", id, ["worker": .string(e.workerID.text)]),
+                                        on: connection, logger: logger)
+            guard let updated = try await EngagementStore.lock(id, on: connection, logger: logger) else { throw RegistryError.notFound("Engagement") }
+            return updated
+        }
+    }
+
+    public func list(caller: Caller, logger: Logger) async throws -> [EngagementStore.Engagement] {
+        try await database.withConnection { connection in
+            switch caller.principal.role {
+            case .employer:
+                guard let user = caller.userUUID else { throw RegistryError.forbidden }
+                return try await EngagementStore.forEmployer(user, on: connection, logger: logger)
+            case .agencyStaff:
+                let agency = try await AgencyAccess.agency(nil, caller: caller, write: false, on: connection, logger: logger)
+                return try await EngagementStore.forAgency(agency.id, on: connection, logger: logger)
+            case .worker:
+                guard let worker = caller.workerUUID else { throw RegistryError.forbidden }
+                return try await EngagementStore.forWorker(worker, on: connection, logger: logger)
+            default:
+                throw RegistryError.forbidden
+            }
+        }
+    }
+
+    // MARK: Reviews
+
+    public struct ReviewInput: Sendable, Decodable {
+        public var skillScores: [String: Int]
+        public var ethicsScores: [String: Int]
+        public var comment: String?
+
+        public init(skillScores: [String: Int], ethicsScores: [String: Int], comment: String?) {
+            self.skillScores = skillScores
+            self.ethicsScores = ethicsScores
+            self.comment = comment
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case comment
+            case skillScores = "skill_scores", ethicsScores = "ethics_scores"
+        }
+    }
+
+    /// The engagement's employer reviews it once, after it started; only confirmed engagements count.
+    public func review(engagement id: UUID, _ input: ReviewInput, caller: Caller, logger: Logger) async throws -> UUID {
+        let content = try ReviewContent(skill: input.skillScores, ethics: input.ethicsScores, comment: input.comment, policy: policy)
+        guard caller.principal.role == .employer, let user = caller.userUUID else { throw RegistryError.forbidden }
+        return try await database.transaction(logger: logger) { connection in
+            guard let e = try await EngagementStore.lock(id, on: connection, logger: logger), e.employerID == user else {
+                throw RegistryError.notFound("Engagement")
+            }
+            guard e.status == "confirmed" || e.status == "ended" else {
+                throw RegistryError(.conflict, code: "not_confirmed", message: "Only a confirmed engagement can be reviewed.")
+            }
+            guard let starts = CivilDate(iso: e.startsOn), starts <= CivilDate.today() else {
+                throw RegistryError(.conflict, code: "not_started", message: "The engagement has not started yet.")
+            }
+            let reviewID = try await ReviewStore.create(engagementID: id, workerID: e.workerID, employerID: user, content: content,
+                                                        on: connection, logger: logger)
+            try await AuditStore.append(caller.event("review.created", "review", reviewID, [
+                "worker": .string(e.workerID.text), "engagement": .string(id.text),
+                "skill": .object(content.skill.mapValues { .int($0) }), "ethics": .object(content.ethics.mapValues { .int($0) }),
+            ]), on: connection, logger: logger)
+            try await GradeQueue.enqueue(e.workerID, reason: "review", on: connection, logger: logger)
+            return reviewID
+        }
+    }
+
+    /// Its author edits a review within the policy window; both versions go to the audit log.
+    public func editReview(_ id: UUID, _ input: ReviewInput, caller: Caller, logger: Logger) async throws {
+        let content = try ReviewContent(skill: input.skillScores, ethics: input.ethicsScores, comment: input.comment, policy: policy)
+        guard caller.principal.role == .employer, let user = caller.userUUID else { throw RegistryError.forbidden }
+        try await database.transaction(logger: logger) { connection in
+            guard let r = try await ReviewStore.lock(id, on: connection, logger: logger), r.employerID == user else {
+                throw RegistryError.notFound("Review")
+            }
+            guard Date().timeIntervalSince(r.createdAt) <= Double(policy.reviewEditHours) * 3600, r.hiddenAt == nil else {
+                throw RegistryError(.conflict, code: "review_frozen",
+                                    message: "Reviews can be edited for \(policy.reviewEditHours) hours; this one is frozen.")
+            }
+            try await ReviewStore.update(id, content: content, on: connection, logger: logger)
+            try await AuditStore.append(caller.event("review.edited", "review", id, [
+                "before": .object(["skill": .object(r.skillScores.mapValues { .int($0) }), "ethics": .object(r.ethicsScores.mapValues { .int($0) }),
+                                   "comment": AuditValue(r.comment)]),
+                "after": .object(["skill": .object(content.skill.mapValues { .int($0) }), "ethics": .object(content.ethics.mapValues { .int($0) }),
+                                  "comment": AuditValue(content.comment)]),
+            ]), on: connection, logger: logger)
+            try await GradeQueue.enqueue(r.workerID, reason: "review", on: connection, logger: logger)
+        }
+    }
+
+    /// The worker replies to a review about her, once.
+    public func reply(_ reviewID: UUID, body: String, caller: Caller, logger: Logger) async throws {
+        guard caller.principal.role == .worker, let worker = caller.workerUUID else { throw RegistryError.forbidden }
+        let text = try Input.text(body, field: "body", max: policy.replyMaxLength)!
+        try await database.transaction(logger: logger) { connection in
+            guard let r = try await ReviewStore.lock(reviewID, on: connection, logger: logger), r.workerID == worker else {
+                throw RegistryError.notFound("Review")
+            }
+            try await ReviewStore.reply(reviewID, workerID: worker, body: text, on: connection, logger: logger)
+            try await AuditStore.append(caller.event("review.replied", "review", reviewID), on: connection, logger: logger)
+        }
+    }
+
+    /// The worker disputes a review; an administrator decides.
+    public func dispute(_ reviewID: UUID, reason: String, caller: Caller, logger: Logger) async throws -> UUID {
+        guard caller.principal.role == .worker, let worker = caller.workerUUID, let user = caller.userUUID else { throw RegistryError.forbidden }
+        let text = try Input.text(reason, field: "reason", max: 2000)!
+        return try await database.transaction(logger: logger) { connection in
+            guard let r = try await ReviewStore.lock(reviewID, on: connection, logger: logger), r.workerID == worker else {
+                throw RegistryError.notFound("Review")
+            }
+            let id = try await ReviewStore.dispute(reviewID, by: user, reason: text, on: connection, logger: logger)
+            try await AuditStore.append(caller.event("review.disputed", "review", reviewID, ["dispute": .string(id.text)]), on: connection, logger: logger)
+            return id
+        }
+    }
+
+    public func openDisputes(logger: Logger) async throws -> [ReviewStore.Dispute] {
+        try await database.withConnection { connection in try await ReviewStore.openDisputes(on: connection, logger: logger) }
+    }
+
+    /// An administrator decides a dispute: upheld hides the review with the recorded reason
+    /// (it is never deleted or edited); rejected leaves it shown.
+    public func decideDispute(_ id: UUID, uphold: Bool, note: String, caller: Caller, logger: Logger) async throws {
+        guard caller.principal.role == .admin, let admin = caller.userUUID else { throw RegistryError.forbidden }
+        let note = try Input.text(note, field: "note", max: 2000)!
+        try await database.transaction(logger: logger) { connection in
+            guard let d = try await ReviewStore.lockDispute(id, on: connection, logger: logger) else { throw RegistryError.notFound("Dispute") }
+            guard d.status == "open" else {
+                throw RegistryError(.conflict, code: "dispute_decided", message: "This dispute was already decided.")
+            }
+            try await ReviewStore.decideDispute(id, upheld: uphold, by: admin, note: note, on: connection, logger: logger)
+            if uphold {
+                try await ReviewStore.hide(d.reviewID, by: admin, reason: note, on: connection, logger: logger)
+                try await GradeQueue.enqueue(d.workerID, reason: "review_hidden", on: connection, logger: logger)
+            }
+            try await AuditStore.append(caller.event(uphold ? "review.hidden" : "review.dispute_rejected", "review", d.reviewID,
+                                                     ["dispute": .string(id.text), "note": .string(note)]), on: connection, logger: logger)
+        }
+    }
+}
+
+/// The durable queue of workers whose grade inputs changed (drained by the grader service).
+public enum GradeQueue {
+    public static func enqueue(_ workerID: UUID, reason: String, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("""
+            INSERT INTO grade_queue (worker_id, cause) VALUES (\(workerID), \(reason))
+            ON CONFLICT (worker_id) DO UPDATE SET cause = EXCLUDED.cause, enqueued_at = now()
+            """, logger: logger)
+    }
+}

@@ -1,0 +1,355 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import RegistryDomain
+import RegistrySecurity
+import RegistryStorage
+
+/// The credit report an employer reads before hiring: written as an inquiry on every view,
+/// available signed (Ed25519) so a printed or QR copy can be checked later.
+public struct ReportService: Sendable {
+    let database: Database
+    let keys: KeyRing
+    let policy: ReportPolicy
+    let custody: CustodyPolicy
+
+    public struct Report: Sendable, Codable {
+        public struct Person: Sendable, Codable {
+            public var id: String
+            public var fullName: String
+            public var sex: String
+            public var age: Int
+            public var homeProvince: String
+            public var serviceCategories: [String]
+            public var status: String
+        }
+
+        public struct Grade: Sendable, Codable {
+            public var grade: String
+            public var composite: Double
+            public var ethicsScore: Double
+            public var skillScore: Double
+            public var reasons: [ReasonCode]
+            public var policyVersion: String
+            public var computedAt: Date
+        }
+
+        public struct ReasonCode: Sendable, Codable {
+            public var code: String
+            public var contribution: Double?
+        }
+
+        public struct Skill: Sendable, Codable {
+            public var category: String
+            public var level: Int
+            public var levelName: String
+            public var assessedOn: String
+        }
+
+        public struct Qualification: Sendable, Codable {
+            public var kind: String
+            public var title: String
+            public var issuer: String
+            public var issuedOn: String
+            public var expiresOn: String?
+            public var valid: Bool
+        }
+
+        public struct Health: Sendable, Codable {
+            public var validUntil: String?
+            public var valid: Bool
+        }
+
+        public struct Tenure: Sendable, Codable {
+            public var agency: String?
+            public var startedOn: String?
+            public var endedOn: String?
+            public var workAbility: String?
+            public var healthStatus: String?
+            public var feedbackSummary: String?
+            public var ethicsRating: Int?
+            public var ethicsNote: String?
+            public var sealed: String?
+        }
+
+        public struct Engagements: Sendable, Codable {
+            public var count: Int
+            public var totalDays: Int
+            public var items: [Item]
+
+            public struct Item: Sendable, Codable {
+                public var category: String
+                public var startsOn: String
+                public var endsOn: String?
+                public var days: Int
+            }
+        }
+
+        public struct Reviews: Sendable, Codable {
+            public var count: Int
+            public var skillAverages: [String: Double]
+            public var ethicsAverages: [String: Double]
+            public var recent: [Item]
+
+            public struct Item: Sendable, Codable {
+                public var id: String
+                public var date: Date
+                public var household: String
+                public var skillScores: [String: Int]
+                public var ethicsScores: [String: Int]
+                public var comment: String?
+                public var reply: String?
+            }
+        }
+
+        public var worker: Person
+        public var currentAgency: String
+        public var grade: Grade?
+        public var skills: [Skill]
+        public var qualifications: [Qualification]
+        public var health: Health
+        public var tenures: [Tenure]
+        public var engagements: Engagements
+        public var reviews: Reviews
+        public var flags: [ReportStore.FlagSummary]
+        public var standing: ReportStore.Standing
+        public var generatedAt: Date
+    }
+
+    /// Who may read: an employer with a redeemed consent or a confirmed engagement; the agency in
+    /// custody; administrators; the worker herself. Every view but hers is an inquiry.
+    public func report(_ workerID: UUID, caller: Caller, workers: WorkerService, logger: Logger) async throws -> Report {
+        try await database.transaction(logger: logger) { connection in
+            var consentID: UUID?
+            var engagementID: UUID?
+            let purpose: String
+            switch caller.principal.role {
+            case .employer:
+                guard let employer = caller.userUUID, try await WorkerStore.get(workerID, on: connection, logger: logger) != nil else {
+                    throw RegistryError.notFound("Worker")
+                }
+                engagementID = try await EngagementStore.active(employer: employer, worker: workerID, on: connection, logger: logger)
+                if engagementID == nil {
+                    consentID = try await ConsentStore.access(employer: employer, worker: workerID, on: connection, logger: logger)
+                }
+                guard engagementID != nil || consentID != nil else {
+                    throw RegistryError(.forbidden, code: "consent_required",
+                                        message: "Ask the worker for a consent code and redeem it first (POST /api/v1/consents/redeem).")
+                }
+                purpose = engagementID != nil ? "engagement" : "pre_hire_check"
+            case .admin:
+                purpose = "administration"
+            case .agencyStaff:
+                _ = try await workers.visibleWorker(workerID, caller: caller, write: false, on: connection, logger: logger)
+                purpose = "custody"
+            case .worker where caller.workerUUID == workerID:
+                purpose = "self"
+            default:
+                throw RegistryError.notFound("Worker")
+            }
+            let report = try await build(workerID, on: connection, logger: logger)
+            if purpose != "self" {
+                try await InquiryStore.record(workerID: workerID, viewer: caller.userUUID, role: caller.principal.role.rawValue, purpose: purpose,
+                                              consentID: consentID, engagementID: engagementID, on: connection, logger: logger)
+                try await AuditStore.append(caller.event("report.viewed", "worker", workerID, [
+                    "purpose": .string(purpose), "consent": AuditValue(consentID?.text), "engagement": AuditValue(engagementID?.text),
+                ]), on: connection, logger: logger)
+            }
+            return report
+        }
+    }
+
+    func build(_ workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Report {
+        let today = CivilDate.today()
+        guard let w = try await WorkerStore.get(workerID, on: connection, logger: logger) else { throw RegistryError.notFound("Worker") }
+        let agency = try await AgencyStore.find(id: w.currentAgencyID, on: connection, logger: logger)
+        let birth = CivilDate(iso: w.birthDate) ?? today
+        let grade = try await ReportStore.grade(workerID, on: connection, logger: logger).map { g in
+            Report.Grade(grade: g.grade, composite: g.composite, ethicsScore: g.ethicsScore, skillScore: g.skillScore,
+                         reasons: Self.reasons(g.reasons), policyVersion: g.policyVersion, computedAt: g.computedAt)
+        }
+        var latest: [String: QualificationStore.SkillAssessment] = [:]
+        for s in try await QualificationStore.skills(workerID: workerID, on: connection, logger: logger) where latest[s.category] == nil {
+            latest[s.category] = s  // ordered newest first per category
+        }
+        let skills = latest.values.sorted { $0.category < $1.category }.map {
+            Report.Skill(category: $0.category, level: $0.level, levelName: SkillLevel(rawValue: $0.level)?.chineseName ?? "", assessedOn: $0.assessedOn)
+        }
+        let qualifications = try await QualificationStore.trainings(workerID: workerID, on: connection, logger: logger).map {
+            Report.Qualification(kind: $0.kind, title: $0.title, issuer: $0.issuer, issuedOn: $0.issuedOn, expiresOn: $0.expiresOn,
+                                 valid: $0.expiresOn.flatMap(CivilDate.init(iso:)).map { $0 >= today } ?? true)
+        }
+        let health = try await QualificationStore.healthCertificates(workerID: workerID, on: connection, logger: logger)
+            .max { $0.validUntil < $1.validUntil }
+        let fields = Set(custody.reportTenureFields)
+        let tenures = try await TenureStore.list(workerID: workerID, on: connection, logger: logger).map { t in
+            Report.Tenure(agency: fields.contains("agency") ? t.agencyName : nil,
+                          startedOn: fields.contains("period") ? t.startedOn : nil, endedOn: fields.contains("period") ? t.endedOn : nil,
+                          workAbility: fields.contains("work_ability") ? t.workAbility : nil,
+                          healthStatus: fields.contains("health_status") ? t.healthStatus : nil,
+                          feedbackSummary: fields.contains("feedback_summary") ? t.feedbackSummary : nil,
+                          ethicsRating: fields.contains("ethics_rating") ? t.ethicsRating : nil,
+                          ethicsNote: fields.contains("ethics_note") ? t.ethicsNote : nil,
+                          sealed: fields.contains("sealed") ? t.sealedHow.map { $0 == "agency" ? "sealed" : "sealed_by_deadline" } ?? "open" : nil)
+        }
+        let engagements = try await EngagementStore.forWorker(workerID, on: connection, logger: logger)
+            .filter { $0.status == "confirmed" || $0.status == "ended" }
+            .map { e -> Report.Engagements.Item in
+                let start = CivilDate(iso: e.startsOn) ?? today
+                let end = e.endsOn.flatMap(CivilDate.init(iso:)) ?? today
+                return .init(category: e.category, startsOn: e.startsOn, endsOn: e.endsOn, days: max(0, end.daysSinceEpoch - start.daysSinceEpoch))
+            }
+        let reviews = try await ReviewStore.forWorker(workerID, includeHidden: false, on: connection, logger: logger)
+        func averages(_ pick: (ReviewStore.Review) -> [String: Int]) -> [String: Double] {
+            var sums: [String: (Int, Int)] = [:]
+            for r in reviews { for (k, v) in pick(r) { sums[k, default: (0, 0)].0 += v; sums[k, default: (0, 0)].1 += 1 } }
+            return sums.mapValues { (Double($0.0) / Double($0.1) * 100).rounded() / 100 }
+        }
+        return Report(
+            worker: .init(id: w.id.text, fullName: w.fullName, sex: w.sex, age: birth.years(until: today),
+                          homeProvince: String(w.homeRegion.prefix(2)) + "0000", serviceCategories: w.categories, status: w.status),
+            currentAgency: agency?.name ?? "", grade: grade, skills: skills, qualifications: qualifications,
+            health: .init(validUntil: health?.validUntil,
+                          valid: health.map { (CivilDate(iso: $0.validUntil).map { $0 >= today } ?? false) && $0.result != "unfit" } ?? false),
+            tenures: tenures,
+            engagements: .init(count: engagements.count, totalDays: engagements.reduce(0) { $0 + $1.days }, items: engagements),
+            reviews: .init(count: reviews.count, skillAverages: averages(\.skillScores), ethicsAverages: averages(\.ethicsScores),
+                           recent: reviews.prefix(policy.reportRecentReviews).map {
+                               .init(id: $0.id.text, date: $0.createdAt, household: $0.employerName, skillScores: $0.skillScores,
+                                     ethicsScores: $0.ethicsScores, comment: $0.comment, reply: $0.reply)
+                           }),
+            flags: try await ReportStore.flags(workerID, on: connection, logger: logger),
+            standing: try await ReportStore.standing(workerID, on: connection, logger: logger),
+            generatedAt: Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)))
+    }
+
+    static func reasons(_ json: String) -> [Report.ReasonCode] {
+        guard let data = json.data(using: .utf8), let list = try? JSONSerialization.jsonObject(with: data) as? [Any] else { return [] }
+        return list.compactMap { item in
+            if let code = item as? String { return Report.ReasonCode(code: code, contribution: nil) }
+            if let object = item as? [String: Any], let code = object["code"] as? String {
+                return Report.ReasonCode(code: code, contribution: object["contribution"] as? Double)
+            }
+            return nil
+        }
+    }
+
+    // MARK: Signed reports
+
+    /// The report as a signed document: `payload` is the canonical JSON (sorted keys, ISO dates)
+    /// and `signature` is Ed25519 over its UTF-8 bytes. Any changed byte fails verification.
+    public struct SignedReport: Sendable, Codable, Equatable {
+        public var payload: String
+        public var signature: String
+        public var algorithm: String
+        public var publicKey: String
+
+        enum CodingKeys: String, CodingKey {
+            case payload, signature, algorithm
+            case publicKey = "public_key"
+        }
+    }
+
+    public static let canonicalEncoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .iso8601
+        e.keyEncodingStrategy = .convertToSnakeCase
+        return e
+    }()
+
+    public func sign(_ report: Report) throws -> SignedReport {
+        let payload = String(decoding: try Self.canonicalEncoder.encode(report), as: UTF8.self)
+        let signature = try keys.signingKey.signature(for: Data(payload.utf8))
+        return SignedReport(payload: payload, signature: signature.base64EncodedString(), algorithm: "Ed25519",
+                            publicKey: keys.signingKey.publicKey.rawRepresentation.base64EncodedString())
+    }
+
+    public var publicKey: String { keys.signingKey.publicKey.rawRepresentation.base64EncodedString() }
+
+    public struct Verification: Sendable, Codable, Equatable {
+        public var valid: Bool
+        public var workerId: String?
+        public var generatedAt: String?
+        public var reason: String?
+    }
+
+    /// Checks a signed report against this registry's key (never the key inside the document).
+    public static func verify(_ document: SignedReport, publicKey: Curve25519.Signing.PublicKey) -> Verification {
+        guard let signature = Data(base64Encoded: document.signature) else {
+            return Verification(valid: false, reason: "the signature is not base64")
+        }
+        guard publicKey.isValidSignature(signature, for: Data(document.payload.utf8)) else {
+            return Verification(valid: false, reason: "the signature does not match the report: it was changed or not issued by this registry")
+        }
+        let object = (try? JSONSerialization.jsonObject(with: Data(document.payload.utf8))) as? [String: Any]
+        let worker = (object?["worker"] as? [String: Any])?["id"] as? String
+        return Verification(valid: true, workerId: worker, generatedAt: object?["generated_at"] as? String)
+    }
+
+    public func verify(_ document: SignedReport) -> Verification {
+        Self.verify(document, publicKey: keys.signingKey.publicKey)
+    }
+
+    // MARK: Inquiries, search, public lookup
+
+    public func inquiries(caller: Caller, logger: Logger) async throws -> [InquiryStore.Inquiry] {
+        guard caller.principal.role == .worker, let worker = caller.workerUUID else { throw RegistryError.forbidden }
+        return try await database.withConnection { connection in
+            try await InquiryStore.list(workerID: worker, limit: 500, on: connection, logger: logger)
+        }
+    }
+
+    public struct Search: Sendable {
+        public var region: String?
+        public var category: String?
+        public var minLevel: Int?
+        public var minGrade: String?
+        public var limit: Int
+        public var offset: Int
+
+        public init(region: String?, category: String?, minLevel: Int?, minGrade: String?, limit: Int, offset: Int) {
+            self.region = region
+            self.category = category
+            self.minLevel = minLevel
+            self.minGrade = minGrade
+            self.limit = limit
+            self.offset = offset
+        }
+    }
+
+    /// Workers listed for hire: name, age, region, categories, top level, grade — the full
+    /// report still needs her consent.
+    public func searchAvailable(_ s: Search, logger: Logger) async throws -> [ReportStore.Listing] {
+        if let region = s.region, !(region.count == 6 && region.allSatisfy({ $0.isASCII && $0.isNumber })) {
+            throw RegistryError.invalid("region", "region is a 6-digit division code (a province: 320000, a city: 320100).")
+        }
+        let category = try s.category.map { try ServiceCategory.parseList([$0], field: "category")[0].rawValue }
+        if let level = s.minLevel, !(1...5).contains(level) { throw RegistryError.invalid("min_level", "min_level is 1 to 5.") }
+        var grades: [String]?
+        if let minGrade = s.minGrade {
+            let bands = ["A", "B", "C", "D"]
+            guard let i = bands.firstIndex(of: minGrade.uppercased()) else { throw RegistryError.invalid("min_grade", "min_grade is A, B, C or D.") }
+            grades = Array(bands[...i])
+        }
+        guard (1...policy.searchPageMax).contains(s.limit), s.offset >= 0, s.offset <= 100_000 else {
+            throw RegistryError.invalid("limit", "limit is 1 to \(policy.searchPageMax); offset 0 to 100000.")
+        }
+        return try await database.withConnection { connection in
+            try await ReportStore.available(region: s.region, category: category, minLevel: s.minLevel, grades: grades, limit: s.limit,
+                                            offset: s.offset, on: connection, logger: logger)
+        }
+    }
+
+    /// Public: is the person with this ID number barred from practice? Nothing else, and
+    /// rate-limited per address.
+    public func banStatus(idNumber: String, clientAddress: String?, logger: Logger) async throws -> Bool {
+        let key = "ban-lookup:" + Array(SHA256.hash(data: Data((clientAddress ?? "unknown").utf8))).hex
+        guard try await RateLimitStore.hit(key: key, perMinute: policy.publicLookupsPerMinute, database: database, logger: logger) else {
+            throw RegistryError.throttled(retryAfterSeconds: 60)
+        }
+        let id = try NationalID(idNumber, today: CivilDate.today())
+        return try await ReportStore.isRevoked(blindIndex: Data(keys.blindIndex(id)), database: database, logger: logger)
+    }
+}

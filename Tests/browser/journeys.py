@@ -1,0 +1,412 @@
+#!/usr/bin/env python3
+"""Browser journeys through the registry's pages, in headless Chromium.
+
+Started by scripts/browser-tests.sh with a running server:
+  BASE_URL        the server, e.g. http://127.0.0.1:41234
+  SERVER_LOG      its log (the log notifier prints consent codes there)
+  ADMIN_EMAIL, ADMIN_PASSWORD   the demo administrator
+  ARTIFACTS       where screenshots and page sources of failures go
+`-k TEXT` runs only the journeys whose name contains TEXT.
+"""
+
+import os
+import sys
+import time
+import traceback
+
+from selenium.webdriver.common.keys import Keys
+
+import support
+from support import DESKTOP, PHONE, Browser
+
+BASE = os.environ["BASE_URL"]
+LOG = os.environ["SERVER_LOG"]
+ADMIN = (os.environ.get("ADMIN_EMAIL", "admin@demo.registry.local"), os.environ["ADMIN_PASSWORD"])
+ARTIFACTS = os.environ.get("ARTIFACTS", os.path.join(support.ROOT, ".build", "browser-artifacts"))
+
+
+# --- Steps ------------------------------------------------------------------------------------
+
+def sign_in(b, email, password, keyboard=False):
+    b.open("/signin")
+    if keyboard:
+        # Only the keyboard: type, Tab to the password, Enter submits.
+        old = b.find("html")
+        b.find("#account").send_keys(email, Keys.TAB)
+        b.driver.switch_to.active_element.send_keys(password, Keys.ENTER)
+        support.WebDriverWait(b.driver, 15).until(support.EC.staleness_of(old))
+    else:
+        b.fill("account", email)
+        b.fill("password", password)
+        b.submit("form[action='/signin']")
+    assert b.path() != "/signin", "sign-in failed: " + b.body()[:500]
+
+
+def switch_language(b, language):
+    """The remembered switch in the header; every later page is in that language."""
+    b.language = language
+    b.click("a.lang")
+
+
+def sign_out(b):
+    b.submit("form.signout")
+    b.expect_notice("signed_out")
+
+
+def apply_agency(b, agency):
+    b.open("/")
+    b.click("a[href='/apply']")
+    for name in ("name", "uscc", "region_code", "contact_name", "contact_phone", "contact_email", "password"):
+        b.fill(name, agency[name])
+    b.submit("form[action='/apply']")
+    b.expect_text(b.t("apply_done.received"))
+    b.expect_text(agency["contact_email"])
+
+
+def new_agency(label):
+    n = support.tag()
+    return {"name": "%s家政服务中心 %s" % (label, n), "uscc": support.uscc(), "region_code": "320102",
+            "contact_name": "联系人 " + n, "contact_phone": support.phone(),
+            "contact_email": "agency-%s-%s@example.cn" % (label.lower(), n), "password": "agency password " + n}
+
+
+def approve(b, agency):
+    sign_in(b, *ADMIN)
+    assert b.path() == "/admin", b.path()
+    b.click("main a[href='/admin/agencies?status=pending']")
+    b.click("main a[href^='/admin/agencies/']:not([href*='?'])[data-x], main .card h3 a") if False else None
+    links = [a for a in b.finds("main .card h3 a") if a.text == agency["name"]]
+    assert links, "%s is not among the pending agencies" % agency["name"]
+    b.click("main .card h3 a[href='%s']" % links[0].get_attribute("href")[len(BASE):])
+    b.expect_text(agency["uscc"])
+    b.click("button[name='decision'][value='approve']")
+    b.expect_notice("agency_approve")
+    b.expect_text(b.t("agency_status.approved"))
+    sign_out(b)
+
+
+def new_worker():
+    n = support.tag()
+    return {"id_number": support.id_number(), "full_name": "测试 王秀" + n, "phone": support.phone(), "home_region": "320102",
+            "categories": ["nanny", "elder_care"]}
+
+
+def register_worker(b, worker):
+    b.click("nav a[href='/agency/workers/new']")
+    b.fill("id_number", worker["id_number"])
+    b.fill("full_name", worker["full_name"])
+    b.choose("sex", "F")
+    b.fill("phone", worker["phone"])
+    b.fill("home_region", worker["home_region"])
+    for category in worker["categories"]:
+        b.choose("service_categories", category)
+    b.submit("form[action='/agency/workers']")
+    b.expect_notice("worker_registered")
+    assert b.path().startswith("/agency/workers/"), b.path()
+    assert worker["id_number"] not in b.driver.current_url
+    b.expect_text(worker["full_name"], where="h1")
+    masked = b.find("#id-masked").text
+    assert masked == worker["id_number"][:6] + "*" * 10 + worker["id_number"][-2:], masked
+    assert worker["id_number"] not in b.driver.page_source, "the full ID number is on the file page"
+    worker["path"] = b.path().split("?")[0]
+
+
+def find_in_roster(b, worker):
+    b.click("nav a[href='/agency/workers']")
+    b.fill("q", worker["full_name"][-6:], form="form.search")
+    b.submit("form.search")
+    links = [a for a in b.finds("main .card a") if a.text == worker["full_name"]]
+    assert len(links) == 1, "roster search for %s found %d" % (worker["full_name"], len(links))
+    b.click("main .card a[href='%s']" % worker["path"])
+    assert b.path() == worker["path"]
+
+
+def record_skill(b, level="5", category="nanny"):
+    b.click("main a[href$='/skills/new']")
+    b.select("category", category)
+    b.select("level", level)
+    b.date("assessed_on", support.day(-1))
+    b.fill("assessor", "市职业技能鉴定中心")
+    b.submit("main form")
+    b.expect_notice("skill_added")
+    skills = b.find("section[aria-labelledby='skills']").text
+    assert b.t("level." + level) in skills and b.t("category." + category) in skills, skills
+
+
+def record_health(b):
+    b.click("main a[href$='/health-certificates/new']")
+    b.fill("issuer", "市疾病预防控制中心")
+    b.fill("certificate_no", "JK-" + support.tag())
+    b.date("issued_on", support.day(-30))
+    b.date("valid_until", support.day(335))
+    b.select("result", "fit")
+    b.submit("main form")
+    b.expect_notice("health_added")
+    health = b.find("section[aria-labelledby='health']").text
+    assert "市疾病预防控制中心" in health and b.t("file.valid") in health and support.day(335) in health, health
+
+
+def record_expired_certificate(b):
+    b.click("main a[href$='/trainings/new']")
+    b.choose("kind", "certificate")
+    b.fill("title", "育婴员证")
+    b.fill("issuer", "人力资源和社会保障局")
+    b.select("category", "nanny")
+    b.date("issued_on", support.day(-800))
+    b.date("expires_on", support.day(-5))
+    b.fill("hours", "40")
+    b.submit("main form")
+    b.expect_notice("training_added")
+    trainings = b.find("section[aria-labelledby='trainings']").text
+    assert "育婴员证" in trainings and b.t("file.expired") in trainings, trainings
+
+
+def record_assessment(b):
+    b.click("main a[href$='/tenure']")
+    b.fill("work_ability", "能独立照护婴幼儿")
+    b.select("ethics_rating", "4")
+    b.submit("main form")
+    b.expect_notice("tenure_assessed")
+    b.expect_text("能独立照护婴幼儿", where="section[aria-labelledby='tenures']")
+
+
+def request_transfer(b, worker, agency):
+    b.click("nav a[href='/agency/transfers']")
+    b.click("main a[href='/agency/transfers/new']")
+    b.fill("id_number", worker["id_number"])
+    b.submit("form[action='/agency/transfers']")
+    b.expect_notice("transfer_requested")
+    assert worker["id_number"] not in b.driver.current_url
+    b.expect_text(b.t("transfer_status.requested"))
+    code = support.consent_code(LOG, worker["phone"], agency["name"])
+    b.fill("code", code, form="form[action$='/consent']")
+    b.submit("form[action$='/consent']")
+    b.expect_notice("transfer_consented")
+    b.expect_text(b.t("transfer_status.consented"))
+
+
+def seal_outgoing(b, worker):
+    b.click("nav a[href='/agency/transfers']")
+    outgoing = b.find("section[aria-labelledby='outgoing']")
+    assert worker["full_name"] in outgoing.text, outgoing.text
+    b.click("section[aria-labelledby='outgoing'] .card a")
+    b.fill("work_ability", "照护细致，雇主满意", form="form[action$='/seal']")
+    b.fill("feedback_summary", "三位雇主均给予好评", form="form[action$='/seal']")
+    b.select("ethics_rating", "5", form="form[action$='/seal']")
+    b.submit("form[action$='/seal']")
+    b.expect_notice("transfer_sealed")
+    b.expect_text(b.t("transfer_status.completed"))
+
+
+def check_moved_file(b, worker, old_agency, new_agency):
+    b.click("nav a[href='/agency/workers']")
+    b.click("main .card a[href='%s']" % worker["path"])
+    assert b.find("#current-agency").text == new_agency["name"]
+    tenures = b.finds("section[aria-labelledby='tenures'] li.card")
+    assert len(tenures) == 2, [t.text for t in tenures]
+    current, sealed = tenures[0].text, tenures[1].text
+    assert new_agency["name"] in current and b.t("file.open") in current, current
+    assert old_agency["name"] in sealed and b.t("file.sealed") in sealed and "照护细致，雇主满意" in sealed, sealed
+    assert b.t("rating.5") in sealed, sealed
+    # The qualifications recorded by the first agency stay on the file.
+    assert b.t("level.5") in b.find("section[aria-labelledby='skills']").text
+
+
+# --- Journeys ---------------------------------------------------------------------------------
+
+def custody_journey(b, keyboard=False):
+    """Apply → approve → register → roster → qualifications → transfer → seal → history."""
+    first, second = new_agency("Anxin"), new_agency("Jinpai")
+    apply_agency(b, first)
+    apply_agency(b, second)
+    approve(b, first)
+    approve(b, second)
+
+    sign_in(b, first["contact_email"], first["password"], keyboard=keyboard)
+    assert b.path() == "/agency", b.path()
+    b.expect_text(first["name"], where="h1")
+    worker = new_worker()
+    register_worker(b, worker)
+    if b.size == PHONE:
+        b.expect_fits_width()
+    find_in_roster(b, worker)
+    record_skill(b)
+    record_health(b)
+    if b.language == "zh-CN":
+        record_expired_certificate(b)
+        record_assessment(b)
+    if b.size == PHONE:
+        b.expect_fits_width()
+    sign_out(b)
+
+    sign_in(b, second["contact_email"], second["password"])
+    request_transfer(b, worker, second)
+    sign_out(b)
+
+    sign_in(b, first["contact_email"], first["password"])
+    seal_outgoing(b, worker)
+    sign_out(b)
+
+    sign_in(b, second["contact_email"], second["password"])
+    check_moved_file(b, worker, first, second)
+    if b.size == PHONE:
+        b.expect_fits_width()
+
+
+def journey_zh_phone(b):
+    """The whole custody journey in Chinese on a 360 px phone, signing in by keyboard."""
+    b.open("/")
+    b.expect_text(b.t("home.intro"))
+    custody_journey(b, keyboard=True)
+
+
+def journey_en_desktop(b):
+    """The whole custody journey in English on a desktop, after switching from Chinese."""
+    b.language = "zh-CN"
+    b.open("/")
+    switch_language(b, "en")
+    assert b.path() == "/", b.path()
+    b.expect_text(b.t("home.intro"))
+    custody_journey(b)
+
+
+def journey_errors_en_phone(b):
+    """Wrong input: inline errors keeping what was typed; a form without its token is refused."""
+    b.language = "zh-CN"
+    b.open("/signin")
+    switch_language(b, "en")
+    assert b.path() == "/signin", b.path()
+    # Anonymous: a page that needs sign-in leads to the sign-in page, and back after it.
+    b.open("/agency/workers")
+    assert b.path().startswith("/signin?next="), b.path()
+    agency = new_agency("Errors")
+    apply_agency(b, agency)
+    # The application form keeps what was typed when one field is wrong.
+    b.click("a[href='/signin']")
+    b.open("/apply")
+    bad = new_agency("Errors")
+    bad["uscc"] = bad["uscc"][:-1] + ("0" if bad["uscc"][-1] != "0" else "1")
+    for name in ("name", "uscc", "region_code", "contact_name", "contact_phone", "contact_email", "password"):
+        b.fill(name, bad[name])
+    b.submit("form[action='/apply']")
+    assert b.field_error("uscc") == b.t("errors.uscc_checksum"), b.field_error("uscc")
+    assert b.value("name") == bad["name"] and b.value("contact_email") == bad["contact_email"]
+    assert b.value("password") == "", "the password was sent back"
+    assert b.find("#uscc").get_attribute("aria-invalid") == "true"
+    b.expect_fits_width()
+
+    approve(b, agency)
+    b.open("/agency/workers")
+    assert b.path().startswith("/signin?next=")
+    b.fill("account", agency["contact_email"])
+    b.fill("password", agency["password"])
+    b.submit("form[action='/signin']")
+    assert b.path() == "/agency/workers", b.path()
+
+    worker = new_worker()
+    wrong_id = worker["id_number"][:-1] + ("1" if worker["id_number"][-1] != "1" else "2")
+    b.click("nav a[href='/agency/workers/new']")
+    b.fill("id_number", wrong_id)
+    b.fill("full_name", worker["full_name"])
+    b.choose("sex", "F")
+    b.fill("home_region", "320102")
+    b.choose("service_categories", "elder_care")
+    b.submit("form[action='/agency/workers']")
+    assert b.field_error("id_number") == b.t("errors.id_number_checksum"), b.field_error("id_number")
+    b.expect_text(b.t("form.error_title"), where=".error-summary")
+    assert b.value("id_number") == wrong_id and b.value("full_name") == worker["full_name"]
+    assert b.checked("sex", "F") and b.checked("service_categories", "elder_care")
+    assert not b.checked("service_categories", "nanny")
+    b.expect_fits_width()
+
+    # The same form with its CSRF token removed is refused, and nothing is registered.
+    b.fill("id_number", worker["id_number"])
+    b.driver.execute_script("document.querySelector(\"form[action='/agency/workers'] input[name='csrf_token']\").remove()")
+    b.submit("form[action='/agency/workers']")
+    b.expect_text(b.t("errors.csrf_failed"))
+    b.expect_text(b.t("error.title"), where="h1")
+    b.click("nav a[href='/agency/workers']")
+    b.expect_text(b.t("roster.empty"))
+
+    # A skill without a level is refused next to the level, keeping the rest.
+    b.click("nav a[href='/agency/workers/new']")
+    b.fill("id_number", worker["id_number"])
+    b.fill("full_name", worker["full_name"])
+    b.choose("sex", "F")
+    b.fill("home_region", "320102")
+    b.choose("service_categories", "nanny")
+    b.submit("form[action='/agency/workers']")
+    b.expect_notice("worker_registered")
+    b.click("main a[href$='/skills/new']")
+    b.select("category", "cooking")
+    b.fill("assessor", "Assessor <b>")
+    b.submit("main form")
+    assert b.field_error("level"), "no error next to the level"
+    assert b.value("assessor") == "Assessor <b>"
+    assert b.find("select[name='category'] option:checked").get_attribute("value") == "cooking"
+    b.expect_fits_width()
+
+
+def journey_admin_zh_desktop(b):
+    """Administrators in Chinese: rejecting needs a reason; suspending and reinstating."""
+    agency = new_agency("Admin")
+    apply_agency(b, agency)
+    sign_in(b, *ADMIN)
+    b.click("main a[href='/admin/agencies?status=pending']")
+    link = [a for a in b.finds("main .card h3 a") if a.text == agency["name"]][0]
+    b.click("main .card h3 a[href='%s']" % link.get_attribute("href")[len(BASE):])
+    b.click("button[name='decision'][value='reject']")
+    assert b.field_error("reason"), "rejecting without a reason was not refused inline"
+    b.click("button[name='decision'][value='approve']")
+    b.expect_notice("agency_approve")
+    b.fill("reason", "资质复核中")
+    b.click("button[name='decision'][value='suspend']")
+    b.expect_notice("agency_suspend")
+    b.expect_text("资质复核中")
+    b.click("button[name='decision'][value='reinstate']")
+    b.expect_notice("agency_reinstate")
+    b.click("main .crumbs a")
+    b.expect_text(agency["name"])
+
+
+JOURNEYS = [
+    ("custody journey, zh-CN, 360 px", PHONE, "zh-CN", journey_zh_phone),
+    ("custody journey, English, desktop", DESKTOP, "en", journey_en_desktop),
+    ("inline errors and CSRF, English, 360 px", PHONE, "en", journey_errors_en_phone),
+    ("agency decisions, zh-CN, desktop", DESKTOP, "zh-CN", journey_admin_zh_desktop),
+]
+
+
+def main(argv):
+    only = argv[argv.index("-k") + 1] if "-k" in argv else None
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    passed, failed = 0, 0
+    for name, size, language, journey in JOURNEYS:
+        if only and only not in name:
+            continue
+        started = time.time()
+        # The browser asks for Chinese; the English journeys switch with the language link.
+        b = Browser(BASE, size, "zh-CN")
+        b.language = language
+        try:
+            journey(b)
+            passed += 1
+            print("ok    %-45s %5.1fs" % (name, time.time() - started), flush=True)
+        except Exception:
+            failed += 1
+            slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")
+            shot = os.path.join(ARTIFACTS, slug + ".png")
+            try:
+                b.screenshot(shot)
+            except Exception as e:  # the browser itself may be gone
+                shot = "(no screenshot: %s)" % e
+            print("FAIL  %-45s %5.1fs  at %s\n      screenshot: %s" % (name, time.time() - started, b.path(), shot), flush=True)
+            traceback.print_exc()
+        finally:
+            b.close()
+    print("browser journeys: %d passed, %d failed" % (passed, failed))
+    return 1 if failed or not passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

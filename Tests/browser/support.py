@@ -1,0 +1,231 @@
+"""What the browser journeys share: a Chromium wrapper, the page texts, test identifiers."""
+
+import datetime
+import os
+import random
+import re
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PHONE = (360, 740)
+DESKTOP = (1280, 900)
+
+
+# --- Page texts -------------------------------------------------------------------------------
+
+def load_texts(language):
+    """Reads Web/i18n/<language>.yaml into {"dotted.key": "text"}.
+
+    The files are nested maps of plain strings (two-space indentation), which is all this
+    small reader understands; the Swift tests check the files themselves.
+    """
+    path = os.path.join(ROOT, "Web", "i18n", language + ".yaml")
+    texts, stack = {}, []
+    with open(path, encoding="utf-8") as f:
+        for raw in f:
+            line = raw.rstrip("\n")
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            indent = len(line) - len(line.lstrip(" "))
+            key, _, value = line.strip().partition(":")
+            key = key.strip().strip('"')
+            value = value.strip()
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            if value == "":
+                stack.append((indent, key))
+                continue
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                value = value[1:-1]
+            texts[".".join([k for _, k in stack] + [key])] = value
+    return texts
+
+
+TEXTS = {"zh-CN": load_texts("zh-CN"), "en": load_texts("en")}
+
+
+# --- Test identifiers -------------------------------------------------------------------------
+
+ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def id_number(female=True, birth=None):
+    """A valid resident ID number (GB 11643) from region 320102, a woman by default."""
+    birth = birth or "19%02d%02d%02d" % (random.randint(70, 99), random.randint(1, 12), random.randint(1, 28))
+    serial = random.randrange(0, 1000, 2) if female else random.randrange(1, 1000, 2)
+    body = "320102" + birth + "%03d" % serial
+    check = "10X98765432"[sum(int(d) * w for d, w in zip(body, ID_WEIGHTS)) % 11]
+    return body + check
+
+
+def uscc():
+    """A valid unified social credit code (GB 32100)."""
+    body = "91320100MA" + "".join(random.choice("0123456789") for _ in range(7))
+    total, weight = 0, 1
+    for c in body:
+        total += USCC_ALPHABET.index(c) * weight
+        weight = weight * 3 % 31
+    return body + USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def phone():
+    return "139" + "".join(random.choice("0123456789") for _ in range(8))
+
+
+def tag():
+    return "%06d" % random.randint(0, 999999)
+
+
+def day(offset):
+    return (datetime.date.today() + datetime.timedelta(days=offset)).isoformat()
+
+
+def consent_code(log_path, phone_number, agency_name, timeout=15):
+    """The consent code the log notifier printed for this phone and requesting agency."""
+    masked = phone_number[:3] + "****" + phone_number[-4:]
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with open(log_path, encoding="utf-8", errors="replace") as f:
+            codes = [m.group(1) for line in f
+                     if "template=transfer_consent_code" in line and "to=" + masked in line and agency_name in line
+                     for m in [re.search(r"\bcode=(\d{6})\b", line)] if m]
+        if codes:
+            return codes[-1]
+        time.sleep(0.25)
+    raise AssertionError("no consent code for %s in %s" % (masked, log_path))
+
+
+# --- The browser ------------------------------------------------------------------------------
+
+class Browser:
+    """Headless Chromium at one window size, speaking one language, with helpers for forms."""
+
+    def __init__(self, base_url, size, language):
+        options = webdriver.ChromeOptions()
+        options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+        for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--window-size=%d,%d" % size, "--lang=" + language):
+            options.add_argument(argument)
+        options.add_experimental_option("prefs", {"intl.accept_languages": language})
+        service = Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
+        self.driver = webdriver.Chrome(service=service, options=options)
+        self.driver.set_page_load_timeout(30)
+        if size[0] < 500:
+            # Headless windows keep a minimum width; emulate the phone's viewport exactly.
+            self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": size[0], "height": size[1], "deviceScaleFactor": 2, "mobile": True})
+        self.base = base_url.rstrip("/")
+        self.size = size
+        self.language = language
+
+    def close(self):
+        self.driver.quit()
+
+    # Reading
+
+    def t(self, key, **values):
+        """The page text for `key` in the language the pages are expected to be in."""
+        text = TEXTS[self.language][key]
+        for name, value in values.items():
+            text = text.replace("{%s}" % name, str(value))
+        return text
+
+    def find(self, css):
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def finds(self, css):
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def body(self):
+        return self.find("body").text
+
+    def path(self):
+        url = self.driver.current_url
+        return url[len(self.base):] if url.startswith(self.base) else url
+
+    def expect_text(self, text, where="main"):
+        shown = self.find(where).text
+        assert text in shown, "expected %r in %s of %s, got:\n%s" % (text, where, self.path(), shown[:1500])
+
+    def expect_no_text(self, text, where="main"):
+        assert text not in self.find(where).text, "did not expect %r on %s" % (text, self.path())
+
+    def expect_notice(self, key):
+        self.expect_text(self.t("notices." + key), where="p.notice")
+
+    def expect_page_language(self):
+        lang = self.find("html").get_attribute("lang")
+        assert lang == self.language, "page language %r, expected %r on %s" % (lang, self.language, self.path())
+
+    def expect_fits_width(self):
+        """Nothing on the page is wider than the window (no sideways scrolling on a phone)."""
+        overflow = self.driver.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1, "page %s is %dpx wider than the %dpx window" % (self.path(), overflow, self.size[0])
+
+    # Moving
+
+    def open(self, path):
+        self.driver.get(self.base + path)
+        self.expect_page_language()
+
+    def click(self, css):
+        """Clicks a link or button and waits for the next page."""
+        old = self.find("html")
+        element = self.find(css)
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+        element.click()
+        try:
+            WebDriverWait(self.driver, 15).until(EC.staleness_of(old))
+        except TimeoutException:
+            raise AssertionError("clicking %s on %s did not lead to a new page" % (css, self.path()))
+        self.expect_page_language()
+
+    def submit(self, form_css):
+        """Submits a form with its (first) submit button."""
+        self.click(form_css + " button[type=submit]")
+
+    # Filling forms
+
+    def fill(self, name, value, form="main form"):
+        element = self.find("%s [name='%s']" % (form, name))
+        element.clear()
+        element.send_keys(value)
+
+    def date(self, name, iso, form="main form"):
+        """Sets a date input (typing into one depends on the browser's locale)."""
+        element = self.find("%s [name='%s']" % (form, name))
+        self.driver.execute_script("arguments[0].value = arguments[1]", element, iso)
+
+    def choose(self, name, value, form="main form"):
+        element = self.find("%s input[name='%s'][value='%s']" % (form, name, value))
+        if not element.is_selected():
+            self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+            element.click()
+
+    def select(self, name, value, form="main form"):
+        Select(self.find("%s select[name='%s']" % (form, name))).select_by_value(value)
+
+    def value(self, name, form="main form"):
+        return self.find("%s [name='%s']" % (form, name)).get_attribute("value")
+
+    def checked(self, name, value, form="main form"):
+        return self.find("%s input[name='%s'][value='%s']" % (form, name, value)).is_selected()
+
+    def field_error(self, name):
+        """The message shown next to a field, or None."""
+        errors = self.finds("#%s-error" % name)
+        return errors[0].text if errors else None
+
+    def screenshot(self, path):
+        self.driver.save_screenshot(path)
+        with open(path.rsplit(".", 1)[0] + ".html", "w", encoding="utf-8") as f:
+            f.write(self.driver.page_source)

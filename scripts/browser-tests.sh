@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The browser suite: real journeys through the web pages in headless Chromium (Debian's chromium
+# and chromium-driver, driven by Selenium), at 360 px and desktop width, in zh-CN and English.
+#
+#   1. a virtual environment in .build/browser-venv with selenium (from PyPI, once);
+#   2. an incremental debug build (after `swift test` this only checks that nothing changed);
+#   3. `.build/debug/registry serve --demo` on a free port, with a fresh data folder;
+#   4. Tests/browser/journeys.py (extra arguments are passed on, e.g. -k English);
+#   5. SIGTERM to the server (it stops its embedded PostgreSQL), also when something fails.
+# Screenshots and page sources of failed journeys: .build/browser-artifacts/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+for tool in chromium chromedriver python3; do
+    command -v "$tool" >/dev/null || { echo "browser tests need $tool (apt-get install chromium chromium-driver python3-venv)" >&2; exit 1; }
+done
+
+venv=.build/browser-venv
+if ! "$venv/bin/python" -c 'import selenium' 2>/dev/null; then
+    echo "browser tests: creating $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r Tests/browser/requirements.txt
+fi
+
+swift build
+
+artifacts=.build/browser-artifacts
+rm -rf "$artifacts"
+mkdir -p "$artifacts"
+
+# The embedded PostgreSQL runs as the postgres user when we are root: the folder must be reachable.
+data=$(mktemp -d /tmp/registry-browser.XXXXXX)
+chmod 755 "$data"
+log="$artifacts/server.log"
+port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+password="browser-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+server=""
+stop_server() {
+    if [[ -n "$server" ]] && kill -0 "$server" 2>/dev/null; then
+        kill -TERM "$server" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$server" 2>/dev/null; then
+            echo "browser tests: the server did not stop in 10 s; killing it" >&2
+            kill -KILL "$server" 2>/dev/null || true
+        fi
+        wait "$server" 2>/dev/null || true
+    fi
+    rm -rf "$data"
+}
+trap stop_server EXIT
+trap 'exit 130' INT TERM
+
+echo "browser tests: starting the registry on 127.0.0.1:$port (log: $log)"
+HOST=127.0.0.1 PORT=$port REGISTRY_DATA_DIR="$data" REGISTRY_ROOT="$root" REGISTRY_DEMO_PASSWORD="$password" \
+    LOG_LEVEL=info .build/debug/registry serve --demo >"$log" 2>&1 &
+server=$!
+
+ready=""
+for _ in $(seq 1 600); do
+    if ! kill -0 "$server" 2>/dev/null; then
+        echo "browser tests: the registry exited during startup:" >&2
+        tail -n 40 "$log" >&2
+        exit 1
+    fi
+    if "$venv/bin/python" - "$port" <<'PY' 2>/dev/null
+import sys, urllib.request
+urllib.request.urlopen("http://127.0.0.1:%s/health/ready" % sys.argv[1], timeout=2)
+PY
+    then ready=yes; break; fi
+    sleep 0.2
+done
+[[ -n "$ready" ]] || { echo "browser tests: the registry was not ready in 120 s" >&2; tail -n 40 "$log" >&2; exit 1; }
+
+started=$(date +%s)
+status=0
+BASE_URL="http://127.0.0.1:$port" SERVER_LOG="$log" ADMIN_EMAIL="admin@demo.registry.local" ADMIN_PASSWORD="$password" \
+    ARTIFACTS="$root/$artifacts" SE_OFFLINE=true \
+    "$venv/bin/python" Tests/browser/journeys.py "$@" || status=$?
+echo "browser tests: $(( $(date +%s) - started )) s"
+if (( status != 0 )); then
+    echo "browser tests failed; screenshots, page sources and the server log are in $artifacts/" >&2
+fi
+exit $status
