@@ -87,6 +87,7 @@ let package = Package(
             dependencies: [
                 "RegistryHTTP", "RegistryServices", "RegistryStorage", "RegistrySecurity", "RegistryDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -79,11 +79,43 @@ public enum DemoData {
         }
         // 张桂兰: 金牌 asked for her; she has not answered yet.
         _ = try await registry.transfers.request(idNumber: ids[1].1, caller: staff[1], logger: logger)
+
+        // A household that hired 王春梅 through 安心 and reviewed her; she has her own account,
+        // replied, and is listed for hire.
+        let employerID = try await registry.accounts.registerEmployer(
+            .init(email: employerEmail, phone: nil, password: password, householdName: "张先生家", regionCode: "350102"),
+            caller: .system, logger: logger)
+        let employer = Caller(Principal(.user(id: employerID.text, role: .employer, agencyID: nil, workerID: nil)))
+        let chunmei = ids[2].0
+        _ = try await registry.accounts.startWorkerAccount(chunmei, workers: registry.workers, caller: staff[0], logger: logger)
+        if let code = try await lastCode(registry, template: "worker_activation_code", logger: logger) {
+            try await registry.accounts.activateWorker(phone: demoWorkers[2].phone, code: code, password: password,
+                                                       throttle: registry.policies.authentication, logger: logger)
+        }
+        let workerUser = try await registry.database.withConnection { connection in
+            try await AccountStore.find(email: nil, phone: demoWorkers[2].phone, on: connection, logger: logger)
+        }
+        let worker = Caller(Principal(.user(id: workerUser?.id.text ?? "", role: .worker, agencyID: nil, workerID: chunmei.text)))
+        let engagement = try await registry.engagements.place(
+            .init(workerId: chunmei, employerEmail: employerEmail, employerPhone: nil, category: "maternity", startsOn: "2026-03-01"),
+            caller: staff[0], logger: logger)
+        _ = try await registry.engagements.transition(engagement, "confirm", caller: employer, logger: logger)
+        let review = try await registry.engagements.review(
+            engagement: engagement,
+            .init(skillScores: ["punctuality": 5, "quality": 4, "childcare": 5, "cooking": 4],
+                  ethicsScores: ["honesty": 5, "respect": 5, "reliability": 5, "care": 5], comment: "照顾产妇和宝宝非常细心，做事踏实。"),
+            caller: employer, logger: logger)
+        try await registry.engagements.reply(review, body: "谢谢张先生一家的信任！", caller: worker, logger: logger)
+        try await registry.accounts.setAvailable(true, caller: worker, logger: logger)
+        _ = try await registry.consents.issue(caller: worker, logger: logger)
     }
 
-    static func lastCode(_ registry: Registry, logger: Logger) async throws -> String? {
+    public static let employerEmail = "household@demo.registry.local"
+    public static let workerPhone = "13800138003"
+
+    static func lastCode(_ registry: Registry, template: String = "transfer_consent_code", logger: Logger) async throws -> String? {
         let rows = try await registry.database.query("""
-            SELECT payload->>'code' FROM notifications WHERE template = 'transfer_consent_code' AND sent_at IS NULL ORDER BY id DESC LIMIT 1
+            SELECT payload->>'code' FROM notifications WHERE template = \(template) AND sent_at IS NULL ORDER BY id DESC LIMIT 1
             """, logger: logger)
         for try await code in rows.decode(String?.self) { return code }
         return nil
@@ -119,6 +151,8 @@ public enum DemoData {
             password: \(password)
 
             Demo agency staff (same password): \(agencyStaff.map(\.email).joined(separator: ", "))
+            Demo employer (same password): \(employerEmail)
+            Demo worker 王春梅 (same password, signs in with her phone): \(workerPhone)
 
             """
         FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])

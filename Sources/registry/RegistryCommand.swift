@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -18,7 +19,7 @@ struct RegistryCommand: AsyncParsableCommand {
         commandName: "registry",
         abstract: "The domestic service worker credit registry.",
         discussion: "Configuration comes from the environment (see README.md): PORT, HOST, REGISTRY_DATA_DIR, DATABASE_URL, LOG_LEVEL, ...",
-        subcommands: [Serve.self, Migrate.self, CreateAdmin.self, Demo.self, ImportWorkers.self, DB.self, Policies.self, Audit.self],
+        subcommands: [Serve.self, Migrate.self, CreateAdmin.self, Demo.self, ImportWorkers.self, ReportCommand.self, DB.self, Policies.self, Audit.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -288,5 +289,48 @@ struct ImportWorkers: AsyncParsableCommand {
             rejected \(summary.rejected) — \(total) lines in \(String(format: "%.1f", seconds)) s \
             (\(String(format: "%.0f", Double(total) / max(seconds, 0.001))) lines/s)
             """)
+    }
+}
+
+struct ReportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report", abstract: "Signed credit reports.", subcommands: [Verify.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a signed report (the JSON from GET /api/v1/workers/{id}/report?signed=true). Exit 0 when valid, 1 when not.")
+
+        @Argument(help: "The signed report file.")
+        var file: String
+
+        @Option(name: .customLong("public-key"), help: "Verify against this base64 Ed25519 key instead of this registry's own.")
+        var publicKey: String?
+
+        func run() async throws {
+            guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+            let document: ReportService.SignedReport
+            do {
+                document = try JSONDecoder().decode(ReportService.SignedReport.self, from: data)
+            } catch {
+                print("not a signed report: \(file) must hold payload, signature, algorithm and public_key")
+                throw ExitCode(1)
+            }
+            let key: Curve25519.Signing.PublicKey
+            if let publicKey {
+                guard let raw = Data(base64Encoded: publicKey), let k = try? Curve25519.Signing.PublicKey(rawRepresentation: raw) else {
+                    throw ValidationError("--public-key must be a base64 Ed25519 public key (32 bytes)")
+                }
+                key = k
+            } else {
+                key = try Configuration.fromEnvironment().loadKeys().signingKey.publicKey
+            }
+            let result = ReportService.verify(document, publicKey: key)
+            if result.valid {
+                print("valid: report on worker \(result.workerId ?? "?") generated \(result.generatedAt ?? "?"), signed by this registry")
+            } else {
+                print("INVALID: \(result.reason ?? "the signature does not match")")
+                throw ExitCode(1)
+            }
+        }
     }
 }
