@@ -8,8 +8,12 @@ PORT ?= 8080
 deps:
 	@scripts/install-deps.sh run
 
+## What the browser tests need besides the rest: headless Chromium, its WebDriver, Python's venv,
+## and a CJK font so that screenshots of failed journeys are readable.
+BROWSER_TEST_PACKAGES := chromium chromium-driver python3-venv fonts-wqy-microhei
+
 test-deps:
-	@scripts/install-deps.sh test
+	@REGISTRY_TEST_PACKAGES="$(BROWSER_TEST_PACKAGES)" scripts/install-deps.sh test
 
 build: deps
 	swift build $(SWIFT_BUILD_FLAGS)
@@ -18,9 +22,11 @@ build: deps
 run: build
 	PORT=$(PORT) .build/debug/registry serve --demo
 
-## The whole suite: unit, integration (real PostgreSQL) and HTTP tests.
+## The whole suite: unit, integration (real PostgreSQL) and HTTP tests, then the browser
+## journeys through the web pages (scripts/browser-tests.sh, reusing the same build).
 test: test-deps
 	swift test $(SWIFT_BUILD_FLAGS)
+	SWIFT_BUILD_FLAGS="$(SWIFT_BUILD_FLAGS)" scripts/browser-tests.sh
 
 ## Remove the local data folder (the embedded cluster, keys, demo credentials). Stop the registry first.
 clean-data:

@@ -3,7 +3,8 @@
 # and chromium-driver, driven by Selenium), at 360 px and desktop width, in zh-CN and English.
 #
 #   1. a virtual environment in .build/browser-venv with selenium (from PyPI, once);
-#   2. an incremental debug build (after `swift test` this only checks that nothing changed);
+#   2. an incremental build in the same folder and configuration as `swift test` (after it,
+#      this only checks that nothing changed);
 #   3. `.build/debug/registry serve --demo` on a free port, with a fresh data folder;
 #   4. Tests/browser/journeys.py (extra arguments are passed on, e.g. -k English);
 #   5. SIGTERM to the server (it stops its embedded PostgreSQL), also when something fails.
@@ -24,7 +25,11 @@ if ! "$venv/bin/python" -c 'import selenium' 2>/dev/null; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r Tests/browser/requirements.txt
 fi
 
-swift build
+# The same build folder and configuration as `swift test` (SWIFT_BUILD_FLAGS as in the Makefile).
+# shellcheck disable=SC2086
+swift build ${SWIFT_BUILD_FLAGS:-}
+# shellcheck disable=SC2086
+registry="$(swift build ${SWIFT_BUILD_FLAGS:-} --show-bin-path | tail -n 1)/registry"
 
 artifacts=.build/browser-artifacts
 rm -rf "$artifacts"
@@ -55,7 +60,7 @@ trap 'exit 130' INT TERM
 
 echo "browser tests: starting the registry on 127.0.0.1:$port (log: $log)"
 HOST=127.0.0.1 PORT=$port REGISTRY_DATA_DIR="$data" REGISTRY_ROOT="$root" REGISTRY_DEMO_PASSWORD="$password" \
-    LOG_LEVEL=info .build/debug/registry serve --demo >"$log" 2>&1 &
+    LOG_LEVEL=info "$registry" serve --demo >"$log" 2>&1 &
 server=$!
 
 ready=""
@@ -74,12 +79,10 @@ PY
 done
 [[ -n "$ready" ]] || { echo "browser tests: the registry was not ready in 120 s" >&2; tail -n 40 "$log" >&2; exit 1; }
 
-started=$(date +%s)
 status=0
 BASE_URL="http://127.0.0.1:$port" SERVER_LOG="$log" ADMIN_EMAIL="admin@demo.registry.local" ADMIN_PASSWORD="$password" \
     ARTIFACTS="$root/$artifacts" SE_OFFLINE=true \
     "$venv/bin/python" Tests/browser/journeys.py "$@" || status=$?
-echo "browser tests: $(( $(date +%s) - started )) s"
 if (( status != 0 )); then
     echo "browser tests failed; screenshots, page sources and the server log are in $artifacts/" >&2
 fi

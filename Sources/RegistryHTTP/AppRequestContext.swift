@@ -14,6 +14,8 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     /// The raw session token, when the request carried one (for logout and re-login).
     public var presentedToken: String?
     public var authenticatedByCookie = false
+    /// The integration source behind an API key.
+    public var integration: IntegrationStore.Source?
     public var requestID: String = ""
 
     public init(source: ApplicationRequestContextSource) {

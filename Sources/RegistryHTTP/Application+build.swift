@@ -35,6 +35,7 @@ public func buildRouter(_ registry: Registry) -> (Router<AppRequestContext>, [Ro
     WorkerRoutes(registry: registry).register(on: routes)
     TransferRoutes(registry: registry).register(on: routes)
     EmployerRoutes(registry: registry).register(on: routes)
+    FlagRoutes(registry: registry).register(on: routes)
     PageRoutes(registry: registry).register(on: routes)
     return (router, routes.routes)
 }

@@ -77,7 +77,15 @@ struct AuthenticationMiddleware: RouterMiddleware {
             token = cookie
             context.authenticatedByCookie = true
         }
-        if let token {
+        if let token, token.hasPrefix(FlagService.keyPrefix) {
+            // An integration client (police, credit bureau): its key names its source.
+            if let (keyID, source) = try await registry.flags.authenticate(key: token, logger: context.logger) {
+                context.integration = source
+                context.principal = Principal(.integration(sourceID: source.id.uuidString.lowercased(), sourceName: source.name,
+                                                           keyID: keyID.uuidString.lowercased()))
+                context.logger[metadataKey: "source"] = .string(source.name)
+            }
+        } else if let token {
             context.presentedToken = token
             if let session = try await registry.auth.authenticate(token: token, logger: context.logger) {
                 context.session = session

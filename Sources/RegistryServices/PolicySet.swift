@@ -8,12 +8,15 @@ public struct PolicySet: Sendable {
     public var authentication: AuthenticationPolicy
     public var custody: CustodyPolicy
     public var reports: ReportPolicy
+    public var flags: FlagPolicy
 
-    public init(access: AccessPolicy, authentication: AuthenticationPolicy, custody: CustodyPolicy = .init(), reports: ReportPolicy = .init()) {
+    public init(access: AccessPolicy, authentication: AuthenticationPolicy, custody: CustodyPolicy = .init(), reports: ReportPolicy = .init(),
+                flags: FlagPolicy) {
         self.access = access
         self.authentication = authentication
         self.custody = custody
         self.reports = reports
+        self.flags = flags
     }
 
     /// Loads `access.yaml` and `authentication.yaml` from `directory`. A problem names the file,
@@ -35,7 +38,11 @@ public struct PolicySet: Sendable {
             try file.validate()
             return file
         }
-        return PolicySet(access: access, authentication: authentication, custody: custody, reports: reports)
+        let flags = try PolicyFile.load(directory + "/flags.yaml", as: FlagPolicy.self) { file throws(PolicyError) in
+            try file.validate()
+            return file
+        }
+        return PolicySet(access: access, authentication: authentication, custody: custody, reports: reports, flags: flags)
     }
 }
 

@@ -20,6 +20,7 @@ public struct Registry: Sendable {
     public let consents: ConsentService
     public let engagements: EngagementService
     public let reports: ReportService
+    public let flags: FlagService
     public let migrator: Migrator
 
     public init(configuration: Configuration, policies: PolicySet, database: Database, keys: KeyRing,
@@ -30,8 +31,9 @@ public struct Registry: Sendable {
         self.keys = keys
         self.auth = AuthService(database: database, policy: policies.authentication, hasher: hasher)
         self.agencies = AgencyService(database: database, hasher: hasher, passwordMinLength: policies.authentication.passwordMinLength)
-        self.workers = WorkerService(database: database, keys: keys, policy: policies.custody)
-        self.workerImport = WorkerImport(database: database, keys: keys, policy: policies.custody)
+        self.flags = FlagService(database: database, keys: keys, policy: policies.flags)
+        self.workers = WorkerService(database: database, keys: keys, policy: policies.custody, flags: flags)
+        self.workerImport = WorkerImport(database: database, keys: keys, policy: policies.custody, flags: flags)
         self.transfers = TransferService(database: database, keys: keys, policy: policies.custody)
         self.accounts = AccountService(database: database, hasher: hasher, authentication: policies.authentication, reports: policies.reports)
         self.consents = ConsentService(database: database, policy: policies.reports, throttle: policies.authentication.loginThrottle)

@@ -13,6 +13,7 @@ public struct WorkerImport: Sendable {
     let database: Database
     let keys: KeyRing
     let policy: CustodyPolicy
+    let flags: FlagService
 
     public static let header = ["id_number", "full_name", "sex", "phone", "home_region", "service_categories"]
 
@@ -170,7 +171,9 @@ public struct WorkerImport: Sendable {
                 ORDER BY i.line
                 """, logger: logger)
             var results: [LineResult] = []
+            var createdIDs: [UUID] = []
             for try await (line, created, existing, agency) in rows.decode((Int64, UUID?, UUID?, UUID?).self) {
+                if let created { createdIDs.append(created) }
                 if let created {
                     results.append(LineResult(line: Int(line), outcome: .created, workerId: created.text))
                 } else if let existing, agency == agencyID {
@@ -181,6 +184,11 @@ public struct WorkerImport: Sendable {
                                               field: "id_number"))
                 }
             }
+            // Flags received before these files existed attach now; grades are computed for them.
+            try await flags.attachOnRegistration(createdIDs, caller: caller, on: connection, logger: logger)
+            try await connection.query("""
+                INSERT INTO grade_queue (worker_id, cause) SELECT unnest(\(createdIDs)::uuid[]), 'registered' ON CONFLICT (worker_id) DO NOTHING
+                """, logger: logger)
             return results
         }
     }

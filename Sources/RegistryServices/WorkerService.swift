@@ -10,11 +10,13 @@ public struct WorkerService: Sendable {
     let database: Database
     let keys: KeyRing
     let policy: CustodyPolicy
+    let flags: FlagService
 
-    init(database: Database, keys: KeyRing, policy: CustodyPolicy) {
+    init(database: Database, keys: KeyRing, policy: CustodyPolicy, flags: FlagService) {
         self.database = database
         self.keys = keys
         self.policy = policy
+        self.flags = flags
     }
 
     static func duplicate() -> RegistryError {
@@ -41,6 +43,8 @@ public struct WorkerService: Sendable {
             try await AuditStore.append(caller.event("worker.registered", "worker", id, [
                 "agency": .string(agency.id.text), "categories": .list(registration.categories.map { .string($0.rawValue) }),
             ]), on: connection, logger: logger)
+            try await flags.attachOnRegistration([id], caller: caller, on: connection, logger: logger)
+            try await GradeQueue.enqueue(id, reason: "registered", on: connection, logger: logger)
             return id
         }
     }
@@ -229,7 +233,9 @@ public struct WorkerService: Sendable {
             guard let tenure = try await TenureStore.openTenure(workerID: workerID, on: connection, logger: logger), tenure.agencyID == agency.id else {
                 throw RegistryError(.conflict, code: "no_open_tenure", message: "Your agency has no open tenure for this worker.")
             }
-            return try await body(connection, tenure.id, agency.id, user)
+            let result = try await body(connection, tenure.id, agency.id, user)
+            try await GradeQueue.enqueue(workerID, reason: "file_changed", on: connection, logger: logger)
+            return result
         }
     }
 

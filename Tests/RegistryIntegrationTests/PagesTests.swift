@@ -183,6 +183,55 @@ struct PagesTests {
         }
     }
 
+    @Test("a roster pasted as CSV shows a result for every line")
+    func importByPaste() async throws {
+        try await withTestApp { registry, _, client in
+            let agency = try await registry.pagesAgency(7)
+            var page = PageClient(client: client)
+            _ = try await page.signIn(email: agency.email, password: agency.password)
+            let good = PagesFixtures.idNumber(serial: 226), bad = String(PagesFixtures.idNumber(serial: 228).dropLast()) + "0"
+            let csv = "\u{FEFF}id_number,full_name,sex,phone,home_region,service_categories\r\n"
+                + "\(good),王芳,F,13900001111,320102,nanny;cooking\r\n\(bad),李娜,F,,320102,nanny\r\n"
+            let response = try await page.post("/agency/import", ["csv": csv])
+            #expect(response.status == .ok)
+            let html = String(buffer: response.body)
+            #expect(html.contains("id=\"count-created\">1<"))
+            #expect(html.contains("id=\"count-rejected\">1<"))
+            #expect(html.contains("请检查「身份证号码」"))
+            let roster = try await registry.workers.roster(nameContains: nil, limit: 10, offset: 0, caller: agency.caller, logger: testLogger)
+            #expect(roster.map(\.fullName) == ["王芳"])
+            let header = try await page.post("/agency/import", ["csv": "name,sex\r\n"])
+            #expect(header.status == .badRequest)
+            #expect(String(buffer: header.body).contains("id=\"csv-error\""))
+        }
+    }
+
+    @Test("each role lands on its own home; a page of another role is a 403 page, not JSON")
+    func rolesAndHomes() async throws {
+        try await withTestApp { registry, _, client in
+            let agency = try await registry.pagesAgency(8)
+            var page = PageClient(client: client)
+            _ = try await page.signIn(email: agency.email, password: agency.password)
+            let admin = try await page.get("/admin")
+            #expect(admin.status == .forbidden)
+            #expect(admin.headers[.contentType] == "text/html; charset=utf-8")
+            #expect(String(buffer: admin.body).contains("您没有权限进行此操作"))
+            let missing = try await page.get("/agency/workers/\(UUID().uuidString.lowercased())")
+            #expect(missing.status == .notFound)
+            let unknown = try await page.get("/no/such/page")
+            #expect(unknown.status == .notFound)
+            #expect(unknown.headers[.contentType] == "text/html; charset=utf-8")
+
+            _ = try await registry.makeUser(role: .admin, email: "admin@pages.cn", password: "admin password!")
+            var adminPage = PageClient(client: client)
+            _ = try await adminPage.signIn(email: "admin@pages.cn", password: "admin password!")
+            let home = try await adminPage.get("/")
+            #expect(home.headers[.location] == "/admin")
+            let adminHome = try await adminPage.get("/admin")
+            #expect(adminHome.status == .ok)
+        }
+    }
+
     @Test("the language comes from the lang cookie, else Accept-Language, else zh-CN; the switch only returns to this site")
     func languages() async throws {
         try await withTestApp { _, _, client in

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import traceback
+import urllib.request
 
 from selenium.webdriver.common.keys import Keys
 
@@ -31,10 +32,10 @@ def sign_in(b, email, password, keyboard=False):
     b.open("/signin")
     if keyboard:
         # Only the keyboard: type, Tab to the password, Enter submits.
-        old = b.find("html")
+        b.driver.execute_script("window.__leaving = true")
         b.find("#account").send_keys(email, Keys.TAB)
         b.driver.switch_to.active_element.send_keys(password, Keys.ENTER)
-        support.WebDriverWait(b.driver, 15).until(support.EC.staleness_of(old))
+        b.wait_for_new_page("signing in by keyboard")
     else:
         b.fill("account", email)
         b.fill("password", password)
@@ -346,6 +347,34 @@ def journey_errors_en_phone(b):
     assert b.find("select[name='category'] option:checked").get_attribute("value") == "cooking"
     b.expect_fits_width()
 
+    # A roster file: a result for every line; the worker registered above is not registered twice.
+    import_roster(b, known=worker)
+    b.expect_fits_width()
+
+
+def import_roster(b, known):
+    """A CSV file with a new worker, a wrong line, and one already on the roster."""
+    fresh = new_worker()
+    wrong = new_worker()
+    wrong["id_number"] = wrong["id_number"][:-1] + ("1" if wrong["id_number"][-1] != "1" else "2")
+    path = os.path.join(ARTIFACTS, "roster-%s.csv" % support.tag())
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\ufeffid_number,full_name,sex,phone,home_region,service_categories\r\n")
+        for w in (fresh, wrong, known):
+            f.write("%s,%s,F,%s,320102,nanny;cooking\r\n" % (w["id_number"], w["full_name"], w["phone"]))
+    b.click("nav a[href='/agency/import']")
+    b.find("input[name='file']").send_keys(path)
+    b.submit("form[action='/agency/import']")
+    os.remove(path)
+    counts = {k: b.find("#count-" + k).text for k in ("created", "already", "transfer", "rejected")}
+    assert counts == {"created": "1", "already": "1", "transfer": "0", "rejected": "1"}, counts
+    rows = [r.text for r in b.finds("main table tbody tr")]
+    assert len(rows) == 3 and b.t("import_outcome.rejected") in rows[1], rows
+    assert b.t("import.problem", field=b.t("field.id_number")) in rows[1], rows
+    b.click("main table a[href^='/agency/workers/']")
+    b.expect_text(fresh["full_name"], where="h1")
+    b.expect_text(b.t("category.cooking"))
+
 
 def journey_admin_zh_desktop(b):
     """Administrators in Chinese: rejecting needs a reason; suspending and reinstating."""
@@ -377,10 +406,19 @@ JOURNEYS = [
 ]
 
 
+def server_alive():
+    try:
+        urllib.request.urlopen(BASE + "/health/live", timeout=3)
+        return True
+    except Exception:
+        return False
+
+
 def main(argv):
     only = argv[argv.index("-k") + 1] if "-k" in argv else None
     os.makedirs(ARTIFACTS, exist_ok=True)
     passed, failed = 0, 0
+    begun = time.time()
     for name, size, language, journey in JOURNEYS:
         if only and only not in name:
             continue
@@ -402,9 +440,13 @@ def main(argv):
                 shot = "(no screenshot: %s)" % e
             print("FAIL  %-45s %5.1fs  at %s\n      screenshot: %s" % (name, time.time() - started, b.path(), shot), flush=True)
             traceback.print_exc()
+            if not server_alive():
+                print("      the server is not answering: see the end of its log (SERVER_LOG)", flush=True)
+                break
         finally:
             b.close()
-    print("browser journeys: %d passed, %d failed" % (passed, failed))
+    print("browser journeys took %.0f s" % (time.time() - begun))
+    print("browser: %d passed, %d failed" % (passed, failed))
     return 1 if failed or not passed else 0
 
 

@@ -7,11 +7,10 @@ import re
 import time
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PHONE = (360, 740)
@@ -178,16 +177,25 @@ class Browser:
         self.expect_page_language()
 
     def click(self, css):
-        """Clicks a link or button and waits for the next page."""
-        old = self.find("html")
+        """Clicks a link or button and waits until the next page has loaded."""
         element = self.find(css)
-        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); window.__leaving = true", element)
         element.click()
-        try:
-            WebDriverWait(self.driver, 15).until(EC.staleness_of(old))
-        except TimeoutException:
-            raise AssertionError("clicking %s on %s did not lead to a new page" % (css, self.path()))
+        self.wait_for_new_page("clicking %s" % css)
         self.expect_page_language()
+
+    def wait_for_new_page(self, what, timeout=15):
+        """Waits for a document without the mark set on the old one, fully loaded. (Waiting for
+        an old element to go stale trips over chromedriver while the page is being replaced.)"""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                if self.driver.execute_script("return !window.__leaving && document.readyState === 'complete'"):
+                    return
+            except WebDriverException:
+                pass  # the old document is going away
+            time.sleep(0.05)
+        raise AssertionError("%s on %s did not lead to a new page" % (what, self.path()))
 
     def submit(self, form_css):
         """Submits a form with its (first) submit button."""

@@ -154,6 +154,15 @@ public struct GradeComputation: Sendable, Equatable, Codable {
         case policyVersion = "policy_version"
     }
 
+    /// The same computation without the per-review evidence lists (every total kept): a compact
+    /// form to store for millions of workers. The full one is `Grader.grade` of the same inputs.
+    public var withoutEvidence: GradeComputation {
+        var copy = self
+        copy.ethics.reviewsAndRatings.evidence = []
+        copy.skill.reviews.evidence = []
+        return copy
+    }
+
     public struct Scores: Sendable, Equatable, Codable {
         public var ethics: Double
         public var skill: Double
@@ -204,19 +213,24 @@ public struct GradeComputation: Sendable, Equatable, Codable {
         public var mean: Double
         /// (mean − 1) × 25.
         public var score: Double
+        /// Points each review dimension (and `agency_rating`) moved `score` from the prior's;
+        /// they add up to score − (prior_mean − 1) × 25.
+        public var shares: [String: Double]
         public var evidence: [Evidence]
 
-        public init(priorMean: Double, priorWeight: Double, evidenceWeight: Double, mean: Double, score: Double, evidence: [Evidence]) {
+        public init(priorMean: Double, priorWeight: Double, evidenceWeight: Double, mean: Double, score: Double,
+                    shares: [String: Double], evidence: [Evidence]) {
             self.priorMean = priorMean
             self.priorWeight = priorWeight
             self.evidenceWeight = evidenceWeight
             self.mean = mean
             self.score = score
+            self.shares = shares
             self.evidence = evidence
         }
 
         enum CodingKeys: String, CodingKey {
-            case mean, score, evidence
+            case mean, score, shares, evidence
             case priorMean = "prior_mean"
             case priorWeight = "prior_weight"
             case evidenceWeight = "evidence_weight"
@@ -404,12 +418,15 @@ public struct GradeComputation: Sendable, Equatable, Codable {
         public var points: Double
         /// Points on the composite (points × the part's weight).
         public var composite: Double
+        /// For review factors: composite points per review dimension.
+        public var dimensions: [String: Double]?
 
-        public init(code: String, part: String, points: Double, composite: Double) {
+        public init(code: String, part: String, points: Double, composite: Double, dimensions: [String: Double]? = nil) {
             self.code = code
             self.part = part
             self.points = points
             self.composite = composite
+            self.dimensions = dimensions
         }
     }
 }

@@ -28,7 +28,10 @@ public struct Grader: Sendable {
         func age(_ day: CivilDate) -> Int { today.daysSinceEpoch - day.daysSinceEpoch }
         func decay(_ day: CivilDate) -> Double { GradingMath.decay(ageDays: age(day), halfLifeDays: policy.decay.halfLifeDays) }
 
-        let reviews = input.reviews.sorted { Self.key($0) < Self.key($1) }
+        let reviews = input.reviews.map { (key: Self.key($0), review: $0) }.sorted { $0.key < $1.key }.map(\.review)
+        // Each review's age and decay, computed once.
+        let reviewDecay = reviews.map { decay($0.reviewedOn) }
+        let reviewAge = reviews.map { age($0.reviewedOn) }
         let ratings = input.agencyRatings.sorted { ($0.ratedOn, $0.rating, $0.sealed ? 1 : 0) < ($1.ratedOn, $1.rating, $1.sealed ? 1 : 0) }
         let flags = input.flags.sorted {
             ($0.occurredOn, $0.category.rawValue, $0.status.rawValue, $0.severity, $0.expiresOn?.iso ?? "")
@@ -39,13 +42,12 @@ public struct Grader: Sendable {
 
         let ep = policy.ethics
         var ethicsMean = WeightedMean(priorMean: ep.priorMean, priorWeight: pw)
-        var ethicsDimensionCount: [String: Int] = [:]
-        for review in reviews {
+        var ethicsReviews = 0
+        for (i, review) in reviews.enumerated() {
             let scored = Self.scores(review.ethics, weights: ep.reviewDimensions)
             guard !scored.isEmpty else { continue }
-            for (d, _, _) in scored { ethicsDimensionCount[String(d.dropFirst(Self.dimensionPrefix.count)), default: 0] += 1 }
-            ethicsMean.add(source: "review", date: review.reviewedOn, ageDays: age(review.reviewedOn), decay: decay(review.reviewedOn),
-                           sourceWeight: 1, scored: scored)
+            ethicsReviews += 1
+            ethicsMean.add(source: "review", date: review.reviewedOn, ageDays: reviewAge[i], decay: reviewDecay[i], sourceWeight: 1, scored: scored)
         }
         var ratingsCounted = 0
         for rating in ratings where (1...5).contains(rating.rating) {
@@ -56,7 +58,13 @@ public struct Grader: Sendable {
                            sourceWeight: sourceWeight, scored: [(Self.agencyKey, 1, Double(rating.rating))])
         }
         let ethicsShrunk = ethicsMean.result()
-        var ethicsFactors = ethicsMean.contributions()  // key → points on the ethics score
+        var ethicsReviewDimensions = ethicsShrunk.shares
+        let agencyPoints = ethicsReviewDimensions.removeValue(forKey: Self.agencyKey) ?? 0
+        // Factor key → points on the ethics score.
+        var ethicsFactors: [(String, Double)] = [
+            (Self.ethicsReviewsKey, ethicsReviewDimensions.keys.sorted().reduce(0) { $0 + ethicsReviewDimensions[$1]! }),
+            (Self.agencyKey, agencyPoints),
+        ]
 
         var flagItems: [GradeComputation.FlagItem] = []
         var flagCount: [FlagCategory: Int] = [:]
@@ -83,6 +91,7 @@ public struct Grader: Sendable {
         // MARK: Skill
 
         let sp = policy.skill
+        let skillScored = reviews.map { Self.scores($0.skill, weights: sp.reviewDimensions) }
         var steps: [GradeComputation.LevelStep] = []
         var levels: [ServiceCategory: Int] = [:]
         for category in ServiceCategory.allCases {
@@ -104,13 +113,12 @@ public struct Grader: Sendable {
                 raise = rule.certificateMinimumLevel - (level ?? 0)
                 level = rule.certificateMinimumLevel
             }
-            var categoryMean = WeightedMean(priorMean: sp.priorMean, priorWeight: pw)
-            let dimensionWeights = sp.reviewDimensions.filter { rule.reviewDimensions.contains($0.key) }
-            for review in reviews where review.category == nil || review.category == category {
-                let scored = Self.scores(review.skill, weights: dimensionWeights)
-                guard !scored.isEmpty else { continue }
-                categoryMean.add(source: "review", date: review.reviewedOn, ageDays: age(review.reviewedOn), decay: decay(review.reviewedOn),
-                                 sourceWeight: 1, scored: scored)
+            var categoryMean = WeightedMean(priorMean: sp.priorMean, priorWeight: pw, keepsEvidence: false)
+            for (i, scored) in skillScored.enumerated() where reviews[i].category == nil || reviews[i].category == category {
+                let relevant = scored.filter { rule.reviewDimensions.contains($0.0) }
+                guard !relevant.isEmpty else { continue }
+                categoryMean.add(source: "review", date: reviews[i].reviewedOn, ageDays: reviewAge[i], decay: reviewDecay[i],
+                                 sourceWeight: 1, scored: relevant)
             }
             let shrunk = categoryMean.result()
             let reviewMean: Double? = shrunk.evidenceWeight > 0 ? shrunk.mean : nil
@@ -134,13 +142,10 @@ public struct Grader: Sendable {
         let levelPoints = sp.levelPoints[best?.level ?? 0]
 
         var skillMean = WeightedMean(priorMean: sp.priorMean, priorWeight: pw)
-        var skillDimensionCount: [String: Int] = [:]
-        for review in reviews {
-            let scored = Self.scores(review.skill, weights: sp.reviewDimensions)
-            guard !scored.isEmpty else { continue }
-            for (d, _, _) in scored { skillDimensionCount[String(d.dropFirst(Self.dimensionPrefix.count)), default: 0] += 1 }
-            skillMean.add(source: "review", date: review.reviewedOn, ageDays: age(review.reviewedOn), decay: decay(review.reviewedOn),
-                          sourceWeight: 1, scored: scored)
+        var skillReviews = 0
+        for (i, scored) in skillScored.enumerated() where !scored.isEmpty {
+            skillReviews += 1
+            skillMean.add(source: "review", date: reviews[i].reviewedOn, ageDays: reviewAge[i], decay: reviewDecay[i], sourceWeight: 1, scored: scored)
         }
         let skillShrunk = skillMean.result()
 
@@ -161,10 +166,13 @@ public struct Grader: Sendable {
         let skillBaseline = sp.levelWeight * sp.levelPoints[0] + sp.reviewWeight * GradingMath.percent(fromMean: sp.priorMean)
         let skillRaw = sp.levelWeight * levelPoints + sp.reviewWeight * skillShrunk.score + trainingPoints - healthPenalty
         let skillScore = GradingMath.clamp(skillRaw, 0, 100)
-        var skillFactors: [(String, Double)] = [(GradeReasonCode.skillLevel, sp.levelWeight * (levelPoints - sp.levelPoints[0]))]
-        skillFactors += skillMean.contributions().map { ($0.0, sp.reviewWeight * $0.1) }
-        skillFactors.append((GradeReasonCode.trainings, trainingPoints))
-        skillFactors.append((healthCode, -healthPenalty))
+        let skillReviewPoints = skillShrunk.shares.keys.sorted().reduce(0) { $0 + skillShrunk.shares[$1]! }
+        var skillFactors: [(String, Double)] = [
+            (GradeReasonCode.skillLevel, sp.levelWeight * (levelPoints - sp.levelPoints[0])),
+            (Self.skillReviewsKey, sp.reviewWeight * skillReviewPoints),
+            (GradeReasonCode.trainings, trainingPoints),
+            (healthCode, -healthPenalty),
+        ]
         if skillScore != skillRaw { Self.fit(&skillFactors, to: skillScore - skillBaseline) }
 
         // MARK: Composite, band, caps
@@ -173,7 +181,7 @@ public struct Grader: Sendable {
         let compositeValue = we * ethicsScore + ws * skillScore
         let composite = GradingMath.round2(compositeValue)
         let baseline = GradeComputation.Scores(ethics: ethicsBaseline, skill: skillBaseline, composite: we * ethicsBaseline + ws * skillBaseline)
-        let band = policy.bands.first { composite >= $0.min }?.grade ?? .d
+        let band = policy.band(for: composite)
 
         var cap: (grade: CreditGrade, by: FlagCategory)?
         for flag in flags where flag.counts(on: today) {
@@ -189,29 +197,52 @@ public struct Grader: Sendable {
 
         // MARK: Contributions and reasons
 
-        var byCode: [String: (part: String, points: Double)] = [:]
+        var byKey: [String: (part: String, points: Double)] = [:]
         var order: [String] = []
-        func collect(_ factors: [(String, Double)], part: String) {
+        for (factors, part) in [(ethicsFactors, "ethics"), (skillFactors, "skill")] {
             for (key, points) in factors {
-                if byCode[key] == nil { order.append(key) }
-                byCode[key, default: (part, 0)].points += points
+                if byKey[key] == nil { order.append(key) }
+                byKey[key, default: (part, 0)].points += points
             }
         }
-        collect(ethicsFactors, part: "ethics")
-        collect(skillFactors, part: "skill")
         var contributions: [GradeComputation.Contribution] = []
+        var params: [String: [String: String]] = [:]
         for key in order {
-            let (part, points) = byCode[key]!
+            let (part, points) = byKey[key]!
             guard points != 0 else { continue }
-            let code: String
-            if key == Self.agencyKey {
+            let weight = part == "ethics" ? we : ws
+            var code = key
+            var dimensions: [String: Double]?
+            switch key {
+            case Self.agencyKey:
                 code = points > 0 ? GradeReasonCode.agencyEthicsHigh : GradeReasonCode.agencyEthicsLow
-            } else if key.hasPrefix(Self.dimensionPrefix) {
-                code = GradeReasonCode.review(String(key.dropFirst(Self.dimensionPrefix.count)), positive: points > 0)
-            } else {
-                code = key
+                params[code] = ["count": String(ratingsCounted)]
+            case Self.ethicsReviewsKey, Self.skillReviewsKey:
+                let ethics = key == Self.ethicsReviewsKey
+                code = ethics ? (points > 0 ? GradeReasonCode.reviewsEthicsHigh : GradeReasonCode.reviewsEthicsLow)
+                              : (points > 0 ? GradeReasonCode.reviewsSkillHigh : GradeReasonCode.reviewsSkillLow)
+                // Per dimension, on the composite; the clamping scale (if any) applies alike.
+                let shares = ethics ? ethicsReviewDimensions : skillShrunk.shares
+                let total = shares.keys.sorted().reduce(0) { $0 + shares[$1]! }
+                let scale = total == 0 ? 0 : points / total
+                dimensions = shares.mapValues { $0 * scale * weight }
+                var p = ["count": String(ethics ? ethicsReviews : skillReviews)]
+                // The dimension that moved it most in its direction, if one stands out.
+                let ranked = shares.keys.sorted().map { (name: $0, push: shares[$0]! * (points > 0 ? 1 : -1)) }.sorted { $0.push > $1.push }
+                if let top = ranked.first, top.push > 0, ranked.count == 1 || top.push - ranked[1].push > 1e-9 {
+                    p["dimension"] = top.name
+                }
+                params[code] = p
+            case GradeReasonCode.skillLevel:
+                if let best { params[code] = ["category": best.category.rawValue, "level": String(best.level)] }
+            case GradeReasonCode.trainings:
+                params[code] = ["count": String(trainingsCounted)]
+            default:
+                if let category = FlagCategory.allCases.first(where: { GradeReasonCode.flag($0) == key }) {
+                    params[code] = ["count": String(flagCount[category] ?? 0)]
+                }
             }
-            contributions.append(.init(code: code, part: part, points: points, composite: points * (part == "ethics" ? we : ws)))
+            contributions.append(.init(code: code, part: part, points: points, composite: points * weight, dimensions: dimensions))
         }
         contributions.sort { (abs($0.composite), $1.code) > (abs($1.composite), $0.code) }
 
@@ -225,25 +256,8 @@ public struct Grader: Sendable {
             if ethicsShrunk.evidenceWeight < policy.reasons.limitedHistoryBelow { reasons.append(.status(GradeReasonCode.limitedHistory)) }
             if levels.isEmpty { reasons.append(.status(GradeReasonCode.skillNotAssessed)) }
         }
-        var factors = 0
-        for c in contributions where factors < policy.reasons.maxFactors {
-            let rounded = GradingMath.round2(c.composite)
-            guard rounded != 0 else { continue }
-            var params: [String: String] = [:]
-            if c.code == GradeReasonCode.skillLevel, let best {
-                params = ["category": best.category.rawValue, "level": String(best.level)]
-            } else if c.code == GradeReasonCode.trainings {
-                params = ["count": String(trainingsCounted)]
-            } else if c.code == GradeReasonCode.agencyEthicsHigh || c.code == GradeReasonCode.agencyEthicsLow {
-                params = ["count": String(ratingsCounted)]
-            } else if let category = FlagCategory.allCases.first(where: { GradeReasonCode.flag($0) == c.code }) {
-                params = ["count": String(flagCount[category] ?? 0)]
-            } else if c.code.hasPrefix("review_") {
-                let dimension = String(c.code.dropFirst("review_".count).dropLast(c.code.hasSuffix("_high") ? 5 : 4))
-                params = ["count": String(ethicsDimensionCount[dimension] ?? skillDimensionCount[dimension] ?? 0)]
-            }
-            reasons.append(GradeReason(code: c.code, kind: .factor, contribution: rounded, params: params))
-            factors += 1
+        for c in contributions.lazy.filter({ GradingMath.round2($0.composite) != 0 }).prefix(policy.reasons.maxFactors) {
+            reasons.append(GradeReason(code: c.code, kind: .factor, contribution: GradingMath.round2(c.composite), params: params[c.code] ?? [:]))
         }
 
         let computation = GradeComputation(
@@ -263,14 +277,16 @@ public struct Grader: Sendable {
 
     // MARK: Helpers
 
-    static let agencyKey = "agency_ethics"
-    static let dimensionPrefix = "dimension:"
+    /// Internal factor keys (the reason code depends on the sign).
+    static let agencyKey = "agency_rating"
+    static let ethicsReviewsKey = "reviews_ethics"
+    static let skillReviewsKey = "reviews_skill"
 
     /// The valid scores of the dimensions the policy weighs (name, weight, score), by name.
     static func scores(_ scores: [String: Int], weights: [String: Double]) -> [(String, Double, Double)] {
         scores.keys.sorted().compactMap { name in
             guard let w = weights[name], w > 0, let v = scores[name], (1...5).contains(v) else { return nil }
-            return (dimensionPrefix + name, w, Double(v))
+            return (name, w, Double(v))
         }
     }
 
@@ -310,16 +326,17 @@ public struct Grader: Sendable {
 struct WeightedMean {
     let priorMean: Double
     let priorWeight: Double
+    let keepsEvidence: Bool
     private(set) var evidence: [GradeComputation.Evidence] = []
     private var weightSum = 0.0
     private var valueSum = 0.0
-    /// key → Σ weight × share of (score − prior mean); keys in first-seen order.
+    /// key → Σ weight × share of (score − prior mean).
     private var shares: [String: Double] = [:]
-    private var keys: [String] = []
 
-    init(priorMean: Double, priorWeight: Double) {
+    init(priorMean: Double, priorWeight: Double, keepsEvidence: Bool = true) {
         self.priorMean = priorMean
         self.priorWeight = priorWeight
+        self.keepsEvidence = keepsEvidence
     }
 
     /// One item scored in several dimensions: (key, dimension weight, score 1-5).
@@ -328,11 +345,10 @@ struct WeightedMean {
         guard totalWeight > 0 else { return }
         let value = scored.reduce(0) { $0 + $1.1 * $1.2 } / totalWeight
         let w = decay * sourceWeight
-        evidence.append(.init(source: source, date: date, ageDays: ageDays, decay: decay, weight: w, value: value))
+        if keepsEvidence { evidence.append(.init(source: source, date: date, ageDays: ageDays, decay: decay, weight: w, value: value)) }
         weightSum += w
         valueSum += w * value
         for (key, a, v) in scored {
-            if shares[key] == nil { keys.append(key) }
             shares[key, default: 0] += w * a * (v - priorMean) / totalWeight
         }
     }
@@ -340,11 +356,7 @@ struct WeightedMean {
     func result() -> GradeComputation.ShrunkMean {
         let mean = (priorMean * priorWeight + valueSum) / (priorWeight + weightSum)
         return .init(priorMean: priorMean, priorWeight: priorWeight, evidenceWeight: weightSum, mean: mean,
-                     score: GradingMath.percent(fromMean: mean), evidence: evidence)
-    }
-
-    /// Each key's points on the 0-100 score; they add up to score − prior score.
-    func contributions() -> [(String, Double)] {
-        keys.map { ($0, 25 * shares[$0]! / (priorWeight + weightSum)) }
+                     score: GradingMath.percent(fromMean: mean), shares: shares.mapValues { 25 * $0 / (priorWeight + weightSum) },
+                     evidence: evidence)
     }
 }

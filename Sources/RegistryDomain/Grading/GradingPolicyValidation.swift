@@ -10,6 +10,10 @@ public enum GradeReasonCode {
     public static let statuses = [barred, flagGradeCap, interimSuspension, limitedHistory, skillNotAssessed]
 
     // Factors.
+    public static let reviewsEthicsHigh = "reviews_ethics_high"
+    public static let reviewsEthicsLow = "reviews_ethics_low"
+    public static let reviewsSkillHigh = "reviews_skill_high"
+    public static let reviewsSkillLow = "reviews_skill_low"
     public static let agencyEthicsHigh = "agency_ethics_high"
     public static let agencyEthicsLow = "agency_ethics_low"
     public static let skillLevel = "skill_level"
@@ -18,7 +22,8 @@ public enum GradeReasonCode {
     public static let healthRestricted = "health_restricted"
     public static let healthUnfit = "health_unfit"
 
-    /// `review_<dimension>_high` or `_low`: employers' scores in one review dimension.
+    /// `review_<dimension>_high` or `_low`: not a reason on its own but the detail of a
+    /// `reviews_*` reason whose `dimension` param names the dimension that moved it most.
     public static func review(_ dimension: String, positive: Bool) -> String {
         "review_\(dimension)_\(positive ? "high" : "low")"
     }
@@ -31,10 +36,12 @@ extension GradingPolicy {
     /// The languages every reason code needs texts in.
     public static let languages = ["zh-CN", "en"]
 
-    /// Every reason code the grader can give under this policy, sorted.
+    /// Every reason code the grader can give under this policy, with the per-dimension detail
+    /// codes (`review_<dimension>_high|low`), sorted: each needs texts in both languages.
     public var reasonCodes: [String] {
         var codes = Set(GradeReasonCode.statuses)
-        codes.formUnion([GradeReasonCode.agencyEthicsHigh, GradeReasonCode.agencyEthicsLow, GradeReasonCode.skillLevel,
+        codes.formUnion([GradeReasonCode.reviewsEthicsHigh, GradeReasonCode.reviewsEthicsLow, GradeReasonCode.reviewsSkillHigh,
+                         GradeReasonCode.reviewsSkillLow, GradeReasonCode.agencyEthicsHigh, GradeReasonCode.agencyEthicsLow, GradeReasonCode.skillLevel,
                          GradeReasonCode.trainings, GradeReasonCode.healthMissing, GradeReasonCode.healthRestricted,
                          GradeReasonCode.healthUnfit])
         for dimension in Array(ethics.reviewDimensions.keys) + Array(skill.reviewDimensions.keys) {
@@ -273,7 +280,7 @@ extension GradingPolicy {
                     throw fail(path + ["expect", "composite_between"], "must be [low, high] with 0 <= low <= high <= 100")
                 }
             }
-            if let code = example.expect.topFactor, !codes.contains(code) || GradeReasonCode.statuses.contains(code) {
+            if let code = example.expect.topFactor, !codes.contains(code) || GradeReasonCode.statuses.contains(code) || code.hasPrefix("review_") {
                 throw fail(path + ["expect", "top_factor"], "'\(code)' is not a factor code")
             }
         }
@@ -281,7 +288,7 @@ extension GradingPolicy {
         func dimensionWeights(_ weights: [String: Double], _ path: [String]) throws(PolicyError) {
             guard !weights.isEmpty else { throw fail(path, "needs at least one dimension") }
             for name in weights.keys.sorted() {
-                guard isName(name) else { throw fail(path + [name], "a dimension is a lower-case name like 'honesty'") }
+                guard isName(name), name != Grader.agencyKey else { throw fail(path + [name], "a dimension is a lower-case name like 'honesty'") }
                 try within(weights[name]!, 0...100, path + [name])
             }
             guard weights.values.contains(where: { $0 > 0 }) else { throw fail(path, "at least one dimension must weigh more than 0") }
@@ -291,6 +298,13 @@ extension GradingPolicy {
     static func show(_ x: Double) -> String {
         let r = GradingMath.round2(x)
         return r == r.rounded() && abs(r) < 1e15 ? String(Int(r)) : String(r)
+    }
+}
+
+extension GradingPolicy {
+    /// The band a (rounded) composite falls in: the first band whose threshold it reaches.
+    public func band(for composite: Double) -> CreditGrade {
+        bands.first { composite >= $0.min }?.grade ?? .d
     }
 }
 

@@ -1,0 +1,386 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import RegistryDomain
+import RegistrySecurity
+import RegistryStorage
+
+/// Police and credit-bureau flags: sources and keys, the feed API, matching, and effects.
+public struct FlagService: Sendable {
+    let database: Database
+    let keys: KeyRing
+    let policy: FlagPolicy
+
+    public static let keyPrefix = "rik_"
+
+    // MARK: Sources and keys (administrators)
+
+    public struct NewSource: Sendable, Decodable {
+        public var name: String
+        public var kind: String
+        public var displayName: String
+        public var requireSignature: Bool?
+
+        public init(name: String, kind: String, displayName: String, requireSignature: Bool?) {
+            self.name = name
+            self.kind = kind
+            self.displayName = displayName
+            self.requireSignature = requireSignature
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, kind
+            case displayName = "display_name", requireSignature = "require_signature"
+        }
+    }
+
+    public struct CreatedSource: Sendable, Encodable {
+        public var id: String
+        /// The HMAC secret for signed bodies: shown once.
+        public var signingSecret: String
+    }
+
+    public func registerSource(_ s: NewSource, caller: Caller, logger: Logger) async throws -> CreatedSource {
+        let name = s.name.trimmingWhitespace()
+        guard name.count >= 2, name.count <= 63, name.first.map({ $0.isLowercase || $0.isNumber }) == true,
+              name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_" || $0 == "-") })
+        else { throw RegistryError.invalid("name", "A source name is 2 to 63 lower-case letters, digits, - and _ (e.g. fj-police).") }
+        guard SourceKind(rawValue: s.kind) != nil else { throw RegistryError.invalid("kind", "kind is police or credit_bureau.") }
+        let display = try Input.text(s.displayName, field: "display_name", max: 200)!
+        let secret = TokenGenerator.token(bytes: 32)
+        return try await database.transaction(logger: logger) { connection in
+            let id = try await IntegrationStore.createSource(name: name, kind: s.kind, displayName: display, secretEnc: Data(keys.seal(secret)),
+                                                             requireSignature: s.requireSignature ?? false, by: caller.userUUID,
+                                                             on: connection, logger: logger)
+            try await AuditStore.append(caller.event("integration.source_registered", "integration_source", id,
+                                                     ["name": .string(name), "kind": .string(s.kind)]), on: connection, logger: logger)
+            return CreatedSource(id: id.text, signingSecret: secret)
+        }
+    }
+
+    public struct IssuedKey: Sendable, Encodable {
+        public var id: String
+        /// The key itself: shown once, only its SHA-256 is stored.
+        public var key: String
+        public var keyPrefix: String
+    }
+
+    public func issueKey(sourceID: UUID, label: String?, caller: Caller, logger: Logger) async throws -> IssuedKey {
+        let label = try Input.text(label, field: "label", max: 100, required: false)
+        let key = Self.keyPrefix + TokenGenerator.token(bytes: 32)
+        let prefix = String(key.prefix(10))
+        return try await database.transaction(logger: logger) { connection in
+            guard try await IntegrationStore.source(id: sourceID, on: connection, logger: logger) != nil else { throw RegistryError.notFound("Source") }
+            let id = try await IntegrationStore.createKey(sourceID: sourceID, prefix: prefix, hash: Data(TokenGenerator.hash(key)), label: label,
+                                                          by: caller.userUUID, on: connection, logger: logger)
+            try await AuditStore.append(caller.event("integration.key_issued", "integration_source", sourceID,
+                                                     ["key": .string(id.text), "prefix": .string(prefix)]), on: connection, logger: logger)
+            return IssuedKey(id: id.text, key: key, keyPrefix: prefix)
+        }
+    }
+
+    public func revokeKey(sourceID: UUID, keyID: UUID, caller: Caller, logger: Logger) async throws {
+        guard let admin = caller.userUUID else { throw RegistryError.forbidden }
+        try await database.transaction(logger: logger) { connection in
+            guard try await IntegrationStore.revokeKey(keyID, sourceID: sourceID, by: admin, on: connection, logger: logger) else {
+                throw RegistryError.notFound("Key")
+            }
+            try await AuditStore.append(caller.event("integration.key_revoked", "integration_source", sourceID, ["key": .string(keyID.text)]),
+                                        on: connection, logger: logger)
+        }
+    }
+
+    public struct SourceView: Sendable, Encodable {
+        public var id: String
+        public var name: String
+        public var kind: String
+        public var displayName: String
+        public var requireSignature: Bool
+        public var status: String
+        public var keys: [IntegrationStore.Key]
+    }
+
+    public func sources(logger: Logger) async throws -> [SourceView] {
+        try await database.withConnection { connection in
+            var result: [SourceView] = []
+            for s in try await IntegrationStore.sources(on: connection, logger: logger) {
+                result.append(SourceView(id: s.id.text, name: s.name, kind: s.kind, displayName: s.displayName, requireSignature: s.requireSignature,
+                                         status: s.status, keys: try await IntegrationStore.keys(sourceID: s.id, on: connection, logger: logger)))
+            }
+            return result
+        }
+    }
+
+    /// The source behind an API key (`Authorization: Bearer rik_...`).
+    public func authenticate(key: String, logger: Logger) async throws -> (keyID: UUID, source: IntegrationStore.Source)? {
+        guard key.hasPrefix(Self.keyPrefix), key.utf8.count <= 128 else { return nil }
+        return try await IntegrationStore.authenticate(keyHash: Data(TokenGenerator.hash(key)), database: database, logger: logger)
+    }
+
+    // MARK: Signed bodies
+
+    /// `X-Registry-Timestamp: <unix seconds>` and `X-Registry-Signature: sha256=<hex>` where the hex
+    /// is HMAC-SHA256(secret, "<timestamp>.<body>"). Required when the source asks for it; checked
+    /// whenever present.
+    public func checkSignature(source: IntegrationStore.Source, timestamp: String?, signature: String?, body: [UInt8],
+                               now: Date = Date()) throws(RegistryError) {
+        guard timestamp != nil || signature != nil || source.requireSignature else { return }
+        guard let timestamp, let signature, let seconds = Int(timestamp) else {
+            throw RegistryError(.unauthorized, code: "signature_required",
+                                message: "This source signs its requests: send X-Registry-Timestamp and X-Registry-Signature.")
+        }
+        guard abs(Int(now.timeIntervalSince1970) - seconds) <= policy.signatureMaxSkewSeconds else {
+            throw RegistryError(.unauthorized, code: "stale_timestamp",
+                                message: "X-Registry-Timestamp is more than \(policy.signatureMaxSkewSeconds) seconds from the registry's clock.")
+        }
+        guard let sealed = source.signingSecretEnc, let secret = try? keys.open(Array(sealed)) else {
+            throw RegistryError(.unauthorized, code: "bad_signature", message: "The signature does not match.")
+        }
+        let expected = "sha256=" + Self.sign(secret: secret, timestamp: timestamp, body: body)
+        guard TokenGenerator.constantTimeEqual(expected, signature.lowercased()) else {
+            throw RegistryError(.unauthorized, code: "bad_signature", message: "The signature does not match.")
+        }
+    }
+
+    public static func sign(secret: String, timestamp: String, body: [UInt8]) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(timestamp.utf8) + Array(".".utf8) + body, using: SymmetricKey(data: Data(secret.utf8)))
+        return Data(mac).hex
+    }
+
+    // MARK: The feed
+
+    public struct ItemResult: Sendable, Codable, Equatable {
+        public var index: Int
+        public var reference: String?
+        public var outcome: FlagStore.Outcome
+        public var reason: String?
+        public var field: String?
+        public var flagId: String?
+    }
+
+    func row(_ s: FlagSubmission, line: Int) -> FlagStore.Row {
+        FlagStore.Row(line: line, reference: s.reference, blindIndex: keys.blindIndex(s.nationalID), category: s.category, severity: s.severity,
+                      status: s.status.rawValue, occurredOn: s.occurredOn.iso, expiresOn: s.expiresOn?.iso,
+                      narrativeEnc: s.narrative.map { keys.seal($0) }, contentHash: Array(SHA256.hash(data: Data(s.canonicalContent.utf8))))
+    }
+
+    static func validate(_ input: FlagSubmission.Input, kind: SourceKind, policy: FlagPolicy, today: CivilDate) -> Result<FlagSubmission, RegistryError> {
+        Result { () throws(RegistryError) in try FlagSubmission(input, source: kind, policy: policy, today: today) }
+    }
+
+    /// Merges items from one source: each item is created, updated, unchanged or rejected with a
+    /// reason; rejected items never abort the others. Effects run in the same transaction.
+    public func submit(_ items: [FlagSubmission.Input], sourceID: UUID, caller: Caller, logger: Logger) async throws -> [ItemResult] {
+        guard items.count <= policy.batchLimit else {
+            throw RegistryError(.tooLarge, code: "batch_too_large", message: "At most \(policy.batchLimit) flags per batch.")
+        }
+        let source = try await database.withConnection { connection in
+            try await IntegrationStore.source(id: sourceID, on: connection, logger: logger)
+        }
+        guard let source, let kind = SourceKind(rawValue: source.kind) else { throw RegistryError.forbidden }
+        let today = CivilDate.today()
+        var results: [Int: ItemResult] = [:]
+        var rows: [FlagStore.Row] = []
+        var seen: [String: Int] = [:]
+        for (i, item) in items.enumerated() {
+            switch Self.validate(item, kind: kind, policy: policy, today: today) {
+            case .failure(let error):
+                results[i] = ItemResult(index: i, reference: item.reference, outcome: .rejected, reason: error.message, field: error.field)
+            case .success(let submission):
+                if let first = seen[submission.reference] {
+                    results[i] = ItemResult(index: i, reference: submission.reference, outcome: .rejected,
+                                            reason: "The same reference is already item \(first) of this batch.", field: "reference")
+                } else {
+                    seen[submission.reference] = i
+                    rows.append(row(submission, line: i))
+                }
+            }
+        }
+        try await database.transaction(logger: logger) { connection in
+            let merged = try await FlagStore.merge(rows, sourceID: sourceID, on: connection, logger: logger)
+            for m in merged {
+                results[m.line] = ItemResult(index: m.line, reference: m.reference, outcome: m.outcome, flagId: m.flagID?.text)
+                if let id = m.flagID {
+                    try await AuditStore.append(caller.event("flag.\(m.outcome.rawValue)", "flag", id, ["source": .string(source.name),
+                                                                                                       "reference": .string(m.reference)]),
+                                                on: connection, logger: logger)
+                }
+            }
+            try await applyEffects(merged.compactMap(\.flagID), caller: caller, on: connection, logger: logger)
+        }
+        return items.indices.compactMap { results[$0] }
+    }
+
+    public struct Change: Sendable, Decodable {
+        public var status: String?
+        public var severity: Int?
+        public var expiresOn: String?
+
+        public init(status: String?, severity: Int?, expiresOn: String?) {
+            self.status = status
+            self.severity = severity
+            self.expiresOn = expiresOn
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case status, severity
+            case expiresOn = "expires_on"
+        }
+    }
+
+    /// A source changes the status, severity or expiry of its own flag (`PUT`), or retracts it
+    /// (`DELETE` = status retracted). Another source's reference is 404.
+    public func change(sourceID: UUID, reference: String, _ change: Change, caller: Caller, logger: Logger) async throws -> ItemResult {
+        var status: FlagStatus?
+        if let s = change.status {
+            guard let parsed = FlagStatus(rawValue: s) else { throw RegistryError.invalid("status", "Unknown status.") }
+            status = parsed
+        }
+        if let severity = change.severity, !(1...5).contains(severity) { throw RegistryError.invalid("severity", "severity is 1 to 5.") }
+        return try await database.transaction(logger: logger) { connection in
+            guard let flag = try await FlagStore.lock(sourceID: sourceID, reference: reference, on: connection, logger: logger) else {
+                throw RegistryError.notFound("Flag")
+            }
+            var expires = flag.expiresOn
+            if let raw = change.expiresOn {
+                guard let e = CivilDate(iso: raw), let occurred = CivilDate(iso: flag.occurredOn), e >= occurred else {
+                    throw RegistryError.invalid("expires_on", "expires_on is a date on or after occurred_on.")
+                }
+                expires = e.iso
+            }
+            let newStatus = status?.rawValue ?? flag.status
+            let newSeverity = change.severity ?? flag.severity
+            let narrative = try flag.narrativeEnc.map { try keys.open(Array($0)) }
+            let content = [flag.category, String(newSeverity), newStatus, flag.occurredOn, expires ?? "", narrative ?? ""].joined(separator: "\u{1F}")
+            let hash = Data(SHA256.hash(data: Data(content.utf8)))
+            guard hash != flag.contentHash else {
+                return ItemResult(index: 0, reference: reference, outcome: .unchanged, flagId: flag.id.text)
+            }
+            try await FlagStore.update(flag.id, severity: newSeverity, status: newStatus, expiresOn: expires, contentHash: hash,
+                                       on: connection, logger: logger)
+            try await AuditStore.append(caller.event(newStatus == "retracted" ? "flag.retracted" : "flag.updated", "flag", flag.id, [
+                "before": .object(["status": .string(flag.status), "severity": .int(flag.severity), "expires_on": AuditValue(flag.expiresOn)]),
+                "after": .object(["status": .string(newStatus), "severity": .int(newSeverity), "expires_on": AuditValue(expires)]),
+            ]), on: connection, logger: logger)
+            try await applyEffects([flag.id], caller: caller, on: connection, logger: logger)
+            return ItemResult(index: 0, reference: reference, outcome: .updated, flagId: flag.id.text)
+        }
+    }
+
+    // MARK: Effects
+
+    /// Applies the policy's effects of these flags as they now stand: interim suspensions (lifted
+    /// again when a flag is retracted or expires), system-opened revocation cases, and a regrade.
+    /// Each effect is audited with the flag that caused it. Idempotent.
+    public func applyEffects(_ flagIDs: [UUID], caller: Caller, on connection: PostgresConnection, logger: Logger) async throws {
+        guard !flagIDs.isEmpty else { return }
+        for flag in try await FlagStore.flags(ids: flagIDs, on: connection, logger: logger) {
+            guard let workerID = flag.workerID else { continue }
+            let status = FlagStatus(rawValue: flag.status) ?? .retracted
+            let effect = policy.effects(category: flag.category, status: status, severity: flag.severity, expired: flag.expired)
+            if effect.suspend {
+                let rows = try await connection.query("""
+                    INSERT INTO suspensions (worker_id, flag_id, reason)
+                    SELECT \(workerID), \(flag.id), \("Automatic interim suspension: \(flag.category) (\(flag.status)) reported by \(flag.sourceName).")
+                    WHERE NOT EXISTS (SELECT 1 FROM suspensions WHERE flag_id = \(flag.id) AND lifted_at IS NULL)
+                    RETURNING id
+                    """, logger: logger)
+                for try await id in rows.decode(UUID.self) {
+                    try await connection.query("UPDATE workers SET status = 'suspended' WHERE id = \(workerID) AND status = 'active'", logger: logger)
+                    try await AuditStore.append(caller.event("worker.suspended", "worker", workerID,
+                                                             ["flag": .string(flag.id.text), "suspension": .string(id.text), "automatic": true]),
+                                                on: connection, logger: logger)
+                }
+            } else {
+                let rows = try await connection.query("""
+                    UPDATE suspensions SET lifted_at = now(), lift_reason = \("The flag that caused it was \(flag.expired ? "expired" : flag.status).")
+                    WHERE flag_id = \(flag.id) AND lifted_at IS NULL RETURNING id
+                    """, logger: logger)
+                for try await id in rows.decode(UUID.self) {
+                    try await connection.query("""
+                        UPDATE workers SET status = 'active' WHERE id = \(workerID) AND status = 'suspended'
+                          AND NOT EXISTS (SELECT 1 FROM suspensions WHERE worker_id = \(workerID) AND lifted_at IS NULL)
+                        """, logger: logger)
+                    try await AuditStore.append(caller.event("worker.suspension_lifted", "worker", workerID,
+                                                             ["flag": .string(flag.id.text), "suspension": .string(id.text), "automatic": true]),
+                                                on: connection, logger: logger)
+                }
+            }
+            if effect.openCase {
+                let rows = try await connection.query("""
+                    INSERT INTO cases (worker_id, requester_kind, origin_flag_id, grounds, statement, policy_version)
+                    SELECT \(workerID), 'system', \(flag.id), \(flag.category),
+                           \("Opened by the system: \(flag.sourceName) reported \(flag.category) (\(flag.status), severity \(flag.severity)) on \(flag.occurredOn), reference \(flag.reference)."),
+                           \("flags-v\(policy.version)")
+                    WHERE NOT EXISTS (SELECT 1 FROM cases WHERE origin_flag_id = \(flag.id))
+                    RETURNING id
+                    """, logger: logger)
+                for try await caseID in rows.decode(UUID.self) {
+                    try await connection.query("""
+                        INSERT INTO case_events (case_id, actor_kind, command, from_state, to_state, reason)
+                        VALUES (\(caseID), 'system', 'submit', 'none', 'submitted', \("Flag \(flag.id.text) met the policy's threshold for a case."))
+                        """, logger: logger)
+                    try await AuditStore.append(caller.event("case.opened_by_system", "case", caseID,
+                                                             ["flag": .string(flag.id.text), "worker": .string(workerID.text)]), on: connection, logger: logger)
+                }
+            }
+            try await GradeQueue.enqueue(workerID, reason: "flag", on: connection, logger: logger)
+        }
+    }
+
+    /// Flags received before a file existed attach to it when she is registered (also in bulk).
+    public func attachOnRegistration(_ workerIDs: [UUID], caller: Caller, on connection: PostgresConnection, logger: Logger) async throws {
+        let attached = try await FlagStore.attach(workerIDs: workerIDs, on: connection, logger: logger)
+        for id in attached {
+            try await AuditStore.append(caller.event("flag.attached", "flag", id), on: connection, logger: logger)
+        }
+        try await applyEffects(attached, caller: caller, on: connection, logger: logger)
+    }
+
+    // MARK: The worker's own flags
+
+    public struct OwnFlag: Sendable, Encodable {
+        public var id: String
+        public var source: String
+        public var category: String
+        public var severity: Int
+        public var status: String
+        public var occurredOn: String
+        public var expiresOn: String?
+        public var expired: Bool
+        public var narrative: String?
+    }
+
+    public func ownFlags(caller: Caller, logger: Logger) async throws -> [OwnFlag] {
+        guard caller.principal.role == .worker, let worker = caller.workerUUID else { throw RegistryError.forbidden }
+        return try await database.withConnection { connection in
+            try await FlagStore.forWorker(worker, on: connection, logger: logger).map { f in
+                OwnFlag(id: f.id.text, source: f.sourceName, category: f.category, severity: f.severity, status: f.status, occurredOn: f.occurredOn,
+                        expiresOn: f.expiresOn, expired: f.expired, narrative: try f.narrativeEnc.map { try keys.open(Array($0)) })
+            }
+        }
+    }
+
+    public func dispute(flagID: UUID, reason: String, caller: Caller, logger: Logger) async throws -> UUID {
+        guard caller.principal.role == .worker, let worker = caller.workerUUID, let user = caller.userUUID else { throw RegistryError.forbidden }
+        let text = try Input.text(reason, field: "reason", max: 2000)!
+        return try await database.transaction(logger: logger) { connection in
+            guard let flag = try await FlagStore.flags(ids: [flagID], on: connection, logger: logger).first, flag.workerID == worker else {
+                throw RegistryError.notFound("Flag")
+            }
+            do {
+                let rows = try await connection.query("""
+                    INSERT INTO flag_disputes (flag_id, worker_id, raised_by, reason) VALUES (\(flagID), \(worker), \(user), \(text)) RETURNING id
+                    """, logger: logger)
+                var id: UUID?
+                for try await value in rows.decode(UUID.self) { id = value }
+                guard let id else { throw RegistryError.notFound("Flag") }
+                try await AuditStore.append(caller.event("flag.disputed", "flag", flagID, ["dispute": .string(id.text)]), on: connection, logger: logger)
+                return id
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+                throw RegistryError(.conflict, code: "dispute_open", message: "A dispute about this flag is already open.")
+            }
+        }
+    }
+}

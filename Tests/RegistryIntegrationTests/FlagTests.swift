@@ -1,0 +1,221 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PostgresNIO
+import RegistryDomain
+import RegistryHTTP
+import RegistrySecurity
+import RegistryServices
+import RegistryStorage
+import Testing
+
+extension Registry {
+    /// A source with a key; returns (source id, key, secret, integration caller).
+    func source(_ name: String, kind: String, signed: Bool = false) async throws -> (UUID, String, String, Caller) {
+        let admin = try await adminCaller
+        let created = try await flags.registerSource(.init(name: name, kind: kind, displayName: name.uppercased(), requireSignature: signed),
+                                                     caller: admin, logger: testLogger)
+        let id = UUID(uuidString: created.id)!
+        let key = try await flags.issueKey(sourceID: id, label: "test", caller: admin, logger: testLogger)
+        let caller = Caller(Principal(.integration(sourceID: created.id, sourceName: name, keyID: key.id)))
+        return (id, key.key, created.signingSecret, caller)
+    }
+
+    func workerStatus(_ id: UUID) async throws -> String {
+        let rows = try await database.query("SELECT status FROM workers WHERE id = \(id)", logger: testLogger)
+        for try await s in rows.decode(String.self) { return s }
+        return "?"
+    }
+
+    func count(_ sql: String, _ id: UUID) async throws -> Int {
+        var b = PostgresBindings()
+        b.append(id)
+        let rows = try await database.query(PostgresQuery(unsafeSQL: sql, binds: b), logger: testLogger)
+        for try await n in rows.decode(Int.self) { return n }
+        return 0
+    }
+}
+
+func flag(_ id: String, _ ref: String, _ category: String = "theft", severity: Int = 3, status: String = "convicted",
+          occurred: String = "2025-05-01", expires: String? = nil) -> FlagSubmission.Input {
+    .init(idNumber: id, reference: ref, category: category, severity: severity, status: status, occurredOn: occurred, expiresOn: expires,
+          narrative: "警情通报：内部叙述 \(ref)")
+}
+
+@Suite("Police and credit-bureau flags")
+struct FlagTests {
+    @Test("a batch reports created, unchanged, updated and rejected per item; a replay (also concurrent) has exactly one effect")
+    func batchAndReplay() async throws {
+        try await withTestRegistry { registry, _ in
+            let (_, agency) = try await registry.approvedAgency(1)
+            let id = Fixtures.idNumber()
+            let worker = try await registry.workers.register(Fixtures.registration(id), caller: agency, logger: testLogger)
+            let (sourceID, _, _, police) = try await registry.source("police-a", kind: "police")
+            let batch = [flag(id, "A-1"), flag(id, "A-2", "fraud", severity: 2, status: "alleged"),
+                         flag("110105194912310021", "A-3"), flag(id, "A-4", "debt_default"), flag(id, "A-1", "fraud")]
+            let first = try await registry.flags.submit(batch, sourceID: sourceID, caller: police, logger: testLogger)
+            #expect(first.map(\.outcome) == [.created, .created, .rejected, .rejected, .rejected])
+            #expect(first[2].field == "id_number")
+            #expect(first[3].reason?.contains("cannot report") == true)   // a police key cannot write credit-bureau flags
+            #expect(first[4].reason?.contains("item 0") == true)
+
+            // The same batch twice at once: nothing new, no second suspension or case.
+            async let r1 = registry.flags.submit(batch, sourceID: sourceID, caller: police, logger: testLogger)
+            async let r2 = registry.flags.submit(batch, sourceID: sourceID, caller: police, logger: testLogger)
+            let (again1, again2) = try await (r1, r2)
+            #expect(again1.filter { $0.outcome == .unchanged }.count == 2 && again2.filter { $0.outcome == .unchanged }.count == 2)
+            #expect(try await registry.count("SELECT count(*)::int FROM flags WHERE worker_id = $1", worker) == 2)
+            #expect(try await registry.count("SELECT count(*)::int FROM suspensions WHERE worker_id = $1", worker) == 1)
+            #expect(try await registry.count("SELECT count(*)::int FROM cases WHERE worker_id = $1", worker) == 1)
+            #expect(try await registry.workerStatus(worker) == "suspended")
+
+            // Changed content is an update with the old version kept; retraction lifts the suspension.
+            let updated = try await registry.flags.submit([flag(id, "A-1", severity: 4)], sourceID: sourceID, caller: police, logger: testLogger)
+            #expect(updated.first?.outcome == .updated)
+            #expect(try await registry.count("SELECT count(*)::int FROM flag_versions v JOIN flags f ON f.id = v.flag_id WHERE f.worker_id = $1", worker) == 1)
+            let unchanged = try await registry.flags.change(sourceID: sourceID, reference: "A-1", .init(status: "convicted", severity: 4, expiresOn: nil),
+                                                            caller: police, logger: testLogger)
+            #expect(unchanged.outcome == .unchanged)
+            let retracted = try await registry.flags.change(sourceID: sourceID, reference: "A-1", .init(status: "retracted", severity: nil, expiresOn: nil),
+                                                            caller: police, logger: testLogger)
+            #expect(retracted.outcome == .updated)
+            #expect(try await registry.workerStatus(worker) == "active")
+            #expect(try await registry.auditCount("worker.suspension_lifted", subject: worker) == 1)
+            #expect(try await registry.auditCount("flag.retracted") == 1)
+            // The report shows flags without narratives; the retracted one is gone from it.
+            let report = try await registry.reports.report(worker, caller: agency, workers: registry.workers, logger: testLogger)
+            #expect(report.flags.map(\.category) == ["fraud"])
+            #expect(report.flags.first?.source == "POLICE-A")
+        }
+    }
+
+    @Test("a flag for someone without a file is kept and attaches when she is registered, singly or in bulk")
+    func attachOnRegistration() async throws {
+        try await withTestRegistry { registry, _ in
+            let (aID, agency) = try await registry.approvedAgency(1)
+            let (sourceID, _, _, police) = try await registry.source("police-b", kind: "police")
+            let single = Fixtures.idNumber(serial: 300)
+            let bulk = Fixtures.idNumber(serial: 302)
+            _ = try await registry.flags.submit([flag(single, "B-1", "child_or_elder_abuse", status: "charged"), flag(bulk, "B-2")],
+                                                sourceID: sourceID, caller: police, logger: testLogger)
+            let w = try await registry.workers.register(Fixtures.registration(single), caller: agency, logger: testLogger)
+            #expect(try await registry.workerStatus(w) == "suspended")
+            #expect(try await registry.count("SELECT count(*)::int FROM cases WHERE worker_id = $1", w) == 1)
+            let csv = "id_number,full_name,sex,phone,home_region,service_categories\n\(bulk),批量,F,,320102,nanny\n"
+            let records = CSV.parse(csv)
+            let summary = try await registry.workerImport.run(records: Array(records.dropFirst()), columns: try WorkerImport.columns(records[0].fields),
+                                                              agencyID: aID, caller: agency, logger: testLogger)
+            let bulkID = try #require(summary.lines.first?.workerId.flatMap(UUID.init(uuidString:)))
+            #expect(try await registry.count("SELECT count(*)::int FROM flags WHERE worker_id = $1", bulkID) == 1)
+            #expect(try await registry.workerStatus(bulkID) == "suspended")
+            #expect(try await registry.auditCount("flag.attached") == 2)
+        }
+    }
+
+    @Test("an expired flag stops counting but stays in history; effects follow the policy file")
+    func expiryAndPolicy() async throws {
+        try await withTestRegistry { registry, _ in
+            let (_, agency) = try await registry.approvedAgency(1)
+            let id = Fixtures.idNumber()
+            let w = try await registry.workers.register(Fixtures.registration(id), caller: agency, logger: testLogger)
+            let (bureauID, _, _, bureau) = try await registry.source("bureau", kind: "credit_bureau")
+            // Default expiry from the category (credit repair): 5 years after it occurred.
+            let old = try await registry.flags.submit([flag(id, "C-1", "debt_default", occurred: "2019-01-01")], sourceID: bureauID, caller: bureau,
+                                                      logger: testLogger)
+            #expect(old.first?.outcome == .created)
+            let report = try await registry.reports.report(w, caller: agency, workers: registry.workers, logger: testLogger)
+            #expect(report.flags.isEmpty)  // expired: not shown, not counted
+            #expect(try await registry.count("SELECT count(*)::int FROM flags WHERE worker_id = $1 AND expires_on = '2024-01-01'", w) == 1)
+
+            // The shipped policy suspends on convicted theft of severity 3; a stricter policy does not.
+            var policy = registry.policies.flags
+            #expect(policy.effects(category: "theft", status: .convicted, severity: 3, expired: false) == (true, true))
+            policy.effects = [.init(categories: ["theft"], statuses: [.convicted], minSeverity: 5, suspend: true, openCase: false)]
+            #expect(policy.effects(category: "theft", status: .convicted, severity: 3, expired: false) == (false, false))
+            var policies = registry.policies
+            policies.flags = policy
+            let strict = try Registry(configuration: registry.configuration, policies: policies, database: registry.database, keys: registry.keys,
+                                      hasher: testHasher)
+            let (policeID, _, _, police) = try await strict.source("police-c", kind: "police")
+            _ = try await strict.flags.submit([flag(id, "P-1")], sourceID: policeID, caller: police, logger: testLogger)
+            #expect(try await registry.workerStatus(w) == "active")
+            _ = try await strict.flags.submit([flag(id, "P-2", severity: 5)], sourceID: policeID, caller: police, logger: testLogger)
+            #expect(try await registry.workerStatus(w) == "suspended")
+            #expect(try await registry.count("SELECT count(*)::int FROM cases WHERE worker_id = $1", w) == 0)
+        }
+    }
+
+    @Test("the worker sees her flags in full and can dispute one; others see no narrative")
+    func workerView() async throws {
+        try await withTestRegistry { registry, _ in
+            let h = try await Household.make(registry)
+            let (sourceID, _, _, police) = try await registry.source("police-d", kind: "police")
+            let result = try await registry.flags.submit([flag(Fixtures.idNumber(serial: 101), "D-1", "fraud", severity: 1, status: "alleged")],
+                                                         sourceID: sourceID, caller: police, logger: testLogger)
+            let own = try await registry.flags.ownFlags(caller: h.worker, logger: testLogger)
+            #expect(own.count == 1 && own.first?.narrative == "警情通报：内部叙述 D-1")
+            let flagID = try #require(result.first?.flagId.flatMap(UUID.init(uuidString:)))
+            _ = try await registry.flags.dispute(flagID: flagID, reason: "我从未涉及此事", caller: h.worker, logger: testLogger)
+            await #expect(throws: RegistryError.self) { try await registry.flags.dispute(flagID: flagID, reason: "again", caller: h.worker, logger: testLogger) }
+            let report = try await registry.reports.report(h.workerID, caller: h.agency, workers: registry.workers, logger: testLogger)
+            let encoded = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
+            #expect(!encoded.contains("内部叙述"))
+        }
+    }
+
+    @Test("over HTTP: keys are scoped to their source, revocable; signatures and timestamps are checked")
+    func keysAndSignatures() async throws {
+        try await withTestApp { registry, _, client in
+            let (_, agency) = try await registry.approvedAgency(1)
+            let id = Fixtures.idNumber()
+            _ = try await registry.workers.register(Fixtures.registration(id), caller: agency, logger: testLogger)
+            let (policeID, policeKey, _, _) = try await registry.source("police-e", kind: "police")
+            let (_, bureauKey, secret, _) = try await registry.source("bureau-e", kind: "credit_bureau", signed: true)
+            let body = try JSONEncoder().encode(["id_number": id, "reference": "E-1", "category": "theft", "severity": "3", "status": "charged",
+                                                 "occurred_on": "2025-01-01"].mapValues { $0 }).replacingSeverity()
+            let police: HTTPFields = [.authorization: "Bearer \(policeKey)", .contentType: "application/json"]
+            let created = try await client.execute(uri: "/api/v1/flags", method: .post, headers: police, body: ByteBuffer(bytes: body))
+            #expect(created.status == .created, "\(String(buffer: created.body))")
+            let replay = try await client.execute(uri: "/api/v1/flags", method: .post, headers: police, body: ByteBuffer(bytes: body))
+            #expect(replay.status == .ok && TestJSON.object(replay.body)["outcome"] as? String == "unchanged")
+            // The bureau's key cannot touch the police source's flags; users cannot use the feed.
+            let foreign = try await client.execute(uri: "/api/v1/flags/police-e/E-1", method: .delete, headers: [.authorization: "Bearer \(bureauKey)"])
+            #expect(foreign.status != .ok)
+            let user = try await client.execute(uri: "/api/v1/flags", method: .post, body: ByteBuffer(bytes: body))
+            #expect(user.status == .unauthorized)
+            // Signed source: no signature, a stale timestamp, a wrong signature are refused; a good one passes.
+            let bureauBody = try JSONSerialization.data(withJSONObject: ["flags": [["id_number": id, "reference": "L-1", "category": "loan_fraud",
+                                                                                   "severity": 2, "status": "adjudicated", "occurred_on": "2025-02-01"]]])
+            let unsigned = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: [.authorization: "Bearer \(bureauKey)"],
+                                                    body: ByteBuffer(bytes: bureauBody))
+            #expect(unsigned.status == .unauthorized && TestJSON.errorCode(unsigned.body) == "signature_required")
+            func signed(_ ts: Int, _ sig: String? = nil) -> HTTPFields {
+                let t = String(ts)
+                return [.authorization: "Bearer \(bureauKey)", HTTPField.Name("X-Registry-Timestamp")!: t,
+                        HTTPField.Name("X-Registry-Signature")!: sig ?? "sha256=" + FlagService.sign(secret: secret, timestamp: t, body: Array(bureauBody))]
+            }
+            let now = Int(Date().timeIntervalSince1970)
+            let stale = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: signed(now - 3600), body: ByteBuffer(bytes: bureauBody))
+            #expect(TestJSON.errorCode(stale.body) == "stale_timestamp")
+            let wrong = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: signed(now, "sha256=00"), body: ByteBuffer(bytes: bureauBody))
+            #expect(TestJSON.errorCode(wrong.body) == "bad_signature")
+            let good = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: signed(now), body: ByteBuffer(bytes: bureauBody))
+            #expect(good.status == .ok && TestJSON.object(good.body)["created"] as? Int == 1, "\(String(buffer: good.body))")
+            // A revoked key stops working.
+            let admin = try await registry.adminCaller
+            let keys = try await registry.flags.sources(logger: testLogger).first { $0.name == "police-e" }?.keys ?? []
+            try await registry.flags.revokeKey(sourceID: policeID, keyID: try #require(keys.first?.id), caller: admin, logger: testLogger)
+            let revoked = try await client.execute(uri: "/api/v1/flags", method: .post, headers: police, body: ByteBuffer(bytes: body))
+            #expect(revoked.status == .unauthorized)
+        }
+    }
+}
+
+extension Data {
+    /// Test helper: the dictionary above was string-valued; make severity a number.
+    func replacingSeverity() -> Data {
+        Data(String(decoding: self, as: UTF8.self).replacingOccurrences(of: "\"severity\":\"3\"", with: "\"severity\":3").utf8)
+    }
+}
