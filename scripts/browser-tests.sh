@@ -44,7 +44,10 @@ password="browser-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 server=""
 stop_server() {
-    if [[ -n "$server" ]] && kill -0 "$server" 2>/dev/null; then
+    if [[ -n "$server" ]] && ! kill -0 "$server" 2>/dev/null; then
+        wait "$server" 2>/dev/null && code=0 || code=$?
+        echo "browser tests: the registry had already stopped (exit status $code); see $log" >&2
+    elif [[ -n "$server" ]]; then
         kill -TERM "$server" 2>/dev/null || true
         for _ in $(seq 1 100); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
         if kill -0 "$server" 2>/dev/null; then

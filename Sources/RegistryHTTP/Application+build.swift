@@ -36,6 +36,7 @@ public func buildRouter(_ registry: Registry) -> (Router<AppRequestContext>, [Ro
     TransferRoutes(registry: registry).register(on: routes)
     EmployerRoutes(registry: registry).register(on: routes)
     FlagRoutes(registry: registry).register(on: routes)
+    GradeRoutes(registry: registry).register(on: routes)
     PageRoutes(registry: registry).register(on: routes)
     return (router, routes.routes)
 }
@@ -49,6 +50,7 @@ public func buildApplication(_ registry: Registry, logger: Logger, extraServices
         AuditSequencer(database: registry.database, logger: logger),
         TransferDeadlineService(transfers: registry.transfers, logger: logger),
         NotificationDispatcher(database: registry.database, logger: logger),
+        GradeQueueService(grading: registry.grading, logger: logger),
     ] + extraServices
     return Application(
         router: router,

@@ -43,9 +43,22 @@ extension Data {
         self.init(base64Encoded: s)
     }
 
-    public var hex: String { map { String(format: "%02x", $0) }.joined() }
+    public var hex: String { hexEncode(self) }
 }
 
 extension Array where Element == UInt8 {
-    public var hex: String { Data(self).hex }
+    public var hex: String { hexEncode(self) }
+}
+
+private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+/// Lower-case hex without per-byte formatting (hot in bulk imports).
+func hexEncode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.underestimatedCount * 2)
+    for b in bytes {
+        out.append(hexDigits[Int(b >> 4)])
+        out.append(hexDigits[Int(b & 0x0f)])
+    }
+    return String(decoding: out, as: UTF8.self)
 }

@@ -9,14 +9,16 @@ public struct PolicySet: Sendable {
     public var custody: CustodyPolicy
     public var reports: ReportPolicy
     public var flags: FlagPolicy
+    public var grading: GradingPolicy
 
     public init(access: AccessPolicy, authentication: AuthenticationPolicy, custody: CustodyPolicy = .init(), reports: ReportPolicy = .init(),
-                flags: FlagPolicy) {
+                flags: FlagPolicy, grading: GradingPolicy) {
         self.access = access
         self.authentication = authentication
         self.custody = custody
         self.reports = reports
         self.flags = flags
+        self.grading = grading
     }
 
     /// Loads `access.yaml` and `authentication.yaml` from `directory`. A problem names the file,
@@ -42,7 +44,17 @@ public struct PolicySet: Sendable {
             try file.validate()
             return file
         }
-        return PolicySet(access: access, authentication: authentication, custody: custody, reports: reports, flags: flags)
+        let grading = try loadGradingPolicy(directory: directory)
+        do {
+            try grading.checkDimensions(skill: reports.reviewDimensions.skill, ethics: reports.reviewDimensions.ethics)
+        } catch {
+            throw PolicyLoadError(file: directory + "/grading.yaml", line: nil, problem: "\(error) (compare reports.yaml review_dimensions)")
+        }
+        for category in flags.categories.keys.sorted() where FlagCategory(rawValue: category) == nil {
+            throw PolicyLoadError(file: directory + "/flags.yaml", line: nil,
+                                  problem: "category '\(category)' has no penalty in the grader (known: \(FlagCategory.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        return PolicySet(access: access, authentication: authentication, custody: custody, reports: reports, flags: flags, grading: grading)
     }
 }
 

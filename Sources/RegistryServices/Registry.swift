@@ -21,6 +21,8 @@ public struct Registry: Sendable {
     public let engagements: EngagementService
     public let reports: ReportService
     public let flags: FlagService
+    public let flagImport: FlagImport
+    public let grading: GradingService
     public let migrator: Migrator
 
     public init(configuration: Configuration, policies: PolicySet, database: Database, keys: KeyRing,
@@ -32,6 +34,8 @@ public struct Registry: Sendable {
         self.auth = AuthService(database: database, policy: policies.authentication, hasher: hasher)
         self.agencies = AgencyService(database: database, hasher: hasher, passwordMinLength: policies.authentication.passwordMinLength)
         self.flags = FlagService(database: database, keys: keys, policy: policies.flags)
+        self.flagImport = FlagImport(database: database, keys: keys, policy: policies.flags, flags: flags)
+        self.grading = try GradingService(database: database, policy: policies.grading)
         self.workers = WorkerService(database: database, keys: keys, policy: policies.custody, flags: flags)
         self.workerImport = WorkerImport(database: database, keys: keys, policy: policies.custody, flags: flags)
         self.transfers = TransferService(database: database, keys: keys, policy: policies.custody)

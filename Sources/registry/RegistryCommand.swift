@@ -19,7 +19,7 @@ struct RegistryCommand: AsyncParsableCommand {
         commandName: "registry",
         abstract: "The domestic service worker credit registry.",
         discussion: "Configuration comes from the environment (see README.md): PORT, HOST, REGISTRY_DATA_DIR, DATABASE_URL, LOG_LEVEL, ...",
-        subcommands: [Serve.self, Migrate.self, CreateAdmin.self, Demo.self, ImportWorkers.self, ReportCommand.self, DB.self, Policies.self, Audit.self],
+        subcommands: [Serve.self, Migrate.self, CreateAdmin.self, Demo.self, ImportWorkers.self, ImportFlags.self, Regrade.self, ReportCommand.self, DB.self, Policies.self, Audit.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -332,5 +332,81 @@ struct ReportCommand: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
+    }
+}
+
+struct ImportFlags: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import-flags",
+        abstract: "Import a source's flag file (id_number,reference,category,severity,status,occurred_on,expires_on,narrative).",
+        discussion: """
+            Lines are validated and streamed with COPY into a staging table, then merged set-based into the flags: new \
+            references are created, changed ones updated (the old version kept), equal ones unchanged — so re-running a file \
+            is a no-op. Malformed lines are listed by number and never stop the good ones.
+            """)
+
+    @Option(help: "The integration source's name (as registered by an administrator).")
+    var source: String
+
+    @Argument(help: "The CSV file, with a header line.")
+    var file: String
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        let summary = try await withRegistry(migrate: false) { registry, logger in
+            try await registry.flagImport.run(path: file, sourceName: source, logger: logger) { phase in
+                switch phase {
+                case .staging(let lines):
+                    FileHandle.standardError.write(Data("\r  reading and staging: \(lines) lines".utf8))
+                case .merging(let done, let total):
+                    let percent = total == 0 ? 100 : min(100, done * 100 / total)
+                    let width = 30
+                    let bar = String(repeating: "#", count: percent * width / 100) + String(repeating: ".", count: width - percent * width / 100)
+                    FileHandle.standardError.write(Data("\r  merging [\(bar)] \(percent)%            ".utf8))
+                }
+            }
+        }
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        FileHandle.standardError.write(Data("\n".utf8))
+        for r in summary.rejectedLines.prefix(1000) { print("line \(r.line): rejected — \(r.reason)") }
+        if summary.rejectedLines.count > 1000 { print("… and \(summary.rejectedLines.count - 1000) more rejected lines") }
+        print("""
+            \(summary.lines) lines: created \(summary.created), updated \(summary.updated), unchanged \(summary.unchanged), \
+            rejected \(summary.rejected); \(summary.attachedToFiles) on existing files — \(String(format: "%.1f", seconds)) s \
+            (\(String(format: "%.0f", Double(summary.lines) / max(seconds, 0.001))) lines/s)
+            """)
+    }
+}
+
+struct Regrade: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Recompute grades: the queued workers, or with --all everyone (after a policy change), in batches.")
+
+    @Flag(help: "Recompute every worker's grade with the current Policies/grading.yaml.")
+    var all = false
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        let count = try await withRegistry(migrate: false) { registry, logger in
+            if all {
+                return try await registry.grading.regradeAll(logger: logger) { done, total in
+                    let percent = total == 0 ? 100 : done * 100 / total
+                    let bar = String(repeating: "#", count: percent * 30 / 100) + String(repeating: ".", count: 30 - percent * 30 / 100)
+                    FileHandle.standardError.write(Data("\r  regrading [\(bar)] \(done)/\(total)".utf8))
+                }
+            }
+            var n = 0
+            while true {
+                let d = try await registry.grading.drainQueue(logger: logger)
+                if d == 0 { break }
+                n += d
+            }
+            return n
+        }
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        FileHandle.standardError.write(Data("\n".utf8))
+        print("regraded \(count) workers in \(String(format: "%.1f", seconds)) s (\(String(format: "%.0f", Double(count) / max(seconds, 0.001))) workers/s)")
     }
 }

@@ -76,15 +76,6 @@ struct GradingEthicsOutweighsSkillTests {
         #expect(poor.grade.rank > good.grade.rank, "\(poor.grade) vs \(good.grade)")
         #expect(poor.factors.first?.code == GradeReasonCode.reviewsEthicsLow)
     }
-
-    @Test("equal and opposite moves in ethics and skill leave the composite lower when ethics is the one that falls")
-    func symmetricSwap() {
-        // Ethics −10 and skill +10 against the baseline, and the mirror.
-        let policy = F.policy()
-        let we = policy.composite.ethicsWeight, ws = policy.composite.skillWeight
-        #expect(we * -10 + ws * 10 < 0)
-        #expect(we * 10 + ws * -10 > 0)
-    }
 }
 
 @Suite("Grader: shrinkage toward the prior")

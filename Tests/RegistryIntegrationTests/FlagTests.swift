@@ -219,3 +219,43 @@ extension Data {
         Data(String(decoding: self, as: UTF8.self).replacingOccurrences(of: "\"severity\":\"3\"", with: "\"severity\":3").utf8)
     }
 }
+
+@Suite("Flag file import")
+struct FlagImportTests {
+    @Test("COPY into staging, set-based merge: malformed lines reported by number, good ones imported, a re-run changes nothing")
+    func importFile() async throws {
+        try await withTestRegistry { registry, _ in
+            let (_, agency) = try await registry.approvedAgency(1)
+            let known = Fixtures.idNumber()
+            let w = try await registry.workers.register(Fixtures.registration(known), caller: agency, logger: testLogger)
+            _ = try await registry.source("bureau-f", kind: "credit_bureau")
+            var csv = "id_number,reference,category,severity,status,occurred_on,expires_on,narrative\n"
+            for i in 0..<40 { csv += "\(Fixtures.idNumber(serial: 200 + i)),F-\(i),debt_default,2,adjudicated,2025-0\(1 + i % 9)-01,,\n" }
+            csv += "\(known),F-K,loan_fraud,3,adjudicated,2025-03-01,2031-01-01,\"逾期, 多次\n催收无果\"\n"   // line 42-43, quoted newline
+            csv += "not-an-id,F-X,debt_default,2,adjudicated,2025-01-01,,\n"                        // 44
+            csv += "\(Fixtures.idNumber(serial: 500)),F-Y,theft,2,convicted,2025-01-01,,\n"          // 45: police category
+            csv += "\(Fixtures.idNumber(serial: 502)),F-Z,debt_default,nine,adjudicated,2025-01-01,,\n" // 46
+            csv += "\(Fixtures.idNumber(serial: 504)),F-1,debt_default,2,adjudicated,2025-01-01,,\n"  // 47: repeats F-1 (line 3)
+            let path = NSTemporaryDirectory() + "flags-\(UUID().uuidString).csv"
+            try csv.write(toFile: path, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+
+            let first = try await registry.flagImport.run(path: path, sourceName: "bureau-f", logger: testLogger) { _ in }
+            #expect(first.created == 41)
+            #expect(first.rejected == 4)
+            #expect(first.rejectedLines.map(\.line) == [44, 45, 46, 47])
+            #expect(first.attachedToFiles == 1)
+            let own = try await registry.database.query("SELECT count(*)::int FROM flags WHERE worker_id = \(w)", logger: testLogger)
+            for try await n in own.decode(Int.self) { #expect(n == 1) }
+            let report = try await registry.reports.report(w, caller: agency, workers: registry.workers, logger: testLogger)
+            #expect(report.flags.map(\.category) == ["loan_fraud"])
+
+            let second = try await registry.flagImport.run(path: path, sourceName: "bureau-f", logger: testLogger) { _ in }
+            #expect(second.created == 0 && second.updated == 0 && second.unchanged == 41 && second.rejected == 4)
+            #expect(try await registry.auditCount("flag.file_imported") == 2)
+            await #expect(throws: RegistryError.self) {
+                try await registry.flagImport.run(path: path, sourceName: "nobody", logger: testLogger) { _ in }
+            }
+        }
+    }
+}

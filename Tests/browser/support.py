@@ -174,7 +174,13 @@ class Browser:
 
     def open(self, path):
         self.driver.get(self.base + path)
+        self.arrived()
+
+    def arrived(self):
+        """Checks every page reached: its language, and on a phone that it fits the width."""
         self.expect_page_language()
+        if self.size == PHONE:
+            self.expect_fits_width()
 
     def click(self, css):
         """Clicks a link or button and waits until the next page has loaded."""
@@ -182,7 +188,7 @@ class Browser:
         self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); window.__leaving = true", element)
         element.click()
         self.wait_for_new_page("clicking %s" % css)
-        self.expect_page_language()
+        self.arrived()
 
     def wait_for_new_page(self, what, timeout=15):
         """Waits for a document without the mark set on the old one, fully loaded. (Waiting for

@@ -326,7 +326,8 @@ public struct GradingPolicy: Sendable, Equatable, Codable {
         /// Below this weight of ethics evidence (decayed review-equivalents) the grade carries
         /// the `limited_history` notice.
         public var limitedHistoryBelow: Double
-        /// Reason code → language ("zh-CN", "en") → text.
+        /// Reason code → language ("zh-CN", "en") → text. Every code in `reasonCodes` needs
+        /// both languages, including the per-dimension details `review_<dimension>_high|low`.
         public var texts: [String: [String: ReasonText]]
 
         public init(maxFactors: Int, limitedHistoryBelow: Double, texts: [String: [String: ReasonText]]) {

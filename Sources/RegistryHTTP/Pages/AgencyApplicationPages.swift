@@ -1,12 +1,7 @@
 import Foundation
-import HTTPTypes
 import Hummingbird
-import Logging
-import NIOCore
 import RegistryDomain
-import RegistrySecurity
 import RegistryServices
-import RegistryStorage
 
 /// An agency applies to join the registry (anonymous).
 struct AgencyApplicationPages {

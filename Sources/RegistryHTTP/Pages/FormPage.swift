@@ -1,12 +1,5 @@
 import Foundation
-import HTTPTypes
-import Hummingbird
-import Logging
-import NIOCore
 import RegistryDomain
-import RegistrySecurity
-import RegistryServices
-import RegistryStorage
 
 /// Re-displaying a form: what was typed, and the error next to the field it is about.
 extension PageScope {

@@ -1,12 +1,7 @@
 import Foundation
-import HTTPTypes
 import Hummingbird
-import Logging
-import NIOCore
 import RegistryDomain
-import RegistrySecurity
 import RegistryServices
-import RegistryStorage
 
 /// Agency staff import a roster from CSV (a file, or text pasted into the box) and see what
 /// happened to every line.

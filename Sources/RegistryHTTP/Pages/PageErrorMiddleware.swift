@@ -2,12 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import NIOCore
 import PostgresNIO
 import RegistryDomain
-import RegistrySecurity
-import RegistryServices
-import RegistryStorage
 
 /// Answers page requests that fail with a page, not JSON: an anonymous visitor who needs to
 /// sign in is sent to the sign-in page (303), any other error gets the error page with its

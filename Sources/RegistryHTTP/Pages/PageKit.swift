@@ -136,7 +136,11 @@ struct PageScope {
         if values["notice"] == nil, let notice = query("notice"), Self.isKeyName(notice), t.has("notices.\(notice)") {
             values["notice"] = t.text("notices.\(notice)")
         }
-        let html = kit.library.render(values, withTemplate: template) ?? ""
+        guard let html = kit.library.render(values, withTemplate: template) else {
+            context.logger.error("no such page template", metadata: ["template": "\(template)"])
+            return Response(status: .internalServerError, headers: [.contentType: "text/plain; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: "Internal error (request \(context.requestID)).")))
+        }
         var response = Response(status: status, headers: [.contentType: Self.htmlContentType],
                                 body: .init(byteBuffer: ByteBuffer(string: html)))
         if let newFormToken {
@@ -175,6 +179,11 @@ struct PageScope {
         case .unavailable: return t.text("errors.unavailable", values)
         default: return t.text("errors.invalid_field")
         }
+    }
+
+    /// Joins labels the way the language lists them.
+    func list(_ labels: [String]) -> String {
+        labels.joined(separator: language == .zh ? "、" : ", ")
     }
 
     /// The label of a value from a fixed set (`category.nanny`, `agency_status.pending`).

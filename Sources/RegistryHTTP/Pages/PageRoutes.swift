@@ -1,12 +1,6 @@
 import Foundation
-import HTTPTypes
 import Hummingbird
-import Logging
-import NIOCore
-import RegistryDomain
-import RegistrySecurity
 import RegistryServices
-import RegistryStorage
 
 /// The server-rendered pages (zh-CN and English) over the same services as the JSON API.
 /// Every route goes through `ProtectedRouter` with its action from `Policies/access.yaml`.

@@ -1,12 +1,5 @@
-import Foundation
-import HTTPTypes
-import Hummingbird
-import Logging
-import NIOCore
 import RegistryDomain
-import RegistrySecurity
 import RegistryServices
-import RegistryStorage
 
 /// The translation keys the Swift side of the pages looks up (labels of fixed values, notices,
 /// error messages), so a test can check both languages have every one of them.

@@ -1,12 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Logging
-import NIOCore
 import RegistryDomain
-import RegistrySecurity
 import RegistryServices
-import RegistryStorage
 
 /// The start page, signing in and out, the language switch and the static files.
 struct SessionPages {

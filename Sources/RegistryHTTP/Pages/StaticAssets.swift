@@ -1,12 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Logging
 import NIOCore
-import RegistryDomain
 import RegistrySecurity
-import RegistryServices
-import RegistryStorage
 
 /// The files of `Web/static`, read once at startup and served from memory. Only names that
 /// were in that folder (no subfolders, no dot files) can be asked for, so no path can escape it.

@@ -1,10 +1,6 @@
 import Foundation
-import HTTPTypes
 import Hummingbird
-import Logging
-import NIOCore
 import RegistryDomain
-import RegistrySecurity
 import RegistryServices
 import RegistryStorage
 

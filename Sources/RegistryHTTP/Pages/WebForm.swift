@@ -1,12 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Logging
 import NIOCore
 import RegistryDomain
-import RegistrySecurity
-import RegistryServices
-import RegistryStorage
 
 /// A submitted HTML form: `application/x-www-form-urlencoded` or `multipart/form-data`.
 /// Every name may repeat (checkboxes); uploaded files are kept as their text.

@@ -1,10 +1,6 @@
 import Foundation
-import HTTPTypes
 import Hummingbird
-import Logging
-import NIOCore
 import RegistryDomain
-import RegistrySecurity
 import RegistryServices
 import RegistryStorage
 
@@ -28,7 +24,7 @@ struct WorkerPages {
                 "workers": workers.prefix(Self.pageSize).map { w in
                     [
                         "id": w.id.text, "name": w.fullName, "sex": page.label("sex", w.sex), "birth_date": w.birthDate,
-                        "home_region": w.homeRegion, "categories": w.categories.map { page.label("category", $0) }.joined(separator: "、"),
+                        "home_region": w.homeRegion, "categories": page.list(w.categories.map { page.label("category", $0) }),
                         "status": page.label("worker_status", w.status),
                     ] as [String: Any]
                 },
@@ -83,7 +79,7 @@ struct WorkerPages {
         var worker: [String: Any] = [
             "id": file.id, "name": file.fullName, "id_masked": file.idNumberMasked, "sex": page.label("sex", file.sex),
             "birth_date": file.birthDate, "age": String(file.age), "home_region": file.homeRegion,
-            "categories": file.serviceCategories.map { page.label("category", $0) }.joined(separator: "、"),
+            "categories": page.list(file.serviceCategories.map { page.label("category", $0) }),
             "status": page.label("worker_status", file.status), "revoked": file.status == "revoked",
         ]
         if let phone = file.phone { worker["phone"] = phone }

@@ -1,0 +1,252 @@
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import RegistryDomain
+import RegistrySecurity
+import RegistryStorage
+
+/// Nightly files of millions of flags: each line is validated and its ID number blind-indexed
+/// in Swift (the key never reaches the database), the results are streamed with COPY into a
+/// staging table, then merged into `flags` with set-based SQL in chunks. Malformed lines are
+/// reported by number and never stop the good ones; re-running a file changes nothing.
+public struct FlagImport: Sendable {
+    let database: Database
+    let keys: KeyRing
+    let policy: FlagPolicy
+    let flags: FlagService
+
+    public static let header = ["id_number", "reference", "category", "severity", "status", "occurred_on", "expires_on", "narrative"]
+
+    public struct Summary: Sendable, Codable {
+        public var lines = 0
+        public var created = 0
+        public var updated = 0
+        public var unchanged = 0
+        public var rejected = 0
+        public var rejectedLines: [Rejected] = []
+        public var attachedToFiles = 0
+    }
+
+    public struct Rejected: Sendable, Codable {
+        public var line: Int
+        public var reason: String
+    }
+
+    public enum Phase: Sendable { case staging(lines: Int), merging(done: Int, of: Int) }
+
+    /// Reads `path` and imports it for the source named `sourceName`.
+    public func run(path: String, sourceName: String, logger: Logger, progress: @escaping @Sendable (Phase) -> Void) async throws -> Summary {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw RegistryError.invalid("file", "Cannot read \(path).") }
+        defer { try? handle.close() }
+        let source = try await database.withConnection { connection in
+            try await IntegrationStore.sources(on: connection, logger: logger).first { $0.name == sourceName }
+        }
+        guard let source, let kind = SourceKind(rawValue: source.kind) else {
+            throw RegistryError(.notFound, code: "no_source", message: "No integration source named '\(sourceName)'.")
+        }
+        let today = CivilDate.today()
+        var summary = Summary()
+        let reader = LineReader(handle: handle)
+        guard let headerLine = reader.next() else { throw RegistryError.invalid("file", "The file is empty.") }
+        let header = CSV.parse(headerLine.text).first?.fields.map { $0.trimmingWhitespace().lowercased() } ?? []
+        var column: [String: Int] = [:]
+        for (i, name) in header.enumerated() { column[name] = i }
+        let missing = Self.header.filter { column[$0] == nil && $0 != "expires_on" && $0 != "narrative" }
+        guard missing.isEmpty else {
+            throw RegistryError.invalid("file", "The first line must name the columns \(Self.header.joined(separator: ",")); missing: \(missing.joined(separator: ", ")).")
+        }
+        let fileHash = SHA256()
+
+        return try await database.withConnection { connection in
+            try await connection.query("""
+                CREATE TEMP TABLE IF NOT EXISTS flag_staging (
+                    line int8 NOT NULL, ref text NOT NULL, blind bytea NOT NULL, category text NOT NULL, severity int2 NOT NULL,
+                    status text NOT NULL, occurred date NOT NULL, expires date, narrative bytea, hash bytea NOT NULL)
+                """, logger: logger)
+            try await connection.query("TRUNCATE flag_staging", logger: logger)
+            var rejected: [Rejected] = []
+            var lines = 0
+            var hasher = fileHash
+            try await connection.copyFrom(table: "flag_staging", logger: logger) { writer in
+                var buffer = ByteBuffer()
+                while let line = reader.next() {
+                    lines += 1
+                    hasher.update(data: Data(line.text.utf8))
+                    guard let fields = CSV.parse(line.text).first?.fields else { continue }
+                    func field(_ name: String) -> String {
+                        guard let i = column[name], i < fields.count else { return "" }
+                        return fields[i]
+                    }
+                    guard let severity = Int(field("severity").trimmingWhitespace()) else {
+                        rejected.append(Rejected(line: line.number, reason: "severity is 1 to 5"))
+                        continue
+                    }
+                    let input = FlagSubmission.Input(idNumber: field("id_number"), reference: field("reference"), category: field("category"),
+                                                     severity: severity, status: field("status"), occurredOn: field("occurred_on"),
+                                                     expiresOn: field("expires_on"), narrative: field("narrative"))
+                    switch FlagService.validate(input, kind: kind, policy: policy, today: today) {
+                    case .failure(let error):
+                        rejected.append(Rejected(line: line.number, reason: (error.field.map { "\($0): " } ?? "") + error.message))
+                    case .success(let s):
+                        let row = flags.row(s, line: line.number)
+                        Self.appendCopyRow(row, to: &buffer)
+                    }
+                    if buffer.readableBytes > 1 << 20 {
+                        try await writer.write(buffer)
+                        buffer.clear()
+                        progress(.staging(lines: lines))
+                    }
+                }
+                if buffer.readableBytes > 0 { try await writer.write(buffer) }
+                progress(.staging(lines: lines))
+            }
+            summary.lines = lines
+            // A reference repeated in the file: the first line wins, the others are reported.
+            let duplicates = try await connection.query("""
+                DELETE FROM flag_staging s USING flag_staging t WHERE s.ref = t.ref AND s.line > t.line RETURNING s.line, t.line
+                """, logger: logger)
+            for try await (line, first) in duplicates.decode((Int64, Int64).self) {
+                rejected.append(Rejected(line: Int(line), reason: "reference repeats line \(first)"))
+            }
+            try await connection.query("CREATE INDEX IF NOT EXISTS flag_staging_line_idx ON flag_staging (line)", logger: logger)
+            try await connection.query("ANALYZE flag_staging", logger: logger)
+
+            let chunk: Int64 = 50_000
+            let maxLine = Int64(lines + 1)
+            var start: Int64 = 0
+            while start <= maxLine {
+                let end = start + chunk
+                try await connection.query("BEGIN", logger: logger)
+                do {
+                    let rows = try await connection.query("""
+                        WITH input AS (SELECT * FROM flag_staging WHERE line >= \(start) AND line < \(end)),
+                        previous AS (
+                            SELECT f.id, f.version, f.category, f.severity, f.status, f.occurred_on, f.expires_on, f.content_hash, f.received_at
+                            FROM flags f JOIN input i ON f.source_id = \(source.id) AND f.source_ref = i.ref
+                        ), upserted AS (
+                            INSERT INTO flags AS f (source_id, source_ref, id_blind_index, worker_id, category, severity, status, occurred_on,
+                                                    expires_on, narrative_enc, content_hash)
+                            SELECT \(source.id), i.ref, i.blind, w.id, i.category, i.severity, i.status, i.occurred, i.expires, i.narrative, i.hash
+                            FROM input i LEFT JOIN workers w ON w.id_blind_index = i.blind
+                            ON CONFLICT (source_id, source_ref) DO UPDATE SET
+                                category = EXCLUDED.category, severity = EXCLUDED.severity, status = EXCLUDED.status,
+                                occurred_on = EXCLUDED.occurred_on, expires_on = EXCLUDED.expires_on, narrative_enc = EXCLUDED.narrative_enc,
+                                content_hash = EXCLUDED.content_hash, version = f.version + 1, updated_at = now()
+                            WHERE f.content_hash <> EXCLUDED.content_hash
+                            RETURNING f.id, (xmax = 0) AS inserted, f.worker_id
+                        ), versions AS (
+                            INSERT INTO flag_versions (flag_id, version, category, severity, status, occurred_on, expires_on, content_hash, received_at)
+                            SELECT p.id, p.version, p.category, p.severity, p.status, p.occurred_on, p.expires_on, p.content_hash, p.received_at
+                            FROM previous p JOIN upserted u ON u.id = p.id AND NOT u.inserted
+                        )
+                        SELECT (SELECT count(*) FROM input)::int8, count(*) FILTER (WHERE inserted)::int8, count(*) FILTER (WHERE NOT inserted)::int8,
+                               coalesce(array_agg(id) FILTER (WHERE worker_id IS NOT NULL), '{}')
+                        FROM upserted
+                        """, logger: logger)
+                    var attached: [UUID] = []
+                    for try await (total, created, updated, withFile) in rows.decode((Int64, Int64, Int64, [UUID]).self) {
+                        summary.created += Int(created)
+                        summary.updated += Int(updated)
+                        summary.unchanged += Int(total - created - updated)
+                        attached = withFile
+                    }
+                    summary.attachedToFiles += attached.count
+                    try await flags.applyEffects(attached, caller: .system, on: connection, logger: logger)
+                    try await connection.query("COMMIT", logger: logger)
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    throw error
+                }
+                start = end
+                progress(.merging(done: Int(min(end, maxLine)), of: Int(maxLine)))
+            }
+            summary.rejected = rejected.count
+            summary.rejectedLines = rejected.sorted { $0.line < $1.line }
+            let digest = Data(hasher.finalize()).hex
+            try await connection.query("BEGIN", logger: logger)
+            try await AuditStore.append(Caller.system.event("flag.file_imported", "integration_source", source.id, [
+                "file_sha256": .string(digest), "lines": .int(summary.lines), "created": .int(summary.created), "updated": .int(summary.updated),
+                "unchanged": .int(summary.unchanged), "rejected": .int(summary.rejected),
+            ]), on: connection, logger: logger)
+            try await connection.query("COMMIT", logger: logger)
+            try await connection.query("TRUNCATE flag_staging", logger: logger)
+            return summary
+        }
+    }
+
+    /// One row in COPY text format: tab-separated, \N for null, bytea as \\x hex.
+    static func appendCopyRow(_ r: FlagStore.Row, to buffer: inout ByteBuffer) {
+        func text(_ s: String) -> String {
+            var out = ""
+            for c in s.unicodeScalars {
+                switch c {
+                case "\\": out += "\\\\"
+                case "\t": out += "\\t"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                default: out.unicodeScalars.append(c)
+                }
+            }
+            return out
+        }
+        func bytea(_ b: [UInt8]) -> String { "\\\\x" + Data(b).hex }
+        let fields = [String(r.line), text(r.reference), bytea(r.blindIndex), r.category, String(r.severity), r.status, r.occurredOn,
+                      r.expiresOn ?? "\\N", r.narrativeEnc.map(bytea) ?? "\\N", bytea(r.contentHash)]
+        buffer.writeString(fields.joined(separator: "\t"))
+        buffer.writeString("\n")
+    }
+}
+
+/// Reads a file line by line (records may span lines inside quotes), with line numbers.
+final class LineReader: @unchecked Sendable {
+    struct Line { var number: Int; var text: String }
+    let handle: FileHandle
+    /// The bytes read and not yet consumed start at `offset` (no copying per line).
+    var pending: [UInt8] = []
+    var offset = 0
+    var lineNumber = 0
+    var eof = false
+
+    init(handle: FileHandle) { self.handle = handle }
+
+    private func rawLine() -> String? {
+        while true {
+            if let newline = pending[offset...].firstIndex(of: 0x0A) {
+                var end = newline
+                if end > offset, pending[end - 1] == 0x0D { end -= 1 }
+                let text = String(decoding: pending[offset..<end], as: UTF8.self)
+                offset = newline + 1
+                lineNumber += 1
+                return text
+            }
+            if eof {
+                guard offset < pending.count else { return nil }
+                let text = String(decoding: pending[offset...], as: UTF8.self)
+                offset = pending.count
+                lineNumber += 1
+                return text
+            }
+            let chunk = handle.readData(ofLength: 1 << 20)
+            if chunk.isEmpty {
+                eof = true
+            } else {
+                pending.removeFirst(offset)
+                offset = 0
+                pending.append(contentsOf: chunk)
+            }
+        }
+    }
+
+    /// The next record: lines are joined while a quoted field is open.
+    func next() -> Line? {
+        guard var text = rawLine() else { return nil }
+        let start = lineNumber
+        while text.utf8.reduce(0, { $0 + ($1 == 0x22 ? 1 : 0) }) % 2 == 1, let more = rawLine() {
+            text += "\n" + more
+        }
+        if text.isEmpty { return next() }
+        return Line(number: start, text: text)
+    }
+}

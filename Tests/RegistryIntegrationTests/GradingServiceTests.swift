@@ -1,0 +1,91 @@
+import Foundation
+import PostgresNIO
+import RegistryDomain
+import RegistryServices
+import RegistryStorage
+import Testing
+
+@Suite("Grades kept current")
+struct GradingServiceTests {
+    func queued(_ registry: Registry) async throws -> Int {
+        let rows = try await registry.database.query("SELECT count(*)::int FROM grade_queue", logger: testLogger)
+        for try await n in rows.decode(Int.self) { return n }
+        return 0
+    }
+
+    @Test("every input change queues the worker; the queue drains once, even with two nodes at once; history records changes")
+    func queueAndHistory() async throws {
+        try await withTestRegistry { registry, _ in
+            var workers: [UUID] = []
+            let h = try await Household.make(registry)
+            workers.append(h.workerID)
+            for i in 0..<30 {
+                workers.append(try await registry.workers.register(Fixtures.registration(Fixtures.idNumber(serial: 600 + 2 * i), phone: nil),
+                                                                   caller: h.agency, logger: testLogger))
+            }
+            #expect(try await queued(registry) == 31)
+            // Two nodes drain at the same time: SKIP LOCKED gives each its own workers.
+            async let a = registry.grading.drainQueue(limit: 20, logger: testLogger)
+            async let b = registry.grading.drainQueue(limit: 20, logger: testLogger)
+            let (na, nb) = try await (a, b)
+            #expect(na + nb == 31)
+            #expect(try await queued(registry) == 0)
+            let history = try await registry.database.query("SELECT count(*)::int, count(DISTINCT worker_id)::int FROM grade_history", logger: testLogger)
+            for try await (n, distinct) in history.decode((Int, Int).self) { #expect(n == 31 && distinct == 31) }
+
+            // A good review and agency assessment queue her again; the report shows the grade and its reasons.
+            let before = try await registry.grading.explained(h.workerID, language: "en", logger: testLogger)
+            try await registry.workers.assess(h.workerID, .init(ethicsRating: 5), caller: h.agency, logger: testLogger)
+            #expect(try await queued(registry) == 1)
+            _ = try await registry.grading.drainQueue(logger: testLogger)
+            let report = try await registry.reports.report(h.workerID, caller: h.agency, workers: registry.workers, logger: testLogger)
+            let grade = try #require(report.grade)
+            #expect(grade.policyVersion == registry.policies.grading.version)
+            #expect(!grade.reasons.isEmpty)
+            let after = try await registry.grading.explained(h.workerID, language: "en", logger: testLogger)
+            #expect(after.composite >= before.composite)
+            #expect(after.reasons.allSatisfy { !$0.text.isEmpty })
+            let zh = try await registry.grading.explained(h.workerID, language: "zh-CN", logger: testLogger)
+            #expect(zh.reasons.map(\.code) == after.reasons.map(\.code) && zh.reasons.first?.text != after.reasons.first?.text)
+        }
+    }
+
+    @Test("a convicted abuse flag pulls the grade down; a ban makes it REVOKED; regrade --all recomputes everyone")
+    func flagsAndBans() async throws {
+        try await withTestRegistry { registry, _ in
+            let (_, agency) = try await registry.approvedAgency(1)
+            let id = Fixtures.idNumber()
+            let w = try await registry.workers.register(Fixtures.registration(id), caller: agency, logger: testLogger)
+            _ = try await registry.workers.addSkill(w, .init(category: "nanny", level: 5, assessedOn: "2026-01-01", assessor: "X", note: nil),
+                                                    caller: agency, logger: testLogger)
+            _ = try await registry.grading.drainQueue(logger: testLogger)
+            let clean = try await registry.grading.explained(w, language: "en", logger: testLogger)
+            let (sourceID, _, _, police) = try await registry.source("police-g", kind: "police")
+            _ = try await registry.flags.submit([flag(id, "G-1", "child_or_elder_abuse", severity: 3, status: "convicted")], sourceID: sourceID,
+                                                caller: police, logger: testLogger)
+            _ = try await registry.grading.drainQueue(logger: testLogger)
+            let flagged = try await registry.grading.explained(w, language: "en", logger: testLogger)
+            #expect(flagged.grade == "D")
+            #expect(flagged.composite < clean.composite)
+            #expect(flagged.reasons.contains { $0.code == "flag_child_or_elder_abuse" })
+            #expect(flagged.history.last?.toGrade == "D")
+
+            try await registry.database.withConnection { connection in
+                let rows = try await connection.query("""
+                    INSERT INTO cases (worker_id, requester_kind, grounds, statement, state, policy_version)
+                    VALUES (\(w), 'system', 'abuse', 'test', 'executed', 'test') RETURNING id
+                    """, logger: testLogger)
+                var caseID: UUID?
+                for try await cid in rows.decode(UUID.self) { caseID = cid }
+                try await connection.query("INSERT INTO bans (worker_id, case_id) VALUES (\(w), \(caseID))", logger: testLogger)
+            }
+            let regraded = try await registry.grading.regradeAll(batch: 7, logger: testLogger) { _, _ in }
+            #expect(regraded == 1)
+            let barred = try await registry.grading.explained(w, language: "en", logger: testLogger)
+            #expect(barred.grade == "REVOKED")
+            #expect(barred.reasons.first?.code == "barred")
+            let full = try await registry.grading.computation(w, logger: testLogger)
+            #expect(full.grade == .revoked && full.policyVersion == registry.policies.grading.version)
+        }
+    }
+}
