@@ -84,7 +84,7 @@ done
 
 status=0
 BASE_URL="http://127.0.0.1:$port" SERVER_LOG="$log" ADMIN_EMAIL="admin@demo.registry.local" ADMIN_PASSWORD="$password" \
-    ARTIFACTS="$root/$artifacts" SE_OFFLINE=true \
+    ARTIFACTS="$root/$artifacts" SE_OFFLINE=true PYTHONDONTWRITEBYTECODE=1 \
     "$venv/bin/python" Tests/browser/journeys.py "$@" || status=$?
 if (( status != 0 )); then
     echo "browser tests failed; screenshots, page sources and the server log are in $artifacts/" >&2
