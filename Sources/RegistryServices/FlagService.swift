@@ -383,4 +383,70 @@ public struct FlagService: Sendable {
             }
         }
     }
+
+    // MARK: Disputes (administrators)
+
+    public struct FlagDispute: Sendable, Codable {
+        public var id: UUID
+        public var flagID: UUID
+        public var workerID: UUID
+        public var source: String
+        public var reference: String
+        public var category: String
+        public var flagStatus: String
+        public var reason: String
+        public var status: String
+        public var note: String?
+        public var createdAt: Date
+    }
+
+    public func disputes(openOnly: Bool, logger: Logger) async throws -> [FlagDispute] {
+        try await database.withConnection { connection in
+            var result: [FlagDispute] = []
+            for try await (id, flag, worker, source, ref, category, flagStatus, reason, status, note, created) in try await connection.query("""
+                SELECT d.id, d.flag_id, d.worker_id, s.name, f.source_ref, f.category, f.status, d.reason, d.status, d.note, d.created_at
+                FROM flag_disputes d JOIN flags f ON f.id = d.flag_id JOIN integration_sources s ON s.id = f.source_id
+                WHERE (NOT \(openOnly) OR d.status = 'open') ORDER BY d.created_at LIMIT 500
+                """, logger: logger).decode((UUID, UUID, UUID, String, String, String, String, String, String, String?, Date).self) {
+                result.append(FlagDispute(id: id, flagID: flag, workerID: worker, source: source, reference: ref, category: category,
+                                          flagStatus: flagStatus, reason: reason, status: status, note: note, createdAt: created))
+            }
+            return result
+        }
+    }
+
+    /// An administrator answers a flag dispute: annotates it, asks the source to retract (a
+    /// message to the source's operators is queued), or rejects it. The flag itself changes only
+    /// when its source sends a new version.
+    public func decideDispute(_ id: UUID, decision: String, note: String, caller: Caller, logger: Logger) async throws {
+        let outcome: String
+        switch decision {
+        case "annotate": outcome = "annotated"
+        case "request_retraction": outcome = "retraction_requested"
+        case "reject": outcome = "rejected"
+        default: throw RegistryError.notFound("Resource")
+        }
+        guard let admin = caller.userUUID else { throw RegistryError.forbidden }
+        let note = try Input.text(note, field: "note", max: 2000)!
+        try await database.transaction(logger: logger) { connection in
+            var flagID: UUID?
+            var current: String?
+            for try await (flag, status) in try await connection.query(
+                "SELECT flag_id, status FROM flag_disputes WHERE id = \(id) FOR UPDATE", logger: logger).decode((UUID, String).self) {
+                flagID = flag
+                current = status
+            }
+            guard let flagID else { throw RegistryError.notFound("Dispute") }
+            guard current == "open" else { throw RegistryError(.conflict, code: "dispute_decided", message: "This dispute was already answered.") }
+            try await connection.query("""
+                UPDATE flag_disputes SET status = \(outcome), note = \(note), decided_at = now(), decided_by = \(admin) WHERE id = \(id)
+                """, logger: logger)
+            if outcome == "retraction_requested", let flag = try await FlagStore.flags(ids: [flagID], on: connection, logger: logger).first {
+                try await NotificationStore.enqueue(channel: "email", recipient: "source:" + flag.sourceName, template: "flag_retraction_requested",
+                                                    payload: ["reference": flag.reference, "note": note], on: connection, logger: logger)
+            }
+            try await AuditStore.append(caller.event("flag.dispute_\(outcome)", "flag", flagID, ["dispute": .string(id.text), "note": .string(note)]),
+                                        on: connection, logger: logger)
+        }
+    }
 }

@@ -162,6 +162,18 @@ struct FlagTests {
             let report = try await registry.reports.report(h.workerID, caller: h.agency, workers: registry.workers, logger: testLogger)
             let encoded = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
             #expect(!encoded.contains("内部叙述"))
+            // Administrators see the dispute and ask the source to retract; the flag itself is unchanged.
+            let admin = try await registry.adminCaller
+            let open = try await registry.flags.disputes(openOnly: true, logger: testLogger)
+            #expect(open.count == 1 && open.first?.reference == "D-1")
+            try await registry.flags.decideDispute(try #require(open.first?.id), decision: "request_retraction", note: "请核实后撤回", caller: admin,
+                                                   logger: testLogger)
+            #expect(try await registry.flags.disputes(openOnly: true, logger: testLogger).isEmpty)
+            #expect(try await registry.lastCode("flag_retraction_requested") == nil)  // a message, not a code
+            #expect(try await registry.auditCount("flag.dispute_retraction_requested", subject: flagID) == 1)
+            await #expect(throws: RegistryError.self) {
+                try await registry.flags.decideDispute(try #require(open.first?.id), decision: "reject", note: "again", caller: admin, logger: testLogger)
+            }
         }
     }
 

@@ -24,6 +24,8 @@ struct FlagRoutes {
     struct Own: Encodable, Sendable { var flags: [FlagService.OwnFlag] }
     struct ReasonBody: Decodable { var reason: String }
     struct Created: Encodable, Sendable { var id: String }
+    struct Disputes: Encodable, Sendable { var disputes: [FlagService.FlagDispute] }
+    struct NoteBody: Decodable { var note: String }
 
     static let timestampHeader = HTTPField.Name("X-Registry-Timestamp")!
     static let signatureHeader = HTTPField.Name("X-Registry-Signature")!
@@ -114,6 +116,16 @@ struct FlagRoutes {
             return JSONResponse(try await registry.flags.change(sourceID: source.id, reference: reference,
                                                                 .init(status: "retracted", severity: nil, expiresOn: nil),
                                                                 caller: context.caller, logger: context.logger))
+        }
+        routes.get("/api/v1/flag-disputes", action: "flags.adjudicate") { request, context in
+            let open = request.uri.queryParameters["open"].map { $0 != "false" } ?? true
+            return JSONResponse(Disputes(disputes: try await registry.flags.disputes(openOnly: open, logger: context.logger)))
+        }
+        routes.post("/api/v1/flag-disputes/{id}/{decision}", action: "flags.adjudicate") { request, context in
+            let body = try await request.decodeJSON(NoteBody.self, context: context)
+            try await registry.flags.decideDispute(try context.parameters.uuid("id"), decision: context.parameters.get("decision") ?? "",
+                                                   note: body.note, caller: context.caller, logger: context.logger)
+            return Response(status: .noContent)
         }
         routes.get("/api/v1/me/flags", action: "flags.read_own") { _, context in
             JSONResponse(Own(flags: try await registry.flags.ownFlags(caller: context.caller, logger: context.logger)))
