@@ -26,6 +26,7 @@ extension RegistryError.Kind {
         case .notFound: .notFound
         case .conflict: .conflict
         case .tooLarge: .contentTooLarge
+        case .unsupportedMediaType: .unsupportedMediaType
         case .unprocessable: .unprocessableContent
         case .throttled: .tooManyRequests
         case .unavailable: .serviceUnavailable

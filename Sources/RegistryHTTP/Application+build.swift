@@ -37,6 +37,7 @@ public func buildRouter(_ registry: Registry) -> (Router<AppRequestContext>, [Ro
     EmployerRoutes(registry: registry).register(on: routes)
     FlagRoutes(registry: registry).register(on: routes)
     GradeRoutes(registry: registry).register(on: routes)
+    CaseRoutes(registry: registry).register(on: routes)
     PageRoutes(registry: registry).register(on: routes)
     return (router, routes.routes)
 }
@@ -51,6 +52,7 @@ public func buildApplication(_ registry: Registry, logger: Logger, extraServices
         TransferDeadlineService(transfers: registry.transfers, logger: logger),
         NotificationDispatcher(database: registry.database, logger: logger),
         GradeQueueService(grading: registry.grading, logger: logger),
+        CaseExecutionService(cases: registry.cases, logger: logger),
     ] + extraServices
     return Application(
         router: router,

@@ -10,15 +10,17 @@ public struct PolicySet: Sendable {
     public var reports: ReportPolicy
     public var flags: FlagPolicy
     public var grading: GradingPolicy
+    public var revocation: RevocationPolicy
 
     public init(access: AccessPolicy, authentication: AuthenticationPolicy, custody: CustodyPolicy = .init(), reports: ReportPolicy = .init(),
-                flags: FlagPolicy, grading: GradingPolicy) {
+                flags: FlagPolicy, grading: GradingPolicy, revocation: RevocationPolicy) {
         self.access = access
         self.authentication = authentication
         self.custody = custody
         self.reports = reports
         self.flags = flags
         self.grading = grading
+        self.revocation = revocation
     }
 
     /// Loads `access.yaml` and `authentication.yaml` from `directory`. A problem names the file,
@@ -54,7 +56,18 @@ public struct PolicySet: Sendable {
             throw PolicyLoadError(file: directory + "/flags.yaml", line: nil,
                                   problem: "category '\(category)' has no penalty in the grader (known: \(FlagCategory.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        return PolicySet(access: access, authentication: authentication, custody: custody, reports: reports, flags: flags, grading: grading)
+        let revocation = try PolicyFile.load(directory + "/revocation.yaml", as: RevocationPolicy.self) { file throws(PolicyError) in
+            try file.validate()
+            return file
+        }
+        for effect in flags.effects where effect.openCase {
+            for category in effect.categories where revocation.grounds[category] == nil {
+                throw PolicyLoadError(file: directory + "/revocation.yaml", line: nil,
+                                      problem: "flags.yaml opens cases for '\(category)', which is not among the grounds")
+            }
+        }
+        return PolicySet(access: access, authentication: authentication, custody: custody, reports: reports, flags: flags, grading: grading,
+                         revocation: revocation)
     }
 }
 

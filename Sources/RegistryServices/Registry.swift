@@ -23,6 +23,7 @@ public struct Registry: Sendable {
     public let flags: FlagService
     public let flagImport: FlagImport
     public let grading: GradingService
+    public let cases: CaseService
     public let migrator: Migrator
 
     public init(configuration: Configuration, policies: PolicySet, database: Database, keys: KeyRing,
@@ -36,6 +37,7 @@ public struct Registry: Sendable {
         self.flags = FlagService(database: database, keys: keys, policy: policies.flags)
         self.flagImport = FlagImport(database: database, keys: keys, policy: policies.flags, flags: flags)
         self.grading = try GradingService(database: database, policy: policies.grading)
+        self.cases = CaseService(database: database, policy: policies.revocation)
         self.workers = WorkerService(database: database, keys: keys, policy: policies.custody, flags: flags)
         self.workerImport = WorkerImport(database: database, keys: keys, policy: policies.custody, flags: flags)
         self.transfers = TransferService(database: database, keys: keys, policy: policies.custody)

@@ -2,7 +2,7 @@
 /// `kind` decides the HTTP status; `message` is safe to show to the user.
 public struct RegistryError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable, Equatable {
-        case badRequest, unauthorized, forbidden, notFound, conflict, tooLarge, unprocessable, throttled, unavailable
+        case badRequest, unauthorized, forbidden, notFound, conflict, tooLarge, unsupportedMediaType, unprocessable, throttled, unavailable
     }
 
     public var kind: Kind

@@ -1,0 +1,73 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import RegistryDomain
+import RegistryServices
+
+/// Revocation cases.
+struct CaseRoutes {
+    let registry: Registry
+
+    struct Created: Encodable, Sendable { var id: String }
+    struct Queue: Encodable, Sendable { var cases: [CaseService.QueueItem] }
+    struct ReasonBody: Decodable { var reason: String }
+    struct StatementBody: Decodable { var statement: String }
+
+    func register(on routes: ProtectedRouter) {
+        routes.post("/api/v1/cases", action: "cases.file") { request, context in
+            let body = try await request.decodeJSON(CaseService.Filing.self, context: context)
+            let id = try await registry.cases.file(body, caller: context.caller, logger: context.logger)
+            return JSONResponse(Created(id: id.text), status: .created)
+        }
+        routes.get("/api/v1/cases", action: "cases.queue") { _, context in
+            JSONResponse(Queue(cases: try await registry.cases.queue(logger: context.logger)))
+        }
+        routes.get("/api/v1/cases/{id}", action: "cases.read") { _, context in
+            JSONResponse(try await registry.cases.get(try context.parameters.uuid("id"), caller: context.caller, logger: context.logger))
+        }
+        routes.post("/api/v1/cases/{id}/commands", action: "cases.act") { request, context in
+            let body = try await request.decodeJSON(CaseService.Command.self, context: context)
+            return JSONResponse(try await registry.cases.act(try context.parameters.uuid("id"), body, caller: context.caller, logger: context.logger))
+        }
+        routes.post("/api/v1/cases/{id}/evidence", action: "cases.evidence") { request, context in
+            let limit = registry.policies.revocation.evidenceMaxBytes
+            let buffer: ByteBuffer
+            do {
+                buffer = try await request.body.collect(upTo: limit)
+            } catch is NIOTooManyBytesError {
+                throw RegistryError(.tooLarge, code: "evidence_too_large", message: "Evidence files are at most \(limit / 1_048_576) MB.")
+            }
+            let q = request.uri.queryParameters
+            let item = try await registry.cases.addEvidence(
+                try context.parameters.uuid("id"), filename: q["filename"].map(String.init) ?? "", contentType: request.headers[.contentType] ?? "",
+                bytes: Array(buffer.readableBytesView), description: q["description"].map(String.init), caller: context.caller, logger: context.logger)
+            return JSONResponse(item, status: .created)
+        }
+        routes.get("/api/v1/evidence/{id}", action: "cases.read") { _, context in
+            let file = try await registry.cases.evidence(try context.parameters.uuid("id"), caller: context.caller, logger: context.logger)
+            let ascii = file.filename.unicodeScalars.map { $0.isASCII && $0 != "\"" && $0.value >= 32 ? String($0) : "_" }.joined()
+            let encoded = file.filename.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "evidence"
+            return Response(status: .ok, headers: [
+                .contentType: file.contentType,
+                .contentDisposition: "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)",
+            ], body: .init(byteBuffer: ByteBuffer(bytes: file.bytes)))
+        }
+        routes.post("/api/v1/cases/{id}/suspension", action: "cases.suspend") { request, context in
+            let body = try await request.decodeJSON(ReasonBody.self, context: context)
+            try await registry.cases.suspend(try context.parameters.uuid("id"), reason: body.reason, caller: context.caller, logger: context.logger)
+            return Response(status: .noContent)
+        }
+        routes.post("/api/v1/cases/{id}/suspension/lift", action: "cases.suspend") { request, context in
+            let body = try await request.decodeJSON(ReasonBody.self, context: context)
+            try await registry.cases.liftSuspension(try context.parameters.uuid("id"), reason: body.reason, caller: context.caller, logger: context.logger)
+            return Response(status: .noContent)
+        }
+        routes.post("/api/v1/cases/{id}/reinstatement", action: "cases.reinstate") { request, context in
+            let body = try await request.decodeJSON(StatementBody.self, context: context)
+            let id = try await registry.cases.fileReinstatement(bannedCase: try context.parameters.uuid("id"), statement: body.statement,
+                                                                caller: context.caller, logger: context.logger)
+            return JSONResponse(Created(id: id.text), status: .created)
+        }
+    }
+}

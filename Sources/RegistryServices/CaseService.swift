@@ -1,0 +1,590 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import RegistryDomain
+import RegistrySecurity
+import RegistryStorage
+import ServiceLifecycle
+
+/// Revocation cases: filing with evidence, the adjudication workflow (every step locked,
+/// checked by the pure machine, written to the timeline and the audit log in one transaction),
+/// the notice period in working days, objections, execution and reinstatement.
+public struct CaseService: Sendable {
+    let database: Database
+    let policy: RevocationPolicy
+
+    public struct Filing: Sendable, Decodable {
+        public var workerId: UUID
+        public var grounds: String
+        public var statement: String
+
+        public init(workerId: UUID, grounds: String, statement: String) {
+            self.workerId = workerId
+            self.grounds = grounds
+            self.statement = statement
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case grounds, statement
+            case workerId = "worker_id"
+        }
+    }
+
+    /// An employer who had an engagement with her, or an agency that held her, files a case.
+    public func file(_ f: Filing, caller: Caller, logger: Logger) async throws -> UUID {
+        guard policy.grounds[f.grounds] != nil else {
+            throw RegistryError.invalid("grounds", "Unknown grounds. Known: \(policy.grounds.keys.sorted().joined(separator: ", ")).")
+        }
+        let statement = try Input.text(f.statement, field: "statement", max: 10_000)!
+        guard let user = caller.userUUID else { throw RegistryError.forbidden }
+        return try await database.transaction(logger: logger) { connection in
+            guard try await WorkerStore.get(f.workerId, on: connection, logger: logger) != nil else { throw RegistryError.notFound("Worker") }
+            let kind: String
+            var agency: UUID?
+            switch caller.principal.role {
+            case .employer:
+                let rows = try await connection.query("""
+                    SELECT count(*)::int FROM engagements WHERE employer_id = \(user) AND worker_id = \(f.workerId) AND status IN ('confirmed', 'ended')
+                    """, logger: logger)
+                var n = 0
+                for try await c in rows.decode(Int.self) { n = c }
+                guard n > 0 else {
+                    throw RegistryError(.forbidden, code: "no_engagement", message: "Only an employer who engaged her through the registry can file a case.")
+                }
+                kind = "employer"
+            case .agencyStaff:
+                let a = try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger)
+                guard try await WorkerStore.agencyHeld(f.workerId, agencyID: a.id, on: connection, logger: logger) else {
+                    throw RegistryError.notFound("Worker")
+                }
+                kind = "agency"
+                agency = a.id
+            default:
+                throw RegistryError.forbidden
+            }
+            let rows = try await connection.query("""
+                INSERT INTO cases (worker_id, requester_kind, requester_id, requester_agency_id, grounds, statement, policy_version)
+                VALUES (\(f.workerId), \(kind), \(user), \(agency), \(f.grounds), \(statement), \("revocation-v\(policy.version)")) RETURNING id
+                """, logger: logger)
+            var id: UUID?
+            for try await value in rows.decode(UUID.self) { id = value }
+            guard let id else { throw RegistryError(.unavailable, code: "insert_failed", message: "Not filed.") }
+            try await connection.query("""
+                INSERT INTO case_events (case_id, actor_kind, actor_id, command, from_state, to_state, reason)
+                VALUES (\(id), 'user', \(user), 'submit', 'none', 'submitted', \(String(statement.prefix(500))))
+                """, logger: logger)
+            try await AuditStore.append(caller.event("case.submitted", "case", id, ["worker": .string(f.workerId.text), "grounds": .string(f.grounds)]),
+                                        on: connection, logger: logger)
+            return id
+        }
+    }
+
+    struct Row: Sendable {
+        var id: UUID
+        var kind: String
+        var workerID: UUID
+        var requesterKind: String
+        var requesterID: UUID?
+        var requesterAgencyID: UUID?
+        var grounds: String
+        var statement: String
+        var state: CaseState
+        var outcome: CaseOutcome?
+        var proposedOutcome: CaseOutcome?
+        var proposedBy: UUID?
+        var decidedBy: UUID?
+        var noticeEndsAt: Date?
+        var objection: String?
+        var relatedCaseID: UUID?
+        var createdAt: Date
+        var updatedAt: Date
+    }
+
+    static func load(_ id: UUID, lock: Bool, on connection: PostgresConnection, logger: Logger) async throws -> Row? {
+        let rows = lock
+            ? try await connection.query("""
+                SELECT id, kind, worker_id, requester_kind, requester_id, requester_agency_id, grounds, statement, state, outcome, proposed_outcome,
+                       proposed_by, decided_by, notice_ends_at, objection, related_case_id, created_at, updated_at
+                FROM cases WHERE id = \(id) FOR UPDATE
+                """, logger: logger)
+            : try await connection.query("""
+                SELECT id, kind, worker_id, requester_kind, requester_id, requester_agency_id, grounds, statement, state, outcome, proposed_outcome,
+                       proposed_by, decided_by, notice_ends_at, objection, related_case_id, created_at, updated_at
+                FROM cases WHERE id = \(id)
+                """, logger: logger)
+        for try await (id, kind, worker, rk, rid, ragency, grounds, statement, state, outcome, proposed, proposedBy, decidedBy, notice, objection, related, created, updated)
+            in rows.decode((UUID, String, UUID, String, UUID?, UUID?, String, String, String, String?, String?, UUID?, UUID?, Date?, String?, UUID?, Date, Date).self)
+        {
+            return Row(id: id, kind: kind, workerID: worker, requesterKind: rk, requesterID: rid, requesterAgencyID: ragency, grounds: grounds,
+                       statement: statement, state: CaseState(rawValue: state) ?? .closed, outcome: outcome.flatMap(CaseOutcome.init(rawValue:)),
+                       proposedOutcome: proposed.flatMap(CaseOutcome.init(rawValue:)), proposedBy: proposedBy, decidedBy: decidedBy,
+                       noticeEndsAt: notice, objection: objection, relatedCaseID: related, createdAt: created, updatedAt: updated)
+        }
+        return nil
+    }
+
+    func facts(_ row: Row, on connection: PostgresConnection, logger: Logger) async throws -> CaseFacts {
+        var agencies: Set<String> = []
+        for try await a in try await connection.query("SELECT DISTINCT agency_id FROM tenures WHERE worker_id = \(row.workerID)", logger: logger)
+            .decode(UUID.self) { agencies.insert(a.text) }
+        return CaseFacts(state: row.state, proposedOutcome: row.proposedOutcome, outcome: row.outcome, requesterID: row.requesterID?.text,
+                         proposedBy: row.proposedBy?.text, decidedBy: row.decidedBy?.text, workerAgencies: agencies)
+    }
+
+    /// The end of the notice period: the last of `objection_working_days` working days, at midnight China time.
+    public func noticeEnds(from: Date = Date()) -> Date {
+        let start = CivilDate.today(from)
+        let last = WorkingDays.add(policy.objectionWorkingDays, to: start, holidays: policy.holidayDates, workdays: policy.workdayDates)
+        let midnight = last.adding(days: 1).daysSinceEpoch * 86_400 - 8 * 3600
+        return Date(timeIntervalSince1970: TimeInterval(midnight))
+    }
+
+    /// One step, with the case row locked.
+    func step(_ row: inout Row, _ command: CaseCommand, actor: CaseActor, reason: String, caller: Caller,
+              on connection: PostgresConnection, logger: Logger) async throws {
+        let facts = try await facts(row, on: connection, logger: logger)
+        let to = try CaseMachine.apply(command, facts: facts, by: actor)
+        let from = row.state
+        row.state = to
+        try await connection.query("""
+            UPDATE cases SET state = \(to.rawValue), updated_at = now(), version = version + 1,
+                proposed_outcome = \(row.proposedOutcome?.rawValue), proposed_by = \(row.proposedBy), outcome = \(row.outcome?.rawValue),
+                decided_by = \(row.decidedBy), notice_ends_at = \(row.noticeEndsAt), objection = \(row.objection),
+                objection_at = CASE WHEN \(command.rawValue) = 'object' THEN now() ELSE objection_at END,
+                objection_reviewer = CASE WHEN \(command.rawValue) IN ('uphold_objection', 'reject_objection') THEN \(actor.userID.flatMap(UUID.init(uuidString:))) ELSE objection_reviewer END
+            WHERE id = \(row.id)
+            """, logger: logger)
+        try await connection.query("""
+            INSERT INTO case_events (case_id, actor_kind, actor_id, command, from_state, to_state, reason)
+            VALUES (\(row.id), \(actor.kind == .system ? "system" : "user"), \(actor.userID.flatMap(UUID.init(uuidString:))), \(command.rawValue),
+                    \(from.rawValue), \(to.rawValue), \(reason))
+            """, logger: logger)
+        try await AuditStore.append(caller.event("case.\(command.rawValue)", "case", row.id, [
+            "from": .string(from.rawValue), "to": .string(to.rawValue), "reason": .string(String(reason.prefix(500))),
+        ]), on: connection, logger: logger)
+    }
+
+    public struct Command: Sendable, Decodable {
+        public var command: String
+        public var reason: String
+        public var outcome: String?
+
+        public init(command: String, reason: String, outcome: String? = nil) {
+            self.command = command
+            self.reason = reason
+            self.outcome = outcome
+        }
+    }
+
+    /// A person's step in the workflow. The machine decides legality; fairness rules apply.
+    public func act(_ caseID: UUID, _ c: Command, caller: Caller, logger: Logger) async throws -> View {
+        guard let command = CaseCommand(rawValue: c.command) else {
+            throw RegistryError.invalid("command", "Unknown command. Commands: \(CaseCommand.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        let reason = try Input.text(c.reason, field: "reason", max: 10_000)!
+        var outcome: CaseOutcome?
+        if command == .proposeDecision {
+            guard let o = c.outcome.flatMap(CaseOutcome.init(rawValue:)) else {
+                throw RegistryError.invalid("outcome", "Propose upheld or rejected.", code: "missing_field")
+            }
+            outcome = o
+        }
+        return try await database.transaction(logger: logger) { connection in
+            guard var row = try await Self.load(caseID, lock: true, on: connection, logger: logger) else { throw RegistryError.notFound("Case") }
+            let actor: CaseActor
+            switch caller.principal.role {
+            case .admin:
+                actor = CaseActor(kind: .administrator, userID: caller.principal.userID)
+            case .worker where caller.workerUUID == row.workerID:
+                actor = CaseActor(kind: .worker, userID: caller.principal.userID)
+            case .employer where caller.userUUID != nil && caller.userUUID == row.requesterID,
+                 .agencyStaff where caller.userUUID != nil && caller.userUUID == row.requesterID:
+                actor = CaseActor(kind: .requester, userID: caller.principal.userID, agencyID: caller.principal.agencyID)
+            default:
+                throw RegistryError.notFound("Case")
+            }
+            switch command {
+            case .proposeDecision:
+                row.proposedOutcome = outcome
+                row.proposedBy = caller.userUUID
+            case .returnForReview:
+                row.proposedOutcome = nil
+                row.proposedBy = nil
+            case .confirmDecision:
+                row.outcome = row.proposedOutcome
+                row.decidedBy = caller.userUUID
+            case .object:
+                guard let ends = row.noticeEndsAt, ends > Date() else {
+                    throw RegistryError(.conflict, code: "notice_over", message: "The objection period has ended.")
+                }
+                row.objection = reason
+            default: break
+            }
+            try await step(&row, command, actor: actor, reason: reason, caller: caller, on: connection, logger: logger)
+            // What follows a confirmed decision is the system's, recorded as its own steps.
+            if command == .confirmDecision {
+                let system = CaseActor(kind: .system, userID: nil)
+                if row.outcome == .upheld {
+                    row.noticeEndsAt = noticeEnds()
+                    try await step(&row, .startNotice, actor: system, reason: "Decision upheld: the worker is notified and may object until the notice period ends.",
+                                   caller: .system, on: connection, logger: logger)
+                    try await notifyWorker(row, on: connection, logger: logger)
+                } else {
+                    try await step(&row, .close, actor: system, reason: "Decision: the request is rejected.", caller: .system, on: connection, logger: logger)
+                }
+            }
+            if command == .upholdObjection || command == .withdraw {
+                try await liftCaseSuspensions(row, reason: "The case ended without a ban.", on: connection, logger: logger)
+            }
+            return try await view(caseID, role: .admin, on: connection, logger: logger)
+        }
+    }
+
+    func notifyWorker(_ row: Row, on connection: PostgresConnection, logger: Logger) async throws {
+        guard let worker = try await WorkerStore.get(row.workerID, on: connection, logger: logger), let phone = worker.phone else { return }
+        var evidence: [String] = []
+        for try await name in try await connection.query("SELECT filename FROM evidence WHERE case_id = \(row.id) ORDER BY uploaded_at",
+                                                         logger: logger).decode(String.self) { evidence.append(name) }
+        try await NotificationStore.enqueue(channel: "sms", recipient: phone, template: "case_decision_notice", payload: [
+            "grounds": policy.grounds[row.grounds]?.zh ?? row.grounds, "evidence": evidence.joined(separator: ", "),
+            "notice_ends": ISO8601DateFormatter().string(from: row.noticeEndsAt ?? Date()),
+        ], on: connection, logger: logger)
+    }
+
+    func liftCaseSuspensions(_ row: Row, reason: String, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("""
+            UPDATE suspensions SET lifted_at = now(), lift_reason = \(reason) WHERE case_id = \(row.id) AND lifted_at IS NULL
+            """, logger: logger)
+        try await connection.query("""
+            UPDATE workers SET status = 'active' WHERE id = \(row.workerID) AND status = 'suspended'
+              AND NOT EXISTS (SELECT 1 FROM suspensions WHERE worker_id = \(row.workerID) AND lifted_at IS NULL)
+            """, logger: logger)
+    }
+
+    /// Interim suspension: a separate recorded decision by an administrator, with its own reason.
+    public func suspend(_ caseID: UUID, reason: String, caller: Caller, logger: Logger) async throws {
+        guard caller.principal.role == .admin, let admin = caller.userUUID else { throw RegistryError.forbidden }
+        let reason = try Input.text(reason, field: "reason", max: 2000)!
+        try await database.transaction(logger: logger) { connection in
+            guard let row = try await Self.load(caseID, lock: true, on: connection, logger: logger), row.state.isOpen else {
+                throw RegistryError.notFound("Case")
+            }
+            let rows = try await connection.query("""
+                INSERT INTO suspensions (worker_id, case_id, reason, decided_by)
+                SELECT \(row.workerID), \(caseID), \(reason), \(admin)
+                WHERE NOT EXISTS (SELECT 1 FROM suspensions WHERE case_id = \(caseID) AND lifted_at IS NULL) RETURNING id
+                """, logger: logger)
+            var created = false
+            for try await _ in rows.decode(UUID.self) { created = true }
+            guard created else { throw RegistryError(.conflict, code: "already_suspended", message: "An interim suspension for this case is in force.") }
+            try await connection.query("UPDATE workers SET status = 'suspended' WHERE id = \(row.workerID) AND status = 'active'", logger: logger)
+            try await AuditStore.append(caller.event("worker.suspended", "worker", row.workerID, ["case": .string(caseID.text), "reason": .string(reason)]),
+                                        on: connection, logger: logger)
+            try await GradeQueue.enqueue(row.workerID, reason: "suspension", on: connection, logger: logger)
+        }
+    }
+
+    public func liftSuspension(_ caseID: UUID, reason: String, caller: Caller, logger: Logger) async throws {
+        guard caller.principal.role == .admin, let admin = caller.userUUID else { throw RegistryError.forbidden }
+        let reason = try Input.text(reason, field: "reason", max: 2000)!
+        try await database.transaction(logger: logger) { connection in
+            guard let row = try await Self.load(caseID, lock: true, on: connection, logger: logger) else { throw RegistryError.notFound("Case") }
+            let rows = try await connection.query("""
+                UPDATE suspensions SET lifted_at = now(), lifted_by = \(admin), lift_reason = \(reason)
+                WHERE case_id = \(caseID) AND lifted_at IS NULL RETURNING id
+                """, logger: logger)
+            var lifted = false
+            for try await _ in rows.decode(UUID.self) { lifted = true }
+            guard lifted else { throw RegistryError(.conflict, code: "not_suspended", message: "No interim suspension of this case is in force.") }
+            try await liftCaseSuspensions(row, reason: reason, on: connection, logger: logger)
+            try await AuditStore.append(caller.event("worker.suspension_lifted", "worker", row.workerID, ["case": .string(caseID.text), "reason": .string(reason)]),
+                                        on: connection, logger: logger)
+            try await GradeQueue.enqueue(row.workerID, reason: "suspension", on: connection, logger: logger)
+        }
+    }
+
+    /// The system's side: notice periods that ended become final, final cases are executed (a ban,
+    /// or for a reinstatement case the ban lifted). SKIP LOCKED and idempotent.
+    @discardableResult
+    public func executeDue(now: Date = Date(), logger: Logger) async throws -> Int {
+        try await database.transaction(logger: logger) { connection in
+            var ids: [UUID] = []
+            for try await id in try await connection.query("""
+                SELECT id FROM cases WHERE (state = 'notice_period' AND notice_ends_at <= \(now)) OR state = 'final'
+                ORDER BY updated_at LIMIT 100 FOR UPDATE SKIP LOCKED
+                """, logger: logger).decode(UUID.self) { ids.append(id) }
+            let system = CaseActor(kind: .system, userID: nil)
+            for id in ids {
+                guard var row = try await Self.load(id, lock: true, on: connection, logger: logger) else { continue }
+                if row.state == .noticePeriod {
+                    try await step(&row, .finalize, actor: system, reason: "The notice period ended without an objection.", caller: .system,
+                                   on: connection, logger: logger)
+                }
+                guard row.state == .final else { continue }
+                try await step(&row, .execute, actor: system, reason: row.kind == "reinstatement" ? "Reinstated: the ban is lifted." : "Executed: the worker is barred from practice.",
+                               caller: .system, on: connection, logger: logger)
+                if row.kind == "reinstatement", let banned = row.relatedCaseID {
+                    try await connection.query("""
+                        UPDATE bans SET lifted_at = now(), lifted_by_case_id = \(row.id) WHERE case_id = \(banned) AND lifted_at IS NULL
+                        """, logger: logger)
+                    try await connection.query("UPDATE workers SET status = 'active' WHERE id = \(row.workerID) AND status = 'revoked'", logger: logger)
+                    try await AuditStore.append(Caller.system.event("worker.reinstated", "worker", row.workerID, ["case": .string(row.id.text)]),
+                                                on: connection, logger: logger)
+                } else {
+                    try await connection.query("""
+                        INSERT INTO bans (worker_id, case_id) VALUES (\(row.workerID), \(row.id)) ON CONFLICT DO NOTHING
+                        """, logger: logger)
+                    try await connection.query("UPDATE workers SET status = 'revoked', available_for_hire = false WHERE id = \(row.workerID)", logger: logger)
+                    try await liftCaseSuspensions(row, reason: "Superseded by the ban.", on: connection, logger: logger)
+                    try await connection.query("UPDATE workers SET status = 'revoked' WHERE id = \(row.workerID)", logger: logger)
+                    try await AuditStore.append(Caller.system.event("worker.barred", "worker", row.workerID, ["case": .string(row.id.text)]),
+                                                on: connection, logger: logger)
+                }
+                try await GradeQueue.enqueue(row.workerID, reason: row.kind == "reinstatement" ? "reinstated" : "barred", on: connection, logger: logger)
+            }
+            return ids.count
+        }
+    }
+
+    /// An administrator records a reinstatement request (appeal, court order, later evidence): a
+    /// case of its own, through the same workflow, that ends by lifting the ban.
+    public func fileReinstatement(bannedCase: UUID, statement: String, caller: Caller, logger: Logger) async throws -> UUID {
+        guard caller.principal.role == .admin, let admin = caller.userUUID else { throw RegistryError.forbidden }
+        let statement = try Input.text(statement, field: "statement", max: 10_000)!
+        return try await database.transaction(logger: logger) { connection in
+            guard let banned = try await Self.load(bannedCase, lock: true, on: connection, logger: logger), banned.state == .executed,
+                  banned.kind == "revocation"
+            else { throw RegistryError(.conflict, code: "not_executed", message: "Only an executed revocation can be reversed.") }
+            let rows = try await connection.query("""
+                INSERT INTO cases (kind, related_case_id, worker_id, requester_kind, requester_id, grounds, statement, policy_version)
+                VALUES ('reinstatement', \(bannedCase), \(banned.workerID), 'system', \(admin), \(banned.grounds), \(statement),
+                        \("revocation-v\(policy.version)")) RETURNING id
+                """, logger: logger)
+            var id: UUID?
+            for try await value in rows.decode(UUID.self) { id = value }
+            guard let id else { throw RegistryError(.unavailable, code: "insert_failed", message: "Not filed.") }
+            try await connection.query("""
+                INSERT INTO case_events (case_id, actor_kind, actor_id, command, from_state, to_state, reason)
+                VALUES (\(id), 'user', \(admin), 'submit', 'none', 'submitted', \(String(statement.prefix(500))))
+                """, logger: logger)
+            try await AuditStore.append(caller.event("case.reinstatement_submitted", "case", id, ["banned_case": .string(bannedCase.text)]),
+                                        on: connection, logger: logger)
+            return id
+        }
+    }
+
+    // MARK: Evidence
+
+    public struct EvidenceItem: Sendable, Codable {
+        public var id: String
+        public var filename: String
+        public var contentType: String
+        public var sizeBytes: Int
+        public var sha256: String
+        public var description: String?
+        public var uploadedAt: Date
+    }
+
+    static func sniff(_ bytes: [UInt8]) -> String? {
+        if bytes.starts(with: [0xFF, 0xD8, 0xFF]) { return "image/jpeg" }
+        if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return "image/png" }
+        if bytes.starts(with: Array("%PDF-".utf8)) { return "application/pdf" }
+        return nil
+    }
+
+    /// Adds a file: size and type from policy (the declared type must match the content),
+    /// stored content-addressed; never modified or deleted.
+    public func addEvidence(_ caseID: UUID, filename: String, contentType: String, bytes: [UInt8], description: String?,
+                            caller: Caller, logger: Logger) async throws -> EvidenceItem {
+        guard bytes.count <= policy.evidenceMaxBytes else {
+            throw RegistryError(.tooLarge, code: "evidence_too_large", message: "Evidence files are at most \(policy.evidenceMaxBytes / 1_048_576) MB.")
+        }
+        let declared = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        guard policy.evidenceTypes.contains(declared), Self.sniff(bytes) == declared else {
+            throw RegistryError(.unsupportedMediaType, code: "evidence_type",
+                                message: "Evidence must be one of: \(policy.evidenceTypes.joined(separator: ", ")) (and the file must really be one).")
+        }
+        let name = (filename as NSString).lastPathComponent.trimmingWhitespace()
+        guard (1...255).contains(name.count), !name.contains("/"), !name.contains("\\"), !name.hasPrefix(".") else {
+            throw RegistryError.invalid("filename", "Give the file a plain name.")
+        }
+        let description = try Input.text(description, field: "description", max: 2000, required: false)
+        let digest = Data(SHA256.hash(data: Data(bytes)))
+        return try await database.transaction(logger: logger) { connection in
+            guard let row = try await Self.load(caseID, lock: true, on: connection, logger: logger), row.state.isOpen else {
+                throw RegistryError.notFound("Case")
+            }
+            let mayAdd = caller.principal.role == .admin || (caller.userUUID != nil && caller.userUUID == row.requesterID)
+                || (caller.principal.role == .worker && caller.workerUUID == row.workerID)
+            guard mayAdd else { throw RegistryError.notFound("Case") }
+            var count = 0
+            for try await n in try await connection.query("SELECT count(*)::int FROM evidence WHERE case_id = \(caseID)", logger: logger)
+                .decode(Int.self) { count = n }
+            guard count < policy.evidencePerCase else {
+                throw RegistryError(.conflict, code: "evidence_limit", message: "A case holds at most \(policy.evidencePerCase) files.")
+            }
+            try await connection.query("""
+                INSERT INTO evidence_blobs (sha256, content, size_bytes) VALUES (\(digest), \(Data(bytes)), \(Int32(bytes.count)))
+                ON CONFLICT (sha256) DO NOTHING
+                """, logger: logger)
+            var item: EvidenceItem?
+            for try await (id, at) in try await connection.query("""
+                INSERT INTO evidence (case_id, sha256, filename, content_type, size_bytes, description, uploaded_by)
+                VALUES (\(caseID), \(digest), \(name), \(declared), \(Int32(bytes.count)), \(description), \(caller.userUUID)) RETURNING id, uploaded_at
+                """, logger: logger).decode((UUID, Date).self) {
+                item = EvidenceItem(id: id.text, filename: name, contentType: declared, sizeBytes: bytes.count, sha256: digest.hex,
+                                    description: description, uploadedAt: at)
+            }
+            try await AuditStore.append(caller.event("case.evidence_added", "case", caseID, ["sha256": .string(digest.hex), "filename": .string(name)]),
+                                        on: connection, logger: logger)
+            return item!
+        }
+    }
+
+    /// The file, its hash verified; only the parties and administrators may download it.
+    public func evidence(_ evidenceID: UUID, caller: Caller, logger: Logger) async throws -> (filename: String, contentType: String, bytes: [UInt8]) {
+        try await database.withConnection { connection in
+            for try await (caseID, name, type, hash, content) in try await connection.query("""
+                SELECT e.case_id, e.filename, e.content_type, b.sha256, b.content FROM evidence e JOIN evidence_blobs b ON b.sha256 = e.sha256
+                WHERE e.id = \(evidenceID)
+                """, logger: logger).decode((UUID, String, String, Data, Data).self) {
+                guard let row = try await Self.load(caseID, lock: false, on: connection, logger: logger) else { break }
+                let may = caller.principal.role == .admin || (caller.userUUID != nil && caller.userUUID == row.requesterID)
+                    || (caller.principal.role == .worker && caller.workerUUID == row.workerID)
+                guard may else { break }
+                guard Data(SHA256.hash(data: content)) == hash else {
+                    logger.critical("evidence content does not match its hash", metadata: ["evidence": "\(evidenceID.text)"])
+                    throw RegistryError(.unavailable, code: "evidence_corrupted", message: "This file failed its integrity check and is withheld.")
+                }
+                return (name, type, Array(content))
+            }
+            throw RegistryError.notFound("Evidence")
+        }
+    }
+
+    // MARK: Views
+
+    public struct Event: Sendable, Codable {
+        public var command: String
+        public var fromState: String
+        public var toState: String
+        public var actorKind: String
+        public var reason: String
+        public var occurredAt: Date
+    }
+
+    public struct View: Sendable, Encodable {
+        public var id: String
+        public var kind: String
+        public var workerId: String
+        public var grounds: String
+        public var state: String
+        public var outcome: String?
+        public var statement: String?
+        public var proposedOutcome: String?
+        public var noticeEndsAt: Date?
+        public var objection: String?
+        public var allowed: [String]
+        public var evidence: [EvidenceItem]?
+        public var timeline: [Event]?
+        public var createdAt: Date
+    }
+
+    enum Viewer { case admin, requester, worker, agency }
+
+    func view(_ id: UUID, role: Viewer, on connection: PostgresConnection, logger: Logger) async throws -> View {
+        guard let row = try await Self.load(id, lock: false, on: connection, logger: logger) else { throw RegistryError.notFound("Case") }
+        let facts = try await facts(row, on: connection, logger: logger)
+        var evidence: [EvidenceItem] = []
+        for try await (eid, name, type, size, hash, description, at) in try await connection.query("""
+            SELECT id, filename, content_type, size_bytes, sha256, description, uploaded_at FROM evidence WHERE case_id = \(id) ORDER BY uploaded_at
+            """, logger: logger).decode((UUID, String, String, Int32, Data, String?, Date).self) {
+            evidence.append(EvidenceItem(id: eid.text, filename: name, contentType: type, sizeBytes: Int(size), sha256: hash.hex, description: description,
+                                         uploadedAt: at))
+        }
+        var timeline: [Event] = []
+        for try await (command, from, to, kind, reason, at) in try await connection.query("""
+            SELECT command, from_state, to_state, actor_kind, reason, occurred_at FROM case_events WHERE case_id = \(id) ORDER BY id
+            """, logger: logger).decode((String, String, String, String, String, Date).self) {
+            timeline.append(Event(command: command, fromState: from, toState: to, actorKind: kind, reason: reason, occurredAt: at))
+        }
+        var v = View(id: row.id.text, kind: row.kind, workerId: row.workerID.text, grounds: row.grounds, state: row.state.rawValue,
+                     outcome: row.outcome?.rawValue, statement: row.statement, proposedOutcome: row.proposedOutcome?.rawValue,
+                     noticeEndsAt: row.noticeEndsAt, objection: row.objection, allowed: CaseMachine.allowed(facts).map(\.rawValue),
+                     evidence: evidence, timeline: timeline, createdAt: row.createdAt)
+        switch role {
+        case .admin: break
+        case .worker: v.proposedOutcome = nil
+        case .requester: v.proposedOutcome = nil; v.objection = nil
+        case .agency: v.statement = nil; v.proposedOutcome = nil; v.objection = nil; v.evidence = nil; v.timeline = nil
+        }
+        return v
+    }
+
+    /// Who sees what: administrators everything; the requester and the worker the case with its
+    /// evidence list and timeline; an agency that held her the outcome.
+    public func get(_ id: UUID, caller: Caller, logger: Logger) async throws -> View {
+        try await database.withConnection { connection in
+            guard let row = try await Self.load(id, lock: false, on: connection, logger: logger) else { throw RegistryError.notFound("Case") }
+            switch caller.principal.role {
+            case .admin: return try await view(id, role: .admin, on: connection, logger: logger)
+            case .worker where caller.workerUUID == row.workerID: return try await view(id, role: .worker, on: connection, logger: logger)
+            case _ where caller.userUUID != nil && caller.userUUID == row.requesterID:
+                return try await view(id, role: .requester, on: connection, logger: logger)
+            case .agencyStaff:
+                if let agency = caller.agencyUUID, try await WorkerStore.agencyHeld(row.workerID, agencyID: agency, on: connection, logger: logger) {
+                    return try await view(id, role: .agency, on: connection, logger: logger)
+                }
+            default: break
+            }
+            throw RegistryError.notFound("Case")
+        }
+    }
+
+    public struct QueueItem: Sendable, Codable {
+        public var id: String
+        public var kind: String
+        public var workerId: String
+        public var grounds: String
+        public var state: String
+        public var createdAt: Date
+        public var updatedAt: Date
+        public var ageDays: Int
+    }
+
+    /// The administrators' queue: open cases by state, oldest first.
+    public func queue(logger: Logger) async throws -> [QueueItem] {
+        try await database.withConnection { connection in
+            var items: [QueueItem] = []
+            for try await (id, kind, worker, grounds, state, created, updated) in try await connection.query("""
+                SELECT id, kind, worker_id, grounds, state, created_at, updated_at FROM cases
+                WHERE state NOT IN ('executed', 'withdrawn', 'closed') ORDER BY state, created_at LIMIT 500
+                """, logger: logger).decode((UUID, String, UUID, String, String, Date, Date).self) {
+                items.append(QueueItem(id: id.text, kind: kind, workerId: worker.text, grounds: grounds, state: state, createdAt: created,
+                                       updatedAt: updated, ageDays: Int(Date().timeIntervalSince(created) / 86_400)))
+            }
+            return items
+        }
+    }
+}
+
+/// Finalizes and executes due cases continuously (several nodes may run it).
+public struct CaseExecutionService: Service {
+    let cases: CaseService
+    let logger: Logger
+
+    public init(cases: CaseService, logger: Logger) {
+        self.cases = cases
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do { while try await cases.executeDue(logger: logger) > 0 {} } catch {
+                logger.warning("case execution failed; will retry", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            try? await gracefulShutdownSleep(.seconds(30))
+        }
+    }
+}
