@@ -88,4 +88,80 @@ struct GradingServiceTests {
             #expect(full.grade == .revoked && full.policyVersion == registry.policies.grading.version)
         }
     }
+
+    @Test("a policy change followed by regrade --all changes grades and records the new version")
+    func policyChange() async throws {
+        try await withTestRegistry { registry, _ in
+            let (_, agency) = try await registry.approvedAgency(1)
+            var ids: [UUID] = []
+            for i in 0..<5 {
+                let w = try await registry.workers.register(Fixtures.registration(Fixtures.idNumber(serial: 700 + 2 * i), phone: nil), caller: agency, logger: testLogger)
+                try await registry.workers.assess(w, .init(ethicsRating: 5), caller: agency, logger: testLogger)
+                ids.append(w)
+            }
+            _ = try await registry.grading.regradeAll(logger: testLogger) { _, _ in }
+            let before = try await registry.grading.explained(ids[0], language: "en", logger: testLogger)
+            var policies = registry.policies
+            policies.grading.version = "test.2"
+            policies.grading.composite = .init(ethicsWeight: 0.9, skillWeight: 0.1)
+            let changed = try Registry(configuration: registry.configuration, policies: policies, database: registry.database, keys: registry.keys,
+                                       hasher: testHasher)
+            #expect(try await changed.grading.regradeAll(batch: 2, logger: testLogger) { _, _ in } == 5)
+            let after = try await changed.grading.explained(ids[0], language: "en", logger: testLogger)
+            #expect(after.policyVersion == "test.2" && before.policyVersion == registry.policies.grading.version)
+            #expect(after.composite != before.composite)
+            let versions = try await registry.database.query("SELECT DISTINCT policy_version FROM grades", logger: testLogger)
+            var seen: [String] = []
+            for try await v in versions.decode(String.self) { seen.append(v) }
+            #expect(seen == ["test.2"])
+        }
+    }
+
+    @Test("concurrent events for one worker end in the grade computed from all of them")
+    func concurrentEvents() async throws {
+        try await withTestRegistry { registry, _ in
+            let h = try await Household.make(registry)
+            var engagements: [UUID] = []
+            var employers: [Caller] = []
+            for i in 0..<3 {
+                let employerID = try await registry.accounts.registerEmployer(.init(email: "e\(i)@example.cn", phone: nil, password: "employer password",
+                                                                                    householdName: "家\(i)", regionCode: "320102"), caller: .system, logger: testLogger)
+                let employer = Caller(Principal(.user(id: employerID.uuidString.lowercased(), role: .employer, agencyID: nil, workerID: nil)))
+                let e = try await registry.engagements.place(.init(workerId: h.workerID, employerEmail: "e\(i)@example.cn", employerPhone: nil,
+                                                                   category: "nanny", startsOn: "2026-01-01"), caller: h.agency, logger: testLogger)
+                _ = try await registry.engagements.transition(e, "confirm", caller: employer, logger: testLogger)
+                engagements.append(e)
+                employers.append(employer)
+            }
+            _ = try await registry.grading.drainQueue(logger: testLogger)
+            let (sourceID, _, _, police) = try await registry.source("police-h", kind: "police")
+            // Reviews, an assessment and a flag arrive at once, with graders draining concurrently.
+            let placed = engagements
+            let households = employers
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<3 {
+                    group.addTask {
+                        _ = try await registry.engagements.review(engagement: placed[i],
+                            .init(skillScores: ["quality": 2 + i], ethicsScores: ["honesty": 1 + i, "respect": 2, "reliability": 3, "care": 1 + i], comment: nil),
+                            caller: households[i], logger: testLogger)
+                    }
+                    group.addTask { _ = try await registry.grading.drainQueue(logger: testLogger) }
+                }
+                group.addTask { try await registry.workers.assess(h.workerID, .init(ethicsRating: 2), caller: h.agency, logger: testLogger) }
+                group.addTask {
+                    _ = try await registry.flags.submit([flag(Fixtures.idNumber(serial: 101), "H-1", "fraud", severity: 2, status: "alleged")],
+                                                        sourceID: sourceID, caller: police, logger: testLogger)
+                }
+                try await group.waitForAll()
+            }
+            while try await registry.grading.drainQueue(logger: testLogger) > 0 {}
+            let stored = try await registry.grading.explained(h.workerID, language: "en", logger: testLogger)
+            let fresh = try await registry.grading.computation(h.workerID, logger: testLogger)
+            #expect(stored.composite == fresh.composite)
+            #expect(stored.grade == fresh.grade.rawValue)
+            #expect(fresh.computation.ethics.flags.count == 1)
+            let reviews = try await registry.database.query("SELECT count(*)::int FROM reviews WHERE worker_id = \(h.workerID)", logger: testLogger)
+            for try await n in reviews.decode(Int.self) { #expect(n == 3) }
+        }
+    }
 }
