@@ -399,11 +399,65 @@ def journey_admin_zh_desktop(b):
     b.expect_text(agency["name"])
 
 
+# --- Employers and workers (demo data) --------------------------------------------------------
+
+DEMO_EMPLOYER = "household@demo.registry.local"
+DEMO_WORKER_PHONE = "13800138003"
+DEMO_WORKER_NAME = "王春梅"
+DEMO_HOUSEHOLD = "张先生家"
+
+
+def journey_consent_zh_phone(b):
+    """Demo data at 360 px in Chinese: the worker issues a consent code, the employer enters it at
+    /check and reads her report (one step in English), and the worker sees who checked her."""
+    password = ADMIN[1]  # every demo account has the demo password
+    sign_in(b, DEMO_WORKER_PHONE, password)
+    assert b.path() == "/worker", b.path()
+    b.expect_text(DEMO_WORKER_NAME, where="h1")
+    b.expect_text(b.t("worker_home.grade"))
+    b.submit("form[action='/worker/consents']")
+    code = b.find("#issued-code").text.strip()
+    assert len(code) == 8, code
+    b.expect_text(b.t("worker_home.issued_once"))
+    assert b.find("#issued-link").get_attribute("href").endswith("/check?code=" + code)
+    sign_out(b)
+
+    sign_in(b, DEMO_EMPLOYER, password)
+    assert b.path() == "/employer", b.path()
+    b.expect_text(DEMO_WORKER_NAME)
+    b.click("nav a[href='/check']")
+    b.fill("code", code.lower())
+    b.submit("form[action='/check']")
+    assert b.path().startswith("/employer/workers/") and b.path().endswith("/report"), b.path()
+    b.expect_text(DEMO_WORKER_NAME, where="h1")
+    b.expect_text(b.t("report.good_standing"))
+    b.expect_text(b.t("report.reasons") if b.finds("#grade-letter") else b.t("report.no_grade"))
+    b.expect_text("照顾产妇和宝宝非常细心")
+    b.expect_text("谢谢张先生一家的信任")
+    b.expect_text(b.t("level.4"))  # her maternity skill, as the demo data records it
+    # One step in English: the same report, switched with the header link.
+    switch_language(b, "en")
+    b.expect_text(b.t("report.title"), where="h1")
+    b.expect_text(b.t("report.reviews"))
+    b.expect_text(b.t("report.good_standing"))
+    switch_language(b, "zh-CN")
+    sign_out(b)
+
+    sign_in(b, DEMO_WORKER_PHONE, password)
+    assert b.path() == "/worker", b.path()
+    inquiries = "section[aria-labelledby='inquiries']"
+    b.expect_text(DEMO_HOUSEHOLD, where=inquiries)
+    # The demo household also employs her, so the service records the view under the engagement.
+    b.expect_text(b.t("inquiry_purpose.engagement"), where=inquiries)
+    b.expect_text(b.t("consent_state.in_use"), where="section[aria-labelledby='consents']")
+
+
 JOURNEYS = [
     ("custody journey, zh-CN, 360 px", PHONE, "zh-CN", journey_zh_phone),
     ("custody journey, English, desktop", DESKTOP, "en", journey_en_desktop),
     ("inline errors and CSRF, English, 360 px", PHONE, "en", journey_errors_en_phone),
     ("agency decisions, zh-CN, desktop", DESKTOP, "zh-CN", journey_admin_zh_desktop),
+    ("consent check by an employer, zh-CN, 360 px", PHONE, "zh-CN", journey_consent_zh_phone),
 ]
 
 

@@ -132,6 +132,8 @@ struct PageScope {
             values["user"] = ["name": session.displayName, "role": t.text("roles.\(session.role.rawValue)")]
             values["is_admin"] = session.role == .admin
             values["is_agency"] = session.role == .agencyStaff
+            values["is_employer"] = session.role == .employer
+            values["is_worker"] = session.role == .worker
         }
         if values["notice"] == nil, let notice = query("notice"), Self.isKeyName(notice), t.has("notices.\(notice)") {
             values["notice"] = t.text("notices.\(notice)")

@@ -26,5 +26,7 @@ struct PageRoutes {
         WorkerRecordPages(kit: kit).register(on: routes)
         TransferPages(kit: kit).register(on: routes)
         ImportPages(kit: kit).register(on: routes)
+        EmployerPages(kit: kit).register(on: routes)
+        WorkerSelfPages(kit: kit).register(on: routes)
     }
 }

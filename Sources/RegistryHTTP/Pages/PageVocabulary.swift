@@ -20,13 +20,21 @@ enum PageVocabulary {
         "completed_how": ["sealed", "deadline"],
         "consent_method": ["code", "account"],
         "import_outcome": ["created", "already_registered", "transfer_needed", "rejected"],
+        "dimension": ["punctuality", "quality", "childcare", "eldercare", "cooking", "honesty", "respect", "reliability", "care"],
+        "engagement_status": EngagementStatus.allCases.map(\.rawValue),
+        "flag_category": FlagCategory.allCases.map(\.rawValue),
+        "flag_status": FlagStatus.allCases.map(\.rawValue),
+        "grade": CreditGrade.allCases.map(\.rawValue),
+        "inquiry_purpose": ["pre_hire_check", "engagement", "administration", "custody"],
+        "consent_state": ["active", "in_use", "used", "expired", "revoked"],
         "field": ["id_number", "full_name", "sex", "phone", "home_region", "service_categories"],
     ]
 
     static let notices = [
         "signed_out", "worker_registered", "tenure_assessed", "training_added", "health_added", "skill_added",
         "transfer_requested", "transfer_requested_no_phone", "transfer_consented", "code_resent", "transfer_cancelled",
-        "transfer_sealed",
+        "transfer_sealed", "employer_registered", "engagement_confirmed", "engagement_ended", "review_saved", "consent_revoked",
+        "reply_saved", "available_on", "available_off", "activated",
     ] + AgencyService.Decision.allCases.map { "agency_\($0.rawValue)" }
 
     /// Error codes with a message of their own; others fall back by field, then by kind.
@@ -39,6 +47,8 @@ enum PageVocabulary {
         "no_open_tenure", "no_file", "already_in_custody", "transfer_open", "illegal_transition", "not_a_party",
         "code_expired", "code_exhausted", "wrong_code", "no_phone", "custody_changed", "bad_header", "too_many_rows",
         "body_too_large", "bad_request", "method_not_allowed", "internal_error", "database_unavailable",
+        "invalid_code", "consent_required", "not_confirmed", "not_started", "review_exists", "reply_exists", "not_active",
+        "not_graded",
     ]
 
     /// Fields whose format the generic "invalid" message explains.
@@ -46,6 +56,7 @@ enum PageVocabulary {
         "email", "phone", "contact_email", "contact_phone", "region_code", "home_region", "full_name", "sex", "name",
         "contact_name", "reason", "issued_on", "expires_on", "valid_until", "assessed_on", "hours", "level",
         "ethics_rating", "category", "kind", "result", "title", "issuer", "assessor", "code", "csv",
+        "household_name", "password", "comment", "body", "skill_scores", "ethics_scores",
     ]
 
     static var requiredKeys: [String] {

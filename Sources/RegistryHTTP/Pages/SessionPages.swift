@@ -16,6 +16,8 @@ struct SessionPages {
             switch context.principal.role {
             case .admin: return page.redirect("/admin")
             case .agencyStaff: return page.redirect("/agency")
+            case .employer: return page.redirect("/employer")
+            case .worker: return page.redirect("/worker")
             case .anonymous: return page.render("home")
             default: return page.render("home_user")
             }
