@@ -132,5 +132,6 @@ struct WorkerRegistrationTests {
         #expect(records.count == 3)
         #expect(records[1] == CSV.Record(line: 2, fields: ["x, y", "say \"hi\""]))
         #expect(records[2] == CSV.Record(line: 4, fields: ["last", "multi\nline"]))
+        #expect(CSV.parse("\u{FEFF}id_number,full_name\n").first?.fields == ["id_number", "full_name"])
     }
 }

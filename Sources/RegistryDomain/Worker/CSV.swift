@@ -6,7 +6,9 @@ public enum CSV {
         public var fields: [String]
     }
 
+    /// A leading UTF-8 byte-order mark (as Excel writes) is ignored.
     public static func parse(_ text: String) -> [Record] {
+        let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
         var records: [Record] = []
         var fields: [String] = []
         var field = ""
