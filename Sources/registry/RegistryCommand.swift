@@ -85,6 +85,7 @@ struct Serve: AsyncParsableCommand {
                     print("Demo administrator: \(summary.adminEmail), password in \(summary.credentialsFile)")
                 }
             }
+            fflush(stdout)
             let app = buildApplication(registry, logger: logger)
             logger.info("serving", metadata: ["address": "\(registry.configuration.host):\(registry.configuration.port)"])
             try await app.runService()
