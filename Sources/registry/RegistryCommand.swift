@@ -73,7 +73,7 @@ struct Serve: AsyncParsableCommand {
             if demo {
                 let summary = try await DemoData.loadIfEmpty(registry, logger: logger)
                 if summary.created, let password = summary.adminPassword {
-                    print("""
+                    say("""
 
                         Demo data loaded. Sign in at http://\(registry.configuration.host):\(registry.configuration.port)/
                           e-mail:   \(summary.adminEmail)
@@ -82,10 +82,9 @@ struct Serve: AsyncParsableCommand {
 
                         """)
                 } else {
-                    print("Demo administrator: \(summary.adminEmail), password in \(summary.credentialsFile)")
+                    say("Demo administrator: \(summary.adminEmail), password in \(summary.credentialsFile)")
                 }
             }
-            fflush(stdout)
             let app = buildApplication(registry, logger: logger)
             logger.info("serving", metadata: ["address": "\(registry.configuration.host):\(registry.configuration.port)"])
             try await app.runService()
@@ -410,4 +409,10 @@ struct Regrade: AsyncParsableCommand {
         FileHandle.standardError.write(Data("\n".utf8))
         print("regraded \(count) workers in \(String(format: "%.1f", seconds)) s (\(String(format: "%.0f", Double(count) / max(seconds, 0.001))) workers/s)")
     }
+}
+
+/// Writes a line to standard output at once (not through stdio's buffer), so that what `serve`
+/// prints before it starts serving is seen even when its output is a pipe.
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
