@@ -24,7 +24,9 @@ public struct TransferService: Sendable {
         public var workerId: String
         public var workerName: String
         public var fromAgencyId: String
+        public var fromAgencyName: String
         public var toAgencyId: String
+        public var toAgencyName: String
         public var status: String
         public var requestedAt: Date
         public var consentedAt: Date?
@@ -40,7 +42,9 @@ public struct TransferService: Sendable {
             workerId = t.workerID.text
             workerName = t.workerName
             fromAgencyId = t.fromAgencyID.text
+            fromAgencyName = t.fromAgencyName
             toAgencyId = t.toAgencyID.text
+            toAgencyName = t.toAgencyName
             status = t.status.rawValue
             requestedAt = t.requestedAt
             consentedAt = t.consentedAt

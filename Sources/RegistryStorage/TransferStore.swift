@@ -10,7 +10,9 @@ public enum TransferStore {
         public var workerID: UUID
         public var workerName: String
         public var fromAgencyID: UUID
+        public var fromAgencyName: String
         public var toAgencyID: UUID
+        public var toAgencyName: String
         public var status: TransferStatus
         public var requestedAt: Date
         public var requestedBy: UUID
@@ -43,20 +45,22 @@ public enum TransferStore {
     }
 
     static let select: String = """
-        SELECT t.id, t.worker_id, w.full_name, t.from_agency_id, t.to_agency_id, t.status, t.requested_at, t.requested_by,
+        SELECT t.id, t.worker_id, w.full_name, t.from_agency_id, fa.name, t.to_agency_id, ta.name, t.status, t.requested_at, t.requested_by,
                t.consent_code_hash, t.consent_code_expires_at, t.consent_attempts, t.consented_at, t.consent_method,
                t.seal_deadline, t.completed_at, t.completed_how, t.close_reason
         FROM transfers t JOIN workers w ON w.id = t.worker_id
+        JOIN agencies fa ON fa.id = t.from_agency_id JOIN agencies ta ON ta.id = t.to_agency_id
         """
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [Transfer] {
         var result: [Transfer] = []
-        for try await (id, worker, name, from, to, status, requestedAt, requestedBy, hash, expires, attempts, consentedAt, method,
+        for try await (id, worker, name, from, fromName, to, toName, status, requestedAt, requestedBy, hash, expires, attempts, consentedAt, method,
                        deadline, completedAt, how, reason)
-            in rows.decode((UUID, UUID, String, UUID, UUID, String, Date, UUID, Data?, Date?, Int32, Date?, String?,
+            in rows.decode((UUID, UUID, String, UUID, String, UUID, String, String, Date, UUID, Data?, Date?, Int32, Date?, String?,
                             Date?, Date?, String?, String?).self)
         {
-            result.append(Transfer(id: id, workerID: worker, workerName: name, fromAgencyID: from, toAgencyID: to,
+            result.append(Transfer(id: id, workerID: worker, workerName: name, fromAgencyID: from, fromAgencyName: fromName, toAgencyID: to,
+                                   toAgencyName: toName,
                                    status: TransferStatus(rawValue: status) ?? .cancelled, requestedAt: requestedAt,
                                    requestedBy: requestedBy, consentCodeHash: hash, consentCodeExpiresAt: expires,
                                    consentAttempts: Int(attempts), consentedAt: consentedAt, consentMethod: method,
