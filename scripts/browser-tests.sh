@@ -83,7 +83,9 @@ done
 [[ -n "$ready" ]] || { echo "browser tests: the registry was not ready in 120 s" >&2; tail -n 40 "$log" >&2; exit 1; }
 
 status=0
+# REGISTRY_DATA_DIR and REGISTRY_BIN: journeys run CLI commands (create-admin) against the running server's data.
 BASE_URL="http://127.0.0.1:$port" SERVER_LOG="$log" ADMIN_EMAIL="admin@demo.registry.local" ADMIN_PASSWORD="$password" \
+    REGISTRY_DATA_DIR="$data" REGISTRY_BIN="$registry" REGISTRY_ROOT="$root" \
     ARTIFACTS="$root/$artifacts" SE_OFFLINE=true PYTHONDONTWRITEBYTECODE=1 \
     "$venv/bin/python" Tests/browser/journeys.py "$@" || status=$?
 if (( status != 0 )); then

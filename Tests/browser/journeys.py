@@ -5,15 +5,19 @@ Started by scripts/browser-tests.sh with a running server:
   BASE_URL        the server, e.g. http://127.0.0.1:41234
   SERVER_LOG      its log (the log notifier prints consent codes there)
   ADMIN_EMAIL, ADMIN_PASSWORD   the demo administrator
+  REGISTRY_BIN, REGISTRY_DATA_DIR, REGISTRY_ROOT   the server's binary and data, for CLI commands
   ARTIFACTS       where screenshots and page sources of failures go
 `-k TEXT` runs only the journeys whose name contains TEXT.
 """
 
 import os
+import struct
+import subprocess
 import sys
 import time
 import traceback
 import urllib.request
+import zlib
 
 from selenium.webdriver.common.keys import Keys
 
@@ -452,12 +456,114 @@ def journey_consent_zh_phone(b):
     b.expect_text(b.t("consent_state.in_use"), where="section[aria-labelledby='consents']")
 
 
+# --- Revocation cases (demo data) -------------------------------------------------------------
+
+def small_png(path):
+    """A real 1x1 PNG."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+
+
+def small_pdf(path):
+    with open(path, "wb") as f:
+        f.write(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+
+
+def create_admin(email, password):
+    """A second administrator, with the CLI against the running server's data folder."""
+    env = dict(os.environ)
+    env.setdefault("REGISTRY_ROOT", support.ROOT)
+    binary = os.environ.get("REGISTRY_BIN") or os.path.join(support.ROOT, ".build", "debug", "registry")
+    assert os.environ.get("REGISTRY_DATA_DIR"), "REGISTRY_DATA_DIR (the server's data folder) is not set"
+    done = subprocess.run([binary, "create-admin", "--email", email, "--name", "第二位管理员"], input=password + "\n",
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, "create-admin failed: %s %s" % (done.stdout, done.stderr[-2000:])
+
+
+def case_step(b, command, reason, outcome=None):
+    form = "#form-" + command
+    if outcome:
+        b.choose("outcome", outcome, form=form)
+    b.fill("reason", reason, form=form)
+    b.submit(form)
+
+
+def journey_case_zh_phone(b):
+    """Demo data at 360 px in Chinese: the household files a case against 王春梅 with a photo and a
+    PDF; an administrator starts the review and proposes to uphold it, and is refused when she tries
+    to confirm it herself (four eyes); a second administrator confirms; the worker objects."""
+    password = ADMIN[1]
+    second = ("case-admin-%s@demo.registry.local" % support.tag(), password + "-second")
+    create_admin(*second)
+    png = os.path.join(ARTIFACTS, "photo-%s.png" % support.tag())
+    pdf = os.path.join(ARTIFACTS, "police-%s.pdf" % support.tag())
+    small_png(png)
+    small_pdf(pdf)
+    try:
+        sign_in(b, DEMO_EMPLOYER, password)
+        assert b.path() == "/employer", b.path()
+        b.click("main .engagement a[href$='/case/new']")
+        b.expect_text(DEMO_WORKER_NAME, where="h1")
+        b.submit("main form")  # nothing chosen: refused inline, nothing filed
+        assert b.field_error("grounds") or b.field_error("evidence"), "an empty case form was not refused inline"
+        b.select("grounds", "theft")
+        b.fill("statement", "家中首饰丢失，监控显示她进入过卧室。")
+        b.find("main form input[name='evidence']").send_keys(png + "\n" + pdf)
+        b.submit("main form")
+        b.expect_notice("case_filed")
+        case_path = b.path().split("?")[0]
+        assert case_path.startswith("/cases/"), case_path
+        b.expect_text(b.t("case_state.submitted"), where="#case-state")
+        links = [a.get_attribute("href") for a in b.finds(".evidence-list a")]
+        assert len(links) == 2 and all("/api/v1/evidence/" in h for h in links), links
+        b.expect_text(os.path.basename(png))
+        b.expect_text(os.path.basename(pdf))
+        sign_out(b)
+
+        sign_in(b, *ADMIN)
+        b.click("nav a[href='/admin/cases']")
+        b.click("main .case-queue a[href='%s']" % case_path)
+        case_step(b, "start_review", "受理，开始审查")
+        b.expect_notice("case_acted")
+        b.expect_text(b.t("case_state.under_review"), where="#case-state")
+        case_step(b, "propose_decision", "监控与报案回执相互印证", outcome="upheld")
+        b.expect_text(b.t("case_state.decision_proposed"), where="#case-state")
+        case_step(b, "confirm_decision", "由我确认")
+        b.expect_text(b.t("errors.four_eyes"), where="#confirm_decision-error")
+        b.expect_text(b.t("case_state.decision_proposed"), where="#case-state")
+        sign_out(b)
+
+        sign_in(b, *second)
+        b.open(case_path)
+        case_step(b, "confirm_decision", "复核同意")
+        b.expect_notice("case_acted")
+        b.expect_text(b.t("case_state.notice_period"), where="#case-state")
+        sign_out(b)
+
+        sign_in(b, DEMO_WORKER_PHONE, password)
+        assert b.path() == "/worker", b.path()
+        b.click("main .case-list a[href='%s']" % case_path)
+        b.expect_text(b.t("cases.object_title"))
+        case_step(b, "object", "我没有拿过首饰，那天我只是进去打扫。")
+        b.expect_notice("case_acted")
+        b.expect_text(b.t("case_state.objection_review"), where="#case-state")
+        b.expect_text("我没有拿过首饰", where="#case-objection")
+    finally:
+        for path in (png, pdf):
+            if os.path.exists(path):
+                os.remove(path)
+
+
 JOURNEYS = [
     ("custody journey, zh-CN, 360 px", PHONE, "zh-CN", journey_zh_phone),
     ("custody journey, English, desktop", DESKTOP, "en", journey_en_desktop),
     ("inline errors and CSRF, English, 360 px", PHONE, "en", journey_errors_en_phone),
     ("agency decisions, zh-CN, desktop", DESKTOP, "zh-CN", journey_admin_zh_desktop),
     ("consent check by an employer, zh-CN, 360 px", PHONE, "zh-CN", journey_consent_zh_phone),
+    ("revocation case, zh-CN, 360 px", PHONE, "zh-CN", journey_case_zh_phone),
 ]
 
 

@@ -12,6 +12,7 @@ struct EmployerPages {
     static let registerFields = ["household_name", "email", "phone", "region_code"]
 
     func register(on routes: ProtectedRouter) {
+        let access = routes.access
         routes.get("/employer/register", action: "employers.register") { request, context in
             let page = kit.scope(request, context)
             return page.render("employer_register", page.formValues(WebForm(), fields: Self.registerFields))
@@ -36,7 +37,13 @@ struct EmployerPages {
         routes.get("/employer", action: "engagements.read") { request, context in
             let page = kit.scope(request, context)
             let engagements = try await page.registry.engagements.list(caller: page.caller, logger: context.logger)
-            return page.render("employer_home", ["engagements": engagements.map { Self.engagementView($0, page: page) }])
+            var values: [String: Any] = ["engagements": engagements.map { Self.engagementView($0, page: page) }]
+            if let user = page.caller.userUUID, (try? access.authorize(context.principal, "cases.read")) != nil {
+                let cases = try await CasePages.list(try await CasePages.filed(by: user, page: page), page: page)
+                values["cases"] = cases
+                values["has_cases"] = !cases.isEmpty
+            }
+            return page.render("employer_home", values)
         }
 
         for (event, notice) in [("confirm", "engagement_confirmed"), ("end", "engagement_ended")] {
@@ -145,6 +152,7 @@ struct EmployerPages {
             "can_confirm": e.status == EngagementStatus.proposed.rawValue,
             "can_end": e.status == EngagementStatus.confirmed.rawValue,
             "can_report": e.status == EngagementStatus.confirmed.rawValue,
+            "can_file_case": e.status == EngagementStatus.confirmed.rawValue || e.status == EngagementStatus.ended.rawValue,
             "can_review": (e.status == EngagementStatus.confirmed.rawValue || e.status == EngagementStatus.ended.rawValue)
                 && e.reviewID == nil && started,
             "reviewed": e.reviewID != nil,

@@ -28,5 +28,6 @@ struct PageRoutes {
         ImportPages(kit: kit).register(on: routes)
         EmployerPages(kit: kit).register(on: routes)
         WorkerSelfPages(kit: kit).register(on: routes)
+        CasePages(kit: kit).register(on: routes)
     }
 }

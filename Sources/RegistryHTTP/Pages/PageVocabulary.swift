@@ -27,6 +27,10 @@ enum PageVocabulary {
         "grade": CreditGrade.allCases.map(\.rawValue),
         "inquiry_purpose": ["pre_hire_check", "engagement", "administration", "custody"],
         "consent_state": ["active", "in_use", "used", "expired", "revoked"],
+        "case_state": CaseState.allCases.map(\.rawValue),
+        "case_command": CaseCommand.allCases.map(\.rawValue) + ["submit"],
+        "case_outcome": CaseOutcome.allCases.map(\.rawValue),
+        "case_actor": ["user", "system"],
         "field": ["id_number", "full_name", "sex", "phone", "home_region", "service_categories"],
     ]
 
@@ -35,6 +39,7 @@ enum PageVocabulary {
         "transfer_requested", "transfer_requested_no_phone", "transfer_consented", "code_resent", "transfer_cancelled",
         "transfer_sealed", "employer_registered", "engagement_confirmed", "engagement_ended", "review_saved", "consent_revoked",
         "reply_saved", "available_on", "available_off", "activated",
+        "case_filed", "case_evidence_added", "case_acted", "case_suspended", "case_suspension_lifted",
     ] + AgencyService.Decision.allCases.map { "agency_\($0.rawValue)" }
 
     /// Error codes with a message of their own; others fall back by field, then by kind.
@@ -49,6 +54,8 @@ enum PageVocabulary {
         "body_too_large", "bad_request", "method_not_allowed", "internal_error", "database_unavailable",
         "invalid_code", "consent_required", "not_confirmed", "not_started", "review_exists", "reply_exists", "not_active",
         "not_graded",
+        "four_eyes", "conflict_of_interest", "took_part", "not_your_step", "notice_over", "evidence_too_large", "evidence_type",
+        "evidence_limit", "no_engagement", "already_suspended", "not_suspended",
     ]
 
     /// Fields whose format the generic "invalid" message explains.
@@ -57,6 +64,7 @@ enum PageVocabulary {
         "contact_name", "reason", "issued_on", "expires_on", "valid_until", "assessed_on", "hours", "level",
         "ethics_rating", "category", "kind", "result", "title", "issuer", "assessor", "code", "csv",
         "household_name", "password", "comment", "body", "skill_scores", "ethics_scores",
+        "grounds", "statement", "evidence", "outcome", "command",
     ]
 
     static var requiredKeys: [String] {
@@ -64,6 +72,7 @@ enum PageVocabulary {
             + notices.map { "notices.\($0)" }
             + errors.map { "errors.\($0)" }
             + fieldErrors.map { "errors.fields.\($0)" }
-            + ["transfers.incoming_one", "transfers.outgoing_one", "import.problem", "form.check_field", "apply.password_hint"]
+            + ["transfers.incoming_one", "transfers.outgoing_one", "import.problem", "form.check_field", "apply.password_hint",
+               "cases.age_days", "cases.size_kb", "cases.evidence_hint"]
     }
 }

@@ -5,9 +5,18 @@ import NIOCore
 import RegistryDomain
 
 /// A submitted HTML form: `application/x-www-form-urlencoded` or `multipart/form-data`.
-/// Every name may repeat (checkboxes); uploaded files are kept as their text.
+/// Every name may repeat (checkboxes); uploaded files are kept as their text, and also as
+/// bytes with their file name and declared type in `files`.
 struct WebForm: Sendable {
+    /// One uploaded file of a multipart form.
+    struct Upload: Sendable {
+        var filename: String
+        var contentType: String
+        var bytes: [UInt8]
+    }
+
     private(set) var values: [String: [String]] = [:]
+    private(set) var files: [String: [Upload]] = [:]
 
     init(values: [String: [String]] = [:]) { self.values = values }
 
@@ -30,11 +39,11 @@ struct WebForm: Sendable {
         values[name, default: []].append(value)
     }
 
-    /// Reads the body of `request` as a form (at most `context.maxUploadSize` bytes).
-    static func read(_ request: Request, context: AppRequestContext) async throws -> WebForm {
+    /// Reads the body of `request` as a form (at most `limit`, by default `context.maxUploadSize`, bytes).
+    static func read(_ request: Request, context: AppRequestContext, limit: Int? = nil) async throws -> WebForm {
         let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: context.maxUploadSize)
+            buffer = try await request.body.collect(upTo: limit ?? context.maxUploadSize)
         } catch is NIOTooManyBytesError {
             throw RegistryError(.tooLarge, code: "body_too_large", message: "The request body is too large.")
         }
@@ -96,6 +105,10 @@ struct WebForm: Sendable {
             guard let next = find(Array("\r\n".utf8) + delimiter, in: body, from: contentStart) else { throw malformed }
             if let name = dispositionName(headers) {
                 form.append(name, String(decoding: body[contentStart..<next], as: UTF8.self))
+                if let filename = dispositionParameter("filename", headers), !filename.isEmpty {
+                    form.files[name, default: []].append(Upload(filename: filename, contentType: partContentType(headers),
+                                                                bytes: Array(body[contentStart..<next])))
+                }
             }
             position = next + 2 + delimiter.count
         }
@@ -103,10 +116,21 @@ struct WebForm: Sendable {
     }
 
     private static func dispositionName(_ headers: String) -> String? {
+        dispositionParameter("name", headers)
+    }
+
+    private static func partContentType(_ headers: String) -> String {
+        for line in headers.split(separator: "\r\n") where line.lowercased().hasPrefix("content-type:") {
+            return line.dropFirst("content-type:".count).trimmingCharacters(in: .whitespaces)
+        }
+        return "application/octet-stream"
+    }
+
+    private static func dispositionParameter(_ wanted: String, _ headers: String) -> String? {
         for line in headers.split(separator: "\r\n") where line.lowercased().hasPrefix("content-disposition:") {
             for parameter in line.split(separator: ";").dropFirst() {
                 let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                if pair.count == 2, pair[0].lowercased() == "name" {
+                if pair.count == 2, pair[0].lowercased() == wanted {
                     return pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
                 }
             }

@@ -173,6 +173,12 @@ struct WorkerSelfPages {
             values["reply_max"] = String(page.registry.policies.reports.replyMaxLength)
         }
 
+        if allowed("cases.read") {
+            let cases = try await CasePages.list(try await CasePages.about(workerID, page: page), page: page)
+            values["cases"] = cases
+            values["has_cases"] = !cases.isEmpty
+        }
+
         if allowed("availability.set") {
             var available = false
             let rows = try await page.registry.database.query(
