@@ -10,6 +10,7 @@ Started by scripts/browser-tests.sh with a running server:
 `-k TEXT` runs only the journeys whose name contains TEXT.
 """
 
+import json
 import os
 import struct
 import subprocess
@@ -472,15 +473,48 @@ def small_pdf(path):
         f.write(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
 
 
-def create_admin(email, password):
-    """A second administrator, with the CLI against the running server's data folder."""
+def registry_cli(*arguments, stdin=None):
+    """Runs the registry CLI against the running server's data folder."""
     env = dict(os.environ)
     env.setdefault("REGISTRY_ROOT", support.ROOT)
     binary = os.environ.get("REGISTRY_BIN") or os.path.join(support.ROOT, ".build", "debug", "registry")
     assert os.environ.get("REGISTRY_DATA_DIR"), "REGISTRY_DATA_DIR (the server's data folder) is not set"
-    done = subprocess.run([binary, "create-admin", "--email", email, "--name", "第二位管理员"], input=password + "\n",
-                          env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([binary] + list(arguments), input=stdin, env=env, capture_output=True, text=True, timeout=120)
+
+
+def create_admin(email, password, name="第二位管理员"):
+    """Another administrator, with the CLI against the running server's data folder."""
+    done = registry_cli("create-admin", "--email", email, "--name", name, stdin=password + "\n")
     assert done.returncode == 0, "create-admin failed: %s %s" % (done.stdout, done.stderr[-2000:])
+
+
+def demo_worker_id_number():
+    """王春梅's ID number, as DemoData.demoID("350102", "19881105", 128) makes it (GB 11643)."""
+    body = "350102" + "19881105" + "%03d" % 128
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, support.ID_WEIGHTS)) % 11]
+
+
+def ban_status(id_number):
+    """The public lookup, over plain HTTP (no browser, no session)."""
+    request = urllib.request.Request(BASE + "/api/v1/public/ban-status", method="POST",
+                                     data=json.dumps({"id_number": id_number}).encode(),
+                                     headers={"Content-Type": "application/json", "Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read().decode())
+
+
+def wait_for_case_state(b, case_path, state, timeout=45, every=2):
+    """Reloads the case page every `every` seconds until #case-state shows `state`."""
+    wanted = b.t("case_state." + state)
+    deadline = time.time() + timeout
+    while True:
+        b.open(case_path)
+        shown = b.find("#case-state").text
+        if wanted in shown:
+            return
+        if time.time() >= deadline:
+            raise AssertionError("case %s still shows %r after %d s, expected %r" % (case_path, shown, timeout, wanted))
+        time.sleep(every)
 
 
 def case_step(b, command, reason, outcome=None):
@@ -494,10 +528,15 @@ def case_step(b, command, reason, outcome=None):
 def journey_case_zh_phone(b):
     """Demo data at 360 px in Chinese: the household files a case against 王春梅 with a photo and a
     PDF; an administrator starts the review and proposes to uphold it, and is refused when she tries
-    to confirm it herself (four eyes); a second administrator confirms; the worker objects."""
+    to confirm it herself (four eyes); a second administrator confirms; the worker objects; the
+    second administrator may not review the objection (she took part in the decision), a third
+    one rejects it; the server's CaseExecutionService executes the final case; her page and the
+    public lookup show the ban, and `registry audit verify` finds the audit chain intact."""
     password = ADMIN[1]
     second = ("case-admin-%s@demo.registry.local" % support.tag(), password + "-second")
     create_admin(*second)
+    third = ("case-admin-%s@demo.registry.local" % support.tag(), password + "-third")
+    create_admin(*third, name="第三位管理员")
     png = os.path.join(ARTIFACTS, "photo-%s.png" % support.tag())
     pdf = os.path.join(ARTIFACTS, "police-%s.pdf" % support.tag())
     small_png(png)
@@ -551,6 +590,42 @@ def journey_case_zh_phone(b):
         b.expect_notice("case_acted")
         b.expect_text(b.t("case_state.objection_review"), where="#case-state")
         b.expect_text("我没有拿过首饰", where="#case-objection")
+        sign_out(b)
+
+        # The administrator who confirmed the decision may not review the objection.
+        sign_in(b, *second)
+        b.open(case_path)
+        case_step(b, "reject_objection", "复核后驳回")
+        b.expect_text(b.t("errors.took_part"), where="#reject_objection-error")
+        b.expect_text(b.t("case_state.objection_review"), where="#case-state")
+        sign_out(b)
+
+        # A third administrator, who took no part in the decision, rejects the objection.
+        sign_in(b, *third)
+        b.open(case_path)
+        case_step(b, "reject_objection", "监控与报案回执足以认定，异议不成立")
+        b.expect_notice("case_acted")
+        shown = b.find("#case-state").text
+        # final, unless the background service happened to execute it at once
+        assert b.t("case_state.final") in shown or b.t("case_state.executed") in shown, shown
+        # CaseExecutionService (every 30 s in the server) executes the final case.
+        wait_for_case_state(b, case_path, "executed")
+        sign_out(b)
+
+        # (a) Her own page shows the ban.
+        sign_in(b, DEMO_WORKER_PHONE, password)
+        assert b.path() == "/worker", b.path()
+        b.expect_text(b.t("report.revoked"), where="#standing")
+        sign_out(b)
+
+        # (b) The public lookup answers revoked.
+        answer = ban_status(demo_worker_id_number())
+        assert answer == {"revoked": True}, "ban-status answered %r" % (answer,)
+
+        # (c) The audit chain is intact (the CLI chains pending rows first).
+        done = registry_cli("audit", "verify")
+        assert done.returncode == 0, "audit verify failed (%d): %s %s" % (done.returncode, done.stdout, done.stderr[-2000:])
+        assert "intact" in done.stdout, done.stdout
     finally:
         for path in (png, pdf):
             if os.path.exists(path):
