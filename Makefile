@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT_BUILD_FLAGS ?=
 PORT ?= 8080
 
-.PHONY: run test build deps test-deps clean-data
+.PHONY: run test build deps test-deps clean-data bench
 
 deps:
 	@scripts/install-deps.sh run
@@ -31,3 +31,12 @@ test: test-deps
 ## Remove the local data folder (the embedded cluster, keys, demo credentials). Stop the registry first.
 clean-data:
 	rm -rf .registry
+
+## Benchmarks, never run by CI: a release build, a fresh embedded cluster under /tmp, scale data
+## (BENCH_WORKERS=1000000 by default; e.g. BENCH_WORKERS=100000 for a quicker run), then each figure
+## beside its same-run baseline, written to bench/RESULTS.md. Installs wrk and bc when missing.
+BENCH_PACKAGES := wrk bc postgresql-client curl
+
+bench:
+	@REGISTRY_TEST_PACKAGES="$(BENCH_PACKAGES)" scripts/install-deps.sh test
+	bench/run.sh
