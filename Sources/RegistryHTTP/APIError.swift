@@ -43,9 +43,6 @@ struct ErrorMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as RegistryError {
-            if error.kind == .forbidden || error.kind == .notFound {
-                context.logger.notice("request refused", metadata: ["code": "\(error.code)", "path": "\(request.uri.path)"])
-            }
             return Self.response(error, requestID: context.requestID)
         } catch let error as any HTTPResponseError {
             let status = error.status

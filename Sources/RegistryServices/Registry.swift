@@ -50,7 +50,8 @@ public struct Registry: Sendable {
 
     /// Readiness: the database answers and every migration is applied.
     public func isReady(logger: Logger) async -> Bool {
-        await migrator.isCurrent(database: database, logger: logger)
+        guard database.isReachable else { return false }
+        return await migrator.isCurrent(database: database, logger: logger)
     }
 }
 
