@@ -72,6 +72,11 @@ struct ErrorMiddleware: RouterMiddleware {
             return Self.response(RegistryError(.unavailable, code: "database_unavailable",
                                                message: "The registry is temporarily unavailable. Try again shortly."),
                                  requestID: context.requestID)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("22") == true {
+            context.logger.notice("request refused by the database", metadata: ["sqlstate": "\(error.serverInfo?[.sqlState] ?? "")"])
+            return Self.response(RegistryError(.badRequest, code: "invalid_value",
+                                               message: "The request holds a value that cannot be stored (for example a NUL character)."),
+                                 requestID: context.requestID)
         } catch is CancellationError {
             throw CancellationError()
         } catch {

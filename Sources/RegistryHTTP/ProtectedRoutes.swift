@@ -120,6 +120,18 @@ extension Parameters {
     }
 }
 
+extension Request {
+    /// A boolean query parameter: absent → `default`; `true`/`1` or `false`/`0`; anything else is a 400.
+    func flag(_ name: String, default value: Bool) throws -> Bool {
+        guard let text = uri.queryParameters[Substring(name)].map(String.init) else { return value }
+        switch text {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: throw RegistryError.invalid(name, "'\(name)' is true or false.", code: "wrong_type")
+        }
+    }
+}
+
 extension UUID {
     /// The canonical lower-case text form used in JSON and the audit log.
     var text: String { uuidString.lowercased() }

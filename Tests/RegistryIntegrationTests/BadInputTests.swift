@@ -155,6 +155,14 @@ struct BadInputTests {
                 let r = try await client.execute(uri: path, method: .get, headers: s.agency)
                 expectClean(r, .notFound, path)
             }
+            // NUL and other control characters: in a JSON string, in a query string, in a boolean.
+            let nul = try await client.execute(uri: "/api/v1/workers", method: .post, headers: s.agency,
+                                               body: registration(Fixtures.idNumber(birth: "19900101", serial: 226), name: "李\u{0}秀英"))
+            expectClean(nul, .badRequest, code: "invalid_characters", "a NUL in a name")
+            let nulQuery = try await client.execute(uri: "/api/v1/workers?q=%00", method: .get, headers: s.agency)
+            expectClean(nulQuery, .badRequest, code: "invalid_characters", "a NUL in a query")
+            let badFlag = try await client.execute(uri: "/api/v1/transfers?open=maybe", method: .get, headers: s.agency)
+            expectClean(badFlag, .badRequest, code: "wrong_type", "a boolean that is neither")
             var after = try await counts(s.registry)
             after["cases"]! -= 1  // the one filed above on purpose
             #expect(after == before)
