@@ -93,8 +93,33 @@ public final class Database: Sendable {
         }
     }
 
-    /// Runs `body` in one transaction. Errors thrown by `body` roll back and propagate unchanged.
+    /// Runs `body` in one transaction. Errors thrown by `body` roll back and propagate unchanged,
+    /// except a deadlock or serialization failure between concurrent writers (SQLSTATE 40P01,
+    /// 40001): PostgreSQL rolled the transaction back as a whole, so it is run again, up to
+    /// three times in all, after a short random pause.
     public func transaction<Result>(
+        logger: Logger,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (PostgresConnection) async throws -> sending Result
+    ) async throws -> sending Result {
+        var attempt = 1
+        while true {
+            do {
+                return try await transactionOnce(logger: logger, isolation: isolation, body)
+            } catch let error as PSQLError where attempt < 3 && Self.isRetryable(error) {
+                logger.notice("transaction retried", metadata: ["sqlstate": "\(error.serverInfo?[.sqlState] ?? "")", "attempt": "\(attempt)"])
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(Int.random(in: 5...50)))
+            }
+        }
+    }
+
+    static func isRetryable(_ error: PSQLError) -> Bool {
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return state == "40P01" || state == "40001"
+    }
+
+    private func transactionOnce<Result>(
         logger: Logger,
         isolation: isolated (any Actor)? = #isolation,
         _ body: (PostgresConnection) async throws -> sending Result

@@ -39,7 +39,7 @@ def main():
         command = [os.environ["CONTRACT_ST"], "run", base + "/openapi.yaml", "--url", base,
                    "--checks", CHECKS, "--seed", os.environ.get("CONTRACT_SEED", "20261129"),
                    "--max-examples", os.environ.get("CONTRACT_EXAMPLES", "25"), "--phases", "examples,coverage,fuzzing",
-                   "--generation-database", "none", "--workers", "2", "--request-timeout", "30", "--no-color",
+                   "--generation-database", "none", "--workers", "1", "--request-timeout", "30", "--no-color",
                    "--output-truncate", "true", "-H", f"Authorization: Bearer {token}", *EXCLUDED, *sys.argv[1:]]
         print(f"contract tests as the {name}: {' '.join(c if not c.startswith('Authorization') else 'Authorization: Bearer …' for c in command[1:])}",
               flush=True)
