@@ -44,9 +44,10 @@ public enum AuditStore {
         }
     }
 
-    /// The newest entries first, optionally before an id (paging) and for one subject.
-    public static func list(before: Int64?, subjectType: String?, subjectID: String?, limit: Int,
-                            database: Database, logger: Logger) async throws -> [Entry] {
+    /// The newest entries first, optionally before an id (paging), for one subject, for actions
+    /// beginning with `actionPrefix` (`case.` or a whole action), and by one actor.
+    public static func list(before: Int64?, subjectType: String?, subjectID: String?, actionPrefix: String? = nil,
+                            actorID: UUID? = nil, limit: Int, database: Database, logger: Logger) async throws -> [Entry] {
         let rows = try await database.query("""
             SELECT l.id, c.seq, l.occurred_at, l.actor_kind, l.actor_id, l.actor_role, l.action, l.subject_type,
                    l.subject_id, l.request_id, l.details::text, c.hash
@@ -54,6 +55,8 @@ public enum AuditStore {
             WHERE (\(before)::bigint IS NULL OR l.id < \(before))
               AND (\(subjectType)::text IS NULL OR l.subject_type = \(subjectType))
               AND (\(subjectID)::text IS NULL OR l.subject_id = \(subjectID))
+              AND (\(actionPrefix)::text IS NULL OR starts_with(l.action, \(actionPrefix)))
+              AND (\(actorID)::uuid IS NULL OR l.actor_id = \(actorID))
             ORDER BY l.id DESC LIMIT \(limit)
             """, logger: logger)
         var entries: [Entry] = []

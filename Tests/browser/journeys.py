@@ -7,7 +7,7 @@ Started by scripts/browser-tests.sh with a running server:
   ADMIN_EMAIL, ADMIN_PASSWORD   the demo administrator
   REGISTRY_BIN, REGISTRY_DATA_DIR, REGISTRY_ROOT   the server's binary and data, for CLI commands
   ARTIFACTS       where screenshots and page sources of failures go
-`-k TEXT` runs only the journeys whose name contains TEXT.
+`-k TEXT` runs only the journeys whose name, or function name, contains TEXT.
 """
 
 import json
@@ -632,6 +632,150 @@ def journey_case_zh_phone(b):
                 os.remove(path)
 
 
+# --- The consent code's QR link (demo data) -----------------------------------------------------
+
+def journey_qr_en_desktop(b):
+    """Demo data in English on a desktop: the worker issues a code and sees its QR code with the
+    link as text; the employer opens that link signed out, signs in, and lands on the check form
+    with the code filled in; checking it shows the report."""
+    password = ADMIN[1]  # every demo account has the demo password
+    b.language = "zh-CN"
+    b.open("/")
+    switch_language(b, "en")
+    sign_in(b, DEMO_WORKER_PHONE, password)
+    assert b.path() == "/worker", b.path()
+    b.submit("form[action='/worker/consents']")
+    code = b.find("#issued-code").text.strip()
+    assert len(code) == 8, code
+    link = b.find("#issued-link").text.strip()
+    assert link == BASE + "/check?code=" + code, link
+    qr = b.find("svg#issued-qr")
+    assert qr.get_attribute("role") == "img"
+    assert qr.get_attribute("shape-rendering") == "crispEdges"
+    assert b.find("#issued-qr-title").get_attribute("textContent") == b.t("worker_home.qr_title", link=link)
+    assert len(b.finds("svg#issued-qr path")) == 1
+    assert qr.size["width"] >= 120 and qr.size["height"] == qr.size["width"], qr.size
+    b.expect_text(b.t("worker_home.qr_caption"))
+    sign_out(b)
+
+    # The employer's phone opens the link: sign in first, then back to the form, code filled in.
+    b.driver.get(link)
+    b.arrived()
+    assert b.path().startswith("/signin?next="), b.path()
+    b.fill("account", DEMO_EMPLOYER)
+    b.fill("password", password)
+    b.submit("form[action='/signin']")
+    assert b.path() == "/check?code=" + code, b.path()
+    assert b.value("code", form="form[action='/check']") == code
+    b.expect_text(b.t("check.prefilled"))
+    b.submit("form[action='/check']")
+    assert b.path().startswith("/employer/workers/") and b.path().endswith("/report"), b.path()
+    b.expect_text(DEMO_WORKER_NAME, where="h1")
+    sign_out(b)
+
+
+# --- Administrators' tools (demo data) --------------------------------------------------------
+
+def api_post(path, body, key):
+    """A JSON POST with an integration's API key (no browser); returns the HTTP status."""
+    request = urllib.request.Request(BASE + path, method="POST", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json", "Authorization": "Bearer " + key})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def journey_admin_tools_en_phone(b):
+    """The demo administrator in English at 360 px: the dashboard's SVG charts; a new integration
+    source (a wrong name refused inline first), its first API key shown once and never again, the
+    key working and then revoked after confirming; the audit log filtered by action, and verifying
+    its hash chain."""
+    b.language = "zh-CN"
+    b.open("/signin")
+    switch_language(b, "en")
+    sign_in(b, *ADMIN)
+    assert b.path() == "/admin", b.path()
+
+    # The dashboard: every chart is an SVG image with a title.
+    b.click("main a#dashboard-link")
+    assert b.path() == "/admin/dashboard", b.path()
+    titles = b.chart_titles()
+    assert len(titles) >= 4 and all(titles), titles
+    assert b.t("dashboard.grades") in titles, titles
+
+    # A source: a wrong name is refused next to the field, keeping what was typed.
+    b.click("nav a[href='/admin/integrations']")
+    b.expect_text(b.t("integrations.title"), where="h1")
+    n = support.tag()
+    name, display = "js-police-" + n, "Journey police " + n
+    b.fill("source_name", "Bad Name!", form="#create-source")
+    b.fill("display_name", display, form="#create-source")
+    b.select("kind", "police", form="#create-source")
+    b.submit("#create-source")
+    assert b.field_error("source_name") == b.t("errors.fields.source_name"), b.field_error("source_name")
+    assert b.value("display_name", form="#create-source") == display
+    assert b.value("source_name", form="#create-source") == "Bad Name!"
+    b.fill("source_name", name, form="#create-source")
+    b.submit("#create-source")
+    b.expect_text(b.t("integrations.secret_title"), where="h1")
+    secret = b.find("#issued-secret").text.strip()
+    assert len(secret) >= 40, secret
+    b.expect_text(b.t("integrations.secret_once"))
+
+    # Its first key, shown once with the warning; never in the address.
+    b.fill("label", "nightly import", form="#first-key")
+    b.submit("#first-key")
+    b.expect_text(b.t("integrations.key_title"), where="h1")
+    key = b.find("#issued-key").text.strip()
+    assert key.startswith("rik_") and len(key) > 30, key
+    b.expect_text(b.t("integrations.key_once"))
+    assert key not in b.driver.current_url and secret not in b.driver.current_url
+    assert api_post("/api/v1/flags:batch", {"flags": []}, key) == 200, "the new key was not accepted"
+
+    # Back on the list: only the key's first characters, neither secret.
+    b.click("main a.button[href^='/admin/integrations']")
+    assert key not in b.driver.page_source and secret not in b.driver.page_source, "a secret was shown again"
+    cards = [c for c in b.finds("main li.source") if name in c.text]
+    assert len(cards) == 1, [c.text for c in b.finds("main li.source")]
+    assert key[:10] + "…" in cards[0].text and "nightly import" in cards[0].text, cards[0].text
+    revoke = cards[0].find_element("css selector", "a.revoke-link").get_attribute("href")[len(BASE):]
+
+    # Revoking asks first; then the key is refused.
+    b.click("main a[href='%s']" % revoke)
+    b.expect_text(b.t("integrations.revoke_title"), where="h1")
+    b.expect_text(key[:10])
+    b.submit("#revoke-key")
+    b.expect_notice("key_revoked")
+    card = [c for c in b.finds("main li.source") if name in c.text][0]
+    assert b.t("integrations.key_revoked") in card.text, card.text
+    assert not card.find_elements("css selector", "a.revoke-link")
+    assert api_post("/api/v1/flags:batch", {"flags": []}, key) == 401, "the revoked key was accepted"
+    with open(LOG, encoding="utf-8", errors="replace") as f:
+        logged = f.read()
+    assert key not in logged and secret not in logged, "a secret is in the server log"
+
+    # The audit log: newest first, filtered by action; then the chain verified.
+    b.click("nav a[href='/admin/audit']")
+    b.expect_text(b.t("audit.title"), where="h1")
+    actions = [a.text for a in b.finds("main .audit-action")]
+    assert "integration.key_revoked" in actions[:5], actions[:10]
+    b.find("details.audit-filter summary").click()
+    b.fill("action", "integration.", form="#audit-filter")
+    b.submit("#audit-filter")
+    actions = [a.text for a in b.finds("main .audit-action")]
+    assert actions and all(a.startswith("integration.") for a in actions), actions
+    assert actions[:3] == ["integration.key_revoked", "integration.key_issued", "integration.source_registered"], actions
+    assert name not in b.driver.current_url
+    b.submit("#verify-chain")
+    message = b.find("#verify-message").text
+    before, after = b.t("audit.intact").split("{count}")
+    assert message.startswith(before) and message.endswith(after), message
+    assert int(message[len(before):len(message) - len(after)]) > 0, message
+    b.expect_text(b.t("audit.head"), where="#verification")
+
+
 JOURNEYS = [
     ("custody journey, zh-CN, 360 px", PHONE, "zh-CN", journey_zh_phone),
     ("custody journey, English, desktop", DESKTOP, "en", journey_en_desktop),
@@ -639,6 +783,8 @@ JOURNEYS = [
     ("agency decisions, zh-CN, desktop", DESKTOP, "zh-CN", journey_admin_zh_desktop),
     ("consent check by an employer, zh-CN, 360 px", PHONE, "zh-CN", journey_consent_zh_phone),
     ("revocation case, zh-CN, 360 px", PHONE, "zh-CN", journey_case_zh_phone),
+    ("consent qr link, English, desktop", DESKTOP, "en", journey_qr_en_desktop),
+    ("administrators' tools, English, 360 px", PHONE, "en", journey_admin_tools_en_phone),
 ]
 
 
@@ -656,7 +802,7 @@ def main(argv):
     passed, failed = 0, 0
     begun = time.time()
     for name, size, language, journey in JOURNEYS:
-        if only and only not in name:
+        if only and only not in name and only not in journey.__name__:
             continue
         started = time.time()
         # The browser asks for Chinese; the English journeys switch with the language link.

@@ -239,6 +239,14 @@ class Browser:
         errors = self.finds("#%s-error" % name)
         return errors[0].text if errors else None
 
+    def chart_titles(self):
+        """The title of every chart on the page: each svg[role=img] with its <title> text ("" when none)."""
+        titles = []
+        for svg in self.finds("svg[role='img']"):
+            found = svg.find_elements(By.CSS_SELECTOR, "title")
+            titles.append(found[0].get_attribute("textContent").strip() if found else "")
+        return titles
+
     def screenshot(self, path):
         self.driver.save_screenshot(path)
         with open(path.rsplit(".", 1)[0] + ".html", "w", encoding="utf-8") as f:

@@ -56,11 +56,16 @@ struct EmployerPages {
             }
         }
 
+        // Also the target of the QR code on the worker's page: `/check?code=…` fills the code in
+        // (after sign-in, which comes back here).
         routes.get("/check", action: "consents.redeem") { request, context in
             let page = kit.scope(request, context)
             var form = WebForm()
-            form.append("code", String((page.query("code") ?? "").prefix(20)))
-            return page.render("check", page.formValues(form, fields: ["code"]))
+            let code = Self.linkedCode(page.query("code"))
+            form.append("code", code ?? "")
+            var values = page.formValues(form, fields: ["code"])
+            values["prefilled"] = code != nil
+            return page.render("check", values)
         }
 
         routes.post("/check", action: "consents.redeem") { request, context in
@@ -110,6 +115,15 @@ struct EmployerPages {
                 return reviewForm(page, try await Self.engagement(page, id), form: form, error: error)
             }
         }
+    }
+
+    /// The code of a check link, when it looks like a consent code: 8 letters and digits (any
+    /// case, spaces and dashes dropped). Anything else in the link is not shown back.
+    static func linkedCode(_ raw: String?) -> String? {
+        guard let raw, raw.count <= 20 else { return nil }
+        let code = raw.uppercased().filter { !$0.isWhitespace && $0 != "-" }
+        guard code.count == 8, code.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else { return nil }
+        return code
     }
 
     static func engagement(_ page: PageScope, _ id: UUID) async throws -> EngagementStore.Engagement {

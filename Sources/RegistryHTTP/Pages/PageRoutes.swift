@@ -29,5 +29,9 @@ struct PageRoutes {
         EmployerPages(kit: kit).register(on: routes)
         WorkerSelfPages(kit: kit).register(on: routes)
         CasePages(kit: kit).register(on: routes)
+        DashboardPages(kit: kit).register(on: routes)
+        IntegrationPages(kit: kit).register(on: routes)
+        AuditPages(kit: kit).register(on: routes)
+        DisputePages(kit: kit).register(on: routes)
     }
 }

@@ -32,6 +32,12 @@ enum PageVocabulary {
         "case_outcome": CaseOutcome.allCases.map(\.rawValue),
         "case_actor": ["user", "system"],
         "field": ["id_number", "full_name", "sex", "phone", "home_region", "service_categories"],
+        "source_kind": IntegrationPages.kinds,
+        "source_status": IntegrationPages.statuses,
+        "audit_subject": AuditPages.subjectTypes,
+        "audit_reason": AuditPages.reasons.map { $0.key },
+        "review_dispute_decision": DisputePages.reviewDecisions,
+        "flag_dispute_decision": DisputePages.flagDecisions,
     ]
 
     static let notices = [
@@ -39,8 +45,8 @@ enum PageVocabulary {
         "transfer_requested", "transfer_requested_no_phone", "transfer_consented", "code_resent", "transfer_cancelled",
         "transfer_sealed", "employer_registered", "engagement_confirmed", "engagement_ended", "review_saved", "consent_revoked",
         "reply_saved", "available_on", "available_off", "activated",
-        "case_filed", "case_evidence_added", "case_acted", "case_suspended", "case_suspension_lifted",
-    ] + AgencyService.Decision.allCases.map { "agency_\($0.rawValue)" }
+        "case_filed", "case_evidence_added", "case_acted", "case_suspended", "case_suspension_lifted", "key_revoked",
+    ] + Array(DisputePages.reviewNotices.values) + Array(DisputePages.flagNotices.values) + AgencyService.Decision.allCases.map { "agency_\($0.rawValue)" }
 
     /// Error codes with a message of their own; others fall back by field, then by kind.
     static let errors = [
@@ -56,6 +62,7 @@ enum PageVocabulary {
         "not_graded",
         "four_eyes", "conflict_of_interest", "took_part", "not_your_step", "notice_over", "evidence_too_large", "evidence_type",
         "evidence_limit", "no_engagement", "already_suspended", "not_suspended",
+        "source_exists", "dispute_decided",
     ]
 
     /// Fields whose format the generic "invalid" message explains.
@@ -65,6 +72,7 @@ enum PageVocabulary {
         "ethics_rating", "category", "kind", "result", "title", "issuer", "assessor", "code", "csv",
         "household_name", "password", "comment", "body", "skill_scores", "ethics_scores",
         "grounds", "statement", "evidence", "outcome", "command",
+        "source_name", "display_name", "label", "note", "decision", "action", "actor", "subject_type", "subject_id", "before",
     ]
 
     static var requiredKeys: [String] {
@@ -73,6 +81,11 @@ enum PageVocabulary {
             + errors.map { "errors.\($0)" }
             + fieldErrors.map { "errors.fields.\($0)" }
             + ["transfers.incoming_one", "transfers.outgoing_one", "import.problem", "form.check_field", "apply.password_hint",
-               "cases.age_days", "cases.size_kb", "cases.evidence_hint"]
+               "cases.age_days", "cases.size_kb", "cases.evidence_hint",
+               "dashboard.no_data", "dashboard.cases_by_state", "dashboard.cases_by_age", "dashboard.grades", "dashboard.flags_per_day",
+               "worker_home.history_chart",
+               "integrations.never_used", "audit.unknown_actor", "audit.actor_anonymous", "audit.actor_system", "audit.intact",
+               "audit.broken", "audit.broken_link", "audit.broken_event", "disputes.title", "disputes.flag_title", "roles.integration"]
+            + DashboardPages.ageBuckets.map { "dashboard.age.\($0)" }
     }
 }

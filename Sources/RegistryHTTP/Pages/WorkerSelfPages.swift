@@ -78,6 +78,16 @@ struct WorkerSelfPages {
         }
     }
 
+    /// Her composite over time as a small step chart: one point per grade change (before any
+    /// change is recorded, the current grade alone).
+    static func historyChart(_ explained: GradingService.Explained, page: PageScope) -> SVGNode {
+        var points = explained.history.map { Charts.Point(at: $0.changedAt, value: $0.composite, label: $0.toGrade) }
+        if points.isEmpty { points = [Charts.Point(at: explained.computedAt, value: explained.composite, label: explained.grade)] }
+        return Charts.steps(id: "grade-history-chart", title: page.t.text("worker_home.history_chart"), points: points, now: Date(),
+                            range: 0...100, noData: page.t.text("dashboard.no_data"),
+                            dateText: { String(PageScope.dateTime($0).prefix(10)) }, list: page.list)
+    }
+
     func activateForm(_ page: PageScope, form: WebForm, error: RegistryError?) -> Response {
         var values = page.formValues(form, fields: Self.activateFields, secrets: ["password"], error: error)
         values["min"] = String(page.registry.policies.authentication.passwordMinLength)
@@ -107,6 +117,7 @@ struct WorkerSelfPages {
                     if let d = r.detail { item["detail"] = d.text }
                     return item
                 },
+                "history_chart": Self.historyChart(explained, page: page).view,
                 "has_history": !explained.history.isEmpty,
                 "history": explained.history.reversed().map { h -> [String: Any] in
                     ["to": h.toGrade, "from": h.fromGrade ?? "–", "at": PageScope.dateTime(h.changedAt)]
@@ -146,8 +157,11 @@ struct WorkerSelfPages {
             values["can_issue"] = allowed("consents.issue")
         }
         if let issued, let code = issued.code {
-            values["issued"] = ["code": code, "check_path": issued.checkPath ?? "/check?code=\(code)",
-                                "expires_at": PageScope.dateTime(issued.expiresAt)]
+            // The code, and the check page's link with it filled in: as text and as a QR code.
+            var shown = page.checkLink(code: code, path: issued.checkPath)
+            shown["code"] = code
+            shown["expires_at"] = PageScope.dateTime(issued.expiresAt)
+            values["issued"] = shown
         }
 
         if allowed("reviews.read_own") {
