@@ -100,6 +100,20 @@ public struct AccountService: Sendable {
         }
     }
 
+    /// Whether the worker has her own account, for the agency in custody (or an administrator):
+    /// nil when none was started, else its status (`pending_activation`, `active`, `disabled`).
+    public func workerAccountStatus(_ workerID: UUID, workers: WorkerService, caller: Caller, logger: Logger) async throws -> String? {
+        try await database.withConnection { connection in
+            _ = try await workers.visibleWorker(workerID, caller: caller, write: false, on: connection, logger: logger)
+            var status: String?
+            for try await value in try await connection.query("SELECT status FROM users WHERE worker_id = \(workerID)", logger: logger)
+                .decode(String.self) {
+                status = value
+            }
+            return status
+        }
+    }
+
     enum ActivationOutcome: Sendable { case done, wrong }
 
     /// The worker sets her password with the code she received. Wrong codes are counted, and

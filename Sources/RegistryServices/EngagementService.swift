@@ -201,6 +201,14 @@ public struct EngagementService: Sendable {
         }
     }
 
+    /// The worker's own disputes of reviews about her, newest first (their state and answer).
+    public func ownDisputes(caller: Caller, logger: Logger) async throws -> [ReviewStore.OwnDispute] {
+        guard caller.principal.role == .worker, let worker = caller.workerUUID else { throw RegistryError.forbidden }
+        return try await database.withConnection { connection in
+            try await ReviewStore.disputes(workerID: worker, on: connection, logger: logger)
+        }
+    }
+
     public func openDisputes(logger: Logger) async throws -> [ReviewStore.Dispute] {
         try await database.withConnection { connection in try await ReviewStore.openDisputes(on: connection, logger: logger) }
     }

@@ -384,6 +384,30 @@ public struct FlagService: Sendable {
         }
     }
 
+    /// A dispute the worker raised about one of her flags: its state and the administrators' note.
+    public struct OwnFlagDispute: Sendable, Encodable {
+        public var id: UUID
+        public var flagID: UUID
+        public var status: String
+        public var note: String?
+        public var createdAt: Date
+    }
+
+    /// The worker's own flag disputes, newest first.
+    public func ownDisputes(caller: Caller, logger: Logger) async throws -> [OwnFlagDispute] {
+        guard caller.principal.role == .worker, let worker = caller.workerUUID else { throw RegistryError.forbidden }
+        return try await database.withConnection { connection in
+            var result: [OwnFlagDispute] = []
+            for try await (id, flag, status, note, created) in try await connection.query("""
+                SELECT id, flag_id, status, note, created_at FROM flag_disputes WHERE worker_id = \(worker)
+                ORDER BY created_at DESC LIMIT 500
+                """, logger: logger).decode((UUID, UUID, String, String?, Date).self) {
+                result.append(OwnFlagDispute(id: id, flagID: flag, status: status, note: note, createdAt: created))
+            }
+            return result
+        }
+    }
+
     // MARK: Disputes (administrators)
 
     public struct FlagDispute: Sendable, Codable {

@@ -288,6 +288,28 @@ public enum ReviewStore {
         public var createdAt: Date
     }
 
+    /// The disputes a worker raised about reviews of her, newest first.
+    public struct OwnDispute: Sendable, Codable, Equatable {
+        public var id: UUID
+        public var reviewID: UUID
+        public var status: String
+        public var createdAt: Date
+        public var decisionNote: String?
+    }
+
+    public static func disputes(workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [OwnDispute] {
+        let rows = try await connection.query("""
+            SELECT d.id, d.review_id, d.status, d.created_at, d.decision_note
+            FROM review_disputes d JOIN reviews r ON r.id = d.review_id WHERE r.worker_id = \(workerID)
+            ORDER BY d.created_at DESC LIMIT 500
+            """, logger: logger)
+        var result: [OwnDispute] = []
+        for try await (id, review, status, created, note) in rows.decode((UUID, UUID, String, Date, String?).self) {
+            result.append(OwnDispute(id: id, reviewID: review, status: status, createdAt: created, decisionNote: note))
+        }
+        return result
+    }
+
     public static func openDisputes(on connection: PostgresConnection, logger: Logger) async throws -> [Dispute] {
         let rows = try await connection.query("""
             SELECT d.id, d.review_id, r.worker_id, d.reason, d.status, d.created_at

@@ -776,6 +776,120 @@ def journey_admin_tools_en_phone(b):
     b.expect_text(b.t("audit.head"), where="#verification")
 
 
+# --- Placements, and the worker's own records (demo data) ------------------------------------
+
+DEMO_JINPAI = "jinpai@demo.registry.local"
+DEMO_PLACED_WORKER = "杨小红"  # with 金牌 in the demo data, active, never barred by another journey
+
+
+def report_flag(b, id_number):
+    """An administrator registers a police source and issues its first key in the browser; the
+    source's system then reports a record about the worker over the API. Returns the source's
+    name as pages show it."""
+    sign_in(b, *ADMIN)
+    b.click("nav a[href='/admin/integrations']")
+    n = support.tag()
+    display = "派出所 %s" % n
+    b.fill("source_name", "js-place-police-" + n, form="#create-source")
+    b.fill("display_name", display, form="#create-source")
+    b.select("kind", "police", form="#create-source")
+    b.submit("#create-source")
+    b.submit("#first-key")
+    key = b.find("#issued-key").text.strip()
+    sign_out(b)
+    status = api_post("/api/v1/flags", {
+        "id_number": id_number, "reference": "JP-" + n, "category": "fraud", "severity": 1, "status": "alleged",
+        "occurred_on": support.day(-40), "narrative": "接群众举报，涉嫌电信诈骗，尚在核查。"}, key)
+    assert status in (200, 201), "the record was not accepted (HTTP %d)" % status
+    return display
+
+
+def journey_placement_zh_phone(b):
+    """Demo data at 360 px in Chinese: 金牌's staff open 杨小红's file, send her a consent code and
+    place her with the demo household (an unregistered household is refused inline first); the
+    household confirms the placement on /employer and 金牌 sees it in progress. A police source
+    reports a record about 王春梅: she reads it in full in her records on /worker and disputes it
+    (an empty reason is refused next to the field)."""
+    password = ADMIN[1]  # every demo account has the demo password
+    source = report_flag(b, demo_worker_id_number())
+
+    # The agency: her file, a consent code to her phone, the placement form.
+    sign_in(b, DEMO_JINPAI, password)
+    assert b.path() == "/agency", b.path()
+    b.click("main a[href='/agency/placements']")
+    b.expect_text(b.t("placements.title"), where="h1")
+    b.click("nav a[href='/agency/workers']")
+    b.fill("q", DEMO_PLACED_WORKER, form="form.search")
+    b.submit("form.search")
+    links = [a.get_attribute("href")[len(BASE):] for a in b.finds("main .card a") if a.text == DEMO_PLACED_WORKER]
+    assert len(links) == 1, "roster search for %s found %d" % (DEMO_PLACED_WORKER, len(links))
+    b.click("main .card a[href='%s']" % links[0])
+    b.expect_text(DEMO_PLACED_WORKER, where="h1")
+    b.submit("#send-consent")
+    b.expect_notice("consent_sent")
+    b.click("#place-worker")
+    b.expect_text(b.t("placement_new.title"), where="h1")
+    assert b.value("starts_on"), "no start date proposed"
+    b.fill("employer", "nobody-%s@example.cn" % support.tag())
+    b.select("category", "housekeeping")
+    b.submit("#place-form")
+    assert b.field_error("employer") == b.t("errors.no_employer"), b.field_error("employer")
+    assert b.find("#employer").get_attribute("aria-invalid") == "true"
+    assert b.find("select[name='category'] option:checked").get_attribute("value") == "housekeeping"
+    b.fill("employer", DEMO_EMPLOYER)
+    b.submit("#place-form")
+    b.expect_notice("placement_proposed")
+    cards = [c for c in b.finds("section[aria-labelledby='open-placements'] li.placement")
+             if DEMO_PLACED_WORKER in c.text and b.t("placement_status.proposed") in c.text]
+    assert len(cards) == 1, [c.text for c in b.finds("li.placement")]
+    assert DEMO_HOUSEHOLD in cards[0].text and b.t("category.housekeeping") in cards[0].text, cards[0].text
+    placement = cards[0].get_attribute("id")[len("placement-"):]
+    assert b.finds("form[action='/agency/placements/%s/cancel']" % placement), "a proposed placement cannot be cancelled"
+    sign_out(b)
+
+    # The household confirms it.
+    sign_in(b, DEMO_EMPLOYER, password)
+    assert b.path() == "/employer", b.path()
+    card = "#engagement-" + placement
+    b.expect_text(DEMO_PLACED_WORKER, where=card)
+    b.expect_text(b.t("engagement_status.proposed"), where=card)
+    b.submit("form[action='/employer/engagements/%s/confirm']" % placement)
+    b.expect_notice("engagement_confirmed")
+    b.expect_text(b.t("engagement_status.confirmed"), where=card)
+    sign_out(b)
+
+    # The agency sees it in progress; now it can only be ended.
+    sign_in(b, DEMO_JINPAI, password)
+    b.click("nav a[href='/agency/placements']")
+    b.expect_text(b.t("placement_status.confirmed"), where="#placement-" + placement)
+    assert b.finds("form[action='/agency/placements/%s/end']" % placement)
+    assert not b.finds("form[action='/agency/placements/%s/cancel']" % placement)
+    sign_out(b)
+
+    # The worker reads the record in full and disputes it.
+    sign_in(b, DEMO_WORKER_PHONE, password)
+    assert b.path() == "/worker", b.path()
+    flags = "section[aria-labelledby='flags']"
+    b.expect_text(b.t("worker_home.flags"), where=flags)
+    found = [c.get_attribute("id") for c in b.finds(flags + " li.own-flag") if source in c.text]
+    assert len(found) == 1, [c.text for c in b.finds(flags + " li.own-flag")]
+    card = "#" + found[0]
+    flag = found[0][len("flag-"):]
+    b.expect_text(b.t("flag_category.fraud"), where=card)
+    b.expect_text("接群众举报，涉嫌电信诈骗，尚在核查。", where=card)  # the source's own words: hers to read
+    summary = b.find(card + " details summary")
+    b.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", summary)
+    summary.click()
+    b.submit(card + " form")  # no reason yet
+    assert b.field_error("flag-dispute-" + flag), "an empty dispute was not refused inline"
+    b.fill("reason", "我从未涉及此事，可以提供派出所的证明。", form=card + " form")
+    b.submit(card + " form")
+    b.expect_notice("flag_disputed")
+    b.expect_text(b.t("flag_dispute_status.open"), where=card)
+    assert not b.finds(card + " form"), "the record can still be disputed while a dispute is open"
+    sign_out(b)
+
+
 JOURNEYS = [
     ("custody journey, zh-CN, 360 px", PHONE, "zh-CN", journey_zh_phone),
     ("custody journey, English, desktop", DESKTOP, "en", journey_en_desktop),
@@ -785,6 +899,7 @@ JOURNEYS = [
     ("revocation case, zh-CN, 360 px", PHONE, "zh-CN", journey_case_zh_phone),
     ("consent qr link, English, desktop", DESKTOP, "en", journey_qr_en_desktop),
     ("administrators' tools, English, 360 px", PHONE, "en", journey_admin_tools_en_phone),
+    ("placement and her records, zh-CN, 360 px", PHONE, "zh-CN", journey_placement_zh_phone),
 ]
 
 

@@ -25,6 +25,7 @@ struct PageRoutes {
         WorkerPages(kit: kit).register(on: routes)
         WorkerRecordPages(kit: kit).register(on: routes)
         TransferPages(kit: kit).register(on: routes)
+        PlacementPages(kit: kit).register(on: routes)
         ImportPages(kit: kit).register(on: routes)
         EmployerPages(kit: kit).register(on: routes)
         WorkerSelfPages(kit: kit).register(on: routes)

@@ -38,6 +38,10 @@ enum PageVocabulary {
         "audit_reason": AuditPages.reasons.map { $0.key },
         "review_dispute_decision": DisputePages.reviewDecisions,
         "flag_dispute_decision": DisputePages.flagDecisions,
+        "placement_status": EngagementStatus.allCases.map(\.rawValue),
+        "worker_account": ["none", "pending_activation", "active", "disabled"],
+        "review_dispute_status": ["open", "upheld", "rejected"],
+        "flag_dispute_status": ["open", "annotated", "retraction_requested", "rejected"],
     ]
 
     static let notices = [
@@ -46,7 +50,9 @@ enum PageVocabulary {
         "transfer_sealed", "employer_registered", "engagement_confirmed", "engagement_ended", "review_saved", "consent_revoked",
         "reply_saved", "available_on", "available_off", "activated",
         "case_filed", "case_evidence_added", "case_acted", "case_suspended", "case_suspension_lifted", "key_revoked",
-    ] + Array(DisputePages.reviewNotices.values) + Array(DisputePages.flagNotices.values) + AgencyService.Decision.allCases.map { "agency_\($0.rawValue)" }
+        "placement_proposed", "account_started", "consent_sent", "review_disputed", "flag_disputed", "transfer_consented_own",
+        "transfer_refused_own",
+    ] + PlacementPages.events.map(\.1) + Array(DisputePages.reviewNotices.values) + Array(DisputePages.flagNotices.values) + AgencyService.Decision.allCases.map { "agency_\($0.rawValue)" }
 
     /// Error codes with a message of their own; others fall back by field, then by kind.
     static let errors = [
@@ -63,6 +69,7 @@ enum PageVocabulary {
         "four_eyes", "conflict_of_interest", "took_part", "not_your_step", "notice_over", "evidence_too_large", "evidence_type",
         "evidence_limit", "no_engagement", "already_suspended", "not_suspended",
         "source_exists", "dispute_decided",
+        "no_employer", "account_active", "dispute_open",
     ]
 
     /// Fields whose format the generic "invalid" message explains.
@@ -73,6 +80,7 @@ enum PageVocabulary {
         "household_name", "password", "comment", "body", "skill_scores", "ethics_scores",
         "grounds", "statement", "evidence", "outcome", "command",
         "source_name", "display_name", "label", "note", "decision", "action", "actor", "subject_type", "subject_id", "before",
+        "starts_on", "employer",
     ]
 
     static var requiredKeys: [String] {
@@ -83,7 +91,8 @@ enum PageVocabulary {
             + ["transfers.incoming_one", "transfers.outgoing_one", "import.problem", "form.check_field", "apply.password_hint",
                "cases.age_days", "cases.size_kb", "cases.evidence_hint",
                "dashboard.no_data", "dashboard.cases_by_state", "dashboard.cases_by_age", "dashboard.grades", "dashboard.flags_per_day",
-               "worker_home.history_chart",
+               "worker_home.history_chart", "worker_home.transfer_waiting", "worker_home.transfer_consented",
+               "worker_home.transfer_question", "file.start_account", "file.resend_activation",
                "integrations.never_used", "audit.unknown_actor", "audit.actor_anonymous", "audit.actor_system", "audit.intact",
                "audit.broken", "audit.broken_link", "audit.broken_event", "disputes.title", "disputes.flag_title", "roles.integration"]
             + DashboardPages.ageBuckets.map { "dashboard.age.\($0)" }

@@ -93,6 +93,8 @@ struct TransferPages {
         var values = page.formValues(form, fields: ["code", "reason"] + sealFields, error: error)
         values["transfer"] = view(transfer, page: page)
         values["ratings"] = page.ratingChoices(selected: form["ethics_rating"])
+        // Sealing needs the final ethics rating (the service refuses without one).
+        values["rating_required"] = true
         return page.render("transfer", values, status: error?.kind.status ?? .ok)
     }
 

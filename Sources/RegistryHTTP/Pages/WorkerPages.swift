@@ -13,6 +13,7 @@ struct WorkerPages {
     static let pageSize = 50
 
     func register(on routes: ProtectedRouter) {
+        let access = routes.access
         routes.get("/agency/workers", action: "workers.roster") { request, context in
             let page = kit.scope(request, context)
             let q = page.query("q")?.trimmingWhitespace() ?? ""
@@ -59,9 +60,31 @@ struct WorkerPages {
 
         routes.get("/agency/workers/{id}", action: "workers.read") { request, context in
             let page = kit.scope(request, context)
-            let file = try await page.registry.workers.file(try context.parameters.uuid("id"), caller: page.caller, logger: context.logger)
-            return page.render("worker_file", Self.fileView(file, page: page))
+            return try await Self.filePage(page, try context.parameters.uuid("id"), access: access)
         }
+    }
+
+    /// A worker's file page; with `error`, the answer to one of its buttons that did not work.
+    static func filePage(_ page: PageScope, _ id: UUID, access: AccessPolicy, error: RegistryError? = nil) async throws -> Response {
+        let file = try await page.registry.workers.file(id, caller: page.caller, logger: page.context.logger)
+        var values = fileView(file, page: page)
+        if values["in_custody"] as? Bool == true {
+            func allowed(_ action: String) -> Bool { (try? access.authorize(page.context.principal, action)) != nil }
+            // Her own account: none yet, waiting for her to activate it, or in use.
+            let account = try await page.registry.accounts.workerAccountStatus(id, workers: page.registry.workers, caller: page.caller,
+                                                                               logger: page.context.logger)
+            let state = account ?? "none"
+            values["account_state"] = page.label("worker_account", state)
+            values["has_phone"] = file.phone != nil
+            values["can_start_account"] = allowed("workers.account") && (account == nil || account == "pending_activation")
+            values["start_account_label"] = page.t.text(account == nil ? "file.start_account" : "file.resend_activation")
+            values["can_send_consent"] = allowed("consents.issue_for_worker")
+            values["can_place"] = allowed("engagements.place") && file.status == "active"
+        }
+        if let error {
+            values["form_error"] = ["message": page.message(for: error)]
+        }
+        return page.render("worker_file", values, status: error?.kind.status ?? .ok)
     }
 
     func registerForm(_ page: PageScope, form: WebForm, error: RegistryError?) -> Response {

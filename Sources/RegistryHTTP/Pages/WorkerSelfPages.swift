@@ -18,7 +18,7 @@ struct WorkerSelfPages {
 
         routes.get("/worker", action: "grades.read_own") { request, context in
             let page = kit.scope(request, context)
-            return try await home(page, access: access, issued: nil, replyForm: WebForm(), replyError: nil)
+            return try await home(page, access: access, issued: nil)
         }
 
         routes.post("/worker/consents", action: "consents.issue") { request, context in
@@ -26,7 +26,7 @@ struct WorkerSelfPages {
             _ = try await page.form()
             let issued = try await page.registry.consents.issue(caller: page.caller, logger: context.logger)
             // The code is shown once, on this answer; it is never put in a redirect.
-            return try await home(page, access: access, issued: issued, replyForm: WebForm(), replyError: nil)
+            return try await home(page, access: access, issued: issued)
         }
 
         routes.post("/worker/consents/{id}/revoke", action: "consents.revoke") { request, context in
@@ -37,16 +37,37 @@ struct WorkerSelfPages {
         }
 
         routes.post("/worker/reviews/{id}/reply", action: "reviews.reply") { request, context in
-            let page = kit.scope(request, context)
-            let form = try await page.form()
-            do {
-                try await page.registry.engagements.reply(try context.parameters.uuid("id"), body: form.text("body"), caller: page.caller,
-                                                          logger: context.logger)
-            } catch let error as RegistryError where error.kind != .notFound && error.kind != .forbidden {
-                return try await home(page, access: access, issued: nil, replyForm: form, replyError: error,
-                                      replyTo: context.parameters.get("id"))
+            try await answer(request, context, access: access, form: .reply, notice: "reply_saved") { page, id, form in
+                try await page.registry.engagements.reply(id, body: form.text("body"), caller: page.caller, logger: page.context.logger)
             }
-            return page.redirect("/worker?notice=reply_saved")
+        }
+
+        routes.post("/worker/reviews/{id}/dispute", action: "reviews.dispute") { request, context in
+            try await answer(request, context, access: access, form: .reviewDispute, notice: "review_disputed", fragment: "reviews") { page, id, form in
+                _ = try await page.registry.engagements.dispute(id, reason: form.text("reason"), caller: page.caller, logger: page.context.logger)
+            }
+        }
+
+        routes.post("/worker/flags/{id}/dispute", action: "flags.dispute") { request, context in
+            try await answer(request, context, access: access, form: .flagDispute, notice: "flag_disputed", fragment: "flags") { page, id, form in
+                _ = try await page.registry.flags.dispute(flagID: id, reason: form.text("reason"), caller: page.caller, logger: page.context.logger)
+            }
+        }
+
+        // Her answer to a transfer between agencies, in her own account (no code needed).
+        routes.post("/worker/transfers/{id}/consent", action: "transfers.consent") { request, context in
+            try await answer(request, context, access: access, form: .transferConsent, notice: "transfer_consented_own",
+                             fragment: "transfers") { page, id, _ in
+                _ = try await page.registry.transfers.consent(id, code: nil, caller: page.caller, logger: page.context.logger)
+            }
+        }
+
+        routes.post("/worker/transfers/{id}/refuse", action: "transfers.reject") { request, context in
+            try await answer(request, context, access: access, form: .transferRefuse, notice: "transfer_refused_own",
+                             fragment: "transfers") { page, id, form in
+                _ = try await page.registry.transfers.close(id, .reject, reason: form.optional("reason"), caller: page.caller,
+                                                            logger: page.context.logger)
+            }
         }
 
         routes.post("/worker/availability", action: "availability.set") { request, context in
@@ -78,6 +99,34 @@ struct WorkerSelfPages {
         }
     }
 
+    /// The forms on her page that answer one item (a review, a flag, a transfer).
+    enum ItemForm: Sendable { case reply, reviewDispute, flagDispute, transferConsent, transferRefuse }
+
+    /// A form of her page sent back with an error: which form, for which item, what was typed.
+    struct Failed {
+        var form: ItemForm
+        var target: String
+        var typed: WebForm
+        var error: RegistryError
+        var message: String
+    }
+
+    /// Runs one of her answers, then goes back to her page: with a notice when it worked, or
+    /// with the error next to the item's form (keeping what she typed) when it did not.
+    func answer(_ request: Request, _ context: AppRequestContext, access: AccessPolicy, form kind: ItemForm, notice: String,
+                fragment: String? = nil, _ step: (PageScope, UUID, WebForm) async throws -> Void) async throws -> Response {
+        let page = kit.scope(request, context)
+        let form = try await page.form()
+        let id = try context.parameters.uuid("id")
+        do {
+            try await step(page, id, form)
+        } catch let error as RegistryError where error.kind != .notFound && error.kind != .forbidden && error.kind != .unauthorized {
+            let failed = Failed(form: kind, target: id.text, typed: form, error: error, message: page.message(for: error))
+            return try await home(page, access: access, issued: nil, failed: failed)
+        }
+        return page.redirect("/worker?notice=\(notice)" + (fragment.map { "#" + $0 } ?? ""))
+    }
+
     /// Her composite over time as a small step chart: one point per grade change (before any
     /// change is recorded, the current grade alone).
     static func historyChart(_ explained: GradingService.Explained, page: PageScope) -> SVGNode {
@@ -95,15 +144,46 @@ struct WorkerSelfPages {
     }
 
     /// Her home page. Each part is shown only when her role is granted its own action.
-    func home(_ page: PageScope, access: AccessPolicy, issued: ConsentService.Issued?, replyForm: WebForm, replyError: RegistryError?,
-              replyTo: String? = nil) async throws -> Response {
+    func home(_ page: PageScope, access: AccessPolicy, issued: ConsentService.Issued?, failed: Failed? = nil) async throws -> Response {
         guard let workerID = page.caller.workerUUID else { throw RegistryError.forbidden }
         let logger = page.context.logger
         let principal = page.context.principal
         func allowed(_ action: String) -> Bool { (try? access.authorize(principal, action)) != nil }
 
+        func failure(_ form: ItemForm, _ target: String) -> Failed? {
+            guard let failed, failed.form == form, failed.target == target else { return nil }
+            return failed
+        }
+
         let report = try await page.registry.reports.report(workerID, caller: page.caller, workers: page.registry.workers, logger: logger)
         var values: [String: Any] = ["report": EmployerPages.reportView(report, page: page)]
+
+        // Transfers between agencies waiting for her answer (or for the old agency to seal).
+        if allowed("workers.read") {
+            let file = try await page.registry.workers.file(workerID, caller: page.caller, logger: logger)
+            // Open: the transfer's state still allows a step (the state machine says which).
+            let open = file.transfers.filter { !$0.allowed.isEmpty }
+            values["own_transfers"] = open.map { t -> [String: Any] in
+                let waiting = t.allowed.contains(TransferEvent.consent.rawValue)
+                var item: [String: Any] = [
+                    "id": t.id, "from_agency": t.fromAgencyName, "to_agency": t.toAgencyName, "status": t.status,
+                    "state_text": page.t.text(waiting ? "worker_home.transfer_waiting" : "worker_home.transfer_consented",
+                                              ["from": t.fromAgencyName]),
+                    "requested_at": PageScope.dateTime(t.requestedAt),
+                    "question": page.t.text("worker_home.transfer_question", ["from": t.fromAgencyName, "to": t.toAgencyName]),
+                    "can_answer": waiting && allowed("transfers.consent") && allowed("transfers.reject")
+                        && t.allowed.contains(TransferEvent.reject.rawValue),
+                ]
+                if let f = failure(.transferRefuse, t.id) {
+                    item["refuse_error"] = f.message
+                    item["refuse_typed"] = f.typed.text("reason")
+                } else if let f = failure(.transferConsent, t.id) {
+                    item["transfer_error"] = f.message
+                }
+                return item
+            }
+            values["has_transfers"] = !open.isEmpty
+        }
 
         do {
             let explained = try await page.registry.grading.explained(workerID, language: page.language.rawValue, logger: logger)
@@ -169,22 +249,76 @@ struct WorkerSelfPages {
                 try await ReviewStore.forWorker(workerID, includeHidden: true, on: connection, logger: logger)
             }
             let canReply = allowed("reviews.reply")
-            let message = replyError.map { page.message(for: $0) }
+            let canDispute = allowed("reviews.dispute")
+            // Her latest dispute of each review (newest first from the service).
+            var disputes: [UUID: ReviewStore.OwnDispute] = [:]
+            if canDispute {
+                for d in try await page.registry.engagements.ownDisputes(caller: page.caller, logger: logger) where disputes[d.reviewID] == nil {
+                    disputes[d.reviewID] = d
+                }
+            }
             values["reviews"] = reviews.map { r -> [String: Any] in
+                let dispute = disputes[r.id]
                 var item: [String: Any] = ["id": r.id.text, "household": r.employerName, "date": PageScope.dateTime(r.createdAt),
                                            "scores": EmployerPages.scores(r.skillScores, r.ethicsScores, page: page),
-                                           "hidden": r.hiddenAt != nil, "can_reply": canReply && r.reply == nil && r.hiddenAt == nil]
+                                           "hidden": r.hiddenAt != nil, "can_reply": canReply && r.reply == nil && r.hiddenAt == nil,
+                                           // (also to show why a dispute sent from this form was refused)
+                                           "can_dispute": canDispute && ((r.hiddenAt == nil && dispute?.status != "open")
+                                               || failure(.reviewDispute, r.id.text) != nil)]
                 if let c = r.comment { item["comment"] = c }
                 if let reply = r.reply { item["reply"] = reply }
                 if let reason = r.hiddenReason { item["hidden_reason"] = reason }
-                if replyTo == r.id.text {
-                    item["typed"] = replyForm.text("body")
-                    if let message { item["error"] = message }
+                if let dispute {
+                    var shown: [String: Any] = ["state_label": page.label("review_dispute_status", dispute.status),
+                                                "at": PageScope.dateTime(dispute.createdAt)]
+                    if let note = dispute.decisionNote { shown["answer"] = note }
+                    item["review_dispute"] = shown
+                }
+                if let f = failure(.reply, r.id.text) {
+                    item["typed"] = f.typed.text("body")
+                    item["error"] = f.message
+                }
+                if let f = failure(.reviewDispute, r.id.text) {
+                    item["dispute_typed"] = f.typed.text("reason")
+                    item["dispute_error"] = f.message
                 }
                 return item
             }
             values["show_reviews"] = true
             values["reply_max"] = String(page.registry.policies.reports.replyMaxLength)
+        }
+
+        if allowed("flags.read_own") {
+            let flags = try await page.registry.flags.ownFlags(caller: page.caller, logger: logger)
+            let canDispute = allowed("flags.dispute")
+            var disputes: [UUID: FlagService.OwnFlagDispute] = [:]
+            if canDispute {
+                for d in try await page.registry.flags.ownDisputes(caller: page.caller, logger: logger) where disputes[d.flagID] == nil {
+                    disputes[d.flagID] = d
+                }
+            }
+            values["flags"] = flags.map { f -> [String: Any] in
+                let dispute = UUID(uuidString: f.id).flatMap { disputes[$0] }
+                var item: [String: Any] = [
+                    "id": f.id, "category": page.label("flag_category", f.category), "source": f.source, "status": f.status,
+                    "status_label": page.label("flag_status", f.status), "severity": String(f.severity), "occurred_on": f.occurredOn,
+                    "expired": f.expired, "can_dispute": canDispute && (dispute?.status != "open" || failure(.flagDispute, f.id) != nil),
+                ]
+                if let e = f.expiresOn { item["expires_on"] = e }
+                if let n = f.narrative { item["narrative"] = n }
+                if let dispute {
+                    var shown: [String: Any] = ["state_label": page.label("flag_dispute_status", dispute.status),
+                                                "at": PageScope.dateTime(dispute.createdAt)]
+                    if let note = dispute.note { shown["answer"] = note }
+                    item["flag_dispute"] = shown
+                }
+                if let failed = failure(.flagDispute, f.id) {
+                    item["dispute_typed"] = failed.typed.text("reason")
+                    item["dispute_error"] = failed.message
+                }
+                return item
+            }
+            values["show_flags"] = true
         }
 
         if allowed("cases.read") {
@@ -200,6 +334,6 @@ struct WorkerSelfPages {
             for try await value in rows.decode(Bool.self) { available = value }
             values["availability"] = ["on": available, "can_list": report.worker.status == "active" || available]
         }
-        return page.render("worker_home", values, status: replyError?.kind.status ?? .ok)
+        return page.render("worker_home", values, status: failed?.error.kind.status ?? .ok)
     }
 }
