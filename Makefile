@@ -22,10 +22,13 @@ build: deps
 run: build
 	PORT=$(PORT) .build/debug/registry serve --demo
 
-## The whole suite: unit, integration (real PostgreSQL) and HTTP tests, then the browser
-## journeys through the web pages (scripts/browser-tests.sh, reusing the same build).
+## The whole suite: unit, integration (real PostgreSQL), HTTP, access-matrix and bad-input tests;
+## then, reusing the same build, the API contract (schemathesis), the faults (kill -9, PostgreSQL
+## restart, stalled clients, replays) and the browser journeys through the web pages.
 test: test-deps
 	swift test $(SWIFT_BUILD_FLAGS)
+	SWIFT_BUILD_FLAGS="$(SWIFT_BUILD_FLAGS)" scripts/contract-tests.sh
+	SWIFT_BUILD_FLAGS="$(SWIFT_BUILD_FLAGS)" scripts/fault-tests.sh
 	SWIFT_BUILD_FLAGS="$(SWIFT_BUILD_FLAGS)" scripts/browser-tests.sh
 
 ## Remove the local data folder (the embedded cluster, keys, demo credentials). Stop the registry first.

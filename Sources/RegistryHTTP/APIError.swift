@@ -43,9 +43,6 @@ struct ErrorMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as RegistryError {
-            if error.kind == .forbidden || error.kind == .notFound {
-                context.logger.notice("request refused", metadata: ["code": "\(error.code)", "path": "\(request.uri.path)"])
-            }
             return Self.response(error, requestID: context.requestID)
         } catch let error as any HTTPResponseError {
             let status = error.status
@@ -74,6 +71,11 @@ struct ErrorMiddleware: RouterMiddleware {
             context.logger.error("database unavailable", metadata: ["error": "\(error.code)"])
             return Self.response(RegistryError(.unavailable, code: "database_unavailable",
                                                message: "The registry is temporarily unavailable. Try again shortly."),
+                                 requestID: context.requestID)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("22") == true {
+            context.logger.notice("request refused by the database", metadata: ["sqlstate": "\(error.serverInfo?[.sqlState] ?? "")"])
+            return Self.response(RegistryError(.badRequest, code: "invalid_value",
+                                               message: "The request holds a value that cannot be stored (for example a NUL character)."),
                                  requestID: context.requestID)
         } catch is CancellationError {
             throw CancellationError()

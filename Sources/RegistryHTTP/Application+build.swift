@@ -48,6 +48,7 @@ public func buildApplication(_ registry: Registry, logger: Logger, extraServices
 {
     let (router, _) = buildRouter(registry)
     let services: [any Service] = [
+        DatabaseMonitor(database: registry.database, logger: logger),
         AuditSequencer(database: registry.database, logger: logger),
         TransferDeadlineService(transfers: registry.transfers, logger: logger),
         NotificationDispatcher(database: registry.database, logger: logger),
@@ -56,6 +57,9 @@ public func buildApplication(_ registry: Registry, logger: Logger, extraServices
     ] + extraServices
     return Application(
         router: router,
+        // A client that stops sending (slowloris, a cut mobile connection) is closed after the
+        // idle timeout instead of holding its connection and handler open.
+        server: .http1(configuration: .init(idleTimeout: .seconds(Int64(registry.configuration.idleTimeout)))),
         configuration: .init(address: .hostname(registry.configuration.host, port: registry.configuration.port),
                              serverName: "registry"),
         services: services,

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import HTTPTypes
+import Logging
 import RegistryDomain
 
 /// Every route of the registry, with the one action from `Policies/access.yaml` it needs.
@@ -31,8 +32,18 @@ final class ProtectedRouter: @unchecked Sendable {
         routes.append(RouteDescription(method: method.rawValue, path: path, action: action))
         let access = self.access
         router.on(RouterPath(path), method: method) { request, context in
-            try access.authorize(context.principal, action)
-            return try await handler(request, context)
+            do {
+                try access.authorize(context.principal, action)
+                return try await handler(request, context)
+            } catch let error as RegistryError where error.kind == .forbidden || error.kind == .notFound {
+                // Who was refused what: attempts on other agencies' or people's records (404)
+                // show up here with the caller, so they can be traced (ids only, never an ID number).
+                context.logger.notice("request refused", metadata: [
+                    "code": "\(error.code)", "path": "\(request.uri.path)", "action": "\(action)",
+                    "actor": "\(context.principal.logDescription)",
+                ])
+                throw error
+            }
         }
     }
 
@@ -106,6 +117,18 @@ extension Parameters {
     func uuid(_ name: String) throws -> UUID {
         guard let text = get(name), let id = UUID(uuidString: text) else { throw RegistryError.notFound("Resource") }
         return id
+    }
+}
+
+extension Request {
+    /// A boolean query parameter: absent → `default`; `true`/`1` or `false`/`0`; anything else is a 400.
+    func flag(_ name: String, default value: Bool) throws -> Bool {
+        guard let text = uri.queryParameters[Substring(name)].map(String.init) else { return value }
+        switch text {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: throw RegistryError.invalid(name, "'\(name)' is true or false.", code: "wrong_type")
+        }
     }
 }
 

@@ -2,6 +2,38 @@ import Logging
 import RegistryStorage
 import ServiceLifecycle
 
+/// Watches the database: a `SELECT 1` every `interval`, given up after `timeout`. While it fails,
+/// `Database` refuses new work at once (503 `database_unavailable`, `/health/ready` 503) instead of
+/// letting requests queue for connections that cannot be made; when it answers again, service
+/// resumes by itself.
+public struct DatabaseMonitor: Service {
+    let database: Database
+    let interval: Duration
+    let timeout: Duration
+    let logger: Logger
+
+    public init(database: Database, interval: Duration = .seconds(1), timeout: Duration = .seconds(2), logger: Logger) {
+        self.database = database
+        self.interval = interval
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let up = await database.ping(timeout: timeout, logger: logger)
+            if database.setReachable(up) {
+                if up {
+                    logger.notice("database reachable again; serving")
+                } else {
+                    logger.error("database unreachable; answering 503 until it is back")
+                }
+            }
+            try? await gracefulShutdownSleep(interval)
+        }
+    }
+}
+
 /// Completes transfers whose sealing deadline passed (several nodes may run it).
 public struct TransferDeadlineService: Service {
     let transfers: TransferService

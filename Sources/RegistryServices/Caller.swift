@@ -49,6 +49,9 @@ enum Input {
             return nil
         }
         guard trimmed.count <= max else { throw .invalid(field, "'\(field)' is longer than \(max) characters.", code: "too_long") }
+        guard !trimmed.hasControlCharacters else {
+            throw .invalid(field, "'\(field)' contains control characters.", code: "invalid_characters")
+        }
         return trimmed
     }
 

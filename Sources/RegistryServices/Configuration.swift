@@ -20,6 +20,8 @@ public struct Configuration: Sendable {
     public var signingKey: String?
     /// Database connections per node.
     public var poolSize: Int = 16
+    /// Seconds a client connection may stay silent (a slow or stalled client) before it is closed.
+    public var idleTimeout: Int = 30
 
     public init() {}
 
@@ -50,6 +52,10 @@ public struct Configuration: Sendable {
         c.sealingKey = env["REGISTRY_SEALING_KEY"]
         c.blindIndexKey = env["REGISTRY_BLIND_INDEX_KEY"]
         c.signingKey = env["REGISTRY_SIGNING_KEY"]
+        if let idle = env["REGISTRY_IDLE_TIMEOUT"], !idle.isEmpty {
+            guard let n = Int(idle), (1...3600).contains(n) else { throw ConfigurationError("REGISTRY_IDLE_TIMEOUT must be 1 to 3600 seconds") }
+            c.idleTimeout = n
+        }
         if let pool = env["REGISTRY_DB_POOL"], !pool.isEmpty {
             guard let n = Int(pool), (1...500).contains(n) else { throw ConfigurationError("REGISTRY_DB_POOL must be 1 to 500") }
             c.poolSize = n

@@ -50,7 +50,20 @@ public struct Registry: Sendable {
 
     /// Readiness: the database answers and every migration is applied.
     public func isReady(logger: Logger) async -> Bool {
-        await migrator.isCurrent(database: database, logger: logger)
+        guard database.isReachable else { return false }
+        // Answer within 2 seconds even when the database has just gone away (the monitor will
+        // notice within a second or two; until then a query could wait for a connection).
+        let migrator = self.migrator, database = self.database
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await migrator.isCurrent(database: database, logger: logger) }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(2))
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 import Logging
 import Metrics
 import PostgresNIO
+import RegistryDomain
 import Synchronization
 
 /// The service's connection pool, with the pool usage it reports to `/metrics`.
@@ -12,6 +13,10 @@ public final class Database: Sendable {
     private let inUse = Gauge(label: "registry_db_connections_in_use")
     private let capacity = Gauge(label: "registry_db_connections_max")
     private let waits = Metrics.Timer(label: "registry_db_lease_wait_seconds", preferredDisplayUnit: .seconds)
+    /// False while `DatabaseMonitor` finds the server unreachable: requests then fail at once
+    /// with 503 instead of waiting for a connection that cannot come.
+    private let reachable = Atomic<Bool>(true)
+    private let reachableGauge = Gauge(label: "registry_db_reachable")
 
     public init(client: PostgresClient, maxConnections: Int) {
         self.client = client
@@ -35,11 +40,50 @@ public final class Database: Sendable {
         inUse.record(n)
     }
 
+    public var isReachable: Bool { reachable.load(ordering: .relaxed) }
+
+    /// Records what the monitor found; returns whether it changed.
+    @discardableResult
+    public func setReachable(_ value: Bool) -> Bool {
+        reachableGauge.record(value ? 1 : 0)
+        return reachable.exchange(value, ordering: .relaxed) != value
+    }
+
+    /// One `SELECT 1` through the pool, given up after `timeout` (a lease that cannot be served
+    /// while the server is down would otherwise wait for the pool's own circuit breaker).
+    public func ping(timeout: Duration, logger: Logger) async -> Bool {
+        let client = self.client
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                do {
+                    _ = try await client.query("SELECT 1", logger: logger).collect()
+                    return true
+                } catch {
+                    return false
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+
+    private func requireReachable() throws {
+        guard isReachable else {
+            throw RegistryError(.unavailable, code: "database_unavailable", message: "The registry is temporarily unavailable. Try again shortly.")
+        }
+    }
+
     /// Runs `body` on one pooled connection.
     public func withConnection<Result>(
         isolation: isolated (any Actor)? = #isolation,
         _ body: (PostgresConnection) async throws -> sending Result
     ) async throws -> sending Result {
+        try requireReachable()
         let asked = ContinuousClock.now
         return try await client.withConnection(isolation: isolation) { connection in
             waits.recordInterval(ContinuousClock.now - asked)
@@ -49,8 +93,33 @@ public final class Database: Sendable {
         }
     }
 
-    /// Runs `body` in one transaction. Errors thrown by `body` roll back and propagate unchanged.
+    /// Runs `body` in one transaction. Errors thrown by `body` roll back and propagate unchanged,
+    /// except a deadlock or serialization failure between concurrent writers (SQLSTATE 40P01,
+    /// 40001): PostgreSQL rolled the transaction back as a whole, so it is run again, up to
+    /// three times in all, after a short random pause.
     public func transaction<Result>(
+        logger: Logger,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (PostgresConnection) async throws -> sending Result
+    ) async throws -> sending Result {
+        var attempt = 1
+        while true {
+            do {
+                return try await transactionOnce(logger: logger, isolation: isolation, body)
+            } catch let error as PSQLError where attempt < 3 && Self.isRetryable(error) {
+                logger.notice("transaction retried", metadata: ["sqlstate": "\(error.serverInfo?[.sqlState] ?? "")", "attempt": "\(attempt)"])
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(Int.random(in: 5...50)))
+            }
+        }
+    }
+
+    static func isRetryable(_ error: PSQLError) -> Bool {
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return state == "40P01" || state == "40001"
+    }
+
+    private func transactionOnce<Result>(
         logger: Logger,
         isolation: isolated (any Actor)? = #isolation,
         _ body: (PostgresConnection) async throws -> sending Result
@@ -71,6 +140,7 @@ public final class Database: Sendable {
 
     /// One statement outside a transaction (reads).
     public func query(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
+        try requireReachable()
         lease()
         defer { release() }
         return try await client.query(query, logger: logger)

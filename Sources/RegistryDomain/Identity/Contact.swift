@@ -22,6 +22,12 @@ public enum Contact {
 }
 
 extension String {
+    /// True when the text holds control characters other than tab and line breaks (NUL among
+    /// them, which PostgreSQL cannot store): never valid in a name, a note or a search.
+    public var hasControlCharacters: Bool {
+        unicodeScalars.contains { $0.properties.generalCategory == .control && !["\t", "\n", "\r"].contains($0) }
+    }
+
     /// Trims spaces, tabs and line breaks (including the full-width space U+3000).
     public func trimmingWhitespace() -> String {
         var s = Substring(self)

@@ -40,6 +40,15 @@ public struct Principal: Sendable, Equatable {
         return nil
     }
 
+    /// Who is calling, for log lines: the role and the account or key id (never a name or an ID number).
+    public var logDescription: String {
+        switch kind {
+        case .anonymous: "anonymous"
+        case .user(let id, let role, _, _): "\(role.rawValue):\(id)"
+        case .integration(let source, _, let key): "integration:\(source)/\(key)"
+        }
+    }
+
     public var workerID: UUIDString? {
         if case .user(_, _, _, let worker) = kind { return worker }
         return nil

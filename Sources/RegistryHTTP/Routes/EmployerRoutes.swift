@@ -78,13 +78,16 @@ struct EmployerRoutes {
         routes.get("/api/v1/workers/{id}/report", action: "reports.read") { request, context in
             let report = try await registry.reports.report(try context.parameters.uuid("id"), caller: context.caller, workers: registry.workers,
                                                            logger: context.logger)
-            if request.uri.queryParameters["signed"].map({ $0 == "true" || $0 == "1" }) == true {
+            if try request.flag("signed", default: false) {
                 return try JSONResponse(try registry.reports.sign(report)).response(from: request, context: context)
             }
             return try JSONResponse(report).response(from: request, context: context)
         }
         routes.post("/api/v1/reports/verify", action: "reports.verify") { request, context in
             let document = try await request.decodeJSON(ReportService.SignedReport.self, context: context)
+            guard document.algorithm == "Ed25519" else {
+                throw RegistryError.invalid("algorithm", "Reports are signed with Ed25519.", code: "unsupported_algorithm")
+            }
             return JSONResponse(registry.reports.verify(document))
         }
         routes.get("/api/v1/reports/public-key", action: "reports.verify") { _, _ in

@@ -118,7 +118,7 @@ struct FlagRoutes {
                                                                 caller: context.caller, logger: context.logger))
         }
         routes.get("/api/v1/flag-disputes", action: "flags.adjudicate") { request, context in
-            let open = request.uri.queryParameters["open"].map { $0 != "false" } ?? true
+            let open = try request.flag("open", default: true)
             return JSONResponse(Disputes(disputes: try await registry.flags.disputes(openOnly: open, logger: context.logger)))
         }
         routes.post("/api/v1/flag-disputes/{id}/{decision}", action: "flags.adjudicate") { request, context in

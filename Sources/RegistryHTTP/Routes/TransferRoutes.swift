@@ -29,7 +29,7 @@ struct TransferRoutes {
             return JSONResponse(Requested(transfer: result.transfer, codeSentTo: result.codeSentTo), status: .created)
         }
         routes.get("/api/v1/transfers", action: "transfers.read") { request, context in
-            let open = request.uri.queryParameters["open"].map { $0 == "true" || $0 == "1" } ?? false
+            let open = try request.flag("open", default: false)
             return JSONResponse(List(transfers: try await registry.transfers.list(openOnly: open, caller: context.caller, logger: context.logger)))
         }
         routes.get("/api/v1/transfers/{id}", action: "transfers.read") { _, context in

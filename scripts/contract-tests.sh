@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The API contract suite (part of `make test`): schemathesis (pinned in Tests/contract/requirements.txt)
+# generates requests from Web/openapi.yaml as served at /openapi.yaml, with a fixed seed and a
+# bounded number of examples per operation, against a fresh registry with the demo data, signed
+# in as the demo administrator and, separately, as a demo agency. It fails on any 5xx, a status
+# code or content type the document does not list, a response that does not match its schema,
+# and schema-invalid input that is accepted.
+#   CONTRACT_EXAMPLES (default 25) and CONTRACT_SEED (default 20261129) tune the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=.build/contract-venv
+if ! "$venv/bin/st" --version >/dev/null 2>&1; then
+    echo "contract tests: creating $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r Tests/contract/requirements.txt
+fi
+# shellcheck disable=SC2086
+swift build ${SWIFT_BUILD_FLAGS:-}
+# shellcheck disable=SC2086
+registry="$(swift build ${SWIFT_BUILD_FLAGS:-} --show-bin-path | tail -n 1)/registry"
+export CONTRACT_ST="$(pwd)/$venv/bin/st"
+exec timeout 1200 scripts/with-server.sh "$registry" python3 -B Tests/contract/run.py "$@"

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs a command against a freshly started registry: `scripts/with-server.sh REGISTRY_BINARY COMMAND...`
+# starts `REGISTRY_BINARY serve --demo` on a free port with a new data folder (its own embedded
+# PostgreSQL), waits until /health/ready answers, runs COMMAND with BASE_URL, ADMIN_EMAIL,
+# ADMIN_PASSWORD, SERVER_LOG and REGISTRY_DATA_DIR set, then stops the server with SIGTERM (which
+# stops its PostgreSQL) and removes the folder, also when something fails. Exits with COMMAND's status.
+set -euo pipefail
+registry=$1
+shift
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+data=$(mktemp -d /tmp/registry-server.XXXXXX)
+chmod 755 "$data"  # the embedded PostgreSQL runs as the postgres user when we are root
+log="$data/server.log"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+password="run-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+server=""
+stop_server() {
+    if [[ -n "$server" ]] && kill -0 "$server" 2>/dev/null; then
+        kill -TERM "$server" 2>/dev/null || true
+        for _ in $(seq 1 150); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$server" 2>/dev/null || true
+        wait "$server" 2>/dev/null || true
+    fi
+    if [[ -n "${KEEP_SERVER_LOG:-}" && -f "$log" ]]; then cp "$log" "$KEEP_SERVER_LOG"; fi
+    rm -rf "$data"
+}
+trap stop_server EXIT
+trap 'exit 130' INT TERM
+
+HOST=127.0.0.1 PORT=$port REGISTRY_DATA_DIR="$data" REGISTRY_ROOT="$root" REGISTRY_DEMO_PASSWORD="$password" \
+    "$registry" serve --demo >"$log" 2>&1 &
+server=$!
+
+for _ in $(seq 1 600); do
+    if ! kill -0 "$server" 2>/dev/null; then
+        echo "the registry exited during startup:" >&2
+        tail -n 40 "$log" >&2
+        exit 1
+    fi
+    if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/health/ready', timeout=2)" 2>/dev/null; then
+        break
+    fi
+    sleep 0.2
+done
+
+status=0
+BASE_URL="http://127.0.0.1:$port" ADMIN_EMAIL="admin@demo.registry.local" ADMIN_PASSWORD="$password" SERVER_LOG="$log" \
+    REGISTRY_DATA_DIR="$data" "$@" || status=$?
+if (( status != 0 )); then
+    echo "--- last lines of the server log:" >&2
+    tail -n 30 "$log" >&2
+fi
+exit $status
