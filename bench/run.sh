@@ -52,6 +52,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+put load.start "$(cut -d' ' -f1-3 /proc/loadavg)"   # before anything of the benchmark runs
 step "release build"
 swift build -c release --product registry
 

@@ -39,6 +39,13 @@ def main():
       "Server, PostgreSQL and the load generator share the machine's cores, so absolute figures are lower than on separate "
       "machines; the ratios are the point.\n")
 
+    background = (r.get("load.start") or r.get("load.demo") or "0").split()[0]
+    if float(background) >= 0.5:
+        w(f"**The machine was not idle.** Its load average was {background} just before the benchmark's first measurement, with "
+          "nothing of the benchmark running: other work shared the cores during the run (the load before each measurement is listed "
+          "under Commands). Absolute figures are lower than on an idle machine; each ratio compares figures exposed to the same "
+          "background, measured minutes apart.\n")
+
     w("## Machine\n")
     w("| | |\n|---|---|")
     for key, label in [("cpu", "CPU"), ("cores", "Cores"), ("memory_gib", "Memory (GiB)"), ("os", "System"), ("kernel", "Kernel"),
@@ -77,7 +84,7 @@ def main():
         rows.append((label, p.get("rps", 0), p))
     w("| | per second | p50 ms | p99 ms | errors | against `pgbench -S` (prepared) |\n|---|---:|---:|---:|---:|---:|")
     for label, rate, p in rows:
-        ratio = f"{rate / prepared:.3f} (1 : {prepared / rate:.1f})" if prepared and rate else "—"
+        ratio = "—" if not (prepared and rate) else "1 (baseline)" if rate == prepared else f"{rate / prepared:.3f} (1 : {prepared / rate:.1f})"
         errors = n(p.get("non2xx", 0) + p.get("socket_errors", 0)) if "requests" in p else "—"
         w(f"| {label} | {n(rate)} | {p.get('p50_ms', 0):.2f} | {p.get('p99_ms', 0):.2f} | {errors} | {ratio} |")
     w(f"\nThe employers' pairs: {r.get('sessions.employer_engagement_pairs', '?')} with a confirmed engagement and "
