@@ -54,16 +54,7 @@ public struct Registry: Sendable {
         // Answer within 2 seconds even when the database has just gone away (the monitor will
         // notice within a second or two; until then a query could wait for a connection).
         let migrator = self.migrator, database = self.database
-        return await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await migrator.isCurrent(database: database, logger: logger) }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(2))
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
+        return await Database.answer(within: .seconds(2)) { await migrator.isCurrent(database: database, logger: logger) }
     }
 }
 

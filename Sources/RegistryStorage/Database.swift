@@ -53,15 +53,15 @@ public final class Database: Sendable {
     /// while the server is down would otherwise wait for the pool's own circuit breaker).
     public func ping(timeout: Duration, logger: Logger) async -> Bool {
         let client = self.client
-        return await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                do {
-                    _ = try await client.query("SELECT 1", logger: logger).collect()
-                    return true
-                } catch {
-                    return false
-                }
-            }
+        return await Self.answer(within: timeout) {
+            (try? await client.query("SELECT 1", logger: logger).collect()) != nil
+        }
+    }
+
+    /// `check`'s answer, or false when it has none within `timeout` (the check is cancelled).
+    public static func answer(within timeout: Duration, _ check: @escaping @Sendable () async -> Bool) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await check() }
             group.addTask {
                 try? await Task.sleep(for: timeout)
                 return false
