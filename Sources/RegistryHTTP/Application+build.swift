@@ -23,7 +23,7 @@ public func buildRouter(_ registry: Registry) -> (Router<AppRequestContext>, [Ro
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: MetricsMiddleware())
-    router.add(middleware: SecurityHeadersMiddleware())
+    router.add(middleware: SecurityHeadersMiddleware(strictTransportSecurity: registry.configuration.secureCookies))
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: AuthenticationMiddleware(registry: registry))
 
@@ -54,7 +54,7 @@ public func buildApplication(_ registry: Registry, logger: Logger, extraServices
         NotificationDispatcher(database: registry.database, logger: logger),
         GradeQueueService(grading: registry.grading, logger: logger),
         CaseExecutionService(cases: registry.cases, logger: logger),
-    ] + extraServices
+    ] + extraServices + metricsListener(registry, logger: logger)
     return Application(
         router: router,
         // A client that stops sending (slowloris, a cut mobile connection) is closed after the
@@ -64,4 +64,14 @@ public func buildApplication(_ registry: Registry, logger: Logger, extraServices
                              serverName: "registry"),
         services: services,
         logger: logger)
+}
+
+/// The separate metrics listener, when `REGISTRY_METRICS_ADDRESS` names one: `GET /metrics` only.
+func metricsListener(_ registry: Registry, logger: Logger) -> [any Service] {
+    guard let host = registry.configuration.metricsHost, let port = registry.configuration.metricsPort else { return [] }
+    let metrics = RegistryMetrics.collector
+    let router = Router()
+    router.get("/metrics") { _, _ in HealthRoutes.metricsResponse(metrics) }
+    return [Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "registry-metrics"),
+                        logger: logger)]
 }

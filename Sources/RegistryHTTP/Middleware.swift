@@ -40,6 +40,8 @@ struct RequestIDMiddleware: RouterMiddleware {
 /// Safe defaults on every response.
 struct SecurityHeadersMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
+    /// Set when the service is reached over TLS (secure cookies): browsers then refuse plain HTTP for a year.
+    var strictTransportSecurity = false
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
@@ -49,6 +51,9 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
         if response.headers[.contentSecurityPolicy] == nil {
             response.headers[.contentSecurityPolicy] =
                 "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        }
+        if strictTransportSecurity {
+            response.headers[HTTPField.Name("Strict-Transport-Security")!] = "max-age=31536000; includeSubDomains"
         }
         if response.headers[.cacheControl] == nil {
             response.headers[.cacheControl] = "no-store"
@@ -62,8 +67,11 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
 /// Cookie-authenticated API writes must carry the session's CSRF token in `X-CSRF-Token`.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
-    static let cookieName = "registry_session"
     let registry: Registry
+
+    /// The session cookie's name: with secure cookies, `__Host-registry_session`, which a browser
+    /// accepts only when Secure, for path / and without a Domain (no sibling host can set it).
+    static func cookieName(secure: Bool) -> String { secure ? "__Host-registry_session" : "registry_session" }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -73,7 +81,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
             if parts.count == 2, parts[0].lowercased() == "bearer" {
                 token = String(parts[1]).trimmingCharacters(in: .whitespaces)
             }
-        } else if let cookie = request.cookies[Self.cookieName]?.value, !cookie.isEmpty {
+        } else if let cookie = request.cookies[Self.cookieName(secure: registry.configuration.secureCookies)]?.value, !cookie.isEmpty {
             token = cookie
             context.authenticatedByCookie = true
         }
@@ -93,9 +101,12 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 context.logger[metadataKey: "user_id"] = .string(session.userID.uuidString.lowercased())
             }
         }
-        // Signing in is exempt: it needs no session, and it replaces the one presented.
+        // Decided on the route the router matched, not on the raw path: `//api/v1/…` and
+        // `/api/v1/…/` reach the same handler and are checked the same. Signing in is exempt:
+        // it needs no session, and it replaces the one presented.
+        let route = context.endpointPath ?? request.uri.path
         if context.authenticatedByCookie, let session = context.session, !request.method.isSafe,
-           request.uri.path.hasPrefix("/api/"), request.uri.path != "/api/v1/auth/login"
+           route.hasPrefix("/api/"), route != "/api/v1/auth/login"
         {
             guard let offered = request.headers[.csrfToken],
                   TokenGenerator.constantTimeEqual(offered, session.csrfToken)

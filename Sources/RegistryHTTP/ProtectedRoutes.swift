@@ -90,6 +90,7 @@ struct JSONResponse<Body: Encodable & Sendable>: ResponseGenerator {
 extension Request {
     /// Decodes a JSON body; malformed JSON or a wrong shape is a 400 naming the problem.
     func decodeJSON<T: Decodable>(_ type: T.Type, context: AppRequestContext) async throws -> T {
+        try requireJSONContentType()
         let buffer: ByteBuffer
         do {
             buffer = try await body.collect(upTo: context.maxUploadSize)
@@ -108,6 +109,18 @@ extension Request {
             throw RegistryError.invalid(field, "'\(field)' must not be null.", code: "missing_field")
         } catch {
             throw RegistryError(.badRequest, code: "malformed_json", message: "The body is not valid JSON.")
+        }
+    }
+}
+
+extension Request {
+    /// A JSON body must say so (`application/json`, or a `+json` type): a form or `text/plain`
+    /// body, which a foreign page can send without a preflight, is 415 and never decoded.
+    func requireJSONContentType() throws {
+        let mediaType = headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        guard mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) else {
+            throw RegistryError(.unsupportedMediaType, code: "unsupported_media_type",
+                                message: "Send the body as JSON with Content-Type: application/json.")
         }
     }
 }

@@ -49,7 +49,7 @@ public struct AccountService: Sendable {
         guard email != nil || phone != nil else {
             throw RegistryError.invalid("email", "Give an e-mail address or a phone number to sign in with.", code: "missing_field")
         }
-        let household = try Input.text(r.householdName, field: "household_name", max: 100)!
+        let household = try Input.name(r.householdName, field: "household_name", max: 100)!
         let region = r.regionCode.trimmingWhitespace()
         guard region.count == 6, region.allSatisfy({ $0.isASCII && $0.isNumber }) else {
             throw RegistryError.invalid("region_code", "The region is a 6-digit administrative division code, e.g. 320102.")

@@ -45,13 +45,13 @@ public struct AgencyService: Sendable {
 
     /// An agency applies; its contact gets a staff account that works once the agency is approved.
     public func apply(_ a: Application, caller: Caller, logger: Logger) async throws -> (agencyID: UUID, userID: UUID) {
-        let name = try Input.text(a.name, field: "name", max: 200)!
+        let name = try Input.name(a.name, field: "name", max: 200)!
         let code = try SocialCreditCode(a.uscc)
         let region = a.regionCode.trimmingWhitespace()
         guard region.count == 6, region.allSatisfy({ $0.isASCII && $0.isNumber }) else {
             throw RegistryError.invalid("region_code", "The region is a 6-digit administrative division code, e.g. 320102.")
         }
-        let contact = try Input.text(a.contactName, field: "contact_name", max: 100)!
+        let contact = try Input.name(a.contactName, field: "contact_name", max: 100)!
         guard let email = Contact.normalizedEmail(a.contactEmail) else { throw RegistryError.invalid("contact_email", "Enter a valid e-mail address.") }
         var phone: String?
         if let raw = a.contactPhone, !raw.trimmingWhitespace().isEmpty {
@@ -124,7 +124,7 @@ public struct AgencyService: Sendable {
     /// Staff of an approved agency (or an administrator) adds a colleague.
     public func addStaff(_ agencyID: UUID, email: String, displayName: String, password: String, caller: Caller, logger: Logger) async throws -> UUID {
         guard let email = Contact.normalizedEmail(email) else { throw RegistryError.invalid("email", "Enter a valid e-mail address.") }
-        let name = try Input.text(displayName, field: "display_name", max: 100)!
+        let name = try Input.name(displayName, field: "display_name", max: 100)!
         guard password.count >= passwordMinLength else {
             throw RegistryError.invalid("password", "Use at least \(passwordMinLength) characters.", code: "password_too_short")
         }

@@ -132,7 +132,8 @@ public struct AuthService: Sendable {
     /// The live session behind a token, or nil.
     public func authenticate(token: String, logger: Logger) async throws -> SessionStore.Session? {
         guard token.utf8.count <= 256 else { return nil }
-        return try await SessionStore.find(tokenHash: TokenGenerator.hash(token), database: database, logger: logger)
+        return try await SessionStore.find(tokenHash: TokenGenerator.hash(token), idleSeconds: policy.sessionIdleMinutes * 60, database: database,
+                                           logger: logger)
     }
 
     public func logout(_ session: SessionStore.Session, requestID: String?, logger: Logger) async throws {

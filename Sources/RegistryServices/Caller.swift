@@ -50,9 +50,19 @@ enum Input {
         }
         guard trimmed.count <= max else { throw .invalid(field, "'\(field)' is longer than \(max) characters.", code: "too_long") }
         guard !trimmed.hasControlCharacters else {
-            throw .invalid(field, "'\(field)' contains control characters.", code: "invalid_characters")
+            throw .invalid(field, "'\(field)' contains control characters or bidirectional overrides.", code: "invalid_characters")
         }
         return trimmed
+    }
+
+    /// A name (of a person, a household, an agency, a source): free text's rule, and no line
+    /// breaks, tabs or invisible format characters either.
+    static func name(_ value: String?, field: String, max: Int, required: Bool = true) throws(RegistryError) -> String? {
+        guard let text = try text(value, field: field, max: max, required: required) else { return nil }
+        guard !text.hasInvisibleCharacters else {
+            throw .invalid(field, "'\(field)' contains line breaks or invisible characters.", code: "invalid_characters")
+        }
+        return text
     }
 
     static func date(_ value: String?, field: String, required: Bool = true, notAfter: CivilDate? = nil) throws(RegistryError) -> CivilDate? {

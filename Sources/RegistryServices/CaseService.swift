@@ -406,8 +406,10 @@ public struct CaseService: Sendable {
                                 message: "Evidence must be one of: \(policy.evidenceTypes.joined(separator: ", ")) (and the file must really be one).")
         }
         let name = (filename as NSString).lastPathComponent.trimmingWhitespace()
-        guard (1...255).contains(name.count), !name.contains("/"), !name.contains("\\"), !name.hasPrefix(".") else {
-            throw RegistryError.invalid("filename", "Give the file a plain name.")
+        guard (1...255).contains(name.count), !name.contains("/"), !name.contains("\\"), !name.hasPrefix("."),
+              !name.hasInvisibleCharacters
+        else {
+            throw RegistryError.invalid("filename", "Give the file a plain name (no control, bidirectional or invisible characters).")
         }
         let description = try Input.text(description, field: "description", max: 2000, required: false)
         let digest = Data(SHA256.hash(data: Data(bytes)))

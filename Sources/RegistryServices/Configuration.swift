@@ -20,6 +20,10 @@ public struct Configuration: Sendable {
     public var signingKey: String?
     /// Database connections per node.
     public var poolSize: Int = 16
+    /// A second listener serving only `GET /metrics` to whoever can reach it (bind it to a private
+    /// address); nil: metrics only to administrators on the main listener.
+    public var metricsHost: String?
+    public var metricsPort: Int?
     /// Seconds a client connection may stay silent (a slow or stalled client) before it is closed.
     public var idleTimeout: Int = 30
 
@@ -55,6 +59,13 @@ public struct Configuration: Sendable {
         if let idle = env["REGISTRY_IDLE_TIMEOUT"], !idle.isEmpty {
             guard let n = Int(idle), (1...3600).contains(n) else { throw ConfigurationError("REGISTRY_IDLE_TIMEOUT must be 1 to 3600 seconds") }
             c.idleTimeout = n
+        }
+        if let address = env["REGISTRY_METRICS_ADDRESS"], !address.isEmpty {
+            guard let colon = address.lastIndex(of: ":"), let p = Int(address[address.index(after: colon)...]), (1...65535).contains(p),
+                  colon > address.startIndex
+            else { throw ConfigurationError("REGISTRY_METRICS_ADDRESS must be HOST:PORT, e.g. 10.0.0.5:9464") }
+            c.metricsHost = String(address[..<colon])
+            c.metricsPort = p
         }
         if let pool = env["REGISTRY_DB_POOL"], !pool.isEmpty {
             guard let n = Int(pool), (1...500).contains(n) else { throw ConfigurationError("REGISTRY_DB_POOL must be 1 to 500") }

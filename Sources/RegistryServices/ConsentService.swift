@@ -96,7 +96,8 @@ public struct ConsentService: Sendable {
         guard caller.principal.role == .employer, let employer = caller.userUUID else { throw RegistryError.forbidden }
         let normalized = Self.normalize(code)
         guard normalized.count == 8, normalized.allSatisfy({ Self.alphabet.contains($0) }) else {
-            throw RegistryError.invalid("code", "A consent code has 8 letters and digits.")
+            throw RegistryError.invalid("code", "A consent code is 8 characters from \(String(Self.alphabet)) (no 0, 1, I, L or O).",
+                                        code: "invalid_code")
         }
         let key = "consent:" + employer.text
         let blocked = try await ThrottleStore.blockedSeconds(keys: [key], database: database, logger: logger)

@@ -32,6 +32,8 @@ public struct FlagImport: Sendable {
     public struct Rejected: Sendable, Codable {
         public var line: Int
         public var reason: String
+        /// The record as it was in the file, so that it can be corrected and sent again.
+        public var record: String?
     }
 
     public enum Phase: Sendable { case staging(lines: Int), merging(done: Int, of: Int) }
@@ -75,12 +77,19 @@ public struct FlagImport: Sendable {
                     lines += 1
                     hasher.update(data: Data(line.text.utf8))
                     guard let fields = CSV.parse(line.text).first?.fields else { continue }
+                    // A wrong number of columns shifts every field after it (an unquoted comma in a
+                    // narrative): the line is rejected, never imported with a field dropped.
+                    guard fields.count == header.count else {
+                        rejected.append(Rejected(line: line.number, reason: "columns: the line has \(fields.count) fields, the header \(header.count)"
+                                                     + " (quote a field that holds a comma)", record: line.text))
+                        continue
+                    }
                     func field(_ name: String) -> String {
                         guard let i = column[name], i < fields.count else { return "" }
                         return fields[i]
                     }
                     guard let severity = Int(field("severity").trimmingWhitespace()) else {
-                        rejected.append(Rejected(line: line.number, reason: "severity is 1 to 5"))
+                        rejected.append(Rejected(line: line.number, reason: "severity: severity is 1 to 5", record: line.text))
                         continue
                     }
                     let input = FlagSubmission.Input(idNumber: field("id_number"), reference: field("reference"), category: field("category"),
@@ -88,7 +97,8 @@ public struct FlagImport: Sendable {
                                                      expiresOn: field("expires_on"), narrative: field("narrative"))
                     switch FlagService.validate(input, kind: kind, policy: policy, today: today) {
                     case .failure(let error):
-                        rejected.append(Rejected(line: line.number, reason: (error.field.map { "\($0): " } ?? "") + error.message))
+                        rejected.append(Rejected(line: line.number, reason: (error.field.map { "\($0): " } ?? "") + error.message,
+                                                 record: line.text))
                     case .success(let s):
                         let row = flags.row(s, line: line.number)
                         Self.appendCopyRow(row, to: &buffer)
@@ -107,8 +117,17 @@ public struct FlagImport: Sendable {
             let duplicates = try await connection.query("""
                 DELETE FROM flag_staging s USING flag_staging t WHERE s.ref = t.ref AND s.line > t.line RETURNING s.line, t.line
                 """, logger: logger)
+            var repeated: [Int: String] = [:]
             for try await (line, first) in duplicates.decode((Int64, Int64).self) {
-                rejected.append(Rejected(line: Int(line), reason: "reference repeats line \(first)"))
+                repeated[Int(line)] = "reference: repeats line \(first)"
+            }
+            if !repeated.isEmpty, let again = FileHandle(forReadingAtPath: path) {
+                // A second pass, only when references repeat, to give those records their text.
+                defer { try? again.close() }
+                let reread = LineReader(handle: again)
+                while let line = reread.next() {
+                    if let reason = repeated[line.number] { rejected.append(Rejected(line: line.number, reason: reason, record: line.text)) }
+                }
             }
             try await connection.query("CREATE INDEX IF NOT EXISTS flag_staging_line_idx ON flag_staging (line)", logger: logger)
             try await connection.query("ANALYZE flag_staging", logger: logger)
@@ -173,6 +192,18 @@ public struct FlagImport: Sendable {
             try await connection.query("COMMIT", logger: logger)
             try await connection.query("TRUNCATE flag_staging", logger: logger)
             return summary
+        }
+    }
+
+    /// The rejected records as CSV (`line,reason,record`), in line order.
+    public static func writeRejects(_ rejected: [Rejected], to path: String) throws {
+        func quoted(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        var text = "line,reason,record\n"
+        for r in rejected.sorted(by: { $0.line < $1.line }) {
+            text += "\(r.line),\(quoted(r.reason)),\(quoted(r.record ?? ""))\n"
+        }
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+            throw RegistryError.invalid("rejects", "Cannot write \(path).")
         }
     }
 

@@ -47,7 +47,7 @@ public struct FlagService: Sendable {
               name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_" || $0 == "-") })
         else { throw RegistryError.invalid("name", "A source name is 2 to 63 lower-case letters, digits, - and _ (e.g. fj-police).") }
         guard SourceKind(rawValue: s.kind) != nil else { throw RegistryError.invalid("kind", "kind is police or credit_bureau.") }
-        let display = try Input.text(s.displayName, field: "display_name", max: 200)!
+        let display = try Input.name(s.displayName, field: "display_name", max: 200)!
         let secret = TokenGenerator.token(bytes: 32)
         return try await database.transaction(logger: logger) { connection in
             let id = try await IntegrationStore.createSource(name: name, kind: s.kind, displayName: display, secretEnc: Data(keys.seal(secret)),
@@ -118,33 +118,71 @@ public struct FlagService: Sendable {
         return try await IntegrationStore.authenticate(keyHash: Data(TokenGenerator.hash(key)), database: database, logger: logger)
     }
 
-    // MARK: Signed bodies
+    // MARK: Signed requests
 
-    /// `X-Registry-Timestamp: <unix seconds>` and `X-Registry-Signature: sha256=<hex>` where the hex
-    /// is HMAC-SHA256(secret, "<timestamp>.<body>"). Required when the source asks for it; checked
-    /// whenever present.
-    public func checkSignature(source: IntegrationStore.Source, timestamp: String?, signature: String?, body: [UInt8],
-                               now: Date = Date()) throws(RegistryError) {
-        guard timestamp != nil || signature != nil || source.requireSignature else { return }
-        guard let timestamp, let signature, let seconds = Int(timestamp) else {
-            throw RegistryError(.unauthorized, code: "signature_required",
-                                message: "This source signs its requests: send X-Registry-Timestamp and X-Registry-Signature.")
+    /// The headers of a signed feed request, as sent.
+    public struct Signed: Sendable {
+        public var method: String
+        public var path: String
+        public var timestamp: String?
+        public var nonce: String?
+        public var signature: String?
+
+        public init(method: String, path: String, timestamp: String?, nonce: String?, signature: String?) {
+            self.method = method
+            self.path = path
+            self.timestamp = timestamp
+            self.nonce = nonce
+            self.signature = signature
         }
-        guard abs(Int(now.timeIntervalSince1970) - seconds) <= policy.signatureMaxSkewSeconds else {
+    }
+
+    /// `X-Registry-Timestamp: <unix seconds>`, `X-Registry-Nonce: <16–64 of A-Z a-z 0-9 - _>` and
+    /// `X-Registry-Signature: sha256=<hex>`, the hex being HMAC-SHA256(secret,
+    /// "METHOD\nPATH\nSOURCE\nTIMESTAMP\nNONCE\n" + body). Required when the source asks for
+    /// it; checked whenever present. A nonce is accepted once while its timestamp is fresh.
+    public func checkSignature(source: IntegrationStore.Source, _ request: Signed, body: [UInt8], now: Date = Date(),
+                               logger: Logger) async throws {
+        guard request.timestamp != nil || request.signature != nil || request.nonce != nil || source.requireSignature else { return }
+        guard let timestamp = request.timestamp, let nonce = request.nonce, let signature = request.signature else {
+            throw RegistryError(.unauthorized, code: "signature_required",
+                                message: "Signed requests carry X-Registry-Timestamp, X-Registry-Nonce and X-Registry-Signature.")
+        }
+        guard let seconds = FeedRequest.timestamp(timestamp) else {
+            throw RegistryError(.badRequest, code: "invalid_timestamp",
+                                message: "X-Registry-Timestamp is the time in whole unix seconds (digits only).", field: "X-Registry-Timestamp")
+        }
+        guard FeedRequest.isValidNonce(nonce) else {
+            throw RegistryError(.badRequest, code: "invalid_nonce",
+                                message: "X-Registry-Nonce is 16 to 64 letters, digits, - and _, new for every request.", field: "X-Registry-Nonce")
+        }
+        let maxSkew = policy.signatureMaxSkewSeconds
+        guard FeedRequest.isFresh(seconds, now: Int(now.timeIntervalSince1970), maxSkew: maxSkew) else {
             throw RegistryError(.unauthorized, code: "stale_timestamp",
-                                message: "X-Registry-Timestamp is more than \(policy.signatureMaxSkewSeconds) seconds from the registry's clock.")
+                                message: "X-Registry-Timestamp is more than \(maxSkew) seconds from the registry's clock.")
         }
         guard let sealed = source.signingSecretEnc, let secret = try? keys.open(Array(sealed)) else {
             throw RegistryError(.unauthorized, code: "bad_signature", message: "The signature does not match.")
         }
-        let expected = "sha256=" + Self.sign(secret: secret, timestamp: timestamp, body: body)
+        let expected = "sha256=" + Self.sign(secret: secret, method: request.method, path: request.path, source: source.name,
+                                             timestamp: timestamp, nonce: nonce, body: body)
         guard TokenGenerator.constantTimeEqual(expected, signature.lowercased()) else {
             throw RegistryError(.unauthorized, code: "bad_signature", message: "The signature does not match.")
         }
+        // Kept a little longer than the window on either side of now, then pruned.
+        let fresh = try await database.withConnection { connection in
+            try await IntegrationStore.useNonce(nonce, sourceID: source.id, keepSeconds: 2 * maxSkew + 60, on: connection, logger: logger)
+        }
+        guard fresh else {
+            throw RegistryError(.unauthorized, code: "replayed_request",
+                                message: "This X-Registry-Nonce was already used: every signed request needs a new one.")
+        }
     }
 
-    public static func sign(secret: String, timestamp: String, body: [UInt8]) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array(timestamp.utf8) + Array(".".utf8) + body, using: SymmetricKey(data: Data(secret.utf8)))
+    public static func sign(secret: String, method: String, path: String, source: String, timestamp: String, nonce: String,
+                            body: [UInt8]) -> String {
+        let head = FeedRequest.canonicalHead(method: method, path: path, source: source, timestamp: timestamp, nonce: nonce)
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(head.utf8) + body, using: SymmetricKey(data: Data(secret.utf8)))
         return Data(mac).hex
     }
 
@@ -172,6 +210,22 @@ public struct FlagService: Sendable {
     /// Merges items from one source: each item is created, updated, unchanged or rejected with a
     /// reason; rejected items never abort the others. Effects run in the same transaction.
     public func submit(_ items: [FlagSubmission.Input], sourceID: UUID, caller: Caller, logger: Logger) async throws -> [ItemResult] {
+        try await submit(items.map { .success($0) }, sourceID: sourceID, caller: caller, logger: logger)
+    }
+
+    /// An item that could not even be decoded (a missing field, a wrong type), with its reference when known.
+    public struct UndecodedItem: Error, Sendable {
+        public var error: RegistryError
+        public var reference: String?
+        public init(_ error: RegistryError, reference: String?) {
+            self.error = error
+            self.reference = reference
+        }
+    }
+
+    /// As above, with items that failed to decode rejected in their place.
+    public func submit(_ items: [Result<FlagSubmission.Input, UndecodedItem>], sourceID: UUID, caller: Caller,
+                       logger: Logger) async throws -> [ItemResult] {
         guard items.count <= policy.batchLimit else {
             throw RegistryError(.tooLarge, code: "batch_too_large", message: "At most \(policy.batchLimit) flags per batch.")
         }
@@ -183,7 +237,15 @@ public struct FlagService: Sendable {
         var results: [Int: ItemResult] = [:]
         var rows: [FlagStore.Row] = []
         var seen: [String: Int] = [:]
-        for (i, item) in items.enumerated() {
+        for (i, decoded) in items.enumerated() {
+            let item: FlagSubmission.Input
+            switch decoded {
+            case .failure(let undecoded):
+                results[i] = ItemResult(index: i, reference: undecoded.reference, outcome: .rejected, reason: undecoded.error.message,
+                                        field: undecoded.error.field)
+                continue
+            case .success(let input): item = input
+            }
             switch Self.validate(item, kind: kind, policy: policy, today: today) {
             case .failure(let error):
                 results[i] = ItemResult(index: i, reference: item.reference, outcome: .rejected, reason: error.message, field: error.field)
@@ -264,7 +326,7 @@ public struct FlagService: Sendable {
                 "after": .object(["status": .string(newStatus), "severity": .int(newSeverity), "expires_on": AuditValue(expires)]),
             ]), on: connection, logger: logger)
             try await applyEffects([flag.id], caller: caller, on: connection, logger: logger)
-            return ItemResult(index: 0, reference: reference, outcome: .updated, flagId: flag.id.text)
+            return ItemResult(index: 0, reference: reference, outcome: newStatus == "retracted" ? .retracted : .updated, flagId: flag.id.text)
         }
     }
 

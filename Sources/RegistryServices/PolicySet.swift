@@ -98,20 +98,24 @@ struct AccessFile: Decodable {
 public struct AuthenticationPolicy: Sendable, Decodable, Equatable {
     public var version: Int
     public var sessionLifetimeHours: Int
+    /// A session not used for this long ends, whatever its lifetime.
+    public var sessionIdleMinutes: Int
     public var passwordMinLength: Int
     public var loginThrottle: LoginThrottlePolicy
 
     enum CodingKeys: String, CodingKey {
         case version
         case sessionLifetimeHours = "session_lifetime_hours"
+        case sessionIdleMinutes = "session_idle_minutes"
         case passwordMinLength = "password_min_length"
         case loginThrottle = "login_throttle"
     }
 
-    public init(version: Int = 1, sessionLifetimeHours: Int = 12, passwordMinLength: Int = 10,
+    public init(version: Int = 1, sessionLifetimeHours: Int = 12, sessionIdleMinutes: Int = 30, passwordMinLength: Int = 10,
                 loginThrottle: LoginThrottlePolicy = .init()) {
         self.version = version
         self.sessionLifetimeHours = sessionLifetimeHours
+        self.sessionIdleMinutes = sessionIdleMinutes
         self.passwordMinLength = passwordMinLength
         self.loginThrottle = loginThrottle
     }
@@ -119,6 +123,9 @@ public struct AuthenticationPolicy: Sendable, Decodable, Equatable {
     func validate() throws(PolicyError) {
         guard (1...720).contains(sessionLifetimeHours) else {
             throw PolicyError(path: ["session_lifetime_hours"], message: "must be 1 to 720")
+        }
+        guard (1...1440).contains(sessionIdleMinutes) else {
+            throw PolicyError(path: ["session_idle_minutes"], message: "must be 1 to 1440")
         }
         guard (8...128).contains(passwordMinLength) else {
             throw PolicyError(path: ["password_min_length"], message: "must be 8 to 128")

@@ -238,17 +238,29 @@ public struct ReportService: Sendable {
     // MARK: Signed reports
 
     /// The report as a signed document: `payload` is the canonical JSON (sorted keys, ISO dates)
-    /// and `signature` is Ed25519 over its UTF-8 bytes. Any changed byte fails verification.
+    /// of the report with when it was issued, until when it is valid and which registry key
+    /// signed it; `signature` is Ed25519 over the payload's UTF-8 bytes. Any changed byte fails
+    /// verification.
     public struct SignedReport: Sendable, Codable, Equatable {
         public var payload: String
         public var signature: String
         public var algorithm: String
         public var publicKey: String
+        /// The signing key's id (also inside the payload, where the signature covers it).
+        public var keyId: String?
 
         enum CodingKeys: String, CodingKey {
             case payload, signature, algorithm
-            case publicKey = "public_key"
+            case publicKey = "public_key", keyId = "key_id"
         }
+    }
+
+    /// What the signature covers.
+    public struct SignedPayload: Sendable, Codable {
+        public var report: Report
+        public var issuedAt: Date
+        public var expiresAt: Date
+        public var keyId: String
     }
 
     public static let canonicalEncoder: JSONEncoder = {
@@ -259,11 +271,19 @@ public struct ReportService: Sendable {
         return e
     }()
 
-    public func sign(_ report: Report) throws -> SignedReport {
-        let payload = String(decoding: try Self.canonicalEncoder.encode(report), as: UTF8.self)
+    /// A key's id: the first 16 hex digits of the SHA-256 of its raw public key.
+    public static func keyID(_ key: Curve25519.Signing.PublicKey) -> String {
+        String(Data(SHA256.hash(data: key.rawRepresentation)).hex.prefix(16))
+    }
+
+    public func sign(_ report: Report, now: Date = Date()) throws -> SignedReport {
+        let keyID = Self.keyID(keys.signingKey.publicKey)
+        let signed = SignedPayload(report: report, issuedAt: now, expiresAt: now.addingTimeInterval(Double(policy.signedReportValidDays) * 86_400),
+                                   keyId: keyID)
+        let payload = String(decoding: try Self.canonicalEncoder.encode(signed), as: UTF8.self)
         let signature = try keys.signingKey.signature(for: Data(payload.utf8))
         return SignedReport(payload: payload, signature: signature.base64EncodedString(), algorithm: "Ed25519",
-                            publicKey: keys.signingKey.publicKey.rawRepresentation.base64EncodedString())
+                            publicKey: keys.signingKey.publicKey.rawRepresentation.base64EncodedString(), keyId: keyID)
     }
 
     public var publicKey: String { keys.signingKey.publicKey.rawRepresentation.base64EncodedString() }
@@ -272,11 +292,15 @@ public struct ReportService: Sendable {
         public var valid: Bool
         public var workerId: String?
         public var generatedAt: String?
+        public var issuedAt: String?
+        public var expiresAt: String?
+        public var keyId: String?
         public var reason: String?
     }
 
-    /// Checks a signed report against this registry's key (never the key inside the document).
-    public static func verify(_ document: SignedReport, publicKey: Curve25519.Signing.PublicKey) -> Verification {
+    /// Checks a signed report against this registry's key (never the key inside the document),
+    /// and that it has not expired.
+    public static func verify(_ document: SignedReport, publicKey: Curve25519.Signing.PublicKey, now: Date = Date()) -> Verification {
         guard let signature = Data(base64Encoded: document.signature) else {
             return Verification(valid: false, reason: "the signature is not base64")
         }
@@ -284,8 +308,24 @@ public struct ReportService: Sendable {
             return Verification(valid: false, reason: "the signature does not match the report: it was changed or not issued by this registry")
         }
         let object = (try? JSONSerialization.jsonObject(with: Data(document.payload.utf8))) as? [String: Any]
-        let worker = (object?["worker"] as? [String: Any])?["id"] as? String
-        return Verification(valid: true, workerId: worker, generatedAt: object?["generated_at"] as? String)
+        let report = object?["report"] as? [String: Any]
+        let worker = (report?["worker"] as? [String: Any])?["id"] as? String
+        let issued = object?["issued_at"] as? String
+        let expires = object?["expires_at"] as? String
+        var result = Verification(valid: true, workerId: worker, generatedAt: report?["generated_at"] as? String, issuedAt: issued,
+                                  expiresAt: expires, keyId: object?["key_id"] as? String)
+        let iso = ISO8601DateFormatter()
+        guard let expires, let expiry = iso.date(from: expires) else {
+            result.valid = false
+            result.reason = "the report carries no expiry: it was issued before reports expired, ask for a new one"
+            return result
+        }
+        guard expiry > now else {
+            result.valid = false
+            result.reason = "the report was issued \(issued ?? "?") and expired \(expires): ask for a new one"
+            return result
+        }
+        return result
     }
 
     public func verify(_ document: SignedReport) -> Verification {

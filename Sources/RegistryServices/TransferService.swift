@@ -132,8 +132,18 @@ public struct TransferService: Sendable {
 
     public func list(openOnly: Bool, caller: Caller, logger: Logger) async throws -> [View] {
         try await database.withConnection { connection in
-            let agency = try await AgencyAccess.agency(nil, caller: caller, write: false, on: connection, logger: logger)
-            return try await TransferStore.list(agencyID: agency.id, openOnly: openOnly, limit: 200, on: connection, logger: logger).map(View.init)
+            switch caller.principal.role {
+            case .worker:
+                // Hers: the requests waiting for her answer (open), or all of them.
+                guard let worker = caller.workerUUID else { throw RegistryError.forbidden }
+                return try await TransferStore.forWorker(worker, openOnly: openOnly, limit: 200, on: connection, logger: logger).map(View.init)
+            case .admin:
+                return try await TransferStore.all(openOnly: openOnly, limit: 200, on: connection, logger: logger).map(View.init)
+            default:
+                let agency = try await AgencyAccess.agency(nil, caller: caller, write: false, on: connection, logger: logger)
+                return try await TransferStore.list(agencyID: agency.id, openOnly: openOnly, limit: 200, on: connection, logger: logger)
+                    .map(View.init)
+            }
         }
     }
 

@@ -89,6 +89,21 @@ public enum IntegrationStore {
     }
 
     /// The live key for a hash, with its (active) source; marks it used.
+    /// Records a signed request's nonce; false when this source already used it (a replay).
+    /// Expired nonces of the source go first, so the table stays small.
+    public static func useNonce(_ nonce: String, sourceID: UUID, keepSeconds: Int, on connection: PostgresConnection,
+                                logger: Logger) async throws -> Bool {
+        try await connection.query("DELETE FROM feed_nonces WHERE source_id = \(sourceID) AND expires_at < now()", logger: logger)
+        let rows = try await connection.query("""
+            INSERT INTO feed_nonces (source_id, nonce, expires_at)
+            VALUES (\(sourceID), \(nonce), now() + make_interval(secs => \(Double(keepSeconds))))
+            ON CONFLICT (source_id, nonce) DO NOTHING
+            RETURNING 1
+            """, logger: logger)
+        for try await _ in rows.decode(Int.self) { return true }
+        return false
+    }
+
     public static func authenticate(keyHash: Data, database: Database, logger: Logger) async throws -> (keyID: UUID, source: Source)? {
         let rows = try await database.query("""
             WITH k AS (
@@ -141,7 +156,7 @@ public enum FlagStore {
         }
     }
 
-    public enum Outcome: String, Sendable, Codable { case created, updated, unchanged, rejected }
+    public enum Outcome: String, Sendable, Codable { case created, updated, unchanged, retracted, rejected }
 
     public struct Merged: Sendable {
         public var line: Int

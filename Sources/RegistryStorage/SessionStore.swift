@@ -44,12 +44,20 @@ public enum SessionStore {
         throw RegistryError(.unavailable, code: "session_failed", message: "No session was created.")
     }
 
-    /// The live session for a token: not revoked, not expired, its user active.
-    public static func find(tokenHash: [UInt8], database: Database, logger: Logger) async throws -> Session? {
+    /// The live session for a token: not revoked, not expired, used within `idleSeconds`, its
+    /// user active. Marks it used — at most once a minute, so that most requests write nothing.
+    public static func find(tokenHash: [UInt8], idleSeconds: Int, database: Database, logger: Logger) async throws -> Session? {
         let rows = try await database.query("""
-            SELECT s.id, s.user_id, u.role, u.agency_id, u.worker_id, u.display_name, s.csrf_token, s.expires_at
-            FROM sessions s JOIN users u ON u.id = s.user_id
-            WHERE s.token_hash = \(Data(tokenHash)) AND s.revoked_at IS NULL AND s.expires_at > now() AND u.status = 'active'
+            WITH live AS (
+                SELECT s.id, s.user_id, u.role, u.agency_id, u.worker_id, u.display_name, s.csrf_token, s.expires_at, s.last_seen_at
+                FROM sessions s JOIN users u ON u.id = s.user_id
+                WHERE s.token_hash = \(Data(tokenHash)) AND s.revoked_at IS NULL AND s.expires_at > now() AND u.status = 'active'
+                  AND s.last_seen_at > now() - make_interval(secs => \(Double(idleSeconds)))
+            ), touched AS (
+                UPDATE sessions SET last_seen_at = now()
+                WHERE id = (SELECT id FROM live) AND last_seen_at < now() - interval '60 seconds'
+            )
+            SELECT id, user_id, role, agency_id, worker_id, display_name, csrf_token, expires_at FROM live
             """, logger: logger)
         for try await (id, user, role, agency, worker, name, csrf, expires) in rows.decode((UUID, UUID, String, UUID?, UUID?, String, String, Date).self)
         {

@@ -95,9 +95,28 @@ public enum TransferStore {
         return try await decode(rows)
     }
 
-    public static func forWorker(_ workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [Transfer] {
-        let rows = try await connection.query(PostgresQuery(unsafeSQL: select + " WHERE t.worker_id = $1 ORDER BY t.requested_at",
-                                                            binds: binds(workerID)), logger: logger)
+    /// A worker's transfers, oldest first (at most the newest `limit`).
+    public static func forWorker(_ workerID: UUID, openOnly: Bool = false, limit: Int = 200, on connection: PostgresConnection,
+                                 logger: Logger) async throws -> [Transfer] {
+        var b = binds(workerID)
+        b.append(openOnly)
+        b.append(limit)
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: select + """
+             WHERE t.worker_id = $1 AND (NOT $2 OR t.status IN ('requested', 'consented'))
+             ORDER BY t.requested_at DESC LIMIT $3
+            """, binds: b), logger: logger)
+        return try await decode(rows).reversed()
+    }
+
+    /// Every agency's transfers, newest first (administrators).
+    public static func all(openOnly: Bool, limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> [Transfer] {
+        var b = PostgresBindings()
+        b.append(openOnly)
+        b.append(limit)
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: select + """
+             WHERE (NOT $1 OR t.status IN ('requested', 'consented'))
+             ORDER BY t.requested_at DESC LIMIT $2
+            """, binds: b), logger: logger)
         return try await decode(rows)
     }
 

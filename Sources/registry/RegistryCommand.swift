@@ -392,6 +392,9 @@ struct ImportWorkers: AsyncParsableCommand {
     @Argument(help: "The CSV file, with a header line.")
     var file: String
 
+    @Option(help: "Where to write the rejected records (default: FILE.rejects.csv beside the input).")
+    var rejects: String?
+
     @Flag(help: "Print every line's outcome, not only the problems.")
     var verbose = false
 
@@ -459,7 +462,8 @@ struct ReportCommand: AsyncParsableCommand {
             }
             let result = ReportService.verify(document, publicKey: key)
             if result.valid {
-                print("valid: report on worker \(result.workerId ?? "?") generated \(result.generatedAt ?? "?"), signed by this registry")
+                print("valid: report on worker \(result.workerId ?? "?") issued \(result.issuedAt ?? "?"), valid until \(result.expiresAt ?? "?"), "
+                      + "signed by this registry's key \(result.keyId ?? "?")")
             } else {
                 print("INVALID: \(result.reason ?? "the signature does not match")")
                 throw ExitCode(1)
@@ -475,7 +479,9 @@ struct ImportFlags: AsyncParsableCommand {
         discussion: """
             Lines are validated and streamed with COPY into a staging table, then merged set-based into the flags: new \
             references are created, changed ones updated (the old version kept), equal ones unchanged — so re-running a file \
-            is a no-op. Malformed lines are listed by number and never stop the good ones.
+            is a no-op. Malformed lines never stop the good ones: each is listed by number with its reason, and every \
+            rejected record is written, with its line number and reason, to FILE.rejects.csv beside the input (or --rejects). \
+            Exit status: 0 when every line was imported, 2 when some lines were rejected, 1 on an error that stopped the import.
             """)
 
     @Option(help: "The integration source's name (as registered by an administrator).")
@@ -483,6 +489,9 @@ struct ImportFlags: AsyncParsableCommand {
 
     @Argument(help: "The CSV file, with a header line.")
     var file: String
+
+    @Option(help: "Where to write the rejected records (default: FILE.rejects.csv beside the input).")
+    var rejects: String?
 
     func run() async throws {
         let started = ContinuousClock.now
@@ -502,13 +511,19 @@ struct ImportFlags: AsyncParsableCommand {
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         FileHandle.standardError.write(Data("\n".utf8))
-        for r in summary.rejectedLines.prefix(1000) { print("line \(r.line): rejected — \(r.reason)") }
-        if summary.rejectedLines.count > 1000 { print("… and \(summary.rejectedLines.count - 1000) more rejected lines") }
+        for r in summary.rejectedLines.prefix(20) { print("line \(r.line): rejected — \(r.reason)") }
+        if summary.rejectedLines.count > 20 { print("… and \(summary.rejectedLines.count - 20) more rejected lines") }
         print("""
             \(summary.lines) lines: created \(summary.created), updated \(summary.updated), unchanged \(summary.unchanged), \
             rejected \(summary.rejected); \(summary.attachedToFiles) on existing files — \(String(format: "%.1f", seconds)) s \
             (\(String(format: "%.0f", Double(summary.lines) / max(seconds, 0.001))) lines/s)
             """)
+        guard summary.rejectedLines.isEmpty else {
+            let path = rejects ?? file + ".rejects.csv"
+            try FlagImport.writeRejects(summary.rejectedLines, to: path)
+            print("every rejected record, with its line and reason: \(path)")
+            throw ExitCode(2)
+        }
     }
 }
 

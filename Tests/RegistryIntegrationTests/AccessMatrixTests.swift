@@ -196,9 +196,9 @@ struct MatrixWorld {
             guard let token = TestJSON.object(response.body)["token"] as? String else {
                 throw MatrixError.login("\(column): \(response.status) \(String(buffer: response.body))")
             }
-            callers[column] = [.authorization: "Bearer \(token)"]
+            callers[column] = [.authorization: "Bearer \(token)", .contentType: "application/json"]
         }
-        for (column, key) in keys { callers[column] = [.authorization: "Bearer \(key)"] }
+        for (column, key) in keys { callers[column] = [.authorization: "Bearer \(key)", .contentType: "application/json"] }
         return callers
     }
 

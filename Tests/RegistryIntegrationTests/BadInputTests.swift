@@ -199,7 +199,8 @@ struct BadInputTests {
                 .init(workerId: s.household.workerID, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: "2026-01-01"),
                 caller: s.household.agency, logger: testLogger)
             _ = try await s.registry.engagements.transition(e, "confirm", caller: s.household.employer, logger: testLogger)
-            let text = Self.hostile.joined(separator: " ")
+            // (Bidirectional overrides are refused in free text: see HardeningTests.)
+            let text = Self.hostile.filter { !$0.unicodeScalars.contains(where: \.isBidiControl) }.joined(separator: " ")
             let review = try await client.execute(uri: "/api/v1/engagements/\(e.text)/review", method: .post, headers: s.employer, body: TestJSON.body([
                 "skill_scores": ["punctuality": 4, "quality": 4], "ethics_scores": ["honesty": 4, "respect": 4, "reliability": 4, "care": 4],
                 "comment": text,

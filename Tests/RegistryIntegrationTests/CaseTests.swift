@@ -146,7 +146,7 @@ struct CaseTests {
     func evidence() async throws {
         try await withTestApp { registry, _, client in
             let (h, id) = try await filed(registry)
-            let login = try await client.execute(uri: "/api/v1/auth/login", method: .post,
+            let login = try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
                                                  body: TestJSON.body(["email": "home@example.cn", "password": "employer password"]))
             let bearer = "Bearer \(TestJSON.object(login.body)["token"] as? String ?? "")"
             let pdf = try await client.execute(uri: "/api/v1/cases/\(id)/evidence?filename=report.pdf", method: .post,
@@ -170,7 +170,7 @@ struct CaseTests {
             // Another employer cannot see the case or its evidence.
             _ = try await registry.accounts.registerEmployer(.init(email: "nosy@example.cn", phone: nil, password: "employer password", householdName: "X",
                                                                    regionCode: "320102"), caller: .system, logger: testLogger)
-            let nosy = try await client.execute(uri: "/api/v1/auth/login", method: .post,
+            let nosy = try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
                                                 body: TestJSON.body(["email": "nosy@example.cn", "password": "employer password"]))
             let nosyBearer = "Bearer \(TestJSON.object(nosy.body)["token"] as? String ?? "")"
             #expect(try await client.execute(uri: "/api/v1/evidence/\(evidenceID)", method: .get, headers: [.authorization: nosyBearer]).status == .notFound)

@@ -229,6 +229,13 @@ struct EmployerTests {
             var garbage = signed
             garbage.signature = "not base64!"
             #expect(!registry.reports.verify(garbage).valid)
+            // The document carries its issue time, expiry and the registry's key id; once expired it is refused, saying when it was issued.
+            #expect(ok.keyId == ReportService.keyID(registry.keys.signingKey.publicKey) && signed.keyId == ok.keyId)
+            #expect(ok.expiresAt != nil && ok.issuedAt != nil)
+            let old = try registry.reports.sign(report, now: Date().addingTimeInterval(-31 * 86_400))
+            let expired = registry.reports.verify(old)
+            #expect(!expired.valid && expired.reason?.contains("issued") == true && expired.reason?.contains("expired") == true,
+                    "\(String(describing: expired.reason))")
         }
     }
 
@@ -275,11 +282,11 @@ struct EmployerTests {
     func overHTTP() async throws {
         try await withTestApp { registry, _, client in
             let h = try await Household.make(registry)
-            let lookup = try await client.execute(uri: "/api/v1/public/ban-status", method: .post,
+            let lookup = try await client.execute(uri: "/api/v1/public/ban-status", method: .post, headers: [.contentType: "application/json"],
                                                   body: TestJSON.body(["id_number": Fixtures.idNumber(serial: 101)]))
             #expect(lookup.status == .ok)
             #expect(String(buffer: lookup.body) == #"{"revoked":false}"#)
-            let unknown = try await client.execute(uri: "/api/v1/public/ban-status", method: .post,
+            let unknown = try await client.execute(uri: "/api/v1/public/ban-status", method: .post, headers: [.contentType: "application/json"],
                                                    body: TestJSON.body(["id_number": Fixtures.idNumber(serial: 999)]))
             #expect(String(buffer: unknown.body) == #"{"revoked":false}"#)
             // Bar her (as an executed case would) and ask again.
@@ -292,25 +299,25 @@ struct EmployerTests {
                 for try await id in rows.decode(UUID.self) { caseID = id }
                 try await connection.query("INSERT INTO bans (worker_id, case_id) VALUES (\(h.workerID), \(caseID))", logger: testLogger)
             }
-            let barred = try await client.execute(uri: "/api/v1/public/ban-status", method: .post,
+            let barred = try await client.execute(uri: "/api/v1/public/ban-status", method: .post, headers: [.contentType: "application/json"],
                                                   body: TestJSON.body(["id_number": Fixtures.idNumber(serial: 101)]))
             #expect(String(buffer: barred.body) == #"{"revoked":true}"#)
-            let malformed = try await client.execute(uri: "/api/v1/public/ban-status", method: .post, body: TestJSON.body(["id_number": "123"]))
+            let malformed = try await client.execute(uri: "/api/v1/public/ban-status", method: .post, headers: [.contentType: "application/json"], body: TestJSON.body(["id_number": "123"]))
             #expect(malformed.status == .badRequest)
             // The limit counts per calendar minute: twice the limit (and two) guarantees that one
             // minute sees more than the limit even when the loop straddles a minute boundary.
             var throttled = false
             for _ in 0..<(2 * registry.policies.reports.publicLookupsPerMinute + 2) where !throttled {
-                let r = try await client.execute(uri: "/api/v1/public/ban-status", method: .post,
+                let r = try await client.execute(uri: "/api/v1/public/ban-status", method: .post, headers: [.contentType: "application/json"],
                                                  body: TestJSON.body(["id_number": Fixtures.idNumber(serial: 101)]))
                 if r.status == .tooManyRequests { throttled = true }
             }
             #expect(throttled)
 
             // The employer signs in, is refused the report, redeems a code, reads it (also signed).
-            let login = try await client.execute(uri: "/api/v1/auth/login", method: .post,
+            let login = try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
                                                  body: TestJSON.body(["email": "home@example.cn", "password": "employer password"]))
-            let bearer: HTTPFields = [.authorization: "Bearer \(TestJSON.object(login.body)["token"] as? String ?? "")"]
+            let bearer: HTTPFields = [.authorization: "Bearer \(TestJSON.object(login.body)["token"] as? String ?? "")", .contentType: "application/json"]
             let refused = try await client.execute(uri: "/api/v1/workers/\(h.workerID)/report", method: .get, headers: bearer)
             #expect(refused.status == .forbidden)
             let code = try #require(try await registry.consents.issue(caller: h.worker, logger: testLogger).code)
@@ -321,13 +328,13 @@ struct EmployerTests {
             #expect((TestJSON.object(report.body)["worker"] as? [String: Any])?["full_name"] as? String == "李秀英")
             #expect(!String(buffer: report.body).contains(Fixtures.idNumber(serial: 101)))
             let signed = try await client.execute(uri: "/api/v1/workers/\(h.workerID)/report?signed=true", method: .get, headers: bearer)
-            let verify = try await client.execute(uri: "/api/v1/reports/verify", method: .post, body: signed.body)
+            let verify = try await client.execute(uri: "/api/v1/reports/verify", method: .post, headers: [.contentType: "application/json"], body: signed.body)
             #expect(TestJSON.object(verify.body)["valid"] as? Bool == true)
             // Self-registration of employers, and its bad input.
-            let registered = try await client.execute(uri: "/api/v1/employers", method: .post, body: TestJSON.body([
+            let registered = try await client.execute(uri: "/api/v1/employers", method: .post, headers: [.contentType: "application/json"], body: TestJSON.body([
                 "phone": "13912345678", "password": "employer password", "household_name": "赵家", "region_code": "110105"]))
             #expect(registered.status == .created)
-            let noContact = try await client.execute(uri: "/api/v1/employers", method: .post, body: TestJSON.body([
+            let noContact = try await client.execute(uri: "/api/v1/employers", method: .post, headers: [.contentType: "application/json"], body: TestJSON.body([
                 "password": "employer password", "household_name": "赵家", "region_code": "110105"]))
             #expect(noContact.status == .badRequest)
         }

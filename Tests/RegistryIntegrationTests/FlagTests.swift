@@ -80,7 +80,7 @@ struct FlagTests {
             #expect(unchanged.outcome == .unchanged)
             let retracted = try await registry.flags.change(sourceID: sourceID, reference: "A-1", .init(status: "retracted", severity: nil, expiresOn: nil),
                                                             caller: police, logger: testLogger)
-            #expect(retracted.outcome == .updated)
+            #expect(retracted.outcome == .retracted)
             #expect(try await registry.workerStatus(worker) == "active")
             #expect(try await registry.auditCount("worker.suspension_lifted", subject: worker) == 1)
             #expect(try await registry.auditCount("flag.retracted") == 1)
@@ -195,7 +195,12 @@ struct FlagTests {
             // The bureau's key cannot touch the police source's flags; users cannot use the feed.
             let foreign = try await client.execute(uri: "/api/v1/flags/police-e/E-1", method: .delete, headers: [.authorization: "Bearer \(bureauKey)"])
             #expect(foreign.status != .ok)
-            let user = try await client.execute(uri: "/api/v1/flags", method: .post, body: ByteBuffer(bytes: body))
+            // Retraction over HTTP answers the outcome the API document promises; a second one changes nothing.
+            let retract = try await client.execute(uri: "/api/v1/flags/police-e/E-1", method: .delete, headers: police)
+            #expect(retract.status == .ok && TestJSON.object(retract.body)["outcome"] as? String == "retracted", "\(String(buffer: retract.body))")
+            let again = try await client.execute(uri: "/api/v1/flags/police-e/E-1", method: .delete, headers: police)
+            #expect(TestJSON.object(again.body)["outcome"] as? String == "unchanged")
+            let user = try await client.execute(uri: "/api/v1/flags", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(bytes: body))
             #expect(user.status == .unauthorized)
             // Signed source: no signature, a stale timestamp, a wrong signature are refused; a good one passes.
             let bureauBody = try JSONSerialization.data(withJSONObject: ["flags": [["id_number": id, "reference": "L-1", "category": "loan_fraud",
@@ -203,18 +208,51 @@ struct FlagTests {
             let unsigned = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: [.authorization: "Bearer \(bureauKey)"],
                                                     body: ByteBuffer(bytes: bureauBody))
             #expect(unsigned.status == .unauthorized && TestJSON.errorCode(unsigned.body) == "signature_required")
-            func signed(_ ts: Int, _ sig: String? = nil) -> HTTPFields {
-                let t = String(ts)
-                return [.authorization: "Bearer \(bureauKey)", HTTPField.Name("X-Registry-Timestamp")!: t,
-                        HTTPField.Name("X-Registry-Signature")!: sig ?? "sha256=" + FlagService.sign(secret: secret, timestamp: t, body: Array(bureauBody))]
+            func signed(_ ts: String, nonce: String = UUID().uuidString, _ sig: String? = nil, path: String = "/api/v1/flags:batch",
+                        method: String = "POST", source: String = "bureau-e", body: Data = bureauBody) -> HTTPFields {
+                [.authorization: "Bearer \(bureauKey)", .contentType: "application/json", HTTPField.Name("X-Registry-Timestamp")!: ts, HTTPField.Name("X-Registry-Nonce")!: nonce,
+                 HTTPField.Name("X-Registry-Signature")!: sig ?? "sha256=" + FlagService.sign(secret: secret, method: method, path: path, source: source,
+                                                                                            timestamp: ts, nonce: nonce, body: Array(body))]
             }
             let now = Int(Date().timeIntervalSince1970)
-            let stale = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: signed(now - 3600), body: ByteBuffer(bytes: bureauBody))
+            let stale = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: signed(String(now - 3600)),
+                                                 body: ByteBuffer(bytes: bureauBody))
             #expect(TestJSON.errorCode(stale.body) == "stale_timestamp")
-            let wrong = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: signed(now, "sha256=00"), body: ByteBuffer(bytes: bureauBody))
+            let wrong = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: signed(String(now), "sha256=00"),
+                                                 body: ByteBuffer(bytes: bureauBody))
             #expect(TestJSON.errorCode(wrong.body) == "bad_signature")
-            let good = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: signed(now), body: ByteBuffer(bytes: bureauBody))
+            // A signature made for another path, method or source does not fit this request.
+            for (path, method, source) in [("/api/v1/flags", "POST", "bureau-e"), ("/api/v1/flags:batch", "PUT", "bureau-e"),
+                                           ("/api/v1/flags:batch", "POST", "police-e")] {
+                let aimed = try await client.execute(uri: "/api/v1/flags:batch", method: .post,
+                                                     headers: signed(String(now), path: path, method: method, source: source),
+                                                     body: ByteBuffer(bytes: bureauBody))
+                #expect(TestJSON.errorCode(aimed.body) == "bad_signature", "signed for \(method) \(path) as \(source)")
+            }
+            let nonce = UUID().uuidString
+            let good = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: signed(String(now), nonce: nonce),
+                                                body: ByteBuffer(bytes: bureauBody))
             #expect(good.status == .ok && TestJSON.object(good.body)["created"] as? Int == 1, "\(String(buffer: good.body))")
+            // The same signed request again, within the window: a replay.
+            let replayed = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: signed(String(now), nonce: nonce),
+                                                    body: ByteBuffer(bytes: bureauBody))
+            #expect(replayed.status == .unauthorized && TestJSON.errorCode(replayed.body) == "replayed_request")
+            // Timestamps that are not whole unix seconds, extreme values among them, are refused as such.
+            for ts in ["-9223372036854775808", "9223372036854775807", "99999999999999999999", "1e9", "+5", "-0", "١٢٣", "", "abc"] {
+                let r = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: signed(ts), body: ByteBuffer(bytes: bureauBody))
+                #expect(r.status == .badRequest && TestJSON.errorCode(r.body) == "invalid_timestamp",
+                        "timestamp \(ts.debugDescription): \(r.status) \(String(buffer: r.body))")
+            }
+            let badNonce = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: signed(String(now), nonce: "short"),
+                                                    body: ByteBuffer(bytes: bureauBody))
+            #expect(badNonce.status == .badRequest && TestJSON.errorCode(badNonce.body) == "invalid_nonce")
+            // An unsigned source is checked too whenever it sends a timestamp: an extreme one does not stop the process.
+            var extreme = police
+            extreme[HTTPField.Name("X-Registry-Timestamp")!] = "-9223372036854775808"
+            extreme[HTTPField.Name("X-Registry-Nonce")!] = UUID().uuidString
+            extreme[HTTPField.Name("X-Registry-Signature")!] = "sha256=00"
+            let policeExtreme = try await client.execute(uri: "/api/v1/flags", method: .post, headers: extreme, body: ByteBuffer(bytes: body))
+            #expect(policeExtreme.status == .badRequest && TestJSON.errorCode(policeExtreme.body) == "invalid_timestamp")
             // A revoked key stops working.
             let admin = try await registry.adminCaller
             let keys = try await registry.flags.sources(logger: testLogger).first { $0.name == "police-e" }?.keys ?? []
@@ -268,6 +306,34 @@ struct FlagImportTests {
             await #expect(throws: RegistryError.self) {
                 try await registry.flagImport.run(path: path, sourceName: "nobody", logger: testLogger) { _ in }
             }
+        }
+    }
+
+    @Test("a line with too few or too many columns is rejected with that reason, and every rejected record goes to the rejects file")
+    func wrongColumnCounts() async throws {
+        try await withTestRegistry { registry, _ in
+            _ = try await registry.source("bureau-c", kind: "credit_bureau")
+            var csv = "id_number,reference,category,severity,status,occurred_on,expires_on,narrative\n"
+            csv += "\(Fixtures.idNumber(serial: 210)),C-1,debt_default,2,adjudicated,2025-01-01,,逾期未还\n"            // 2: good
+            csv += "\(Fixtures.idNumber(serial: 212)),C-2,debt_default,2,adjudicated,2025-01-01,,逾期, 多次催收\n"      // 3: 9 columns
+            csv += "\(Fixtures.idNumber(serial: 214)),C-3,debt_default,2,adjudicated,2025-01-01\n"                     // 4: 6 columns
+            for i in 0..<1_200 { csv += "bad-\(i),R-\(i),debt_default,2,adjudicated,2025-01-01,,\n" }               // 5…: bad ID numbers
+            let path = NSTemporaryDirectory() + "flags-\(UUID().uuidString).csv"
+            try csv.write(toFile: path, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let summary = try await registry.flagImport.run(path: path, sourceName: "bureau-c", logger: testLogger) { _ in }
+            #expect(summary.created == 1 && summary.rejected == 1_202)
+            #expect(summary.rejectedLines.prefix(2).map(\.line) == [3, 4])
+            #expect(summary.rejectedLines.prefix(2).allSatisfy { $0.reason.hasPrefix("columns:") }, "\(summary.rejectedLines.prefix(2))")
+            let narratives = try await registry.database.query("SELECT count(*)::int FROM flags WHERE source_ref = 'C-2'", logger: testLogger)
+            for try await n in narratives.decode(Int.self) { #expect(n == 0) }
+            // Every rejected record, not the first thousand, with its text.
+            let rejects = path + ".rejects.csv"
+            try FlagImport.writeRejects(summary.rejectedLines, to: rejects)
+            defer { try? FileManager.default.removeItem(atPath: rejects) }
+            let written = try String(contentsOfFile: rejects, encoding: .utf8).split(separator: "\n")
+            #expect(written.count == 1 + 1_202)
+            #expect(written.dropFirst().first?.contains("逾期, 多次催收") == true)
         }
     }
 }

@@ -43,6 +43,7 @@ struct PolicyFileTests {
         let dir = try folder(access: access, authentication: """
             version: 1
             session_lifetime_hours: 0
+            session_idle_minutes: 30
             password_min_length: 10
             login_throttle: {account_failures_allowed: 5, address_failures_allowed: 30, window_seconds: 900, base_block_seconds: 30, max_block_seconds: 900}
             """)

@@ -55,11 +55,11 @@ struct WorkerFileTests {
             _ = try await registry.workers.register(Fixtures.registration(Fixtures.idNumber(), name: "李秀英"), caller: a, logger: testLogger)
             // Agency B signs in over the API and tries to register the same person.
             _ = try await registry.approvedAgency(2)
-            let login = try await client.execute(uri: "/api/v1/auth/login", method: .post,
+            let login = try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
                                                  body: TestJSON.body(["email": "staff2@agency.cn", "password": "agency password 2"]))
             let token = try #require(TestJSON.object(login.body)["token"] as? String)
             let response = try await client.execute(
-                uri: "/api/v1/workers", method: .post, headers: [.authorization: "Bearer \(token)"],
+                uri: "/api/v1/workers", method: .post, headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
                 body: TestJSON.body(["id_number": Fixtures.idNumber(), "full_name": "Someone", "sex": "F", "home_region": "110105",
                                      "service_categories": ["cooking"]]))
             #expect(response.status == .conflict)
@@ -110,9 +110,9 @@ struct WorkerFileTests {
             let (_, a) = try await registry.approvedAgency(1)
             _ = try await registry.approvedAgency(2)
             let workerID = try await registry.workers.register(Fixtures.registration(Fixtures.idNumber()), caller: a, logger: testLogger)
-            let login = try await client.execute(uri: "/api/v1/auth/login", method: .post,
+            let login = try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
                                                  body: TestJSON.body(["email": "staff2@agency.cn", "password": "agency password 2"]))
-            let bearer: HTTPFields = [.authorization: "Bearer \(TestJSON.object(login.body)["token"] as? String ?? "")"]
+            let bearer: HTTPFields = [.authorization: "Bearer \(TestJSON.object(login.body)["token"] as? String ?? "")", .contentType: "application/json"]
             let read = try await client.execute(uri: "/api/v1/workers/\(workerID)", method: .get, headers: bearer)
             #expect(read.status == .notFound)
             let write = try await client.execute(uri: "/api/v1/workers/\(workerID)/skills", method: .post, headers: bearer,
@@ -346,21 +346,21 @@ struct WorkerFileTests {
     @Test("the HTTP API: register 201, bad input 400 naming the field, import over HTTP, decisions by admins only")
     func overHTTP() async throws {
         try await withTestApp { registry, _, client in
-            let apply = try await client.execute(uri: "/api/v1/agencies", method: .post, body: TestJSON.body([
+            let apply = try await client.execute(uri: "/api/v1/agencies", method: .post, headers: [.contentType: "application/json"], body: TestJSON.body([
                 "name": "安心家政", "uscc": Fixtures.uscc(7), "region_code": "350102", "contact_name": "王芳",
                 "contact_email": "wang@anxin.cn", "password": "agency password 7",
             ]))
             #expect(apply.status == .created)
             let agencyID = try #require(TestJSON.object(apply.body)["agency_id"] as? String)
-            let badCode = try await client.execute(uri: "/api/v1/agencies", method: .post, body: TestJSON.body([
+            let badCode = try await client.execute(uri: "/api/v1/agencies", method: .post, headers: [.contentType: "application/json"], body: TestJSON.body([
                 "name": "X", "uscc": "91350100M000100Y44", "region_code": "350102", "contact_name": "X",
                 "contact_email": "x@x.cn", "password": "agency password 7",
             ]))
             #expect(badCode.status == .badRequest)
             _ = try await registry.makeUser(email: "root@example.cn", password: "admin password")
             func token(_ email: String, _ password: String) async throws -> HTTPFields {
-                let r = try await client.execute(uri: "/api/v1/auth/login", method: .post, body: TestJSON.body(["email": email, "password": password]))
-                return [.authorization: "Bearer \(TestJSON.object(r.body)["token"] as? String ?? "")"]
+                let r = try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"], body: TestJSON.body(["email": email, "password": password]))
+                return [.authorization: "Bearer \(TestJSON.object(r.body)["token"] as? String ?? "")", .contentType: "application/json"]
             }
             let staff = try await token("wang@anxin.cn", "agency password 7")
             let admin = try await token("root@example.cn", "admin password")

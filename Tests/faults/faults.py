@@ -14,6 +14,11 @@ Each fault is a function below; they run in order against one data folder:
                         hangs) while it is down and recovers by itself when it is back.
   slow_clients          stalled and cut connections: other requests are still served at once,
                         and the server closes the stalled ones after REGISTRY_IDLE_TIMEOUT.
+  extreme_numbers       every numeric query, header and JSON body field of /openapi.yaml (and
+                        two page parameters, the flag feed's X-Registry-Timestamp, Accept-Language
+                        quality values and Content-Length) sent extreme numbers by every kind of
+                        caller: no 5xx but 503, and the process never dies (a Swift arithmetic
+                        overflow traps and kills it).
 
 Only the standard library; prints one line per check and exits 1 on the first failure.
 """
@@ -21,6 +26,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -29,6 +35,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
+import uuid
 
 PASSWORD = "faults-" + "".join(random.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(12))
 IDLE_TIMEOUT = 3
@@ -156,8 +164,8 @@ def request(port, method, path, body=None, token=None, timeout=10):
         connection.close()
 
 
-def login(port, email):
-    status, body = request(port, "POST", "/api/v1/auth/login", {"email": email, "password": PASSWORD})
+def login(port, email, via="email"):
+    status, body = request(port, "POST", "/api/v1/auth/login", {via: email, "password": PASSWORD})
     if status != 200:
         raise SystemExit(f"login as {email}: {status} {body}")
     return body["token"]
@@ -213,13 +221,19 @@ def kill9_during_writes(w):
     w.acknowledged = acknowledged
 
 
-def replayed_batches(w):
+def integration_key(w, name, display_name, require_signature=False):
+    """A police source registered by the administrator and an API key for it, as the API answered them."""
     status, source = request(w.server.port, "POST", "/api/v1/integrations",
-                             {"name": "faults-police", "kind": "police", "display_name": "Faults police", "require_signature": False},
+                             {"name": name, "kind": "police", "display_name": display_name, "require_signature": require_signature},
                              token=w.admin)
-    check(status == 201, f"integration source created ({status})")
+    check(status == 201, f"integration source {name} created ({status})")
     status, key = request(w.server.port, "POST", f"/api/v1/integrations/{source['id']}/keys", {"label": "faults"}, token=w.admin)
     check(status == 201, f"API key issued ({status})")
+    return source, key
+
+
+def replayed_batches(w):
+    source, key = integration_key(w, "faults-police", "Faults police")
     numbers = list(w.acknowledged.values())[:40]
     batch = {"flags": [{"id_number": n, "reference": f"R-{i}", "category": "fraud", "severity": 1, "status": "alleged",
                         "occurred_on": "2025-03-01"} for i, n in enumerate(numbers)]}
@@ -372,7 +386,566 @@ def slow_clients(w):
     check(status == 200, "and serves")
 
 
-FAULTS = [kill9_during_writes, replayed_batches, postgres_restart, slow_clients]
+# ---------------------------------------------------------------- a little YAML
+
+def yaml_load(text):
+    """The YAML that Web/openapi.yaml uses: block mappings and sequences, flow {…} and […]
+    (also over several lines), quoted and plain scalars, | and > block scalars. No anchors,
+    tags, documents or comments after values."""
+    raw = text.splitlines()
+    lines, i = [], 0
+    while i < len(raw):
+        line = raw[i]
+        i += 1
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        body = line.strip()
+        while _yaml_depth(body) > 0 and i < len(raw):
+            body += " " + raw[i].strip()
+            i += 1
+        block = None
+        marker = re.search(r"(?:: |^-[ ]?)([|>])([+-]?)$", body)
+        if marker:
+            collected = []
+            while i < len(raw) and (not raw[i].strip() or len(raw[i]) - len(raw[i].lstrip(" ")) > indent):
+                collected.append(raw[i])
+                i += 1
+            while collected and not collected[-1].strip():
+                collected.pop()
+            margin = min((len(c) - len(c.lstrip(" ")) for c in collected if c.strip()), default=0)
+            collected = [c[margin:] for c in collected]
+            block = ("\n" if marker.group(1) == "|" else " ").join(collected) + ("" if marker.group(2) == "-" else "\n")
+            body = body[:marker.start(1)].rstrip()
+        lines.append((indent, body, block))
+    if not lines:
+        return None
+    value, end = _yaml_node(lines, 0, lines[0][0])
+    if end != len(lines):
+        raise ValueError(f"YAML: cannot read past {lines[end][1]!r}")
+    return value
+
+
+def _yaml_depth(s):
+    depth, quote, i = 0, None, 0
+    while i < len(s):
+        c = s[i]
+        if quote:
+            if c == "\\" and quote == '"':
+                i += 1
+            elif c == quote:
+                quote = None
+        elif c in "\"'" and (i == 0 or s[i - 1] in " [{,:"):
+            quote = c
+        elif c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth -= 1
+        i += 1
+    return depth
+
+
+def _yaml_item(body):
+    return body == "-" or body.startswith("- ")
+
+
+def _yaml_key(body):
+    """(key, rest) when the line is `key: rest` or `key:`, else None."""
+    if body[:1] in "\"'":
+        value, end = _yaml_quoted(body, 0)
+        rest = body[end:].lstrip()
+        return (value, rest[1:].strip()) if rest.startswith(":") else None
+    if body[:1] in "[{":
+        return None
+    at = body.find(": ")
+    if at >= 0:
+        return body[:at].strip(), body[at + 2:].strip()
+    return (body[:-1].strip(), "") if body.endswith(":") else None
+
+
+def _yaml_node(lines, i, indent):
+    return (_yaml_seq if _yaml_item(lines[i][1]) else _yaml_map)(lines, i, indent)
+
+
+def _yaml_map(lines, i, indent):
+    out = {}
+    while i < len(lines) and lines[i][0] == indent and not _yaml_item(lines[i][1]):
+        _, body, block = lines[i]
+        split = _yaml_key(body)
+        if split is None:
+            raise ValueError(f"YAML: expected `key: value`, got {body!r}")
+        key, rest = split
+        i += 1
+        if rest:
+            out[key] = _yaml_flow(rest)
+        elif block is not None:
+            out[key] = block
+        elif i < len(lines) and (lines[i][0] > indent or (lines[i][0] == indent and _yaml_item(lines[i][1]))):
+            out[key], i = _yaml_node(lines, i, lines[i][0])
+        else:
+            out[key] = None
+    return out, i
+
+
+def _yaml_seq(lines, i, indent):
+    out = []
+    while i < len(lines) and lines[i][0] == indent and _yaml_item(lines[i][1]):
+        _, body, block = lines[i]
+        rest = body[1:].strip()
+        if not rest:
+            i += 1
+            if block is not None:
+                out.append(block)
+            elif i < len(lines) and lines[i][0] > indent:
+                value, i = _yaml_node(lines, i, lines[i][0])
+                out.append(value)
+            else:
+                out.append(None)
+        elif rest[0] not in "[{" and _yaml_key(rest) is not None:
+            # A mapping that starts on the dash's line: its other keys line up with the first.
+            inner = indent + len(body) - len(rest)
+            lines[i] = (inner, rest, block)
+            value, i = _yaml_map(lines, i, inner)
+            out.append(value)
+        else:
+            out.append(block if block is not None and not rest else _yaml_flow(rest))
+            i += 1
+    return out, i
+
+
+def _yaml_flow(text):
+    value, end = _yaml_value(text, 0, top=True)
+    if text[end:].strip():
+        raise ValueError(f"YAML: unexpected {text[end:]!r} after a value")
+    return value
+
+
+def _yaml_skip(s, p):
+    while p < len(s) and s[p] == " ":
+        p += 1
+    return p
+
+
+def _yaml_quoted(s, p):
+    quote, p, out = s[p], p + 1, []
+    while p < len(s):
+        c = s[p]
+        if quote == '"' and c == "\\":
+            nxt = s[p + 1]
+            if nxt == "u":
+                out.append(chr(int(s[p + 2:p + 6], 16)))
+                p += 6
+                continue
+            out.append({"n": "\n", "t": "\t", "\\": "\\", '"': '"', "/": "/", "0": "\0"}.get(nxt, nxt))
+            p += 2
+            continue
+        if c == quote:
+            if quote == "'" and s[p + 1:p + 2] == "'":
+                out.append("'")
+                p += 2
+                continue
+            return "".join(out), p + 1
+        out.append(c)
+        p += 1
+    raise ValueError(f"YAML: unterminated string in {s!r}")
+
+
+def _yaml_plain(text):
+    text = text.strip()
+    if text in ("", "~", "null"):
+        return None
+    if text in ("true", "false"):
+        return text == "true"
+    if re.fullmatch(r"[-+]?[0-9]+", text):
+        return int(text)
+    if re.fullmatch(r"[-+]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?", text):
+        return float(text)
+    return text
+
+
+def _yaml_value(s, p, top=False):
+    p = _yaml_skip(s, p)
+    if p >= len(s):
+        return None, p
+    c = s[p]
+    if c == "{":
+        out, p = {}, p + 1
+        while True:
+            p = _yaml_skip(s, p)
+            if s[p] == "}":
+                return out, p + 1
+            if s[p] in "\"'":
+                key, p = _yaml_quoted(s, p)
+            else:
+                end = p
+                while end < len(s) and not (s[end] == ":" and (end + 1 == len(s) or s[end + 1] in " ,}")) and s[end] not in ",}":
+                    end += 1
+                key, p = s[p:end].strip(), end
+            p = _yaml_skip(s, p)
+            value = None
+            if s[p] == ":":
+                value, p = _yaml_value(s, p + 1)
+            out[key] = value
+            p = _yaml_skip(s, p)
+            if s[p] == ",":
+                p += 1
+            elif s[p] != "}":
+                raise ValueError(f"YAML: expected , or }} at {s[p:]!r}")
+    if c == "[":
+        out, p = [], p + 1
+        while True:
+            p = _yaml_skip(s, p)
+            if s[p] == "]":
+                return out, p + 1
+            value, p = _yaml_value(s, p)
+            out.append(value)
+            p = _yaml_skip(s, p)
+            if s[p] == ",":
+                p += 1
+            elif s[p] != "]":
+                raise ValueError(f"YAML: expected , or ] at {s[p:]!r}")
+    if c in "\"'":
+        return _yaml_quoted(s, p)
+    if top:
+        return _yaml_plain(s[p:]), len(s)
+    end = p
+    while end < len(s) and s[end] not in ",]}":
+        end += 1
+    return _yaml_plain(s[p:end]), end
+
+
+# ---------------------------------------------------------------- extreme numbers
+
+EXTREME_NUMBERS = ["-9223372036854775808", "9223372036854775807", "9223372036854775808", "-9223372036854775809",
+                   "1e308", "-1e308", "4294967296", "-1", "0", "99999999999999999999999999"]
+# Not numbers, or numbers in forms a lenient parser might take: a timestamp header must refuse them.
+JUNK_NUMBERS = ["1e3", " 12", "+5", "-0", "١٢٣", "", "0x10", "12abc", "9" * 40]
+# Keys for maps of numbers (ReviewInput's scores); the first of each is the one varied.
+MAP_KEYS = {"skill_scores": ["punctuality"], "ethics_scores": ["honesty", "respect", "reliability", "care"]}
+# Numeric query parameters of pages (not in the OpenAPI document), with the caller who may see the page.
+PAGE_QUERIES = [("/agency/workers", "offset", "agency"), ("/admin/audit", "before", "admin")]
+FLAG_ROUTES = [("POST", "/api/v1/flags"), ("POST", "/api/v1/flags:batch"), ("PUT", "/api/v1/flags/{source}/{reference}"),
+               ("DELETE", "/api/v1/flags/{source}/{reference}")]
+HAS_TO_FIND = {"limit", "offset", "before", "min_level", "severity", "hours", "level", "ethics_rating"}
+_NUMBER = "__extreme_number__"
+
+
+def raw_request(port, method, path, body=None, token=None, headers=None, timeout=10):
+    """One request with the body as given (text) and extra headers (values sent as UTF-8)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    sent = {}
+    if body is not None:
+        sent["Content-Type"] = "application/json"
+        body = body.encode()
+    if token:
+        sent["Authorization"] = "Bearer " + token
+    for name, value in (headers or {}).items():
+        sent[name] = value.encode()
+    try:
+        connection.request(method, path, body, sent)
+        response = connection.getresponse()
+        data = response.read()
+        try:
+            parsed = json.loads(data) if data else None
+        except ValueError:
+            parsed = None
+        return response.status, parsed
+    finally:
+        connection.close()
+
+
+def _numeric(schema):
+    kinds = schema.get("type") if isinstance(schema, dict) else None
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    return "integer" in kinds or "number" in kinds
+
+
+class OpenAPI:
+    """The operations of an OpenAPI document and their numeric inputs."""
+
+    def __init__(self, document):
+        self.doc = document
+
+    def resolve(self, node, depth=0):
+        while isinstance(node, dict) and "$ref" in node and depth < 20:
+            target = self.doc
+            for part in node["$ref"].lstrip("#/").split("/"):
+                target = target[part.replace("~1", "/").replace("~0", "~")]
+            node, depth = target, depth + 1
+        return node if isinstance(node, dict) else {}
+
+    def operations(self):
+        for path, item in (self.doc.get("paths") or {}).items():
+            common = item.get("parameters") or []
+            for method in ("get", "put", "post", "delete", "patch"):
+                if method in item:
+                    op = item[method]
+                    params = [self.resolve(p) for p in common + (op.get("parameters") or [])]
+                    content = (self.resolve(op.get("requestBody")).get("content") or {})
+                    body = content["application/json"].get("schema") if "application/json" in content else None
+                    yield method.upper(), path, op, params, (self.resolve(body) if body is not None else None)
+
+    def body_fields(self, schema, path=(), depth=0):
+        """Paths (keys and list indexes) to every numeric property, nested ones included."""
+        schema = self.resolve(schema)
+        if depth > 8:
+            return
+        if _numeric(schema):
+            yield path
+        for combined in ("allOf", "anyOf", "oneOf"):
+            for part in schema.get(combined) or []:
+                yield from self.body_fields(part, path, depth + 1)
+        for name, sub in (schema.get("properties") or {}).items():
+            yield from self.body_fields(sub, path + (name,), depth + 1)
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict) and path:
+            for key in MAP_KEYS.get(path[-1], ["x"])[:1]:
+                yield from self.body_fields(extra, path + (key,), depth + 1)
+        if "items" in schema:
+            yield from self.body_fields(schema["items"], path + (0,), depth + 1)
+
+    def sample(self, schema, name, ids, depth=0):
+        """A minimal otherwise plausible value: required properties and every one leading to a number."""
+        schema = self.resolve(schema)
+        if "example" in schema:
+            return schema["example"]
+        if "enum" in schema:
+            return schema["enum"][0]
+        kinds = schema.get("type") if isinstance(schema.get("type"), list) else [schema.get("type")]
+        if "properties" in schema or "object" in kinds:
+            out, required = {}, set(schema.get("required") or [])
+            for key, sub in (schema.get("properties") or {}).items():
+                if key in required or any(True for _ in self.body_fields(sub)):
+                    out[key] = self.sample(sub, key, ids, depth + 1)
+            extra = schema.get("additionalProperties")
+            if isinstance(extra, dict) and _numeric(self.resolve(extra)):
+                out.update({key: self.sample(extra, key, ids, depth + 1) for key in MAP_KEYS.get(name, ["x"])})
+            return out
+        if "array" in kinds:
+            return [self.sample(schema.get("items") or {}, name, ids, depth + 1)] if depth < 8 else []
+        if _numeric(schema):
+            return schema.get("minimum", 1)
+        if "boolean" in kinds:
+            return False
+        if schema.get("format") == "date":
+            return "2025-03-01"
+        if schema.get("format") == "uuid":
+            return ids.get(name) or str(uuid.uuid4())
+        if name == "id_number":
+            return id_number()
+        return "faults extreme numbers"
+
+
+def _with_number(body, path):
+    """The body as JSON text with the property at `path` replaced by a placeholder."""
+    body = json.loads(json.dumps(body))
+    target = body
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = _NUMBER
+    return json.dumps(body, ensure_ascii=False)
+
+
+def extreme_numbers(w):
+    port, started = w.server.port, time.time()
+    callers = {"admin": w.admin, "agency": w.agency,
+               "employer": login(port, "household@demo.registry.local"), "worker": login(port, "13800138003", via="phone")}
+    source, key = integration_key(w, "faults-extreme", "Faults extreme numbers")
+    signed, signed_key = integration_key(w, "faults-extreme-signed", "Faults extreme numbers (signed)", require_signature=True)
+    callers["integration"], callers["signed integration"] = key["key"], signed_key["key"]
+
+    # Real records to aim at, so that requests get past "not found" to the numbers.
+    roster = request(port, "GET", "/api/v1/workers?limit=500", token=w.agency)[1]["workers"]
+    worker = next((x for x in roster if x["full_name"] == "王春梅"), roster[0])["id"]
+    engagements = request(port, "GET", "/api/v1/engagements", token=callers["employer"])[1]["engagements"]
+    transfers = request(port, "GET", "/api/v1/transfers", token=w.agency)[1]["transfers"]
+    cases = (request(port, "GET", "/api/v1/cases", token=w.admin)[1] or {}).get("cases") or [{}]
+    flag = {"id_number": id_number(), "reference": "X-1", "category": "fraud", "severity": 1, "status": "alleged",
+            "occurred_on": "2025-03-01"}
+    status, _ = request(port, "POST", "/api/v1/flags", flag, token=key["key"])
+    check(status in (200, 201), f"a flag to change created ({status})")
+    by_segment = {"workers": worker, "transfers": transfers[0]["id"] if transfers else None,
+                  "engagements": engagements[0]["id"] if engagements else None,
+                  "reviews": next((e.get("review_id") for e in engagements if e.get("review_id")), None),
+                  "cases": cases[0].get("id"), "integrations": source["id"], "keys": key["id"]}
+    ids = {"worker_id": worker, "source": "faults-extreme", "reference": "X-1"}
+
+    def concrete(template, params, real):
+        """The path with real ids where we have them (or random ones), enum values, our source and flag."""
+        def fill(match):
+            name = match.group(1)
+            segment = template[:match.start()].rstrip("/").rsplit("/", 1)[-1]
+            schema = next((p.get("schema") or {} for p in params if p.get("name") == name and p.get("in") == "path"), {})
+            if "enum" in schema:
+                return schema["enum"][0]
+            if real and name in ("source", "reference"):
+                return ids[name]
+            if real and by_segment.get(segment):
+                return by_segment[segment]
+            return str(uuid.uuid4()) if schema.get("format") == "uuid" or name == "id" else "x" + uuid.uuid4().hex[:8]
+        return re.sub(r"\{([^}]+)\}", fill, template)
+
+    sent, problems, statuses = 0, [], {}
+
+    def survived(what):
+        process = w.server.process
+        answer = None
+        if process.poll() is None:
+            try:
+                answer = raw_request(port, "GET", "/health/live", timeout=2)[0]
+            except OSError as e:
+                answer = f"no answer ({e.__class__.__name__})"
+            if answer == 200:
+                return
+        for _ in range(50):  # a crashing Swift process may take a moment to print its backtrace and exit
+            if process.poll() is not None:
+                break
+            time.sleep(0.1)
+        code = process.poll()
+        how = ("it exited with " + (signal.Signals(-code).name if code < 0 else f"status {code}")) if code is not None \
+            else f"/health/live answered {answer}"
+        w.server.log.flush()
+        with open(w.server.log.name, "rb") as f:
+            f.seek(max(0, os.path.getsize(w.server.log.name) - 20000))
+            tail = [line.strip() for line in f.read().decode(errors="replace").splitlines()
+                    if "Fatal error" in line or "crashed" in line or "overflow" in line]
+        check(False, f"the registry survives {what}: {how}" + (f" [{tail[-1][:200]}]" if tail else ""))
+
+    def send(caller, method, path, what, body=None, headers=None):
+        nonlocal sent
+        what = f"{method} {path} {what} as {caller}"
+        try:
+            status, answer = raw_request(port, method, path, body, callers.get(caller), headers, timeout=15)
+        except OSError as e:
+            status, answer = f"no answer ({e.__class__.__name__})", None
+        sent += 1
+        survived(what)
+        if not isinstance(status, int) or (status >= 500 and status != 503):
+            code = ((answer or {}).get("error") or {}).get("code") if isinstance(answer, dict) else None
+            problems.append(f"{what} → {status} {code or ''}".rstrip())
+        return status
+
+    # 1. The flag feed's timestamp header, as each integration client on each flag route.
+    stamps = {}
+    for value in EXTREME_NUMBERS + JUNK_NUMBERS:
+        for method, template in FLAG_ROUTES:
+            path = concrete(template, [], real=True)
+            body = None if method == "DELETE" else json.dumps(
+                {"severity": 1} if method == "PUT" else {"flags": [flag]} if template.endswith("batch") else flag)
+            for caller in ("integration", "signed integration"):
+                # A well-formed new nonce with each, so that nothing stops the request before the timestamp is read.
+                status = send(caller, method, path, f"with X-Registry-Timestamp: {value!r} (X-Registry-Signature: sha256=00)",
+                              body, {"X-Registry-Timestamp": value, "X-Registry-Nonce": uuid.uuid4().hex,
+                                     "X-Registry-Signature": "sha256=00"})
+                stamps[status] = stamps.get(status, 0) + 1
+    check(True, f"X-Registry-Timestamp: {len(EXTREME_NUMBERS + JUNK_NUMBERS)} values × {len(FLAG_ROUTES)} routes × 2 sources, "
+                f"answered {dict(sorted(stamps.items(), key=str))}")
+
+    # 2. Every numeric query, header and JSON body field in the OpenAPI document, as every caller the
+    #    operation lets in (a caller answered 401 or 403 is not tried further on that operation).
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", "/openapi.yaml")
+    response = connection.getresponse()
+    document = response.read().decode()
+    connection.close()
+    check(response.status == 200, f"/openapi.yaml served ({response.status})")
+    spec = OpenAPI(yaml_load(document))
+    plan = []
+    for method, template, op, params, body_schema in spec.operations():
+        fields = [(p["in"], p["name"], None) for p in params
+                  if p.get("in") in ("query", "header") and _numeric(spec.resolve(p.get("schema")))]
+        if body_schema is not None:
+            fields += [("body", ".".join(map(str, path)), path) for path in dict.fromkeys(spec.body_fields(body_schema))]
+        if fields:
+            plan.append((method, template, op, params, body_schema, fields))
+    names = {f[1].rsplit(".", 1)[-1] for *_, fields in plan for f in fields}
+    total = sum(len(fields) for *_, fields in plan)
+    check(HAS_TO_FIND <= names, f"/openapi.yaml: {total} numeric fields in {len(plan)} operations "
+                                f"({', '.join(sorted(names))}){'' if HAS_TO_FIND <= names else f'; missing {HAS_TO_FIND - names}'}")
+    covered = set()
+    for method, template, op, params, body_schema, fields in plan:
+        who = list(callers) + (["anonymous"] if op.get("security") == [] else [])
+        variants = [True, False] if "{" in template else [True]
+        for caller in who:
+            let_in = True
+            for real in variants:
+                path = concrete(template, params, real)
+                base = spec.sample(body_schema, "", ids) if body_schema is not None else None
+                for where, name, body_path in fields:
+                    seen = statuses.setdefault((method, template, where, name, caller), {})
+                    for value in EXTREME_NUMBERS:
+                        target, body, headers = path, (json.dumps(base, ensure_ascii=False) if base is not None else None), None
+                        if where == "query":
+                            target = path + "?" + urllib.parse.urlencode({name: value})
+                        elif where == "header":
+                            headers = {name: value}
+                        else:
+                            body = _with_number(base, body_path).replace(json.dumps(_NUMBER), value)
+                        status = send(caller, method, target, f"{where} {name}={value}", body, headers)
+                        seen[status] = seen.get(status, 0) + 1
+                        if status in (401, 403):
+                            let_in = False
+                            break
+                        covered.add((method, template, where, name))
+                    if not let_in:
+                        break
+                if not let_in:
+                    break
+    for (method, template, where, name, caller), seen in statuses.items():
+        if not (set(seen) <= {401, 403}):
+            print(f"      {method} {template} {where} {name} as {caller}: {dict(sorted(seen.items(), key=str))}", flush=True)
+
+    # 3. Numeric query parameters of pages.
+    for page, name, caller in PAGE_QUERIES:
+        seen = {}
+        for value in EXTREME_NUMBERS:
+            status = send(caller, "GET", page + "?" + urllib.parse.urlencode({name: value}), f"query {name}={value}")
+            seen[status] = seen.get(status, 0) + 1
+        covered.add(("GET", page, "query", name))
+        print(f"      GET {page} query {name} as {caller}: {dict(sorted(seen.items(), key=str))}", flush=True)
+
+    # 4. Numbers in standard headers: Accept-Language quality values (pages and the worker's grade) and
+    #    Content-Length (a raw request: a large declared length is only waited for briefly).
+    seen = {}
+    for value in EXTREME_NUMBERS:
+        for caller, path in (("anonymous", "/signin"), ("worker", "/api/v1/me/grade")):
+            status = send(caller, "GET", path, f"with Accept-Language: en;q={value}", headers={"Accept-Language": f"en;q={value}, zh-CN;q=0.5"})
+            seen[status] = seen.get(status, 0) + 1
+    print(f"      Accept-Language q= on /signin and /api/v1/me/grade: {dict(sorted(seen.items(), key=str))}", flush=True)
+    seen = {}
+    for value in EXTREME_NUMBERS:
+        what = f"POST /api/v1/workers with Content-Length: {value} as agency"
+        connection = socket.create_connection(("127.0.0.1", port), timeout=1)
+        try:
+            connection.sendall(f"POST /api/v1/workers HTTP/1.1\r\nHost: registry\r\nAuthorization: Bearer {w.agency}\r\n"
+                               f"Content-Type: application/json\r\nContent-Length: {value}\r\n\r\n{{}}".encode())
+            data = connection.recv(200)
+            status = int(data.split()[1]) if data.startswith(b"HTTP/1.1 ") else "closed"
+        except socket.timeout:
+            status = "waits for the body"
+        except OSError as e:
+            status = f"closed ({e.__class__.__name__})"
+        finally:
+            connection.close()
+        sent += 1
+        survived(what)
+        if isinstance(status, int) and status >= 500 and status != 503:
+            problems.append(f"{what} → {status}")
+        seen[status] = seen.get(status, 0) + 1
+    print(f"      Content-Length on POST /api/v1/workers: {dict(sorted(seen.items(), key=str))}", flush=True)
+
+    for problem in problems:
+        print(f"      {problem}", flush=True)
+    check(not problems, f"no 5xx other than 503, no unanswered request ({len(problems)} problems)")
+    reached = len({c for c in covered if not c[1].startswith(("/agency", "/admin"))})
+    check(reached == total, f"every numeric field of /openapi.yaml reached past authorization by some caller ({reached} of {total})")
+    print(f"extreme numbers: {sent} requests, {len(covered)} fields covered ({total} from /openapi.yaml in {len(plan)} operations, "
+          f"{len(PAGE_QUERIES)} page parameters, X-Registry-Timestamp on {len(FLAG_ROUTES)} flag routes, Accept-Language, "
+          f"Content-Length), "
+          f"{time.time() - started:.1f} s", flush=True)
+
+
+FAULTS = [kill9_during_writes, replayed_batches, postgres_restart, slow_clients, extreme_numbers]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

@@ -186,6 +186,9 @@ public struct FlagSubmission: Sendable, Equatable {
         var narrative: String?
         if let raw = input.narrative?.trimmingWhitespace(), !raw.isEmpty {
             guard raw.count <= 4000 else { throw .invalid("narrative", "The narrative is longer than 4000 characters.", code: "too_long") }
+            guard !raw.hasControlCharacters else {
+                throw .invalid("narrative", "The narrative contains control characters or bidirectional overrides.", code: "invalid_characters")
+            }
             narrative = raw
         }
         self.nationalID = id

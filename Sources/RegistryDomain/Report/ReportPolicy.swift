@@ -23,6 +23,8 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
     public var reviewDimensions: Dimensions
     public var publicLookupsPerMinute: Int
     public var searchPageMax: Int
+    /// A signed report is valid for this many days after it was issued.
+    public var signedReportValidDays: Int
 
     enum CodingKeys: String, CodingKey {
         case version
@@ -38,6 +40,7 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
         case reviewDimensions = "review_dimensions"
         case publicLookupsPerMinute = "public_lookups_per_minute"
         case searchPageMax = "search_page_max"
+        case signedReportValidDays = "signed_report_valid_days"
     }
 
     public init(version: Int = 1, consentCodeMinutes: Int = 1440, reportAccessMinutes: Int = 120, redeemFailuresAllowed: Int = 10,
@@ -45,7 +48,7 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
                 reviewCommentMaxLength: Int = 1000, replyMaxLength: Int = 1000, reportRecentReviews: Int = 10,
                 reviewDimensions: Dimensions = .init(skill: ["punctuality", "quality", "childcare", "eldercare", "cooking"],
                                                      ethics: ["honesty", "respect", "reliability", "care"]),
-                publicLookupsPerMinute: Int = 20, searchPageMax: Int = 50) {
+                publicLookupsPerMinute: Int = 20, searchPageMax: Int = 50, signedReportValidDays: Int = 30) {
         self.version = version
         self.consentCodeMinutes = consentCodeMinutes
         self.reportAccessMinutes = reportAccessMinutes
@@ -59,6 +62,7 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
         self.reviewDimensions = reviewDimensions
         self.publicLookupsPerMinute = publicLookupsPerMinute
         self.searchPageMax = searchPageMax
+        self.signedReportValidDays = signedReportValidDays
     }
 
     public func validate() throws(PolicyError) {
@@ -76,6 +80,7 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
         try range(reportRecentReviews, "report_recent_reviews", 1...100)
         try range(publicLookupsPerMinute, "public_lookups_per_minute", 1...10_000)
         try range(searchPageMax, "search_page_max", 1...500)
+        try range(signedReportValidDays, "signed_report_valid_days", 1...366)
         for (name, list) in [("skill", reviewDimensions.skill), ("ethics", reviewDimensions.ethics)] {
             guard !list.isEmpty else { throw PolicyError(path: ["review_dimensions", name], message: "needs at least one dimension") }
             for (i, d) in list.enumerated() where !(d.count >= 2 && d.count <= 40 && d.allSatisfy({ $0.isASCII && ($0.isLowercase || $0 == "_") })) {
@@ -118,8 +123,8 @@ public struct ReviewContent: Sendable, Equatable {
             guard raw.count <= policy.reviewCommentMaxLength else {
                 throw .invalid("comment", "The comment is longer than \(policy.reviewCommentMaxLength) characters.", code: "too_long")
             }
-            guard !raw.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" }) else {
-                throw .invalid("comment", "The comment contains control characters.")
+            guard !raw.hasControlCharacters else {
+                throw .invalid("comment", "The comment contains control characters or bidirectional overrides.", code: "invalid_characters")
             }
             text = raw
         }

@@ -35,8 +35,8 @@ public struct WorkerRegistration: Sendable, Equatable {
     public init(_ input: Input, today: CivilDate, ages: ClosedRange<Int>) throws(RegistryError) {
         let id = try NationalID(input.idNumber, today: today)
         let name = input.fullName.trimmingWhitespace()
-        guard !name.hasControlCharacters else {
-            throw .invalid("full_name", "The name contains control characters.", code: "invalid_characters")
+        guard !name.hasInvisibleCharacters else {
+            throw .invalid("full_name", "The name contains control, bidirectional or invisible characters.", code: "invalid_characters")
         }
         guard (1...100).contains(name.count), !name.contains(where: { $0.isNewline || $0 == "<" || $0 == ">" }) else {
             throw .invalid("full_name", "Give the full name as on the ID card (1 to 100 characters).")

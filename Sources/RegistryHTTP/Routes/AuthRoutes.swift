@@ -67,7 +67,7 @@ struct AuthRoutes {
     }
 
     func sessionCookie(_ value: String, maxAge: Int) -> Cookie {
-        Cookie(name: AuthenticationMiddleware.cookieName, value: value, maxAge: maxAge, path: "/",
+        Cookie(name: AuthenticationMiddleware.cookieName(secure: registry.configuration.secureCookies), value: value, maxAge: maxAge, path: "/",
                secure: registry.configuration.secureCookies, httpOnly: true, sameSite: .lax)
     }
 
@@ -79,13 +79,12 @@ struct AuthRoutes {
                 identifier, password: body.password, clientAddress: context.clientAddress,
                 presentedToken: context.presentedToken, requestID: context.requestID, logger: context.logger)
             let user = signedIn.user
-            var response = try JSONResponse(LoginResponse(
+            // A bearer token for API clients; no cookie (pages have their own sign-in), so that a
+            // token obtained over the API never becomes ambient authority in a browser.
+            return JSONResponse(LoginResponse(
                 token: signedIn.token, csrfToken: signedIn.session.csrfToken, expiresAt: signedIn.session.expiresAt,
                 user: UserView(id: user.id.text, role: user.role.rawValue, displayName: user.displayName, email: user.email,
-                               phone: user.phone, agencyId: user.agencyID?.text, workerId: user.workerID?.text))
-            ).response(from: request, context: context)
-            response.setCookie(sessionCookie(signedIn.token, maxAge: registry.policies.authentication.sessionLifetimeHours * 3600))
-            return response
+                               phone: user.phone, agencyId: user.agencyID?.text, workerId: user.workerID?.text)))
         }
 
         routes.post("/api/v1/auth/logout", action: "auth.logout") { request, context in

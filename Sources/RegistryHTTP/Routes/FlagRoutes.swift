@@ -13,7 +13,42 @@ struct FlagRoutes {
 
     struct KeyBody: Decodable { var label: String? }
     struct Sources: Encodable, Sendable { var sources: [FlagService.SourceView] }
-    struct Batch: Decodable { var flags: [FlagSubmission.Input] }
+    struct Batch: Decodable { var flags: [BatchItem] }
+
+    /// One item of a batch, decoded on its own: a missing field or a wrong type rejects this
+    /// item (with its reference when it has one), never the whole batch.
+    struct BatchItem: Decodable {
+        var input: Result<FlagSubmission.Input, RegistryError>
+        var reference: String?
+
+        private struct Reference: Decodable { var reference: String? }
+
+        init(from decoder: any Decoder) throws {
+            reference = (try? Reference(from: decoder))?.reference
+            do {
+                input = .success(try FlagSubmission.Input(from: decoder))
+            } catch {
+                input = .failure(FlagRoutes.itemError(error, prefix: decoder.codingPath.count))
+            }
+        }
+    }
+
+    /// A decoding error of one item, with the field named relative to the item.
+    static func itemError(_ error: any Error, prefix: Int) -> RegistryError {
+        func field(_ path: [any CodingKey]) -> String { path.dropFirst(prefix).map(\.stringValue).joined(separator: ".") }
+        switch error {
+        case DecodingError.keyNotFound(let key, _):
+            return .invalid(key.stringValue, "'\(key.stringValue)' is required.", code: "missing_field")
+        case DecodingError.typeMismatch(_, let ctx) where ctx.codingPath.count > prefix:
+            return .invalid(field(ctx.codingPath), "'\(field(ctx.codingPath))' has the wrong type.", code: "wrong_type")
+        case DecodingError.valueNotFound(_, let ctx):
+            return .invalid(field(ctx.codingPath), "'\(field(ctx.codingPath))' must not be null.", code: "missing_field")
+        case DecodingError.dataCorrupted(let ctx):
+            return .invalid(field(ctx.codingPath), "'\(field(ctx.codingPath))' is not valid.", code: "wrong_type")
+        default:
+            return RegistryError(.badRequest, code: "malformed_item", message: "The item is not a flag object.")
+        }
+    }
     struct BatchResult: Encodable, Sendable {
         var created: Int
         var updated: Int
@@ -28,9 +63,11 @@ struct FlagRoutes {
     struct NoteBody: Decodable { var note: String }
 
     static let timestampHeader = HTTPField.Name("X-Registry-Timestamp")!
+    static let nonceHeader = HTTPField.Name("X-Registry-Nonce")!
     static let signatureHeader = HTTPField.Name("X-Registry-Signature")!
 
-    /// The body, after checking the source's signature over its exact bytes.
+    /// The body, after checking the source's signature over the method, path, source, nonce and
+    /// the body's exact bytes.
     func signedBody(_ request: Request, _ context: AppRequestContext) async throws -> (IntegrationStore.Source, [UInt8]) {
         guard let source = context.integration else { throw RegistryError.unauthenticated }
         let buffer: ByteBuffer
@@ -40,12 +77,15 @@ struct FlagRoutes {
             throw RegistryError(.tooLarge, code: "body_too_large", message: "The request body is too large.")
         }
         let bytes = Array(buffer.readableBytesView)
-        try registry.flags.checkSignature(source: source, timestamp: request.headers[Self.timestampHeader],
-                                          signature: request.headers[Self.signatureHeader], body: bytes)
+        let signed = FlagService.Signed(method: request.method.rawValue, path: request.uri.path,
+                                        timestamp: request.headers[Self.timestampHeader], nonce: request.headers[Self.nonceHeader],
+                                        signature: request.headers[Self.signatureHeader])
+        try await registry.flags.checkSignature(source: source, signed, body: bytes, logger: context.logger)
         return (source, bytes)
     }
 
-    func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T {
+    func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], _ request: Request) throws -> T {
+        try request.requireJSONContentType()
         do {
             return try JSONCoding.decoder.decode(T.self, from: Data(bytes))
         } catch let DecodingError.keyNotFound(key, _) {
@@ -85,7 +125,7 @@ struct FlagRoutes {
 
         routes.post("/api/v1/flags", action: "flags.submit") { request, context in
             let (source, bytes) = try await signedBody(request, context)
-            let item = try decode(FlagSubmission.Input.self, bytes)
+            let item = try decode(FlagSubmission.Input.self, bytes, request)
             let result = try await registry.flags.submit([item], sourceID: source.id, caller: context.caller, logger: context.logger)
             guard let first = result.first else { throw RegistryError(.unavailable, code: "internal_error", message: "No result.") }
             if first.outcome == .rejected {
@@ -95,8 +135,9 @@ struct FlagRoutes {
         }
         routes.post("/api/v1/flags:batch", action: "flags.submit") { request, context in
             let (source, bytes) = try await signedBody(request, context)
-            let batch = try decode(Batch.self, bytes)
-            let results = try await registry.flags.submit(batch.flags, sourceID: source.id, caller: context.caller, logger: context.logger)
+            let batch = try decode(Batch.self, bytes, request)
+            let results = try await registry.flags.submit(batch.flags.map { item in item.input.mapError { FlagService.UndecodedItem($0, reference: item.reference) } },
+                                                          sourceID: source.id, caller: context.caller, logger: context.logger)
             return JSONResponse(Self.summary(results))
         }
         routes.put("/api/v1/flags/{source}/{reference}", action: "flags.submit") { request, context in
@@ -104,7 +145,7 @@ struct FlagRoutes {
             guard context.parameters.get("source") == source.name, let reference = context.parameters.get("reference") else {
                 throw RegistryError.notFound("Flag")
             }
-            let change = try decode(FlagService.Change.self, bytes)
+            let change = try decode(FlagService.Change.self, bytes, request)
             return JSONResponse(try await registry.flags.change(sourceID: source.id, reference: reference, change, caller: context.caller,
                                                                 logger: context.logger))
         }

@@ -14,6 +14,11 @@ struct HealthRoutes {
         var checks: [String: String]?
     }
 
+    static func metricsResponse(_ metrics: PrometheusCollectorRegistry) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
+    }
+
     func register(on routes: ProtectedRouter) {
         routes.get("/health/live", action: "health.read") { _, _ in
             JSONResponse(Status(status: "ok"))
@@ -24,9 +29,10 @@ struct HealthRoutes {
                 Status(status: ready ? "ok" : "unavailable", checks: ["database": ready ? "ok" : "unreachable or migrations pending"]),
                 status: ready ? .ok : .serviceUnavailable)
         }
-        routes.get("/metrics", action: "health.read") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
+        // Metrics name routes, counts and timings of the whole service: administrators only here;
+        // a scraper uses the separate listener (REGISTRY_METRICS_ADDRESS) on a private network.
+        routes.get("/metrics", action: "metrics.read") { _, _ in
+            Self.metricsResponse(metrics)
         }
         let openAPIPath = registry.configuration.webDirectory + "/openapi.yaml"
         routes.get("/openapi.yaml", action: "health.read") { _, _ in

@@ -1,0 +1,138 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import PostgresNIO
+import RegistryDomain
+@testable import RegistryHTTP
+import RegistryServices
+import RegistryStorage
+import Testing
+
+/// What a hostile client, agency or insider could do (issue "Hardening"): each test here failed
+/// on the code before its fix.
+@Suite("Hardening")
+struct HardeningTests {
+    static let forbiddenInText: [(String, String)] = [
+        ("NUL", "\u{0}"), ("BEL", "\u{7}"), ("ESC", "\u{1B}"), ("DEL", "\u{7F}"), ("NEL (C1)", "\u{85}"), ("CSI (C1)", "\u{9B}"),
+        ("right-to-left override", "\u{202E}"), ("left-to-right embedding", "\u{202A}"), ("first strong isolate", "\u{2068}"),
+    ]
+
+    @Test("a flag narrative with a control character or a bidi override is refused naming the field")
+    func narrativeRefusesControls() async throws {
+        try await withTestRegistry { registry, _ in
+            let (sourceID, _, _, police) = try await registry.source("police-t", kind: "police")
+            for (name, character) in Self.forbiddenInText {
+                var item = flag(Fixtures.idNumber(serial: 300), "T-\(name.count)")
+                item.narrative = "通报 \(character) 内容"
+                let result = try await registry.flags.submit([item], sourceID: sourceID, caller: police, logger: testLogger)
+                #expect(result.first?.outcome == .rejected && result.first?.field == "narrative", "\(name): \(result)")
+            }
+            #expect(try await registry.count("SELECT count(*)::int FROM flags WHERE source_id = $1", sourceID) == 0)
+        }
+    }
+
+    @Test("names refuse bidi overrides and invisible format characters; free text refuses controls and overrides")
+    func namesAndTextRefuseInvisibles() async throws {
+        try await withTestRegistry { registry, _ in
+            let (_, agency) = try await registry.approvedAgency(1)
+            let invisible = ["\u{202E}", "\u{200B}", "\u{200D}", "\u{FEFF}", "\u{00AD}", "\u{2028}", "\t"]
+            for (i, character) in invisible.enumerated() {
+                let input = Fixtures.registration(Fixtures.idNumber(serial: 400 + 2 * i), name: "李\(character)秀英")
+                let error = await #expect(throws: RegistryError.self) {
+                    _ = try await registry.workers.register(input, caller: agency, logger: testLogger)
+                }
+                #expect(error?.field == "full_name" && error?.code == "invalid_characters", "\(character.debugDescription): \(String(describing: error))")
+                let household = await #expect(throws: RegistryError.self) {
+                    _ = try await registry.accounts.registerEmployer(
+                        .init(email: "h\(i)@example.cn", phone: nil, password: "employer password", householdName: "张\(character)家",
+                              regionCode: "320102"), caller: .system, logger: testLogger)
+                }
+                #expect(household?.field == "household_name", "\(character.debugDescription)")
+            }
+            let override = await #expect(throws: RegistryError.self) {
+                _ = try await registry.agencies.apply(
+                    .init(name: "好\u{202E}家政", uscc: Fixtures.uscc(77), regionCode: "320102", contactName: "王", contactPhone: nil,
+                          contactEmail: "x@agency.cn", password: "agency password 77"), caller: .system, logger: testLogger)
+            }
+            #expect(override?.field == "name" && override?.code == "invalid_characters")
+            #expect(try await registry.count("SELECT count(*)::int FROM workers WHERE current_agency_id = $1", try #require(agency.agencyUUID)) == 0)
+        }
+    }
+
+    @Test("a batch with schema-invalid items rejects only those items, naming the field and keeping the reference")
+    func batchRejectsOnlyBadItems() async throws {
+        try await withTestApp { registry, _, client in
+            let (_, agency) = try await registry.approvedAgency(1)
+            let id = Fixtures.idNumber(serial: 310)
+            _ = try await registry.workers.register(Fixtures.registration(id), caller: agency, logger: testLogger)
+            let (_, key, _, _) = try await registry.source("police-b", kind: "police")
+            let good: [String: Any] = ["id_number": id, "reference": "B-1", "category": "theft", "severity": 3, "status": "charged",
+                                       "occurred_on": "2025-01-01"]
+            var noReference = good
+            noReference["reference"] = nil
+            var textSeverity = good
+            textSeverity["reference"] = "B-3"
+            textSeverity["severity"] = "3"
+            let body = try JSONSerialization.data(withJSONObject: ["flags": [good, noReference, textSeverity, "not an object"]])
+            let r = try await client.execute(uri: "/api/v1/flags:batch", method: .post,
+                                             headers: [.authorization: "Bearer \(key)", .contentType: "application/json"], body: ByteBuffer(bytes: body))
+            #expect(r.status == .ok, "\(String(buffer: r.body))")
+            let result = TestJSON.object(r.body)
+            #expect(result["created"] as? Int == 1 && result["rejected"] as? Int == 3, "\(result)")
+            let items = result["items"] as? [[String: Any]] ?? []
+            #expect(items.count == 4)
+            if items.count == 4 {
+                #expect(items[0]["outcome"] as? String == "created")
+                #expect(items[1]["outcome"] as? String == "rejected" && items[1]["field"] as? String == "reference")
+                #expect(items[2]["outcome"] as? String == "rejected" && items[2]["field"] as? String == "severity"
+                        && items[2]["reference"] as? String == "B-3")
+                #expect(items[3]["outcome"] as? String == "rejected")
+            }
+        }
+    }
+
+    @Test("phone numbers are one number however they are typed: +86, 0086, spaces and dashes")
+    func phonesNormalised() async throws {
+        #expect(Contact.normalizedPhone("+86 138 0013 8001") == "13800138001")
+        #expect(Contact.normalizedPhone("0086-138-0013-8001") == "13800138001")
+        #expect(Contact.normalizedPhone("8613800138001") == "13800138001")
+        #expect(Contact.normalizedPhone("(138) 0013.8001") == "13800138001")
+        #expect(Contact.normalizedPhone("+44 20 7946 0958") == "+442079460958")
+        #expect(Contact.normalizedPhone("+86 21 1234 5678") == "+862112345678")
+        #expect(Contact.normalizedPhone("12ab") == nil)
+        try await withTestRegistry { registry, _ in
+            // A household registered as +86 … signs in with the national number, and cannot register it twice.
+            _ = try await registry.accounts.registerEmployer(
+                .init(email: nil, phone: "+86 139 0000 0001", password: "employer password", householdName: "陈家", regionCode: "320102"),
+                caller: .system, logger: testLogger)
+            let user = try await registry.database.withConnection { connection in
+                try await AccountStore.find(email: nil, phone: "13900000001", on: connection, logger: testLogger)
+            }
+            #expect(user != nil)
+        }
+    }
+
+    @Test("a rejected application frees its unified social credit code for the company's own application")
+    func rejectedApplicationFreesCode() async throws {
+        try await withTestRegistry { registry, _ in
+            let admin = try await registry.adminCaller
+            func apply(_ email: String) async throws -> UUID {
+                try await registry.agencies.apply(
+                    .init(name: "好帮手家政", uscc: Fixtures.uscc(91), regionCode: "320102", contactName: "王", contactPhone: nil,
+                          contactEmail: email, password: "agency password 91"), caller: .system, logger: testLogger).0
+            }
+            let squatter = try await apply("squatter@example.cn")
+            let pending = await #expect(throws: RegistryError.self) { _ = try await apply("owner@example.cn") }
+            #expect(pending?.code == "agency_exists")
+            _ = try await registry.agencies.decide(squatter, .reject, reason: "不是该公司", caller: admin, logger: testLogger)
+            let owner = try await apply("owner@example.cn")
+            #expect(owner != squatter)
+            // Approved, it holds the code again.
+            _ = try await registry.agencies.decide(owner, .approve, reason: nil, caller: admin, logger: testLogger)
+            let third = await #expect(throws: RegistryError.self) { _ = try await apply("third@example.cn") }
+            #expect(third?.code == "agency_exists")
+        }
+    }
+}
