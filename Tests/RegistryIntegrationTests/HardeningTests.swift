@@ -5,6 +5,7 @@ import HummingbirdTesting
 import NIOCore
 import PostgresNIO
 import RegistryDomain
+import RegistrySecurity
 @testable import RegistryHTTP
 import RegistryServices
 import RegistryStorage
@@ -133,6 +134,104 @@ struct HardeningTests {
             _ = try await registry.agencies.decide(owner, .approve, reason: nil, caller: admin, logger: testLogger)
             let third = await #expect(throws: RegistryError.self) { _ = try await apply("third@example.cn") }
             #expect(third?.code == "agency_exists")
+        }
+    }
+
+    /// Signs in over the API and returns the session token.
+    func signIn(_ client: any TestClientProtocol, _ email: String, _ password: String) async throws -> String {
+        let r = try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
+                                         body: TestJSON.body(["email": email, "password": password]))
+        return try #require(TestJSON.object(r.body)["token"] as? String, "\(String(buffer: r.body))")
+    }
+
+    @Test("CSRF is decided on the matched route: //api/v1/... with a session cookie and no token is refused")
+    func csrfOnMatchedRoute() async throws {
+        try await withTestApp { registry, _, client in
+            _ = try await registry.makeUser(email: "admin@example.cn", password: "admin password")
+            let token = try await signIn(client, "admin@example.cn", "admin password")
+            let cookie: HTTPFields = [.cookie: "registry_session=\(token)", .contentType: "application/json"]
+            for path in ["//api/v1/auth/logout", "/api//v1/auth/logout", "/api/v1/auth/logout/"] {
+                let r = try await client.execute(uri: path, method: .post, headers: cookie)
+                #expect(r.status == .forbidden && TestJSON.errorCode(r.body) == "csrf_failed", "\(path): \(r.status)")
+            }
+            // The session survived every attempt.
+            #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: cookie).status == .ok)
+        }
+    }
+
+    @Test("a JSON route refuses a body that is not declared JSON (415) and changes nothing")
+    func jsonNeedsItsMediaType() async throws {
+        try await withTestApp { registry, _, client in
+            _ = try await registry.approvedAgency(1)
+            let token = try await signIn(client, "staff1@agency.cn", "agency password 1")
+            let body = TestJSON.body(["id_number": Fixtures.idNumber(serial: 320), "full_name": "李秀英", "sex": "F",
+                                      "home_region": "320102", "service_categories": ["nanny"]])
+            for type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", nil] as [String?] {
+                var headers: HTTPFields = [.authorization: "Bearer \(token)"]
+                if let type { headers[.contentType] = type }
+                let r = try await client.execute(uri: "/api/v1/workers", method: .post, headers: headers, body: body)
+                #expect(r.status == .unsupportedMediaType && TestJSON.errorCode(r.body) == "unsupported_media_type", "\(type ?? "none")")
+            }
+            let ok = try await client.execute(uri: "/api/v1/workers", method: .post,
+                                              headers: [.authorization: "Bearer \(token)", .contentType: "application/json; charset=utf-8"], body: body)
+            #expect(ok.status == .created)
+            let rows = try await registry.database.query("SELECT count(*)::int FROM workers", logger: testLogger)
+            for try await n in rows.decode(Int.self) { #expect(n == 1) }
+        }
+    }
+
+    @Test("a session unused for longer than the idle limit ends; one in use is kept alive")
+    func idleSessionsEnd() async throws {
+        try await withTestApp { registry, endpoint, client in
+            _ = try await registry.makeUser(email: "admin@example.cn", password: "admin password")
+            let idle = try await signIn(client, "admin@example.cn", "admin password")
+            let used = try await signIn(client, "admin@example.cn", "admin password")
+            let minutes = registry.policies.authentication.sessionIdleMinutes
+            try await asOwner(endpoint) { owner in
+                try await owner.query("UPDATE sessions SET last_seen_at = now() - make_interval(mins => \(Int32(minutes + 1)))", logger: testLogger)
+            }
+            // One minute short of the limit: still alive, and the use moves its mark.
+            try await asOwner(endpoint) { owner in
+                try await owner.query("""
+                    UPDATE sessions SET last_seen_at = now() - make_interval(mins => \(Int32(minutes - 1)))
+                    WHERE token_hash = \(Data(TokenGenerator.hash(used)))
+                    """, logger: testLogger)
+            }
+            #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: [.authorization: "Bearer \(idle)"]).status == .unauthorized)
+            #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: [.authorization: "Bearer \(used)"]).status == .ok)
+            let rows = try await registry.database.query("""
+                SELECT (last_seen_at > now() - interval '1 minute') FROM sessions WHERE token_hash = \(Data(TokenGenerator.hash(used)))
+                """, logger: testLogger)
+            for try await fresh in rows.decode(Bool.self) { #expect(fresh) }
+        }
+    }
+
+    @Test("with secure cookies: the session cookie is __Host- prefixed and Secure, and HSTS is sent")
+    func secureCookiesUseHostPrefix() async throws {
+        try await withTestApp(configure: { $0.secureCookies = true }) { registry, _, client in
+            _ = try await registry.makeUser(email: "admin@example.cn", password: "admin password")
+            let live = try await client.execute(uri: "/health/live", method: .get)
+            #expect(live.headers[HTTPField.Name("Strict-Transport-Security")!]?.hasPrefix("max-age=") == true)
+            let token = try await signIn(client, "admin@example.cn", "admin password")
+            #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: [.cookie: "__Host-registry_session=\(token)"]).status == .ok)
+            // The unprefixed name, which a sibling host or plain HTTP could set, is not read.
+            #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: [.cookie: "registry_session=\(token)"]).status == .unauthorized)
+            let out = try await client.execute(uri: "/api/v1/auth/logout", method: .post, headers: [.authorization: "Bearer \(token)"])
+            let cookie = try #require(out.headers[.setCookie])
+            #expect(cookie.hasPrefix("__Host-registry_session=") && cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"))
+        }
+        try await withTestApp { _, _, client in
+            let live = try await client.execute(uri: "/health/live", method: .get)
+            #expect(live.headers[HTTPField.Name("Strict-Transport-Security")!] == nil)
+        }
+    }
+
+    @Test("REGISTRY_METRICS_ADDRESS names a separate metrics listener; a malformed one is refused")
+    func metricsAddress() throws {
+        let c = try Configuration.fromEnvironment(["REGISTRY_METRICS_ADDRESS": "10.0.0.5:9464"])
+        #expect(c.metricsHost == "10.0.0.5" && c.metricsPort == 9464)
+        for bad in ["9464", ":9464", "host:0", "host:99999", "host:port"] {
+            #expect(throws: ConfigurationError.self, "\(bad)") { _ = try Configuration.fromEnvironment(["REGISTRY_METRICS_ADDRESS": bad]) }
         }
     }
 }

@@ -107,12 +107,14 @@ actor TestCluster {
 func withTestRegistry<T: Sendable>(
     policies: PolicySet? = nil,
     hasher: PasswordHasher = testHasher,
+    configure: (inout Configuration) -> Void = { _ in },
     _ body: (Registry, DatabaseEndpoint) async throws -> T
 ) async throws -> T {
     let endpoint = try await TestCluster.shared.migratedDatabase()
     var configuration = Configuration()
     configuration.root = repositoryRoot
     configuration.dataDirectory = TestCluster.folder + "/data-\(endpoint.database)"
+    configure(&configuration)
     let policySet = try policies ?? PolicySet.load(directory: configuration.policiesDirectory)
     return try await withPostgresClient(endpoint.clientConfiguration(asOwner: false, maxConnections: 4), logger: testLogger) { client in
         let database = Database(client: client, maxConnections: 4)
@@ -129,9 +131,10 @@ func asOwner<T: Sendable>(_ endpoint: DatabaseEndpoint, _ body: (PostgresClient)
 
 /// The HTTP application over a test registry, driven without a socket.
 func withTestApp<T: Sendable>(
+    configure: (inout Configuration) -> Void = { _ in },
     _ body: @escaping @Sendable (Registry, DatabaseEndpoint, any TestClientProtocol) async throws -> T
 ) async throws -> T {
-    try await withTestRegistry { registry, endpoint in
+    try await withTestRegistry(configure: configure) { registry, endpoint in
         let (router, _) = buildRouter(registry)
         let app = Application(router: router, logger: testLogger)
         return try await app.test(.router) { client in
