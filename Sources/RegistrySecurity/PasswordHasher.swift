@@ -1,6 +1,36 @@
 import CArgon2
 import Dispatch
+import Foundation
 import RegistryDomain
+import Synchronization
+
+/// A bound on the argon2id runs in flight in this process. Each run takes about 19 MiB and a
+/// core for tens of milliseconds; past the bound a request is answered 503 with Retry-After at
+/// once, instead of queueing memory and threads until the process falls over.
+public final class HashGate: Sendable {
+    public let limit: Int
+    private let running = Mutex(0)
+
+    public init(limit: Int) {
+        self.limit = max(1, limit)
+    }
+
+    /// Takes a slot; false when all are taken.
+    func enter() -> Bool {
+        running.withLock { n in
+            guard n < limit else { return false }
+            n += 1
+            return true
+        }
+    }
+
+    func leave() { running.withLock { $0 -= 1 } }
+
+    public var inFlight: Int { running.withLock { $0 } }
+
+    public static let busy = RegistryError(.unavailable, code: "busy", message: "The registry is busy. Try again in a moment.",
+                                           details: ["retry_after": "1"])
+}
 
 /// argon2id through libargon2. Parameters are kept in the PHC string, so they can be raised
 /// later and old hashes rehashed at the next successful login.
@@ -22,13 +52,17 @@ public struct PasswordHasher: Sendable {
     }
 
     public let parameters: Parameters
+    /// Shared by every copy of this hasher.
+    public let gate: HashGate
     static let saltLength = 16
     static let hashLength = 32
     /// Passwords longer than this are refused before hashing (a cheap denial of service otherwise).
     public static let maxPasswordBytes = 1024
 
-    public init(parameters: Parameters = .owasp) {
+    /// `concurrency`: argon2id runs allowed at once (default: four per core, about 76 MiB per core).
+    public init(parameters: Parameters = .owasp, concurrency: Int? = nil) {
         self.parameters = parameters
+        self.gate = HashGate(limit: concurrency ?? 4 * System.coreCount)
     }
 
     /// Hashes synchronously (blocks the calling thread for tens of milliseconds).
@@ -58,13 +92,18 @@ public struct PasswordHasher: Sendable {
         }
     }
 
-    /// Hashes on a background thread, off the caller's executor.
+    /// Hashes on a background thread, off the caller's executor; 503 `busy` when the gate is full.
     public func hash(_ password: String) async throws -> String {
-        try await Self.offload { try self.hashBlocking(password) }
+        guard gate.enter() else { throw HashGate.busy }
+        defer { gate.leave() }
+        return try await Self.offload { try self.hashBlocking(password) }
     }
 
-    public func verify(_ password: String, hash: String) async -> Bool {
-        (try? await Self.offload { self.verifyBlocking(password, hash: hash) }) ?? false
+    /// Verifies on a background thread; 503 `busy` when the gate is full.
+    public func verify(_ password: String, hash: String) async throws -> Bool {
+        guard gate.enter() else { throw HashGate.busy }
+        defer { gate.leave() }
+        return (try? await Self.offload { self.verifyBlocking(password, hash: hash) }) ?? false
     }
 
     /// True when `hash` was made with other parameters than the current ones.
@@ -100,4 +139,9 @@ public struct PasswordHasher: Sendable {
             }
         }
     }
+}
+
+enum System {
+    /// The cores this process may use.
+    static var coreCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 }

@@ -34,6 +34,31 @@ public struct AccountService: Sendable {
         }
     }
 
+    /// How a registration is answered, the same whether or not the e-mail or phone was already
+    /// known, so that registration is no oracle of who has an account.
+    public struct RegistrationAnswer: Sendable, Codable, Equatable {
+        public var status: String
+        public var message: String
+    }
+
+    /// A household registers from a client: throttled per address and in all before any hash;
+    /// an e-mail or phone that already has an account gets the same answer as a new one (and
+    /// nothing is created; the attempt is audited).
+    public func register(_ r: EmployerRegistration, caller: Caller, clientAddress: String?, logger: Logger) async throws -> RegistrationAnswer {
+        try await RegistrationThrottle(database: database, policy: authentication).admit(clientAddress: clientAddress, logger: logger)
+        let answer = RegistrationAnswer(status: "accepted",
+                                        message: "If this e-mail or phone number had no account, the account is made: sign in with it.")
+        do {
+            _ = try await registerEmployer(r, caller: caller, logger: logger)
+        } catch let error as RegistryError where error.code == "account_exists" {
+            try await database.transaction(logger: logger) { connection in
+                try await AuditStore.append(caller.event("user.registration_for_existing_contact", "user", nil, ["role": "employer"]),
+                                            on: connection, logger: logger)
+            }
+        }
+        return answer
+    }
+
     /// An employer (household) registers with e-mail or phone and a password.
     public func registerEmployer(_ r: EmployerRegistration, caller: Caller, logger: Logger) async throws -> UUID {
         var email: String?
@@ -114,46 +139,54 @@ public struct AccountService: Sendable {
         }
     }
 
-    enum ActivationOutcome: Sendable { case done, wrong }
-
-    /// The worker sets her password with the code she received. Wrong codes are counted, and
-    /// the same throttle as sign-in applies to her phone number.
-    public func activateWorker(phone: String, code: String, password: String, throttle: AuthenticationPolicy, logger: Logger) async throws {
+    /// The worker sets her password with the code she received. Every attempt is counted
+    /// first (per phone number and per client address, atomically), and the code is checked
+    /// before the password is hashed: a wrong code costs no argon2id run.
+    public func activateWorker(phone: String, code: String, password: String, throttle: AuthenticationPolicy, clientAddress: String? = nil,
+                               logger: Logger) async throws {
         guard let phone = Contact.normalizedPhone(phone) else { throw RegistryError.invalid("phone", "Enter a valid phone number.") }
         guard password.count >= authentication.passwordMinLength, password.utf8.count <= PasswordHasher.maxPasswordBytes else {
             throw RegistryError.invalid("password", "Use at least \(authentication.passwordMinLength) characters.", code: "password_too_short")
         }
         let key = "activation:" + Array(SHA256.hash(data: Data(phone.utf8))).hex
-        let blocked = try await ThrottleStore.blockedSeconds(keys: [key], database: database, logger: logger)
+        let addressKey = clientAddress.map { "activation-address:" + Array(SHA256.hash(data: Data($0.utf8))).hex }
+        let limits = throttle.loginThrottle
+        let keys = [(key, limits.accountFailuresAllowed)] + (addressKey.map { [($0, limits.addressFailuresAllowed)] } ?? [])
+        let blocked = try await ThrottleStore.admit(keys, policy: limits, database: database, logger: logger)
         if blocked > 0 { throw RegistryError.throttled(retryAfterSeconds: blocked) }
-        let hash = try await hasher.hash(password)
         let wrong = RegistryError(.badRequest, code: "wrong_code", message: "The phone number or the code is wrong, or the code expired.", field: "code")
-        let outcome: ActivationOutcome = try await database.transaction(logger: logger) { connection in
+
+        /// The account and its live code when `code` is that code; counts a wrong guess.
+        func matching(on connection: PostgresConnection) async throws -> (user: UUID, code: UUID)? {
             let rows = try await connection.query("""
                 SELECT id FROM users WHERE phone = \(phone) AND role = 'worker' AND status = 'pending_activation'
                 """, logger: logger)
             var userID: UUID?
             for try await id in rows.decode(UUID.self) { userID = id }
-            guard let userID, let live = try await ActivationStore.live(userID: userID, on: connection, logger: logger),
-                  live.attempts < 5
-            else {
-                try await ThrottleStore.recordFailure(key: key, allowed: throttle.loginThrottle.accountFailuresAllowed,
-                                                      policy: throttle.loginThrottle, on: connection, logger: logger)
-                return .wrong
+            guard let userID, let live = try await ActivationStore.live(userID: userID, on: connection, logger: logger), live.attempts < 5 else {
+                return nil
             }
             guard TokenGenerator.constantTimeEqual(Data(TokenGenerator.hash(code.trimmingWhitespace())).hex, live.hash.hex) else {
                 try await ActivationStore.countFailure(live.id, on: connection, logger: logger)
-                try await ThrottleStore.recordFailure(key: key, allowed: throttle.loginThrottle.accountFailuresAllowed,
-                                                      policy: throttle.loginThrottle, on: connection, logger: logger)
-                return .wrong
+                return nil
             }
-            try await ActivationStore.use(live.id, on: connection, logger: logger)
+            return (userID, live.id)
+        }
+        guard try await database.transaction(logger: logger, { connection in try await matching(on: connection) }) != nil else { throw wrong }
+        // Only now the expensive hash, outside any transaction; then the code is taken for good,
+        // checked again under its lock (a concurrent activation may have used it meanwhile).
+        let hash = try await hasher.hash(password)
+        let done: Bool = try await database.transaction(logger: logger) { connection in
+            guard let (userID, codeID) = try await matching(on: connection) else { return false }
+            try await ActivationStore.use(codeID, on: connection, logger: logger)
             try await AccountStore.setPasswordHash(hash, userID: userID, on: connection, logger: logger)
+            try await ThrottleStore.reset(key: key, on: connection, logger: logger)
+            if let addressKey { try await ThrottleStore.release(key: addressKey, on: connection, logger: logger) }
             try await AuditStore.append(AuditEvent(actorKind: .user, actorID: userID.text, actorRole: "worker", action: "user.activated",
                                                    subjectType: "user", subjectID: userID.text), on: connection, logger: logger)
-            return .done
+            return true
         }
-        if case .wrong = outcome { throw wrong }
+        guard done else { throw wrong }
     }
 
     /// The worker lists herself for hire, or stops.

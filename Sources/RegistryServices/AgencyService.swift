@@ -37,14 +37,17 @@ public struct AgencyService: Sendable {
         }
     }
 
-    init(database: Database, hasher: PasswordHasher, passwordMinLength: Int) {
+    let authentication: AuthenticationPolicy
+
+    init(database: Database, hasher: PasswordHasher, authentication: AuthenticationPolicy) {
         self.database = database
         self.hasher = hasher
-        self.passwordMinLength = passwordMinLength
+        self.passwordMinLength = authentication.passwordMinLength
+        self.authentication = authentication
     }
 
     /// An agency applies; its contact gets a staff account that works once the agency is approved.
-    public func apply(_ a: Application, caller: Caller, logger: Logger) async throws -> (agencyID: UUID, userID: UUID) {
+    public func apply(_ a: Application, caller: Caller, clientAddress: String? = nil, logger: Logger) async throws -> (agencyID: UUID, userID: UUID) {
         let name = try Input.name(a.name, field: "name", max: 200)!
         let code = try SocialCreditCode(a.uscc)
         let region = a.regionCode.trimmingWhitespace()
@@ -61,6 +64,7 @@ public struct AgencyService: Sendable {
         guard a.password.count >= passwordMinLength, a.password.utf8.count <= PasswordHasher.maxPasswordBytes else {
             throw RegistryError.invalid("password", "Use at least \(passwordMinLength) characters.", code: "password_too_short")
         }
+        try await RegistrationThrottle(database: database, policy: authentication).admit(clientAddress: clientAddress, logger: logger)
         let hash = try await hasher.hash(a.password)
         return try await database.transaction(logger: logger) { connection in
             let agencyID = try await AgencyStore.create(

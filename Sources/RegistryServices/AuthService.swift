@@ -70,8 +70,11 @@ public struct AuthService: Sendable {
     public func login(_ identifier: Identifier, password: String, clientAddress: String?, presentedToken: String?,
                       requestID: String?, logger: Logger) async throws -> SignedIn {
         let throttle = policy.loginThrottle
-        let keys = [identifier.throttleKey] + [Self.addressKey(clientAddress)].compactMap { $0 }
-        let blocked = try await ThrottleStore.blockedSeconds(keys: keys, database: database, logger: logger)
+        // Every attempt is counted before the password is checked, atomically: concurrent
+        // guesses cannot all pass a check made before any of them was recorded.
+        let address = Self.addressKey(clientAddress)
+        let keys = [(identifier.throttleKey, throttle.accountFailuresAllowed)] + (address.map { [($0, throttle.addressFailuresAllowed)] } ?? [])
+        let blocked = try await ThrottleStore.admit(keys, policy: throttle, database: database, logger: logger)
         if blocked > 0 {
             logger.notice("sign-in throttled", metadata: ["retry_after": "\(blocked)"])
             throw RegistryError.throttled(retryAfterSeconds: blocked)
@@ -81,17 +84,11 @@ public struct AuthService: Sendable {
             try await AccountStore.find(email: identifier.emailValue, phone: identifier.phoneValue, on: connection, logger: logger)
         }
         let storedHash = user?.passwordHash ?? decoy
-        let passwordMatches = await hasher.verify(password, hash: storedHash)
+        let passwordMatches = try await hasher.verify(password, hash: storedHash)
         let succeeded = passwordMatches && user?.passwordHash != nil && user?.status == "active"
 
         guard succeeded, let user else {
             try await database.transaction(logger: logger) { connection in
-                try await ThrottleStore.recordFailure(key: identifier.throttleKey, allowed: throttle.accountFailuresAllowed,
-                                                      policy: throttle, on: connection, logger: logger)
-                if let address = Self.addressKey(clientAddress) {
-                    try await ThrottleStore.recordFailure(key: address, allowed: throttle.addressFailuresAllowed,
-                                                          policy: throttle, on: connection, logger: logger)
-                }
                 try await AuditStore.append(
                     AuditEvent(actorKind: .system, actorID: nil, actorRole: "anonymous", action: "auth.login_failed",
                                subjectType: "user", subjectID: user.map { $0.id.uuidString.lowercased() }, requestID: requestID,
@@ -107,6 +104,7 @@ public struct AuthService: Sendable {
         let lifetime = policy.sessionLifetimeHours * 3600
         let session: SessionStore.Session = try await database.transaction(logger: logger) { connection in
             try await ThrottleStore.reset(key: identifier.throttleKey, on: connection, logger: logger)
+            if let address { try await ThrottleStore.release(key: address, on: connection, logger: logger) }
             if let presentedToken {
                 try await SessionStore.revoke(tokenHash: TokenGenerator.hash(presentedToken), on: connection, logger: logger)
             }
@@ -153,7 +151,7 @@ public struct AuthService: Sendable {
         let user = try await database.withConnection { connection in
             try await AccountStore.find(id: session.userID, on: connection, logger: logger)
         }
-        guard let user, let hash = user.passwordHash, await hasher.verify(current, hash: hash) else {
+        guard let user, let hash = user.passwordHash, try await hasher.verify(current, hash: hash) else {
             throw RegistryError(.badRequest, code: "wrong_password", message: "The current password is wrong.", field: "current_password")
         }
         let newHash = try await hasher.hash(new)

@@ -92,24 +92,29 @@ public struct ConsentService: Sendable {
 
     /// An employer redeems a code: single use; then she may read the report for a while.
     /// Wrong codes are counted per employer and blocked like sign-in failures.
-    public func redeem(code: String, caller: Caller, logger: Logger) async throws -> Redeemed {
+    public func redeem(code: String, caller: Caller, clientAddress: String? = nil, logger: Logger) async throws -> Redeemed {
         guard caller.principal.role == .employer, let employer = caller.userUUID else { throw RegistryError.forbidden }
         let normalized = Self.normalize(code)
         guard normalized.count == 8, normalized.allSatisfy({ Self.alphabet.contains($0) }) else {
             throw RegistryError.invalid("code", "A consent code is 8 characters from \(String(Self.alphabet)) (no 0, 1, I, L or O).",
                                         code: "invalid_code")
         }
+        // Guesses are counted before the code is looked at, per employer and per client address
+        // (employer accounts are free to make, addresses are not).
         let key = "consent:" + employer.text
-        let blocked = try await ThrottleStore.blockedSeconds(keys: [key], database: database, logger: logger)
+        let addressKey = clientAddress.map { "consent-address:" + Array(SHA256.hash(data: Data($0.utf8))).hex }
+        var limits = throttle
+        limits.windowSeconds = policy.redeemWindowSeconds
+        let keys = [(key, policy.redeemFailuresAllowed)] + (addressKey.map { [($0, policy.redeemFailuresAllowed * 3)] } ?? [])
+        let blocked = try await ThrottleStore.admit(keys, policy: limits, database: database, logger: logger)
         if blocked > 0 { throw RegistryError.throttled(retryAfterSeconds: blocked) }
         let outcome: RedeemOutcome = try await database.transaction(logger: logger) { connection in
             guard let consent = try await ConsentStore.redeemable(codeHash: Data(TokenGenerator.hash(normalized)), on: connection, logger: logger) else {
-                var limits = throttle
-                limits.windowSeconds = policy.redeemWindowSeconds
-                try await ThrottleStore.recordFailure(key: key, allowed: policy.redeemFailuresAllowed, policy: limits, on: connection, logger: logger)
                 try await AuditStore.append(caller.event("consent.redeem_failed", "user", employer), on: connection, logger: logger)
                 return .wrong
             }
+            try await ThrottleStore.reset(key: key, on: connection, logger: logger)
+            if let addressKey { try await ThrottleStore.release(key: addressKey, on: connection, logger: logger) }
             let until = try await ConsentStore.redeem(consent.id, employer: employer, accessMinutes: policy.reportAccessMinutes,
                                                       on: connection, logger: logger)
             try await AuditStore.append(caller.event("consent.redeemed", "worker", consent.workerID, ["consent": .string(consent.id.text)]),

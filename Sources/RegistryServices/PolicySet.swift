@@ -102,8 +102,14 @@ public struct AuthenticationPolicy: Sendable, Decodable, Equatable {
     public var sessionIdleMinutes: Int
     public var passwordMinLength: Int
     public var loginThrottle: LoginThrottlePolicy
+    /// Accounts created (households registering, agencies applying) per client address and in
+    /// all, per minute: each costs an argon2id run.
+    public var registrationsPerAddressPerMinute: Int
+    public var registrationsPerMinute: Int
 
     enum CodingKeys: String, CodingKey {
+        case registrationsPerAddressPerMinute = "registrations_per_address_per_minute"
+        case registrationsPerMinute = "registrations_per_minute"
         case version
         case sessionLifetimeHours = "session_lifetime_hours"
         case sessionIdleMinutes = "session_idle_minutes"
@@ -112,7 +118,9 @@ public struct AuthenticationPolicy: Sendable, Decodable, Equatable {
     }
 
     public init(version: Int = 1, sessionLifetimeHours: Int = 12, sessionIdleMinutes: Int = 30, passwordMinLength: Int = 10,
-                loginThrottle: LoginThrottlePolicy = .init()) {
+                loginThrottle: LoginThrottlePolicy = .init(), registrationsPerAddressPerMinute: Int = 5, registrationsPerMinute: Int = 120) {
+        self.registrationsPerAddressPerMinute = registrationsPerAddressPerMinute
+        self.registrationsPerMinute = registrationsPerMinute
         self.version = version
         self.sessionLifetimeHours = sessionLifetimeHours
         self.sessionIdleMinutes = sessionIdleMinutes
@@ -123,6 +131,9 @@ public struct AuthenticationPolicy: Sendable, Decodable, Equatable {
     func validate() throws(PolicyError) {
         guard (1...720).contains(sessionLifetimeHours) else {
             throw PolicyError(path: ["session_lifetime_hours"], message: "must be 1 to 720")
+        }
+        guard (1...10_000).contains(registrationsPerAddressPerMinute), (registrationsPerAddressPerMinute...100_000).contains(registrationsPerMinute) else {
+            throw PolicyError(path: ["registrations_per_minute"], message: "must be 1 to 100000, and at least registrations_per_address_per_minute")
         }
         guard (1...1440).contains(sessionIdleMinutes) else {
             throw PolicyError(path: ["session_idle_minutes"], message: "must be 1 to 1440")

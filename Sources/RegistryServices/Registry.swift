@@ -33,7 +33,7 @@ public struct Registry: Sendable {
         self.database = database
         self.keys = keys
         self.auth = AuthService(database: database, policy: policies.authentication, hasher: hasher)
-        self.agencies = AgencyService(database: database, hasher: hasher, passwordMinLength: policies.authentication.passwordMinLength)
+        self.agencies = AgencyService(database: database, hasher: hasher, authentication: policies.authentication)
         self.flags = FlagService(database: database, keys: keys, policy: policies.flags)
         self.flagImport = FlagImport(database: database, keys: keys, policy: policies.flags, flags: flags)
         self.grading = try GradingService(database: database, policy: policies.grading)

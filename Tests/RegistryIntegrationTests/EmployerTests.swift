@@ -333,7 +333,12 @@ struct EmployerTests {
             // Self-registration of employers, and its bad input.
             let registered = try await client.execute(uri: "/api/v1/employers", method: .post, headers: [.contentType: "application/json"], body: TestJSON.body([
                 "phone": "13912345678", "password": "employer password", "household_name": "赵家", "region_code": "110105"]))
-            #expect(registered.status == .created)
+            #expect(registered.status == .accepted)
+            // The same phone again: the same answer, and no second account.
+            let again = try await client.execute(uri: "/api/v1/employers", method: .post, headers: [.contentType: "application/json"], body: TestJSON.body([
+                "phone": "+86 139 1234 5678", "password": "another password", "household_name": "钱家", "region_code": "110105"]))
+            #expect(again.status == registered.status && again.body == registered.body, "\(String(buffer: again.body))")
+            #expect(try await registry.count("SELECT count(*)::int FROM users WHERE phone = '13912345678' AND id <> $1", UUID()) == 1)
             let noContact = try await client.execute(uri: "/api/v1/employers", method: .post, headers: [.contentType: "application/json"], body: TestJSON.body([
                 "password": "employer password", "household_name": "赵家", "region_code": "110105"]))
             #expect(noContact.status == .badRequest)

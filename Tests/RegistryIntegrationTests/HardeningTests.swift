@@ -234,4 +234,101 @@ struct HardeningTests {
             #expect(throws: ConfigurationError.self, "\(bad)") { _ = try Configuration.fromEnvironment(["REGISTRY_METRICS_ADDRESS": bad]) }
         }
     }
+
+    @Test("concurrent wrong passwords cannot all slip under the limit: attempts are counted before the check")
+    func loginThrottleIsAtomic() async throws {
+        try await withTestRegistry { registry, _ in
+            _ = try await registry.makeUser(email: "target@example.cn", password: "the right password")
+            let allowed = registry.policies.authentication.loginThrottle.accountFailuresAllowed
+            let attempts = allowed * 4
+            let refusedAsWrong = try await withThrowingTaskGroup(of: String.self) { group in
+                for i in 0..<attempts {
+                    group.addTask {
+                        do {
+                            _ = try await registry.auth.login(.email("target@example.cn"), password: "guess \(i)", clientAddress: nil,
+                                                              presentedToken: nil, requestID: nil, logger: testLogger)
+                            return "signed in"
+                        } catch let error as RegistryError {
+                            return error.code
+                        }
+                    }
+                }
+                var codes: [String] = []
+                for try await code in group { codes.append(code) }
+                return codes
+            }
+            // Only the allowance was ever checked against the password; the rest were throttled unseen.
+            #expect(refusedAsWrong.filter { $0 == "invalid_credentials" }.count == allowed, "\(refusedAsWrong)")
+            #expect(refusedAsWrong.filter { $0 == "too_many_attempts" }.count == attempts - allowed)
+            #expect(try await registry.auditCount("auth.login_failed") == allowed)
+        }
+    }
+
+    @Test("consent-code guesses are bounded per client address too, whichever employer account guesses")
+    func consentGuessesPerAddress() async throws {
+        try await withTestRegistry { registry, _ in
+            let perEmployer = registry.policies.reports.redeemFailuresAllowed
+            var employers: [Caller] = []
+            for i in 0..<4 {
+                let id = try await registry.accounts.registerEmployer(
+                    .init(email: "guess\(i)@example.cn", phone: nil, password: "employer password", householdName: "家\(i)", regionCode: "320102"),
+                    caller: .system, logger: testLogger)
+                employers.append(Caller(Principal(.user(id: id.text, role: .employer, agencyID: nil, workerID: nil))))
+            }
+            var wrong = 0
+            var throttled = 0
+            for employer in employers {
+                for _ in 0..<perEmployer {
+                    do {
+                        _ = try await registry.consents.redeem(code: "ABCDEFGH", caller: employer, clientAddress: "198.51.100.7", logger: testLogger)
+                    } catch let error as RegistryError {
+                        if error.code == "too_many_attempts" { throttled += 1 } else { wrong += 1 }
+                    }
+                }
+            }
+            // Fresh employer accounts do not buy more guesses from one address.
+            #expect(wrong == perEmployer * 3, "wrong \(wrong), throttled \(throttled)")
+            #expect(throttled == perEmployer)
+        }
+    }
+
+    @Test("account creation is throttled per address before any password is hashed")
+    func registrationThrottled() async throws {
+        try await withTestRegistry { registry, _ in
+            let limit = registry.policies.authentication.registrationsPerAddressPerMinute
+            var answers: [String] = []
+            for i in 0..<(limit + 3) {
+                do {
+                    _ = try await registry.accounts.register(
+                        .init(email: "flood\(i)@example.cn", phone: nil, password: "employer password", householdName: "家", regionCode: "320102"),
+                        caller: .system, clientAddress: "203.0.113.9", logger: testLogger)
+                    answers.append("ok")
+                } catch let error as RegistryError {
+                    answers.append(error.code)
+                    #expect(error.details["retry_after"] != nil)
+                }
+            }
+            // A calendar minute may turn during the loop; at most one more window's worth gets through.
+            #expect(answers.filter { $0 == "too_many_attempts" }.count >= 1, "\(answers)")
+            #expect(try await registry.count("SELECT count(*)::int FROM users WHERE role = 'employer' AND id <> $1", UUID()) <= 2 * limit)
+        }
+    }
+
+    @Test("the hash gate answers busy at once when its slots are taken, and frees them")
+    func hashGateBounds() async throws {
+        let hasher = PasswordHasher(parameters: .init(memory: 8_192, iterations: 3, parallelism: 1), concurrency: 2)
+        let results = await withTaskGroup(of: String.self) { group in
+            for _ in 0..<12 {
+                group.addTask {
+                    do { _ = try await hasher.hash("a password to hash"); return "hashed" } catch let e as RegistryError { return e.code } catch { return "?" }
+                }
+            }
+            var all: [String] = []
+            for await r in group { all.append(r) }
+            return all
+        }
+        #expect(results.contains("busy"), "\(results)")
+        #expect(results.contains("hashed"))
+        #expect(hasher.gate.inFlight == 0)
+    }
 }

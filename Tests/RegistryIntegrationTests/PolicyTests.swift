@@ -45,6 +45,8 @@ struct PolicyFileTests {
             session_lifetime_hours: 0
             session_idle_minutes: 30
             password_min_length: 10
+            registrations_per_address_per_minute: 5
+            registrations_per_minute: 120
             login_throttle: {account_failures_allowed: 5, address_failures_allowed: 30, window_seconds: 900, base_block_seconds: 30, max_block_seconds: 900}
             """)
         defer { try? FileManager.default.removeItem(atPath: dir) }

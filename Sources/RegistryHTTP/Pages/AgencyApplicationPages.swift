@@ -23,7 +23,8 @@ struct AgencyApplicationPages {
                 regionCode: form.text("region_code"), contactName: form.text("contact_name"),
                 contactPhone: form.optional("contact_phone"), contactEmail: form.text("contact_email"), password: form.text("password"))
             do {
-                _ = try await page.registry.agencies.apply(application, caller: page.caller, logger: context.logger)
+                _ = try await page.registry.agencies.apply(application, caller: page.caller, clientAddress: context.clientAddress,
+                                                           logger: context.logger)
             } catch let error as RegistryError {
                 return page.render("apply", Self.values(page, page.formValues(form, fields: Self.fields, secrets: ["password"], error: error)),
                                    status: error.kind.status)

@@ -25,7 +25,8 @@ struct EmployerPages {
                 email: form.optional("email"), phone: form.optional("phone"), password: form.text("password"),
                 householdName: form.text("household_name"), regionCode: form.text("region_code"))
             do {
-                _ = try await page.registry.accounts.registerEmployer(input, caller: page.caller, logger: context.logger)
+                _ = try await page.registry.accounts.register(input, caller: page.caller, clientAddress: context.clientAddress,
+                                                              logger: context.logger)
                 return page.redirect("/signin?notice=employer_registered")
             } catch let error as RegistryError where error.kind != .forbidden {
                 return page.render("employer_register",
@@ -72,7 +73,8 @@ struct EmployerPages {
             let page = kit.scope(request, context)
             let form = try await page.form()
             do {
-                let redeemed = try await page.registry.consents.redeem(code: form.text("code"), caller: page.caller, logger: context.logger)
+                let redeemed = try await page.registry.consents.redeem(code: form.text("code"), caller: page.caller, clientAddress: context.clientAddress,
+                                                                        logger: context.logger)
                 return page.redirect("/employer/workers/\(redeemed.workerId)/report")
             } catch let error as RegistryError where error.kind != .forbidden {
                 var response = page.render("check", page.formValues(form, fields: ["code"], error: error), status: error.kind.status)

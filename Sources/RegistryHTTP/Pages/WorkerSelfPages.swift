@@ -89,7 +89,8 @@ struct WorkerSelfPages {
             do {
                 try await page.registry.accounts.activateWorker(phone: form.text("phone"), code: form.text("code"),
                                                                 password: form.text("password"),
-                                                                throttle: page.registry.policies.authentication, logger: context.logger)
+                                                                throttle: page.registry.policies.authentication,
+                                                                clientAddress: context.clientAddress, logger: context.logger)
                 return page.redirect("/signin?notice=activated")
             } catch let error as RegistryError {
                 var response = activateForm(page, form: form, error: error)

@@ -32,7 +32,8 @@ struct AgencyRoutes {
     func register(on routes: ProtectedRouter) {
         routes.post("/api/v1/agencies", action: "agencies.apply") { request, context in
             let body = try await request.decodeJSON(AgencyService.Application.self, context: context)
-            let (agency, user) = try await registry.agencies.apply(body, caller: context.caller, logger: context.logger)
+            let (agency, user) = try await registry.agencies.apply(body, caller: context.caller, clientAddress: context.clientAddress,
+                                                                  logger: context.logger)
             return JSONResponse(Applied(agencyId: agency.text, userId: user.text, status: "pending"), status: .created)
         }
         routes.get("/api/v1/agencies", action: "agencies.list") { request, context in

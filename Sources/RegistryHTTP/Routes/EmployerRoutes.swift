@@ -34,8 +34,9 @@ struct EmployerRoutes {
         // Accounts
         routes.post("/api/v1/employers", action: "employers.register") { request, context in
             let body = try await request.decodeJSON(AccountService.EmployerRegistration.self, context: context)
-            let id = try await registry.accounts.registerEmployer(body, caller: context.caller, logger: context.logger)
-            return JSONResponse(Created(id: id.text), status: .created)
+            let answer = try await registry.accounts.register(body, caller: context.caller, clientAddress: context.clientAddress,
+                                                              logger: context.logger)
+            return JSONResponse(answer, status: .accepted)
         }
         routes.post("/api/v1/workers/{id}/account", action: "workers.account") { _, context in
             let sent = try await registry.accounts.startWorkerAccount(try context.parameters.uuid("id"), workers: registry.workers,
@@ -45,7 +46,8 @@ struct EmployerRoutes {
         routes.post("/api/v1/auth/activate", action: "auth.activate") { request, context in
             let body = try await request.decodeJSON(ActivateBody.self, context: context)
             try await registry.accounts.activateWorker(phone: body.phone, code: body.code, password: body.password,
-                                                       throttle: registry.policies.authentication, logger: context.logger)
+                                                       throttle: registry.policies.authentication, clientAddress: context.clientAddress,
+                                                       logger: context.logger)
             return Response(status: .noContent)
         }
         routes.put("/api/v1/me/availability", action: "availability.set") { request, context in
@@ -71,7 +73,8 @@ struct EmployerRoutes {
         }
         routes.post("/api/v1/consents/redeem", action: "consents.redeem") { request, context in
             let body = try await request.decodeJSON(CodeBody.self, context: context)
-            return JSONResponse(try await registry.consents.redeem(code: body.code, caller: context.caller, logger: context.logger))
+            return JSONResponse(try await registry.consents.redeem(code: body.code, caller: context.caller, clientAddress: context.clientAddress,
+                                                                 logger: context.logger))
         }
 
         // The report

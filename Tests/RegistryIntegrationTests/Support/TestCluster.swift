@@ -28,7 +28,9 @@ let testLogger: Logger = {
 
 /// Cheap argon2id parameters so tests do not spend their time hashing; the production
 /// parameters are tested on their own.
-let testHasher = PasswordHasher(parameters: .init(memory: 1024, iterations: 1, parallelism: 1))
+/// One hasher for the whole test process, where many registries run at once: cheap parameters, and a gate wide enough
+/// for every test in parallel (a server process has one registry and the default gate).
+let testHasher = PasswordHasher(parameters: .init(memory: 1024, iterations: 1, parallelism: 1), concurrency: 10_000)
 
 /// One real PostgreSQL cluster per test process (the embedded launcher, in a temporary folder),
 /// with a template database migrated once. Every test gets its own database cloned from it.
