@@ -21,6 +21,7 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress
+        self.clientAddress = source.channel.remoteAddress?.ipAddress
     }
 
     public var requestDecoder: JSONDecoder { JSONCoding.decoder }
@@ -29,10 +30,10 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     /// Bodies above this are refused with 413 before they are read in full.
     public var maxUploadSize: Int { 1 * 1024 * 1024 }
 
-    /// The client's IP address, without the port (used for throttling, never logged with a person).
-    public var clientAddress: String? {
-        remoteAddress?.ipAddress
-    }
+    /// The client's IP address, without the port (used for throttling, never logged with a
+    /// person): the socket peer, or behind trusted proxies the address they forwarded for
+    /// (set once by `AuthenticationMiddleware`).
+    public var clientAddress: String?
 }
 
 /// One JSON style for the whole API: snake_case keys, ISO 8601 dates.

@@ -75,6 +75,13 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
+        let trusted = registry.configuration.trustedProxies
+        if !trusted.isEmpty {
+            context.clientAddress = ClientAddress.resolve(peer: context.remoteAddress?.ipAddress,
+                                                          forwarded: request.headers[values: HTTPField.Name("Forwarded")!],
+                                                          forwardedFor: request.headers[values: HTTPField.Name("X-Forwarded-For")!],
+                                                          trusted: trusted)
+        }
         var token: String?
         if let authorization = request.headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RegistryDomain
 
 /// Everything the service reads from its environment, read once, here.
 public struct Configuration: Sendable {
@@ -20,6 +21,12 @@ public struct Configuration: Sendable {
     public var signingKey: String?
     /// Database connections per node.
     public var poolSize: Int = 16
+    /// Proxies whose forwarding headers are believed (REGISTRY_TRUSTED_PROXIES, CIDRs); empty:
+    /// the socket peer is the client.
+    public var trustedProxies: [ClientAddress.Range] = []
+    /// The address people reach the registry at (`https://registry.example.cn`), for links that
+    /// leave the browser (QR codes, messages); nil: derived from the listener.
+    public var publicURL: String?
     /// A second listener serving only `GET /metrics` to whoever can reach it (bind it to a private
     /// address); nil: metrics only to administrators on the main listener.
     public var metricsHost: String?
@@ -66,6 +73,21 @@ public struct Configuration: Sendable {
             else { throw ConfigurationError("REGISTRY_METRICS_ADDRESS must be HOST:PORT, e.g. 10.0.0.5:9464") }
             c.metricsHost = String(address[..<colon])
             c.metricsPort = p
+        }
+        if let proxies = env["REGISTRY_TRUSTED_PROXIES"], !proxies.isEmpty {
+            for item in proxies.split(separator: ",") {
+                let text = item.trimmingCharacters(in: .whitespaces)
+                guard let range = ClientAddress.Range(text) else {
+                    throw ConfigurationError("REGISTRY_TRUSTED_PROXIES: '\(text)' is not an address or CIDR range (e.g. 10.0.0.0/8, fd00::/8)")
+                }
+                c.trustedProxies.append(range)
+            }
+        }
+        if let url = env["REGISTRY_PUBLIC_URL"], !url.isEmpty {
+            guard let parsed = URLComponents(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host?.isEmpty == false,
+                  parsed.query == nil, parsed.fragment == nil, parsed.user == nil
+            else { throw ConfigurationError("REGISTRY_PUBLIC_URL must be an http(s) address like https://registry.example.cn") }
+            c.publicURL = url.hasSuffix("/") ? String(url.dropLast()) : url
         }
         if let pool = env["REGISTRY_DB_POOL"], !pool.isEmpty {
             guard let n = Int(pool), (1...500).contains(n) else { throw ConfigurationError("REGISTRY_DB_POOL must be 1 to 500") }

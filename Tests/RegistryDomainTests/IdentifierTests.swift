@@ -96,3 +96,43 @@ struct ContactTests {
         #expect(Contact.normalizedPhone("1380013800a") == nil)
     }
 }
+
+@Suite("Client address behind proxies")
+struct ClientAddressTests {
+    let proxies = ["10.0.0.0/8", "fd00::/8", "127.0.0.1"].compactMap(ClientAddress.Range.init)
+
+    @Test func rangesParseAndContain() throws {
+        let range = try #require(ClientAddress.Range("192.168.4.0/22"))
+        #expect(range.contains(ClientAddress.parse("192.168.7.255")!))
+        #expect(!range.contains(ClientAddress.parse("192.168.8.0")!))
+        #expect(ClientAddress.Range("fd00::/8")!.contains(ClientAddress.parse("fd12:3456::1")!))
+        for bad in ["", "10.0.0.0/33", "10.0.0/8", "300.1.1.1", "fd00::/129", "1.2.3.4/-1", "::1::2", "abc", "10.0.0.0/0008"] {
+            #expect(ClientAddress.Range(bad) == nil, "\(bad)")
+        }
+        #expect(ClientAddress.parse("::ffff:10.1.2.3").map(ClientAddress.format) == "10.1.2.3")
+        #expect(ClientAddress.parse("2001:db8::1").map(ClientAddress.format) == "2001:db8:0:0:0:0:0:1")
+    }
+
+    @Test func aDirectClientIsItsPeerWhateverItClaims() {
+        #expect(ClientAddress.resolve(peer: "203.0.113.5", forwarded: [], forwardedFor: ["1.2.3.4"], trusted: proxies) == "203.0.113.5")
+        #expect(ClientAddress.resolve(peer: "203.0.113.5", forwarded: [], forwardedFor: ["1.2.3.4"], trusted: []) == "203.0.113.5")
+    }
+
+    @Test func behindTrustedProxiesTheFirstUntrustedHopFromTheRightIsTheClient() {
+        // The client wrote "6.6.6.6" itself; the proxy appended the real peer it saw.
+        #expect(ClientAddress.resolve(peer: "10.0.0.2", forwarded: [], forwardedFor: ["6.6.6.6, 198.51.100.7"], trusted: proxies)
+                == "198.51.100.7")
+        // Two trusted hops.
+        #expect(ClientAddress.resolve(peer: "10.0.0.2", forwarded: [], forwardedFor: ["198.51.100.7, 10.9.9.9"], trusted: proxies)
+                == "198.51.100.7")
+        // RFC 7239 Forwarded wins over X-Forwarded-For, with quotes, ports and brackets.
+        #expect(ClientAddress.resolve(peer: "127.0.0.1", forwarded: [#"for=6.6.6.6, for="[2001:db8::7]:4711";proto=https"#],
+                                      forwardedFor: ["9.9.9.9"], trusted: proxies) == "2001:db8:0:0:0:0:0:7")
+        #expect(ClientAddress.resolve(peer: "10.0.0.2", forwarded: ["for=198.51.100.9:5000"], forwardedFor: [], trusted: proxies)
+                == "198.51.100.9")
+        // Garbage in the chain: the last hop the proxies vouch for.
+        #expect(ClientAddress.resolve(peer: "10.0.0.2", forwarded: [], forwardedFor: ["_hidden, 10.0.0.3"], trusted: proxies) == "10.0.0.3")
+        // No header at all: the proxy itself.
+        #expect(ClientAddress.resolve(peer: "10.0.0.2", forwarded: [], forwardedFor: [], trusted: proxies) == "10.0.0.2")
+    }
+}

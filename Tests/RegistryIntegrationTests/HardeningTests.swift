@@ -331,4 +331,59 @@ struct HardeningTests {
         #expect(results.contains("hashed"))
         #expect(hasher.gate.inFlight == 0)
     }
+
+    /// Waits out the last seconds of a calendar minute, so that a per-minute count is not split.
+    func awayFromMinuteBoundary() async throws {
+        let second = Int(Date().timeIntervalSince1970) % 60
+        if second > 45 { try await Task.sleep(for: .seconds(61 - second)) }
+    }
+
+    @Test("behind a trusted proxy each client has its own throttle; forwarding headers from anyone else are ignored")
+    func trustedProxiesSeparateClients() async throws {
+        let trusted = [ClientAddress.Range("127.0.0.1")!, ClientAddress.Range("::1")!]
+        try await withTestRegistry(configure: { $0.trustedProxies = trusted }) { registry, _ in
+            let app = Application(router: buildRouter(registry).0, logger: testLogger)
+            try await app.test(.live) { client in
+                try await awayFromMinuteBoundary()
+                let limit = registry.policies.reports.publicLookupsPerMinute
+                let body = TestJSON.body(["id_number": Fixtures.idNumber(serial: 330)])
+                func lookup(_ forwardedFor: String) async throws -> HTTPResponse.Status {
+                    try await client.execute(uri: "/api/v1/public/ban-status", method: .post,
+                                             headers: [.contentType: "application/json", HTTPField.Name("X-Forwarded-For")!: forwardedFor],
+                                             body: body).status
+                }
+                for _ in 0..<limit { #expect(try await lookup("198.51.100.1") == .ok) }
+                #expect(try await lookup("198.51.100.1") == .tooManyRequests)
+                // Another person behind the same proxy is not throttled with her; a client cannot pose as her by writing the header itself.
+                #expect(try await lookup("198.51.100.2") == .ok)
+                #expect(try await lookup("198.51.100.2, 198.51.100.1") == .tooManyRequests)
+            }
+        }
+        try await withTestRegistry { registry, _ in
+            // No trusted proxies: the header is ignored, so writing a new one each time buys nothing.
+            let app = Application(router: buildRouter(registry).0, logger: testLogger)
+            try await app.test(.live) { client in
+                try await awayFromMinuteBoundary()
+                let limit = registry.policies.reports.publicLookupsPerMinute
+                var statuses: [HTTPResponse.Status] = []
+                for i in 0...limit {
+                    statuses.append(try await client.execute(uri: "/api/v1/public/ban-status", method: .post,
+                                                             headers: [.contentType: "application/json", HTTPField.Name("X-Forwarded-For")!: "203.0.113.\(i)"],
+                                                             body: TestJSON.body(["id_number": Fixtures.idNumber(serial: 330)])).status)
+                }
+                #expect(statuses.last == .tooManyRequests, "\(statuses)")
+            }
+        }
+    }
+
+    @Test("REGISTRY_PUBLIC_URL is the origin of links that leave the browser; a malformed one is refused")
+    func publicURL() throws {
+        let c = try Configuration.fromEnvironment(["REGISTRY_PUBLIC_URL": "https://registry.example.cn/", "REGISTRY_TRUSTED_PROXIES": "10.0.0.0/8, fd00::/8"])
+        #expect(c.publicURL == "https://registry.example.cn")
+        #expect(c.trustedProxies.count == 2)
+        for bad in ["registry.example.cn", "ftp://x.cn", "https://", "https://x.cn/?a=1"] {
+            #expect(throws: ConfigurationError.self, "\(bad)") { _ = try Configuration.fromEnvironment(["REGISTRY_PUBLIC_URL": bad]) }
+        }
+        #expect(throws: ConfigurationError.self) { _ = try Configuration.fromEnvironment(["REGISTRY_TRUSTED_PROXIES": "10.0.0.0/8, nonsense"]) }
+    }
 }

@@ -39,11 +39,12 @@ enum QRCodeSVG {
 
 extension PageScope {
     /// The address this site is reached at, for links that leave the browser (a QR code read
-    /// by another phone): `https` when cookies are marked Secure (served over TLS, directly or
+    /// by another phone): REGISTRY_PUBLIC_URL when set (always, behind a proxy); else `https` when cookies are marked Secure (served over TLS, directly or
     /// behind a proxy), else `http`, and the host the visitor's own browser asked for. A host
     /// that is not a plain name, IPv4 or bracketed IPv6 address with an optional port is not
     /// used: the configured address is.
     var publicOrigin: String {
+        if let configured = registry.configuration.publicURL { return configured }
         let scheme = registry.configuration.secureCookies ? "https" : "http"
         if let authority = request.head.authority, Self.isPlainAuthority(authority) {
             return scheme + "://" + authority.lowercased()
