@@ -31,3 +31,7 @@ WHERE contact_phone ~ '^(\+|00)?861[0-9]{10}$';
 -- application frees it, so that whoever applied first cannot hold a company's code for ever.
 ALTER TABLE agencies DROP CONSTRAINT agencies_uscc_key;
 CREATE UNIQUE INDEX agencies_uscc_live_idx ON agencies (uscc) WHERE status <> 'rejected';
+
+-- Consent codes sent for a transfer (the first included): resending is capped over its life,
+-- and wrong attempts are no longer reset by a new code.
+ALTER TABLE transfers ADD COLUMN codes_sent integer NOT NULL DEFAULT 1 CHECK (codes_sent >= 0);

@@ -23,6 +23,12 @@ struct RegistrationThrottle: Sendable {
         }
     }
 
+    /// Seconds until the next calendar day (UTC), when a daily count starts again.
+    static func secondsToNextDay(_ now: Date = Date()) -> Int {
+        let second = Int(now.timeIntervalSince1970.truncatingRemainder(dividingBy: 86_400))
+        return max(1, 86_400 - second)
+    }
+
     /// The rate windows are calendar minutes.
     static func secondsToNextMinute(_ now: Date = Date()) -> Int {
         let second = Int(now.timeIntervalSince1970.truncatingRemainder(dividingBy: 60))

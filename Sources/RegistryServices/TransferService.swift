@@ -22,9 +22,10 @@ public struct TransferService: Sendable {
     public struct View: Sendable, Encodable {
         public var id: String
         public var workerId: String
-        public var workerName: String
-        public var fromAgencyId: String
-        public var fromAgencyName: String
+        /// Withheld from the requesting agency until the worker consents (as is the agency she is with).
+        public var workerName: String?
+        public var fromAgencyId: String?
+        public var fromAgencyName: String?
         public var toAgencyId: String
         public var toAgencyName: String
         public var status: String
@@ -55,12 +56,24 @@ public struct TransferService: Sendable {
             closeReason = t.closeReason
             allowed = TransferMachine.allowed(in: t.status).map(\.rawValue)
         }
+
+        /// The transfer as `party` may see it: until she consents, the requesting agency learns
+        /// nothing of the person behind the ID number it typed (no name, no agency), so that a
+        /// request is no look-up of who has a file where.
+        init(_ t: TransferStore.Transfer, for party: Party) {
+            self.init(t)
+            if party == .to, t.consentedAt == nil {
+                workerName = nil
+                fromAgencyId = nil
+                fromAgencyName = nil
+            }
+        }
     }
 
     public struct Requested: Sendable {
         public var transfer: View
-        /// Where the code went (masked), or nil when she has no phone and must consent in her account.
-        public var codeSentTo: String?
+        /// Whether a code went to her phone (false: she has none and consents in her own account).
+        public var codeSent: Bool
     }
 
     static func maskPhone(_ phone: String) -> String {
@@ -72,6 +85,17 @@ public struct TransferService: Sendable {
         let id = try NationalID(idNumber, today: CivilDate.today())
         let blind = Data(keys.blindIndex(id))
         let code = TokenGenerator.numericCode(digits: 6)
+        let agencyID = try await database.withConnection { connection in
+            try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger).id
+        }
+        // Counted before the ID number is looked up: each request texts a worker and tells that a file exists.
+        guard try await RateLimitStore.hit(key: "transfer-requests:" + agencyID.text, limit: policy.transferRequestsPerAgencyPerDay, per: .day,
+                                           database: database, logger: logger)
+        else {
+            throw RegistryError(.throttled, code: "too_many_transfer_requests",
+                                message: "Your agency has made \(policy.transferRequestsPerAgencyPerDay) transfer requests today. Try again tomorrow.",
+                                details: ["retry_after": String(RegistrationThrottle.secondsToNextDay())])
+        }
         return try await database.transaction(logger: logger) { connection in
             let agency = try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger)
             guard let user = caller.userUUID else { throw RegistryError.forbidden }
@@ -89,19 +113,19 @@ public struct TransferService: Sendable {
             let transferID = try await TransferStore.create(workerID: found.id, from: found.agencyID, to: agency.id, by: user,
                                                             codeHash: Data(TokenGenerator.hash(code)), codeMinutes: policy.consentCodeMinutes,
                                                             on: connection, logger: logger)
-            var sentTo: String?
+            var sent = false
             if let phone = worker?.phone {
                 try await NotificationStore.enqueue(channel: "sms", recipient: phone, template: "transfer_consent_code",
                                                     payload: ["code": code, "agency": agency.name, "minutes": String(policy.consentCodeMinutes)],
                                                     on: connection, logger: logger)
-                sentTo = Self.maskPhone(phone)
+                sent = true
             }
             try await AuditStore.append(caller.event("transfer.requested", "transfer", transferID, [
                 "worker": .string(found.id.text), "from": .string(found.agencyID.text), "to": .string(agency.id.text),
-                "code_sent": .bool(sentTo != nil),
+                "code_sent": .bool(sent),
             ]), on: connection, logger: logger)
             guard let transfer = try await TransferStore.get(transferID, on: connection, logger: logger) else { throw RegistryError.notFound("Transfer") }
-            return Requested(transfer: View(transfer), codeSentTo: sentTo)
+            return Requested(transfer: View(transfer, for: .to), codeSent: sent)
         }
     }
 
@@ -125,8 +149,7 @@ public struct TransferService: Sendable {
     public func get(_ id: UUID, caller: Caller, logger: Logger) async throws -> View {
         try await database.withConnection { connection in
             guard let t = try await TransferStore.get(id, on: connection, logger: logger) else { throw RegistryError.notFound("Transfer") }
-            _ = try await party(t, caller: caller, write: false, on: connection, logger: logger)
-            return View(t)
+            return View(t, for: try await party(t, caller: caller, write: false, on: connection, logger: logger))
         }
     }
 
@@ -142,7 +165,7 @@ public struct TransferService: Sendable {
             default:
                 let agency = try await AgencyAccess.agency(nil, caller: caller, write: false, on: connection, logger: logger)
                 return try await TransferStore.list(agencyID: agency.id, openOnly: openOnly, limit: 200, on: connection, logger: logger)
-                    .map(View.init)
+                    .map { View($0, for: $0.toAgencyID == agency.id ? .to : .from) }
             }
         }
     }
@@ -168,7 +191,8 @@ public struct TransferService: Sendable {
                     throw RegistryError(.conflict, code: "code_expired", message: "The consent code has expired. Ask for a new one.")
                 }
                 guard t.consentAttempts < policy.consentCodeAttempts else {
-                    throw RegistryError(.conflict, code: "code_exhausted", message: "Too many wrong codes. Ask for a new one.")
+                    throw RegistryError(.conflict, code: "code_exhausted",
+                                        message: "Too many wrong codes for this transfer. Cancel it; she can consent in her own account.")
                 }
                 guard TokenGenerator.constantTimeEqual(Data(TokenGenerator.hash(code)).base64EncodedString(), hash.base64EncodedString()) else {
                     try await TransferStore.countFailedCode(id, on: connection, logger: logger)
@@ -182,7 +206,7 @@ public struct TransferService: Sendable {
             try await TransferStore.markConsented(id, method: method, deadlineDays: policy.sealDeadlineDays, on: connection, logger: logger)
             try await AuditStore.append(caller.event("transfer.consented", "transfer", id, ["method": .string(method)]), on: connection, logger: logger)
             guard let updated = try await TransferStore.get(id, on: connection, logger: logger) else { throw RegistryError.notFound("Transfer") }
-            return .consented(View(updated))
+            return .consented(View(updated, for: who))
         }
         switch outcome {
         case .consented(let view): return view
@@ -192,7 +216,7 @@ public struct TransferService: Sendable {
     }
 
     /// The requesting agency sends a fresh code (the old one is void).
-    public func resendCode(_ id: UUID, caller: Caller, logger: Logger) async throws -> String? {
+    public func resendCode(_ id: UUID, caller: Caller, logger: Logger) async throws -> Bool {
         let code = TokenGenerator.numericCode(digits: 6)
         return try await database.transaction(logger: logger) { connection in
             guard let t = try await TransferStore.lock(id, on: connection, logger: logger) else { throw RegistryError.notFound("Transfer") }
@@ -201,6 +225,14 @@ public struct TransferService: Sendable {
             }
             guard t.status == .requested else {
                 throw RegistryError(.conflict, code: "illegal_transition", message: "Codes are sent only while the transfer awaits consent.")
+            }
+            guard try await TransferStore.codesSent(id, on: connection, logger: logger) < policy.consentCodeSends else {
+                throw RegistryError(.conflict, code: "codes_exhausted",
+                                    message: "\(policy.consentCodeSends) codes were sent for this transfer. Cancel it; she can consent in her own account.")
+            }
+            guard t.consentAttempts < policy.consentCodeAttempts else {
+                throw RegistryError(.conflict, code: "code_exhausted",
+                                    message: "Too many wrong codes for this transfer. Cancel it; she can consent in her own account.")
             }
             let worker = try await WorkerStore.get(t.workerID, on: connection, logger: logger)
             guard let phone = worker?.phone else {
@@ -211,7 +243,7 @@ public struct TransferService: Sendable {
             try await NotificationStore.enqueue(channel: "sms", recipient: phone, template: "transfer_consent_code",
                                                 payload: ["code": code, "minutes": String(policy.consentCodeMinutes)], on: connection, logger: logger)
             try await AuditStore.append(caller.event("transfer.code_resent", "transfer", id), on: connection, logger: logger)
-            return Self.maskPhone(phone)
+            return true
         }
     }
 
@@ -223,17 +255,19 @@ public struct TransferService: Sendable {
         return try await database.transaction(logger: logger) { connection in
             guard let t = try await TransferStore.lock(id, on: connection, logger: logger) else { throw RegistryError.notFound("Transfer") }
             let who = try await party(t, caller: caller, write: true, on: connection, logger: logger)
-            let permitted: [Party] = event == .reject ? [.worker, .admin] : [.to, .admin]
+            // She may withdraw her consent until the transfer completes.
+            let permitted: [Party] = event == .reject ? [.worker, .admin] : [.to, .worker, .admin]
             guard permitted.contains(who) else {
                 throw RegistryError(.forbidden, code: "not_a_party",
-                                    message: event == .reject ? "Only the worker can refuse her transfer." : "Only the requesting agency can cancel.")
+                                    message: event == .reject ? "Only the worker can refuse her transfer."
+                                        : "Only the requesting agency, the worker or an administrator can cancel.")
             }
             let next = try TransferMachine.apply(event, to: t.status)
             try await TransferStore.close(id, status: next, by: caller.userUUID, reason: reason, on: connection, logger: logger)
             try await AuditStore.append(caller.event("transfer.\(next.rawValue)", "transfer", id, ["reason": AuditValue(reason)]),
                                         on: connection, logger: logger)
             guard let updated = try await TransferStore.get(id, on: connection, logger: logger) else { throw RegistryError.notFound("Transfer") }
-            return View(updated)
+            return View(updated, for: who)
         }
     }
 

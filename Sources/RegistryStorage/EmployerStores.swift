@@ -383,6 +383,20 @@ public enum InquiryStore {
 
 /// Fixed-window counters (per minute) for public endpoints, shared by every node.
 public enum RateLimitStore {
+    /// A counting window: the calendar minute, hour or day (UTC) a hit falls in.
+    public enum Window: String, Sendable { case minute, hour, day }
+
+    /// Counts a hit for `key`; false when the key is over `limit` in the current `window`.
+    public static func hit(key: String, limit: Int, per window: Window, database: Database, logger: Logger) async throws -> Bool {
+        let rows = try await database.query("""
+            INSERT INTO rate_limits AS r (key, window_start, hits) VALUES (\(key), date_trunc(\(window.rawValue), now()), 1)
+            ON CONFLICT (key, window_start) DO UPDATE SET hits = r.hits + 1
+            RETURNING hits
+            """, logger: logger)
+        for try await hits in rows.decode(Int32.self) { return Int(hits) <= limit }
+        return true
+    }
+
     /// Counts a hit for `key`; false when the key is over `perMinute` in the current minute.
     public static func hit(key: String, perMinute: Int, database: Database, logger: Logger) async throws -> Bool {
         let rows = try await database.query("""

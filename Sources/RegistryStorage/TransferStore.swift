@@ -132,10 +132,17 @@ public enum TransferStore {
 
     public static func replaceCode(_ id: UUID, codeHash: Data, codeMinutes: Int, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query("""
-            UPDATE transfers SET consent_code_hash = \(codeHash), consent_attempts = 0,
+            UPDATE transfers SET consent_code_hash = \(codeHash), codes_sent = codes_sent + 1,
                    consent_code_expires_at = now() + make_interval(mins => \(Int32(codeMinutes)))
             WHERE id = \(id)
             """, logger: logger)
+    }
+
+    /// Codes sent so far for a transfer.
+    public static func codesSent(_ id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Int {
+        let rows = try await connection.query("SELECT codes_sent FROM transfers WHERE id = \(id)", logger: logger)
+        for try await n in rows.decode(Int.self) { return n }
+        return 0
     }
 
     public static func markConsented(_ id: UUID, method: String, deadlineDays: Int, on connection: PostgresConnection, logger: Logger) async throws {

@@ -386,4 +386,72 @@ struct HardeningTests {
         }
         #expect(throws: ConfigurationError.self) { _ = try Configuration.fromEnvironment(["REGISTRY_TRUSTED_PROXIES": "10.0.0.0/8, nonsense"]) }
     }
+
+    @Test("transfers: no personal details before consent, attempts capped over the whole transfer, resends capped, requests per agency capped")
+    func transfersAreNoOracleOrHijack() async throws {
+        try await withTestRegistry { registry, _ in
+            let (_, a) = try await registry.approvedAgency(1)
+            let (_, b) = try await registry.approvedAgency(2)
+            let id = Fixtures.idNumber(serial: 340)
+            let w = try await registry.workers.register(Fixtures.registration(id), caller: a, logger: testLogger)
+            let requested = try await registry.transfers.request(idNumber: id, caller: b, logger: testLogger)
+            let tid = try #require(UUID(uuidString: requested.transfer.id))
+            for view in [requested.transfer, try await registry.transfers.get(tid, caller: b, logger: testLogger),
+                         try #require(try await registry.transfers.list(openOnly: true, caller: b, logger: testLogger).first)] {
+                #expect(view.workerName == nil && view.fromAgencyName == nil && view.fromAgencyId == nil)
+            }
+            // The agency in custody sees who asked and for whom.
+            #expect(try await registry.transfers.get(tid, caller: a, logger: testLogger).workerName == "李秀英")
+            // Wrong codes count over the transfer's life: a new code does not give new tries.
+            let attempts = registry.policies.custody.consentCodeAttempts
+            var codes: [String] = []
+            for i in 0..<(attempts + 2) {
+                if i == 2 { _ = try await registry.transfers.resendCode(tid, caller: b, logger: testLogger) }
+                do {
+                    _ = try await registry.transfers.consent(tid, code: "99999\(i % 10)", caller: b, logger: testLogger)
+                    codes.append("consented")
+                } catch let e as RegistryError { codes.append(e.code) }
+            }
+            #expect(codes.filter { $0 == "wrong_code" }.count == attempts, "\(codes)")
+            #expect(codes.last == "code_exhausted")
+            // The right code no longer works either; resends are refused.
+            let right = try #require(try await registry.lastConsentCode())
+            let late = await #expect(throws: RegistryError.self) { _ = try await registry.transfers.consent(tid, code: right, caller: b, logger: testLogger) }
+            #expect(late?.code == "code_exhausted")
+            let resend = await #expect(throws: RegistryError.self) { _ = try await registry.transfers.resendCode(tid, caller: b, logger: testLogger) }
+            #expect(resend?.code == "codes_exhausted" || resend?.code == "code_exhausted")
+            // She still consents in her own account: the file is hers. And she can withdraw until it completes.
+            _ = try await registry.accounts.startWorkerAccount(w, workers: registry.workers, caller: a, logger: testLogger)
+            let activation = try #require(try await registry.lastCode("worker_activation_code"))
+            try await registry.accounts.activateWorker(phone: "13800138000", code: activation, password: "worker password",
+                                                       throttle: registry.policies.authentication, logger: testLogger)
+            let user = try #require(try await registry.database.withConnection { c in
+                try await AccountStore.find(email: nil, phone: "13800138000", on: c, logger: testLogger)
+            })
+            let worker = Caller(Principal(.user(id: user.id.text, role: .worker, agencyID: nil, workerID: w.text)))
+            let mine = try await registry.transfers.list(openOnly: true, caller: worker, logger: testLogger)
+            #expect(mine.map(\.id) == [tid.text] && mine.first?.fromAgencyName != nil)
+            let consented = try await registry.transfers.consent(tid, code: nil, caller: worker, logger: testLogger)
+            #expect(consented.status == "consented")
+            let withdrawn = try await registry.transfers.close(tid, .cancel, reason: "我改主意了", caller: worker, logger: testLogger)
+            #expect(withdrawn.status == "cancelled")
+            #expect(try await registry.workers.file(w, caller: a, logger: testLogger).id == w.text)  // still in A's custody
+        }
+    }
+
+    @Test("an agency's transfer requests per day are capped before any ID number is looked up")
+    func transferRequestsPerAgencyCapped() async throws {
+        var policies = try PolicySet.load(directory: repositoryRoot + "/Policies")
+        policies.custody.transferRequestsPerAgencyPerDay = 3
+        try await withTestRegistry(policies: policies) { registry, _ in
+            let (_, b) = try await registry.approvedAgency(2)
+            var codes: [String] = []
+            for i in 0..<5 {
+                do {
+                    _ = try await registry.transfers.request(idNumber: Fixtures.idNumber(serial: 350 + 2 * i), caller: b, logger: testLogger)
+                } catch let e as RegistryError { codes.append(e.code) }
+            }
+            #expect(codes == ["no_file", "no_file", "no_file", "too_many_transfer_requests", "too_many_transfer_requests"], "\(codes)")
+        }
+    }
 }

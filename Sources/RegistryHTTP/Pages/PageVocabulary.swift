@@ -51,7 +51,7 @@ enum PageVocabulary {
         "reply_saved", "available_on", "available_off", "activated",
         "case_filed", "case_evidence_added", "case_acted", "case_suspended", "case_suspension_lifted", "key_revoked",
         "placement_proposed", "account_started", "consent_sent", "review_disputed", "flag_disputed", "transfer_consented_own",
-        "transfer_refused_own",
+        "transfer_refused_own", "transfer_withdrawn_own",
     ] + PlacementPages.events.map(\.1) + Array(DisputePages.reviewNotices.values) + Array(DisputePages.flagNotices.values) + AgencyService.Decision.allCases.map { "agency_\($0.rawValue)" }
 
     /// Error codes with a message of their own; others fall back by field, then by kind.
@@ -70,6 +70,7 @@ enum PageVocabulary {
         "evidence_limit", "no_engagement", "already_suspended", "not_suspended",
         "source_exists", "dispute_decided",
         "no_employer", "account_active", "dispute_open",
+        "codes_exhausted", "too_many_transfer_requests", "busy", "invalid_characters",
     ]
 
     /// Fields whose format the generic "invalid" message explains.

@@ -33,7 +33,7 @@ struct TransferPages {
             do {
                 let result = try await page.registry.transfers.request(idNumber: form.text("id_number"), caller: page.caller,
                                                                        logger: context.logger)
-                let notice = result.codeSentTo == nil ? "transfer_requested_no_phone" : "transfer_requested"
+                let notice = result.codeSent ? "transfer_requested" : "transfer_requested_no_phone"
                 return page.redirect("/agency/transfers/\(result.transfer.id)?notice=\(notice)")
             } catch let error as RegistryError where error.kind != .forbidden {
                 return page.render("transfer_new", page.formValues(form, fields: ["id_number"], error: error), status: error.kind.status)
@@ -105,7 +105,8 @@ struct TransferPages {
         let outgoing = t.fromAgencyId == mine
         let open = t.status == TransferStatus.requested.rawValue || t.status == TransferStatus.consented.rawValue
         var v: [String: Any] = [
-            "id": t.id, "worker_id": t.workerId, "worker_name": t.workerName, "status": t.status,
+            "id": t.id, "worker_id": t.workerId, "worker_name": t.workerName ?? page.t.text("transfers.name_after_consent"),
+            "status": t.status,
             "status_label": page.label("transfer_status", t.status), "requested_at": PageScope.dateTime(t.requestedAt),
             "incoming": incoming, "outgoing": outgoing,
             "direction": page.t.text(incoming ? "transfers.incoming_one" : "transfers.outgoing_one"),

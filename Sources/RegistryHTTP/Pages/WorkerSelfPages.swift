@@ -70,6 +70,15 @@ struct WorkerSelfPages {
             }
         }
 
+        // She may withdraw her consent until the transfer completes.
+        routes.post("/worker/transfers/{id}/withdraw", action: "transfers.cancel") { request, context in
+            try await answer(request, context, access: access, form: .transferRefuse, notice: "transfer_withdrawn_own",
+                             fragment: "transfers") { page, id, _ in
+                _ = try await page.registry.transfers.close(id, .cancel, reason: "Consent withdrawn by the worker.", caller: page.caller,
+                                                            logger: page.context.logger)
+            }
+        }
+
         routes.post("/worker/availability", action: "availability.set") { request, context in
             let page = kit.scope(request, context)
             let form = try await page.form()
@@ -167,13 +176,14 @@ struct WorkerSelfPages {
             values["own_transfers"] = open.map { t -> [String: Any] in
                 let waiting = t.allowed.contains(TransferEvent.consent.rawValue)
                 var item: [String: Any] = [
-                    "id": t.id, "from_agency": t.fromAgencyName, "to_agency": t.toAgencyName, "status": t.status,
+                    "id": t.id, "from_agency": t.fromAgencyName ?? "", "to_agency": t.toAgencyName, "status": t.status,
                     "state_text": page.t.text(waiting ? "worker_home.transfer_waiting" : "worker_home.transfer_consented",
-                                              ["from": t.fromAgencyName]),
+                                              ["from": t.fromAgencyName ?? ""]),
                     "requested_at": PageScope.dateTime(t.requestedAt),
-                    "question": page.t.text("worker_home.transfer_question", ["from": t.fromAgencyName, "to": t.toAgencyName]),
+                    "question": page.t.text("worker_home.transfer_question", ["from": t.fromAgencyName ?? "", "to": t.toAgencyName]),
                     "can_answer": waiting && allowed("transfers.consent") && allowed("transfers.reject")
                         && t.allowed.contains(TransferEvent.reject.rawValue),
+                    "can_withdraw": !waiting && t.status == TransferStatus.consented.rawValue && allowed("transfers.cancel"),
                 ]
                 if let f = failure(.transferRefuse, t.id) {
                     item["refuse_error"] = f.message

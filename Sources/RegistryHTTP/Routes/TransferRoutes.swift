@@ -14,19 +14,20 @@ struct TransferRoutes {
 
     struct Requested: Encodable, Sendable {
         var transfer: TransferService.View
-        var codeSentTo: String?
+        /// Whether a code went to her phone; the number itself is not shown to the requesting agency.
+        var codeSent: Bool
     }
 
     struct ConsentBody: Decodable { var code: String? }
     struct ReasonBody: Decodable { var reason: String? }
-    struct Resent: Encodable, Sendable { var codeSentTo: String? }
+    struct Resent: Encodable, Sendable { var codeSent: Bool }
     struct List: Encodable, Sendable { var transfers: [TransferService.View] }
 
     func register(on routes: ProtectedRouter) {
         routes.post("/api/v1/transfers", action: "transfers.request") { request, context in
             let body = try await request.decodeJSON(RequestBody.self, context: context)
             let result = try await registry.transfers.request(idNumber: body.idNumber, caller: context.caller, logger: context.logger)
-            return JSONResponse(Requested(transfer: result.transfer, codeSentTo: result.codeSentTo), status: .created)
+            return JSONResponse(Requested(transfer: result.transfer, codeSent: result.codeSent), status: .created)
         }
         routes.get("/api/v1/transfers", action: "transfers.read") { request, context in
             let open = try request.flag("open", default: false)
@@ -41,7 +42,7 @@ struct TransferRoutes {
                                                                      caller: context.caller, logger: context.logger))
         }
         routes.post("/api/v1/transfers/{id}/resend-code", action: "transfers.resend") { _, context in
-            JSONResponse(Resent(codeSentTo: try await registry.transfers.resendCode(try context.parameters.uuid("id"), caller: context.caller,
+            JSONResponse(Resent(codeSent: try await registry.transfers.resendCode(try context.parameters.uuid("id"), caller: context.caller,
                                                                                    logger: context.logger)))
         }
         routes.post("/api/v1/transfers/{id}/reject", action: "transfers.reject") { request, context in
