@@ -95,7 +95,9 @@ public struct ReportService: Sendable {
             public struct Item: Sendable, Codable {
                 public var id: String
                 public var date: Date
-                public var household: String
+                /// The household's name for the worker, her agency, administrators and the household itself;
+                /// nil for any other employer reading the report (she sees "another household").
+                public var household: String?
                 public var skillScores: [String: Int]
                 public var ethicsScores: [String: Int]
                 public var comment: String?
@@ -148,7 +150,7 @@ public struct ReportService: Sendable {
             default:
                 throw RegistryError.notFound("Worker")
             }
-            let report = try await build(workerID, on: connection, logger: logger)
+            let report = try await build(workerID, viewer: caller, on: connection, logger: logger)
             if purpose != "self" {
                 try await InquiryStore.record(workerID: workerID, viewer: caller.userUUID, role: caller.principal.role.rawValue, purpose: purpose,
                                               consentID: consentID, engagementID: engagementID, on: connection, logger: logger)
@@ -160,7 +162,7 @@ public struct ReportService: Sendable {
         }
     }
 
-    func build(_ workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Report {
+    func build(_ workerID: UUID, viewer: Caller, on connection: PostgresConnection, logger: Logger) async throws -> Report {
         let today = CivilDate.today()
         guard let w = try await WorkerStore.get(workerID, on: connection, logger: logger) else { throw RegistryError.notFound("Worker") }
         let agency = try await AgencyStore.find(id: w.currentAgencyID, on: connection, logger: logger)
@@ -216,7 +218,9 @@ public struct ReportService: Sendable {
             engagements: .init(count: engagements.count, totalDays: engagements.reduce(0) { $0 + $1.days }, items: engagements),
             reviews: .init(count: reviews.count, skillAverages: averages(\.skillScores), ethicsAverages: averages(\.ethicsScores),
                            recent: reviews.prefix(policy.reportRecentReviews).map {
-                               .init(id: $0.id.text, date: $0.createdAt, household: $0.employerName, skillScores: $0.skillScores,
+                               .init(id: $0.id.text, date: $0.createdAt,
+                                     household: viewer.principal.role != .employer || $0.employerID == viewer.userUUID ? $0.employerName : nil,
+                                     skillScores: $0.skillScores,
                                      ethicsScores: $0.ethicsScores, comment: $0.comment, reply: $0.reply)
                            }),
             flags: try await ReportStore.flags(workerID, on: connection, logger: logger),
@@ -359,9 +363,41 @@ public struct ReportService: Sendable {
         }
     }
 
-    /// Workers listed for hire: name, age, region, categories, top level, grade — the full
-    /// report still needs her consent.
-    public func searchAvailable(_ s: Search, logger: Logger) async throws -> [ReportStore.Listing] {
+    /// A worker listed for hire, as any employer may see her before she consents: her family
+    /// name only, her age and province (no birth date, no county), categories, top level, grade.
+    public struct Listing: Sendable, Codable, Equatable {
+        public var id: String
+        public var displayName: String
+        public var age: Int
+        public var homeProvince: String
+        public var categories: [String]
+        public var grade: String?
+        public var topLevel: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case id, age, categories, grade
+            case displayName = "display_name", homeProvince = "home_province", topLevel = "top_level"
+        }
+
+        init(_ l: ReportStore.Listing, today: CivilDate) {
+            id = l.id.text
+            displayName = String(l.fullName.prefix(1)) + "**"
+            age = CivilDate(iso: l.birthDate).map { $0.years(until: today) } ?? 0
+            homeProvince = String(l.homeRegion.prefix(2)) + "0000"
+            categories = l.categories
+            grade = l.grade
+            topLevel = l.topLevel
+        }
+    }
+
+    /// Workers listed for hire — the full report still needs her consent. Bounded (a page of at
+    /// most `search_page_max`, no deeper than `search_offset_max`) and throttled per caller.
+    public func searchAvailable(_ s: Search, caller: Caller, logger: Logger) async throws -> [Listing] {
+        let who = caller.userUUID?.text ?? "anonymous"
+        guard try await RateLimitStore.hit(key: "search:" + who, limit: policy.searchesPerMinute, per: .minute, database: database, logger: logger)
+        else {
+            throw RegistryError.throttled(retryAfterSeconds: RegistrationThrottle.secondsToNextMinute())
+        }
         if let region = s.region, !(region.count == 6 && region.allSatisfy({ $0.isASCII && $0.isNumber })) {
             throw RegistryError.invalid("region", "region is a 6-digit division code (a province: 320000, a city: 320100).")
         }
@@ -373,13 +409,17 @@ public struct ReportService: Sendable {
             guard let i = bands.firstIndex(of: minGrade.uppercased()) else { throw RegistryError.invalid("min_grade", "min_grade is A, B, C or D.") }
             grades = Array(bands[...i])
         }
-        guard (1...policy.searchPageMax).contains(s.limit), s.offset >= 0, s.offset <= 100_000 else {
-            throw RegistryError.invalid("limit", "limit is 1 to \(policy.searchPageMax); offset 0 to 100000.")
+        guard (1...policy.searchPageMax).contains(s.limit) else {
+            throw RegistryError.invalid("limit", "limit is 1 to \(policy.searchPageMax).")
         }
+        guard (0...policy.searchOffsetMax).contains(s.offset) else {
+            throw RegistryError.invalid("offset", "offset is 0 to \(policy.searchOffsetMax): narrow the search instead.")
+        }
+        let today = CivilDate.today()
         return try await database.withConnection { connection in
             try await ReportStore.available(region: s.region, category: category, minLevel: s.minLevel, grades: grades, limit: s.limit,
                                             offset: s.offset, on: connection, logger: logger)
-        }
+        }.map { Listing($0, today: today) }
     }
 
     /// Public: is the person with this ID number barred from practice? Nothing else, and

@@ -11,8 +11,8 @@ struct NationalIDTests {
         #expect(id.birthDate == CivilDate(year: 1949, month: 12, day: 31))
         #expect(id.sex == .female)
         #expect(id.regionCode == "110105")
-        #expect(id.masked == "110105**********2X")
-        #expect("\(id)" == "110105**********2X")
+        #expect(id.masked == "11***************X")
+        #expect("\(id)" == "11***************X")
     }
 
     @Test("a lower-case x and surrounding spaces are accepted")

@@ -245,11 +245,13 @@ struct EmployerTests {
             let h = try await Household.make(registry, n: 1)
             let (_, agency) = (h.agencyID, h.agency)
             var ids: [UUID] = [h.workerID]
+            var nameOf = [h.workerID.uuidString.lowercased(): "李秀英"]
             for i in 0..<6 {
                 let id = try await registry.workers.register(
                     .init(idNumber: Fixtures.idNumber(serial: 500 + 2 * i), fullName: "工人\(i)", sex: "F", phone: nil,
                           homeRegion: i < 3 ? "320102" : "110105", serviceCategories: i % 2 == 0 ? ["nanny"] : ["cooking"]),
                     caller: agency, logger: testLogger)
+                nameOf[id.uuidString.lowercased()] = "工人\(i)"
                 _ = try await registry.workers.addSkill(id, .init(category: i % 2 == 0 ? "nanny" : "cooking", level: 1 + i % 5,
                                                                   assessedOn: "2026-01-01", assessor: "X", note: nil), caller: agency, logger: testLogger)
                 ids.append(id)
@@ -258,7 +260,7 @@ struct EmployerTests {
             for id in ids.dropLast() { try await registry.database.query("UPDATE workers SET available_for_hire = true WHERE id = \(id)", logger: testLogger) }
             try await registry.accounts.setAvailable(true, caller: h.worker, logger: testLogger)
             func find(_ s: ReportService.Search) async throws -> [String] {
-                try await registry.reports.searchAvailable(s, logger: testLogger).map(\.fullName)
+                try await registry.reports.searchAvailable(s, caller: h.employer, logger: testLogger).map { nameOf[$0.id] ?? "?" }
             }
             let all = try await find(.init(region: nil, category: nil, minLevel: nil, minGrade: nil, limit: 50, offset: 0))
             #expect(all.count == 6 && !all.contains("工人5"))
@@ -268,11 +270,22 @@ struct EmployerTests {
             let page2 = try await find(.init(region: nil, category: nil, minLevel: nil, minGrade: nil, limit: 4, offset: 4))
             #expect(page1.count == 4 && page2.count == 2 && Set(page1 + page2).count == 6)
             await #expect(throws: RegistryError.self) {
-                try await registry.reports.searchAvailable(.init(region: "32", category: nil, minLevel: nil, minGrade: nil, limit: 5, offset: 0), logger: testLogger)
+                try await registry.reports.searchAvailable(.init(region: "32", category: nil, minLevel: nil, minGrade: nil, limit: 5, offset: 0), caller: h.employer, logger: testLogger)
             }
             await #expect(throws: RegistryError.self) {
-                try await registry.reports.searchAvailable(.init(region: nil, category: nil, minLevel: nil, minGrade: "Z", limit: 5, offset: 0), logger: testLogger)
+                try await registry.reports.searchAvailable(.init(region: nil, category: nil, minLevel: nil, minGrade: "Z", limit: 5, offset: 0), caller: h.employer, logger: testLogger)
             }
+            // What a listing shows before consent: the family name, age and province; no birth date, no county.
+            let listed = try await registry.reports.searchAvailable(.init(region: "110000", category: nil, minLevel: nil, minGrade: nil, limit: 50,
+                                                                          offset: 0), caller: h.employer, logger: testLogger)
+            #expect(listed.allSatisfy { $0.displayName == "工**" && $0.homeProvince == "110000" && $0.age > 16 }, "\(listed)")
+            let encoded = String(decoding: try JSONEncoder().encode(listed), as: UTF8.self)
+            #expect(!encoded.contains("110105") && !encoded.contains("工人") && !encoded.contains("birth"))
+            let deep = await #expect(throws: RegistryError.self) {
+                try await registry.reports.searchAvailable(.init(region: nil, category: nil, minLevel: nil, minGrade: nil, limit: 5,
+                                                                 offset: registry.policies.reports.searchOffsetMax + 1), caller: h.employer, logger: testLogger)
+            }
+            #expect(deep?.field == "offset")
             try await registry.accounts.setAvailable(false, caller: h.worker, logger: testLogger)
             #expect(try await find(.init(region: nil, category: nil, minLevel: nil, minGrade: nil, limit: 50, offset: 0)).count == 5)
         }

@@ -454,4 +454,47 @@ struct HardeningTests {
             #expect(codes == ["no_file", "no_file", "no_file", "too_many_transfer_requests", "too_many_transfer_requests"], "\(codes)")
         }
     }
+
+    @Test("an employer reading a report sees her own household's name on reviews, never another household's")
+    func reportHidesOtherHouseholds() async throws {
+        try await withTestRegistry { registry, _ in
+            let h = try await Household.make(registry)
+            let e = try await registry.engagements.place(
+                .init(workerId: h.workerID, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: "2026-01-01"),
+                caller: h.agency, logger: testLogger)
+            _ = try await registry.engagements.transition(e, "confirm", caller: h.employer, logger: testLogger)
+            _ = try await registry.engagements.review(engagement: e, .init(skillScores: ["punctuality": 4], ethicsScores: ["honesty": 5, "respect": 5, "reliability": 5, "care": 5],
+                                                             comment: "很好"), caller: h.employer, logger: testLogger)
+            // A second household checks her with a consent code.
+            let otherID = try await registry.accounts.registerEmployer(
+                .init(email: "other@example.cn", phone: nil, password: "employer password", householdName: "王家", regionCode: "320102"),
+                caller: .system, logger: testLogger)
+            let other = Caller(Principal(.user(id: otherID.text, role: .employer, agencyID: nil, workerID: nil)))
+            let issued = try await registry.consents.issue(caller: h.worker, logger: testLogger)
+            _ = try await registry.consents.redeem(code: try #require(issued.code), caller: other, logger: testLogger)
+            let seen = try await registry.reports.report(h.workerID, caller: other, workers: registry.workers, logger: testLogger)
+            #expect(seen.reviews.recent.count == 1 && seen.reviews.recent.allSatisfy { $0.household == nil })
+            let own = try await registry.reports.report(h.workerID, caller: h.employer, workers: registry.workers, logger: testLogger)
+            #expect(own.reviews.recent.first?.household == "张家")
+            let agency = try await registry.reports.report(h.workerID, caller: h.agency, workers: registry.workers, logger: testLogger)
+            #expect(agency.reviews.recent.first?.household == "张家")
+        }
+    }
+
+    @Test("the for-hire search is throttled per employer")
+    func searchThrottled() async throws {
+        try await withTestRegistry { registry, _ in
+            try await awayFromMinuteBoundary()
+            let h = try await Household.make(registry)
+            let limit = registry.policies.reports.searchesPerMinute
+            var throttled = 0
+            for _ in 0...limit {
+                do {
+                    _ = try await registry.reports.searchAvailable(.init(region: nil, category: nil, minLevel: nil, minGrade: nil, limit: 5, offset: 0),
+                                                                   caller: h.employer, logger: testLogger)
+                } catch let e as RegistryError where e.code == "too_many_attempts" { throttled += 1 }
+            }
+            #expect(throttled == 1)
+        }
+    }
 }

@@ -109,7 +109,7 @@ struct PagesTests {
             let file = try await page.get(String(location.split(separator: "?")[0]))
             let html = String(buffer: file.body)
             #expect(html.contains("王芳"))
-            #expect(html.contains("320102**********"))
+            #expect(html.contains("32***************"))
             #expect(!html.contains(form["id_number"]!))
         }
     }

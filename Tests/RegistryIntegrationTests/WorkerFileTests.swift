@@ -100,7 +100,7 @@ struct WorkerFileTests {
                 for try await cipher in rows.decode(Data.self) { #expect(try registry.keys.open(Array(cipher)) == id) }
             }
             let file = try await registry.workers.file(workerID, caller: a, logger: testLogger)
-            #expect(file.idNumberMasked == String(id.prefix(6)) + "**********" + String(id.suffix(2)))
+            #expect(file.idNumberMasked == String(id.prefix(2)) + "***************" + String(id.suffix(1)))
         }
     }
 

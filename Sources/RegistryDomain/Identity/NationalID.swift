@@ -58,7 +58,9 @@ public struct NationalID: Sendable, Equatable {
     }
 
     /// Shown in lists: region and check character only, e.g. `110105************2X`.
-    public var masked: String { String(value.prefix(6)) + String(repeating: "*", count: 10) + String(value.suffix(2)) }
+    /// The province and the check character only: the file shows the birth date beside it, and
+    /// county, birth date and the last two characters would leave about ten candidates.
+    public var masked: String { String(value.prefix(2)) + String(repeating: "*", count: 15) + String(value.suffix(1)) }
 }
 
 extension NationalID: CustomStringConvertible, CustomDebugStringConvertible {

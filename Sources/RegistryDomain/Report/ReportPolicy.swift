@@ -23,6 +23,9 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
     public var reviewDimensions: Dimensions
     public var publicLookupsPerMinute: Int
     public var searchPageMax: Int
+    /// How deep the for-hire listing pages (offset), and searches per employer per minute.
+    public var searchOffsetMax: Int
+    public var searchesPerMinute: Int
     /// A signed report is valid for this many days after it was issued.
     public var signedReportValidDays: Int
 
@@ -40,6 +43,8 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
         case reviewDimensions = "review_dimensions"
         case publicLookupsPerMinute = "public_lookups_per_minute"
         case searchPageMax = "search_page_max"
+        case searchOffsetMax = "search_offset_max"
+        case searchesPerMinute = "searches_per_minute"
         case signedReportValidDays = "signed_report_valid_days"
     }
 
@@ -48,7 +53,10 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
                 reviewCommentMaxLength: Int = 1000, replyMaxLength: Int = 1000, reportRecentReviews: Int = 10,
                 reviewDimensions: Dimensions = .init(skill: ["punctuality", "quality", "childcare", "eldercare", "cooking"],
                                                      ethics: ["honesty", "respect", "reliability", "care"]),
-                publicLookupsPerMinute: Int = 20, searchPageMax: Int = 50, signedReportValidDays: Int = 30) {
+                publicLookupsPerMinute: Int = 20, searchPageMax: Int = 50, signedReportValidDays: Int = 30, searchOffsetMax: Int = 500,
+                searchesPerMinute: Int = 30) {
+        self.searchOffsetMax = searchOffsetMax
+        self.searchesPerMinute = searchesPerMinute
         self.version = version
         self.consentCodeMinutes = consentCodeMinutes
         self.reportAccessMinutes = reportAccessMinutes
@@ -80,6 +88,8 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
         try range(reportRecentReviews, "report_recent_reviews", 1...100)
         try range(publicLookupsPerMinute, "public_lookups_per_minute", 1...10_000)
         try range(searchPageMax, "search_page_max", 1...500)
+        try range(searchOffsetMax, "search_offset_max", 0...10_000)
+        try range(searchesPerMinute, "searches_per_minute", 1...10_000)
         try range(signedReportValidDays, "signed_report_valid_days", 1...366)
         for (name, list) in [("skill", reviewDimensions.skill), ("ethics", reviewDimensions.ethics)] {
             guard !list.isEmpty else { throw PolicyError(path: ["review_dimensions", name], message: "needs at least one dimension") }

@@ -28,7 +28,7 @@ struct EmployerRoutes {
     struct Reviews: Encodable, Sendable { var reviews: [ReviewStore.Review] }
     struct Disputes: Encodable, Sendable { var disputes: [ReviewStore.Dispute] }
     struct Inquiries: Encodable, Sendable { var inquiries: [InquiryStore.Inquiry] }
-    struct Listings: Encodable, Sendable { var workers: [ReportStore.Listing]; var limit: Int; var offset: Int }
+    struct Listings: Encodable, Sendable { var workers: [ReportService.Listing]; var limit: Int; var offset: Int }
 
     func register(on routes: ProtectedRouter) {
         // Accounts
@@ -102,11 +102,11 @@ struct EmployerRoutes {
         routes.get("/api/v1/listings", action: "workers.search") { request, context in
             let q = request.uri.queryParameters
             let limit = try WorkerRoutes.int(q["limit"].map(String.init), "limit", default: 20, range: 1...registry.policies.reports.searchPageMax)
-            let offset = try WorkerRoutes.int(q["offset"].map(String.init), "offset", default: 0, range: 0...100_000)
+            let offset = try WorkerRoutes.int(q["offset"].map(String.init), "offset", default: 0, range: 0...registry.policies.reports.searchOffsetMax)
             let minLevel = try q["min_level"].map { try WorkerRoutes.int(String($0), "min_level", default: 1, range: 1...5) }
             let found = try await registry.reports.searchAvailable(
                 .init(region: q["region"].map(String.init), category: q["category"].map(String.init), minLevel: minLevel,
-                      minGrade: q["min_grade"].map(String.init), limit: limit, offset: offset), logger: context.logger)
+                      minGrade: q["min_grade"].map(String.init), limit: limit, offset: offset), caller: context.caller, logger: context.logger)
             return JSONResponse(Listings(workers: found, limit: limit, offset: offset))
         }
         routes.post("/api/v1/public/ban-status", action: "public.ban_status") { request, context in
