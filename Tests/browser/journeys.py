@@ -113,7 +113,7 @@ def register_worker(b, worker):
     assert worker["id_number"] not in b.driver.current_url
     b.expect_text(worker["full_name"], where="h1")
     masked = b.find("#id-masked").text
-    assert masked == worker["id_number"][:6] + "*" * 10 + worker["id_number"][-2:], masked
+    assert masked == worker["id_number"][:2] + "*" * 15 + worker["id_number"][-1:], masked
     assert worker["id_number"] not in b.driver.page_source, "the full ID number is on the file page"
     worker["path"] = b.path().split("?")[0]
 
