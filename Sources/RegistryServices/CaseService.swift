@@ -393,15 +393,63 @@ public struct CaseService: Sendable {
         return nil
     }
 
+    /// Whether `caller` may add a file of `contentType` to this case now: checked before a byte of
+    /// the upload is read, so that nobody but a party of an open case with room left can make the
+    /// registry receive, hash and store megabytes.
+    public func mayAddEvidence(_ caseID: UUID, contentType: String, declaredLength: Int?, caller: Caller, logger: Logger) async throws {
+        // Who asks comes first: to anyone but a party, the case does not exist, whatever the upload.
+        try await database.withConnection { connection in
+            guard let row = try await Self.load(caseID, lock: false, on: connection, logger: logger), row.state.isOpen,
+                  Self.mayAdd(caller, to: row)
+            else { throw RegistryError.notFound("Case") }
+            guard try await Self.evidenceCount(caseID, on: connection, logger: logger) < policy.evidencePerCase else {
+                throw RegistryError(.conflict, code: "evidence_limit", message: "A case holds at most \(policy.evidencePerCase) files.")
+            }
+        }
+        if let declaredLength, declaredLength > policy.evidenceMaxBytes {
+            throw RegistryError(.tooLarge, code: "evidence_too_large", message: "Evidence files are at most \(policy.evidenceMaxBytes / 1_048_576) MB.")
+        }
+        if !contentType.isEmpty {
+            guard policy.evidenceTypes.contains(Self.mediaType(contentType)) else {
+                throw RegistryError(.unsupportedMediaType, code: "evidence_type",
+                                    message: "Evidence must be one of: \(policy.evidenceTypes.joined(separator: ", ")).")
+            }
+        }
+    }
+
+    static func mediaType(_ contentType: String) -> String {
+        contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+    }
+
+    static func mayAdd(_ caller: Caller, to row: Row) -> Bool {
+        caller.principal.role == .admin || (caller.userUUID != nil && caller.userUUID == row.requesterID)
+            || (caller.principal.role == .worker && caller.workerUUID == row.workerID)
+    }
+
+    static func evidenceCount(_ caseID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Int {
+        for try await n in try await connection.query("SELECT count(*)::int FROM evidence WHERE case_id = \(caseID)", logger: logger)
+            .decode(Int.self) { return n }
+        return 0
+    }
+
     /// Adds a file: size and type from policy (the declared type must match the content),
     /// stored content-addressed; never modified or deleted.
     public func addEvidence(_ caseID: UUID, filename: String, contentType: String, bytes: [UInt8], description: String?,
                             caller: Caller, logger: Logger) async throws -> EvidenceItem {
+        let upload = EvidenceUpload(content: Data(bytes), sha256: Data(SHA256.hash(data: Data(bytes))))
+        return try await addEvidence(caseID, filename: filename, contentType: contentType, upload: upload, description: description,
+                                     caller: caller, logger: logger)
+    }
+
+    /// As above, for a file already received and hashed (streamed to disk by `EvidenceSink`).
+    public func addEvidence(_ caseID: UUID, filename: String, contentType: String, upload: EvidenceUpload, description: String?,
+                            caller: Caller, logger: Logger) async throws -> EvidenceItem {
+        let bytes = upload.content
         guard bytes.count <= policy.evidenceMaxBytes else {
             throw RegistryError(.tooLarge, code: "evidence_too_large", message: "Evidence files are at most \(policy.evidenceMaxBytes / 1_048_576) MB.")
         }
-        let declared = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-        guard policy.evidenceTypes.contains(declared), Self.sniff(bytes) == declared else {
+        let declared = Self.mediaType(contentType)
+        guard policy.evidenceTypes.contains(declared), Self.sniff(Array(bytes.prefix(16))) == declared else {
             throw RegistryError(.unsupportedMediaType, code: "evidence_type",
                                 message: "Evidence must be one of: \(policy.evidenceTypes.joined(separator: ", ")) (and the file must really be one).")
         }
@@ -412,22 +460,17 @@ public struct CaseService: Sendable {
             throw RegistryError.invalid("filename", "Give the file a plain name (no control, bidirectional or invisible characters).")
         }
         let description = try Input.text(description, field: "description", max: 2000, required: false)
-        let digest = Data(SHA256.hash(data: Data(bytes)))
+        let digest = upload.sha256
         return try await database.transaction(logger: logger) { connection in
             guard let row = try await Self.load(caseID, lock: true, on: connection, logger: logger), row.state.isOpen else {
                 throw RegistryError.notFound("Case")
             }
-            let mayAdd = caller.principal.role == .admin || (caller.userUUID != nil && caller.userUUID == row.requesterID)
-                || (caller.principal.role == .worker && caller.workerUUID == row.workerID)
-            guard mayAdd else { throw RegistryError.notFound("Case") }
-            var count = 0
-            for try await n in try await connection.query("SELECT count(*)::int FROM evidence WHERE case_id = \(caseID)", logger: logger)
-                .decode(Int.self) { count = n }
-            guard count < policy.evidencePerCase else {
+            guard Self.mayAdd(caller, to: row) else { throw RegistryError.notFound("Case") }
+            guard try await Self.evidenceCount(caseID, on: connection, logger: logger) < policy.evidencePerCase else {
                 throw RegistryError(.conflict, code: "evidence_limit", message: "A case holds at most \(policy.evidencePerCase) files.")
             }
             try await connection.query("""
-                INSERT INTO evidence_blobs (sha256, content, size_bytes) VALUES (\(digest), \(Data(bytes)), \(Int32(bytes.count)))
+                INSERT INTO evidence_blobs (sha256, content, size_bytes) VALUES (\(digest), \(bytes), \(Int32(bytes.count)))
                 ON CONFLICT (sha256) DO NOTHING
                 """, logger: logger)
             var item: EvidenceItem?

@@ -175,6 +175,16 @@ struct CaseTests {
             let nosyBearer = "Bearer \(TestJSON.object(nosy.body)["token"] as? String ?? "")"
             #expect(try await client.execute(uri: "/api/v1/evidence/\(evidenceID)", method: .get, headers: [.authorization: nosyBearer]).status == .notFound)
             #expect(try await client.execute(uri: "/api/v1/cases/\(id)", method: .get, headers: [.authorization: nosyBearer]).status == .notFound)
+            // Nor upload to it: the case and the caller are checked before the body is read, so even an
+            // oversized body is answered 404 (not 413), and no temporary file is left behind.
+            let leftovers = { (try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()))?
+                .filter { $0.hasPrefix("registry-evidence-") }.count ?? 0 }
+            let before = leftovers()
+            let intrusion = try await client.execute(uri: "/api/v1/cases/\(id)/evidence?filename=big.pdf", method: .post,
+                                                     headers: [.authorization: nosyBearer, .contentType: "application/pdf"],
+                                                     body: ByteBuffer(bytes: pdfBytes + Array(repeating: 0x20, count: registry.policies.revocation.evidenceMaxBytes)))
+            #expect(intrusion.status == .notFound)
+            #expect(leftovers() == before)
             // Tampered content is withheld.
             try await asOwnerTamper(registry, evidenceID)
             let tampered = try await client.execute(uri: "/api/v1/evidence/\(evidenceID)", method: .get, headers: [.authorization: bearer])

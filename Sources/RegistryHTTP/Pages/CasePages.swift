@@ -73,8 +73,10 @@ struct CasePages {
             let id = try context.parameters.uuid("id")
             let form: WebForm
             do {
+                // Only a party of the open case, with room left, gets its upload read at all.
+                try await page.registry.cases.mayAddEvidence(id, contentType: "", declaredLength: nil, caller: page.caller, logger: context.logger)
                 form = try await WebForm.read(request, context: context, limit: Self.uploadLimit(page))
-            } catch let error as RegistryError where error.kind == .tooLarge {
+            } catch let error as RegistryError where error.kind != .notFound && error.kind != .forbidden {
                 return try await casePage(page, id, evidenceError: error)
             }
             try page.verifyCSRF(form)

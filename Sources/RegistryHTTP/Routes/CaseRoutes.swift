@@ -31,17 +31,21 @@ struct CaseRoutes {
             return JSONResponse(try await registry.cases.act(try context.parameters.uuid("id"), body, caller: context.caller, logger: context.logger))
         }
         routes.post("/api/v1/cases/{id}/evidence", action: "cases.evidence") { request, context in
-            let limit = registry.policies.revocation.evidenceMaxBytes
-            let buffer: ByteBuffer
-            do {
-                buffer = try await request.body.collect(upTo: limit)
-            } catch is NIOTooManyBytesError {
-                throw RegistryError(.tooLarge, code: "evidence_too_large", message: "Evidence files are at most \(limit / 1_048_576) MB.")
+            let caseID = try context.parameters.uuid("id")
+            let contentType = request.headers[.contentType] ?? ""
+            // The case, the caller, the room left and the declared type and length are checked
+            // before the body is read; then the body streams to a temporary file while it is hashed.
+            try await registry.cases.mayAddEvidence(caseID, contentType: contentType,
+                                                    declaredLength: request.headers[.contentLength].flatMap { Int($0) }, caller: context.caller,
+                                                    logger: context.logger)
+            let sink = try EvidenceSink(limit: registry.policies.revocation.evidenceMaxBytes)
+            for try await buffer in request.body {
+                try buffer.withUnsafeReadableBytes { try sink.append($0) }
             }
             let q = request.uri.queryParameters
             let item = try await registry.cases.addEvidence(
-                try context.parameters.uuid("id"), filename: q["filename"].map(String.init) ?? "", contentType: request.headers[.contentType] ?? "",
-                bytes: Array(buffer.readableBytesView), description: q["description"].map(String.init), caller: context.caller, logger: context.logger)
+                caseID, filename: q["filename"].map(String.init) ?? "", contentType: contentType, upload: try sink.finish(),
+                description: q["description"].map(String.init), caller: context.caller, logger: context.logger)
             return JSONResponse(item, status: .created)
         }
         routes.get("/api/v1/evidence/{id}", action: "cases.read") { _, context in
