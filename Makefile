@@ -31,9 +31,9 @@ test: test-deps
 	SWIFT_BUILD_FLAGS="$(SWIFT_BUILD_FLAGS)" scripts/fault-tests.sh
 	SWIFT_BUILD_FLAGS="$(SWIFT_BUILD_FLAGS)" scripts/browser-tests.sh
 
-## Remove the local data folder (the embedded cluster, keys, demo credentials). Stop the registry first.
+## Remove the local data folder (the embedded cluster, demo credentials) and the keys beside it. Stop the registry first.
 clean-data:
-	rm -rf .registry
+	rm -rf .registry .registry-keys
 
 ## Benchmarks, never run by CI: a release build, a fresh embedded cluster under /tmp, scale data
 ## (BENCH_WORKERS=1000000 by default; e.g. BENCH_WORKERS=100000 for a quicker run), then each figure

@@ -15,7 +15,7 @@ public struct Configuration: Sendable {
     public var logLevel: Logger.Level = .info
     /// Mark cookies Secure (set when served over TLS, directly or behind a proxy).
     public var secureCookies: Bool = false
-    /// Base64 keys; when absent they are created once in `dataDirectory/keys.json`.
+    /// Base64 keys; when absent they are read from (or created once in) `keysFile`.
     public var sealingKey: String?
     public var blindIndexKey: String?
     public var signingKey: String?
@@ -39,7 +39,12 @@ public struct Configuration: Sendable {
     public var migrationsDirectory: String { root + "/Migrations" }
     public var policiesDirectory: String { root + "/Policies" }
     public var webDirectory: String { root + "/Web" }
-    public var keysFile: String { dataDirectory + "/keys.json" }
+    /// REGISTRY_KEYS_FILE; nil: `keys.json` in a folder beside the data folder (`<data>-keys/`),
+    /// never inside it, so that a copy of the data folder does not carry the keys that open it.
+    public var keysFileSetting: String?
+    public var keysFile: String { keysFileSetting ?? (dataDirectory + "-keys/keys.json") }
+    /// Where keys were kept before (inside the data folder).
+    public var legacyKeysFile: String { dataDirectory + "/keys.json" }
     public var checkpointsFile: String { dataDirectory + "/audit-checkpoints.jsonl" }
 
     /// Environment variables, documented in the README.
@@ -63,6 +68,7 @@ public struct Configuration: Sendable {
         c.sealingKey = env["REGISTRY_SEALING_KEY"]
         c.blindIndexKey = env["REGISTRY_BLIND_INDEX_KEY"]
         c.signingKey = env["REGISTRY_SIGNING_KEY"]
+        if let file = env["REGISTRY_KEYS_FILE"], !file.isEmpty { c.keysFileSetting = Self.absolute(file) }
         if let idle = env["REGISTRY_IDLE_TIMEOUT"], !idle.isEmpty {
             guard let n = Int(idle), (1...3600).contains(n) else { throw ConfigurationError("REGISTRY_IDLE_TIMEOUT must be 1 to 3600 seconds") }
             c.idleTimeout = n

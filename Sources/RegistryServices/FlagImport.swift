@@ -100,7 +100,7 @@ public struct FlagImport: Sendable {
                         rejected.append(Rejected(line: line.number, reason: (error.field.map { "\($0): " } ?? "") + error.message,
                                                  record: line.text))
                     case .success(let s):
-                        let row = flags.row(s, line: line.number)
+                        let row = flags.row(s, sourceID: source.id, line: line.number)
                         Self.appendCopyRow(row, to: &buffer)
                     }
                     if buffer.readableBytes > 1 << 20 {

@@ -50,7 +50,7 @@ public struct FlagService: Sendable {
         let display = try Input.name(s.displayName, field: "display_name", max: 200)!
         let secret = TokenGenerator.token(bytes: 32)
         return try await database.transaction(logger: logger) { connection in
-            let id = try await IntegrationStore.createSource(name: name, kind: s.kind, displayName: display, secretEnc: Data(keys.seal(secret)),
+            let id = try await IntegrationStore.createSource(name: name, kind: s.kind, displayName: display, secretEnc: Data(keys.seal(secret, context: SealedPlace.sourceSecret(name: name))),
                                                              requireSignature: s.requireSignature ?? false, by: caller.userUUID,
                                                              on: connection, logger: logger)
             try await AuditStore.append(caller.event("integration.source_registered", "integration_source", id,
@@ -161,7 +161,9 @@ public struct FlagService: Sendable {
             throw RegistryError(.unauthorized, code: "stale_timestamp",
                                 message: "X-Registry-Timestamp is more than \(maxSkew) seconds from the registry's clock.")
         }
-        guard let sealed = source.signingSecretEnc, let secret = try? keys.open(Array(sealed)) else {
+        guard let sealed = source.signingSecretEnc,
+              let secret = try? keys.open(Array(sealed), context: SealedPlace.sourceSecret(name: source.name))
+        else {
             throw RegistryError(.unauthorized, code: "bad_signature", message: "The signature does not match.")
         }
         let expected = "sha256=" + Self.sign(secret: secret, method: request.method, path: request.path, source: source.name,
@@ -197,10 +199,12 @@ public struct FlagService: Sendable {
         public var flagId: String?
     }
 
-    func row(_ s: FlagSubmission, line: Int) -> FlagStore.Row {
+    /// The row to merge; the narrative is sealed for its place, the source's reference.
+    func row(_ s: FlagSubmission, sourceID: UUID, line: Int) -> FlagStore.Row {
         FlagStore.Row(line: line, reference: s.reference, blindIndex: keys.blindIndex(s.nationalID), category: s.category, severity: s.severity,
                       status: s.status.rawValue, occurredOn: s.occurredOn.iso, expiresOn: s.expiresOn?.iso,
-                      narrativeEnc: s.narrative.map { keys.seal($0) }, contentHash: Array(SHA256.hash(data: Data(s.canonicalContent.utf8))))
+                      narrativeEnc: s.narrative.map { keys.seal($0, context: SealedPlace.flagNarrative(sourceID: sourceID, reference: s.reference)) },
+                      contentHash: Array(SHA256.hash(data: Data(s.canonicalContent.utf8))))
     }
 
     static func validate(_ input: FlagSubmission.Input, kind: SourceKind, policy: FlagPolicy, today: CivilDate) -> Result<FlagSubmission, RegistryError> {
@@ -255,7 +259,7 @@ public struct FlagService: Sendable {
                                             reason: "The same reference is already item \(first) of this batch.", field: "reference")
                 } else {
                     seen[submission.reference] = i
-                    rows.append(row(submission, line: i))
+                    rows.append(row(submission, sourceID: sourceID, line: i))
                 }
             }
         }
@@ -313,7 +317,9 @@ public struct FlagService: Sendable {
             }
             let newStatus = status?.rawValue ?? flag.status
             let newSeverity = change.severity ?? flag.severity
-            let narrative = try flag.narrativeEnc.map { try keys.open(Array($0)) }
+            let narrative = try flag.narrativeEnc.map {
+                try keys.open(Array($0), context: SealedPlace.flagNarrative(sourceID: flag.sourceID, reference: flag.reference))
+            }
             let content = [flag.category, String(newSeverity), newStatus, flag.occurredOn, expires ?? "", narrative ?? ""].joined(separator: "\u{1F}")
             let hash = Data(SHA256.hash(data: Data(content.utf8)))
             guard hash != flag.contentHash else {
@@ -419,7 +425,9 @@ public struct FlagService: Sendable {
         return try await database.withConnection { connection in
             try await FlagStore.forWorker(worker, on: connection, logger: logger).map { f in
                 OwnFlag(id: f.id.text, source: f.sourceName, category: f.category, severity: f.severity, status: f.status, occurredOn: f.occurredOn,
-                        expiresOn: f.expiresOn, expired: f.expired, narrative: try f.narrativeEnc.map { try keys.open(Array($0)) })
+                        expiresOn: f.expiresOn, expired: f.expired, narrative: try f.narrativeEnc.map {
+                            try keys.open(Array($0), context: SealedPlace.flagNarrative(sourceID: f.sourceID, reference: f.reference))
+                        })
             }
         }
     }

@@ -114,7 +114,9 @@ extension ScaleDemo {
         }
         let contactNames = agencies.map { a in staffNames[staffIDs.firstIndex(of: a.staff[0])!] }
         let seedText = String(options.seed) + tag
-        let secrets = (0..<2).map { _ in Data(registry.keys.seal(TokenGenerator.token(bytes: 32))) }
+        let secrets = ["scale-police" + tag, "scale-bureau" + tag].map { name in
+            Data(registry.keys.seal(TokenGenerator.token(bytes: 32), context: SealedPlace.sourceSecret(name: name)))
+        }
         let usccs = agencies.map { DemoPeople.uscc(region: $0.region, &rng) }
         let contactPhones = agencies.map { _ in DemoPeople.mobile(&rng) }
         let sources: (UUID, UUID) = try await database.transaction(logger: logger) { connection in

@@ -131,7 +131,8 @@ extension ScaleDemo {
             let input = FlagSubmission.Input(idNumber: DemoPeople.idNumber(body), reference: reference, category: category, severity: severity,
                                              status: status, occurredOn: occurred.iso, expiresOn: nil, narrative: narrative)
             let submission = try FlagSubmission(input, source: kind, policy: policy, today: today)
-            FlagImport.appendCopyRow(registry.flags.row(submission, line: j), to: &buffer)
+            FlagImport.appendCopyRow(registry.flags.row(submission, sourceID: police ? plan.policeSource : plan.bureauSource, line: j),
+                                     to: &buffer)
             let effect = policy.effects(category: category, status: submission.status, severity: severity,
                                         expired: submission.expiresOn.map { $0 < today } ?? false)
             if effect.suspend || effect.openCase, known.contains(body) {

@@ -42,7 +42,6 @@ extension ScaleDemo {
         var body: UInt64
         var registration: WorkerRegistration
         var blind: [UInt8]
-        var sealed: [UInt8]
     }
 
     /// Workers with valid, distinct ID numbers, sealed and blind-indexed with the registry's key
@@ -91,8 +90,7 @@ extension ScaleDemo {
                     serviceCategories: Self.categories(female: female, &rng))
                 // The same validation as registration: check character, birth date, sex, age.
                 let registration = try WorkerRegistration(input, today: today, ages: ages)
-                fresh.append(Candidate(body: body, registration: registration, blind: registry.keys.blindIndex(registration.nationalID),
-                                       sealed: registry.keys.seal(registration.nationalID.value)))
+                fresh.append(Candidate(body: body, registration: registration, blind: registry.keys.blindIndex(registration.nationalID)))
             }
             // Someone already registered (another set, or real files) keeps her file: draw again.
             var taken = Set<[UInt8]>()
@@ -150,7 +148,7 @@ extension ScaleDemo {
             let available = rng.chance(0.1)
 
             line.add(id)
-            line.add(bytes: p.sealed)
+            line.add(bytes: registry.keys.seal(reg.nationalID.value, context: SealedPlace.workerID(id)))
             line.add(bytes: p.blind)
             line.add(reg.fullName)
             line.add(reg.nationalID.birthDate)

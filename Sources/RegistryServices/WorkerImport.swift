@@ -120,7 +120,9 @@ public struct WorkerImport: Sendable {
     }
 
     func insert(_ batch: [Valid], agencyID: UUID, today: CivilDate, caller: Caller, logger: Logger) async throws -> [LineResult] {
-        let ciphers = batch.map { ByteBuffer(bytes: keys.seal($0.registration.nationalID.value)) }
+        // Ids chosen here, so that each sealed ID number is bound to its row.
+        let ids = batch.map { _ in UUID() }
+        let ciphers = zip(batch, ids).map { ByteBuffer(bytes: keys.seal($0.registration.nationalID.value, context: SealedPlace.workerID($1))) }
         let blinds = batch.map { ByteBuffer(bytes: $0.blind) }
         let names = batch.map { $0.registration.fullName }
         let births = batch.map { $0.registration.nationalID.birthDate.iso }
@@ -146,13 +148,13 @@ public struct WorkerImport: Sendable {
             }
             let rows = try await connection.query("""
                 WITH input AS (
-                    SELECT * FROM unnest(\(ciphers)::bytea[], \(blinds)::bytea[], \(names)::text[], \(births)::text[], \(sexes)::text[],
-                                         \(phones)::text[], \(regions)::text[], \(categories)::text[], \(lines)::bigint[])
-                        AS i(cipher, blind, name, birth, sex, phone, region, cats, line)
+                    SELECT * FROM unnest(\(ids)::uuid[], \(ciphers)::bytea[], \(blinds)::bytea[], \(names)::text[], \(births)::text[],
+                                         \(sexes)::text[], \(phones)::text[], \(regions)::text[], \(categories)::text[], \(lines)::bigint[])
+                        AS i(wid, cipher, blind, name, birth, sex, phone, region, cats, line)
                 ), inserted AS (
-                    INSERT INTO workers (id_ciphertext, id_blind_index, full_name, birth_date, sex, phone, home_region,
+                    INSERT INTO workers (id, id_ciphertext, id_key_version, id_blind_index, full_name, birth_date, sex, phone, home_region,
                                          service_categories, current_agency_id, registered_by)
-                    SELECT cipher, blind, name, birth::date, sex, nullif(phone, ''), region, string_to_array(cats, ','), \(agencyID), \(userID)
+                    SELECT wid, cipher, \(Int16(keys.currentSealingVersion)), blind, name, birth::date, sex, nullif(phone, ''), region, string_to_array(cats, ','), \(agencyID), \(userID)
                     FROM input
                     ON CONFLICT (id_blind_index) DO NOTHING
                     RETURNING id, id_blind_index

@@ -30,11 +30,13 @@ public struct WorkerService: Sendable {
         let today = CivilDate.today()
         let registration = try WorkerRegistration(input, today: today, ages: policy.ages)
         let blind = Data(keys.blindIndex(registration.nationalID))
-        let sealed = Data(keys.seal(registration.nationalID.value))
+        // The id is chosen here so that the sealed ID number is bound to its row.
+        let workerID = UUID()
+        let sealed = Data(keys.seal(registration.nationalID.value, context: SealedPlace.workerID(workerID)))
         return try await database.transaction(logger: logger) { connection in
             let agency = try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger)
             let new = WorkerStore.NewWorker(
-                idCiphertext: sealed, blindIndex: blind, fullName: registration.fullName, birthDate: registration.nationalID.birthDate.iso,
+                id: workerID, idCiphertext: sealed, keyVersion: keys.currentSealingVersion, blindIndex: blind, fullName: registration.fullName, birthDate: registration.nationalID.birthDate.iso,
                 sex: registration.sex.rawValue, phone: registration.phone, homeRegion: registration.homeRegion,
                 categories: registration.categories.map(\.rawValue), agencyID: agency.id, registeredBy: caller.userUUID)
             guard let id = try await WorkerStore.insert(new, startedOn: today.iso, on: connection, logger: logger) else {
@@ -120,7 +122,8 @@ public struct WorkerService: Sendable {
         let today = CivilDate.today()
         return try await database.withConnection { connection in
             let (worker, _) = try await visibleWorker(id, caller: caller, write: false, on: connection, logger: logger)
-            let masked = (try? NationalID(try keys.open(Array(worker.idCiphertext)), today: today).masked) ?? "******"
+            let masked = (try? NationalID(try keys.open(Array(worker.idCiphertext), context: SealedPlace.workerID(worker.id)), today: today).masked)
+                ?? "******"
             let agency = try await AgencyStore.find(id: worker.currentAgencyID, on: connection, logger: logger)
             let birth = CivilDate(iso: worker.birthDate) ?? today
             return File(

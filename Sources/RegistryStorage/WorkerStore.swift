@@ -6,7 +6,9 @@ import RegistryDomain
 /// Workers' files: identity (ID sealed + blind index), custody, tenures, qualifications.
 public enum WorkerStore {
     public struct NewWorker: Sendable {
+        public var id: UUID
         public var idCiphertext: Data
+        public var keyVersion: Int
         public var blindIndex: Data
         public var fullName: String
         public var birthDate: String
@@ -17,9 +19,11 @@ public enum WorkerStore {
         public var agencyID: UUID
         public var registeredBy: UUID?
 
-        public init(idCiphertext: Data, blindIndex: Data, fullName: String, birthDate: String, sex: String, phone: String?,
+        public init(id: UUID = UUID(), idCiphertext: Data, keyVersion: Int = 1, blindIndex: Data, fullName: String, birthDate: String, sex: String, phone: String?,
                     homeRegion: String, categories: [String], agencyID: UUID, registeredBy: UUID?) {
+            self.id = id
             self.idCiphertext = idCiphertext
+            self.keyVersion = keyVersion
             self.blindIndex = blindIndex
             self.fullName = fullName
             self.birthDate = birthDate
@@ -49,9 +53,9 @@ public enum WorkerStore {
     /// Inserts the worker and opens her first tenure; nil when the ID already has a file.
     public static func insert(_ w: NewWorker, startedOn: String, on connection: PostgresConnection, logger: Logger) async throws -> UUID? {
         let rows = try await connection.query("""
-            INSERT INTO workers (id_ciphertext, id_blind_index, full_name, birth_date, sex, phone, home_region,
+            INSERT INTO workers (id, id_ciphertext, id_key_version, id_blind_index, full_name, birth_date, sex, phone, home_region,
                                  service_categories, current_agency_id, registered_by)
-            VALUES (\(w.idCiphertext), \(w.blindIndex), \(w.fullName), \(w.birthDate)::date, \(w.sex), \(w.phone), \(w.homeRegion),
+            VALUES (\(w.id), \(w.idCiphertext), \(Int16(w.keyVersion)), \(w.blindIndex), \(w.fullName), \(w.birthDate)::date, \(w.sex), \(w.phone), \(w.homeRegion),
                     \(w.categories), \(w.agencyID), \(w.registeredBy))
             ON CONFLICT (id_blind_index) DO NOTHING
             RETURNING id

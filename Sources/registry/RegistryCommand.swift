@@ -20,14 +20,15 @@ struct RegistryCommand: AsyncParsableCommand {
         commandName: "registry",
         abstract: "The domestic service worker credit registry.",
         discussion: "Configuration comes from the environment (see README.md): PORT, HOST, REGISTRY_DATA_DIR, DATABASE_URL, LOG_LEVEL, ...",
-        subcommands: [Serve.self, Migrate.self, CreateAdmin.self, Demo.self, BenchHash.self, ImportWorkers.self, ImportFlags.self, Regrade.self, ReportCommand.self, DB.self, Policies.self, Audit.self],
+        subcommands: [Serve.self, Migrate.self, CreateAdmin.self, Demo.self, BenchHash.self, ImportWorkers.self, ImportFlags.self, Regrade.self,
+                      ReportCommand.self, DB.self, Policies.self, Audit.self, Keys.self],
         defaultSubcommand: Serve.self
     )
 }
 
 /// Everything a command needs: configuration, policies, keys, a migrated database and a pool.
 /// The embedded cluster is stopped when the body ends or fails, if this process started it.
-func withRegistry<T: Sendable>(migrate: Bool, _ body: (Registry, Logger) async throws -> T) async throws -> T {
+func withRegistry<T: Sendable>(migrate: Bool, demo: Bool = false, _ body: (Registry, Logger) async throws -> T) async throws -> T {
     let configuration = try Configuration.fromEnvironment()
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
@@ -37,7 +38,7 @@ func withRegistry<T: Sendable>(migrate: Bool, _ body: (Registry, Logger) async t
     var logger = Logger(label: "registry")
     logger.logLevel = configuration.logLevel
     let policies = try PolicySet.load(directory: configuration.policiesDirectory)
-    let keys = try configuration.loadKeys()
+    let keys = try configuration.loadKeys(demo: demo)
     let runtime = try DatabaseRuntime.prepare(configuration, logger: logger)
     do {
         if migrate {
@@ -70,7 +71,7 @@ struct Serve: AsyncParsableCommand {
     var demo = false
 
     func run() async throws {
-        try await withRegistry(migrate: true) { registry, logger in
+        try await withRegistry(migrate: true, demo: demo) { registry, logger in
             if demo {
                 let summary = try await DemoData.loadIfEmpty(registry, logger: logger)
                 if summary.created, let password = summary.adminPassword {
@@ -186,7 +187,7 @@ struct Demo: AsyncParsableCommand {
 
     func run() async throws {
         guard let workers else {
-            try await withRegistry(migrate: true) { registry, logger in
+            try await withRegistry(migrate: true, demo: true) { registry, logger in
                 let summary = try await DemoData.loadIfEmpty(registry, logger: logger)
                 if summary.created {
                     print("demo data loaded; administrator \(summary.adminEmail), password: \(summary.adminPassword ?? "")")
@@ -563,4 +564,61 @@ struct Regrade: AsyncParsableCommand {
 /// prints before it starts serving is seen even when its output is a pipe.
 func say(_ text: String) {
     FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The sealing keys: rotate to a new version, re-seal what the old ones sealed, or show which versions are in use.",
+        subcommands: [Rotate.self, Reseal.self, Status.self])
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a new sealing key version to the keys file, make it current, and re-seal every ID number, narrative and secret.",
+            discussion: """
+                The old versions stay in the keys file, so values sealed under them still open. Restart every registry node with \
+                the new keys file, then run `registry keys reseal` once more to catch what a node still sealed under the old \
+                version meanwhile. The blind index and signing keys do not change.
+                """)
+
+        func run() async throws {
+            let configuration = try Configuration.fromEnvironment()
+            let old = try configuration.loadKeys()
+            let rotated = old.addingSealingVersion()
+            try configuration.saveKeys(rotated)
+            print("sealing key version \(rotated.currentSealingVersion) added to \(configuration.keysFile) and made current")
+            try await Reseal.reseal()
+        }
+    }
+
+    struct Reseal: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-seal every value not sealed under the current key version (bound to its row); safe to run again.")
+
+        func run() async throws { try await Self.reseal() }
+
+        static func reseal() async throws {
+            let started = ContinuousClock.now
+            let summary = try await withRegistry(migrate: false) { registry, logger in
+                try await KeyRotation(database: registry.database, keys: registry.keys).reseal(logger: logger) { s in
+                    FileHandle.standardError.write(Data("\r  re-sealed \(s.workers) ID numbers and \(s.narratives) narratives (\(s.examined) rows read)".utf8))
+                }
+            }
+            let elapsed = ContinuousClock.now - started
+            FileHandle.standardError.write(Data("\n".utf8))
+            print("re-sealed \(summary.workers) ID numbers, \(summary.narratives) narratives and \(summary.secrets) secrets in \(elapsed.components.seconds) s")
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Which sealing key versions exist and how many ID numbers each seals.")
+
+        func run() async throws {
+            try await withRegistry(migrate: false) { registry, logger in
+                let counts = try await KeyRotation(database: registry.database, keys: registry.keys).versions(logger: logger)
+                for version in registry.keys.sealingKeys.keys.sorted() {
+                    print("version \(version)\(version == registry.keys.currentSealingVersion ? " (current)" : ""): \(counts[version] ?? 0) ID numbers")
+                }
+            }
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -496,5 +497,77 @@ struct HardeningTests {
             }
             #expect(throttled == 1)
         }
+    }
+
+    @Test("sealed values are bound to their row and key version; a value moved to another row does not open; legacy values still open")
+    func sealedValuesBoundToTheirPlace() throws {
+        let ring = KeyRing.random()
+        let a = UUID(), b = UUID()
+        let sealed = ring.seal("11010519491231002X", context: SealedPlace.workerID(a))
+        #expect(try ring.open(sealed, context: SealedPlace.workerID(a)) == "11010519491231002X")
+        #expect(throws: RegistryError.self) { try ring.open(sealed, context: SealedPlace.workerID(b)) }
+        #expect(KeyRing.version(of: sealed) == 1 && ring.isCurrent(sealed))
+        // A value sealed before versions (no header, no associated data) still opens, and is not current.
+        let legacy = Array(try AES.GCM.seal(Data("secret".utf8), using: ring.sealingKey).combined!)
+        #expect(try ring.open(legacy, context: "anything") == "secret" && !ring.isCurrent(legacy))
+        // After a rotation both versions open; new values carry the new version.
+        let rotated = ring.addingSealingVersion()
+        #expect(try rotated.open(sealed, context: SealedPlace.workerID(a)) == "11010519491231002X")
+        let resealed = rotated.seal("11010519491231002X", context: SealedPlace.workerID(a))
+        #expect(KeyRing.version(of: resealed) == 2 && rotated.isCurrent(resealed) && !rotated.isCurrent(sealed))
+        #expect(throws: RegistryError.self) { try ring.open(resealed, context: SealedPlace.workerID(a)) }
+        // The stored form keeps every version.
+        let reloaded = try KeyRing(stored: rotated.stored)
+        #expect(try reloaded.currentSealingVersion == 2 && reloaded.open(sealed, context: SealedPlace.workerID(a)) == "11010519491231002X")
+    }
+
+    @Test("keys rotate: every ID number, narrative and secret is re-sealed under the new version, in batches, and a re-run changes nothing")
+    func keyRotationReseals() async throws {
+        try await withTestRegistry { registry, _ in
+            let (_, agency) = try await registry.approvedAgency(1)
+            var workers: [UUID] = []
+            for i in 0..<5 { workers.append(try await registry.workers.register(Fixtures.registration(Fixtures.idNumber(serial: 600 + 2 * i)),
+                                                                                caller: agency, logger: testLogger)) }
+            let (sourceID, _, _, police) = try await registry.source("police-k", kind: "police", signed: true)
+            _ = try await registry.flags.submit([flag(Fixtures.idNumber(serial: 600), "K-1")], sourceID: sourceID, caller: police, logger: testLogger)
+            let rotated = registry.keys.addingSealingVersion()
+            let summary = try await KeyRotation(database: registry.database, keys: rotated).reseal(batch: 2, logger: testLogger)
+            #expect(summary.workers == 5 && summary.narratives == 1 && summary.secrets == 1, "\(summary)")
+            for try await (id, cipher, version) in try await registry.database.query(
+                "SELECT id, id_ciphertext, id_key_version FROM workers", logger: testLogger).decode((UUID, Data, Int16).self) {
+                #expect(version == 2 && KeyRing.version(of: Array(cipher)) == 2)
+                #expect((try? rotated.open(Array(cipher), context: SealedPlace.workerID(id))) != nil)
+            }
+            let again = try await KeyRotation(database: registry.database, keys: rotated).reseal(logger: testLogger)
+            #expect(again.workers == 0 && again.narratives == 0 && again.secrets == 0)
+            #expect(try await registry.auditCount("keys.resealed") == 2)
+        }
+    }
+
+    @Test("outside demo mode a keys file inside the data folder is refused; in demo mode an old one is moved out")
+    func keysFileOutsideTheDataFolder() throws {
+        let root = NSTemporaryDirectory() + "keys-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var c = try Configuration.fromEnvironment(["REGISTRY_DATA_DIR": root + "/data"])
+        // The default lies beside the data folder.
+        #expect(!c.keysFile.hasPrefix(root + "/data/"))
+        let keys = try c.loadKeys()
+        #expect(FileManager.default.fileExists(atPath: c.keysFile))
+        let mode = try FileManager.default.attributesOfItem(atPath: c.keysFile)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        // Pointing it inside the data folder is refused.
+        var inside = c
+        inside.keysFileSetting = root + "/data/keys.json"
+        #expect(throws: ConfigurationError.self) { _ = try inside.loadKeys() }
+        // A keys file left inside by an earlier version: refused, or moved out in demo mode.
+        try FileManager.default.removeItem(atPath: c.keysFile)
+        try FileManager.default.createDirectory(atPath: root + "/data", withIntermediateDirectories: true)
+        let data = try JSONEncoder().encode(keys.stored)
+        FileManager.default.createFile(atPath: c.legacyKeysFile, contents: data)
+        #expect(throws: ConfigurationError.self) { _ = try c.loadKeys() }
+        let moved = try c.loadKeys(demo: true)
+        #expect(moved.stored.sealing_key == keys.stored.sealing_key)
+        #expect(!FileManager.default.fileExists(atPath: c.legacyKeysFile) && FileManager.default.fileExists(atPath: c.keysFile))
+        c.sealingKey = nil
     }
 }

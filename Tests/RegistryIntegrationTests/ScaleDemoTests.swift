@@ -32,10 +32,10 @@ struct ScaleDemoTests {
             // its blind index is the key ring's: the same format as registration.
             let today = CivilDate.today()
             var numbers: [String] = []
-            for try await (sealed, blind, birth, sex) in try await registry.database.query("""
-                SELECT id_ciphertext, id_blind_index, birth_date::text, sex FROM workers
-                """, logger: testLogger).decode((Data, Data, String, String).self) {
-                let id = try NationalID(try registry.keys.open(Array(sealed)), today: today)
+            for try await (workerID, sealed, blind, birth, sex) in try await registry.database.query("""
+                SELECT id, id_ciphertext, id_blind_index, birth_date::text, sex FROM workers
+                """, logger: testLogger).decode((UUID, Data, Data, String, String).self) {
+                let id = try NationalID(try registry.keys.open(Array(sealed), context: SealedPlace.workerID(workerID)), today: today)
                 #expect(registry.keys.blindIndex(id) == Array(blind))
                 #expect(id.birthDate.iso == birth)
                 #expect(id.sex.rawValue == sex)

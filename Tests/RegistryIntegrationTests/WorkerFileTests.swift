@@ -97,7 +97,11 @@ struct WorkerFileTests {
                 }
                 // The ciphertext opens to the number with the key, and the file shows it masked.
                 let rows = try await client.query("SELECT id_ciphertext FROM workers WHERE id = \(workerID)", logger: testLogger)
-                for try await cipher in rows.decode(Data.self) { #expect(try registry.keys.open(Array(cipher)) == id) }
+                for try await cipher in rows.decode(Data.self) {
+                    #expect(try registry.keys.open(Array(cipher), context: SealedPlace.workerID(workerID)) == id)
+                    // Moved into another row, the same ciphertext does not open.
+                    #expect(throws: RegistryError.self) { try registry.keys.open(Array(cipher), context: SealedPlace.workerID(UUID())) }
+                }
             }
             let file = try await registry.workers.file(workerID, caller: a, logger: testLogger)
             #expect(file.idNumberMasked == String(id.prefix(2)) + "***************" + String(id.suffix(1)))
