@@ -35,3 +35,28 @@ CREATE UNIQUE INDEX agencies_uscc_live_idx ON agencies (uscc) WHERE status <> 'r
 -- Consent codes sent for a transfer (the first included): resending is capped over its life,
 -- and wrong attempts are no longer reset by a new code.
 ALTER TABLE transfers ADD COLUMN codes_sent integer NOT NULL DEFAULT 1 CHECK (codes_sent >= 0);
+
+-- Only the sequencer writes the chain. The service role used to hold INSERT on audit_chain and
+-- DELETE on audit_queue, so a compromised service could chain events out of order or drop them
+-- from the queue; now audit_integrate runs with the rights of registry_sequencer (a role nobody
+-- signs in as), and the service may only call it.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'registry_sequencer') THEN
+        CREATE ROLE registry_sequencer NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+    END IF;
+EXCEPTION
+    WHEN duplicate_object OR unique_violation THEN NULL;
+END
+$$;
+GRANT registry_sequencer TO CURRENT_USER;
+GRANT USAGE ON SCHEMA public TO registry_sequencer;
+GRANT SELECT ON audit_log TO registry_sequencer;
+GRANT SELECT, INSERT ON audit_chain TO registry_sequencer;
+GRANT SELECT, DELETE ON audit_queue TO registry_sequencer;
+ALTER FUNCTION audit_integrate(integer) SECURITY DEFINER SET search_path = public, pg_temp;
+ALTER FUNCTION audit_integrate(integer) OWNER TO registry_sequencer;
+REVOKE ALL ON FUNCTION audit_integrate(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION audit_integrate(integer) TO registry_app;
+REVOKE INSERT ON audit_chain FROM registry_app;
+REVOKE DELETE ON audit_queue FROM registry_app;

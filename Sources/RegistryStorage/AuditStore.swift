@@ -114,44 +114,69 @@ public enum AuditStore {
         return head
     }
 
+    /// The canonical content hash of an audit row, computed here rather than by the database
+    /// function `audit_content_hash` (which whoever owns the schema could redefine to agree with
+    /// a rewritten row): SHA-256 of the fields joined by U+001F.
+    public static func contentHash(id: Int64, occurredMicros: Int64, actorKind: String, actorID: String, actorRole: String, action: String,
+                                   subjectType: String, subjectID: String, requestID: String, details: String) -> [UInt8] {
+        let text = [String(id), String(occurredMicros), actorKind, actorID, actorRole, action, subjectType, subjectID, requestID, details]
+            .joined(separator: "\u{1F}")
+        return Array(SHA256.hash(data: Data(text.utf8)))
+    }
+
     /// Recomputes every row's content hash and every link; names the first broken row.
     /// `checkpoints` (taken earlier and kept outside the database) must still be on the chain.
     public static func verify(database: Database, checkpoints: [Head] = [], logger: Logger) async throws -> ChainVerification {
+        try await verifyChain(database: database, checkpoints: checkpoints, logger: logger).result
+    }
+
+    /// As `verify`, with the newest checkpoint the chain was checked against (nil: none yet).
+    public static func verifyChain(database: Database, checkpoints: [Head] = [], logger: Logger) async throws
+        -> (result: ChainVerification, checkpoint: Head?)
+    {
         var expectedSeq: Int64 = 1
         var previous = [UInt8](repeating: 0, count: 32)
         let wanted = Dictionary(checkpoints.map { ($0.seq, $0.hash) }, uniquingKeysWith: { a, _ in a })
+        var checked: Head?
+        // Only the rows' stored fields come from the database (through built-in casts); every hash is computed here.
         let rows = try await database.query("""
-            SELECT c.seq, c.event_id, c.prev_hash, c.hash, l.content_hash,
-                   audit_content_hash(l.id, l.occurred_at, l.actor_kind, l.actor_id, l.actor_role, l.action,
-                                      l.subject_type, l.subject_id, l.request_id, l.details)
+            SELECT c.seq, c.event_id, c.prev_hash, c.hash, l.content_hash, (extract(epoch FROM l.occurred_at) * 1000000)::bigint,
+                   l.actor_kind, coalesce(l.actor_id::text, ''), coalesce(l.actor_role, ''), l.action, l.subject_type,
+                   coalesce(l.subject_id, ''), coalesce(l.request_id, ''), l.details::text
             FROM audit_chain c JOIN audit_log l ON l.id = c.event_id
             ORDER BY c.seq
             """, logger: logger)
-        for try await (seq, eventID, prevHash, hash, stored, recomputed) in rows.decode((Int64, Int64, Data, Data, Data, Data).self)
+        for try await (seq, eventID, prevHash, hash, stored, micros, kind, actor, role, action, type, subject, request, details)
+            in rows.decode((Int64, Int64, Data, Data, Data, Int64, String, String, String, String, String, String, String, String).self)
         {
-            let prevHash = Array(prevHash), hash = Array(hash), stored = Array(stored), recomputed = Array(recomputed)
+            let prevHash = Array(prevHash), hash = Array(hash), stored = Array(stored)
+            let recomputed = contentHash(id: eventID, occurredMicros: micros, actorKind: kind, actorID: actor, actorRole: role, action: action,
+                                         subjectType: type, subjectID: subject, requestID: request, details: details)
             if seq != expectedSeq {
-                return .broken(seq: expectedSeq, eventID: eventID, reason: "link \(expectedSeq) is missing")
+                return (.broken(seq: expectedSeq, eventID: eventID, reason: "link \(expectedSeq) is missing"), checked)
             }
             if prevHash != previous {
-                return .broken(seq: seq, eventID: eventID, reason: "previous hash does not match the link before it")
+                return (.broken(seq: seq, eventID: eventID, reason: "previous hash does not match the link before it"), checked)
             }
             if stored != recomputed {
-                return .broken(seq: seq, eventID: eventID, reason: "the row's content was changed after it was written")
+                return (.broken(seq: seq, eventID: eventID, reason: "the row's content was changed after it was written"), checked)
             }
             let link = Array(SHA256.hash(data: Data(previous + recomputed + Array(String(seq).utf8))))
             if link != hash {
-                return .broken(seq: seq, eventID: eventID, reason: "the link hash does not match the row's content")
+                return (.broken(seq: seq, eventID: eventID, reason: "the link hash does not match the row's content"), checked)
             }
-            if let expected = wanted[seq], expected != hash.hex {
-                return .broken(seq: seq, eventID: eventID, reason: "the chain differs from the checkpoint taken at this link")
+            if let expected = wanted[seq] {
+                guard expected == hash.hex else {
+                    return (.broken(seq: seq, eventID: eventID, reason: "the chain differs from the checkpoint taken at this link"), checked)
+                }
+                checked = checkpoints.first { $0.seq == seq }
             }
             previous = hash
             expectedSeq += 1
         }
         let count = expectedSeq - 1
         if let beyond = checkpoints.map(\.seq).filter({ $0 > count }).min() {
-            return .broken(seq: beyond, eventID: 0, reason: "a checkpoint names link \(beyond) but the chain ends at \(count)")
+            return (.broken(seq: beyond, eventID: 0, reason: "a checkpoint names link \(beyond) but the chain ends at \(count)"), checked)
         }
         let orphans = try await database.query("""
             SELECT l.id FROM audit_log l
@@ -160,9 +185,9 @@ public enum AuditStore {
             ORDER BY l.id LIMIT 1
             """, logger: logger)
         for try await id in orphans.decode(Int64.self) {
-            return .broken(seq: 0, eventID: id, reason: "event \(id) is neither chained nor queued")
+            return (.broken(seq: 0, eventID: id, reason: "event \(id) is neither chained nor queued"), checked)
         }
-        return .intact(count: Int(count), head: previous.hex)
+        return (.intact(count: Int(count), head: previous.hex), checked)
     }
 }
 

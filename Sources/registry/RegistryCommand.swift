@@ -351,9 +351,16 @@ struct Audit: AsyncParsableCommand {
                 } else {
                     saved = try registry.savedCheckpoints()
                 }
-                switch try await AuditStore.verify(database: registry.database, checkpoints: saved, logger: logger) {
+                let (result, checkpoint) = try await AuditStore.verifyChain(database: registry.database, checkpoints: saved, logger: logger)
+                switch result {
                 case .intact(let count, let head):
-                    print("audit chain intact: \(count) rows, head \(head)")
+                    print("audit chain intact: \(count) rows, head \(head) (every hash recomputed here, not by the database)")
+                    if let checkpoint {
+                        print("checked against checkpoint at link \(checkpoint.seq) (\(checkpoint.hash)), taken \(checkpoint.takenAt ?? "?"), "
+                              + "one of \(saved.count) in \(checkpoints ?? registry.configuration.checkpointsFile)")
+                    } else {
+                        print("no checkpoint to check against: take one with `registry audit checkpoint` and keep the file outside the database")
+                    }
                     return true
                 case .broken(let seq, let event, let reason):
                     print("audit chain BROKEN at link \(seq) (event \(event)): \(reason)")

@@ -570,4 +570,55 @@ struct HardeningTests {
         #expect(!FileManager.default.fileExists(atPath: c.legacyKeysFile) && FileManager.default.fileExists(atPath: c.keysFile))
         c.sealingKey = nil
     }
+
+    @Test("audit verify computes every hash itself: a row rewritten with a redefined audit_content_hash is still caught")
+    func verifyDoesNotTrustTheDatabasesHashFunction() async throws {
+        try await withTestRegistry { registry, endpoint in
+            _ = try await registry.approvedAgency(1)
+            try await AuditStore.integrateAll(database: registry.database, logger: testLogger)
+            guard case .intact(let count, _) = try await AuditStore.verify(database: registry.database, logger: testLogger), count >= 3 else {
+                Issue.record("expected an intact chain first"); return
+            }
+            try await asOwner(endpoint) { owner in
+                // The schema owner makes the database's hash function agree with whatever a row says, then rewrites a row.
+                try await owner.query("""
+                    CREATE OR REPLACE FUNCTION audit_content_hash(
+                        p_id bigint, p_occurred_at timestamptz, p_actor_kind text, p_actor_id uuid, p_actor_role text,
+                        p_action text, p_subject_type text, p_subject_id text, p_request_id text, p_details jsonb
+                    ) RETURNS bytea LANGUAGE sql STABLE AS $$ SELECT content_hash FROM audit_log WHERE id = p_id $$
+                    """, logger: testLogger)
+                try await owner.query("ALTER TABLE audit_log DISABLE TRIGGER USER", logger: testLogger)
+                try await owner.query("""
+                    UPDATE audit_log SET details = '{"forged": true}' WHERE id = (SELECT event_id FROM audit_chain WHERE seq = 2)
+                    """, logger: testLogger)
+            }
+            let (result, _) = try await AuditStore.verifyChain(database: registry.database, logger: testLogger)
+            guard case .broken(let seq, _, let reason) = result else { Issue.record("the rewrite went unnoticed: \(result)"); return }
+            #expect(seq == 2 && reason.contains("changed"))
+        }
+    }
+
+    @Test("the service role cannot write the chain or empty the queue; only the sequencer function does")
+    func onlyTheSequencerWritesTheChain() async throws {
+        try await withTestRegistry { registry, _ in
+            _ = try await registry.approvedAgency(1)
+            func sqlState(_ sql: String) async -> String? {
+                do {
+                    try await registry.database.query(PostgresQuery(unsafeSQL: sql), logger: testLogger)
+                    return nil
+                } catch let error as PSQLError { return error.serverInfo?[.sqlState] } catch { return "?" }
+            }
+            #expect(await sqlState("DELETE FROM audit_queue") == "42501")
+            #expect(await sqlState("""
+                INSERT INTO audit_chain (seq, event_id, prev_hash, hash)
+                SELECT 1000000, min(id), decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex') FROM audit_log
+                """) == "42501")
+            // Through the function, as the service, the queue is chained, and the chain verifies.
+            let chained = try await AuditStore.integrate(database: registry.database, logger: testLogger)
+            #expect(chained >= 3)
+            guard case .intact = try await AuditStore.verify(database: registry.database, logger: testLogger) else {
+                Issue.record("expected an intact chain"); return
+            }
+        }
+    }
 }
