@@ -265,11 +265,13 @@ public enum FlagStore {
             unsafeSQL: select + " WHERE f.source_id = $1 AND f.source_ref = $2 FOR UPDATE OF f", binds: b), logger: logger)).first
     }
 
-    public static func forWorker(_ workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [Flag] {
+    /// A worker's flags, newest first (at most `limit`: a feed gone wrong cannot make one read unbounded).
+    public static func forWorker(_ workerID: UUID, limit: Int = 500, on connection: PostgresConnection, logger: Logger) async throws -> [Flag] {
         var b = PostgresBindings()
         b.append(workerID)
+        b.append(limit)
         return try await decode(try await connection.query(PostgresQuery(
-            unsafeSQL: select + " WHERE f.worker_id = $1 ORDER BY f.occurred_on DESC", binds: b), logger: logger))
+            unsafeSQL: select + " WHERE f.worker_id = $1 ORDER BY f.occurred_on DESC LIMIT $2", binds: b), logger: logger))
     }
 
     /// Flags received before the file existed now attach to it; returns their ids.
