@@ -10,6 +10,9 @@ public struct Configuration: Sendable {
     public var dataDirectory: String = ".registry"
     /// An external PostgreSQL; nil means the embedded cluster.
     public var databaseURL: String?
+    /// With `databaseURL`: the password the service signs in with as `registry_app` (set on the
+    /// role by `registry migrate`).
+    public var databaseAppPassword: String?
     /// The folder holding `Migrations/`, `Policies/` and `Web/`.
     public var root: String = FileManager.default.currentDirectoryPath
     public var logLevel: Logger.Level = .info
@@ -57,6 +60,7 @@ public struct Configuration: Sendable {
         }
         if let dir = env["REGISTRY_DATA_DIR"], !dir.isEmpty { c.dataDirectory = dir }
         if let url = env["DATABASE_URL"], !url.isEmpty { c.databaseURL = url }
+        if let password = env["REGISTRY_DB_APP_PASSWORD"], !password.isEmpty { c.databaseAppPassword = password }
         if let root = env["REGISTRY_ROOT"], !root.isEmpty { c.root = root }
         if let level = env["LOG_LEVEL"], !level.isEmpty {
             guard let l = Logger.Level(rawValue: level.lowercased()) else {

@@ -11,14 +11,23 @@ public struct DatabaseRuntime: Sendable {
     /// True when this process started the embedded cluster and must stop it on exit.
     public let startedHere: Bool
 
-    /// Starts (or reuses) the embedded cluster, or parses `DATABASE_URL`.
-    public static func prepare(_ configuration: Configuration, logger: Logger) throws -> DatabaseRuntime {
+    /// Starts (or reuses) the embedded cluster, or parses `DATABASE_URL`. An embedded cluster
+    /// made by an earlier version with password-less local connections gets passwords now.
+    public static func prepare(_ configuration: Configuration, logger: Logger) async throws -> DatabaseRuntime {
         if let url = configuration.databaseURL {
-            return DatabaseRuntime(endpoint: try DatabaseEndpoint(url: url), embedded: nil, startedHere: false)
+            return DatabaseRuntime(endpoint: try DatabaseEndpoint(url: url, appPassword: configuration.databaseAppPassword), embedded: nil,
+                                   startedHere: false)
         }
         let cluster = EmbeddedPostgres(dataDirectory: configuration.dataDirectory + "/postgres")
         let outcome = try cluster.start(logger: logger)
-        return DatabaseRuntime(endpoint: cluster.endpoint(), embedded: cluster, startedHere: outcome == .started)
+        let runtime = DatabaseRuntime(endpoint: cluster.endpoint(), embedded: cluster, startedHere: outcome == .started)
+        do {
+            try await cluster.requirePasswords(logger: logger)
+        } catch {
+            runtime.stop(logger: logger)
+            throw error
+        }
+        return runtime
     }
 
     /// Stops the embedded cluster if this process started it.
@@ -35,7 +44,12 @@ public struct DatabaseRuntime: Sendable {
         }
         return try await withPostgresClient(endpoint.clientConfiguration(asOwner: true, maxConnections: 2), logger: logger) {
             client in
-            try await migrator.migrate(client: client, logger: logger)
+            let applied = try await migrator.migrate(client: client, logger: logger)
+            // The service signs in as registry_app with its own password, set here by the owner.
+            if let appPassword = endpoint.appPassword {
+                try await RolePasswords.set(role: DatabaseEndpoint.appRole, password: appPassword, on: client, logger: logger)
+            }
+            return applied
         }
     }
 
@@ -57,17 +71,3 @@ public struct DatabaseRuntime: Sendable {
     }
 }
 
-/// Runs a `PostgresClient` for the duration of `body`.
-public func withPostgresClient<Result: Sendable>(
-    _ configuration: PostgresClient.Configuration,
-    logger: Logger,
-    isolation: isolated (any Actor)? = #isolation,
-    _ body: (PostgresClient) async throws -> Result
-) async throws -> Result {
-    let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-    return try await withThrowingTaskGroup(of: Void.self, returning: Result.self, isolation: isolation) { group in
-        group.addTask { await client.run() }
-        defer { group.cancelAll() }
-        return try await body(client)
-    }
-}

@@ -17,19 +17,37 @@ public struct DatabaseEndpoint: Sendable, Equatable {
     /// When true the service connects as `registry_app` itself (embedded cluster, trust over a
     /// private socket); otherwise as the owner with `SET ROLE registry_app` at startup.
     public var appConnectsDirectly: Bool
+    /// The service role's own password: it signs in as `registry_app` (SCRAM), never as the owner.
+    public var appPassword: String?
 
     public static let appRole = "registry_app"
 
-    public init(address: Address, ownerUser: String, password: String?, database: String, appConnectsDirectly: Bool) {
+    public init(address: Address, ownerUser: String, password: String?, database: String, appConnectsDirectly: Bool,
+                appPassword: String? = nil) {
         self.address = address
         self.ownerUser = ownerUser
         self.password = password
         self.database = database
         self.appConnectsDirectly = appConnectsDirectly
+        self.appPassword = appPassword
     }
 
     /// Parses `postgres://user:password@host:port/database?sslmode=require` or
     /// `postgres://user@/database?host=/run/postgresql` (unix socket folder).
+    /// `DATABASE_URL` is the owner's (it runs the migrations); the service signs in as
+    /// `registry_app` with `appPassword` (REGISTRY_DB_APP_PASSWORD), which `registry migrate` sets.
+    public init(url: String, appPassword: String?) throws {
+        try self.init(url: url)
+        guard let appPassword, !appPassword.isEmpty else {
+            throw EndpointError("""
+                with DATABASE_URL, set REGISTRY_DB_APP_PASSWORD too: the service signs in as registry_app with its own password \
+                (registry migrate sets it on the role), never as the owner
+                """)
+        }
+        self.appPassword = appPassword
+        self.appConnectsDirectly = true
+    }
+
     public init(url: String) throws {
         guard let c = URLComponents(string: url), c.scheme == "postgres" || c.scheme == "postgresql" else {
             throw EndpointError("DATABASE_URL must look like postgres://user:password@host:5432/database")
@@ -70,12 +88,13 @@ public struct DatabaseEndpoint: Sendable, Equatable {
 
     public func clientConfiguration(asOwner: Bool, maxConnections: Int = 20) -> PostgresClient.Configuration {
         let user = asOwner || !appConnectsDirectly ? ownerUser : Self.appRole
+        let secret = asOwner || !appConnectsDirectly ? password : appPassword
         var config: PostgresClient.Configuration
         switch address {
         case .socket(let path):
-            config = .init(unixSocketPath: path, username: user, password: password, database: database)
+            config = .init(unixSocketPath: path, username: user, password: secret, database: database)
         case .tcp(let host, let port, let tls):
-            config = .init(host: host, port: port, username: user, password: password, database: database,
+            config = .init(host: host, port: port, username: user, password: secret, database: database,
                            tls: tls ? .require(.makeClientConfiguration()) : .disable)
         }
         if !asOwner && !appConnectsDirectly {
@@ -90,4 +109,25 @@ public struct DatabaseEndpoint: Sendable, Equatable {
 public struct EndpointError: Error, CustomStringConvertible {
     public let description: String
     public init(_ d: String) { description = d }
+}
+
+/// Role passwords, set by the owner without writing a password into SQL text: the value travels
+/// as a bind parameter into a session setting, and the server quotes it (`format('%L')`).
+public enum RolePasswords {
+    public static func set(role: String, password: String, on client: PostgresClient, logger: Logger) async throws {
+        try await client.withConnection { connection in
+            try await set(role: role, password: password, on: connection, logger: logger)
+        }
+    }
+
+    public static func set(role: String, password: String, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("SELECT set_config('registry.role_name', \(role), false), set_config('registry.role_secret', \(password), false)",
+                                   logger: logger)
+        try await connection.query("""
+            DO $$ BEGIN
+                EXECUTE format('ALTER ROLE %I WITH LOGIN PASSWORD %L', current_setting('registry.role_name'), current_setting('registry.role_secret'));
+            END $$
+            """, logger: logger)
+        try await connection.query("SELECT set_config('registry.role_secret', '', false)", logger: logger)
+    }
 }

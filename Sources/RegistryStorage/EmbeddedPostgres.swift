@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PostgresNIO
 
 /// A private PostgreSQL cluster under the registry's data folder, run with the system's
 /// initdb and pg_ctl on a unix socket only. As root it runs as the `postgres` system user,
@@ -26,9 +27,70 @@ public struct EmbeddedPostgres: Sendable {
     var logFile: String { dataDirectory + "/log/postgres.log" }
     public var socketPath: String { "\(socketDirectory)/.s.PGSQL.\(port)" }
 
+    /// The passwords of the owner and the service role, made on first start (owner-only file).
+    public struct Credentials: Codable, Sendable, Equatable {
+        public var owner: String
+        public var app: String
+    }
+
+    var credentialsFile: String { dataDirectory + "/credentials.json" }
+
+    /// The credentials, created once.
+    func credentials() throws -> Credentials {
+        let fm = FileManager.default
+        if let data = fm.contents(atPath: credentialsFile) {
+            return try JSONDecoder().decode(Credentials.self, from: data)
+        }
+        func secret() -> String {
+            var rng = SystemRandomNumberGenerator()
+            let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789")
+            return String((0..<32).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] })
+        }
+        let made = Credentials(owner: secret(), app: secret())
+        try fm.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        guard fm.createFile(atPath: credentialsFile, contents: try JSONEncoder().encode(made), attributes: [.posixPermissions: 0o600]) else {
+            throw EmbeddedPostgresError("could not write \(credentialsFile)")
+        }
+        return made
+    }
+
+    /// Owner and service role sign in with passwords (SCRAM-SHA-256), even on the private socket.
     public func endpoint(database: String = "registry") -> DatabaseEndpoint {
-        DatabaseEndpoint(address: .socket(path: socketPath), ownerUser: Self.superuser, password: nil,
-                         database: database, appConnectsDirectly: true)
+        let credentials = try? credentials()
+        return DatabaseEndpoint(address: .socket(path: socketPath), ownerUser: Self.superuser, password: credentials?.owner,
+                                database: database, appConnectsDirectly: true, appPassword: credentials?.app)
+    }
+
+    var hbaFile: String { pgdata + "/pg_hba.conf" }
+
+    /// Whether the cluster still lets local connections in without a password (made by an
+    /// earlier version with `--auth=trust`).
+    public var trustsLocalConnections: Bool {
+        guard let text = try? String(contentsOfFile: hbaFile, encoding: .utf8) else { return false }
+        return text.split(separator: "\n").contains { line in
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            return !(fields.first?.hasPrefix("#") ?? true) && fields.last == "trust"
+        }
+    }
+
+    /// Gives a cluster made with `--auth=trust` a password for its owner and switches every
+    /// local connection to SCRAM-SHA-256 (then reloads). Nothing to do on a new cluster.
+    public func requirePasswords(logger: Logger) async throws {
+        guard trustsLocalConnections else { return }
+        let credentials = try credentials()
+        try await withPostgresClient(endpoint(database: "postgres").clientConfiguration(asOwner: true, maxConnections: 1), logger: logger) {
+            client in try await RolePasswords.set(role: Self.superuser, password: credentials.owner, on: client, logger: logger)
+        }
+        let text = try String(contentsOfFile: hbaFile, encoding: .utf8)
+        let secured = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard !(fields.first?.hasPrefix("#") ?? true), fields.last == "trust" else { return String(line) }
+            return String(line.dropLast("trust".count)) + "scram-sha-256"
+        }.joined(separator: "\n")
+        try secured.write(toFile: hbaFile, atomically: false, encoding: .utf8)
+        let reload = try Subprocess.run(try Self.binDirectory() + "/pg_ctl", ["-D", pgdata, "reload"], as: runAs)
+        guard reload.status == 0 else { throw EmbeddedPostgresError("pg_ctl reload failed:\n\(reload.output)") }
+        logger.notice("the embedded PostgreSQL now asks every connection for a password (SCRAM-SHA-256)")
     }
 
     var runAs: String? { geteuid() == 0 ? "postgres" : nil }
@@ -64,8 +126,16 @@ public struct EmbeddedPostgres: Sendable {
             }
             try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: pgdata)
             logger.info("creating the embedded PostgreSQL cluster", metadata: ["pgdata": "\(pgdata)"])
+            // Every connection, on the private socket too, signs in with a password (SCRAM).
+            let credentials = try credentials()
+            let pwfile = dataDirectory + "/run/initdb-\(UUID().uuidString)"
+            guard fm.createFile(atPath: pwfile, contents: Data((credentials.owner + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw EmbeddedPostgresError("could not write \(pwfile)")
+            }
+            defer { try? fm.removeItem(atPath: pwfile) }
+            if let user = runAs { try fm.setAttributes([.ownerAccountName: user, .groupOwnerAccountName: user], ofItemAtPath: pwfile) }
             let initdb = try Subprocess.run(bin + "/initdb",
-                ["-D", pgdata, "-U", Self.superuser, "--auth=trust", "-E", "UTF8", "--no-locale"], as: runAs)
+                ["-D", pgdata, "-U", Self.superuser, "--auth=scram-sha-256", "--pwfile=" + pwfile, "-E", "UTF8", "--no-locale"], as: runAs)
             guard initdb.status == 0 else { throw EmbeddedPostgresError("initdb failed:\n\(initdb.output)") }
             let settings = """
 

@@ -39,7 +39,7 @@ func withRegistry<T: Sendable>(migrate: Bool, demo: Bool = false, _ body: (Regis
     logger.logLevel = configuration.logLevel
     let policies = try PolicySet.load(directory: configuration.policiesDirectory)
     let keys = try configuration.loadKeys(demo: demo)
-    let runtime = try DatabaseRuntime.prepare(configuration, logger: logger)
+    let runtime = try await DatabaseRuntime.prepare(configuration, logger: logger)
     do {
         if migrate {
             let applied = try await runtime.migrate(migrationsDirectory: configuration.migrationsDirectory, logger: logger)
@@ -305,6 +305,7 @@ struct DB: AsyncParsableCommand {
             if outcome == .started {
                 FileHandle.standardError.write(Data("started the embedded cluster; it keeps running (stop it with: pg_ctl -D \(configuration.dataDirectory)/postgres/pg stop)\n".utf8))
             }
+            FileHandle.standardError.write(Data("the owner's password is in \(configuration.dataDirectory)/postgres/credentials.json\n".utf8))
             print(cluster.endpoint().displayURL)
         }
     }

@@ -1,7 +1,7 @@
 import Foundation
 import PostgresNIO
 import RegistryServices
-import RegistryStorage
+@testable import RegistryStorage
 import Testing
 
 @Suite("Embedded PostgreSQL")
@@ -29,5 +29,65 @@ struct EmbeddedPostgresTests {
         #expect(try cluster.start(logger: testLogger) == .started)
         cluster.stop(logger: testLogger)
         #expect(try !cluster.isRunning())
+    }
+
+    @Test("every connection signs in with a password, on the private socket too; the service role has its own")
+    func passwordsRequired() async throws {
+        let folder = NSTemporaryDirectory() + "registry-embedded-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let cluster = EmbeddedPostgres(dataDirectory: folder, port: 5434)
+        _ = try cluster.start(logger: testLogger)
+        defer { cluster.stop(logger: testLogger) }
+        #expect(!cluster.trustsLocalConnections)
+        let endpoint = cluster.endpoint(database: "postgres")
+        #expect(endpoint.password != nil && endpoint.appPassword != nil && endpoint.password != endpoint.appPassword)
+        /// One connection, no pool (a pool would keep retrying a refused sign-in).
+        func connects(_ e: DatabaseEndpoint, user: String, password: String?) async -> Bool {
+            do {
+                let connection = try await PostgresConnection.connect(
+                    configuration: .init(unixSocketPath: cluster.socketPath, username: user, password: password, database: "postgres"),
+                    id: 1, logger: testLogger)
+                try await connection.close()
+                return true
+            } catch { return false }
+        }
+        #expect(await connects(endpoint, user: EmbeddedPostgres.superuser, password: endpoint.password))
+        #expect(!(await connects(endpoint, user: EmbeddedPostgres.superuser, password: nil)))
+        #expect(!(await connects(endpoint, user: EmbeddedPostgres.superuser, password: "not the password")))
+    }
+
+    @Test("a cluster made with password-less local connections is switched to passwords")
+    func trustClusterIsSecured() async throws {
+        let folder = NSTemporaryDirectory() + "registry-embedded-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let cluster = EmbeddedPostgres(dataDirectory: folder, port: 5435)
+        _ = try cluster.start(logger: testLogger)
+        defer { cluster.stop(logger: testLogger) }
+        // Play the earlier version: local connections trusted.
+        let hba = folder + "/pg/pg_hba.conf"
+        let text = try String(contentsOfFile: hba, encoding: .utf8)
+        try text.replacingOccurrences(of: "scram-sha-256", with: "trust").write(toFile: hba, atomically: false, encoding: .utf8)
+        _ = try Subprocess.run(try EmbeddedPostgres.binDirectory() + "/pg_ctl", ["-D", folder + "/pg", "reload"],
+                               as: geteuid() == 0 ? "postgres" : nil)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(cluster.trustsLocalConnections)
+        try await cluster.requirePasswords(logger: testLogger)
+        #expect(!cluster.trustsLocalConnections)
+        try await Task.sleep(for: .milliseconds(300))
+        let refused: Bool
+        do {
+            let connection = try await PostgresConnection.connect(
+                configuration: .init(unixSocketPath: cluster.socketPath, username: EmbeddedPostgres.superuser, password: nil, database: "postgres"),
+                id: 1, logger: testLogger)
+            try await connection.close()
+            refused = false
+        } catch { refused = true }
+        #expect(refused)
+        // With its password it still gets in.
+        let connection = try await PostgresConnection.connect(
+            configuration: .init(unixSocketPath: cluster.socketPath, username: EmbeddedPostgres.superuser,
+                                 password: cluster.endpoint().password, database: "postgres"),
+            id: 2, logger: testLogger)
+        try await connection.close()
     }
 }

@@ -85,6 +85,9 @@ actor TestCluster {
                     cluster.endpoint(database: Self.template).clientConfiguration(asOwner: true, maxConnections: 1), logger: testLogger
                 ) { client in
                     try await migrator.migrate(client: client, logger: testLogger)
+                    // As `registry migrate` does: the service role's own password (roles are cluster-wide).
+                    let endpoint = cluster.endpoint(database: Self.template)
+                    try await RolePasswords.set(role: DatabaseEndpoint.appRole, password: endpoint.appPassword ?? "", on: client, logger: testLogger)
                 }
             }
         }
