@@ -11,6 +11,9 @@ FILE=${FLAGS_FILE:-/tmp/registry-bench-flags-$ROWS.csv}
 [ -f "$FILE" ] || python3 bench/make-flags.py "$ROWS" "$FILE"
 "$BIN" migrate >/dev/null 2>&1
 URL=$("$BIN" db url 2>/dev/null)
+# The embedded cluster asks for the owner's password (SCRAM); psql reads it from PGPASSWORD.
+PGPASSWORD=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["owner"])' "$REGISTRY_DATA_DIR/postgres/credentials.json")
+export PGPASSWORD
 SRC=bench-$(date +%s)
 psql "$URL" -qAtc "INSERT INTO integration_sources (name, kind, display_name) VALUES ('$SRC', 'credit_bureau', 'Bench bureau')"
 psql "$URL" -qAtc "DROP TABLE IF EXISTS bench_bare; CREATE TABLE bench_bare (id_number text, reference text, category text, severity text, status text, occurred_on text, expires_on text, narrative text)"

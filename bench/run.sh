@@ -71,6 +71,9 @@ put config.flag_rows "$FLAG_ROWS"; put config.duration "$DURATION"; put config.c
 
 step "embedded cluster in $REGISTRY_DATA_DIR"
 URL=$("$BIN" db url 2>/dev/null)   # starts the cluster and leaves it running for every step below
+# The embedded cluster asks for the owner's password (SCRAM); psql reads it from PGPASSWORD.
+PGPASSWORD=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["owner"])' "$REGISTRY_DATA_DIR/postgres/credentials.json")
+export PGPASSWORD
 "$BIN" migrate >/dev/null
 put machine.postgres "$(psql "$URL" -Atc 'SHOW server_version')"
 

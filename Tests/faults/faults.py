@@ -124,7 +124,12 @@ class Server:
         variables = []
         for i, p in enumerate(params):
             variables += ["-v", f"p{i + 1}={p}"]
-        result = subprocess.run(["psql", url, "-X", "-At", *variables], input=sql, capture_output=True, text=True, timeout=60)
+        # The embedded cluster asks for the owner's password (SCRAM), kept in its credentials file.
+        with open(os.path.join(self.data, "postgres", "credentials.json")) as f:
+            password = json.load(f)["owner"]
+        env = dict(os.environ, PGPASSWORD=password)
+        result = subprocess.run(["psql", url, "-X", "-At", *variables], input=sql, capture_output=True, text=True, timeout=60,
+                                env=env)
         if result.returncode != 0:
             raise SystemExit(f"psql failed: {result.stderr}")
         return result.stdout.strip()
