@@ -39,6 +39,7 @@ public struct ConsentService: Sendable {
         guard caller.principal.role == .worker, let workerID = caller.workerUUID, let user = caller.userUUID else { throw RegistryError.forbidden }
         let code = Self.newCode()
         return try await database.transaction(logger: logger) { connection in
+            try await requireRoomForCode(workerID, on: connection, logger: logger)
             let (id, expires) = try await ConsentStore.create(workerID: workerID, codeHash: Data(TokenGenerator.hash(code)), issuedBy: user,
                                                               via: "worker", minutes: policy.consentCodeMinutes, on: connection, logger: logger)
             try await AuditStore.append(caller.event("consent.issued", "worker", workerID, ["consent": .string(id.text), "via": "worker"]),
@@ -58,6 +59,7 @@ public struct ConsentService: Sendable {
             guard let phone = worker.phone else {
                 throw RegistryError(.conflict, code: "no_phone", message: "She has no phone on file; she can issue a code in her own account.")
             }
+            try await requireRoomForCode(workerID, on: connection, logger: logger)
             let (id, expires) = try await ConsentStore.create(workerID: workerID, codeHash: Data(TokenGenerator.hash(code)), issuedBy: user,
                                                               via: "agency", minutes: policy.consentCodeMinutes, on: connection, logger: logger)
             try await NotificationStore.enqueue(channel: "sms", recipient: phone, template: "consent_code",
@@ -65,6 +67,16 @@ public struct ConsentService: Sendable {
             try await AuditStore.append(caller.event("consent.issued", "worker", workerID, ["consent": .string(id.text), "via": "agency"]),
                                         on: connection, logger: logger)
             return Issued(id: id.text, code: nil, expiresAt: expires, checkPath: nil, sentTo: TransferService.maskPhone(phone))
+        }
+    }
+
+    /// The per-worker bound: at most `consent_codes_live_max` of her codes can be redeemed at
+    /// once, so guesses (from however many employer accounts) have few codes of hers to hit, and
+    /// an agency cannot flood her phone with codes.
+    func requireRoomForCode(_ workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws {
+        guard try await ConsentStore.liveCount(workerID: workerID, on: connection, logger: logger) < policy.consentCodesLiveMax else {
+            throw RegistryError(.conflict, code: "too_many_codes",
+                                message: "She already has \(policy.consentCodesLiveMax) codes that still work: revoke one, or wait until one expires.")
         }
     }
 

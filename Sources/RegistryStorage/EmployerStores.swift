@@ -5,6 +5,18 @@ import RegistryDomain
 
 /// Consent codes a worker issues for one employer check.
 public enum ConsentStore {
+    /// Her codes that could still be redeemed (not used, revoked or expired); locks her row so
+    /// that two issues at once cannot both pass a cap.
+    public static func liveCount(workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Int {
+        try await connection.query("SELECT 1 FROM workers WHERE id = \(workerID) FOR UPDATE", logger: logger)
+        let rows = try await connection.query("""
+            SELECT count(*)::int FROM consents
+            WHERE worker_id = \(workerID) AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+            """, logger: logger)
+        for try await n in rows.decode(Int.self) { return n }
+        return 0
+    }
+
     public struct Consent: Sendable, Codable, Equatable {
         public var id: UUID
         public var issuedVia: String

@@ -621,4 +621,26 @@ struct HardeningTests {
             }
         }
     }
+
+    @Test("a worker has at most consent_codes_live_max codes that work at once, from her account or her agency together")
+    func liveConsentCodesBounded() async throws {
+        try await withTestRegistry { registry, _ in
+            let h = try await Household.make(registry)
+            let max = registry.policies.reports.consentCodesLiveMax
+            var issued: [ConsentService.Issued] = []
+            for i in 0..<max {
+                issued.append(i % 2 == 0 ? try await registry.consents.issue(caller: h.worker, logger: testLogger)
+                                         : try await registry.consents.issueByAgency(h.workerID, workers: registry.workers, caller: h.agency, logger: testLogger))
+            }
+            let over = await #expect(throws: RegistryError.self) { _ = try await registry.consents.issue(caller: h.worker, logger: testLogger) }
+            #expect(over?.code == "too_many_codes")
+            let byAgency = await #expect(throws: RegistryError.self) {
+                _ = try await registry.consents.issueByAgency(h.workerID, workers: registry.workers, caller: h.agency, logger: testLogger)
+            }
+            #expect(byAgency?.code == "too_many_codes")
+            // Revoking one makes room again.
+            try await registry.consents.revoke(try #require(UUID(uuidString: issued[0].id)), caller: h.worker, logger: testLogger)
+            _ = try await registry.consents.issue(caller: h.worker, logger: testLogger)
+        }
+    }
 }

@@ -12,6 +12,8 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
 
     public var version: Int
     public var consentCodeMinutes: Int
+    /// A worker's codes that can be redeemed at once.
+    public var consentCodesLiveMax: Int
     public var reportAccessMinutes: Int
     public var redeemFailuresAllowed: Int
     public var redeemWindowSeconds: Int
@@ -32,6 +34,7 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case version
         case consentCodeMinutes = "consent_code_minutes"
+        case consentCodesLiveMax = "consent_codes_live_max"
         case reportAccessMinutes = "report_access_minutes"
         case redeemFailuresAllowed = "redeem_failures_allowed"
         case redeemWindowSeconds = "redeem_window_seconds"
@@ -54,7 +57,8 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
                 reviewDimensions: Dimensions = .init(skill: ["punctuality", "quality", "childcare", "eldercare", "cooking"],
                                                      ethics: ["honesty", "respect", "reliability", "care"]),
                 publicLookupsPerMinute: Int = 20, searchPageMax: Int = 50, signedReportValidDays: Int = 30, searchOffsetMax: Int = 500,
-                searchesPerMinute: Int = 30) {
+                searchesPerMinute: Int = 30, consentCodesLiveMax: Int = 5) {
+        self.consentCodesLiveMax = consentCodesLiveMax
         self.searchOffsetMax = searchOffsetMax
         self.searchesPerMinute = searchesPerMinute
         self.version = version
@@ -78,6 +82,7 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
             guard r.contains(value) else { throw PolicyError(path: [key], message: "must be \(r.lowerBound) to \(r.upperBound)") }
         }
         try range(consentCodeMinutes, "consent_code_minutes", 1...10_080)
+        try range(consentCodesLiveMax, "consent_codes_live_max", 1...50)
         try range(reportAccessMinutes, "report_access_minutes", 1...10_080)
         try range(redeemFailuresAllowed, "redeem_failures_allowed", 1...100)
         try range(redeemWindowSeconds, "redeem_window_seconds", 60...86_400)

@@ -70,7 +70,7 @@ enum PageVocabulary {
         "evidence_limit", "no_engagement", "already_suspended", "not_suspended",
         "source_exists", "dispute_decided",
         "no_employer", "account_active", "dispute_open",
-        "codes_exhausted", "too_many_transfer_requests", "busy", "invalid_characters",
+        "codes_exhausted", "too_many_transfer_requests", "busy", "invalid_characters", "too_many_codes",
     ]
 
     /// Fields whose format the generic "invalid" message explains.
