@@ -18,7 +18,8 @@ struct ImportPages {
             let page = kit.scope(request, context)
             let form = try await page.form()
             do {
-                let summary = try await run(page, text: form.optional("file") ?? form.text("csv"))
+                let uploaded = form.files["file"]?.first.map { String(decoding: $0.bytes, as: UTF8.self) }.flatMap { $0.isEmpty ? nil : $0 }
+                let summary = try await run(page, text: uploaded ?? form.text("csv"))
                 return render(page, form: form, error: nil, summary: summary)
             } catch let error as RegistryError where error.kind == .badRequest || error.kind == .tooLarge {
                 return render(page, form: form, error: error, summary: nil)

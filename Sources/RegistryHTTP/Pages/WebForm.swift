@@ -41,21 +41,40 @@ struct WebForm: Sendable {
 
     /// Reads the body of `request` as a form (at most `limit`, by default `context.maxUploadSize`, bytes).
     static func read(_ request: Request, context: AppRequestContext, limit: Int? = nil) async throws -> WebForm {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit ?? context.maxUploadSize)
-        } catch is NIOTooManyBytesError {
-            throw RegistryError(.tooLarge, code: "body_too_large", message: "The request body is too large.")
-        }
-        let bytes = Array(buffer.readableBytesView)
+        let limit = limit ?? context.maxUploadSize
+        let tooLarge = RegistryError(.tooLarge, code: "body_too_large", message: "The request body is too large.")
         let contentType = request.headers[.contentType] ?? ""
         if contentType.lowercased().hasPrefix("multipart/form-data") {
             guard let boundary = Self.boundary(contentType) else {
                 throw RegistryError(.badRequest, code: "bad_request", message: "The form is malformed.")
             }
-            return try Self.multipart(bytes, boundary: boundary)
+            // A form with files streams to a private temporary file as it arrives (never held
+            // whole in memory), stopping at the limit; it is parsed from the mapped file.
+            let path = NSTemporaryDirectory() + "registry-form-\(UUID().uuidString).part"
+            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
+                  let handle = FileHandle(forWritingAtPath: path)
+            else { throw RegistryError(.unavailable, code: "upload_failed", message: "The upload could not be received. Try again.") }
+            defer {
+                try? handle.close()
+                try? FileManager.default.removeItem(atPath: path)
+            }
+            var size = 0
+            for try await buffer in request.body {
+                size += buffer.readableBytes
+                guard size <= limit else { throw tooLarge }
+                try buffer.withUnsafeReadableBytes { try handle.write(contentsOf: Data($0)) }
+            }
+            try handle.synchronize()
+            let mapped = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+            return try mapped.withUnsafeBytes { try Self.multipart($0, boundary: boundary) }
         }
-        return Self.urlEncoded(String(decoding: bytes, as: UTF8.self))
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw tooLarge
+        }
+        return Self.urlEncoded(String(decoding: buffer.readableBytesView, as: UTF8.self))
     }
 
     /// Parses `a=1&b=two+words&c=%E4%B8%AD`.
@@ -88,7 +107,10 @@ struct WebForm: Sendable {
 
     /// Parses a `multipart/form-data` body (RFC 7578): parts separated by `--boundary`, each
     /// with a `Content-Disposition: form-data; name="..."` header.
-    static func multipart(_ body: [UInt8], boundary: String) throws -> WebForm {
+    static func multipart<Bytes: RandomAccessCollection>(_ body: Bytes, boundary: String) throws -> WebForm
+        where Bytes.Element == UInt8, Bytes.Index == Int
+    {
+        guard body.startIndex == 0 else { return try multipart(Array(body), boundary: boundary) }
         let malformed = RegistryError(.badRequest, code: "bad_request", message: "The form is malformed.")
         let delimiter = Array("--\(boundary)".utf8)
         var form = WebForm()
@@ -104,10 +126,15 @@ struct WebForm: Sendable {
             let contentStart = headerEnd + 4
             guard let next = find(Array("\r\n".utf8) + delimiter, in: body, from: contentStart) else { throw malformed }
             if let name = dispositionName(headers) {
-                form.append(name, String(decoding: body[contentStart..<next], as: UTF8.self))
-                if let filename = dispositionParameter("filename", headers), !filename.isEmpty {
-                    form.files[name, default: []].append(Upload(filename: filename, contentType: partContentType(headers),
-                                                                bytes: Array(body[contentStart..<next])))
+                if let filename = dispositionParameter("filename", headers) {
+                    // A file is kept once, as bytes; its field's value is its name.
+                    form.append(name, filename)
+                    if !filename.isEmpty {
+                        form.files[name, default: []].append(Upload(filename: filename, contentType: partContentType(headers),
+                                                                    bytes: Array(body[contentStart..<next])))
+                    }
+                } else {
+                    form.append(name, String(decoding: body[contentStart..<next], as: UTF8.self))
                 }
             }
             position = next + 2 + delimiter.count
@@ -138,7 +165,9 @@ struct WebForm: Sendable {
         return nil
     }
 
-    private static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+    private static func find<Bytes: RandomAccessCollection>(_ needle: [UInt8], in haystack: Bytes, from start: Int) -> Int?
+        where Bytes.Element == UInt8, Bytes.Index == Int
+    {
         guard !needle.isEmpty, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
         var i = max(0, start)
         let first = needle[0]
