@@ -162,6 +162,9 @@ public struct ReportService: Sendable {
         }
     }
 
+    /// Engagements listed on a report (the count and days cover all of them).
+    static let reportEngagementItems = 50
+
     func build(_ workerID: UUID, viewer: Caller, on connection: PostgresConnection, logger: Logger) async throws -> Report {
         let today = CivilDate.today()
         guard let w = try await WorkerStore.get(workerID, on: connection, logger: logger) else { throw RegistryError.notFound("Worker") }
@@ -195,18 +198,20 @@ public struct ReportService: Sendable {
                           ethicsNote: fields.contains("ethics_note") ? t.ethicsNote : nil,
                           sealed: fields.contains("sealed") ? t.sealedHow.map { $0 == "agency" ? "sealed" : "sealed_by_deadline" } ?? "open" : nil)
         }
-        let engagements = try await EngagementStore.forWorker(workerID, on: connection, logger: logger)
-            .filter { $0.status == "confirmed" || $0.status == "ended" }
+        // Counts and averages over everything, computed by PostgreSQL; the items shown are the newest only.
+        let engagementSummary = try await EngagementStore.summary(workerID: workerID, today: today.iso, on: connection, logger: logger)
+        let engagements = try await EngagementStore.forWorker(workerID, statuses: ["confirmed", "ended"], limit: Self.reportEngagementItems,
+                                                              on: connection, logger: logger)
             .map { e -> Report.Engagements.Item in
                 let start = CivilDate(iso: e.startsOn) ?? today
                 let end = e.endsOn.flatMap(CivilDate.init(iso:)) ?? today
                 return .init(category: e.category, startsOn: e.startsOn, endsOn: e.endsOn, days: max(0, end.daysSinceEpoch - start.daysSinceEpoch))
             }
-        let reviews = try await ReviewStore.forWorker(workerID, includeHidden: false, on: connection, logger: logger)
-        func averages(_ pick: (ReviewStore.Review) -> [String: Int]) -> [String: Double] {
-            var sums: [String: (Int, Int)] = [:]
-            for r in reviews { for (k, v) in pick(r) { sums[k, default: (0, 0)].0 += v; sums[k, default: (0, 0)].1 += 1 } }
-            return sums.mapValues { (Double($0.0) / Double($0.1) * 100).rounded() / 100 }
+        let reviewSummary = try await ReviewStore.summary(workerID: workerID, on: connection, logger: logger)
+        let reviews = try await ReviewStore.forWorker(workerID, includeHidden: false, limit: policy.reportRecentReviews, on: connection,
+                                                      logger: logger)
+        func averages(_ sums: [String: (sum: Int, count: Int)]) -> [String: Double] {
+            sums.mapValues { (Double($0.sum) / Double($0.count) * 100).rounded() / 100 }
         }
         return Report(
             worker: .init(id: w.id.text, fullName: w.fullName, sex: w.sex, age: birth.years(until: today),
@@ -215,8 +220,8 @@ public struct ReportService: Sendable {
             health: .init(validUntil: health?.validUntil,
                           valid: health.map { (CivilDate(iso: $0.validUntil).map { $0 >= today } ?? false) && $0.result != "unfit" } ?? false),
             tenures: tenures,
-            engagements: .init(count: engagements.count, totalDays: engagements.reduce(0) { $0 + $1.days }, items: engagements),
-            reviews: .init(count: reviews.count, skillAverages: averages(\.skillScores), ethicsAverages: averages(\.ethicsScores),
+            engagements: .init(count: engagementSummary.count, totalDays: engagementSummary.days, items: engagements),
+            reviews: .init(count: reviewSummary.count, skillAverages: averages(reviewSummary.skill), ethicsAverages: averages(reviewSummary.ethics),
                            recent: reviews.prefix(policy.reportRecentReviews).map {
                                .init(id: $0.id.text, date: $0.createdAt,
                                      household: viewer.principal.role != .employer || $0.employerID == viewer.userUUID ? $0.employerName : nil,

@@ -149,9 +149,25 @@ public enum EngagementStore {
                                                     logger: logger)).first
     }
 
-    public static func forWorker(_ workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [Engagement] {
-        try await decode(try await connection.query(PostgresQuery(unsafeSQL: select + " WHERE e.worker_id = $1 ORDER BY e.starts_on DESC",
-                                                                  binds: one(workerID)), logger: logger))
+    /// A worker's engagements, newest first (at most `limit`; `summary` counts them all).
+    public static func forWorker(_ workerID: UUID, statuses: [String]? = nil, limit: Int = 500, on connection: PostgresConnection,
+                                 logger: Logger) async throws -> [Engagement] {
+        var b = one(workerID)
+        b.append(statuses)
+        b.append(limit)
+        return try await decode(try await connection.query(PostgresQuery(
+            unsafeSQL: select + " WHERE e.worker_id = $1 AND ($2::text[] IS NULL OR e.status = ANY($2)) ORDER BY e.starts_on DESC LIMIT $3",
+            binds: b), logger: logger))
+    }
+
+    /// How many confirmed or ended engagements a worker had, and their days in all (a running one counts to `today`).
+    public static func summary(workerID: UUID, today: String, on connection: PostgresConnection, logger: Logger) async throws -> (count: Int, days: Int) {
+        let rows = try await connection.query("""
+            SELECT count(*)::int8, coalesce(sum(greatest(0, coalesce(ends_on, \(today)::date) - starts_on)), 0)::int8
+            FROM engagements WHERE worker_id = \(workerID) AND status IN ('confirmed', 'ended')
+            """, logger: logger)
+        for try await (count, days) in rows.decode((Int64, Int64).self) { return (Int(count), Int(days)) }
+        return (0, 0)
     }
 
     public static func forEmployer(_ employerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [Engagement] {
@@ -261,12 +277,51 @@ public enum ReviewStore {
     }
 
     /// A worker's reviews, newest first; hidden ones only when asked (the worker and administrators).
-    public static func forWorker(_ workerID: UUID, includeHidden: Bool, on connection: PostgresConnection, logger: Logger) async throws -> [Review] {
+    /// A worker's reviews, newest first (at most `limit`; `summary` covers them all).
+    public static func forWorker(_ workerID: UUID, includeHidden: Bool, limit: Int = 500, on connection: PostgresConnection,
+                                 logger: Logger) async throws -> [Review] {
         var b = PostgresBindings()
         b.append(workerID)
         b.append(includeHidden)
+        b.append(limit)
         return try await decode(try await connection.query(PostgresQuery(
-            unsafeSQL: select + " WHERE r.worker_id = $1 AND ($2 OR r.hidden_at IS NULL) ORDER BY r.created_at DESC", binds: b), logger: logger))
+            unsafeSQL: select + " WHERE r.worker_id = $1 AND ($2 OR r.hidden_at IS NULL) ORDER BY r.created_at DESC LIMIT $3", binds: b),
+            logger: logger))
+    }
+
+    /// Over all of a worker's visible reviews: how many, and per dimension the sum and the number of scores.
+    public struct Summary: Sendable, Equatable {
+        public var count = 0
+        public var skill: [String: (sum: Int, count: Int)] = [:]
+        public var ethics: [String: (sum: Int, count: Int)] = [:]
+
+        public static func == (a: Self, b: Self) -> Bool {
+            a.count == b.count && a.skill.mapValues { [$0.sum, $0.count] } == b.skill.mapValues { [$0.sum, $0.count] }
+                && a.ethics.mapValues { [$0.sum, $0.count] } == b.ethics.mapValues { [$0.sum, $0.count] }
+        }
+    }
+
+    public static func summary(workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Summary {
+        var summary = Summary()
+        let rows = try await connection.query("""
+            SELECT 'skill', s.key, sum(s.value::int)::int8, count(*)::int8
+            FROM reviews r CROSS JOIN LATERAL jsonb_each_text(r.skill_scores) s
+            WHERE r.worker_id = \(workerID) AND r.hidden_at IS NULL GROUP BY s.key
+            UNION ALL
+            SELECT 'ethics', s.key, sum(s.value::int)::int8, count(*)::int8
+            FROM reviews r CROSS JOIN LATERAL jsonb_each_text(r.ethics_scores) s
+            WHERE r.worker_id = \(workerID) AND r.hidden_at IS NULL GROUP BY s.key
+            UNION ALL
+            SELECT 'count', '', count(*)::int8, 0::int8 FROM reviews WHERE worker_id = \(workerID) AND hidden_at IS NULL
+            """, logger: logger)
+        for try await (kind, key, sum, count) in rows.decode((String, String, Int64, Int64).self) {
+            switch kind {
+            case "skill": summary.skill[key] = (Int(sum), Int(count))
+            case "ethics": summary.ethics[key] = (Int(sum), Int(count))
+            default: summary.count = Int(sum)
+            }
+        }
+        return summary
     }
 
     public static func reply(_ reviewID: UUID, workerID: UUID, body: String, on connection: PostgresConnection, logger: Logger) async throws {

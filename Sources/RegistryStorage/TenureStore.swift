@@ -47,7 +47,7 @@ public enum TenureStore {
             SELECT t.id, t.agency_id, a.name, t.started_on::text, t.ended_on::text, t.work_ability, t.health_status,
                    t.feedback_summary, t.ethics_rating, t.ethics_note, t.sealed_at, t.sealed_how
             FROM tenures t JOIN agencies a ON a.id = t.agency_id
-            WHERE t.worker_id = \(workerID) ORDER BY t.started_on, t.created_at
+            WHERE t.worker_id = \(workerID) ORDER BY t.started_on, t.created_at LIMIT 500
             """, logger: logger)
         var result: [Tenure] = []
         for try await (id, agency, name, started, ended, ability, health, feedback, rating, note, sealedAt, how)
@@ -173,8 +173,10 @@ public enum QualificationStore {
 
     public static func trainings(workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [Training] {
         let rows = try await connection.query("""
-            SELECT id, kind, title, issuer, category, certificate_no, issued_on::text, expires_on::text, hours, agency_id
-            FROM trainings WHERE worker_id = \(workerID) ORDER BY issued_on, created_at
+            SELECT id, kind, title, issuer, category, certificate_no, issued_on::text, expires_on::text, hours, agency_id FROM (
+                SELECT id, kind, title, issuer, category, certificate_no, issued_on, expires_on, hours, agency_id, created_at
+                FROM trainings WHERE worker_id = \(workerID) ORDER BY issued_on DESC, created_at DESC LIMIT 500
+            ) newest ORDER BY issued_on, created_at
             """, logger: logger)
         var result: [Training] = []
         for try await (id, kind, title, issuer, category, no, issued, expires, hours, agency)
@@ -188,8 +190,10 @@ public enum QualificationStore {
 
     public static func healthCertificates(workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [HealthCertificate] {
         let rows = try await connection.query("""
-            SELECT id, issuer, certificate_no, issued_on::text, valid_until::text, result, agency_id
-            FROM health_certificates WHERE worker_id = \(workerID) ORDER BY issued_on, created_at
+            SELECT id, issuer, certificate_no, issued_on::text, valid_until::text, result, agency_id FROM (
+                SELECT id, issuer, certificate_no, issued_on, valid_until, result, agency_id, created_at
+                FROM health_certificates WHERE worker_id = \(workerID) ORDER BY issued_on DESC, created_at DESC LIMIT 500
+            ) newest ORDER BY issued_on, created_at
             """, logger: logger)
         var result: [HealthCertificate] = []
         for try await (id, issuer, no, issued, until, outcome, agency) in rows.decode((UUID, String, String?, String, String, String, UUID).self) {
@@ -202,7 +206,7 @@ public enum QualificationStore {
     public static func skills(workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [SkillAssessment] {
         let rows = try await connection.query("""
             SELECT id, category, level, assessed_on::text, assessor, note, agency_id
-            FROM skill_assessments WHERE worker_id = \(workerID) ORDER BY category, assessed_on DESC, created_at DESC
+            FROM skill_assessments WHERE worker_id = \(workerID) ORDER BY category, assessed_on DESC, created_at DESC LIMIT 1000
             """, logger: logger)
         var result: [SkillAssessment] = []
         for try await (id, category, level, on, assessor, note, agency) in rows.decode((UUID, String, Int16, String, String, String?, UUID).self) {

@@ -645,6 +645,35 @@ struct HardeningTests {
         }
     }
 
+    @Test("the report's counts and averages cover every review and engagement while it lists only the newest")
+    func reportAggregatesInSQL() async throws {
+        var policies = try PolicySet.load(directory: repositoryRoot + "/Policies")
+        policies.reports.reportRecentReviews = 2
+        try await withTestRegistry(policies: policies) { registry, _ in
+            let h = try await Household.make(registry)
+            let scores = [(5, 4), (3, 2), (4, 5), (1, 3)]
+            for (i, (quality, honesty)) in scores.enumerated() {
+                let employerID = try await registry.accounts.registerEmployer(.init(email: "r\(i)@example.cn", phone: nil, password: "employer password",
+                                                                                    householdName: "家\(i)", regionCode: "320102"), caller: .system, logger: testLogger)
+                let employer = Caller(Principal(.user(id: employerID.uuidString.lowercased(), role: .employer, agencyID: nil, workerID: nil)))
+                let e = try await registry.engagements.place(.init(workerId: h.workerID, employerEmail: "r\(i)@example.cn", employerPhone: nil,
+                                                                   category: "nanny", startsOn: "2026-0\(i + 1)-01"), caller: h.agency, logger: testLogger)
+                _ = try await registry.engagements.transition(e, "confirm", caller: employer, logger: testLogger)
+                _ = try await registry.engagements.review(engagement: e, .init(skillScores: ["quality": quality],
+                                                                               ethicsScores: ["honesty": honesty, "respect": 4, "reliability": 4, "care": 4],
+                                                                               comment: nil), caller: employer, logger: testLogger)
+            }
+            let report = try await registry.reports.report(h.workerID, caller: h.agency, workers: registry.workers, logger: testLogger)
+            #expect(report.reviews.count == 4 && report.reviews.recent.count == 2)
+            #expect(report.reviews.skillAverages["quality"] == 3.25)
+            #expect(report.reviews.ethicsAverages["honesty"] == 3.5 && report.reviews.ethicsAverages["care"] == 4)
+            #expect(report.engagements.count == 4 && report.engagements.items.count == 4)
+            let today = CivilDate.today()
+            let days = (1...4).map { today.daysSinceEpoch - CivilDate(year: 2026, month: $0, day: 1)!.daysSinceEpoch }.reduce(0) { $0 + max(0, $1) }
+            #expect(report.engagements.totalDays == days)
+        }
+    }
+
     static func multipartBody(_ fileBytes: Int) -> ByteBuffer {
         var b = ByteBuffer()
         b.writeString("--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n证据说明\r\n")
