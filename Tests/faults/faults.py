@@ -19,6 +19,9 @@ Each fault is a function below; they run in order against one data folder:
                         quality values and Content-Length) sent extreme numbers by every kind of
                         caller: no 5xx but 503, and the process never dies (a Swift arithmetic
                         overflow traps and kills it).
+  import_flags_exit     `registry import-flags` with rejected lines (a wrong column count): the good
+                        lines are imported, every rejected record lands in FILE.rejects.csv, and
+                        the command exits 2 so that a scheduled job notices; a clean file exits 0.
 
 Only the standard library; prints one line per check and exits 1 on the first failure.
 """
@@ -950,7 +953,33 @@ def extreme_numbers(w):
           f"{time.time() - started:.1f} s", flush=True)
 
 
-FAULTS = [kill9_during_writes, replayed_batches, postgres_restart, slow_clients, extreme_numbers]
+def import_flags_exit(w):
+    source, _ = integration_key(w, "faults-import", "Import test")
+    folder = tempfile.mkdtemp(prefix="faults-import-")
+    try:
+        header = "id_number,reference,category,severity,status,occurred_on,expires_on,narrative\n"
+        good = "".join(f"{id_number()},IMP-{i},theft,3,charged,2025-01-01,,\n" for i in range(3))
+        bad = f"{id_number()},IMP-X,theft,3,charged,2025-01-01,,unquoted, comma\n"
+        mixed = os.path.join(folder, "mixed.csv")
+        with open(mixed, "w") as f:
+            f.write(header + good + bad)
+        result = w.server.cli("import-flags", "--source", "faults-import", mixed)
+        check(result.returncode == 2, f"rejected lines: exit status 2 ({result.returncode}; {result.stdout.strip()[-200:]})")
+        rejects = mixed + ".rejects.csv"
+        check(os.path.exists(rejects), "the rejected records are written beside the input")
+        with open(rejects) as f:
+            text = f.read()
+        check("unquoted, comma" in text and "columns" in text, "with the record and the reason (a wrong column count)")
+        clean = os.path.join(folder, "clean.csv")
+        with open(clean, "w") as f:
+            f.write(header + good)
+        again = w.server.cli("import-flags", "--source", "faults-import", clean)
+        check(again.returncode == 0, f"a clean file (here a re-run): exit status 0 ({again.returncode})")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+FAULTS = [kill9_during_writes, replayed_batches, postgres_restart, slow_clients, extreme_numbers, import_flags_exit]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
