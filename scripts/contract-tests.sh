@@ -9,12 +9,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.build/contract-venv
-if ! "$venv/bin/st" --version >/dev/null 2>&1; then
+if ! "$venv/bin/st" --version >/dev/null 2>&1 || ! "$venv/bin/python" -c 'import openapi_spec_validator' 2>/dev/null; then
     echo "contract tests: creating $venv"
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r Tests/contract/requirements.txt
 fi
+# The published document must be a valid OpenAPI 3.1 document, every operation named.
+"$venv/bin/python" - Web/openapi.yaml <<'PY'
+import sys
+from openapi_spec_validator import validate
+from openapi_spec_validator.readers import read_from_filename
+document, _ = read_from_filename(sys.argv[1])
+validate(document)
+operations = [op for item in document["paths"].values() for method, op in item.items()
+              if method in ("get", "post", "put", "delete", "patch")]
+ids = [op.get("operationId") for op in operations]
+missing = [i for i, v in enumerate(ids) if not v]
+assert not missing, f"{len(missing)} operations without an operationId"
+assert len(set(ids)) == len(ids), "operationIds repeat"
+print(f"contract tests: {sys.argv[1]} is valid OpenAPI 3.1; {len(ids)} operations, each with its operationId")
+PY
 # shellcheck disable=SC2086
 swift build ${SWIFT_BUILD_FLAGS:-}
 # shellcheck disable=SC2086
