@@ -56,11 +56,13 @@ struct CaseTests {
             _ = try await registry.cases.act(id, cmd("request_information", "请补充时间"), caller: a1, logger: testLogger)
             _ = try await registry.cases.act(id, cmd("provide_information", "2026年3月"), caller: h.employer, logger: testLogger)
             _ = try await registry.cases.act(id, cmd("propose_decision", "证据确凿", outcome: "upheld"), caller: a1, logger: testLogger)
-            await #expect(throws: RegistryError.self) { try await registry.cases.act(id, cmd("confirm_decision"), caller: a1, logger: testLogger) }
+            await expectError("four_eyes") { try await registry.cases.act(id, cmd("confirm_decision"), caller: a1, logger: testLogger) }
             let decided = try await registry.cases.act(id, cmd("confirm_decision", "同意"), caller: a2, logger: testLogger)
             #expect(decided.state == "notice_period")
             #expect(decided.noticeEndsAt != nil)
-            #expect(try await registry.lastCode("case_decision_notice") == nil)  // the worker is notified (no code, a notice)
+            // The worker is notified: one notice queued (a message, no code in it).
+            #expect(try await registry.notificationCount("case_decision_notice") == 1)
+            #expect(try await registry.lastCode("case_decision_notice") == nil)
             // The worker sees grounds, evidence and timeline; she objects and adds her own evidence.
             let hers = try await registry.cases.get(id, caller: h.worker, logger: testLogger)
             #expect(hers.evidence?.count == 2 && hers.proposedOutcome == nil && (hers.timeline?.count ?? 0) >= 7)

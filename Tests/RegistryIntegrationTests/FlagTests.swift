@@ -169,7 +169,9 @@ struct FlagTests {
             try await registry.flags.decideDispute(try #require(open.first?.id), decision: "request_retraction", note: "请核实后撤回", caller: admin,
                                                    logger: testLogger)
             #expect(try await registry.flags.disputes(openOnly: true, logger: testLogger).isEmpty)
-            #expect(try await registry.lastCode("flag_retraction_requested") == nil)  // a message, not a code
+            // The source is asked: one message queued (a message, no code in it).
+            #expect(try await registry.notificationCount("flag_retraction_requested") == 1)
+            #expect(try await registry.lastCode("flag_retraction_requested") == nil)
             #expect(try await registry.auditCount("flag.dispute_retraction_requested", subject: flagID) == 1)
             await #expect(throws: RegistryError.self) {
                 try await registry.flags.decideDispute(try #require(open.first?.id), decision: "reject", note: "again", caller: admin, logger: testLogger)

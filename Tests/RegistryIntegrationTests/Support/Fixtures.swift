@@ -4,6 +4,7 @@ import PostgresNIO
 import RegistryDomain
 import RegistryServices
 import RegistryStorage
+import Testing
 
 /// Valid test identifiers, generated with the real check-character rules.
 enum Fixtures {
@@ -24,7 +25,26 @@ enum Fixtures {
     }
 }
 
+/// Expects `body` to throw the `RegistryError` with exactly this code (not merely some error).
+func expectError(_ code: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void) async {
+    do {
+        try await body()
+        Issue.record("expected the error \(code), but nothing was thrown", sourceLocation: sourceLocation)
+    } catch let error as RegistryError {
+        #expect(error.code == code, "expected the error \(code), got \(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected the error \(code), got \(error)", sourceLocation: sourceLocation)
+    }
+}
+
 extension Registry {
+    /// How many messages of `template` were queued (sent or not).
+    func notificationCount(_ template: String) async throws -> Int {
+        let rows = try await database.query("SELECT count(*)::int FROM notifications WHERE template = \(template)", logger: testLogger)
+        for try await n in rows.decode(Int.self) { return n }
+        return 0
+    }
+
     /// An approved agency with one staff member; returns the agency id and the staff caller.
     func approvedAgency(_ n: Int, name: String? = nil, approve: Bool = true) async throws -> (id: UUID, staff: Caller) {
         let adminID = try await makeUser(role: .admin, email: "admin\(n)-\(UUID().uuidString.prefix(6).lowercased())@example.cn", password: "admin password")
