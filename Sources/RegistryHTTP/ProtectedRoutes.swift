@@ -97,18 +97,36 @@ extension Request {
         } catch is NIOTooManyBytesError {
             throw RegistryError(.tooLarge, code: "body_too_large", message: "The request body is too large.")
         }
+        return try JSONBody.decode(T.self, from: Data(buffer.readableBytesView))
+    }
+}
+
+/// JSON bodies decoded with the API's one style, a failure named as the client should hear it.
+enum JSONBody {
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         do {
-            return try JSONCoding.decoder.decode(T.self, from: Data(buffer.readableBytesView))
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw RegistryError.invalid(key.stringValue, "'\(key.stringValue)' is required.", code: "missing_field")
-        } catch let DecodingError.typeMismatch(_, ctx) {
-            let field = ctx.codingPath.map(\.stringValue).joined(separator: ".")
-            throw RegistryError.invalid(field, "'\(field)' has the wrong type.", code: "wrong_type")
-        } catch let DecodingError.valueNotFound(_, ctx) {
-            let field = ctx.codingPath.map(\.stringValue).joined(separator: ".")
-            throw RegistryError.invalid(field, "'\(field)' must not be null.", code: "missing_field")
+            return try JSONCoding.decoder.decode(T.self, from: data)
         } catch {
-            throw RegistryError(.badRequest, code: "malformed_json", message: "The body is not valid JSON.")
+            throw problem(error)
+        }
+    }
+
+    /// What a decoding error means for the client: the field at fault (named from `prefix`
+    /// coding-path elements on, for an item inside a larger body) and why.
+    static func problem(_ error: any Error, prefix: Int = 0) -> RegistryError {
+        func field(_ path: [any CodingKey]) -> String { path.dropFirst(prefix).map(\.stringValue).joined(separator: ".") }
+        switch error {
+        case DecodingError.keyNotFound(let key, _):
+            return .invalid(key.stringValue, "'\(key.stringValue)' is required.", code: "missing_field")
+        case DecodingError.typeMismatch(_, let ctx) where prefix == 0 || ctx.codingPath.count > prefix:
+            return .invalid(field(ctx.codingPath), "'\(field(ctx.codingPath))' has the wrong type.", code: "wrong_type")
+        case DecodingError.valueNotFound(_, let ctx):
+            return .invalid(field(ctx.codingPath), "'\(field(ctx.codingPath))' must not be null.", code: "missing_field")
+        case DecodingError.dataCorrupted(let ctx) where prefix > 0:
+            return .invalid(field(ctx.codingPath), "'\(field(ctx.codingPath))' is not valid.", code: "wrong_type")
+        default:
+            return prefix > 0 ? RegistryError(.badRequest, code: "malformed_item", message: "The item is not a flag object.")
+                : RegistryError(.badRequest, code: "malformed_json", message: "The body is not valid JSON.")
         }
     }
 }

@@ -148,8 +148,8 @@ public struct AccountService: Sendable {
         guard password.count >= authentication.passwordMinLength, password.utf8.count <= PasswordHasher.maxPasswordBytes else {
             throw RegistryError.invalid("password", "Use at least \(authentication.passwordMinLength) characters.", code: "password_too_short")
         }
-        let key = "activation:" + Array(SHA256.hash(data: Data(phone.utf8))).hex
-        let addressKey = clientAddress.map { "activation-address:" + Array(SHA256.hash(data: Data($0.utf8))).hex }
+        let key = ThrottleKeys.hashed("activation", phone)
+        let addressKey = clientAddress.map { ThrottleKeys.hashed("activation-address", $0) }
         let limits = throttle.loginThrottle
         let keys = [(key, limits.accountFailuresAllowed)] + (addressKey.map { [($0, limits.addressFailuresAllowed)] } ?? [])
         let blocked = try await ThrottleStore.admit(keys, policy: limits, database: database, logger: logger)

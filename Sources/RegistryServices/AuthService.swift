@@ -50,7 +50,7 @@ public struct AuthService: Sendable {
         }
 
         /// The throttle key: a hash, so the table never holds who tried to sign in.
-        var throttleKey: String { "account:" + Array(SHA256.hash(data: Data(value.utf8))).hex }
+        var throttleKey: String { ThrottleKeys.hashed("account", value) }
     }
 
     public struct SignedIn: Sendable {
@@ -61,7 +61,7 @@ public struct AuthService: Sendable {
     }
 
     static func addressKey(_ address: String?) -> String? {
-        address.map { "address:" + Array(SHA256.hash(data: Data($0.utf8))).hex }
+        address.map { ThrottleKeys.hashed("address", $0) }
     }
 
     /// Signs in. Wrong account, wrong password and disabled account all get the same answer

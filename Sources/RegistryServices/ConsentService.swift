@@ -114,7 +114,7 @@ public struct ConsentService: Sendable {
         // Guesses are counted before the code is looked at, per employer and per client address
         // (employer accounts are free to make, addresses are not).
         let key = "consent:" + employer.text
-        let addressKey = clientAddress.map { "consent-address:" + Array(SHA256.hash(data: Data($0.utf8))).hex }
+        let addressKey = clientAddress.map { ThrottleKeys.hashed("consent-address", $0) }
         var limits = throttle
         limits.windowSeconds = policy.redeemWindowSeconds
         let keys = [(key, policy.redeemFailuresAllowed)] + (addressKey.map { [($0, policy.redeemFailuresAllowed * 3)] } ?? [])

@@ -29,67 +29,43 @@ public struct KeyRotation: Sendable {
     public func reseal(batch: Int = 1000, logger: Logger, progress: @Sendable (Summary) -> Void = { _ in }) async throws -> Summary {
         var summary = Summary()
         let version = Int16(keys.currentSealingVersion)
-        // ID numbers.
-        var last = UUID(uuidString: "00000000-0000-0000-0000-000000000000")!
-        while true {
-            let (count, changed, next) = try await database.transaction(logger: logger) { connection -> (Int, Int, UUID?) in
-                var ids: [UUID] = [], ciphers: [ByteBuffer] = []
-                var seen = 0, end: UUID?
-                for try await (id, cipher) in try await connection.query("""
-                    SELECT id, id_ciphertext FROM workers WHERE id > \(last) ORDER BY id LIMIT \(batch) FOR UPDATE
-                    """, logger: logger).decode((UUID, Data).self) {
-                    seen += 1
-                    end = id
-                    guard !keys.isCurrent(Array(cipher)) else { continue }
-                    let plain = try keys.open(Array(cipher), context: SealedPlace.workerID(id))
-                    ids.append(id)
-                    ciphers.append(ByteBuffer(bytes: keys.seal(plain, context: SealedPlace.workerID(id))))
-                }
-                if !ids.isEmpty {
-                    try await connection.query("""
-                        UPDATE workers w SET id_ciphertext = v.cipher, id_key_version = \(version)
-                        FROM unnest(\(ids)::uuid[], \(ciphers)::bytea[]) AS v(id, cipher) WHERE w.id = v.id
-                        """, logger: logger)
-                }
-                return (seen, ids.count, end)
-            }
-            summary.examined += count
+        // ID numbers, bound to their row.
+        try await resealTable(batch: batch, logger: logger, read: { after, connection in
+            var rows: [Sealed] = []
+            for try await (id, cipher) in try await connection.query("""
+                SELECT id, id_ciphertext FROM workers WHERE id > \(after) ORDER BY id LIMIT \(batch) FOR UPDATE
+                """, logger: logger).decode((UUID, Data).self) { rows.append(Sealed(id: id, place: SealedPlace.workerID(id), cipher: cipher)) }
+            return rows
+        }, write: { ids, ciphers, connection in
+            try await connection.query("""
+                UPDATE workers w SET id_ciphertext = v.cipher, id_key_version = \(version)
+                FROM unnest(\(ids)::uuid[], \(ciphers)::bytea[]) AS v(id, cipher) WHERE w.id = v.id
+                """, logger: logger)
+        }, counted: { examined, changed in
+            summary.examined += examined
             summary.workers += changed
             progress(summary)
-            guard let next, count == batch else { break }
-            last = next
-        }
+        })
         // Flag narratives, bound to their source and reference.
-        last = UUID(uuidString: "00000000-0000-0000-0000-000000000000")!
-        while true {
-            let (count, changed, next) = try await database.transaction(logger: logger) { connection -> (Int, Int, UUID?) in
-                var ids: [UUID] = [], ciphers: [ByteBuffer] = []
-                var seen = 0, end: UUID?
-                for try await (id, source, reference, cipher) in try await connection.query("""
-                    SELECT id, source_id, source_ref, narrative_enc FROM flags WHERE id > \(last) AND narrative_enc IS NOT NULL
-                    ORDER BY id LIMIT \(batch) FOR UPDATE
-                    """, logger: logger).decode((UUID, UUID, String, Data).self) {
-                    seen += 1
-                    end = id
-                    guard !keys.isCurrent(Array(cipher)) else { continue }
-                    let place = SealedPlace.flagNarrative(sourceID: source, reference: reference)
-                    ids.append(id)
-                    ciphers.append(ByteBuffer(bytes: keys.seal(try keys.open(Array(cipher), context: place), context: place)))
-                }
-                if !ids.isEmpty {
-                    try await connection.query("""
-                        UPDATE flags f SET narrative_enc = v.cipher FROM unnest(\(ids)::uuid[], \(ciphers)::bytea[]) AS v(id, cipher)
-                        WHERE f.id = v.id
-                        """, logger: logger)
-                }
-                return (seen, ids.count, end)
+        try await resealTable(batch: batch, logger: logger, read: { after, connection in
+            var rows: [Sealed] = []
+            for try await (id, source, reference, cipher) in try await connection.query("""
+                SELECT id, source_id, source_ref, narrative_enc FROM flags WHERE id > \(after) AND narrative_enc IS NOT NULL
+                ORDER BY id LIMIT \(batch) FOR UPDATE
+                """, logger: logger).decode((UUID, UUID, String, Data).self) {
+                rows.append(Sealed(id: id, place: SealedPlace.flagNarrative(sourceID: source, reference: reference), cipher: cipher))
             }
-            summary.examined += count
+            return rows
+        }, write: { ids, ciphers, connection in
+            try await connection.query("""
+                UPDATE flags f SET narrative_enc = v.cipher FROM unnest(\(ids)::uuid[], \(ciphers)::bytea[]) AS v(id, cipher)
+                WHERE f.id = v.id
+                """, logger: logger)
+        }, counted: { examined, changed in
+            summary.examined += examined
             summary.narratives += changed
             progress(summary)
-            guard let next, count == batch else { break }
-            last = next
-        }
+        })
         // Integration secrets: few.
         summary.secrets = try await database.transaction(logger: logger) { connection in
             var changed = 0
@@ -111,6 +87,36 @@ public struct KeyRotation: Sendable {
         }
         progress(summary)
         return summary
+    }
+
+    /// A sealed value read for re-sealing: its row, its place (the associated data) and the ciphertext.
+    struct Sealed {
+        var id: UUID
+        var place: String
+        var cipher: Data
+    }
+
+    /// Walks one table by id, a batch per transaction: `read` gives the batch after an id (locked),
+    /// the values not sealed under the current version are re-sealed for their place, and `write`
+    /// stores them; `counted` hears how many rows were read and how many changed.
+    func resealTable(batch: Int, logger: Logger, read: (UUID, PostgresConnection) async throws -> [Sealed],
+                     write: ([UUID], [ByteBuffer], PostgresConnection) async throws -> Void,
+                     counted: (Int, Int) -> Void) async throws {
+        var last = UUID(uuidString: "00000000-0000-0000-0000-000000000000")!
+        while true {
+            let (rows, changed) = try await database.transaction(logger: logger) { connection -> ([Sealed], Int) in
+                let rows = try await read(last, connection)
+                let stale = rows.filter { !keys.isCurrent(Array($0.cipher)) }
+                if !stale.isEmpty {
+                    let ciphers = try stale.map { ByteBuffer(bytes: keys.seal(try keys.open(Array($0.cipher), context: $0.place), context: $0.place)) }
+                    try await write(stale.map(\.id), ciphers, connection)
+                }
+                return (rows, stale.count)
+            }
+            counted(rows.count, changed)
+            guard let next = rows.last?.id, rows.count == batch else { return }
+            last = next
+        }
     }
 
     /// How many ID numbers each key version seals (a version with none left can be retired).

@@ -1,8 +1,6 @@
-import Crypto
 import Foundation
 import Logging
 import RegistryDomain
-import RegistrySecurity
 import RegistryStorage
 
 /// Account creation is throttled per client address and for the whole service before any
@@ -13,25 +11,12 @@ struct RegistrationThrottle: Sendable {
 
     func admit(clientAddress: String?, logger: Logger) async throws {
         if let clientAddress {
-            let key = "register-address:" + Array(SHA256.hash(data: Data(clientAddress.utf8))).hex
-            guard try await RateLimitStore.hit(key: key, perMinute: policy.registrationsPerAddressPerMinute, database: database, logger: logger) else {
-                throw RegistryError.throttled(retryAfterSeconds: Self.secondsToNextMinute())
-            }
+            guard try await RateLimitStore.hit(key: ThrottleKeys.hashed("register-address", clientAddress),
+                                               perMinute: policy.registrationsPerAddressPerMinute, database: database, logger: logger)
+            else { throw RegistryError.throttled(retryAfterSeconds: RateLimitStore.Window.minute.secondsLeft()) }
         }
         guard try await RateLimitStore.hit(key: "register-all", perMinute: policy.registrationsPerMinute, database: database, logger: logger) else {
-            throw RegistryError.throttled(retryAfterSeconds: Self.secondsToNextMinute())
+            throw RegistryError.throttled(retryAfterSeconds: RateLimitStore.Window.minute.secondsLeft())
         }
-    }
-
-    /// Seconds until the next calendar day (UTC), when a daily count starts again.
-    static func secondsToNextDay(_ now: Date = Date()) -> Int {
-        let second = Int(now.timeIntervalSince1970.truncatingRemainder(dividingBy: 86_400))
-        return max(1, 86_400 - second)
-    }
-
-    /// The rate windows are calendar minutes.
-    static func secondsToNextMinute(_ now: Date = Date()) -> Int {
-        let second = Int(now.timeIntervalSince1970.truncatingRemainder(dividingBy: 60))
-        return max(1, 60 - second)
     }
 }

@@ -401,7 +401,7 @@ public struct ReportService: Sendable {
         let who = caller.userUUID?.text ?? "anonymous"
         guard try await RateLimitStore.hit(key: "search:" + who, limit: policy.searchesPerMinute, per: .minute, database: database, logger: logger)
         else {
-            throw RegistryError.throttled(retryAfterSeconds: RegistrationThrottle.secondsToNextMinute())
+            throw RegistryError.throttled(retryAfterSeconds: RateLimitStore.Window.minute.secondsLeft())
         }
         if let region = s.region, !(region.count == 6 && region.allSatisfy({ $0.isASCII && $0.isNumber })) {
             throw RegistryError.invalid("region", "region is a 6-digit division code (a province: 320000, a city: 320100).")
@@ -430,7 +430,7 @@ public struct ReportService: Sendable {
     /// Public: is the person with this ID number barred from practice? Nothing else, and
     /// rate-limited per address.
     public func banStatus(idNumber: String, clientAddress: String?, logger: Logger) async throws -> Bool {
-        let key = "ban-lookup:" + Array(SHA256.hash(data: Data((clientAddress ?? "unknown").utf8))).hex
+        let key = ThrottleKeys.hashed("ban-lookup", clientAddress ?? "unknown")
         guard try await RateLimitStore.hit(key: key, perMinute: policy.publicLookupsPerMinute, database: database, logger: logger) else {
             throw RegistryError.throttled(retryAfterSeconds: 60)
         }

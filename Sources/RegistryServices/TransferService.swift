@@ -85,16 +85,15 @@ public struct TransferService: Sendable {
         let id = try NationalID(idNumber, today: CivilDate.today())
         let blind = Data(keys.blindIndex(id))
         let code = TokenGenerator.numericCode(digits: 6)
-        let agencyID = try await database.withConnection { connection in
-            try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger).id
-        }
         // Counted before the ID number is looked up: each request texts a worker and tells that a file exists.
+        // (The caller's agency is checked, approved and writable, in the transaction below.)
+        guard let agencyID = caller.agencyUUID else { throw RegistryError.forbidden }
         guard try await RateLimitStore.hit(key: "transfer-requests:" + agencyID.text, limit: policy.transferRequestsPerAgencyPerDay, per: .day,
                                            database: database, logger: logger)
         else {
             throw RegistryError(.throttled, code: "too_many_transfer_requests",
                                 message: "Your agency has made \(policy.transferRequestsPerAgencyPerDay) transfer requests today. Try again tomorrow.",
-                                details: ["retry_after": String(RegistrationThrottle.secondsToNextDay())])
+                                details: ["retry_after": String(RateLimitStore.Window.day.secondsLeft())])
         }
         return try await database.transaction(logger: logger) { connection in
             let agency = try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger)

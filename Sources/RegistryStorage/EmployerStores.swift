@@ -451,7 +451,22 @@ public enum InquiryStore {
 /// Fixed-window counters (per minute) for public endpoints, shared by every node.
 public enum RateLimitStore {
     /// A counting window: the calendar minute, hour or day (UTC) a hit falls in.
-    public enum Window: String, Sendable { case minute, hour, day }
+    public enum Window: String, Sendable {
+        case minute, hour, day
+
+        var seconds: Int {
+            switch self {
+            case .minute: 60
+            case .hour: 3600
+            case .day: 86_400
+            }
+        }
+
+        /// Seconds until the next window starts (for Retry-After).
+        public func secondsLeft(_ now: Date = Date()) -> Int {
+            max(1, seconds - Int(now.timeIntervalSince1970.truncatingRemainder(dividingBy: Double(seconds))))
+        }
+    }
 
     /// Counts a hit for `key`; false when the key is over `limit` in the current `window`.
     public static func hit(key: String, limit: Int, per window: Window, database: Database, logger: Logger) async throws -> Bool {
@@ -464,15 +479,9 @@ public enum RateLimitStore {
         return true
     }
 
-    /// Counts a hit for `key`; false when the key is over `perMinute` in the current minute.
+    /// A hit in the current calendar minute.
     public static func hit(key: String, perMinute: Int, database: Database, logger: Logger) async throws -> Bool {
-        let rows = try await database.query("""
-            INSERT INTO rate_limits AS r (key, window_start, hits) VALUES (\(key), date_trunc('minute', now()), 1)
-            ON CONFLICT (key, window_start) DO UPDATE SET hits = r.hits + 1
-            RETURNING hits
-            """, logger: logger)
-        for try await hits in rows.decode(Int32.self) { return Int(hits) <= perMinute }
-        return true
+        try await hit(key: key, limit: perMinute, per: .minute, database: database, logger: logger)
     }
 }
 

@@ -41,19 +41,9 @@ struct EmbeddedPostgresTests {
         #expect(!cluster.trustsLocalConnections)
         let endpoint = cluster.endpoint(database: "postgres")
         #expect(endpoint.password != nil && endpoint.appPassword != nil && endpoint.password != endpoint.appPassword)
-        /// One connection, no pool (a pool would keep retrying a refused sign-in).
-        func connects(_ e: DatabaseEndpoint, user: String, password: String?) async -> Bool {
-            do {
-                let connection = try await PostgresConnection.connect(
-                    configuration: .init(unixSocketPath: cluster.socketPath, username: user, password: password, database: "postgres"),
-                    id: 1, logger: testLogger)
-                try await connection.close()
-                return true
-            } catch { return false }
-        }
-        #expect(await connects(endpoint, user: EmbeddedPostgres.superuser, password: endpoint.password))
-        #expect(!(await connects(endpoint, user: EmbeddedPostgres.superuser, password: nil)))
-        #expect(!(await connects(endpoint, user: EmbeddedPostgres.superuser, password: "not the password")))
+        #expect(await Self.signsIn(cluster, password: endpoint.password))
+        #expect(!(await Self.signsIn(cluster, password: nil)))
+        #expect(!(await Self.signsIn(cluster, password: "not the password")))
     }
 
     @Test("a cluster made with password-less local connections is switched to passwords")
@@ -74,20 +64,21 @@ struct EmbeddedPostgresTests {
         try await cluster.requirePasswords(logger: testLogger)
         #expect(!cluster.trustsLocalConnections)
         try await Task.sleep(for: .milliseconds(300))
-        let refused: Bool
+        #expect(!(await Self.signsIn(cluster, password: nil)))
+        // With its password it still gets in.
+        #expect(await Self.signsIn(cluster, password: cluster.endpoint().password))
+    }
+
+    /// Whether the owner gets in with `password`: one connection, no pool (a pool would keep
+    /// retrying a refused sign-in).
+    static func signsIn(_ cluster: EmbeddedPostgres, password: String?) async -> Bool {
         do {
             let connection = try await PostgresConnection.connect(
-                configuration: .init(unixSocketPath: cluster.socketPath, username: EmbeddedPostgres.superuser, password: nil, database: "postgres"),
+                configuration: .init(unixSocketPath: cluster.socketPath, username: EmbeddedPostgres.superuser, password: password,
+                                     database: "postgres"),
                 id: 1, logger: testLogger)
             try await connection.close()
-            refused = false
-        } catch { refused = true }
-        #expect(refused)
-        // With its password it still gets in.
-        let connection = try await PostgresConnection.connect(
-            configuration: .init(unixSocketPath: cluster.socketPath, username: EmbeddedPostgres.superuser,
-                                 password: cluster.endpoint().password, database: "postgres"),
-            id: 2, logger: testLogger)
-        try await connection.close()
+            return true
+        } catch { return false }
     }
 }

@@ -157,24 +157,8 @@ def free_port():
 
 
 def request(port, method, path, body=None, token=None, timeout=10):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    headers = {}
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-        body = json.dumps(body)
-    if token:
-        headers["Authorization"] = "Bearer " + token
-    try:
-        connection.request(method, path, body, headers)
-        response = connection.getresponse()
-        data = response.read()
-        try:
-            parsed = json.loads(data) if data else None
-        except ValueError:
-            parsed = None
-        return response.status, parsed
-    finally:
-        connection.close()
+    """One JSON request; answers the status and the parsed body."""
+    return raw_request(port, method, path, None if body is None else json.dumps(body), token=token, timeout=timeout)
 
 
 def login(port, email, via="email"):

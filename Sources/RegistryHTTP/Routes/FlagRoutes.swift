@@ -28,27 +28,11 @@ struct FlagRoutes {
             do {
                 input = .success(try FlagSubmission.Input(from: decoder))
             } catch {
-                input = .failure(FlagRoutes.itemError(error, prefix: decoder.codingPath.count))
+                input = .failure(JSONBody.problem(error, prefix: decoder.codingPath.count))
             }
         }
     }
 
-    /// A decoding error of one item, with the field named relative to the item.
-    static func itemError(_ error: any Error, prefix: Int) -> RegistryError {
-        func field(_ path: [any CodingKey]) -> String { path.dropFirst(prefix).map(\.stringValue).joined(separator: ".") }
-        switch error {
-        case DecodingError.keyNotFound(let key, _):
-            return .invalid(key.stringValue, "'\(key.stringValue)' is required.", code: "missing_field")
-        case DecodingError.typeMismatch(_, let ctx) where ctx.codingPath.count > prefix:
-            return .invalid(field(ctx.codingPath), "'\(field(ctx.codingPath))' has the wrong type.", code: "wrong_type")
-        case DecodingError.valueNotFound(_, let ctx):
-            return .invalid(field(ctx.codingPath), "'\(field(ctx.codingPath))' must not be null.", code: "missing_field")
-        case DecodingError.dataCorrupted(let ctx):
-            return .invalid(field(ctx.codingPath), "'\(field(ctx.codingPath))' is not valid.", code: "wrong_type")
-        default:
-            return RegistryError(.badRequest, code: "malformed_item", message: "The item is not a flag object.")
-        }
-    }
     struct BatchResult: Encodable, Sendable {
         var created: Int
         var updated: Int
@@ -86,16 +70,7 @@ struct FlagRoutes {
 
     func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], _ request: Request) throws -> T {
         try request.requireJSONContentType()
-        do {
-            return try JSONCoding.decoder.decode(T.self, from: Data(bytes))
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw RegistryError.invalid(key.stringValue, "'\(key.stringValue)' is required.", code: "missing_field")
-        } catch let DecodingError.typeMismatch(_, ctx) {
-            let field = ctx.codingPath.map(\.stringValue).joined(separator: ".")
-            throw RegistryError.invalid(field, "'\(field)' has the wrong type.", code: "wrong_type")
-        } catch {
-            throw RegistryError(.badRequest, code: "malformed_json", message: "The body is not valid JSON.")
-        }
+        return try JSONBody.decode(T.self, from: Data(bytes))
     }
 
     static func summary(_ items: [FlagService.ItemResult]) -> BatchResult {
