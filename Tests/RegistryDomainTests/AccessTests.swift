@@ -66,7 +66,7 @@ struct TransferMachineTests {
                 #expect(try TransferMachine.apply(event, to: status) == expected)
             } else {
                 let error = #expect(throws: RegistryError.self) { try TransferMachine.apply(event, to: status) }
-                #expect(error?.kind == .conflict)
+                #expect(error?.code == "illegal_transition")
                 #expect(error?.details["allowed"] == TransferMachine.allowed(in: status).map(\.rawValue).joined(separator: ","))
             }
         }
@@ -115,13 +115,13 @@ struct WorkerRegistrationTests {
 
     @Test("unknown categories, bad regions and empty names are refused")
     func other() {
-        #expect(throws: RegistryError.self) {
+        expectError("unknown_category") {
             try WorkerRegistration(input(id("19850615", serial: "128"), categories: ["gardening"]), today: today, ages: 16...70)
         }
-        #expect(throws: RegistryError.self) {
+        expectError("missing_field") {
             try WorkerRegistration(input(id("19850615", serial: "128"), categories: []), today: today, ages: 16...70)
         }
-        #expect(throws: RegistryError.self) {
+        expectError("invalid_field") {
             try WorkerRegistration(input(id("19850615", serial: "128"), region: "99010"), today: today, ages: 16...70)
         }
     }

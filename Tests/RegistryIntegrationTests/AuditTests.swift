@@ -15,6 +15,12 @@ struct AuditTests {
         return 0
     }
 
+    func chainLength(_ database: Database) async throws -> Int {
+        let rows = try await database.query("SELECT count(*)::int FROM audit_chain", logger: testLogger)
+        for try await n in rows.decode(Int.self) { return n }
+        return 0
+    }
+
     func event(_ action: String) -> AuditEvent {
         AuditEvent(actorKind: .system, actorID: nil, actorRole: "system", action: action, subjectType: "test", subjectID: "1",
                    details: ["n": 1])
@@ -39,7 +45,7 @@ struct AuditTests {
                                                     logger: testLogger)
             #expect(try await count(registry.database, "user.created") == 1)
             // A failed creation (duplicate) leaves no audit row.
-            await #expect(throws: RegistryError.self) {
+            await expectError("account_exists") {
                 try await registry.auth.createAdmin(email: "a@example.cn", password: "long enough pw", displayName: "A",
                                                     logger: testLogger)
             }
@@ -56,10 +62,13 @@ struct AuditTests {
                 try await AuditStore.append(event("test.row"), on: connection, logger: testLogger)
             }
             try await AuditStore.integrateAll(database: registry.database, logger: testLogger)
-            await #expect(throws: PSQLError.self) {
+            // A privilege the service role does not hold, not a trigger: the grants alone keep it out.
+            let table = statement.split(separator: " ").first { $0.hasPrefix("audit_") }.map(String.init) ?? "?"
+            await expectSQLError("42501", "permission denied for table \(table)") {
                 try await registry.database.query(PostgresQuery(unsafeSQL: statement), logger: testLogger)
             }
             #expect(try await count(registry.database, "test.row") == 1)
+            #expect(try await chainLength(registry.database) == 1)
         }
     }
 
@@ -69,13 +78,23 @@ struct AuditTests {
             try await registry.database.transaction(logger: testLogger) { connection in
                 try await AuditStore.append(event("test.row"), on: connection, logger: testLogger)
             }
+            try await AuditStore.integrateAll(database: registry.database, logger: testLogger)
             try await asOwner(endpoint) { client in
-                await #expect(throws: PSQLError.self) {
-                    try await client.query("UPDATE audit_log SET details = '{}'", logger: testLogger)
+                for (statement, operation, table) in [("UPDATE audit_log SET details = '{}'", "UPDATE", "audit_log"),
+                                                      ("DELETE FROM audit_log", "DELETE", "audit_log"),
+                                                      ("TRUNCATE audit_log CASCADE", "TRUNCATE", "audit_log"),
+                                                      ("UPDATE audit_chain SET seq = seq + 1", "UPDATE", "audit_chain"),
+                                                      ("DELETE FROM audit_chain", "DELETE", "audit_chain")] {
+                    await expectSQLError("42501", "\(operation) on \(table) is not allowed: the table is append-only") {
+                        try await client.query(PostgresQuery(unsafeSQL: statement), logger: testLogger)
+                    }
                 }
-                await #expect(throws: PSQLError.self) {
-                    try await client.query("TRUNCATE audit_log CASCADE", logger: testLogger)
-                }
+            }
+            // Re-read: the row is there, unchanged, and still chained.
+            #expect(try await count(registry.database, "test.row") == 1)
+            #expect(try await chainLength(registry.database) == 1)
+            guard case .intact(1, _) = try await AuditStore.verify(database: registry.database, logger: testLogger) else {
+                Issue.record("the chain no longer verifies"); return
             }
         }
     }

@@ -51,7 +51,7 @@ struct CaseTests {
                                                      caller: h.employer, logger: testLogger)
             // Skipping a state is refused with the allowed commands.
             let skip = await #expect(throws: RegistryError.self) { try await registry.cases.act(id, cmd("confirm_decision"), caller: a1, logger: testLogger) }
-            #expect(skip?.kind == .conflict && skip?.details["allowed"] == "start_review,withdraw")
+            #expect(skip?.code == "illegal_transition" && skip?.details["allowed"] == "start_review,withdraw")
             _ = try await registry.cases.act(id, cmd("start_review"), caller: a1, logger: testLogger)
             _ = try await registry.cases.act(id, cmd("request_information", "请补充时间"), caller: a1, logger: testLogger)
             _ = try await registry.cases.act(id, cmd("provide_information", "2026年3月"), caller: h.employer, logger: testLogger)
@@ -71,7 +71,7 @@ struct CaseTests {
                                                      description: nil, caller: h.worker, logger: testLogger)
             // Those who took part in the decision cannot review the objection.
             for admin in [a1, a2] {
-                await #expect(throws: RegistryError.self) { try await registry.cases.act(id, cmd("reject_objection"), caller: admin, logger: testLogger) }
+                await expectError("took_part") { try await registry.cases.act(id, cmd("reject_objection"), caller: admin, logger: testLogger) }
             }
             _ = try await registry.cases.act(id, cmd("reject_objection", "异议不成立"), caller: a3, logger: testLogger)
             #expect(try await registry.cases.executeDue(logger: testLogger) == 1)
@@ -122,7 +122,7 @@ struct CaseTests {
             for try await n in bans.decode(Int.self) { #expect(n == 1) }
             #expect(try await registry.reports.banStatus(idNumber: Fixtures.idNumber(serial: 101), clientAddress: "x", logger: testLogger))
             // After the period, an objection is too late.
-            await #expect(throws: RegistryError.self) { try await registry.cases.act(id, cmd("object"), caller: h.worker, logger: testLogger) }
+            await expectError("illegal_transition") { try await registry.cases.act(id, cmd("object"), caller: h.worker, logger: testLogger) }
         }
     }
 

@@ -100,10 +100,10 @@ struct EmployerTests {
             // Expired codes do not redeem.
             let second = try #require(try await registry.consents.issue(caller: h.worker, logger: testLogger).code)
             try await registry.database.query("UPDATE consents SET expires_at = now() - interval '1 second' WHERE used_at IS NULL", logger: testLogger)
-            await #expect(throws: RegistryError.self) { try await registry.consents.redeem(code: second, caller: otherCaller, logger: testLogger) }
+            await expectError("invalid_code") { try await registry.consents.redeem(code: second, caller: otherCaller, logger: testLogger) }
             // Access ends when the window closes.
             try await registry.database.query("UPDATE consents SET access_until = now() - interval '1 second'", logger: testLogger)
-            await #expect(throws: RegistryError.self) {
+            await expectError("consent_required") {
                 try await registry.reports.report(h.workerID, caller: h.employer, workers: registry.workers, logger: testLogger)
             }
             // Her list shows who used which code.
@@ -120,10 +120,10 @@ struct EmployerTests {
             for _ in 0..<(registry.policies.reports.redeemFailuresAllowed + 1) {
                 do { _ = try await registry.consents.redeem(code: "ABCDEFGH", caller: h.employer, logger: testLogger) } catch let e as RegistryError { last = e }
             }
-            #expect(last?.kind == .throttled)
+            #expect(last?.kind == .throttled && last?.code == "too_many_attempts")
             let code = try #require(try await registry.consents.issue(caller: h.worker, logger: testLogger).code)
             let blocked = await #expect(throws: RegistryError.self) { try await registry.consents.redeem(code: code, caller: h.employer, logger: testLogger) }
-            #expect(blocked?.kind == .throttled)
+            #expect(blocked?.kind == .throttled && blocked?.code == "too_many_attempts")
         }
     }
 
@@ -138,7 +138,7 @@ struct EmployerTests {
                 try await registry.engagements.review(engagement: e, scores(), caller: h.employer, logger: testLogger)
             }
             #expect(early?.code == "not_confirmed")
-            await #expect(throws: RegistryError.self) { try await registry.engagements.transition(e, "confirm", caller: h.agency, logger: testLogger) }
+            await expectError("not_a_party") { try await registry.engagements.transition(e, "confirm", caller: h.agency, logger: testLogger) }
             _ = try await registry.engagements.transition(e, "confirm", caller: h.employer, logger: testLogger)
             // With an active engagement she reads the report without a code.
             let report = try await registry.reports.report(h.workerID, caller: h.employer, workers: registry.workers, logger: testLogger)
@@ -155,10 +155,10 @@ struct EmployerTests {
             var bad = scores()
             bad.ethicsScores["honesty"] = 9
             let invalid = await #expect(throws: RegistryError.self) { try await registry.engagements.review(engagement: e, bad, caller: h.employer, logger: testLogger) }
-            #expect(invalid?.field == "ethics_scores.honesty")
+            #expect(invalid?.code == "invalid_field" && invalid?.field == "ethics_scores.honesty")
             var missing = scores()
             missing.ethicsScores.removeValue(forKey: "care")
-            await #expect(throws: RegistryError.self) { try await registry.engagements.review(engagement: e, missing, caller: h.employer, logger: testLogger) }
+            await expectError("missing_field") { try await registry.engagements.review(engagement: e, missing, caller: h.employer, logger: testLogger) }
 
             let reviewID = try await registry.engagements.review(engagement: e, scores(2), caller: h.employer, logger: testLogger)
             let twice = await #expect(throws: RegistryError.self) { try await registry.engagements.review(engagement: e, scores(), caller: h.employer, logger: testLogger) }
@@ -175,7 +175,7 @@ struct EmployerTests {
             #expect(frozen?.code == "review_frozen")
 
             // One reply, by her.
-            await #expect(throws: RegistryError.self) { try await registry.engagements.reply(reviewID, body: "no", caller: strangerCaller, logger: testLogger) }
+            await expectError("forbidden") { try await registry.engagements.reply(reviewID, body: "no", caller: strangerCaller, logger: testLogger) }
             try await registry.engagements.reply(reviewID, body: "谢谢，我会改进。", caller: h.worker, logger: testLogger)
             let again = await #expect(throws: RegistryError.self) { try await registry.engagements.reply(reviewID, body: "again", caller: h.worker, logger: testLogger) }
             #expect(again?.code == "reply_exists")
@@ -195,12 +195,12 @@ struct EmployerTests {
             let stillThere = try await registry.database.query("SELECT count(*)::int FROM reviews WHERE id = \(reviewID) AND hidden_at IS NOT NULL",
                                                                logger: testLogger)
             for try await n in stillThere.decode(Int.self) { #expect(n == 1) }
-            await #expect(throws: RegistryError.self) {
+            await expectError("dispute_decided") {
                 try await registry.engagements.decideDispute(dispute, uphold: false, note: "again", caller: admin, logger: testLogger)
             }
             // Ending the engagement: only confirmed ones count, and an ended one no longer grants access.
             _ = try await registry.engagements.transition(e, "end", caller: h.agency, logger: testLogger)
-            await #expect(throws: RegistryError.self) {
+            await expectError("consent_required") {
                 try await registry.reports.report(h.workerID, caller: h.employer, workers: registry.workers, logger: testLogger)
             }
         }
@@ -269,10 +269,10 @@ struct EmployerTests {
             let page1 = try await find(.init(region: nil, category: nil, minLevel: nil, minGrade: nil, limit: 4, offset: 0))
             let page2 = try await find(.init(region: nil, category: nil, minLevel: nil, minGrade: nil, limit: 4, offset: 4))
             #expect(page1.count == 4 && page2.count == 2 && Set(page1 + page2).count == 6)
-            await #expect(throws: RegistryError.self) {
+            await expectError("invalid_field") {
                 try await registry.reports.searchAvailable(.init(region: "32", category: nil, minLevel: nil, minGrade: nil, limit: 5, offset: 0), caller: h.employer, logger: testLogger)
             }
-            await #expect(throws: RegistryError.self) {
+            await expectError("invalid_field") {
                 try await registry.reports.searchAvailable(.init(region: nil, category: nil, minLevel: nil, minGrade: "Z", limit: 5, offset: 0), caller: h.employer, logger: testLogger)
             }
             // What a listing shows before consent: the family name, age and province; no birth date, no county.
@@ -285,7 +285,7 @@ struct EmployerTests {
                 try await registry.reports.searchAvailable(.init(region: nil, category: nil, minLevel: nil, minGrade: nil, limit: 5,
                                                                  offset: registry.policies.reports.searchOffsetMax + 1), caller: h.employer, logger: testLogger)
             }
-            #expect(deep?.field == "offset")
+            #expect(deep?.code == "invalid_field" && deep?.field == "offset")
             try await registry.accounts.setAvailable(false, caller: h.worker, logger: testLogger)
             #expect(try await find(.init(region: nil, category: nil, minLevel: nil, minGrade: nil, limit: 50, offset: 0)).count == 5)
         }
@@ -376,11 +376,11 @@ struct EmployerTests {
             let signedIn = try await registry.auth.login(.phone("13700000001"), password: "my own password", clientAddress: nil, presentedToken: nil,
                                                          requestID: nil, logger: testLogger)
             #expect(signedIn.user.role == .worker && signedIn.user.workerID == w)
-            await #expect(throws: RegistryError.self) {
+            await expectError("wrong_code") {
                 try await registry.accounts.activateWorker(phone: "13700000001", code: code, password: "another password",
                                                            throttle: registry.policies.authentication, logger: testLogger)
             }
-            await #expect(throws: RegistryError.self) {
+            await expectError("account_active") {
                 try await registry.accounts.startWorkerAccount(w, workers: registry.workers, caller: agency, logger: testLogger)
             }
         }

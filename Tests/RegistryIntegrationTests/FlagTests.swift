@@ -158,7 +158,7 @@ struct FlagTests {
             #expect(own.count == 1 && own.first?.narrative == "警情通报：内部叙述 D-1")
             let flagID = try #require(result.first?.flagId.flatMap(UUID.init(uuidString:)))
             _ = try await registry.flags.dispute(flagID: flagID, reason: "我从未涉及此事", caller: h.worker, logger: testLogger)
-            await #expect(throws: RegistryError.self) { try await registry.flags.dispute(flagID: flagID, reason: "again", caller: h.worker, logger: testLogger) }
+            await expectError("dispute_open") { try await registry.flags.dispute(flagID: flagID, reason: "again", caller: h.worker, logger: testLogger) }
             let report = try await registry.reports.report(h.workerID, caller: h.agency, workers: registry.workers, logger: testLogger)
             let encoded = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
             #expect(!encoded.contains("内部叙述"))
@@ -173,7 +173,7 @@ struct FlagTests {
             #expect(try await registry.notificationCount("flag_retraction_requested") == 1)
             #expect(try await registry.lastCode("flag_retraction_requested") == nil)
             #expect(try await registry.auditCount("flag.dispute_retraction_requested", subject: flagID) == 1)
-            await #expect(throws: RegistryError.self) {
+            await expectError("dispute_decided") {
                 try await registry.flags.decideDispute(try #require(open.first?.id), decision: "reject", note: "again", caller: admin, logger: testLogger)
             }
         }
@@ -305,7 +305,7 @@ struct FlagImportTests {
             let second = try await registry.flagImport.run(path: path, sourceName: "bureau-f", logger: testLogger) { _ in }
             #expect(second.created == 0 && second.updated == 0 && second.unchanged == 41 && second.rejected == 4)
             #expect(try await registry.auditCount("flag.file_imported") == 2)
-            await #expect(throws: RegistryError.self) {
+            await expectError("no_source") {
                 try await registry.flagImport.run(path: path, sourceName: "nobody", logger: testLogger) { _ in }
             }
         }

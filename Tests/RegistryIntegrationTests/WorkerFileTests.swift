@@ -23,13 +23,13 @@ struct WorkerFileTests {
             }
             #expect(notYet?.code == "agency_not_approved")
             // The same credit code cannot apply twice.
-            await #expect(throws: RegistryError.self) { try await registry.approvedAgency(1) }
+            await expectError("agency_exists") { try await registry.approvedAgency(1) }
             let approved = try await registry.agencies.decide(pendingID, .approve, reason: nil, caller: admin, logger: testLogger)
             #expect(approved.status == "approved")
             let twice = await #expect(throws: RegistryError.self) {
                 try await registry.agencies.decide(pendingID, .approve, reason: nil, caller: admin, logger: testLogger)
             }
-            #expect(twice?.kind == .conflict)
+            #expect(twice?.code == "illegal_transition")
             let workerID = try await registry.workers.register(Fixtures.registration(Fixtures.idNumber()), caller: pendingStaff, logger: testLogger)
             // Suspended: can read, cannot write.
             _ = try await registry.agencies.decide(pendingID, .suspend, reason: "complaints under review", caller: admin, logger: testLogger)
@@ -100,7 +100,7 @@ struct WorkerFileTests {
                 for try await cipher in rows.decode(Data.self) {
                     #expect(try registry.keys.open(Array(cipher), context: SealedPlace.workerID(workerID)) == id)
                     // Moved into another row, the same ciphertext does not open.
-                    #expect(throws: RegistryError.self) { try registry.keys.open(Array(cipher), context: SealedPlace.workerID(UUID())) }
+                    expectErrorSync("unsealable") { try registry.keys.open(Array(cipher), context: SealedPlace.workerID(UUID())) }
                 }
             }
             let file = try await registry.workers.file(workerID, caller: a, logger: testLogger)
@@ -155,8 +155,8 @@ struct WorkerFileTests {
                 try await registry.workers.addSkill(w, .init(category: "elder_care", level: 6, assessedOn: "2026-02-01", assessor: "x", note: nil),
                                                     caller: a, logger: testLogger)
             }
-            #expect(bad?.field == "level")
-            await #expect(throws: RegistryError.self) {
+            #expect(bad?.code == "invalid_field" && bad?.field == "level")
+            await expectError("invalid_field") {
                 try await registry.workers.addHealthCertificate(w, .init(issuer: "x", certificateNo: nil, issuedOn: "2026-01-01",
                                                                          validUntil: "2025-01-01", result: nil), caller: a, logger: testLogger)
             }
@@ -172,7 +172,7 @@ struct WorkerFileTests {
 
     @Test("transfer: request, consent by code, seal; custody moves and the sealed tenure never changes")
     func transferFlow() async throws {
-        try await withTestRegistry { registry, _ in
+        try await withTestRegistry { registry, endpoint in
             let (aID, a) = try await registry.approvedAgency(1)
             let (bID, b) = try await registry.approvedAgency(2)
             let id = Fixtures.idNumber()
@@ -194,7 +194,7 @@ struct WorkerFileTests {
                 try await registry.transfers.consent(tid, code: code == "000000" ? "111111" : "000000", caller: b, logger: testLogger)
             }
             #expect(wrong?.code == "wrong_code")
-            await #expect(throws: RegistryError.self) { try await registry.transfers.consent(tid, code: code, caller: a, logger: testLogger) }
+            await expectError("not_a_party") { try await registry.transfers.consent(tid, code: code, caller: a, logger: testLogger) }
             // Sealing before consent is illegal.
             let early = await #expect(throws: RegistryError.self) {
                 try await registry.transfers.seal(tid, final: .init(ethicsRating: 5), caller: a, logger: testLogger)
@@ -205,8 +205,8 @@ struct WorkerFileTests {
             #expect(consented.consentMethod == "code")
             #expect(consented.sealDeadline != nil)
             // Only A seals, with a final ethics rating.
-            await #expect(throws: RegistryError.self) { try await registry.transfers.seal(tid, final: .init(ethicsRating: 5), caller: b, logger: testLogger) }
-            await #expect(throws: RegistryError.self) { try await registry.transfers.seal(tid, final: .init(), caller: a, logger: testLogger) }
+            await expectError("not_a_party") { try await registry.transfers.seal(tid, final: .init(ethicsRating: 5), caller: b, logger: testLogger) }
+            await expectError("missing_field") { try await registry.transfers.seal(tid, final: .init(), caller: a, logger: testLogger) }
             let done = try await registry.transfers.seal(tid, final: .init(feedbackSummary: "reliable", ethicsRating: 5), caller: a, logger: testLogger)
             #expect(done.status == "completed")
             #expect(done.completedHow == "sealed")
@@ -218,15 +218,25 @@ struct WorkerFileTests {
             #expect(file.tenures[0].agencyID == aID && file.tenures[0].sealedHow == "agency" && file.tenures[0].ethicsRating == 5)
             #expect(file.tenures[0].workAbility == "good" && file.tenures[0].feedbackSummary == "reliable")
             #expect(file.tenures[1].agencyID == bID && file.tenures[1].sealedAt == nil)
-            await #expect(throws: RegistryError.self) { try await registry.workers.file(w, caller: a, logger: testLogger) }
-            // The sealed tenure cannot change, not even by the service role directly.
+            await expectError("not_found") { try await registry.workers.file(w, caller: a, logger: testLogger) }
+            // The sealed tenure cannot change, not even by the service role directly or by the owner: the trigger refuses.
             let sealedID = file.tenures[0].id
-            await #expect(throws: PSQLError.self) {
+            await expectSQLError("42501", "is sealed and cannot change") {
                 try await registry.database.query("UPDATE tenures SET ethics_rating = 1 WHERE id = \(sealedID)", logger: testLogger)
             }
-            await #expect(throws: PSQLError.self) {
+            try await asOwner(endpoint) { owner in
+                await expectSQLError("42501", "is sealed and cannot change") {
+                    try await owner.query("UPDATE tenures SET ethics_rating = 1 WHERE id = \(sealedID)", logger: testLogger)
+                }
+                await expectSQLError("42501", "tenures are never deleted") {
+                    try await owner.query("DELETE FROM tenures WHERE id = \(sealedID)", logger: testLogger)
+                }
+            }
+            await expectSQLError("42501", "permission denied for table tenures") {
                 try await registry.database.query("DELETE FROM tenures WHERE id = \(sealedID)", logger: testLogger)
             }
+            let reread = try await registry.workers.file(w, caller: b, logger: testLogger).tenures
+            #expect(reread.count == 2 && reread[0].id == sealedID && reread[0].ethicsRating == 5)
             // Closed transfers take no more events.
             let closed = await #expect(throws: RegistryError.self) {
                 try await registry.transfers.close(tid, .cancel, reason: nil, caller: b, logger: testLogger)
@@ -254,11 +264,11 @@ struct WorkerFileTests {
 
             // The worker refuses; B cannot refuse for her.
             let t1 = try #require(UUID(uuidString: try await registry.transfers.request(idNumber: id, caller: b, logger: testLogger).transfer.id))
-            await #expect(throws: RegistryError.self) { try await registry.transfers.close(t1, .reject, reason: nil, caller: b, logger: testLogger) }
+            await expectError("not_a_party") { try await registry.transfers.close(t1, .reject, reason: nil, caller: b, logger: testLogger) }
             #expect(try await registry.transfers.close(t1, .reject, reason: "I stay", caller: worker, logger: testLogger).status == "rejected")
             // B asks again and cancels.
             let t2 = try #require(UUID(uuidString: try await registry.transfers.request(idNumber: id, caller: b, logger: testLogger).transfer.id))
-            await #expect(throws: RegistryError.self) { try await registry.transfers.close(t2, .cancel, reason: nil, caller: a, logger: testLogger) }
+            await expectError("not_a_party") { try await registry.transfers.close(t2, .cancel, reason: nil, caller: a, logger: testLogger) }
             #expect(try await registry.transfers.close(t2, .cancel, reason: nil, caller: b, logger: testLogger).status == "cancelled")
             // B asks a third time; she consents in her account; A never seals; the deadline passes.
             let t3 = try #require(UUID(uuidString: try await registry.transfers.request(idNumber: id, caller: b, logger: testLogger).transfer.id))
@@ -345,7 +355,7 @@ struct WorkerFileTests {
                 "SELECT count(*)::int FROM tenures WHERE agency_id = \(aID) AND sealed_at IS NULL", logger: testLogger)
             for try await n in rows.decode(Int.self) { #expect(n == 30) }
             // A header without the needed columns is refused up front.
-            #expect(throws: RegistryError.self) { try WorkerImport.columns(["name", "id"]) }
+            expectErrorSync("bad_header") { try WorkerImport.columns(["name", "id"]) }
         }
     }
 

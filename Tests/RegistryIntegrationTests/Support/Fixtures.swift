@@ -84,3 +84,31 @@ extension Registry {
         return nil
     }
 }
+
+/// `expectError` for a body that does not suspend.
+func expectErrorSync(_ code: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+    do {
+        try body()
+        Issue.record("expected the error \(code), but nothing was thrown", sourceLocation: sourceLocation)
+    } catch let error as RegistryError {
+        #expect(error.code == code, "expected the error \(code), got \(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected the error \(code), got \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+/// Expects PostgreSQL to refuse `body` with SQLSTATE `state` and a message containing `message`:
+/// a missing relation, a syntax error or a permission error where a trigger was meant cannot pass.
+func expectSQLError(_ state: String, _ message: String, sourceLocation: SourceLocation = #_sourceLocation,
+                    _ body: () async throws -> Void) async {
+    do {
+        try await body()
+        Issue.record("expected PostgreSQL to refuse with \(state) '\(message)', but it did not", sourceLocation: sourceLocation)
+    } catch let error as PSQLError {
+        let got = error.serverInfo?[.sqlState], text = error.serverInfo?[.message] ?? ""
+        #expect(got == state && text.contains(message), "expected \(state) '\(message)', got \(got ?? "no SQLSTATE") '\(text)'",
+                sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected PostgreSQL to refuse with \(state), got \(error)", sourceLocation: sourceLocation)
+    }
+}

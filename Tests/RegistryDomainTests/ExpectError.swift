@@ -1,0 +1,14 @@
+import RegistryDomain
+import Testing
+
+/// Expects `body` to throw the `RegistryError` with `code`: another error, or none, fails the test.
+func expectError(_ code: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+    do {
+        try body()
+        Issue.record("expected the error \(code), but nothing was thrown", sourceLocation: sourceLocation)
+    } catch let error as RegistryError {
+        #expect(error.code == code, "expected the error \(code), got \(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected the error \(code), got \(error)", sourceLocation: sourceLocation)
+    }
+}
