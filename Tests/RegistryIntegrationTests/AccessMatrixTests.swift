@@ -91,6 +91,7 @@ struct AccessMatrixTests {
             let app = Application(router: router, logger: logger)
             try await app.test(.router) { client in
                 var callers = try await world.callers(client)
+                var state = try await registry.fingerprint()
                 var observed: [(Row, [String])] = []
                 var mismatches: [String] = []
                 for row in rows {
@@ -102,6 +103,7 @@ struct AccessMatrixTests {
                         if row.route == "POST /api/v1/auth/logout" {
                             // Signing out ends the session: every caller gets a fresh one for this row.
                             callers = try await world.callers(client)
+                            state = try await registry.fingerprint()
                         }
                         var headers = callers[column] ?? [:]
                         var body: ByteBuffer?
@@ -114,14 +116,23 @@ struct AccessMatrixTests {
                         }
                         let response = try await client.execute(uri: path, method: HTTPRequest.Method(row.method)!, headers: headers, body: body)
                         let status = String(response.status.code)
+                        // A refused request changed nothing (a session's or key's last use aside); the state after
+                        // one request is the state before the next.
+                        let after = try await registry.fingerprint()
+                        if response.status.code >= 400 {
+                            let changed = changedTables(state, after)
+                            #expect(changed.isEmpty, "\(row.route) as \(column) answered \(status) but changed \(changed)")
+                        }
+                        state = after
                         statuses.append(status)
                         if i < row.expected.count, row.expected[i] != status {
                             mismatches.append("\(row.route) as \(column): expected \(row.expected[i]), got \(status) \(String(buffer: response.body).prefix(160))")
                         }
                         #expect(response.status.code < 500, "\(row.route) as \(column): \(status)")
-                        if status == "404", column.hasPrefix("other_"), path.contains(where: { $0 == "-" }) {
-                            // An attempt on someone else's record: refused as if it did not exist, and logged with the caller.
-                            let actor = world.actorIDs[column] ?? "?"
+                        if status == "403" || status == "404", column != "anonymous", row.route != "POST /api/v1/auth/logout" {
+                            // Every refusal (a role without the grant, or someone else's record refused as if it did
+                            // not exist) is logged with the caller, so attempts can be traced.
+                            let actor = try #require(world.actorIDs[column], "no actor id for \(column)")
                             let plain = String(path.split(separator: "?")[0])
                             #expect(capture.refusals(path: plain).contains { $0.contains(actor) },
                                     "\(row.route) as \(column): the refusal is not logged with the caller: \(capture.refusals(path: plain)) \(capture.text.suffix(600))")
@@ -238,7 +249,7 @@ struct MatrixWorld {
                                                             description: nil, caller: h.employer, logger: log).id
 
         let (policeID, policeKey, _, _) = try await registry.source("police-m", kind: "police")
-        let (_, bureauKey, _, _) = try await registry.source("bureau-m", kind: "credit_bureau")
+        let (bureauID, bureauKey, _, _) = try await registry.source("bureau-m", kind: "credit_bureau")
         let police = Caller(Principal(.integration(sourceID: policeID.text, sourceName: "police-m", keyID: UUID().text)))
         let flagged = try await registry.flags.submit(
             [flag(Fixtures.idNumber(serial: 101), "M-1", "fraud", severity: 1, status: "alleged"),
@@ -264,9 +275,11 @@ struct MatrixWorld {
             "worker": ["phone": "13800138001", "password": "worker password"],
             "other_worker": ["phone": "13800138002", "password": "worker password"],
         ]
+        func actor(_ caller: Caller) throws -> String { try #require(caller.principal.userID) }
         let actorIDs: [String: String] = [
-            "other_agency": other.agency.principal.userID ?? "?", "other_employer": other.employer.principal.userID ?? "?",
-            "other_worker": other.worker.principal.userID ?? "?", "other_integration": "integration:",
+            "admin": adminID.text, "agency": try actor(h.agency), "employer": try actor(h.employer), "worker": try actor(h.worker),
+            "other_agency": try actor(other.agency), "other_employer": try actor(other.employer), "other_worker": try actor(other.worker),
+            "integration": "integration:\(policeID.text)/", "other_integration": "integration:\(bureauID.text)/",
         ]
         return MatrixWorld(registry: registry, values: values, logins: logins,
                            keys: ["integration": policeKey, "other_integration": bureauKey], actorIDs: actorIDs)

@@ -45,7 +45,7 @@ struct AuthTests {
             let rows = try await registry.database.query(
                 "SELECT count(*)::int FROM sessions WHERE token_hash = \(Data(TokenGenerator.hash(token(response))))",
                 logger: testLogger)
-            for try await n in rows.decode(Int.self) { #expect(n == 1) }
+            #expect(try await single(rows, Int.self) == 1)
         }
     }
 
@@ -69,7 +69,9 @@ struct AuthTests {
 
     @Test("bad input is a clear 400 and changes nothing")
     func badInput() async throws {
-        try await withTestApp { _, _, client in
+        try await withTestApp { registry, _, client in
+            _ = try await registry.makeUser(email: "a@b.cn", password: Self.password)
+            let before = try await registry.fingerprint()
             let malformed = try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{nope"))
             #expect(malformed.status == .badRequest)
             #expect(TestJSON.errorCode(malformed.body) == "malformed_json")
@@ -82,6 +84,8 @@ struct AuthTests {
             let badEmail = try await login(client, email: "not-an-email")
             #expect(badEmail.status == .badRequest)
             #expect((TestJSON.object(badEmail.body)["error"] as? [String: Any])?["field"] as? String == "email")
+            // Nothing changed: no session, no audit row, no failure counted against anyone.
+            #expect(changedTables(before, try await registry.fingerprint()) == [])
         }
     }
 
@@ -193,16 +197,32 @@ struct AuthTests {
         try await withTestApp { registry, _, client in
             _ = try await registry.makeUser(role: .employer, email: "boss@example.cn", password: Self.password)
             let employer = token(try await login(client, email: "boss@example.cn"))
-            for (method, uri) in [(HTTPRequest.Method.get, "/api/v1/audit"), (.post, "/api/v1/audit/verify")] {
-                #expect(try await client.execute(uri: uri, method: method).status == .unauthorized)
-                #expect(try await client.execute(uri: uri, method: method, headers: bearer(employer)).status == .forbidden)
-            }
-            // Every route names an action the policy defines, and no role is granted what is not listed.
+            // Every route names an action the policy defines.
             let (_, routes) = buildRouter(registry)
             #expect(routes.count >= 10)
             for route in routes {
                 #expect(registry.policies.access.actions[route.action] != nil, "\(route.method) \(route.path)")
             }
+            // Every API route whose action a role lacks refuses that role, before it reads a parameter or a body:
+            // anonymous callers get 401, a signed-in employer 403.
+            let access = registry.policies.access
+            var anonymousChecked = 0, employerChecked = 0
+            for route in routes where route.path.hasPrefix("/api/") {
+                let uri = route.path.replacingOccurrences(of: #"\{[^}]+\}"#, with: UUID().uuidString.lowercased(), options: .regularExpression)
+                let method = try #require(HTTPRequest.Method(route.method))
+                let body = method == .get || method == .delete ? nil : ByteBuffer(string: "{}")
+                if !access.permits(.anonymous, route.action) {
+                    let status = try await client.execute(uri: uri, method: method, headers: [.contentType: "application/json"], body: body).status
+                    #expect(status == .unauthorized, "\(route.method) \(route.path) without credentials: \(status)")
+                    anonymousChecked += 1
+                }
+                if !access.permits(.employer, route.action), route.path != "/api/v1/auth/logout" {
+                    let status = try await client.execute(uri: uri, method: method, headers: bearer(employer), body: body).status
+                    #expect(status == .forbidden, "\(route.method) \(route.path) as an employer: \(status)")
+                    employerChecked += 1
+                }
+            }
+            #expect(anonymousChecked >= 60 && employerChecked >= 40, "\(anonymousChecked) and \(employerChecked) routes checked")
         }
     }
 

@@ -97,7 +97,7 @@ struct CaseTests {
             #expect(!(try await registry.reports.banStatus(idNumber: Fixtures.idNumber(serial: 101), clientAddress: "t2", logger: testLogger)))
             let bans = try await registry.database.query("SELECT count(*)::int FROM bans WHERE worker_id = \(h.workerID) AND lifted_at IS NOT NULL",
                                                          logger: testLogger)
-            for try await n in bans.decode(Int.self) { #expect(n == 1) }
+            #expect(try await single(bans, Int.self) == 1)
         }
     }
 
@@ -119,7 +119,7 @@ struct CaseTests {
             #expect(x + y == 1)
             #expect(try await registry.caseState(id) == "executed")
             let bans = try await registry.database.query("SELECT count(*)::int FROM bans WHERE worker_id = \(h.workerID)", logger: testLogger)
-            for try await n in bans.decode(Int.self) { #expect(n == 1) }
+            #expect(try await single(bans, Int.self) == 1)
             #expect(try await registry.reports.banStatus(idNumber: Fixtures.idNumber(serial: 101), clientAddress: "x", logger: testLogger))
             // After the period, an objection is too late.
             await expectError("illegal_transition") { try await registry.cases.act(id, cmd("object"), caller: h.worker, logger: testLogger) }
@@ -140,7 +140,7 @@ struct CaseTests {
             #expect(try await registry.caseState(id) == "closed")
             let events = try await registry.database.query("SELECT count(*)::int FROM case_events WHERE case_id = \(id) AND command = 'confirm_decision'",
                                                            logger: testLogger)
-            for try await n in events.decode(Int.self) { #expect(n == 1) }
+            #expect(try await single(events, Int.self) == 1)
         }
     }
 

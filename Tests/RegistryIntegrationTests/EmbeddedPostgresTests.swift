@@ -19,7 +19,7 @@ struct EmbeddedPostgresTests {
         try await withPostgresClient(cluster.endpoint(database: "postgres").clientConfiguration(asOwner: true, maxConnections: 1),
                                      logger: testLogger) { client in
             let rows = try await client.query("SHOW synchronous_commit", logger: testLogger)
-            for try await value in rows.decode(String.self) { #expect(value == "on") }
+            #expect(try await single(rows, String.self) == "on")
         }
         let attributes = try FileManager.default.attributesOfItem(atPath: folder + "/run")
         #expect((attributes[.posixPermissions] as? Int) == 0o700)

@@ -194,7 +194,7 @@ struct EmployerTests {
             #expect(try await registry.auditCount("review.hidden", subject: reviewID) == 1)
             let stillThere = try await registry.database.query("SELECT count(*)::int FROM reviews WHERE id = \(reviewID) AND hidden_at IS NOT NULL",
                                                                logger: testLogger)
-            for try await n in stillThere.decode(Int.self) { #expect(n == 1) }
+            #expect(try await single(stillThere, Int.self) == 1)
             await expectError("dispute_decided") {
                 try await registry.engagements.decideDispute(dispute, uphold: false, note: "again", caller: admin, logger: testLogger)
             }

@@ -112,3 +112,48 @@ func expectSQLError(_ state: String, _ message: String, sourceLocation: SourceLo
         Issue.record("expected PostgreSQL to refuse with \(state), got \(error)", sourceLocation: sourceLocation)
     }
 }
+
+/// The one row a query returns, decoded; a query that returns no row fails the test instead of
+/// skipping the assertions a `for try await` loop would hold.
+func single<T: PostgresDecodable>(_ rows: PostgresRowSequence, _ type: T.Type, sourceLocation: SourceLocation = #_sourceLocation) async throws -> T {
+    var values: [T] = []
+    for try await value in rows.decode(T.self) { values.append(value) }
+    #expect(values.count == 1, "expected one row, got \(values.count)", sourceLocation: sourceLocation)
+    return try #require(values.first, sourceLocation: sourceLocation)
+}
+
+func single<A: PostgresDecodable, B: PostgresDecodable>(_ rows: PostgresRowSequence, _ type: (A, B).Type,
+                                                        sourceLocation: SourceLocation = #_sourceLocation) async throws -> (A, B) {
+    var values: [(A, B)] = []
+    for try await value in rows.decode((A, B).self) { values.append(value) }
+    #expect(values.count == 1, "expected one row, got \(values.count)", sourceLocation: sourceLocation)
+    return try #require(values.first, sourceLocation: sourceLocation)
+}
+
+extension Registry {
+    /// A digest of every table's rows, one per table, for proving that a request changed nothing.
+    /// Columns that record only that a credential was used (`last_seen_at`, `last_used_at`) and the
+    /// rate-limit counters are left out: a refused request may touch those and nothing else.
+    func fingerprint() async throws -> [String: String] {
+        var tables: [String] = []
+        for try await name in try await database.query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'rate_limits' ORDER BY tablename", logger: testLogger
+        ).decode(String.self) { tables.append(name) }
+        // Table names come from the catalog, never from input.
+        let sql = tables.map { table in
+            """
+            SELECT '\(table)', count(*)::int, md5(coalesce(string_agg(md5((to_jsonb(t) - 'last_seen_at' - 'last_used_at')::text), ',' \
+            ORDER BY md5((to_jsonb(t) - 'last_seen_at' - 'last_used_at')::text)), '')) FROM "\(table)" t
+            """
+        }.joined(separator: "\nUNION ALL\n")
+        var result: [String: String] = [:]
+        for try await (table, count, digest) in try await database.query(PostgresQuery(unsafeSQL: sql), logger: testLogger)
+            .decode((String, Int, String).self) { result[table] = "\(count) rows \(digest)" }
+        return result
+    }
+}
+
+/// The tables whose digest differs between two fingerprints.
+func changedTables(_ before: [String: String], _ after: [String: String]) -> [String] {
+    Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }.sorted()
+}
