@@ -69,9 +69,7 @@ struct ErrorMiddleware: RouterMiddleware {
             return response
         } catch let error as PSQLError where Self.isConnectionFailure(error) {
             context.logger.error("database unavailable", metadata: ["error": "\(error.code)"])
-            return Self.response(RegistryError(.unavailable, code: "database_unavailable",
-                                               message: "The registry is temporarily unavailable. Try again shortly."),
-                                 requestID: context.requestID)
+            return Self.response(RegistryError.databaseUnavailable, requestID: context.requestID)
         } catch let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("22") == true {
             context.logger.notice("request refused by the database", metadata: ["sqlstate": "\(error.serverInfo?[.sqlState] ?? "")"])
             return Self.response(RegistryError(.badRequest, code: "invalid_value",

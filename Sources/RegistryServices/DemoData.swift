@@ -64,8 +64,11 @@ public enum DemoData {
                                                                  issuer: "人力资源和社会保障局", category: category, certificateNo: "HR-\(2020 + i)-\(1000 + i)",
                                                                  issuedOn: "202\(i % 5)-03-15", expiresOn: i == 4 ? "2024-03-15" : nil, hours: nil),
                                                        caller: caller, logger: logger)
-            _ = try await registry.workers.addHealthCertificate(id, .init(issuer: "市疾病预防控制中心", certificateNo: nil, issuedOn: "2026-01-10",
-                                                                          validUntil: i == 5 ? "2026-06-30" : "2027-01-09", result: nil),
+            // Dated from today, so that the demo looks the same whenever it is loaded: one certificate lapsed, the rest valid.
+            let today = CivilDate.today()
+            _ = try await registry.workers.addHealthCertificate(id, .init(issuer: "市疾病预防控制中心", certificateNo: nil, issuedOn: today.adding(days: -90).iso,
+                                                                          validUntil: (i == 5 ? today.adding(days: -10) : today.adding(days: 270)).iso,
+                                                                          result: nil),
                                                                 caller: caller, logger: logger)
             try await registry.workers.assess(id, .init(workAbility: "能独立完成日常照护", ethicsRating: 4 + i % 2), caller: caller, logger: logger)
         }

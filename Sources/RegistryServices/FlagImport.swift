@@ -34,6 +34,12 @@ public struct FlagImport: Sendable {
         public var reason: String
         /// The record as it was in the file, so that it can be corrected and sent again.
         public var record: String?
+
+        public init(line: Int, reason: String, record: String?) {
+            self.line = line
+            self.reason = reason
+            self.record = record
+        }
     }
 
     public enum Phase: Sendable { case staging(lines: Int), merging(done: Int, of: Int) }

@@ -310,6 +310,14 @@ public struct ReportService: Sendable {
     /// Checks a signed report against this registry's key (never the key inside the document),
     /// and that it has not expired.
     public static func verify(_ document: SignedReport, publicKey: Curve25519.Signing.PublicKey, now: Date = Date()) -> Verification {
+        // The envelope's fields outside the payload are not signed, so they must name exactly the key that checks it.
+        guard document.algorithm == "Ed25519" else {
+            return Verification(valid: false, reason: "the report names the algorithm '\(document.algorithm.prefix(40))'; reports are signed with Ed25519")
+        }
+        guard document.publicKey == publicKey.rawRepresentation.base64EncodedString(),
+              document.keyId == nil || document.keyId == keyID(publicKey) else {
+            return Verification(valid: false, reason: "the report's public_key or key_id is not the key that verifies it: the envelope was changed")
+        }
         guard let signature = Data(base64Encoded: document.signature) else {
             return Verification(valid: false, reason: "the signature is not base64")
         }

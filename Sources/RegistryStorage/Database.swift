@@ -74,7 +74,7 @@ public final class Database: Sendable {
 
     private func requireReachable() throws {
         guard isReachable else {
-            throw RegistryError(.unavailable, code: "database_unavailable", message: "The registry is temporarily unavailable. Try again shortly.")
+            throw RegistryError.databaseUnavailable
         }
     }
 

@@ -392,7 +392,9 @@ struct ImportWorkers: AsyncParsableCommand {
         discussion: """
             Every row is validated; valid rows are registered in batches of 1000, invalid rows are reported with their line \
             number and reason, rows whose ID number already has a file are reported (already registered, or transfer needed). \
-            Running the same file again creates nothing twice. Categories within a field are separated by ';'.
+            Running the same file again creates nothing twice. Categories within a field are separated by ';'. \
+            Rejected records are written, with their line and reason, to FILE.rejects.csv beside the input (or --rejects), \
+            and the exit status is then 2.
             """)
 
     @Option(help: "The id of the (approved) agency that takes custody.")
@@ -434,6 +436,19 @@ struct ImportWorkers: AsyncParsableCommand {
             rejected \(summary.rejected) — \(total) lines in \(String(format: "%.1f", seconds)) s \
             (\(String(format: "%.0f", Double(total) / max(seconds, 0.001))) lines/s)
             """)
+        // Like import-flags: every rejected record, as it was in the file, with its line and reason; exit status 2.
+        let rejected = summary.lines.filter { $0.outcome == .rejected }
+        guard rejected.isEmpty else {
+            var byLine: [Int: CSV.Record] = [:]
+            for row in rows where byLine[row.line] == nil { byLine[row.line] = row }
+            func quoted(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+            let path = rejects ?? file + ".rejects.csv"
+            try FlagImport.writeRejects(rejected.map { r in
+                FlagImport.Rejected(line: r.line, reason: r.reason ?? "rejected", record: byLine[r.line].map { $0.fields.map(quoted).joined(separator: ",") })
+            }, to: path)
+            print("every rejected record, with its line and reason: \(path)")
+            throw ExitCode(2)
+        }
     }
 }
 

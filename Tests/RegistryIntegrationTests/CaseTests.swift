@@ -108,11 +108,14 @@ struct CaseTests {
             let a = try await registry.admins(2)
             _ = try await registry.cases.act(id, cmd("start_review"), caller: a[0], logger: testLogger)
             _ = try await registry.cases.act(id, cmd("propose_decision", outcome: "upheld"), caller: a[0], logger: testLogger)
-            _ = try await registry.cases.act(id, cmd("confirm_decision"), caller: a[1], logger: testLogger)
+            let decided = try await registry.cases.act(id, cmd("confirm_decision"), caller: a[1], logger: testLogger)
             #expect(try await registry.cases.executeDue(logger: testLogger) == 0)
             #expect(!(try await registry.reports.banStatus(idNumber: Fixtures.idNumber(serial: 101), clientAddress: "x", logger: testLogger)))
-            // Eight working days later.
-            let later = Date().addingTimeInterval(14 * 86_400)
+            // The notice period is the case's own (working days by the policy's calendar): nothing a minute before it ends.
+            let ends = try #require(decided.noticeEndsAt)
+            #expect(ends.timeIntervalSinceNow > Double(registry.policies.revocation.objectionWorkingDays) * 86_400, "at least as many calendar days")
+            #expect(try await registry.cases.executeDue(now: ends.addingTimeInterval(-60), logger: testLogger) == 0)
+            let later = ends.addingTimeInterval(60)
             async let n1 = registry.cases.executeDue(now: later, logger: testLogger)
             async let n2 = registry.cases.executeDue(now: later, logger: testLogger)
             let (x, y) = try await (n1, n2)

@@ -166,9 +166,16 @@ struct EmployerTests {
             // Editable within the window, both versions audited; then frozen.
             try await registry.engagements.editReview(reviewID, scores(3), caller: h.employer, logger: testLogger)
             #expect(try await registry.auditCount("review.edited", subject: reviewID) == 1)
-            try await registry.database.withConnection { connection in
-                try await connection.query("UPDATE reviews SET created_at = now() - interval '49 hours' WHERE id = \(reviewID)", logger: testLogger)
+            // The policy's window, not a constant: an hour before it closes the review is still editable, an hour after it is frozen.
+            let window = registry.policies.reports.reviewEditHours
+            func age(_ hours: Int) async throws {
+                try await registry.database.query("UPDATE reviews SET created_at = now() - make_interval(hours => \(hours)::int) WHERE id = \(reviewID)",
+                                                  logger: testLogger)
             }
+            try await age(window - 1)
+            try await registry.engagements.editReview(reviewID, scores(3), caller: h.employer, logger: testLogger)
+            #expect(try await registry.auditCount("review.edited", subject: reviewID) == 2)
+            try await age(window + 1)
             let frozen = await #expect(throws: RegistryError.self) {
                 try await registry.engagements.editReview(reviewID, scores(5), caller: h.employer, logger: testLogger)
             }
@@ -232,7 +239,10 @@ struct EmployerTests {
             // The document carries its issue time, expiry and the registry's key id; once expired it is refused, saying when it was issued.
             #expect(ok.keyId == ReportService.keyID(registry.keys.signingKey.publicKey) && signed.keyId == ok.keyId)
             #expect(ok.expiresAt != nil && ok.issuedAt != nil)
-            let old = try registry.reports.sign(report, now: Date().addingTimeInterval(-31 * 86_400))
+            let validDays = registry.policies.reports.signedReportValidDays
+            let lastDay = try registry.reports.sign(report, now: Date().addingTimeInterval(Double(-validDays * 86_400 + 3_600)))
+            #expect(registry.reports.verify(lastDay).valid, "a report is valid for \(validDays) days")
+            let old = try registry.reports.sign(report, now: Date().addingTimeInterval(Double(-validDays * 86_400 - 3_600)))
             let expired = registry.reports.verify(old)
             #expect(!expired.valid && expired.reason?.contains("issued") == true && expired.reason?.contains("expired") == true,
                     "\(String(describing: expired.reason))")

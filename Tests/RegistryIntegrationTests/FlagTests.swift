@@ -283,7 +283,8 @@ struct FlagImportTests {
             _ = try await registry.source("bureau-f", kind: "credit_bureau")
             var csv = "id_number,reference,category,severity,status,occurred_on,expires_on,narrative\n"
             for i in 0..<40 { csv += "\(Fixtures.idNumber(serial: 200 + i)),F-\(i),debt_default,2,adjudicated,2025-0\(1 + i % 9)-01,,\n" }
-            csv += "\(known),F-K,loan_fraud,3,adjudicated,2025-03-01,2031-01-01,\"逾期, 多次\n催收无果\"\n"   // line 42-43, quoted newline
+            let inFiveYears = CivilDate.today().adding(days: 5 * 365).iso   // still in force whenever the test runs
+            csv += "\(known),F-K,loan_fraud,3,adjudicated,2025-03-01,\(inFiveYears),\"逾期, 多次\n催收无果\"\n"   // line 42-43, quoted newline
             csv += "not-an-id,F-X,debt_default,2,adjudicated,2025-01-01,,\n"                        // 44
             csv += "\(Fixtures.idNumber(serial: 500)),F-Y,theft,2,convicted,2025-01-01,,\n"          // 45: police category
             csv += "\(Fixtures.idNumber(serial: 502)),F-Z,debt_default,nine,adjudicated,2025-01-01,,\n" // 46

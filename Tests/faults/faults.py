@@ -27,10 +27,42 @@ Each fault is a function below; they run in order against one data folder:
   import_flags_exit     `registry import-flags` with rejected lines (a wrong column count): the good
                         lines are imported, every rejected record lands in FILE.rejects.csv, and
                         the command exits 2 so that a scheduled job notices; a clean file exits 0.
+  writes_while_postgres_down
+                        PostgreSQL stopped (`pg_ctl -m fast`): once the monitor has noticed, a
+                        registration is refused at once with 503 database_unavailable and leaves no
+                        worker and no audit row; one sent at the moment of the stop is answered 201 or
+                        503 no later than the outage, and stored exactly when acknowledged; after
+                        PostgreSQL is back the refused registration, sent again, is stored as sent.
+  cli_report_verify     `registry report verify FILE [--public-key KEY]` on a signed report saved from
+                        the API: exit 0 and "valid" as fetched (and with the API's public key); exit 1
+                        and INVALID with one byte of the signed report changed (six places), one
+                        character of the signature changed, or another registry's key.
+  cli_audit_checkpoint  `registry audit checkpoint` twice around more writes: each prints the head of
+                        the chain as recomputed here from the rows, appends it to
+                        audit-checkpoints.jsonl and audit_checkpoints, the second extends the first;
+                        `registry audit verify` names the checkpoint it checked against; a row changed
+                        by the owner is named (exit 1); the same change with every hash after it
+                        recomputed passes without checkpoints and fails against the data folder's
+                        checkpoints and against a copy kept outside (--checkpoints).
+  keys_file             the keys file beside the data folder is 0600 in a 0700 folder, also when a
+                        start without --demo creates it under umask 000; a keys file with one or two
+                        of the three keys, one or two of REGISTRY_{SEALING,BLIND_INDEX,SIGNING}_KEY, or
+                        REGISTRY_KEYS_FILE inside the data folder: exit 1 with a message saying what
+                        is wrong, nothing listening, the keys file untouched.
+  cli_import_workers    `registry import-workers --agency ID FILE.csv`: a clean roster is registered
+                        (each worker read back through the API field by field, one audit row each); a
+                        file with rows that fail (wrong check character, unknown category, sex not
+                        matching the ID, an ID repeated) reports each with its line and reason (the
+                        repeat against its first line) and registers the valid rows around them; a
+                        re-run creates nothing twice; --rejects OUT (from `--help`) writes the rejected
+                        records.
 
 Only the standard library; prints one line per check and exits 1 on the first failure.
 """
+import base64
+import hashlib
 import http.client
+import csv
 import json
 import os
 import random
@@ -257,6 +289,7 @@ def replayed_batches(w):
 
     flags, events = counts()
     check(flags == len(numbers), f"exactly one flag per reference ({flags} for {len(numbers)})")
+    check(events == len(numbers), f"and exactly one flag.created audit event per reference ({events} for {len(numbers)})")
     # A replay around a crash: sent, the server killed at once, sent again after the restart.
     sender = threading.Thread(target=send, daemon=True)
     sender.start()
@@ -267,7 +300,7 @@ def replayed_batches(w):
     check(send() in (200, 201), "the replay after kill -9 accepted")
     flags_after, events_after = counts()
     check(flags_after == len(numbers), f"still exactly one flag per reference after the crash ({flags_after})")
-    check(events_after == events, f"and no second audit event for them ({events} then {events_after})")
+    check(events_after == len(numbers), f"and still one audit event per reference ({events_after} for {len(numbers)})")
 
 
 def postgres_restart(w):
@@ -358,12 +391,12 @@ def slow_clients(w):
         s.sendall(f"GET /api/v1/workers/{worker}/report HTTP/1.1\r\nHost: registry\r\nAuthorization: Bearer {w.agency}\r\n\r\n".encode())
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         s.close()
-    times = []
+    times, statuses = [], []
     for _ in range(20):
         start = time.time()
-        status = request(w.server.port, "GET", f"/api/v1/workers/{worker}", token=w.agency)[0]
+        statuses.append(request(w.server.port, "GET", f"/api/v1/workers/{worker}", token=w.agency)[0])
         times.append(time.time() - start)
-        check(status == 200, "a normal request is served while others stall") if len(times) == 1 else None
+    check(statuses == [200] * 20, f"every normal request is served while others stall ({statuses})")
     check(max(times) < 2.0, f"20 normal requests beside 20 stalled connections, slowest {max(times) * 1000:.0f} ms")
     time.sleep(IDLE_TIMEOUT * 2 + 1)
     closed = 0
@@ -1052,7 +1085,525 @@ def import_flags_exit(w):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-FAULTS = [kill9_during_writes, replayed_batches, postgres_restart, slow_clients, postgres_crash, extreme_numbers, import_flags_exit]
+# ---------------------------------------------------------------- the command line and the keys
+
+def exchange(port, method, path, body=None, token=None, timeout=10):
+    """One request; answers the status (or the exception's name), the headers (lower-case names),
+    the raw body and the seconds it took."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"Authorization": "Bearer " + token} if token else {}
+    data = None
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+        data = json.dumps(body).encode()
+    started = time.time()
+    try:
+        connection.request(method, path, data, headers)
+        response = connection.getresponse()
+        raw = response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, raw, time.time() - started
+    except (OSError, http.client.HTTPException) as e:
+        return f"{e.__class__.__name__}", {}, b"", time.time() - started
+    finally:
+        connection.close()
+
+
+def error_code(raw):
+    try:
+        return (json.loads(raw).get("error") or {}).get("code")
+    except (ValueError, AttributeError):
+        return None
+
+
+def listening(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def agency_id(w):
+    status, me = request(w.server.port, "GET", "/api/v1/auth/me", token=w.agency)
+    check(status == 200 and me["user"].get("agency_id"), f"the agency's id from /api/v1/auth/me ({status})")
+    return me["user"]["agency_id"]
+
+
+def stored_worker(w, worker_id, sent, agency):
+    """What differs between a worker's file read through the API and the registration sent (empty: nothing)."""
+    status, file = request(w.server.port, "GET", f"/api/v1/workers/{worker_id}", token=w.agency)
+    if status != 200:
+        return [f"GET /api/v1/workers/{worker_id}: {status}"]
+    number = sent["id_number"]
+    expected = {"full_name": sent["full_name"], "sex": sent["sex"], "phone": sent["phone"] or None, "home_region": sent["home_region"],
+                "id_number_masked": number[:2] + "*" * 15 + number[-1], "status": "active",
+                "service_categories": sorted(sent["service_categories"]), "current_agency": agency,
+                "open tenures with the agency": 1}
+    got = {k: file.get(k) for k in ("full_name", "sex", "phone", "home_region", "id_number_masked", "status")}
+    got["service_categories"] = sorted(file.get("service_categories") or [])
+    got["current_agency"] = (file.get("current_agency") or {}).get("id")
+    got["open tenures with the agency"] = sum(1 for t in file.get("tenures") or []
+                                              if t.get("agency_id") == agency and not t.get("ended_on"))
+    return [f"{k}: sent {expected[k]!r}, stored {got[k]!r}" for k in expected if expected[k] != got[k]]
+
+
+def writes_while_postgres_down(w):
+    """PostgreSQL stopped (fast): once the monitor has noticed, a registration is refused at once with
+    503 database_unavailable and leaves nothing behind; one sent before it noticed ends either
+    acknowledged and stored or refused and absent; after PostgreSQL is back the same registration
+    succeeds."""
+    port, log = w.server.port, w.server.log.name
+
+    def count(sql, *params):
+        return int(w.server.psql(sql, *params))
+
+    before = (count("SELECT count(*) FROM workers"), count("SELECT count(*) FROM audit_log WHERE action = 'worker.registered'"))
+    early_body, refused_body = registration_body(id_number()), registration_body(id_number())
+    early_body["full_name"], refused_body["full_name"] = "停库早" + uuid.uuid4().hex[:6], "停库拒" + uuid.uuid4().hex[:6]
+    early = {}
+    log_from = os.path.getsize(log)
+    stopped = w.server.pg_ctl("-m", "fast", "-w", "stop")
+    down_at = time.time()
+    check(stopped.returncode == 0, f"PostgreSQL stopped (pg_ctl -m fast) {stopped.stderr.strip()}")
+    # Sent before the monitor can have noticed: it may wait, but only until the database is back.
+    sender = threading.Thread(target=lambda: early.update(answer=exchange(port, "POST", "/api/v1/workers", early_body, w.agency, 60)),
+                              daemon=True)
+    sender.start()
+    noticed = None
+    while time.time() < down_at + 10:
+        with open(log, "rb") as f:
+            f.seek(log_from)
+            if b"database unreachable" in f.read():
+                noticed = time.time() - down_at
+                break
+        time.sleep(0.1)
+    check(noticed is not None and noticed < 6, f"the monitor noticed the outage ({noticed if noticed is None else round(noticed, 1)} s "
+                                               f"after the stop; a ping every second, given up after 2)")
+    status, headers, raw, took = exchange(port, "POST", "/api/v1/workers", refused_body, w.agency, timeout=15)
+    check(status == 503 and error_code(raw) == "database_unavailable",
+          f"a registration while it is down: 503 database_unavailable ({status} {raw[:120]!r})")
+    check(took < 1, f"refused at once ({took * 1000:.0f} ms), not queued")
+    retry_after = headers.get("retry-after")
+    outage = time.time() - down_at
+    started = w.server.pg_ctl("-w", "-t", "60", "-l", os.path.join(w.server.data, "postgres", "log", "postgres.log"), "start")
+    up_at = time.time()
+    check(started.returncode == 0, f"PostgreSQL started again after {outage:.1f} s {started.stderr.strip()}")
+    ready = None
+    while time.time() < up_at + 20:
+        if request(port, "GET", "/health/ready", timeout=5)[0] == 200:
+            ready = time.time() - up_at
+            break
+        time.sleep(0.2)
+    check(ready is not None, f"ready again by itself ({ready if ready is None else round(ready, 1)} s after PostgreSQL)")
+    sender.join(30)
+    e_status, _, e_raw, e_took = early.get("answer", ("no answer", {}, b"", 0))
+    e_stored = count("SELECT count(*) FROM workers WHERE full_name = :'p1'", early_body["full_name"])
+    check(e_status in (201, 503), f"the registration sent at the stop was answered 201 or 503 ({e_status} {e_raw[:100]!r})")
+    check(e_took < (up_at - down_at) + 5, f"after {e_took:.1f} s, not hung past the outage ({up_at - down_at:.1f} s)")
+    check(e_stored == (1 if e_status == 201 else 0), f"and it is stored exactly when it was acknowledged ({e_status}, {e_stored} stored)")
+    acknowledged = 1 if e_status == 201 else 0
+    refused = count("SELECT count(*) FROM workers WHERE full_name = :'p1'", refused_body["full_name"])
+    after = (count("SELECT count(*) FROM workers"), count("SELECT count(*) FROM audit_log WHERE action = 'worker.registered'"))
+    check(refused == 0 and after == (before[0] + acknowledged, before[1] + acknowledged),
+          f"the refused registration left nothing: no worker of that name ({refused}), workers {before[0]} → {after[0]}, "
+          f"worker.registered audit rows {before[1]} → {after[1]} ({acknowledged} acknowledged meanwhile)")
+    status, answer = request(port, "POST", "/api/v1/workers", refused_body, token=w.agency, timeout=15)
+    check(status == 201, f"the same registration sent again succeeds ({status} {answer})")
+    differences = stored_worker(w, answer["id"], refused_body, agency_id(w))
+    check(not differences, f"and is stored as sent {differences}")
+    check(retry_after is not None and retry_after.isdigit() and 0 < int(retry_after) <= 60,
+          f"the 503 database_unavailable carried Retry-After ({retry_after!r})")
+
+
+# A valid Ed25519 public key that is not this registry's (RFC 8032, test 1).
+OTHER_PUBLIC_KEY = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+
+
+def cli_report_verify(w):
+    """`registry report verify FILE [--public-key KEY]` on a signed report saved from the API: valid as
+    fetched; one character of the report changed anywhere, or of the signature: exit 1, INVALID."""
+    worker = next(iter(w.acknowledged))
+    status, _, raw, _ = exchange(w.server.port, "GET", f"/api/v1/workers/{worker}/report?signed=true", token=w.admin)
+    check(status == 200, f"a signed report fetched from the API ({status})")
+    document = json.loads(raw)
+    check(json.loads(document["payload"])["report"]["worker"]["id"] == worker, "about the worker asked for")
+    folder = tempfile.mkdtemp(prefix="faults-report-")
+    try:
+        path = os.path.join(folder, "report.json")
+
+        def verify(content, *options):
+            with open(path, "wb") as f:
+                f.write(content)
+            return w.server.cli("report", "verify", path, *options)
+
+        result = verify(raw)
+        check(result.returncode == 0 and result.stdout.startswith("valid") and worker in result.stdout
+              and document["key_id"] in result.stdout, f"as fetched: exit 0, valid ({result.returncode}: {result.stdout.strip()})")
+        _, key = request(w.server.port, "GET", "/api/v1/reports/public-key", token=w.admin)
+        result = verify(raw, "--public-key", key["public_key"])
+        check(result.returncode == 0 and result.stdout.startswith("valid"), f"with --public-key of the API's key: valid ({result.returncode})")
+        result = verify(raw, "--public-key", OTHER_PUBLIC_KEY)
+        check(result.returncode == 1 and "INVALID" in result.stdout, f"with another registry's key: exit 1, INVALID ({result.returncode})")
+        # One byte of the file changed: an ASCII letter or digit of the signed payload (not an escape),
+        # replaced by another of its kind so that the file stays a well-formed document.
+        start = raw.index(b'"payload":"') + len(b'"payload":"')
+        end = raw.index(b'","', start)
+        while raw[end - 1:end] == b"\\":
+            end = raw.index(b'","', end + 1)
+        age = raw.index(b'\\"age\\":', start) + len(b'\\"age\\":')
+        places = [p for p in range(start, end) if chr(raw[p]).isalnum() and raw[p] < 128 and raw[p - 1:p] != b"\\"
+                  and b"\\u" not in raw[max(start, p - 5):p]]
+        chosen = [age] + random.sample(places, 5)
+        for p in chosen:
+            old = chr(raw[p])
+            pool = "0123456789" if old.isdigit() else "abcdefghijklmnopqrstuvwxyz" if old.islower() else "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+            changed = raw[:p] + random.choice(pool.replace(old, "")).encode() + raw[p + 1:]
+            result = verify(changed)
+            context = raw[max(start, p - 10):p].decode(errors="replace") + "[" + old + "→" + chr(changed[p]) + "]" + \
+                raw[p + 1:p + 10].decode(errors="replace")
+            check(json.loads(changed)["payload"] != document["payload"] and result.returncode == 1
+                  and result.stdout.startswith("INVALID: the signature does not match"),
+                  f"one byte of the signed report changed ({context}): exit 1, {result.stdout.strip()[:60]!r}")
+        signature = document["signature"]
+        forged = dict(document, signature=("A" if signature[0] != "A" else "B") + signature[1:])
+        result = verify(json.dumps(forged, ensure_ascii=False).encode())
+        check(result.returncode == 1 and "INVALID" in result.stdout, f"one character of the signature changed: exit 1 ({result.returncode})")
+        result = verify(b'{"report": "not signed"}')
+        check(result.returncode == 1 and "not a signed report" in result.stdout, f"a file that is no signed report: exit 1, says so ({result.returncode})")
+        result = verify(raw)
+        check(result.returncode == 0, "the file as fetched still verifies")
+        # The envelope's own fields are not signed: each must still name exactly the key that verifies.
+        accepted = []
+        for field in ("algorithm", "public_key", "key_id"):
+            value = document[field]
+            if verify(json.dumps(dict(document, **{field: value[:-1] + ("x" if value[-1] != "x" else "y")}), ensure_ascii=False)
+                      .encode()).returncode == 0:
+                accepted.append(field)
+        check(not accepted, f"a changed envelope field outside the signed payload (algorithm, public_key, key_id) fails too ({accepted or 'none verified'})")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def audit_rows(w):
+    """Every chained audit row, as psql gives them: the fields the content hash covers, the stored hashes."""
+    text = w.server.psql("""
+        SELECT json_build_array(c.seq, l.id, (extract(epoch FROM l.occurred_at) * 1000000)::bigint::text, l.actor_kind,
+                                coalesce(l.actor_id::text, ''), coalesce(l.actor_role, ''), l.action, l.subject_type,
+                                coalesce(l.subject_id, ''), coalesce(l.request_id, ''), l.details::text,
+                                encode(l.content_hash, 'hex'), encode(c.prev_hash, 'hex'), encode(c.hash, 'hex'))
+        FROM audit_chain c JOIN audit_log l ON l.id = c.event_id ORDER BY c.seq""")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def chain_head(rows):
+    """The chain recomputed here from the rows' fields: (length, head hash, first problem or None)."""
+    previous = bytes(32)
+    for expected_seq, (seq, event, micros, *fields) in enumerate(rows, start=1):
+        fields, content, prev, link = fields[:8], fields[8], fields[9], fields[10]
+        computed = hashlib.sha256("\x1f".join([str(event), micros, *fields]).encode()).digest()
+        if seq != expected_seq or computed.hex() != content or prev != previous.hex():
+            return expected_seq - 1, previous.hex(), f"link {seq} (event {event}) does not recompute"
+        previous = hashlib.sha256(previous + computed + str(seq).encode()).digest()
+        if previous.hex() != link:
+            return expected_seq - 1, previous.hex(), f"link {seq} hash differs"
+    return len(rows), previous.hex(), None
+
+
+REWRITE_CHAIN = r"""
+\set ON_ERROR_STOP on
+BEGIN;
+SELECT pg_advisory_xact_lock(hashtext('registry.audit.sequencer'));
+SELECT set_config('faults.event', :'p1', true), set_config('faults.rewrite', :'p3', true);
+ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only;
+ALTER TABLE audit_chain DISABLE TRIGGER audit_chain_append_only;
+UPDATE audit_log SET details = :'p2'::jsonb WHERE id = :'p1'::bigint;
+UPDATE audit_log SET content_hash = audit_content_hash(id, occurred_at, actor_kind, actor_id, actor_role, action, subject_type,
+                                                       subject_id, request_id, details)
+WHERE id = :'p1'::bigint AND :'p3' = 'consistently';
+DO $$
+DECLARE
+    r record;
+    previous bytea;
+BEGIN
+    IF current_setting('faults.rewrite') <> 'consistently' THEN RETURN; END IF;
+    SELECT prev_hash INTO previous FROM audit_chain WHERE event_id = current_setting('faults.event')::bigint;
+    FOR r IN SELECT c.seq, l.content_hash FROM audit_chain c JOIN audit_log l ON l.id = c.event_id
+             WHERE c.seq >= (SELECT seq FROM audit_chain WHERE event_id = current_setting('faults.event')::bigint) ORDER BY c.seq
+    LOOP
+        UPDATE audit_chain SET prev_hash = previous, hash = audit_link_hash(previous, r.content_hash, r.seq) WHERE seq = r.seq;
+        previous := audit_link_hash(previous, r.content_hash, r.seq);
+    END LOOP;
+END
+$$;
+ALTER TABLE audit_chain ENABLE TRIGGER audit_chain_append_only;
+ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only;
+COMMIT;
+"""
+
+
+def rewrite_audit_row(w, event, details, how):
+    """As the database owner (triggers off for a moment): the row's details replaced; with how =
+    'consistently' its content hash and every link from it to the head recomputed as well."""
+    w.server.psql(REWRITE_CHAIN, event, details, how)
+
+
+def cli_audit_checkpoint(w):
+    """`registry audit checkpoint`: prints the head, which is the chain recomputed here from the rows,
+    appends it to the data folder's checkpoints file and to audit_checkpoints; a later one extends
+    the chain; `registry audit verify` checks against them, names a changed row, and catches a
+    consistently rewritten chain only through a checkpoint."""
+    path = os.path.join(w.server.data, "audit-checkpoints.jsonl")
+    lines_before = open(path).read().splitlines() if os.path.exists(path) else []
+    heads = []
+    for round_ in (1, 2):
+        if round_ == 2:
+            statuses = [register(w.server.port, w.agency, id_number())[0] for _ in range(3)]
+            check(statuses == [201] * 3, f"3 registrations after the first checkpoint ({statuses})")
+        result = w.server.cli("audit", "checkpoint")
+        found = re.search(r"checkpoint: link (\d+), head ([0-9a-f]{64}) \(saved in (.+)\)", result.stdout)
+        check(result.returncode == 0 and found, f"checkpoint {round_}: exit 0, prints link and head ({result.returncode}: {result.stdout.strip()})")
+        seq, head, saved_in = int(found.group(1)), found.group(2), found.group(3)
+        check(os.path.realpath(saved_in) == os.path.realpath(path), f"saved in the data folder's audit-checkpoints.jsonl ({saved_in})")
+        rows = audit_rows(w)
+        length, computed, problem = chain_head(rows[:seq])
+        check(problem is None and length == seq and computed == head,
+              f"the printed head is the chain recomputed here from the {seq} rows' fields ({problem or computed[:16]})")
+        lines = open(path).read().splitlines()
+        saved = json.loads(lines[-1])
+        check(len(lines) == len(lines_before) + round_ and saved["seq"] == seq and saved["hash"] == head and saved.get("takenAt"),
+              f"one more line in the file, with that link and head ({len(lines)} lines; {lines[-1]})")
+        stored = w.server.psql("SELECT encode(hash, 'hex') FROM audit_checkpoints WHERE seq = :'p1'::bigint", seq)
+        check(stored == head, "and a row in audit_checkpoints")
+        heads.append((seq, head))
+    (first_seq, first_head), (second_seq, second_head) = heads
+    check(second_seq > first_seq, f"the second checkpoint extends the chain (link {first_seq} → {second_seq})")
+    check(audit_rows(w)[first_seq - 1][-1] == first_head, "and the first checkpoint's link is unchanged on it")
+    verify = w.server.cli("audit", "verify")
+    check(verify.returncode == 0 and "intact" in verify.stdout and f"checkpoint at link {second_seq} ({second_head})" in verify.stdout,
+          f"audit verify: intact, checked against the newest checkpoint ({verify.stdout.strip()})")
+    folder = tempfile.mkdtemp(prefix="faults-audit-")
+    try:
+        # A copy kept outside the data folder, holding only the first checkpoint.
+        kept = os.path.join(folder, "kept.jsonl")
+        with open(kept, "w") as f:
+            f.write(open(path).read().splitlines()[len(lines_before)] + "\n")
+        empty = os.path.join(folder, "none.jsonl")
+        open(empty, "w").close()
+        verify = w.server.cli("audit", "verify", "--checkpoints", kept)
+        check(verify.returncode == 0 and f"checkpoint at link {first_seq} ({first_head})" in verify.stdout,
+              f"audit verify --checkpoints COPY: checked against that copy's checkpoint ({verify.stdout.strip()[-120:]})")
+        # A row changed by the owner (who can switch the append-only trigger off).
+        row = audit_rows(w)[first_seq // 2]
+        seq, event, original = row[0], row[1], row[10]
+        tampered = json.dumps(dict(json.loads(original), tampered="by the owner"))
+        try:
+            rewrite_audit_row(w, event, tampered, "details only")
+            check(w.server.psql("SELECT details->>'tampered' FROM audit_log WHERE id = :'p1'::bigint", event) == "by the owner",
+                  f"the owner changed audit row {event} (link {seq})")
+            verify = w.server.cli("audit", "verify")
+            check(verify.returncode == 1 and f"BROKEN at link {seq} (event {event})" in verify.stdout and "content was changed" in verify.stdout,
+                  f"audit verify: exit 1, names the link and why ({verify.returncode}: {verify.stdout.strip()})")
+            # The same change with the row's hash and every later link recomputed: the chain is whole
+            # again, and only a checkpoint kept from before shows that it was rewritten.
+            rewrite_audit_row(w, event, tampered, "consistently")
+            verify = w.server.cli("audit", "verify", "--checkpoints", empty)
+            check(verify.returncode == 0 and "intact" in verify.stdout and second_head not in verify.stdout,
+                  f"rewritten consistently: without checkpoints the chain verifies, with another head "
+                  f"({verify.returncode}: {verify.stdout.strip()[:100]})")
+            for name, file in (("the data folder's checkpoints", None), ("the copy kept outside", kept)):
+                verify = w.server.cli("audit", "verify", *(["--checkpoints", file] if file else []))
+                check(verify.returncode == 1 and f"BROKEN at link {first_seq}" in verify.stdout and "differs from the checkpoint" in verify.stdout,
+                      f"against {name}: exit 1 at the checkpoint's link ({verify.returncode}: {verify.stdout.strip()})")
+        finally:
+            rewrite_audit_row(w, event, original, "consistently")
+        verify = w.server.cli("audit", "verify")
+        check(verify.returncode == 0 and audit_rows(w)[seq - 1][11] == row[11],
+              f"the row put back: the chain verifies again ({verify.returncode})")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def start_refused(w, what, extra_env):
+    """`registry serve` (not demo) on a free port with the world's environment and extra_env: it must
+    exit non-zero without serving. Answers what it printed."""
+    port = free_port()
+    env = w.server.env()
+    env.update(extra_env, PORT=str(port))
+    process = subprocess.Popen([w.server.binary, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    try:
+        output, _ = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        serving = listening(port)
+        process.kill()
+        output, _ = process.communicate()
+        check(False, f"{what}: start refused (still running after 15 s, {'serving' if serving else 'not serving'} on {port}): {output[-300:]}")
+    check(process.returncode != 0 and not listening(port),
+          f"{what}: start refused, exit {process.returncode}, nothing listening: {(output.strip().splitlines() or [''])[-1][:170]}")
+    return output
+
+
+def keys_file(w):
+    """The keys file beside the data folder is 0600 in a 0700 folder (also when created by a non-demo
+    start, whatever the umask); a keys file or environment holding one or two of the three keys,
+    or a keys file inside the data folder, stops the start with a clear message and nothing served."""
+    keys = w.server.data + "-keys/keys.json"
+    # kill9_during_writes (always run first) restarted this server without --demo.
+    mode, folder_mode = os.stat(keys).st_mode & 0o777, os.stat(os.path.dirname(keys)).st_mode & 0o777
+    check(mode == 0o600 and folder_mode == 0o700, f"{keys}: mode {oct(mode)}, its folder {oct(folder_mode)} (0600, 0700)")
+    with open(keys, "rb") as f:
+        original = f.read()
+    stored = json.loads(original)
+    names = ["sealing_key", "blind_index_key", "signing_key"]
+    check(all(len(base64.b64decode(stored.get(n) or "")) == 32 for n in names), "it holds the three 32-byte keys")
+    check(request(w.server.port, "GET", "/health/ready")[0] == 200, "the server started with it is ready")
+    folder = tempfile.mkdtemp(prefix="faults-keys-")
+    second = None
+    try:
+        # A first start without --demo and with a permissive umask creates the file owner-only.
+        fresh = os.path.join(folder, "fresh", "keys.json")
+        port = free_port()
+        env = dict(w.server.env(), PORT=str(port), REGISTRY_KEYS_FILE=fresh)
+        second = subprocess.Popen([w.server.binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, umask=0)
+        deadline = time.time() + 60
+        while time.time() < deadline and second.poll() is None and not listening(port):
+            time.sleep(0.2)
+        check(second.poll() is None and request(port, "GET", "/health/live")[0] == 200,
+              f"a second node without --demo and a new REGISTRY_KEYS_FILE serves (exit {second.poll()})")
+        mode, folder_mode = os.stat(fresh).st_mode & 0o777, os.stat(os.path.dirname(fresh)).st_mode & 0o777
+        check(mode == 0o600 and folder_mode == 0o700, f"the keys file it created under umask 000: mode {oct(mode)}, folder {oct(folder_mode)}")
+        check(all(len(base64.b64decode(json.load(open(fresh)).get(n) or "")) == 32 for n in names), "with three new keys")
+        second.send_signal(signal.SIGTERM)
+        second.wait(30)
+        check(request(w.server.port, "GET", "/health/ready")[0] == 200, "the first node is still ready after the second stopped")
+        # The keys file beside the data folder with one or two of the three keys.
+        try:
+            for kept in (["sealing_key"], ["sealing_key", "blind_index_key"], ["blind_index_key", "signing_key"]):
+                partial = json.dumps({n: stored[n] for n in kept}, indent=2).encode()
+                with open(keys, "wb") as f:
+                    f.write(partial)
+                output = start_refused(w, f"a keys file with only {', '.join(kept)}", {})
+                missing = [n for n in names if n not in kept]
+                check(keys in output and "not a valid keys file" in output and any(n in output for n in missing),
+                      f"the message names the file and a missing key ({'/'.join(missing)})")
+                check(open(keys, "rb").read() == partial, "and the keys file is left as it was (no keys made up in its place)")
+        finally:
+            with open(keys, "wb") as f:
+                f.write(original)
+            os.chmod(keys, 0o600)
+        # The keys in the environment: all three or none.
+        variables = {"sealing_key": "REGISTRY_SEALING_KEY", "blind_index_key": "REGISTRY_BLIND_INDEX_KEY", "signing_key": "REGISTRY_SIGNING_KEY"}
+        for given in (["signing_key"], ["sealing_key", "blind_index_key"]):
+            output = start_refused(w, f"{' and '.join(variables[n] for n in given)} alone in the environment", {variables[n]: stored[n] for n in given})
+            check("all three" in output and all(v in output for v in variables.values()), "the message says to set all three or none")
+        inside = os.path.join(w.server.data, "keys-inside", "keys.json")
+        output = start_refused(w, "REGISTRY_KEYS_FILE inside the data folder", {"REGISTRY_KEYS_FILE": inside})
+        check("inside the data folder" in output and not os.path.exists(inside), "the message says why, and no keys file was made there")
+        check(open(keys, "rb").read() == original and request(w.server.port, "GET", "/health/ready")[0] == 200,
+              "the keys file is back as it was and the server still ready")
+    finally:
+        if second is not None and second.poll() is None:
+            second.kill()
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(os.path.join(w.server.data, "keys-inside"), ignore_errors=True)
+
+
+def cli_import_workers(w):
+    """`registry import-workers --agency ID FILE.csv`: a clean roster is registered (read back through
+    the API field by field, with its tenure and audit rows); in a file with bad rows each is reported
+    with its line and reason (a repeated ID against its first line) and the valid rows around them are
+    registered; a re-run creates nothing twice."""
+    agency = agency_id(w)
+    folder = tempfile.mkdtemp(prefix="faults-roster-")
+    token = "".join(random.choice("甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉") for _ in range(4))
+    header = "id_number,full_name,sex,phone,home_region,service_categories\n"
+
+    def row(body):
+        return ",".join([body["id_number"], body["full_name"], body["sex"], body["phone"] or "", body["home_region"],
+                         ";".join(body["service_categories"])]) + "\n"
+
+    def person(label, phone=True):
+        body = registration_body(id_number())
+        body["full_name"] = f"导入{token}{label}"
+        body["phone"] = body["phone"] if phone else None
+        return body
+
+    def summary(output):
+        found = re.search(r"created (\d+), already registered (\d+), transfer needed (\d+), rejected (\d+)", output)
+        return tuple(int(g) for g in found.groups()) if found else None
+
+    def verify_registered(bodies):
+        ids = []
+        for body in bodies:
+            status, roster = request(w.server.port, "GET", "/api/v1/workers?q=" + urllib.parse.quote(body["full_name"]), token=w.agency)
+            matches = [entry["id"] for entry in (roster or {}).get("workers", []) if entry["full_name"] == body["full_name"]]
+            differences = stored_worker(w, matches[0], body, agency) if len(matches) == 1 else []
+            check(status == 200 and len(matches) == 1 and not differences,
+                  f"{body['full_name']}: on the agency's roster once ({status}, {len(matches)}), her file as imported {differences}")
+            ids.append(matches[0])
+        return ids
+
+    try:
+        clean = [person("一"), person("二", phone=False), person("三")]
+        clean_file = os.path.join(folder, "clean.csv")
+        with open(clean_file, "w") as f:
+            f.write(header + "".join(row(b) for b in clean))
+        result = w.server.cli("import-workers", "--agency", agency, clean_file)
+        check(result.returncode == 0 and summary(result.stdout) == (3, 0, 0, 0) and "line " not in result.stdout,
+              f"a clean roster: exit 0, created 3 ({result.returncode}: {result.stdout.strip()})")
+        ids = verify_registered(clean)
+        audited = w.server.psql("SELECT count(*) FROM audit_log WHERE action = 'worker.registered' AND details->>'via' = 'import' "
+                                "AND subject_id = ANY(string_to_array(:'p1', ','))", ",".join(ids))
+        check(audited == "3", f"one worker.registered audit row each ({audited})")
+
+        # Lines: 2 valid, 3 a wrong check character, 4 valid, 5 the ID of line 2 again, 6 an unknown
+        # category, 7 a sex that does not match the ID, 8 valid.
+        good = [person("四"), person("五", phone=False), person("六")]
+        wrong_check = person("错")
+        number = wrong_check["id_number"]
+        wrong_check["id_number"] = number[:17] + random.choice([c for c in "0123456789X" if c != number[17]])
+        repeated = dict(good[0], full_name=f"导入{token}重")
+        unknown = person("类")
+        unknown["service_categories"] = ["gardening"]
+        mismatch = person("性")
+        mismatch["sex"] = "F" if mismatch["sex"] == "M" else "M"
+        mixed_file = os.path.join(folder, "mixed.csv")
+        with open(mixed_file, "w") as f:
+            f.write(header + "".join(row(b) for b in [good[0], wrong_check, good[1], repeated, unknown, mismatch, good[2]]))
+        result = w.server.cli("import-workers", "--agency", agency, mixed_file)
+        reported = dict(re.findall(r"^line (\d+): (.*)$", result.stdout, re.M))
+        check(summary(result.stdout) == (3, 0, 0, 4), f"bad rows: the 3 valid ones created, 4 rejected ({result.stdout.strip().splitlines()[-1]})")
+        check(sorted(reported) == ["3", "5", "6", "7"] and all(r.startswith("rejected — ") and len(r) > len("rejected — ") + 5
+                                                               for r in reported.values()),
+              f"each bad row reported with its line and a reason: {reported}")
+        check("line 2" in reported["5"], f"the repeated ID is reported against its first line ({reported['5']})")
+        check(result.returncode == 2, f"rejected rows: exit status 2, as import-flags ({result.returncode})")
+        with open(mixed_file + ".rejects.csv") as f:
+            beside = list(csv.reader(f))
+        check(beside[0] == ["line", "reason", "record"] and [r[0] for r in beside[1:]] == ["3", "5", "6", "7"]
+              and wrong_check["id_number"] in beside[1][2] and all(r[1] for r in beside[1:]),
+              f"every rejected record is written beside the input with its line, reason and the record as sent ({[r[:2] for r in beside]})")
+        verify_registered(good)
+        found = {}
+        for body in (wrong_check, unknown, mismatch, repeated):
+            status, roster = request(w.server.port, "GET", "/api/v1/workers?q=" + urllib.parse.quote(body["full_name"]), token=w.agency)
+            found[body["full_name"]] = len(roster["workers"]) if status == 200 else status
+        check(set(found.values()) == {0}, f"none of the rejected rows was registered {found}")
+        again = w.server.cli("import-workers", "--agency", agency, mixed_file)
+        check(summary(again.stdout) == (0, 3, 0, 4), f"a re-run creates nothing twice ({again.stdout.strip().splitlines()[-1]})")
+        verify_registered(good)
+        # `registry import-workers --help`: "--rejects <rejects>  Where to write the rejected records
+        # (default: FILE.rejects.csv beside the input)".
+        rejects = os.path.join(folder, "rejected.csv")
+        out = w.server.cli("import-workers", "--agency", agency, mixed_file, "--rejects", rejects)
+        check(out.returncode == 2 and os.path.exists(rejects), f"--rejects OUT: the rejected records are written there ({out.returncode})")
+        with open(rejects) as f:
+            check([r[0] for r in list(csv.reader(f))[1:]] == ["3", "5", "6", "7"], "the same four records")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+FAULTS = [kill9_during_writes, replayed_batches, postgres_restart, slow_clients, postgres_crash, extreme_numbers, import_flags_exit,
+          writes_while_postgres_down, cli_report_verify, cli_audit_checkpoint, keys_file, cli_import_workers]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -1080,6 +1631,7 @@ def main():
         w.server.pg_ctl("-m", "fast", "-w", "stop")
         if os.environ.get("KEEP_FAULT_DATA") != "1":
             shutil.rmtree(data, ignore_errors=True)
+            shutil.rmtree(data + "-keys", ignore_errors=True)  # the keys file lives beside the data folder
         else:
             print(f"data kept in {data}")
 
