@@ -24,9 +24,16 @@ public final class HashGate: Sendable {
         }
     }
 
-    func leave() { running.withLock { $0 -= 1 } }
+    func leave() {
+        running.withLock { $0 -= 1 }
+        finished.withLock { $0 += 1 }
+    }
 
     public var inFlight: Int { running.withLock { $0 } }
+
+    /// How many hashes or verifications this node has computed (each costs the same memory and time).
+    public var completed: Int { finished.withLock { $0 } }
+    private let finished = Mutex(0)
 
     public static let busy = RegistryError(.unavailable, code: "busy", message: "The registry is busy. Try again in a moment.",
                                            details: ["retry_after": "1"])
