@@ -84,16 +84,17 @@ struct BadInputTests {
             let valid = Fixtures.idNumber(birth: "19900101", serial: 222)
             var wrongCheck = Array(valid)
             wrongCheck[17] = wrongCheck[17] == "0" ? "1" : "0"
+            let feb31 = "32010219850231123" + String(try #require(NationalID.checkCharacter(for: "32010219850231123")))   // a right check digit, an impossible date
             let cases: [(String, String)] = [
                 ("", "id_number_length"), ("1234", "id_number_length"), (valid + "1", "id_number_length"),
                 (String(wrongCheck), "id_number_checksum"), (String(valid.prefix(17)) + "A", "id_number_format"),
-                ("３２０１０２" + String(valid.dropFirst(6)), "id_number_format"), ("32010219850231" + "1234", "id_number_format"),
-                ("' OR '1'='1' --     ", "id_number_format"), ("32010219900101\u{0}22X", "id_number_format"),
+                ("３２０１０２" + String(valid.dropFirst(6)), "id_number_format"), (feb31, "id_number_birth_date"),
+                ("' OR '1'='1' --     ", "id_number_length"), ("1' OR '1'='1' -- X", "id_number_format"), ("32010219900101\u{0}22X", "id_number_format"),
             ]
             var sent: [String] = []
-            for (bad, _) in cases {
+            for (bad, code) in cases {
                 let r = try await client.execute(uri: "/api/v1/workers", method: .post, headers: s.agency, body: registration(bad))
-                expectClean(r, .badRequest, "id number \(bad.debugDescription)")
+                expectClean(r, .badRequest, code: code, "id number \(bad.debugDescription)")
                 #expect((TestJSON.object(r.body)["error"] as? [String: Any])?["field"] as? String == "id_number")
                 sent.append(bad)
             }
@@ -103,7 +104,11 @@ struct BadInputTests {
                 expectClean(r, .badRequest, "\(path) with a wrong check digit")
             }
             #expect(try await counts(s.registry) == before)
+            // A valid number registers, and is not logged either (nor is it found in the log in any form sent).
+            let ok = try await client.execute(uri: "/api/v1/workers", method: .post, headers: s.agency, body: registration(valid))
+            #expect(ok.status == .created)
             let log = s.capture.text
+            #expect(log.contains("/api/v1/workers"), "the requests were logged at all")
             for bad in sent + [valid, String(wrongCheck)] where bad.count >= 8 {
                 #expect(!log.contains(bad), "the log holds a submitted ID number")
             }
