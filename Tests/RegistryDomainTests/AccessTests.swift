@@ -121,8 +121,13 @@ struct WorkerRegistrationTests {
         expectError("missing_field") {
             try WorkerRegistration(input(id("19850615", serial: "128"), categories: []), today: today, ages: 16...70)
         }
-        expectError("invalid_field") {
+        expectError("invalid_field", field: "home_region") {
             try WorkerRegistration(input(id("19850615", serial: "128"), region: "99010"), today: today, ages: 16...70)
+        }
+        for blank in ["", "   ", "\u{3000}"] {
+            var nameless = input(id("19850615", serial: "128"))
+            nameless.fullName = blank
+            expectError("invalid_field", field: "full_name") { try WorkerRegistration(nameless, today: today, ages: 16...70) }
         }
     }
 

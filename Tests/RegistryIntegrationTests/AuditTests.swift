@@ -55,7 +55,8 @@ struct AuditTests {
 
     @Test("the service role cannot update, delete or truncate the audit tables",
           arguments: ["UPDATE audit_log SET action = 'x.y'", "DELETE FROM audit_log", "TRUNCATE audit_log",
-                      "UPDATE audit_chain SET seq = seq + 1", "DELETE FROM audit_chain", "DELETE FROM audit_checkpoints"])
+                      "UPDATE audit_chain SET seq = seq + 1", "DELETE FROM audit_chain", "TRUNCATE audit_chain", "DELETE FROM audit_checkpoints",
+                      "TRUNCATE audit_checkpoints"])
     func serviceRoleCannotModify(statement: String) async throws {
         try await withTestRegistry { registry, _ in
             try await registry.database.transaction(logger: testLogger) { connection in

@@ -107,6 +107,14 @@ struct AuthTests {
             // Another account is not affected.
             _ = try await registry.makeUser(email: "other@example.cn", password: Self.password)
             #expect(try await login(client, email: "other@example.cn").status == .ok)
+            // The block doubles with each further attempt, up to the cap: after a thousand failures it is the cap, not more.
+            let cap = registry.policies.authentication.loginThrottle.maxBlockSeconds
+            try await registry.database.query(
+                "UPDATE login_throttle SET failures = 1000, window_started = now(), blocked_until = now() - interval '1 second'", logger: testLogger)
+            _ = try await login(client, email: "admin@example.cn", password: "guess")
+            let capped = try await login(client, email: "admin@example.cn")
+            let cappedRetry = try #require(capped.headers[.retryAfter].flatMap(Int.init))
+            #expect(capped.status == .tooManyRequests && (cap - 2)...cap ~= cappedRetry, "Retry-After \(cappedRetry), cap \(cap)")
             // When the block ends the owner gets in, and success clears the counter.
             try await registry.database.withConnection { connection in
                 try await connection.query("UPDATE login_throttle SET blocked_until = now() - interval '1 second'", logger: testLogger)
@@ -162,6 +170,9 @@ struct AuthTests {
                                                  body: TestJSON.body(["current_password": "a brand new secret", "new_password": "short"]))
             #expect(short.status == .badRequest)
 
+            // A second live session, so that disabling has more than one to end.
+            let c = token(try await login(client, email: "boss@example.cn", password: "a brand new secret"))
+            #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: bearer(c)).status == .ok)
             // An employer may not disable anyone; an admin may.
             let forbidden = try await client.execute(uri: "/api/v1/users/\(staffID.uuidString)/disable", method: .post,
                                                      headers: bearer(a), body: TestJSON.body(["reason": "no"]))
@@ -170,6 +181,7 @@ struct AuthTests {
                                                     headers: bearer(admin), body: TestJSON.body(["reason": "left the platform"]))
             #expect(disabled.status == .noContent)
             #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: bearer(a)).status == .unauthorized)
+            #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: bearer(c)).status == .unauthorized)
             #expect(try await login(client, email: "boss@example.cn", password: "a brand new secret").status == .unauthorized)
         }
     }

@@ -195,8 +195,12 @@ struct FlagTests {
             let replay = try await client.execute(uri: "/api/v1/flags", method: .post, headers: police, body: ByteBuffer(bytes: body))
             #expect(replay.status == .ok && TestJSON.object(replay.body)["outcome"] as? String == "unchanged")
             // The bureau's key cannot touch the police source's flags; users cannot use the feed.
-            let foreign = try await client.execute(uri: "/api/v1/flags/police-e/E-1", method: .delete, headers: [.authorization: "Bearer \(bureauKey)"])
-            #expect(foreign.status != .ok)
+            // (An unsigned source, so that the scope rule itself answers, not the missing signature.)
+            let (_, otherKey, _, _) = try await registry.source("police-x", kind: "police")
+            let foreign = try await client.execute(uri: "/api/v1/flags/police-e/E-1", method: .delete, headers: [.authorization: "Bearer \(otherKey)"])
+            #expect(foreign.status == .notFound, "\(foreign.status) \(String(buffer: foreign.body))")
+            let unsignedForeign = try await client.execute(uri: "/api/v1/flags/police-e/E-1", method: .delete, headers: [.authorization: "Bearer \(bureauKey)"])
+            #expect(unsignedForeign.status == .unauthorized && TestJSON.errorCode(unsignedForeign.body) == "signature_required")
             // Retraction over HTTP answers the outcome the API document promises; a second one changes nothing.
             let retract = try await client.execute(uri: "/api/v1/flags/police-e/E-1", method: .delete, headers: police)
             #expect(retract.status == .ok && TestJSON.object(retract.body)["outcome"] as? String == "retracted", "\(String(buffer: retract.body))")
@@ -303,8 +307,10 @@ struct FlagImportTests {
             let report = try await registry.reports.report(w, caller: agency, workers: registry.workers, logger: testLogger)
             #expect(report.flags.map(\.category) == ["loan_fraud"])
 
+            let unchangedBefore = try await registry.fingerprint()
             let second = try await registry.flagImport.run(path: path, sourceName: "bureau-f", logger: testLogger) { _ in }
             #expect(second.created == 0 && second.updated == 0 && second.unchanged == 41 && second.rejected == 4)
+            #expect(changedTables(unchangedBefore, try await registry.fingerprint()).allSatisfy { $0.hasPrefix("audit_") }, "a re-run only records itself")
             #expect(try await registry.auditCount("flag.file_imported") == 2)
             await expectError("no_source") {
                 try await registry.flagImport.run(path: path, sourceName: "nobody", logger: testLogger) { _ in }

@@ -48,6 +48,33 @@ struct GradingServiceTests {
             #expect(after.reasons.allSatisfy { !$0.text.isEmpty })
             let zh = try await registry.grading.explained(h.workerID, language: "zh-CN", logger: testLogger)
             #expect(zh.reasons.map(\.code) == after.reasons.map(\.code) && zh.reasons.first?.text != after.reasons.first?.text)
+
+            // Every other input queues her too: a skill, a training, a health certificate, a review, a flag.
+            let e = try await registry.engagements.place(.init(workerId: h.workerID, employerEmail: "home@example.cn", employerPhone: nil,
+                                                               category: "nanny", startsOn: "2026-01-01"), caller: h.agency, logger: testLogger)
+            _ = try await registry.engagements.transition(e, "confirm", caller: h.employer, logger: testLogger)
+            _ = try await registry.grading.drainQueue(logger: testLogger)
+            let (sourceID, _, _, police) = try await registry.source("police-q", kind: "police")
+            let changes: [(String, () async throws -> Void)] = [
+                ("skill", { _ = try await registry.workers.addSkill(h.workerID, .init(category: "nanny", level: 4, assessedOn: "2026-01-01", assessor: "X",
+                                                                                      note: nil), caller: h.agency, logger: testLogger) }),
+                ("training", { _ = try await registry.workers.addTraining(h.workerID, .init(kind: "training", title: "育婴员培训", issuer: "中心",
+                                                                                            category: "nanny", certificateNo: nil, issuedOn: "2025-05-01",
+                                                                                            expiresOn: nil, hours: 40), caller: h.agency, logger: testLogger) }),
+                ("health", { _ = try await registry.workers.addHealthCertificate(h.workerID, .init(issuer: "医院", certificateNo: nil,
+                                                                                                   issuedOn: "2026-01-10", validUntil: "2099-01-10",
+                                                                                                   result: nil), caller: h.agency, logger: testLogger) }),
+                ("review", { _ = try await registry.engagements.review(engagement: e, .init(skillScores: ["punctuality": 4, "quality": 4],
+                                                                                           ethicsScores: ["honesty": 4, "respect": 4, "reliability": 4, "care": 4],
+                                                                                           comment: "好"), caller: h.employer, logger: testLogger) }),
+                ("flag", { _ = try await registry.flags.submit([flag(Fixtures.idNumber(serial: 101), "Q-1", "fraud", severity: 1, status: "alleged")],
+                                                               sourceID: sourceID, caller: police, logger: testLogger) }),
+            ]
+            for (what, change) in changes {
+                try await change()
+                #expect(try await queued(registry) == 1, "\(what) queues her")
+                _ = try await registry.grading.drainQueue(logger: testLogger)
+            }
         }
     }
 
@@ -80,8 +107,9 @@ struct GradingServiceTests {
                 for try await cid in rows.decode(UUID.self) { caseID = cid }
                 try await connection.query("INSERT INTO bans (worker_id, case_id) VALUES (\(w), \(caseID))", logger: testLogger)
             }
-            let regraded = try await registry.grading.regradeAll(batch: 7, logger: testLogger) { _, _ in }
-            #expect(regraded == 1)
+            _ = try await registry.workers.register(Fixtures.registration(Fixtures.idNumber(serial: 702)), caller: agency, logger: testLogger)
+            let regraded = try await registry.grading.regradeAll(batch: 1, logger: testLogger) { _, _ in }
+            #expect(regraded == 2, "everyone, in batches of one")
             let barred = try await registry.grading.explained(w, language: "en", logger: testLogger)
             #expect(barred.grade == "REVOKED")
             #expect(barred.reasons.first?.code == "barred")

@@ -60,6 +60,14 @@ struct HardeningTests {
             }
             #expect(override?.field == "name" && override?.code == "invalid_characters")
             #expect(try await registry.count("SELECT count(*)::int FROM workers WHERE current_agency_id = $1", try #require(agency.agencyUUID)) == 0)
+            // Free text (a case's statement) refuses controls and overrides before anything is looked up.
+            for (name, character) in Self.forbiddenInText {
+                let error = await #expect(throws: RegistryError.self, "\(name)") {
+                    _ = try await registry.cases.file(.init(workerId: UUID(), grounds: "theft", statement: "丢失\(character)现金"), caller: agency,
+                                                      logger: testLogger)
+                }
+                #expect(error?.code == "invalid_characters" && error?.field == "statement", "\(name): \(String(describing: error))")
+            }
         }
     }
 
@@ -167,12 +175,14 @@ struct HardeningTests {
             let token = try await signIn(client, "staff1@agency.cn", "agency password 1")
             let body = TestJSON.body(["id_number": Fixtures.idNumber(serial: 320), "full_name": "李秀英", "sex": "F",
                                       "home_region": "320102", "service_categories": ["nanny"]])
+            let before = try await registry.fingerprint()
             for type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", nil] as [String?] {
                 var headers: HTTPFields = [.authorization: "Bearer \(token)"]
                 if let type { headers[.contentType] = type }
                 let r = try await client.execute(uri: "/api/v1/workers", method: .post, headers: headers, body: body)
                 #expect(r.status == .unsupportedMediaType && TestJSON.errorCode(r.body) == "unsupported_media_type", "\(type ?? "none")")
             }
+            #expect(changedTables(before, try await registry.fingerprint()) == [])
             let ok = try await client.execute(uri: "/api/v1/workers", method: .post,
                                               headers: [.authorization: "Bearer \(token)", .contentType: "application/json; charset=utf-8"], body: body)
             #expect(ok.status == .created)
@@ -295,7 +305,8 @@ struct HardeningTests {
 
     @Test("account creation is throttled per address before any password is hashed")
     func registrationThrottled() async throws {
-        try await withTestRegistry { registry, _ in
+        let hasher = PasswordHasher(parameters: testHasher.parameters, concurrency: 100)
+        try await withTestRegistry(hasher: hasher) { registry, _ in
             try await awayFromMinuteBoundary()
             let limit = registry.policies.authentication.registrationsPerAddressPerMinute
             var answers: [String] = []
@@ -312,6 +323,8 @@ struct HardeningTests {
                 }
             }
             #expect(answers.filter { $0 == "too_many_attempts" }.count >= 1, "\(answers)")
+            // A hash for each account created, none for a refused one.
+            #expect(hasher.gate.completed == answers.filter { $0 == "ok" }.count, "\(hasher.gate.completed) hashes for \(answers)")
             #expect(try await registry.count("SELECT count(*)::int FROM users WHERE role = 'employer' AND id <> $1", UUID()) <= 2 * limit)
         }
     }
@@ -497,6 +510,13 @@ struct HardeningTests {
                 } catch let e as RegistryError where e.code == "too_many_attempts" { throttled += 1 }
             }
             #expect(throttled == 1)
+            // Per employer: another household still searches.
+            let otherID = try await registry.accounts.registerEmployer(
+                .init(email: "other-home@example.cn", phone: nil, password: "employer password", householdName: "李家", regionCode: "320102"),
+                caller: .system, logger: testLogger)
+            let other = Caller(Principal(.user(id: otherID.uuidString.lowercased(), role: .employer, agencyID: nil, workerID: nil)))
+            _ = try await registry.reports.searchAvailable(.init(region: nil, category: nil, minLevel: nil, minGrade: nil, limit: 5, offset: 0),
+                                                           caller: other, logger: testLogger)
         }
     }
 
@@ -534,13 +554,23 @@ struct HardeningTests {
             let rotated = registry.keys.addingSealingVersion()
             let summary = try await KeyRotation(database: registry.database, keys: rotated).reseal(batch: 2, logger: testLogger)
             #expect(summary.workers == 5 && summary.narratives == 1 && summary.secrets == 1, "\(summary)")
+            var opened = 0
             for try await (id, cipher, version) in try await registry.database.query(
                 "SELECT id, id_ciphertext, id_key_version FROM workers", logger: testLogger).decode((UUID, Data, Int16).self) {
                 #expect(version == 2 && KeyRing.version(of: Array(cipher)) == 2)
-                #expect((try? rotated.open(Array(cipher), context: SealedPlace.workerID(id))) != nil)
+                if (try? rotated.open(Array(cipher), context: SealedPlace.workerID(id))) != nil { opened += 1 }
             }
+            #expect(opened == 5)
+            // The narrative and the source's signing secret too, read from their rows.
+            let narrative = try await single(try await registry.database.query("SELECT narrative_enc FROM flags WHERE narrative_enc IS NOT NULL",
+                                                                                logger: testLogger), Data.self)
+            let secret = try await single(try await registry.database.query("SELECT signing_secret_enc FROM integration_sources WHERE id = \(sourceID)",
+                                                                             logger: testLogger), Data.self)
+            #expect(KeyRing.version(of: Array(narrative)) == 2 && KeyRing.version(of: Array(secret)) == 2)
+            let before = try await registry.fingerprint()
             let again = try await KeyRotation(database: registry.database, keys: rotated).reseal(logger: testLogger)
             #expect(again.workers == 0 && again.narratives == 0 && again.secrets == 0)
+            #expect(changedTables(before, try await registry.fingerprint()).allSatisfy { $0.hasPrefix("audit_") }, "a re-run only records itself")
             #expect(try await registry.auditCount("keys.resealed") == 2)
         }
     }

@@ -59,6 +59,7 @@ struct PagesAdminToolsTests {
             _ = try await employer.signIn(email: "home@example.cn", password: PagesEmployerTests.employerPassword)
             var staff = PageClient(client: client)
             _ = try await staff.signIn(email: "staff1@agency.cn", password: "agency password 1")
+            let before = try await registry.fingerprint()
             for var other in [employer, staff] {
                 for path in pages {
                     let response = try await other.get(path)
@@ -72,8 +73,10 @@ struct PagesAdminToolsTests {
                 #expect(try await other.post("/admin/disputes/\(id)/decision", ["decision": "uphold", "note": "x"]).status == .forbidden)
                 #expect(try await other.post("/admin/flag-disputes/\(id)/decision", ["decision": "reject", "note": "x"]).status == .forbidden)
                 #expect(try await other.post("/admin/integrations/\(id)/keys", ["label": "x"]).status == .forbidden)
+                #expect(try await other.post("/admin/integrations/\(id)/keys/\(id)/revoke", [:]).status == .forbidden)
             }
             #expect(try await Self.sourceCount(registry) == 0)
+            #expect(changedTables(before, try await registry.fingerprint()) == [])
             // Administrators find every tool from their home page and the navigation.
             var admin = try await Self.admin(registry, client).0
             let home = Self.html(try await admin.get("/admin"))

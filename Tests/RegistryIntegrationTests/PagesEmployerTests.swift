@@ -201,6 +201,11 @@ struct PagesEmployerTests {
             let listed = String(buffer: try await worker.get("/worker?notice=available_on").body)
             #expect(listed.contains("You are listed for hire; employers can find you."))
             #expect(listed.contains("name=\"available\" value=\"false\""))
+            #expect(try await registry.count("SELECT count(*)::int FROM workers WHERE id = $1 AND available_for_hire", h.workerID) == 1)
+            let off = try await worker.post("/worker/availability", ["available": "false"])
+            #expect(off.headers[.location] == "/worker?notice=available_off")
+            #expect(try await registry.count("SELECT count(*)::int FROM workers WHERE id = $1 AND available_for_hire", h.workerID) == 0)
+            #expect(String(buffer: try await worker.get("/worker?notice=available_off").body).contains("name=\"available\" value=\"true\""))
             // A code she no longer wants is revoked by its own form.
             _ = try await worker.post("/worker/consents", [:])
             let consent = try #require(try await registry.consents.list(caller: h.worker, logger: testLogger).first)

@@ -109,13 +109,15 @@ struct WorkerFileTests {
 
     @Test("agency A cannot read or change agency B's worker: 404, and the attempt is logged")
     func isolation() async throws {
-        try await withTestApp { registry, _, client in
+        let capture = LogCapture()
+        try await withTestApp(capture: capture) { registry, _, client in
             let (_, a) = try await registry.approvedAgency(1)
             _ = try await registry.approvedAgency(2)
             let workerID = try await registry.workers.register(Fixtures.registration(Fixtures.idNumber()), caller: a, logger: testLogger)
             let login = try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
                                                  body: TestJSON.body(["email": "staff2@agency.cn", "password": "agency password 2"]))
             let bearer: HTTPFields = [.authorization: "Bearer \(TestJSON.object(login.body)["token"] as? String ?? "")", .contentType: "application/json"]
+            let before = try await registry.fingerprint()
             let read = try await client.execute(uri: "/api/v1/workers/\(workerID)", method: .get, headers: bearer)
             #expect(read.status == .notFound)
             let write = try await client.execute(uri: "/api/v1/workers/\(workerID)/skills", method: .post, headers: bearer,
@@ -130,8 +132,11 @@ struct WorkerFileTests {
             // B's roster does not contain her.
             let roster = try await client.execute(uri: "/api/v1/workers", method: .get, headers: bearer)
             #expect((TestJSON.object(roster.body)["workers"] as? [Any])?.isEmpty == true)
-            // Nothing changed.
-            #expect(try await registry.workers.file(workerID, caller: a, logger: testLogger).skills.isEmpty)
+            // Nothing changed, and each attempt on her file is logged with the caller.
+            #expect(changedTables(before, try await registry.fingerprint()) == [])
+            for path in ["/api/v1/workers/\(workerID)", "/api/v1/workers/\(workerID)/skills", "/api/v1/workers/\(workerID)/tenure"] {
+                #expect(capture.refusals(path: path).count == 1 && capture.refusals(path: path)[0].hasPrefix("agency_staff:"), "\(path)")
+            }
         }
     }
 
@@ -165,6 +170,7 @@ struct WorkerFileTests {
             #expect(file.skills.map(\.level) == [4])
             #expect(try await registry.auditCount("worker.certificate_added", subject: w) == 1)
             #expect(try await registry.auditCount("worker.training_added", subject: w) == 1)
+            #expect(try await registry.auditCount("worker.skill_assessed", subject: w) == 1)
             #expect(try await registry.auditCount("worker.health_certificate_added", subject: w) == 1)
         }
     }

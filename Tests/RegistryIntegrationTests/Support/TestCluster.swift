@@ -135,13 +135,20 @@ func asOwner<T: Sendable>(_ endpoint: DatabaseEndpoint, _ body: (PostgresClient)
 }
 
 /// The HTTP application over a test registry, driven without a socket.
+/// With `capture`, the application's log lines (notice and above) are kept there.
 func withTestApp<T: Sendable>(
     configure: (inout Configuration) -> Void = { _ in },
+    capture: LogCapture? = nil,
     _ body: @escaping @Sendable (Registry, DatabaseEndpoint, any TestClientProtocol) async throws -> T
 ) async throws -> T {
     try await withTestRegistry(configure: configure) { registry, endpoint in
         let (router, _) = buildRouter(registry)
-        let app = Application(router: router, logger: testLogger)
+        var logger = testLogger
+        if let capture {
+            logger = Logger(label: "test-app") { _ in CapturingLogHandler(capture: capture) }
+            logger.logLevel = .notice
+        }
+        let app = Application(router: router, logger: logger)
         return try await app.test(.router) { client in
             try await body(registry, endpoint, client)
         }
