@@ -2,10 +2,14 @@
 # The API contract suite (part of `make test`): schemathesis (pinned in Tests/contract/requirements.txt)
 # generates requests from Web/openapi.yaml as served at /openapi.yaml, with a fixed seed and a
 # bounded number of examples per operation, against a fresh registry with the demo data, signed
-# in as the demo administrator and, separately, as a demo agency. It fails on any 5xx, a status
-# code or content type the document does not list, a response that does not match its schema,
-# and schema-invalid input that is accepted.
-#   CONTRACT_EXAMPLES (default 25) and CONTRACT_SEED (default 20261129) tune the run.
+# in as each kind of caller in turn: administrator, agency, employer, worker and an integration
+# key. It fails on any 5xx, a status code or content type the document does not list, a response
+# that does not match its schema, schema-invalid input that is accepted, and a credential that no
+# longer works after its run. Before that, Tests/contract/run.py makes every operation each role may
+# call succeed with real data (stateful sequences, checked against the document) and walks an
+# integrator's journey through a client generated from the document (openapi-python-client).
+#   CONTRACT_EXAMPLES (default 25), CONTRACT_SEED (default 20261129), CONTRACT_ROLES and
+#   CONTRACT_SKIP tune the run (see Tests/contract/run.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.build/contract-venv
@@ -14,6 +18,12 @@ if ! "$venv/bin/st" --version >/dev/null 2>&1 || ! "$venv/bin/python" -c 'import
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r Tests/contract/requirements.txt
+    cp Tests/contract/requirements.txt "$venv/requirements.txt"
+elif ! cmp -s Tests/contract/requirements.txt "$venv/requirements.txt"; then
+    # The pins changed since the environment was made (or it predates this record): bring it up to them.
+    echo "contract tests: updating $venv to Tests/contract/requirements.txt"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r Tests/contract/requirements.txt
+    cp Tests/contract/requirements.txt "$venv/requirements.txt"
 fi
 # The published document must be a valid OpenAPI 3.1 document, every operation named.
 "$venv/bin/python" - Web/openapi.yaml <<'PY'
@@ -34,5 +44,5 @@ PY
 swift build ${SWIFT_BUILD_FLAGS:-}
 # shellcheck disable=SC2086
 registry="$(swift build ${SWIFT_BUILD_FLAGS:-} --show-bin-path | tail -n 1)/registry"
-export CONTRACT_ST="$(pwd)/$venv/bin/st"
+export CONTRACT_ST="$(pwd)/$venv/bin/st" CONTRACT_REGISTRY="$registry"
 exec timeout 1200 scripts/with-server.sh "$registry" python3 -B Tests/contract/run.py "$@"

@@ -7,8 +7,12 @@ import RegistryServices
 struct GradeRoutes {
     let registry: Registry
 
-    func language(_ request: Request) -> String {
-        if let lang = request.uri.queryParameters["lang"] { return String(lang) }
+    /// `lang` (zh-CN or en; anything else is 400), else Accept-Language, else zh-CN.
+    func language(_ request: Request) throws -> String {
+        if let lang = request.uri.queryParameters["lang"] {
+            guard lang == "zh-CN" || lang == "en" else { throw RegistryError.invalid("lang", "lang is zh-CN or en.") }
+            return String(lang)
+        }
         let accept = request.headers[.acceptLanguage] ?? ""
         return accept.lowercased().hasPrefix("en") ? "en" : "zh-CN"
     }
@@ -16,7 +20,7 @@ struct GradeRoutes {
     func register(on routes: ProtectedRouter) {
         routes.get("/api/v1/me/grade", action: "grades.read_own") { request, context in
             guard let worker = context.caller.workerUUID else { throw RegistryError.forbidden }
-            return JSONResponse(try await registry.grading.explained(worker, language: language(request), logger: context.logger))
+            return JSONResponse(try await registry.grading.explained(worker, language: try language(request), logger: context.logger))
         }
         routes.get("/api/v1/workers/{id}/grade", action: "grades.inspect") { request, context in
             let id = try context.parameters.uuid("id")

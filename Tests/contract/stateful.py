@@ -1,0 +1,613 @@
+"""The positive-data and stateful phase: short sequences per role with real data (the demo world plus
+what the sequences create), each step checked against the document by `Api.call`, each read-back compared
+field by field with what was sent, each action followed by a look at its effect.
+
+Together the sequences make every operation the access matrix lets a role call answer 2xx for that role
+at least once (`Api.coverage_failures` names any that never did): an API that refused everything with a
+documented 400 or 409 would pass schemathesis, but not this.
+
+What the sequences need that the API does not give: a second and third administrator (the four-eyes rule
+and the objection review; only `registry create-admin` makes administrators) and the codes the registry
+texts to workers' phones (read from the server log, where its log notifier delivers them).
+"""
+import base64
+import datetime
+import json
+import os
+import subprocess
+import time
+import urllib.parse
+
+import yaml
+
+from registry_api import ROOT, Caller, CheckFailed, expect_equal, expect_true, national_id, sha256, social_credit_code
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+SOURCE = "contract-police"
+
+
+def q(value):
+    return urllib.parse.quote(str(value), safe="")
+
+
+def by_id(items, wanted, what):
+    found = [x for x in items if x.get("id") == wanted]
+    if len(found) != 1:
+        raise CheckFailed(f"{what}: {len(found)} entries with id {wanted} in {json.dumps(items, ensure_ascii=False)[:400]}")
+    return found[0]
+
+
+class NotMade(Exception):
+    """A sequence needs what an earlier one should have made (and did not: it failed first)."""
+
+
+class Made(dict):
+    def __missing__(self, key):
+        raise NotMade(key)
+
+
+class World:
+    """Who signs in and what the sequences made, for the later phases too."""
+
+    def __init__(self, env):
+        self.password = env["ADMIN_PASSWORD"]
+        self.today = datetime.date.today()
+        self.callers = Made()
+        self.ids = Made()
+        self.people = Made()
+
+    def __getitem__(self, name):
+        return self.callers[name]
+
+
+class Sequences:
+    def __init__(self, api, env, phone, log, registry_binary):
+        self.api, self.env, self.phone, self.log = api, env, phone, log
+        self.registry_binary = registry_binary
+        self.world = World(env)
+        self.failures = []
+        with open(os.path.join(ROOT, "Policies", "access.yaml"), encoding="utf-8") as f:
+            self.policy = yaml.safe_load(f)
+
+    # --- plumbing ------------------------------------------------------------------------------
+    def call(self, *args, **kwargs):
+        return self.api.call(*args, **kwargs)
+
+    def run_all(self):
+        steps = [self.anonymous_reads, self.sign_in, self.more_administrators, self.integration_source, self.worker_file,
+                 self.household_and_engagement, self.consent_and_report, self.listings_and_lookups, self.flags,
+                 self.transfers, self.cases, self.agencies_and_accounts, self.sessions_and_passwords]
+        for step in steps:
+            self._run(step)
+        return self.world
+
+    def _run(self, step):
+        started = time.time()
+        calls = self.api.calls
+        try:
+            step()
+            self.log(f"  ✓ {step.__name__.replace('_', ' ')} ({self.api.calls - calls} calls, {time.time() - started:.1f} s)")
+        except CheckFailed as e:
+            self.failures.append(f"{step.__name__}: {e}")
+            self.log(f"  ✗ {step.__name__.replace('_', ' ')}: {e}")
+        except NotMade as e:
+            self.failures.append(f"{step.__name__}: not run to the end: it needs {e}, which an earlier step did not make")
+            self.log(f"  ✗ {step.__name__.replace('_', ' ')}: not run to the end: it needs {e}, which an earlier step did not make")
+        except Exception as e:  # a bug here
+            self.failures.append(f"{step.__name__}: {type(e).__name__}: {e}")
+            self.log(f"  ✗ {step.__name__.replace('_', ' ')}: {type(e).__name__}: {e}")
+
+    def login(self, name, role, expect_role, password=None, **account):
+        body = dict(account, password=password or self.world.password)
+        r = self.call(Caller(name, role), "POST", "/api/v1/auth/login", body, expect=200, what="sign in")
+        expect_equal(f"{name}'s role", r["user"]["role"], expect_role)
+        caller = Caller(name, role, r["token"], user=r["user"], account=account, password=body["password"])
+        self.world.callers[name] = caller
+        return caller
+
+    def everyone_reads(self, caller, public_key=True):
+        """The operations every caller may use: health, the document, the public key."""
+        for path in ("/health/live", "/health/ready"):
+            expect_equal(f"{path} as {caller}", self.call(caller, "GET", path, expect=200)["status"], "ok")
+        self.call(caller, "GET", "/openapi.yaml", expect=200)
+        if public_key:
+            r = self.call(caller, "GET", "/api/v1/reports/public-key", expect=200)
+            expect_equal("the public key's algorithm", r["algorithm"], "Ed25519")
+
+    # --- the sequences -------------------------------------------------------------------------
+    def anonymous_reads(self):
+        self.everyone_reads(None)
+        text = self.call(None, "GET", "/openapi.yaml", expect=200).raw.decode()
+        expect_true("/openapi.yaml is the document the suite loaded", "operationId: postAuthLogin" in text)
+
+    def sign_in(self):
+        w = self.world
+        policy_roles = {"admin": "admin", "agency": "agency_staff", "employer": "employer", "worker": "worker"}
+        self.login("admin", "admin", "admin", email=self.env["ADMIN_EMAIL"])
+        self.login("agency", "agency", "agency_staff", email="anxin@demo.registry.local")
+        self.login("agency_b", "agency", "agency_staff", email="jinpai@demo.registry.local")
+        self.login("employer", "employer", "employer", email="household@demo.registry.local")
+        self.login("worker", "worker", "worker", phone="13800138003")
+        w.ids["agency"] = w["agency"].user["agency_id"]
+        w.ids["agency_b"] = w["agency_b"].user["agency_id"]
+        w.ids["chunmei"] = w["worker"].user["worker_id"]
+        w.people["chunmei"] = {"id_number": national_id("350102", "19881105", 128), "name": "王春梅"}
+        for name in ("admin", "agency", "agency_b", "employer", "worker"):
+            caller = w[name]
+            me = self.call(caller, "GET", "/api/v1/auth/me", expect=200)
+            expect_equal(f"{name}: /auth/me is the account that signed in", me["user"]["id"], caller.user["id"])
+            policy_role = policy_roles[caller.role]
+            expect_equal(f"{name}: the permissions are Policies/access.yaml's for {policy_role}",
+                         sorted(me["permissions"]), sorted(self.policy["roles"][policy_role]))
+            self.everyone_reads(caller)
+
+    def more_administrators(self):
+        """Two more administrators with `registry create-admin` (the API cannot make one): the four-eyes
+        rule and the objection review need administrators who took no part."""
+        for name in ("admin2", "admin3"):
+            email = f"{name}@contract.registry.test"
+            env = dict(os.environ, REGISTRY_ROOT=ROOT)
+            result = subprocess.run([self.registry_binary, "create-admin", "--email", email, "--name", f"Contract {name}"],
+                                    input=self.world.password + "\n", capture_output=True, text=True, env=env, timeout=60)
+            if result.returncode != 0:
+                raise CheckFailed(f"registry create-admin for {email} failed ({result.returncode}): {result.stderr[-500:]}")
+            self.login(name, "admin", "admin", email=email)
+
+    def integration_source(self):
+        w, admin = self.world, self.world["admin"]
+        r = self.call(admin, "POST", "/api/v1/integrations",
+                      {"name": SOURCE, "kind": "police", "display_name": "Contract police", "require_signature": False}, expect=201)
+        w.ids["source"] = r["id"]
+        key = self.call(admin, "POST", f"/api/v1/integrations/{r['id']}/keys", {"label": "contract"}, expect=201)
+        spare = self.call(admin, "POST", f"/api/v1/integrations/{r['id']}/keys", {"label": "spare"}, expect=201)
+        expect_true("a key starts with rik_ and its prefix", key["key"].startswith("rik_") and key["key"].startswith(key["key_prefix"]))
+        sources = self.call(admin, "GET", "/api/v1/integrations", expect=200)["sources"]
+        mine = [s for s in sources if s.get("id") == r["id"]]
+        expect_equal("the new source is listed once", len(mine), 1)
+        listed = json.dumps(mine[0])
+        expect_true("the listing shows key prefixes and never a key", key["key_prefix"] in listed and key["key"] not in listed)
+        w.callers["integration"] = Caller("integration", "integration", key["key"], key_id=key["id"])
+        w.callers["spare_key"] = Caller("spare_key", "integration", spare["key"], key_id=spare["id"])
+        self.everyone_reads(w["integration"], public_key=False)
+
+    def worker_file(self):
+        """The agency opens a file, qualifies her, assesses her, imports a roster, starts her account."""
+        w, agency = self.world, self.world["agency"]
+        person = {"id_number": national_id("350102", "19900514", 246), "full_name": "赵晓燕", "sex": "F", "phone": "13912345246",
+                  "home_region": "350102", "service_categories": ["nanny", "cooking"]}
+        w.people["xiaoyan"] = person
+        wid = self.call(agency, "POST", "/api/v1/workers", person, expect=201)["id"]
+        w.ids["xiaoyan"] = wid
+        f = self.call(agency, "GET", f"/api/v1/workers/{wid}", expect=200).json
+        for field in ("full_name", "sex", "home_region", "service_categories"):
+            expect_equal(f"the file's {field}", f[field], person[field])
+        expect_equal("birth date from the ID number", f["birth_date"], "1990-05-14")
+        expect_equal("the masked ID number", f["id_number_masked"], person["id_number"][:2] + "*" * 15 + person["id_number"][-1])
+        expect_equal("custody", f["current_agency"]["id"], w.ids["agency"])
+        roster = self.call(agency, "GET", "/api/v1/workers?q=" + q("晓燕"), expect=200)["workers"]
+        expect_equal("the roster search finds her", [x["id"] for x in roster], [wid])
+
+        training = {"kind": "certificate", "title": "育婴员证", "issuer": "人力资源和社会保障局", "category": "nanny",
+                    "certificate_no": "CT-2024-7", "issued_on": "2024-05-01", "expires_on": "2029-05-01"}
+        tid = self.call(agency, "POST", f"/api/v1/workers/{wid}/trainings", training, expect=201)["id"]
+        health = {"issuer": "市疾病预防控制中心", "issued_on": str(w.today - datetime.timedelta(days=30)),
+                  "valid_until": str(w.today + datetime.timedelta(days=300)), "result": "fit"}
+        hid = self.call(agency, "POST", f"/api/v1/workers/{wid}/health-certificates", health, expect=201)["id"]
+        skill = {"category": "nanny", "level": 3, "assessed_on": "2025-03-01", "assessor": "市职业技能鉴定中心"}
+        sid = self.call(agency, "POST", f"/api/v1/workers/{wid}/skills", skill, expect=201)["id"]
+        assessment = {"work_ability": "能独立照顾两岁以下婴儿", "ethics_rating": 5}
+        self.call(agency, "PUT", f"/api/v1/workers/{wid}/tenure", assessment, expect=204)
+        f = self.call(agency, "GET", f"/api/v1/workers/{wid}", expect=200).json
+        t = by_id(f["trainings"], tid, "the training in her file")
+        for field in ("kind", "title", "issuer", "category", "certificate_no", "issued_on", "expires_on"):
+            expect_equal(f"the training's {field}", t[field], training[field])
+        expect_equal("the certificate is valid", t["valid"], True)
+        h = by_id(f["health_certificates"], hid, "the health certificate in her file")
+        expect_equal("the health certificate's validity", (h["valid_until"], h["valid"]), (health["valid_until"], True))
+        s = by_id(f["skills"], sid, "the skill in her file")
+        expect_equal("the skill", (s["category"], s["level"], s["assessor"]), ("nanny", 3, skill["assessor"]))
+        tenure = [x for x in f["tenures"] if not x.get("ended_on")]
+        expect_equal("one open tenure with the assessment", [(x["work_ability"], x["ethics_rating"]) for x in tenure],
+                     [(assessment["work_ability"], 5)])
+
+        # A roster with two new workers and a line that is not valid.
+        w.people["meiling"] = {"id_number": national_id("350103", "19850320", 362), "full_name": "林美玲", "phone": "13912345362"}
+        w.people["yuzhen"] = {"id_number": national_id("350104", "19870707", 484), "full_name": "黄玉珍", "phone": "13912345484"}
+        csv = ("id_number,full_name,sex,phone,home_region,service_categories\n"
+               f"{w.people['meiling']['id_number']},林美玲,F,13912345362,350103,elder_care;cooking\n"
+               "350102199001010000,错误号码,F,13912340000,350102,nanny\n"
+               f"{w.people['yuzhen']['id_number']},黄玉珍,F,13912345484,350104,housekeeping\n").encode()
+        r = self.call(agency, "POST", "/api/v1/workers:import", raw=csv, content_type="text/csv", expect=200)
+        expect_equal("import counts", (r["created"], r["rejected"], r["already_registered"], r["transfer_needed"]), (2, 1, 0, 0))
+        outcomes = {line["line"]: line for line in r["lines"]}
+        expect_equal("per-line outcomes", [outcomes[n]["outcome"] for n in sorted(outcomes)], ["created", "rejected", "created"])
+        w.ids["meiling"], w.ids["yuzhen"] = outcomes[2]["worker_id"], outcomes[4]["worker_id"]
+        again = self.call(agency, "POST", "/api/v1/workers:import", raw=csv, content_type="text/csv", expect=200)
+        expect_equal("a re-run creates nothing", (again["created"], again["already_registered"]), (0, 2))
+
+        # Her own account: a code to her phone, she activates it and signs in with her phone.
+        mark = self.phone.mark()
+        r = self.call(agency, "POST", f"/api/v1/workers/{wid}/account", expect=201)
+        expect_equal("the code went to her masked phone", r["code_sent_to"].replace("*", "")[-4:], person["phone"][-4:])
+        code = self.phone.wait_for_code(person["phone"], "worker_activation_code", mark)
+        self.call(None, "POST", "/api/v1/auth/activate", {"phone": person["phone"], "code": code, "password": w.password}, expect=204)
+        xiaoyan = self.login("xiaoyan", "worker", "worker", phone=person["phone"])
+        expect_equal("her account is her file", xiaoyan.user["worker_id"], wid)
+        self.call(xiaoyan, "GET", "/api/v1/auth/me", expect=200)
+        mine = self.call(xiaoyan, "GET", f"/api/v1/workers/{wid}", expect=200)
+        expect_equal("she reads her own file", mine["full_name"], person["full_name"])
+        a = self.call(agency, "GET", f"/api/v1/agencies/{w.ids['agency']}", expect=200)
+        expect_equal("the agency reads itself", (a["id"], a["status"]), (w.ids["agency"], "approved"))
+
+    def household_and_engagement(self):
+        """A household registers; the agency places her, the household confirms and reviews, she
+        replies and disputes, an administrator decides; a second placement is cancelled."""
+        w, agency, employer = self.world, self.world["agency"], self.world["employer"]
+        household = {"email": "household2@contract.registry.test", "password": w.password, "household_name": "李女士家",
+                     "region_code": "350102"}
+        r = self.call(None, "POST", "/api/v1/employers", household, expect=202)
+        expect_equal("registration accepted", r["status"], "accepted")
+        employer2 = self.login("employer2", "employer", "employer", email=household["email"])
+        expect_equal("the household's name", employer2.user["display_name"], household["household_name"])
+        again = self.call(None, "POST", "/api/v1/employers", household, expect=202)
+        expect_equal("the same answer for an existing account", again.json, r.json)
+
+        wid = w.ids["xiaoyan"]
+        starts = str(w.today - datetime.timedelta(days=20))
+        eid = self.call(agency, "POST", "/api/v1/engagements", {"worker_id": wid, "employer_email": "household@demo.registry.local",
+                                                                 "category": "nanny", "starts_on": starts}, expect=201)["id"]
+        w.ids["engagement"] = eid
+        for who in (agency, employer, w["xiaoyan"]):
+            e = [x for x in self.call(who, "GET", "/api/v1/engagements", expect=200)["engagements"] if x["id"] == eid]
+            expect_equal(f"{who} sees the proposed engagement", [(x["worker_id"], x["status"], x["starts_on"]) for x in e],
+                         [(wid, "proposed", starts)])
+        e = self.call(employer, "POST", f"/api/v1/engagements/{eid}/confirm", expect=200)
+        expect_equal("confirmed", (e["id"], e["status"]), (eid, "confirmed"))
+        w.ids["employer_engagements"] = [x["id"] for x in self.call(employer, "GET", "/api/v1/engagements", expect=200)["engagements"]]
+        review = {"skill_scores": {"punctuality": 5, "childcare": 4}, "ethics_scores": {"honesty": 5, "respect": 5, "reliability": 4, "care": 5},
+                  "comment": "认真负责。"}
+        rid = self.call(employer, "POST", f"/api/v1/engagements/{eid}/review", review, expect=201)["id"]
+        w.ids["review"] = rid
+        e = [x for x in self.call(employer, "GET", "/api/v1/engagements", expect=200)["engagements"] if x["id"] == eid][0]
+        expect_equal("the engagement points to its review", e.get("review_id"), rid)
+        edited = dict(review, skill_scores={"punctuality": 4, "childcare": 5, "cooking": 4}, comment="认真负责，做饭也好。")
+        self.call(employer, "PUT", f"/api/v1/reviews/{rid}", edited, expect=204)
+        xiaoyan = w["xiaoyan"]
+        mine = [x for x in self.call(xiaoyan, "GET", "/api/v1/me/reviews", expect=200)["reviews"] if x["id"] == rid]
+        expect_equal("she sees the edited review", [(x["skill_scores"], x["ethics_scores"], x["comment"], "edited_at" in x) for x in mine],
+                     [(edited["skill_scores"], edited["ethics_scores"], edited["comment"], True)])
+        self.call(xiaoyan, "POST", f"/api/v1/reviews/{rid}/reply", {"body": "谢谢您的信任。"}, expect=204)
+        mine = [x for x in self.call(xiaoyan, "GET", "/api/v1/me/reviews", expect=200)["reviews"] if x["id"] == rid]
+        expect_equal("her reply is on it", mine[0].get("reply"), "谢谢您的信任。")
+        did = self.call(xiaoyan, "POST", f"/api/v1/reviews/{rid}/dispute", {"reason": "做饭的评分与事实不符。"}, expect=201)["id"]
+        admin = w["admin"]
+        open_disputes = self.call(admin, "GET", "/api/v1/disputes", expect=200)["disputes"]
+        expect_equal("the dispute waits for an administrator", [(d["review_id"], d["worker_id"]) for d in open_disputes if d["id"] == did],
+                     [(rid, wid)])
+        self.call(admin, "POST", f"/api/v1/disputes/{did}/reject", {"note": "评分在雇主的判断范围内。"}, expect=204)
+        open_disputes = self.call(admin, "GET", "/api/v1/disputes", expect=200)["disputes"]
+        expect_true("a decided dispute leaves the queue", did not in [d["id"] for d in open_disputes])
+        mine = [x for x in self.call(xiaoyan, "GET", "/api/v1/me/reviews", expect=200)["reviews"] if x["id"] == rid]
+        expect_true("a rejected dispute does not hide the review", "hidden_at" not in mine[0])
+
+        e2 = self.call(agency, "POST", "/api/v1/engagements", {"worker_id": wid, "employer_email": household["email"],
+                                                                "category": "cooking", "starts_on": str(w.today)}, expect=201)["id"]
+        e = self.call(agency, "POST", f"/api/v1/engagements/{e2}/cancel", expect=200)
+        expect_equal("the agency cancels a proposal", e["status"], "cancelled")
+        self.call(employer2, "POST", f"/api/v1/engagements/{e2}/confirm", expect=409, what="a cancelled proposal")
+
+    def consent_and_report(self):
+        """She issues codes (one revoked), a household redeems one and reads the report, signed; the
+        signature verifies and a changed byte does not; she sees who looked."""
+        w, worker, employer2 = self.world, self.world["worker"], self.world["employer2"]
+        before = {c["id"] for c in self.call(worker, "GET", "/api/v1/me/consents", expect=200)["consents"]}
+        issued = self.call(worker, "POST", "/api/v1/me/consents", expect=201).json
+        expect_true("a code and its check path", issued["code"] and issued["check_path"].endswith(issued["code"]))
+        spare = self.call(worker, "POST", "/api/v1/me/consents", expect=201).json
+        self.call(worker, "DELETE", f"/api/v1/me/consents/{spare['id']}", expect=204)
+        consents = {c["id"]: c for c in self.call(worker, "GET", "/api/v1/me/consents", expect=200)["consents"]}
+        expect_equal("both new codes are listed", set(consents) - before, {issued["id"], spare["id"]})
+        w.ids["chunmei_consents"] = sorted(consents)
+        expect_true("the revoked one says so", "revoked_at" in consents[spare["id"]] and "revoked_at" not in consents[issued["id"]])
+        r = self.call(employer2, "POST", "/api/v1/consents/redeem", {"code": spare["code"]}, expect=400, what="a revoked code")
+        expect_equal("a revoked code is refused as a wrong one", r["error"]["code"], "invalid_code")
+        r = self.call(employer2, "POST", "/api/v1/consents/redeem", {"code": issued["code"]}, expect=200)
+        wid = w.ids["chunmei"]
+        expect_equal("the code is hers", r["worker_id"], wid)
+        report = self.call(employer2, "GET", f"/api/v1/workers/{wid}/report", expect=200).json
+        expect_equal("the report's worker", (report["worker"]["id"], report["worker"]["full_name"]), (wid, "王春梅"))
+        expect_equal("her province", report["worker"]["home_province"], "350000")
+        signed = self.call(employer2, "GET", f"/api/v1/workers/{wid}/report?signed=true", expect=200).json
+        payload = json.loads(signed["payload"])
+        expect_equal("the signed payload is the report", payload["report"]["worker"]["id"], wid)
+        w.ids["signed_report"] = signed
+        verdict = self.call(None, "POST", "/api/v1/reports/verify", signed, expect=200)
+        expect_equal("the signature verifies", (verdict["valid"], verdict.get("worker_id")), (True, wid))
+        tampered = dict(signed, payload=signed["payload"].replace("王春梅", "王春兰"))
+        expect_equal("a changed byte fails", self.call(None, "POST", "/api/v1/reports/verify", tampered, expect=200)["valid"], False)
+        used = {c["id"]: c for c in self.call(worker, "GET", "/api/v1/me/consents", expect=200)["consents"]}[issued["id"]]
+        expect_equal("she sees who used her code", used.get("used_by_name"), "李女士家")
+        inquiries = self.call(worker, "GET", "/api/v1/me/inquiries", expect=200)["inquiries"]
+        expect_true("she sees the household's view", any(i.get("viewer_name") == "李女士家" and i.get("consent_id") == issued["id"]
+                                                         for i in inquiries))
+        for reader in ("admin", "agency", "worker"):
+            r = self.call(w[reader], "GET", f"/api/v1/workers/{wid}/report", expect=200)
+            expect_equal(f"{reader} reads the report", r["worker"]["id"], wid)
+        for reader in ("admin", "agency", "employer", "worker"):
+            expect_equal(f"{reader} verifies the signed report",
+                         self.call(w[reader], "POST", "/api/v1/reports/verify", signed, expect=200)["valid"], True)
+
+        # The agency has a code sent to Xiaoyan's phone; a household redeems it.
+        mark = self.phone.mark()
+        sent = self.call(w["agency"], "POST", f"/api/v1/workers/{w.ids['xiaoyan']}/consents", expect=201).json
+        expect_true("the agency never sees the code", "code" not in sent and sent.get("sent_to"))
+        code = self.phone.wait_for_code(w.people["xiaoyan"]["phone"], "consent_code", mark)
+        r = self.call(employer2, "POST", "/api/v1/consents/redeem", {"code": code}, expect=200)
+        expect_equal("the agency's code is hers", r["worker_id"], w.ids["xiaoyan"])
+
+    def listings_and_lookups(self):
+        w, worker = self.world, self.world["worker"]
+        self.call(worker, "PUT", "/api/v1/me/availability", {"available": False}, expect=200)
+        found = self.call(w["employer"], "GET", "/api/v1/listings?region=350000&category=maternity", expect=200)["workers"]
+        expect_true("not listed while unavailable", w.ids["chunmei"] not in [x["id"] for x in found])
+        expect_equal("listed again", self.call(worker, "PUT", "/api/v1/me/availability", {"available": True}, expect=200)["available"], True)
+        for who in ("employer", "agency", "admin"):
+            found = self.call(w[who], "GET", "/api/v1/listings?region=350000&category=maternity", expect=200)["workers"]
+            mine = [x for x in found if x["id"] == w.ids["chunmei"]]
+            expect_equal(f"{who} finds her, family name only", [(x["display_name"], x["home_province"]) for x in mine], [("王**", "350000")])
+        for who in (None, w["admin"], w["agency"], w["employer"], w["worker"]):
+            r = self.call(who, "POST", "/api/v1/public/ban-status", {"id_number": w.people["chunmei"]["id_number"]}, expect=200)
+            expect_equal("not barred", r.json, {"revoked": False})
+        w.ids["chunmei_reviews"] = [r["id"] for r in self.call(worker, "GET", "/api/v1/me/reviews", expect=200)["reviews"]]
+        grade = self.call(worker, "GET", "/api/v1/me/grade", expect=200).json
+        full = self.call(w["admin"], "GET", f"/api/v1/workers/{w.ids['chunmei']}/grade", expect=200).json
+        expect_equal("her grade and the administrators' computation agree", grade["grade"], full["grade"])
+        self.call(w["admin"], "GET", f"/api/v1/workers/{w.ids['chunmei']}", expect=200)
+
+    def flags(self):
+        """A police source sends, repeats, changes and retracts flags; she reads them in full and
+        disputes one; an administrator annotates the dispute; a revoked key stops working."""
+        w, source = self.world, self.world["integration"]
+        flag = {"id_number": w.people["xiaoyan"]["id_number"], "reference": "CT-1", "category": "theft", "severity": 1,
+                "status": "alleged", "occurred_on": "2025-06-01", "narrative": "邻居报案称丢失手机，尚在调查。"}
+        r = self.call(source, "POST", "/api/v1/flags", flag, expect=201)
+        expect_equal("created", r["outcome"], "created")
+        flag_id = r["flag_id"]
+        expect_equal("the same content changes nothing", self.call(source, "POST", "/api/v1/flags", flag, expect=200)["outcome"], "unchanged")
+        r = self.call(source, "PUT", f"/api/v1/flags/{SOURCE}/CT-1", {"severity": 2}, expect=200)
+        expect_equal("updated", r["outcome"], "updated")
+        w.ids["flag"] = dict(flag, severity=2)
+        batch = {"flags": [dict(flag, reference="CT-2", occurred_on="2025-07-01"),
+                           dict(flag, reference="CT-3", category="fare_evasion")]}
+        r = self.call(source, "POST", "/api/v1/flags:batch", batch, expect=200)
+        expect_equal("batch counts", (r["created"], r["rejected"]), (1, 1))
+        expect_equal("batch items", [(i["index"], i["outcome"]) for i in r["items"]], [(0, "created"), (1, "rejected")])
+        expect_equal("retracted", self.call(source, "DELETE", f"/api/v1/flags/{SOURCE}/CT-2", expect=200)["outcome"], "retracted")
+        expect_equal("still the same after all that", self.call(source, "POST", "/api/v1/flags", w.ids["flag"], expect=200)["outcome"],
+                     "unchanged")
+        mine = {f["id"]: f for f in self.call(w["xiaoyan"], "GET", "/api/v1/me/flags", expect=200)["flags"]}
+        expect_equal("she reads her flag in full", (mine[flag_id]["severity"], mine[flag_id]["category"], mine[flag_id].get("narrative")),
+                     (2, "theft", flag["narrative"]))
+        expect_true("the retracted one says so", any(f["status"] == "retracted" for f in mine.values()))
+        fd = self.call(w["xiaoyan"], "POST", f"/api/v1/me/flags/{flag_id}/dispute", {"reason": "手机后来在家中找到。"}, expect=201)["id"]
+        admin = w["admin"]
+        disputes = [d for d in self.call(admin, "GET", "/api/v1/flag-disputes", expect=200)["disputes"] if d.get("id") == fd]
+        expect_equal("the flag dispute waits", [(d.get("flag_id"), d.get("reference")) for d in disputes], [(flag_id, "CT-1")])
+        self.call(admin, "POST", f"/api/v1/flag-disputes/{fd}/annotate", {"note": "已记录工人的说明。"}, expect=204)
+        answered = [d for d in self.call(admin, "GET", "/api/v1/flag-disputes?open=false", expect=200)["disputes"] if d.get("id") == fd]
+        expect_equal("answered with the note", [d.get("note") for d in answered], ["已记录工人的说明。"])
+        spare = w["spare_key"]
+        self.call(admin, "DELETE", f"/api/v1/integrations/{w.ids['source']}/keys/{spare.key_id}", expect=204)
+        self.call(spare, "POST", "/api/v1/flags", w.ids["flag"], expect=401, what="a revoked key")
+        self.call(admin, "GET", f"/api/v1/workers/{w.ids['xiaoyan']}/grade", expect=200)
+
+    def transfers(self):
+        """Custody moves by code and seal; a request is cancelled; she refuses one, consents to and
+        withdraws from another in her account; an administrator records a refusal and cancels one."""
+        w, old, new = self.world, self.world["agency"], self.world["agency_b"]
+        meiling = w.people["meiling"]
+        mark = self.phone.mark()
+        r = self.call(new, "POST", "/api/v1/transfers", {"id_number": meiling["id_number"]}, expect=201)
+        t = r["transfer"]
+        expect_equal("requested, code sent", (t["status"], r["code_sent"]), ("requested", True))
+        expect_true("the requesting agency learns neither her name nor where she is",
+                    not {"worker_name", "from_agency_id", "from_agency_name"} & set(t))
+        self.phone.wait_for_code(meiling["phone"], "transfer_consent_code", mark)
+        mark = self.phone.mark()
+        expect_equal("resent", self.call(new, "POST", f"/api/v1/transfers/{t['id']}/resend-code", expect=200)["code_sent"], True)
+        code = self.phone.wait_for_code(meiling["phone"], "transfer_consent_code", mark)
+        t = self.call(new, "POST", f"/api/v1/transfers/{t['id']}/consent", {"code": code}, expect=200).json
+        expect_equal("consented by code", (t["status"], t.get("consent_method"), t.get("worker_name")), ("consented", "code", "林美玲"))
+        seen = self.call(old, "GET", f"/api/v1/transfers/{t['id']}", expect=200).json
+        expect_equal("the old agency sees it", (seen["status"], seen.get("from_agency_id")), ("consented", w.ids["agency"]))
+        expect_true("and in its list", t["id"] in [x["id"] for x in self.call(old, "GET", "/api/v1/transfers?open=true", expect=200)["transfers"]])
+        t = self.call(old, "POST", f"/api/v1/transfers/{t['id']}/seal",
+                      {"work_ability": "擅长照顾老人", "feedback_summary": "雇主满意", "ethics_rating": 4}, expect=200).json
+        expect_equal("sealed and completed", (t["status"], t.get("completed_how")), ("completed", "sealed"))
+        f = self.call(new, "GET", f"/api/v1/workers/{w.ids['meiling']}", expect=200).json
+        expect_equal("custody moved", f["current_agency"]["id"], w.ids["agency_b"])
+        sealed = [x for x in f["tenures"] if x["agency_id"] == w.ids["agency"]]
+        expect_equal("the old tenure is sealed with the final assessment", [(x.get("sealed_how"), x.get("ethics_rating")) for x in sealed],
+                     [("agency", 4)])
+        self.call(old, "GET", f"/api/v1/workers/{w.ids['meiling']}", expect=404, what="no longer in its custody")
+
+        r = self.call(new, "POST", "/api/v1/transfers", {"id_number": w.people["yuzhen"]["id_number"]}, expect=201)
+        t = self.call(new, "POST", f"/api/v1/transfers/{r['transfer']['id']}/cancel", {"reason": "客户取消"}, expect=200).json
+        expect_equal("the requesting agency withdraws", t["status"], "cancelled")
+
+        worker = w["worker"]
+        chunmei = w.people["chunmei"]["id_number"]
+        r = self.call(new, "POST", "/api/v1/transfers", {"id_number": chunmei}, expect=201)
+        waiting = self.call(worker, "GET", "/api/v1/transfers?open=true", expect=200)["transfers"]
+        expect_true("waiting for her answer", r["transfer"]["id"] in [x["id"] for x in waiting])
+        self.call(worker, "GET", f"/api/v1/transfers/{r['transfer']['id']}", expect=200)
+        t = self.call(worker, "POST", f"/api/v1/transfers/{r['transfer']['id']}/reject", {"reason": "不想换公司"}, expect=200).json
+        expect_equal("she refused", t["status"], "rejected")
+        w.ids.setdefault("chunmei_transfers", []).append(t["id"])
+        r = self.call(new, "POST", "/api/v1/transfers", {"id_number": chunmei}, expect=201)
+        t = self.call(worker, "POST", f"/api/v1/transfers/{r['transfer']['id']}/consent", {}, expect=200).json
+        expect_equal("she consented in her account", (t["status"], t.get("consent_method")), ("consented", "account"))
+        t = self.call(worker, "POST", f"/api/v1/transfers/{r['transfer']['id']}/cancel", {"reason": "改主意了"}, expect=200).json
+        expect_equal("she withdrew her consent", t["status"], "cancelled")
+        w.ids["chunmei_transfers"].append(t["id"])
+        f = self.call(worker, "GET", f"/api/v1/workers/{w.ids['chunmei']}", expect=200).json
+        expect_equal("she is still with her agency", f["current_agency"]["id"], w.ids["agency"])
+
+        admin = w["admin"]
+        demo_open = [x for x in self.call(admin, "GET", "/api/v1/transfers?open=true", expect=200)["transfers"]
+                     if x.get("worker_name") == "张桂兰" and x["status"] == "requested"]
+        expect_equal("the demo transfer awaits her", len(demo_open), 1)
+        self.call(admin, "GET", f"/api/v1/transfers/{demo_open[0]['id']}", expect=200)
+        t = self.call(admin, "POST", f"/api/v1/transfers/{demo_open[0]['id']}/reject", {"reason": "本人电话拒绝"}, expect=200).json
+        expect_equal("an administrator records her refusal", t["status"], "rejected")
+        r = self.call(new, "POST", "/api/v1/transfers", {"id_number": w.people["yuzhen"]["id_number"]}, expect=201)
+        t = self.call(admin, "POST", f"/api/v1/transfers/{r['transfer']['id']}/cancel", {"reason": "重复申请"}, expect=200).json
+        expect_equal("an administrator cancels", t["status"], "cancelled")
+
+    def cases(self):
+        """A household files a case with evidence; administrators review it, ask and get more, suspend
+        and lift, propose, confirm (another administrator); she objects; a third administrator rejects
+        the objection; the execution loop bars her later (checked in `after_the_loops`). An agency files
+        and withdraws a case of its own."""
+        w, employer, admin = self.world, self.world["employer"], self.world["admin"]
+        xiaoyan, wid = w["xiaoyan"], w.ids["xiaoyan"]
+        cid = self.call(employer, "POST", "/api/v1/cases", {"worker_id": wid, "grounds": "theft", "statement": "家中首饰丢失。"}, expect=201)["id"]
+        w.ids["case"] = cid
+        c = self.call(employer, "GET", f"/api/v1/cases/{cid}", expect=200).json
+        expect_equal("filed", (c["worker_id"], c["grounds"], c["state"], c["kind"]), (wid, "theft", "submitted", "revocation"))
+        e1 = self.call(employer, "POST", f"/api/v1/cases/{cid}/evidence?filename=receipt.pdf&description=" + q("购买凭证"), raw=PDF,
+                       content_type="application/pdf", expect=201).json
+        expect_equal("the stored evidence", (e1["filename"], e1["content_type"], e1["size_bytes"], e1["sha256"]),
+                     ("receipt.pdf", "application/pdf", len(PDF), sha256(PDF)))
+        e2 = self.call(xiaoyan, "POST", f"/api/v1/cases/{cid}/evidence?filename=photo.png", raw=PNG, content_type="image/png", expect=201).json
+        e3 = self.call(admin, "POST", f"/api/v1/cases/{cid}/evidence?filename=note.pdf", raw=PDF, content_type="application/pdf", expect=201).json
+        for who, evidence, data in ((employer, e2, PNG), (xiaoyan, e1, PDF), (admin, e3, PDF)):
+            got = self.call(who, "GET", f"/api/v1/evidence/{evidence['id']}", expect=200)
+            expect_equal(f"{who} downloads the same bytes", sha256(got.raw), sha256(data))
+        w.ids["evidence"] = [e1["id"], e2["id"], e3["id"]]
+        c = self.call(xiaoyan, "GET", f"/api/v1/cases/{cid}", expect=200).json
+        expect_equal("she sees the evidence list", sorted(x["id"] for x in c.get("evidence", [])), sorted([e1["id"], e2["id"], e3["id"]]))
+        expect_true("the case is in the queue", cid in [x["id"] for x in self.call(admin, "GET", "/api/v1/cases", expect=200)["cases"]])
+
+        def act(who, command, state, **extra):
+            c = self.call(w[who], "POST", f"/api/v1/cases/{cid}/commands", dict({"command": command, "reason": f"{command} by {who}"}, **extra),
+                          expect=200).json
+            expect_equal(f"{command} by {who}", c["state"], state)
+            return c
+
+        act("admin", "start_review", "under_review")
+        act("admin", "request_information", "awaiting_information")
+        act("employer", "provide_information", "under_review")
+        self.call(admin, "POST", f"/api/v1/cases/{cid}/suspension", {"reason": "调查期间暂停派单"}, expect=204)
+        expect_equal("suspended", self.call(admin, "GET", f"/api/v1/workers/{wid}", expect=200)["status"], "suspended")
+        self.call(admin, "POST", f"/api/v1/cases/{cid}/suspension/lift", {"reason": "无需继续暂停"}, expect=204)
+        expect_equal("active again", self.call(admin, "GET", f"/api/v1/workers/{wid}", expect=200)["status"], "active")
+        act("admin", "propose_decision", "decision_proposed", outcome="upheld")
+        self.call(admin, "POST", f"/api/v1/cases/{cid}/commands", {"command": "confirm_decision", "reason": "mine"}, expect=403,
+                  what="four eyes")
+        c = act("admin2", "confirm_decision", "notice_period")
+        expect_equal("upheld", c.get("outcome"), "upheld")
+        act("xiaoyan", "object", "objection_review")
+        self.call(w["admin2"], "POST", f"/api/v1/cases/{cid}/commands", {"command": "reject_objection", "reason": "x"},
+                  expect=403, what="took part in the decision")
+        act("admin3", "reject_objection", "final")
+        timeline = self.call(employer, "GET", f"/api/v1/cases/{cid}", expect=200)["timeline"]
+        expect_equal("the timeline, step by step", [t.get("command") for t in timeline][-8:],
+                     ["start_review", "request_information", "provide_information", "propose_decision", "confirm_decision",
+                      "start_notice", "object", "reject_objection"])
+
+        # An agency that held a worker files a case of its own, adds evidence and withdraws it.
+        agency = w["agency"]
+        c2 = self.call(agency, "POST", "/api/v1/cases", {"worker_id": w.ids["meiling"], "grounds": "fraud", "statement": "伪造证书。"},
+                       expect=201)["id"]
+        self.call(agency, "GET", f"/api/v1/cases/{c2}", expect=200)
+        e = self.call(agency, "POST", f"/api/v1/cases/{c2}/evidence?filename=cert.pdf", raw=PDF, content_type="application/pdf", expect=201).json
+        self.call(agency, "GET", f"/api/v1/evidence/{e['id']}", expect=200)
+        c = self.call(agency, "POST", f"/api/v1/cases/{c2}/commands", {"command": "withdraw", "reason": "证书经核实为真"}, expect=200).json
+        expect_equal("withdrawn", c["state"], "withdrawn")
+
+    def after_the_loops(self, timeout=40):
+        """The final case is executed by the registry's loop (every 30 s): she is barred; then an
+        administrator records a reinstatement request. Run once the loop has had its time (after the
+        first fuzzing runs), and before the administrator's, which could file one itself."""
+        w, admin = self.world, self.world["admin"]
+        deadline = time.time() + timeout
+        while True:
+            state = self.call(admin, "GET", f"/api/v1/cases/{w.ids['case']}", expect=200)["state"]
+            if state == "executed" or time.time() > deadline:
+                break
+            time.sleep(1)
+        expect_equal("the final decision is executed", state, "executed")
+        expect_equal("she is barred", self.call(admin, "GET", f"/api/v1/workers/{w.ids['xiaoyan']}", expect=200)["status"], "revoked")
+        standing = self.call(admin, "GET", f"/api/v1/workers/{w.ids['xiaoyan']}/report", expect=200)["standing"]
+        expect_equal("her report says so", standing.get("revoked"), True)
+        rid = self.call(admin, "POST", f"/api/v1/cases/{w.ids['case']}/reinstatement", {"statement": "法院撤销原判决。"}, expect=201)["id"]
+        c = self.call(admin, "GET", f"/api/v1/cases/{rid}", expect=200).json
+        expect_equal("a reinstatement case", (c["kind"], c["state"], c["worker_id"]), ("reinstatement", "submitted", w.ids["xiaoyan"]))
+
+    def agencies_and_accounts(self):
+        """An agency applies and is approved, suspended and reinstated; staff are added; an account is
+        disabled and can no longer sign in; the audit log tells it and its chain verifies."""
+        w, admin, agency = self.world, self.world["admin"], self.world["agency"]
+        application = {"name": "契约测试家政有限公司", "uscc": social_credit_code("91350102MA2XK7Q5P"), "region_code": "350102",
+                       "contact_name": "周敏", "contact_email": "apply@contract.registry.test", "password": w.password}
+        r = self.call(None, "POST", "/api/v1/agencies", application, expect=201).json
+        expect_equal("pending", r["status"], "pending")
+        aid = r["agency_id"]
+        pending = self.call(admin, "GET", "/api/v1/agencies?status=pending", expect=200)["agencies"]
+        expect_true("in the pending list", aid in [a["id"] for a in pending])
+        a = self.call(admin, "GET", f"/api/v1/agencies/{aid}", expect=200).json
+        expect_equal("the application as sent", (a["name"], a["uscc"], a["region_code"], a["contact_name"], a["status"]),
+                     (application["name"], application["uscc"], "350102", "周敏", "pending"))
+        expect_equal("approved", self.call(admin, "POST", f"/api/v1/agencies/{aid}/approve", {}, expect=200)["status"], "approved")
+        contact = self.login("new_agency", "agency", "agency_staff", email=application["contact_email"])
+        expect_equal("the contact is its staff", contact.user["agency_id"], aid)
+        self.call(agency, "POST", f"/api/v1/agencies/{w.ids['agency']}/staff",
+                  {"email": "colleague@contract.registry.test", "display_name": "同事", "password": w.password}, expect=201)
+        self.login("colleague", "agency", "agency_staff", email="colleague@contract.registry.test")
+        uid = self.call(admin, "POST", f"/api/v1/agencies/{aid}/staff",
+                        {"email": "leaver@contract.registry.test", "display_name": "离职员工", "password": w.password}, expect=201)["id"]
+        leaver = self.login("leaver", "agency", "agency_staff", email="leaver@contract.registry.test")
+        self.call(admin, "POST", f"/api/v1/users/{uid}/disable", {"reason": "已离职"}, expect=204)
+        self.call(leaver, "GET", "/api/v1/auth/me", expect=401, what="a disabled account's session")
+        self.call(None, "POST", "/api/v1/auth/login", {"email": "leaver@contract.registry.test", "password": w.password}, expect=401,
+                  what="a disabled account")
+        a = self.call(admin, "POST", f"/api/v1/agencies/{aid}/suspend", {"reason": "资质待复核"}, expect=200).json
+        expect_equal("suspended", (a["status"], a.get("status_reason")), ("suspended", "资质待复核"))
+        self.call(contact, "POST", "/api/v1/workers", dict(w.people["xiaoyan"], id_number=national_id("350102", "19930101", 248),
+                                                          phone="13912345248"), expect=403, what="a suspended agency writes")
+        expect_equal("reinstated", self.call(admin, "POST", f"/api/v1/agencies/{aid}/reinstate", {}, expect=200)["status"], "approved")
+        listed = self.call(admin, "GET", "/api/v1/agencies", expect=200)["agencies"]
+        expect_true("all agencies listed", {w.ids["agency"], w.ids["agency_b"], aid} <= {a["id"] for a in listed})
+        entries = self.call(admin, "GET", f"/api/v1/audit?subject_type=agency&subject_id={aid}&limit=50", expect=200)["entries"]
+        expect_true("the audit log tells the agency's story", len(entries) >= 4 and all(e["subject_id"] == aid for e in entries))
+        expect_true("newest first", [e["id"] for e in entries] == sorted((e["id"] for e in entries), reverse=True))
+        expect_equal("the chain verifies", self.call(admin, "POST", "/api/v1/audit/verify", expect=200)["intact"], True)
+        metrics = self.call(admin, "GET", "/metrics", expect=200).raw.decode()
+        expect_true("metrics in Prometheus text", "# TYPE" in metrics)
+
+    def sessions_and_passwords(self):
+        """For each kind of account (throwaway ones, not the callers the fuzzing uses): a second
+        session changes the password, which ends the first; the old password no longer works, the
+        new one does; signing out ends a session."""
+        w = self.world
+        # A worker account of her own for this: Yuzhen (imported by the agency) activates hers.
+        yuzhen = w.people["yuzhen"]
+        mark = self.phone.mark()
+        self.call(w["agency"], "POST", f"/api/v1/workers/{w.ids['yuzhen']}/account", expect=201)
+        code = self.phone.wait_for_code(yuzhen["phone"], "worker_activation_code", mark)
+        self.call(None, "POST", "/api/v1/auth/activate", {"phone": yuzhen["phone"], "code": code, "password": w.password}, expect=204)
+        self.login("yuzhen", "worker", "worker", phone=yuzhen["phone"])
+        for name in ("admin2", "colleague", "employer2", "yuzhen"):
+            first = w[name]
+            second = self.login(name + "-2", first.role, first.user["role"], password=first.password, **first.account)
+            new_password = first.password + "-new"
+            self.call(second, "POST", "/api/v1/auth/password", {"current_password": first.password, "new_password": new_password}, expect=204)
+            self.call(first, "GET", "/api/v1/auth/me", expect=401, what="the other session after a password change")
+            self.call(second, "GET", "/api/v1/auth/me", expect=200, what="the session that changed it")
+            self.call(None, "POST", "/api/v1/auth/login", dict(first.account, password=first.password), expect=401, what="the old password")
+            third = self.login(name + "-3", first.role, first.user["role"], password=new_password, **first.account)
+            self.call(third, "POST", "/api/v1/auth/logout", expect=204)
+            self.call(third, "GET", "/api/v1/auth/me", expect=401, what="a session after signing out")
+            self.call(second, "GET", "/api/v1/auth/me", expect=200, what="another session after signing out")
