@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT_BUILD_FLAGS ?=
 PORT ?= 8080
 
-.PHONY: run test build deps test-deps clean-data bench
+.PHONY: run test build deps test-deps clean-data bench format lint
 
 deps:
 	@scripts/install-deps.sh run
@@ -43,3 +43,10 @@ BENCH_PACKAGES := wrk bc postgresql-client curl
 bench:
 	@REGISTRY_TEST_PACKAGES="$(BENCH_PACKAGES)" scripts/install-deps.sh test
 	bench/run.sh
+
+## Formatting: `.swift-format` (Hummingbird's settings) applied to the tree; CI runs `make lint` first.
+format:
+	swift format --in-place --recursive --parallel Sources Tests Package.swift
+
+lint:
+	swift format lint --strict --recursive --parallel Sources Tests Package.swift

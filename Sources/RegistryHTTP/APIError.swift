@@ -1,6 +1,6 @@
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import Logging
 import PostgresNIO
 import RegistryDomain
@@ -59,7 +59,11 @@ struct ErrorMiddleware: RouterMiddleware {
             default:
                 if status.code >= 500 {
                     context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
-                    registryError = RegistryError(.unavailable, code: "internal_error", message: "Something went wrong. Quote request \(context.requestID).")
+                    registryError = RegistryError(
+                        .unavailable,
+                        code: "internal_error",
+                        message: "Something went wrong. Quote request \(context.requestID)."
+                    )
                 } else {
                     registryError = RegistryError(.badRequest, code: "bad_request", message: Self.describe(error))
                 }
@@ -72,16 +76,22 @@ struct ErrorMiddleware: RouterMiddleware {
             return Self.response(RegistryError.databaseUnavailable, requestID: context.requestID)
         } catch let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("22") == true {
             context.logger.notice("request refused by the database", metadata: ["sqlstate": "\(error.serverInfo?[.sqlState] ?? "")"])
-            return Self.response(RegistryError(.badRequest, code: "invalid_value",
-                                               message: "The request holds a value that cannot be stored (for example a NUL character)."),
-                                 requestID: context.requestID)
+            return Self.response(
+                RegistryError(
+                    .badRequest,
+                    code: "invalid_value",
+                    message: "The request holds a value that cannot be stored (for example a NUL character)."
+                ),
+                requestID: context.requestID
+            )
         } catch is CancellationError {
             throw CancellationError()
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
             var response = Self.response(
                 RegistryError(.unavailable, code: "internal_error", message: "Something went wrong. Quote request \(context.requestID)."),
-                requestID: context.requestID)
+                requestID: context.requestID
+            )
             response.status = .internalServerError
             return response
         }
@@ -98,8 +108,14 @@ struct ErrorMiddleware: RouterMiddleware {
     }
 
     static func response(_ error: RegistryError, requestID: String) -> Response {
-        let body = ErrorBody(error: .init(code: error.code, message: error.message, field: error.field,
-                                          details: error.details.isEmpty ? nil : error.details))
+        let body = ErrorBody(
+            error: .init(
+                code: error.code,
+                message: error.message,
+                field: error.field,
+                details: error.details.isEmpty ? nil : error.details
+            )
+        )
         let data = (try? JSONCoding.encoder.encode(body)) ?? Data()
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         if let retry = error.details["retry_after"] { headers[.retryAfter] = retry }

@@ -43,27 +43,35 @@ public func buildRouter(_ registry: Registry) -> (Router<AppRequestContext>, [Ro
 }
 
 /// The HTTP application with its background services.
-public func buildApplication(_ registry: Registry, logger: Logger, extraServices: [any Service] = [])
+public func buildApplication(
+    _ registry: Registry,
+    logger: Logger,
+    extraServices: [any Service] = []
+)
     -> some ApplicationProtocol
 {
     let (router, _) = buildRouter(registry)
-    let services: [any Service] = [
-        DatabaseMonitor(database: registry.database, logger: logger),
-        AuditSequencer(database: registry.database, logger: logger),
-        TransferDeadlineService(transfers: registry.transfers, logger: logger),
-        NotificationDispatcher(database: registry.database, logger: logger),
-        GradeQueueService(grading: registry.grading, logger: logger),
-        CaseExecutionService(cases: registry.cases, logger: logger),
-    ] + extraServices + metricsListener(registry, logger: logger)
+    let services: [any Service] =
+        [
+            DatabaseMonitor(database: registry.database, logger: logger),
+            AuditSequencer(database: registry.database, logger: logger),
+            TransferDeadlineService(transfers: registry.transfers, logger: logger),
+            NotificationDispatcher(database: registry.database, logger: logger),
+            GradeQueueService(grading: registry.grading, logger: logger),
+            CaseExecutionService(cases: registry.cases, logger: logger),
+        ] + extraServices + metricsListener(registry, logger: logger)
     return Application(
         router: router,
         // A client that stops sending (slowloris, a cut mobile connection) is closed after the
         // idle timeout instead of holding its connection and handler open.
         server: .http1(configuration: .init(idleTimeout: .seconds(Int64(registry.configuration.idleTimeout)))),
-        configuration: .init(address: .hostname(registry.configuration.host, port: registry.configuration.port),
-                             serverName: "registry"),
+        configuration: .init(
+            address: .hostname(registry.configuration.host, port: registry.configuration.port),
+            serverName: "registry"
+        ),
         services: services,
-        logger: logger)
+        logger: logger
+    )
 }
 
 /// The separate metrics listener, when `REGISTRY_METRICS_ADDRESS` names one: `GET /metrics` only.
@@ -72,6 +80,11 @@ func metricsListener(_ registry: Registry, logger: Logger) -> [any Service] {
     let metrics = RegistryMetrics.collector
     let router = Router()
     router.get("/metrics") { _, _ in HealthRoutes.metricsResponse(metrics) }
-    return [Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "registry-metrics"),
-                        logger: logger)]
+    return [
+        Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "registry-metrics"),
+            logger: logger
+        )
+    ]
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import Logging
 import RegistryDomain
 import RegistrySecurity
@@ -29,10 +29,13 @@ struct RequestIDMiddleware: RouterMiddleware {
         var response = try await next(request, context)
         response.headers[.requestID] = id
         let elapsed = ContinuousClock.now - start
-        context.logger.info("request", metadata: [
-            "method": "\(request.method)", "path": "\(context.endpointPath ?? "-")", "status": "\(response.status.code)",
-            "ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
-        ])
+        context.logger.info(
+            "request",
+            metadata: [
+                "method": "\(request.method)", "path": "\(context.endpointPath ?? "-")", "status": "\(response.status.code)",
+                "ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+            ]
+        )
         return response
     }
 }
@@ -77,10 +80,12 @@ struct AuthenticationMiddleware: RouterMiddleware {
         var context = context
         let trusted = registry.configuration.trustedProxies
         if !trusted.isEmpty {
-            context.clientAddress = ClientAddress.resolve(peer: context.remoteAddress?.ipAddress,
-                                                          forwarded: request.headers[values: HTTPField.Name("Forwarded")!],
-                                                          forwardedFor: request.headers[values: HTTPField.Name("X-Forwarded-For")!],
-                                                          trusted: trusted)
+            context.clientAddress = ClientAddress.resolve(
+                peer: context.remoteAddress?.ipAddress,
+                forwarded: request.headers[values: HTTPField.Name("Forwarded")!],
+                forwardedFor: request.headers[values: HTTPField.Name("X-Forwarded-For")!],
+                trusted: trusted
+            )
         }
         var token: String?
         if let authorization = request.headers[.authorization] {
@@ -96,8 +101,13 @@ struct AuthenticationMiddleware: RouterMiddleware {
             // An integration client (police, credit bureau): its key names its source.
             if let (keyID, source) = try await registry.flags.authenticate(key: token, logger: context.logger) {
                 context.integration = source
-                context.principal = Principal(.integration(sourceID: source.id.uuidString.lowercased(), sourceName: source.name,
-                                                           keyID: keyID.uuidString.lowercased()))
+                context.principal = Principal(
+                    .integration(
+                        sourceID: source.id.uuidString.lowercased(),
+                        sourceName: source.name,
+                        keyID: keyID.uuidString.lowercased()
+                    )
+                )
                 context.logger[metadataKey: "source"] = .string(source.name)
             }
         } else if let token {
@@ -113,13 +123,16 @@ struct AuthenticationMiddleware: RouterMiddleware {
         // it needs no session, and it replaces the one presented.
         let route = context.endpointPath ?? request.uri.path
         if context.authenticatedByCookie, let session = context.session, !request.method.isSafe,
-           route.hasPrefix("/api/"), route != "/api/v1/auth/login"
+            route.hasPrefix("/api/"), route != "/api/v1/auth/login"
         {
             guard let offered = request.headers[.csrfToken],
-                  TokenGenerator.constantTimeEqual(offered, session.csrfToken)
+                TokenGenerator.constantTimeEqual(offered, session.csrfToken)
             else {
-                throw RegistryError(.forbidden, code: "csrf_failed",
-                                    message: "Missing or wrong X-CSRF-Token for a cookie-authenticated request.")
+                throw RegistryError(
+                    .forbidden,
+                    code: "csrf_failed",
+                    message: "Missing or wrong X-CSRF-Token for a cookie-authenticated request."
+                )
             }
         }
         return try await next(request, context)

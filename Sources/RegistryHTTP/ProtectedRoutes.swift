@@ -1,8 +1,8 @@
 import Foundation
-import Hummingbird
-import NIOCore
 import HTTPTypes
+import Hummingbird
 import Logging
+import NIOCore
 import RegistryDomain
 
 /// Every route of the registry, with the one action from `Policies/access.yaml` it needs.
@@ -25,7 +25,9 @@ final class ProtectedRouter: @unchecked Sendable {
 
     /// Adds `handler` at `path` for `method`, run only when the caller's role is granted `action`.
     func on<Output: ResponseGenerator>(
-        _ method: HTTPRequest.Method, _ path: String, action: String,
+        _ method: HTTPRequest.Method,
+        _ path: String,
+        action: String,
         use handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Output
     ) {
         precondition(access.actions[action] != nil, "route \(method) \(path) names action '\(action)', which Policies/access.yaml does not define")
@@ -38,32 +40,47 @@ final class ProtectedRouter: @unchecked Sendable {
             } catch let error as RegistryError where error.kind == .forbidden || error.kind == .notFound {
                 // Who was refused what: attempts on other agencies' or people's records (404)
                 // show up here with the caller, so they can be traced (ids only, never an ID number).
-                context.logger.notice("request refused", metadata: [
-                    "code": "\(error.code)", "path": "\(request.uri.path)", "action": "\(action)",
-                    "actor": "\(context.principal.logDescription)",
-                ])
+                context.logger.notice(
+                    "request refused",
+                    metadata: [
+                        "code": "\(error.code)", "path": "\(request.uri.path)", "action": "\(action)",
+                        "actor": "\(context.principal.logDescription)",
+                    ]
+                )
                 throw error
             }
         }
     }
 
-    func get<Output: ResponseGenerator>(_ path: String, action: String,
-                                        use handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Output) {
+    func get<Output: ResponseGenerator>(
+        _ path: String,
+        action: String,
+        use handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Output
+    ) {
         on(.get, path, action: action, use: handler)
     }
 
-    func post<Output: ResponseGenerator>(_ path: String, action: String,
-                                         use handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Output) {
+    func post<Output: ResponseGenerator>(
+        _ path: String,
+        action: String,
+        use handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Output
+    ) {
         on(.post, path, action: action, use: handler)
     }
 
-    func put<Output: ResponseGenerator>(_ path: String, action: String,
-                                        use handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Output) {
+    func put<Output: ResponseGenerator>(
+        _ path: String,
+        action: String,
+        use handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Output
+    ) {
         on(.put, path, action: action, use: handler)
     }
 
-    func delete<Output: ResponseGenerator>(_ path: String, action: String,
-                                           use handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Output) {
+    func delete<Output: ResponseGenerator>(
+        _ path: String,
+        action: String,
+        use handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Output
+    ) {
         on(.delete, path, action: action, use: handler)
     }
 }
@@ -125,7 +142,8 @@ enum JSONBody {
         case DecodingError.dataCorrupted(let ctx) where prefix > 0:
             return .invalid(field(ctx.codingPath), "'\(field(ctx.codingPath))' is not valid.", code: "wrong_type")
         default:
-            return prefix > 0 ? RegistryError(.badRequest, code: "malformed_item", message: "The item is not a flag object.")
+            return prefix > 0
+                ? RegistryError(.badRequest, code: "malformed_item", message: "The item is not a flag object.")
                 : RegistryError(.badRequest, code: "malformed_json", message: "The body is not valid JSON.")
         }
     }
@@ -137,8 +155,11 @@ extension Request {
     func requireJSONContentType() throws {
         let mediaType = headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         guard mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) else {
-            throw RegistryError(.unsupportedMediaType, code: "unsupported_media_type",
-                                message: "Send the body as JSON with Content-Type: application/json.")
+            throw RegistryError(
+                .unsupportedMediaType,
+                code: "unsupported_media_type",
+                message: "Send the body as JSON with Content-Type: application/json."
+            )
         }
     }
 }

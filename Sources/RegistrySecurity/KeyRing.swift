@@ -33,8 +33,11 @@ public struct KeyRing: Sendable {
 
     /// Fresh random keys (first run of an embedded registry, tests).
     public static func random() -> KeyRing {
-        KeyRing(sealingKey: SymmetricKey(size: .bits256), blindIndexKey: SymmetricKey(size: .bits256),
-                signingKey: Curve25519.Signing.PrivateKey())
+        KeyRing(
+            sealingKey: SymmetricKey(size: .bits256),
+            blindIndexKey: SymmetricKey(size: .bits256),
+            signingKey: Curve25519.Signing.PrivateKey()
+        )
     }
 
     /// The same keys with a new random sealing key as the next, current version.
@@ -54,8 +57,13 @@ public struct KeyRing: Sendable {
         public var sealing_keys: [String: String]?
         public var current_sealing_version: Int?
 
-        public init(sealing_key: String, blind_index_key: String, signing_key: String, sealing_keys: [String: String]? = nil,
-                    current_sealing_version: Int? = nil) {
+        public init(
+            sealing_key: String,
+            blind_index_key: String,
+            signing_key: String,
+            sealing_keys: [String: String]? = nil,
+            current_sealing_version: Int? = nil
+        ) {
             self.sealing_key = sealing_key
             self.blind_index_key = blind_index_key
             self.signing_key = signing_key
@@ -67,12 +75,14 @@ public struct KeyRing: Sendable {
     static func base64(_ key: SymmetricKey) -> String { key.withUnsafeBytes { Data($0).base64EncodedString() } }
 
     public var stored: Stored {
-        Stored(sealing_key: Self.base64(sealingKeys[1] ?? sealingKey),
-               blind_index_key: Self.base64(blindIndexKey),
-               signing_key: signingKey.rawRepresentation.base64EncodedString(),
-               sealing_keys: sealingKeys.count > 1 || currentSealingVersion != 1
-                   ? Dictionary(uniqueKeysWithValues: sealingKeys.map { (String($0.key), Self.base64($0.value)) }) : nil,
-               current_sealing_version: currentSealingVersion != 1 ? currentSealingVersion : nil)
+        Stored(
+            sealing_key: Self.base64(sealingKeys[1] ?? sealingKey),
+            blind_index_key: Self.base64(blindIndexKey),
+            signing_key: signingKey.rawRepresentation.base64EncodedString(),
+            sealing_keys: sealingKeys.count > 1 || currentSealingVersion != 1
+                ? Dictionary(uniqueKeysWithValues: sealingKeys.map { (String($0.key), Self.base64($0.value)) }) : nil,
+            current_sealing_version: currentSealingVersion != 1 ? currentSealingVersion : nil
+        )
     }
 
     public init(stored: Stored) throws(RegistryError) {
@@ -97,8 +107,12 @@ public struct KeyRing: Sendable {
         guard sealing[current] != nil, (1...255).contains(current) else {
             throw RegistryError(.unprocessable, code: "bad_key", message: "current_sealing_version \(current) has no key in sealing_keys")
         }
-        self.init(sealingKeys: sealing, current: current, blindIndexKey: SymmetricKey(data: try key(stored.blind_index_key, "blind_index_key")),
-                  signingKey: signer)
+        self.init(
+            sealingKeys: sealing,
+            current: current,
+            blindIndexKey: SymmetricKey(data: try key(stored.blind_index_key, "blind_index_key")),
+            signingKey: signer
+        )
     }
 
     static let header: [UInt8] = [0x52, 0x4B]  // "RK"
@@ -114,9 +128,9 @@ public struct KeyRing: Sendable {
     /// Opens a value sealed for `context` (or, before versions existed, for no context).
     public func open(_ sealed: [UInt8], context: String) throws(RegistryError) -> String {
         if sealed.count > 4 + 28, Array(sealed.prefix(2)) == Self.header, sealed[3] == Self.formatWithContext,
-           let key = sealingKeys[Int(sealed[2])],
-           let box = try? AES.GCM.SealedBox(combined: Data(sealed.dropFirst(4))),
-           let plain = try? AES.GCM.open(box, using: key, authenticating: Data(context.utf8))
+            let key = sealingKeys[Int(sealed[2])],
+            let box = try? AES.GCM.SealedBox(combined: Data(sealed.dropFirst(4))),
+            let plain = try? AES.GCM.open(box, using: key, authenticating: Data(context.utf8))
         {
             return String(decoding: plain, as: UTF8.self)
         }

@@ -35,8 +35,12 @@ public final class HashGate: Sendable {
     public var completed: Int { finished.withLock { $0 } }
     private let finished = Mutex(0)
 
-    public static let busy = RegistryError(.unavailable, code: "busy", message: "The registry is busy. Try again in a moment.",
-                                           details: ["retry_after": "1"])
+    public static let busy = RegistryError(
+        .unavailable,
+        code: "busy",
+        message: "The registry is busy. Try again in a moment.",
+        details: ["retry_after": "1"]
+    )
 }
 
 /// argon2id through libargon2. Parameters are kept in the PHC string, so they can be raised
@@ -78,11 +82,27 @@ public struct PasswordHasher: Sendable {
         guard pwd.count <= Self.maxPasswordBytes else { throw .invalid("password", "The password is too long.") }
         var rng = SystemRandomNumberGenerator()
         let salt = (0..<Self.saltLength).map { _ in UInt8.random(in: .min ... .max, using: &rng) }
-        let length = argon2_encodedlen(parameters.iterations, parameters.memory, parameters.parallelism,
-                                       UInt32(Self.saltLength), UInt32(Self.hashLength), Argon2_id)
+        let length = argon2_encodedlen(
+            parameters.iterations,
+            parameters.memory,
+            parameters.parallelism,
+            UInt32(Self.saltLength),
+            UInt32(Self.hashLength),
+            Argon2_id
+        )
         var encoded = [CChar](repeating: 0, count: length)
-        let rc = argon2id_hash_encoded(parameters.iterations, parameters.memory, parameters.parallelism,
-                                       pwd, pwd.count, salt, salt.count, Self.hashLength, &encoded, length)
+        let rc = argon2id_hash_encoded(
+            parameters.iterations,
+            parameters.memory,
+            parameters.parallelism,
+            pwd,
+            pwd.count,
+            salt,
+            salt.count,
+            Self.hashLength,
+            &encoded,
+            length
+        )
         guard rc == ARGON2_OK.rawValue else {
             throw RegistryError(.unavailable, code: "hash_failed", message: "Could not hash the password.")
         }

@@ -30,7 +30,8 @@ public struct AccountService: Sendable {
 
         enum CodingKeys: String, CodingKey {
             case email, phone, password
-            case householdName = "household_name", regionCode = "region_code"
+            case householdName = "household_name"
+            case regionCode = "region_code"
         }
     }
 
@@ -46,14 +47,19 @@ public struct AccountService: Sendable {
     /// nothing is created; the attempt is audited).
     public func register(_ r: EmployerRegistration, caller: Caller, clientAddress: String?, logger: Logger) async throws -> RegistrationAnswer {
         try await RegistrationThrottle(database: database, policy: authentication).admit(clientAddress: clientAddress, logger: logger)
-        let answer = RegistrationAnswer(status: "accepted",
-                                        message: "If this e-mail or phone number had no account, the account is made: sign in with it.")
+        let answer = RegistrationAnswer(
+            status: "accepted",
+            message: "If this e-mail or phone number had no account, the account is made: sign in with it."
+        )
         do {
             _ = try await registerEmployer(r, caller: caller, logger: logger)
         } catch let error as RegistryError where error.code == "account_exists" {
             try await database.transaction(logger: logger) { connection in
-                try await AuditStore.append(caller.event("user.registration_for_existing_contact", "user", nil, ["role": "employer"]),
-                                            on: connection, logger: logger)
+                try await AuditStore.append(
+                    caller.event("user.registration_for_existing_contact", "user", nil, ["role": "employer"]),
+                    on: connection,
+                    logger: logger
+                )
             }
         }
         return answer
@@ -84,8 +90,19 @@ public struct AccountService: Sendable {
         }
         let hash = try await hasher.hash(r.password)
         return try await database.transaction(logger: logger) { connection in
-            let id = try await AccountStore.create(.init(role: .employer, email: email, phone: phone, displayName: household, passwordHash: hash,
-                                                         householdName: household, regionCode: region), on: connection, logger: logger)
+            let id = try await AccountStore.create(
+                .init(
+                    role: .employer,
+                    email: email,
+                    phone: phone,
+                    displayName: household,
+                    passwordHash: hash,
+                    householdName: household,
+                    regionCode: region
+                ),
+                on: connection,
+                logger: logger
+            )
             try await AuditStore.append(caller.event("user.created", "user", id, ["role": "employer"]), on: connection, logger: logger)
             return id
         }
@@ -112,15 +129,40 @@ public struct AccountService: Sendable {
             if let userID {
                 id = userID
             } else {
-                id = try await AccountStore.create(.init(role: .worker, email: nil, phone: phone, displayName: worker.fullName, passwordHash: nil,
-                                                         status: "pending_activation", workerID: workerID), on: connection, logger: logger)
+                id = try await AccountStore.create(
+                    .init(
+                        role: .worker,
+                        email: nil,
+                        phone: phone,
+                        displayName: worker.fullName,
+                        passwordHash: nil,
+                        status: "pending_activation",
+                        workerID: workerID
+                    ),
+                    on: connection,
+                    logger: logger
+                )
             }
-            try await ActivationStore.create(userID: id, codeHash: Data(TokenGenerator.hash(code)), minutes: reports.activationCodeMinutes,
-                                             on: connection, logger: logger)
-            try await NotificationStore.enqueue(channel: "sms", recipient: phone, template: "worker_activation_code",
-                                                payload: ["code": code, "minutes": String(reports.activationCodeMinutes)], on: connection, logger: logger)
-            try await AuditStore.append(caller.event("worker.account_started", "worker", workerID, ["user": .string(id.text)]),
-                                        on: connection, logger: logger)
+            try await ActivationStore.create(
+                userID: id,
+                codeHash: Data(TokenGenerator.hash(code)),
+                minutes: reports.activationCodeMinutes,
+                on: connection,
+                logger: logger
+            )
+            try await NotificationStore.enqueue(
+                channel: "sms",
+                recipient: phone,
+                template: "worker_activation_code",
+                payload: ["code": code, "minutes": String(reports.activationCodeMinutes)],
+                on: connection,
+                logger: logger
+            )
+            try await AuditStore.append(
+                caller.event("worker.account_started", "worker", workerID, ["user": .string(id.text)]),
+                on: connection,
+                logger: logger
+            )
             return TransferService.maskPhone(phone)
         }
     }
@@ -132,7 +174,8 @@ public struct AccountService: Sendable {
             _ = try await workers.visibleWorker(workerID, caller: caller, write: false, on: connection, logger: logger)
             var status: String?
             for try await value in try await connection.query("SELECT status FROM users WHERE worker_id = \(workerID)", logger: logger)
-                .decode(String.self) {
+                .decode(String.self)
+            {
                 status = value
             }
             return status
@@ -142,8 +185,14 @@ public struct AccountService: Sendable {
     /// The worker sets her password with the code she received. Every attempt is counted
     /// first (per phone number and per client address, atomically), and the code is checked
     /// before the password is hashed: a wrong code costs no argon2id run.
-    public func activateWorker(phone: String, code: String, password: String, throttle: AuthenticationPolicy, clientAddress: String? = nil,
-                               logger: Logger) async throws {
+    public func activateWorker(
+        phone: String,
+        code: String,
+        password: String,
+        throttle: AuthenticationPolicy,
+        clientAddress: String? = nil,
+        logger: Logger
+    ) async throws {
         guard let phone = Contact.normalizedPhone(phone) else { throw RegistryError.invalid("phone", "Enter a valid phone number.") }
         guard password.count >= authentication.passwordMinLength, password.utf8.count <= PasswordHasher.maxPasswordBytes else {
             throw RegistryError.invalid("password", "Use at least \(authentication.passwordMinLength) characters.", code: "password_too_short")
@@ -154,13 +203,21 @@ public struct AccountService: Sendable {
         let keys = [(key, limits.accountFailuresAllowed)] + (addressKey.map { [($0, limits.addressFailuresAllowed)] } ?? [])
         let blocked = try await ThrottleStore.admit(keys, policy: limits, database: database, logger: logger)
         if blocked > 0 { throw RegistryError.throttled(retryAfterSeconds: blocked) }
-        let wrong = RegistryError(.badRequest, code: "wrong_code", message: "The phone number or the code is wrong, or the code expired.", field: "code")
+        let wrong = RegistryError(
+            .badRequest,
+            code: "wrong_code",
+            message: "The phone number or the code is wrong, or the code expired.",
+            field: "code"
+        )
 
         /// The account and its live code when `code` is that code; counts a wrong guess.
         func matching(on connection: PostgresConnection) async throws -> (user: UUID, code: UUID)? {
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 SELECT id FROM users WHERE phone = \(phone) AND role = 'worker' AND status = 'pending_activation'
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var userID: UUID?
             for try await id in rows.decode(UUID.self) { userID = id }
             guard let userID, let live = try await ActivationStore.live(userID: userID, on: connection, logger: logger), live.attempts < 5 else {
@@ -182,8 +239,18 @@ public struct AccountService: Sendable {
             try await AccountStore.setPasswordHash(hash, userID: userID, on: connection, logger: logger)
             try await ThrottleStore.reset(key: key, on: connection, logger: logger)
             if let addressKey { try await ThrottleStore.release(key: addressKey, on: connection, logger: logger) }
-            try await AuditStore.append(AuditEvent(actorKind: .user, actorID: userID.text, actorRole: "worker", action: "user.activated",
-                                                   subjectType: "user", subjectID: userID.text), on: connection, logger: logger)
+            try await AuditStore.append(
+                AuditEvent(
+                    actorKind: .user,
+                    actorID: userID.text,
+                    actorRole: "worker",
+                    action: "user.activated",
+                    subjectType: "user",
+                    subjectID: userID.text
+                ),
+                on: connection,
+                logger: logger
+            )
             return true
         }
         guard done else { throw wrong }
@@ -198,8 +265,11 @@ public struct AccountService: Sendable {
                 throw RegistryError(.conflict, code: "not_active", message: "A suspended or barred worker cannot be listed for hire.")
             }
             try await ReportStore.setAvailable(workerID, available, on: connection, logger: logger)
-            try await AuditStore.append(caller.event("worker.availability_set", "worker", workerID, ["available": .bool(available)]),
-                                        on: connection, logger: logger)
+            try await AuditStore.append(
+                caller.event("worker.availability_set", "worker", workerID, ["available": .bool(available)]),
+                on: connection,
+                logger: logger
+            )
         }
     }
 }

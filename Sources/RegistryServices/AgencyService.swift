@@ -20,8 +20,15 @@ public struct AgencyService: Sendable {
         public var contactEmail: String
         public var password: String
 
-        public init(name: String, uscc: String, regionCode: String, contactName: String, contactPhone: String?,
-                    contactEmail: String, password: String) {
+        public init(
+            name: String,
+            uscc: String,
+            regionCode: String,
+            contactName: String,
+            contactPhone: String?,
+            contactEmail: String,
+            password: String
+        ) {
             self.name = name
             self.uscc = uscc
             self.regionCode = regionCode
@@ -33,7 +40,10 @@ public struct AgencyService: Sendable {
 
         enum CodingKeys: String, CodingKey {
             case name, uscc, password
-            case regionCode = "region_code", contactName = "contact_name", contactPhone = "contact_phone", contactEmail = "contact_email"
+            case regionCode = "region_code"
+            case contactName = "contact_name"
+            case contactPhone = "contact_phone"
+            case contactEmail = "contact_email"
         }
     }
 
@@ -55,7 +65,9 @@ public struct AgencyService: Sendable {
             throw RegistryError.invalid("region_code", "The region is a 6-digit administrative division code, e.g. 320102.")
         }
         let contact = try Input.name(a.contactName, field: "contact_name", max: 100)!
-        guard let email = Contact.normalizedEmail(a.contactEmail) else { throw RegistryError.invalid("contact_email", "Enter a valid e-mail address.") }
+        guard let email = Contact.normalizedEmail(a.contactEmail) else {
+            throw RegistryError.invalid("contact_email", "Enter a valid e-mail address.")
+        }
         var phone: String?
         if let raw = a.contactPhone, !raw.trimmingWhitespace().isEmpty {
             guard let p = Contact.normalizedPhone(raw) else { throw RegistryError.invalid("contact_phone", "Enter a valid phone number.") }
@@ -69,14 +81,24 @@ public struct AgencyService: Sendable {
         return try await database.transaction(logger: logger) { connection in
             let agencyID = try await AgencyStore.create(
                 .init(name: name, uscc: code.value, regionCode: region, contactName: contact, contactPhone: phone, contactEmail: email),
-                on: connection, logger: logger)
+                on: connection,
+                logger: logger
+            )
             let userID = try await AccountStore.create(
                 .init(role: .agencyStaff, email: email, phone: phone, displayName: contact, passwordHash: hash, agencyID: agencyID),
-                on: connection, logger: logger)
-            try await AuditStore.append(caller.event("agency.applied", "agency", agencyID, ["uscc": .string(code.value), "name": .string(name)]),
-                                        on: connection, logger: logger)
-            try await AuditStore.append(caller.event("user.created", "user", userID, ["role": "agency_staff", "agency": .string(agencyID.text)]),
-                                        on: connection, logger: logger)
+                on: connection,
+                logger: logger
+            )
+            try await AuditStore.append(
+                caller.event("agency.applied", "agency", agencyID, ["uscc": .string(code.value), "name": .string(name)]),
+                on: connection,
+                logger: logger
+            )
+            try await AuditStore.append(
+                caller.event("user.created", "user", userID, ["role": "agency_staff", "agency": .string(agencyID.text)]),
+                on: connection,
+                logger: logger
+            )
             return (agencyID, userID)
         }
     }
@@ -111,14 +133,24 @@ public struct AgencyService: Sendable {
             }
             guard decision.from.contains(agency.status) else {
                 let possible = Decision.allCases.filter { $0.from.contains(agency.status) }.map(\.rawValue)
-                throw RegistryError(.conflict, code: "illegal_transition",
-                                    message: "A \(agency.status) agency cannot be '\(decision.rawValue)'d. Possible: \(possible.joined(separator: ", ")).",
-                                    details: ["status": agency.status, "allowed": possible.joined(separator: ",")])
+                throw RegistryError(
+                    .conflict,
+                    code: "illegal_transition",
+                    message: "A \(agency.status) agency cannot be '\(decision.rawValue)'d. Possible: \(possible.joined(separator: ", ")).",
+                    details: ["status": agency.status, "allowed": possible.joined(separator: ",")]
+                )
             }
             try await AgencyStore.setStatus(agencyID, status: decision.to, reason: reason, by: admin, on: connection, logger: logger)
-            try await AuditStore.append(caller.event("agency.\(decision.rawValue)", "agency", agencyID,
-                                                     ["from": .string(agency.status), "to": .string(decision.to), "reason": AuditValue(reason)]),
-                                        on: connection, logger: logger)
+            try await AuditStore.append(
+                caller.event(
+                    "agency.\(decision.rawValue)",
+                    "agency",
+                    agencyID,
+                    ["from": .string(agency.status), "to": .string(decision.to), "reason": AuditValue(reason)]
+                ),
+                on: connection,
+                logger: logger
+            )
             agency.status = decision.to
             agency.statusReason = reason
             return agency
@@ -126,7 +158,8 @@ public struct AgencyService: Sendable {
     }
 
     /// Staff of an approved agency (or an administrator) adds a colleague.
-    public func addStaff(_ agencyID: UUID, email: String, displayName: String, password: String, caller: Caller, logger: Logger) async throws -> UUID {
+    public func addStaff(_ agencyID: UUID, email: String, displayName: String, password: String, caller: Caller, logger: Logger) async throws -> UUID
+    {
         guard let email = Contact.normalizedEmail(email) else { throw RegistryError.invalid("email", "Enter a valid e-mail address.") }
         let name = try Input.name(displayName, field: "display_name", max: 100)!
         guard password.count >= passwordMinLength else {
@@ -135,10 +168,23 @@ public struct AgencyService: Sendable {
         let hash = try await hasher.hash(password)
         return try await database.transaction(logger: logger) { connection in
             let agency = try await AgencyAccess.agency(agencyID, caller: caller, write: true, on: connection, logger: logger)
-            let id = try await AccountStore.create(.init(role: .agencyStaff, email: email, phone: nil, displayName: name,
-                                                         passwordHash: hash, agencyID: agency.id), on: connection, logger: logger)
-            try await AuditStore.append(caller.event("user.created", "user", id, ["role": "agency_staff", "agency": .string(agency.id.text)]),
-                                        on: connection, logger: logger)
+            let id = try await AccountStore.create(
+                .init(
+                    role: .agencyStaff,
+                    email: email,
+                    phone: nil,
+                    displayName: name,
+                    passwordHash: hash,
+                    agencyID: agency.id
+                ),
+                on: connection,
+                logger: logger
+            )
+            try await AuditStore.append(
+                caller.event("user.created", "user", id, ["role": "agency_staff", "agency": .string(agency.id.text)]),
+                on: connection,
+                logger: logger
+            )
             return id
         }
     }
@@ -146,7 +192,9 @@ public struct AgencyService: Sendable {
     public func get(_ agencyID: UUID, caller: Caller, logger: Logger) async throws -> AgencyStore.Agency {
         try await database.withConnection { connection in
             if caller.principal.role == .admin {
-                guard let agency = try await AgencyStore.find(id: agencyID, on: connection, logger: logger) else { throw RegistryError.notFound("Agency") }
+                guard let agency = try await AgencyStore.find(id: agencyID, on: connection, logger: logger) else {
+                    throw RegistryError.notFound("Agency")
+                }
                 return agency
             }
             guard caller.agencyUUID == agencyID, let agency = try await AgencyStore.find(id: agencyID, on: connection, logger: logger) else {
@@ -170,8 +218,13 @@ public struct AgencyService: Sendable {
 enum AgencyAccess {
     /// The caller's agency. Approved agencies read and write; suspended ones only read;
     /// pending and rejected ones do neither. Administrators pass for any agency.
-    static func agency(_ agencyID: UUID?, caller: Caller, write: Bool, on connection: PostgresConnection,
-                       logger: Logger) async throws -> AgencyStore.Agency {
+    static func agency(
+        _ agencyID: UUID?,
+        caller: Caller,
+        write: Bool,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> AgencyStore.Agency {
         let id: UUID
         if caller.principal.role == .admin, let agencyID {
             id = agencyID

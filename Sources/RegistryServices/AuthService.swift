@@ -67,8 +67,14 @@ public struct AuthService: Sendable {
     /// Signs in. Wrong account, wrong password and disabled account all get the same answer
     /// and cost the same time. A session presented with the request is ended: every sign-in
     /// gets a fresh token (no session fixation).
-    public func login(_ identifier: Identifier, password: String, clientAddress: String?, presentedToken: String?,
-                      requestID: String?, logger: Logger) async throws -> SignedIn {
+    public func login(
+        _ identifier: Identifier,
+        password: String,
+        clientAddress: String?,
+        presentedToken: String?,
+        requestID: String?,
+        logger: Logger
+    ) async throws -> SignedIn {
         let throttle = policy.loginThrottle
         // Every attempt is counted before the password is checked, atomically: concurrent
         // guesses cannot all pass a check made before any of them was recorded.
@@ -90,10 +96,19 @@ public struct AuthService: Sendable {
         guard succeeded, let user else {
             try await database.transaction(logger: logger) { connection in
                 try await AuditStore.append(
-                    AuditEvent(actorKind: .system, actorID: nil, actorRole: "anonymous", action: "auth.login_failed",
-                               subjectType: "user", subjectID: user.map { $0.id.uuidString.lowercased() }, requestID: requestID,
-                               details: ["reason": user == nil ? "unknown_account" : (passwordMatches ? "account_not_active" : "wrong_password")]),
-                    on: connection, logger: logger)
+                    AuditEvent(
+                        actorKind: .system,
+                        actorID: nil,
+                        actorRole: "anonymous",
+                        action: "auth.login_failed",
+                        subjectType: "user",
+                        subjectID: user.map { $0.id.uuidString.lowercased() },
+                        requestID: requestID,
+                        details: ["reason": user == nil ? "unknown_account" : (passwordMatches ? "account_not_active" : "wrong_password")]
+                    ),
+                    on: connection,
+                    logger: logger
+                )
             }
             throw RegistryError.invalidCredentials
         }
@@ -111,18 +126,40 @@ public struct AuthService: Sendable {
             if let newHash {
                 try await AccountStore.setPasswordHash(newHash, userID: user.id, on: connection, logger: logger)
             }
-            let id = try await SessionStore.create(tokenHash: TokenGenerator.hash(token), userID: user.id, csrfToken: csrf,
-                                                   lifetimeSeconds: lifetime, clientAddress: clientAddress,
-                                                   on: connection, logger: logger)
+            let id = try await SessionStore.create(
+                tokenHash: TokenGenerator.hash(token),
+                userID: user.id,
+                csrfToken: csrf,
+                lifetimeSeconds: lifetime,
+                clientAddress: clientAddress,
+                on: connection,
+                logger: logger
+            )
             let userID = user.id.uuidString.lowercased()
             try await AuditStore.append(
-                AuditEvent(actorKind: .user, actorID: userID, actorRole: user.role.rawValue, action: "auth.login",
-                           subjectType: "user", subjectID: userID, requestID: requestID,
-                           details: ["session": .string(id.uuidString.lowercased()), "rehashed": .bool(newHash != nil)]),
-                on: connection, logger: logger)
-            return SessionStore.Session(id: id, userID: user.id, role: user.role, agencyID: user.agencyID, workerID: user.workerID,
-                                        displayName: user.displayName, csrfToken: csrf,
-                                        expiresAt: Date().addingTimeInterval(TimeInterval(lifetime)))
+                AuditEvent(
+                    actorKind: .user,
+                    actorID: userID,
+                    actorRole: user.role.rawValue,
+                    action: "auth.login",
+                    subjectType: "user",
+                    subjectID: userID,
+                    requestID: requestID,
+                    details: ["session": .string(id.uuidString.lowercased()), "rehashed": .bool(newHash != nil)]
+                ),
+                on: connection,
+                logger: logger
+            )
+            return SessionStore.Session(
+                id: id,
+                userID: user.id,
+                role: user.role,
+                agencyID: user.agencyID,
+                workerID: user.workerID,
+                displayName: user.displayName,
+                csrfToken: csrf,
+                expiresAt: Date().addingTimeInterval(TimeInterval(lifetime))
+            )
         }
         return SignedIn(token: token, session: session, user: user)
     }
@@ -130,23 +167,39 @@ public struct AuthService: Sendable {
     /// The live session behind a token, or nil.
     public func authenticate(token: String, logger: Logger) async throws -> SessionStore.Session? {
         guard token.utf8.count <= 256 else { return nil }
-        return try await SessionStore.find(tokenHash: TokenGenerator.hash(token), idleSeconds: policy.sessionIdleMinutes * 60, database: database,
-                                           logger: logger)
+        return try await SessionStore.find(
+            tokenHash: TokenGenerator.hash(token),
+            idleSeconds: policy.sessionIdleMinutes * 60,
+            database: database,
+            logger: logger
+        )
     }
 
     public func logout(_ session: SessionStore.Session, requestID: String?, logger: Logger) async throws {
         try await database.transaction(logger: logger) { connection in
             try await SessionStore.revoke(sessionID: session.id, on: connection, logger: logger)
             try await AuditStore.append(
-                AuditEvent(by: session.principal, action: "auth.logout", subjectType: "session",
-                           subjectID: session.id.uuidString.lowercased(), requestID: requestID),
-                on: connection, logger: logger)
+                AuditEvent(
+                    by: session.principal,
+                    action: "auth.logout",
+                    subjectType: "session",
+                    subjectID: session.id.uuidString.lowercased(),
+                    requestID: requestID
+                ),
+                on: connection,
+                logger: logger
+            )
         }
     }
 
     /// Changes one's own password after checking the current one; every other session ends.
-    public func changePassword(_ session: SessionStore.Session, current: String, new: String, requestID: String?,
-                               logger: Logger) async throws {
+    public func changePassword(
+        _ session: SessionStore.Session,
+        current: String,
+        new: String,
+        requestID: String?,
+        logger: Logger
+    ) async throws {
         try validateNewPassword(new)
         let user = try await database.withConnection { connection in
             try await AccountStore.find(id: session.userID, on: connection, logger: logger)
@@ -159,10 +212,17 @@ public struct AuthService: Sendable {
             try await AccountStore.setPasswordHash(newHash, userID: user.id, on: connection, logger: logger)
             let ended = try await SessionStore.revokeAll(userID: user.id, except: session.id, on: connection, logger: logger)
             try await AuditStore.append(
-                AuditEvent(by: session.principal, action: "auth.password_changed", subjectType: "user",
-                           subjectID: user.id.uuidString.lowercased(), requestID: requestID,
-                           details: ["sessions_ended": .int(ended)]),
-                on: connection, logger: logger)
+                AuditEvent(
+                    by: session.principal,
+                    action: "auth.password_changed",
+                    subjectType: "user",
+                    subjectID: user.id.uuidString.lowercased(),
+                    requestID: requestID,
+                    details: ["sessions_ended": .int(ended)]
+                ),
+                on: connection,
+                logger: logger
+            )
         }
     }
 
@@ -189,9 +249,17 @@ public struct AuthService: Sendable {
             try await AccountStore.setStatus("disabled", userID: userID, on: connection, logger: logger)
             let ended = try await SessionStore.revokeAll(userID: userID, on: connection, logger: logger)
             try await AuditStore.append(
-                AuditEvent(by: actor, action: "user.disabled", subjectType: "user", subjectID: userID.uuidString.lowercased(),
-                           requestID: requestID, details: ["reason": .string(reason), "sessions_ended": .int(ended)]),
-                on: connection, logger: logger)
+                AuditEvent(
+                    by: actor,
+                    action: "user.disabled",
+                    subjectType: "user",
+                    subjectID: userID.uuidString.lowercased(),
+                    requestID: requestID,
+                    details: ["reason": .string(reason), "sessions_ended": .int(ended)]
+                ),
+                on: connection,
+                logger: logger
+            )
         }
     }
 
@@ -203,11 +271,22 @@ public struct AuthService: Sendable {
         return try await database.transaction(logger: logger) { connection in
             let id = try await AccountStore.create(
                 .init(role: .admin, email: email, phone: nil, displayName: displayName, passwordHash: hash),
-                on: connection, logger: logger)
+                on: connection,
+                logger: logger
+            )
             try await AuditStore.append(
-                AuditEvent(actorKind: .system, actorID: nil, actorRole: "system", action: "user.created",
-                           subjectType: "user", subjectID: id.uuidString.lowercased(), details: ["role": "admin"]),
-                on: connection, logger: logger)
+                AuditEvent(
+                    actorKind: .system,
+                    actorID: nil,
+                    actorRole: "system",
+                    action: "user.created",
+                    subjectType: "user",
+                    subjectID: id.uuidString.lowercased(),
+                    details: ["role": "admin"]
+                ),
+                on: connection,
+                logger: logger
+            )
             return id
         }
     }

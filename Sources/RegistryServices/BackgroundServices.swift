@@ -72,10 +72,13 @@ public struct LogNotifier: Notifier {
 
     public func deliver(channel: String, recipient: String, template: String, payload: [String: String], logger: Logger) async throws {
         let masked = String(recipient.prefix(3)) + "****" + String(recipient.suffix(4))
-        logger.notice("notification", metadata: [
-            "channel": "\(channel)", "to": "\(masked)", "template": "\(template)",
-            "payload": "\(payload.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))",
-        ])
+        logger.notice(
+            "notification",
+            metadata: [
+                "channel": "\(channel)", "to": "\(masked)", "template": "\(template)",
+                "payload": "\(payload.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))",
+            ]
+        )
     }
 }
 
@@ -98,8 +101,13 @@ public struct NotificationDispatcher: Service {
         try await database.transaction(logger: logger) { connection in
             let pending = try await NotificationStore.claim(limit: 50, on: connection, logger: logger)
             for message in pending {
-                try await notifier.deliver(channel: message.channel, recipient: message.recipient, template: message.template,
-                                           payload: message.payload, logger: logger)
+                try await notifier.deliver(
+                    channel: message.channel,
+                    recipient: message.recipient,
+                    template: message.template,
+                    payload: message.payload,
+                    logger: logger
+                )
                 try await NotificationStore.markSent(message.id, on: connection, logger: logger)
             }
             return pending.count

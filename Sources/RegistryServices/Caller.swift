@@ -20,11 +20,25 @@ public struct Caller: Sendable {
 
     func event(_ action: String, _ subjectType: String, _ subjectID: UUID?, _ details: [String: AuditValue] = [:]) -> AuditEvent {
         if case .anonymous = principal.kind {
-            return AuditEvent(actorKind: .system, actorID: nil, actorRole: "system", action: action, subjectType: subjectType,
-                              subjectID: subjectID?.uuidString.lowercased(), requestID: requestID, details: details)
+            return AuditEvent(
+                actorKind: .system,
+                actorID: nil,
+                actorRole: "system",
+                action: action,
+                subjectType: subjectType,
+                subjectID: subjectID?.uuidString.lowercased(),
+                requestID: requestID,
+                details: details
+            )
         }
-        return AuditEvent(by: principal, action: action, subjectType: subjectType, subjectID: subjectID?.uuidString.lowercased(),
-                          requestID: requestID, details: details)
+        return AuditEvent(
+            by: principal,
+            action: action,
+            subjectType: subjectType,
+            subjectID: subjectID?.uuidString.lowercased(),
+            requestID: requestID,
+            details: details
+        )
     }
 }
 

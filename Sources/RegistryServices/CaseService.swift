@@ -44,13 +44,20 @@ public struct CaseService: Sendable {
             var agency: UUID?
             switch caller.principal.role {
             case .employer:
-                let rows = try await connection.query("""
+                let rows = try await connection.query(
+                    """
                     SELECT count(*)::int FROM engagements WHERE employer_id = \(user) AND worker_id = \(f.workerId) AND status IN ('confirmed', 'ended')
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 var n = 0
                 for try await c in rows.decode(Int.self) { n = c }
                 guard n > 0 else {
-                    throw RegistryError(.forbidden, code: "no_engagement", message: "Only an employer who engaged her through the registry can file a case.")
+                    throw RegistryError(
+                        .forbidden,
+                        code: "no_engagement",
+                        message: "Only an employer who engaged her through the registry can file a case."
+                    )
                 }
                 kind = "employer"
             case .agencyStaff:
@@ -63,19 +70,28 @@ public struct CaseService: Sendable {
             default:
                 throw RegistryError.forbidden
             }
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 INSERT INTO cases (worker_id, requester_kind, requester_id, requester_agency_id, grounds, statement, policy_version)
                 VALUES (\(f.workerId), \(kind), \(user), \(agency), \(f.grounds), \(statement), \("revocation-v\(policy.version)")) RETURNING id
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var id: UUID?
             for try await value in rows.decode(UUID.self) { id = value }
             guard let id else { throw RegistryError(.unavailable, code: "insert_failed", message: "Not filed.") }
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO case_events (case_id, actor_kind, actor_id, command, from_state, to_state, reason)
                 VALUES (\(id), 'user', \(user), 'submit', 'none', 'submitted', \(String(statement.prefix(500))))
-                """, logger: logger)
-            try await AuditStore.append(caller.event("case.submitted", "case", id, ["worker": .string(f.workerId.text), "grounds": .string(f.grounds)]),
-                                        on: connection, logger: logger)
+                """,
+                logger: logger
+            )
+            try await AuditStore.append(
+                caller.event("case.submitted", "case", id, ["worker": .string(f.workerId.text), "grounds": .string(f.grounds)]),
+                on: connection,
+                logger: logger
+            )
             return id
         }
     }
@@ -102,24 +118,53 @@ public struct CaseService: Sendable {
     }
 
     static func load(_ id: UUID, lock: Bool, on connection: PostgresConnection, logger: Logger) async throws -> Row? {
-        let rows = lock
-            ? try await connection.query("""
+        let rows =
+            lock
+            ? try await connection.query(
+                """
                 SELECT id, kind, worker_id, requester_kind, requester_id, requester_agency_id, grounds, statement, state, outcome, proposed_outcome,
                        proposed_by, decided_by, notice_ends_at, objection, related_case_id, created_at, updated_at
                 FROM cases WHERE id = \(id) FOR UPDATE
-                """, logger: logger)
-            : try await connection.query("""
+                """,
+                logger: logger
+            )
+            : try await connection.query(
+                """
                 SELECT id, kind, worker_id, requester_kind, requester_id, requester_agency_id, grounds, statement, state, outcome, proposed_outcome,
                        proposed_by, decided_by, notice_ends_at, objection, related_case_id, created_at, updated_at
                 FROM cases WHERE id = \(id)
-                """, logger: logger)
-        for try await (id, kind, worker, rk, rid, ragency, grounds, statement, state, outcome, proposed, proposedBy, decidedBy, notice, objection, related, created, updated)
-            in rows.decode((UUID, String, UUID, String, UUID?, UUID?, String, String, String, String?, String?, UUID?, UUID?, Date?, String?, UUID?, Date, Date).self)
+                """,
+                logger: logger
+            )
+        for try await (
+            id, kind, worker, rk, rid, ragency, grounds, statement, state, outcome, proposed, proposedBy, decidedBy, notice, objection, related,
+            created, updated
+        )
+            in rows.decode(
+                (UUID, String, UUID, String, UUID?, UUID?, String, String, String, String?, String?, UUID?, UUID?, Date?, String?, UUID?, Date, Date)
+                    .self
+            )
         {
-            return Row(id: id, kind: kind, workerID: worker, requesterKind: rk, requesterID: rid, requesterAgencyID: ragency, grounds: grounds,
-                       statement: statement, state: CaseState(rawValue: state) ?? .closed, outcome: outcome.flatMap(CaseOutcome.init(rawValue:)),
-                       proposedOutcome: proposed.flatMap(CaseOutcome.init(rawValue:)), proposedBy: proposedBy, decidedBy: decidedBy,
-                       noticeEndsAt: notice, objection: objection, relatedCaseID: related, createdAt: created, updatedAt: updated)
+            return Row(
+                id: id,
+                kind: kind,
+                workerID: worker,
+                requesterKind: rk,
+                requesterID: rid,
+                requesterAgencyID: ragency,
+                grounds: grounds,
+                statement: statement,
+                state: CaseState(rawValue: state) ?? .closed,
+                outcome: outcome.flatMap(CaseOutcome.init(rawValue:)),
+                proposedOutcome: proposed.flatMap(CaseOutcome.init(rawValue:)),
+                proposedBy: proposedBy,
+                decidedBy: decidedBy,
+                noticeEndsAt: notice,
+                objection: objection,
+                relatedCaseID: related,
+                createdAt: created,
+                updatedAt: updated
+            )
         }
         return nil
     }
@@ -127,9 +172,17 @@ public struct CaseService: Sendable {
     func facts(_ row: Row, on connection: PostgresConnection, logger: Logger) async throws -> CaseFacts {
         var agencies: Set<String> = []
         for try await a in try await connection.query("SELECT DISTINCT agency_id FROM tenures WHERE worker_id = \(row.workerID)", logger: logger)
-            .decode(UUID.self) { agencies.insert(a.text) }
-        return CaseFacts(state: row.state, proposedOutcome: row.proposedOutcome, outcome: row.outcome, requesterID: row.requesterID?.text,
-                         proposedBy: row.proposedBy?.text, decidedBy: row.decidedBy?.text, workerAgencies: agencies)
+            .decode(UUID.self)
+        { agencies.insert(a.text) }
+        return CaseFacts(
+            state: row.state,
+            proposedOutcome: row.proposedOutcome,
+            outcome: row.outcome,
+            requesterID: row.requesterID?.text,
+            proposedBy: row.proposedBy?.text,
+            decidedBy: row.decidedBy?.text,
+            workerAgencies: agencies
+        )
     }
 
     /// The end of the notice period: the last of `objection_working_days` working days, at midnight China time.
@@ -141,28 +194,50 @@ public struct CaseService: Sendable {
     }
 
     /// One step, with the case row locked.
-    func step(_ row: inout Row, _ command: CaseCommand, actor: CaseActor, reason: String, caller: Caller,
-              on connection: PostgresConnection, logger: Logger) async throws {
+    func step(
+        _ row: inout Row,
+        _ command: CaseCommand,
+        actor: CaseActor,
+        reason: String,
+        caller: Caller,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
         let facts = try await facts(row, on: connection, logger: logger)
         let to = try CaseMachine.apply(command, facts: facts, by: actor)
         let from = row.state
         row.state = to
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE cases SET state = \(to.rawValue), updated_at = now(), version = version + 1,
                 proposed_outcome = \(row.proposedOutcome?.rawValue), proposed_by = \(row.proposedBy), outcome = \(row.outcome?.rawValue),
                 decided_by = \(row.decidedBy), notice_ends_at = \(row.noticeEndsAt), objection = \(row.objection),
                 objection_at = CASE WHEN \(command.rawValue) = 'object' THEN now() ELSE objection_at END,
                 objection_reviewer = CASE WHEN \(command.rawValue) IN ('uphold_objection', 'reject_objection') THEN \(actor.userID.flatMap(UUID.init(uuidString:))) ELSE objection_reviewer END
             WHERE id = \(row.id)
-            """, logger: logger)
-        try await connection.query("""
+            """,
+            logger: logger
+        )
+        try await connection.query(
+            """
             INSERT INTO case_events (case_id, actor_kind, actor_id, command, from_state, to_state, reason)
             VALUES (\(row.id), \(actor.kind == .system ? "system" : "user"), \(actor.userID.flatMap(UUID.init(uuidString:))), \(command.rawValue),
                     \(from.rawValue), \(to.rawValue), \(reason))
-            """, logger: logger)
-        try await AuditStore.append(caller.event("case.\(command.rawValue)", "case", row.id, [
-            "from": .string(from.rawValue), "to": .string(to.rawValue), "reason": .string(String(reason.prefix(500))),
-        ]), on: connection, logger: logger)
+            """,
+            logger: logger
+        )
+        try await AuditStore.append(
+            caller.event(
+                "case.\(command.rawValue)",
+                "case",
+                row.id,
+                [
+                    "from": .string(from.rawValue), "to": .string(to.rawValue), "reason": .string(String(reason.prefix(500))),
+                ]
+            ),
+            on: connection,
+            logger: logger
+        )
     }
 
     public struct Command: Sendable, Decodable {
@@ -199,7 +274,7 @@ public struct CaseService: Sendable {
             case .worker where caller.workerUUID == row.workerID:
                 actor = CaseActor(kind: .worker, userID: caller.principal.userID)
             case .employer where caller.userUUID != nil && caller.userUUID == row.requesterID,
-                 .agencyStaff where caller.userUUID != nil && caller.userUUID == row.requesterID:
+                .agencyStaff where caller.userUUID != nil && caller.userUUID == row.requesterID:
                 actor = CaseActor(kind: .requester, userID: caller.principal.userID, agencyID: caller.principal.agencyID)
             default:
                 throw RegistryError.notFound("Case")
@@ -227,11 +302,26 @@ public struct CaseService: Sendable {
                 let system = CaseActor(kind: .system, userID: nil)
                 if row.outcome == .upheld {
                     row.noticeEndsAt = noticeEnds()
-                    try await step(&row, .startNotice, actor: system, reason: "Decision upheld: the worker is notified and may object until the notice period ends.",
-                                   caller: .system, on: connection, logger: logger)
+                    try await step(
+                        &row,
+                        .startNotice,
+                        actor: system,
+                        reason: "Decision upheld: the worker is notified and may object until the notice period ends.",
+                        caller: .system,
+                        on: connection,
+                        logger: logger
+                    )
                     try await notifyWorker(row, on: connection, logger: logger)
                 } else {
-                    try await step(&row, .close, actor: system, reason: "Decision: the request is rejected.", caller: .system, on: connection, logger: logger)
+                    try await step(
+                        &row,
+                        .close,
+                        actor: system,
+                        reason: "Decision: the request is rejected.",
+                        caller: .system,
+                        on: connection,
+                        logger: logger
+                    )
                 }
             }
             if command == .upholdObjection || command == .withdraw {
@@ -244,22 +334,37 @@ public struct CaseService: Sendable {
     func notifyWorker(_ row: Row, on connection: PostgresConnection, logger: Logger) async throws {
         guard let worker = try await WorkerStore.get(row.workerID, on: connection, logger: logger), let phone = worker.phone else { return }
         var evidence: [String] = []
-        for try await name in try await connection.query("SELECT filename FROM evidence WHERE case_id = \(row.id) ORDER BY uploaded_at",
-                                                         logger: logger).decode(String.self) { evidence.append(name) }
-        try await NotificationStore.enqueue(channel: "sms", recipient: phone, template: "case_decision_notice", payload: [
-            "grounds": policy.grounds[row.grounds]?.zh ?? row.grounds, "evidence": evidence.joined(separator: ", "),
-            "notice_ends": ISO8601DateFormatter().string(from: row.noticeEndsAt ?? Date()),
-        ], on: connection, logger: logger)
+        for try await name in try await connection.query(
+            "SELECT filename FROM evidence WHERE case_id = \(row.id) ORDER BY uploaded_at",
+            logger: logger
+        ).decode(String.self) { evidence.append(name) }
+        try await NotificationStore.enqueue(
+            channel: "sms",
+            recipient: phone,
+            template: "case_decision_notice",
+            payload: [
+                "grounds": policy.grounds[row.grounds]?.zh ?? row.grounds, "evidence": evidence.joined(separator: ", "),
+                "notice_ends": ISO8601DateFormatter().string(from: row.noticeEndsAt ?? Date()),
+            ],
+            on: connection,
+            logger: logger
+        )
     }
 
     func liftCaseSuspensions(_ row: Row, reason: String, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE suspensions SET lifted_at = now(), lift_reason = \(reason) WHERE case_id = \(row.id) AND lifted_at IS NULL
-            """, logger: logger)
-        try await connection.query("""
+            """,
+            logger: logger
+        )
+        try await connection.query(
+            """
             UPDATE workers SET status = 'active' WHERE id = \(row.workerID) AND status = 'suspended'
               AND NOT EXISTS (SELECT 1 FROM suspensions WHERE worker_id = \(row.workerID) AND lifted_at IS NULL)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
     /// Interim suspension: a separate recorded decision by an administrator, with its own reason.
@@ -270,17 +375,25 @@ public struct CaseService: Sendable {
             guard let row = try await Self.load(caseID, lock: true, on: connection, logger: logger), row.state.isOpen else {
                 throw RegistryError.notFound("Case")
             }
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 INSERT INTO suspensions (worker_id, case_id, reason, decided_by)
                 SELECT \(row.workerID), \(caseID), \(reason), \(admin)
                 WHERE NOT EXISTS (SELECT 1 FROM suspensions WHERE case_id = \(caseID) AND lifted_at IS NULL) RETURNING id
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var created = false
             for try await _ in rows.decode(UUID.self) { created = true }
-            guard created else { throw RegistryError(.conflict, code: "already_suspended", message: "An interim suspension for this case is in force.") }
+            guard created else {
+                throw RegistryError(.conflict, code: "already_suspended", message: "An interim suspension for this case is in force.")
+            }
             try await connection.query("UPDATE workers SET status = 'suspended' WHERE id = \(row.workerID) AND status = 'active'", logger: logger)
-            try await AuditStore.append(caller.event("worker.suspended", "worker", row.workerID, ["case": .string(caseID.text), "reason": .string(reason)]),
-                                        on: connection, logger: logger)
+            try await AuditStore.append(
+                caller.event("worker.suspended", "worker", row.workerID, ["case": .string(caseID.text), "reason": .string(reason)]),
+                on: connection,
+                logger: logger
+            )
             try await GradeQueue.enqueue(row.workerID, reason: "suspension", on: connection, logger: logger)
         }
     }
@@ -290,16 +403,22 @@ public struct CaseService: Sendable {
         let reason = try Input.text(reason, field: "reason", max: 2000)!
         try await database.transaction(logger: logger) { connection in
             guard let row = try await Self.load(caseID, lock: true, on: connection, logger: logger) else { throw RegistryError.notFound("Case") }
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 UPDATE suspensions SET lifted_at = now(), lifted_by = \(admin), lift_reason = \(reason)
                 WHERE case_id = \(caseID) AND lifted_at IS NULL RETURNING id
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var lifted = false
             for try await _ in rows.decode(UUID.self) { lifted = true }
             guard lifted else { throw RegistryError(.conflict, code: "not_suspended", message: "No interim suspension of this case is in force.") }
             try await liftCaseSuspensions(row, reason: reason, on: connection, logger: logger)
-            try await AuditStore.append(caller.event("worker.suspension_lifted", "worker", row.workerID, ["case": .string(caseID.text), "reason": .string(reason)]),
-                                        on: connection, logger: logger)
+            try await AuditStore.append(
+                caller.event("worker.suspension_lifted", "worker", row.workerID, ["case": .string(caseID.text), "reason": .string(reason)]),
+                on: connection,
+                logger: logger
+            )
             try await GradeQueue.enqueue(row.workerID, reason: "suspension", on: connection, logger: logger)
         }
     }
@@ -310,38 +429,78 @@ public struct CaseService: Sendable {
     public func executeDue(now: Date = Date(), logger: Logger) async throws -> Int {
         try await database.transaction(logger: logger) { connection in
             var ids: [UUID] = []
-            for try await id in try await connection.query("""
+            for try await id in try await connection.query(
+                """
                 SELECT id FROM cases WHERE (state = 'notice_period' AND notice_ends_at <= \(now)) OR state = 'final'
                 ORDER BY updated_at LIMIT 100 FOR UPDATE SKIP LOCKED
-                """, logger: logger).decode(UUID.self) { ids.append(id) }
+                """,
+                logger: logger
+            ).decode(UUID.self) { ids.append(id) }
             let system = CaseActor(kind: .system, userID: nil)
             for id in ids {
                 guard var row = try await Self.load(id, lock: true, on: connection, logger: logger) else { continue }
                 if row.state == .noticePeriod {
-                    try await step(&row, .finalize, actor: system, reason: "The notice period ended without an objection.", caller: .system,
-                                   on: connection, logger: logger)
+                    try await step(
+                        &row,
+                        .finalize,
+                        actor: system,
+                        reason: "The notice period ended without an objection.",
+                        caller: .system,
+                        on: connection,
+                        logger: logger
+                    )
                 }
                 guard row.state == .final else { continue }
-                try await step(&row, .execute, actor: system, reason: row.kind == "reinstatement" ? "Reinstated: the ban is lifted." : "Executed: the worker is barred from practice.",
-                               caller: .system, on: connection, logger: logger)
+                try await step(
+                    &row,
+                    .execute,
+                    actor: system,
+                    reason: row.kind == "reinstatement" ? "Reinstated: the ban is lifted." : "Executed: the worker is barred from practice.",
+                    caller: .system,
+                    on: connection,
+                    logger: logger
+                )
                 if row.kind == "reinstatement", let banned = row.relatedCaseID {
-                    try await connection.query("""
+                    try await connection.query(
+                        """
                         UPDATE bans SET lifted_at = now(), lifted_by_case_id = \(row.id) WHERE case_id = \(banned) AND lifted_at IS NULL
-                        """, logger: logger)
-                    try await connection.query("UPDATE workers SET status = 'active' WHERE id = \(row.workerID) AND status = 'revoked'", logger: logger)
-                    try await AuditStore.append(Caller.system.event("worker.reinstated", "worker", row.workerID, ["case": .string(row.id.text)]),
-                                                on: connection, logger: logger)
+                        """,
+                        logger: logger
+                    )
+                    try await connection.query(
+                        "UPDATE workers SET status = 'active' WHERE id = \(row.workerID) AND status = 'revoked'",
+                        logger: logger
+                    )
+                    try await AuditStore.append(
+                        Caller.system.event("worker.reinstated", "worker", row.workerID, ["case": .string(row.id.text)]),
+                        on: connection,
+                        logger: logger
+                    )
                 } else {
-                    try await connection.query("""
+                    try await connection.query(
+                        """
                         INSERT INTO bans (worker_id, case_id) VALUES (\(row.workerID), \(row.id)) ON CONFLICT DO NOTHING
-                        """, logger: logger)
-                    try await connection.query("UPDATE workers SET status = 'revoked', available_for_hire = false WHERE id = \(row.workerID)", logger: logger)
+                        """,
+                        logger: logger
+                    )
+                    try await connection.query(
+                        "UPDATE workers SET status = 'revoked', available_for_hire = false WHERE id = \(row.workerID)",
+                        logger: logger
+                    )
                     try await liftCaseSuspensions(row, reason: "Superseded by the ban.", on: connection, logger: logger)
                     try await connection.query("UPDATE workers SET status = 'revoked' WHERE id = \(row.workerID)", logger: logger)
-                    try await AuditStore.append(Caller.system.event("worker.barred", "worker", row.workerID, ["case": .string(row.id.text)]),
-                                                on: connection, logger: logger)
+                    try await AuditStore.append(
+                        Caller.system.event("worker.barred", "worker", row.workerID, ["case": .string(row.id.text)]),
+                        on: connection,
+                        logger: logger
+                    )
                 }
-                try await GradeQueue.enqueue(row.workerID, reason: row.kind == "reinstatement" ? "reinstated" : "barred", on: connection, logger: logger)
+                try await GradeQueue.enqueue(
+                    row.workerID,
+                    reason: row.kind == "reinstatement" ? "reinstated" : "barred",
+                    on: connection,
+                    logger: logger
+                )
             }
             return ids.count
         }
@@ -354,22 +513,31 @@ public struct CaseService: Sendable {
         let statement = try Input.text(statement, field: "statement", max: 10_000)!
         return try await database.transaction(logger: logger) { connection in
             guard let banned = try await Self.load(bannedCase, lock: true, on: connection, logger: logger), banned.state == .executed,
-                  banned.kind == "revocation"
+                banned.kind == "revocation"
             else { throw RegistryError(.conflict, code: "not_executed", message: "Only an executed revocation can be reversed.") }
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 INSERT INTO cases (kind, related_case_id, worker_id, requester_kind, requester_id, grounds, statement, policy_version)
                 VALUES ('reinstatement', \(bannedCase), \(banned.workerID), 'system', \(admin), \(banned.grounds), \(statement),
                         \("revocation-v\(policy.version)")) RETURNING id
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var id: UUID?
             for try await value in rows.decode(UUID.self) { id = value }
             guard let id else { throw RegistryError(.unavailable, code: "insert_failed", message: "Not filed.") }
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO case_events (case_id, actor_kind, actor_id, command, from_state, to_state, reason)
                 VALUES (\(id), 'user', \(admin), 'submit', 'none', 'submitted', \(String(statement.prefix(500))))
-                """, logger: logger)
-            try await AuditStore.append(caller.event("case.reinstatement_submitted", "case", id, ["banned_case": .string(bannedCase.text)]),
-                                        on: connection, logger: logger)
+                """,
+                logger: logger
+            )
+            try await AuditStore.append(
+                caller.event("case.reinstatement_submitted", "case", id, ["banned_case": .string(bannedCase.text)]),
+                on: connection,
+                logger: logger
+            )
             return id
         }
     }
@@ -400,19 +568,26 @@ public struct CaseService: Sendable {
         // Who asks comes first: to anyone but a party, the case does not exist, whatever the upload.
         try await database.withConnection { connection in
             guard let row = try await Self.load(caseID, lock: false, on: connection, logger: logger), row.state.isOpen,
-                  Self.mayAdd(caller, to: row)
+                Self.mayAdd(caller, to: row)
             else { throw RegistryError.notFound("Case") }
             guard try await Self.evidenceCount(caseID, on: connection, logger: logger) < policy.evidencePerCase else {
                 throw RegistryError(.conflict, code: "evidence_limit", message: "A case holds at most \(policy.evidencePerCase) files.")
             }
         }
         if let declaredLength, declaredLength > policy.evidenceMaxBytes {
-            throw RegistryError(.tooLarge, code: "evidence_too_large", message: "Evidence files are at most \(policy.evidenceMaxBytes / 1_048_576) MB.")
+            throw RegistryError(
+                .tooLarge,
+                code: "evidence_too_large",
+                message: "Evidence files are at most \(policy.evidenceMaxBytes / 1_048_576) MB."
+            )
         }
         if !contentType.isEmpty {
             guard policy.evidenceTypes.contains(Self.mediaType(contentType)) else {
-                throw RegistryError(.unsupportedMediaType, code: "evidence_type",
-                                    message: "Evidence must be one of: \(policy.evidenceTypes.joined(separator: ", ")).")
+                throw RegistryError(
+                    .unsupportedMediaType,
+                    code: "evidence_type",
+                    message: "Evidence must be one of: \(policy.evidenceTypes.joined(separator: ", "))."
+                )
             }
         }
     }
@@ -428,34 +603,63 @@ public struct CaseService: Sendable {
 
     static func evidenceCount(_ caseID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Int {
         for try await n in try await connection.query("SELECT count(*)::int FROM evidence WHERE case_id = \(caseID)", logger: logger)
-            .decode(Int.self) { return n }
+            .decode(Int.self)
+        { return n }
         return 0
     }
 
     /// Adds a file: size and type from policy (the declared type must match the content),
     /// stored content-addressed; never modified or deleted.
-    public func addEvidence(_ caseID: UUID, filename: String, contentType: String, bytes: [UInt8], description: String?,
-                            caller: Caller, logger: Logger) async throws -> EvidenceItem {
+    public func addEvidence(
+        _ caseID: UUID,
+        filename: String,
+        contentType: String,
+        bytes: [UInt8],
+        description: String?,
+        caller: Caller,
+        logger: Logger
+    ) async throws -> EvidenceItem {
         let upload = EvidenceUpload(content: Data(bytes), sha256: Data(SHA256.hash(data: Data(bytes))))
-        return try await addEvidence(caseID, filename: filename, contentType: contentType, upload: upload, description: description,
-                                     caller: caller, logger: logger)
+        return try await addEvidence(
+            caseID,
+            filename: filename,
+            contentType: contentType,
+            upload: upload,
+            description: description,
+            caller: caller,
+            logger: logger
+        )
     }
 
     /// As above, for a file already received and hashed (streamed to disk by `EvidenceSink`).
-    public func addEvidence(_ caseID: UUID, filename: String, contentType: String, upload: EvidenceUpload, description: String?,
-                            caller: Caller, logger: Logger) async throws -> EvidenceItem {
+    public func addEvidence(
+        _ caseID: UUID,
+        filename: String,
+        contentType: String,
+        upload: EvidenceUpload,
+        description: String?,
+        caller: Caller,
+        logger: Logger
+    ) async throws -> EvidenceItem {
         let bytes = upload.content
         guard bytes.count <= policy.evidenceMaxBytes else {
-            throw RegistryError(.tooLarge, code: "evidence_too_large", message: "Evidence files are at most \(policy.evidenceMaxBytes / 1_048_576) MB.")
+            throw RegistryError(
+                .tooLarge,
+                code: "evidence_too_large",
+                message: "Evidence files are at most \(policy.evidenceMaxBytes / 1_048_576) MB."
+            )
         }
         let declared = Self.mediaType(contentType)
         guard policy.evidenceTypes.contains(declared), Self.sniff(Array(bytes.prefix(16))) == declared else {
-            throw RegistryError(.unsupportedMediaType, code: "evidence_type",
-                                message: "Evidence must be one of: \(policy.evidenceTypes.joined(separator: ", ")) (and the file must really be one).")
+            throw RegistryError(
+                .unsupportedMediaType,
+                code: "evidence_type",
+                message: "Evidence must be one of: \(policy.evidenceTypes.joined(separator: ", ")) (and the file must really be one)."
+            )
         }
         let name = (filename as NSString).lastPathComponent.trimmingWhitespace()
         guard (1...255).contains(name.count), !name.contains("/"), !name.contains("\\"), !name.hasPrefix("."),
-              !name.hasInvisibleCharacters
+            !name.hasInvisibleCharacters
         else {
             throw RegistryError.invalid("filename", "Give the file a plain name (no control, bidirectional or invisible characters).")
         }
@@ -469,20 +673,36 @@ public struct CaseService: Sendable {
             guard try await Self.evidenceCount(caseID, on: connection, logger: logger) < policy.evidencePerCase else {
                 throw RegistryError(.conflict, code: "evidence_limit", message: "A case holds at most \(policy.evidencePerCase) files.")
             }
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO evidence_blobs (sha256, content, size_bytes) VALUES (\(digest), \(bytes), \(Int32(bytes.count)))
                 ON CONFLICT (sha256) DO NOTHING
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var item: EvidenceItem?
-            for try await (id, at) in try await connection.query("""
+            for try await (id, at) in try await connection.query(
+                """
                 INSERT INTO evidence (case_id, sha256, filename, content_type, size_bytes, description, uploaded_by)
                 VALUES (\(caseID), \(digest), \(name), \(declared), \(Int32(bytes.count)), \(description), \(caller.userUUID)) RETURNING id, uploaded_at
-                """, logger: logger).decode((UUID, Date).self) {
-                item = EvidenceItem(id: id.text, filename: name, contentType: declared, sizeBytes: bytes.count, sha256: digest.hex,
-                                    description: description, uploadedAt: at)
+                """,
+                logger: logger
+            ).decode((UUID, Date).self) {
+                item = EvidenceItem(
+                    id: id.text,
+                    filename: name,
+                    contentType: declared,
+                    sizeBytes: bytes.count,
+                    sha256: digest.hex,
+                    description: description,
+                    uploadedAt: at
+                )
             }
-            try await AuditStore.append(caller.event("case.evidence_added", "case", caseID, ["sha256": .string(digest.hex), "filename": .string(name)]),
-                                        on: connection, logger: logger)
+            try await AuditStore.append(
+                caller.event("case.evidence_added", "case", caseID, ["sha256": .string(digest.hex), "filename": .string(name)]),
+                on: connection,
+                logger: logger
+            )
             return item!
         }
     }
@@ -490,12 +710,16 @@ public struct CaseService: Sendable {
     /// The file, its hash verified; only the parties and administrators may download it.
     public func evidence(_ evidenceID: UUID, caller: Caller, logger: Logger) async throws -> (filename: String, contentType: String, bytes: [UInt8]) {
         try await database.withConnection { connection in
-            for try await (caseID, name, type, hash, content) in try await connection.query("""
+            for try await (caseID, name, type, hash, content) in try await connection.query(
+                """
                 SELECT e.case_id, e.filename, e.content_type, b.sha256, b.content FROM evidence e JOIN evidence_blobs b ON b.sha256 = e.sha256
                 WHERE e.id = \(evidenceID)
-                """, logger: logger).decode((UUID, String, String, Data, Data).self) {
+                """,
+                logger: logger
+            ).decode((UUID, String, String, Data, Data).self) {
                 guard let row = try await Self.load(caseID, lock: false, on: connection, logger: logger) else { break }
-                let may = caller.principal.role == .admin || (caller.userUUID != nil && caller.userUUID == row.requesterID)
+                let may =
+                    caller.principal.role == .admin || (caller.userUUID != nil && caller.userUUID == row.requesterID)
                     || (caller.principal.role == .worker && caller.workerUUID == row.workerID)
                 guard may else { break }
                 guard Data(SHA256.hash(data: content)) == hash else {
@@ -542,27 +766,61 @@ public struct CaseService: Sendable {
         guard let row = try await Self.load(id, lock: false, on: connection, logger: logger) else { throw RegistryError.notFound("Case") }
         let facts = try await facts(row, on: connection, logger: logger)
         var evidence: [EvidenceItem] = []
-        for try await (eid, name, type, size, hash, description, at) in try await connection.query("""
+        for try await (eid, name, type, size, hash, description, at) in try await connection.query(
+            """
             SELECT id, filename, content_type, size_bytes, sha256, description, uploaded_at FROM evidence WHERE case_id = \(id) ORDER BY uploaded_at
-            """, logger: logger).decode((UUID, String, String, Int32, Data, String?, Date).self) {
-            evidence.append(EvidenceItem(id: eid.text, filename: name, contentType: type, sizeBytes: Int(size), sha256: hash.hex, description: description,
-                                         uploadedAt: at))
+            """,
+            logger: logger
+        ).decode((UUID, String, String, Int32, Data, String?, Date).self) {
+            evidence.append(
+                EvidenceItem(
+                    id: eid.text,
+                    filename: name,
+                    contentType: type,
+                    sizeBytes: Int(size),
+                    sha256: hash.hex,
+                    description: description,
+                    uploadedAt: at
+                )
+            )
         }
         var timeline: [Event] = []
-        for try await (command, from, to, kind, reason, at) in try await connection.query("""
+        for try await (command, from, to, kind, reason, at) in try await connection.query(
+            """
             SELECT command, from_state, to_state, actor_kind, reason, occurred_at FROM case_events WHERE case_id = \(id) ORDER BY id
-            """, logger: logger).decode((String, String, String, String, String, Date).self) {
+            """,
+            logger: logger
+        ).decode((String, String, String, String, String, Date).self) {
             timeline.append(Event(command: command, fromState: from, toState: to, actorKind: kind, reason: reason, occurredAt: at))
         }
-        var v = View(id: row.id.text, kind: row.kind, workerId: row.workerID.text, grounds: row.grounds, state: row.state.rawValue,
-                     outcome: row.outcome?.rawValue, statement: row.statement, proposedOutcome: row.proposedOutcome?.rawValue,
-                     noticeEndsAt: row.noticeEndsAt, objection: row.objection, allowed: CaseMachine.allowed(facts).map(\.rawValue),
-                     evidence: evidence, timeline: timeline, createdAt: row.createdAt)
+        var v = View(
+            id: row.id.text,
+            kind: row.kind,
+            workerId: row.workerID.text,
+            grounds: row.grounds,
+            state: row.state.rawValue,
+            outcome: row.outcome?.rawValue,
+            statement: row.statement,
+            proposedOutcome: row.proposedOutcome?.rawValue,
+            noticeEndsAt: row.noticeEndsAt,
+            objection: row.objection,
+            allowed: CaseMachine.allowed(facts).map(\.rawValue),
+            evidence: evidence,
+            timeline: timeline,
+            createdAt: row.createdAt
+        )
         switch role {
         case .admin: break
         case .worker: v.proposedOutcome = nil
-        case .requester: v.proposedOutcome = nil; v.objection = nil
-        case .agency: v.statement = nil; v.proposedOutcome = nil; v.objection = nil; v.evidence = nil; v.timeline = nil
+        case .requester:
+            v.proposedOutcome = nil
+            v.objection = nil
+        case .agency:
+            v.statement = nil
+            v.proposedOutcome = nil
+            v.objection = nil
+            v.evidence = nil
+            v.timeline = nil
         }
         return v
     }
@@ -602,12 +860,25 @@ public struct CaseService: Sendable {
     public func queue(logger: Logger) async throws -> [QueueItem] {
         try await database.withConnection { connection in
             var items: [QueueItem] = []
-            for try await (id, kind, worker, grounds, state, created, updated) in try await connection.query("""
+            for try await (id, kind, worker, grounds, state, created, updated) in try await connection.query(
+                """
                 SELECT id, kind, worker_id, grounds, state, created_at, updated_at FROM cases
                 WHERE state NOT IN ('executed', 'withdrawn', 'closed') ORDER BY state, created_at LIMIT 500
-                """, logger: logger).decode((UUID, String, UUID, String, String, Date, Date).self) {
-                items.append(QueueItem(id: id.text, kind: kind, workerId: worker.text, grounds: grounds, state: state, createdAt: created,
-                                       updatedAt: updated, ageDays: Int(Date().timeIntervalSince(created) / 86_400)))
+                """,
+                logger: logger
+            ).decode((UUID, String, UUID, String, String, Date, Date).self) {
+                items.append(
+                    QueueItem(
+                        id: id.text,
+                        kind: kind,
+                        workerId: worker.text,
+                        grounds: grounds,
+                        state: state,
+                        createdAt: created,
+                        updatedAt: updated,
+                        ageDays: Int(Date().timeIntervalSince(created) / 86_400)
+                    )
+                )
             }
             return items
         }

@@ -79,7 +79,7 @@ public struct Configuration: Sendable {
         }
         if let address = env["REGISTRY_METRICS_ADDRESS"], !address.isEmpty {
             guard let colon = address.lastIndex(of: ":"), let p = Int(address[address.index(after: colon)...]), (1...65535).contains(p),
-                  colon > address.startIndex
+                colon > address.startIndex
             else { throw ConfigurationError("REGISTRY_METRICS_ADDRESS must be HOST:PORT, e.g. 10.0.0.5:9464") }
             c.metricsHost = String(address[..<colon])
             c.metricsPort = p
@@ -95,7 +95,7 @@ public struct Configuration: Sendable {
         }
         if let url = env["REGISTRY_PUBLIC_URL"], !url.isEmpty {
             guard let parsed = URLComponents(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host?.isEmpty == false,
-                  parsed.query == nil, parsed.fragment == nil, parsed.user == nil
+                parsed.query == nil, parsed.fragment == nil, parsed.user == nil
             else { throw ConfigurationError("REGISTRY_PUBLIC_URL must be an http(s) address like https://registry.example.cn") }
             c.publicURL = url.hasSuffix("/") ? String(url.dropLast()) : url
         }

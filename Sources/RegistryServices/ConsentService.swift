@@ -40,10 +40,20 @@ public struct ConsentService: Sendable {
         let code = Self.newCode()
         return try await database.transaction(logger: logger) { connection in
             try await requireRoomForCode(workerID, on: connection, logger: logger)
-            let (id, expires) = try await ConsentStore.create(workerID: workerID, codeHash: Data(TokenGenerator.hash(code)), issuedBy: user,
-                                                              via: "worker", minutes: policy.consentCodeMinutes, on: connection, logger: logger)
-            try await AuditStore.append(caller.event("consent.issued", "worker", workerID, ["consent": .string(id.text), "via": "worker"]),
-                                        on: connection, logger: logger)
+            let (id, expires) = try await ConsentStore.create(
+                workerID: workerID,
+                codeHash: Data(TokenGenerator.hash(code)),
+                issuedBy: user,
+                via: "worker",
+                minutes: policy.consentCodeMinutes,
+                on: connection,
+                logger: logger
+            )
+            try await AuditStore.append(
+                caller.event("consent.issued", "worker", workerID, ["consent": .string(id.text), "via": "worker"]),
+                on: connection,
+                logger: logger
+            )
             return Issued(id: id.text, code: code, expiresAt: expires, checkPath: "/check?code=\(code)", sentTo: nil)
         }
     }
@@ -60,12 +70,28 @@ public struct ConsentService: Sendable {
                 throw RegistryError(.conflict, code: "no_phone", message: "She has no phone on file; she can issue a code in her own account.")
             }
             try await requireRoomForCode(workerID, on: connection, logger: logger)
-            let (id, expires) = try await ConsentStore.create(workerID: workerID, codeHash: Data(TokenGenerator.hash(code)), issuedBy: user,
-                                                              via: "agency", minutes: policy.consentCodeMinutes, on: connection, logger: logger)
-            try await NotificationStore.enqueue(channel: "sms", recipient: phone, template: "consent_code",
-                                                payload: ["code": code, "minutes": String(policy.consentCodeMinutes)], on: connection, logger: logger)
-            try await AuditStore.append(caller.event("consent.issued", "worker", workerID, ["consent": .string(id.text), "via": "agency"]),
-                                        on: connection, logger: logger)
+            let (id, expires) = try await ConsentStore.create(
+                workerID: workerID,
+                codeHash: Data(TokenGenerator.hash(code)),
+                issuedBy: user,
+                via: "agency",
+                minutes: policy.consentCodeMinutes,
+                on: connection,
+                logger: logger
+            )
+            try await NotificationStore.enqueue(
+                channel: "sms",
+                recipient: phone,
+                template: "consent_code",
+                payload: ["code": code, "minutes": String(policy.consentCodeMinutes)],
+                on: connection,
+                logger: logger
+            )
+            try await AuditStore.append(
+                caller.event("consent.issued", "worker", workerID, ["consent": .string(id.text), "via": "agency"]),
+                on: connection,
+                logger: logger
+            )
             return Issued(id: id.text, code: nil, expiresAt: expires, checkPath: nil, sentTo: TransferService.maskPhone(phone))
         }
     }
@@ -75,8 +101,11 @@ public struct ConsentService: Sendable {
     /// an agency cannot flood her phone with codes.
     func requireRoomForCode(_ workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws {
         guard try await ConsentStore.liveCount(workerID: workerID, on: connection, logger: logger) < policy.consentCodesLiveMax else {
-            throw RegistryError(.conflict, code: "too_many_codes",
-                                message: "She already has \(policy.consentCodesLiveMax) codes that still work: revoke one, or wait until one expires.")
+            throw RegistryError(
+                .conflict,
+                code: "too_many_codes",
+                message: "She already has \(policy.consentCodesLiveMax) codes that still work: revoke one, or wait until one expires."
+            )
         }
     }
 
@@ -90,8 +119,14 @@ public struct ConsentService: Sendable {
     public func revoke(_ id: UUID, caller: Caller, logger: Logger) async throws {
         guard caller.principal.role == .worker, let workerID = caller.workerUUID else { throw RegistryError.forbidden }
         try await database.transaction(logger: logger) { connection in
-            guard try await ConsentStore.revoke(id, workerID: workerID, on: connection, logger: logger) else { throw RegistryError.notFound("Consent") }
-            try await AuditStore.append(caller.event("consent.revoked", "worker", workerID, ["consent": .string(id.text)]), on: connection, logger: logger)
+            guard try await ConsentStore.revoke(id, workerID: workerID, on: connection, logger: logger) else {
+                throw RegistryError.notFound("Consent")
+            }
+            try await AuditStore.append(
+                caller.event("consent.revoked", "worker", workerID, ["consent": .string(id.text)]),
+                on: connection,
+                logger: logger
+            )
         }
     }
 
@@ -100,7 +135,10 @@ public struct ConsentService: Sendable {
         public var accessUntil: Date
     }
 
-    enum RedeemOutcome: Sendable { case ok(Redeemed), wrong }
+    enum RedeemOutcome: Sendable {
+        case ok(Redeemed)
+        case wrong
+    }
 
     /// An employer redeems a code: single use; then she may read the report for a while.
     /// Wrong codes are counted per employer and blocked like sign-in failures.
@@ -108,8 +146,11 @@ public struct ConsentService: Sendable {
         guard caller.principal.role == .employer, let employer = caller.userUUID else { throw RegistryError.forbidden }
         let normalized = Self.normalize(code)
         guard normalized.count == 8, normalized.allSatisfy({ Self.alphabet.contains($0) }) else {
-            throw RegistryError.invalid("code", "A consent code is 8 characters from \(String(Self.alphabet)) (no 0, 1, I, L or O).",
-                                        code: "invalid_code")
+            throw RegistryError.invalid(
+                "code",
+                "A consent code is 8 characters from \(String(Self.alphabet)) (no 0, 1, I, L or O).",
+                code: "invalid_code"
+            )
         }
         // Guesses are counted before the code is looked at, per employer and per client address
         // (employer accounts are free to make, addresses are not).
@@ -121,23 +162,36 @@ public struct ConsentService: Sendable {
         let blocked = try await ThrottleStore.admit(keys, policy: limits, database: database, logger: logger)
         if blocked > 0 { throw RegistryError.throttled(retryAfterSeconds: blocked) }
         let outcome: RedeemOutcome = try await database.transaction(logger: logger) { connection in
-            guard let consent = try await ConsentStore.redeemable(codeHash: Data(TokenGenerator.hash(normalized)), on: connection, logger: logger) else {
+            guard let consent = try await ConsentStore.redeemable(codeHash: Data(TokenGenerator.hash(normalized)), on: connection, logger: logger)
+            else {
                 try await AuditStore.append(caller.event("consent.redeem_failed", "user", employer), on: connection, logger: logger)
                 return .wrong
             }
             try await ThrottleStore.reset(key: key, on: connection, logger: logger)
             if let addressKey { try await ThrottleStore.release(key: addressKey, on: connection, logger: logger) }
-            let until = try await ConsentStore.redeem(consent.id, employer: employer, accessMinutes: policy.reportAccessMinutes,
-                                                      on: connection, logger: logger)
-            try await AuditStore.append(caller.event("consent.redeemed", "worker", consent.workerID, ["consent": .string(consent.id.text)]),
-                                        on: connection, logger: logger)
+            let until = try await ConsentStore.redeem(
+                consent.id,
+                employer: employer,
+                accessMinutes: policy.reportAccessMinutes,
+                on: connection,
+                logger: logger
+            )
+            try await AuditStore.append(
+                caller.event("consent.redeemed", "worker", consent.workerID, ["consent": .string(consent.id.text)]),
+                on: connection,
+                logger: logger
+            )
             return .ok(Redeemed(workerId: consent.workerID.text, accessUntil: until))
         }
         switch outcome {
         case .ok(let r): return r
         case .wrong:
-            throw RegistryError(.badRequest, code: "invalid_code", message: "This code is wrong, used, revoked or expired. Ask the worker for a new one.",
-                                field: "code")
+            throw RegistryError(
+                .badRequest,
+                code: "invalid_code",
+                message: "This code is wrong, used, revoked or expired. Ask the worker for a new one.",
+                field: "code"
+            )
         }
     }
 }

@@ -15,8 +15,11 @@ public struct DatabaseRuntime: Sendable {
     /// made by an earlier version with password-less local connections gets passwords now.
     public static func prepare(_ configuration: Configuration, logger: Logger) async throws -> DatabaseRuntime {
         if let url = configuration.databaseURL {
-            return DatabaseRuntime(endpoint: try DatabaseEndpoint(url: url, appPassword: configuration.databaseAppPassword), embedded: nil,
-                                   startedHere: false)
+            return DatabaseRuntime(
+                endpoint: try DatabaseEndpoint(url: url, appPassword: configuration.databaseAppPassword),
+                embedded: nil,
+                startedHere: false
+            )
         }
         let cluster = EmbeddedPostgres(dataDirectory: configuration.dataDirectory + "/postgres")
         let outcome = try cluster.start(logger: logger)
@@ -70,4 +73,3 @@ public struct DatabaseRuntime: Sendable {
         }
     }
 }
-

@@ -1,6 +1,6 @@
 import Foundation
-import PostgresNIO
 import Logging
+import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
 import RegistryStorage
@@ -44,8 +44,18 @@ public enum DemoData {
         var staff: [Caller] = []
         for a in agencyStaff {
             let (agencyID, userID) = try await registry.agencies.apply(
-                .init(name: a.name, uscc: a.uscc, regionCode: a.region, contactName: a.contact, contactPhone: nil, contactEmail: a.email,
-                      password: password), caller: .system, logger: logger)
+                .init(
+                    name: a.name,
+                    uscc: a.uscc,
+                    regionCode: a.region,
+                    contactName: a.contact,
+                    contactPhone: nil,
+                    contactEmail: a.email,
+                    password: password
+                ),
+                caller: .system,
+                logger: logger
+            )
             _ = try await registry.agencies.decide(agencyID, .approve, reason: "demo", caller: admin, logger: logger)
             staff.append(Caller(Principal(.user(id: userID.text, role: .agencyStaff, agencyID: agencyID.text, workerID: nil))))
         }
@@ -55,21 +65,52 @@ public enum DemoData {
             let caller = staff[i < 3 ? 0 : 1]
             let id = try await registry.workers.register(
                 .init(idNumber: idNumber, fullName: w.name, sex: "F", phone: w.phone, homeRegion: w.region, serviceCategories: w.categories),
-                caller: caller, logger: logger)
+                caller: caller,
+                logger: logger
+            )
             ids.append((id, idNumber))
             let category = w.categories[0]
-            _ = try await registry.workers.addSkill(id, .init(category: category, level: 2 + i % 3, assessedOn: "2025-06-01",
-                                                              assessor: "市职业技能鉴定中心", note: nil), caller: caller, logger: logger)
-            _ = try await registry.workers.addTraining(id, .init(kind: "certificate", title: category == "elder_care" ? "养老护理员证" : "育婴员证",
-                                                                 issuer: "人力资源和社会保障局", category: category, certificateNo: "HR-\(2020 + i)-\(1000 + i)",
-                                                                 issuedOn: "202\(i % 5)-03-15", expiresOn: i == 4 ? "2024-03-15" : nil, hours: nil),
-                                                       caller: caller, logger: logger)
+            _ = try await registry.workers.addSkill(
+                id,
+                .init(
+                    category: category,
+                    level: 2 + i % 3,
+                    assessedOn: "2025-06-01",
+                    assessor: "市职业技能鉴定中心",
+                    note: nil
+                ),
+                caller: caller,
+                logger: logger
+            )
+            _ = try await registry.workers.addTraining(
+                id,
+                .init(
+                    kind: "certificate",
+                    title: category == "elder_care" ? "养老护理员证" : "育婴员证",
+                    issuer: "人力资源和社会保障局",
+                    category: category,
+                    certificateNo: "HR-\(2020 + i)-\(1000 + i)",
+                    issuedOn: "202\(i % 5)-03-15",
+                    expiresOn: i == 4 ? "2024-03-15" : nil,
+                    hours: nil
+                ),
+                caller: caller,
+                logger: logger
+            )
             // Dated from today, so that the demo looks the same whenever it is loaded: one certificate lapsed, the rest valid.
             let today = CivilDate.today()
-            _ = try await registry.workers.addHealthCertificate(id, .init(issuer: "市疾病预防控制中心", certificateNo: nil, issuedOn: today.adding(days: -90).iso,
-                                                                          validUntil: (i == 5 ? today.adding(days: -10) : today.adding(days: 270)).iso,
-                                                                          result: nil),
-                                                                caller: caller, logger: logger)
+            _ = try await registry.workers.addHealthCertificate(
+                id,
+                .init(
+                    issuer: "市疾病预防控制中心",
+                    certificateNo: nil,
+                    issuedOn: today.adding(days: -90).iso,
+                    validUntil: (i == 5 ? today.adding(days: -10) : today.adding(days: 270)).iso,
+                    result: nil
+                ),
+                caller: caller,
+                logger: logger
+            )
             try await registry.workers.assess(id, .init(workAbility: "能独立完成日常照护", ethicsRating: 4 + i % 2), caller: caller, logger: logger)
         }
         // 李秀英 moved from 安心 to 金牌: consented by code, sealed with a final assessment.
@@ -77,8 +118,12 @@ public enum DemoData {
         let movedID = UUID(uuidString: moved.transfer.id)!
         if let code = try await lastCode(registry, logger: logger) {
             _ = try await registry.transfers.consent(movedID, code: code, caller: staff[1], logger: logger)
-            _ = try await registry.transfers.seal(movedID, final: .init(workAbility: "育儿经验丰富", feedbackSummary: "雇主评价良好", ethicsRating: 5),
-                                                  caller: staff[0], logger: logger)
+            _ = try await registry.transfers.seal(
+                movedID,
+                final: .init(workAbility: "育儿经验丰富", feedbackSummary: "雇主评价良好", ethicsRating: 5),
+                caller: staff[0],
+                logger: logger
+            )
         }
         // 张桂兰: 金牌 asked for her; she has not answered yet.
         _ = try await registry.transfers.request(idNumber: ids[1].1, caller: staff[1], logger: logger)
@@ -87,13 +132,20 @@ public enum DemoData {
         // replied, and is listed for hire.
         let employerID = try await registry.accounts.registerEmployer(
             .init(email: employerEmail, phone: nil, password: password, householdName: "张先生家", regionCode: "350102"),
-            caller: .system, logger: logger)
+            caller: .system,
+            logger: logger
+        )
         let employer = Caller(Principal(.user(id: employerID.text, role: .employer, agencyID: nil, workerID: nil)))
         let chunmei = ids[2].0
         _ = try await registry.accounts.startWorkerAccount(chunmei, workers: registry.workers, caller: staff[0], logger: logger)
         if let code = try await lastCode(registry, template: "worker_activation_code", logger: logger) {
-            try await registry.accounts.activateWorker(phone: demoWorkers[2].phone, code: code, password: password,
-                                                       throttle: registry.policies.authentication, logger: logger)
+            try await registry.accounts.activateWorker(
+                phone: demoWorkers[2].phone,
+                code: code,
+                password: password,
+                throttle: registry.policies.authentication,
+                logger: logger
+            )
         }
         let workerUser = try await registry.database.withConnection { connection in
             try await AccountStore.find(email: nil, phone: demoWorkers[2].phone, on: connection, logger: logger)
@@ -101,13 +153,20 @@ public enum DemoData {
         let worker = Caller(Principal(.user(id: workerUser?.id.text ?? "", role: .worker, agencyID: nil, workerID: chunmei.text)))
         let engagement = try await registry.engagements.place(
             .init(workerId: chunmei, employerEmail: employerEmail, employerPhone: nil, category: "maternity", startsOn: "2026-03-01"),
-            caller: staff[0], logger: logger)
+            caller: staff[0],
+            logger: logger
+        )
         _ = try await registry.engagements.transition(engagement, "confirm", caller: employer, logger: logger)
         let review = try await registry.engagements.review(
             engagement: engagement,
-            .init(skillScores: ["punctuality": 5, "quality": 4, "childcare": 5, "cooking": 4],
-                  ethicsScores: ["honesty": 5, "respect": 5, "reliability": 5, "care": 5], comment: "照顾产妇和宝宝非常细心，做事踏实。"),
-            caller: employer, logger: logger)
+            .init(
+                skillScores: ["punctuality": 5, "quality": 4, "childcare": 5, "cooking": 4],
+                ethicsScores: ["honesty": 5, "respect": 5, "reliability": 5, "care": 5],
+                comment: "照顾产妇和宝宝非常细心，做事踏实。"
+            ),
+            caller: employer,
+            logger: logger
+        )
         try await registry.engagements.reply(review, body: "谢谢张先生一家的信任！", caller: worker, logger: logger)
         try await registry.accounts.setAvailable(true, caller: worker, logger: logger)
         _ = try await registry.consents.issue(caller: worker, logger: logger)
@@ -117,9 +176,12 @@ public enum DemoData {
     public static let workerPhone = "13800138003"
 
     static func lastCode(_ registry: Registry, template: String = "transfer_consent_code", logger: Logger) async throws -> String? {
-        let rows = try await registry.database.query("""
+        let rows = try await registry.database.query(
+            """
             SELECT payload->>'code' FROM notifications WHERE template = \(template) AND sent_at IS NULL ORDER BY id DESC LIMIT 1
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await code in rows.decode(String?.self) { return code }
         return nil
     }
@@ -142,10 +204,15 @@ public enum DemoData {
         guard users == 0 else {
             return Summary(created: false, adminEmail: adminEmail, adminPassword: nil, credentialsFile: file)
         }
-        let password = ProcessInfo.processInfo.environment["REGISTRY_DEMO_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+        let password =
+            ProcessInfo.processInfo.environment["REGISTRY_DEMO_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
             ?? "demo-" + TokenGenerator.token(bytes: 9)
-        let adminID = try await registry.auth.createAdmin(email: adminEmail, password: password, displayName: "Demo administrator",
-                                                          logger: logger)
+        let adminID = try await registry.auth.createAdmin(
+            email: adminEmail,
+            password: password,
+            displayName: "Demo administrator",
+            logger: logger
+        )
         try await loadWorkerFiles(registry, adminID: adminID, password: password, logger: logger)
         try FileManager.default.createDirectory(atPath: registry.configuration.dataDirectory, withIntermediateDirectories: true)
         let text = """

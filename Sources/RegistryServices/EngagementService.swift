@@ -28,7 +28,10 @@ public struct EngagementService: Sendable {
 
         enum CodingKeys: String, CodingKey {
             case category
-            case workerId = "worker_id", employerEmail = "employer_email", employerPhone = "employer_phone", startsOn = "starts_on"
+            case workerId = "worker_id"
+            case employerEmail = "employer_email"
+            case employerPhone = "employer_phone"
+            case startsOn = "starts_on"
         }
     }
 
@@ -45,17 +48,44 @@ public struct EngagementService: Sendable {
             guard worker.status == "active" else {
                 throw RegistryError(.conflict, code: "not_active", message: "A suspended or barred worker cannot be placed.")
             }
-            guard let employer = try await AccountStore.find(email: identifier.emailValue, phone: identifier.phoneValue, on: connection, logger: logger),
-                  employer.role == .employer, employer.status == "active"
+            guard
+                let employer = try await AccountStore.find(
+                    email: identifier.emailValue,
+                    phone: identifier.phoneValue,
+                    on: connection,
+                    logger: logger
+                ),
+                employer.role == .employer, employer.status == "active"
             else {
-                throw RegistryError(.notFound, code: "no_employer", message: "No employer account with this e-mail or phone: she registers first.",
-                                    field: p.employerEmail != nil ? "employer_email" : "employer_phone")
+                throw RegistryError(
+                    .notFound,
+                    code: "no_employer",
+                    message: "No employer account with this e-mail or phone: she registers first.",
+                    field: p.employerEmail != nil ? "employer_email" : "employer_phone"
+                )
             }
-            let id = try await EngagementStore.create(workerID: worker.id, agencyID: agency.id, employerID: employer.id, category: category.rawValue,
-                                                      startsOn: starts.iso, by: user, on: connection, logger: logger)
-            try await AuditStore.append(caller.event("engagement.proposed", "engagement", id, [
-                "worker": .string(worker.id.text), "employer": .string(employer.id.text), "category": .string(category.rawValue),
-            ]), on: connection, logger: logger)
+            let id = try await EngagementStore.create(
+                workerID: worker.id,
+                agencyID: agency.id,
+                employerID: employer.id,
+                category: category.rawValue,
+                startsOn: starts.iso,
+                by: user,
+                on: connection,
+                logger: logger
+            )
+            try await AuditStore.append(
+                caller.event(
+                    "engagement.proposed",
+                    "engagement",
+                    id,
+                    [
+                        "worker": .string(worker.id.text), "employer": .string(employer.id.text), "category": .string(category.rawValue),
+                    ]
+                ),
+                on: connection,
+                logger: logger
+            )
             return id
         }
     }
@@ -82,8 +112,11 @@ public struct EngagementService: Sendable {
             default: break
             }
             try await EngagementStore.setStatus(id, to, by: user, endsOn: to == .ended ? CivilDate.today().iso : nil, on: connection, logger: logger)
-            try await AuditStore.append(caller.event("engagement.\(to.rawValue)", "engagement", id, ["worker": .string(e.workerID.text)]),
-                                        on: connection, logger: logger)
+            try await AuditStore.append(
+                caller.event("engagement.\(to.rawValue)", "engagement", id, ["worker": .string(e.workerID.text)]),
+                on: connection,
+                logger: logger
+            )
             guard let updated = try await EngagementStore.lock(id, on: connection, logger: logger) else { throw RegistryError.notFound("Engagement") }
             return updated
         }
@@ -122,7 +155,8 @@ public struct EngagementService: Sendable {
 
         enum CodingKeys: String, CodingKey {
             case comment
-            case skillScores = "skill_scores", ethicsScores = "ethics_scores"
+            case skillScores = "skill_scores"
+            case ethicsScores = "ethics_scores"
         }
     }
 
@@ -140,12 +174,27 @@ public struct EngagementService: Sendable {
             guard let starts = CivilDate(iso: e.startsOn), starts <= CivilDate.today() else {
                 throw RegistryError(.conflict, code: "not_started", message: "The engagement has not started yet.")
             }
-            let reviewID = try await ReviewStore.create(engagementID: id, workerID: e.workerID, employerID: user, content: content,
-                                                        on: connection, logger: logger)
-            try await AuditStore.append(caller.event("review.created", "review", reviewID, [
-                "worker": .string(e.workerID.text), "engagement": .string(id.text),
-                "skill": .object(content.skill.mapValues { .int($0) }), "ethics": .object(content.ethics.mapValues { .int($0) }),
-            ]), on: connection, logger: logger)
+            let reviewID = try await ReviewStore.create(
+                engagementID: id,
+                workerID: e.workerID,
+                employerID: user,
+                content: content,
+                on: connection,
+                logger: logger
+            )
+            try await AuditStore.append(
+                caller.event(
+                    "review.created",
+                    "review",
+                    reviewID,
+                    [
+                        "worker": .string(e.workerID.text), "engagement": .string(id.text),
+                        "skill": .object(content.skill.mapValues { .int($0) }), "ethics": .object(content.ethics.mapValues { .int($0) }),
+                    ]
+                ),
+                on: connection,
+                logger: logger
+            )
             try await GradeQueue.enqueue(e.workerID, reason: "review", on: connection, logger: logger)
             return reviewID
         }
@@ -160,16 +209,32 @@ public struct EngagementService: Sendable {
                 throw RegistryError.notFound("Review")
             }
             guard Date().timeIntervalSince(r.createdAt) <= Double(policy.reviewEditHours) * 3600, r.hiddenAt == nil else {
-                throw RegistryError(.conflict, code: "review_frozen",
-                                    message: "Reviews can be edited for \(policy.reviewEditHours) hours; this one is frozen.")
+                throw RegistryError(
+                    .conflict,
+                    code: "review_frozen",
+                    message: "Reviews can be edited for \(policy.reviewEditHours) hours; this one is frozen."
+                )
             }
             try await ReviewStore.update(id, content: content, on: connection, logger: logger)
-            try await AuditStore.append(caller.event("review.edited", "review", id, [
-                "before": .object(["skill": .object(r.skillScores.mapValues { .int($0) }), "ethics": .object(r.ethicsScores.mapValues { .int($0) }),
-                                   "comment": AuditValue(r.comment)]),
-                "after": .object(["skill": .object(content.skill.mapValues { .int($0) }), "ethics": .object(content.ethics.mapValues { .int($0) }),
-                                  "comment": AuditValue(content.comment)]),
-            ]), on: connection, logger: logger)
+            try await AuditStore.append(
+                caller.event(
+                    "review.edited",
+                    "review",
+                    id,
+                    [
+                        "before": .object([
+                            "skill": .object(r.skillScores.mapValues { .int($0) }), "ethics": .object(r.ethicsScores.mapValues { .int($0) }),
+                            "comment": AuditValue(r.comment),
+                        ]),
+                        "after": .object([
+                            "skill": .object(content.skill.mapValues { .int($0) }), "ethics": .object(content.ethics.mapValues { .int($0) }),
+                            "comment": AuditValue(content.comment),
+                        ]),
+                    ]
+                ),
+                on: connection,
+                logger: logger
+            )
             try await GradeQueue.enqueue(r.workerID, reason: "review", on: connection, logger: logger)
         }
     }
@@ -196,7 +261,11 @@ public struct EngagementService: Sendable {
                 throw RegistryError.notFound("Review")
             }
             let id = try await ReviewStore.dispute(reviewID, by: user, reason: text, on: connection, logger: logger)
-            try await AuditStore.append(caller.event("review.disputed", "review", reviewID, ["dispute": .string(id.text)]), on: connection, logger: logger)
+            try await AuditStore.append(
+                caller.event("review.disputed", "review", reviewID, ["dispute": .string(id.text)]),
+                on: connection,
+                logger: logger
+            )
             return id
         }
     }
@@ -228,8 +297,16 @@ public struct EngagementService: Sendable {
                 try await ReviewStore.hide(d.reviewID, by: admin, reason: note, on: connection, logger: logger)
                 try await GradeQueue.enqueue(d.workerID, reason: "review_hidden", on: connection, logger: logger)
             }
-            try await AuditStore.append(caller.event(uphold ? "review.hidden" : "review.dispute_rejected", "review", d.reviewID,
-                                                     ["dispute": .string(id.text), "note": .string(note)]), on: connection, logger: logger)
+            try await AuditStore.append(
+                caller.event(
+                    uphold ? "review.hidden" : "review.dispute_rejected",
+                    "review",
+                    d.reviewID,
+                    ["dispute": .string(id.text), "note": .string(note)]
+                ),
+                on: connection,
+                logger: logger
+            )
         }
     }
 }
@@ -237,9 +314,12 @@ public struct EngagementService: Sendable {
 /// The durable queue of workers whose grade inputs changed (drained by the grader service).
 public enum GradeQueue {
     public static func enqueue(_ workerID: UUID, reason: String, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO grade_queue (worker_id, cause) VALUES (\(workerID), \(reason))
             ON CONFLICT (worker_id) DO UPDATE SET cause = EXCLUDED.cause, enqueued_at = now()
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 }

@@ -28,7 +28,7 @@ public final class EvidenceSink {
         self.limit = limit
         path = (directory as NSString).appendingPathComponent("registry-evidence-\(UUID().uuidString).part")
         guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
-              let handle = FileHandle(forWritingAtPath: path)
+            let handle = FileHandle(forWritingAtPath: path)
         else { throw RegistryError(.unavailable, code: "upload_failed", message: "The upload could not be received. Try again.") }
         self.handle = handle
     }

@@ -42,7 +42,10 @@ public struct FlagImport: Sendable {
         }
     }
 
-    public enum Phase: Sendable { case staging(lines: Int), merging(done: Int, of: Int) }
+    public enum Phase: Sendable {
+        case staging(lines: Int)
+        case merging(done: Int, of: Int)
+    }
 
     /// Reads `path` and imports it for the source named `sourceName`.
     public func run(path: String, sourceName: String, logger: Logger, progress: @escaping @Sendable (Phase) -> Void) async throws -> Summary {
@@ -63,16 +66,22 @@ public struct FlagImport: Sendable {
         for (i, name) in header.enumerated() { column[name] = i }
         let missing = Self.header.filter { column[$0] == nil && $0 != "expires_on" && $0 != "narrative" }
         guard missing.isEmpty else {
-            throw RegistryError.invalid("file", "The first line must name the columns \(Self.header.joined(separator: ",")); missing: \(missing.joined(separator: ", ")).")
+            throw RegistryError.invalid(
+                "file",
+                "The first line must name the columns \(Self.header.joined(separator: ",")); missing: \(missing.joined(separator: ", "))."
+            )
         }
         let fileHash = SHA256()
 
         return try await database.withConnection { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 CREATE TEMP TABLE IF NOT EXISTS flag_staging (
                     line int8 NOT NULL, ref text NOT NULL, blind bytea NOT NULL, category text NOT NULL, severity int2 NOT NULL,
                     status text NOT NULL, occurred date NOT NULL, expires date, narrative bytea, hash bytea NOT NULL)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             try await connection.query("TRUNCATE flag_staging", logger: logger)
             var rejected: [Rejected] = []
             var lines = 0
@@ -86,8 +95,14 @@ public struct FlagImport: Sendable {
                     // A wrong number of columns shifts every field after it (an unquoted comma in a
                     // narrative): the line is rejected, never imported with a field dropped.
                     guard fields.count == header.count else {
-                        rejected.append(Rejected(line: line.number, reason: "columns: the line has \(fields.count) fields, the header \(header.count)"
-                                                     + " (quote a field that holds a comma)", record: line.text))
+                        rejected.append(
+                            Rejected(
+                                line: line.number,
+                                reason: "columns: the line has \(fields.count) fields, the header \(header.count)"
+                                    + " (quote a field that holds a comma)",
+                                record: line.text
+                            )
+                        )
                         continue
                     }
                     func field(_ name: String) -> String {
@@ -98,13 +113,25 @@ public struct FlagImport: Sendable {
                         rejected.append(Rejected(line: line.number, reason: "severity: severity is 1 to 5", record: line.text))
                         continue
                     }
-                    let input = FlagSubmission.Input(idNumber: field("id_number"), reference: field("reference"), category: field("category"),
-                                                     severity: severity, status: field("status"), occurredOn: field("occurred_on"),
-                                                     expiresOn: field("expires_on"), narrative: field("narrative"))
+                    let input = FlagSubmission.Input(
+                        idNumber: field("id_number"),
+                        reference: field("reference"),
+                        category: field("category"),
+                        severity: severity,
+                        status: field("status"),
+                        occurredOn: field("occurred_on"),
+                        expiresOn: field("expires_on"),
+                        narrative: field("narrative")
+                    )
                     switch FlagService.validate(input, kind: kind, policy: policy, today: today) {
                     case .failure(let error):
-                        rejected.append(Rejected(line: line.number, reason: (error.field.map { "\($0): " } ?? "") + error.message,
-                                                 record: line.text))
+                        rejected.append(
+                            Rejected(
+                                line: line.number,
+                                reason: (error.field.map { "\($0): " } ?? "") + error.message,
+                                record: line.text
+                            )
+                        )
                     case .success(let s):
                         let row = flags.row(s, sourceID: source.id, line: line.number)
                         Self.appendCopyRow(row, to: &buffer)
@@ -120,9 +147,12 @@ public struct FlagImport: Sendable {
             }
             summary.lines = lines
             // A reference repeated in the file: the first line wins, the others are reported.
-            let duplicates = try await connection.query("""
+            let duplicates = try await connection.query(
+                """
                 DELETE FROM flag_staging s USING flag_staging t WHERE s.ref = t.ref AND s.line > t.line RETURNING s.line, t.line
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var repeated: [Int: String] = [:]
             for try await (line, first) in duplicates.decode((Int64, Int64).self) {
                 repeated[Int(line)] = "reference: repeats line \(first)"
@@ -145,7 +175,8 @@ public struct FlagImport: Sendable {
                 let end = start + chunk
                 try await connection.query("BEGIN", logger: logger)
                 do {
-                    let rows = try await connection.query("""
+                    let rows = try await connection.query(
+                        """
                         WITH input AS (SELECT * FROM flag_staging WHERE line >= \(start) AND line < \(end)),
                         previous AS (
                             SELECT f.id, f.version, f.category, f.severity, f.status, f.occurred_on, f.expires_on, f.content_hash, f.received_at
@@ -169,7 +200,9 @@ public struct FlagImport: Sendable {
                         SELECT (SELECT count(*) FROM input)::int8, count(*) FILTER (WHERE inserted)::int8, count(*) FILTER (WHERE NOT inserted)::int8,
                                coalesce(array_agg(id) FILTER (WHERE worker_id IS NOT NULL), '{}')
                         FROM upserted
-                        """, logger: logger)
+                        """,
+                        logger: logger
+                    )
                     var attached: [UUID] = []
                     for try await (total, created, updated, withFile) in rows.decode((Int64, Int64, Int64, [UUID]).self) {
                         summary.created += Int(created)
@@ -191,10 +224,20 @@ public struct FlagImport: Sendable {
             summary.rejectedLines = rejected.sorted { $0.line < $1.line }
             let digest = Data(hasher.finalize()).hex
             try await connection.query("BEGIN", logger: logger)
-            try await AuditStore.append(Caller.system.event("flag.file_imported", "integration_source", source.id, [
-                "file_sha256": .string(digest), "lines": .int(summary.lines), "created": .int(summary.created), "updated": .int(summary.updated),
-                "unchanged": .int(summary.unchanged), "rejected": .int(summary.rejected),
-            ]), on: connection, logger: logger)
+            try await AuditStore.append(
+                Caller.system.event(
+                    "flag.file_imported",
+                    "integration_source",
+                    source.id,
+                    [
+                        "file_sha256": .string(digest), "lines": .int(summary.lines), "created": .int(summary.created),
+                        "updated": .int(summary.updated),
+                        "unchanged": .int(summary.unchanged), "rejected": .int(summary.rejected),
+                    ]
+                ),
+                on: connection,
+                logger: logger
+            )
             try await connection.query("COMMIT", logger: logger)
             try await connection.query("TRUNCATE flag_staging", logger: logger)
             return summary
@@ -229,8 +272,10 @@ public struct FlagImport: Sendable {
             return out
         }
         func bytea(_ b: [UInt8]) -> String { "\\\\x" + Data(b).hex }
-        let fields = [String(r.line), text(r.reference), bytea(r.blindIndex), r.category, String(r.severity), r.status, r.occurredOn,
-                      r.expiresOn ?? "\\N", r.narrativeEnc.map(bytea) ?? "\\N", bytea(r.contentHash)]
+        let fields = [
+            String(r.line), text(r.reference), bytea(r.blindIndex), r.category, String(r.severity), r.status, r.occurredOn,
+            r.expiresOn ?? "\\N", r.narrativeEnc.map(bytea) ?? "\\N", bytea(r.contentHash),
+        ]
         buffer.writeString(fields.joined(separator: "\t"))
         buffer.writeString("\n")
     }
@@ -238,7 +283,10 @@ public struct FlagImport: Sendable {
 
 /// Reads a file line by line (records may span lines inside quotes), with line numbers.
 final class LineReader: @unchecked Sendable {
-    struct Line { var number: Int; var text: String }
+    struct Line {
+        var number: Int
+        var text: String
+    }
     let handle: FileHandle
     /// The bytes read and not yet consumed start at `offset` (no copying per line).
     var pending: [UInt8] = []

@@ -31,7 +31,8 @@ public struct FlagService: Sendable {
 
         enum CodingKeys: String, CodingKey {
             case name, kind
-            case displayName = "display_name", requireSignature = "require_signature"
+            case displayName = "display_name"
+            case requireSignature = "require_signature"
         }
     }
 
@@ -44,17 +45,32 @@ public struct FlagService: Sendable {
     public func registerSource(_ s: NewSource, caller: Caller, logger: Logger) async throws -> CreatedSource {
         let name = s.name.trimmingWhitespace()
         guard name.count >= 2, name.count <= 63, name.first.map({ $0.isLowercase || $0.isNumber }) == true,
-              name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_" || $0 == "-") })
+            name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_" || $0 == "-") })
         else { throw RegistryError.invalid("name", "A source name is 2 to 63 lower-case letters, digits, - and _ (e.g. fj-police).") }
         guard SourceKind(rawValue: s.kind) != nil else { throw RegistryError.invalid("kind", "kind is police or credit_bureau.") }
         let display = try Input.name(s.displayName, field: "display_name", max: 200)!
         let secret = TokenGenerator.token(bytes: 32)
         return try await database.transaction(logger: logger) { connection in
-            let id = try await IntegrationStore.createSource(name: name, kind: s.kind, displayName: display, secretEnc: Data(keys.seal(secret, context: SealedPlace.sourceSecret(name: name))),
-                                                             requireSignature: s.requireSignature ?? false, by: caller.userUUID,
-                                                             on: connection, logger: logger)
-            try await AuditStore.append(caller.event("integration.source_registered", "integration_source", id,
-                                                     ["name": .string(name), "kind": .string(s.kind)]), on: connection, logger: logger)
+            let id = try await IntegrationStore.createSource(
+                name: name,
+                kind: s.kind,
+                displayName: display,
+                secretEnc: Data(keys.seal(secret, context: SealedPlace.sourceSecret(name: name))),
+                requireSignature: s.requireSignature ?? false,
+                by: caller.userUUID,
+                on: connection,
+                logger: logger
+            )
+            try await AuditStore.append(
+                caller.event(
+                    "integration.source_registered",
+                    "integration_source",
+                    id,
+                    ["name": .string(name), "kind": .string(s.kind)]
+                ),
+                on: connection,
+                logger: logger
+            )
             return CreatedSource(id: id.text, signingSecret: secret)
         }
     }
@@ -71,11 +87,28 @@ public struct FlagService: Sendable {
         let key = Self.keyPrefix + TokenGenerator.token(bytes: 32)
         let prefix = String(key.prefix(10))
         return try await database.transaction(logger: logger) { connection in
-            guard try await IntegrationStore.source(id: sourceID, on: connection, logger: logger) != nil else { throw RegistryError.notFound("Source") }
-            let id = try await IntegrationStore.createKey(sourceID: sourceID, prefix: prefix, hash: Data(TokenGenerator.hash(key)), label: label,
-                                                          by: caller.userUUID, on: connection, logger: logger)
-            try await AuditStore.append(caller.event("integration.key_issued", "integration_source", sourceID,
-                                                     ["key": .string(id.text), "prefix": .string(prefix)]), on: connection, logger: logger)
+            guard try await IntegrationStore.source(id: sourceID, on: connection, logger: logger) != nil else {
+                throw RegistryError.notFound("Source")
+            }
+            let id = try await IntegrationStore.createKey(
+                sourceID: sourceID,
+                prefix: prefix,
+                hash: Data(TokenGenerator.hash(key)),
+                label: label,
+                by: caller.userUUID,
+                on: connection,
+                logger: logger
+            )
+            try await AuditStore.append(
+                caller.event(
+                    "integration.key_issued",
+                    "integration_source",
+                    sourceID,
+                    ["key": .string(id.text), "prefix": .string(prefix)]
+                ),
+                on: connection,
+                logger: logger
+            )
             return IssuedKey(id: id.text, key: key, keyPrefix: prefix)
         }
     }
@@ -86,8 +119,11 @@ public struct FlagService: Sendable {
             guard try await IntegrationStore.revokeKey(keyID, sourceID: sourceID, by: admin, on: connection, logger: logger) else {
                 throw RegistryError.notFound("Key")
             }
-            try await AuditStore.append(caller.event("integration.key_revoked", "integration_source", sourceID, ["key": .string(keyID.text)]),
-                                        on: connection, logger: logger)
+            try await AuditStore.append(
+                caller.event("integration.key_revoked", "integration_source", sourceID, ["key": .string(keyID.text)]),
+                on: connection,
+                logger: logger
+            )
         }
     }
 
@@ -105,8 +141,17 @@ public struct FlagService: Sendable {
         try await database.withConnection { connection in
             var result: [SourceView] = []
             for s in try await IntegrationStore.sources(on: connection, logger: logger) {
-                result.append(SourceView(id: s.id.text, name: s.name, kind: s.kind, displayName: s.displayName, requireSignature: s.requireSignature,
-                                         status: s.status, keys: try await IntegrationStore.keys(sourceID: s.id, on: connection, logger: logger)))
+                result.append(
+                    SourceView(
+                        id: s.id.text,
+                        name: s.name,
+                        kind: s.kind,
+                        displayName: s.displayName,
+                        requireSignature: s.requireSignature,
+                        status: s.status,
+                        keys: try await IntegrationStore.keys(sourceID: s.id, on: connection, logger: logger)
+                    )
+                )
             }
             return result
         }
@@ -141,33 +186,61 @@ public struct FlagService: Sendable {
     /// `X-Registry-Signature: sha256=<hex>`, the hex being HMAC-SHA256(secret,
     /// "METHOD\nPATH\nSOURCE\nTIMESTAMP\nNONCE\n" + body). Required when the source asks for
     /// it; checked whenever present. A nonce is accepted once while its timestamp is fresh.
-    public func checkSignature(source: IntegrationStore.Source, _ request: Signed, body: [UInt8], now: Date = Date(),
-                               logger: Logger) async throws {
+    public func checkSignature(
+        source: IntegrationStore.Source,
+        _ request: Signed,
+        body: [UInt8],
+        now: Date = Date(),
+        logger: Logger
+    ) async throws {
         guard request.timestamp != nil || request.signature != nil || request.nonce != nil || source.requireSignature else { return }
         guard let timestamp = request.timestamp, let nonce = request.nonce, let signature = request.signature else {
-            throw RegistryError(.unauthorized, code: "signature_required",
-                                message: "Signed requests carry X-Registry-Timestamp, X-Registry-Nonce and X-Registry-Signature.")
+            throw RegistryError(
+                .unauthorized,
+                code: "signature_required",
+                message: "Signed requests carry X-Registry-Timestamp, X-Registry-Nonce and X-Registry-Signature."
+            )
         }
         guard let seconds = FeedRequest.timestamp(timestamp) else {
-            throw RegistryError(.badRequest, code: "invalid_timestamp",
-                                message: "X-Registry-Timestamp is the time in whole unix seconds (digits only).", field: "X-Registry-Timestamp")
+            throw RegistryError(
+                .badRequest,
+                code: "invalid_timestamp",
+                message: "X-Registry-Timestamp is the time in whole unix seconds (digits only).",
+                field: "X-Registry-Timestamp"
+            )
         }
         guard FeedRequest.isValidNonce(nonce) else {
-            throw RegistryError(.badRequest, code: "invalid_nonce",
-                                message: "X-Registry-Nonce is 16 to 64 letters, digits, - and _, new for every request.", field: "X-Registry-Nonce")
+            throw RegistryError(
+                .badRequest,
+                code: "invalid_nonce",
+                message: "X-Registry-Nonce is 16 to 64 letters, digits, - and _, new for every request.",
+                field: "X-Registry-Nonce"
+            )
         }
         let maxSkew = policy.signatureMaxSkewSeconds
         guard FeedRequest.isFresh(seconds, now: Int(now.timeIntervalSince1970), maxSkew: maxSkew) else {
-            throw RegistryError(.unauthorized, code: "stale_timestamp",
-                                message: "X-Registry-Timestamp is more than \(maxSkew) seconds from the registry's clock.")
+            throw RegistryError(
+                .unauthorized,
+                code: "stale_timestamp",
+                message: "X-Registry-Timestamp is more than \(maxSkew) seconds from the registry's clock."
+            )
         }
         guard let sealed = source.signingSecretEnc,
-              let secret = try? keys.open(Array(sealed), context: SealedPlace.sourceSecret(name: source.name))
+            let secret = try? keys.open(Array(sealed), context: SealedPlace.sourceSecret(name: source.name))
         else {
             throw RegistryError(.unauthorized, code: "bad_signature", message: "The signature does not match.")
         }
-        let expected = "sha256=" + Self.sign(secret: secret, method: request.method, path: request.path, source: source.name,
-                                             timestamp: timestamp, nonce: nonce, body: body)
+        let expected =
+            "sha256="
+            + Self.sign(
+                secret: secret,
+                method: request.method,
+                path: request.path,
+                source: source.name,
+                timestamp: timestamp,
+                nonce: nonce,
+                body: body
+            )
         guard TokenGenerator.constantTimeEqual(expected, signature.lowercased()) else {
             throw RegistryError(.unauthorized, code: "bad_signature", message: "The signature does not match.")
         }
@@ -176,13 +249,23 @@ public struct FlagService: Sendable {
             try await IntegrationStore.useNonce(nonce, sourceID: source.id, keepSeconds: 2 * maxSkew + 60, on: connection, logger: logger)
         }
         guard fresh else {
-            throw RegistryError(.unauthorized, code: "replayed_request",
-                                message: "This X-Registry-Nonce was already used: every signed request needs a new one.")
+            throw RegistryError(
+                .unauthorized,
+                code: "replayed_request",
+                message: "This X-Registry-Nonce was already used: every signed request needs a new one."
+            )
         }
     }
 
-    public static func sign(secret: String, method: String, path: String, source: String, timestamp: String, nonce: String,
-                            body: [UInt8]) -> String {
+    public static func sign(
+        secret: String,
+        method: String,
+        path: String,
+        source: String,
+        timestamp: String,
+        nonce: String,
+        body: [UInt8]
+    ) -> String {
         let head = FeedRequest.canonicalHead(method: method, path: path, source: source, timestamp: timestamp, nonce: nonce)
         let mac = HMAC<SHA256>.authenticationCode(for: Array(head.utf8) + body, using: SymmetricKey(data: Data(secret.utf8)))
         return Data(mac).hex
@@ -201,13 +284,26 @@ public struct FlagService: Sendable {
 
     /// The row to merge; the narrative is sealed for its place, the source's reference.
     func row(_ s: FlagSubmission, sourceID: UUID, line: Int) -> FlagStore.Row {
-        FlagStore.Row(line: line, reference: s.reference, blindIndex: keys.blindIndex(s.nationalID), category: s.category, severity: s.severity,
-                      status: s.status.rawValue, occurredOn: s.occurredOn.iso, expiresOn: s.expiresOn?.iso,
-                      narrativeEnc: s.narrative.map { keys.seal($0, context: SealedPlace.flagNarrative(sourceID: sourceID, reference: s.reference)) },
-                      contentHash: Array(SHA256.hash(data: Data(s.canonicalContent.utf8))))
+        FlagStore.Row(
+            line: line,
+            reference: s.reference,
+            blindIndex: keys.blindIndex(s.nationalID),
+            category: s.category,
+            severity: s.severity,
+            status: s.status.rawValue,
+            occurredOn: s.occurredOn.iso,
+            expiresOn: s.expiresOn?.iso,
+            narrativeEnc: s.narrative.map { keys.seal($0, context: SealedPlace.flagNarrative(sourceID: sourceID, reference: s.reference)) },
+            contentHash: Array(SHA256.hash(data: Data(s.canonicalContent.utf8)))
+        )
     }
 
-    static func validate(_ input: FlagSubmission.Input, kind: SourceKind, policy: FlagPolicy, today: CivilDate) -> Result<FlagSubmission, RegistryError> {
+    static func validate(
+        _ input: FlagSubmission.Input,
+        kind: SourceKind,
+        policy: FlagPolicy,
+        today: CivilDate
+    ) -> Result<FlagSubmission, RegistryError> {
         Result { () throws(RegistryError) in try FlagSubmission(input, source: kind, policy: policy, today: today) }
     }
 
@@ -228,8 +324,12 @@ public struct FlagService: Sendable {
     }
 
     /// As above, with items that failed to decode rejected in their place.
-    public func submit(_ items: [Result<FlagSubmission.Input, UndecodedItem>], sourceID: UUID, caller: Caller,
-                       logger: Logger) async throws -> [ItemResult] {
+    public func submit(
+        _ items: [Result<FlagSubmission.Input, UndecodedItem>],
+        sourceID: UUID,
+        caller: Caller,
+        logger: Logger
+    ) async throws -> [ItemResult] {
         guard items.count <= policy.batchLimit else {
             throw RegistryError(.tooLarge, code: "batch_too_large", message: "At most \(policy.batchLimit) flags per batch.")
         }
@@ -245,8 +345,13 @@ public struct FlagService: Sendable {
             let item: FlagSubmission.Input
             switch decoded {
             case .failure(let undecoded):
-                results[i] = ItemResult(index: i, reference: undecoded.reference, outcome: .rejected, reason: undecoded.error.message,
-                                        field: undecoded.error.field)
+                results[i] = ItemResult(
+                    index: i,
+                    reference: undecoded.reference,
+                    outcome: .rejected,
+                    reason: undecoded.error.message,
+                    field: undecoded.error.field
+                )
                 continue
             case .success(let input): item = input
             }
@@ -255,8 +360,13 @@ public struct FlagService: Sendable {
                 results[i] = ItemResult(index: i, reference: item.reference, outcome: .rejected, reason: error.message, field: error.field)
             case .success(let submission):
                 if let first = seen[submission.reference] {
-                    results[i] = ItemResult(index: i, reference: submission.reference, outcome: .rejected,
-                                            reason: "The same reference is already item \(first) of this batch.", field: "reference")
+                    results[i] = ItemResult(
+                        index: i,
+                        reference: submission.reference,
+                        outcome: .rejected,
+                        reason: "The same reference is already item \(first) of this batch.",
+                        field: "reference"
+                    )
                 } else {
                     seen[submission.reference] = i
                     rows.append(row(submission, sourceID: sourceID, line: i))
@@ -268,9 +378,19 @@ public struct FlagService: Sendable {
             for m in merged {
                 results[m.line] = ItemResult(index: m.line, reference: m.reference, outcome: m.outcome, flagId: m.flagID?.text)
                 if let id = m.flagID {
-                    try await AuditStore.append(caller.event("flag.\(m.outcome.rawValue)", "flag", id, ["source": .string(source.name),
-                                                                                                       "reference": .string(m.reference)]),
-                                                on: connection, logger: logger)
+                    try await AuditStore.append(
+                        caller.event(
+                            "flag.\(m.outcome.rawValue)",
+                            "flag",
+                            id,
+                            [
+                                "source": .string(source.name),
+                                "reference": .string(m.reference),
+                            ]
+                        ),
+                        on: connection,
+                        logger: logger
+                    )
                 }
             }
             try await applyEffects(merged.compactMap(\.flagID), caller: caller, on: connection, logger: logger)
@@ -325,12 +445,29 @@ public struct FlagService: Sendable {
             guard hash != flag.contentHash else {
                 return ItemResult(index: 0, reference: reference, outcome: .unchanged, flagId: flag.id.text)
             }
-            try await FlagStore.update(flag.id, severity: newSeverity, status: newStatus, expiresOn: expires, contentHash: hash,
-                                       on: connection, logger: logger)
-            try await AuditStore.append(caller.event(newStatus == "retracted" ? "flag.retracted" : "flag.updated", "flag", flag.id, [
-                "before": .object(["status": .string(flag.status), "severity": .int(flag.severity), "expires_on": AuditValue(flag.expiresOn)]),
-                "after": .object(["status": .string(newStatus), "severity": .int(newSeverity), "expires_on": AuditValue(expires)]),
-            ]), on: connection, logger: logger)
+            try await FlagStore.update(
+                flag.id,
+                severity: newSeverity,
+                status: newStatus,
+                expiresOn: expires,
+                contentHash: hash,
+                on: connection,
+                logger: logger
+            )
+            try await AuditStore.append(
+                caller.event(
+                    newStatus == "retracted" ? "flag.retracted" : "flag.updated",
+                    "flag",
+                    flag.id,
+                    [
+                        "before": .object(["status": .string(flag.status), "severity": .int(flag.severity), "expires_on": AuditValue(flag.expiresOn)]
+                        ),
+                        "after": .object(["status": .string(newStatus), "severity": .int(newSeverity), "expires_on": AuditValue(expires)]),
+                    ]
+                ),
+                on: connection,
+                logger: logger
+            )
             try await applyEffects([flag.id], caller: caller, on: connection, logger: logger)
             return ItemResult(index: 0, reference: reference, outcome: newStatus == "retracted" ? .retracted : .updated, flagId: flag.id.text)
         }
@@ -348,49 +485,86 @@ public struct FlagService: Sendable {
             let status = FlagStatus(rawValue: flag.status) ?? .retracted
             let effect = policy.effects(category: flag.category, status: status, severity: flag.severity, expired: flag.expired)
             if effect.suspend {
-                let rows = try await connection.query("""
+                let rows = try await connection.query(
+                    """
                     INSERT INTO suspensions (worker_id, flag_id, reason)
                     SELECT \(workerID), \(flag.id), \("Automatic interim suspension: \(flag.category) (\(flag.status)) reported by \(flag.sourceName).")
                     WHERE NOT EXISTS (SELECT 1 FROM suspensions WHERE flag_id = \(flag.id) AND lifted_at IS NULL)
                     RETURNING id
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 for try await id in rows.decode(UUID.self) {
                     try await connection.query("UPDATE workers SET status = 'suspended' WHERE id = \(workerID) AND status = 'active'", logger: logger)
-                    try await AuditStore.append(caller.event("worker.suspended", "worker", workerID,
-                                                             ["flag": .string(flag.id.text), "suspension": .string(id.text), "automatic": true]),
-                                                on: connection, logger: logger)
+                    try await AuditStore.append(
+                        caller.event(
+                            "worker.suspended",
+                            "worker",
+                            workerID,
+                            ["flag": .string(flag.id.text), "suspension": .string(id.text), "automatic": true]
+                        ),
+                        on: connection,
+                        logger: logger
+                    )
                 }
             } else {
-                let rows = try await connection.query("""
+                let rows = try await connection.query(
+                    """
                     UPDATE suspensions SET lifted_at = now(), lift_reason = \("The flag that caused it was \(flag.expired ? "expired" : flag.status).")
                     WHERE flag_id = \(flag.id) AND lifted_at IS NULL RETURNING id
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 for try await id in rows.decode(UUID.self) {
-                    try await connection.query("""
+                    try await connection.query(
+                        """
                         UPDATE workers SET status = 'active' WHERE id = \(workerID) AND status = 'suspended'
                           AND NOT EXISTS (SELECT 1 FROM suspensions WHERE worker_id = \(workerID) AND lifted_at IS NULL)
-                        """, logger: logger)
-                    try await AuditStore.append(caller.event("worker.suspension_lifted", "worker", workerID,
-                                                             ["flag": .string(flag.id.text), "suspension": .string(id.text), "automatic": true]),
-                                                on: connection, logger: logger)
+                        """,
+                        logger: logger
+                    )
+                    try await AuditStore.append(
+                        caller.event(
+                            "worker.suspension_lifted",
+                            "worker",
+                            workerID,
+                            ["flag": .string(flag.id.text), "suspension": .string(id.text), "automatic": true]
+                        ),
+                        on: connection,
+                        logger: logger
+                    )
                 }
             }
             if effect.openCase {
-                let rows = try await connection.query("""
+                let rows = try await connection.query(
+                    """
                     INSERT INTO cases (worker_id, requester_kind, origin_flag_id, grounds, statement, policy_version)
                     SELECT \(workerID), 'system', \(flag.id), \(flag.category),
                            \("Opened by the system: \(flag.sourceName) reported \(flag.category) (\(flag.status), severity \(flag.severity)) on \(flag.occurredOn), reference \(flag.reference)."),
                            \("flags-v\(policy.version)")
                     WHERE NOT EXISTS (SELECT 1 FROM cases WHERE origin_flag_id = \(flag.id))
                     RETURNING id
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 for try await caseID in rows.decode(UUID.self) {
-                    try await connection.query("""
+                    try await connection.query(
+                        """
                         INSERT INTO case_events (case_id, actor_kind, command, from_state, to_state, reason)
                         VALUES (\(caseID), 'system', 'submit', 'none', 'submitted', \("Flag \(flag.id.text) met the policy's threshold for a case."))
-                        """, logger: logger)
-                    try await AuditStore.append(caller.event("case.opened_by_system", "case", caseID,
-                                                             ["flag": .string(flag.id.text), "worker": .string(workerID.text)]), on: connection, logger: logger)
+                        """,
+                        logger: logger
+                    )
+                    try await AuditStore.append(
+                        caller.event(
+                            "case.opened_by_system",
+                            "case",
+                            caseID,
+                            ["flag": .string(flag.id.text), "worker": .string(workerID.text)]
+                        ),
+                        on: connection,
+                        logger: logger
+                    )
                 }
             }
             try await GradeQueue.enqueue(workerID, reason: "flag", on: connection, logger: logger)
@@ -424,10 +598,19 @@ public struct FlagService: Sendable {
         guard caller.principal.role == .worker, let worker = caller.workerUUID else { throw RegistryError.forbidden }
         return try await database.withConnection { connection in
             try await FlagStore.forWorker(worker, on: connection, logger: logger).map { f in
-                OwnFlag(id: f.id.text, source: f.sourceName, category: f.category, severity: f.severity, status: f.status, occurredOn: f.occurredOn,
-                        expiresOn: f.expiresOn, expired: f.expired, narrative: try f.narrativeEnc.map {
-                            try keys.open(Array($0), context: SealedPlace.flagNarrative(sourceID: f.sourceID, reference: f.reference))
-                        })
+                OwnFlag(
+                    id: f.id.text,
+                    source: f.sourceName,
+                    category: f.category,
+                    severity: f.severity,
+                    status: f.status,
+                    occurredOn: f.occurredOn,
+                    expiresOn: f.expiresOn,
+                    expired: f.expired,
+                    narrative: try f.narrativeEnc.map {
+                        try keys.open(Array($0), context: SealedPlace.flagNarrative(sourceID: f.sourceID, reference: f.reference))
+                    }
+                )
             }
         }
     }
@@ -440,13 +623,20 @@ public struct FlagService: Sendable {
                 throw RegistryError.notFound("Flag")
             }
             do {
-                let rows = try await connection.query("""
+                let rows = try await connection.query(
+                    """
                     INSERT INTO flag_disputes (flag_id, worker_id, raised_by, reason) VALUES (\(flagID), \(worker), \(user), \(text)) RETURNING id
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 var id: UUID?
                 for try await value in rows.decode(UUID.self) { id = value }
                 guard let id else { throw RegistryError.notFound("Flag") }
-                try await AuditStore.append(caller.event("flag.disputed", "flag", flagID, ["dispute": .string(id.text)]), on: connection, logger: logger)
+                try await AuditStore.append(
+                    caller.event("flag.disputed", "flag", flagID, ["dispute": .string(id.text)]),
+                    on: connection,
+                    logger: logger
+                )
                 return id
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
                 throw RegistryError(.conflict, code: "dispute_open", message: "A dispute about this flag is already open.")
@@ -468,10 +658,13 @@ public struct FlagService: Sendable {
         guard caller.principal.role == .worker, let worker = caller.workerUUID else { throw RegistryError.forbidden }
         return try await database.withConnection { connection in
             var result: [OwnFlagDispute] = []
-            for try await (id, flag, status, note, created) in try await connection.query("""
+            for try await (id, flag, status, note, created) in try await connection.query(
+                """
                 SELECT id, flag_id, status, note, created_at FROM flag_disputes WHERE worker_id = \(worker)
                 ORDER BY created_at DESC LIMIT 500
-                """, logger: logger).decode((UUID, UUID, String, String?, Date).self) {
+                """,
+                logger: logger
+            ).decode((UUID, UUID, String, String?, Date).self) {
                 result.append(OwnFlagDispute(id: id, flagID: flag, status: status, note: note, createdAt: created))
             }
             return result
@@ -497,13 +690,29 @@ public struct FlagService: Sendable {
     public func disputes(openOnly: Bool, logger: Logger) async throws -> [FlagDispute] {
         try await database.withConnection { connection in
             var result: [FlagDispute] = []
-            for try await (id, flag, worker, source, ref, category, flagStatus, reason, status, note, created) in try await connection.query("""
+            for try await (id, flag, worker, source, ref, category, flagStatus, reason, status, note, created) in try await connection.query(
+                """
                 SELECT d.id, d.flag_id, d.worker_id, s.name, f.source_ref, f.category, f.status, d.reason, d.status, d.note, d.created_at
                 FROM flag_disputes d JOIN flags f ON f.id = d.flag_id JOIN integration_sources s ON s.id = f.source_id
                 WHERE (NOT \(openOnly) OR d.status = 'open') ORDER BY d.created_at LIMIT 500
-                """, logger: logger).decode((UUID, UUID, UUID, String, String, String, String, String, String, String?, Date).self) {
-                result.append(FlagDispute(id: id, flagID: flag, workerID: worker, source: source, reference: ref, category: category,
-                                          flagStatus: flagStatus, reason: reason, status: status, note: note, createdAt: created))
+                """,
+                logger: logger
+            ).decode((UUID, UUID, UUID, String, String, String, String, String, String, String?, Date).self) {
+                result.append(
+                    FlagDispute(
+                        id: id,
+                        flagID: flag,
+                        workerID: worker,
+                        source: source,
+                        reference: ref,
+                        category: category,
+                        flagStatus: flagStatus,
+                        reason: reason,
+                        status: status,
+                        note: note,
+                        createdAt: created
+                    )
+                )
             }
             return result
         }
@@ -526,21 +735,35 @@ public struct FlagService: Sendable {
             var flagID: UUID?
             var current: String?
             for try await (flag, status) in try await connection.query(
-                "SELECT flag_id, status FROM flag_disputes WHERE id = \(id) FOR UPDATE", logger: logger).decode((UUID, String).self) {
+                "SELECT flag_id, status FROM flag_disputes WHERE id = \(id) FOR UPDATE",
+                logger: logger
+            ).decode((UUID, String).self) {
                 flagID = flag
                 current = status
             }
             guard let flagID else { throw RegistryError.notFound("Dispute") }
             guard current == "open" else { throw RegistryError(.conflict, code: "dispute_decided", message: "This dispute was already answered.") }
-            try await connection.query("""
+            try await connection.query(
+                """
                 UPDATE flag_disputes SET status = \(outcome), note = \(note), decided_at = now(), decided_by = \(admin) WHERE id = \(id)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             if outcome == "retraction_requested", let flag = try await FlagStore.flags(ids: [flagID], on: connection, logger: logger).first {
-                try await NotificationStore.enqueue(channel: "email", recipient: "source:" + flag.sourceName, template: "flag_retraction_requested",
-                                                    payload: ["reference": flag.reference, "note": note], on: connection, logger: logger)
+                try await NotificationStore.enqueue(
+                    channel: "email",
+                    recipient: "source:" + flag.sourceName,
+                    template: "flag_retraction_requested",
+                    payload: ["reference": flag.reference, "note": note],
+                    on: connection,
+                    logger: logger
+                )
             }
-            try await AuditStore.append(caller.event("flag.dispute_\(outcome)", "flag", flagID, ["dispute": .string(id.text), "note": .string(note)]),
-                                        on: connection, logger: logger)
+            try await AuditStore.append(
+                caller.event("flag.dispute_\(outcome)", "flag", flagID, ["dispute": .string(id.text), "note": .string(note)]),
+                on: connection,
+                logger: logger
+            )
         }
     }
 }

@@ -17,18 +17,22 @@ extension Configuration {
         }
         let fm = FileManager.default
         if Self.isInside(keysFile, folder: dataDirectory), !demo {
-            throw ConfigurationError("""
+            throw ConfigurationError(
+                """
                 the keys file \(keysFile) is inside the data folder \(dataDirectory): a copy of that folder would reveal every ID number. \
                 Set REGISTRY_KEYS_FILE to a path outside it (or give the keys in REGISTRY_SEALING_KEY, REGISTRY_BLIND_INDEX_KEY, REGISTRY_SIGNING_KEY).
-                """)
+                """
+            )
         }
         if !fm.fileExists(atPath: keysFile), fm.fileExists(atPath: legacyKeysFile) {
             guard demo else {
-                throw ConfigurationError("""
+                throw ConfigurationError(
+                    """
                     the keys file is inside the data folder (\(legacyKeysFile)), where a copy of the folder would carry it: \
                     move it out, e.g. `mkdir -m 700 -p \((keysFile as NSString).deletingLastPathComponent) && mv \(legacyKeysFile) \(keysFile)`, \
                     or set REGISTRY_KEYS_FILE
-                    """)
+                    """
+                )
             }
             try createKeysFolder()
             try fm.moveItem(atPath: legacyKeysFile, toPath: keysFile)
@@ -66,7 +70,8 @@ extension Configuration {
     }
 
     static func isInside(_ path: String, folder: String) -> Bool {
-        let p = (path as NSString).standardizingPath, f = (folder as NSString).standardizingPath
+        let p = (path as NSString).standardizingPath
+        let f = (folder as NSString).standardizingPath
         return p.hasPrefix(f.hasSuffix("/") ? f : f + "/")
     }
 }

@@ -12,8 +12,15 @@ public struct PolicySet: Sendable {
     public var grading: GradingPolicy
     public var revocation: RevocationPolicy
 
-    public init(access: AccessPolicy, authentication: AuthenticationPolicy, custody: CustodyPolicy = .init(), reports: ReportPolicy = .init(),
-                flags: FlagPolicy, grading: GradingPolicy, revocation: RevocationPolicy) {
+    public init(
+        access: AccessPolicy,
+        authentication: AuthenticationPolicy,
+        custody: CustodyPolicy = .init(),
+        reports: ReportPolicy = .init(),
+        flags: FlagPolicy,
+        grading: GradingPolicy,
+        revocation: RevocationPolicy
+    ) {
         self.access = access
         self.authentication = authentication
         self.custody = custody
@@ -53,8 +60,12 @@ public struct PolicySet: Sendable {
             throw PolicyLoadError(file: directory + "/grading.yaml", line: nil, problem: "\(error) (compare reports.yaml review_dimensions)")
         }
         for category in flags.categories.keys.sorted() where FlagCategory(rawValue: category) == nil {
-            throw PolicyLoadError(file: directory + "/flags.yaml", line: nil,
-                                  problem: "category '\(category)' has no penalty in the grader (known: \(FlagCategory.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw PolicyLoadError(
+                file: directory + "/flags.yaml",
+                line: nil,
+                problem:
+                    "category '\(category)' has no penalty in the grader (known: \(FlagCategory.allCases.map(\.rawValue).joined(separator: ", ")))"
+            )
         }
         let revocation = try PolicyFile.load(directory + "/revocation.yaml", as: RevocationPolicy.self) { file throws(PolicyError) in
             try file.validate()
@@ -62,12 +73,22 @@ public struct PolicySet: Sendable {
         }
         for effect in flags.effects where effect.openCase {
             for category in effect.categories where revocation.grounds[category] == nil {
-                throw PolicyLoadError(file: directory + "/revocation.yaml", line: nil,
-                                      problem: "flags.yaml opens cases for '\(category)', which is not among the grounds")
+                throw PolicyLoadError(
+                    file: directory + "/revocation.yaml",
+                    line: nil,
+                    problem: "flags.yaml opens cases for '\(category)', which is not among the grounds"
+                )
             }
         }
-        return PolicySet(access: access, authentication: authentication, custody: custody, reports: reports, flags: flags, grading: grading,
-                         revocation: revocation)
+        return PolicySet(
+            access: access,
+            authentication: authentication,
+            custody: custody,
+            reports: reports,
+            flags: flags,
+            grading: grading,
+            revocation: revocation
+        )
     }
 }
 
@@ -86,7 +107,10 @@ struct AccessFile: Decodable {
         }
         for (name, actions) in roles {
             guard let role = Role(rawValue: name) else {
-                throw PolicyError(path: ["roles", name], message: "unknown role '\(name)' (known: \(Role.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw PolicyError(
+                    path: ["roles", name],
+                    message: "unknown role '\(name)' (known: \(Role.allCases.map(\.rawValue).joined(separator: ", ")))"
+                )
             }
             grants[role] = Set(actions)
         }
@@ -117,8 +141,15 @@ public struct AuthenticationPolicy: Sendable, Decodable, Equatable {
         case loginThrottle = "login_throttle"
     }
 
-    public init(version: Int = 1, sessionLifetimeHours: Int = 12, sessionIdleMinutes: Int = 30, passwordMinLength: Int = 10,
-                loginThrottle: LoginThrottlePolicy = .init(), registrationsPerAddressPerMinute: Int = 5, registrationsPerMinute: Int = 120) {
+    public init(
+        version: Int = 1,
+        sessionLifetimeHours: Int = 12,
+        sessionIdleMinutes: Int = 30,
+        passwordMinLength: Int = 10,
+        loginThrottle: LoginThrottlePolicy = .init(),
+        registrationsPerAddressPerMinute: Int = 5,
+        registrationsPerMinute: Int = 120
+    ) {
         self.registrationsPerAddressPerMinute = registrationsPerAddressPerMinute
         self.registrationsPerMinute = registrationsPerMinute
         self.version = version
@@ -132,7 +163,8 @@ public struct AuthenticationPolicy: Sendable, Decodable, Equatable {
         guard (1...720).contains(sessionLifetimeHours) else {
             throw PolicyError(path: ["session_lifetime_hours"], message: "must be 1 to 720")
         }
-        guard (1...10_000).contains(registrationsPerAddressPerMinute), (registrationsPerAddressPerMinute...100_000).contains(registrationsPerMinute) else {
+        guard (1...10_000).contains(registrationsPerAddressPerMinute), (registrationsPerAddressPerMinute...100_000).contains(registrationsPerMinute)
+        else {
             throw PolicyError(path: ["registrations_per_minute"], message: "must be 1 to 100000, and at least registrations_per_address_per_minute")
         }
         guard (1...1440).contains(sessionIdleMinutes) else {
@@ -158,7 +190,9 @@ public struct PolicyLoadError: Error, CustomStringConvertible {
 
 enum PolicyFile {
     static func load<File: Decodable, Result>(
-        _ path: String, as: File.Type, validate: (File) throws(PolicyError) -> Result
+        _ path: String,
+        as: File.Type,
+        validate: (File) throws(PolicyError) -> Result
     ) throws -> Result {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw PolicyLoadError(file: path, line: nil, problem: "the file is missing")

@@ -11,8 +11,13 @@ struct RegistrationThrottle: Sendable {
 
     func admit(clientAddress: String?, logger: Logger) async throws {
         if let clientAddress {
-            guard try await RateLimitStore.hit(key: ThrottleKeys.hashed("register-address", clientAddress),
-                                               perMinute: policy.registrationsPerAddressPerMinute, database: database, logger: logger)
+            guard
+                try await RateLimitStore.hit(
+                    key: ThrottleKeys.hashed("register-address", clientAddress),
+                    perMinute: policy.registrationsPerAddressPerMinute,
+                    database: database,
+                    logger: logger
+                )
             else { throw RegistryError.throttled(retryAfterSeconds: RateLimitStore.Window.minute.secondsLeft()) }
         }
         guard try await RateLimitStore.hit(key: "register-all", perMinute: policy.registrationsPerMinute, database: database, logger: logger) else {

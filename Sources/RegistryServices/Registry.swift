@@ -26,8 +26,13 @@ public struct Registry: Sendable {
     public let cases: CaseService
     public let migrator: Migrator
 
-    public init(configuration: Configuration, policies: PolicySet, database: Database, keys: KeyRing,
-                hasher: PasswordHasher = PasswordHasher()) throws {
+    public init(
+        configuration: Configuration,
+        policies: PolicySet,
+        database: Database,
+        keys: KeyRing,
+        hasher: PasswordHasher = PasswordHasher()
+    ) throws {
         self.configuration = configuration
         self.policies = policies
         self.database = database
@@ -53,7 +58,8 @@ public struct Registry: Sendable {
         guard database.isReachable else { return false }
         // Answer within 2 seconds even when the database has just gone away (the monitor will
         // notice within a second or two; until then a query could wait for a connection).
-        let migrator = self.migrator, database = self.database
+        let migrator = self.migrator
+        let database = self.database
         return await Database.answer(within: .seconds(2)) { await migrator.isCurrent(database: database, logger: logger) }
     }
 }

@@ -136,8 +136,11 @@ public struct ReportService: Sendable {
                     consentID = try await ConsentStore.access(employer: employer, worker: workerID, on: connection, logger: logger)
                 }
                 guard engagementID != nil || consentID != nil else {
-                    throw RegistryError(.forbidden, code: "consent_required",
-                                        message: "Ask the worker for a consent code and redeem it first (POST /api/v1/consents/redeem).")
+                    throw RegistryError(
+                        .forbidden,
+                        code: "consent_required",
+                        message: "Ask the worker for a consent code and redeem it first (POST /api/v1/consents/redeem)."
+                    )
                 }
                 purpose = engagementID != nil ? "engagement" : "pre_hire_check"
             case .admin:
@@ -152,11 +155,28 @@ public struct ReportService: Sendable {
             }
             let report = try await build(workerID, viewer: caller, on: connection, logger: logger)
             if purpose != "self" {
-                try await InquiryStore.record(workerID: workerID, viewer: caller.userUUID, role: caller.principal.role.rawValue, purpose: purpose,
-                                              consentID: consentID, engagementID: engagementID, on: connection, logger: logger)
-                try await AuditStore.append(caller.event("report.viewed", "worker", workerID, [
-                    "purpose": .string(purpose), "consent": AuditValue(consentID?.text), "engagement": AuditValue(engagementID?.text),
-                ]), on: connection, logger: logger)
+                try await InquiryStore.record(
+                    workerID: workerID,
+                    viewer: caller.userUUID,
+                    role: caller.principal.role.rawValue,
+                    purpose: purpose,
+                    consentID: consentID,
+                    engagementID: engagementID,
+                    on: connection,
+                    logger: logger
+                )
+                try await AuditStore.append(
+                    caller.event(
+                        "report.viewed",
+                        "worker",
+                        workerID,
+                        [
+                            "purpose": .string(purpose), "consent": AuditValue(consentID?.text), "engagement": AuditValue(engagementID?.text),
+                        ]
+                    ),
+                    on: connection,
+                    logger: logger
+                )
             }
             return report
         }
@@ -171,66 +191,119 @@ public struct ReportService: Sendable {
         let agency = try await AgencyStore.find(id: w.currentAgencyID, on: connection, logger: logger)
         let birth = CivilDate(iso: w.birthDate) ?? today
         let grade = try await ReportStore.grade(workerID, on: connection, logger: logger).map { g in
-            Report.Grade(grade: g.grade, composite: g.composite, ethicsScore: g.ethicsScore, skillScore: g.skillScore,
-                         reasons: Self.reasons(g.reasons), policyVersion: g.policyVersion, computedAt: g.computedAt)
+            Report.Grade(
+                grade: g.grade,
+                composite: g.composite,
+                ethicsScore: g.ethicsScore,
+                skillScore: g.skillScore,
+                reasons: Self.reasons(g.reasons),
+                policyVersion: g.policyVersion,
+                computedAt: g.computedAt
+            )
         }
         var latest: [String: QualificationStore.SkillAssessment] = [:]
         for s in try await QualificationStore.skills(workerID: workerID, on: connection, logger: logger) where latest[s.category] == nil {
             latest[s.category] = s  // ordered newest first per category
         }
         let skills = latest.values.sorted { $0.category < $1.category }.map {
-            Report.Skill(category: $0.category, level: $0.level, levelName: SkillLevel(rawValue: $0.level)?.chineseName ?? "", assessedOn: $0.assessedOn)
+            Report.Skill(
+                category: $0.category,
+                level: $0.level,
+                levelName: SkillLevel(rawValue: $0.level)?.chineseName ?? "",
+                assessedOn: $0.assessedOn
+            )
         }
         let qualifications = try await QualificationStore.trainings(workerID: workerID, on: connection, logger: logger).map {
-            Report.Qualification(kind: $0.kind, title: $0.title, issuer: $0.issuer, issuedOn: $0.issuedOn, expiresOn: $0.expiresOn,
-                                 valid: $0.expiresOn.flatMap(CivilDate.init(iso:)).map { $0 >= today } ?? true)
+            Report.Qualification(
+                kind: $0.kind,
+                title: $0.title,
+                issuer: $0.issuer,
+                issuedOn: $0.issuedOn,
+                expiresOn: $0.expiresOn,
+                valid: $0.expiresOn.flatMap(CivilDate.init(iso:)).map { $0 >= today } ?? true
+            )
         }
         let health = try await QualificationStore.healthCertificates(workerID: workerID, on: connection, logger: logger)
             .max { $0.validUntil < $1.validUntil }
         let fields = Set(custody.reportTenureFields)
         let tenures = try await TenureStore.list(workerID: workerID, on: connection, logger: logger).map { t in
-            Report.Tenure(agency: fields.contains("agency") ? t.agencyName : nil,
-                          startedOn: fields.contains("period") ? t.startedOn : nil, endedOn: fields.contains("period") ? t.endedOn : nil,
-                          workAbility: fields.contains("work_ability") ? t.workAbility : nil,
-                          healthStatus: fields.contains("health_status") ? t.healthStatus : nil,
-                          feedbackSummary: fields.contains("feedback_summary") ? t.feedbackSummary : nil,
-                          ethicsRating: fields.contains("ethics_rating") ? t.ethicsRating : nil,
-                          ethicsNote: fields.contains("ethics_note") ? t.ethicsNote : nil,
-                          sealed: fields.contains("sealed") ? t.sealedHow.map { $0 == "agency" ? "sealed" : "sealed_by_deadline" } ?? "open" : nil)
+            Report.Tenure(
+                agency: fields.contains("agency") ? t.agencyName : nil,
+                startedOn: fields.contains("period") ? t.startedOn : nil,
+                endedOn: fields.contains("period") ? t.endedOn : nil,
+                workAbility: fields.contains("work_ability") ? t.workAbility : nil,
+                healthStatus: fields.contains("health_status") ? t.healthStatus : nil,
+                feedbackSummary: fields.contains("feedback_summary") ? t.feedbackSummary : nil,
+                ethicsRating: fields.contains("ethics_rating") ? t.ethicsRating : nil,
+                ethicsNote: fields.contains("ethics_note") ? t.ethicsNote : nil,
+                sealed: fields.contains("sealed") ? t.sealedHow.map { $0 == "agency" ? "sealed" : "sealed_by_deadline" } ?? "open" : nil
+            )
         }
         // Counts and averages over everything, computed by PostgreSQL; the items shown are the newest only.
         let engagementSummary = try await EngagementStore.summary(workerID: workerID, today: today.iso, on: connection, logger: logger)
-        let engagements = try await EngagementStore.forWorker(workerID, statuses: ["confirmed", "ended"], limit: Self.reportEngagementItems,
-                                                              on: connection, logger: logger)
-            .map { e -> Report.Engagements.Item in
-                let start = CivilDate(iso: e.startsOn) ?? today
-                let end = e.endsOn.flatMap(CivilDate.init(iso:)) ?? today
-                return .init(category: e.category, startsOn: e.startsOn, endsOn: e.endsOn, days: max(0, end.daysSinceEpoch - start.daysSinceEpoch))
-            }
+        let engagements = try await EngagementStore.forWorker(
+            workerID,
+            statuses: ["confirmed", "ended"],
+            limit: Self.reportEngagementItems,
+            on: connection,
+            logger: logger
+        )
+        .map { e -> Report.Engagements.Item in
+            let start = CivilDate(iso: e.startsOn) ?? today
+            let end = e.endsOn.flatMap(CivilDate.init(iso:)) ?? today
+            return .init(category: e.category, startsOn: e.startsOn, endsOn: e.endsOn, days: max(0, end.daysSinceEpoch - start.daysSinceEpoch))
+        }
         let reviewSummary = try await ReviewStore.summary(workerID: workerID, on: connection, logger: logger)
-        let reviews = try await ReviewStore.forWorker(workerID, includeHidden: false, limit: policy.reportRecentReviews, on: connection,
-                                                      logger: logger)
+        let reviews = try await ReviewStore.forWorker(
+            workerID,
+            includeHidden: false,
+            limit: policy.reportRecentReviews,
+            on: connection,
+            logger: logger
+        )
         func averages(_ sums: [String: (sum: Int, count: Int)]) -> [String: Double] {
             sums.mapValues { (Double($0.sum) / Double($0.count) * 100).rounded() / 100 }
         }
         return Report(
-            worker: .init(id: w.id.text, fullName: w.fullName, sex: w.sex, age: birth.years(until: today),
-                          homeProvince: String(w.homeRegion.prefix(2)) + "0000", serviceCategories: w.categories, status: w.status),
-            currentAgency: agency?.name ?? "", grade: grade, skills: skills, qualifications: qualifications,
-            health: .init(validUntil: health?.validUntil,
-                          valid: health.map { (CivilDate(iso: $0.validUntil).map { $0 >= today } ?? false) && $0.result != "unfit" } ?? false),
+            worker: .init(
+                id: w.id.text,
+                fullName: w.fullName,
+                sex: w.sex,
+                age: birth.years(until: today),
+                homeProvince: String(w.homeRegion.prefix(2)) + "0000",
+                serviceCategories: w.categories,
+                status: w.status
+            ),
+            currentAgency: agency?.name ?? "",
+            grade: grade,
+            skills: skills,
+            qualifications: qualifications,
+            health: .init(
+                validUntil: health?.validUntil,
+                valid: health.map { (CivilDate(iso: $0.validUntil).map { $0 >= today } ?? false) && $0.result != "unfit" } ?? false
+            ),
             tenures: tenures,
             engagements: .init(count: engagementSummary.count, totalDays: engagementSummary.days, items: engagements),
-            reviews: .init(count: reviewSummary.count, skillAverages: averages(reviewSummary.skill), ethicsAverages: averages(reviewSummary.ethics),
-                           recent: reviews.prefix(policy.reportRecentReviews).map {
-                               .init(id: $0.id.text, date: $0.createdAt,
-                                     household: viewer.principal.role != .employer || $0.employerID == viewer.userUUID ? $0.employerName : nil,
-                                     skillScores: $0.skillScores,
-                                     ethicsScores: $0.ethicsScores, comment: $0.comment, reply: $0.reply)
-                           }),
+            reviews: .init(
+                count: reviewSummary.count,
+                skillAverages: averages(reviewSummary.skill),
+                ethicsAverages: averages(reviewSummary.ethics),
+                recent: reviews.prefix(policy.reportRecentReviews).map {
+                    .init(
+                        id: $0.id.text,
+                        date: $0.createdAt,
+                        household: viewer.principal.role != .employer || $0.employerID == viewer.userUUID ? $0.employerName : nil,
+                        skillScores: $0.skillScores,
+                        ethicsScores: $0.ethicsScores,
+                        comment: $0.comment,
+                        reply: $0.reply
+                    )
+                }
+            ),
             flags: try await ReportStore.flags(workerID, on: connection, logger: logger),
             standing: try await ReportStore.standing(workerID, on: connection, logger: logger),
-            generatedAt: Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)))
+            generatedAt: Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
+        )
     }
 
     static func reasons(_ json: String) -> [Report.ReasonCode] {
@@ -260,7 +333,8 @@ public struct ReportService: Sendable {
 
         enum CodingKeys: String, CodingKey {
             case payload, signature, algorithm
-            case publicKey = "public_key", keyId = "key_id"
+            case publicKey = "public_key"
+            case keyId = "key_id"
         }
     }
 
@@ -287,12 +361,21 @@ public struct ReportService: Sendable {
 
     public func sign(_ report: Report, now: Date = Date()) throws -> SignedReport {
         let keyID = Self.keyID(keys.signingKey.publicKey)
-        let signed = SignedPayload(report: report, issuedAt: now, expiresAt: now.addingTimeInterval(Double(policy.signedReportValidDays) * 86_400),
-                                   keyId: keyID)
+        let signed = SignedPayload(
+            report: report,
+            issuedAt: now,
+            expiresAt: now.addingTimeInterval(Double(policy.signedReportValidDays) * 86_400),
+            keyId: keyID
+        )
         let payload = String(decoding: try Self.canonicalEncoder.encode(signed), as: UTF8.self)
         let signature = try keys.signingKey.signature(for: Data(payload.utf8))
-        return SignedReport(payload: payload, signature: signature.base64EncodedString(), algorithm: "Ed25519",
-                            publicKey: keys.signingKey.publicKey.rawRepresentation.base64EncodedString(), keyId: keyID)
+        return SignedReport(
+            payload: payload,
+            signature: signature.base64EncodedString(),
+            algorithm: "Ed25519",
+            publicKey: keys.signingKey.publicKey.rawRepresentation.base64EncodedString(),
+            keyId: keyID
+        )
     }
 
     public var publicKey: String { keys.signingKey.publicKey.rawRepresentation.base64EncodedString() }
@@ -312,10 +395,14 @@ public struct ReportService: Sendable {
     public static func verify(_ document: SignedReport, publicKey: Curve25519.Signing.PublicKey, now: Date = Date()) -> Verification {
         // The envelope's fields outside the payload are not signed, so they must name exactly the key that checks it.
         guard document.algorithm == "Ed25519" else {
-            return Verification(valid: false, reason: "the report names the algorithm '\(document.algorithm.prefix(40))'; reports are signed with Ed25519")
+            return Verification(
+                valid: false,
+                reason: "the report names the algorithm '\(document.algorithm.prefix(40))'; reports are signed with Ed25519"
+            )
         }
         guard document.publicKey == publicKey.rawRepresentation.base64EncodedString(),
-              document.keyId == nil || document.keyId == keyID(publicKey) else {
+            document.keyId == nil || document.keyId == keyID(publicKey)
+        else {
             return Verification(valid: false, reason: "the report's public_key or key_id is not the key that verifies it: the envelope was changed")
         }
         guard let signature = Data(base64Encoded: document.signature) else {
@@ -329,8 +416,14 @@ public struct ReportService: Sendable {
         let worker = (report?["worker"] as? [String: Any])?["id"] as? String
         let issued = object?["issued_at"] as? String
         let expires = object?["expires_at"] as? String
-        var result = Verification(valid: true, workerId: worker, generatedAt: report?["generated_at"] as? String, issuedAt: issued,
-                                  expiresAt: expires, keyId: object?["key_id"] as? String)
+        var result = Verification(
+            valid: true,
+            workerId: worker,
+            generatedAt: report?["generated_at"] as? String,
+            issuedAt: issued,
+            expiresAt: expires,
+            keyId: object?["key_id"] as? String
+        )
         let iso = ISO8601DateFormatter()
         guard let expires, let expiry = iso.date(from: expires) else {
             result.valid = false
@@ -389,7 +482,9 @@ public struct ReportService: Sendable {
 
         enum CodingKeys: String, CodingKey {
             case id, age, categories, grade
-            case displayName = "display_name", homeProvince = "home_province", topLevel = "top_level"
+            case displayName = "display_name"
+            case homeProvince = "home_province"
+            case topLevel = "top_level"
         }
 
         init(_ l: ReportStore.Listing, today: CivilDate) {
@@ -430,8 +525,16 @@ public struct ReportService: Sendable {
         }
         let today = CivilDate.today()
         return try await database.withConnection { connection in
-            try await ReportStore.available(region: s.region, category: category, minLevel: s.minLevel, grades: grades, limit: s.limit,
-                                            offset: s.offset, on: connection, logger: logger)
+            try await ReportStore.available(
+                region: s.region,
+                category: category,
+                minLevel: s.minLevel,
+                grades: grades,
+                limit: s.limit,
+                offset: s.offset,
+                on: connection,
+                logger: logger
+            )
         }.map { Listing($0, today: today) }
     }
 

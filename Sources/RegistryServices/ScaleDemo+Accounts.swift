@@ -41,7 +41,8 @@ extension ScaleDemo {
 
         func agencyIndex(_ rng: inout DemoRandom) -> Int {
             let u = rng.unit() * (agencyWeights.last ?? 1)
-            var lo = 0, hi = agencyWeights.count - 1
+            var lo = 0
+            var hi = agencyWeights.count - 1
             while lo < hi {
                 let mid = (lo + hi) / 2
                 if agencyWeights[mid] < u { lo = mid + 1 } else { hi = mid }
@@ -70,8 +71,12 @@ extension ScaleDemo {
         if let existingAdmin {
             adminUUID = existingAdmin.id
         } else {
-            adminUUID = try await registry.auth.createAdmin(email: DemoData.adminEmail, password: password, displayName: "Demo administrator",
-                                                            logger: logger)
+            adminUUID = try await registry.auth.createAdmin(
+                email: DemoData.adminEmail,
+                password: password,
+                displayName: "Demo administrator",
+                logger: logger
+            )
         }
         var agencies: [AgencyPlan] = []
         var names = Set<String>()
@@ -87,9 +92,16 @@ extension ScaleDemo {
             }
             let number = String(repeating: "0", count: max(0, 3 - String(a + 1).count)) + String(a + 1)
             let emails = (1...options.staffPerAgency).map { "staff\(number)-\($0)\(tag)@scale.demo.local" }
-            agencies.append(AgencyPlan(id: UUID(), name: name, region: region,
-                                       appliedOn: today.adding(days: -(3650 + 365 + rng.below(700))),
-                                       staff: emails.map { _ in UUID() }, staffEmails: emails))
+            agencies.append(
+                AgencyPlan(
+                    id: UUID(),
+                    name: name,
+                    region: region,
+                    appliedOn: today.adding(days: -(3650 + 365 + rng.below(700))),
+                    staff: emails.map { _ in UUID() },
+                    staffEmails: emails
+                )
+            )
             total += 1 / pow(Double(a + 5), 0.7)
             weights.append(total)
         }
@@ -100,7 +112,11 @@ extension ScaleDemo {
         let staffCount = agencies.reduce(0) { $0 + $1.staff.count }
         let hashes = try await hashPasswords(password, count: staffCount + benchEmployers + benchWorkers)
 
-        var staffNames: [String] = [], staffHashes: [String] = [], staffIDs: [UUID] = [], staffAgencies: [UUID] = [], staffEmails: [String] = []
+        var staffNames: [String] = []
+        var staffHashes: [String] = []
+        var staffIDs: [UUID] = []
+        var staffAgencies: [UUID] = []
+        var staffEmails: [String] = []
         var staffCreated: [String] = []
         for a in agencies {
             for (i, id) in a.staff.enumerated() {
@@ -120,40 +136,81 @@ extension ScaleDemo {
         let usccs = agencies.map { DemoPeople.uscc(region: $0.region, &rng) }
         let contactPhones = agencies.map { _ in DemoPeople.mobile(&rng) }
         let sources: (UUID, UUID) = try await database.transaction(logger: logger) { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO agencies (id, name, uscc, region_code, contact_name, contact_phone, contact_email, status, applied_at, decided_at, decided_by)
                 SELECT id, name, uscc, region, contact, phone, email, 'approved', applied::date + time '10:00', applied::date + 3 + time '15:00', \(adminUUID)
                 FROM unnest(\(agencies.map(\.id))::uuid[], \(agencies.map(\.name))::text[],
                             \(usccs)::text[], \(agencies.map(\.region))::text[], \(contactNames)::text[], \(contactPhones)::text[],
                             \(agencies.map { $0.staffEmails[0] })::text[], \(agencies.map { $0.appliedOn.iso })::text[])
                     AS a(id, name, uscc, region, contact, phone, email, applied)
-                """, logger: logger)
-            try await connection.query("""
+                """,
+                logger: logger
+            )
+            try await connection.query(
+                """
                 INSERT INTO users (id, role, email, display_name, password_hash, status, agency_id, created_at, password_changed_at)
                 SELECT id, 'agency_staff', email, name, hash, 'active', agency, created::date + time '10:00', created::date + time '10:00'
                 FROM unnest(\(staffIDs)::uuid[], \(staffEmails)::text[], \(staffNames)::text[], \(staffHashes)::text[], \(staffAgencies)::uuid[],
                             \(staffCreated)::text[]) AS s(id, email, name, hash, agency, created)
-                """, logger: logger)
-            let police = try await IntegrationStore.createSource(name: "scale-police" + tag, kind: SourceKind.police.rawValue,
-                                                                 displayName: "公安机关（演示数据）", secretEnc: secrets[0], requireSignature: false,
-                                                                 by: adminUUID, on: connection, logger: logger)
-            let bureau = try await IntegrationStore.createSource(name: "scale-bureau" + tag, kind: SourceKind.creditBureau.rawValue,
-                                                                 displayName: "征信机构（演示数据）", secretEnc: secrets[1], requireSignature: false,
-                                                                 by: adminUUID, on: connection, logger: logger)
-            try await AuditStore.append(Caller.system.event("demo.scale_generated", "registry", nil, [
-                "set": .string(tag.isEmpty ? "1" : String(tag.dropFirst(2))), "seed": .string(String(options.seed)),
-                "workers": .int(options.workers), "agencies": .int(options.agencies), "staff_per_agency": .int(options.staffPerAgency),
-                "reviews_per_worker": .int(options.reviewsPerWorker), "flags": .int(options.flags), "employers": .int(options.employers),
-                "police_source": .string(police.uuidString.lowercased()), "bureau_source": .string(bureau.uuidString.lowercased()),
-            ]), on: connection, logger: logger)
+                """,
+                logger: logger
+            )
+            let police = try await IntegrationStore.createSource(
+                name: "scale-police" + tag,
+                kind: SourceKind.police.rawValue,
+                displayName: "公安机关（演示数据）",
+                secretEnc: secrets[0],
+                requireSignature: false,
+                by: adminUUID,
+                on: connection,
+                logger: logger
+            )
+            let bureau = try await IntegrationStore.createSource(
+                name: "scale-bureau" + tag,
+                kind: SourceKind.creditBureau.rawValue,
+                displayName: "征信机构（演示数据）",
+                secretEnc: secrets[1],
+                requireSignature: false,
+                by: adminUUID,
+                on: connection,
+                logger: logger
+            )
+            try await AuditStore.append(
+                Caller.system.event(
+                    "demo.scale_generated",
+                    "registry",
+                    nil,
+                    [
+                        "set": .string(tag.isEmpty ? "1" : String(tag.dropFirst(2))), "seed": .string(String(options.seed)),
+                        "workers": .int(options.workers), "agencies": .int(options.agencies), "staff_per_agency": .int(options.staffPerAgency),
+                        "reviews_per_worker": .int(options.reviewsPerWorker), "flags": .int(options.flags), "employers": .int(options.employers),
+                        "police_source": .string(police.uuidString.lowercased()), "bureau_source": .string(bureau.uuidString.lowercased()),
+                    ]
+                ),
+                on: connection,
+                logger: logger
+            )
             return (police, bureau)
         }
         report(agencies.count)
-        return Plan(tag: tag, run: run, seedText: seedText, seed: seed, today: today, adminID: adminUUID, createdAdmin: existingAdmin == nil,
-                    agencies: agencies, agencyWeights: weights, policeSource: sources.0, bureauSource: sources.1,
-                    benchEmployers: benchEmployers, benchWorkerPhones: benchPhones,
-                    benchWorkerHashes: Array(hashes.suffix(benchWorkers)),
-                    employerHashes: Array(hashes[staffCount..<(staffCount + benchEmployers)]))
+        return Plan(
+            tag: tag,
+            run: run,
+            seedText: seedText,
+            seed: seed,
+            today: today,
+            adminID: adminUUID,
+            createdAdmin: existingAdmin == nil,
+            agencies: agencies,
+            agencyWeights: weights,
+            policeSource: sources.0,
+            bureauSource: sources.1,
+            benchEmployers: benchEmployers,
+            benchWorkerPhones: benchPhones,
+            benchWorkerHashes: Array(hashes.suffix(benchWorkers)),
+            employerHashes: Array(hashes[staffCount..<(staffCount + benchEmployers)])
+        )
     }
 
     /// argon2id hashes of the demo password with the registry's own hasher, each with its own salt.
@@ -174,14 +231,17 @@ extension ScaleDemo {
         let k = plan.benchEmployers
         if k > 0 {
             try await database.transaction(logger: logger) { connection in
-                try await connection.query("""
-                INSERT INTO users (id, role, email, phone, display_name, password_hash, status, household_name, region_code, created_at, password_changed_at)
-                SELECT md5(\(plan.seedText) || ':e:' || n)::uuid, 'employer', 'employer' || n || \(plan.tag) || '@scale.demo.local',
-                       \(plan.employerPhonePrefix) || lpad(n::text, 7, '0'), s || '女士', hash, 'active', s || '女士家', \(plan.agencies[0].region),
-                       now() - interval '400 days', now() - interval '400 days'
-                FROM (SELECT n, hash, (\(DemoPeople.surnames)::text[])[1 + (n % \(DemoPeople.surnames.count))::int] AS s
-                      FROM unnest(\((0..<k).map { $0 + 1 })::int8[], \(hashes)::text[]) AS u(n, hash)) AS e
-                """, logger: logger)
+                try await connection.query(
+                    """
+                    INSERT INTO users (id, role, email, phone, display_name, password_hash, status, household_name, region_code, created_at, password_changed_at)
+                    SELECT md5(\(plan.seedText) || ':e:' || n)::uuid, 'employer', 'employer' || n || \(plan.tag) || '@scale.demo.local',
+                           \(plan.employerPhonePrefix) || lpad(n::text, 7, '0'), s || '女士', hash, 'active', s || '女士家', \(plan.agencies[0].region),
+                           now() - interval '400 days', now() - interval '400 days'
+                    FROM (SELECT n, hash, (\(DemoPeople.surnames)::text[])[1 + (n % \(DemoPeople.surnames.count))::int] AS s
+                          FROM unnest(\((0..<k).map { $0 + 1 })::int8[], \(hashes)::text[]) AS u(n, hash)) AS e
+                    """,
+                    logger: logger
+                )
             }
             report(k)
         }
@@ -192,7 +252,8 @@ extension ScaleDemo {
             let lo = k + 1 + c * chunk
             let hi = min(options.employers, lo + chunk - 1)
             try await database.transaction(logger: logger) { connection in
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO users (id, role, phone, display_name, status, household_name, region_code, created_at)
                     SELECT md5(\(plan.seedText) || ':e:' || n)::uuid, 'employer', \(plan.employerPhonePrefix) || lpad(n::text, 7, '0'),
                            s || t, 'active', s || t || '家', (\(regions)::text[])[1 + floor(random() * \(regions.count))::int],
@@ -200,7 +261,9 @@ extension ScaleDemo {
                     FROM (SELECT n, (\(DemoPeople.surnames)::text[])[1 + floor(random() * \(DemoPeople.surnames.count))::int] AS s,
                                  CASE WHEN n % 3 = 0 THEN '先生' ELSE '女士' END AS t
                           FROM generate_series(\(lo), \(hi)) AS n) AS e
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
             }
             report(hi - lo + 1)
         }
@@ -212,12 +275,15 @@ extension ScaleDemo {
         guard !plan.benchWorkers.isEmpty else { return 0 }
         let w = plan.benchWorkers
         try await database.transaction(logger: logger) { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO users (role, phone, display_name, password_hash, status, worker_id, created_at, password_changed_at)
                 SELECT 'worker', phone, name, hash, 'active', worker, now() - interval '30 days', now() - interval '30 days'
                 FROM unnest(\(w.map(\.id))::uuid[], \(w.map(\.phone))::text[], \(w.map(\.name))::text[],
                             \(Array(plan.benchWorkerHashes.prefix(w.count)))::text[]) AS u(worker, phone, name, hash)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
         return w.count
     }

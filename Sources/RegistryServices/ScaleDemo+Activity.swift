@@ -24,13 +24,17 @@ extension ScaleDemo {
         var certificateTitle: [String] = []
     }
 
-    static let goodComments = ["照顾宝宝非常细心，做事踏实。", "做饭好吃，家里收拾得井井有条。", "守时守信，老人很喜欢她。", "专业负责，强烈推荐。",
-                               "沟通顺畅，很有耐心。", "月子餐做得很好，产后恢复很快。"]
+    static let goodComments = [
+        "照顾宝宝非常细心，做事踏实。", "做饭好吃，家里收拾得井井有条。", "守时守信，老人很喜欢她。", "专业负责，强烈推荐。",
+        "沟通顺畅，很有耐心。", "月子餐做得很好，产后恢复很快。",
+    ]
     static let plainComments = ["整体还可以，个别细节需要提醒。", "工作认真，但有时不太守时。", "基本满意。", "做事比较慢，态度不错。"]
     static let poorComments = ["多次迟到，沟通困难。", "工作不够细致，提前离职。", "与家人相处不太融洽。"]
     static let replies = ["谢谢您的认可！", "感谢雇主一家的信任，我会继续努力。", "谢谢您的意见，我会改进。"]
-    static let certificateTitles = ["nanny": "育婴员证", "maternity": "母婴护理员证", "elder_care": "养老护理员证", "patient_care": "医疗护理员证",
-                                    "housekeeping": "家政服务员证", "cooking": "中式烹调师证"]
+    static let certificateTitles = [
+        "nanny": "育婴员证", "maternity": "母婴护理员证", "elder_care": "养老护理员证", "patient_care": "医疗护理员证",
+        "housekeeping": "家政服务员证", "cooking": "中式烹调师证",
+    ]
 
     /// Rows written per table by `insertActivity`.
     struct ActivityCounts: Sendable {
@@ -42,8 +46,14 @@ extension ScaleDemo {
         var health = 0
 
         static func + (a: Self, b: Self) -> Self {
-            .init(engagements: a.engagements + b.engagements, reviews: a.reviews + b.reviews, replies: a.replies + b.replies,
-                  skills: a.skills + b.skills, trainings: a.trainings + b.trainings, health: a.health + b.health)
+            .init(
+                engagements: a.engagements + b.engagements,
+                reviews: a.reviews + b.reviews,
+                replies: a.replies + b.replies,
+                skills: a.skills + b.skills,
+                trainings: a.trainings + b.trainings,
+                health: a.health + b.health
+            )
         }
 
         var total: Int { engagements + reviews + replies + skills + trainings + health }
@@ -60,7 +70,8 @@ extension ScaleDemo {
         // About twenty current engagements per employer who signs in, for the report benchmark.
         let benchShare = plan.benchEmployers == 0 ? 0 : min(1, Double(20 * plan.benchEmployers) / max(1, 0.3 * Double(options.workers)))
         if r > 0 {
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 WITH ws AS (
                     SELECT worker_id, string_to_array(cats, ',') AS cats, first_start::date AS first_start, cur_agency, cur_staff,
                            prev_agency, prev_staff, nullif(prev_end, '')::date AS prev_end,
@@ -125,14 +136,17 @@ extension ScaleDemo {
                     RETURNING 1
                 )
                 SELECT (SELECT count(*) FROM ins_e), (SELECT count(*) FROM ins_r), (SELECT count(*) FROM ins_reply)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await (engagements, reviews, replies) in rows.decode((Int64, Int64, Int64).self) {
                 counts.engagements = Int(engagements)
                 counts.reviews = Int(reviews)
                 counts.replies = Int(replies)
             }
         }
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             WITH ws AS MATERIALIZED (
                 SELECT worker_id, string_to_array(cats, ',') AS cats, tenure_id, agency_id, started_on::date AS started_on, agency_name, staff_id, title
                 FROM unnest(\(a.workers)::uuid[], \(a.categories)::text[], \(a.currentTenure)::uuid[], \(a.currentAgency)::uuid[],
@@ -170,7 +184,9 @@ extension ScaleDemo {
                 RETURNING 1
             )
             SELECT (SELECT count(*) FROM skills), (SELECT count(*) FROM certificates) + (SELECT count(*) FROM courses), (SELECT count(*) FROM health)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (skills, trainings, health) in rows.decode((Int64, Int64, Int64).self) {
             counts.skills = Int(skills)
             counts.trainings = Int(trainings)

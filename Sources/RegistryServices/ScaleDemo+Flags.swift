@@ -22,7 +22,8 @@ extension ScaleDemo {
     /// a file. Flags that policy says suspend a worker or open a case then take the normal path.
     func insertFlags(_ plan: Plan, identities: Identities, report: @escaping @Sendable (Int) -> Void) async throws -> [String: Int] {
         let police = options.flags / 10
-        let ranges = Self.flagBatches(0..<police, batch: Self.flagBatch).map { ($0, true) }
+        let ranges =
+            Self.flagBatches(0..<police, batch: Self.flagBatch).map { ($0, true) }
             + Self.flagBatches(police..<options.flags, batch: Self.flagBatch).map { ($0, false) }
         let known = Set(identities.bodies)
         let results = try await parallel(ranges.count) { i in
@@ -48,24 +49,34 @@ extension ScaleDemo {
             let chunk = groups[i]
             try await database.transaction(logger: logger) { connection in
                 var ids: [UUID] = []
-                for (source, refs) in [(plan.policeSource, chunk.filter(\.police)), (plan.bureauSource, chunk.filter { !$0.police })] where !refs.isEmpty {
-                    let rows = try await connection.query("""
+                for (source, refs) in [(plan.policeSource, chunk.filter(\.police)), (plan.bureauSource, chunk.filter { !$0.police })]
+                where !refs.isEmpty {
+                    let rows = try await connection.query(
+                        """
                         SELECT id FROM flags WHERE source_id = \(source) AND source_ref = ANY(\(refs.map(\.reference))::text[]) AND worker_id IS NOT NULL
-                        """, logger: logger)
+                        """,
+                        logger: logger
+                    )
                     for try await id in rows.decode(UUID.self) { ids.append(id) }
                 }
                 try await registry.flags.applyEffects(ids, caller: .system, on: connection, logger: logger)
             }
         }
         let sources = [plan.policeSource, plan.bureauSource]
-        let suspensions = try await countRows("""
+        let suspensions = try await countRows(
+            """
             SELECT count(*)::int8 FROM suspensions s JOIN flags f ON f.id = s.flag_id WHERE f.source_id = ANY(\(sources)::uuid[])
-            """)
-        let cases = try await countRows("""
+            """
+        )
+        let cases = try await countRows(
+            """
             SELECT count(*)::int8 FROM cases c JOIN flags f ON f.id = c.origin_flag_id WHERE f.source_id = ANY(\(sources)::uuid[])
-            """)
-        return ["flags": options.flags, "flags matched to a file": matched, "suspensions (automatic)": suspensions,
-                "cases (opened by the system)": cases]
+            """
+        )
+        return [
+            "flags": options.flags, "flags matched to a file": matched, "suspensions (automatic)": suspensions,
+            "cases (opened by the system)": cases,
+        ]
     }
 
     func countRows(_ query: PostgresQuery) async throws -> Int {
@@ -82,8 +93,10 @@ extension ScaleDemo {
         var consequential: [Consequential] = []
     }
 
-    static let policeCategories: [(String, Double)] = [("theft", 0.30), ("fraud", 0.30), ("drug_offence", 0.20), ("violent_crime", 0.12),
-                                                       ("child_or_elder_abuse", 0.08)]
+    static let policeCategories: [(String, Double)] = [
+        ("theft", 0.30), ("fraud", 0.30), ("drug_offence", 0.20), ("violent_crime", 0.12),
+        ("child_or_elder_abuse", 0.08),
+    ]
     static let policeStatuses: [(String, Double)] = [("alleged", 0.85), ("charged", 0.09), ("convicted", 0.05), ("adjudicated", 0.01)]
     static let bureauCategories: [(String, Double)] = [("debt_default", 0.5), ("fare_evasion", 0.35), ("loan_fraud", 0.15)]
     static let bureauStatuses: [(String, Double)] = [("adjudicated", 0.7), ("alleged", 0.2), ("charged", 0.1)]
@@ -128,27 +141,45 @@ extension ScaleDemo {
             let number = String(j + 1)
             let serial = String(repeating: "0", count: max(0, 9 - number.count)) + number
             let reference = police ? "GA\(plan.tag)-\(occurred.year)-\(serial)" : "ZX\(plan.tag)-\(serial)"
-            let input = FlagSubmission.Input(idNumber: DemoPeople.idNumber(body), reference: reference, category: category, severity: severity,
-                                             status: status, occurredOn: occurred.iso, expiresOn: nil, narrative: narrative)
+            let input = FlagSubmission.Input(
+                idNumber: DemoPeople.idNumber(body),
+                reference: reference,
+                category: category,
+                severity: severity,
+                status: status,
+                occurredOn: occurred.iso,
+                expiresOn: nil,
+                narrative: narrative
+            )
             let submission = try FlagSubmission(input, source: kind, policy: policy, today: today)
-            FlagImport.appendCopyRow(registry.flags.row(submission, sourceID: police ? plan.policeSource : plan.bureauSource, line: j),
-                                     to: &buffer)
-            let effect = policy.effects(category: category, status: submission.status, severity: severity,
-                                        expired: submission.expiresOn.map { $0 < today } ?? false)
+            FlagImport.appendCopyRow(
+                registry.flags.row(submission, sourceID: police ? plan.policeSource : plan.bureauSource, line: j),
+                to: &buffer
+            )
+            let effect = policy.effects(
+                category: category,
+                status: submission.status,
+                severity: severity,
+                expired: submission.expiresOn.map { $0 < today } ?? false
+            )
             if effect.suspend || effect.openCase, known.contains(body) {
                 out.consequential.append(Consequential(police: police, reference: reference, body: body))
             }
         }
         let source = police ? plan.policeSource : plan.bureauSource
         try await database.transaction(logger: logger) { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 CREATE TEMP TABLE IF NOT EXISTS scale_flag_staging (
                     line int8 NOT NULL, ref text NOT NULL, blind bytea NOT NULL, category text NOT NULL, severity int2 NOT NULL,
                     status text NOT NULL, occurred date NOT NULL, expires date, narrative bytea, hash bytea NOT NULL) ON COMMIT DELETE ROWS
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             try await connection.copyFrom(table: "scale_flag_staging", logger: logger) { writer in try await writer.write(buffer) }
             try await connection.query("ANALYZE scale_flag_staging", logger: logger)
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 WITH ins AS (
                     INSERT INTO flags (source_id, source_ref, id_blind_index, worker_id, category, severity, status, occurred_on, expires_on,
                                        narrative_enc, content_hash, received_at, updated_at)
@@ -160,7 +191,9 @@ extension ScaleDemo {
                     RETURNING worker_id
                 )
                 SELECT count(worker_id) FROM ins
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await n in rows.decode(Int64.self) { out.matched = Int(n) }
         }
         return out

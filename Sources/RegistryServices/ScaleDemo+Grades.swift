@@ -11,9 +11,12 @@ extension ScaleDemo {
     func computeGrades(_ plan: Plan, report: @escaping @Sendable (Int) -> Void) async throws -> Int {
         var ids: [UUID] = []
         ids.reserveCapacity(options.workers)
-        let rows = try await database.query("""
+        let rows = try await database.query(
+            """
             SELECT id FROM workers WHERE current_agency_id = ANY(\(plan.agencies.map(\.id))::uuid[]) ORDER BY id
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await id in rows.decode(UUID.self) { ids.append(id) }
         let all = ids
         let batch = 1000

@@ -60,7 +60,9 @@ enum DemoPeople {
         "6401": "银川", "6501": "乌鲁木齐",
     ]
 
-    static let surnames = Array("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤").map(String.init)
+    static let surnames = Array("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤").map(
+        String.init
+    )
 
     static let femaleGiven = [
         "秀英", "桂英", "秀兰", "玉兰", "桂兰", "秀珍", "凤英", "玉珍", "玉梅", "凤兰", "春梅", "美华", "丽娟", "海燕", "淑芬", "慧敏",
@@ -83,8 +85,10 @@ enum DemoPeople {
 
     static let categoryNames = ServiceCategory.allCases.map(\.rawValue)
 
-    static let mobilePrefixes = ["130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152", "155", "156",
-                                 "157", "158", "159", "177", "180", "181", "182", "185", "186", "187", "188", "189"]
+    static let mobilePrefixes = [
+        "130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152", "155", "156",
+        "157", "158", "159", "177", "180", "181", "182", "185", "186", "187", "188", "189",
+    ]
 
     static func name(female: Bool, _ rng: inout DemoRandom) -> String {
         // Frequent surnames are frequent: the square biases towards the front of the list.

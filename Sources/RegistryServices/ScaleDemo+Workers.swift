@@ -85,9 +85,13 @@ extension ScaleDemo {
                 let body = DemoPeople.body(region: region, birth: birth, serial: serial)
                 guard seen.withLock({ $0.insert(body).inserted }) else { continue }
                 let input = WorkerRegistration.Input(
-                    idNumber: DemoPeople.idNumber(body), fullName: DemoPeople.name(female: female, &rng), sex: female ? "F" : "M",
-                    phone: DemoPeople.mobile(&rng), homeRegion: rng.chance(0.9) ? region : rng.pick(DemoPeople.originCounties),
-                    serviceCategories: Self.categories(female: female, &rng))
+                    idNumber: DemoPeople.idNumber(body),
+                    fullName: DemoPeople.name(female: female, &rng),
+                    sex: female ? "F" : "M",
+                    phone: DemoPeople.mobile(&rng),
+                    homeRegion: rng.chance(0.9) ? region : rng.pick(DemoPeople.originCounties),
+                    serviceCategories: Self.categories(female: female, &rng)
+                )
                 // The same validation as registration: check character, birth date, sex, age.
                 let registration = try WorkerRegistration(input, today: today, ages: ages)
                 fresh.append(Candidate(body: body, registration: registration, blind: registry.keys.blindIndex(registration.nationalID)))
@@ -103,8 +107,10 @@ extension ScaleDemo {
     }
 
     static func categories(female: Bool, _ rng: inout DemoRandom) -> [String] {
-        let pool = female ? ["nanny", "nanny", "maternity", "maternity", "elder_care", "elder_care", "housekeeping", "housekeeping", "cooking", "patient_care"]
-                          : ["elder_care", "patient_care", "cooking", "housekeeping"]
+        let pool =
+            female
+            ? ["nanny", "nanny", "maternity", "maternity", "elder_care", "elder_care", "housekeeping", "housekeeping", "cooking", "patient_care"]
+            : ["elder_care", "patient_care", "cooking", "housekeeping"]
         var chosen: [String] = []
         for _ in 0..<(1 + rng.below(3)) {
             let c = rng.pick(pool)
@@ -118,7 +124,9 @@ extension ScaleDemo {
         let today = plan.today
         var people = try await candidates(size, rng: &rng, today: today, seen: seen)
         var out = WorkerBatch()
-        var workers = ByteBuffer(), tenures = ByteBuffer(), transfers = ByteBuffer()
+        var workers = ByteBuffer()
+        var tenures = ByteBuffer()
+        var transfers = ByteBuffer()
         var line = CopyLine()
         var activity = ActivityInput()
         let agencyCount = plan.agencies.count
@@ -132,8 +140,11 @@ extension ScaleDemo {
                 out.bench.append(bench!)
             }
             let first = plan.agencyIndex(&rng)
-            let adult = CivilDate(year: reg.nationalID.birthDate.year + 18, month: reg.nationalID.birthDate.month,
-                                  day: min(reg.nationalID.birthDate.day, 28))!
+            let adult = CivilDate(
+                year: reg.nationalID.birthDate.year + 18,
+                month: reg.nationalID.birthDate.month,
+                day: min(reg.nationalID.birthDate.day, 28)
+            )!
             var registered = today.adding(days: -(30 + Int(3300 * pow(rng.unit(), 0.8))))
             registered = max(registered, adult.adding(days: 30), plan.agencies[first].appliedOn.adding(days: 10))
             var current = first
@@ -165,7 +176,8 @@ extension ScaleDemo {
             line.end(into: &workers)
 
             // The first agency's tenure: sealed when she moved, with its final assessment.
-            let firstTenure = UUID(), secondTenure = UUID()
+            let firstTenure = UUID()
+            let secondTenure = UUID()
             line.add(firstTenure)
             line.add(id)
             line.add(plan.agencies[first].id)
@@ -263,19 +275,31 @@ extension ScaleDemo {
         people.removeAll()
         let input = activity
         out.activity = try await database.transaction(logger: logger) { connection in
-            try await connection.copyFrom(table: "workers", columns: [
-                "id", "id_ciphertext", "id_blind_index", "full_name", "birth_date", "sex", "phone", "home_region", "service_categories",
-                "current_agency_id", "status", "registered_at", "registered_by", "available_for_hire", "available_since",
-            ], logger: logger) { writer in try await writer.write(workers) }
-            try await connection.copyFrom(table: "tenures", columns: [
-                "id", "worker_id", "agency_id", "started_on", "ended_on", "work_ability", "health_status", "feedback_summary", "ethics_rating",
-                "ethics_note", "sealed_at", "sealed_by", "sealed_how", "created_at", "updated_at",
-            ], logger: logger) { writer in try await writer.write(tenures) }
+            try await connection.copyFrom(
+                table: "workers",
+                columns: [
+                    "id", "id_ciphertext", "id_blind_index", "full_name", "birth_date", "sex", "phone", "home_region", "service_categories",
+                    "current_agency_id", "status", "registered_at", "registered_by", "available_for_hire", "available_since",
+                ],
+                logger: logger
+            ) { writer in try await writer.write(workers) }
+            try await connection.copyFrom(
+                table: "tenures",
+                columns: [
+                    "id", "worker_id", "agency_id", "started_on", "ended_on", "work_ability", "health_status", "feedback_summary", "ethics_rating",
+                    "ethics_note", "sealed_at", "sealed_by", "sealed_how", "created_at", "updated_at",
+                ],
+                logger: logger
+            ) { writer in try await writer.write(tenures) }
             if transfers.readableBytes > 0 {
-                try await connection.copyFrom(table: "transfers", columns: [
-                    "id", "worker_id", "from_agency_id", "to_agency_id", "status", "requested_at", "requested_by", "consent_code_hash",
-                    "consent_code_expires_at", "consented_at", "consent_method", "seal_deadline", "completed_at", "completed_how",
-                ], logger: logger) { writer in try await writer.write(transfers) }
+                try await connection.copyFrom(
+                    table: "transfers",
+                    columns: [
+                        "id", "worker_id", "from_agency_id", "to_agency_id", "status", "requested_at", "requested_by", "consent_code_hash",
+                        "consent_code_expires_at", "consented_at", "consent_method", "seal_deadline", "completed_at", "completed_how",
+                    ],
+                    logger: logger
+                ) { writer in try await writer.write(transfers) }
             }
             return try await insertActivity(input, plan: plan, on: connection)
         }

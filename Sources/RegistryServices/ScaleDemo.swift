@@ -31,8 +31,18 @@ public struct ScaleDemo: Sendable {
         /// Database sessions working at once.
         public var jobs: Int
 
-        public init(workers: Int, agencies: Int? = nil, staffPerAgency: Int = 2, reviewsPerWorker: Int = 10, flags: Int? = nil,
-                    employers: Int? = nil, accountsWithPassword: Int = 20, force: Bool = false, seed: UInt64? = nil, jobs: Int = 2) {
+        public init(
+            workers: Int,
+            agencies: Int? = nil,
+            staffPerAgency: Int = 2,
+            reviewsPerWorker: Int = 10,
+            flags: Int? = nil,
+            employers: Int? = nil,
+            accountsWithPassword: Int = 20,
+            force: Bool = false,
+            seed: UInt64? = nil,
+            jobs: Int = 2
+        ) {
             self.workers = workers
             self.agencies = agencies ?? min(200, max(2, workers / 100))
             self.staffPerAgency = staffPerAgency
@@ -41,7 +51,7 @@ public struct ScaleDemo: Sendable {
             self.employers = employers ?? max(10, workers)
             self.accountsWithPassword = accountsWithPassword
             self.force = force
-            self.seed = seed ?? UInt64.random(in: 1 ... UInt64.max)
+            self.seed = seed ?? UInt64.random(in: 1...UInt64.max)
             self.jobs = jobs
         }
 
@@ -114,18 +124,31 @@ public struct ScaleDemo: Sendable {
         let started = ContinuousClock.now
         let existing = try await count("SELECT count(*)::int8 FROM workers")
         guard existing == 0 || options.force else {
-            throw RegistryError(.conflict, code: "registry_not_empty",
-                                message: "The registry already holds \(existing) workers; scale demo data is loaded only into an empty registry. Add --force to add another set beside them.")
+            throw RegistryError(
+                .conflict,
+                code: "registry_not_empty",
+                message:
+                    "The registry already holds \(existing) workers; scale demo data is loaded only into an empty registry. Add --force to add another set beside them."
+            )
         }
         let previousRuns = try await count("SELECT count(*)::int8 FROM audit_log WHERE action = 'demo.scale_generated'")
         let tag = previousRuns == 0 ? "" : "-r\(previousRuns + 1)"
-        let password = ProcessInfo.processInfo.environment["REGISTRY_DEMO_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+        let password =
+            ProcessInfo.processInfo.environment["REGISTRY_DEMO_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
             ?? "demo-" + TokenGenerator.token(bytes: 9)
-        var summary = Summary(tag: tag, adminEmail: DemoData.adminEmail, credentialsFile: registry.configuration.dataDirectory + "/demo-credentials.txt")
+        var summary = Summary(
+            tag: tag,
+            adminEmail: DemoData.adminEmail,
+            credentialsFile: registry.configuration.dataDirectory + "/demo-credentials.txt"
+        )
 
         let timer = PhaseTimer(progress: progress)
-        var plan = try await timer.run("agencies and staff", unit: "agencies", total: options.agencies,
-                                        rows: { $0.agencies.count * (1 + options.staffPerAgency) + 2 }) { report in
+        var plan = try await timer.run(
+            "agencies and staff",
+            unit: "agencies",
+            total: options.agencies,
+            rows: { $0.agencies.count * (1 + options.staffPerAgency) + 2 }
+        ) { report in
             try await prepareAccounts(tag: tag, run: previousRuns + 1, password: password, report: report)
         }
         summary.adminPassword = plan.createdAdmin ? password : nil
@@ -135,9 +158,12 @@ public struct ScaleDemo: Sendable {
         summary.rows["users (employers)"] = try await timer.run("employers", unit: "employers", total: options.employers, rows: { $0 }) { report in
             try await insertEmployers(plan, report: report)
         }
-        let identities = try await timer.run("workers, tenures, transfers, engagements, reviews, qualifications", unit: "workers",
-                                             total: options.workers,
-                                             rows: { $0.bodies.count + $0.tenures + $0.transfers + $0.activity.total }) { report in
+        let identities = try await timer.run(
+            "workers, tenures, transfers, engagements, reviews, qualifications",
+            unit: "workers",
+            total: options.workers,
+            rows: { $0.bodies.count + $0.tenures + $0.transfers + $0.activity.total }
+        ) { report in
             try await insertWorkers(&plan, report: report)
         }
         summary.rows["workers"] = options.workers
@@ -152,8 +178,12 @@ public struct ScaleDemo: Sendable {
         summary.rows["health_certificates"] = a.health
         summary.rows["users (workers with an account)"] = try await insertWorkerAccounts(plan)
 
-        let flagRows = try await timer.run("flags (police, credit bureau)", unit: "flags", total: options.flags,
-                                           rows: { $0["flags"]! + $0["suspensions (automatic)"]! + $0["cases (opened by the system)"]! }) { report in
+        let flagRows = try await timer.run(
+            "flags (police, credit bureau)",
+            unit: "flags",
+            total: options.flags,
+            rows: { $0["flags"]! + $0["suspensions (automatic)"]! + $0["cases (opened by the system)"]! }
+        ) { report in
             try await insertFlags(plan, identities: identities, report: report)
         }
         summary.rows.merge(flagRows) { $1 }
@@ -234,8 +264,13 @@ final class PhaseTimer: Sendable {
     var phases: [ScaleDemo.Phase] { done.withLock { $0 } }
 
     /// `body` gets a reporter to call with the number of items done so far (from any task).
-    func run<T>(_ name: String, unit: String, total: Int, rows: (T) -> Int,
-                _ body: (@escaping @Sendable (Int) -> Void) async throws -> T) async throws -> T {
+    func run<T>(
+        _ name: String,
+        unit: String,
+        total: Int,
+        rows: (T) -> Int,
+        _ body: (@escaping @Sendable (Int) -> Void) async throws -> T
+    ) async throws -> T {
         let start = ContinuousClock.now
         let counter = Locked(0)
         let progress = self.progress
@@ -268,7 +303,10 @@ struct CopyLine {
 
     mutating func add(_ value: String?) {
         separator()
-        guard let value else { text.append("\\N"); return }
+        guard let value else {
+            text.append("\\N")
+            return
+        }
         if value.utf8.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
             for c in value.unicodeScalars {
                 switch c {

@@ -88,19 +88,32 @@ public struct TransferService: Sendable {
         // Counted before the ID number is looked up: each request texts a worker and tells that a file exists.
         // (The caller's agency is checked, approved and writable, in the transaction below.)
         guard let agencyID = caller.agencyUUID else { throw RegistryError.forbidden }
-        guard try await RateLimitStore.hit(key: "transfer-requests:" + agencyID.text, limit: policy.transferRequestsPerAgencyPerDay, per: .day,
-                                           database: database, logger: logger)
+        guard
+            try await RateLimitStore.hit(
+                key: "transfer-requests:" + agencyID.text,
+                limit: policy.transferRequestsPerAgencyPerDay,
+                per: .day,
+                database: database,
+                logger: logger
+            )
         else {
-            throw RegistryError(.throttled, code: "too_many_transfer_requests",
-                                message: "Your agency has made \(policy.transferRequestsPerAgencyPerDay) transfer requests today. Try again tomorrow.",
-                                details: ["retry_after": String(RateLimitStore.Window.day.secondsLeft())])
+            throw RegistryError(
+                .throttled,
+                code: "too_many_transfer_requests",
+                message: "Your agency has made \(policy.transferRequestsPerAgencyPerDay) transfer requests today. Try again tomorrow.",
+                details: ["retry_after": String(RateLimitStore.Window.day.secondsLeft())]
+            )
         }
         return try await database.transaction(logger: logger) { connection in
             let agency = try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger)
             guard let user = caller.userUUID else { throw RegistryError.forbidden }
             guard let found = try await WorkerStore.find(blindIndex: blind, on: connection, logger: logger) else {
-                throw RegistryError(.notFound, code: "no_file", message: "No file exists for this ID number: register her instead.",
-                                    field: "id_number")
+                throw RegistryError(
+                    .notFound,
+                    code: "no_file",
+                    message: "No file exists for this ID number: register her instead.",
+                    field: "id_number"
+                )
             }
             guard found.agencyID != agency.id else {
                 throw RegistryError(.conflict, code: "already_in_custody", message: "This worker is already in your agency's custody.")
@@ -109,21 +122,44 @@ public struct TransferService: Sendable {
             guard worker?.status != "revoked" else {
                 throw RegistryError(.conflict, code: "worker_revoked", message: "This worker is barred from practice; her file cannot move.")
             }
-            let transferID = try await TransferStore.create(workerID: found.id, from: found.agencyID, to: agency.id, by: user,
-                                                            codeHash: Data(TokenGenerator.hash(code)), codeMinutes: policy.consentCodeMinutes,
-                                                            on: connection, logger: logger)
+            let transferID = try await TransferStore.create(
+                workerID: found.id,
+                from: found.agencyID,
+                to: agency.id,
+                by: user,
+                codeHash: Data(TokenGenerator.hash(code)),
+                codeMinutes: policy.consentCodeMinutes,
+                on: connection,
+                logger: logger
+            )
             var sent = false
             if let phone = worker?.phone {
-                try await NotificationStore.enqueue(channel: "sms", recipient: phone, template: "transfer_consent_code",
-                                                    payload: ["code": code, "agency": agency.name, "minutes": String(policy.consentCodeMinutes)],
-                                                    on: connection, logger: logger)
+                try await NotificationStore.enqueue(
+                    channel: "sms",
+                    recipient: phone,
+                    template: "transfer_consent_code",
+                    payload: ["code": code, "agency": agency.name, "minutes": String(policy.consentCodeMinutes)],
+                    on: connection,
+                    logger: logger
+                )
                 sent = true
             }
-            try await AuditStore.append(caller.event("transfer.requested", "transfer", transferID, [
-                "worker": .string(found.id.text), "from": .string(found.agencyID.text), "to": .string(agency.id.text),
-                "code_sent": .bool(sent),
-            ]), on: connection, logger: logger)
-            guard let transfer = try await TransferStore.get(transferID, on: connection, logger: logger) else { throw RegistryError.notFound("Transfer") }
+            try await AuditStore.append(
+                caller.event(
+                    "transfer.requested",
+                    "transfer",
+                    transferID,
+                    [
+                        "worker": .string(found.id.text), "from": .string(found.agencyID.text), "to": .string(agency.id.text),
+                        "code_sent": .bool(sent),
+                    ]
+                ),
+                on: connection,
+                logger: logger
+            )
+            guard let transfer = try await TransferStore.get(transferID, on: connection, logger: logger) else {
+                throw RegistryError.notFound("Transfer")
+            }
             return Requested(transfer: View(transfer, for: .to), codeSent: sent)
         }
     }
@@ -169,7 +205,10 @@ public struct TransferService: Sendable {
         }
     }
 
-    enum CodeOutcome: Sendable { case consented(View), wrong(left: Int) }
+    enum CodeOutcome: Sendable {
+        case consented(View)
+        case wrong(left: Int)
+    }
 
     /// The worker consents: in her own account (no code), or the requesting agency enters the
     /// one-time code she received. Wrong codes count; past the limit the code is void.
@@ -190,8 +229,11 @@ public struct TransferService: Sendable {
                     throw RegistryError(.conflict, code: "code_expired", message: "The consent code has expired. Ask for a new one.")
                 }
                 guard t.consentAttempts < policy.consentCodeAttempts else {
-                    throw RegistryError(.conflict, code: "code_exhausted",
-                                        message: "Too many wrong codes for this transfer. Cancel it; she can consent in her own account.")
+                    throw RegistryError(
+                        .conflict,
+                        code: "code_exhausted",
+                        message: "Too many wrong codes for this transfer. Cancel it; she can consent in her own account."
+                    )
                 }
                 guard TokenGenerator.constantTimeEqual(Data(TokenGenerator.hash(code)).base64EncodedString(), hash.base64EncodedString()) else {
                     try await TransferStore.countFailedCode(id, on: connection, logger: logger)
@@ -203,7 +245,11 @@ public struct TransferService: Sendable {
                 throw RegistryError(.forbidden, code: "not_a_party", message: "Only the worker can consent to her transfer.")
             }
             try await TransferStore.markConsented(id, method: method, deadlineDays: policy.sealDeadlineDays, on: connection, logger: logger)
-            try await AuditStore.append(caller.event("transfer.consented", "transfer", id, ["method": .string(method)]), on: connection, logger: logger)
+            try await AuditStore.append(
+                caller.event("transfer.consented", "transfer", id, ["method": .string(method)]),
+                on: connection,
+                logger: logger
+            )
             guard let updated = try await TransferStore.get(id, on: connection, logger: logger) else { throw RegistryError.notFound("Transfer") }
             return .consented(View(updated, for: who))
         }
@@ -226,21 +272,38 @@ public struct TransferService: Sendable {
                 throw RegistryError(.conflict, code: "illegal_transition", message: "Codes are sent only while the transfer awaits consent.")
             }
             guard try await TransferStore.codesSent(id, on: connection, logger: logger) < policy.consentCodeSends else {
-                throw RegistryError(.conflict, code: "codes_exhausted",
-                                    message: "\(policy.consentCodeSends) codes were sent for this transfer. Cancel it; she can consent in her own account.")
+                throw RegistryError(
+                    .conflict,
+                    code: "codes_exhausted",
+                    message: "\(policy.consentCodeSends) codes were sent for this transfer. Cancel it; she can consent in her own account."
+                )
             }
             guard t.consentAttempts < policy.consentCodeAttempts else {
-                throw RegistryError(.conflict, code: "code_exhausted",
-                                    message: "Too many wrong codes for this transfer. Cancel it; she can consent in her own account.")
+                throw RegistryError(
+                    .conflict,
+                    code: "code_exhausted",
+                    message: "Too many wrong codes for this transfer. Cancel it; she can consent in her own account."
+                )
             }
             let worker = try await WorkerStore.get(t.workerID, on: connection, logger: logger)
             guard let phone = worker?.phone else {
                 throw RegistryError(.conflict, code: "no_phone", message: "The worker has no phone on file: she consents in her own account.")
             }
-            try await TransferStore.replaceCode(id, codeHash: Data(TokenGenerator.hash(code)), codeMinutes: policy.consentCodeMinutes,
-                                                on: connection, logger: logger)
-            try await NotificationStore.enqueue(channel: "sms", recipient: phone, template: "transfer_consent_code",
-                                                payload: ["code": code, "minutes": String(policy.consentCodeMinutes)], on: connection, logger: logger)
+            try await TransferStore.replaceCode(
+                id,
+                codeHash: Data(TokenGenerator.hash(code)),
+                codeMinutes: policy.consentCodeMinutes,
+                on: connection,
+                logger: logger
+            )
+            try await NotificationStore.enqueue(
+                channel: "sms",
+                recipient: phone,
+                template: "transfer_consent_code",
+                payload: ["code": code, "minutes": String(policy.consentCodeMinutes)],
+                on: connection,
+                logger: logger
+            )
             try await AuditStore.append(caller.event("transfer.code_resent", "transfer", id), on: connection, logger: logger)
             return true
         }
@@ -257,14 +320,21 @@ public struct TransferService: Sendable {
             // She may withdraw her consent until the transfer completes.
             let permitted: [Party] = event == .reject ? [.worker, .admin] : [.to, .worker, .admin]
             guard permitted.contains(who) else {
-                throw RegistryError(.forbidden, code: "not_a_party",
-                                    message: event == .reject ? "Only the worker can refuse her transfer."
-                                        : "Only the requesting agency, the worker or an administrator can cancel.")
+                throw RegistryError(
+                    .forbidden,
+                    code: "not_a_party",
+                    message: event == .reject
+                        ? "Only the worker can refuse her transfer."
+                        : "Only the requesting agency, the worker or an administrator can cancel."
+                )
             }
             let next = try TransferMachine.apply(event, to: t.status)
             try await TransferStore.close(id, status: next, by: caller.userUUID, reason: reason, on: connection, logger: logger)
-            try await AuditStore.append(caller.event("transfer.\(next.rawValue)", "transfer", id, ["reason": AuditValue(reason)]),
-                                        on: connection, logger: logger)
+            try await AuditStore.append(
+                caller.event("transfer.\(next.rawValue)", "transfer", id, ["reason": AuditValue(reason)]),
+                on: connection,
+                logger: logger
+            )
             guard let updated = try await TransferStore.get(id, on: connection, logger: logger) else { throw RegistryError.notFound("Transfer") }
             return View(updated, for: who)
         }
@@ -288,13 +358,20 @@ public struct TransferService: Sendable {
         }
     }
 
-    func moveCustody(_ t: TransferStore.Transfer, how: String, assessment: TenureStore.Assessment?, by: UUID?, caller: Caller,
-                     on connection: PostgresConnection, logger: Logger) async throws {
+    func moveCustody(
+        _ t: TransferStore.Transfer,
+        how: String,
+        assessment: TenureStore.Assessment?,
+        by: UUID?,
+        caller: Caller,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
         let today = CivilDate.today().iso
         // Lock the worker row first: registration, qualifications and custody all go through it.
         _ = try await WorkerStore.get(t.workerID, forUpdate: true, on: connection, logger: logger)
         guard let tenure = try await TenureStore.openTenure(workerID: t.workerID, on: connection, logger: logger),
-              tenure.agencyID == t.fromAgencyID
+            tenure.agencyID == t.fromAgencyID
         else {
             throw RegistryError(.conflict, code: "custody_changed", message: "The worker's custody changed since the transfer was requested.")
         }
@@ -303,12 +380,29 @@ public struct TransferService: Sendable {
         try await TransferStore.complete(t.id, how: how == "agency" ? "sealed" : "deadline", on: connection, logger: logger)
         try await WorkerStore.setAgency(t.workerID, agencyID: t.toAgencyID, on: connection, logger: logger)
         try await TenureStore.open(workerID: t.workerID, agencyID: t.toAgencyID, startedOn: today, on: connection, logger: logger)
-        try await AuditStore.append(caller.event("tenure.sealed", "worker", t.workerID,
-                                                 ["tenure": .string(tenure.id.text), "how": .string(how)]), on: connection, logger: logger)
-        try await AuditStore.append(caller.event("transfer.completed", "transfer", t.id, [
-            "worker": .string(t.workerID.text), "from": .string(t.fromAgencyID.text), "to": .string(t.toAgencyID.text),
-            "how": .string(how == "agency" ? "sealed" : "deadline"),
-        ]), on: connection, logger: logger)
+        try await AuditStore.append(
+            caller.event(
+                "tenure.sealed",
+                "worker",
+                t.workerID,
+                ["tenure": .string(tenure.id.text), "how": .string(how)]
+            ),
+            on: connection,
+            logger: logger
+        )
+        try await AuditStore.append(
+            caller.event(
+                "transfer.completed",
+                "transfer",
+                t.id,
+                [
+                    "worker": .string(t.workerID.text), "from": .string(t.fromAgencyID.text), "to": .string(t.toAgencyID.text),
+                    "how": .string(how == "agency" ? "sealed" : "deadline"),
+                ]
+            ),
+            on: connection,
+            logger: logger
+        )
     }
 
     /// Completes consented transfers whose sealing deadline passed; the old tenure is marked

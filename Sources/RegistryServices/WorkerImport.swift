@@ -63,15 +63,25 @@ public struct WorkerImport: Sendable {
         for (i, name) in names.enumerated() { index[name] = i }
         let missing = Self.header.filter { index[$0] == nil && $0 != "phone" }
         guard missing.isEmpty else {
-            throw .invalid("file", "The first line must name the columns: \(Self.header.joined(separator: ",")). Missing: \(missing.joined(separator: ", ")).",
-                           code: "bad_header")
+            throw .invalid(
+                "file",
+                "The first line must name the columns: \(Self.header.joined(separator: ",")). Missing: \(missing.joined(separator: ", ")).",
+                code: "bad_header"
+            )
         }
         return index
     }
 
     /// Imports records (after the header) for an agency. `progress` is called after each batch.
-    public func run(records: [CSV.Record], columns: [String: Int], agencyID: UUID, caller: Caller, keepAllLines: Bool = true,
-                    logger: Logger, progress: (@Sendable (Int) -> Void)? = nil) async throws -> Summary {
+    public func run(
+        records: [CSV.Record],
+        columns: [String: Int],
+        agencyID: UUID,
+        caller: Caller,
+        keepAllLines: Bool = true,
+        logger: Logger,
+        progress: (@Sendable (Int) -> Void)? = nil
+    ) async throws -> Summary {
         var summary = Summary()
         let today = CivilDate.today()
         var seen: [[UInt8]: Int] = [:]
@@ -83,31 +93,46 @@ public struct WorkerImport: Sendable {
         }
         for record in records {
             let input = WorkerRegistration.Input(
-                idNumber: field(record, "id_number"), fullName: field(record, "full_name"), sex: field(record, "sex"),
-                phone: field(record, "phone"), homeRegion: field(record, "home_region"),
-                serviceCategories: field(record, "service_categories").split(whereSeparator: { $0 == ";" || $0 == "|" }).map(String.init))
+                idNumber: field(record, "id_number"),
+                fullName: field(record, "full_name"),
+                sex: field(record, "sex"),
+                phone: field(record, "phone"),
+                homeRegion: field(record, "home_region"),
+                serviceCategories: field(record, "service_categories").split(whereSeparator: { $0 == ";" || $0 == "|" }).map(String.init)
+            )
             switch Self.validate(input, today: today, ages: policy.ages) {
             case .failure(let error):
                 summary.add(LineResult(line: record.line, outcome: .rejected, reason: error.message, field: error.field), keepLine: keepAllLines)
             case .success(let registration):
                 let blind = keys.blindIndex(registration.nationalID)
                 if let first = seen[blind] {
-                    summary.add(LineResult(line: record.line, outcome: .rejected, reason: "The same ID number is already on line \(first).",
-                                           field: "id_number"), keepLine: keepAllLines)
+                    summary.add(
+                        LineResult(
+                            line: record.line,
+                            outcome: .rejected,
+                            reason: "The same ID number is already on line \(first).",
+                            field: "id_number"
+                        ),
+                        keepLine: keepAllLines
+                    )
                 } else {
                     seen[blind] = record.line
                     batch.append(Valid(line: record.line, registration: registration, blind: blind))
                 }
             }
             if batch.count == 1000 {
-                for r in try await insert(batch, agencyID: agencyID, today: today, caller: caller, logger: logger) { summary.add(r, keepLine: keepAllLines) }
+                for r in try await insert(batch, agencyID: agencyID, today: today, caller: caller, logger: logger) {
+                    summary.add(r, keepLine: keepAllLines)
+                }
                 done += batch.count
                 batch.removeAll(keepingCapacity: true)
                 progress?(done)
             }
         }
         if !batch.isEmpty {
-            for r in try await insert(batch, agencyID: agencyID, today: today, caller: caller, logger: logger) { summary.add(r, keepLine: keepAllLines) }
+            for r in try await insert(batch, agencyID: agencyID, today: today, caller: caller, logger: logger) {
+                summary.add(r, keepLine: keepAllLines)
+            }
             done += batch.count
             progress?(done)
         }
@@ -138,7 +163,9 @@ public struct WorkerImport: Sendable {
         return try await database.transaction(logger: logger) { connection in
             if caller.principal.role == .anonymous {
                 // The command line, run by an operator: the agency must exist and be approved.
-                guard let agency = try await AgencyStore.find(id: agencyID, on: connection, logger: logger) else { throw RegistryError.notFound("Agency") }
+                guard let agency = try await AgencyStore.find(id: agencyID, on: connection, logger: logger) else {
+                    throw RegistryError.notFound("Agency")
+                }
                 guard agency.status == "approved" else {
                     throw RegistryError(.conflict, code: "agency_not_approved", message: "Agency \(agency.name) is \(agency.status), not approved.")
                 }
@@ -146,7 +173,8 @@ public struct WorkerImport: Sendable {
                 let agency = try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger)
                 guard agency.id == agencyID else { throw RegistryError.notFound("Agency") }
             }
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 WITH input AS (
                     SELECT * FROM unnest(\(ids)::uuid[], \(ciphers)::bytea[], \(blinds)::bytea[], \(names)::text[], \(births)::text[],
                                          \(sexes)::text[], \(phones)::text[], \(regions)::text[], \(categories)::text[], \(lines)::bigint[])
@@ -171,7 +199,9 @@ public struct WorkerImport: Sendable {
                 LEFT JOIN inserted ins ON ins.id_blind_index = i.blind
                 LEFT JOIN workers w ON w.id_blind_index = i.blind
                 ORDER BY i.line
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var results: [LineResult] = []
             var createdIDs: [UUID] = []
             for try await (line, created, existing, agency) in rows.decode((Int64, UUID?, UUID?, UUID?).self) {
@@ -181,16 +211,24 @@ public struct WorkerImport: Sendable {
                 } else if let existing, agency == agencyID {
                     results.append(LineResult(line: Int(line), outcome: .alreadyRegistered, workerId: existing.text))
                 } else {
-                    results.append(LineResult(line: Int(line), outcome: .transferNeeded,
-                                              reason: "This person already has a file with another agency: request a transfer.",
-                                              field: "id_number"))
+                    results.append(
+                        LineResult(
+                            line: Int(line),
+                            outcome: .transferNeeded,
+                            reason: "This person already has a file with another agency: request a transfer.",
+                            field: "id_number"
+                        )
+                    )
                 }
             }
             // Flags received before these files existed attach now; grades are computed for them.
             try await flags.attachOnRegistration(createdIDs, caller: caller, on: connection, logger: logger)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO grade_queue (worker_id, cause) SELECT unnest(\(createdIDs)::uuid[]), 'registered' ON CONFLICT (worker_id) DO NOTHING
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             return results
         }
     }

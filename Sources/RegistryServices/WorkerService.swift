@@ -20,9 +20,14 @@ public struct WorkerService: Sendable {
     }
 
     static func duplicate() -> RegistryError {
-        RegistryError(.conflict, code: "worker_exists",
-                      message: "This person already has a file in the registry. To continue it, request a transfer with her ID number (POST /api/v1/transfers).",
-                      field: "id_number", details: ["next": "/api/v1/transfers"])
+        RegistryError(
+            .conflict,
+            code: "worker_exists",
+            message:
+                "This person already has a file in the registry. To continue it, request a transfer with her ID number (POST /api/v1/transfers).",
+            field: "id_number",
+            details: ["next": "/api/v1/transfers"]
+        )
     }
 
     /// Opens a worker's file in the caller's agency with her first tenure.
@@ -36,15 +41,34 @@ public struct WorkerService: Sendable {
         return try await database.transaction(logger: logger) { connection in
             let agency = try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger)
             let new = WorkerStore.NewWorker(
-                id: workerID, idCiphertext: sealed, keyVersion: keys.currentSealingVersion, blindIndex: blind, fullName: registration.fullName, birthDate: registration.nationalID.birthDate.iso,
-                sex: registration.sex.rawValue, phone: registration.phone, homeRegion: registration.homeRegion,
-                categories: registration.categories.map(\.rawValue), agencyID: agency.id, registeredBy: caller.userUUID)
+                id: workerID,
+                idCiphertext: sealed,
+                keyVersion: keys.currentSealingVersion,
+                blindIndex: blind,
+                fullName: registration.fullName,
+                birthDate: registration.nationalID.birthDate.iso,
+                sex: registration.sex.rawValue,
+                phone: registration.phone,
+                homeRegion: registration.homeRegion,
+                categories: registration.categories.map(\.rawValue),
+                agencyID: agency.id,
+                registeredBy: caller.userUUID
+            )
             guard let id = try await WorkerStore.insert(new, startedOn: today.iso, on: connection, logger: logger) else {
                 throw Self.duplicate()
             }
-            try await AuditStore.append(caller.event("worker.registered", "worker", id, [
-                "agency": .string(agency.id.text), "categories": .list(registration.categories.map { .string($0.rawValue) }),
-            ]), on: connection, logger: logger)
+            try await AuditStore.append(
+                caller.event(
+                    "worker.registered",
+                    "worker",
+                    id,
+                    [
+                        "agency": .string(agency.id.text), "categories": .list(registration.categories.map { .string($0.rawValue) }),
+                    ]
+                ),
+                on: connection,
+                logger: logger
+            )
             try await flags.attachOnRegistration([id], caller: caller, on: connection, logger: logger)
             try await GradeQueue.enqueue(id, reason: "registered", on: connection, logger: logger)
             return id
@@ -76,8 +100,13 @@ public struct WorkerService: Sendable {
 
         enum CodingKeys: String, CodingKey {
             case id, sex, age, phone, status, tenures, trainings, skills, transfers
-            case idNumberMasked = "id_number_masked", fullName = "full_name", birthDate = "birth_date", homeRegion = "home_region"
-            case serviceCategories = "service_categories", currentAgency = "current_agency", healthCertificates = "health_certificates"
+            case idNumberMasked = "id_number_masked"
+            case fullName = "full_name"
+            case birthDate = "birth_date"
+            case homeRegion = "home_region"
+            case serviceCategories = "service_categories"
+            case currentAgency = "current_agency"
+            case healthCertificates = "health_certificates"
         }
     }
 
@@ -97,7 +126,13 @@ public struct WorkerService: Sendable {
 
     /// Loads a worker the caller may see: the agency in custody, the worker herself, or an
     /// administrator. Anyone else gets 404 (and the attempt is logged).
-    func visibleWorker(_ id: UUID, caller: Caller, write: Bool, on connection: PostgresConnection, logger: Logger) async throws -> (WorkerStore.Worker, AgencyStore.Agency?) {
+    func visibleWorker(
+        _ id: UUID,
+        caller: Caller,
+        write: Bool,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> (WorkerStore.Worker, AgencyStore.Agency?) {
         guard let worker = try await WorkerStore.get(id, forUpdate: write, on: connection, logger: logger) else {
             throw RegistryError.notFound("Worker")
         }
@@ -112,9 +147,12 @@ public struct WorkerService: Sendable {
         default:
             break
         }
-        logger.notice("worker file access refused", metadata: [
-            "worker": "\(id.text)", "user": "\(caller.principal.userID ?? "-")", "role": "\(caller.principal.role.rawValue)",
-        ])
+        logger.notice(
+            "worker file access refused",
+            metadata: [
+                "worker": "\(id.text)", "user": "\(caller.principal.userID ?? "-")", "role": "\(caller.principal.role.rawValue)",
+            ]
+        )
         throw RegistryError.notFound("Worker")
     }
 
@@ -122,14 +160,23 @@ public struct WorkerService: Sendable {
         let today = CivilDate.today()
         return try await database.withConnection { connection in
             let (worker, _) = try await visibleWorker(id, caller: caller, write: false, on: connection, logger: logger)
-            let masked = (try? NationalID(try keys.open(Array(worker.idCiphertext), context: SealedPlace.workerID(worker.id)), today: today).masked)
+            let masked =
+                (try? NationalID(try keys.open(Array(worker.idCiphertext), context: SealedPlace.workerID(worker.id)), today: today).masked)
                 ?? "******"
             let agency = try await AgencyStore.find(id: worker.currentAgencyID, on: connection, logger: logger)
             let birth = CivilDate(iso: worker.birthDate) ?? today
             return File(
-                id: worker.id.text, idNumberMasked: masked, fullName: worker.fullName, sex: worker.sex, birthDate: worker.birthDate,
-                age: birth.years(until: today), phone: worker.phone, homeRegion: worker.homeRegion, serviceCategories: worker.categories,
-                status: worker.status, currentAgency: .init(id: worker.currentAgencyID.text, name: agency?.name ?? ""),
+                id: worker.id.text,
+                idNumberMasked: masked,
+                fullName: worker.fullName,
+                sex: worker.sex,
+                birthDate: worker.birthDate,
+                age: birth.years(until: today),
+                phone: worker.phone,
+                homeRegion: worker.homeRegion,
+                serviceCategories: worker.categories,
+                status: worker.status,
+                currentAgency: .init(id: worker.currentAgencyID.text, name: agency?.name ?? ""),
                 tenures: try await TenureStore.list(workerID: id, on: connection, logger: logger),
                 trainings: try await QualificationStore.trainings(workerID: id, on: connection, logger: logger).map {
                     QualificationView(item: $0, valid: $0.expiresOn.flatMap(CivilDate.init(iso:)).map { $0 >= today } ?? true)
@@ -138,7 +185,8 @@ public struct WorkerService: Sendable {
                     QualificationView(item: $0, valid: (CivilDate(iso: $0.validUntil).map { $0 >= today } ?? false) && $0.result != "unfit")
                 },
                 skills: try await QualificationStore.skills(workerID: id, on: connection, logger: logger),
-                transfers: try await TransferStore.forWorker(id, on: connection, logger: logger).map(TransferService.View.init))
+                transfers: try await TransferStore.forWorker(id, on: connection, logger: logger).map(TransferService.View.init)
+            )
         }
     }
 
@@ -146,8 +194,14 @@ public struct WorkerService: Sendable {
         let query = try Input.text(nameContains, field: "q", max: 100, required: false)
         return try await database.withConnection { connection in
             let agency = try await AgencyAccess.agency(nil, caller: caller, write: false, on: connection, logger: logger)
-            return try await WorkerStore.roster(agencyID: agency.id, nameContains: query, limit: limit, offset: offset,
-                                                on: connection, logger: logger)
+            return try await WorkerStore.roster(
+                agencyID: agency.id,
+                nameContains: query,
+                limit: limit,
+                offset: offset,
+                on: connection,
+                logger: logger
+            )
         }
     }
 
@@ -163,8 +217,16 @@ public struct WorkerService: Sendable {
         public var expiresOn: String?
         public var hours: Int?
 
-        public init(kind: String, title: String, issuer: String, category: String?, certificateNo: String?, issuedOn: String,
-                    expiresOn: String?, hours: Int?) {
+        public init(
+            kind: String,
+            title: String,
+            issuer: String,
+            category: String?,
+            certificateNo: String?,
+            issuedOn: String,
+            expiresOn: String?,
+            hours: Int?
+        ) {
             self.kind = kind
             self.title = title
             self.issuer = issuer
@@ -177,7 +239,9 @@ public struct WorkerService: Sendable {
 
         enum CodingKeys: String, CodingKey {
             case kind, title, issuer, category, hours
-            case certificateNo = "certificate_no", issuedOn = "issued_on", expiresOn = "expires_on"
+            case certificateNo = "certificate_no"
+            case issuedOn = "issued_on"
+            case expiresOn = "expires_on"
         }
     }
 
@@ -198,7 +262,9 @@ public struct WorkerService: Sendable {
 
         enum CodingKeys: String, CodingKey {
             case issuer, result
-            case certificateNo = "certificate_no", issuedOn = "issued_on", validUntil = "valid_until"
+            case certificateNo = "certificate_no"
+            case issuedOn = "issued_on"
+            case validUntil = "valid_until"
         }
     }
 
@@ -224,8 +290,12 @@ public struct WorkerService: Sendable {
     }
 
     /// Runs `body` with the worker locked, in the custody agency's open tenure.
-    func inCustody<T: Sendable>(_ workerID: UUID, caller: Caller, logger: Logger,
-                                _ body: @Sendable (PostgresConnection, _ tenureID: UUID, _ agencyID: UUID, _ userID: UUID) async throws -> T) async throws -> T {
+    func inCustody<T: Sendable>(
+        _ workerID: UUID,
+        caller: Caller,
+        logger: Logger,
+        _ body: @Sendable (PostgresConnection, _ tenureID: UUID, _ agencyID: UUID, _ userID: UUID) async throws -> T
+    ) async throws -> T {
         guard let user = caller.userUUID else { throw RegistryError.forbidden }
         return try await database.transaction(logger: logger) { connection in
             let (worker, agency) = try await visibleWorker(workerID, caller: caller, write: true, on: connection, logger: logger)
@@ -233,7 +303,8 @@ public struct WorkerService: Sendable {
             guard worker.status != "revoked" else {
                 throw RegistryError(.conflict, code: "worker_revoked", message: "This worker is barred; her file is closed to new entries.")
             }
-            guard let tenure = try await TenureStore.openTenure(workerID: workerID, on: connection, logger: logger), tenure.agencyID == agency.id else {
+            guard let tenure = try await TenureStore.openTenure(workerID: workerID, on: connection, logger: logger), tenure.agencyID == agency.id
+            else {
                 throw RegistryError(.conflict, code: "no_open_tenure", message: "Your agency has no open tenure for this worker.")
             }
             let result = try await body(connection, tenure.id, agency.id, user)
@@ -255,12 +326,31 @@ public struct WorkerService: Sendable {
         if let hours = input.hours, !(1...10_000).contains(hours) { throw RegistryError.invalid("hours", "hours must be 1 to 10000.") }
         return try await inCustody(workerID, caller: caller, logger: logger) { connection, tenure, agency, user in
             let id = try await QualificationStore.addTraining(
-                workerID: workerID, tenureID: tenure, agencyID: agency, by: user, kind: input.kind, title: title, issuer: issuer,
-                category: category, certificateNo: number, issuedOn: issued.iso, expiresOn: expires?.iso, hours: input.hours,
-                on: connection, logger: logger)
-            try await AuditStore.append(caller.event("worker.\(input.kind)_added", "worker", workerID,
-                                                     ["record": .string(id.text), "title": .string(title)]),
-                                        on: connection, logger: logger)
+                workerID: workerID,
+                tenureID: tenure,
+                agencyID: agency,
+                by: user,
+                kind: input.kind,
+                title: title,
+                issuer: issuer,
+                category: category,
+                certificateNo: number,
+                issuedOn: issued.iso,
+                expiresOn: expires?.iso,
+                hours: input.hours,
+                on: connection,
+                logger: logger
+            )
+            try await AuditStore.append(
+                caller.event(
+                    "worker.\(input.kind)_added",
+                    "worker",
+                    workerID,
+                    ["record": .string(id.text), "title": .string(title)]
+                ),
+                on: connection,
+                logger: logger
+            )
             return id
         }
     }
@@ -275,12 +365,29 @@ public struct WorkerService: Sendable {
         let result = input.result ?? "fit"
         guard ["fit", "restricted", "unfit"].contains(result) else { throw RegistryError.invalid("result", "result is fit, restricted or unfit.") }
         return try await inCustody(workerID, caller: caller, logger: logger) { connection, tenure, agency, user in
-            let id = try await QualificationStore.addHealth(workerID: workerID, tenureID: tenure, agencyID: agency, by: user, issuer: issuer,
-                                                            certificateNo: number, issuedOn: issued.iso, validUntil: until.iso, result: result,
-                                                            on: connection, logger: logger)
-            try await AuditStore.append(caller.event("worker.health_certificate_added", "worker", workerID,
-                                                     ["record": .string(id.text), "valid_until": .string(until.iso)]),
-                                        on: connection, logger: logger)
+            let id = try await QualificationStore.addHealth(
+                workerID: workerID,
+                tenureID: tenure,
+                agencyID: agency,
+                by: user,
+                issuer: issuer,
+                certificateNo: number,
+                issuedOn: issued.iso,
+                validUntil: until.iso,
+                result: result,
+                on: connection,
+                logger: logger
+            )
+            try await AuditStore.append(
+                caller.event(
+                    "worker.health_certificate_added",
+                    "worker",
+                    workerID,
+                    ["record": .string(id.text), "valid_until": .string(until.iso)]
+                ),
+                on: connection,
+                logger: logger
+            )
             return id
         }
     }
@@ -295,12 +402,29 @@ public struct WorkerService: Sendable {
         let assessor = try Input.text(input.assessor, field: "assessor", max: 200)!
         let note = try Input.text(input.note, field: "note", max: 2000, required: false)
         return try await inCustody(workerID, caller: caller, logger: logger) { connection, tenure, agency, user in
-            let id = try await QualificationStore.addSkill(workerID: workerID, tenureID: tenure, agencyID: agency, by: user,
-                                                           category: category.rawValue, level: level.rawValue, assessedOn: on.iso,
-                                                           assessor: assessor, note: note, on: connection, logger: logger)
-            try await AuditStore.append(caller.event("worker.skill_assessed", "worker", workerID,
-                                                     ["record": .string(id.text), "category": .string(category.rawValue), "level": .int(level.rawValue)]),
-                                        on: connection, logger: logger)
+            let id = try await QualificationStore.addSkill(
+                workerID: workerID,
+                tenureID: tenure,
+                agencyID: agency,
+                by: user,
+                category: category.rawValue,
+                level: level.rawValue,
+                assessedOn: on.iso,
+                assessor: assessor,
+                note: note,
+                on: connection,
+                logger: logger
+            )
+            try await AuditStore.append(
+                caller.event(
+                    "worker.skill_assessed",
+                    "worker",
+                    workerID,
+                    ["record": .string(id.text), "category": .string(category.rawValue), "level": .int(level.rawValue)]
+                ),
+                on: connection,
+                logger: logger
+            )
             return id
         }
     }
@@ -323,8 +447,11 @@ public struct WorkerService: Sendable {
         let a = try Self.validate(assessment)
         try await inCustody(workerID, caller: caller, logger: logger) { connection, tenure, _, _ in
             try await TenureStore.assess(tenure, a, on: connection, logger: logger)
-            try await AuditStore.append(caller.event("tenure.assessed", "worker", workerID, ["tenure": .string(tenure.text)]),
-                                        on: connection, logger: logger)
+            try await AuditStore.append(
+                caller.event("tenure.assessed", "worker", workerID, ["tenure": .string(tenure.text)]),
+                on: connection,
+                logger: logger
+            )
         }
     }
 }

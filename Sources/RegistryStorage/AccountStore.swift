@@ -17,9 +17,18 @@ public enum AccountStore {
         public var householdName: String?
         public var regionCode: String?
 
-        public init(role: Role, email: String?, phone: String?, displayName: String, passwordHash: String?,
-                    status: String = "active", agencyID: UUID? = nil, workerID: UUID? = nil,
-                    householdName: String? = nil, regionCode: String? = nil) {
+        public init(
+            role: Role,
+            email: String?,
+            phone: String?,
+            displayName: String,
+            passwordHash: String?,
+            status: String = "active",
+            agencyID: UUID? = nil,
+            workerID: UUID? = nil,
+            householdName: String? = nil,
+            regionCode: String? = nil
+        ) {
             self.role = role
             self.email = email
             self.phone = phone
@@ -48,14 +57,17 @@ public enum AccountStore {
     /// Inserts a user; a taken e-mail or phone is a 409.
     public static func create(_ user: NewUser, on connection: PostgresConnection, logger: Logger) async throws -> UUID {
         do {
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 INSERT INTO users (role, email, phone, display_name, password_hash, status, agency_id, worker_id,
                                    household_name, region_code, password_changed_at)
                 VALUES (\(user.role.rawValue), \(user.email), \(user.phone), \(user.displayName), \(user.passwordHash),
                         \(user.status), \(user.agencyID), \(user.workerID), \(user.householdName), \(user.regionCode),
                         CASE WHEN \(user.passwordHash)::text IS NULL THEN NULL ELSE now() END)
                 RETURNING id
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await id in rows.decode(UUID.self) { return id }
             throw RegistryError(.unavailable, code: "insert_failed", message: "The account was not created.")
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
@@ -66,37 +78,56 @@ public enum AccountStore {
     static let loginColumns: PostgresQuery = "SELECT id, role, status, password_hash, agency_id, worker_id, display_name, email, phone FROM users"
 
     public static func find(email: String?, phone: String?, on connection: PostgresConnection, logger: Logger) async throws -> LoginRecord? {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT id, role, status, password_hash, agency_id, worker_id, display_name, email, phone FROM users
             WHERE (\(email)::text IS NOT NULL AND email = \(email)) OR (\(phone)::text IS NOT NULL AND phone = \(phone))
             LIMIT 1
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         return try await firstRecord(rows)
     }
 
     public static func find(id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> LoginRecord? {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT id, role, status, password_hash, agency_id, worker_id, display_name, email, phone FROM users
             WHERE id = \(id)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         return try await firstRecord(rows)
     }
 
     static func firstRecord(_ rows: PostgresRowSequence) async throws -> LoginRecord? {
-        for try await (id, role, status, hash, agency, worker, name, email, phone) in rows.decode((UUID, String, String, String?, UUID?, UUID?, String, String?, String?).self)
-        {
-            return LoginRecord(id: id, role: Role(rawValue: role) ?? .anonymous, status: status, passwordHash: hash,
-                               agencyID: agency, workerID: worker, displayName: name, email: email, phone: phone)
+        for try await (id, role, status, hash, agency, worker, name, email, phone) in rows.decode(
+            (UUID, String, String, String?, UUID?, UUID?, String, String?, String?).self
+        ) {
+            return LoginRecord(
+                id: id,
+                role: Role(rawValue: role) ?? .anonymous,
+                status: status,
+                passwordHash: hash,
+                agencyID: agency,
+                workerID: worker,
+                displayName: name,
+                email: email,
+                phone: phone
+            )
         }
         return nil
     }
 
     public static func setPasswordHash(_ hash: String, userID: UUID, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE users SET password_hash = \(hash), password_changed_at = now(),
                    status = CASE WHEN status = 'pending_activation' THEN 'active' ELSE status END
             WHERE id = \(userID)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
     public static func setStatus(_ status: String, userID: UUID, on connection: PostgresConnection, logger: Logger) async throws {

@@ -38,16 +38,23 @@ public enum AgencyStore {
 
     public static func create(_ a: NewAgency, on connection: PostgresConnection, logger: Logger) async throws -> UUID {
         do {
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 INSERT INTO agencies (name, uscc, region_code, contact_name, contact_phone, contact_email)
                 VALUES (\(a.name), \(a.uscc), \(a.regionCode), \(a.contactName), \(a.contactPhone), \(a.contactEmail))
                 RETURNING id
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await id in rows.decode(UUID.self) { return id }
             throw RegistryError(.unavailable, code: "insert_failed", message: "The agency was not created.")
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-            throw RegistryError(.conflict, code: "agency_exists", message: "An agency with this unified social credit code already applied.",
-                                field: "uscc")
+            throw RegistryError(
+                .conflict,
+                code: "agency_exists",
+                message: "An agency with this unified social credit code already applied.",
+                field: "uscc"
+            )
         }
     }
 
@@ -58,39 +65,70 @@ public enum AgencyStore {
         for try await (id, name, uscc, region, contact, phone, email, status, reason, applied)
             in rows.decode((UUID, String, String, String, String, String?, String?, String, String?, Date).self)
         {
-            result.append(Agency(id: id, name: name, uscc: uscc, regionCode: region, contactName: contact, contactPhone: phone,
-                                 contactEmail: email, status: status, statusReason: reason, appliedAt: applied))
+            result.append(
+                Agency(
+                    id: id,
+                    name: name,
+                    uscc: uscc,
+                    regionCode: region,
+                    contactName: contact,
+                    contactPhone: phone,
+                    contactEmail: email,
+                    status: status,
+                    statusReason: reason,
+                    appliedAt: applied
+                )
+            )
         }
         return result
     }
 
     public static func find(id: UUID, forUpdate: Bool = false, on connection: PostgresConnection, logger: Logger) async throws -> Agency? {
-        let rows = forUpdate
-            ? try await connection.query("""
+        let rows =
+            forUpdate
+            ? try await connection.query(
+                """
                 SELECT id, name, uscc, region_code, contact_name, contact_phone, contact_email, status, status_reason, applied_at
                 FROM agencies WHERE id = \(id) FOR UPDATE
-                """, logger: logger)
-            : try await connection.query("""
+                """,
+                logger: logger
+            )
+            : try await connection.query(
+                """
                 SELECT id, name, uscc, region_code, contact_name, contact_phone, contact_email, status, status_reason, applied_at
                 FROM agencies WHERE id = \(id)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         return try await decode(rows).first
     }
 
     public static func list(status: String?, limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> [Agency] {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT id, name, uscc, region_code, contact_name, contact_phone, contact_email, status, status_reason, applied_at
             FROM agencies WHERE (\(status)::text IS NULL OR status = \(status))
             ORDER BY applied_at DESC LIMIT \(limit)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         return try await decode(rows)
     }
 
-    public static func setStatus(_ id: UUID, status: String, reason: String?, by: UUID,
-                                 on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+    public static func setStatus(
+        _ id: UUID,
+        status: String,
+        reason: String?,
+        by: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
             UPDATE agencies SET status = \(status), status_reason = \(reason), decided_at = now(), decided_by = \(by)
             WHERE id = \(id)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 }

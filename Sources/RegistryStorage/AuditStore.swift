@@ -16,11 +16,14 @@ public enum AuditStore {
 
     public static func append(_ event: AuditEvent, on connection: PostgresConnection, logger: Logger) async throws {
         let details = String(decoding: try encoder.encode(event.details), as: UTF8.self)
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO audit_log (actor_kind, actor_id, actor_role, action, subject_type, subject_id, request_id, details, content_hash)
             VALUES (\(event.actorKind.rawValue), \(event.actorID.flatMap(UUID.init(uuidString:))), \(event.actorRole),
                     \(event.action), \(event.subjectType), \(event.subjectID), \(event.requestID), \(details)::jsonb, ''::bytea)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
     public struct Entry: Sendable, Codable, Equatable {
@@ -39,16 +42,30 @@ public enum AuditStore {
 
         enum CodingKeys: String, CodingKey {
             case id, seq, action, details, hash
-            case occurredAt = "occurred_at", actorKind = "actor_kind", actorID = "actor_id", actorRole = "actor_role"
-            case subjectType = "subject_type", subjectID = "subject_id", requestID = "request_id"
+            case occurredAt = "occurred_at"
+            case actorKind = "actor_kind"
+            case actorID = "actor_id"
+            case actorRole = "actor_role"
+            case subjectType = "subject_type"
+            case subjectID = "subject_id"
+            case requestID = "request_id"
         }
     }
 
     /// The newest entries first, optionally before an id (paging), for one subject, for actions
     /// beginning with `actionPrefix` (`case.` or a whole action), and by one actor.
-    public static func list(before: Int64?, subjectType: String?, subjectID: String?, actionPrefix: String? = nil,
-                            actorID: UUID? = nil, limit: Int, database: Database, logger: Logger) async throws -> [Entry] {
-        let rows = try await database.query("""
+    public static func list(
+        before: Int64?,
+        subjectType: String?,
+        subjectID: String?,
+        actionPrefix: String? = nil,
+        actorID: UUID? = nil,
+        limit: Int,
+        database: Database,
+        logger: Logger
+    ) async throws -> [Entry] {
+        let rows = try await database.query(
+            """
             SELECT l.id, c.seq, l.occurred_at, l.actor_kind, l.actor_id, l.actor_role, l.action, l.subject_type,
                    l.subject_id, l.request_id, l.details::text, c.hash
             FROM audit_log l LEFT JOIN audit_chain c ON c.event_id = l.id
@@ -58,14 +75,29 @@ public enum AuditStore {
               AND (\(actionPrefix)::text IS NULL OR starts_with(l.action, \(actionPrefix)))
               AND (\(actorID)::uuid IS NULL OR l.actor_id = \(actorID))
             ORDER BY l.id DESC LIMIT \(limit)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var entries: [Entry] = []
         for try await (id, seq, at, kind, actor, role, action, type, subject, request, details, hash)
             in rows.decode((Int64, Int64?, Date, String, UUID?, String?, String, String, String?, String?, String, Data?).self)
         {
-            entries.append(Entry(id: id, seq: seq, occurredAt: at, actorKind: kind, actorID: actor?.uuidString.lowercased(), actorRole: role, action: action,
-                                 subjectType: type, subjectID: subject, requestID: request,
-                                 details: (try? JSONDecoder().decode(AuditValue.self, from: Data(details.utf8))) ?? .string(details), hash: hash?.hex))
+            entries.append(
+                Entry(
+                    id: id,
+                    seq: seq,
+                    occurredAt: at,
+                    actorKind: kind,
+                    actorID: actor?.uuidString.lowercased(),
+                    actorRole: role,
+                    action: action,
+                    subjectType: type,
+                    subjectID: subject,
+                    requestID: request,
+                    details: (try? JSONDecoder().decode(AuditValue.self, from: Data(details.utf8))) ?? .string(details),
+                    hash: hash?.hex
+                )
+            )
         }
         return entries
     }
@@ -93,7 +125,9 @@ public enum AuditStore {
 
     public static func head(database: Database, logger: Logger) async throws -> Head {
         let rows = try await database.query(
-            "SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", logger: logger)
+            "SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1",
+            logger: logger
+        )
         for try await (seq, hash) in rows.decode((Int64, Data).self) {
             return Head(seq: seq, hash: hash.hex)
         }
@@ -106,10 +140,13 @@ public enum AuditStore {
         var head = try await head(database: database, logger: logger)
         head.takenAt = ISO8601DateFormatter().string(from: Date())
         if head.seq > 0 {
-            try await database.query("""
+            try await database.query(
+                """
                 INSERT INTO audit_checkpoints (seq, hash) VALUES (\(head.seq), \(Data(Array(hexString: head.hash))))
                 ON CONFLICT (seq) DO NOTHING
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
         return head
     }
@@ -117,8 +154,18 @@ public enum AuditStore {
     /// The canonical content hash of an audit row, computed here rather than by the database
     /// function `audit_content_hash` (which whoever owns the schema could redefine to agree with
     /// a rewritten row): SHA-256 of the fields joined by U+001F.
-    public static func contentHash(id: Int64, occurredMicros: Int64, actorKind: String, actorID: String, actorRole: String, action: String,
-                                   subjectType: String, subjectID: String, requestID: String, details: String) -> [UInt8] {
+    public static func contentHash(
+        id: Int64,
+        occurredMicros: Int64,
+        actorKind: String,
+        actorID: String,
+        actorRole: String,
+        action: String,
+        subjectType: String,
+        subjectID: String,
+        requestID: String,
+        details: String
+    ) -> [UInt8] {
         let text = [String(id), String(occurredMicros), actorKind, actorID, actorRole, action, subjectType, subjectID, requestID, details]
             .joined(separator: "\u{1F}")
         return Array(SHA256.hash(data: Data(text.utf8)))
@@ -131,7 +178,11 @@ public enum AuditStore {
     }
 
     /// As `verify`, with the newest checkpoint the chain was checked against (nil: none yet).
-    public static func verifyChain(database: Database, checkpoints: [Head] = [], logger: Logger) async throws
+    public static func verifyChain(
+        database: Database,
+        checkpoints: [Head] = [],
+        logger: Logger
+    ) async throws
         -> (result: ChainVerification, checkpoint: Head?)
     {
         var expectedSeq: Int64 = 1
@@ -139,19 +190,34 @@ public enum AuditStore {
         let wanted = Dictionary(checkpoints.map { ($0.seq, $0.hash) }, uniquingKeysWith: { a, _ in a })
         var checked: Head?
         // Only the rows' stored fields come from the database (through built-in casts); every hash is computed here.
-        let rows = try await database.query("""
+        let rows = try await database.query(
+            """
             SELECT c.seq, c.event_id, c.prev_hash, c.hash, l.content_hash, (extract(epoch FROM l.occurred_at) * 1000000)::bigint,
                    l.actor_kind, coalesce(l.actor_id::text, ''), coalesce(l.actor_role, ''), l.action, l.subject_type,
                    coalesce(l.subject_id, ''), coalesce(l.request_id, ''), l.details::text
             FROM audit_chain c JOIN audit_log l ON l.id = c.event_id
             ORDER BY c.seq
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (seq, eventID, prevHash, hash, stored, micros, kind, actor, role, action, type, subject, request, details)
             in rows.decode((Int64, Int64, Data, Data, Data, Int64, String, String, String, String, String, String, String, String).self)
         {
-            let prevHash = Array(prevHash), hash = Array(hash), stored = Array(stored)
-            let recomputed = contentHash(id: eventID, occurredMicros: micros, actorKind: kind, actorID: actor, actorRole: role, action: action,
-                                         subjectType: type, subjectID: subject, requestID: request, details: details)
+            let prevHash = Array(prevHash)
+            let hash = Array(hash)
+            let stored = Array(stored)
+            let recomputed = contentHash(
+                id: eventID,
+                occurredMicros: micros,
+                actorKind: kind,
+                actorID: actor,
+                actorRole: role,
+                action: action,
+                subjectType: type,
+                subjectID: subject,
+                requestID: request,
+                details: details
+            )
             if seq != expectedSeq {
                 return (.broken(seq: expectedSeq, eventID: eventID, reason: "link \(expectedSeq) is missing"), checked)
             }
@@ -178,12 +244,15 @@ public enum AuditStore {
         if let beyond = checkpoints.map(\.seq).filter({ $0 > count }).min() {
             return (.broken(seq: beyond, eventID: 0, reason: "a checkpoint names link \(beyond) but the chain ends at \(count)"), checked)
         }
-        let orphans = try await database.query("""
+        let orphans = try await database.query(
+            """
             SELECT l.id FROM audit_log l
             WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = l.id)
               AND NOT EXISTS (SELECT 1 FROM audit_queue q WHERE q.event_id = l.id)
             ORDER BY l.id LIMIT 1
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await id in orphans.decode(Int64.self) {
             return (.broken(seq: 0, eventID: id, reason: "event \(id) is neither chained nor queued"), checked)
         }
@@ -197,7 +266,10 @@ extension Array where Element == UInt8 {
         var bytes: [UInt8] = []
         var iterator = hexString.utf8.makeIterator()
         while let hi = iterator.next(), let lo = iterator.next() {
-            guard let h = Self.nibble(hi), let l = Self.nibble(lo) else { self = []; return }
+            guard let h = Self.nibble(hi), let l = Self.nibble(lo) else {
+                self = []
+                return
+            }
             bytes.append(h << 4 | l)
         }
         self = bytes

@@ -22,8 +22,14 @@ public struct DatabaseEndpoint: Sendable, Equatable {
 
     public static let appRole = "registry_app"
 
-    public init(address: Address, ownerUser: String, password: String?, database: String, appConnectsDirectly: Bool,
-                appPassword: String? = nil) {
+    public init(
+        address: Address,
+        ownerUser: String,
+        password: String?,
+        database: String,
+        appConnectsDirectly: Bool,
+        appPassword: String? = nil
+    ) {
         self.address = address
         self.ownerUser = ownerUser
         self.password = password
@@ -39,10 +45,12 @@ public struct DatabaseEndpoint: Sendable, Equatable {
     public init(url: String, appPassword: String?) throws {
         try self.init(url: url)
         guard let appPassword, !appPassword.isEmpty else {
-            throw EndpointError("""
+            throw EndpointError(
+                """
                 with DATABASE_URL, set REGISTRY_DB_APP_PASSWORD too: the service signs in as registry_app with its own password \
                 (registry migrate sets it on the role), never as the owner
-                """)
+                """
+            )
         }
         self.appPassword = appPassword
         self.appConnectsDirectly = true
@@ -64,8 +72,13 @@ public struct DatabaseEndpoint: Sendable, Equatable {
         } else {
             address = .tcp(host: c.host ?? "localhost", port: port, requireTLS: query["sslmode"] == "require")
         }
-        self.init(address: address, ownerUser: user, password: c.password?.removingPercentEncoding,
-                  database: database, appConnectsDirectly: false)
+        self.init(
+            address: address,
+            ownerUser: user,
+            password: c.password?.removingPercentEncoding,
+            database: database,
+            appConnectsDirectly: false
+        )
     }
 
     public func with(database: String) -> DatabaseEndpoint {
@@ -94,8 +107,14 @@ public struct DatabaseEndpoint: Sendable, Equatable {
         case .socket(let path):
             config = .init(unixSocketPath: path, username: user, password: secret, database: database)
         case .tcp(let host, let port, let tls):
-            config = .init(host: host, port: port, username: user, password: secret, database: database,
-                           tls: tls ? .require(.makeClientConfiguration()) : .disable)
+            config = .init(
+                host: host,
+                port: port,
+                username: user,
+                password: secret,
+                database: database,
+                tls: tls ? .require(.makeClientConfiguration()) : .disable
+            )
         }
         if !asOwner && !appConnectsDirectly {
             config.options.additionalStartupParameters = [("options", "-c role=\(Self.appRole)")]
@@ -121,13 +140,18 @@ public enum RolePasswords {
     }
 
     public static func set(role: String, password: String, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("SELECT set_config('registry.role_name', \(role), false), set_config('registry.role_secret', \(password), false)",
-                                   logger: logger)
-        try await connection.query("""
+        try await connection.query(
+            "SELECT set_config('registry.role_name', \(role), false), set_config('registry.role_secret', \(password), false)",
+            logger: logger
+        )
+        try await connection.query(
+            """
             DO $$ BEGIN
                 EXECUTE format('ALTER ROLE %I WITH LOGIN PASSWORD %L', current_setting('registry.role_name'), current_setting('registry.role_secret'));
             END $$
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         try await connection.query("SELECT set_config('registry.role_secret', '', false)", logger: logger)
     }
 }

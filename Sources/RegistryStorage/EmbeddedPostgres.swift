@@ -57,8 +57,14 @@ public struct EmbeddedPostgres: Sendable {
     /// Owner and service role sign in with passwords (SCRAM-SHA-256), even on the private socket.
     public func endpoint(database: String = "registry") -> DatabaseEndpoint {
         let credentials = try? credentials()
-        return DatabaseEndpoint(address: .socket(path: socketPath), ownerUser: Self.superuser, password: credentials?.owner,
-                                database: database, appConnectsDirectly: true, appPassword: credentials?.app)
+        return DatabaseEndpoint(
+            address: .socket(path: socketPath),
+            ownerUser: Self.superuser,
+            password: credentials?.owner,
+            database: database,
+            appConnectsDirectly: true,
+            appPassword: credentials?.app
+        )
     }
 
     var hbaFile: String { pgdata + "/pg_hba.conf" }
@@ -111,11 +117,13 @@ public struct EmbeddedPostgres: Sendable {
         if let user = runAs {
             let reach = try Subprocess.run("/usr/bin/test", ["-x", dataDirectory, "-a", "-w", socketDirectory], as: user)
             guard reach.status == 0 else {
-                throw EmbeddedPostgresError("""
+                throw EmbeddedPostgresError(
+                    """
                     running as root, the cluster runs as the '\(user)' system user, which cannot reach \(dataDirectory) \
                     (a parent folder is closed to other users, e.g. /root). Set REGISTRY_DATA_DIR to a folder it can \
                     reach, e.g. /var/lib/registry.
-                    """)
+                    """
+                )
             }
         }
 
@@ -134,8 +142,11 @@ public struct EmbeddedPostgres: Sendable {
             }
             defer { try? fm.removeItem(atPath: pwfile) }
             if let user = runAs { try fm.setAttributes([.ownerAccountName: user, .groupOwnerAccountName: user], ofItemAtPath: pwfile) }
-            let initdb = try Subprocess.run(bin + "/initdb",
-                ["-D", pgdata, "-U", Self.superuser, "--auth=scram-sha-256", "--pwfile=" + pwfile, "-E", "UTF8", "--no-locale"], as: runAs)
+            let initdb = try Subprocess.run(
+                bin + "/initdb",
+                ["-D", pgdata, "-U", Self.superuser, "--auth=scram-sha-256", "--pwfile=" + pwfile, "-E", "UTF8", "--no-locale"],
+                as: runAs
+            )
             guard initdb.status == 0 else { throw EmbeddedPostgresError("initdb failed:\n\(initdb.output)") }
             let settings = """
 
@@ -163,7 +174,8 @@ public struct EmbeddedPostgres: Sendable {
         let started = try Subprocess.run(bin + "/pg_ctl", ["-D", pgdata, "-l", logFile, "-w", "-t", "60", "start"], as: runAs)
         guard started.status == 0 else {
             if try isRunning() { return .reused }
-            let tail = (try? String(contentsOfFile: logFile, encoding: .utf8))?.split(separator: "\n").suffix(10)
+            let tail =
+                (try? String(contentsOfFile: logFile, encoding: .utf8))?.split(separator: "\n").suffix(10)
                 .joined(separator: "\n") ?? ""
             throw EmbeddedPostgresError("pg_ctl start failed:\n\(started.output)\n\(tail)")
         }
@@ -181,8 +193,11 @@ public struct EmbeddedPostgres: Sendable {
     public func stop(logger: Logger) {
         do {
             guard try isRunning() else { return }
-            let result = try Subprocess.run(try Self.binDirectory() + "/pg_ctl",
-                                            ["-D", pgdata, "-w", "-t", "60", "-m", "fast", "stop"], as: runAs)
+            let result = try Subprocess.run(
+                try Self.binDirectory() + "/pg_ctl",
+                ["-D", pgdata, "-w", "-t", "60", "-m", "fast", "stop"],
+                as: runAs
+            )
             if result.status == 0 {
                 logger.info("embedded PostgreSQL stopped")
             } else {

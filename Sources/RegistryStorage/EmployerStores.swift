@@ -9,10 +9,13 @@ public enum ConsentStore {
     /// that two issues at once cannot both pass a cap.
     public static func liveCount(workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Int {
         try await connection.query("SELECT 1 FROM workers WHERE id = \(workerID) FOR UPDATE", logger: logger)
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT count(*)::int FROM consents
             WHERE worker_id = \(workerID) AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await n in rows.decode(Int.self) { return n }
         return 0
     }
@@ -28,66 +31,104 @@ public enum ConsentStore {
         public var revokedAt: Date?
     }
 
-    public static func create(workerID: UUID, codeHash: Data, issuedBy: UUID, via: String, minutes: Int,
-                              on connection: PostgresConnection, logger: Logger) async throws -> (UUID, Date) {
-        let rows = try await connection.query("""
+    public static func create(
+        workerID: UUID,
+        codeHash: Data,
+        issuedBy: UUID,
+        via: String,
+        minutes: Int,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> (UUID, Date) {
+        let rows = try await connection.query(
+            """
             INSERT INTO consents (worker_id, code_hash, issued_by, issued_via, expires_at)
             VALUES (\(workerID), \(codeHash), \(issuedBy), \(via), now() + make_interval(mins => \(Int32(minutes))))
             RETURNING id, expires_at
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (id, expires) in rows.decode((UUID, Date).self) { return (id, expires) }
         throw RegistryError(.unavailable, code: "insert_failed", message: "No code was issued.")
     }
 
     /// The unused, unexpired, unrevoked consent for a code, locked.
     public static func redeemable(codeHash: Data, on connection: PostgresConnection, logger: Logger) async throws -> (id: UUID, workerID: UUID)? {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT id, worker_id FROM consents
             WHERE code_hash = \(codeHash) AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
             FOR UPDATE
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (id, worker) in rows.decode((UUID, UUID).self) { return (id, worker) }
         return nil
     }
 
-    public static func redeem(_ id: UUID, employer: UUID, accessMinutes: Int, on connection: PostgresConnection, logger: Logger) async throws -> Date {
-        let rows = try await connection.query("""
+    public static func redeem(_ id: UUID, employer: UUID, accessMinutes: Int, on connection: PostgresConnection, logger: Logger) async throws -> Date
+    {
+        let rows = try await connection.query(
+            """
             UPDATE consents SET used_at = now(), used_by = \(employer), access_until = now() + make_interval(mins => \(Int32(accessMinutes)))
             WHERE id = \(id) RETURNING access_until
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await until in rows.decode(Date.self) { return until }
         throw RegistryError.notFound("Consent")
     }
 
     /// The consent under which an employer may read a worker's report now, if any.
     public static func access(employer: UUID, worker: UUID, on connection: PostgresConnection, logger: Logger) async throws -> UUID? {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT id FROM consents WHERE used_by = \(employer) AND worker_id = \(worker) AND access_until > now() AND revoked_at IS NULL
             ORDER BY access_until DESC LIMIT 1
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await id in rows.decode(UUID.self) { return id }
         return nil
     }
 
     public static func list(workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [Consent] {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT c.id, c.issued_via, c.created_at, c.expires_at, c.used_at, coalesce(u.household_name, u.display_name), c.access_until, c.revoked_at
             FROM consents c LEFT JOIN users u ON u.id = c.used_by
             WHERE c.worker_id = \(workerID) ORDER BY c.created_at DESC LIMIT 100
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var result: [Consent] = []
-        for try await (id, via, created, expires, used, name, until, revoked) in rows.decode((UUID, String, Date, Date, Date?, String?, Date?, Date?).self) {
-            result.append(Consent(id: id, issuedVia: via, createdAt: created, expiresAt: expires, usedAt: used, usedByName: name,
-                                  accessUntil: until, revokedAt: revoked))
+        for try await (id, via, created, expires, used, name, until, revoked) in rows.decode(
+            (UUID, String, Date, Date, Date?, String?, Date?, Date?).self
+        ) {
+            result.append(
+                Consent(
+                    id: id,
+                    issuedVia: via,
+                    createdAt: created,
+                    expiresAt: expires,
+                    usedAt: used,
+                    usedByName: name,
+                    accessUntil: until,
+                    revokedAt: revoked
+                )
+            )
         }
         return result
     }
 
     /// Revokes a consent of this worker (unused or still granting access); false when none.
     public static func revoke(_ id: UUID, workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             UPDATE consents SET revoked_at = now() WHERE id = \(id) AND worker_id = \(workerID) AND revoked_at IS NULL RETURNING id
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await _ in rows.decode(UUID.self) { return true }
         return false
     }
@@ -109,12 +150,23 @@ public enum EngagementStore {
         public var reviewID: UUID?
     }
 
-    public static func create(workerID: UUID, agencyID: UUID, employerID: UUID, category: String, startsOn: String, by: UUID,
-                              on connection: PostgresConnection, logger: Logger) async throws -> UUID {
-        let rows = try await connection.query("""
+    public static func create(
+        workerID: UUID,
+        agencyID: UUID,
+        employerID: UUID,
+        category: String,
+        startsOn: String,
+        by: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> UUID {
+        let rows = try await connection.query(
+            """
             INSERT INTO engagements (worker_id, agency_id, employer_id, category, starts_on, created_by)
             VALUES (\(workerID), \(agencyID), \(employerID), \(category), \(startsOn)::date, \(by)) RETURNING id
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await id in rows.decode(UUID.self) { return id }
         throw RegistryError(.unavailable, code: "insert_failed", message: "Not recorded.")
     }
@@ -131,9 +183,21 @@ public enum EngagementStore {
         for try await (id, worker, name, agency, employer, employerName, category, starts, ends, status, review)
             in rows.decode((UUID, UUID, String, UUID, UUID, String, String, String, String?, String, UUID?).self)
         {
-            result.append(Engagement(id: id, workerID: worker, workerName: name, agencyID: agency, employerID: employer,
-                                     employerName: employerName, category: category, startsOn: starts, endsOn: ends, status: status,
-                                     reviewID: review))
+            result.append(
+                Engagement(
+                    id: id,
+                    workerID: worker,
+                    workerName: name,
+                    agencyID: agency,
+                    employerID: employer,
+                    employerName: employerName,
+                    category: category,
+                    startsOn: starts,
+                    endsOn: ends,
+                    status: status,
+                    reviewID: review
+                )
+            )
         }
         return result
     }
@@ -145,58 +209,107 @@ public enum EngagementStore {
     }
 
     public static func lock(_ id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Engagement? {
-        try await decode(try await connection.query(PostgresQuery(unsafeSQL: select + " WHERE e.id = $1 FOR UPDATE OF e", binds: one(id)),
-                                                    logger: logger)).first
+        try await decode(
+            try await connection.query(
+                PostgresQuery(unsafeSQL: select + " WHERE e.id = $1 FOR UPDATE OF e", binds: one(id)),
+                logger: logger
+            )
+        ).first
     }
 
     /// A worker's engagements, newest first (at most `limit`; `summary` counts them all).
-    public static func forWorker(_ workerID: UUID, statuses: [String]? = nil, limit: Int = 500, on connection: PostgresConnection,
-                                 logger: Logger) async throws -> [Engagement] {
+    public static func forWorker(
+        _ workerID: UUID,
+        statuses: [String]? = nil,
+        limit: Int = 500,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [Engagement] {
         var b = one(workerID)
         b.append(statuses)
         b.append(limit)
-        return try await decode(try await connection.query(PostgresQuery(
-            unsafeSQL: select + " WHERE e.worker_id = $1 AND ($2::text[] IS NULL OR e.status = ANY($2)) ORDER BY e.starts_on DESC LIMIT $3",
-            binds: b), logger: logger))
+        return try await decode(
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: select + " WHERE e.worker_id = $1 AND ($2::text[] IS NULL OR e.status = ANY($2)) ORDER BY e.starts_on DESC LIMIT $3",
+                    binds: b
+                ),
+                logger: logger
+            )
+        )
     }
 
     /// How many confirmed or ended engagements a worker had, and their days in all (a running one counts to `today`).
-    public static func summary(workerID: UUID, today: String, on connection: PostgresConnection, logger: Logger) async throws -> (count: Int, days: Int) {
-        let rows = try await connection.query("""
+    public static func summary(
+        workerID: UUID,
+        today: String,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> (count: Int, days: Int) {
+        let rows = try await connection.query(
+            """
             SELECT count(*)::int8, coalesce(sum(greatest(0, coalesce(ends_on, \(today)::date) - starts_on)), 0)::int8
             FROM engagements WHERE worker_id = \(workerID) AND status IN ('confirmed', 'ended')
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (count, days) in rows.decode((Int64, Int64).self) { return (Int(count), Int(days)) }
         return (0, 0)
     }
 
     public static func forEmployer(_ employerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [Engagement] {
-        try await decode(try await connection.query(PostgresQuery(unsafeSQL: select + " WHERE e.employer_id = $1 ORDER BY e.starts_on DESC",
-                                                                  binds: one(employerID)), logger: logger))
+        try await decode(
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: select + " WHERE e.employer_id = $1 ORDER BY e.starts_on DESC",
+                    binds: one(employerID)
+                ),
+                logger: logger
+            )
+        )
     }
 
     public static func forAgency(_ agencyID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [Engagement] {
-        try await decode(try await connection.query(PostgresQuery(unsafeSQL: select + " WHERE e.agency_id = $1 ORDER BY e.starts_on DESC LIMIT 500",
-                                                                  binds: one(agencyID)), logger: logger))
+        try await decode(
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: select + " WHERE e.agency_id = $1 ORDER BY e.starts_on DESC LIMIT 500",
+                    binds: one(agencyID)
+                ),
+                logger: logger
+            )
+        )
     }
 
-    public static func setStatus(_ id: UUID, _ status: EngagementStatus, by: UUID, endsOn: String?,
-                                 on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+    public static func setStatus(
+        _ id: UUID,
+        _ status: EngagementStatus,
+        by: UUID,
+        endsOn: String?,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
             UPDATE engagements SET status = \(status.rawValue),
                 confirmed_at = CASE WHEN \(status.rawValue) = 'confirmed' THEN now() ELSE confirmed_at END,
                 ended_at = CASE WHEN \(status.rawValue) IN ('ended', 'cancelled') THEN now() ELSE ended_at END,
                 ended_by = CASE WHEN \(status.rawValue) IN ('ended', 'cancelled') THEN \(by) ELSE ended_by END,
                 ends_on = coalesce(\(endsOn)::date, ends_on)
             WHERE id = \(id)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
     /// A confirmed engagement between the employer and the worker that has not ended.
     public static func active(employer: UUID, worker: UUID, on connection: PostgresConnection, logger: Logger) async throws -> UUID? {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT id FROM engagements WHERE employer_id = \(employer) AND worker_id = \(worker) AND status = 'confirmed' LIMIT 1
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await id in rows.decode(UUID.self) { return id }
         return nil
     }
@@ -227,27 +340,43 @@ public enum ReviewStore {
         return String(decoding: (try? e.encode(d)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
-    public static func create(engagementID: UUID, workerID: UUID, employerID: UUID, content: ReviewContent,
-                              on connection: PostgresConnection, logger: Logger) async throws -> UUID {
+    public static func create(
+        engagementID: UUID,
+        workerID: UUID,
+        employerID: UUID,
+        content: ReviewContent,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> UUID {
         do {
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 INSERT INTO reviews (engagement_id, worker_id, employer_id, skill_scores, ethics_scores, comment)
                 VALUES (\(engagementID), \(workerID), \(employerID), \(json(content.skill))::jsonb, \(json(content.ethics))::jsonb, \(content.comment))
                 RETURNING id
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await id in rows.decode(UUID.self) { return id }
             throw RegistryError(.unavailable, code: "insert_failed", message: "Not recorded.")
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-            throw RegistryError(.conflict, code: "review_exists", message: "This engagement already has its review. Edit it instead, within the edit window.")
+            throw RegistryError(
+                .conflict,
+                code: "review_exists",
+                message: "This engagement already has its review. Edit it instead, within the edit window."
+            )
         }
     }
 
     public static func update(_ id: UUID, content: ReviewContent, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE reviews SET skill_scores = \(json(content.skill))::jsonb, ethics_scores = \(json(content.ethics))::jsonb,
                    comment = \(content.comment), edited_at = now(), edit_count = edit_count + 1
             WHERE id = \(id)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
     static let select = """
@@ -262,31 +391,62 @@ public enum ReviewStore {
             in rows.decode((UUID, UUID, UUID, UUID, String, String, String, String?, Date, Date?, Date?, String?, String?, Date?).self)
         {
             let dec = JSONDecoder()
-            result.append(Review(id: id, engagementID: engagement, workerID: worker, employerID: employer, employerName: name,
-                                 skillScores: (try? dec.decode([String: Int].self, from: Data(skill.utf8))) ?? [:],
-                                 ethicsScores: (try? dec.decode([String: Int].self, from: Data(ethics.utf8))) ?? [:],
-                                 comment: comment, createdAt: created, editedAt: edited, hiddenAt: hidden, hiddenReason: reason,
-                                 reply: reply, replyAt: replyAt))
+            result.append(
+                Review(
+                    id: id,
+                    engagementID: engagement,
+                    workerID: worker,
+                    employerID: employer,
+                    employerName: name,
+                    skillScores: (try? dec.decode([String: Int].self, from: Data(skill.utf8))) ?? [:],
+                    ethicsScores: (try? dec.decode([String: Int].self, from: Data(ethics.utf8))) ?? [:],
+                    comment: comment,
+                    createdAt: created,
+                    editedAt: edited,
+                    hiddenAt: hidden,
+                    hiddenReason: reason,
+                    reply: reply,
+                    replyAt: replyAt
+                )
+            )
         }
         return result
     }
 
     public static func lock(_ id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Review? {
-        try await decode(try await connection.query(PostgresQuery(unsafeSQL: select + " WHERE r.id = $1 FOR UPDATE OF r",
-                                                                  binds: EngagementStore.one(id)), logger: logger)).first
+        try await decode(
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: select + " WHERE r.id = $1 FOR UPDATE OF r",
+                    binds: EngagementStore.one(id)
+                ),
+                logger: logger
+            )
+        ).first
     }
 
     /// A worker's reviews, newest first; hidden ones only when asked (the worker and administrators).
     /// A worker's reviews, newest first (at most `limit`; `summary` covers them all).
-    public static func forWorker(_ workerID: UUID, includeHidden: Bool, limit: Int = 500, on connection: PostgresConnection,
-                                 logger: Logger) async throws -> [Review] {
+    public static func forWorker(
+        _ workerID: UUID,
+        includeHidden: Bool,
+        limit: Int = 500,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [Review] {
         var b = PostgresBindings()
         b.append(workerID)
         b.append(includeHidden)
         b.append(limit)
-        return try await decode(try await connection.query(PostgresQuery(
-            unsafeSQL: select + " WHERE r.worker_id = $1 AND ($2 OR r.hidden_at IS NULL) ORDER BY r.created_at DESC LIMIT $3", binds: b),
-            logger: logger))
+        return try await decode(
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: select + " WHERE r.worker_id = $1 AND ($2 OR r.hidden_at IS NULL) ORDER BY r.created_at DESC LIMIT $3",
+                    binds: b
+                ),
+                logger: logger
+            )
+        )
     }
 
     /// Over all of a worker's visible reviews: how many, and per dimension the sum and the number of scores.
@@ -303,7 +463,8 @@ public enum ReviewStore {
 
     public static func summary(workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Summary {
         var summary = Summary()
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT 'skill', s.key, sum(s.value::int)::int8, count(*)::int8
             FROM reviews r CROSS JOIN LATERAL jsonb_each_text(r.skill_scores) s
             WHERE r.worker_id = \(workerID) AND r.hidden_at IS NULL GROUP BY s.key
@@ -313,7 +474,9 @@ public enum ReviewStore {
             WHERE r.worker_id = \(workerID) AND r.hidden_at IS NULL GROUP BY s.key
             UNION ALL
             SELECT 'count', '', count(*)::int8, 0::int8 FROM reviews WHERE worker_id = \(workerID) AND hidden_at IS NULL
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (kind, key, sum, count) in rows.decode((String, String, Int64, Int64).self) {
             switch kind {
             case "skill": summary.skill[key] = (Int(sum), Int(count))
@@ -326,9 +489,12 @@ public enum ReviewStore {
 
     public static func reply(_ reviewID: UUID, workerID: UUID, body: String, on connection: PostgresConnection, logger: Logger) async throws {
         do {
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO review_replies (review_id, worker_id, body) VALUES (\(reviewID), \(workerID), \(body))
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw RegistryError(.conflict, code: "reply_exists", message: "You have already replied to this review.")
         }
@@ -336,9 +502,12 @@ public enum ReviewStore {
 
     public static func dispute(_ reviewID: UUID, by: UUID, reason: String, on connection: PostgresConnection, logger: Logger) async throws -> UUID {
         do {
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 INSERT INTO review_disputes (review_id, raised_by, reason) VALUES (\(reviewID), \(by), \(reason)) RETURNING id
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await id in rows.decode(UUID.self) { return id }
             throw RegistryError(.unavailable, code: "insert_failed", message: "Not recorded.")
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
@@ -365,11 +534,14 @@ public enum ReviewStore {
     }
 
     public static func disputes(workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [OwnDispute] {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT d.id, d.review_id, d.status, d.created_at, d.decision_note
             FROM review_disputes d JOIN reviews r ON r.id = d.review_id WHERE r.worker_id = \(workerID)
             ORDER BY d.created_at DESC LIMIT 500
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var result: [OwnDispute] = []
         for try await (id, review, status, created, note) in rows.decode((UUID, UUID, String, Date, String?).self) {
             result.append(OwnDispute(id: id, reviewID: review, status: status, createdAt: created, decisionNote: note))
@@ -378,10 +550,13 @@ public enum ReviewStore {
     }
 
     public static func openDisputes(on connection: PostgresConnection, logger: Logger) async throws -> [Dispute] {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT d.id, d.review_id, r.worker_id, d.reason, d.status, d.created_at
             FROM review_disputes d JOIN reviews r ON r.id = d.review_id WHERE d.status = 'open' ORDER BY d.created_at LIMIT 200
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var result: [Dispute] = []
         for try await (id, review, worker, reason, status, created) in rows.decode((UUID, UUID, UUID, String, String, Date).self) {
             result.append(Dispute(id: id, reviewID: review, workerID: worker, reason: reason, status: status, createdAt: created))
@@ -390,27 +565,37 @@ public enum ReviewStore {
     }
 
     public static func lockDispute(_ id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Dispute? {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT d.id, d.review_id, r.worker_id, d.reason, d.status, d.created_at
             FROM review_disputes d JOIN reviews r ON r.id = d.review_id WHERE d.id = \(id) FOR UPDATE OF d
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (id, review, worker, reason, status, created) in rows.decode((UUID, UUID, UUID, String, String, Date).self) {
             return Dispute(id: id, reviewID: review, workerID: worker, reason: reason, status: status, createdAt: created)
         }
         return nil
     }
 
-    public static func decideDispute(_ id: UUID, upheld: Bool, by: UUID, note: String, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+    public static func decideDispute(_ id: UUID, upheld: Bool, by: UUID, note: String, on connection: PostgresConnection, logger: Logger) async throws
+    {
+        try await connection.query(
+            """
             UPDATE review_disputes SET status = \(upheld ? "upheld" : "rejected"), decided_at = now(), decided_by = \(by), decision_note = \(note)
             WHERE id = \(id)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
     public static func hide(_ reviewID: UUID, by: UUID, reason: String, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE reviews SET hidden_at = now(), hidden_by = \(by), hidden_reason = \(reason) WHERE id = \(reviewID) AND hidden_at IS NULL
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 }
 
@@ -426,23 +611,39 @@ public enum InquiryStore {
         public var viewedAt: Date
     }
 
-    public static func record(workerID: UUID, viewer: UUID?, role: String, purpose: String, consentID: UUID?, engagementID: UUID?,
-                              on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+    public static func record(
+        workerID: UUID,
+        viewer: UUID?,
+        role: String,
+        purpose: String,
+        consentID: UUID?,
+        engagementID: UUID?,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
             INSERT INTO inquiries (worker_id, viewer_id, viewer_role, purpose, consent_id, engagement_id)
             VALUES (\(workerID), \(viewer), \(role), \(purpose), \(consentID), \(engagementID))
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
     public static func list(workerID: UUID, limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> [Inquiry] {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT i.id, coalesce(u.household_name, u.display_name), i.viewer_role, i.purpose, i.consent_id, i.engagement_id, i.viewed_at
             FROM inquiries i LEFT JOIN users u ON u.id = i.viewer_id
             WHERE i.worker_id = \(workerID) ORDER BY i.viewed_at DESC, i.id DESC LIMIT \(limit)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var result: [Inquiry] = []
         for try await (id, name, role, purpose, consent, engagement, at) in rows.decode((Int64, String?, String, String, UUID?, UUID?, Date).self) {
-            result.append(Inquiry(id: id, viewerName: name, viewerRole: role, purpose: purpose, consentID: consent, engagementID: engagement, viewedAt: at))
+            result.append(
+                Inquiry(id: id, viewerName: name, viewerRole: role, purpose: purpose, consentID: consent, engagementID: engagement, viewedAt: at)
+            )
         }
         return result
     }
@@ -470,11 +671,14 @@ public enum RateLimitStore {
 
     /// Counts a hit for `key`; false when the key is over `limit` in the current `window`.
     public static func hit(key: String, limit: Int, per window: Window, database: Database, logger: Logger) async throws -> Bool {
-        let rows = try await database.query("""
+        let rows = try await database.query(
+            """
             INSERT INTO rate_limits AS r (key, window_start, hits) VALUES (\(key), date_trunc(\(window.rawValue), now()), 1)
             ON CONFLICT (key, window_start) DO UPDATE SET hits = r.hits + 1
             RETURNING hits
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await hits in rows.decode(Int32.self) { return Int(hits) <= limit }
         return true
     }
@@ -488,18 +692,24 @@ public enum RateLimitStore {
 /// One-time codes with which a worker activates her account.
 public enum ActivationStore {
     public static func create(userID: UUID, codeHash: Data, minutes: Int, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO activation_codes (user_id, code_hash, expires_at)
             VALUES (\(userID), \(codeHash), now() + make_interval(mins => \(Int32(minutes))))
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
     /// The newest live code of a user, locked.
     public static func live(userID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> (id: UUID, hash: Data, attempts: Int)? {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT id, code_hash, attempts FROM activation_codes
             WHERE user_id = \(userID) AND used_at IS NULL AND expires_at > now() ORDER BY created_at DESC LIMIT 1 FOR UPDATE
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (id, hash, attempts) in rows.decode((UUID, Data, Int32).self) { return (id, hash, Int(attempts)) }
         return nil
     }

@@ -25,13 +25,24 @@ public enum IntegrationStore {
         public var revokedAt: Date?
     }
 
-    public static func createSource(name: String, kind: String, displayName: String, secretEnc: Data?, requireSignature: Bool, by: UUID?,
-                                    on connection: PostgresConnection, logger: Logger) async throws -> UUID {
+    public static func createSource(
+        name: String,
+        kind: String,
+        displayName: String,
+        secretEnc: Data?,
+        requireSignature: Bool,
+        by: UUID?,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> UUID {
         do {
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 INSERT INTO integration_sources (name, kind, display_name, signing_secret_enc, require_signature, created_by)
                 VALUES (\(name), \(kind), \(displayName), \(secretEnc), \(requireSignature), \(by)) RETURNING id
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await id in rows.decode(UUID.self) { return id }
             throw RegistryError(.unavailable, code: "insert_failed", message: "Not created.")
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
@@ -42,37 +53,62 @@ public enum IntegrationStore {
     static func decodeSources(_ rows: PostgresRowSequence) async throws -> [Source] {
         var result: [Source] = []
         for try await (id, name, kind, display, require, status, secret) in rows.decode((UUID, String, String, String, Bool, String, Data?).self) {
-            result.append(Source(id: id, name: name, kind: kind, displayName: display, requireSignature: require, status: status, signingSecretEnc: secret))
+            result.append(
+                Source(id: id, name: name, kind: kind, displayName: display, requireSignature: require, status: status, signingSecretEnc: secret)
+            )
         }
         return result
     }
 
     public static func sources(on connection: PostgresConnection, logger: Logger) async throws -> [Source] {
-        try await decodeSources(try await connection.query("""
-            SELECT id, name, kind, display_name, require_signature, status, signing_secret_enc FROM integration_sources ORDER BY name
-            """, logger: logger))
+        try await decodeSources(
+            try await connection.query(
+                """
+                SELECT id, name, kind, display_name, require_signature, status, signing_secret_enc FROM integration_sources ORDER BY name
+                """,
+                logger: logger
+            )
+        )
     }
 
     public static func source(id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Source? {
-        try await decodeSources(try await connection.query("""
-            SELECT id, name, kind, display_name, require_signature, status, signing_secret_enc FROM integration_sources WHERE id = \(id)
-            """, logger: logger)).first
+        try await decodeSources(
+            try await connection.query(
+                """
+                SELECT id, name, kind, display_name, require_signature, status, signing_secret_enc FROM integration_sources WHERE id = \(id)
+                """,
+                logger: logger
+            )
+        ).first
     }
 
-    public static func createKey(sourceID: UUID, prefix: String, hash: Data, label: String?, by: UUID?,
-                                 on connection: PostgresConnection, logger: Logger) async throws -> UUID {
-        let rows = try await connection.query("""
+    public static func createKey(
+        sourceID: UUID,
+        prefix: String,
+        hash: Data,
+        label: String?,
+        by: UUID?,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> UUID {
+        let rows = try await connection.query(
+            """
             INSERT INTO api_keys (source_id, key_prefix, key_hash, label, created_by) VALUES (\(sourceID), \(prefix), \(hash), \(label), \(by))
             RETURNING id
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await id in rows.decode(UUID.self) { return id }
         throw RegistryError(.unavailable, code: "insert_failed", message: "Not created.")
     }
 
     public static func keys(sourceID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [Key] {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT id, key_prefix, label, created_at, last_used_at, revoked_at FROM api_keys WHERE source_id = \(sourceID) ORDER BY created_at
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var result: [Key] = []
         for try await (id, prefix, label, created, used, revoked) in rows.decode((UUID, String, String?, Date, Date?, Date?).self) {
             result.append(Key(id: id, keyPrefix: prefix, label: label, createdAt: created, lastUsedAt: used, revokedAt: revoked))
@@ -81,9 +117,12 @@ public enum IntegrationStore {
     }
 
     public static func revokeKey(_ id: UUID, sourceID: UUID, by: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             UPDATE api_keys SET revoked_at = now(), revoked_by = \(by) WHERE id = \(id) AND source_id = \(sourceID) AND revoked_at IS NULL RETURNING id
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await _ in rows.decode(UUID.self) { return true }
         return false
     }
@@ -91,21 +130,30 @@ public enum IntegrationStore {
     /// The live key for a hash, with its (active) source; marks it used.
     /// Records a signed request's nonce; false when this source already used it (a replay).
     /// Expired nonces of the source go first, so the table stays small.
-    public static func useNonce(_ nonce: String, sourceID: UUID, keepSeconds: Int, on connection: PostgresConnection,
-                                logger: Logger) async throws -> Bool {
+    public static func useNonce(
+        _ nonce: String,
+        sourceID: UUID,
+        keepSeconds: Int,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> Bool {
         try await connection.query("DELETE FROM feed_nonces WHERE source_id = \(sourceID) AND expires_at < now()", logger: logger)
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             INSERT INTO feed_nonces (source_id, nonce, expires_at)
             VALUES (\(sourceID), \(nonce), now() + make_interval(secs => \(Double(keepSeconds))))
             ON CONFLICT (source_id, nonce) DO NOTHING
             RETURNING 1
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await _ in rows.decode(Int.self) { return true }
         return false
     }
 
     public static func authenticate(keyHash: Data, database: Database, logger: Logger) async throws -> (keyID: UUID, source: Source)? {
-        let rows = try await database.query("""
+        let rows = try await database.query(
+            """
             WITH k AS (
                 UPDATE api_keys SET last_used_at = now()
                 WHERE key_hash = \(keyHash) AND revoked_at IS NULL
@@ -115,12 +163,24 @@ public enum IntegrationStore {
             SELECT a.id, s.id, s.name, s.kind, s.display_name, s.require_signature, s.status, s.signing_secret_enc
             FROM api_keys a JOIN integration_sources s ON s.id = a.source_id
             WHERE a.key_hash = \(keyHash) AND a.revoked_at IS NULL AND s.status = 'active'
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (keyID, id, name, kind, display, require, status, secret)
             in rows.decode((UUID, UUID, String, String, String, Bool, String, Data?).self)
         {
-            return (keyID, Source(id: id, name: name, kind: kind, displayName: display, requireSignature: require, status: status,
-                                  signingSecretEnc: secret))
+            return (
+                keyID,
+                Source(
+                    id: id,
+                    name: name,
+                    kind: kind,
+                    displayName: display,
+                    requireSignature: require,
+                    status: status,
+                    signingSecretEnc: secret
+                )
+            )
         }
         return nil
     }
@@ -141,8 +201,18 @@ public enum FlagStore {
         public var narrativeEnc: [UInt8]?
         public var contentHash: [UInt8]
 
-        public init(line: Int, reference: String, blindIndex: [UInt8], category: String, severity: Int, status: String, occurredOn: String,
-                    expiresOn: String?, narrativeEnc: [UInt8]?, contentHash: [UInt8]) {
+        public init(
+            line: Int,
+            reference: String,
+            blindIndex: [UInt8],
+            category: String,
+            severity: Int,
+            status: String,
+            occurredOn: String,
+            expiresOn: String?,
+            narrativeEnc: [UInt8]?,
+            contentHash: [UInt8]
+        ) {
             self.line = line
             self.reference = reference
             self.blindIndex = blindIndex
@@ -179,7 +249,8 @@ public enum FlagStore {
         let narratives = rows.map { $0.narrativeEnc.map { ByteBuffer(bytes: $0) } ?? ByteBuffer() }
         let hashes = rows.map { ByteBuffer(bytes: $0.contentHash) }
         let lines = rows.map { Int64($0.line) }
-        let result = try await connection.query("""
+        let result = try await connection.query(
+            """
             WITH input AS (
                 SELECT * FROM unnest(\(refs)::text[], \(blinds)::bytea[], \(categories)::text[], \(severities)::int2[], \(statuses)::text[],
                                      \(occurred)::text[], \(expires)::text[], \(narratives)::bytea[], \(hashes)::bytea[], \(lines)::int8[])
@@ -205,7 +276,9 @@ public enum FlagStore {
                 FROM previous p JOIN upserted u ON u.id = p.id AND NOT u.inserted
             )
             SELECT i.line, i.ref, u.id, u.inserted FROM input i LEFT JOIN upserted u ON u.source_ref = i.ref ORDER BY i.line
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var merged: [Merged] = []
         for try await (line, ref, id, inserted) in result.decode((Int64, String, UUID?, Bool?).self) {
             let outcome: Outcome = id == nil ? .unchanged : (inserted == true ? .created : .updated)
@@ -243,9 +316,25 @@ public enum FlagStore {
         for try await (id, source, name, ref, worker, category, severity, status, occurred, expires, expired, version, narrative, hash, received)
             in rows.decode((UUID, UUID, String, String, UUID?, String, Int16, String, String, String?, Bool, Int32, Data?, Data, Date).self)
         {
-            result.append(Flag(id: id, sourceID: source, sourceName: name, reference: ref, workerID: worker, category: category,
-                               severity: Int(severity), status: status, occurredOn: occurred, expiresOn: expires, expired: expired,
-                               version: Int(version), narrativeEnc: narrative, contentHash: hash, receivedAt: received))
+            result.append(
+                Flag(
+                    id: id,
+                    sourceID: source,
+                    sourceName: name,
+                    reference: ref,
+                    workerID: worker,
+                    category: category,
+                    severity: Int(severity),
+                    status: status,
+                    occurredOn: occurred,
+                    expiresOn: expires,
+                    expired: expired,
+                    version: Int(version),
+                    narrativeEnc: narrative,
+                    contentHash: hash,
+                    receivedAt: received
+                )
+            )
         }
         return result
     }
@@ -253,16 +342,27 @@ public enum FlagStore {
     public static func flags(ids: [UUID], on connection: PostgresConnection, logger: Logger) async throws -> [Flag] {
         var b = PostgresBindings()
         b.append(ids)
-        return try await decode(try await connection.query(PostgresQuery(unsafeSQL: select + " WHERE f.id = ANY($1) ORDER BY f.received_at", binds: b),
-                                                           logger: logger))
+        return try await decode(
+            try await connection.query(
+                PostgresQuery(unsafeSQL: select + " WHERE f.id = ANY($1) ORDER BY f.received_at", binds: b),
+                logger: logger
+            )
+        )
     }
 
     public static func lock(sourceID: UUID, reference: String, on connection: PostgresConnection, logger: Logger) async throws -> Flag? {
         var b = PostgresBindings()
         b.append(sourceID)
         b.append(reference)
-        return try await decode(try await connection.query(PostgresQuery(
-            unsafeSQL: select + " WHERE f.source_id = $1 AND f.source_ref = $2 FOR UPDATE OF f", binds: b), logger: logger)).first
+        return try await decode(
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: select + " WHERE f.source_id = $1 AND f.source_ref = $2 FOR UPDATE OF f",
+                    binds: b
+                ),
+                logger: logger
+            )
+        ).first
     }
 
     /// A worker's flags, newest first (at most `limit`: a feed gone wrong cannot make one read unbounded).
@@ -270,32 +370,55 @@ public enum FlagStore {
         var b = PostgresBindings()
         b.append(workerID)
         b.append(limit)
-        return try await decode(try await connection.query(PostgresQuery(
-            unsafeSQL: select + " WHERE f.worker_id = $1 ORDER BY f.occurred_on DESC LIMIT $2", binds: b), logger: logger))
+        return try await decode(
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: select + " WHERE f.worker_id = $1 ORDER BY f.occurred_on DESC LIMIT $2",
+                    binds: b
+                ),
+                logger: logger
+            )
+        )
     }
 
     /// Flags received before the file existed now attach to it; returns their ids.
     public static func attach(workerIDs: [UUID], on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             UPDATE flags f SET worker_id = w.id FROM workers w
             WHERE f.worker_id IS NULL AND f.id_blind_index = w.id_blind_index AND w.id = ANY(\(workerIDs))
             RETURNING f.id
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var ids: [UUID] = []
         for try await id in rows.decode(UUID.self) { ids.append(id) }
         return ids
     }
 
-    public static func update(_ id: UUID, severity: Int, status: String, expiresOn: String?, contentHash: Data,
-                              on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+    public static func update(
+        _ id: UUID,
+        severity: Int,
+        status: String,
+        expiresOn: String?,
+        contentHash: Data,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
             INSERT INTO flag_versions (flag_id, version, category, severity, status, occurred_on, expires_on, content_hash, received_at)
             SELECT id, version, category, severity, status, occurred_on, expires_on, content_hash, received_at FROM flags WHERE id = \(id)
-            """, logger: logger)
-        try await connection.query("""
+            """,
+            logger: logger
+        )
+        try await connection.query(
+            """
             UPDATE flags SET severity = \(Int16(severity)), status = \(status), expires_on = \(expiresOn)::date, content_hash = \(contentHash),
                    version = version + 1, updated_at = now()
             WHERE id = \(id)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 }

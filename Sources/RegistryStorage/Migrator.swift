@@ -62,17 +62,21 @@ public struct Migrator: Sendable {
 
     /// Versions recorded as applied, with their checksums.
     public func applied(on connection: PostgresConnection, logger: Logger) async throws -> [Int: [UInt8]] {
-        try await connection.query("""
+        try await connection.query(
+            """
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version integer PRIMARY KEY,
                 name text NOT NULL,
                 checksum bytea NOT NULL,
                 applied_at timestamptz NOT NULL DEFAULT now()
             )
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var result: [Int: [UInt8]] = [:]
         for try await (version, checksum) in try await connection.query(
-            "SELECT version, checksum FROM schema_migrations", logger: logger
+            "SELECT version, checksum FROM schema_migrations",
+            logger: logger
         ).decode((Int, Data).self) {
             result[version] = Array(checksum)
         }
@@ -87,7 +91,9 @@ public struct Migrator: Sendable {
                 throw MigrationError("the database has migration \(version), which this program does not know: is it older than the database?")
             }
             guard migration.checksum == checksum else {
-                throw MigrationError("migration \(migration.name) was changed after it was applied (checksum differs). Landed migrations are never edited: add a new one.")
+                throw MigrationError(
+                    "migration \(migration.name) was changed after it was applied (checksum differs). Landed migrations are never edited: add a new one."
+                )
             }
         }
         return migrations.filter { applied[$0.version] == nil }
@@ -104,18 +110,24 @@ public struct Migrator: Sendable {
                 for statement in SQLScript.statements(in: migration.sql) {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO schema_migrations (version, name, checksum)
                     VALUES (\(migration.version), \(migration.name), \(Data(migration.checksum)))
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 // The service role checks readiness against this table.
-                try await connection.query("""
+                try await connection.query(
+                    """
                     DO $$ BEGIN
                         IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'registry_app') THEN
                             GRANT SELECT ON schema_migrations TO registry_app;
                         END IF;
                     END $$
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 try await connection.query("COMMIT", logger: logger)
             } catch {
                 _ = try? await connection.query("ROLLBACK", logger: logger)

@@ -16,13 +16,25 @@ public enum ReportStore {
     }
 
     public static func grade(_ workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Grade? {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT grade, composite::float8, ethics_score::float8, skill_score::float8, reasons::text, policy_version, computed_at
             FROM grades WHERE worker_id = \(workerID)
-            """, logger: logger)
-        for try await (grade, composite, ethics, skill, reasons, version, at) in rows.decode((String, Double, Double, Double, String, String, Date).self) {
-            return Grade(grade: grade, composite: composite, ethicsScore: ethics, skillScore: skill, reasons: reasons, policyVersion: version,
-                         computedAt: at)
+            """,
+            logger: logger
+        )
+        for try await (grade, composite, ethics, skill, reasons, version, at) in rows.decode(
+            (String, Double, Double, Double, String, String, Date).self
+        ) {
+            return Grade(
+                grade: grade,
+                composite: composite,
+                ethicsScore: ethics,
+                skillScore: skill,
+                reasons: reasons,
+                policyVersion: version,
+                computedAt: at
+            )
         }
         return nil
     }
@@ -37,12 +49,15 @@ public enum ReportStore {
 
     /// Flags on the file, without any narrative.
     public static func flags(_ workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [FlagSummary] {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT s.display_name, s.kind, f.category, f.occurred_on::text, f.status
             FROM flags f JOIN integration_sources s ON s.id = f.source_id
             WHERE f.worker_id = \(workerID) AND f.status <> 'retracted' AND (f.expires_on IS NULL OR f.expires_on >= current_date)
             ORDER BY f.occurred_on DESC
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var result: [FlagSummary] = []
         for try await (source, kind, category, on, status) in rows.decode((String, String, String, String, String).self) {
             result.append(FlagSummary(source: source, sourceKind: kind, category: category, occurredOn: on, status: status))
@@ -58,10 +73,13 @@ public enum ReportStore {
     }
 
     public static func standing(_ workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Standing {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT (SELECT executed_at FROM bans WHERE worker_id = \(workerID) AND lifted_at IS NULL),
                    (SELECT min(started_at) FROM suspensions WHERE worker_id = \(workerID) AND lifted_at IS NULL)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (ban, suspension) in rows.decode((Date?, Date?).self) {
             return Standing(revoked: ban != nil, revokedSince: ban, suspended: suspension != nil, suspendedSince: suspension)
         }
@@ -70,10 +88,13 @@ public enum ReportStore {
 
     /// True when an active ban exists for the blind index (public lookup).
     public static func isRevoked(blindIndex: Data, database: Database, logger: Logger) async throws -> Bool {
-        let rows = try await database.query("""
+        let rows = try await database.query(
+            """
             SELECT EXISTS (SELECT 1 FROM workers w JOIN bans b ON b.worker_id = w.id AND b.lifted_at IS NULL
                            WHERE w.id_blind_index = \(blindIndex))
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await revoked in rows.decode(Bool.self) { return revoked }
         return false
     }
@@ -89,10 +110,19 @@ public enum ReportStore {
     }
 
     /// Workers who listed themselves for hire, filtered; ordered by grade then name.
-    public static func available(region: String?, category: String?, minLevel: Int?, grades: [String]?, limit: Int, offset: Int,
-                                 on connection: PostgresConnection, logger: Logger) async throws -> [Listing] {
+    public static func available(
+        region: String?,
+        category: String?,
+        minLevel: Int?,
+        grades: [String]?,
+        limit: Int,
+        offset: Int,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [Listing] {
         let regionPrefix = region.map { $0.hasSuffix("0000") ? String($0.prefix(2)) + "%" : ($0.hasSuffix("00") ? String($0.prefix(4)) + "%" : $0) }
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT w.id, w.full_name, w.birth_date::text, w.home_region, w.service_categories, g.grade, s.level
             FROM workers w
             LEFT JOIN grades g ON g.worker_id = w.id
@@ -109,18 +139,26 @@ public enum ReportStore {
               AND (\(grades)::text[] IS NULL OR g.grade = ANY (\(grades)))
             ORDER BY coalesce(g.grade, 'E'), w.full_name, w.id
             LIMIT \(limit) OFFSET \(offset)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var result: [Listing] = []
-        for try await (id, name, birth, region, categories, grade, level) in rows.decode((UUID, String, String, String, [String], String?, Int?).self) {
-            result.append(Listing(id: id, fullName: name, birthDate: birth, homeRegion: region, categories: categories, grade: grade, topLevel: level))
+        for try await (id, name, birth, region, categories, grade, level) in rows.decode((UUID, String, String, String, [String], String?, Int?).self)
+        {
+            result.append(
+                Listing(id: id, fullName: name, birthDate: birth, homeRegion: region, categories: categories, grade: grade, topLevel: level)
+            )
         }
         return result
     }
 
     public static func setAvailable(_ workerID: UUID, _ available: Bool, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE workers SET available_for_hire = \(available), available_since = CASE WHEN \(available) THEN now() ELSE NULL END
             WHERE id = \(workerID)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 }

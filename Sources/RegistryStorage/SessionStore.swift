@@ -15,8 +15,16 @@ public enum SessionStore {
         public var csrfToken: String
         public var expiresAt: Date
 
-        public init(id: UUID, userID: UUID, role: Role, agencyID: UUID?, workerID: UUID?, displayName: String,
-                    csrfToken: String, expiresAt: Date) {
+        public init(
+            id: UUID,
+            userID: UUID,
+            role: Role,
+            agencyID: UUID?,
+            workerID: UUID?,
+            displayName: String,
+            csrfToken: String,
+            expiresAt: Date
+        ) {
             self.id = id
             self.userID = userID
             self.role = role
@@ -28,18 +36,34 @@ public enum SessionStore {
         }
 
         public var principal: Principal {
-            Principal(.user(id: userID.uuidString.lowercased(), role: role,
-                            agencyID: agencyID?.uuidString.lowercased(), workerID: workerID?.uuidString.lowercased()))
+            Principal(
+                .user(
+                    id: userID.uuidString.lowercased(),
+                    role: role,
+                    agencyID: agencyID?.uuidString.lowercased(),
+                    workerID: workerID?.uuidString.lowercased()
+                )
+            )
         }
     }
 
-    public static func create(tokenHash: [UInt8], userID: UUID, csrfToken: String, lifetimeSeconds: Int,
-                              clientAddress: String?, on connection: PostgresConnection, logger: Logger) async throws -> UUID {
-        let rows = try await connection.query("""
+    public static func create(
+        tokenHash: [UInt8],
+        userID: UUID,
+        csrfToken: String,
+        lifetimeSeconds: Int,
+        clientAddress: String?,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> UUID {
+        let rows = try await connection.query(
+            """
             INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at, client_address)
             VALUES (\(Data(tokenHash)), \(userID), \(csrfToken), now() + make_interval(secs => \(lifetimeSeconds)), \(clientAddress))
             RETURNING id
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await id in rows.decode(UUID.self) { return id }
         throw RegistryError(.unavailable, code: "session_failed", message: "No session was created.")
     }
@@ -47,7 +71,8 @@ public enum SessionStore {
     /// The live session for a token: not revoked, not expired, used within `idleSeconds`, its
     /// user active. Marks it used — at most once a minute, so that most requests write nothing.
     public static func find(tokenHash: [UInt8], idleSeconds: Int, database: Database, logger: Logger) async throws -> Session? {
-        let rows = try await database.query("""
+        let rows = try await database.query(
+            """
             WITH live AS (
                 SELECT s.id, s.user_id, u.role, u.agency_id, u.worker_id, u.display_name, s.csrf_token, s.expires_at, s.last_seen_at
                 FROM sessions s JOIN users u ON u.id = s.user_id
@@ -58,36 +83,54 @@ public enum SessionStore {
                 WHERE id = (SELECT id FROM live) AND last_seen_at < now() - interval '60 seconds'
             )
             SELECT id, user_id, role, agency_id, worker_id, display_name, csrf_token, expires_at FROM live
-            """, logger: logger)
-        for try await (id, user, role, agency, worker, name, csrf, expires) in rows.decode((UUID, UUID, String, UUID?, UUID?, String, String, Date).self)
-        {
+            """,
+            logger: logger
+        )
+        for try await (id, user, role, agency, worker, name, csrf, expires) in rows.decode(
+            (UUID, UUID, String, UUID?, UUID?, String, String, Date).self
+        ) {
             guard let role = Role(rawValue: role) else { return nil }
-            return Session(id: id, userID: user, role: role, agencyID: agency, workerID: worker,
-                           displayName: name, csrfToken: csrf, expiresAt: expires)
+            return Session(
+                id: id,
+                userID: user,
+                role: role,
+                agencyID: agency,
+                workerID: worker,
+                displayName: name,
+                csrfToken: csrf,
+                expiresAt: expires
+            )
         }
         return nil
     }
 
     public static func revoke(tokenHash: [UInt8], on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query(
-            "UPDATE sessions SET revoked_at = now() WHERE token_hash = \(Data(tokenHash)) AND revoked_at IS NULL", logger: logger)
+            "UPDATE sessions SET revoked_at = now() WHERE token_hash = \(Data(tokenHash)) AND revoked_at IS NULL",
+            logger: logger
+        )
     }
 
     public static func revoke(sessionID: UUID, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query(
-            "UPDATE sessions SET revoked_at = now() WHERE id = \(sessionID) AND revoked_at IS NULL", logger: logger)
+            "UPDATE sessions SET revoked_at = now() WHERE id = \(sessionID) AND revoked_at IS NULL",
+            logger: logger
+        )
     }
 
     /// Ends every session of a user (disabled account, password change); returns how many.
     @discardableResult
     public static func revokeAll(userID: UUID, except keep: UUID? = nil, on connection: PostgresConnection, logger: Logger) async throws -> Int {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             WITH ended AS (
                 UPDATE sessions SET revoked_at = now()
                 WHERE user_id = \(userID) AND revoked_at IS NULL AND (\(keep)::uuid IS NULL OR id <> \(keep))
                 RETURNING 1
             ) SELECT count(*)::int FROM ended
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await n in rows.decode(Int.self) { return n }
         return 0
     }

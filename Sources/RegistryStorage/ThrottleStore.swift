@@ -13,11 +13,16 @@ public enum ThrottleStore {
     /// (the policy's delay, doubling with each attempt beyond, capped). When a block has run
     /// out, one attempt is let through and the next block armed at once: a success clears it
     /// (`reset` for the account, `release` for a shared address), a failure leaves it standing.
-    public static func admit(_ keys: [(key: String, allowed: Int)], policy: LoginThrottlePolicy, database: Database,
-                             logger: Logger) async throws -> Int {
+    public static func admit(
+        _ keys: [(key: String, allowed: Int)],
+        policy: LoginThrottlePolicy,
+        database: Database,
+        logger: Logger
+    ) async throws -> Int {
         guard !keys.isEmpty else { return 0 }
         return try await database.transaction(logger: logger) { connection in
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 INSERT INTO login_throttle AS t (key, failures, window_started)
                 SELECT k, 1, now() FROM unnest(\(keys.map(\.key))::text[]) AS k
                 ON CONFLICT (key) DO UPDATE SET
@@ -32,7 +37,9 @@ public enum ThrottleStore {
                                     THEN NULL ELSE t.blocked_until END
                 RETURNING t.key, t.failures, coalesce(ceil(extract(epoch FROM t.blocked_until - now())), 0)::int8,
                           t.blocked_until IS NOT NULL
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var wait = 0
             var blocks: [(String, Int)] = []
             for try await (key, attempts, blockedFor, wasBlocked) in rows.decode((String, Int, Int64, Bool).self) {
@@ -48,9 +55,12 @@ public enum ThrottleStore {
                 }
             }
             for (key, block) in blocks {
-                try await connection.query("""
+                try await connection.query(
+                    """
                     UPDATE login_throttle SET blocked_until = now() + make_interval(secs => \(Double(block))) WHERE key = \(key)
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
             }
             return wait
         }
@@ -59,9 +69,12 @@ public enum ThrottleStore {
     /// Gives back the attempt a success took from a shared key (a client address), so that many
     /// people signing in behind one address do not use up its allowance; a success from it lifts its block.
     public static func release(key: String, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE login_throttle SET failures = greatest(failures - 1, 0), blocked_until = NULL WHERE key = \(key)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
     public static func reset(key: String, on connection: PostgresConnection, logger: Logger) async throws {

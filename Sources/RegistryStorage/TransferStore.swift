@@ -28,19 +28,33 @@ public enum TransferStore {
     }
 
     /// Opens a transfer; a 409 when another is already open for the worker.
-    public static func create(workerID: UUID, from: UUID, to: UUID, by: UUID, codeHash: Data, codeMinutes: Int,
-                              on connection: PostgresConnection, logger: Logger) async throws -> UUID {
+    public static func create(
+        workerID: UUID,
+        from: UUID,
+        to: UUID,
+        by: UUID,
+        codeHash: Data,
+        codeMinutes: Int,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> UUID {
         do {
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 INSERT INTO transfers (worker_id, from_agency_id, to_agency_id, requested_by, consent_code_hash, consent_code_expires_at)
                 VALUES (\(workerID), \(from), \(to), \(by), \(codeHash), now() + make_interval(mins => \(Int32(codeMinutes))))
                 RETURNING id
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await id in rows.decode(UUID.self) { return id }
             throw RegistryError(.unavailable, code: "insert_failed", message: "The transfer was not requested.")
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-            throw RegistryError(.conflict, code: "transfer_open",
-                                message: "A transfer of this worker is already open. It must be completed, rejected or cancelled first.")
+            throw RegistryError(
+                .conflict,
+                code: "transfer_open",
+                message: "A transfer of this worker is already open. It must be completed, rejected or cancelled first."
+            )
         }
     }
 
@@ -54,25 +68,50 @@ public enum TransferStore {
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [Transfer] {
         var result: [Transfer] = []
-        for try await (id, worker, name, from, fromName, to, toName, status, requestedAt, requestedBy, hash, expires, attempts, consentedAt, method,
-                       deadline, completedAt, how, reason)
-            in rows.decode((UUID, UUID, String, UUID, String, UUID, String, String, Date, UUID, Data?, Date?, Int32, Date?, String?,
-                            Date?, Date?, String?, String?).self)
+        for try await (
+            id, worker, name, from, fromName, to, toName, status, requestedAt, requestedBy, hash, expires, attempts, consentedAt, method,
+            deadline, completedAt, how, reason
+        )
+            in rows.decode(
+                (
+                    UUID, UUID, String, UUID, String, UUID, String, String, Date, UUID, Data?, Date?, Int32, Date?, String?,
+                    Date?, Date?, String?, String?
+                ).self
+            )
         {
-            result.append(Transfer(id: id, workerID: worker, workerName: name, fromAgencyID: from, fromAgencyName: fromName, toAgencyID: to,
-                                   toAgencyName: toName,
-                                   status: TransferStatus(rawValue: status) ?? .cancelled, requestedAt: requestedAt,
-                                   requestedBy: requestedBy, consentCodeHash: hash, consentCodeExpiresAt: expires,
-                                   consentAttempts: Int(attempts), consentedAt: consentedAt, consentMethod: method,
-                                   sealDeadline: deadline, completedAt: completedAt, completedHow: how, closeReason: reason))
+            result.append(
+                Transfer(
+                    id: id,
+                    workerID: worker,
+                    workerName: name,
+                    fromAgencyID: from,
+                    fromAgencyName: fromName,
+                    toAgencyID: to,
+                    toAgencyName: toName,
+                    status: TransferStatus(rawValue: status) ?? .cancelled,
+                    requestedAt: requestedAt,
+                    requestedBy: requestedBy,
+                    consentCodeHash: hash,
+                    consentCodeExpiresAt: expires,
+                    consentAttempts: Int(attempts),
+                    consentedAt: consentedAt,
+                    consentMethod: method,
+                    sealDeadline: deadline,
+                    completedAt: completedAt,
+                    completedHow: how,
+                    closeReason: reason
+                )
+            )
         }
         return result
     }
 
     /// One transfer, locked for the transition about to happen.
     public static func lock(_ id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Transfer? {
-        let rows = try await connection.query(PostgresQuery(unsafeSQL: select + " WHERE t.id = $1 FOR UPDATE OF t", binds: binds(id)),
-                                              logger: logger)
+        let rows = try await connection.query(
+            PostgresQuery(unsafeSQL: select + " WHERE t.id = $1 FOR UPDATE OF t", binds: binds(id)),
+            logger: logger
+        )
         return try await decode(rows).first
     }
 
@@ -82,29 +121,47 @@ public enum TransferStore {
     }
 
     /// Transfers into or out of an agency, newest first.
-    public static func list(agencyID: UUID, openOnly: Bool, limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> [Transfer] {
+    public static func list(agencyID: UUID, openOnly: Bool, limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> [Transfer]
+    {
         var b = PostgresBindings()
         b.append(agencyID)
         b.append(openOnly)
         b.append(limit)
-        let rows = try await connection.query(PostgresQuery(unsafeSQL: select + """
-             WHERE (t.from_agency_id = $1 OR t.to_agency_id = $1)
-               AND (NOT $2 OR t.status IN ('requested', 'consented'))
-             ORDER BY t.requested_at DESC LIMIT $3
-            """, binds: b), logger: logger)
+        let rows = try await connection.query(
+            PostgresQuery(
+                unsafeSQL: select + """
+                     WHERE (t.from_agency_id = $1 OR t.to_agency_id = $1)
+                       AND (NOT $2 OR t.status IN ('requested', 'consented'))
+                     ORDER BY t.requested_at DESC LIMIT $3
+                    """,
+                binds: b
+            ),
+            logger: logger
+        )
         return try await decode(rows)
     }
 
     /// A worker's transfers, oldest first (at most the newest `limit`).
-    public static func forWorker(_ workerID: UUID, openOnly: Bool = false, limit: Int = 200, on connection: PostgresConnection,
-                                 logger: Logger) async throws -> [Transfer] {
+    public static func forWorker(
+        _ workerID: UUID,
+        openOnly: Bool = false,
+        limit: Int = 200,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [Transfer] {
         var b = binds(workerID)
         b.append(openOnly)
         b.append(limit)
-        let rows = try await connection.query(PostgresQuery(unsafeSQL: select + """
-             WHERE t.worker_id = $1 AND (NOT $2 OR t.status IN ('requested', 'consented'))
-             ORDER BY t.requested_at DESC LIMIT $3
-            """, binds: b), logger: logger)
+        let rows = try await connection.query(
+            PostgresQuery(
+                unsafeSQL: select + """
+                     WHERE t.worker_id = $1 AND (NOT $2 OR t.status IN ('requested', 'consented'))
+                     ORDER BY t.requested_at DESC LIMIT $3
+                    """,
+                binds: b
+            ),
+            logger: logger
+        )
         return try await decode(rows).reversed()
     }
 
@@ -113,10 +170,16 @@ public enum TransferStore {
         var b = PostgresBindings()
         b.append(openOnly)
         b.append(limit)
-        let rows = try await connection.query(PostgresQuery(unsafeSQL: select + """
-             WHERE (NOT $1 OR t.status IN ('requested', 'consented'))
-             ORDER BY t.requested_at DESC LIMIT $2
-            """, binds: b), logger: logger)
+        let rows = try await connection.query(
+            PostgresQuery(
+                unsafeSQL: select + """
+                     WHERE (NOT $1 OR t.status IN ('requested', 'consented'))
+                     ORDER BY t.requested_at DESC LIMIT $2
+                    """,
+                binds: b
+            ),
+            logger: logger
+        )
         return try await decode(rows)
     }
 
@@ -131,11 +194,14 @@ public enum TransferStore {
     }
 
     public static func replaceCode(_ id: UUID, codeHash: Data, codeMinutes: Int, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE transfers SET consent_code_hash = \(codeHash), codes_sent = codes_sent + 1,
                    consent_code_expires_at = now() + make_interval(mins => \(Int32(codeMinutes)))
             WHERE id = \(id)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
     /// Codes sent so far for a transfer.
@@ -146,33 +212,52 @@ public enum TransferStore {
     }
 
     public static func markConsented(_ id: UUID, method: String, deadlineDays: Int, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE transfers SET status = 'consented', consented_at = now(), consent_method = \(method),
                    consent_code_hash = NULL, seal_deadline = now() + make_interval(days => \(Int32(deadlineDays)))
             WHERE id = \(id)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
-    public static func close(_ id: UUID, status: TransferStatus, by: UUID?, reason: String?, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+    public static func close(
+        _ id: UUID,
+        status: TransferStatus,
+        by: UUID?,
+        reason: String?,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
             UPDATE transfers SET status = \(status.rawValue), closed_at = now(), closed_by = \(by), close_reason = \(reason),
                    consent_code_hash = NULL
             WHERE id = \(id)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
     public static func complete(_ id: UUID, how: String, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE transfers SET status = 'completed', completed_at = now(), completed_how = \(how) WHERE id = \(id)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
     /// Consented transfers whose sealing deadline passed, claimed without blocking other nodes.
     public static func claimOverdue(limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT id FROM transfers WHERE status = 'consented' AND seal_deadline <= now()
             ORDER BY seal_deadline LIMIT \(limit) FOR UPDATE SKIP LOCKED
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var ids: [UUID] = []
         for try await id in rows.decode(UUID.self) { ids.append(id) }
         return ids
@@ -182,12 +267,21 @@ public enum TransferStore {
 /// The outbox of messages to people (SMS, e-mail). Written in the transaction that causes the
 /// message; delivered afterwards, and the payload cleared once delivered.
 public enum NotificationStore {
-    public static func enqueue(channel: String, recipient: String, template: String, payload: [String: String],
-                               on connection: PostgresConnection, logger: Logger) async throws {
+    public static func enqueue(
+        channel: String,
+        recipient: String,
+        template: String,
+        payload: [String: String],
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
         let json = String(decoding: try JSONEncoder().encode(payload), as: UTF8.self)
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO notifications (channel, recipient, template, payload) VALUES (\(channel), \(recipient), \(template), \(json)::jsonb)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
     public struct Pending: Sendable {
@@ -199,10 +293,13 @@ public enum NotificationStore {
     }
 
     public static func claim(limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> [Pending] {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT id, channel, recipient, template, payload::text FROM notifications
             WHERE sent_at IS NULL ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var result: [Pending] = []
         for try await (id, channel, recipient, template, payload) in rows.decode((Int64, String, String, String, String).self) {
             let dict = (try? JSONDecoder().decode([String: String].self, from: Data(payload.utf8))) ?? [:]
@@ -212,8 +309,11 @@ public enum NotificationStore {
     }
 
     public static func markSent(_ id: Int64, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE notifications SET sent_at = now(), attempts = attempts + 1, payload = '{}'::jsonb WHERE id = \(id)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 }

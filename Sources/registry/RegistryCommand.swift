@@ -20,8 +20,10 @@ struct RegistryCommand: AsyncParsableCommand {
         commandName: "registry",
         abstract: "The domestic service worker credit registry.",
         discussion: "Configuration comes from the environment (see README.md): PORT, HOST, REGISTRY_DATA_DIR, DATABASE_URL, LOG_LEVEL, ...",
-        subcommands: [Serve.self, Migrate.self, CreateAdmin.self, Demo.self, BenchHash.self, ImportWorkers.self, ImportFlags.self, Regrade.self,
-                      ReportCommand.self, DB.self, Policies.self, Audit.self, Keys.self],
+        subcommands: [
+            Serve.self, Migrate.self, CreateAdmin.self, Demo.self, BenchHash.self, ImportWorkers.self, ImportFlags.self, Regrade.self,
+            ReportCommand.self, DB.self, Policies.self, Audit.self, Keys.self,
+        ],
         defaultSubcommand: Serve.self
     )
 }
@@ -46,7 +48,8 @@ func withRegistry<T: Sendable>(migrate: Bool, demo: Bool = false, _ body: (Regis
             if !applied.isEmpty { logger.info("migrations applied", metadata: ["versions": "\(applied)"]) }
         }
         let result = try await withPostgresClient(
-            runtime.endpoint.clientConfiguration(asOwner: false, maxConnections: configuration.poolSize), logger: logger
+            runtime.endpoint.clientConfiguration(asOwner: false, maxConnections: configuration.poolSize),
+            logger: logger
         ) { client in
             let database = Database(client: client, maxConnections: configuration.poolSize)
             let registry = try Registry(configuration: configuration, policies: policies, database: database, keys: keys)
@@ -65,7 +68,8 @@ func withRegistry<T: Sendable>(migrate: Bool, demo: Bool = false, _ body: (Regis
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Migrate, then serve the web UI and the JSON API (default command).")
+        abstract: "Migrate, then serve the web UI and the JSON API (default command)."
+    )
 
     @Flag(help: "Load the demo data first when the database has no administrator yet.")
     var demo = false
@@ -75,14 +79,16 @@ struct Serve: AsyncParsableCommand {
             if demo {
                 let summary = try await DemoData.loadIfEmpty(registry, logger: logger)
                 if summary.created, let password = summary.adminPassword {
-                    say("""
+                    say(
+                        """
 
                         Demo data loaded. Sign in at http://\(registry.configuration.host):\(registry.configuration.port)/
                           e-mail:   \(summary.adminEmail)
                           password: \(password)
                         (also saved in \(summary.credentialsFile))
 
-                        """)
+                        """
+                    )
                 } else {
                     say("Demo administrator: \(summary.adminEmail), password in \(summary.credentialsFile)")
                 }
@@ -107,7 +113,8 @@ struct Migrate: AsyncParsableCommand {
 struct CreateAdmin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create-admin",
-        abstract: "Create an administrator. The password is read from standard input (or prompted for).")
+        abstract: "Create an administrator. The password is read from standard input (or prompted for)."
+    )
 
     @Option(help: "The administrator's e-mail address (the sign-in name).")
     var email: String
@@ -126,7 +133,7 @@ struct CreateAdmin: AsyncParsableCommand {
     func readPassword() throws -> String {
         if isatty(STDIN_FILENO) == 1 {
             guard let first = getpass("Password: ").map({ String(cString: $0) }),
-                  let second = getpass("Again: ").map({ String(cString: $0) })
+                let second = getpass("Again: ").map({ String(cString: $0) })
             else { throw ValidationError("no password given") }
             guard first == second else { throw ValidationError("the passwords differ") }
             return first
@@ -147,7 +154,8 @@ struct Demo: AsyncParsableCommand {
             with --reviews-per-worker verified reviews, qualifications, --flags police and credit-bureau flags, and grades. \
             Refused when the registry already holds workers, unless --force. Accounts use REGISTRY_DEMO_PASSWORD (or a random \
             password, printed and saved in the data folder).
-            """)
+            """
+    )
 
     @Option(help: "Generate a synthetic data set with this many workers instead of the small demo.")
     var workers: Int?
@@ -197,8 +205,18 @@ struct Demo: AsyncParsableCommand {
             }
             return
         }
-        let options = ScaleDemo.Options(workers: workers, agencies: agencies, staffPerAgency: staffPerAgency, reviewsPerWorker: reviewsPerWorker,
-                                        flags: flags, employers: employers, accountsWithPassword: accounts, force: force, seed: seed, jobs: jobs)
+        let options = ScaleDemo.Options(
+            workers: workers,
+            agencies: agencies,
+            staffPerAgency: staffPerAgency,
+            reviewsPerWorker: reviewsPerWorker,
+            flags: flags,
+            employers: employers,
+            accountsWithPassword: accounts,
+            force: force,
+            seed: seed,
+            jobs: jobs
+        )
         let summary: ScaleDemo.Summary
         do {
             summary = try await withRegistry(migrate: true) { registry, logger in
@@ -212,11 +230,13 @@ struct Demo: AsyncParsableCommand {
         for (table, rows) in summary.rows.sorted(by: { $0.key < $1.key }) {
             print("  \(table.padding(toLength: 34, withPad: " ", startingAt: 0)) \(Self.grouped(rows))")
         }
-        print("""
+        print(
+            """
 
             scale demo data loaded in \(String(format: "%.1f", summary.seconds)) s (seed \(options.seed)); administrator \(summary.adminEmail), \
             password: \(summary.adminPassword ?? "unchanged") — accounts in \(summary.credentialsFile)
-            """)
+            """
+        )
     }
 
     static let shown = Mutex(ContinuousClock.now)
@@ -226,8 +246,11 @@ struct Demo: AsyncParsableCommand {
         if p.finished {
             FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
             let rows = grouped(p.done)
-            say("  \(p.phase)\(String(repeating: " ", count: max(1, 48 - p.phase.count)))\(String(repeating: " ", count: max(0, 11 - rows.count)))\(rows) \(p.unit) in "
-                + String(format: "%7.1f", p.seconds) + " s (\(grouped(Int(p.rate))) \(p.unit)/s; \(grouped(p.rows)) rows, \(grouped(Int(p.rowRate))) rows/s)")
+            say(
+                "  \(p.phase)\(String(repeating: " ", count: max(1, 48 - p.phase.count)))\(String(repeating: " ", count: max(0, 11 - rows.count)))\(rows) \(p.unit) in "
+                    + String(format: "%7.1f", p.seconds)
+                    + " s (\(grouped(Int(p.rate))) \(p.unit)/s; \(grouped(p.rows)) rows, \(grouped(Int(p.rowRate))) rows/s)"
+            )
             return
         }
         let due = shown.withLock { last -> Bool in
@@ -237,7 +260,9 @@ struct Demo: AsyncParsableCommand {
         }
         guard due else { return }
         let percent = p.total == 0 ? 100 : min(100, p.done * 100 / p.total)
-        FileHandle.standardError.write(Data("\r\u{1B}[K  \(p.phase): \(grouped(p.done))/\(grouped(p.total)) (\(percent)%), \(grouped(Int(p.rate))) \(p.unit)/s".utf8))
+        FileHandle.standardError.write(
+            Data("\r\u{1B}[K  \(p.phase): \(grouped(p.done))/\(grouped(p.total)) (\(percent)%), \(grouped(Int(p.rate))) \(p.unit)/s".utf8)
+        )
     }
 
     static func grouped(_ n: Int) -> String {
@@ -255,7 +280,10 @@ struct Demo: AsyncParsableCommand {
 /// service's own hasher and parameters, on every core (for `make bench`).
 struct BenchHash: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-hash", abstract: "Measure argon2id verifications per second with the service's parameters.", shouldDisplay: false)
+        commandName: "bench-hash",
+        abstract: "Measure argon2id verifications per second with the service's parameters.",
+        shouldDisplay: false
+    )
 
     @Option(help: "How long to measure.")
     var seconds = 10.0
@@ -281,17 +309,24 @@ struct BenchHash: AsyncParsableCommand {
         let total = counts.withLock { $0.reduce(0, +) }
         let s = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let p = hasher.parameters
-        print("argon2id m=\(p.memory) KiB t=\(p.iterations) p=\(p.parallelism): \(total) verifications in \(String(format: "%.1f", s)) s on \(threads) threads: \(String(format: "%.1f", Double(total) / s)) per second")
+        print(
+            "argon2id m=\(p.memory) KiB t=\(p.iterations) p=\(p.parallelism): \(total) verifications in \(String(format: "%.1f", s)) s on \(threads) threads: \(String(format: "%.1f", Double(total) / s)) per second"
+        )
     }
 }
 
 struct DB: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "db", abstract: "Database helpers.", subcommands: [URLCommand.self])
+        commandName: "db",
+        abstract: "Database helpers.",
+        subcommands: [URLCommand.self]
+    )
 
     struct URLCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "url", abstract: "Print the connection string for psql (starts the embedded cluster if needed).")
+            commandName: "url",
+            abstract: "Print the connection string for psql (starts the embedded cluster if needed)."
+        )
 
         func run() async throws {
             let configuration = try Configuration.fromEnvironment()
@@ -303,7 +338,12 @@ struct DB: AsyncParsableCommand {
             let cluster = EmbeddedPostgres(dataDirectory: configuration.dataDirectory + "/postgres")
             let outcome = try cluster.start(logger: logger)
             if outcome == .started {
-                FileHandle.standardError.write(Data("started the embedded cluster; it keeps running (stop it with: pg_ctl -D \(configuration.dataDirectory)/postgres/pg stop)\n".utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        "started the embedded cluster; it keeps running (stop it with: pg_ctl -D \(configuration.dataDirectory)/postgres/pg stop)\n"
+                            .utf8
+                    )
+                )
             }
             FileHandle.standardError.write(Data("the owner's password is in \(configuration.dataDirectory)/postgres/credentials.json\n".utf8))
             print(cluster.endpoint().displayURL)
@@ -313,7 +353,10 @@ struct DB: AsyncParsableCommand {
 
 struct Policies: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "policies", abstract: "Policy files.", subcommands: [Check.self])
+        commandName: "policies",
+        abstract: "Policy files.",
+        subcommands: [Check.self]
+    )
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Validate Policies/*.yaml without serving.")
@@ -322,7 +365,9 @@ struct Policies: AsyncParsableCommand {
             let configuration = try Configuration.fromEnvironment()
             do {
                 let set = try PolicySet.load(directory: configuration.policiesDirectory)
-                print("policies valid: access v\(set.access.version) (\(set.access.actions.count) actions), authentication v\(set.authentication.version)")
+                print(
+                    "policies valid: access v\(set.access.version) (\(set.access.actions.count) actions), authentication v\(set.authentication.version)"
+                )
             } catch {
                 FileHandle.standardError.write(Data("\(error)\n".utf8))
                 throw ExitCode(1)
@@ -333,11 +378,14 @@ struct Policies: AsyncParsableCommand {
 
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The audit chain.", subcommands: [Verify.self, Checkpoint.self])
+        abstract: "The audit chain.",
+        subcommands: [Verify.self, Checkpoint.self]
+    )
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Recompute the chain; name the first broken row (exit 1), else print the count and head.")
+            abstract: "Recompute the chain; name the first broken row (exit 1), else print the count and head."
+        )
 
         @Option(help: "A checkpoints file (JSON lines) kept outside the database; default: the data folder's.")
         var checkpoints: String?
@@ -357,8 +405,10 @@ struct Audit: AsyncParsableCommand {
                 case .intact(let count, let head):
                     print("audit chain intact: \(count) rows, head \(head) (every hash recomputed here, not by the database)")
                     if let checkpoint {
-                        print("checked against checkpoint at link \(checkpoint.seq) (\(checkpoint.hash)), taken \(checkpoint.takenAt ?? "?"), "
-                              + "one of \(saved.count) in \(checkpoints ?? registry.configuration.checkpointsFile)")
+                        print(
+                            "checked against checkpoint at link \(checkpoint.seq) (\(checkpoint.hash)), taken \(checkpoint.takenAt ?? "?"), "
+                                + "one of \(saved.count) in \(checkpoints ?? registry.configuration.checkpointsFile)"
+                        )
                     } else {
                         print("no checkpoint to check against: take one with `registry audit checkpoint` and keep the file outside the database")
                     }
@@ -374,7 +424,8 @@ struct Audit: AsyncParsableCommand {
 
     struct Checkpoint: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print the chain's head and save it (data folder and database) to catch a rewritten chain later.")
+            abstract: "Print the chain's head and save it (data folder and database) to catch a rewritten chain later."
+        )
 
         func run() async throws {
             try await withRegistry(migrate: false) { registry, logger in
@@ -395,7 +446,8 @@ struct ImportWorkers: AsyncParsableCommand {
             Running the same file again creates nothing twice. Categories within a field are separated by ';'. \
             Rejected records are written, with their line and reason, to FILE.rejects.csv beside the input (or --rejects), \
             and the exit status is then 2.
-            """)
+            """
+    )
 
     @Option(help: "The id of the (approved) agency that takes custody.")
     var agency: String
@@ -419,8 +471,14 @@ struct ImportWorkers: AsyncParsableCommand {
         let total = rows.count
         let started = ContinuousClock.now
         let summary = try await withRegistry(migrate: false) { registry, logger in
-            try await registry.workerImport.run(records: rows, columns: columns, agencyID: agencyID, caller: .system, keepAllLines: verbose,
-                                                logger: logger) { done in
+            try await registry.workerImport.run(
+                records: rows,
+                columns: columns,
+                agencyID: agencyID,
+                caller: .system,
+                keepAllLines: verbose,
+                logger: logger
+            ) { done in
                 let percent = total == 0 ? 100 : done * 100 / total
                 FileHandle.standardError.write(Data("\r  registering: \(done) valid rows processed of \(total) lines (\(percent)%)".utf8))
             }
@@ -431,11 +489,13 @@ struct ImportWorkers: AsyncParsableCommand {
         for line in summary.lines {
             print("line \(line.line): \(line.outcome.rawValue)" + (line.reason.map { " — \($0)" } ?? ""))
         }
-        print("""
+        print(
+            """
             created \(summary.created), already registered \(summary.alreadyRegistered), transfer needed \(summary.transferNeeded), \
             rejected \(summary.rejected) — \(total) lines in \(String(format: "%.1f", seconds)) s \
             (\(String(format: "%.0f", Double(total) / max(seconds, 0.001))) lines/s)
-            """)
+            """
+        )
         // Like import-flags: every rejected record, as it was in the file, with its line and reason; exit status 2.
         let rejected = summary.lines.filter { $0.outcome == .rejected }
         guard rejected.isEmpty else {
@@ -443,9 +503,16 @@ struct ImportWorkers: AsyncParsableCommand {
             for row in rows where byLine[row.line] == nil { byLine[row.line] = row }
             func quoted(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
             let path = rejects ?? file + ".rejects.csv"
-            try FlagImport.writeRejects(rejected.map { r in
-                FlagImport.Rejected(line: r.line, reason: r.reason ?? "rejected", record: byLine[r.line].map { $0.fields.map(quoted).joined(separator: ",") })
-            }, to: path)
+            try FlagImport.writeRejects(
+                rejected.map { r in
+                    FlagImport.Rejected(
+                        line: r.line,
+                        reason: r.reason ?? "rejected",
+                        record: byLine[r.line].map { $0.fields.map(quoted).joined(separator: ",") }
+                    )
+                },
+                to: path
+            )
             print("every rejected record, with its line and reason: \(path)")
             throw ExitCode(2)
         }
@@ -454,11 +521,15 @@ struct ImportWorkers: AsyncParsableCommand {
 
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "report", abstract: "Signed credit reports.", subcommands: [Verify.self])
+        commandName: "report",
+        abstract: "Signed credit reports.",
+        subcommands: [Verify.self]
+    )
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check a signed report (the JSON from GET /api/v1/workers/{id}/report?signed=true). Exit 0 when valid, 1 when not.")
+            abstract: "Check a signed report (the JSON from GET /api/v1/workers/{id}/report?signed=true). Exit 0 when valid, 1 when not."
+        )
 
         @Argument(help: "The signed report file.")
         var file: String
@@ -486,8 +557,10 @@ struct ReportCommand: AsyncParsableCommand {
             }
             let result = ReportService.verify(document, publicKey: key)
             if result.valid {
-                print("valid: report on worker \(result.workerId ?? "?") issued \(result.issuedAt ?? "?"), valid until \(result.expiresAt ?? "?"), "
-                      + "signed by this registry's key \(result.keyId ?? "?")")
+                print(
+                    "valid: report on worker \(result.workerId ?? "?") issued \(result.issuedAt ?? "?"), valid until \(result.expiresAt ?? "?"), "
+                        + "signed by this registry's key \(result.keyId ?? "?")"
+                )
             } else {
                 print("INVALID: \(result.reason ?? "the signature does not match")")
                 throw ExitCode(1)
@@ -506,7 +579,8 @@ struct ImportFlags: AsyncParsableCommand {
             is a no-op. Malformed lines never stop the good ones: each is listed by number with its reason, and every \
             rejected record is written, with its line number and reason, to FILE.rejects.csv beside the input (or --rejects). \
             Exit status: 0 when every line was imported, 2 when some lines were rejected, 1 on an error that stopped the import.
-            """)
+            """
+    )
 
     @Option(help: "The integration source's name (as registered by an administrator).")
     var source: String
@@ -537,11 +611,13 @@ struct ImportFlags: AsyncParsableCommand {
         FileHandle.standardError.write(Data("\n".utf8))
         for r in summary.rejectedLines.prefix(20) { print("line \(r.line): rejected — \(r.reason)") }
         if summary.rejectedLines.count > 20 { print("… and \(summary.rejectedLines.count - 20) more rejected lines") }
-        print("""
+        print(
+            """
             \(summary.lines) lines: created \(summary.created), updated \(summary.updated), unchanged \(summary.unchanged), \
             rejected \(summary.rejected); \(summary.attachedToFiles) on existing files — \(String(format: "%.1f", seconds)) s \
             (\(String(format: "%.0f", Double(summary.lines) / max(seconds, 0.001))) lines/s)
-            """)
+            """
+        )
         guard summary.rejectedLines.isEmpty else {
             let path = rejects ?? file + ".rejects.csv"
             try FlagImport.writeRejects(summary.rejectedLines, to: path)
@@ -553,7 +629,8 @@ struct ImportFlags: AsyncParsableCommand {
 
 struct Regrade: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Recompute grades: the queued workers, or with --all everyone (after a policy change), in batches.")
+        abstract: "Recompute grades: the queued workers, or with --all everyone (after a policy change), in batches."
+    )
 
     @Flag(help: "Recompute every worker's grade with the current Policies/grading.yaml.")
     var all = false
@@ -579,7 +656,9 @@ struct Regrade: AsyncParsableCommand {
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         FileHandle.standardError.write(Data("\n".utf8))
-        print("regraded \(count) workers in \(String(format: "%.1f", seconds)) s (\(String(format: "%.0f", Double(count) / max(seconds, 0.001))) workers/s)")
+        print(
+            "regraded \(count) workers in \(String(format: "%.1f", seconds)) s (\(String(format: "%.0f", Double(count) / max(seconds, 0.001))) workers/s)"
+        )
     }
 }
 
@@ -592,7 +671,8 @@ func say(_ text: String) {
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The sealing keys: rotate to a new version, re-seal what the old ones sealed, or show which versions are in use.",
-        subcommands: [Rotate.self, Reseal.self, Status.self])
+        subcommands: [Rotate.self, Reseal.self, Status.self]
+    )
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -601,7 +681,8 @@ struct Keys: AsyncParsableCommand {
                 The old versions stay in the keys file, so values sealed under them still open. Restart every registry node with \
                 the new keys file, then run `registry keys reseal` once more to catch what a node still sealed under the old \
                 version meanwhile. The blind index and signing keys do not change.
-                """)
+                """
+        )
 
         func run() async throws {
             let configuration = try Configuration.fromEnvironment()
@@ -615,7 +696,8 @@ struct Keys: AsyncParsableCommand {
 
     struct Reseal: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Re-seal every value not sealed under the current key version (bound to its row); safe to run again.")
+            abstract: "Re-seal every value not sealed under the current key version (bound to its row); safe to run again."
+        )
 
         func run() async throws { try await Self.reseal() }
 
@@ -623,12 +705,16 @@ struct Keys: AsyncParsableCommand {
             let started = ContinuousClock.now
             let summary = try await withRegistry(migrate: false) { registry, logger in
                 try await KeyRotation(database: registry.database, keys: registry.keys).reseal(logger: logger) { s in
-                    FileHandle.standardError.write(Data("\r  re-sealed \(s.workers) ID numbers and \(s.narratives) narratives (\(s.examined) rows read)".utf8))
+                    FileHandle.standardError.write(
+                        Data("\r  re-sealed \(s.workers) ID numbers and \(s.narratives) narratives (\(s.examined) rows read)".utf8)
+                    )
                 }
             }
             let elapsed = ContinuousClock.now - started
             FileHandle.standardError.write(Data("\n".utf8))
-            print("re-sealed \(summary.workers) ID numbers, \(summary.narratives) narratives and \(summary.secrets) secrets in \(elapsed.components.seconds) s")
+            print(
+                "re-sealed \(summary.workers) ID numbers, \(summary.narratives) narratives and \(summary.secrets) secrets in \(elapsed.components.seconds) s"
+            )
         }
     }
 
@@ -639,7 +725,9 @@ struct Keys: AsyncParsableCommand {
             try await withRegistry(migrate: false) { registry, logger in
                 let counts = try await KeyRotation(database: registry.database, keys: registry.keys).versions(logger: logger)
                 for version in registry.keys.sealingKeys.keys.sorted() {
-                    print("version \(version)\(version == registry.keys.currentSealingVersion ? " (current)" : ""): \(counts[version] ?? 0) ID numbers")
+                    print(
+                        "version \(version)\(version == registry.keys.currentSealingVersion ? " (current)" : ""): \(counts[version] ?? 0) ID numbers"
+                    )
                 }
             }
         }

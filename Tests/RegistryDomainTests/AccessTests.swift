@@ -1,11 +1,15 @@
 import Testing
+
 @testable import RegistryDomain
 
 @Suite("Access policy and login throttling rules")
 struct AccessPolicyTests {
     func policy() throws -> AccessPolicy {
-        try AccessPolicy(version: 1, actions: ["a.read": "", "a.write": ""],
-                         grants: [.admin: ["a.read", "a.write"], .employer: ["a.read"]])
+        try AccessPolicy(
+            version: 1,
+            actions: ["a.read": "", "a.write": ""],
+            grants: [.admin: ["a.read", "a.write"], .employer: ["a.read"]]
+        )
     }
 
     @Test("anything not granted is denied; anonymous callers are told to sign in")
@@ -30,8 +34,13 @@ struct AccessPolicyTests {
 
     @Test("blocks start at the allowance, double, and never exceed the cap")
     func throttle() {
-        let t = LoginThrottlePolicy(accountFailuresAllowed: 5, addressFailuresAllowed: 30, windowSeconds: 900,
-                                    baseBlockSeconds: 30, maxBlockSeconds: 900)
+        let t = LoginThrottlePolicy(
+            accountFailuresAllowed: 5,
+            addressFailuresAllowed: 30,
+            windowSeconds: 900,
+            baseBlockSeconds: 30,
+            maxBlockSeconds: 900
+        )
         #expect(t.blockSeconds(afterFailures: 4, allowed: 5) == 0)
         #expect(t.blockSeconds(afterFailures: 5, allowed: 5) == 30)
         #expect(t.blockSeconds(afterFailures: 6, allowed: 5) == 60)
@@ -89,8 +98,11 @@ struct WorkerRegistrationTests {
 
     @Test("a valid registration is normalised")
     func valid() throws {
-        let r = try WorkerRegistration(input(id("19850615", serial: "128"), sex: "女", categories: ["nanny", "cooking", "nanny"]),
-                                       today: today, ages: 16...70)
+        let r = try WorkerRegistration(
+            input(id("19850615", serial: "128"), sex: "女", categories: ["nanny", "cooking", "nanny"]),
+            today: today,
+            ages: 16...70
+        )
         #expect(r.fullName == "李秀英")
         #expect(r.sex == .female)
         #expect(r.phone == "13800138000")

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import RegistryDomain
 
 @Suite("Revocation case machine")
@@ -8,7 +9,7 @@ struct CaseMachineTests {
         .underReview: [.requestInformation: .awaitingInformation, .proposeDecision: .decisionProposed, .withdraw: .withdrawn],
         .awaitingInformation: [.provideInformation: .underReview, .withdraw: .withdrawn],
         .decisionProposed: [.returnForReview: .underReview, .confirmDecision: .decided, .withdraw: .withdrawn],
-        .decided: [.startNotice: .noticePeriod],            // outcome upheld (see facts below)
+        .decided: [.startNotice: .noticePeriod],  // outcome upheld (see facts below)
         .noticePeriod: [.object: .objectionReview, .finalize: .final],
         .objectionReview: [.upholdObjection: .closed, .rejectObjection: .final],
         .final: [.execute: .executed],
@@ -46,8 +47,13 @@ struct CaseMachineTests {
 
     @Test("four eyes, no conflict of interest, objections reviewed by someone who took no part, steps only by their actor")
     func fairness() {
-        let facts = CaseFacts(state: .decisionProposed, proposedOutcome: .upheld, requesterID: "employer-1", proposedBy: "admin-1",
-                              workerAgencies: ["agency-9"])
+        let facts = CaseFacts(
+            state: .decisionProposed,
+            proposedOutcome: .upheld,
+            requesterID: "employer-1",
+            proposedBy: "admin-1",
+            workerAgencies: ["agency-9"]
+        )
         let four = #expect(throws: RegistryError.self) {
             try CaseMachine.apply(.confirmDecision, facts: facts, by: CaseActor(kind: .administrator, userID: "admin-1"))
         }

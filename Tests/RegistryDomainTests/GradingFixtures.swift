@@ -11,10 +11,18 @@ enum GradingFixtures {
     static let ethicsDimensions = ["honesty", "respect", "reliability", "care"]
     static let skillDimensions = ["punctuality", "quality", "childcare", "eldercare", "cooking"]
 
-    static func policy(version: String = "test.1", ethicsWeight: Double = 0.65, skillWeight: Double = 0.35,
-                       bands: [Double] = [87, 70, 50, 0], priorWeight: Double = 6, halfLifeDays: Double = 1095,
-                       ethicsPrior: Double = 4.0, skillPrior: Double = 3.8,
-                       gradeCaps: [GradingPolicy.GradeCap]? = nil, maxFactors: Int = 4) -> GradingPolicy {
+    static func policy(
+        version: String = "test.1",
+        ethicsWeight: Double = 0.65,
+        skillWeight: Double = 0.35,
+        bands: [Double] = [87, 70, 50, 0],
+        priorWeight: Double = 6,
+        halfLifeDays: Double = 1095,
+        ethicsPrior: Double = 4.0,
+        skillPrior: Double = 3.8,
+        gradeCaps: [GradingPolicy.GradeCap]? = nil,
+        maxFactors: Int = 4
+    ) -> GradingPolicy {
         var policy = GradingPolicy(
             version: version,
             composite: .init(ethicsWeight: ethicsWeight, skillWeight: skillWeight),
@@ -26,16 +34,28 @@ enum GradingFixtures {
                 reviewDimensions: Dictionary(uniqueKeysWithValues: ethicsDimensions.map { ($0, 1.0) }),
                 agencyRatings: .init(sealedWeight: 2, openWeight: 1),
                 flags: .init(
-                    penalties: ["child_or_elder_abuse": 70, "violent_crime": 55, "theft": 45, "fraud": 35, "drug_offence": 30,
-                                "loan_fraud": 25, "debt_default": 12, "fare_evasion": 5],
+                    penalties: [
+                        "child_or_elder_abuse": 70, "violent_crime": 55, "theft": 45, "fraud": 35, "drug_offence": 30,
+                        "loan_fraud": 25, "debt_default": 12, "fare_evasion": 5,
+                    ],
                     statusFactors: ["alleged": 0.2, "charged": 0.5, "convicted": 1.0, "adjudicated": 1.0],
                     severityFactors: [0.6, 0.8, 1.0, 1.2, 1.4],
                     gradeCaps: gradeCaps ?? [
-                        .init(categories: ["child_or_elder_abuse", "violent_crime"], statuses: ["convicted", "adjudicated"], minSeverity: 1, maxGrade: .d),
+                        .init(
+                            categories: ["child_or_elder_abuse", "violent_crime"],
+                            statuses: ["convicted", "adjudicated"],
+                            minSeverity: 1,
+                            maxGrade: .d
+                        ),
                         .init(categories: ["theft", "fraud"], statuses: ["convicted", "adjudicated"], minSeverity: 3, maxGrade: .c),
-                    ])),
+                    ]
+                )
+            ),
             skill: .init(
-                priorMean: skillPrior, levelWeight: 0.6, reviewWeight: 0.4, levelPoints: [45, 52, 62, 75, 88, 100],
+                priorMean: skillPrior,
+                levelWeight: 0.6,
+                reviewWeight: 0.4,
+                levelPoints: [45, 52, 62, 75, 88, 100],
                 reviewDimensions: Dictionary(uniqueKeysWithValues: skillDimensions.map { ($0, 1.0) }),
                 levels: .init(rule: .latest, staleAfterDays: 1825, staleDrop: 1, reviewNudge: .init(upAt: 4.5, downAt: 2.5, maxSteps: 1)),
                 categories: [
@@ -47,17 +67,26 @@ enum GradingFixtures {
                     "cooking": .init(reviewDimensions: ["cooking"], certificateMinimumLevel: 1),
                 ],
                 trainings: .init(pointsEach: 2, maxPoints: 6),
-                health: .init(missing: 8, restricted: 4, unfit: 25)),
-            reasons: .init(maxFactors: maxFactors, limitedHistoryBelow: 3, texts: [:]))
+                health: .init(missing: 8, restricted: 4, unfit: 25)
+            ),
+            reasons: .init(maxFactors: maxFactors, limitedHistoryBelow: 3, texts: [:])
+        )
         policy.reasons.texts = texts(for: policy.reasonCodes)
         return policy
     }
 
     static func texts(for codes: [String]) -> [String: [String: GradingPolicy.ReasonText]] {
-        Dictionary(uniqueKeysWithValues: codes.map { code in
-            (code, ["zh-CN": .init(text: "说明 \(code)", improve: "改进 \(code)"),
-                    "en": .init(text: "Text \(code)", improve: "Improve \(code)")])
-        })
+        Dictionary(
+            uniqueKeysWithValues: codes.map { code in
+                (
+                    code,
+                    [
+                        "zh-CN": .init(text: "说明 \(code)", improve: "改进 \(code)"),
+                        "en": .init(text: "Text \(code)", improve: "Improve \(code)"),
+                    ]
+                )
+            }
+        )
     }
 
     static func grader(_ policy: GradingPolicy = policy()) -> Grader {
@@ -67,11 +96,19 @@ enum GradingFixtures {
     static let fitHealth = GradingInput.HealthCertificate(issuedOn: daysAgo(100), validUntil: today.adding(days: 265), result: .fit)
 
     /// A review scoring every ethics dimension `ethics` and punctuality and quality `skill`.
-    static func review(_ ethics: Int, skill: Int? = nil, daysAgo age: Int = 10, category: ServiceCategory? = nil,
-                       skillDimensions: [String] = ["punctuality", "quality"]) -> GradingInput.Review {
-        GradingInput.Review(reviewedOn: daysAgo(age), category: category,
-                            skill: Dictionary(uniqueKeysWithValues: skillDimensions.map { ($0, skill ?? ethics) }),
-                            ethics: Dictionary(uniqueKeysWithValues: ethicsDimensions.map { ($0, ethics) }))
+    static func review(
+        _ ethics: Int,
+        skill: Int? = nil,
+        daysAgo age: Int = 10,
+        category: ServiceCategory? = nil,
+        skillDimensions: [String] = ["punctuality", "quality"]
+    ) -> GradingInput.Review {
+        GradingInput.Review(
+            reviewedOn: daysAgo(age),
+            category: category,
+            skill: Dictionary(uniqueKeysWithValues: skillDimensions.map { ($0, skill ?? ethics) }),
+            ethics: Dictionary(uniqueKeysWithValues: ethicsDimensions.map { ($0, ethics) })
+        )
     }
 
     static func assessment(_ category: ServiceCategory, _ level: Int, daysAgo age: Int = 200) -> GradingInput.SkillAssessment {
@@ -86,9 +123,20 @@ enum GradingFixtures {
         .init(kind: .training, category: nil, issuedOn: daysAgo(issuedDaysAgo), expiresOn: expiresInDays.map { today.adding(days: $0) })
     }
 
-    static func flag(_ category: FlagCategory, _ status: FlagStatus = .convicted, severity: Int = 3, daysAgo age: Int = 100,
-                     expiresInDays: Int? = nil) -> GradingInput.Flag {
-        .init(category: category, severity: severity, status: status, occurredOn: daysAgo(age), expiresOn: expiresInDays.map { today.adding(days: $0) })
+    static func flag(
+        _ category: FlagCategory,
+        _ status: FlagStatus = .convicted,
+        severity: Int = 3,
+        daysAgo age: Int = 100,
+        expiresInDays: Int? = nil
+    ) -> GradingInput.Flag {
+        .init(
+            category: category,
+            severity: severity,
+            status: status,
+            occurredOn: daysAgo(age),
+            expiresOn: expiresInDays.map { today.adding(days: $0) }
+        )
     }
 
     /// A worker with a health certificate and nothing else (the baseline of contributions).
@@ -96,10 +144,16 @@ enum GradingFixtures {
 
     /// An established, good worker: level 3 nanny, five good reviews over a year, a sealed agency rating.
     static func goodWorker() -> GradingInput {
-        GradingInput(today: today, assessments: [assessment(.nanny, 3)], healthCertificates: [fitHealth],
-                     reviews: [review(5, skill: 4, daysAgo: 30), review(4, daysAgo: 90), review(5, skill: 4, daysAgo: 150),
-                               review(4, daysAgo: 250), review(5, skill: 4, daysAgo: 330)],
-                     agencyRatings: [.init(rating: 4, ratedOn: daysAgo(120), sealed: true)])
+        GradingInput(
+            today: today,
+            assessments: [assessment(.nanny, 3)],
+            healthCertificates: [fitHealth],
+            reviews: [
+                review(5, skill: 4, daysAgo: 30), review(4, daysAgo: 90), review(5, skill: 4, daysAgo: 150),
+                review(4, daysAgo: 250), review(5, skill: 4, daysAgo: 330),
+            ],
+            agencyRatings: [.init(rating: 4, ratedOn: daysAgo(120), sealed: true)]
+        )
     }
 
     /// Deterministic pseudo-random inputs covering every kind of record.
@@ -111,12 +165,23 @@ enum GradingFixtures {
             var input = GradingInput(today: today)
             for _ in 0..<int(0...3) { input.assessments.append(assessment(pick(ServiceCategory.allCases), int(1...5), daysAgo: int(0...3000))) }
             for _ in 0..<int(0...2) {
-                input.qualifications.append(.init(kind: pick(QualificationKind.allCases), category: pick([nil] + ServiceCategory.allCases.map { $0 }),
-                                                  issuedOn: daysAgo(int(0...2000)), expiresOn: pick([nil, today.adding(days: int(-500...500))])))
+                input.qualifications.append(
+                    .init(
+                        kind: pick(QualificationKind.allCases),
+                        category: pick([nil] + ServiceCategory.allCases.map { $0 }),
+                        issuedOn: daysAgo(int(0...2000)),
+                        expiresOn: pick([nil, today.adding(days: int(-500...500))])
+                    )
+                )
             }
             for _ in 0..<int(0...1) {
-                input.healthCertificates.append(.init(issuedOn: daysAgo(int(0...700)), validUntil: today.adding(days: int(-200...400)),
-                                                      result: pick(HealthResult.allCases)))
+                input.healthCertificates.append(
+                    .init(
+                        issuedOn: daysAgo(int(0...700)),
+                        validUntil: today.adding(days: int(-200...400)),
+                        result: pick(HealthResult.allCases)
+                    )
+                )
             }
             for _ in 0..<int(0...12) {
                 var r = GradingInput.Review(reviewedOn: daysAgo(int(-5...4000)), category: pick([nil] + ServiceCategory.allCases.map { $0 }))
@@ -125,10 +190,19 @@ enum GradingFixtures {
                 if int(0...20) == 0 { r.ethics["honesty"] = 9 }  // out of range: ignored
                 input.reviews.append(r)
             }
-            for _ in 0..<int(0...2) { input.agencyRatings.append(.init(rating: int(1...5), ratedOn: daysAgo(int(0...3000)), sealed: int(0...1) == 1)) }
+            for _ in 0..<int(0...2) {
+                input.agencyRatings.append(.init(rating: int(1...5), ratedOn: daysAgo(int(0...3000)), sealed: int(0...1) == 1))
+            }
             for _ in 0..<int(0...2) where int(0...2) == 0 {
-                input.flags.append(flag(pick(FlagCategory.allCases), pick(FlagStatus.allCases), severity: int(1...5), daysAgo: int(0...3000),
-                                        expiresInDays: pick([nil, int(-1000...1000)])))
+                input.flags.append(
+                    flag(
+                        pick(FlagCategory.allCases),
+                        pick(FlagStatus.allCases),
+                        severity: int(1...5),
+                        daysAgo: int(0...3000),
+                        expiresInDays: pick([nil, int(-1000...1000)])
+                    )
+                )
             }
             input.barred = int(0...30) == 0
             input.suspended = int(0...20) == 0

@@ -1,12 +1,17 @@
 import Testing
+
 @testable import RegistryDomain
 
 private typealias F = GradingFixtures
 
 /// Applies `change` to a valid policy and expects validation to fail at `path` with a message
 /// containing `message`.
-private func expectRejected(_ path: [String], _ message: String, sourceLocation: SourceLocation = #_sourceLocation,
-                            _ change: (inout GradingPolicy) -> Void) {
+private func expectRejected(
+    _ path: [String],
+    _ message: String,
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ change: (inout GradingPolicy) -> Void
+) {
     var policy = F.policy()
     change(&policy)
     let error = #expect(throws: PolicyError.self, sourceLocation: sourceLocation) { try policy.validate() }
@@ -25,8 +30,12 @@ struct GradingPolicyValidationTests {
 
     @Test("weights: ethics weighs more than skill and they add up to 1")
     func weights() {
-        expectRejected(["composite", "ethics_weight"], "ethics must weigh more than skill") { $0.composite = .init(ethicsWeight: 0.35, skillWeight: 0.65) }
-        expectRejected(["composite", "ethics_weight"], "ethics must weigh more than skill") { $0.composite = .init(ethicsWeight: 0.5, skillWeight: 0.5) }
+        expectRejected(["composite", "ethics_weight"], "ethics must weigh more than skill") {
+            $0.composite = .init(ethicsWeight: 0.35, skillWeight: 0.65)
+        }
+        expectRejected(["composite", "ethics_weight"], "ethics must weigh more than skill") {
+            $0.composite = .init(ethicsWeight: 0.5, skillWeight: 0.5)
+        }
         expectRejected(["composite"], "add up to 1") { $0.composite = .init(ethicsWeight: 0.6, skillWeight: 0.3) }
         expectRejected(["composite", "skill_weight"], "must be 0 to 1") { $0.composite = .init(ethicsWeight: 1.0, skillWeight: -0.5) }
         expectRejected(["composite", "ethics_weight"], "must be a number") { $0.composite = .init(ethicsWeight: .nan, skillWeight: 0.35) }
@@ -56,19 +65,34 @@ struct GradingPolicyValidationTests {
 
     @Test("flags: known categories and statuses, retracted counts nothing, allegations weigh least")
     func flags() {
-        expectRejected(["ethics", "flags", "penalties", "jaywalking"], "unknown flag category 'jaywalking'") { $0.ethics.flags.penalties["jaywalking"] = 3 }
-        expectRejected(["ethics", "flags", "penalties"], "no penalty for flag category 'fare_evasion'") { $0.ethics.flags.penalties["fare_evasion"] = nil }
+        expectRejected(["ethics", "flags", "penalties", "jaywalking"], "unknown flag category 'jaywalking'") {
+            $0.ethics.flags.penalties["jaywalking"] = 3
+        }
+        expectRejected(["ethics", "flags", "penalties"], "no penalty for flag category 'fare_evasion'") {
+            $0.ethics.flags.penalties["fare_evasion"] = nil
+        }
         expectRejected(["ethics", "flags", "penalties", "theft"], "must be 0 to 100") { $0.ethics.flags.penalties["theft"] = -5 }
-        expectRejected(["ethics", "flags", "status_factors", "suspected"], "unknown flag status 'suspected'") { $0.ethics.flags.statusFactors["suspected"] = 0.1 }
-        expectRejected(["ethics", "flags", "status_factors", "retracted"], "retracted flags always count nothing") { $0.ethics.flags.statusFactors["retracted"] = 0 }
-        expectRejected(["ethics", "flags", "status_factors"], "no factor for flag status 'charged'") { $0.ethics.flags.statusFactors["charged"] = nil }
+        expectRejected(["ethics", "flags", "status_factors", "suspected"], "unknown flag status 'suspected'") {
+            $0.ethics.flags.statusFactors["suspected"] = 0.1
+        }
+        expectRejected(["ethics", "flags", "status_factors", "retracted"], "retracted flags always count nothing") {
+            $0.ethics.flags.statusFactors["retracted"] = 0
+        }
+        expectRejected(["ethics", "flags", "status_factors"], "no factor for flag status 'charged'") {
+            $0.ethics.flags.statusFactors["charged"] = nil
+        }
         expectRejected(["ethics", "flags", "status_factors"], "an allegation may not weigh more") { $0.ethics.flags.statusFactors["alleged"] = 0.9 }
-        expectRejected(["ethics", "flags", "status_factors"], "nor a charge more than a conviction") { $0.ethics.flags.statusFactors["charged"] = 1 ; $0.ethics.flags.statusFactors["convicted"] = 0.8 }
+        expectRejected(["ethics", "flags", "status_factors"], "nor a charge more than a conviction") {
+            $0.ethics.flags.statusFactors["charged"] = 1
+            $0.ethics.flags.statusFactors["convicted"] = 0.8
+        }
         expectRejected(["ethics", "flags", "status_factors", "adjudicated"], "must be 0 to 1") { $0.ethics.flags.statusFactors["adjudicated"] = 2 }
         expectRejected(["ethics", "flags", "status_factors", "convicted"], "a conviction must count") {
             for key in ["alleged", "charged", "convicted"] { $0.ethics.flags.statusFactors[key] = 0 }
         }
-        expectRejected(["ethics", "flags", "severity_factors"], "one factor for each severity 1 to 5") { $0.ethics.flags.severityFactors.removeLast() }
+        expectRejected(["ethics", "flags", "severity_factors"], "one factor for each severity 1 to 5") {
+            $0.ethics.flags.severityFactors.removeLast()
+        }
         expectRejected(["ethics", "flags", "severity_factors", "2"], "must not descend") { $0.ethics.flags.severityFactors[2] = 0.5 }
     }
 
@@ -77,11 +101,15 @@ struct GradingPolicyValidationTests {
         expectRejected(["ethics", "flags", "grade_caps", "0", "categories", "1"], "unknown flag category 'assault'") {
             $0.ethics.flags.gradeCaps[0].categories = ["theft", "assault"]
         }
-        expectRejected(["ethics", "flags", "grade_caps", "1", "statuses", "0"], "cannot cap") { $0.ethics.flags.gradeCaps[1].statuses = ["retracted"] }
+        expectRejected(["ethics", "flags", "grade_caps", "1", "statuses", "0"], "cannot cap") {
+            $0.ethics.flags.gradeCaps[1].statuses = ["retracted"]
+        }
         expectRejected(["ethics", "flags", "grade_caps", "1", "statuses", "1"], "unknown flag status 'rumoured'") {
             $0.ethics.flags.gradeCaps[1].statuses = ["convicted", "rumoured"]
         }
-        expectRejected(["ethics", "flags", "grade_caps", "0", "max_grade"], "a flag cannot revoke") { $0.ethics.flags.gradeCaps[0].maxGrade = .revoked }
+        expectRejected(["ethics", "flags", "grade_caps", "0", "max_grade"], "a flag cannot revoke") {
+            $0.ethics.flags.gradeCaps[0].maxGrade = .revoked
+        }
         expectRejected(["ethics", "flags", "grade_caps", "0", "min_severity"], "must be 1 to 5") { $0.ethics.flags.gradeCaps[0].minSeverity = 0 }
         expectRejected(["ethics", "flags", "grade_caps", "0", "categories"], "at least one") { $0.ethics.flags.gradeCaps[0].categories = [] }
     }
@@ -111,7 +139,9 @@ struct GradingPolicyValidationTests {
         expectRejected(["skill", "categories", "nanny", "review_dimensions", "1"], "'babysitting' is not one of skill.review_dimensions") {
             $0.skill.categories["nanny"]!.reviewDimensions = ["childcare", "babysitting"]
         }
-        expectRejected(["skill", "categories", "nanny", "certificate_minimum_level"], "0 (no raise) to 5") { $0.skill.categories["nanny"]!.certificateMinimumLevel = 6 }
+        expectRejected(["skill", "categories", "nanny", "certificate_minimum_level"], "0 (no raise) to 5") {
+            $0.skill.categories["nanny"]!.certificateMinimumLevel = 6
+        }
         expectRejected(["skill", "levels", "review_nudge", "down_at"], "must be below up_at") { $0.skill.levels.reviewNudge.downAt = 4.5 }
         expectRejected(["skill", "levels", "review_nudge", "max_steps"], "0 to 2 steps") { $0.skill.levels.reviewNudge.maxSteps = 3 }
         expectRejected(["skill", "levels", "stale_after_days"], "1 to 36500") { $0.skill.levels.staleAfterDays = 0 }
@@ -153,8 +183,10 @@ struct GradingPolicyValidationTests {
         try policy.validate()
 
         expectRejected(["examples", "1", "expect"], "example 'wrong': expected grade A, got C") {
-            $0.examples = [.init(name: "fine", input: input, expect: .init(grade: .c)),
-                           .init(name: "wrong", input: input, expect: .init(grade: .a))]
+            $0.examples = [
+                .init(name: "fine", input: input, expect: .init(grade: .c)),
+                .init(name: "wrong", input: input, expect: .init(grade: .a)),
+            ]
         }
         expectRejected(["examples", "0", "expect"], "expected a composite within 80-90") {
             $0.examples = [.init(name: "range", input: input, expect: .init(grade: .c, compositeBetween: [80, 90]))]

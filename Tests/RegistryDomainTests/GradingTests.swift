@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import RegistryDomain
 
 private typealias F = GradingFixtures
@@ -10,8 +11,10 @@ private func grade(_ input: GradingInput, _ policy: GradingPolicy = F.policy()) 
 
 @Suite("Grader: bands and weights")
 struct GradingBandsAndWeightsTests {
-    @Test("a composite at or above a band's threshold gets that band",
-          arguments: [(100.0, CreditGrade.a), (87, .a), (86.99, .b), (70, .b), (69.99, .c), (50, .c), (49.99, .d), (0, .d)])
+    @Test(
+        "a composite at or above a band's threshold gets that band",
+        arguments: [(100.0, CreditGrade.a), (87, .a), (86.99, .b), (70, .b), (69.99, .c), (50, .c), (49.99, .d), (0, .d)]
+    )
     func bands(composite: Double, grade: CreditGrade) {
         #expect(F.policy().band(for: composite) == grade)
     }
@@ -29,8 +32,10 @@ struct GradingBandsAndWeightsTests {
         }
     }
 
-    @Test("composite = ethics weight × ethics + skill weight × skill, as the policy says",
-          arguments: [(0.65, 0.35), (0.8, 0.2), (0.51, 0.49)])
+    @Test(
+        "composite = ethics weight × ethics + skill weight × skill, as the policy says",
+        arguments: [(0.65, 0.35), (0.8, 0.2), (0.51, 0.49)]
+    )
     func weights(ethics we: Double, skill ws: Double) {
         let policy = F.policy(ethicsWeight: we, skillWeight: ws)
         for input in F.randomInputs(count: 200) {
@@ -63,13 +68,20 @@ struct GradingEthicsOutweighsSkillTests {
     @Test("top skills with poor conduct grade below average skills with good conduct")
     func ethicsOutweighsSkill() {
         let topSkillPoorEthics = GradingInput(
-            today: F.today, assessments: [F.assessment(.cooking, 5)], qualifications: [F.certificate(.cooking), F.training(), F.training(), F.training()],
+            today: F.today,
+            assessments: [F.assessment(.cooking, 5)],
+            qualifications: [F.certificate(.cooking), F.training(), F.training(), F.training()],
             healthCertificates: [F.fitHealth],
-            reviews: (0..<6).map { F.review(2, skill: 5, daysAgo: 20 + 50 * $0, skillDimensions: ["cooking", "quality", "punctuality"]) })
+            reviews: (0..<6).map { F.review(2, skill: 5, daysAgo: 20 + 50 * $0, skillDimensions: ["cooking", "quality", "punctuality"]) }
+        )
         let averageSkillGoodEthics = GradingInput(
-            today: F.today, assessments: [F.assessment(.housekeeping, 3)], healthCertificates: [F.fitHealth],
-            reviews: (0..<6).map { F.review(5, skill: 3, daysAgo: 20 + 50 * $0) })
-        let poor = grade(topSkillPoorEthics), good = grade(averageSkillGoodEthics)
+            today: F.today,
+            assessments: [F.assessment(.housekeeping, 3)],
+            healthCertificates: [F.fitHealth],
+            reviews: (0..<6).map { F.review(5, skill: 3, daysAgo: 20 + 50 * $0) }
+        )
+        let poor = grade(topSkillPoorEthics)
+        let good = grade(averageSkillGoodEthics)
         #expect(poor.skillScore > good.skillScore)
         #expect(poor.ethicsScore < good.ethicsScore)
         #expect(poor.composite < good.composite)
@@ -81,8 +93,11 @@ struct GradingEthicsOutweighsSkillTests {
 @Suite("Grader: shrinkage toward the prior")
 struct GradingShrinkageTests {
     static let topSkilled = GradingInput(
-        today: F.today, assessments: [F.assessment(.elderCare, 5)],
-        qualifications: [F.certificate(.elderCare), F.training(), F.training(), F.training()], healthCertificates: [F.fitHealth])
+        today: F.today,
+        assessments: [F.assessment(.elderCare, 5)],
+        qualifications: [F.certificate(.elderCare), F.training(), F.training(), F.training()],
+        healthCertificates: [F.fitHealth]
+    )
 
     @Test("one or two 5-star reviews do not make even a top-skilled new worker an A")
     func fewPerfectReviews() {
@@ -133,10 +148,12 @@ struct GradingShrinkageTests {
 
     @Test("a sealed agency rating counts as more reviews than an open one")
     func agencyWeights() {
-        var sealed = F.newWorker(), open = F.newWorker()
+        var sealed = F.newWorker()
+        var open = F.newWorker()
         sealed.agencyRatings = [.init(rating: 5, ratedOn: F.today, sealed: true)]
         open.agencyRatings = [.init(rating: 5, ratedOn: F.today, sealed: false)]
-        let s = grade(sealed), o = grade(open)
+        let s = grade(sealed)
+        let o = grade(open)
         #expect(s.computation.ethics.reviewsAndRatings.evidenceWeight == 2)
         #expect(o.computation.ethics.reviewsAndRatings.evidenceWeight == 1)
         #expect(s.composite > o.composite)
@@ -148,10 +165,13 @@ struct GradingShrinkageTests {
 struct GradingDecayTests {
     @Test("an old bad review weighs less than a recent one")
     func oldBadReview() {
-        var old = F.goodWorker(), recent = F.goodWorker()
+        var old = F.goodWorker()
+        var recent = F.goodWorker()
         old.reviews.append(F.review(1, daysAgo: 6 * 365))
         recent.reviews.append(F.review(1, daysAgo: 3))
-        let o = grade(old), r = grade(recent), base = grade(F.goodWorker())
+        let o = grade(old)
+        let r = grade(recent)
+        let base = grade(F.goodWorker())
         #expect(o.composite > r.composite)
         #expect(base.composite - o.composite < (base.composite - r.composite) / 2)
     }
@@ -160,7 +180,8 @@ struct GradingDecayTests {
     func recencyWins() {
         let oldBad = (0..<3).map { F.review(1, daysAgo: 2200 + $0) } + (0..<3).map { F.review(5, daysAgo: 30 + $0) }
         let oldGood = (0..<3).map { F.review(5, daysAgo: 2200 + $0) } + (0..<3).map { F.review(1, daysAgo: 30 + $0) }
-        var a = F.newWorker(), b = F.newWorker()
+        var a = F.newWorker()
+        var b = F.newWorker()
         a.reviews = oldBad
         b.reviews = oldGood
         #expect(grade(a).composite > grade(b).composite)
@@ -168,7 +189,8 @@ struct GradingDecayTests {
 
     @Test("agency ratings decay too")
     func agencyRatingsDecay() {
-        var old = F.newWorker(), recent = F.newWorker()
+        var old = F.newWorker()
+        var recent = F.newWorker()
         old.agencyRatings = [.init(rating: 1, ratedOn: F.daysAgo(3000), sealed: true)]
         recent.agencyRatings = [.init(rating: 1, ratedOn: F.daysAgo(10), sealed: true)]
         #expect(grade(old).composite > grade(recent).composite)
@@ -187,8 +209,10 @@ struct GradingDecayTests {
 
     @Test("2^x is computed accurately without the C library")
     func exp2() {
-        let known: [(Double, Double)] = [(0, 1), (-1, 0.5), (-10, 1.0 / 1024), (-0.5, 0.7071067811865476), (-1.5, 0.3535533905932738),
-                                         (-0.1, 0.9330329915368074), (-3.7, 0.07694652583405726), (2.5, 5.656854249492381)]
+        let known: [(Double, Double)] = [
+            (0, 1), (-1, 0.5), (-10, 1.0 / 1024), (-0.5, 0.7071067811865476), (-1.5, 0.3535533905932738),
+            (-0.1, 0.9330329915368074), (-3.7, 0.07694652583405726), (2.5, 5.656854249492381),
+        ]
         for (x, y) in known {
             #expect(abs(GradingMath.exp2(x) - y) <= 4 * y.ulp, "2^\(x) = \(GradingMath.exp2(x)), expected \(y)")
         }
@@ -225,7 +249,8 @@ struct GradingFlagTests {
             input.flags = [F.flag(category, .convicted, severity: 3)]
             return (category, grade(F.goodWorker()).composite - grade(input).composite)
         }
-        let worst = drops.max { $0.1 < $1.1 }!.0, least = drops.min { $0.1 < $1.1 }!.0
+        let worst = drops.max { $0.1 < $1.1 }!.0
+        let least = drops.min { $0.1 < $1.1 }!.0
         #expect(worst == .childOrElderAbuse)
         #expect(least == .fareEvasion)
     }
@@ -254,7 +279,10 @@ struct GradingFlagTests {
             input.flags = [F.flag(category, status, severity: 3)]
             return grade(F.goodWorker()).computation.composite.value - grade(input).computation.composite.value
         }
-        let alleged = drop(.alleged), charged = drop(.charged), convicted = drop(.convicted), adjudicated = drop(.adjudicated)
+        let alleged = drop(.alleged)
+        let charged = drop(.charged)
+        let convicted = drop(.convicted)
+        let adjudicated = drop(.adjudicated)
         #expect(0 < alleged && alleged < charged && charged < convicted)
         #expect(adjudicated > charged)
         #expect(drop(.retracted) == 0)
@@ -316,7 +344,11 @@ struct GradingStatusTests {
     @Test("a barred worker is REVOKED whatever her record, and the ban is the first reason")
     func revokedOverrides() {
         var inputs = [F.goodWorker(), F.newWorker(), GradingInput(today: F.today)]
-        inputs += F.randomInputs(count: 50).map { var i = $0; i.barred = false; return i }
+        inputs += F.randomInputs(count: 50).map {
+            var i = $0
+            i.barred = false
+            return i
+        }
         for var input in inputs {
             let free = grade(input)
             input.barred = true
@@ -475,7 +507,9 @@ struct GradingReasonTests {
         #expect(abs(contribution(GradeReasonCode.trainings) - (r.computation.composite.value - grade(noTraining).computation.composite.value)) < 1e-9)
         var noAssessment = input
         noAssessment.assessments = []
-        #expect(abs(contribution(GradeReasonCode.skillLevel) - (r.computation.composite.value - grade(noAssessment).computation.composite.value)) < 1e-9)
+        #expect(
+            abs(contribution(GradeReasonCode.skillLevel) - (r.computation.composite.value - grade(noAssessment).computation.composite.value)) < 1e-9
+        )
     }
 
     @Test("review factors name the dimension that moved them most")
@@ -495,9 +529,12 @@ struct GradingReasonTests {
 
     @Test("scores outside 1-5 and unknown dimensions are ignored")
     func invalidScores() {
-        var a = F.newWorker(), b = F.newWorker()
+        var a = F.newWorker()
+        var b = F.newWorker()
         a.reviews = [GradingInput.Review(reviewedOn: F.daysAgo(1), skill: ["quality": 4], ethics: ["honesty": 5])]
-        b.reviews = [GradingInput.Review(reviewedOn: F.daysAgo(1), skill: ["quality": 4, "dancing": 1], ethics: ["honesty": 5, "respect": 0, "care": 9])]
+        b.reviews = [
+            GradingInput.Review(reviewedOn: F.daysAgo(1), skill: ["quality": 4, "dancing": 1], ethics: ["honesty": 5, "respect": 0, "care": 9])
+        ]
         #expect(grade(a) == grade(b))
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import RegistryDomain
 
 @Suite("National ID numbers (GB 11643)")
@@ -20,15 +21,17 @@ struct NationalIDTests {
         #expect(try NationalID(" 11010519491231002x ", today: today).value == "11010519491231002X")
     }
 
-    @Test("wrong check digit, length, characters, dates and regions are refused with their own codes",
-          arguments: [
-              ("110105194912310021", "id_number_checksum"),
-              ("11010519491231002", "id_number_length"),
-              ("1101051949123100211", "id_number_length"),
-              ("11010519491A31002X", "id_number_format"),
-              ("11010519491231002Y", "id_number_format"),
-              ("１１010519491231002X", "id_number_format"),
-          ])
+    @Test(
+        "wrong check digit, length, characters, dates and regions are refused with their own codes",
+        arguments: [
+            ("110105194912310021", "id_number_checksum"),
+            ("11010519491231002", "id_number_length"),
+            ("1101051949123100211", "id_number_length"),
+            ("11010519491A31002X", "id_number_format"),
+            ("11010519491231002Y", "id_number_format"),
+            ("１１010519491231002X", "id_number_format"),
+        ]
+    )
     func refused(raw: String, code: String) {
         expectError(code) { try NationalID(raw, today: today) }
     }
@@ -66,9 +69,13 @@ struct SocialCreditCodeTests {
         #expect(try SocialCreditCode(code).value == code)
     }
 
-    @Test("a wrong check character or a forbidden letter is refused",
-          arguments: [("91350100M000100Y44", "uscc_checksum"), ("91350100M000100Y4", "uscc_length"),
-                      ("91350100I000100Y43", "uscc_format"), ("9135O100M000100Y43", "uscc_format")])
+    @Test(
+        "a wrong check character or a forbidden letter is refused",
+        arguments: [
+            ("91350100M000100Y44", "uscc_checksum"), ("91350100M000100Y4", "uscc_length"),
+            ("91350100I000100Y43", "uscc_format"), ("9135O100M000100Y43", "uscc_format"),
+        ]
+    )
     func invalid(code: String, error: String) {
         expectError(error) { try SocialCreditCode(code) }
     }
@@ -120,16 +127,28 @@ struct ClientAddressTests {
 
     @Test func behindTrustedProxiesTheFirstUntrustedHopFromTheRightIsTheClient() {
         // The client wrote "6.6.6.6" itself; the proxy appended the real peer it saw.
-        #expect(ClientAddress.resolve(peer: "10.0.0.2", forwarded: [], forwardedFor: ["6.6.6.6, 198.51.100.7"], trusted: proxies)
-                == "198.51.100.7")
+        #expect(
+            ClientAddress.resolve(peer: "10.0.0.2", forwarded: [], forwardedFor: ["6.6.6.6, 198.51.100.7"], trusted: proxies)
+                == "198.51.100.7"
+        )
         // Two trusted hops.
-        #expect(ClientAddress.resolve(peer: "10.0.0.2", forwarded: [], forwardedFor: ["198.51.100.7, 10.9.9.9"], trusted: proxies)
-                == "198.51.100.7")
+        #expect(
+            ClientAddress.resolve(peer: "10.0.0.2", forwarded: [], forwardedFor: ["198.51.100.7, 10.9.9.9"], trusted: proxies)
+                == "198.51.100.7"
+        )
         // RFC 7239 Forwarded wins over X-Forwarded-For, with quotes, ports and brackets.
-        #expect(ClientAddress.resolve(peer: "127.0.0.1", forwarded: [#"for=6.6.6.6, for="[2001:db8::7]:4711";proto=https"#],
-                                      forwardedFor: ["9.9.9.9"], trusted: proxies) == "2001:db8:0:0:0:0:0:7")
-        #expect(ClientAddress.resolve(peer: "10.0.0.2", forwarded: ["for=198.51.100.9:5000"], forwardedFor: [], trusted: proxies)
-                == "198.51.100.9")
+        #expect(
+            ClientAddress.resolve(
+                peer: "127.0.0.1",
+                forwarded: [#"for=6.6.6.6, for="[2001:db8::7]:4711";proto=https"#],
+                forwardedFor: ["9.9.9.9"],
+                trusted: proxies
+            ) == "2001:db8:0:0:0:0:0:7"
+        )
+        #expect(
+            ClientAddress.resolve(peer: "10.0.0.2", forwarded: ["for=198.51.100.9:5000"], forwardedFor: [], trusted: proxies)
+                == "198.51.100.9"
+        )
         // Garbage in the chain: the last hop the proxies vouch for.
         #expect(ClientAddress.resolve(peer: "10.0.0.2", forwarded: [], forwardedFor: ["_hidden, 10.0.0.3"], trusted: proxies) == "10.0.0.3")
         // No header at all: the proxy itself.

@@ -5,10 +5,11 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import RegistryDomain
-@testable import RegistryHTTP
 import RegistryServices
 import RegistryStorage
 import Testing
+
+@testable import RegistryHTTP
 
 /// The access-control matrix: `Tests/access-matrix.md` says, for every JSON route and every kind
 /// of caller (anonymous, each role, the wrong agency, another worker or employer, the other
@@ -22,8 +23,10 @@ import Testing
 @Suite("Access-control matrix")
 struct AccessMatrixTests {
     static let file = repositoryRoot + "/Tests/access-matrix.md"
-    static let columns = ["anonymous", "admin", "agency", "other_agency", "employer", "other_employer", "worker", "other_worker",
-                          "integration", "other_integration"]
+    static let columns = [
+        "anonymous", "admin", "agency", "other_agency", "employer", "other_employer", "worker", "other_worker",
+        "integration", "other_integration",
+    ]
 
     struct Row {
         var route: String
@@ -36,7 +39,8 @@ struct AccessMatrixTests {
     /// The table's rows (a Markdown table whose first column is the route as registered, the
     /// second the request with named fixtures in braces, then one status per caller).
     static func parse(_ text: String) throws -> (header: [String], rows: [Row]) {
-        var header: [String] = [], rows: [Row] = []
+        var header: [String] = []
+        var rows: [Row] = []
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             guard line.hasPrefix("|") else { continue }
             let cells = line.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast()
@@ -73,9 +77,12 @@ struct AccessMatrixTests {
             // The request follows the route: same segments, literal ones equal; a named body exists.
             let parts = row.request.components(separatedBy: " with ")
             if parts.count > 1 { #expect(MatrixWorld.bodies[parts[1]] != nil, "\(row.route): no body named \(parts[1])") }
-            let want = row.pattern.split(separator: "/"), got = parts[0].split(separator: "?")[0].split(separator: "/")
-            #expect(want.count == got.count && zip(want, got).allSatisfy { $0.hasPrefix("{") || $0 == $1 },
-                    "\(row.route): the request \(row.request) does not follow the route")
+            let want = row.pattern.split(separator: "/")
+            let got = parts[0].split(separator: "?")[0].split(separator: "/")
+            #expect(
+                want.count == got.count && zip(want, got).allSatisfy { $0.hasPrefix("{") || $0 == $1 },
+                "\(row.route): the request \(row.request) does not follow the route"
+            )
         }
     }
 
@@ -126,7 +133,9 @@ struct AccessMatrixTests {
                         state = after
                         statuses.append(status)
                         if i < row.expected.count, row.expected[i] != status {
-                            mismatches.append("\(row.route) as \(column): expected \(row.expected[i]), got \(status) \(String(buffer: response.body).prefix(160))")
+                            mismatches.append(
+                                "\(row.route) as \(column): expected \(row.expected[i]), got \(status) \(String(buffer: response.body).prefix(160))"
+                            )
                         }
                         #expect(response.status.code < 500, "\(row.route) as \(column): \(status)")
                         if status == "403" || status == "404", column != "anonymous", row.route != "POST /api/v1/auth/logout" {
@@ -134,8 +143,10 @@ struct AccessMatrixTests {
                             // not exist) is logged with the caller, so attempts can be traced.
                             let actor = try #require(world.actorIDs[column], "no actor id for \(column)")
                             let plain = String(path.split(separator: "?")[0])
-                            #expect(capture.refusals(path: plain).contains { $0.contains(actor) },
-                                    "\(row.route) as \(column): the refusal is not logged with the caller: \(capture.refusals(path: plain)) \(capture.text.suffix(600))")
+                            #expect(
+                                capture.refusals(path: plain).contains { $0.contains(actor) },
+                                "\(row.route) as \(column): the refusal is not logged with the caller: \(capture.refusals(path: plain)) \(capture.text.suffix(600))"
+                            )
                         }
                     }
                     observed.append((row, statuses))
@@ -143,7 +154,10 @@ struct AccessMatrixTests {
                 if ProcessInfo.processInfo.environment["ACCESS_MATRIX_RECORD"] == "1" {
                     try Self.write(observed)
                 } else {
-                    #expect(mismatches.isEmpty, "\(mismatches.count) cells differ from Tests/access-matrix.md:\n\(mismatches.joined(separator: "\n"))")
+                    #expect(
+                        mismatches.isEmpty,
+                        "\(mismatches.count) cells differ from Tests/access-matrix.md:\n\(mismatches.joined(separator: "\n"))"
+                    )
                 }
             }
         }
@@ -177,12 +191,21 @@ struct MatrixWorld {
     /// past validation and the cell shows what ownership decides.
     static let bodies: [String: (contentType: String, text: String)] = [
         "staff": ("application/json", #"{"email": "new-staff@agency.cn", "display_name": "新员工", "password": "a long password 2026"}"#),
-        "training": ("application/json", #"{"kind": "training", "title": "育婴员培训", "issuer": "南京市职业培训中心", "category": "nanny", "issued_on": "2025-05-01", "hours": 40}"#),
+        "training": (
+            "application/json",
+            #"{"kind": "training", "title": "育婴员培训", "issuer": "南京市职业培训中心", "category": "nanny", "issued_on": "2025-05-01", "hours": 40}"#
+        ),
         "health": ("application/json", #"{"issuer": "南京市第一医院", "issued_on": "2026-01-10", "valid_until": "2027-01-10", "result": "fit"}"#),
         "skill": ("application/json", #"{"category": "nanny", "level": 3, "assessed_on": "2026-02-01", "assessor": "王老师"}"#),
-        "assessment": ("application/json", #"{"work_ability": "能独立完成育儿工作", "health_status": "良好", "feedback_summary": "认真负责", "ethics_rating": 5, "ethics_note": "无"}"#),
+        "assessment": (
+            "application/json",
+            #"{"work_ability": "能独立完成育儿工作", "health_status": "良好", "feedback_summary": "认真负责", "ethics_rating": 5, "ethics_note": "无"}"#
+        ),
         "command": ("application/json", #"{"command": "provide_information", "reason": "补充说明"}"#),
-        "scores": ("application/json", #"{"skill_scores": {"punctuality": 5, "quality": 4}, "ethics_scores": {"honesty": 5, "respect": 5, "reliability": 4, "care": 5}, "comment": "改一下评价"}"#),
+        "scores": (
+            "application/json",
+            #"{"skill_scores": {"punctuality": 5, "quality": 4}, "ethics_scores": {"honesty": 5, "respect": 5, "reliability": 4, "care": 5}, "comment": "改一下评价"}"#
+        ),
         "reply": ("application/json", #"{"body": "谢谢您的评价"}"#),
         "reason": ("application/json", #"{"reason": "与事实不符"}"#),
         "statement": ("application/json", #"{"statement": "请求恢复从业资格"}"#),
@@ -196,14 +219,21 @@ struct MatrixWorld {
         return path
     }
 
-    enum MatrixError: Error { case unknownFixture(String), login(String) }
+    enum MatrixError: Error {
+        case unknownFixture(String)
+        case login(String)
+    }
 
     /// Fresh sessions for the people, the API keys for the integrations.
     func callers(_ client: any TestClientProtocol) async throws -> [String: HTTPFields] {
         var callers: [String: HTTPFields] = ["anonymous": [:]]
         for (column, body) in logins {
-            let response = try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
-                                                    body: TestJSON.body(body))
+            let response = try await client.execute(
+                uri: "/api/v1/auth/login",
+                method: .post,
+                headers: [.contentType: "application/json"],
+                body: TestJSON.body(body)
+            )
             guard let token = TestJSON.object(response.body)["token"] as? String else {
                 throw MatrixError.login("\(column): \(response.status) \(String(buffer: response.body))")
             }
@@ -233,31 +263,57 @@ struct MatrixWorld {
 
         let engagement = try await registry.engagements.place(
             .init(workerId: h.workerID, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: "2026-01-01"),
-            caller: h.agency, logger: log)
+            caller: h.agency,
+            logger: log
+        )
         _ = try await registry.engagements.transition(engagement, "confirm", caller: h.employer, logger: log)
         let review = try await registry.engagements.review(
             engagement: engagement,
-            .init(skillScores: ["punctuality": 4, "quality": 4], ethicsScores: ["honesty": 4, "respect": 4, "reliability": 4, "care": 4],
-                  comment: "认真负责"),
-            caller: h.employer, logger: log)
+            .init(
+                skillScores: ["punctuality": 4, "quality": 4],
+                ethicsScores: ["honesty": 4, "respect": 4, "reliability": 4, "care": 4],
+                comment: "认真负责"
+            ),
+            caller: h.employer,
+            logger: log
+        )
         let dispute = try await registry.engagements.dispute(review, reason: "评价与事实不符", caller: h.worker, logger: log)
         let consent = try await registry.consents.issue(caller: h.worker, logger: log).id
 
-        let caseID = try await registry.cases.file(.init(workerId: h.workerID, grounds: "abuse_of_a_child", statement: "她多次打骂孩子，有监控录像。"),
-                                                   caller: h.employer, logger: log)
-        let evidence = try await registry.cases.addEvidence(caseID, filename: "记录.pdf", contentType: "application/pdf", bytes: pdfBytes,
-                                                            description: nil, caller: h.employer, logger: log).id
+        let caseID = try await registry.cases.file(
+            .init(workerId: h.workerID, grounds: "abuse_of_a_child", statement: "她多次打骂孩子，有监控录像。"),
+            caller: h.employer,
+            logger: log
+        )
+        let evidence = try await registry.cases.addEvidence(
+            caseID,
+            filename: "记录.pdf",
+            contentType: "application/pdf",
+            bytes: pdfBytes,
+            description: nil,
+            caller: h.employer,
+            logger: log
+        ).id
 
         let (policeID, policeKey, _, _) = try await registry.source("police-m", kind: "police")
         let (bureauID, bureauKey, _, _) = try await registry.source("bureau-m", kind: "credit_bureau")
         let police = Caller(Principal(.integration(sourceID: policeID.text, sourceName: "police-m", keyID: UUID().text)))
         let flagged = try await registry.flags.submit(
-            [flag(Fixtures.idNumber(serial: 101), "M-1", "fraud", severity: 1, status: "alleged"),
-             flag(Fixtures.idNumber(serial: 101), "M-2", "fraud", severity: 1, status: "alleged")],
-            sourceID: policeID, caller: police, logger: log)
+            [
+                flag(Fixtures.idNumber(serial: 101), "M-1", "fraud", severity: 1, status: "alleged"),
+                flag(Fixtures.idNumber(serial: 101), "M-2", "fraud", severity: 1, status: "alleged"),
+            ],
+            sourceID: policeID,
+            caller: police,
+            logger: log
+        )
         let flagID = try #require(flagged.first?.flagId)
-        let flagDispute = try await registry.flags.dispute(flagID: try #require(UUID(uuidString: flagID)), reason: "我从未涉及此事",
-                                                           caller: h.worker, logger: log)
+        let flagDispute = try await registry.flags.dispute(
+            flagID: try #require(UUID(uuidString: flagID)),
+            reason: "我从未涉及此事",
+            caller: h.worker,
+            logger: log
+        )
         let spareKey = try await registry.flags.issueKey(sourceID: policeID, label: "spare", caller: admin, logger: log).id
 
         let values: [String: String] = [
@@ -281,7 +337,12 @@ struct MatrixWorld {
             "other_agency": try actor(other.agency), "other_employer": try actor(other.employer), "other_worker": try actor(other.worker),
             "integration": "integration:\(policeID.text)/", "other_integration": "integration:\(bureauID.text)/",
         ]
-        return MatrixWorld(registry: registry, values: values, logins: logins,
-                           keys: ["integration": policeKey, "other_integration": bureauKey], actorIDs: actorIDs)
+        return MatrixWorld(
+            registry: registry,
+            values: values,
+            logins: logins,
+            keys: ["integration": policeKey, "other_integration": bureauKey],
+            actorIDs: actorIDs
+        )
     }
 }

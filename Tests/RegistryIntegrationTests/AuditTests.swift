@@ -22,8 +22,15 @@ struct AuditTests {
     }
 
     func event(_ action: String) -> AuditEvent {
-        AuditEvent(actorKind: .system, actorID: nil, actorRole: "system", action: action, subjectType: "test", subjectID: "1",
-                   details: ["n": 1])
+        AuditEvent(
+            actorKind: .system,
+            actorID: nil,
+            actorRole: "system",
+            action: action,
+            subjectType: "test",
+            subjectID: "1",
+            details: ["n": 1]
+        )
     }
 
     @Test("an audit row commits with its change and vanishes with a rolled-back one")
@@ -41,22 +48,34 @@ struct AuditTests {
             #expect(try await count(registry.database, "test.kept") == 1)
             #expect(try await count(registry.database, "test.rolled_back") == 0)
             // A user created through the service writes its audit row in the same transaction.
-            _ = try await registry.auth.createAdmin(email: "a@example.cn", password: "long enough pw", displayName: "A",
-                                                    logger: testLogger)
+            _ = try await registry.auth.createAdmin(
+                email: "a@example.cn",
+                password: "long enough pw",
+                displayName: "A",
+                logger: testLogger
+            )
             #expect(try await count(registry.database, "user.created") == 1)
             // A failed creation (duplicate) leaves no audit row.
             await expectError("account_exists") {
-                try await registry.auth.createAdmin(email: "a@example.cn", password: "long enough pw", displayName: "A",
-                                                    logger: testLogger)
+                try await registry.auth.createAdmin(
+                    email: "a@example.cn",
+                    password: "long enough pw",
+                    displayName: "A",
+                    logger: testLogger
+                )
             }
             #expect(try await count(registry.database, "user.created") == 1)
         }
     }
 
-    @Test("the service role cannot update, delete or truncate the audit tables",
-          arguments: ["UPDATE audit_log SET action = 'x.y'", "DELETE FROM audit_log", "TRUNCATE audit_log",
-                      "UPDATE audit_chain SET seq = seq + 1", "DELETE FROM audit_chain", "TRUNCATE audit_chain", "DELETE FROM audit_checkpoints",
-                      "TRUNCATE audit_checkpoints"])
+    @Test(
+        "the service role cannot update, delete or truncate the audit tables",
+        arguments: [
+            "UPDATE audit_log SET action = 'x.y'", "DELETE FROM audit_log", "TRUNCATE audit_log",
+            "UPDATE audit_chain SET seq = seq + 1", "DELETE FROM audit_chain", "TRUNCATE audit_chain", "DELETE FROM audit_checkpoints",
+            "TRUNCATE audit_checkpoints",
+        ]
+    )
     func serviceRoleCannotModify(statement: String) async throws {
         try await withTestRegistry { registry, _ in
             try await registry.database.transaction(logger: testLogger) { connection in
@@ -81,11 +100,13 @@ struct AuditTests {
             }
             try await AuditStore.integrateAll(database: registry.database, logger: testLogger)
             try await asOwner(endpoint) { client in
-                for (statement, operation, table) in [("UPDATE audit_log SET details = '{}'", "UPDATE", "audit_log"),
-                                                      ("DELETE FROM audit_log", "DELETE", "audit_log"),
-                                                      ("TRUNCATE audit_log CASCADE", "TRUNCATE", "audit_log"),
-                                                      ("UPDATE audit_chain SET seq = seq + 1", "UPDATE", "audit_chain"),
-                                                      ("DELETE FROM audit_chain", "DELETE", "audit_chain")] {
+                for (statement, operation, table) in [
+                    ("UPDATE audit_log SET details = '{}'", "UPDATE", "audit_log"),
+                    ("DELETE FROM audit_log", "DELETE", "audit_log"),
+                    ("TRUNCATE audit_log CASCADE", "TRUNCATE", "audit_log"),
+                    ("UPDATE audit_chain SET seq = seq + 1", "UPDATE", "audit_chain"),
+                    ("DELETE FROM audit_chain", "DELETE", "audit_chain"),
+                ] {
                     await expectSQLError("42501", "\(operation) on \(table) is not allowed: the table is append-only") {
                         try await client.query(PostgresQuery(unsafeSQL: statement), logger: testLogger)
                     }
@@ -95,7 +116,8 @@ struct AuditTests {
             #expect(try await count(registry.database, "test.row") == 1)
             #expect(try await chainLength(registry.database) == 1)
             guard case .intact(1, _) = try await AuditStore.verify(database: registry.database, logger: testLogger) else {
-                Issue.record("the chain no longer verifies"); return
+                Issue.record("the chain no longer verifies")
+                return
             }
         }
     }
@@ -110,7 +132,10 @@ struct AuditTests {
             }
             try await AuditStore.integrateAll(database: registry.database, logger: testLogger)
             let intact = try await AuditStore.verify(database: registry.database, logger: testLogger)
-            guard case .intact(let n, let head) = intact else { Issue.record("expected intact, got \(intact)"); return }
+            guard case .intact(let n, let head) = intact else {
+                Issue.record("expected intact, got \(intact)")
+                return
+            }
             #expect(n == 5)
             #expect(head.count == 64)
             let checkpoint = try await AuditStore.checkpoint(database: registry.database, logger: testLogger)
@@ -119,12 +144,18 @@ struct AuditTests {
             // An attacker with the owner's rights disables the guard and edits row 3's details.
             try await asOwner(endpoint) { client in
                 try await client.query("ALTER TABLE audit_log DISABLE TRIGGER USER", logger: testLogger)
-                try await client.query("""
+                try await client.query(
+                    """
                     UPDATE audit_log SET details = '{"n": 2}' WHERE id = (SELECT event_id FROM audit_chain WHERE seq = 3)
-                    """, logger: testLogger)
+                    """,
+                    logger: testLogger
+                )
             }
             let broken = try await AuditStore.verify(database: registry.database, logger: testLogger)
-            guard case .broken(let seq, _, let reason) = broken else { Issue.record("expected broken"); return }
+            guard case .broken(let seq, _, let reason) = broken else {
+                Issue.record("expected broken")
+                return
+            }
             #expect(seq == 3)
             #expect(reason.contains("changed"))
 
@@ -133,18 +164,25 @@ struct AuditTests {
                 try await client.query("ALTER TABLE audit_chain DISABLE TRIGGER USER", logger: testLogger)
                 try await client.query("ALTER TABLE audit_queue DISABLE TRIGGER USER", logger: testLogger)
                 try await client.query("DELETE FROM audit_chain", logger: testLogger)
-                try await client.query("""
+                try await client.query(
+                    """
                     UPDATE audit_log SET content_hash = audit_content_hash(id, occurred_at, actor_kind, actor_id, actor_role,
                         action, subject_type, subject_id, request_id, details)
-                    """, logger: testLogger)
+                    """,
+                    logger: testLogger
+                )
                 try await client.query("INSERT INTO audit_queue (event_id) SELECT id FROM audit_log", logger: testLogger)
                 try await client.query("SELECT audit_integrate(1000)", logger: testLogger)
             }
             guard case .intact = try await AuditStore.verify(database: registry.database, logger: testLogger) else {
-                Issue.record("a consistent rewrite verifies without a checkpoint"); return
+                Issue.record("a consistent rewrite verifies without a checkpoint")
+                return
             }
             let caught = try await AuditStore.verify(database: registry.database, checkpoints: [checkpoint], logger: testLogger)
-            guard case .broken(let at, _, let why) = caught else { Issue.record("the checkpoint must catch the rewrite"); return }
+            guard case .broken(let at, _, let why) = caught else {
+                Issue.record("the checkpoint must catch the rewrite")
+                return
+            }
             #expect(at == 5)
             #expect(why.contains("checkpoint"))
         }

@@ -15,10 +15,18 @@ import Testing
 struct AuthTests {
     static let password = "correct horse battery"
 
-    func login(_ client: any TestClientProtocol, email: String, password: String = Self.password,
-               headers: HTTPFields = [.contentType: "application/json"]) async throws -> TestResponse {
-        try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: headers,
-                                 body: TestJSON.body(["email": email, "password": password]))
+    func login(
+        _ client: any TestClientProtocol,
+        email: String,
+        password: String = Self.password,
+        headers: HTTPFields = [.contentType: "application/json"]
+    ) async throws -> TestResponse {
+        try await client.execute(
+            uri: "/api/v1/auth/login",
+            method: .post,
+            headers: headers,
+            body: TestJSON.body(["email": email, "password": password])
+        )
     }
 
     func token(_ response: TestResponse) -> String {
@@ -44,7 +52,8 @@ struct AuthTests {
             // Only the hash of the token is stored.
             let rows = try await registry.database.query(
                 "SELECT count(*)::int FROM sessions WHERE token_hash = \(Data(TokenGenerator.hash(token(response))))",
-                logger: testLogger)
+                logger: testLogger
+            )
             #expect(try await single(rows, Int.self) == 1)
         }
     }
@@ -72,14 +81,28 @@ struct AuthTests {
         try await withTestApp { registry, _, client in
             _ = try await registry.makeUser(email: "a@b.cn", password: Self.password)
             let before = try await registry.fingerprint()
-            let malformed = try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{nope"))
+            let malformed = try await client.execute(
+                uri: "/api/v1/auth/login",
+                method: .post,
+                headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: "{nope")
+            )
             #expect(malformed.status == .badRequest)
             #expect(TestJSON.errorCode(malformed.body) == "malformed_json")
-            let missing = try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"], body: TestJSON.body(["email": "a@b.cn"]))
+            let missing = try await client.execute(
+                uri: "/api/v1/auth/login",
+                method: .post,
+                headers: [.contentType: "application/json"],
+                body: TestJSON.body(["email": "a@b.cn"])
+            )
             #expect(missing.status == .badRequest)
             #expect(TestJSON.errorCode(missing.body) == "missing_field")
-            let both = try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
-                                                body: TestJSON.body(["email": "a@b.cn", "phone": "13800138000", "password": "x"]))
+            let both = try await client.execute(
+                uri: "/api/v1/auth/login",
+                method: .post,
+                headers: [.contentType: "application/json"],
+                body: TestJSON.body(["email": "a@b.cn", "phone": "13800138000", "password": "x"])
+            )
             #expect(both.status == .badRequest)
             let badEmail = try await login(client, email: "not-an-email")
             #expect(badEmail.status == .badRequest)
@@ -110,7 +133,9 @@ struct AuthTests {
             // The block doubles with each further attempt, up to the cap: after a thousand failures it is the cap, not more.
             let cap = registry.policies.authentication.loginThrottle.maxBlockSeconds
             try await registry.database.query(
-                "UPDATE login_throttle SET failures = 1000, window_started = now(), blocked_until = now() - interval '1 second'", logger: testLogger)
+                "UPDATE login_throttle SET failures = 1000, window_started = now(), blocked_until = now() - interval '1 second'",
+                logger: testLogger
+            )
             _ = try await login(client, email: "admin@example.cn", password: "guess")
             let capped = try await login(client, email: "admin@example.cn")
             let cappedRetry = try #require(capped.headers[.retryAfter].flatMap(Int.init))
@@ -128,7 +153,11 @@ struct AuthTests {
         try await withTestApp { registry, _, client in
             _ = try await registry.makeUser(email: "admin@example.cn", password: Self.password)
             let first = token(try await login(client, email: "admin@example.cn"))
-            let second = try await login(client, email: "admin@example.cn", headers: [.cookie: "registry_session=\(first)", .contentType: "application/json"])
+            let second = try await login(
+                client,
+                email: "admin@example.cn",
+                headers: [.cookie: "registry_session=\(first)", .contentType: "application/json"]
+            )
             #expect(second.status == .ok)
             #expect(token(second) != first)
             #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: bearer(first)).status == .unauthorized)
@@ -161,24 +190,40 @@ struct AuthTests {
             let a = token(try await login(client, email: "boss@example.cn"))
             let b = token(try await login(client, email: "boss@example.cn"))
 
-            let change = try await client.execute(uri: "/api/v1/auth/password", method: .post, headers: bearer(a),
-                                                  body: TestJSON.body(["current_password": Self.password, "new_password": "a brand new secret"]))
+            let change = try await client.execute(
+                uri: "/api/v1/auth/password",
+                method: .post,
+                headers: bearer(a),
+                body: TestJSON.body(["current_password": Self.password, "new_password": "a brand new secret"])
+            )
             #expect(change.status == .noContent)
             #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: bearer(b)).status == .unauthorized)
             #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: bearer(a)).status == .ok)
-            let short = try await client.execute(uri: "/api/v1/auth/password", method: .post, headers: bearer(a),
-                                                 body: TestJSON.body(["current_password": "a brand new secret", "new_password": "short"]))
+            let short = try await client.execute(
+                uri: "/api/v1/auth/password",
+                method: .post,
+                headers: bearer(a),
+                body: TestJSON.body(["current_password": "a brand new secret", "new_password": "short"])
+            )
             #expect(short.status == .badRequest)
 
             // A second live session, so that disabling has more than one to end.
             let c = token(try await login(client, email: "boss@example.cn", password: "a brand new secret"))
             #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: bearer(c)).status == .ok)
             // An employer may not disable anyone; an admin may.
-            let forbidden = try await client.execute(uri: "/api/v1/users/\(staffID.uuidString)/disable", method: .post,
-                                                     headers: bearer(a), body: TestJSON.body(["reason": "no"]))
+            let forbidden = try await client.execute(
+                uri: "/api/v1/users/\(staffID.uuidString)/disable",
+                method: .post,
+                headers: bearer(a),
+                body: TestJSON.body(["reason": "no"])
+            )
             #expect(forbidden.status == .forbidden)
-            let disabled = try await client.execute(uri: "/api/v1/users/\(staffID.uuidString)/disable", method: .post,
-                                                    headers: bearer(admin), body: TestJSON.body(["reason": "left the platform"]))
+            let disabled = try await client.execute(
+                uri: "/api/v1/users/\(staffID.uuidString)/disable",
+                method: .post,
+                headers: bearer(admin),
+                body: TestJSON.body(["reason": "left the platform"])
+            )
             #expect(disabled.status == .noContent)
             #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: bearer(a)).status == .unauthorized)
             #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: bearer(c)).status == .unauthorized)
@@ -218,7 +263,8 @@ struct AuthTests {
             // Every API route whose action a role lacks refuses that role, before it reads a parameter or a body:
             // anonymous callers get 401, a signed-in employer 403.
             let access = registry.policies.access
-            var anonymousChecked = 0, employerChecked = 0
+            var anonymousChecked = 0
+            var employerChecked = 0
             for route in routes where route.path.hasPrefix("/api/") {
                 let uri = route.path.replacingOccurrences(of: #"\{[^}]+\}"#, with: UUID().uuidString.lowercased(), options: .regularExpression)
                 let method = try #require(HTTPRequest.Method(route.method))
@@ -289,8 +335,14 @@ struct PasswordTests {
         let stronger = PasswordHasher(parameters: .init(memory: 2048, iterations: 2, parallelism: 1))
         try await withTestRegistry(hasher: stronger) { registry, _ in
             let id = try await registry.makeUser(email: "admin@example.cn", password: "correct horse battery")  // testHasher: weaker
-            _ = try await registry.auth.login(.email("admin@example.cn"), password: "correct horse battery", clientAddress: nil,
-                                              presentedToken: nil, requestID: nil, logger: testLogger)
+            _ = try await registry.auth.login(
+                .email("admin@example.cn"),
+                password: "correct horse battery",
+                clientAddress: nil,
+                presentedToken: nil,
+                requestID: nil,
+                logger: testLogger
+            )
             let user = try await registry.database.withConnection { connection in
                 try await AccountStore.find(id: id, on: connection, logger: testLogger)
             }
@@ -298,8 +350,14 @@ struct PasswordTests {
             #expect(hash.contains("m=2048,t=2,p=1"))
             #expect(!stronger.needsRehash(hash))
             // And the new hash still opens the account.
-            _ = try await registry.auth.login(.email("admin@example.cn"), password: "correct horse battery", clientAddress: nil,
-                                              presentedToken: nil, requestID: nil, logger: testLogger)
+            _ = try await registry.auth.login(
+                .email("admin@example.cn"),
+                password: "correct horse battery",
+                clientAddress: nil,
+                presentedToken: nil,
+                requestID: nil,
+                logger: testLogger
+            )
         }
     }
 }

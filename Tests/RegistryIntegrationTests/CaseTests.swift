@@ -30,27 +30,62 @@ struct CaseTests {
     /// A household with a confirmed engagement, so the employer may file.
     func filed(_ registry: Registry) async throws -> (Household, UUID) {
         let h = try await Household.make(registry)
-        let e = try await registry.engagements.place(.init(workerId: h.workerID, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny",
-                                                           startsOn: "2026-01-01"), caller: h.agency, logger: testLogger)
+        let e = try await registry.engagements.place(
+            .init(
+                workerId: h.workerID,
+                employerEmail: "home@example.cn",
+                employerPhone: nil,
+                category: "nanny",
+                startsOn: "2026-01-01"
+            ),
+            caller: h.agency,
+            logger: testLogger
+        )
         _ = try await registry.engagements.transition(e, "confirm", caller: h.employer, logger: testLogger)
-        let id = try await registry.cases.file(.init(workerId: h.workerID, grounds: "abuse_of_a_child", statement: "她多次打骂孩子，有监控录像。"),
-                                               caller: h.employer, logger: testLogger)
+        let id = try await registry.cases.file(
+            .init(workerId: h.workerID, grounds: "abuse_of_a_child", statement: "她多次打骂孩子，有监控录像。"),
+            caller: h.employer,
+            logger: testLogger
+        )
         return (h, id)
     }
 
-    func cmd(_ c: String, _ reason: String = "理由", outcome: String? = nil) -> CaseService.Command { .init(command: c, reason: reason, outcome: outcome) }
+    func cmd(_ c: String, _ reason: String = "理由", outcome: String? = nil) -> CaseService.Command {
+        .init(command: c, reason: reason, outcome: outcome)
+    }
 
-    @Test("the whole workflow: file with evidence, two administrators decide, the worker objects, a third rejects the objection, execution bars her; reinstatement lifts it")
+    @Test(
+        "the whole workflow: file with evidence, two administrators decide, the worker objects, a third rejects the objection, execution bars her; reinstatement lifts it"
+    )
     func fullWorkflow() async throws {
         try await withTestRegistry { registry, _ in
             let (h, id) = try await filed(registry)
-            let (a1, a2, a3) = try await { let a = try await registry.admins(3); return (a[0], a[1], a[2]) }()
-            _ = try await registry.cases.addEvidence(id, filename: "监控截图.jpg", contentType: "image/jpeg", bytes: jpegBytes, description: "截图",
-                                                     caller: h.employer, logger: testLogger)
-            _ = try await registry.cases.addEvidence(id, filename: "病历.pdf", contentType: "application/pdf", bytes: pdfBytes, description: nil,
-                                                     caller: h.employer, logger: testLogger)
+            let (a1, a2, a3) = try await {
+                let a = try await registry.admins(3)
+                return (a[0], a[1], a[2])
+            }()
+            _ = try await registry.cases.addEvidence(
+                id,
+                filename: "监控截图.jpg",
+                contentType: "image/jpeg",
+                bytes: jpegBytes,
+                description: "截图",
+                caller: h.employer,
+                logger: testLogger
+            )
+            _ = try await registry.cases.addEvidence(
+                id,
+                filename: "病历.pdf",
+                contentType: "application/pdf",
+                bytes: pdfBytes,
+                description: nil,
+                caller: h.employer,
+                logger: testLogger
+            )
             // Skipping a state is refused with the allowed commands.
-            let skip = await #expect(throws: RegistryError.self) { try await registry.cases.act(id, cmd("confirm_decision"), caller: a1, logger: testLogger) }
+            let skip = await #expect(throws: RegistryError.self) {
+                try await registry.cases.act(id, cmd("confirm_decision"), caller: a1, logger: testLogger)
+            }
             #expect(skip?.code == "illegal_transition" && skip?.details["allowed"] == "start_review,withdraw")
             _ = try await registry.cases.act(id, cmd("start_review"), caller: a1, logger: testLogger)
             _ = try await registry.cases.act(id, cmd("request_information", "请补充时间"), caller: a1, logger: testLogger)
@@ -67,8 +102,15 @@ struct CaseTests {
             let hers = try await registry.cases.get(id, caller: h.worker, logger: testLogger)
             #expect(hers.evidence?.count == 2 && hers.proposedOutcome == nil && (hers.timeline?.count ?? 0) >= 7)
             _ = try await registry.cases.act(id, cmd("object", "录像中不是我"), caller: h.worker, logger: testLogger)
-            _ = try await registry.cases.addEvidence(id, filename: "说明.pdf", contentType: "application/pdf", bytes: pdfBytes + [0x20],
-                                                     description: nil, caller: h.worker, logger: testLogger)
+            _ = try await registry.cases.addEvidence(
+                id,
+                filename: "说明.pdf",
+                contentType: "application/pdf",
+                bytes: pdfBytes + [0x20],
+                description: nil,
+                caller: h.worker,
+                logger: testLogger
+            )
             // Those who took part in the decision cannot review the objection.
             for admin in [a1, a2] {
                 await expectError("took_part") { try await registry.cases.act(id, cmd("reject_objection"), caller: admin, logger: testLogger) }
@@ -82,8 +124,10 @@ struct CaseTests {
             _ = try await registry.grading.drainQueue(logger: testLogger)
             let report = try await registry.reports.report(h.workerID, caller: h.agency, workers: registry.workers, logger: testLogger)
             #expect(report.standing.revoked && report.grade?.grade == "REVOKED")
-            for action in ["case.submitted", "case.start_review", "case.propose_decision", "case.confirm_decision", "case.start_notice", "case.object",
-                           "case.reject_objection", "case.execute", "worker.barred", "case.evidence_added"] {
+            for action in [
+                "case.submitted", "case.start_review", "case.propose_decision", "case.confirm_decision", "case.start_notice", "case.object",
+                "case.reject_objection", "case.execute", "worker.barred", "case.evidence_added",
+            ] {
                 #expect(try await registry.auditCount(action) >= 1, "\(action)")
             }
             // Reinstatement: its own case through the same workflow; the ban is lifted, history kept.
@@ -95,8 +139,10 @@ struct CaseTests {
             #expect(try await registry.cases.executeDue(logger: testLogger) == 1)
             #expect(try await registry.workerStatus(h.workerID) == "active")
             #expect(!(try await registry.reports.banStatus(idNumber: Fixtures.idNumber(serial: 101), clientAddress: "t2", logger: testLogger)))
-            let bans = try await registry.database.query("SELECT count(*)::int FROM bans WHERE worker_id = \(h.workerID) AND lifted_at IS NOT NULL",
-                                                         logger: testLogger)
+            let bans = try await registry.database.query(
+                "SELECT count(*)::int FROM bans WHERE worker_id = \(h.workerID) AND lifted_at IS NOT NULL",
+                logger: testLogger
+            )
             #expect(try await single(bans, Int.self) == 1)
         }
     }
@@ -136,13 +182,25 @@ struct CaseTests {
             let a = try await registry.admins(3)
             _ = try await registry.cases.act(id, cmd("start_review"), caller: a[0], logger: testLogger)
             _ = try await registry.cases.act(id, cmd("propose_decision", outcome: "rejected"), caller: a[0], logger: testLogger)
-            async let r1: String = { do { _ = try await registry.cases.act(id, cmd("confirm_decision"), caller: a[1], logger: testLogger); return "ok" } catch { return "\(error)" } }()
-            async let r2: String = { do { _ = try await registry.cases.act(id, cmd("confirm_decision"), caller: a[2], logger: testLogger); return "ok" } catch { return "\(error)" } }()
+            async let r1: String = {
+                do {
+                    _ = try await registry.cases.act(id, cmd("confirm_decision"), caller: a[1], logger: testLogger)
+                    return "ok"
+                } catch { return "\(error)" }
+            }()
+            async let r2: String = {
+                do {
+                    _ = try await registry.cases.act(id, cmd("confirm_decision"), caller: a[2], logger: testLogger)
+                    return "ok"
+                } catch { return "\(error)" }
+            }()
             let results = await [r1, r2]
             #expect(results.filter { $0 == "ok" }.count == 1, "\(results)")
             #expect(try await registry.caseState(id) == "closed")
-            let events = try await registry.database.query("SELECT count(*)::int FROM case_events WHERE case_id = \(id) AND command = 'confirm_decision'",
-                                                           logger: testLogger)
+            let events = try await registry.database.query(
+                "SELECT count(*)::int FROM case_events WHERE case_id = \(id) AND command = 'confirm_decision'",
+                logger: testLogger
+            )
             #expect(try await single(events, Int.self) == 1)
         }
     }
@@ -151,43 +209,86 @@ struct CaseTests {
     func evidence() async throws {
         try await withTestApp { registry, _, client in
             let (h, id) = try await filed(registry)
-            let login = try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
-                                                 body: TestJSON.body(["email": "home@example.cn", "password": "employer password"]))
+            let login = try await client.execute(
+                uri: "/api/v1/auth/login",
+                method: .post,
+                headers: [.contentType: "application/json"],
+                body: TestJSON.body(["email": "home@example.cn", "password": "employer password"])
+            )
             let bearer = "Bearer \(TestJSON.object(login.body)["token"] as? String ?? "")"
-            let pdf = try await client.execute(uri: "/api/v1/cases/\(id)/evidence?filename=report.pdf", method: .post,
-                                               headers: [.authorization: bearer, .contentType: "application/pdf"], body: ByteBuffer(bytes: pdfBytes))
+            let pdf = try await client.execute(
+                uri: "/api/v1/cases/\(id)/evidence?filename=report.pdf",
+                method: .post,
+                headers: [.authorization: bearer, .contentType: "application/pdf"],
+                body: ByteBuffer(bytes: pdfBytes)
+            )
             #expect(pdf.status == .created)
             let evidenceID = try #require(TestJSON.object(pdf.body)["id"] as? String)
-            let exe = try await client.execute(uri: "/api/v1/cases/\(id)/evidence?filename=x.exe", method: .post,
-                                               headers: [.authorization: bearer, .contentType: "application/x-msdownload"], body: ByteBuffer(string: "MZ..."))
+            let exe = try await client.execute(
+                uri: "/api/v1/cases/\(id)/evidence?filename=x.exe",
+                method: .post,
+                headers: [.authorization: bearer, .contentType: "application/x-msdownload"],
+                body: ByteBuffer(string: "MZ...")
+            )
             #expect(exe.status == .unsupportedMediaType)
-            let lying = try await client.execute(uri: "/api/v1/cases/\(id)/evidence?filename=fake.pdf", method: .post,
-                                                 headers: [.authorization: bearer, .contentType: "application/pdf"], body: ByteBuffer(string: "<html>"))
+            let lying = try await client.execute(
+                uri: "/api/v1/cases/\(id)/evidence?filename=fake.pdf",
+                method: .post,
+                headers: [.authorization: bearer, .contentType: "application/pdf"],
+                body: ByteBuffer(string: "<html>")
+            )
             #expect(lying.status == .unsupportedMediaType)
-            let big = try await client.execute(uri: "/api/v1/cases/\(id)/evidence?filename=big.pdf", method: .post,
-                                               headers: [.authorization: bearer, .contentType: "application/pdf"],
-                                               body: ByteBuffer(bytes: pdfBytes + Array(repeating: 0x20, count: registry.policies.revocation.evidenceMaxBytes)))
+            let big = try await client.execute(
+                uri: "/api/v1/cases/\(id)/evidence?filename=big.pdf",
+                method: .post,
+                headers: [.authorization: bearer, .contentType: "application/pdf"],
+                body: ByteBuffer(bytes: pdfBytes + Array(repeating: 0x20, count: registry.policies.revocation.evidenceMaxBytes))
+            )
             #expect(big.status == .contentTooLarge)
             let download = try await client.execute(uri: "/api/v1/evidence/\(evidenceID)", method: .get, headers: [.authorization: bearer])
             #expect(download.status == .ok && Array(download.body.readableBytesView) == pdfBytes)
             #expect(download.headers[.contentDisposition]?.hasPrefix("attachment;") == true)
-            #expect(try await client.execute(uri: "/api/v1/evidence/..%2F..%2Fetc%2Fpasswd", method: .get, headers: [.authorization: bearer]).status == .notFound)
+            #expect(
+                try await client.execute(uri: "/api/v1/evidence/..%2F..%2Fetc%2Fpasswd", method: .get, headers: [.authorization: bearer]).status
+                    == .notFound
+            )
             // Another employer cannot see the case or its evidence.
-            _ = try await registry.accounts.registerEmployer(.init(email: "nosy@example.cn", phone: nil, password: "employer password", householdName: "X",
-                                                                   regionCode: "320102"), caller: .system, logger: testLogger)
-            let nosy = try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
-                                                body: TestJSON.body(["email": "nosy@example.cn", "password": "employer password"]))
+            _ = try await registry.accounts.registerEmployer(
+                .init(
+                    email: "nosy@example.cn",
+                    phone: nil,
+                    password: "employer password",
+                    householdName: "X",
+                    regionCode: "320102"
+                ),
+                caller: .system,
+                logger: testLogger
+            )
+            let nosy = try await client.execute(
+                uri: "/api/v1/auth/login",
+                method: .post,
+                headers: [.contentType: "application/json"],
+                body: TestJSON.body(["email": "nosy@example.cn", "password": "employer password"])
+            )
             let nosyBearer = "Bearer \(TestJSON.object(nosy.body)["token"] as? String ?? "")"
-            #expect(try await client.execute(uri: "/api/v1/evidence/\(evidenceID)", method: .get, headers: [.authorization: nosyBearer]).status == .notFound)
+            #expect(
+                try await client.execute(uri: "/api/v1/evidence/\(evidenceID)", method: .get, headers: [.authorization: nosyBearer]).status
+                    == .notFound
+            )
             #expect(try await client.execute(uri: "/api/v1/cases/\(id)", method: .get, headers: [.authorization: nosyBearer]).status == .notFound)
             // Nor upload to it: the case and the caller are checked before the body is read, so even an
             // oversized body is answered 404 (not 413), and no temporary file is left behind.
-            let leftovers = { (try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()))?
-                .filter { $0.hasPrefix("registry-evidence-") }.count ?? 0 }
+            let leftovers = {
+                (try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()))?
+                    .filter { $0.hasPrefix("registry-evidence-") }.count ?? 0
+            }
             let before = leftovers()
-            let intrusion = try await client.execute(uri: "/api/v1/cases/\(id)/evidence?filename=big.pdf", method: .post,
-                                                     headers: [.authorization: nosyBearer, .contentType: "application/pdf"],
-                                                     body: ByteBuffer(bytes: pdfBytes + Array(repeating: 0x20, count: registry.policies.revocation.evidenceMaxBytes)))
+            let intrusion = try await client.execute(
+                uri: "/api/v1/cases/\(id)/evidence?filename=big.pdf",
+                method: .post,
+                headers: [.authorization: nosyBearer, .contentType: "application/pdf"],
+                body: ByteBuffer(bytes: pdfBytes + Array(repeating: 0x20, count: registry.policies.revocation.evidenceMaxBytes))
+            )
             #expect(intrusion.status == .notFound)
             #expect(leftovers() == before)
             // Tampered content is withheld.
@@ -202,10 +303,13 @@ struct CaseTests {
         let endpoint = EmbeddedPostgres(dataDirectory: TestCluster.folder, port: 5432).endpoint(database: try await currentDatabase(registry))
         try await asOwner(endpoint) { client in
             try await client.query("ALTER TABLE evidence_blobs DISABLE TRIGGER USER", logger: testLogger)
-            try await client.query("""
+            try await client.query(
+                """
                 UPDATE evidence_blobs SET content = content || '\\x00'::bytea
                 WHERE sha256 = (SELECT sha256 FROM evidence WHERE id = \(UUID(uuidString: evidenceID)!))
-                """, logger: testLogger)
+                """,
+                logger: testLogger
+            )
         }
     }
 

@@ -6,11 +6,12 @@ import Logging
 import NIOCore
 import PostgresNIO
 import RegistryDomain
-@testable import RegistryHTTP
 import RegistrySecurity
 import RegistryServices
 import RegistryStorage
 import Testing
+
+@testable import RegistryHTTP
 
 /// What the README promises and no other suite checked: each test names the claim it proves.
 @Suite("README claims")
@@ -19,11 +20,23 @@ struct ClaimsTests {
 
     func filed(_ registry: Registry) async throws -> (Household, UUID) {
         let h = try await Household.make(registry)
-        let e = try await registry.engagements.place(.init(workerId: h.workerID, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny",
-                                                           startsOn: "2026-01-01"), caller: h.agency, logger: testLogger)
+        let e = try await registry.engagements.place(
+            .init(
+                workerId: h.workerID,
+                employerEmail: "home@example.cn",
+                employerPhone: nil,
+                category: "nanny",
+                startsOn: "2026-01-01"
+            ),
+            caller: h.agency,
+            logger: testLogger
+        )
         _ = try await registry.engagements.transition(e, "confirm", caller: h.employer, logger: testLogger)
-        let id = try await registry.cases.file(.init(workerId: h.workerID, grounds: "abuse_of_a_child", statement: "她多次打骂孩子，有监控录像。"),
-                                               caller: h.employer, logger: testLogger)
+        let id = try await registry.cases.file(
+            .init(workerId: h.workerID, grounds: "abuse_of_a_child", statement: "她多次打骂孩子，有监控录像。"),
+            caller: h.employer,
+            logger: testLogger
+        )
         return (h, id)
     }
 
@@ -31,7 +44,9 @@ struct ClaimsTests {
         try await single(try await registry.database.query("SELECT status FROM workers WHERE id = \(id)", logger: testLogger), String.self)
     }
 
-    @Test("interim suspension: an administrator suspends her while the case is open (her status and report show it), cannot do it twice, and lifts it")
+    @Test(
+        "interim suspension: an administrator suspends her while the case is open (her status and report show it), cannot do it twice, and lifts it"
+    )
     func interimSuspension() async throws {
         try await withTestRegistry { registry, _ in
             let (h, id) = try await filed(registry)
@@ -40,19 +55,32 @@ struct ClaimsTests {
             #expect(try await workerStatus(registry, h.workerID) == "suspended")
             #expect(try await registry.auditCount("worker.suspended", subject: h.workerID) == 1)
             let open = try await registry.database.query(
-                "SELECT count(*)::int FROM suspensions WHERE case_id = \(id) AND lifted_at IS NULL AND reason = '调查期间暂停派单'", logger: testLogger)
+                "SELECT count(*)::int FROM suspensions WHERE case_id = \(id) AND lifted_at IS NULL AND reason = '调查期间暂停派单'",
+                logger: testLogger
+            )
             #expect(try await single(open, Int.self) == 1)
             await expectError("already_suspended") { try await registry.cases.suspend(id, reason: "再次", caller: admin, logger: testLogger) }
             // Placing her now is refused.
             await expectError("not_active") {
-                _ = try await registry.engagements.place(.init(workerId: h.workerID, employerEmail: "home@example.cn", employerPhone: nil,
-                                                               category: "nanny", startsOn: "2026-02-01"), caller: h.agency, logger: testLogger)
+                _ = try await registry.engagements.place(
+                    .init(
+                        workerId: h.workerID,
+                        employerEmail: "home@example.cn",
+                        employerPhone: nil,
+                        category: "nanny",
+                        startsOn: "2026-02-01"
+                    ),
+                    caller: h.agency,
+                    logger: testLogger
+                )
             }
             try await registry.cases.liftSuspension(id, reason: "证据不足以暂停", caller: admin, logger: testLogger)
             #expect(try await workerStatus(registry, h.workerID) == "active")
             #expect(try await registry.auditCount("worker.suspension_lifted", subject: h.workerID) == 1)
             let lifted = try await registry.database.query(
-                "SELECT count(*)::int FROM suspensions WHERE case_id = \(id) AND lifted_at IS NOT NULL AND lift_reason = '证据不足以暂停'", logger: testLogger)
+                "SELECT count(*)::int FROM suspensions WHERE case_id = \(id) AND lifted_at IS NOT NULL AND lift_reason = '证据不足以暂停'",
+                logger: testLogger
+            )
             #expect(try await single(lifted, Int.self) == 1)
             await expectError("not_suspended") { try await registry.cases.liftSuspension(id, reason: "again", caller: admin, logger: testLogger) }
             // Only administrators decide it.
@@ -83,13 +111,26 @@ struct ClaimsTests {
             let limit = registry.policies.revocation.evidencePerCase
             #expect(limit >= 1 && limit <= 100)
             for i in 0..<limit {
-                _ = try await registry.cases.addEvidence(id, filename: "记录\(i).pdf", contentType: "application/pdf",
-                                                         bytes: pdfBytes + Array(repeating: 0x20, count: i + 1), description: nil,
-                                                         caller: h.employer, logger: testLogger)
+                _ = try await registry.cases.addEvidence(
+                    id,
+                    filename: "记录\(i).pdf",
+                    contentType: "application/pdf",
+                    bytes: pdfBytes + Array(repeating: 0x20, count: i + 1),
+                    description: nil,
+                    caller: h.employer,
+                    logger: testLogger
+                )
             }
             await expectError("evidence_limit") {
-                _ = try await registry.cases.addEvidence(id, filename: "多余.pdf", contentType: "application/pdf", bytes: pdfBytes + [0x0A],
-                                                         description: nil, caller: h.employer, logger: testLogger)
+                _ = try await registry.cases.addEvidence(
+                    id,
+                    filename: "多余.pdf",
+                    contentType: "application/pdf",
+                    bytes: pdfBytes + [0x0A],
+                    description: nil,
+                    caller: h.employer,
+                    logger: testLogger
+                )
             }
             let stored = try await registry.database.query("SELECT count(*)::int FROM evidence WHERE case_id = \(id)", logger: testLogger)
             #expect(try await single(stored, Int.self) == limit)
@@ -132,8 +173,18 @@ struct ClaimsTests {
         policies.custody.reportTenureFields = ["agency", "ethics_rating"]
         try await withTestRegistry(policies: policies) { registry, _ in
             let h = try await Household.make(registry)
-            try await registry.workers.assess(h.workerID, .init(workAbility: "能独立完成育儿工作", healthStatus: "良好", feedbackSummary: "认真负责",
-                                                                ethicsRating: 5, ethicsNote: "无"), caller: h.agency, logger: testLogger)
+            try await registry.workers.assess(
+                h.workerID,
+                .init(
+                    workAbility: "能独立完成育儿工作",
+                    healthStatus: "良好",
+                    feedbackSummary: "认真负责",
+                    ethicsRating: 5,
+                    ethicsNote: "无"
+                ),
+                caller: h.agency,
+                logger: testLogger
+            )
             let report = try await registry.reports.report(h.workerID, caller: h.agency, workers: registry.workers, logger: testLogger)
             let tenure = try #require(report.tenures.first)
             #expect(tenure.agency != nil && tenure.ethicsRating == 5)
@@ -143,8 +194,18 @@ struct ClaimsTests {
         // The shipped policy shows the period and the work ability, and never the private ethics note.
         try await withTestRegistry { registry, _ in
             let h = try await Household.make(registry)
-            try await registry.workers.assess(h.workerID, .init(workAbility: "能独立完成育儿工作", healthStatus: "良好", feedbackSummary: "认真负责",
-                                                                ethicsRating: 5, ethicsNote: "内部备注"), caller: h.agency, logger: testLogger)
+            try await registry.workers.assess(
+                h.workerID,
+                .init(
+                    workAbility: "能独立完成育儿工作",
+                    healthStatus: "良好",
+                    feedbackSummary: "认真负责",
+                    ethicsRating: 5,
+                    ethicsNote: "内部备注"
+                ),
+                caller: h.agency,
+                logger: testLogger
+            )
             let report = try await registry.reports.report(h.workerID, caller: h.agency, workers: registry.workers, logger: testLogger)
             let tenure = try #require(report.tenures.first)
             let shown = Set(registry.policies.custody.reportTenureFields)
@@ -162,8 +223,14 @@ struct ClaimsTests {
                 let before = hasher.gate.completed
                 var code: String?
                 do {
-                    _ = try await registry.auth.login(.email(email), password: "a wrong password", clientAddress: "203.0.113.7", presentedToken: nil,
-                                                      requestID: nil, logger: testLogger)
+                    _ = try await registry.auth.login(
+                        .email(email),
+                        password: "a wrong password",
+                        clientAddress: "203.0.113.7",
+                        presentedToken: nil,
+                        requestID: nil,
+                        logger: testLogger
+                    )
                 } catch let error as RegistryError { code = error.code }
                 return (code, hasher.gate.completed - before)
             }
@@ -180,16 +247,21 @@ struct ClaimsTests {
             let h = try await Household.make(registry)
             _ = try await registry.consents.issueByAgency(h.workerID, workers: registry.workers, caller: h.agency, logger: testLogger)
             let pending = try await registry.database.query(
-                "SELECT count(*)::int FROM notifications WHERE sent_at IS NULL AND payload <> '{}'::jsonb", logger: testLogger)
+                "SELECT count(*)::int FROM notifications WHERE sent_at IS NULL AND payload <> '{}'::jsonb",
+                logger: testLogger
+            )
             let queued = try await single(pending, Int.self)
             #expect(queued >= 2, "the activation code and the consent code wait with their payloads")
             let recorder = RecordingNotifier()
             let dispatcher = NotificationDispatcher(database: registry.database, notifier: recorder, logger: testLogger)
             #expect(try await dispatcher.dispatchOnce() == queued)
             #expect(recorder.delivered.count == queued && recorder.delivered.allSatisfy { !$0.isEmpty })
-            let left = try await registry.database.query("""
+            let left = try await registry.database.query(
+                """
                 SELECT count(*)::int FROM notifications WHERE sent_at IS NULL OR payload <> '{}'::jsonb
-                """, logger: testLogger)
+                """,
+                logger: testLogger
+            )
             #expect(try await single(left, Int.self) == 0)
             #expect(try await dispatcher.dispatchOnce() == 0)
         }
@@ -198,10 +270,16 @@ struct ClaimsTests {
     @Test("every answer, JSON, page or error, says nosniff, with a CSP and no-store where it matters")
     func securityHeaders() async throws {
         try await withTestApp { _, _, client in
-            for (uri, method) in [("/api/v1/auth/me", HTTPRequest.Method.get), ("/health/live", .get), ("/login", .get), ("/api/v1/nothing-here", .get),
-                                  ("/api/v1/auth/login", .post)] {
-                let response = try await client.execute(uri: uri, method: method, headers: [.contentType: "application/json"],
-                                                        body: method == .post ? ByteBuffer(string: "{nope") : nil)
+            for (uri, method) in [
+                ("/api/v1/auth/me", HTTPRequest.Method.get), ("/health/live", .get), ("/login", .get), ("/api/v1/nothing-here", .get),
+                ("/api/v1/auth/login", .post),
+            ] {
+                let response = try await client.execute(
+                    uri: uri,
+                    method: method,
+                    headers: [.contentType: "application/json"],
+                    body: method == .post ? ByteBuffer(string: "{nope") : nil
+                )
                 #expect(response.headers[.xContentTypeOptions] == "nosniff", "\(uri): \(response.status)")
                 #expect(response.headers[.contentSecurityPolicy]?.contains("default-src") == true, "\(uri)")
             }

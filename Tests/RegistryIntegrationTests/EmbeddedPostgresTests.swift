@@ -1,8 +1,9 @@
 import Foundation
 import PostgresNIO
 import RegistryServices
-@testable import RegistryStorage
 import Testing
+
+@testable import RegistryStorage
 
 @Suite("Embedded PostgreSQL")
 struct EmbeddedPostgresTests {
@@ -16,8 +17,10 @@ struct EmbeddedPostgresTests {
         // A second registry against the same folder reuses the running cluster.
         #expect(try EmbeddedPostgres(dataDirectory: folder, port: 5433).start(logger: testLogger) == .reused)
         // It answers on its private socket, with synchronous_commit on.
-        try await withPostgresClient(cluster.endpoint(database: "postgres").clientConfiguration(asOwner: true, maxConnections: 1),
-                                     logger: testLogger) { client in
+        try await withPostgresClient(
+            cluster.endpoint(database: "postgres").clientConfiguration(asOwner: true, maxConnections: 1),
+            logger: testLogger
+        ) { client in
             let rows = try await client.query("SHOW synchronous_commit", logger: testLogger)
             #expect(try await single(rows, String.self) == "on")
         }
@@ -57,8 +60,11 @@ struct EmbeddedPostgresTests {
         let hba = folder + "/pg/pg_hba.conf"
         let text = try String(contentsOfFile: hba, encoding: .utf8)
         try text.replacingOccurrences(of: "scram-sha-256", with: "trust").write(toFile: hba, atomically: false, encoding: .utf8)
-        _ = try Subprocess.run(try EmbeddedPostgres.binDirectory() + "/pg_ctl", ["-D", folder + "/pg", "reload"],
-                               as: geteuid() == 0 ? "postgres" : nil)
+        _ = try Subprocess.run(
+            try EmbeddedPostgres.binDirectory() + "/pg_ctl",
+            ["-D", folder + "/pg", "reload"],
+            as: geteuid() == 0 ? "postgres" : nil
+        )
         try await Task.sleep(for: .milliseconds(300))
         #expect(cluster.trustsLocalConnections)
         try await cluster.requirePasswords(logger: testLogger)
@@ -74,9 +80,15 @@ struct EmbeddedPostgresTests {
     static func signsIn(_ cluster: EmbeddedPostgres, password: String?) async -> Bool {
         do {
             let connection = try await PostgresConnection.connect(
-                configuration: .init(unixSocketPath: cluster.socketPath, username: EmbeddedPostgres.superuser, password: password,
-                                     database: "postgres"),
-                id: 1, logger: testLogger)
+                configuration: .init(
+                    unixSocketPath: cluster.socketPath,
+                    username: EmbeddedPostgres.superuser,
+                    password: password,
+                    database: "postgres"
+                ),
+                id: 1,
+                logger: testLogger
+            )
             try await connection.close()
             return true
         } catch { return false }

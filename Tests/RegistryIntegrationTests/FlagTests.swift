@@ -15,8 +15,11 @@ extension Registry {
     /// A source with a key; returns (source id, key, secret, integration caller).
     func source(_ name: String, kind: String, signed: Bool = false) async throws -> (UUID, String, String, Caller) {
         let admin = try await adminCaller
-        let created = try await flags.registerSource(.init(name: name, kind: kind, displayName: name.uppercased(), requireSignature: signed),
-                                                     caller: admin, logger: testLogger)
+        let created = try await flags.registerSource(
+            .init(name: name, kind: kind, displayName: name.uppercased(), requireSignature: signed),
+            caller: admin,
+            logger: testLogger
+        )
         let id = UUID(uuidString: created.id)!
         let key = try await flags.issueKey(sourceID: id, label: "test", caller: admin, logger: testLogger)
         let caller = Caller(Principal(.integration(sourceID: created.id, sourceName: name, keyID: key.id)))
@@ -38,10 +41,25 @@ extension Registry {
     }
 }
 
-func flag(_ id: String, _ ref: String, _ category: String = "theft", severity: Int = 3, status: String = "convicted",
-          occurred: String = "2025-05-01", expires: String? = nil) -> FlagSubmission.Input {
-    .init(idNumber: id, reference: ref, category: category, severity: severity, status: status, occurredOn: occurred, expiresOn: expires,
-          narrative: "警情通报：内部叙述 \(ref)")
+func flag(
+    _ id: String,
+    _ ref: String,
+    _ category: String = "theft",
+    severity: Int = 3,
+    status: String = "convicted",
+    occurred: String = "2025-05-01",
+    expires: String? = nil
+) -> FlagSubmission.Input {
+    .init(
+        idNumber: id,
+        reference: ref,
+        category: category,
+        severity: severity,
+        status: status,
+        occurredOn: occurred,
+        expiresOn: expires,
+        narrative: "警情通报：内部叙述 \(ref)"
+    )
 }
 
 @Suite("Police and credit-bureau flags")
@@ -53,12 +71,14 @@ struct FlagTests {
             let id = Fixtures.idNumber()
             let worker = try await registry.workers.register(Fixtures.registration(id), caller: agency, logger: testLogger)
             let (sourceID, _, _, police) = try await registry.source("police-a", kind: "police")
-            let batch = [flag(id, "A-1"), flag(id, "A-2", "fraud", severity: 2, status: "alleged"),
-                         flag("110105194912310021", "A-3"), flag(id, "A-4", "debt_default"), flag(id, "A-1", "fraud")]
+            let batch = [
+                flag(id, "A-1"), flag(id, "A-2", "fraud", severity: 2, status: "alleged"),
+                flag("110105194912310021", "A-3"), flag(id, "A-4", "debt_default"), flag(id, "A-1", "fraud"),
+            ]
             let first = try await registry.flags.submit(batch, sourceID: sourceID, caller: police, logger: testLogger)
             #expect(first.map(\.outcome) == [.created, .created, .rejected, .rejected, .rejected])
             #expect(first[2].field == "id_number")
-            #expect(first[3].reason?.contains("cannot report") == true)   // a police key cannot write credit-bureau flags
+            #expect(first[3].reason?.contains("cannot report") == true)  // a police key cannot write credit-bureau flags
             #expect(first[4].reason?.contains("item 0") == true)
 
             // The same batch twice at once: nothing new, no second suspension or case.
@@ -74,12 +94,25 @@ struct FlagTests {
             // Changed content is an update with the old version kept; retraction lifts the suspension.
             let updated = try await registry.flags.submit([flag(id, "A-1", severity: 4)], sourceID: sourceID, caller: police, logger: testLogger)
             #expect(updated.first?.outcome == .updated)
-            #expect(try await registry.count("SELECT count(*)::int FROM flag_versions v JOIN flags f ON f.id = v.flag_id WHERE f.worker_id = $1", worker) == 1)
-            let unchanged = try await registry.flags.change(sourceID: sourceID, reference: "A-1", .init(status: "convicted", severity: 4, expiresOn: nil),
-                                                            caller: police, logger: testLogger)
+            #expect(
+                try await registry.count("SELECT count(*)::int FROM flag_versions v JOIN flags f ON f.id = v.flag_id WHERE f.worker_id = $1", worker)
+                    == 1
+            )
+            let unchanged = try await registry.flags.change(
+                sourceID: sourceID,
+                reference: "A-1",
+                .init(status: "convicted", severity: 4, expiresOn: nil),
+                caller: police,
+                logger: testLogger
+            )
             #expect(unchanged.outcome == .unchanged)
-            let retracted = try await registry.flags.change(sourceID: sourceID, reference: "A-1", .init(status: "retracted", severity: nil, expiresOn: nil),
-                                                            caller: police, logger: testLogger)
+            let retracted = try await registry.flags.change(
+                sourceID: sourceID,
+                reference: "A-1",
+                .init(status: "retracted", severity: nil, expiresOn: nil),
+                caller: police,
+                logger: testLogger
+            )
             #expect(retracted.outcome == .retracted)
             #expect(try await registry.workerStatus(worker) == "active")
             #expect(try await registry.auditCount("worker.suspension_lifted", subject: worker) == 1)
@@ -98,15 +131,24 @@ struct FlagTests {
             let (sourceID, _, _, police) = try await registry.source("police-b", kind: "police")
             let single = Fixtures.idNumber(serial: 300)
             let bulk = Fixtures.idNumber(serial: 302)
-            _ = try await registry.flags.submit([flag(single, "B-1", "child_or_elder_abuse", status: "charged"), flag(bulk, "B-2")],
-                                                sourceID: sourceID, caller: police, logger: testLogger)
+            _ = try await registry.flags.submit(
+                [flag(single, "B-1", "child_or_elder_abuse", status: "charged"), flag(bulk, "B-2")],
+                sourceID: sourceID,
+                caller: police,
+                logger: testLogger
+            )
             let w = try await registry.workers.register(Fixtures.registration(single), caller: agency, logger: testLogger)
             #expect(try await registry.workerStatus(w) == "suspended")
             #expect(try await registry.count("SELECT count(*)::int FROM cases WHERE worker_id = $1", w) == 1)
             let csv = "id_number,full_name,sex,phone,home_region,service_categories\n\(bulk),批量,F,,320102,nanny\n"
             let records = CSV.parse(csv)
-            let summary = try await registry.workerImport.run(records: Array(records.dropFirst()), columns: try WorkerImport.columns(records[0].fields),
-                                                              agencyID: aID, caller: agency, logger: testLogger)
+            let summary = try await registry.workerImport.run(
+                records: Array(records.dropFirst()),
+                columns: try WorkerImport.columns(records[0].fields),
+                agencyID: aID,
+                caller: agency,
+                logger: testLogger
+            )
             let bulkID = try #require(summary.lines.first?.workerId.flatMap(UUID.init(uuidString:)))
             #expect(try await registry.count("SELECT count(*)::int FROM flags WHERE worker_id = $1", bulkID) == 1)
             #expect(try await registry.workerStatus(bulkID) == "suspended")
@@ -122,8 +164,12 @@ struct FlagTests {
             let w = try await registry.workers.register(Fixtures.registration(id), caller: agency, logger: testLogger)
             let (bureauID, _, _, bureau) = try await registry.source("bureau", kind: "credit_bureau")
             // Default expiry from the category (credit repair): 5 years after it occurred.
-            let old = try await registry.flags.submit([flag(id, "C-1", "debt_default", occurred: "2019-01-01")], sourceID: bureauID, caller: bureau,
-                                                      logger: testLogger)
+            let old = try await registry.flags.submit(
+                [flag(id, "C-1", "debt_default", occurred: "2019-01-01")],
+                sourceID: bureauID,
+                caller: bureau,
+                logger: testLogger
+            )
             #expect(old.first?.outcome == .created)
             let report = try await registry.reports.report(w, caller: agency, workers: registry.workers, logger: testLogger)
             #expect(report.flags.isEmpty)  // expired: not shown, not counted
@@ -136,8 +182,13 @@ struct FlagTests {
             #expect(policy.effects(category: "theft", status: .convicted, severity: 3, expired: false) == (false, false))
             var policies = registry.policies
             policies.flags = policy
-            let strict = try Registry(configuration: registry.configuration, policies: policies, database: registry.database, keys: registry.keys,
-                                      hasher: testHasher)
+            let strict = try Registry(
+                configuration: registry.configuration,
+                policies: policies,
+                database: registry.database,
+                keys: registry.keys,
+                hasher: testHasher
+            )
             let (policeID, _, _, police) = try await strict.source("police-c", kind: "police")
             _ = try await strict.flags.submit([flag(id, "P-1")], sourceID: policeID, caller: police, logger: testLogger)
             #expect(try await registry.workerStatus(w) == "active")
@@ -152,13 +203,19 @@ struct FlagTests {
         try await withTestRegistry { registry, _ in
             let h = try await Household.make(registry)
             let (sourceID, _, _, police) = try await registry.source("police-d", kind: "police")
-            let result = try await registry.flags.submit([flag(Fixtures.idNumber(serial: 101), "D-1", "fraud", severity: 1, status: "alleged")],
-                                                         sourceID: sourceID, caller: police, logger: testLogger)
+            let result = try await registry.flags.submit(
+                [flag(Fixtures.idNumber(serial: 101), "D-1", "fraud", severity: 1, status: "alleged")],
+                sourceID: sourceID,
+                caller: police,
+                logger: testLogger
+            )
             let own = try await registry.flags.ownFlags(caller: h.worker, logger: testLogger)
             #expect(own.count == 1 && own.first?.narrative == "警情通报：内部叙述 D-1")
             let flagID = try #require(result.first?.flagId.flatMap(UUID.init(uuidString:)))
             _ = try await registry.flags.dispute(flagID: flagID, reason: "我从未涉及此事", caller: h.worker, logger: testLogger)
-            await expectError("dispute_open") { try await registry.flags.dispute(flagID: flagID, reason: "again", caller: h.worker, logger: testLogger) }
+            await expectError("dispute_open") {
+                try await registry.flags.dispute(flagID: flagID, reason: "again", caller: h.worker, logger: testLogger)
+            }
             let report = try await registry.reports.report(h.workerID, caller: h.agency, workers: registry.workers, logger: testLogger)
             let encoded = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
             #expect(!encoded.contains("内部叙述"))
@@ -166,15 +223,26 @@ struct FlagTests {
             let admin = try await registry.adminCaller
             let open = try await registry.flags.disputes(openOnly: true, logger: testLogger)
             #expect(open.count == 1 && open.first?.reference == "D-1")
-            try await registry.flags.decideDispute(try #require(open.first?.id), decision: "request_retraction", note: "请核实后撤回", caller: admin,
-                                                   logger: testLogger)
+            try await registry.flags.decideDispute(
+                try #require(open.first?.id),
+                decision: "request_retraction",
+                note: "请核实后撤回",
+                caller: admin,
+                logger: testLogger
+            )
             #expect(try await registry.flags.disputes(openOnly: true, logger: testLogger).isEmpty)
             // The source is asked: one message queued (a message, no code in it).
             #expect(try await registry.notificationCount("flag_retraction_requested") == 1)
             #expect(try await registry.lastCode("flag_retraction_requested") == nil)
             #expect(try await registry.auditCount("flag.dispute_retraction_requested", subject: flagID) == 1)
             await expectError("dispute_decided") {
-                try await registry.flags.decideDispute(try #require(open.first?.id), decision: "reject", note: "again", caller: admin, logger: testLogger)
+                try await registry.flags.decideDispute(
+                    try #require(open.first?.id),
+                    decision: "reject",
+                    note: "again",
+                    caller: admin,
+                    logger: testLogger
+                )
             }
         }
     }
@@ -187,8 +255,12 @@ struct FlagTests {
             _ = try await registry.workers.register(Fixtures.registration(id), caller: agency, logger: testLogger)
             let (policeID, policeKey, _, _) = try await registry.source("police-e", kind: "police")
             let (_, bureauKey, secret, _) = try await registry.source("bureau-e", kind: "credit_bureau", signed: true)
-            let body = try JSONEncoder().encode(["id_number": id, "reference": "E-1", "category": "theft", "severity": "3", "status": "charged",
-                                                 "occurred_on": "2025-01-01"].mapValues { $0 }).replacingSeverity()
+            let body = try JSONEncoder().encode(
+                [
+                    "id_number": id, "reference": "E-1", "category": "theft", "severity": "3", "status": "charged",
+                    "occurred_on": "2025-01-01",
+                ].mapValues { $0 }
+            ).replacingSeverity()
             let police: HTTPFields = [.authorization: "Bearer \(policeKey)", .contentType: "application/json"]
             let created = try await client.execute(uri: "/api/v1/flags", method: .post, headers: police, body: ByteBuffer(bytes: body))
             #expect(created.status == .created, "\(String(buffer: created.body))")
@@ -197,60 +269,128 @@ struct FlagTests {
             // The bureau's key cannot touch the police source's flags; users cannot use the feed.
             // (An unsigned source, so that the scope rule itself answers, not the missing signature.)
             let (_, otherKey, _, _) = try await registry.source("police-x", kind: "police")
-            let foreign = try await client.execute(uri: "/api/v1/flags/police-e/E-1", method: .delete, headers: [.authorization: "Bearer \(otherKey)"])
+            let foreign = try await client.execute(
+                uri: "/api/v1/flags/police-e/E-1",
+                method: .delete,
+                headers: [.authorization: "Bearer \(otherKey)"]
+            )
             #expect(foreign.status == .notFound, "\(foreign.status) \(String(buffer: foreign.body))")
-            let unsignedForeign = try await client.execute(uri: "/api/v1/flags/police-e/E-1", method: .delete, headers: [.authorization: "Bearer \(bureauKey)"])
+            let unsignedForeign = try await client.execute(
+                uri: "/api/v1/flags/police-e/E-1",
+                method: .delete,
+                headers: [.authorization: "Bearer \(bureauKey)"]
+            )
             #expect(unsignedForeign.status == .unauthorized && TestJSON.errorCode(unsignedForeign.body) == "signature_required")
             // Retraction over HTTP answers the outcome the API document promises; a second one changes nothing.
             let retract = try await client.execute(uri: "/api/v1/flags/police-e/E-1", method: .delete, headers: police)
             #expect(retract.status == .ok && TestJSON.object(retract.body)["outcome"] as? String == "retracted", "\(String(buffer: retract.body))")
             let again = try await client.execute(uri: "/api/v1/flags/police-e/E-1", method: .delete, headers: police)
             #expect(TestJSON.object(again.body)["outcome"] as? String == "unchanged")
-            let user = try await client.execute(uri: "/api/v1/flags", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(bytes: body))
+            let user = try await client.execute(
+                uri: "/api/v1/flags",
+                method: .post,
+                headers: [.contentType: "application/json"],
+                body: ByteBuffer(bytes: body)
+            )
             #expect(user.status == .unauthorized)
             // Signed source: no signature, a stale timestamp, a wrong signature are refused; a good one passes.
-            let bureauBody = try JSONSerialization.data(withJSONObject: ["flags": [["id_number": id, "reference": "L-1", "category": "loan_fraud",
-                                                                                   "severity": 2, "status": "adjudicated", "occurred_on": "2025-02-01"]]])
-            let unsigned = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: [.authorization: "Bearer \(bureauKey)"],
-                                                    body: ByteBuffer(bytes: bureauBody))
+            let bureauBody = try JSONSerialization.data(withJSONObject: [
+                "flags": [
+                    [
+                        "id_number": id, "reference": "L-1", "category": "loan_fraud",
+                        "severity": 2, "status": "adjudicated", "occurred_on": "2025-02-01",
+                    ]
+                ]
+            ])
+            let unsigned = try await client.execute(
+                uri: "/api/v1/flags:batch",
+                method: .post,
+                headers: [.authorization: "Bearer \(bureauKey)"],
+                body: ByteBuffer(bytes: bureauBody)
+            )
             #expect(unsigned.status == .unauthorized && TestJSON.errorCode(unsigned.body) == "signature_required")
-            func signed(_ ts: String, nonce: String = UUID().uuidString, _ sig: String? = nil, path: String = "/api/v1/flags:batch",
-                        method: String = "POST", source: String = "bureau-e", body: Data = bureauBody) -> HTTPFields {
-                [.authorization: "Bearer \(bureauKey)", .contentType: "application/json", HTTPField.Name("X-Registry-Timestamp")!: ts, HTTPField.Name("X-Registry-Nonce")!: nonce,
-                 HTTPField.Name("X-Registry-Signature")!: sig ?? "sha256=" + FlagService.sign(secret: secret, method: method, path: path, source: source,
-                                                                                            timestamp: ts, nonce: nonce, body: Array(body))]
+            func signed(
+                _ ts: String,
+                nonce: String = UUID().uuidString,
+                _ sig: String? = nil,
+                path: String = "/api/v1/flags:batch",
+                method: String = "POST",
+                source: String = "bureau-e",
+                body: Data = bureauBody
+            ) -> HTTPFields {
+                [
+                    .authorization: "Bearer \(bureauKey)", .contentType: "application/json", HTTPField.Name("X-Registry-Timestamp")!: ts,
+                    HTTPField.Name("X-Registry-Nonce")!: nonce,
+                    HTTPField.Name("X-Registry-Signature")!: sig ?? "sha256="
+                        + FlagService.sign(
+                            secret: secret,
+                            method: method,
+                            path: path,
+                            source: source,
+                            timestamp: ts,
+                            nonce: nonce,
+                            body: Array(body)
+                        ),
+                ]
             }
             let now = Int(Date().timeIntervalSince1970)
-            let stale = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: signed(String(now - 3600)),
-                                                 body: ByteBuffer(bytes: bureauBody))
+            let stale = try await client.execute(
+                uri: "/api/v1/flags:batch",
+                method: .post,
+                headers: signed(String(now - 3600)),
+                body: ByteBuffer(bytes: bureauBody)
+            )
             #expect(TestJSON.errorCode(stale.body) == "stale_timestamp")
-            let wrong = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: signed(String(now), "sha256=00"),
-                                                 body: ByteBuffer(bytes: bureauBody))
+            let wrong = try await client.execute(
+                uri: "/api/v1/flags:batch",
+                method: .post,
+                headers: signed(String(now), "sha256=00"),
+                body: ByteBuffer(bytes: bureauBody)
+            )
             #expect(TestJSON.errorCode(wrong.body) == "bad_signature")
             // A signature made for another path, method or source does not fit this request.
-            for (path, method, source) in [("/api/v1/flags", "POST", "bureau-e"), ("/api/v1/flags:batch", "PUT", "bureau-e"),
-                                           ("/api/v1/flags:batch", "POST", "police-e")] {
-                let aimed = try await client.execute(uri: "/api/v1/flags:batch", method: .post,
-                                                     headers: signed(String(now), path: path, method: method, source: source),
-                                                     body: ByteBuffer(bytes: bureauBody))
+            for (path, method, source) in [
+                ("/api/v1/flags", "POST", "bureau-e"), ("/api/v1/flags:batch", "PUT", "bureau-e"),
+                ("/api/v1/flags:batch", "POST", "police-e"),
+            ] {
+                let aimed = try await client.execute(
+                    uri: "/api/v1/flags:batch",
+                    method: .post,
+                    headers: signed(String(now), path: path, method: method, source: source),
+                    body: ByteBuffer(bytes: bureauBody)
+                )
                 #expect(TestJSON.errorCode(aimed.body) == "bad_signature", "signed for \(method) \(path) as \(source)")
             }
             let nonce = UUID().uuidString
-            let good = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: signed(String(now), nonce: nonce),
-                                                body: ByteBuffer(bytes: bureauBody))
+            let good = try await client.execute(
+                uri: "/api/v1/flags:batch",
+                method: .post,
+                headers: signed(String(now), nonce: nonce),
+                body: ByteBuffer(bytes: bureauBody)
+            )
             #expect(good.status == .ok && TestJSON.object(good.body)["created"] as? Int == 1, "\(String(buffer: good.body))")
             // The same signed request again, within the window: a replay.
-            let replayed = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: signed(String(now), nonce: nonce),
-                                                    body: ByteBuffer(bytes: bureauBody))
+            let replayed = try await client.execute(
+                uri: "/api/v1/flags:batch",
+                method: .post,
+                headers: signed(String(now), nonce: nonce),
+                body: ByteBuffer(bytes: bureauBody)
+            )
             #expect(replayed.status == .unauthorized && TestJSON.errorCode(replayed.body) == "replayed_request")
             // Timestamps that are not whole unix seconds, extreme values among them, are refused as such.
             for ts in ["-9223372036854775808", "9223372036854775807", "99999999999999999999", "1e9", "+5", "-0", "١٢٣", "", "abc"] {
                 let r = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: signed(ts), body: ByteBuffer(bytes: bureauBody))
-                #expect(r.status == .badRequest && TestJSON.errorCode(r.body) == "invalid_timestamp",
-                        "timestamp \(ts.debugDescription): \(r.status) \(String(buffer: r.body))")
+                #expect(
+                    r.status == .badRequest && TestJSON.errorCode(r.body) == "invalid_timestamp",
+                    "timestamp \(ts.debugDescription): \(r.status) \(String(buffer: r.body))"
+                )
             }
-            let badNonce = try await client.execute(uri: "/api/v1/flags:batch", method: .post, headers: signed(String(now), nonce: "short"),
-                                                    body: ByteBuffer(bytes: bureauBody))
+            let badNonce = try await client.execute(
+                uri: "/api/v1/flags:batch",
+                method: .post,
+                headers: signed(String(now), nonce: "short"),
+                body: ByteBuffer(bytes: bureauBody)
+            )
             #expect(badNonce.status == .badRequest && TestJSON.errorCode(badNonce.body) == "invalid_nonce")
             // An unsigned source is checked too whenever it sends a timestamp: an extreme one does not stop the process.
             var extreme = police
@@ -287,11 +427,11 @@ struct FlagImportTests {
             _ = try await registry.source("bureau-f", kind: "credit_bureau")
             var csv = "id_number,reference,category,severity,status,occurred_on,expires_on,narrative\n"
             for i in 0..<40 { csv += "\(Fixtures.idNumber(serial: 200 + i)),F-\(i),debt_default,2,adjudicated,2025-0\(1 + i % 9)-01,,\n" }
-            let inFiveYears = CivilDate.today().adding(days: 5 * 365).iso   // still in force whenever the test runs
-            csv += "\(known),F-K,loan_fraud,3,adjudicated,2025-03-01,\(inFiveYears),\"逾期, 多次\n催收无果\"\n"   // line 42-43, quoted newline
-            csv += "not-an-id,F-X,debt_default,2,adjudicated,2025-01-01,,\n"                        // 44
-            csv += "\(Fixtures.idNumber(serial: 500)),F-Y,theft,2,convicted,2025-01-01,,\n"          // 45: police category
-            csv += "\(Fixtures.idNumber(serial: 502)),F-Z,debt_default,nine,adjudicated,2025-01-01,,\n" // 46
+            let inFiveYears = CivilDate.today().adding(days: 5 * 365).iso  // still in force whenever the test runs
+            csv += "\(known),F-K,loan_fraud,3,adjudicated,2025-03-01,\(inFiveYears),\"逾期, 多次\n催收无果\"\n"  // line 42-43, quoted newline
+            csv += "not-an-id,F-X,debt_default,2,adjudicated,2025-01-01,,\n"  // 44
+            csv += "\(Fixtures.idNumber(serial: 500)),F-Y,theft,2,convicted,2025-01-01,,\n"  // 45: police category
+            csv += "\(Fixtures.idNumber(serial: 502)),F-Z,debt_default,nine,adjudicated,2025-01-01,,\n"  // 46
             csv += "\(Fixtures.idNumber(serial: 504)),F-1,debt_default,2,adjudicated,2025-01-01,,\n"  // 47: repeats F-1 (line 3)
             let path = NSTemporaryDirectory() + "flags-\(UUID().uuidString).csv"
             try csv.write(toFile: path, atomically: true, encoding: .utf8)
@@ -310,7 +450,10 @@ struct FlagImportTests {
             let unchangedBefore = try await registry.fingerprint()
             let second = try await registry.flagImport.run(path: path, sourceName: "bureau-f", logger: testLogger) { _ in }
             #expect(second.created == 0 && second.updated == 0 && second.unchanged == 41 && second.rejected == 4)
-            #expect(changedTables(unchangedBefore, try await registry.fingerprint()).allSatisfy { $0.hasPrefix("audit_") }, "a re-run only records itself")
+            #expect(
+                changedTables(unchangedBefore, try await registry.fingerprint()).allSatisfy { $0.hasPrefix("audit_") },
+                "a re-run only records itself"
+            )
             #expect(try await registry.auditCount("flag.file_imported") == 2)
             await expectError("no_source") {
                 try await registry.flagImport.run(path: path, sourceName: "nobody", logger: testLogger) { _ in }
@@ -323,10 +466,10 @@ struct FlagImportTests {
         try await withTestRegistry { registry, _ in
             _ = try await registry.source("bureau-c", kind: "credit_bureau")
             var csv = "id_number,reference,category,severity,status,occurred_on,expires_on,narrative\n"
-            csv += "\(Fixtures.idNumber(serial: 210)),C-1,debt_default,2,adjudicated,2025-01-01,,逾期未还\n"            // 2: good
-            csv += "\(Fixtures.idNumber(serial: 212)),C-2,debt_default,2,adjudicated,2025-01-01,,逾期, 多次催收\n"      // 3: 9 columns
-            csv += "\(Fixtures.idNumber(serial: 214)),C-3,debt_default,2,adjudicated,2025-01-01\n"                     // 4: 6 columns
-            for i in 0..<1_200 { csv += "bad-\(i),R-\(i),debt_default,2,adjudicated,2025-01-01,,\n" }               // 5…: bad ID numbers
+            csv += "\(Fixtures.idNumber(serial: 210)),C-1,debt_default,2,adjudicated,2025-01-01,,逾期未还\n"  // 2: good
+            csv += "\(Fixtures.idNumber(serial: 212)),C-2,debt_default,2,adjudicated,2025-01-01,,逾期, 多次催收\n"  // 3: 9 columns
+            csv += "\(Fixtures.idNumber(serial: 214)),C-3,debt_default,2,adjudicated,2025-01-01\n"  // 4: 6 columns
+            for i in 0..<1_200 { csv += "bad-\(i),R-\(i),debt_default,2,adjudicated,2025-01-01,,\n" }  // 5…: bad ID numbers
             let path = NSTemporaryDirectory() + "flags-\(UUID().uuidString).csv"
             try csv.write(toFile: path, atomically: true, encoding: .utf8)
             defer { try? FileManager.default.removeItem(atPath: path) }

@@ -74,10 +74,12 @@ struct GradingPolicyFileTests {
         changed.composite = .init(ethicsWeight: 0.8, skillWeight: 0.2)
         changed.examples = []
         try changed.validate()
-        let before = try Grader(policy: policy), after = try Grader(policy: changed)
+        let before = try Grader(policy: policy)
+        let after = try Grader(policy: changed)
         var moved = 0
         for example in policy.examples {
-            let a = before.grade(example.input), b = after.grade(example.input)
+            let a = before.grade(example.input)
+            let b = after.grade(example.input)
             #expect(a.policyVersion == policy.version)
             #expect(b.policyVersion == changed.version)
             #expect(b.computation.policyVersion == changed.version)
@@ -86,33 +88,51 @@ struct GradingPolicyFileTests {
         #expect(moved > 0)
     }
 
-    @Test("a bad grading policy names the file, the line and the problem",
-          arguments: [
-              // (replace, with, line containing, problem)
-              ("  ethics_weight: 0.65\n  skill_weight: 0.35", "  ethics_weight: 0.35\n  skill_weight: 0.65", "  ethics_weight: 0.35",
-               "ethics must weigh more than skill"),
-              ("  ethics_weight: 0.65", "  ethics_weight: 0.6", "composite:", "add up to 1"),
-              ("      fare_evasion: 5\n", "      jaywalking: 5\n", "jaywalking: 5", "unknown flag category 'jaywalking'"),
-              ("      adjudicated: 1.0\n", "      adjudicated: 1.0\n      retracted: 0.1\n", "retracted: 0.1", "retracted flags always count nothing"),
-              ("      alleged: 0.2\n", "      alleged: 0.9\n", "    status_factors:", "an allegation may not weigh more"),
-              ("      alleged: 0.2\n", "      suspected: 0.2\n", "suspected: 0.2", "unknown flag status 'suspected'"),
-              ("  - {grade: C, min: 50}", "  - {grade: C, min: 75}", "{grade: C, min: 75}", "thresholds must descend"),
-              ("  half_life_days: 1095", "  half_life_days: 0", "half_life_days: 0", "more than 0 days"),
-              ("    review_cooking_low:\n      zh-CN: {text: \"有雇主对您的烹饪评价偏低，降低了您的等级。\", improve: \"了解雇主家庭的口味；可参加烹饪培训。\"}\n",
-               "    review_cooking_low:\n", "    review_cooking_low:", "has no zh-CN text"),
-              ("    flag_fare_evasion:\n", "    flag_jaywalking:\n      zh-CN: {text: \"x\", improve: \"y\"}\n      en: {text: \"x\", improve: \"y\"}\n    flag_fare_evasion:\n",
-               "flag_jaywalking:", "not a reason code the grader gives"),
-              ("        max_grade: D\n", "        max_grade: REVOKED\n", "max_grade: REVOKED", "a flag cannot revoke"),
-              ("    elder_care: {review_dimensions: [eldercare]", "    elder_care: {review_dimensions: [elder_care]", "elder_care: {review_dimensions: [elder_care]",
-               "'elder_care' is not one of skill.review_dimensions"),
-              ("  level_points: [45, 52, 62, 75, 88, 100]", "  level_points: [45, 52, 62, 75, 88]", "level_points: [45, 52",
-               "needs six values"),
-              ("    expect: {grade: B, composite_between: [70, 73], top_factor: skill_level}",
-               "    expect: {grade: A, composite_between: [70, 73], top_factor: skill_level}",
-               "    expect: {grade: A, composite_between: [70, 73]", "expected grade A, got B"),
-              ("      - {category: theft, severity: 3, status: convicted", "      - {category: shoplifting, severity: 3, status: convicted",
-               "category: shoplifting", "shoplifting"),
-          ])
+    @Test(
+        "a bad grading policy names the file, the line and the problem",
+        arguments: [
+            // (replace, with, line containing, problem)
+            (
+                "  ethics_weight: 0.65\n  skill_weight: 0.35", "  ethics_weight: 0.35\n  skill_weight: 0.65", "  ethics_weight: 0.35",
+                "ethics must weigh more than skill"
+            ),
+            ("  ethics_weight: 0.65", "  ethics_weight: 0.6", "composite:", "add up to 1"),
+            ("      fare_evasion: 5\n", "      jaywalking: 5\n", "jaywalking: 5", "unknown flag category 'jaywalking'"),
+            ("      adjudicated: 1.0\n", "      adjudicated: 1.0\n      retracted: 0.1\n", "retracted: 0.1", "retracted flags always count nothing"),
+            ("      alleged: 0.2\n", "      alleged: 0.9\n", "    status_factors:", "an allegation may not weigh more"),
+            ("      alleged: 0.2\n", "      suspected: 0.2\n", "suspected: 0.2", "unknown flag status 'suspected'"),
+            ("  - {grade: C, min: 50}", "  - {grade: C, min: 75}", "{grade: C, min: 75}", "thresholds must descend"),
+            ("  half_life_days: 1095", "  half_life_days: 0", "half_life_days: 0", "more than 0 days"),
+            (
+                "    review_cooking_low:\n      zh-CN: {text: \"有雇主对您的烹饪评价偏低，降低了您的等级。\", improve: \"了解雇主家庭的口味；可参加烹饪培训。\"}\n",
+                "    review_cooking_low:\n", "    review_cooking_low:", "has no zh-CN text"
+            ),
+            (
+                "    flag_fare_evasion:\n",
+                "    flag_jaywalking:\n      zh-CN: {text: \"x\", improve: \"y\"}\n      en: {text: \"x\", improve: \"y\"}\n    flag_fare_evasion:\n",
+                "flag_jaywalking:", "not a reason code the grader gives"
+            ),
+            ("        max_grade: D\n", "        max_grade: REVOKED\n", "max_grade: REVOKED", "a flag cannot revoke"),
+            (
+                "    elder_care: {review_dimensions: [eldercare]", "    elder_care: {review_dimensions: [elder_care]",
+                "elder_care: {review_dimensions: [elder_care]",
+                "'elder_care' is not one of skill.review_dimensions"
+            ),
+            (
+                "  level_points: [45, 52, 62, 75, 88, 100]", "  level_points: [45, 52, 62, 75, 88]", "level_points: [45, 52",
+                "needs six values"
+            ),
+            (
+                "    expect: {grade: B, composite_between: [70, 73], top_factor: skill_level}",
+                "    expect: {grade: A, composite_between: [70, 73], top_factor: skill_level}",
+                "    expect: {grade: A, composite_between: [70, 73]", "expected grade A, got B"
+            ),
+            (
+                "      - {category: theft, severity: 3, status: convicted", "      - {category: shoplifting, severity: 3, status: convicted",
+                "category: shoplifting", "shoplifting"
+            ),
+        ]
+    )
     func badPolicy(replace: String, with: String, lineOf: String, problem: String) throws {
         let shipped = try shippedText()
         #expect(shipped.contains(replace), "the shipped file no longer contains: \(replace)")

@@ -20,8 +20,13 @@ struct GradingServiceTests {
             let h = try await Household.make(registry)
             workers.append(h.workerID)
             for i in 0..<30 {
-                workers.append(try await registry.workers.register(Fixtures.registration(Fixtures.idNumber(serial: 600 + 2 * i), phone: nil),
-                                                                   caller: h.agency, logger: testLogger))
+                workers.append(
+                    try await registry.workers.register(
+                        Fixtures.registration(Fixtures.idNumber(serial: 600 + 2 * i), phone: nil),
+                        caller: h.agency,
+                        logger: testLogger
+                    )
+                )
             }
             #expect(try await queued(registry) == 31)
             // Two nodes drain at the same time: SKIP LOCKED gives each its own workers.
@@ -30,7 +35,10 @@ struct GradingServiceTests {
             let (na, nb) = try await (a, b)
             #expect(na + nb == 31)
             #expect(try await queued(registry) == 0)
-            let history = try await registry.database.query("SELECT count(*)::int, count(DISTINCT worker_id)::int FROM grade_history", logger: testLogger)
+            let history = try await registry.database.query(
+                "SELECT count(*)::int, count(DISTINCT worker_id)::int FROM grade_history",
+                logger: testLogger
+            )
             let (n, distinct) = try await single(history, (Int, Int).self)
             #expect(n == 31 && distinct == 31)
 
@@ -50,25 +58,101 @@ struct GradingServiceTests {
             #expect(zh.reasons.map(\.code) == after.reasons.map(\.code) && zh.reasons.first?.text != after.reasons.first?.text)
 
             // Every other input queues her too: a skill, a training, a health certificate, a review, a flag.
-            let e = try await registry.engagements.place(.init(workerId: h.workerID, employerEmail: "home@example.cn", employerPhone: nil,
-                                                               category: "nanny", startsOn: "2026-01-01"), caller: h.agency, logger: testLogger)
+            let e = try await registry.engagements.place(
+                .init(
+                    workerId: h.workerID,
+                    employerEmail: "home@example.cn",
+                    employerPhone: nil,
+                    category: "nanny",
+                    startsOn: "2026-01-01"
+                ),
+                caller: h.agency,
+                logger: testLogger
+            )
             _ = try await registry.engagements.transition(e, "confirm", caller: h.employer, logger: testLogger)
             _ = try await registry.grading.drainQueue(logger: testLogger)
             let (sourceID, _, _, police) = try await registry.source("police-q", kind: "police")
             let changes: [(String, () async throws -> Void)] = [
-                ("skill", { _ = try await registry.workers.addSkill(h.workerID, .init(category: "nanny", level: 4, assessedOn: "2026-01-01", assessor: "X",
-                                                                                      note: nil), caller: h.agency, logger: testLogger) }),
-                ("training", { _ = try await registry.workers.addTraining(h.workerID, .init(kind: "training", title: "育婴员培训", issuer: "中心",
-                                                                                            category: "nanny", certificateNo: nil, issuedOn: "2025-05-01",
-                                                                                            expiresOn: nil, hours: 40), caller: h.agency, logger: testLogger) }),
-                ("health", { _ = try await registry.workers.addHealthCertificate(h.workerID, .init(issuer: "医院", certificateNo: nil,
-                                                                                                   issuedOn: "2026-01-10", validUntil: "2099-01-10",
-                                                                                                   result: nil), caller: h.agency, logger: testLogger) }),
-                ("review", { _ = try await registry.engagements.review(engagement: e, .init(skillScores: ["punctuality": 4, "quality": 4],
-                                                                                           ethicsScores: ["honesty": 4, "respect": 4, "reliability": 4, "care": 4],
-                                                                                           comment: "好"), caller: h.employer, logger: testLogger) }),
-                ("flag", { _ = try await registry.flags.submit([flag(Fixtures.idNumber(serial: 101), "Q-1", "fraud", severity: 1, status: "alleged")],
-                                                               sourceID: sourceID, caller: police, logger: testLogger) }),
+                (
+                    "skill",
+                    {
+                        _ = try await registry.workers.addSkill(
+                            h.workerID,
+                            .init(
+                                category: "nanny",
+                                level: 4,
+                                assessedOn: "2026-01-01",
+                                assessor: "X",
+                                note: nil
+                            ),
+                            caller: h.agency,
+                            logger: testLogger
+                        )
+                    }
+                ),
+                (
+                    "training",
+                    {
+                        _ = try await registry.workers.addTraining(
+                            h.workerID,
+                            .init(
+                                kind: "training",
+                                title: "育婴员培训",
+                                issuer: "中心",
+                                category: "nanny",
+                                certificateNo: nil,
+                                issuedOn: "2025-05-01",
+                                expiresOn: nil,
+                                hours: 40
+                            ),
+                            caller: h.agency,
+                            logger: testLogger
+                        )
+                    }
+                ),
+                (
+                    "health",
+                    {
+                        _ = try await registry.workers.addHealthCertificate(
+                            h.workerID,
+                            .init(
+                                issuer: "医院",
+                                certificateNo: nil,
+                                issuedOn: "2026-01-10",
+                                validUntil: "2099-01-10",
+                                result: nil
+                            ),
+                            caller: h.agency,
+                            logger: testLogger
+                        )
+                    }
+                ),
+                (
+                    "review",
+                    {
+                        _ = try await registry.engagements.review(
+                            engagement: e,
+                            .init(
+                                skillScores: ["punctuality": 4, "quality": 4],
+                                ethicsScores: ["honesty": 4, "respect": 4, "reliability": 4, "care": 4],
+                                comment: "好"
+                            ),
+                            caller: h.employer,
+                            logger: testLogger
+                        )
+                    }
+                ),
+                (
+                    "flag",
+                    {
+                        _ = try await registry.flags.submit(
+                            [flag(Fixtures.idNumber(serial: 101), "Q-1", "fraud", severity: 1, status: "alleged")],
+                            sourceID: sourceID,
+                            caller: police,
+                            logger: testLogger
+                        )
+                    }
+                ),
             ]
             for (what, change) in changes {
                 try await change()
@@ -84,13 +168,21 @@ struct GradingServiceTests {
             let (_, agency) = try await registry.approvedAgency(1)
             let id = Fixtures.idNumber()
             let w = try await registry.workers.register(Fixtures.registration(id), caller: agency, logger: testLogger)
-            _ = try await registry.workers.addSkill(w, .init(category: "nanny", level: 5, assessedOn: "2026-01-01", assessor: "X", note: nil),
-                                                    caller: agency, logger: testLogger)
+            _ = try await registry.workers.addSkill(
+                w,
+                .init(category: "nanny", level: 5, assessedOn: "2026-01-01", assessor: "X", note: nil),
+                caller: agency,
+                logger: testLogger
+            )
             _ = try await registry.grading.drainQueue(logger: testLogger)
             let clean = try await registry.grading.explained(w, language: "en", logger: testLogger)
             let (sourceID, _, _, police) = try await registry.source("police-g", kind: "police")
-            _ = try await registry.flags.submit([flag(id, "G-1", "child_or_elder_abuse", severity: 3, status: "convicted")], sourceID: sourceID,
-                                                caller: police, logger: testLogger)
+            _ = try await registry.flags.submit(
+                [flag(id, "G-1", "child_or_elder_abuse", severity: 3, status: "convicted")],
+                sourceID: sourceID,
+                caller: police,
+                logger: testLogger
+            )
             _ = try await registry.grading.drainQueue(logger: testLogger)
             let flagged = try await registry.grading.explained(w, language: "en", logger: testLogger)
             #expect(flagged.grade == "D")
@@ -99,10 +191,13 @@ struct GradingServiceTests {
             #expect(flagged.history.last?.toGrade == "D")
 
             try await registry.database.withConnection { connection in
-                let rows = try await connection.query("""
+                let rows = try await connection.query(
+                    """
                     INSERT INTO cases (worker_id, requester_kind, grounds, statement, state, policy_version)
                     VALUES (\(w), 'system', 'abuse', 'test', 'executed', 'test') RETURNING id
-                    """, logger: testLogger)
+                    """,
+                    logger: testLogger
+                )
                 var caseID: UUID?
                 for try await cid in rows.decode(UUID.self) { caseID = cid }
                 try await connection.query("INSERT INTO bans (worker_id, case_id) VALUES (\(w), \(caseID))", logger: testLogger)
@@ -124,7 +219,11 @@ struct GradingServiceTests {
             let (_, agency) = try await registry.approvedAgency(1)
             var ids: [UUID] = []
             for i in 0..<5 {
-                let w = try await registry.workers.register(Fixtures.registration(Fixtures.idNumber(serial: 700 + 2 * i), phone: nil), caller: agency, logger: testLogger)
+                let w = try await registry.workers.register(
+                    Fixtures.registration(Fixtures.idNumber(serial: 700 + 2 * i), phone: nil),
+                    caller: agency,
+                    logger: testLogger
+                )
                 try await registry.workers.assess(w, .init(ethicsRating: 5), caller: agency, logger: testLogger)
                 ids.append(w)
             }
@@ -133,8 +232,13 @@ struct GradingServiceTests {
             var policies = registry.policies
             policies.grading.version = "test.2"
             policies.grading.composite = .init(ethicsWeight: 0.9, skillWeight: 0.1)
-            let changed = try Registry(configuration: registry.configuration, policies: policies, database: registry.database, keys: registry.keys,
-                                       hasher: testHasher)
+            let changed = try Registry(
+                configuration: registry.configuration,
+                policies: policies,
+                database: registry.database,
+                keys: registry.keys,
+                hasher: testHasher
+            )
             #expect(try await changed.grading.regradeAll(batch: 2, logger: testLogger) { _, _ in } == 5)
             let after = try await changed.grading.explained(ids[0], language: "en", logger: testLogger)
             #expect(after.policyVersion == "test.2" && before.policyVersion == registry.policies.grading.version)
@@ -153,11 +257,29 @@ struct GradingServiceTests {
             var engagements: [UUID] = []
             var employers: [Caller] = []
             for i in 0..<3 {
-                let employerID = try await registry.accounts.registerEmployer(.init(email: "e\(i)@example.cn", phone: nil, password: "employer password",
-                                                                                    householdName: "家\(i)", regionCode: "320102"), caller: .system, logger: testLogger)
+                let employerID = try await registry.accounts.registerEmployer(
+                    .init(
+                        email: "e\(i)@example.cn",
+                        phone: nil,
+                        password: "employer password",
+                        householdName: "家\(i)",
+                        regionCode: "320102"
+                    ),
+                    caller: .system,
+                    logger: testLogger
+                )
                 let employer = Caller(Principal(.user(id: employerID.uuidString.lowercased(), role: .employer, agencyID: nil, workerID: nil)))
-                let e = try await registry.engagements.place(.init(workerId: h.workerID, employerEmail: "e\(i)@example.cn", employerPhone: nil,
-                                                                   category: "nanny", startsOn: "2026-01-01"), caller: h.agency, logger: testLogger)
+                let e = try await registry.engagements.place(
+                    .init(
+                        workerId: h.workerID,
+                        employerEmail: "e\(i)@example.cn",
+                        employerPhone: nil,
+                        category: "nanny",
+                        startsOn: "2026-01-01"
+                    ),
+                    caller: h.agency,
+                    logger: testLogger
+                )
                 _ = try await registry.engagements.transition(e, "confirm", caller: employer, logger: testLogger)
                 engagements.append(e)
                 employers.append(employer)
@@ -170,16 +292,27 @@ struct GradingServiceTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for i in 0..<3 {
                     group.addTask {
-                        _ = try await registry.engagements.review(engagement: placed[i],
-                            .init(skillScores: ["quality": 2 + i], ethicsScores: ["honesty": 1 + i, "respect": 2, "reliability": 3, "care": 1 + i], comment: nil),
-                            caller: households[i], logger: testLogger)
+                        _ = try await registry.engagements.review(
+                            engagement: placed[i],
+                            .init(
+                                skillScores: ["quality": 2 + i],
+                                ethicsScores: ["honesty": 1 + i, "respect": 2, "reliability": 3, "care": 1 + i],
+                                comment: nil
+                            ),
+                            caller: households[i],
+                            logger: testLogger
+                        )
                     }
                     group.addTask { _ = try await registry.grading.drainQueue(logger: testLogger) }
                 }
                 group.addTask { try await registry.workers.assess(h.workerID, .init(ethicsRating: 2), caller: h.agency, logger: testLogger) }
                 group.addTask {
-                    _ = try await registry.flags.submit([flag(Fixtures.idNumber(serial: 101), "H-1", "fraud", severity: 2, status: "alleged")],
-                                                        sourceID: sourceID, caller: police, logger: testLogger)
+                    _ = try await registry.flags.submit(
+                        [flag(Fixtures.idNumber(serial: 101), "H-1", "fraud", severity: 2, status: "alleged")],
+                        sourceID: sourceID,
+                        caller: police,
+                        logger: testLogger
+                    )
                 }
                 try await group.waitForAll()
             }

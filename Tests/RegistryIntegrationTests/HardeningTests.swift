@@ -7,10 +7,11 @@ import NIOCore
 import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
-@testable import RegistryHTTP
 import RegistryServices
 import RegistryStorage
 import Testing
+
+@testable import RegistryHTTP
 
 /// What a hostile client, agency or insider could do (issue "Hardening"): each test here failed
 /// on the code before its fix.
@@ -45,26 +46,50 @@ struct HardeningTests {
                 let error = await #expect(throws: RegistryError.self) {
                     _ = try await registry.workers.register(input, caller: agency, logger: testLogger)
                 }
-                #expect(error?.field == "full_name" && error?.code == "invalid_characters", "\(character.debugDescription): \(String(describing: error))")
+                #expect(
+                    error?.field == "full_name" && error?.code == "invalid_characters",
+                    "\(character.debugDescription): \(String(describing: error))"
+                )
                 let household = await #expect(throws: RegistryError.self) {
                     _ = try await registry.accounts.registerEmployer(
-                        .init(email: "h\(i)@example.cn", phone: nil, password: "employer password", householdName: "张\(character)家",
-                              regionCode: "320102"), caller: .system, logger: testLogger)
+                        .init(
+                            email: "h\(i)@example.cn",
+                            phone: nil,
+                            password: "employer password",
+                            householdName: "张\(character)家",
+                            regionCode: "320102"
+                        ),
+                        caller: .system,
+                        logger: testLogger
+                    )
                 }
                 #expect(household?.field == "household_name", "\(character.debugDescription)")
             }
             let override = await #expect(throws: RegistryError.self) {
                 _ = try await registry.agencies.apply(
-                    .init(name: "好\u{202E}家政", uscc: Fixtures.uscc(77), regionCode: "320102", contactName: "王", contactPhone: nil,
-                          contactEmail: "x@agency.cn", password: "agency password 77"), caller: .system, logger: testLogger)
+                    .init(
+                        name: "好\u{202E}家政",
+                        uscc: Fixtures.uscc(77),
+                        regionCode: "320102",
+                        contactName: "王",
+                        contactPhone: nil,
+                        contactEmail: "x@agency.cn",
+                        password: "agency password 77"
+                    ),
+                    caller: .system,
+                    logger: testLogger
+                )
             }
             #expect(override?.field == "name" && override?.code == "invalid_characters")
             #expect(try await registry.count("SELECT count(*)::int FROM workers WHERE current_agency_id = $1", try #require(agency.agencyUUID)) == 0)
             // Free text (a case's statement) refuses controls and overrides before anything is looked up.
             for (name, character) in Self.forbiddenInText {
                 let error = await #expect(throws: RegistryError.self, "\(name)") {
-                    _ = try await registry.cases.file(.init(workerId: UUID(), grounds: "theft", statement: "丢失\(character)现金"), caller: agency,
-                                                      logger: testLogger)
+                    _ = try await registry.cases.file(
+                        .init(workerId: UUID(), grounds: "theft", statement: "丢失\(character)现金"),
+                        caller: agency,
+                        logger: testLogger
+                    )
                 }
                 #expect(error?.code == "invalid_characters" && error?.field == "statement", "\(name): \(String(describing: error))")
             }
@@ -78,16 +103,22 @@ struct HardeningTests {
             let id = Fixtures.idNumber(serial: 310)
             _ = try await registry.workers.register(Fixtures.registration(id), caller: agency, logger: testLogger)
             let (_, key, _, _) = try await registry.source("police-b", kind: "police")
-            let good: [String: Any] = ["id_number": id, "reference": "B-1", "category": "theft", "severity": 3, "status": "charged",
-                                       "occurred_on": "2025-01-01"]
+            let good: [String: Any] = [
+                "id_number": id, "reference": "B-1", "category": "theft", "severity": 3, "status": "charged",
+                "occurred_on": "2025-01-01",
+            ]
             var noReference = good
             noReference["reference"] = nil
             var textSeverity = good
             textSeverity["reference"] = "B-3"
             textSeverity["severity"] = "3"
             let body = try JSONSerialization.data(withJSONObject: ["flags": [good, noReference, textSeverity, "not an object"]])
-            let r = try await client.execute(uri: "/api/v1/flags:batch", method: .post,
-                                             headers: [.authorization: "Bearer \(key)", .contentType: "application/json"], body: ByteBuffer(bytes: body))
+            let r = try await client.execute(
+                uri: "/api/v1/flags:batch",
+                method: .post,
+                headers: [.authorization: "Bearer \(key)", .contentType: "application/json"],
+                body: ByteBuffer(bytes: body)
+            )
             #expect(r.status == .ok, "\(String(buffer: r.body))")
             let result = TestJSON.object(r.body)
             #expect(result["created"] as? Int == 1 && result["rejected"] as? Int == 3, "\(result)")
@@ -96,8 +127,10 @@ struct HardeningTests {
             if items.count == 4 {
                 #expect(items[0]["outcome"] as? String == "created")
                 #expect(items[1]["outcome"] as? String == "rejected" && items[1]["field"] as? String == "reference")
-                #expect(items[2]["outcome"] as? String == "rejected" && items[2]["field"] as? String == "severity"
-                        && items[2]["reference"] as? String == "B-3")
+                #expect(
+                    items[2]["outcome"] as? String == "rejected" && items[2]["field"] as? String == "severity"
+                        && items[2]["reference"] as? String == "B-3"
+                )
                 #expect(items[3]["outcome"] as? String == "rejected")
             }
         }
@@ -116,7 +149,9 @@ struct HardeningTests {
             // A household registered as +86 … signs in with the national number, and cannot register it twice.
             _ = try await registry.accounts.registerEmployer(
                 .init(email: nil, phone: "+86 139 0000 0001", password: "employer password", householdName: "陈家", regionCode: "320102"),
-                caller: .system, logger: testLogger)
+                caller: .system,
+                logger: testLogger
+            )
             let user = try await registry.database.withConnection { connection in
                 try await AccountStore.find(email: nil, phone: "13900000001", on: connection, logger: testLogger)
             }
@@ -130,8 +165,18 @@ struct HardeningTests {
             let admin = try await registry.adminCaller
             func apply(_ email: String) async throws -> UUID {
                 try await registry.agencies.apply(
-                    .init(name: "好帮手家政", uscc: Fixtures.uscc(91), regionCode: "320102", contactName: "王", contactPhone: nil,
-                          contactEmail: email, password: "agency password 91"), caller: .system, logger: testLogger).0
+                    .init(
+                        name: "好帮手家政",
+                        uscc: Fixtures.uscc(91),
+                        regionCode: "320102",
+                        contactName: "王",
+                        contactPhone: nil,
+                        contactEmail: email,
+                        password: "agency password 91"
+                    ),
+                    caller: .system,
+                    logger: testLogger
+                ).0
             }
             let squatter = try await apply("squatter@example.cn")
             let pending = await #expect(throws: RegistryError.self) { _ = try await apply("owner@example.cn") }
@@ -148,8 +193,12 @@ struct HardeningTests {
 
     /// Signs in over the API and returns the session token.
     func signIn(_ client: any TestClientProtocol, _ email: String, _ password: String) async throws -> String {
-        let r = try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
-                                         body: TestJSON.body(["email": email, "password": password]))
+        let r = try await client.execute(
+            uri: "/api/v1/auth/login",
+            method: .post,
+            headers: [.contentType: "application/json"],
+            body: TestJSON.body(["email": email, "password": password])
+        )
         return try #require(TestJSON.object(r.body)["token"] as? String, "\(String(buffer: r.body))")
     }
 
@@ -173,8 +222,10 @@ struct HardeningTests {
         try await withTestApp { registry, _, client in
             _ = try await registry.approvedAgency(1)
             let token = try await signIn(client, "staff1@agency.cn", "agency password 1")
-            let body = TestJSON.body(["id_number": Fixtures.idNumber(serial: 320), "full_name": "李秀英", "sex": "F",
-                                      "home_region": "320102", "service_categories": ["nanny"]])
+            let body = TestJSON.body([
+                "id_number": Fixtures.idNumber(serial: 320), "full_name": "李秀英", "sex": "F",
+                "home_region": "320102", "service_categories": ["nanny"],
+            ])
             let before = try await registry.fingerprint()
             for type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", nil] as [String?] {
                 var headers: HTTPFields = [.authorization: "Bearer \(token)"]
@@ -183,8 +234,12 @@ struct HardeningTests {
                 #expect(r.status == .unsupportedMediaType && TestJSON.errorCode(r.body) == "unsupported_media_type", "\(type ?? "none")")
             }
             #expect(changedTables(before, try await registry.fingerprint()) == [])
-            let ok = try await client.execute(uri: "/api/v1/workers", method: .post,
-                                              headers: [.authorization: "Bearer \(token)", .contentType: "application/json; charset=utf-8"], body: body)
+            let ok = try await client.execute(
+                uri: "/api/v1/workers",
+                method: .post,
+                headers: [.authorization: "Bearer \(token)", .contentType: "application/json; charset=utf-8"],
+                body: body
+            )
             #expect(ok.status == .created)
             let rows = try await registry.database.query("SELECT count(*)::int FROM workers", logger: testLogger)
             #expect(try await single(rows, Int.self) == 1)
@@ -203,16 +258,24 @@ struct HardeningTests {
             }
             // One minute short of the limit: still alive, and the use moves its mark.
             try await asOwner(endpoint) { owner in
-                try await owner.query("""
+                try await owner.query(
+                    """
                     UPDATE sessions SET last_seen_at = now() - make_interval(mins => \(Int32(minutes - 1)))
                     WHERE token_hash = \(Data(TokenGenerator.hash(used)))
-                    """, logger: testLogger)
+                    """,
+                    logger: testLogger
+                )
             }
-            #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: [.authorization: "Bearer \(idle)"]).status == .unauthorized)
+            #expect(
+                try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: [.authorization: "Bearer \(idle)"]).status == .unauthorized
+            )
             #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: [.authorization: "Bearer \(used)"]).status == .ok)
-            let rows = try await registry.database.query("""
+            let rows = try await registry.database.query(
+                """
                 SELECT (last_seen_at > now() - interval '1 minute') FROM sessions WHERE token_hash = \(Data(TokenGenerator.hash(used)))
-                """, logger: testLogger)
+                """,
+                logger: testLogger
+            )
             #expect(try await single(rows, Bool.self))
         }
     }
@@ -224,12 +287,19 @@ struct HardeningTests {
             let live = try await client.execute(uri: "/health/live", method: .get)
             #expect(live.headers[HTTPField.Name("Strict-Transport-Security")!]?.hasPrefix("max-age=") == true)
             let token = try await signIn(client, "admin@example.cn", "admin password")
-            #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: [.cookie: "__Host-registry_session=\(token)"]).status == .ok)
+            #expect(
+                try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: [.cookie: "__Host-registry_session=\(token)"]).status == .ok
+            )
             // The unprefixed name, which a sibling host or plain HTTP could set, is not read.
-            #expect(try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: [.cookie: "registry_session=\(token)"]).status == .unauthorized)
+            #expect(
+                try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: [.cookie: "registry_session=\(token)"]).status
+                    == .unauthorized
+            )
             let out = try await client.execute(uri: "/api/v1/auth/logout", method: .post, headers: [.authorization: "Bearer \(token)"])
             let cookie = try #require(out.headers[.setCookie])
-            #expect(cookie.hasPrefix("__Host-registry_session=") && cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"))
+            #expect(
+                cookie.hasPrefix("__Host-registry_session=") && cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain")
+            )
         }
         try await withTestApp { _, _, client in
             let live = try await client.execute(uri: "/health/live", method: .get)
@@ -256,8 +326,14 @@ struct HardeningTests {
                 for i in 0..<attempts {
                     group.addTask {
                         do {
-                            _ = try await registry.auth.login(.email("target@example.cn"), password: "guess \(i)", clientAddress: nil,
-                                                              presentedToken: nil, requestID: nil, logger: testLogger)
+                            _ = try await registry.auth.login(
+                                .email("target@example.cn"),
+                                password: "guess \(i)",
+                                clientAddress: nil,
+                                presentedToken: nil,
+                                requestID: nil,
+                                logger: testLogger
+                            )
                             return "signed in"
                         } catch let error as RegistryError {
                             return error.code
@@ -283,7 +359,9 @@ struct HardeningTests {
             for i in 0..<4 {
                 let id = try await registry.accounts.registerEmployer(
                     .init(email: "guess\(i)@example.cn", phone: nil, password: "employer password", householdName: "家\(i)", regionCode: "320102"),
-                    caller: .system, logger: testLogger)
+                    caller: .system,
+                    logger: testLogger
+                )
                 employers.append(Caller(Principal(.user(id: id.text, role: .employer, agencyID: nil, workerID: nil))))
             }
             var wrong = 0
@@ -315,7 +393,10 @@ struct HardeningTests {
                 do {
                     _ = try await registry.accounts.register(
                         .init(email: "flood\(i)@example.cn", phone: nil, password: "employer password", householdName: "家", regionCode: "320102"),
-                        caller: .system, clientAddress: "203.0.113.9", logger: testLogger)
+                        caller: .system,
+                        clientAddress: "203.0.113.9",
+                        logger: testLogger
+                    )
                     answers.append("ok")
                 } catch let error as RegistryError {
                     answers.append(error.code)
@@ -335,7 +416,10 @@ struct HardeningTests {
         let results = await withTaskGroup(of: String.self) { group in
             for _ in 0..<12 {
                 group.addTask {
-                    do { _ = try await hasher.hash("a password to hash"); return "hashed" } catch let e as RegistryError { return e.code } catch { return "?" }
+                    do {
+                        _ = try await hasher.hash("a password to hash")
+                        return "hashed"
+                    } catch let e as RegistryError { return e.code } catch { return "?" }
                 }
             }
             var all: [String] = []
@@ -363,9 +447,12 @@ struct HardeningTests {
                 let limit = registry.policies.reports.publicLookupsPerMinute
                 let body = TestJSON.body(["id_number": Fixtures.idNumber(serial: 330)])
                 func lookup(_ forwardedFor: String) async throws -> HTTPResponse.Status {
-                    try await client.execute(uri: "/api/v1/public/ban-status", method: .post,
-                                             headers: [.contentType: "application/json", HTTPField.Name("X-Forwarded-For")!: forwardedFor],
-                                             body: body).status
+                    try await client.execute(
+                        uri: "/api/v1/public/ban-status",
+                        method: .post,
+                        headers: [.contentType: "application/json", HTTPField.Name("X-Forwarded-For")!: forwardedFor],
+                        body: body
+                    ).status
                 }
                 for _ in 0..<limit { #expect(try await lookup("198.51.100.1") == .ok) }
                 #expect(try await lookup("198.51.100.1") == .tooManyRequests)
@@ -382,9 +469,14 @@ struct HardeningTests {
                 let limit = registry.policies.reports.publicLookupsPerMinute
                 var statuses: [HTTPResponse.Status] = []
                 for i in 0...limit {
-                    statuses.append(try await client.execute(uri: "/api/v1/public/ban-status", method: .post,
-                                                             headers: [.contentType: "application/json", HTTPField.Name("X-Forwarded-For")!: "203.0.113.\(i)"],
-                                                             body: TestJSON.body(["id_number": Fixtures.idNumber(serial: 330)])).status)
+                    statuses.append(
+                        try await client.execute(
+                            uri: "/api/v1/public/ban-status",
+                            method: .post,
+                            headers: [.contentType: "application/json", HTTPField.Name("X-Forwarded-For")!: "203.0.113.\(i)"],
+                            body: TestJSON.body(["id_number": Fixtures.idNumber(serial: 330)])
+                        ).status
+                    )
                 }
                 #expect(statuses.last == .tooManyRequests, "\(statuses)")
             }
@@ -393,7 +485,9 @@ struct HardeningTests {
 
     @Test("REGISTRY_PUBLIC_URL is the origin of links that leave the browser; a malformed one is refused")
     func publicURL() throws {
-        let c = try Configuration.fromEnvironment(["REGISTRY_PUBLIC_URL": "https://registry.example.cn/", "REGISTRY_TRUSTED_PROXIES": "10.0.0.0/8, fd00::/8"])
+        let c = try Configuration.fromEnvironment([
+            "REGISTRY_PUBLIC_URL": "https://registry.example.cn/", "REGISTRY_TRUSTED_PROXIES": "10.0.0.0/8, fd00::/8",
+        ])
         #expect(c.publicURL == "https://registry.example.cn")
         #expect(c.trustedProxies.count == 2)
         for bad in ["registry.example.cn", "ftp://x.cn", "https://", "https://x.cn/?a=1"] {
@@ -411,8 +505,10 @@ struct HardeningTests {
             let w = try await registry.workers.register(Fixtures.registration(id), caller: a, logger: testLogger)
             let requested = try await registry.transfers.request(idNumber: id, caller: b, logger: testLogger)
             let tid = try #require(UUID(uuidString: requested.transfer.id))
-            for view in [requested.transfer, try await registry.transfers.get(tid, caller: b, logger: testLogger),
-                         try #require(try await registry.transfers.list(openOnly: true, caller: b, logger: testLogger).first)] {
+            for view in [
+                requested.transfer, try await registry.transfers.get(tid, caller: b, logger: testLogger),
+                try #require(try await registry.transfers.list(openOnly: true, caller: b, logger: testLogger).first),
+            ] {
                 #expect(view.workerName == nil && view.fromAgencyName == nil && view.fromAgencyId == nil)
             }
             // The agency in custody sees who asked and for whom.
@@ -431,18 +527,27 @@ struct HardeningTests {
             #expect(codes.last == "code_exhausted")
             // The right code no longer works either; resends are refused.
             let right = try #require(try await registry.lastConsentCode())
-            let late = await #expect(throws: RegistryError.self) { _ = try await registry.transfers.consent(tid, code: right, caller: b, logger: testLogger) }
+            let late = await #expect(throws: RegistryError.self) {
+                _ = try await registry.transfers.consent(tid, code: right, caller: b, logger: testLogger)
+            }
             #expect(late?.code == "code_exhausted")
             let resend = await #expect(throws: RegistryError.self) { _ = try await registry.transfers.resendCode(tid, caller: b, logger: testLogger) }
             #expect(resend?.code == "codes_exhausted" || resend?.code == "code_exhausted")
             // She still consents in her own account: the file is hers. And she can withdraw until it completes.
             _ = try await registry.accounts.startWorkerAccount(w, workers: registry.workers, caller: a, logger: testLogger)
             let activation = try #require(try await registry.lastCode("worker_activation_code"))
-            try await registry.accounts.activateWorker(phone: "13800138000", code: activation, password: "worker password",
-                                                       throttle: registry.policies.authentication, logger: testLogger)
-            let user = try #require(try await registry.database.withConnection { c in
-                try await AccountStore.find(email: nil, phone: "13800138000", on: c, logger: testLogger)
-            })
+            try await registry.accounts.activateWorker(
+                phone: "13800138000",
+                code: activation,
+                password: "worker password",
+                throttle: registry.policies.authentication,
+                logger: testLogger
+            )
+            let user = try #require(
+                try await registry.database.withConnection { c in
+                    try await AccountStore.find(email: nil, phone: "13800138000", on: c, logger: testLogger)
+                }
+            )
             let worker = Caller(Principal(.user(id: user.id.text, role: .worker, agencyID: nil, workerID: w.text)))
             let mine = try await registry.transfers.list(openOnly: true, caller: worker, logger: testLogger)
             #expect(mine.map(\.id) == [tid.text] && mine.first?.fromAgencyName != nil)
@@ -476,14 +581,26 @@ struct HardeningTests {
             let h = try await Household.make(registry)
             let e = try await registry.engagements.place(
                 .init(workerId: h.workerID, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: "2026-01-01"),
-                caller: h.agency, logger: testLogger)
+                caller: h.agency,
+                logger: testLogger
+            )
             _ = try await registry.engagements.transition(e, "confirm", caller: h.employer, logger: testLogger)
-            _ = try await registry.engagements.review(engagement: e, .init(skillScores: ["punctuality": 4], ethicsScores: ["honesty": 5, "respect": 5, "reliability": 5, "care": 5],
-                                                             comment: "很好"), caller: h.employer, logger: testLogger)
+            _ = try await registry.engagements.review(
+                engagement: e,
+                .init(
+                    skillScores: ["punctuality": 4],
+                    ethicsScores: ["honesty": 5, "respect": 5, "reliability": 5, "care": 5],
+                    comment: "很好"
+                ),
+                caller: h.employer,
+                logger: testLogger
+            )
             // A second household checks her with a consent code.
             let otherID = try await registry.accounts.registerEmployer(
                 .init(email: "other@example.cn", phone: nil, password: "employer password", householdName: "王家", regionCode: "320102"),
-                caller: .system, logger: testLogger)
+                caller: .system,
+                logger: testLogger
+            )
             let other = Caller(Principal(.user(id: otherID.text, role: .employer, agencyID: nil, workerID: nil)))
             let issued = try await registry.consents.issue(caller: h.worker, logger: testLogger)
             _ = try await registry.consents.redeem(code: try #require(issued.code), caller: other, logger: testLogger)
@@ -505,25 +622,34 @@ struct HardeningTests {
             var throttled = 0
             for _ in 0...limit {
                 do {
-                    _ = try await registry.reports.searchAvailable(.init(region: nil, category: nil, minLevel: nil, minGrade: nil, limit: 5, offset: 0),
-                                                                   caller: h.employer, logger: testLogger)
+                    _ = try await registry.reports.searchAvailable(
+                        .init(region: nil, category: nil, minLevel: nil, minGrade: nil, limit: 5, offset: 0),
+                        caller: h.employer,
+                        logger: testLogger
+                    )
                 } catch let e as RegistryError where e.code == "too_many_attempts" { throttled += 1 }
             }
             #expect(throttled == 1)
             // Per employer: another household still searches.
             let otherID = try await registry.accounts.registerEmployer(
                 .init(email: "other-home@example.cn", phone: nil, password: "employer password", householdName: "李家", regionCode: "320102"),
-                caller: .system, logger: testLogger)
+                caller: .system,
+                logger: testLogger
+            )
             let other = Caller(Principal(.user(id: otherID.uuidString.lowercased(), role: .employer, agencyID: nil, workerID: nil)))
-            _ = try await registry.reports.searchAvailable(.init(region: nil, category: nil, minLevel: nil, minGrade: nil, limit: 5, offset: 0),
-                                                           caller: other, logger: testLogger)
+            _ = try await registry.reports.searchAvailable(
+                .init(region: nil, category: nil, minLevel: nil, minGrade: nil, limit: 5, offset: 0),
+                caller: other,
+                logger: testLogger
+            )
         }
     }
 
     @Test("sealed values are bound to their row and key version; a value moved to another row does not open; legacy values still open")
     func sealedValuesBoundToTheirPlace() throws {
         let ring = KeyRing.random()
-        let a = UUID(), b = UUID()
+        let a = UUID()
+        let b = UUID()
         let sealed = ring.seal("11010519491231002X", context: SealedPlace.workerID(a))
         #expect(try ring.open(sealed, context: SealedPlace.workerID(a)) == "11010519491231002X")
         expectErrorSync("unsealable") { try ring.open(sealed, context: SealedPlace.workerID(b)) }
@@ -547,8 +673,15 @@ struct HardeningTests {
         try await withTestRegistry { registry, _ in
             let (_, agency) = try await registry.approvedAgency(1)
             var workers: [UUID] = []
-            for i in 0..<5 { workers.append(try await registry.workers.register(Fixtures.registration(Fixtures.idNumber(serial: 600 + 2 * i)),
-                                                                                caller: agency, logger: testLogger)) }
+            for i in 0..<5 {
+                workers.append(
+                    try await registry.workers.register(
+                        Fixtures.registration(Fixtures.idNumber(serial: 600 + 2 * i)),
+                        caller: agency,
+                        logger: testLogger
+                    )
+                )
+            }
             let (sourceID, _, _, police) = try await registry.source("police-k", kind: "police", signed: true)
             _ = try await registry.flags.submit([flag(Fixtures.idNumber(serial: 600), "K-1")], sourceID: sourceID, caller: police, logger: testLogger)
             let rotated = registry.keys.addingSealingVersion()
@@ -556,16 +689,28 @@ struct HardeningTests {
             #expect(summary.workers == 5 && summary.narratives == 1 && summary.secrets == 1, "\(summary)")
             var opened = 0
             for try await (id, cipher, version) in try await registry.database.query(
-                "SELECT id, id_ciphertext, id_key_version FROM workers", logger: testLogger).decode((UUID, Data, Int16).self) {
+                "SELECT id, id_ciphertext, id_key_version FROM workers",
+                logger: testLogger
+            ).decode((UUID, Data, Int16).self) {
                 #expect(version == 2 && KeyRing.version(of: Array(cipher)) == 2)
                 if (try? rotated.open(Array(cipher), context: SealedPlace.workerID(id))) != nil { opened += 1 }
             }
             #expect(opened == 5)
             // The narrative and the source's signing secret too, read from their rows.
-            let narrative = try await single(try await registry.database.query("SELECT narrative_enc FROM flags WHERE narrative_enc IS NOT NULL",
-                                                                                logger: testLogger), Data.self)
-            let secret = try await single(try await registry.database.query("SELECT signing_secret_enc FROM integration_sources WHERE id = \(sourceID)",
-                                                                             logger: testLogger), Data.self)
+            let narrative = try await single(
+                try await registry.database.query(
+                    "SELECT narrative_enc FROM flags WHERE narrative_enc IS NOT NULL",
+                    logger: testLogger
+                ),
+                Data.self
+            )
+            let secret = try await single(
+                try await registry.database.query(
+                    "SELECT signing_secret_enc FROM integration_sources WHERE id = \(sourceID)",
+                    logger: testLogger
+                ),
+                Data.self
+            )
             #expect(KeyRing.version(of: Array(narrative)) == 2 && KeyRing.version(of: Array(secret)) == 2)
             let before = try await registry.fingerprint()
             let again = try await KeyRotation(database: registry.database, keys: rotated).reseal(logger: testLogger)
@@ -608,23 +753,33 @@ struct HardeningTests {
             _ = try await registry.approvedAgency(1)
             try await AuditStore.integrateAll(database: registry.database, logger: testLogger)
             guard case .intact(let count, _) = try await AuditStore.verify(database: registry.database, logger: testLogger), count >= 3 else {
-                Issue.record("expected an intact chain first"); return
+                Issue.record("expected an intact chain first")
+                return
             }
             try await asOwner(endpoint) { owner in
                 // The schema owner makes the database's hash function agree with whatever a row says, then rewrites a row.
-                try await owner.query("""
+                try await owner.query(
+                    """
                     CREATE OR REPLACE FUNCTION audit_content_hash(
                         p_id bigint, p_occurred_at timestamptz, p_actor_kind text, p_actor_id uuid, p_actor_role text,
                         p_action text, p_subject_type text, p_subject_id text, p_request_id text, p_details jsonb
                     ) RETURNS bytea LANGUAGE sql STABLE AS $$ SELECT content_hash FROM audit_log WHERE id = p_id $$
-                    """, logger: testLogger)
+                    """,
+                    logger: testLogger
+                )
                 try await owner.query("ALTER TABLE audit_log DISABLE TRIGGER USER", logger: testLogger)
-                try await owner.query("""
+                try await owner.query(
+                    """
                     UPDATE audit_log SET details = '{"forged": true}' WHERE id = (SELECT event_id FROM audit_chain WHERE seq = 2)
-                    """, logger: testLogger)
+                    """,
+                    logger: testLogger
+                )
             }
             let (result, _) = try await AuditStore.verifyChain(database: registry.database, logger: testLogger)
-            guard case .broken(let seq, _, let reason) = result else { Issue.record("the rewrite went unnoticed: \(result)"); return }
+            guard case .broken(let seq, _, let reason) = result else {
+                Issue.record("the rewrite went unnoticed: \(result)")
+                return
+            }
             #expect(seq == 2 && reason.contains("changed"))
         }
     }
@@ -640,15 +795,20 @@ struct HardeningTests {
                 } catch let error as PSQLError { return error.serverInfo?[.sqlState] } catch { return "?" }
             }
             #expect(await sqlState("DELETE FROM audit_queue") == "42501")
-            #expect(await sqlState("""
-                INSERT INTO audit_chain (seq, event_id, prev_hash, hash)
-                SELECT 1000000, min(id), decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex') FROM audit_log
-                """) == "42501")
+            #expect(
+                await sqlState(
+                    """
+                    INSERT INTO audit_chain (seq, event_id, prev_hash, hash)
+                    SELECT 1000000, min(id), decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex') FROM audit_log
+                    """
+                ) == "42501"
+            )
             // Through the function, as the service, the queue is chained, and the chain verifies.
             let chained = try await AuditStore.integrate(database: registry.database, logger: testLogger)
             #expect(chained >= 3)
             guard case .intact = try await AuditStore.verify(database: registry.database, logger: testLogger) else {
-                Issue.record("expected an intact chain"); return
+                Issue.record("expected an intact chain")
+                return
             }
         }
     }
@@ -660,8 +820,11 @@ struct HardeningTests {
             let max = registry.policies.reports.consentCodesLiveMax
             var issued: [ConsentService.Issued] = []
             for i in 0..<max {
-                issued.append(i % 2 == 0 ? try await registry.consents.issue(caller: h.worker, logger: testLogger)
-                                         : try await registry.consents.issueByAgency(h.workerID, workers: registry.workers, caller: h.agency, logger: testLogger))
+                issued.append(
+                    i % 2 == 0
+                        ? try await registry.consents.issue(caller: h.worker, logger: testLogger)
+                        : try await registry.consents.issueByAgency(h.workerID, workers: registry.workers, caller: h.agency, logger: testLogger)
+                )
             }
             let over = await #expect(throws: RegistryError.self) { _ = try await registry.consents.issue(caller: h.worker, logger: testLogger) }
             #expect(over?.code == "too_many_codes")
@@ -683,15 +846,40 @@ struct HardeningTests {
             let h = try await Household.make(registry)
             let scores = [(5, 4), (3, 2), (4, 5), (1, 3)]
             for (i, (quality, honesty)) in scores.enumerated() {
-                let employerID = try await registry.accounts.registerEmployer(.init(email: "r\(i)@example.cn", phone: nil, password: "employer password",
-                                                                                    householdName: "家\(i)", regionCode: "320102"), caller: .system, logger: testLogger)
+                let employerID = try await registry.accounts.registerEmployer(
+                    .init(
+                        email: "r\(i)@example.cn",
+                        phone: nil,
+                        password: "employer password",
+                        householdName: "家\(i)",
+                        regionCode: "320102"
+                    ),
+                    caller: .system,
+                    logger: testLogger
+                )
                 let employer = Caller(Principal(.user(id: employerID.uuidString.lowercased(), role: .employer, agencyID: nil, workerID: nil)))
-                let e = try await registry.engagements.place(.init(workerId: h.workerID, employerEmail: "r\(i)@example.cn", employerPhone: nil,
-                                                                   category: "nanny", startsOn: "2026-0\(i + 1)-01"), caller: h.agency, logger: testLogger)
+                let e = try await registry.engagements.place(
+                    .init(
+                        workerId: h.workerID,
+                        employerEmail: "r\(i)@example.cn",
+                        employerPhone: nil,
+                        category: "nanny",
+                        startsOn: "2026-0\(i + 1)-01"
+                    ),
+                    caller: h.agency,
+                    logger: testLogger
+                )
                 _ = try await registry.engagements.transition(e, "confirm", caller: employer, logger: testLogger)
-                _ = try await registry.engagements.review(engagement: e, .init(skillScores: ["quality": quality],
-                                                                               ethicsScores: ["honesty": honesty, "respect": 4, "reliability": 4, "care": 4],
-                                                                               comment: nil), caller: employer, logger: testLogger)
+                _ = try await registry.engagements.review(
+                    engagement: e,
+                    .init(
+                        skillScores: ["quality": quality],
+                        ethicsScores: ["honesty": honesty, "respect": 4, "reliability": 4, "care": 4],
+                        comment: nil
+                    ),
+                    caller: employer,
+                    logger: testLogger
+                )
             }
             let report = try await registry.reports.report(h.workerID, caller: h.agency, workers: registry.workers, logger: testLogger)
             #expect(report.reviews.count == 4 && report.reviews.recent.count == 2)
@@ -723,15 +911,25 @@ struct HardeningTests {
             return "\(form.text("note"))|\(form.text("evidence"))|\(file?.bytes.count ?? -1)|\(file?.contentType ?? "")"
         }
         let app = Application(router: router, logger: testLogger)
-        let leftovers = { (try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()))?
-            .filter { $0.hasPrefix("registry-form-") }.count ?? 0 }
+        let leftovers = {
+            (try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()))?
+                .filter { $0.hasPrefix("registry-form-") }.count ?? 0
+        }
         let before = leftovers()
         try await app.test(.router) { client in
-            let ok = try await client.execute(uri: "/form", method: .post, headers: [.contentType: "multipart/form-data; boundary=XyZ"],
-                                              body: Self.multipartBody(10_000))
+            let ok = try await client.execute(
+                uri: "/form",
+                method: .post,
+                headers: [.contentType: "multipart/form-data; boundary=XyZ"],
+                body: Self.multipartBody(10_000)
+            )
             #expect(String(buffer: ok.body) == "证据说明|a.pdf|10000|application/pdf")
-            let big = try await client.execute(uri: "/form", method: .post, headers: [.contentType: "multipart/form-data; boundary=XyZ"],
-                                               body: Self.multipartBody(100_000))
+            let big = try await client.execute(
+                uri: "/form",
+                method: .post,
+                headers: [.contentType: "multipart/form-data; boundary=XyZ"],
+                body: Self.multipartBody(100_000)
+            )
             #expect(big.status == .contentTooLarge, "\(big.status)")
         }
         #expect(leftovers() == before)

@@ -11,7 +11,10 @@ struct OpenAPITests {
         var inPaths = false
         var path: String?
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line == "paths:" { inPaths = true; continue }
+            if line == "paths:" {
+                inPaths = true
+                continue
+            }
             if inPaths, !line.isEmpty, !line.hasPrefix(" ") { break }
             guard inPaths else { continue }
             if line.hasPrefix("  "), !line.hasPrefix("   "), line.hasSuffix(":") {
@@ -31,8 +34,12 @@ struct OpenAPITests {
         let documented = try Self.documented()
         try await withTestRegistry { registry, _ in
             let (_, routes) = buildRouter(registry)
-            let api = Set(routes.filter { $0.path.hasPrefix("/api/") || $0.path.hasPrefix("/health") || $0.path == "/metrics"
-                || $0.path == "/openapi.yaml" }.map { "\($0.method) \($0.path)" })
+            let api = Set(
+                routes.filter {
+                    $0.path.hasPrefix("/api/") || $0.path.hasPrefix("/health") || $0.path == "/metrics"
+                        || $0.path == "/openapi.yaml"
+                }.map { "\($0.method) \($0.path)" }
+            )
             #expect(api.subtracting(documented).isEmpty, "undocumented: \(api.subtracting(documented).sorted())")
             #expect(documented.subtracting(api).isEmpty, "documented but not routed: \(documented.subtracting(api).sorted())")
         }

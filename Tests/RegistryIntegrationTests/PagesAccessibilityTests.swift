@@ -3,10 +3,11 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import RegistryDomain
-@testable import RegistryHTTP
 import RegistryServices
 import RegistryStorage
 import Testing
+
+@testable import RegistryHTTP
 
 /// Accessibility, checked structurally on the rendered pages: every GET page of every role (with
 /// data on it: engagements, reviews, flags, disputes, a transfer, a case) and the answers to
@@ -38,10 +39,15 @@ struct PagesAccessibilityTests {
             func place() async throws -> UUID {
                 try await registry.engagements.place(
                     .init(workerId: h.workerID, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: today),
-                    caller: h.agency, logger: testLogger)
+                    caller: h.agency,
+                    logger: testLogger
+                )
             }
-            let review = EngagementService.ReviewInput(skillScores: ["quality": 4], ethicsScores: ["honesty": 5, "respect": 5, "reliability": 4, "care": 5],
-                                                       comment: "认真负责")
+            let review = EngagementService.ReviewInput(
+                skillScores: ["quality": 4],
+                ethicsScores: ["honesty": 5, "respect": 5, "reliability": 4, "care": 5],
+                comment: "认真负责"
+            )
             // Two reviewed engagements (one review disputed), and one awaiting the household.
             var reviews: [UUID] = []
             for _ in 0..<2 {
@@ -55,9 +61,14 @@ struct PagesAccessibilityTests {
             // Two police records about her: one disputed, one not.
             let (sourceID, _, _, police) = try await registry.source("police-a11y", kind: "police")
             let results = try await registry.flags.submit(
-                [flag(Fixtures.idNumber(serial: 101), "A11Y-1", "fraud", severity: 1, status: "alleged"),
-                 flag(Fixtures.idNumber(serial: 101), "A11Y-2", "fraud", severity: 1, status: "alleged")],
-                sourceID: sourceID, caller: police, logger: testLogger)
+                [
+                    flag(Fixtures.idNumber(serial: 101), "A11Y-1", "fraud", severity: 1, status: "alleged"),
+                    flag(Fixtures.idNumber(serial: 101), "A11Y-2", "fraud", severity: 1, status: "alleged"),
+                ],
+                sourceID: sourceID,
+                caller: police,
+                logger: testLogger
+            )
             let flags = results.compactMap { $0.flagId.flatMap(UUID.init(uuidString:)) }
             try #require(flags.count == 2)
             let flagDispute = try await registry.flags.dispute(flagID: flags[0], reason: "不是我", caller: h.worker, logger: testLogger)
@@ -66,12 +77,27 @@ struct PagesAccessibilityTests {
             // Another agency asks for her file; the household files a case.
             let (_, other) = try await registry.approvedAgency(2)
             let transfer = try await registry.transfers.request(idNumber: Fixtures.idNumber(serial: 101), caller: other, logger: testLogger)
-            let caseID = try await registry.cases.file(.init(workerId: h.workerID, grounds: "theft", statement: "首饰丢失"), caller: h.employer,
-                                                       logger: testLogger)
+            let caseID = try await registry.cases.file(
+                .init(workerId: h.workerID, grounds: "theft", statement: "首饰丢失"),
+                caller: h.employer,
+                logger: testLogger
+            )
             _ = try await registry.makeUser(role: .admin, email: "a11y-admin@example.cn", password: "admin password!")
-            return Fixture(household: h, worker: h.workerID.text, proposed: proposed.text, reviewed: reviews[0].text, otherReview: reviews[1].text,
-                           openFlag: flags[1].text, transfer: transfer.transfer.id, caseID: caseID.text, agencyID: h.agencyID.text,
-                           reviewDispute: reviewDispute.text, flagDispute: flagDispute.text, sourceID: sourceID.text, keyID: keyID.text)
+            return Fixture(
+                household: h,
+                worker: h.workerID.text,
+                proposed: proposed.text,
+                reviewed: reviews[0].text,
+                otherReview: reviews[1].text,
+                openFlag: flags[1].text,
+                transfer: transfer.transfer.id,
+                caseID: caseID.text,
+                agencyID: h.agencyID.text,
+                reviewDispute: reviewDispute.text,
+                flagDispute: flagDispute.text,
+                sourceID: sourceID.text,
+                keyID: keyID.text
+            )
         }
     }
 
@@ -87,32 +113,50 @@ struct PagesAccessibilityTests {
         try await withTestApp { registry, _, client in
             let f = try await Fixture.make(registry)
             let w = "/agency/workers/\(f.worker)"
-            var agency = PageClient(client: client), other = PageClient(client: client), employer = PageClient(client: client)
-            var worker = PageClient(client: client), admin = PageClient(client: client)
+            var agency = PageClient(client: client)
+            var other = PageClient(client: client)
+            var employer = PageClient(client: client)
+            var worker = PageClient(client: client)
+            var admin = PageClient(client: client)
             _ = try await agency.signIn(email: "staff1@agency.cn", password: "agency password 1")
             _ = try await other.signIn(email: "staff2@agency.cn", password: "agency password 2")
             _ = try await employer.signIn(email: "home@example.cn", password: "employer password")
             _ = try await worker.signIn(email: "13800138001", password: "worker password")
             _ = try await admin.signIn(email: "a11y-admin@example.cn", password: "admin password!")
             var visitors = [
-                Visitor(name: "anonymous", client: PageClient(client: client),
-                        pages: ["/", "/signin", "/apply", "/employer/register", "/activate", "/no/such/page"]),
-                Visitor(name: "agency", client: agency, pages: [
-                    "/agency", "/agency/workers", "/agency/workers?q=%E6%9D%8E", "/agency/workers/new", w, w + "/tenure", w + "/trainings/new",
-                    w + "/health-certificates/new", w + "/skills/new", w + "/placements/new", "/agency/placements", "/agency/transfers",
-                    "/agency/transfers/new", "/agency/transfers/\(f.transfer)", "/agency/import",
-                ]),
+                Visitor(
+                    name: "anonymous",
+                    client: PageClient(client: client),
+                    pages: ["/", "/signin", "/apply", "/employer/register", "/activate", "/no/such/page"]
+                ),
+                Visitor(
+                    name: "agency",
+                    client: agency,
+                    pages: [
+                        "/agency", "/agency/workers", "/agency/workers?q=%E6%9D%8E", "/agency/workers/new", w, w + "/tenure", w + "/trainings/new",
+                        w + "/health-certificates/new", w + "/skills/new", w + "/placements/new", "/agency/placements", "/agency/transfers",
+                        "/agency/transfers/new", "/agency/transfers/\(f.transfer)", "/agency/import",
+                    ]
+                ),
                 Visitor(name: "other agency", client: other, pages: ["/agency/transfers", "/agency/transfers/\(f.transfer)", "/agency/placements"]),
-                Visitor(name: "employer", client: employer, pages: [
-                    "/employer", "/check", "/check?code=ABCD2345", "/employer/workers/\(f.worker)/report",
-                    "/employer/engagements/\(f.proposed)/review", "/employer/workers/\(f.worker)/case/new", "/cases/\(f.caseID)",
-                ]),
+                Visitor(
+                    name: "employer",
+                    client: employer,
+                    pages: [
+                        "/employer", "/check", "/check?code=ABCD2345", "/employer/workers/\(f.worker)/report",
+                        "/employer/engagements/\(f.proposed)/review", "/employer/workers/\(f.worker)/case/new", "/cases/\(f.caseID)",
+                    ]
+                ),
                 Visitor(name: "worker", client: worker, pages: ["/worker", "/cases/\(f.caseID)"]),
-                Visitor(name: "admin", client: admin, pages: [
-                    "/admin", "/admin/agencies?status=approved", "/admin/agencies/\(f.agencyID)", "/admin/cases", "/cases/\(f.caseID)",
-                    "/admin/dashboard", "/admin/integrations", "/admin/integrations/\(f.sourceID)/keys/\(f.keyID)/revoke", "/admin/audit",
-                    "/admin/disputes", "/admin/disputes/\(f.reviewDispute)", "/admin/flag-disputes", "/admin/flag-disputes/\(f.flagDispute)", w,
-                ]),
+                Visitor(
+                    name: "admin",
+                    client: admin,
+                    pages: [
+                        "/admin", "/admin/agencies?status=approved", "/admin/agencies/\(f.agencyID)", "/admin/cases", "/cases/\(f.caseID)",
+                        "/admin/dashboard", "/admin/integrations", "/admin/integrations/\(f.sourceID)/keys/\(f.keyID)/revoke", "/admin/audit",
+                        "/admin/disputes", "/admin/disputes/\(f.reviewDispute)", "/admin/flag-disputes", "/admin/flag-disputes/\(f.flagDispute)", w,
+                    ]
+                ),
             ]
             var checked = 0
             for language in ["zh-CN", "en"] {
@@ -132,25 +176,61 @@ struct PagesAccessibilityTests {
                 anonymous.cookies["lang"] = language
                 _ = try await anonymous.get("/signin")
                 var answers: [(String, TestResponse)] = []
-                answers.append(("sign-in refused", try await anonymous.post("/signin", ["account": "nobody@example.cn", "password": "wrong password"])))
+                answers.append(
+                    ("sign-in refused", try await anonymous.post("/signin", ["account": "nobody@example.cn", "password": "wrong password"]))
+                )
                 answers.append(("application refused", try await anonymous.post("/apply", ["name": "x", "uscc": "1", "region_code": "32"])))
-                var agencyClient = visitors[1].client, employerClient = visitors[3].client
-                var workerClient = visitors[4].client, adminClient = visitors[5].client
+                var agencyClient = visitors[1].client
+                var employerClient = visitors[3].client
+                var workerClient = visitors[4].client
+                var adminClient = visitors[5].client
                 answers.append(("worker refused", try await agencyClient.post("/agency/workers", ["id_number": "1", "sex": "F"])))
                 answers.append(("skill refused", try await agencyClient.post(w + "/skills", ["category": "nanny"])))
-                answers.append(("placement refused", try await agencyClient.post(w + "/placements", [
-                    "employer": "nobody@example.cn", "category": "nanny", "starts_on": CivilDate.today().iso])))
-                answers.append(("placement date refused", try await agencyClient.post(w + "/placements", [
-                    "employer": "home@example.cn", "category": "nanny", "starts_on": "soon"])))
+                answers.append(
+                    (
+                        "placement refused",
+                        try await agencyClient.post(
+                            w + "/placements",
+                            [
+                                "employer": "nobody@example.cn", "category": "nanny", "starts_on": CivilDate.today().iso,
+                            ]
+                        )
+                    )
+                )
+                answers.append(
+                    (
+                        "placement date refused",
+                        try await agencyClient.post(
+                            w + "/placements",
+                            [
+                                "employer": "home@example.cn", "category": "nanny", "starts_on": "soon",
+                            ]
+                        )
+                    )
+                )
                 answers.append(("review refused", try await employerClient.post("/employer/engagements/\(f.proposed)/review", ["comment": "x"])))
                 answers.append(("check refused", try await employerClient.post("/check", ["code": "ZZZZ2345"])))
                 answers.append(("code issued", try await workerClient.post("/worker/consents", [:])))
                 answers.append(("flag dispute refused", try await workerClient.post("/worker/flags/\(f.openFlag)/dispute", ["reason": ""])))
                 answers.append(("review dispute refused", try await workerClient.post("/worker/reviews/\(f.otherReview)/dispute", ["reason": ""])))
-                answers.append(("refusal refused", try await workerClient.post("/worker/transfers/\(f.transfer)/refuse",
-                                                                               ["reason": String(repeating: "长", count: 1001)])))
-                answers.append(("flag decision refused", try await adminClient.post("/admin/flag-disputes/\(f.flagDispute)/decision",
-                                                                                   ["decision": "reject", "note": ""])))
+                answers.append(
+                    (
+                        "refusal refused",
+                        try await workerClient.post(
+                            "/worker/transfers/\(f.transfer)/refuse",
+                            ["reason": String(repeating: "长", count: 1001)]
+                        )
+                    )
+                )
+                answers.append(
+                    (
+                        "flag decision refused",
+                        try await adminClient.post(
+                            "/admin/flag-disputes/\(f.flagDispute)/decision",
+                            ["decision": "reject", "note": ""]
+                        )
+                    )
+                )
                 for (name, response) in answers {
                     let html = String(buffer: response.body)
                     #expect(response.status != .seeOther && response.status != .forbidden, "\(name): \(response.status)")
@@ -174,7 +254,8 @@ struct PagesAccessibilityTests {
             <main id="main" tabindex="-1">\(h1)\(main)</main></body></html>
             """
         }
-        let good = page("""
+        let good = page(
+            """
             <form method="post" action="/x"><input type="hidden" name="csrf_token" value="t">
             <label for="a">A</label><input id="a" name="a" required>
             <label for="b">B <span class="optional">(optional)</span></label><p class="error" id="b-error">Wrong</p>
@@ -182,7 +263,8 @@ struct PagesAccessibilityTests {
             <select id="c" name="c" aria-label="C" required><option value="">-</option></select>
             <button type="submit">Send</button></form>
             <svg role="img" aria-labelledby="s-title"><title id="s-title">Chart</title></svg><img src="/x.png" alt="">
-            """)
+            """
+        )
         #expect(Self.problems(good, language: "en") == [])
         let broken: [(String, String)] = [
             ("wrong language", page("", lang: "zh-CN")),
@@ -204,8 +286,11 @@ struct PagesAccessibilityTests {
             ("invalid without description", page("<label for=\"x\">X</label><input id=\"x\" name=\"x\" required aria-invalid=\"true\">")),
             ("dangling describedby", page("<label for=\"x\">X</label><input id=\"x\" name=\"x\" required aria-describedby=\"x-hint\">")),
             ("neither required nor optional", page("<form method=\"post\"><label for=\"x\">X</label><input id=\"x\" name=\"x\"></form>")),
-            ("no main", page("").replacingOccurrences(of: "<main id=\"main\" tabindex=\"-1\">", with: "<div>")
-                .replacingOccurrences(of: "</main>", with: "</div>")),
+            (
+                "no main",
+                page("").replacingOccurrences(of: "<main id=\"main\" tabindex=\"-1\">", with: "<div>")
+                    .replacingOccurrences(of: "</main>", with: "</div>")
+            ),
             ("no nav", page("").replacingOccurrences(of: "<nav aria-label=\"n\"><a href=\"/\">Home</a></nav>", with: "")),
         ]
         for (name, html) in broken {
@@ -279,7 +364,8 @@ struct PagesAccessibilityTests {
         // Errors are tied to their field (or announced).
         for element in elements {
             guard let classes = element.attributes["class"]?.split(separator: " ").map(String.init), classes.contains("error"),
-                  let id = element.attributes["id"] else { continue }
+                let id = element.attributes["id"]
+            else { continue }
             if !described.contains(id), element.attributes["role"] != "alert" {
                 problems.append("error #\(id) is not referenced by aria-describedby and is not an alert")
             }
@@ -317,8 +403,11 @@ struct PagesAccessibilityTests {
     static func elements(_ html: String) -> [Element] {
         let tag = #/<([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^\s=>/]+(?:\s*=\s*"[^"]*")?)*)\s*/?>/#
         return html.matches(of: tag).map { match in
-            Element(name: String(match.output.1).lowercased(), attributes: attributes(String(match.output.2)),
-                    offset: html.utf8.distance(from: html.startIndex, to: match.range.lowerBound))
+            Element(
+                name: String(match.output.1).lowercased(),
+                attributes: attributes(String(match.output.2)),
+                offset: html.utf8.distance(from: html.startIndex, to: match.range.lowerBound)
+            )
         }
     }
 
@@ -397,7 +486,8 @@ struct PagesAccessibilityTests {
             return "#" + (digits.count == 3 ? digits.map { "\($0)\($0)" }.joined() : digits)
         }
         for (text, background) in Self.textOnBackground {
-            let fg = try #require(resolve(text), "\(text)"), bg = try #require(resolve(background), "\(background)")
+            let fg = try #require(resolve(text), "\(text)")
+            let bg = try #require(resolve(background), "\(background)")
             let ratio = Self.contrast(fg, bg)
             #expect(ratio >= 4.5, "\(text) on \(background): \(String(format: "%.2f", ratio)):1")
         }
@@ -416,8 +506,10 @@ struct PagesAccessibilityTests {
         }
         #expect(colours > 10)
         // Focus: a visible outline for every focusable kind, never removed.
-        for selector in ["a:focus-visible", "button:focus-visible", "input:focus-visible", "select:focus-visible", "textarea:focus-visible",
-                         "summary:focus-visible"] {
+        for selector in [
+            "a:focus-visible", "button:focus-visible", "input:focus-visible", "select:focus-visible", "textarea:focus-visible",
+            "summary:focus-visible",
+        ] {
             #expect(css.contains(selector), "no focus style for \(selector)")
         }
         #expect(css.contains("outline: 3px solid"))
@@ -434,7 +526,9 @@ struct PagesAccessibilityTests {
                 let c = Double((value >> shift) & 0xFF) / 255
                 return c <= 0.03928 ? c / 12.92 : pow((c + 0.055) / 1.055, 2.4)
             }
-            let r: Double = linear(16), g: Double = linear(8), b: Double = linear(0)
+            let r: Double = linear(16)
+            let g: Double = linear(8)
+            let b: Double = linear(0)
             return 0.2126 * r + 0.7152 * g + 0.0722 * b
         }
         let (la, lb) = (luminance(a), luminance(b))

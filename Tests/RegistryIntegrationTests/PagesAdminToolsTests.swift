@@ -4,10 +4,11 @@ import Hummingbird
 import HummingbirdTesting
 import PostgresNIO
 import RegistryDomain
-@testable import RegistryHTTP
 import RegistryServices
 import RegistryStorage
 import Testing
+
+@testable import RegistryHTTP
 
 /// The administrators' tools over the real HTTP stack: integration sources and their keys (a
 /// key shown once), the audit log with its filters, paging and chain verification, and the
@@ -46,8 +47,10 @@ struct PagesAdminToolsTests {
     func access() async throws {
         try await withTestApp { registry, _, client in
             let id = UUID().uuidString.lowercased()
-            let pages = ["/admin/integrations", "/admin/audit", "/admin/disputes", "/admin/flag-disputes", "/admin/disputes/\(id)",
-                         "/admin/flag-disputes/\(id)", "/admin/integrations/\(id)/keys/\(id)/revoke"]
+            let pages = [
+                "/admin/integrations", "/admin/audit", "/admin/disputes", "/admin/flag-disputes", "/admin/disputes/\(id)",
+                "/admin/flag-disputes/\(id)", "/admin/integrations/\(id)/keys/\(id)/revoke",
+            ]
             for path in pages {
                 let response = try await client.execute(uri: path, method: .get)
                 #expect(response.status == .seeOther, "\(path)")
@@ -205,10 +208,20 @@ struct PagesAdminToolsTests {
             let idNumber = Fixtures.idNumber(serial: 377)
             try await registry.database.transaction(logger: testLogger) { connection in
                 for n in 0..<60 {
-                    try await AuditStore.append(AuditEvent(actorKind: .system, actorID: nil, actorRole: "system", action: "test.filler",
-                                                           subjectType: "worker", subjectID: n == 0 ? worker.uuidString.lowercased() : nil,
-                                                           requestID: nil, details: ["id_number": .string(idNumber), "n": .string(String(n))]),
-                                                on: connection, logger: testLogger)
+                    try await AuditStore.append(
+                        AuditEvent(
+                            actorKind: .system,
+                            actorID: nil,
+                            actorRole: "system",
+                            action: "test.filler",
+                            subjectType: "worker",
+                            subjectID: n == 0 ? worker.uuidString.lowercased() : nil,
+                            requestID: nil,
+                            details: ["id_number": .string(idNumber), "n": .string(String(n))]
+                        ),
+                        on: connection,
+                        logger: testLogger
+                    )
                 }
             }
             let (signedIn, adminID) = try await Self.admin(registry, client)
@@ -231,7 +244,9 @@ struct PagesAdminToolsTests {
             let page1 = Self.eventIDs(filteredHTML)
             #expect(page1.count == 50)
             #expect(!filteredHTML.contains(">auth.login</a>"))
-            let older = try #require(filteredHTML.firstMatch(of: #/href="([^"]+)" rel="next" id="older-events"/#).map { Self.unescape(String($0.output.1)) })
+            let older = try #require(
+                filteredHTML.firstMatch(of: #/href="([^"]+)" rel="next" id="older-events"/#).map { Self.unescape(String($0.output.1)) }
+            )
             #expect(older == "/admin/audit?action=test.&before=\(page1.last!)")
             let second = Self.html(try await admin.get(older))
             let page2 = Self.eventIDs(second)
@@ -269,9 +284,20 @@ struct PagesAdminToolsTests {
         try await withTestApp { registry, endpoint, client in
             try await registry.database.transaction(logger: testLogger) { connection in
                 for _ in 0..<3 {
-                    try await AuditStore.append(AuditEvent(actorKind: .system, actorID: nil, actorRole: "system", action: "test.filler",
-                                                           subjectType: "worker", subjectID: nil, requestID: nil, details: [:]),
-                                                on: connection, logger: testLogger)
+                    try await AuditStore.append(
+                        AuditEvent(
+                            actorKind: .system,
+                            actorID: nil,
+                            actorRole: "system",
+                            action: "test.filler",
+                            subjectType: "worker",
+                            subjectID: nil,
+                            requestID: nil,
+                            details: [:]
+                        ),
+                        on: connection,
+                        logger: testLogger
+                    )
                 }
             }
             var admin = try await Self.admin(registry, client).0
@@ -299,9 +325,12 @@ struct PagesAdminToolsTests {
             // The database owner edits a chained row behind the service's back.
             try await asOwner(endpoint) { client in
                 try await client.query("ALTER TABLE audit_log DISABLE TRIGGER USER", logger: testLogger)
-                try await client.query("""
+                try await client.query(
+                    """
                     UPDATE audit_log SET details = '{"forged": true}' WHERE id = (SELECT event_id FROM audit_chain WHERE seq = 2)
-                    """, logger: testLogger)
+                    """,
+                    logger: testLogger
+                )
                 try await client.query("ALTER TABLE audit_log ENABLE TRIGGER USER", logger: testLogger)
             }
             let broken = try await admin.post("/admin/audit/verify", [:])
@@ -319,13 +348,20 @@ struct PagesAdminToolsTests {
             let h = try await Household.make(registry)
             let engagement = try await registry.engagements.place(
                 .init(workerId: h.workerID, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: CivilDate.today().iso),
-                caller: h.agency, logger: testLogger)
+                caller: h.agency,
+                logger: testLogger
+            )
             _ = try await registry.engagements.transition(engagement, "confirm", caller: h.employer, logger: testLogger)
             let reviewID = try await registry.engagements.review(
                 engagement: engagement,
-                .init(skillScores: ["punctuality": 2, "quality": 2], ethicsScores: ["honesty": 1, "respect": 2, "reliability": 2, "care": 2],
-                      comment: "她<b>偷懒</b>"),
-                caller: h.employer, logger: testLogger)
+                .init(
+                    skillScores: ["punctuality": 2, "quality": 2],
+                    ethicsScores: ["honesty": 1, "respect": 2, "reliability": 2, "care": 2],
+                    comment: "她<b>偷懒</b>"
+                ),
+                caller: h.employer,
+                logger: testLogger
+            )
             let disputeID = try await registry.engagements.dispute(reviewID, reason: "评价与事实不符 <script>", caller: h.worker, logger: testLogger)
             let path = "/admin/disputes/\(disputeID.uuidString.lowercased())"
 
@@ -374,8 +410,12 @@ struct PagesAdminToolsTests {
         try await withTestApp { registry, _, client in
             let h = try await Household.make(registry)
             let (sourceID, _, _, police) = try await registry.source("police-pages", kind: "police")
-            let result = try await registry.flags.submit([flag(Fixtures.idNumber(serial: 101), "FD-7", "fraud", severity: 1, status: "alleged")],
-                                                         sourceID: sourceID, caller: police, logger: testLogger)
+            let result = try await registry.flags.submit(
+                [flag(Fixtures.idNumber(serial: 101), "FD-7", "fraud", severity: 1, status: "alleged")],
+                sourceID: sourceID,
+                caller: police,
+                logger: testLogger
+            )
             let flagID = try #require(result.first?.flagId.flatMap(UUID.init(uuidString:)))
             let disputeID = try await registry.flags.dispute(flagID: flagID, reason: "我从未涉及此事", caller: h.worker, logger: testLogger)
             let path = "/admin/flag-disputes/\(disputeID.uuidString.lowercased())"

@@ -4,10 +4,11 @@ import Hummingbird
 import HummingbirdTesting
 import PostgresNIO
 import RegistryDomain
-@testable import RegistryHTTP
 import RegistryServices
 import RegistryStorage
 import Testing
+
+@testable import RegistryHTTP
 
 /// The revocation case pages over the real HTTP stack: filing with evidence in a multipart
 /// form, the case page for each party, the administrators' steps with four eyes, the objection.
@@ -21,7 +22,9 @@ struct PagesCaseTests {
         let h = try await Household.make(registry)
         let engagement = try await registry.engagements.place(
             .init(workerId: h.workerID, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: CivilDate.today().iso),
-            caller: h.agency, logger: testLogger)
+            caller: h.agency,
+            logger: testLogger
+        )
         _ = try await registry.engagements.transition(engagement, "confirm", caller: h.employer, logger: testLogger)
         return h
     }
@@ -45,8 +48,12 @@ struct PagesCaseTests {
                 #expect(response.status == .seeOther, "\(path)")
                 #expect(response.headers[.location]?.hasPrefix("/signin?next=") == true, "\(path)")
             }
-            let post = try await client.execute(uri: "/cases/\(id)/commands", method: .post, headers: PageClient.formHeaders,
-                                                body: ByteBuffer(string: "command=start_review&reason=x"))
+            let post = try await client.execute(
+                uri: "/cases/\(id)/commands",
+                method: .post,
+                headers: PageClient.formHeaders,
+                body: ByteBuffer(string: "command=start_review&reason=x")
+            )
             #expect(post.status == .seeOther)
             #expect(post.headers[.location] == "/signin")
         }
@@ -120,22 +127,35 @@ struct PagesCaseTests {
             #expect(String(buffer: try await employer.get("/employer").body).contains("href=\"/cases/\(id.uuidString.lowercased())\""))
 
             // More evidence on the case page, same checks.
-            let more = try await employer.postMultipart("/cases/\(id.uuidString.lowercased())/evidence", [:],
-                                                        files: [("evidence", "receipt.png", "image/png", Self.png)], csrf: .none)
+            let more = try await employer.postMultipart(
+                "/cases/\(id.uuidString.lowercased())/evidence",
+                [:],
+                files: [("evidence", "receipt.png", "image/png", Self.png)],
+                csrf: .none
+            )
             #expect(more.status == .forbidden)
-            let added = try await employer.postMultipart("/cases/\(id.uuidString.lowercased())/evidence", [:],
-                                                         files: [("evidence", "receipt.png", "image/png", Self.png)])
+            let added = try await employer.postMultipart(
+                "/cases/\(id.uuidString.lowercased())/evidence",
+                [:],
+                files: [("evidence", "receipt.png", "image/png", Self.png)]
+            )
             #expect(added.headers[.location] == "/cases/\(id.uuidString.lowercased())?notice=case_evidence_added#evidence")
             let view = try await registry.cases.get(id, caller: try await registry.pagesAdmin(), logger: testLogger)
             #expect(view.evidence?.count == 3)
         }
     }
 
-    @Test("administrators decide by forms: CSRF refused, an illegal step (409) and four eyes (403) shown inline; a second administrator confirms; the worker objects")
+    @Test(
+        "administrators decide by forms: CSRF refused, an illegal step (409) and four eyes (403) shown inline; a second administrator confirms; the worker objects"
+    )
     func adjudicate() async throws {
         try await withTestApp { registry, _, client in
             let h = try await Self.engaged(registry)
-            let id = try await registry.cases.file(.init(workerId: h.workerID, grounds: "theft", statement: "丢失了首饰"), caller: h.employer, logger: testLogger)
+            let id = try await registry.cases.file(
+                .init(workerId: h.workerID, grounds: "theft", statement: "丢失了首饰"),
+                caller: h.employer,
+                logger: testLogger
+            )
             let path = "/cases/\(id.uuidString.lowercased())"
             _ = try await registry.makeUser(role: .admin, email: "case-a@example.cn", password: "admin password a")
             _ = try await registry.makeUser(role: .admin, email: "case-b@example.cn", password: "admin password b")
@@ -150,7 +170,10 @@ struct PagesCaseTests {
             #expect(page.contains("id=\"form-start_review\""))
             #expect(page.contains("<label for=\"reason-start_review\">"))
             #expect(try await a.post("\(path)/commands", ["command": "start_review", "reason": "受理"], csrf: .none).status == .forbidden)
-            #expect(try await a.post("\(path)/commands", ["command": "start_review", "reason": "受理"], csrf: .value("forged-token-that-is-long-enough")).status == .forbidden)
+            #expect(
+                try await a.post("\(path)/commands", ["command": "start_review", "reason": "受理"], csrf: .value("forged-token-that-is-long-enough"))
+                    .status == .forbidden
+            )
             #expect(try await registry.cases.get(id, caller: h.employer, logger: testLogger).state == "submitted")
 
             let started = try await a.post("\(path)/commands", ["command": "start_review", "reason": "受理"])
@@ -201,8 +224,12 @@ struct PagesCaseTests {
 
 extension PageClient {
     /// Posts a multipart form (as a browser does for `<input type=file>`).
-    mutating func postMultipart(_ path: String, _ fields: [String: String], files: [(String, String, String, [UInt8])],
-                                csrf choice: Token = .current) async throws -> TestResponse {
+    mutating func postMultipart(
+        _ path: String,
+        _ fields: [String: String],
+        files: [(String, String, String, [UInt8])],
+        csrf choice: Token = .current
+    ) async throws -> TestResponse {
         var all = fields
         switch choice {
         case .current: all["csrf_token"] = csrf
@@ -215,7 +242,9 @@ extension PageClient {
             body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8)
         }
         for (name, filename, type, bytes) in files {
-            body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"; filename=\"\(filename)\"\r\nContent-Type: \(type)\r\n\r\n".utf8)
+            body += Array(
+                "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"; filename=\"\(filename)\"\r\nContent-Type: \(type)\r\n\r\n".utf8
+            )
             body += bytes + Array("\r\n".utf8)
         }
         body += Array("--\(boundary)--\r\n".utf8)

@@ -3,10 +3,11 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import RegistryDomain
-@testable import RegistryHTTP
 import RegistryServices
 import RegistryStorage
 import Testing
+
+@testable import RegistryHTTP
 
 /// The employer's and the worker's pages over the real HTTP stack: consent code → check →
 /// report → inquiry, engagements and reviews, escaping, CSRF, anonymous visitors, languages.
@@ -31,8 +32,12 @@ struct PagesEmployerTests {
             }
             let check = try await client.execute(uri: "/check?code=ABCD2345", method: .get)
             #expect(check.headers[.location] == "/signin?next=/check%3Fcode%3DABCD2345")
-            let post = try await client.execute(uri: "/worker/consents", method: .post, headers: PageClient.formHeaders,
-                                                body: ByteBuffer(string: "x=1"))
+            let post = try await client.execute(
+                uri: "/worker/consents",
+                method: .post,
+                headers: PageClient.formHeaders,
+                body: ByteBuffer(string: "x=1")
+            )
             #expect(post.status == .seeOther)
             #expect(post.headers[.location] == "/signin")
             for path in ["/employer/register", "/activate"] {
@@ -129,7 +134,9 @@ struct PagesEmployerTests {
             let today = CivilDate.today().iso
             let engagement = try await registry.engagements.place(
                 .init(workerId: h.workerID, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: today),
-                caller: h.agency, logger: testLogger)
+                caller: h.agency,
+                logger: testLogger
+            )
             let id = engagement.uuidString.lowercased()
             var employer = PageClient(client: client)
             _ = try await employer.signIn(email: "home@example.cn", password: Self.employerPassword)
@@ -141,16 +148,21 @@ struct PagesEmployerTests {
 
             let form = try await employer.get("/employer/engagements/\(id)/review")
             #expect(form.status == .ok)
-            let missing = try await employer.post("/employer/engagements/\(id)/review", [
-                "skill_quality": "4", "ethics_honesty": "5", "ethics_respect": "5", "ethics_reliability": "5", "comment": "kept <b>",
-            ])
+            let missing = try await employer.post(
+                "/employer/engagements/\(id)/review",
+                [
+                    "skill_quality": "4", "ethics_honesty": "5", "ethics_respect": "5", "ethics_reliability": "5", "comment": "kept <b>",
+                ]
+            )
             #expect(missing.status == .badRequest)
             let missingHTML = String(buffer: missing.body)
             #expect(missingHTML.contains("id=\"ethics_care-error\""))
             #expect(missingHTML.contains("kept &lt;b&gt;"))
             let comment = "<script>alert(1)</script> 很好 & \"细心\""
-            let fields = ["skill_quality": "4", "skill_childcare": "5", "ethics_honesty": "5", "ethics_respect": "4",
-                          "ethics_reliability": "5", "ethics_care": "5", "comment": comment]
+            let fields = [
+                "skill_quality": "4", "skill_childcare": "5", "ethics_honesty": "5", "ethics_respect": "4",
+                "ethics_reliability": "5", "ethics_care": "5", "comment": comment,
+            ]
             #expect(try await employer.post("/employer/engagements/\(id)/review", fields, csrf: .none).status == .forbidden)
             let saved = try await employer.post("/employer/engagements/\(id)/review", fields)
             #expect(saved.headers[.location] == "/employer?notice=review_saved")

@@ -4,10 +4,11 @@ import Hummingbird
 import HummingbirdTesting
 import PostgresNIO
 import RegistryDomain
-@testable import RegistryHTTP
 import RegistryServices
 import RegistryStorage
 import Testing
+
+@testable import RegistryHTTP
 
 /// The agency's placements and the buttons of a worker's file (her own account, a consent code
 /// to her phone), and the worker's own answers: disputing a record or a review, consenting to or
@@ -21,7 +22,9 @@ struct PagesPlacementTests {
         return 0
     }
 
-    @Test("an agency places a worker from her file (errors inline, typed values kept, CSRF checked); the household confirms; the agency ends it and cancels another")
+    @Test(
+        "an agency places a worker from her file (errors inline, typed values kept, CSRF checked); the household confirms; the agency ends it and cancels another"
+    )
     func placeConfirmEnd() async throws {
         try await withTestApp { registry, _, client in
             let h = try await Household.make(registry)
@@ -102,10 +105,16 @@ struct PagesPlacementTests {
     func accountAndConsent() async throws {
         try await withTestApp { registry, _, client in
             let (_, staff) = try await registry.approvedAgency(1)
-            let id = try await registry.workers.register(Fixtures.registration(Fixtures.idNumber(serial: 102), phone: "13800138009"),
-                                                         caller: staff, logger: testLogger)
-            let noPhone = try await registry.workers.register(Fixtures.registration(Fixtures.idNumber(serial: 104), name: "王芳", phone: nil),
-                                                              caller: staff, logger: testLogger)
+            let id = try await registry.workers.register(
+                Fixtures.registration(Fixtures.idNumber(serial: 102), phone: "13800138009"),
+                caller: staff,
+                logger: testLogger
+            )
+            let noPhone = try await registry.workers.register(
+                Fixtures.registration(Fixtures.idNumber(serial: 104), name: "王芳", phone: nil),
+                caller: staff,
+                logger: testLogger
+            )
             var agency = PageClient(client: client)
             _ = try await agency.signIn(email: "staff1@agency.cn", password: "agency password 1")
             let path = "/agency/workers/\(id.text)"
@@ -130,8 +139,13 @@ struct PagesPlacementTests {
 
             // Once she activated it, the file says so and offers no new code for it.
             let code = try #require(try await registry.lastCode("worker_activation_code"))
-            try await registry.accounts.activateWorker(phone: "13800138009", code: code, password: "worker password",
-                                                       throttle: registry.policies.authentication, logger: testLogger)
+            try await registry.accounts.activateWorker(
+                phone: "13800138009",
+                code: code,
+                password: "worker password",
+                throttle: registry.policies.authentication,
+                logger: testLogger
+            )
             let active = Self.html(try await agency.get(path))
             #expect(active.contains("她在使用自己的账户。"))
             #expect(!active.contains("action=\"\(path)/account\""))
@@ -154,11 +168,22 @@ struct PagesPlacementTests {
             let h = try await PagesCaseTests.engaged(registry)
             let engagement = try #require(try await registry.engagements.list(caller: h.employer, logger: testLogger).first)
             let review = try await registry.engagements.review(
-                engagement: engagement.id, .init(skillScores: ["quality": 2], ethicsScores: ["honesty": 2, "respect": 2, "reliability": 2, "care": 2],
-                                                 comment: "不满意"), caller: h.employer, logger: testLogger)
+                engagement: engagement.id,
+                .init(
+                    skillScores: ["quality": 2],
+                    ethicsScores: ["honesty": 2, "respect": 2, "reliability": 2, "care": 2],
+                    comment: "不满意"
+                ),
+                caller: h.employer,
+                logger: testLogger
+            )
             let (sourceID, _, _, bureau) = try await registry.source("bureau-pages", kind: "credit_bureau")
-            let result = try await registry.flags.submit([flag(Fixtures.idNumber(serial: 101), "CB-9", "debt_default", severity: 2, status: "adjudicated")],
-                                                         sourceID: sourceID, caller: bureau, logger: testLogger)
+            let result = try await registry.flags.submit(
+                [flag(Fixtures.idNumber(serial: 101), "CB-9", "debt_default", severity: 2, status: "adjudicated")],
+                sourceID: sourceID,
+                caller: bureau,
+                logger: testLogger
+            )
             let flagID = try #require(result.first?.flagId)
 
             var worker = PageClient(client: client)
@@ -195,8 +220,13 @@ struct PagesPlacementTests {
             #expect(Self.html(twice).contains("已有一项相关申诉正在处理中。"))
 
             // The administrator's answer shows on her page.
-            try await registry.flags.decideDispute(open[0].id, decision: "annotate", note: "已核实，备注还款情况", caller: try await registry.adminCaller,
-                                                   logger: testLogger)
+            try await registry.flags.decideDispute(
+                open[0].id,
+                decision: "annotate",
+                note: "已核实，备注还款情况",
+                caller: try await registry.adminCaller,
+                logger: testLogger
+            )
             #expect(Self.html(try await worker.get("/worker")).contains("已处理：记录已添加说明 · "))
 
             // A review about her.

@@ -4,10 +4,11 @@ import Hummingbird
 import HummingbirdTesting
 import Mustache
 import RegistryDomain
-@testable import RegistryHTTP
 import RegistryServices
 import RegistryStorage
 import Testing
+
+@testable import RegistryHTTP
 
 /// The consent code's QR link: the worker's page shows the check page's address with her code
 /// as text and as an SVG QR code; the check page fills the code in from the link (after sign-in
@@ -20,9 +21,12 @@ struct PagesQRTests {
     /// and the smallest coordinate used (the quiet zone must stay empty).
     static func modules(ofPath d: String, size: Int) -> (matrix: [[Bool]], smallest: Int, largest: Int) {
         var matrix = Array(repeating: Array(repeating: false, count: size), count: size)
-        var smallest = Int.max, largest = Int.min
+        var smallest = Int.max
+        var largest = Int.min
         for run in d.matches(of: #/M(\d+) (\d+)h(\d+)v1h-(\d+)z/#) {
-            let x = Int(run.output.1)!, y = Int(run.output.2)!, width = Int(run.output.3)!
+            let x = Int(run.output.1)!
+            let y = Int(run.output.2)!
+            let width = Int(run.output.3)!
             #expect(Int(run.output.4)! == width)
             smallest = min(smallest, x, y)
             largest = max(largest, x + width - 1, y)
@@ -104,8 +108,13 @@ struct PagesQRTests {
             #expect(signInPath == "/signin?next=" + PageScope.queryEncode(typed))
             let signInPage = String(buffer: try await employer.get(signInPath).body)
             #expect(signInPage.contains("name=\"next\" value=\"\(typed)\""))
-            let signedIn = try await employer.post("/signin", ["account": "home@example.cn", "password": PagesEmployerTests.employerPassword,
-                                                               "next": typed])
+            let signedIn = try await employer.post(
+                "/signin",
+                [
+                    "account": "home@example.cn", "password": PagesEmployerTests.employerPassword,
+                    "next": typed,
+                ]
+            )
             #expect(signedIn.status == .seeOther)
             #expect(signedIn.headers[.location] == typed)
 
@@ -130,12 +139,19 @@ struct PagesQRTests {
     func onlyLocalReturnPaths() async throws {
         try await withTestApp { registry, _, client in
             _ = try await Household.make(registry)
-            for next in ["//evil.example/check?code=ABCD2345", "https://evil.example/check?code=ABCD2345", "/\\evil.example/check",
-                         "javascript:alert(1)", "/signin?next=/check"] {
+            for next in [
+                "//evil.example/check?code=ABCD2345", "https://evil.example/check?code=ABCD2345", "/\\evil.example/check",
+                "javascript:alert(1)", "/signin?next=/check",
+            ] {
                 var employer = PageClient(client: client)
                 _ = try await employer.get("/signin?next=" + PageScope.queryEncode(next))
-                let response = try await employer.post("/signin", ["account": "home@example.cn",
-                                                                   "password": PagesEmployerTests.employerPassword, "next": next])
+                let response = try await employer.post(
+                    "/signin",
+                    [
+                        "account": "home@example.cn",
+                        "password": PagesEmployerTests.employerPassword, "next": next,
+                    ]
+                )
                 #expect(response.status == .seeOther, "\(next)")
                 #expect(response.headers[.location] == "/", "\(next)")
             }
@@ -152,8 +168,10 @@ struct PagesQRTests {
             var employer = PageClient(client: client)
             _ = try await employer.signIn(email: "home@example.cn", password: PagesEmployerTests.employerPassword)
             let idNumber = PagesFixtures.idNumber(serial: 321)
-            for raw in ["%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E", "ABCD2345%22%20autofocus%20onfocus%3Dalert(1)", idNumber,
-                        "ABCD234", "ABCD23456", "%EF%BC%A1BCD2345", String(repeating: "A", count: 300)] {
+            for raw in [
+                "%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E", "ABCD2345%22%20autofocus%20onfocus%3Dalert(1)", idNumber,
+                "ABCD234", "ABCD23456", "%EF%BC%A1BCD2345", String(repeating: "A", count: 300),
+            ] {
                 let response = try await employer.get("/check?code=" + raw)
                 #expect(response.status == .ok, "\(raw)")
                 // (The language switch link carries the address as typed, percent-encoded: left out.)
@@ -195,8 +213,10 @@ struct PagesQRTests {
         for good in ["localhost", "registry.example.gov.cn", "registry.example.gov.cn:8443", "127.0.0.1:8080", "[::1]:8080", "[2001:db8::1]"] {
             #expect(PageScope.isPlainAuthority(good), "\(good)")
         }
-        for bad in ["", "evil.example/path", "a b", "user@evil.example", "host:port", "host:123456", "-a.example", "a..b", "[::1]x",
-                    "\"><script>", "host:", "exa_mple.cn", "例子.cn", String(repeating: "a", count: 64) + ".cn"] {
+        for bad in [
+            "", "evil.example/path", "a b", "user@evil.example", "host:port", "host:123456", "-a.example", "a..b", "[::1]x",
+            "\"><script>", "host:", "exa_mple.cn", "例子.cn", String(repeating: "a", count: 64) + ".cn",
+        ] {
             #expect(!PageScope.isPlainAuthority(bad), "\(bad)")
         }
     }

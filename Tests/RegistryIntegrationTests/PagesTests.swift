@@ -4,10 +4,11 @@ import Hummingbird
 import HummingbirdTesting
 import PostgresNIO
 import RegistryDomain
-@testable import RegistryHTTP
 import RegistryServices
 import RegistryStorage
 import Testing
+
+@testable import RegistryHTTP
 
 /// The server-rendered pages over the real HTTP stack and a real database: sign-in by form,
 /// CSRF on every page form, redirects for anonymous visitors, escaping, languages, static files.
@@ -21,8 +22,12 @@ struct PagesTests {
             let response = try await client.execute(uri: "/agency/workers?q=%E6%9D%8E", method: .get)
             #expect(response.status == .seeOther)
             #expect(response.headers[.location] == "/signin?next=/agency/workers%3Fq%3D%25E6%259D%258E")
-            let post = try await client.execute(uri: "/agency/workers", method: .post, headers: PageClient.formHeaders,
-                                                body: ByteBuffer(string: "full_name=x"))
+            let post = try await client.execute(
+                uri: "/agency/workers",
+                method: .post,
+                headers: PageClient.formHeaders,
+                body: ByteBuffer(string: "full_name=x")
+            )
             #expect(post.status == .seeOther)
             #expect(post.headers[.location] == "/signin")
             // The API keeps its JSON answer.
@@ -62,7 +67,9 @@ struct PagesTests {
             _ = try await page.signIn(email: agency.email, password: agency.password)
             #expect(page.cookies["registry_session"] != oldToken)
             let rows = try await registry.database.query(
-                "SELECT count(*)::int FROM sessions WHERE revoked_at IS NULL", logger: testLogger)
+                "SELECT count(*)::int FROM sessions WHERE revoked_at IS NULL",
+                logger: testLogger
+            )
             #expect(try await single(rows, Int.self) == 1)
             // The home page leads agency staff to their agency.
             let home = try await page.get("/")
@@ -90,8 +97,10 @@ struct PagesTests {
             let agency = try await registry.pagesAgency(3)
             var page = PageClient(client: client)
             _ = try await page.signIn(email: agency.email, password: agency.password)
-            let form = ["id_number": PagesFixtures.idNumber(serial: 124), "full_name": "王芳", "sex": "F", "home_region": "320102",
-                        "service_categories": "nanny"]
+            let form = [
+                "id_number": PagesFixtures.idNumber(serial: 124), "full_name": "王芳", "sex": "F", "home_region": "320102",
+                "service_categories": "nanny",
+            ]
             let missing = try await page.post("/agency/workers", form, csrf: .none)
             #expect(missing.status == .forbidden)
             #expect(missing.headers[.contentType] == "text/html; charset=utf-8")
@@ -131,10 +140,13 @@ struct PagesTests {
             let agency = try await registry.pagesAgency(4)
             var page = PageClient(client: client)
             _ = try await page.signIn(email: agency.email, password: agency.password)
-            let response = try await page.post("/agency/workers", [
-                "id_number": PagesFixtures.idNumber(serial: 124), "full_name": "\"><script>alert(1)</script>", "sex": "M",
-                "home_region": "320102", "service_categories": "elder_care",
-            ])
+            let response = try await page.post(
+                "/agency/workers",
+                [
+                    "id_number": PagesFixtures.idNumber(serial: 124), "full_name": "\"><script>alert(1)</script>", "sex": "M",
+                    "home_region": "320102", "service_categories": "elder_care",
+                ]
+            )
             #expect(response.status == .badRequest)
             let html = String(buffer: response.body)
             #expect(html.contains("id=\"full_name-error\""))
@@ -149,9 +161,18 @@ struct PagesTests {
     func storedDataIsEscaped() async throws {
         try await withTestApp { registry, _, client in
             _ = try await registry.agencies.apply(
-                .init(name: "<img src=x onerror=alert(1)> & \"Co\"", uscc: PagesFixtures.uscc(5), regionCode: "320102",
-                      contactName: "Zhang", contactPhone: nil, contactEmail: "apply5@agency.cn", password: "agency password 5"),
-                caller: .system, logger: testLogger)
+                .init(
+                    name: "<img src=x onerror=alert(1)> & \"Co\"",
+                    uscc: PagesFixtures.uscc(5),
+                    regionCode: "320102",
+                    contactName: "Zhang",
+                    contactPhone: nil,
+                    contactEmail: "apply5@agency.cn",
+                    password: "agency password 5"
+                ),
+                caller: .system,
+                logger: testLogger
+            )
             _ = try await registry.makeUser(role: .admin, email: "admin@pages.cn", password: "admin password!")
             var page = PageClient(client: client)
             _ = try await page.signIn(email: "admin@pages.cn", password: "admin password!")
@@ -167,9 +188,18 @@ struct PagesTests {
     func adminDecides() async throws {
         try await withTestApp { registry, _, client in
             let (agencyID, _) = try await registry.agencies.apply(
-                .init(name: "Pending agency", uscc: PagesFixtures.uscc(6), regionCode: "320102", contactName: "Zhang",
-                      contactPhone: nil, contactEmail: "apply6@agency.cn", password: "agency password 6"),
-                caller: .system, logger: testLogger)
+                .init(
+                    name: "Pending agency",
+                    uscc: PagesFixtures.uscc(6),
+                    regionCode: "320102",
+                    contactName: "Zhang",
+                    contactPhone: nil,
+                    contactEmail: "apply6@agency.cn",
+                    password: "agency password 6"
+                ),
+                caller: .system,
+                logger: testLogger
+            )
             _ = try await registry.makeUser(role: .admin, email: "admin@pages.cn", password: "admin password!")
             var page = PageClient(client: client)
             _ = try await page.signIn(email: "admin@pages.cn", password: "admin password!")
@@ -189,8 +219,10 @@ struct PagesTests {
             let agency = try await registry.pagesAgency(7)
             var page = PageClient(client: client)
             _ = try await page.signIn(email: agency.email, password: agency.password)
-            let good = PagesFixtures.idNumber(serial: 226), bad = String(PagesFixtures.idNumber(serial: 228).dropLast()) + "0"
-            let csv = "\u{FEFF}id_number,full_name,sex,phone,home_region,service_categories\r\n"
+            let good = PagesFixtures.idNumber(serial: 226)
+            let bad = String(PagesFixtures.idNumber(serial: 228).dropLast()) + "0"
+            let csv =
+                "\u{FEFF}id_number,full_name,sex,phone,home_region,service_categories\r\n"
                 + "\(good),王芳,F,13900001111,320102,nanny;cooking\r\n\(bad),李娜,F,,320102,nanny\r\n"
             let response = try await page.post("/agency/import", ["csv": csv])
             #expect(response.status == .ok)
@@ -237,8 +269,11 @@ struct PagesTests {
         try await withTestApp { _, _, client in
             let english = try await client.execute(uri: "/signin", method: .get, headers: [.acceptLanguage: "en-GB,en;q=0.9"])
             #expect(String(buffer: english.body).contains("<html lang=\"en\">"))
-            let chosen = try await client.execute(uri: "/signin", method: .get,
-                                                  headers: [.acceptLanguage: "en", .cookie: "lang=zh-CN"])
+            let chosen = try await client.execute(
+                uri: "/signin",
+                method: .get,
+                headers: [.acceptLanguage: "en", .cookie: "lang=zh-CN"]
+            )
             #expect(String(buffer: chosen.body).contains("<html lang=\"zh-CN\">"))
             let switched = try await client.execute(uri: "/lang/en?next=/apply", method: .get)
             #expect(switched.status == .seeOther)
@@ -264,8 +299,10 @@ struct PagesTests {
             #expect(again.status == .notModified)
             let versioned = try await client.execute(uri: "/static/site.css?v=\(etag.trimmingCharacters(in: ["\""]))", method: .get)
             #expect(versioned.headers[.cacheControl]?.contains("immutable") == true)
-            for path in ["/static/..%2Fopenapi.yaml", "/static/../openapi.yaml", "/static/.hidden", "/static/%2e%2e%2fi18n%2fen.yaml",
-                         "/static/missing.css", "/static/"] {
+            for path in [
+                "/static/..%2Fopenapi.yaml", "/static/../openapi.yaml", "/static/.hidden", "/static/%2e%2e%2fi18n%2fen.yaml",
+                "/static/missing.css", "/static/",
+            ] {
                 let response = try await client.execute(uri: path, method: .get)
                 #expect(response.status == .notFound, "\(path)")
             }
@@ -348,7 +385,8 @@ struct PagesTextTests {
         #expect(form.all("c") == ["nanny", "elder_care"])
         #expect(form["name"] == "王 芳")
         #expect(form["empty"] == "")
-        let body = "--XyZ\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\ntok\r\n"
+        let body =
+            "--XyZ\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\ntok\r\n"
             + "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\nContent-Type: text/csv\r\n\r\n"
             + "id_number,full_name\r\n1,王芳\r\n\r\n--XyZ--\r\n"
         let multipart = try WebForm.multipart(Array(body.utf8), boundary: "XyZ")
@@ -396,7 +434,10 @@ struct PageClient {
         return response
     }
 
-    enum Token { case current, none, value(String) }
+    enum Token {
+        case current, none
+        case value(String)
+    }
 
     /// Posts a form with the current CSRF token, none, or a given one.
     mutating func post(_ path: String, _ fields: [String: String], csrf choice: Token = .current) async throws -> TestResponse {
@@ -441,20 +482,41 @@ enum PagesFixtures {
 extension Registry {
     /// An approved agency whose contact can sign in.
     func pagesAgency(_ n: Int) async throws -> (id: UUID, email: String, password: String, caller: Caller) {
-        let email = "pages\(n)@agency.cn", password = "agency password \(n)"
+        let email = "pages\(n)@agency.cn"
+        let password = "agency password \(n)"
         let (agencyID, userID) = try await agencies.apply(
-            .init(name: "Agency \(n)", uscc: PagesFixtures.uscc(n), regionCode: "320102", contactName: "Contact \(n)",
-                  contactPhone: nil, contactEmail: email, password: password),
-            caller: .system, logger: testLogger)
+            .init(
+                name: "Agency \(n)",
+                uscc: PagesFixtures.uscc(n),
+                regionCode: "320102",
+                contactName: "Contact \(n)",
+                contactPhone: nil,
+                contactEmail: email,
+                password: password
+            ),
+            caller: .system,
+            logger: testLogger
+        )
         _ = try await agencies.decide(agencyID, .approve, reason: nil, caller: try await pagesAdmin(), logger: testLogger)
-        let caller = Caller(Principal(.user(id: userID.uuidString.lowercased(), role: .agencyStaff,
-                                            agencyID: agencyID.uuidString.lowercased(), workerID: nil)))
+        let caller = Caller(
+            Principal(
+                .user(
+                    id: userID.uuidString.lowercased(),
+                    role: .agencyStaff,
+                    agencyID: agencyID.uuidString.lowercased(),
+                    workerID: nil
+                )
+            )
+        )
         return (agencyID, email, password, caller)
     }
 
     func pagesAdmin() async throws -> Caller {
-        let id = try await makeUser(role: .admin, email: "pages-admin-\(UUID().uuidString.prefix(8).lowercased())@example.cn",
-                                    password: "admin password!")
+        let id = try await makeUser(
+            role: .admin,
+            email: "pages-admin-\(UUID().uuidString.prefix(8).lowercased())@example.cn",
+            password: "admin password!"
+        )
         return Caller(Principal(.user(id: id.uuidString.lowercased(), role: .admin, agencyID: nil, workerID: nil)))
     }
 }

@@ -23,7 +23,9 @@ struct ScaleDemoTests {
             #expect(try await registry.number("SELECT count(*) FROM engagements") == 6000)
             #expect(try await registry.number("SELECT count(*) FROM reviews") == 6000)
             #expect(try await registry.number("SELECT count(*) FROM flags") == 500)
-            #expect(try await registry.number("SELECT count(DISTINCT f.source_id) FROM flags f JOIN integration_sources s ON s.id = f.source_id") == 2)
+            #expect(
+                try await registry.number("SELECT count(DISTINCT f.source_id) FROM flags f JOIN integration_sources s ON s.id = f.source_id") == 2
+            )
             #expect(try await registry.number("SELECT count(*) FROM flags WHERE worker_id IS NOT NULL") > 400)
             #expect(try await registry.number("SELECT count(*) FROM users WHERE role = 'employer'") == 2000)
             #expect(summary.rows["workers"] == 2000 && summary.rows["reviews"] == 6000)
@@ -32,9 +34,12 @@ struct ScaleDemoTests {
             // its blind index is the key ring's: the same format as registration.
             let today = CivilDate.today()
             var numbers: [String] = []
-            for try await (workerID, sealed, blind, birth, sex) in try await registry.database.query("""
+            for try await (workerID, sealed, blind, birth, sex) in try await registry.database.query(
+                """
                 SELECT id, id_ciphertext, id_blind_index, birth_date::text, sex FROM workers
-                """, logger: testLogger).decode((UUID, Data, Data, String, String).self) {
+                """,
+                logger: testLogger
+            ).decode((UUID, Data, Data, String, String).self) {
                 let id = try NationalID(try registry.keys.open(Array(sealed), context: SealedPlace.workerID(workerID)), today: today)
                 #expect(registry.keys.blindIndex(id) == Array(blind))
                 #expect(id.birthDate.iso == birth)
@@ -52,19 +57,29 @@ struct ScaleDemoTests {
 
             // Custody: exactly one open tenure per worker (nobody is barred here), at her current
             // agency; every sealed tenure belongs to a completed transfer.
-            #expect(try await registry.number("""
-                SELECT count(*) FROM workers w
-                WHERE w.status <> 'revoked' AND (SELECT count(*) FROM tenures t WHERE t.worker_id = w.id AND t.sealed_at IS NULL) <> 1
-                """) == 0)
-            #expect(try await registry.number("""
-                SELECT count(*) FROM tenures t JOIN workers w ON w.id = t.worker_id WHERE t.sealed_at IS NULL AND t.agency_id <> w.current_agency_id
-                """) == 0)
+            #expect(
+                try await registry.number(
+                    """
+                    SELECT count(*) FROM workers w
+                    WHERE w.status <> 'revoked' AND (SELECT count(*) FROM tenures t WHERE t.worker_id = w.id AND t.sealed_at IS NULL) <> 1
+                    """
+                ) == 0
+            )
+            #expect(
+                try await registry.number(
+                    """
+                    SELECT count(*) FROM tenures t JOIN workers w ON w.id = t.worker_id WHERE t.sealed_at IS NULL AND t.agency_id <> w.current_agency_id
+                    """
+                ) == 0
+            )
             let sealed = try await registry.number("SELECT count(*) FROM tenures WHERE sealed_at IS NOT NULL")
             #expect(sealed > 0)
             #expect(try await registry.number("SELECT count(*) FROM transfers WHERE status = 'completed'") == sealed)
 
             // Grades for everyone; one audit event for the whole generation, not one per row.
-            #expect(try await registry.number("SELECT count(*) FROM workers w WHERE NOT EXISTS (SELECT 1 FROM grades g WHERE g.worker_id = w.id)") == 0)
+            #expect(
+                try await registry.number("SELECT count(*) FROM workers w WHERE NOT EXISTS (SELECT 1 FROM grades g WHERE g.worker_id = w.id)") == 0
+            )
             #expect(try await registry.auditCount("demo.scale_generated") == 1)
             #expect(try await registry.auditCount("worker.registered") == 0)
 
@@ -100,19 +115,24 @@ struct ScaleDemoTests {
     }
 }
 
-fileprivate extension Registry {
+extension Registry {
     /// A count from the database.
-    func number(_ sql: String) async throws -> Int {
+    fileprivate func number(_ sql: String) async throws -> Int {
         for try await n in try await database.query(PostgresQuery(unsafeSQL: sql), logger: testLogger).decode(Int64.self) { return Int(n) }
         return 0
     }
 
     /// A staff member of one of the generated agencies.
-    func staffCaller() async throws -> Caller {
-        for try await (user, agency) in try await database.query("""
+    fileprivate func staffCaller() async throws -> Caller {
+        for try await (user, agency) in try await database.query(
+            """
             SELECT id, agency_id FROM users WHERE role = 'agency_staff' ORDER BY email LIMIT 1
-            """, logger: testLogger).decode((UUID, UUID).self) {
-            return Caller(Principal(.user(id: user.uuidString.lowercased(), role: .agencyStaff, agencyID: agency.uuidString.lowercased(), workerID: nil)))
+            """,
+            logger: testLogger
+        ).decode((UUID, UUID).self) {
+            return Caller(
+                Principal(.user(id: user.uuidString.lowercased(), role: .agencyStaff, agencyID: agency.uuidString.lowercased(), workerID: nil))
+            )
         }
         throw RegistryError.notFound("Staff")
     }

@@ -35,13 +35,21 @@ struct WorkerFileTests {
             _ = try await registry.agencies.decide(pendingID, .suspend, reason: "complaints under review", caller: admin, logger: testLogger)
             _ = try await registry.workers.file(workerID, caller: pendingStaff, logger: testLogger)
             let suspended = await #expect(throws: RegistryError.self) {
-                try await registry.workers.addSkill(workerID, .init(category: "nanny", level: 2, assessedOn: "2026-01-05", assessor: "X", note: nil),
-                                                    caller: pendingStaff, logger: testLogger)
+                try await registry.workers.addSkill(
+                    workerID,
+                    .init(category: "nanny", level: 2, assessedOn: "2026-01-05", assessor: "X", note: nil),
+                    caller: pendingStaff,
+                    logger: testLogger
+                )
             }
             #expect(suspended?.code == "agency_suspended")
             _ = try await registry.agencies.decide(pendingID, .reinstate, reason: nil, caller: admin, logger: testLogger)
-            _ = try await registry.workers.addSkill(workerID, .init(category: "nanny", level: 2, assessedOn: "2026-01-05", assessor: "X", note: nil),
-                                                    caller: pendingStaff, logger: testLogger)
+            _ = try await registry.workers.addSkill(
+                workerID,
+                .init(category: "nanny", level: 2, assessedOn: "2026-01-05", assessor: "X", note: nil),
+                caller: pendingStaff,
+                logger: testLogger
+            )
             for action in ["agency.applied", "agency.approve", "agency.suspend", "agency.reinstate", "worker.registered", "worker.skill_assessed"] {
                 #expect(try await registry.auditCount(action) >= 1, "\(action)")
             }
@@ -55,13 +63,22 @@ struct WorkerFileTests {
             _ = try await registry.workers.register(Fixtures.registration(Fixtures.idNumber(), name: "李秀英"), caller: a, logger: testLogger)
             // Agency B signs in over the API and tries to register the same person.
             _ = try await registry.approvedAgency(2)
-            let login = try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
-                                                 body: TestJSON.body(["email": "staff2@agency.cn", "password": "agency password 2"]))
+            let login = try await client.execute(
+                uri: "/api/v1/auth/login",
+                method: .post,
+                headers: [.contentType: "application/json"],
+                body: TestJSON.body(["email": "staff2@agency.cn", "password": "agency password 2"])
+            )
             let token = try #require(TestJSON.object(login.body)["token"] as? String)
             let response = try await client.execute(
-                uri: "/api/v1/workers", method: .post, headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
-                body: TestJSON.body(["id_number": Fixtures.idNumber(), "full_name": "Someone", "sex": "F", "home_region": "110105",
-                                     "service_categories": ["cooking"]]))
+                uri: "/api/v1/workers",
+                method: .post,
+                headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+                body: TestJSON.body([
+                    "id_number": Fixtures.idNumber(), "full_name": "Someone", "sex": "F", "home_region": "110105",
+                    "service_categories": ["cooking"],
+                ])
+            )
             #expect(response.status == .conflict)
             #expect(TestJSON.errorCode(response.body) == "worker_exists")
             let text = String(buffer: response.body)
@@ -84,15 +101,21 @@ struct WorkerFileTests {
             try await asOwner(endpoint) { client in
                 var tables: [String] = []
                 for try await name in try await client.query(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename", logger: testLogger
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
+                    logger: testLogger
                 ).decode(String.self) { tables.append(name) }
                 #expect(tables.contains("workers") && tables.contains("audit_log"))
                 for table in tables {
                     // Table names come from the catalog; the searched value is a bind parameter.
                     var binds = PostgresBindings()
                     binds.append("%\(id.prefix(14))%")
-                    let rows = try await client.query(PostgresQuery(
-                        unsafeSQL: "SELECT count(*)::int FROM \"\(table)\" t WHERE row_to_json(t)::text LIKE $1", binds: binds), logger: testLogger)
+                    let rows = try await client.query(
+                        PostgresQuery(
+                            unsafeSQL: "SELECT count(*)::int FROM \"\(table)\" t WHERE row_to_json(t)::text LIKE $1",
+                            binds: binds
+                        ),
+                        logger: testLogger
+                    )
                     #expect(try await single(rows, Int.self) == 0, "\(table) holds the ID number in clear text")
                 }
                 // The ciphertext opens to the number with the key, and the file shows it masked.
@@ -114,17 +137,31 @@ struct WorkerFileTests {
             let (_, a) = try await registry.approvedAgency(1)
             _ = try await registry.approvedAgency(2)
             let workerID = try await registry.workers.register(Fixtures.registration(Fixtures.idNumber()), caller: a, logger: testLogger)
-            let login = try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
-                                                 body: TestJSON.body(["email": "staff2@agency.cn", "password": "agency password 2"]))
-            let bearer: HTTPFields = [.authorization: "Bearer \(TestJSON.object(login.body)["token"] as? String ?? "")", .contentType: "application/json"]
+            let login = try await client.execute(
+                uri: "/api/v1/auth/login",
+                method: .post,
+                headers: [.contentType: "application/json"],
+                body: TestJSON.body(["email": "staff2@agency.cn", "password": "agency password 2"])
+            )
+            let bearer: HTTPFields = [
+                .authorization: "Bearer \(TestJSON.object(login.body)["token"] as? String ?? "")", .contentType: "application/json",
+            ]
             let before = try await registry.fingerprint()
             let read = try await client.execute(uri: "/api/v1/workers/\(workerID)", method: .get, headers: bearer)
             #expect(read.status == .notFound)
-            let write = try await client.execute(uri: "/api/v1/workers/\(workerID)/skills", method: .post, headers: bearer,
-                                                 body: TestJSON.body(["category": "nanny", "level": 5, "assessed_on": "2026-01-01", "assessor": "me"]))
+            let write = try await client.execute(
+                uri: "/api/v1/workers/\(workerID)/skills",
+                method: .post,
+                headers: bearer,
+                body: TestJSON.body(["category": "nanny", "level": 5, "assessed_on": "2026-01-01", "assessor": "me"])
+            )
             #expect(write.status == .notFound)
-            let assess = try await client.execute(uri: "/api/v1/workers/\(workerID)/tenure", method: .put, headers: bearer,
-                                                  body: TestJSON.body(["ethics_rating": 1]))
+            let assess = try await client.execute(
+                uri: "/api/v1/workers/\(workerID)/tenure",
+                method: .put,
+                headers: bearer,
+                body: TestJSON.body(["ethics_rating": 1])
+            )
             #expect(assess.status == .notFound)
             // Unknown and malformed ids look the same.
             #expect(try await client.execute(uri: "/api/v1/workers/\(UUID())", method: .get, headers: bearer).status == .notFound)
@@ -145,24 +182,76 @@ struct WorkerFileTests {
         try await withTestRegistry { registry, _ in
             let (_, a) = try await registry.approvedAgency(1)
             let w = try await registry.workers.register(Fixtures.registration(Fixtures.idNumber()), caller: a, logger: testLogger)
-            _ = try await registry.workers.addTraining(w, .init(kind: "certificate", title: "育婴员", issuer: "人社局", category: "nanny",
-                                                                certificateNo: "C-1", issuedOn: "2020-01-01", expiresOn: "2023-01-01", hours: nil),
-                                                       caller: a, logger: testLogger)
-            _ = try await registry.workers.addTraining(w, .init(kind: "training", title: "急救", issuer: "红十字会", category: nil,
-                                                                certificateNo: nil, issuedOn: "2026-03-01", expiresOn: nil, hours: 16),
-                                                       caller: a, logger: testLogger)
-            _ = try await registry.workers.addHealthCertificate(w, .init(issuer: "疾控中心", certificateNo: nil, issuedOn: "2026-01-01",
-                                                                         validUntil: "2099-01-01", result: nil), caller: a, logger: testLogger)
-            _ = try await registry.workers.addSkill(w, .init(category: "elder_care", level: 4, assessedOn: "2026-02-01", assessor: "鉴定中心", note: nil),
-                                                    caller: a, logger: testLogger)
+            _ = try await registry.workers.addTraining(
+                w,
+                .init(
+                    kind: "certificate",
+                    title: "育婴员",
+                    issuer: "人社局",
+                    category: "nanny",
+                    certificateNo: "C-1",
+                    issuedOn: "2020-01-01",
+                    expiresOn: "2023-01-01",
+                    hours: nil
+                ),
+                caller: a,
+                logger: testLogger
+            )
+            _ = try await registry.workers.addTraining(
+                w,
+                .init(
+                    kind: "training",
+                    title: "急救",
+                    issuer: "红十字会",
+                    category: nil,
+                    certificateNo: nil,
+                    issuedOn: "2026-03-01",
+                    expiresOn: nil,
+                    hours: 16
+                ),
+                caller: a,
+                logger: testLogger
+            )
+            _ = try await registry.workers.addHealthCertificate(
+                w,
+                .init(
+                    issuer: "疾控中心",
+                    certificateNo: nil,
+                    issuedOn: "2026-01-01",
+                    validUntil: "2099-01-01",
+                    result: nil
+                ),
+                caller: a,
+                logger: testLogger
+            )
+            _ = try await registry.workers.addSkill(
+                w,
+                .init(category: "elder_care", level: 4, assessedOn: "2026-02-01", assessor: "鉴定中心", note: nil),
+                caller: a,
+                logger: testLogger
+            )
             let bad = await #expect(throws: RegistryError.self) {
-                try await registry.workers.addSkill(w, .init(category: "elder_care", level: 6, assessedOn: "2026-02-01", assessor: "x", note: nil),
-                                                    caller: a, logger: testLogger)
+                try await registry.workers.addSkill(
+                    w,
+                    .init(category: "elder_care", level: 6, assessedOn: "2026-02-01", assessor: "x", note: nil),
+                    caller: a,
+                    logger: testLogger
+                )
             }
             #expect(bad?.code == "invalid_field" && bad?.field == "level")
             await expectError("invalid_field") {
-                try await registry.workers.addHealthCertificate(w, .init(issuer: "x", certificateNo: nil, issuedOn: "2026-01-01",
-                                                                         validUntil: "2025-01-01", result: nil), caller: a, logger: testLogger)
+                try await registry.workers.addHealthCertificate(
+                    w,
+                    .init(
+                        issuer: "x",
+                        certificateNo: nil,
+                        issuedOn: "2026-01-01",
+                        validUntil: "2025-01-01",
+                        result: nil
+                    ),
+                    caller: a,
+                    logger: testLogger
+                )
             }
             let file = try await registry.workers.file(w, caller: a, logger: testLogger)
             #expect(file.trainings.map(\.valid) == [false, true])
@@ -212,7 +301,12 @@ struct WorkerFileTests {
             // Only A seals, with a final ethics rating.
             await expectError("not_a_party") { try await registry.transfers.seal(tid, final: .init(ethicsRating: 5), caller: b, logger: testLogger) }
             await expectError("missing_field") { try await registry.transfers.seal(tid, final: .init(), caller: a, logger: testLogger) }
-            let done = try await registry.transfers.seal(tid, final: .init(feedbackSummary: "reliable", ethicsRating: 5), caller: a, logger: testLogger)
+            let done = try await registry.transfers.seal(
+                tid,
+                final: .init(feedbackSummary: "reliable", ethicsRating: 5),
+                caller: a,
+                logger: testLogger
+            )
             #expect(done.status == "completed")
             #expect(done.completedHow == "sealed")
 
@@ -261,11 +355,29 @@ struct WorkerFileTests {
             let id = Fixtures.idNumber()
             let w = try await registry.workers.register(Fixtures.registration(id), caller: a, logger: testLogger)
             let workerUser = try await registry.database.transaction(logger: testLogger) { connection in
-                try await AccountStore.create(.init(role: .worker, email: "li@example.cn", phone: nil, displayName: "李秀英",
-                                                    passwordHash: nil, workerID: w), on: connection, logger: testLogger)
+                try await AccountStore.create(
+                    .init(
+                        role: .worker,
+                        email: "li@example.cn",
+                        phone: nil,
+                        displayName: "李秀英",
+                        passwordHash: nil,
+                        workerID: w
+                    ),
+                    on: connection,
+                    logger: testLogger
+                )
             }
-            let worker = Caller(Principal(.user(id: workerUser.uuidString.lowercased(), role: .worker, agencyID: nil,
-                                                workerID: w.uuidString.lowercased())))
+            let worker = Caller(
+                Principal(
+                    .user(
+                        id: workerUser.uuidString.lowercased(),
+                        role: .worker,
+                        agencyID: nil,
+                        workerID: w.uuidString.lowercased()
+                    )
+                )
+            )
 
             // The worker refuses; B cannot refuse for her.
             let t1 = try #require(UUID(uuidString: try await registry.transfers.request(idNumber: id, caller: b, logger: testLogger).transfer.id))
@@ -331,14 +443,19 @@ struct WorkerFileTests {
             _ = bID
             var csv = "id_number,full_name,sex,phone,home_region,service_categories\n"
             for i in 0..<30 { csv += "\(Fixtures.idNumber(serial: 100 + i)),Worker \(i),\(i % 2 == 0 ? "F" : "M"),,320102,nanny;cooking\n" }
-            csv += "\(Fixtures.idNumber(serial: 100)),Again,F,,320102,nanny\n"          // line 32: same ID as line 2
-            csv += "110105194912310021,Bad check,F,,110105,nanny\n"                      // line 33
-            csv += "\(elsewhere),Elsewhere,F,,320102,nanny\n"                             // line 34: another agency's worker
+            csv += "\(Fixtures.idNumber(serial: 100)),Again,F,,320102,nanny\n"  // line 32: same ID as line 2
+            csv += "110105194912310021,Bad check,F,,110105,nanny\n"  // line 33
+            csv += "\(elsewhere),Elsewhere,F,,320102,nanny\n"  // line 34: another agency's worker
             csv += "\(Fixtures.idNumber(serial: 200)),\"Quoted, Name\",F,,320102,gardening\n"  // line 35: unknown category
             let records = CSV.parse(csv)
             let columns = try WorkerImport.columns(records[0].fields)
-            let first = try await registry.workerImport.run(records: Array(records.dropFirst()), columns: columns, agencyID: aID,
-                                                            caller: a, logger: testLogger)
+            let first = try await registry.workerImport.run(
+                records: Array(records.dropFirst()),
+                columns: columns,
+                agencyID: aID,
+                caller: a,
+                logger: testLogger
+            )
             #expect(first.created == 30)
             #expect(first.rejected == 3)
             #expect(first.transferNeeded == 1)
@@ -348,8 +465,13 @@ struct WorkerFileTests {
             #expect(byLine[34]?.outcome == .transferNeeded)
             #expect(byLine[35]?.field == "category" || byLine[35]?.field == "service_categories")
 
-            let second = try await registry.workerImport.run(records: Array(records.dropFirst()), columns: columns, agencyID: aID,
-                                                             caller: a, logger: testLogger)
+            let second = try await registry.workerImport.run(
+                records: Array(records.dropFirst()),
+                columns: columns,
+                agencyID: aID,
+                caller: a,
+                logger: testLogger
+            )
             #expect(second.created == 0)
             #expect(second.alreadyRegistered == 30)
             #expect(second.rejected == 3 && second.transferNeeded == 1)
@@ -357,7 +479,9 @@ struct WorkerFileTests {
             #expect(try await registry.auditCount("worker.registered") == 31)
             // Every imported worker has her tenure.
             let rows = try await registry.database.query(
-                "SELECT count(*)::int FROM tenures WHERE agency_id = \(aID) AND sealed_at IS NULL", logger: testLogger)
+                "SELECT count(*)::int FROM tenures WHERE agency_id = \(aID) AND sealed_at IS NULL",
+                logger: testLogger
+            )
             #expect(try await single(rows, Int.self) == 30)
             // A header without the needed columns is refused up front.
             expectErrorSync("bad_header") { try WorkerImport.columns(["name", "id"]) }
@@ -367,41 +491,92 @@ struct WorkerFileTests {
     @Test("the HTTP API: register 201, bad input 400 naming the field, import over HTTP, decisions by admins only")
     func overHTTP() async throws {
         try await withTestApp { registry, _, client in
-            let apply = try await client.execute(uri: "/api/v1/agencies", method: .post, headers: [.contentType: "application/json"], body: TestJSON.body([
-                "name": "安心家政", "uscc": Fixtures.uscc(7), "region_code": "350102", "contact_name": "王芳",
-                "contact_email": "wang@anxin.cn", "password": "agency password 7",
-            ]))
+            let apply = try await client.execute(
+                uri: "/api/v1/agencies",
+                method: .post,
+                headers: [.contentType: "application/json"],
+                body: TestJSON.body([
+                    "name": "安心家政", "uscc": Fixtures.uscc(7), "region_code": "350102", "contact_name": "王芳",
+                    "contact_email": "wang@anxin.cn", "password": "agency password 7",
+                ])
+            )
             #expect(apply.status == .created)
             let agencyID = try #require(TestJSON.object(apply.body)["agency_id"] as? String)
-            let badCode = try await client.execute(uri: "/api/v1/agencies", method: .post, headers: [.contentType: "application/json"], body: TestJSON.body([
-                "name": "X", "uscc": "91350100M000100Y44", "region_code": "350102", "contact_name": "X",
-                "contact_email": "x@x.cn", "password": "agency password 7",
-            ]))
+            let badCode = try await client.execute(
+                uri: "/api/v1/agencies",
+                method: .post,
+                headers: [.contentType: "application/json"],
+                body: TestJSON.body([
+                    "name": "X", "uscc": "91350100M000100Y44", "region_code": "350102", "contact_name": "X",
+                    "contact_email": "x@x.cn", "password": "agency password 7",
+                ])
+            )
             #expect(badCode.status == .badRequest)
             _ = try await registry.makeUser(email: "root@example.cn", password: "admin password")
             func token(_ email: String, _ password: String) async throws -> HTTPFields {
-                let r = try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"], body: TestJSON.body(["email": email, "password": password]))
+                let r = try await client.execute(
+                    uri: "/api/v1/auth/login",
+                    method: .post,
+                    headers: [.contentType: "application/json"],
+                    body: TestJSON.body(["email": email, "password": password])
+                )
                 return [.authorization: "Bearer \(TestJSON.object(r.body)["token"] as? String ?? "")", .contentType: "application/json"]
             }
             let staff = try await token("wang@anxin.cn", "agency password 7")
             let admin = try await token("root@example.cn", "admin password")
-            #expect(try await client.execute(uri: "/api/v1/agencies/\(agencyID)/approve", method: .post, headers: staff,
-                                             body: TestJSON.body([:])).status == .forbidden)
-            let notApproved = try await client.execute(uri: "/api/v1/workers", method: .post, headers: staff,
-                                                       body: TestJSON.body(["id_number": Fixtures.idNumber(), "full_name": "A", "sex": "F",
-                                                                            "home_region": "320102", "service_categories": ["nanny"]]))
+            #expect(
+                try await client.execute(
+                    uri: "/api/v1/agencies/\(agencyID)/approve",
+                    method: .post,
+                    headers: staff,
+                    body: TestJSON.body([:])
+                ).status == .forbidden
+            )
+            let notApproved = try await client.execute(
+                uri: "/api/v1/workers",
+                method: .post,
+                headers: staff,
+                body: TestJSON.body([
+                    "id_number": Fixtures.idNumber(), "full_name": "A", "sex": "F",
+                    "home_region": "320102", "service_categories": ["nanny"],
+                ])
+            )
             #expect(notApproved.status == .forbidden)
-            #expect(try await client.execute(uri: "/api/v1/agencies/\(agencyID)/approve", method: .post, headers: admin,
-                                             body: TestJSON.body([:])).status == .ok)
-            #expect(try await client.execute(uri: "/api/v1/agencies/\(agencyID)/explode", method: .post, headers: admin,
-                                             body: TestJSON.body([:])).status == .notFound)
-            let created = try await client.execute(uri: "/api/v1/workers", method: .post, headers: staff,
-                                                   body: TestJSON.body(["id_number": Fixtures.idNumber().lowercased(), "full_name": "李秀英", "sex": "女",
-                                                                        "phone": "13800138000", "home_region": "320102", "service_categories": ["nanny"]]))
+            #expect(
+                try await client.execute(
+                    uri: "/api/v1/agencies/\(agencyID)/approve",
+                    method: .post,
+                    headers: admin,
+                    body: TestJSON.body([:])
+                ).status == .ok
+            )
+            #expect(
+                try await client.execute(
+                    uri: "/api/v1/agencies/\(agencyID)/explode",
+                    method: .post,
+                    headers: admin,
+                    body: TestJSON.body([:])
+                ).status == .notFound
+            )
+            let created = try await client.execute(
+                uri: "/api/v1/workers",
+                method: .post,
+                headers: staff,
+                body: TestJSON.body([
+                    "id_number": Fixtures.idNumber().lowercased(), "full_name": "李秀英", "sex": "女",
+                    "phone": "13800138000", "home_region": "320102", "service_categories": ["nanny"],
+                ])
+            )
             #expect(created.status == .created)
-            let badID = try await client.execute(uri: "/api/v1/workers", method: .post, headers: staff,
-                                                 body: TestJSON.body(["id_number": "320102198506151288", "full_name": "A", "sex": "F",
-                                                                      "home_region": "320102", "service_categories": ["nanny"]]))
+            let badID = try await client.execute(
+                uri: "/api/v1/workers",
+                method: .post,
+                headers: staff,
+                body: TestJSON.body([
+                    "id_number": "320102198506151288", "full_name": "A", "sex": "F",
+                    "home_region": "320102", "service_categories": ["nanny"],
+                ])
+            )
             #expect(badID.status == .badRequest)
             #expect((TestJSON.object(badID.body)["error"] as? [String: Any])?["field"] as? String == "id_number")
             var csv = "id_number,full_name,sex,phone,home_region,service_categories\n"

@@ -9,8 +9,13 @@ public struct LoginThrottlePolicy: Sendable, Equatable, Codable {
     public var baseBlockSeconds: Int
     public var maxBlockSeconds: Int
 
-    public init(accountFailuresAllowed: Int = 5, addressFailuresAllowed: Int = 30, windowSeconds: Int = 900,
-                baseBlockSeconds: Int = 30, maxBlockSeconds: Int = 900) {
+    public init(
+        accountFailuresAllowed: Int = 5,
+        addressFailuresAllowed: Int = 30,
+        windowSeconds: Int = 900,
+        baseBlockSeconds: Int = 30,
+        maxBlockSeconds: Int = 900
+    ) {
         self.accountFailuresAllowed = accountFailuresAllowed
         self.addressFailuresAllowed = addressFailuresAllowed
         self.windowSeconds = windowSeconds

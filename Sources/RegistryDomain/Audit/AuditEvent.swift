@@ -12,8 +12,16 @@ public struct AuditEvent: Sendable, Equatable {
     public var requestID: String?
     public var details: [String: AuditValue]
 
-    public init(actorKind: ActorKind, actorID: UUIDString?, actorRole: String?, action: String,
-                subjectType: String, subjectID: String?, requestID: String? = nil, details: [String: AuditValue] = [:]) {
+    public init(
+        actorKind: ActorKind,
+        actorID: UUIDString?,
+        actorRole: String?,
+        action: String,
+        subjectType: String,
+        subjectID: String?,
+        requestID: String? = nil,
+        details: [String: AuditValue] = [:]
+    ) {
         self.actorKind = actorKind
         self.actorID = actorID
         self.actorRole = actorRole
@@ -25,18 +33,48 @@ public struct AuditEvent: Sendable, Equatable {
     }
 
     /// An event done by `principal`.
-    public init(by principal: Principal, action: String, subjectType: String, subjectID: String?,
-                requestID: String? = nil, details: [String: AuditValue] = [:]) {
+    public init(
+        by principal: Principal,
+        action: String,
+        subjectType: String,
+        subjectID: String?,
+        requestID: String? = nil,
+        details: [String: AuditValue] = [:]
+    ) {
         switch principal.kind {
         case .anonymous:
-            self.init(actorKind: .system, actorID: nil, actorRole: "anonymous", action: action,
-                      subjectType: subjectType, subjectID: subjectID, requestID: requestID, details: details)
+            self.init(
+                actorKind: .system,
+                actorID: nil,
+                actorRole: "anonymous",
+                action: action,
+                subjectType: subjectType,
+                subjectID: subjectID,
+                requestID: requestID,
+                details: details
+            )
         case .user(let id, let role, _, _):
-            self.init(actorKind: .user, actorID: id, actorRole: role.rawValue, action: action,
-                      subjectType: subjectType, subjectID: subjectID, requestID: requestID, details: details)
+            self.init(
+                actorKind: .user,
+                actorID: id,
+                actorRole: role.rawValue,
+                action: action,
+                subjectType: subjectType,
+                subjectID: subjectID,
+                requestID: requestID,
+                details: details
+            )
         case .integration(let sourceID, _, _):
-            self.init(actorKind: .integration, actorID: sourceID, actorRole: "integration", action: action,
-                      subjectType: subjectType, subjectID: subjectID, requestID: requestID, details: details)
+            self.init(
+                actorKind: .integration,
+                actorID: sourceID,
+                actorRole: "integration",
+                action: action,
+                subjectType: subjectType,
+                subjectID: subjectID,
+                requestID: requestID,
+                details: details
+            )
         }
     }
 }
@@ -72,11 +110,18 @@ public enum AuditValue: Sendable, Equatable, Codable, ExpressibleByStringLiteral
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int.self) { self = .int(i) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let l = try? c.decode([AuditValue].self) { self = .list(l) }
-        else { self = .object(try c.decode([String: AuditValue].self)) }
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? c.decode(Int.self) {
+            self = .int(i)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let l = try? c.decode([AuditValue].self) {
+            self = .list(l)
+        } else {
+            self = .object(try c.decode([String: AuditValue].self))
+        }
     }
 }

@@ -33,16 +33,25 @@ public struct RegistryError: Error, Sendable, Equatable, CustomStringConvertible
     public static let unauthenticated = RegistryError(.unauthorized, code: "unauthenticated", message: "Sign in first.")
     public static let forbidden = RegistryError(.forbidden, code: "forbidden", message: "You are not allowed to do this.")
     public static let invalidCredentials = RegistryError(
-        .unauthorized, code: "invalid_credentials", message: "The account or password is wrong.")
+        .unauthorized,
+        code: "invalid_credentials",
+        message: "The account or password is wrong."
+    )
 
     /// The database cannot be reached: nothing was done; the client may send the request again shortly.
     public static let databaseUnavailable = RegistryError(
-        .unavailable, code: "database_unavailable", message: "The registry is temporarily unavailable. Try again shortly.",
-        details: ["retry_after": "5"])
+        .unavailable,
+        code: "database_unavailable",
+        message: "The registry is temporarily unavailable. Try again shortly.",
+        details: ["retry_after": "5"]
+    )
 
     public static func throttled(retryAfterSeconds: Int) -> Self {
-        .init(.throttled, code: "too_many_attempts",
-              message: "Too many attempts. Try again in \(retryAfterSeconds) seconds.",
-              details: ["retry_after": String(retryAfterSeconds)])
+        .init(
+            .throttled,
+            code: "too_many_attempts",
+            message: "Too many attempts. Try again in \(retryAfterSeconds) seconds.",
+            details: ["retry_after": String(retryAfterSeconds)]
+        )
     }
 }

@@ -133,8 +133,16 @@ public struct FlagSubmission: Sendable, Equatable {
         public var expiresOn: String?
         public var narrative: String?
 
-        public init(idNumber: String, reference: String, category: String, severity: Int, status: String, occurredOn: String,
-                    expiresOn: String?, narrative: String?) {
+        public init(
+            idNumber: String,
+            reference: String,
+            category: String,
+            severity: Int,
+            status: String,
+            occurredOn: String,
+            expiresOn: String?,
+            narrative: String?
+        ) {
             self.idNumber = idNumber
             self.reference = reference
             self.category = category
@@ -147,7 +155,9 @@ public struct FlagSubmission: Sendable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case reference, category, severity, status, narrative
-            case idNumber = "id_number", occurredOn = "occurred_on", expiresOn = "expires_on"
+            case idNumber = "id_number"
+            case occurredOn = "occurred_on"
+            case expiresOn = "expires_on"
         }
     }
 
@@ -157,16 +167,24 @@ public struct FlagSubmission: Sendable, Equatable {
         let id = try NationalID(input.idNumber, today: today)
         let reference = input.reference.trimmingWhitespace()
         guard (1...128).contains(reference.count),
-              reference.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:/".contains($0)) })
+            reference.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:/".contains($0)) })
         else {
             throw .invalid("reference", "The source's reference is 1 to 128 letters, digits and - _ . : /.")
         }
         guard let category = policy.categories[input.category] else {
-            throw .invalid("category", "Unknown category. Known: \(policy.categories.keys.sorted().joined(separator: ", ")).", code: "unknown_category")
+            throw .invalid(
+                "category",
+                "Unknown category. Known: \(policy.categories.keys.sorted().joined(separator: ", ")).",
+                code: "unknown_category"
+            )
         }
         guard category.source == source else {
-            throw RegistryError(.forbidden, code: "category_not_allowed",
-                                message: "A \(source.rawValue) source cannot report '\(input.category)'.", field: "category")
+            throw RegistryError(
+                .forbidden,
+                code: "category_not_allowed",
+                message: "A \(source.rawValue) source cannot report '\(input.category)'.",
+                field: "category"
+            )
         }
         guard (1...5).contains(input.severity) else { throw .invalid("severity", "severity is 1 to 5.") }
         guard let status = FlagStatus(rawValue: input.status) else {

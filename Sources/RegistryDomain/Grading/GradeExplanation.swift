@@ -9,8 +9,15 @@ public struct GradeExplanation: Sendable, Equatable, Codable {
     public var improve: String
     public var detail: GradingPolicy.ReasonText?
 
-    public init(code: String, kind: GradeReason.Kind, contribution: Double?, params: [String: String], text: String, improve: String,
-                detail: GradingPolicy.ReasonText?) {
+    public init(
+        code: String,
+        kind: GradeReason.Kind,
+        contribution: Double?,
+        params: [String: String],
+        text: String,
+        improve: String,
+        detail: GradingPolicy.ReasonText?
+    ) {
         self.code = code
         self.kind = kind
         self.contribution = contribution
@@ -40,8 +47,15 @@ extension GradingPolicy {
         if let dimension = reason.params["dimension"], let contribution = reason.contribution, contribution != 0 {
             detail = reasons.texts[GradeReasonCode.review(dimension, positive: contribution > 0)]?[language]
         }
-        return GradeExplanation(code: reason.code, kind: reason.kind, contribution: reason.contribution, params: reason.params,
-                                text: text?.text ?? reason.code, improve: text?.improve ?? "", detail: detail)
+        return GradeExplanation(
+            code: reason.code,
+            kind: reason.kind,
+            contribution: reason.contribution,
+            params: reason.params,
+            text: text?.text ?? reason.code,
+            improve: text?.improve ?? "",
+            detail: detail
+        )
     }
 
     /// Every reason of a grade, in order, in `language`.
@@ -103,8 +117,17 @@ public struct GradeChange: Sendable, Equatable, Codable {
     /// when the previous computation is unknown.
     public var movers: [Mover]
 
-    public init(fromGrade: CreditGrade?, toGrade: CreditGrade, fromComposite: Double?, composite: Double, reasons: [GradeReason],
-                policyVersion: String, policyChanged: Bool, cause: String, movers: [Mover]) {
+    public init(
+        fromGrade: CreditGrade?,
+        toGrade: CreditGrade,
+        fromComposite: Double?,
+        composite: Double,
+        reasons: [GradeReason],
+        policyVersion: String,
+        policyChanged: Bool,
+        cause: String,
+        movers: [Mover]
+    ) {
         self.fromGrade = fromGrade
         self.toGrade = toGrade
         self.fromComposite = fromComposite
@@ -130,10 +153,17 @@ public struct GradeChange: Sendable, Equatable, Codable {
     /// its band is not a change of grade.
     public static func between(previous: GradeSnapshot?, current: GradeResult, cause: String) -> GradeChange? {
         if let previous, previous.grade == current.grade { return nil }
-        return GradeChange(fromGrade: previous?.grade, toGrade: current.grade, fromComposite: previous?.composite,
-                           composite: current.composite, reasons: current.reasons, policyVersion: current.policyVersion,
-                           policyChanged: previous.map { $0.policyVersion != current.policyVersion } ?? false, cause: cause,
-                           movers: movers(from: previous?.computation, to: current.computation))
+        return GradeChange(
+            fromGrade: previous?.grade,
+            toGrade: current.grade,
+            fromComposite: previous?.composite,
+            composite: current.composite,
+            reasons: current.reasons,
+            policyVersion: current.policyVersion,
+            policyChanged: previous.map { $0.policyVersion != current.policyVersion } ?? false,
+            cause: cause,
+            movers: movers(from: previous?.computation, to: current.computation)
+        )
     }
 
     /// The factors whose composite contribution changed most between two computations.
@@ -144,9 +174,11 @@ public struct GradeChange: Sendable, Equatable, Codable {
             for contribution in c.contributions { result[factor(of: contribution.code), default: 0] += contribution.composite }
             return result
         }
-        let a = byFactor(before), b = byFactor(after)
+        let a = byFactor(before)
+        let b = byFactor(after)
         let movers = Set(a.keys).union(b.keys).sorted().compactMap { key -> Mover? in
-            let x = a[key] ?? 0, y = b[key] ?? 0
+            let x = a[key] ?? 0
+            let y = b[key] ?? 0
             let change = GradingMath.round2(y - x)
             return change == 0 ? nil : Mover(factor: key, before: GradingMath.round2(x), after: GradingMath.round2(y), change: change)
         }

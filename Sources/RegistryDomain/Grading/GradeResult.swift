@@ -16,8 +16,16 @@ public struct GradeResult: Sendable, Equatable, Codable {
     /// The whole calculation, for administrators.
     public var computation: GradeComputation
 
-    public init(grade: CreditGrade, composite: Double, ethicsScore: Double, skillScore: Double,
-                skillLevels: [ServiceCategory: Int], reasons: [GradeReason], policyVersion: String, computation: GradeComputation) {
+    public init(
+        grade: CreditGrade,
+        composite: Double,
+        ethicsScore: Double,
+        skillScore: Double,
+        skillLevels: [ServiceCategory: Int],
+        reasons: [GradeReason],
+        policyVersion: String,
+        computation: GradeComputation
+    ) {
         self.grade = grade
         self.composite = composite
         self.ethicsScore = ethicsScore
@@ -138,8 +146,15 @@ public struct GradeComputation: Sendable, Equatable, Codable {
     /// composite contributions add up to composite − baseline composite.
     public var contributions: [Contribution]
 
-    public init(policyVersion: String, today: CivilDate, baseline: Scores, ethics: EthicsPart, skill: SkillPart,
-                composite: CompositePart, contributions: [Contribution]) {
+    public init(
+        policyVersion: String,
+        today: CivilDate,
+        baseline: Scores,
+        ethics: EthicsPart,
+        skill: SkillPart,
+        composite: CompositePart,
+        contributions: [Contribution]
+    ) {
         self.policyVersion = policyVersion
         self.today = today
         self.baseline = baseline
@@ -218,8 +233,15 @@ public struct GradeComputation: Sendable, Equatable, Codable {
         public var shares: [String: Double]
         public var evidence: [Evidence]
 
-        public init(priorMean: Double, priorWeight: Double, evidenceWeight: Double, mean: Double, score: Double,
-                    shares: [String: Double], evidence: [Evidence]) {
+        public init(
+            priorMean: Double,
+            priorWeight: Double,
+            evidenceWeight: Double,
+            mean: Double,
+            score: Double,
+            shares: [String: Double],
+            evidence: [Evidence]
+        ) {
             self.priorMean = priorMean
             self.priorWeight = priorWeight
             self.evidenceWeight = evidenceWeight
@@ -248,8 +270,15 @@ public struct GradeComputation: Sendable, Equatable, Codable {
         /// penalty × status factor × severity factor (0 when ignored).
         public var points: Double
 
-        public init(category: FlagCategory, status: FlagStatus, severity: Int, occurredOn: CivilDate, expiresOn: CivilDate?,
-                    ignored: String?, points: Double) {
+        public init(
+            category: FlagCategory,
+            status: FlagStatus,
+            severity: Int,
+            occurredOn: CivilDate,
+            expiresOn: CivilDate?,
+            ignored: String?,
+            points: Double
+        ) {
             self.category = category
             self.status = status
             self.severity = severity
@@ -305,8 +334,18 @@ public struct GradeComputation: Sendable, Equatable, Codable {
         public var nudge: Int
         public var level: Int?
 
-        public init(category: ServiceCategory, assessedLevel: Int?, assessedOn: CivilDate?, certified: Bool, staleDrop: Int,
-                    certificateRaise: Int, reviewMean: Double?, reviewWeight: Double, nudge: Int, level: Int?) {
+        public init(
+            category: ServiceCategory,
+            assessedLevel: Int?,
+            assessedOn: CivilDate?,
+            certified: Bool,
+            staleDrop: Int,
+            certificateRaise: Int,
+            reviewMean: Double?,
+            reviewWeight: Double,
+            nudge: Int,
+            level: Int?
+        ) {
             self.category = category
             self.assessedLevel = assessedLevel
             self.assessedOn = assessedOn
@@ -345,8 +384,19 @@ public struct GradeComputation: Sendable, Equatable, Codable {
         public var raw: Double
         public var score: Double
 
-        public init(levels: [LevelStep], bestLevel: Int?, bestCategory: ServiceCategory?, levelPoints: Double, reviews: ShrunkMean,
-                    trainingsCounted: Int, trainingPoints: Double, health: String, healthPenalty: Double, raw: Double, score: Double) {
+        public init(
+            levels: [LevelStep],
+            bestLevel: Int?,
+            bestCategory: ServiceCategory?,
+            levelPoints: Double,
+            reviews: ShrunkMean,
+            trainingsCounted: Int,
+            trainingPoints: Double,
+            health: String,
+            healthPenalty: Double,
+            raw: Double,
+            score: Double
+        ) {
             self.levels = levels
             self.bestLevel = bestLevel
             self.bestCategory = bestCategory
@@ -386,8 +436,18 @@ public struct GradeComputation: Sendable, Equatable, Codable {
         public var suspended: Bool
         public var grade: CreditGrade
 
-        public init(ethicsWeight: Double, skillWeight: Double, value: Double, rounded: Double, band: CreditGrade,
-                    cappedAt: CreditGrade?, cappedBy: FlagCategory?, barred: Bool, suspended: Bool, grade: CreditGrade) {
+        public init(
+            ethicsWeight: Double,
+            skillWeight: Double,
+            value: Double,
+            rounded: Double,
+            band: CreditGrade,
+            cappedAt: CreditGrade?,
+            cappedBy: FlagCategory?,
+            barred: Bool,
+            suspended: Bool,
+            grade: CreditGrade
+        ) {
             self.ethicsWeight = ethicsWeight
             self.skillWeight = skillWeight
             self.value = value

@@ -54,8 +54,14 @@ public struct Grader: Sendable {
             let sourceWeight = rating.sealed ? ep.agencyRatings.sealedWeight : ep.agencyRatings.openWeight
             guard sourceWeight > 0 else { continue }
             ratingsCounted += 1
-            ethicsMean.add(source: "agency_rating", date: rating.ratedOn, ageDays: age(rating.ratedOn), decay: decay(rating.ratedOn),
-                           sourceWeight: sourceWeight, scored: [(Self.agencyKey, 1, Double(rating.rating))])
+            ethicsMean.add(
+                source: "agency_rating",
+                date: rating.ratedOn,
+                ageDays: age(rating.ratedOn),
+                decay: decay(rating.ratedOn),
+                sourceWeight: sourceWeight,
+                scored: [(Self.agencyKey, 1, Double(rating.rating))]
+            )
         }
         let ethicsShrunk = ethicsMean.result()
         var ethicsReviewDimensions = ethicsShrunk.shares
@@ -74,14 +80,24 @@ public struct Grader: Sendable {
             var points = 0.0
             if ignored == nil {
                 let severity = min(5, max(1, flag.severity))
-                points = (ep.flags.penalties[flag.category.rawValue] ?? 0) * (ep.flags.statusFactors[flag.status.rawValue] ?? 0)
+                points =
+                    (ep.flags.penalties[flag.category.rawValue] ?? 0) * (ep.flags.statusFactors[flag.status.rawValue] ?? 0)
                     * ep.flags.severityFactors[severity - 1]
                 flagPenalty += points
                 flagCount[flag.category, default: 0] += 1
                 ethicsFactors.append((GradeReasonCode.flag(flag.category), -points))
             }
-            flagItems.append(.init(category: flag.category, status: flag.status, severity: flag.severity, occurredOn: flag.occurredOn,
-                                   expiresOn: flag.expiresOn, ignored: ignored, points: points))
+            flagItems.append(
+                .init(
+                    category: flag.category,
+                    status: flag.status,
+                    severity: flag.severity,
+                    occurredOn: flag.occurredOn,
+                    expiresOn: flag.expiresOn,
+                    ignored: ignored,
+                    points: points
+                )
+            )
         }
         let ethicsBaseline = GradingMath.percent(fromMean: ep.priorMean)
         let ethicsRaw = ethicsShrunk.score - flagPenalty
@@ -97,10 +113,11 @@ public struct Grader: Sendable {
         for category in ServiceCategory.allCases {
             let rule = sp.categories[category.rawValue] ?? .init(reviewDimensions: [], certificateMinimumLevel: 0)
             let assessed = input.assessments.filter { $0.category == category && (1...5).contains($0.level) }
-            let base: GradingInput.SkillAssessment? = switch sp.levels.rule {
-            case .latest: assessed.max { ($0.assessedOn, $0.level) < ($1.assessedOn, $1.level) }
-            case .highest: assessed.max { ($0.level, $0.assessedOn) < ($1.level, $1.assessedOn) }
-            }
+            let base: GradingInput.SkillAssessment? =
+                switch sp.levels.rule {
+                case .latest: assessed.max { ($0.assessedOn, $0.level) < ($1.assessedOn, $1.level) }
+                case .highest: assessed.max { ($0.level, $0.assessedOn) < ($1.level, $1.assessedOn) }
+                }
             let certified = input.qualifications.contains { $0.kind == .certificate && $0.category == category && $0.isValid(on: today) }
             var level = base?.level
             var staleDrop = 0
@@ -117,22 +134,42 @@ public struct Grader: Sendable {
             for (i, scored) in skillScored.enumerated() where reviews[i].category == nil || reviews[i].category == category {
                 let relevant = scored.filter { rule.reviewDimensions.contains($0.0) }
                 guard !relevant.isEmpty else { continue }
-                categoryMean.add(source: "review", date: reviews[i].reviewedOn, ageDays: reviewAge[i], decay: reviewDecay[i],
-                                 sourceWeight: 1, scored: relevant)
+                categoryMean.add(
+                    source: "review",
+                    date: reviews[i].reviewedOn,
+                    ageDays: reviewAge[i],
+                    decay: reviewDecay[i],
+                    sourceWeight: 1,
+                    scored: relevant
+                )
             }
             let shrunk = categoryMean.result()
             let reviewMean: Double? = shrunk.evidenceWeight > 0 ? shrunk.mean : nil
             var nudge = 0
             if let l = level, let m = reviewMean {
-                if m >= sp.levels.reviewNudge.upAt { nudge = min(sp.levels.reviewNudge.maxSteps, 5 - l) }
-                else if m <= sp.levels.reviewNudge.downAt { nudge = -min(sp.levels.reviewNudge.maxSteps, l - 1) }
+                if m >= sp.levels.reviewNudge.upAt {
+                    nudge = min(sp.levels.reviewNudge.maxSteps, 5 - l)
+                } else if m <= sp.levels.reviewNudge.downAt {
+                    nudge = -min(sp.levels.reviewNudge.maxSteps, l - 1)
+                }
                 level = l + nudge
             }
             if let l = level { levels[category] = l }
             if base != nil || certified || reviewMean != nil {
-                steps.append(.init(category: category, assessedLevel: base?.level, assessedOn: base?.assessedOn, certified: certified,
-                                   staleDrop: staleDrop, certificateRaise: raise, reviewMean: reviewMean, reviewWeight: shrunk.evidenceWeight,
-                                   nudge: nudge, level: level))
+                steps.append(
+                    .init(
+                        category: category,
+                        assessedLevel: base?.level,
+                        assessedOn: base?.assessedOn,
+                        certified: certified,
+                        staleDrop: staleDrop,
+                        certificateRaise: raise,
+                        reviewMean: reviewMean,
+                        reviewWeight: shrunk.evidenceWeight,
+                        nudge: nudge,
+                        level: level
+                    )
+                )
             }
         }
         var best: (category: ServiceCategory, level: Int)?
@@ -145,7 +182,14 @@ public struct Grader: Sendable {
         var skillReviews = 0
         for (i, scored) in skillScored.enumerated() where !scored.isEmpty {
             skillReviews += 1
-            skillMean.add(source: "review", date: reviews[i].reviewedOn, ageDays: reviewAge[i], decay: reviewDecay[i], sourceWeight: 1, scored: scored)
+            skillMean.add(
+                source: "review",
+                date: reviews[i].reviewedOn,
+                ageDays: reviewAge[i],
+                decay: reviewDecay[i],
+                sourceWeight: 1,
+                scored: scored
+            )
         }
         let skillShrunk = skillMean.result()
 
@@ -156,12 +200,13 @@ public struct Grader: Sendable {
             ($0.issuedOn, Self.healthRank($0.result)) < ($1.issuedOn, Self.healthRank($1.result))
         }
         let health = currentHealth?.result.rawValue ?? "missing"
-        let (healthPenalty, healthCode): (Double, String) = switch currentHealth?.result {
-        case nil: (sp.health.missing, GradeReasonCode.healthMissing)
-        case .fit?: (0, GradeReasonCode.healthMissing)
-        case .restricted?: (sp.health.restricted, GradeReasonCode.healthRestricted)
-        case .unfit?: (sp.health.unfit, GradeReasonCode.healthUnfit)
-        }
+        let (healthPenalty, healthCode): (Double, String) =
+            switch currentHealth?.result {
+            case nil: (sp.health.missing, GradeReasonCode.healthMissing)
+            case .fit?: (0, GradeReasonCode.healthMissing)
+            case .restricted?: (sp.health.restricted, GradeReasonCode.healthRestricted)
+            case .unfit?: (sp.health.unfit, GradeReasonCode.healthUnfit)
+            }
 
         let skillBaseline = sp.levelWeight * sp.levelPoints[0] + sp.reviewWeight * GradingMath.percent(fromMean: sp.priorMean)
         let skillRaw = sp.levelWeight * levelPoints + sp.reviewWeight * skillShrunk.score + trainingPoints - healthPenalty
@@ -177,7 +222,8 @@ public struct Grader: Sendable {
 
         // MARK: Composite, band, caps
 
-        let we = policy.composite.ethicsWeight, ws = policy.composite.skillWeight
+        let we = policy.composite.ethicsWeight
+        let ws = policy.composite.skillWeight
         let compositeValue = we * ethicsScore + ws * skillScore
         let composite = GradingMath.round2(compositeValue)
         let baseline = GradeComputation.Scores(ethics: ethicsBaseline, skill: skillBaseline, composite: we * ethicsBaseline + ws * skillBaseline)
@@ -187,7 +233,8 @@ public struct Grader: Sendable {
         for flag in flags where flag.counts(on: today) {
             for rule in policy.ethics.flags.gradeCaps
             where rule.categories.contains(flag.category.rawValue) && rule.statuses.contains(flag.status.rawValue)
-                && min(5, max(1, flag.severity)) >= rule.minSeverity {
+                && min(5, max(1, flag.severity)) >= rule.minSeverity
+            {
                 if cap == nil || rule.maxGrade.rank > cap!.grade.rank { cap = (rule.maxGrade, flag.category) }
             }
         }
@@ -219,8 +266,10 @@ public struct Grader: Sendable {
                 params[code] = ["count": String(ratingsCounted)]
             case Self.ethicsReviewsKey, Self.skillReviewsKey:
                 let ethics = key == Self.ethicsReviewsKey
-                code = ethics ? (points > 0 ? GradeReasonCode.reviewsEthicsHigh : GradeReasonCode.reviewsEthicsLow)
-                              : (points > 0 ? GradeReasonCode.reviewsSkillHigh : GradeReasonCode.reviewsSkillLow)
+                code =
+                    ethics
+                    ? (points > 0 ? GradeReasonCode.reviewsEthicsHigh : GradeReasonCode.reviewsEthicsLow)
+                    : (points > 0 ? GradeReasonCode.reviewsSkillHigh : GradeReasonCode.reviewsSkillLow)
                 // Per dimension, on the composite; the clamping scale (if any) applies alike.
                 let shares = ethics ? ethicsReviewDimensions : skillShrunk.shares
                 let total = shares.keys.sorted().reduce(0) { $0 + shares[$1]! }
@@ -261,18 +310,48 @@ public struct Grader: Sendable {
         }
 
         let computation = GradeComputation(
-            policyVersion: policy.version, today: today, baseline: baseline,
+            policyVersion: policy.version,
+            today: today,
+            baseline: baseline,
             ethics: .init(reviewsAndRatings: ethicsShrunk, flags: flagItems, flagPenalty: flagPenalty, raw: ethicsRaw, score: ethicsScore),
-            skill: .init(levels: steps, bestLevel: best?.level, bestCategory: best?.category, levelPoints: levelPoints, reviews: skillShrunk,
-                         trainingsCounted: trainingsCounted, trainingPoints: trainingPoints, health: health, healthPenalty: healthPenalty,
-                         raw: skillRaw, score: skillScore),
-            composite: .init(ethicsWeight: we, skillWeight: ws, value: compositeValue, rounded: composite, band: band,
-                             cappedAt: cap?.grade, cappedBy: cap?.by, barred: input.barred, suspended: input.suspended, grade: grade),
-            contributions: contributions)
+            skill: .init(
+                levels: steps,
+                bestLevel: best?.level,
+                bestCategory: best?.category,
+                levelPoints: levelPoints,
+                reviews: skillShrunk,
+                trainingsCounted: trainingsCounted,
+                trainingPoints: trainingPoints,
+                health: health,
+                healthPenalty: healthPenalty,
+                raw: skillRaw,
+                score: skillScore
+            ),
+            composite: .init(
+                ethicsWeight: we,
+                skillWeight: ws,
+                value: compositeValue,
+                rounded: composite,
+                band: band,
+                cappedAt: cap?.grade,
+                cappedBy: cap?.by,
+                barred: input.barred,
+                suspended: input.suspended,
+                grade: grade
+            ),
+            contributions: contributions
+        )
 
-        return GradeResult(grade: grade, composite: composite, ethicsScore: GradingMath.round2(ethicsScore),
-                           skillScore: GradingMath.round2(skillScore), skillLevels: levels, reasons: reasons,
-                           policyVersion: policy.version, computation: computation)
+        return GradeResult(
+            grade: grade,
+            composite: composite,
+            ethicsScore: GradingMath.round2(ethicsScore),
+            skillScore: GradingMath.round2(skillScore),
+            skillLevels: levels,
+            reasons: reasons,
+            policyVersion: policy.version,
+            computation: computation
+        )
     }
 
     // MARK: Helpers
@@ -355,8 +434,14 @@ struct WeightedMean {
 
     func result() -> GradeComputation.ShrunkMean {
         let mean = (priorMean * priorWeight + valueSum) / (priorWeight + weightSum)
-        return .init(priorMean: priorMean, priorWeight: priorWeight, evidenceWeight: weightSum, mean: mean,
-                     score: GradingMath.percent(fromMean: mean), shares: shares.mapValues { 25 * $0 / (priorWeight + weightSum) },
-                     evidence: evidence)
+        return .init(
+            priorMean: priorMean,
+            priorWeight: priorWeight,
+            evidenceWeight: weightSum,
+            mean: mean,
+            score: GradingMath.percent(fromMean: mean),
+            shares: shares.mapValues { 25 * $0 / (priorWeight + weightSum) },
+            evidence: evidence
+        )
     }
 }

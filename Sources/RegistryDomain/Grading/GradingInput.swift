@@ -159,9 +159,17 @@ public struct GradingInput: Sendable, Equatable, Codable {
     /// An interim suspension while a case is open: shown as a reason, scores unchanged.
     public var suspended: Bool
 
-    public init(today: CivilDate, assessments: [SkillAssessment] = [], qualifications: [Qualification] = [],
-                healthCertificates: [HealthCertificate] = [], reviews: [Review] = [], agencyRatings: [AgencyRating] = [],
-                flags: [Flag] = [], barred: Bool = false, suspended: Bool = false) {
+    public init(
+        today: CivilDate,
+        assessments: [SkillAssessment] = [],
+        qualifications: [Qualification] = [],
+        healthCertificates: [HealthCertificate] = [],
+        reviews: [Review] = [],
+        agencyRatings: [AgencyRating] = [],
+        flags: [Flag] = [],
+        barred: Bool = false,
+        suspended: Bool = false
+    ) {
         self.today = today
         self.assessments = assessments
         self.qualifications = qualifications

@@ -15,8 +15,17 @@ public struct GradingPolicy: Sendable, Equatable, Codable {
     /// Example inputs with the grade the policy must give them (run by `validate()` and the tests).
     public var examples: [Example]
 
-    public init(version: String, composite: Composite, bands: [Band], shrinkage: Shrinkage, decay: Decay,
-                ethics: Ethics, skill: Skill, reasons: Reasons, examples: [Example] = []) {
+    public init(
+        version: String,
+        composite: Composite,
+        bands: [Band],
+        shrinkage: Shrinkage,
+        decay: Decay,
+        ethics: Ethics,
+        skill: Skill,
+        reasons: Reasons,
+        examples: [Example] = []
+    ) {
         self.version = version
         self.composite = composite
         self.bands = bands
@@ -197,9 +206,17 @@ public struct GradingPolicy: Sendable, Equatable, Codable {
         public var trainings: Trainings
         public var health: Health
 
-        public init(priorMean: Double, levelWeight: Double, reviewWeight: Double, levelPoints: [Double],
-                    reviewDimensions: [String: Double], levels: Levels, categories: [String: CategoryRule],
-                    trainings: Trainings, health: Health) {
+        public init(
+            priorMean: Double,
+            levelWeight: Double,
+            reviewWeight: Double,
+            levelPoints: [Double],
+            reviewDimensions: [String: Double],
+            levels: Levels,
+            categories: [String: CategoryRule],
+            trainings: Trainings,
+            health: Health
+        ) {
             self.priorMean = priorMean
             self.levelWeight = levelWeight
             self.reviewWeight = reviewWeight

@@ -40,10 +40,12 @@ extension GradingPolicy {
     /// codes (`review_<dimension>_high|low`), sorted: each needs texts in both languages.
     public var reasonCodes: [String] {
         var codes = Set(GradeReasonCode.statuses)
-        codes.formUnion([GradeReasonCode.reviewsEthicsHigh, GradeReasonCode.reviewsEthicsLow, GradeReasonCode.reviewsSkillHigh,
-                         GradeReasonCode.reviewsSkillLow, GradeReasonCode.agencyEthicsHigh, GradeReasonCode.agencyEthicsLow, GradeReasonCode.skillLevel,
-                         GradeReasonCode.trainings, GradeReasonCode.healthMissing, GradeReasonCode.healthRestricted,
-                         GradeReasonCode.healthUnfit])
+        codes.formUnion([
+            GradeReasonCode.reviewsEthicsHigh, GradeReasonCode.reviewsEthicsLow, GradeReasonCode.reviewsSkillHigh,
+            GradeReasonCode.reviewsSkillLow, GradeReasonCode.agencyEthicsHigh, GradeReasonCode.agencyEthicsLow, GradeReasonCode.skillLevel,
+            GradeReasonCode.trainings, GradeReasonCode.healthMissing, GradeReasonCode.healthRestricted,
+            GradeReasonCode.healthUnfit,
+        ])
         for dimension in Array(ethics.reviewDimensions.keys) + Array(skill.reviewDimensions.keys) {
             codes.insert(GradeReasonCode.review(dimension, positive: true))
             codes.insert(GradeReasonCode.review(dimension, positive: false))
@@ -65,7 +67,10 @@ extension GradingPolicy {
                 throw PolicyError(path: [key, "review_dimensions"], message: "reviews score '\(name)' but the grading policy gives it no weight")
             }
             for name in mine.keys.sorted() where !theirs.contains(name) {
-                throw PolicyError(path: [key, "review_dimensions", name], message: "reviews have no '\(name)' dimension (they score \(theirs.joined(separator: ", ")))")
+                throw PolicyError(
+                    path: [key, "review_dimensions", name],
+                    message: "reviews have no '\(name)' dimension (they score \(theirs.joined(separator: ", ")))"
+                )
             }
         }
     }
@@ -106,7 +111,10 @@ extension GradingPolicy {
         try within(composite.ethicsWeight, 0...1, ["composite", "ethics_weight"])
         try within(composite.skillWeight, 0...1, ["composite", "skill_weight"])
         guard abs(composite.ethicsWeight + composite.skillWeight - 1) < 1e-9 else {
-            throw fail(["composite"], "ethics_weight and skill_weight must add up to 1 (they add up to \(Self.show(composite.ethicsWeight + composite.skillWeight)))")
+            throw fail(
+                ["composite"],
+                "ethics_weight and skill_weight must add up to 1 (they add up to \(Self.show(composite.ethicsWeight + composite.skillWeight)))"
+            )
         }
         guard composite.ethicsWeight > composite.skillWeight else {
             throw fail(["composite", "ethics_weight"], "ethics must weigh more than skill")
@@ -121,7 +129,10 @@ extension GradingPolicy {
             }
             try within(band.min, 0...100, path + ["min"])
             if i > 0, band.min >= bands[i - 1].min {
-                throw fail(path + ["min"], "thresholds must descend: \(band.grade.rawValue) starts at \(Self.show(band.min)), not below \(bands[i - 1].grade.rawValue) at \(Self.show(bands[i - 1].min))")
+                throw fail(
+                    path + ["min"],
+                    "thresholds must descend: \(band.grade.rawValue) starts at \(Self.show(band.min)), not below \(bands[i - 1].grade.rawValue) at \(Self.show(bands[i - 1].min))"
+                )
             }
         }
         guard bands[3].min == 0 else { throw fail(["bands", "3", "min"], "the last band (D) must start at 0") }
@@ -154,8 +165,10 @@ extension GradingPolicy {
                 throw fail(flagsPath + ["status_factors", name], "retracted flags always count nothing; remove this entry")
             }
             guard FlagStatus(rawValue: name) != nil else {
-                throw fail(flagsPath + ["status_factors", name],
-                           "unknown flag status '\(name)' (known: \(counting.map(\.rawValue).joined(separator: ", ")))")
+                throw fail(
+                    flagsPath + ["status_factors", name],
+                    "unknown flag status '\(name)' (known: \(counting.map(\.rawValue).joined(separator: ", ")))"
+                )
             }
             try within(ethics.flags.statusFactors[name]!, 0...1, flagsPath + ["status_factors", name])
         }
@@ -185,9 +198,14 @@ extension GradingPolicy {
             guard !cap.statuses.isEmpty else { throw fail(path + ["statuses"], "name at least one flag status") }
             for (j, name) in cap.statuses.enumerated() {
                 guard let status = FlagStatus(rawValue: name) else {
-                    throw fail(path + ["statuses", String(j)], "unknown flag status '\(name)' (known: \(counting.map(\.rawValue).joined(separator: ", ")))")
+                    throw fail(
+                        path + ["statuses", String(j)],
+                        "unknown flag status '\(name)' (known: \(counting.map(\.rawValue).joined(separator: ", ")))"
+                    )
                 }
-                guard status != .retracted else { throw fail(path + ["statuses", String(j)], "retracted flags count nothing and cannot cap a grade") }
+                guard status != .retracted else {
+                    throw fail(path + ["statuses", String(j)], "retracted flags count nothing and cannot cap a grade")
+                }
             }
             guard (1...5).contains(cap.minSeverity) else { throw fail(path + ["min_severity"], "must be 1 to 5") }
             guard cap.maxGrade != .revoked else {
@@ -316,7 +334,9 @@ extension GradingPolicy.Example {
             problems.append("expected grade \(expect.grade.rawValue), got \(result.grade.rawValue)")
         }
         if let range = expect.compositeBetween, range.count == 2, !(range[0]...range[1]).contains(result.composite) {
-            problems.append("expected a composite within \(GradingPolicy.show(range[0]))-\(GradingPolicy.show(range[1])), got \(GradingPolicy.show(result.composite))")
+            problems.append(
+                "expected a composite within \(GradingPolicy.show(range[0]))-\(GradingPolicy.show(range[1])), got \(GradingPolicy.show(result.composite))"
+            )
         }
         if let code = expect.topFactor, result.factors.first?.code != code {
             problems.append("expected top factor \(code), got \(result.factors.first?.code ?? "none")")

@@ -6,7 +6,7 @@ public enum Contact {
         guard email.count <= 254, !email.contains(where: { $0 == " " || $0.isNewline }) else { return nil }
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
-              !parts[1].hasPrefix("."), !parts[1].hasSuffix(".")
+            !parts[1].hasPrefix("."), !parts[1].hasSuffix(".")
         else { return nil }
         return email
     }

@@ -1,7 +1,10 @@
 /// A validated mainland resident identity number (GB 11643-1999): 17 digits and a check
 /// character computed by ISO 7064 MOD 11-2. The value is sensitive: never log or print it.
 public struct NationalID: Sendable, Equatable {
-    public enum Sex: String, Sendable, Codable { case female = "F", male = "M" }
+    public enum Sex: String, Sendable, Codable {
+        case female = "F"
+        case male = "M"
+    }
 
     /// The 18 characters, upper-case X for the check value 10.
     public let value: String

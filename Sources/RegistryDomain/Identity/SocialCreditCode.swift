@@ -13,8 +13,11 @@ public struct SocialCreditCode: Sendable, Equatable, CustomStringConvertible {
         var values: [Int] = []
         for c in chars {
             guard let v = Self.alphabet.firstIndex(of: c) else {
-                throw .invalid(field, "A unified social credit code uses digits and upper-case letters except I, O, S, V, Z.",
-                               code: "uscc_format")
+                throw .invalid(
+                    field,
+                    "A unified social credit code uses digits and upper-case letters except I, O, S, V, Z.",
+                    code: "uscc_format"
+                )
             }
             values.append(v)
         }

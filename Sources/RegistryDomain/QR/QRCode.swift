@@ -60,7 +60,8 @@ public struct QRCode: Sendable, Equatable {
         var result = 0
         for line in 0..<size {
             for horizontal in [true, false] {
-                var runColor = false, run = 0
+                var runColor = false
+                var run = 0
                 var history = FinderHistory(size: size)
                 for i in 0..<size {
                     let dark = horizontal ? modules[line][i] : modules[i][line]
@@ -171,12 +172,14 @@ public struct QRCode: Sendable, Equatable {
     /// Splits the data into the version's blocks, adds each block's Reed–Solomon codewords, and
     /// interleaves: the data codewords column by column, then the error-correction codewords.
     static func interleaved(_ data: [UInt8], version: Int) -> [UInt8] {
-        let blockCount = errorCorrectionBlocks[version], eccLength = eccCodewordsPerBlock[version]
+        let blockCount = errorCorrectionBlocks[version]
+        let eccLength = eccCodewordsPerBlock[version]
         let raw = rawDataModules(version: version) / 8
         let shortBlocks = blockCount - raw % blockCount
         let shortLength = raw / blockCount - eccLength
         let divisor = ReedSolomon.generator(degree: eccLength)
-        var dataBlocks: [[UInt8]] = [], eccBlocks: [[UInt8]] = []
+        var dataBlocks: [[UInt8]] = []
+        var eccBlocks: [[UInt8]] = []
         var start = 0
         for i in 0..<blockCount {
             let length = shortLength + (i < shortBlocks ? 0 : 1)
@@ -249,7 +252,8 @@ public struct QRCode: Sendable, Equatable {
             for (cx, cy) in [(3, 3), (size - 4, 3), (3, size - 4)] {
                 for dy in -4...4 {
                     for dx in -4...4 {
-                        let x = cx + dx, y = cy + dy
+                        let x = cx + dx
+                        let y = cy + dy
                         guard (0..<size).contains(x), (0..<size).contains(y) else { continue }
                         let distance = max(abs(dx), abs(dy))
                         set(x: x, y: y, distance != 2 && distance != 4)
@@ -272,7 +276,8 @@ public struct QRCode: Sendable, Equatable {
                 let bits = QRCode.versionBits(version: version)
                 for i in 0..<18 {
                     let dark = (bits >> i) & 1 == 1
-                    let a = size - 11 + i % 3, b = i / 3
+                    let a = size - 11 + i % 3
+                    let b = i / 3
                     set(x: a, y: b, dark)
                     set(x: b, y: a, dark)
                 }

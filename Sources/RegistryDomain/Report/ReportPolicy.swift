@@ -51,13 +51,28 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
         case signedReportValidDays = "signed_report_valid_days"
     }
 
-    public init(version: Int = 1, consentCodeMinutes: Int = 1440, reportAccessMinutes: Int = 120, redeemFailuresAllowed: Int = 10,
-                redeemWindowSeconds: Int = 900, activationCodeMinutes: Int = 30, reviewEditHours: Int = 48,
-                reviewCommentMaxLength: Int = 1000, replyMaxLength: Int = 1000, reportRecentReviews: Int = 10,
-                reviewDimensions: Dimensions = .init(skill: ["punctuality", "quality", "childcare", "eldercare", "cooking"],
-                                                     ethics: ["honesty", "respect", "reliability", "care"]),
-                publicLookupsPerMinute: Int = 20, searchPageMax: Int = 50, signedReportValidDays: Int = 30, searchOffsetMax: Int = 500,
-                searchesPerMinute: Int = 30, consentCodesLiveMax: Int = 5) {
+    public init(
+        version: Int = 1,
+        consentCodeMinutes: Int = 1440,
+        reportAccessMinutes: Int = 120,
+        redeemFailuresAllowed: Int = 10,
+        redeemWindowSeconds: Int = 900,
+        activationCodeMinutes: Int = 30,
+        reviewEditHours: Int = 48,
+        reviewCommentMaxLength: Int = 1000,
+        replyMaxLength: Int = 1000,
+        reportRecentReviews: Int = 10,
+        reviewDimensions: Dimensions = .init(
+            skill: ["punctuality", "quality", "childcare", "eldercare", "cooking"],
+            ethics: ["honesty", "respect", "reliability", "care"]
+        ),
+        publicLookupsPerMinute: Int = 20,
+        searchPageMax: Int = 50,
+        signedReportValidDays: Int = 30,
+        searchOffsetMax: Int = 500,
+        searchesPerMinute: Int = 30,
+        consentCodesLiveMax: Int = 5
+    ) {
         self.consentCodesLiveMax = consentCodesLiveMax
         self.searchOffsetMax = searchOffsetMax
         self.searchesPerMinute = searchesPerMinute
@@ -117,16 +132,21 @@ public struct ReviewContent: Sendable, Equatable {
     public init(skill: [String: Int], ethics: [String: Int], comment: String?, policy: ReportPolicy) throws(RegistryError) {
         for (name, score) in skill.sorted(by: { $0.key < $1.key }) {
             guard policy.reviewDimensions.skill.contains(name) else {
-                throw .invalid("skill_scores.\(name.prefix(40))",
-                               "Unknown skill dimension. Known: \(policy.reviewDimensions.skill.joined(separator: ", ")).")
+                throw .invalid(
+                    "skill_scores.\(name.prefix(40))",
+                    "Unknown skill dimension. Known: \(policy.reviewDimensions.skill.joined(separator: ", "))."
+                )
             }
             guard (1...5).contains(score) else { throw .invalid("skill_scores.\(name)", "Scores are 1 to 5.") }
         }
         guard !skill.isEmpty else { throw .invalid("skill_scores", "Score at least one skill.", code: "missing_field") }
         for name in policy.reviewDimensions.ethics {
             guard let score = ethics[name] else {
-                throw .invalid("ethics_scores.\(name)", "Score every ethics dimension: \(policy.reviewDimensions.ethics.joined(separator: ", ")).",
-                               code: "missing_field")
+                throw .invalid(
+                    "ethics_scores.\(name)",
+                    "Score every ethics dimension: \(policy.reviewDimensions.ethics.joined(separator: ", ")).",
+                    code: "missing_field"
+                )
             }
             guard (1...5).contains(score) else { throw .invalid("ethics_scores.\(name)", "Scores are 1 to 5.") }
         }
@@ -168,9 +188,13 @@ public enum EngagementStatus: String, Sendable, Codable, CaseIterable {
         case (.confirmed, "end"): return .ended
         default:
             let allowed = allowed(from: from)
-            throw RegistryError(.conflict, code: "illegal_transition",
-                                message: "A \(from.rawValue) engagement cannot '\(event)'." + (allowed.isEmpty ? "" : " Allowed: \(allowed.joined(separator: ", "))."),
-                                details: ["status": from.rawValue, "allowed": allowed.joined(separator: ",")])
+            throw RegistryError(
+                .conflict,
+                code: "illegal_transition",
+                message: "A \(from.rawValue) engagement cannot '\(event)'."
+                    + (allowed.isEmpty ? "" : " Allowed: \(allowed.joined(separator: ", "))."),
+                details: ["status": from.rawValue, "allowed": allowed.joined(separator: ",")]
+            )
         }
     }
 }

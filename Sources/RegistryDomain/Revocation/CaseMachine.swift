@@ -70,8 +70,15 @@ public struct CaseFacts: Sendable, Equatable {
     /// Agencies (ids) that held the worker — their staff may not adjudicate.
     public var workerAgencies: Set<String>
 
-    public init(state: CaseState, proposedOutcome: CaseOutcome? = nil, outcome: CaseOutcome? = nil, requesterID: String? = nil,
-                proposedBy: String? = nil, decidedBy: String? = nil, workerAgencies: Set<String> = []) {
+    public init(
+        state: CaseState,
+        proposedOutcome: CaseOutcome? = nil,
+        outcome: CaseOutcome? = nil,
+        requesterID: String? = nil,
+        proposedBy: String? = nil,
+        decidedBy: String? = nil,
+        workerAgencies: Set<String> = []
+    ) {
         self.state = state
         self.proposedOutcome = proposedOutcome
         self.outcome = outcome
@@ -124,13 +131,20 @@ public enum CaseMachine {
     public static func apply(_ command: CaseCommand, facts: CaseFacts, by actor: CaseActor) throws(RegistryError) -> CaseState {
         guard let to = next(facts.state, command, facts: facts) else {
             let allowed = allowed(facts).map(\.rawValue)
-            throw RegistryError(.conflict, code: "illegal_transition",
-                                message: "A case in '\(facts.state.rawValue)' cannot take '\(command.rawValue)'."
-                                    + (allowed.isEmpty ? " It is closed." : " Allowed: \(allowed.joined(separator: ", "))."),
-                                details: ["state": facts.state.rawValue, "allowed": allowed.joined(separator: ",")])
+            throw RegistryError(
+                .conflict,
+                code: "illegal_transition",
+                message: "A case in '\(facts.state.rawValue)' cannot take '\(command.rawValue)'."
+                    + (allowed.isEmpty ? " It is closed." : " Allowed: \(allowed.joined(separator: ", "))."),
+                details: ["state": facts.state.rawValue, "allowed": allowed.joined(separator: ",")]
+            )
         }
         guard command.actors.contains(actor.kind) else {
-            throw RegistryError(.forbidden, code: "not_your_step", message: "'\(command.rawValue)' is taken by: \(command.actors.map(\.rawValue).sorted().joined(separator: ", ")).")
+            throw RegistryError(
+                .forbidden,
+                code: "not_your_step",
+                message: "'\(command.rawValue)' is taken by: \(command.actors.map(\.rawValue).sorted().joined(separator: ", "))."
+            )
         }
         if actor.kind == .administrator {
             // No adjudicator may be the requester or staff of an agency that held the worker.
@@ -146,8 +160,13 @@ public enum CaseMachine {
             }
             // An objection is reviewed by an administrator who took no part in the decision.
             if command == .upholdObjection || command == .rejectObjection,
-               let user = actor.userID, user == facts.proposedBy || user == facts.decidedBy {
-                throw RegistryError(.forbidden, code: "took_part", message: "An administrator who took no part in the decision must review the objection.")
+                let user = actor.userID, user == facts.proposedBy || user == facts.decidedBy
+            {
+                throw RegistryError(
+                    .forbidden,
+                    code: "took_part",
+                    message: "An administrator who took no part in the decision must review the objection."
+                )
             }
         }
         return to
@@ -157,7 +176,7 @@ public enum CaseMachine {
 /// Working days: weekends and the policy's holidays are not counted.
 public enum WorkingDays {
     public static func isWorkingDay(_ day: CivilDate, holidays: Set<CivilDate>, workdays: Set<CivilDate> = []) -> Bool {
-        if workdays.contains(day) { return true }   // official make-up working days (调休)
+        if workdays.contains(day) { return true }  // official make-up working days (调休)
         return day.weekday <= 5 && !holidays.contains(day)
     }
 
@@ -202,7 +221,8 @@ public struct RevocationPolicy: Sendable, Equatable, Codable {
 
     public func validate() throws(PolicyError) {
         guard !grounds.isEmpty else { throw PolicyError(path: ["grounds"], message: "name at least one ground") }
-        for name in grounds.keys.sorted() where !(name.count >= 2 && name.count <= 40 && name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0 == "_") })) {
+        for name in grounds.keys.sorted()
+        where !(name.count >= 2 && name.count <= 40 && name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0 == "_") })) {
             throw PolicyError(path: ["grounds", name], message: "a ground is a lower-case name like 'abuse_of_a_child'")
         }
         guard (1...60).contains(objectionWorkingDays) else { throw PolicyError(path: ["objection_working_days"], message: "must be 1 to 60") }

@@ -18,8 +18,10 @@ public struct CustodyPolicy: Sendable, Equatable, Codable {
     /// Rows per `POST /api/v1/workers:import` request.
     public var importMaxRows: Int
 
-    public static let tenureFields = ["agency", "period", "work_ability", "health_status", "feedback_summary",
-                                      "ethics_rating", "ethics_note", "sealed"]
+    public static let tenureFields = [
+        "agency", "period", "work_ability", "health_status", "feedback_summary",
+        "ethics_rating", "ethics_note", "sealed",
+    ]
 
     enum CodingKeys: String, CodingKey {
         case version
@@ -34,9 +36,18 @@ public struct CustodyPolicy: Sendable, Equatable, Codable {
         case importMaxRows = "import_max_rows"
     }
 
-    public init(version: Int = 1, sealDeadlineDays: Int = 7, consentCodeMinutes: Int = 30, consentCodeAttempts: Int = 5,
-                minimumAge: Int = 16, maximumAge: Int = 70, reportTenureFields: [String] = ["agency", "period", "work_ability", "feedback_summary", "ethics_rating", "sealed"],
-                importMaxRows: Int = 5000, consentCodeSends: Int = 3, transferRequestsPerAgencyPerDay: Int = 50) {
+    public init(
+        version: Int = 1,
+        sealDeadlineDays: Int = 7,
+        consentCodeMinutes: Int = 30,
+        consentCodeAttempts: Int = 5,
+        minimumAge: Int = 16,
+        maximumAge: Int = 70,
+        reportTenureFields: [String] = ["agency", "period", "work_ability", "feedback_summary", "ethics_rating", "sealed"],
+        importMaxRows: Int = 5000,
+        consentCodeSends: Int = 3,
+        transferRequestsPerAgencyPerDay: Int = 50
+    ) {
         self.consentCodeSends = consentCodeSends
         self.transferRequestsPerAgencyPerDay = transferRequestsPerAgencyPerDay
         self.version = version
@@ -63,8 +74,10 @@ public struct CustodyPolicy: Sendable, Equatable, Codable {
             throw PolicyError(path: ["minimum_age"], message: "ages must satisfy 16 <= minimum < maximum <= 80")
         }
         for (i, field) in reportTenureFields.enumerated() where !Self.tenureFields.contains(field) {
-            throw PolicyError(path: ["report_tenure_fields", String(i)],
-                              message: "unknown tenure field '\(field)' (known: \(Self.tenureFields.joined(separator: ", ")))")
+            throw PolicyError(
+                path: ["report_tenure_fields", String(i)],
+                message: "unknown tenure field '\(field)' (known: \(Self.tenureFields.joined(separator: ", ")))"
+            )
         }
         guard (1...100_000).contains(importMaxRows) else { throw PolicyError(path: ["import_max_rows"], message: "must be 1 to 100000") }
     }

@@ -36,10 +36,13 @@ public enum TransferMachine {
     public static func apply(_ event: TransferEvent, to status: TransferStatus) throws(RegistryError) -> TransferStatus {
         guard allowed(in: status).contains(event) else {
             let allowedNames = allowed(in: status).map(\.rawValue)
-            throw RegistryError(.conflict, code: "illegal_transition",
-                                message: "A \(status.rawValue) transfer cannot take '\(event.rawValue)'."
-                                    + (allowedNames.isEmpty ? " It is closed." : " Allowed: \(allowedNames.joined(separator: ", "))."),
-                                details: ["status": status.rawValue, "allowed": allowedNames.joined(separator: ",")])
+            throw RegistryError(
+                .conflict,
+                code: "illegal_transition",
+                message: "A \(status.rawValue) transfer cannot take '\(event.rawValue)'."
+                    + (allowedNames.isEmpty ? " It is closed." : " Allowed: \(allowedNames.joined(separator: ", "))."),
+                details: ["status": status.rawValue, "allowed": allowedNames.joined(separator: ",")]
+            )
         }
         switch event {
         case .consent: return .consented

@@ -27,7 +27,9 @@ public struct WorkerRegistration: Sendable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case sex, phone
-            case idNumber = "id_number", fullName = "full_name", homeRegion = "home_region"
+            case idNumber = "id_number"
+            case fullName = "full_name"
+            case homeRegion = "home_region"
             case serviceCategories = "service_categories"
         }
     }
@@ -53,8 +55,11 @@ public struct WorkerRegistration: Sendable, Equatable {
         }
         let age = id.birthDate.years(until: today)
         guard ages.contains(age) else {
-            throw .invalid("id_number", "By the ID number she is \(age); workers are registered from \(ages.lowerBound) to \(ages.upperBound).",
-                           code: "implausible_age")
+            throw .invalid(
+                "id_number",
+                "By the ID number she is \(age); workers are registered from \(ages.lowerBound) to \(ages.upperBound).",
+                code: "implausible_age"
+            )
         }
         var phone: String?
         if let raw = input.phone?.trimmingWhitespace(), !raw.isEmpty {
@@ -63,7 +68,7 @@ public struct WorkerRegistration: Sendable, Equatable {
         }
         let region = input.homeRegion.trimmingWhitespace()
         guard region.count == 6, region.allSatisfy({ $0.isASCII && $0.isNumber }),
-              let province = Int(region.prefix(2)), (11...82).contains(province)
+            let province = Int(region.prefix(2)), (11...82).contains(province)
         else {
             throw .invalid("home_region", "The home region is a 6-digit administrative division code, e.g. 320102.")
         }

@@ -26,11 +26,18 @@ struct AdminPages {
             let page = kit.scope(request, context)
             let agencies = try await page.registry.agencies.list(status: nil, logger: context.logger)
             let counts = Self.statuses.map { status in
-                ["status": status, "label": page.label("agency_status", status),
-                 "count": String(agencies.filter { $0.status == status }.count)]
+                [
+                    "status": status, "label": page.label("agency_status", status),
+                    "count": String(agencies.filter { $0.status == status }.count),
+                ]
             }
-            return page.render("admin_home", ["counts": counts,
-                                              "pending": String(agencies.filter { $0.status == "pending" }.count)])
+            return page.render(
+                "admin_home",
+                [
+                    "counts": counts,
+                    "pending": String(agencies.filter { $0.status == "pending" }.count),
+                ]
+            )
         }
 
         routes.get("/admin/agencies", action: "agencies.list") { request, context in
@@ -38,10 +45,13 @@ struct AdminPages {
             let status = page.query("status").flatMap { Self.statuses.contains($0) ? $0 : nil } ?? "pending"
             let agencies = try await page.registry.agencies.list(status: status, logger: context.logger)
             let tabs = Self.statuses.map { ["status": $0, "label": page.label("agency_status", $0), "current": $0 == status] }
-            return page.render("admin_agencies", [
-                "tabs": tabs, "status_label": page.label("agency_status", status),
-                "agencies": agencies.map { Self.view($0, page: page) },
-            ])
+            return page.render(
+                "admin_agencies",
+                [
+                    "tabs": tabs, "status_label": page.label("agency_status", status),
+                    "agencies": agencies.map { Self.view($0, page: page) },
+                ]
+            )
         }
 
         routes.get("/admin/agencies/{id}", action: "agencies.read") { request, context in
@@ -58,8 +68,13 @@ struct AdminPages {
                 throw RegistryError.invalid("decision", "Choose a decision.")
             }
             do {
-                _ = try await page.registry.agencies.decide(id, decision, reason: form.optional("reason"), caller: page.caller,
-                                                            logger: context.logger)
+                _ = try await page.registry.agencies.decide(
+                    id,
+                    decision,
+                    reason: form.optional("reason"),
+                    caller: page.caller,
+                    logger: context.logger
+                )
             } catch let error as RegistryError where error.kind == .badRequest || error.kind == .conflict {
                 let agency = try await page.registry.agencies.get(id, caller: page.caller, logger: context.logger)
                 return detail(page, agency: agency, form: form, error: error)

@@ -19,15 +19,27 @@ struct AgencyApplicationPages {
             let page = kit.scope(request, context)
             let form = try await page.form()
             let application = AgencyService.Application(
-                name: form.text("name"), uscc: form.text("uscc").trimmingWhitespace().uppercased(),
-                regionCode: form.text("region_code"), contactName: form.text("contact_name"),
-                contactPhone: form.optional("contact_phone"), contactEmail: form.text("contact_email"), password: form.text("password"))
+                name: form.text("name"),
+                uscc: form.text("uscc").trimmingWhitespace().uppercased(),
+                regionCode: form.text("region_code"),
+                contactName: form.text("contact_name"),
+                contactPhone: form.optional("contact_phone"),
+                contactEmail: form.text("contact_email"),
+                password: form.text("password")
+            )
             do {
-                _ = try await page.registry.agencies.apply(application, caller: page.caller, clientAddress: context.clientAddress,
-                                                           logger: context.logger)
+                _ = try await page.registry.agencies.apply(
+                    application,
+                    caller: page.caller,
+                    clientAddress: context.clientAddress,
+                    logger: context.logger
+                )
             } catch let error as RegistryError {
-                return page.render("apply", Self.values(page, page.formValues(form, fields: Self.fields, secrets: ["password"], error: error)),
-                                   status: error.kind.status)
+                return page.render(
+                    "apply",
+                    Self.values(page, page.formValues(form, fields: Self.fields, secrets: ["password"], error: error)),
+                    status: error.kind.status
+                )
             }
             return page.render("apply_done", ["email": form.text("contact_email").trimmingWhitespace()])
         }

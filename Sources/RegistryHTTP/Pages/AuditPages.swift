@@ -48,7 +48,7 @@ struct AuditPages {
         var filter = Filter()
         if let action = form.optional("action")?.lowercased() {
             guard action.count <= 80, action.first?.isLetter == true,
-                  action.allSatisfy({ $0.isASCII && ($0.isLowercase || $0 == "_" || $0 == ".") })
+                action.allSatisfy({ $0.isASCII && ($0.isLowercase || $0 == "_" || $0 == ".") })
             else { throw RegistryError.invalid("action", "An action is lower-case letters, _ and dots.") }
             filter.action = action
         }
@@ -82,8 +82,11 @@ struct AuditPages {
             let page = kit.scope(request, context)
             _ = try await page.form()
             try await AuditStore.integrateAll(database: page.registry.database, logger: context.logger)
-            let result = try await AuditStore.verify(database: page.registry.database, checkpoints: page.registry.savedCheckpoints(),
-                                                     logger: context.logger)
+            let result = try await AuditStore.verify(
+                database: page.registry.database,
+                checkpoints: page.registry.savedCheckpoints(),
+                logger: context.logger
+            )
             return try await log(page, verification: result)
         }
     }
@@ -99,9 +102,16 @@ struct AuditPages {
         var status = HTTPResponse.Status.ok
         do {
             let filter = try Self.filter(typed, before: page.query("before"))
-            entries = try await AuditStore.list(before: filter.before, subjectType: filter.subjectType, subjectID: filter.subjectID,
-                                                actionPrefix: filter.action, actorID: filter.actor, limit: Self.pageSize,
-                                                database: page.registry.database, logger: page.context.logger)
+            entries = try await AuditStore.list(
+                before: filter.before,
+                subjectType: filter.subjectType,
+                subjectID: filter.subjectID,
+                actionPrefix: filter.action,
+                actorID: filter.actor,
+                limit: Self.pageSize,
+                database: page.registry.database,
+                logger: page.context.logger
+            )
             values = page.formValues(typed, fields: Self.filterFields)
             values["filtered"] = !filter.isEmpty
             if entries.count == Self.pageSize, let last = entries.last {
@@ -146,7 +156,8 @@ struct AuditPages {
             if let subject = e.subjectID {
                 if UUID(uuidString: subject) != nil {
                     view["subject_short"] = String(subject.prefix(8))
-                    view["subject_href"] = "/admin/audit?subject_type=\(PageScope.queryEncode(e.subjectType))&subject_id=\(PageScope.queryEncode(subject))"
+                    view["subject_href"] =
+                        "/admin/audit?subject_type=\(PageScope.queryEncode(e.subjectType))&subject_id=\(PageScope.queryEncode(subject))"
                     switch e.subjectType {
                     case "case": view["object_href"] = "/cases/\(subject)"
                     case "agency": view["object_href"] = "/admin/agencies/\(subject)"
@@ -177,18 +188,23 @@ struct AuditPages {
         func ids(_ kind: String) -> [UUID] {
             Array(Set(entries.filter { $0.actorKind == kind }.compactMap { $0.actorID.flatMap(UUID.init(uuidString:)) }))
         }
-        let users = ids("user"), sources = ids("integration")
+        let users = ids("user")
+        let sources = ids("integration")
         var names: [String: String] = [:]
         let logger = page.context.logger
         if !users.isEmpty {
             for try await (id, name) in try await page.registry.database.query(
-                "SELECT id, display_name FROM users WHERE id = ANY(\(users))", logger: logger).decode((UUID, String).self) {
+                "SELECT id, display_name FROM users WHERE id = ANY(\(users))",
+                logger: logger
+            ).decode((UUID, String).self) {
                 names[id.text] = name
             }
         }
         if !sources.isEmpty {
             for try await (id, name) in try await page.registry.database.query(
-                "SELECT id, display_name FROM integration_sources WHERE id = ANY(\(sources))", logger: logger).decode((UUID, String).self) {
+                "SELECT id, display_name FROM integration_sources WHERE id = ANY(\(sources))",
+                logger: logger
+            ).decode((UUID, String).self) {
                 names[id.text] = name
             }
         }
@@ -198,8 +214,10 @@ struct AuditPages {
     static func verificationView(_ v: ChainVerification, page: PageScope) -> [String: Any] {
         switch v {
         case .intact(let count, let head):
-            return ["intact": true, "message": page.t.text("audit.intact", ["count": String(count)]),
-                    "head": head, "head_short": String(head.prefix(16))]
+            return [
+                "intact": true, "message": page.t.text("audit.intact", ["count": String(count)]),
+                "head": head, "head_short": String(head.prefix(16)),
+            ]
         case .broken(let seq, let event, let reason):
             let message: String
             if seq > 0 && event > 0 {

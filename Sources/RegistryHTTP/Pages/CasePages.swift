@@ -35,8 +35,11 @@ struct CasePages {
             let caseID: UUID
             do {
                 try Self.check(uploads, page: page, required: true)
-                caseID = try await page.registry.cases.file(.init(workerId: workerID, grounds: form.text("grounds"), statement: form.text("statement")),
-                                                             caller: page.caller, logger: context.logger)
+                caseID = try await page.registry.cases.file(
+                    .init(workerId: workerID, grounds: form.text("grounds"), statement: form.text("statement")),
+                    caller: page.caller,
+                    logger: context.logger
+                )
             } catch let error as RegistryError where error.code != "csrf_failed" && error.kind != .notFound {
                 return try await fileForm(page, workerID: workerID, form: form, error: error)
             }
@@ -60,8 +63,12 @@ struct CasePages {
             let id = try context.parameters.uuid("id")
             let command = form.text("command")
             do {
-                _ = try await page.registry.cases.act(id, .init(command: command, reason: form.text("reason"), outcome: form.optional("outcome")),
-                                                      caller: page.caller, logger: context.logger)
+                _ = try await page.registry.cases.act(
+                    id,
+                    .init(command: command, reason: form.text("reason"), outcome: form.optional("outcome")),
+                    caller: page.caller,
+                    logger: context.logger
+                )
             } catch let error as RegistryError where error.kind != .notFound {
                 return try await casePage(page, id, failed: (command, form, error))
             }
@@ -111,12 +118,19 @@ struct CasePages {
         routes.get("/admin/cases", action: "cases.queue") { request, context in
             let page = kit.scope(request, context)
             let queue = try await page.registry.cases.queue(logger: context.logger)
-            return page.render("admin_cases", ["cases": queue.map { item -> [String: Any] in
-                ["id": item.id, "state": item.state, "state_label": page.label("case_state", item.state),
-                 "grounds": Self.groundsLabel(item.grounds, page: page), "reinstatement": item.kind == "reinstatement",
-                 "created_at": PageScope.dateTime(item.createdAt), "updated_at": PageScope.dateTime(item.updatedAt),
-                 "age": page.t.text("cases.age_days", ["days": String(item.ageDays)])]
-            }])
+            return page.render(
+                "admin_cases",
+                [
+                    "cases": queue.map { item -> [String: Any] in
+                        [
+                            "id": item.id, "state": item.state, "state_label": page.label("case_state", item.state),
+                            "grounds": Self.groundsLabel(item.grounds, page: page), "reinstatement": item.kind == "reinstatement",
+                            "created_at": PageScope.dateTime(item.createdAt), "updated_at": PageScope.dateTime(item.updatedAt),
+                            "age": page.t.text("cases.age_days", ["days": String(item.ageDays)]),
+                        ]
+                    }
+                ]
+            )
         }
     }
 
@@ -138,11 +152,19 @@ struct CasePages {
         }
         for upload in uploads {
             guard upload.bytes.count <= policy.evidenceMaxBytes else {
-                throw RegistryError(.tooLarge, code: "evidence_too_large", message: "Evidence files are at most \(policy.evidenceMaxBytes / 1_048_576) MB.")
+                throw RegistryError(
+                    .tooLarge,
+                    code: "evidence_too_large",
+                    message: "Evidence files are at most \(policy.evidenceMaxBytes / 1_048_576) MB."
+                )
             }
             let declared = declaredType(upload)
             guard policy.evidenceTypes.contains(declared), sniff(upload.bytes) == declared else {
-                throw RegistryError(.unsupportedMediaType, code: "evidence_type", message: "Evidence must be one of: \(policy.evidenceTypes.joined(separator: ", ")).")
+                throw RegistryError(
+                    .unsupportedMediaType,
+                    code: "evidence_type",
+                    message: "Evidence must be one of: \(policy.evidenceTypes.joined(separator: ", "))."
+                )
             }
         }
     }
@@ -160,8 +182,15 @@ struct CasePages {
     }
 
     static func add(_ upload: WebForm.Upload, to caseID: UUID, page: PageScope) async throws {
-        _ = try await page.registry.cases.addEvidence(caseID, filename: upload.filename, contentType: declaredType(upload), bytes: upload.bytes,
-                                                      description: nil, caller: page.caller, logger: page.context.logger)
+        _ = try await page.registry.cases.addEvidence(
+            caseID,
+            filename: upload.filename,
+            contentType: declaredType(upload),
+            bytes: upload.bytes,
+            description: nil,
+            caller: page.caller,
+            logger: page.context.logger
+        )
     }
 
     // MARK: Pages
@@ -180,7 +209,8 @@ struct CasePages {
         }
         values["worker_id"] = workerID.text
         if let engagements = try? await page.registry.engagements.list(caller: page.caller, logger: page.context.logger),
-           let e = engagements.first(where: { $0.workerID == workerID }) {
+            let e = engagements.first(where: { $0.workerID == workerID })
+        {
             values["worker_name"] = e.workerName
         }
         values["evidence_hint"] = Self.evidenceHint(page)
@@ -200,26 +230,33 @@ struct CasePages {
 
     /// The case as this caller may see it, with the forms for her steps. `failed` re-displays a
     /// refused step (its form, what was typed and why); `evidenceError` a refused upload.
-    func casePage(_ page: PageScope, _ id: UUID, failed: (command: String, form: WebForm, error: RegistryError)? = nil,
-                  evidenceError: RegistryError? = nil) async throws -> Response {
+    func casePage(
+        _ page: PageScope,
+        _ id: UUID,
+        failed: (command: String, form: WebForm, error: RegistryError)? = nil,
+        evidenceError: RegistryError? = nil
+    ) async throws -> Response {
         let view = try await page.registry.cases.get(id, caller: page.caller, logger: page.context.logger)
         let role = page.caller.principal.role
         let failedMessage = failed.map { page.message(for: $0.error) }
         var values: [String: Any] = ["case": Self.caseView(view, page: page)]
         let open = CaseState(rawValue: view.state)?.isOpen ?? false
         // Whose forms: the service decides again on every step.
-        let actor: CaseCommand.Actor? = switch role {
-        case .admin: .administrator
-        case .worker: .worker
-        case .employer, .agencyStaff: view.evidence != nil ? .requester : nil
-        default: nil
-        }
+        let actor: CaseCommand.Actor? =
+            switch role {
+            case .admin: .administrator
+            case .worker: .worker
+            case .employer, .agencyStaff: view.evidence != nil ? .requester : nil
+            default: nil
+            }
         if let actor {
             values["commands"] = view.allowed.compactMap(CaseCommand.init(rawValue:)).filter { $0.actors.contains(actor) }.map { c -> [String: Any] in
-                var item: [String: Any] = ["command": c.rawValue, "label": page.label("case_command", c.rawValue),
-                                           "hint": page.t.has("case_command_hint.\(c.rawValue)") ? page.t.text("case_command_hint.\(c.rawValue)") : "",
-                                           "is_propose": c == .proposeDecision, "danger": c == .confirmDecision || c == .rejectObjection,
-                                           "outcomes": page.choices("case_outcome", CaseOutcome.allCases.map(\.rawValue), selected: [])]
+                var item: [String: Any] = [
+                    "command": c.rawValue, "label": page.label("case_command", c.rawValue),
+                    "hint": page.t.has("case_command_hint.\(c.rawValue)") ? page.t.text("case_command_hint.\(c.rawValue)") : "",
+                    "is_propose": c == .proposeDecision, "danger": c == .confirmDecision || c == .rejectObjection,
+                    "outcomes": page.choices("case_outcome", CaseOutcome.allCases.map(\.rawValue), selected: []),
+                ]
                 if let failed, failed.command == c.rawValue {
                     item["error"] = failedMessage
                     item["typed"] = failed.form.text("reason")
@@ -268,9 +305,11 @@ struct CasePages {
         if let evidence = v.evidence {
             item["show_evidence"] = true
             item["evidence"] = evidence.map { e -> [String: Any] in
-                var row: [String: Any] = ["id": e.id, "filename": e.filename, "type": e.contentType,
-                                          "size": page.t.text("cases.size_kb", ["kb": String(max(1, (e.sizeBytes + 1023) / 1024))]),
-                                          "sha": String(e.sha256.prefix(12)), "uploaded_at": PageScope.dateTime(e.uploadedAt)]
+                var row: [String: Any] = [
+                    "id": e.id, "filename": e.filename, "type": e.contentType,
+                    "size": page.t.text("cases.size_kb", ["kb": String(max(1, (e.sizeBytes + 1023) / 1024))]),
+                    "sha": String(e.sha256.prefix(12)), "uploaded_at": PageScope.dateTime(e.uploadedAt),
+                ]
                 if let d = e.description { row["description"] = d }
                 return row
             }
@@ -278,9 +317,11 @@ struct CasePages {
         if let timeline = v.timeline {
             item["show_timeline"] = true
             item["timeline"] = timeline.map { e -> [String: Any] in
-                ["at": PageScope.dateTime(e.occurredAt), "command": page.label("case_command", e.command),
-                 "from": page.label("case_state", e.fromState), "to": page.label("case_state", e.toState),
-                 "actor": page.label("case_actor", e.actorKind), "reason": e.reason]
+                [
+                    "at": PageScope.dateTime(e.occurredAt), "command": page.label("case_command", e.command),
+                    "from": page.label("case_state", e.fromState), "to": page.label("case_state", e.toState),
+                    "actor": page.label("case_actor", e.actorKind), "reason": e.reason,
+                ]
             }
         }
         return item
@@ -301,7 +342,9 @@ struct CasePages {
     static func about(_ workerID: UUID, page: PageScope) async throws -> [UUID] {
         var ids: [UUID] = []
         for try await id in try await page.registry.database.query(
-            "SELECT id FROM cases WHERE worker_id = \(workerID) ORDER BY created_at DESC LIMIT 20", logger: page.context.logger).decode(UUID.self) { ids.append(id) }
+            "SELECT id FROM cases WHERE worker_id = \(workerID) ORDER BY created_at DESC LIMIT 20",
+            logger: page.context.logger
+        ).decode(UUID.self) { ids.append(id) }
         return ids
     }
 
@@ -309,7 +352,9 @@ struct CasePages {
     static func filed(by user: UUID, page: PageScope) async throws -> [UUID] {
         var ids: [UUID] = []
         for try await id in try await page.registry.database.query(
-            "SELECT id FROM cases WHERE requester_id = \(user) ORDER BY created_at DESC LIMIT 20", logger: page.context.logger).decode(UUID.self) { ids.append(id) }
+            "SELECT id FROM cases WHERE requester_id = \(user) ORDER BY created_at DESC LIMIT 20",
+            logger: page.context.logger
+        ).decode(UUID.self) { ids.append(id) }
         return ids
     }
 }

@@ -59,16 +59,31 @@ enum Charts {
     }
 
     static func frame(id: String, title: String, desc: String, width: Int, height: Int, _ body: [SVGNode]) -> SVGNode {
-        SVGNode("svg", [("xmlns", "http://www.w3.org/2000/svg"), ("viewBox", "0 0 \(width) \(height)"), ("width", "100%"),
-                        ("class", "chart"), ("role", "img"), ("aria-labelledby", "\(id)-title \(id)-desc"), ("id", id)],
-                children: [SVGNode("title", [("id", "\(id)-title")], text: title), SVGNode("desc", [("id", "\(id)-desc")], text: desc)] + body)
+        SVGNode(
+            "svg",
+            [
+                ("xmlns", "http://www.w3.org/2000/svg"), ("viewBox", "0 0 \(width) \(height)"), ("width", "100%"),
+                ("class", "chart"), ("role", "img"), ("aria-labelledby", "\(id)-title \(id)-desc"), ("id", id),
+            ],
+            children: [SVGNode("title", [("id", "\(id)-title")], text: title), SVGNode("desc", [("id", "\(id)-desc")], text: desc)] + body
+        )
     }
 
     static func empty(id: String, title: String, noData: String, width: Int) -> SVGNode {
-        frame(id: id, title: title, desc: noData, width: width, height: 40, [
-            SVGNode("text", [("x", "\(width / 2)"), ("y", "25"), ("text-anchor", "middle"), ("class", "chart-empty"), ("fill", "#4a5360")],
-                    text: noData),
-        ])
+        frame(
+            id: id,
+            title: title,
+            desc: noData,
+            width: width,
+            height: 40,
+            [
+                SVGNode(
+                    "text",
+                    [("x", "\(width / 2)"), ("y", "25"), ("text-anchor", "middle"), ("class", "chart-empty"), ("fill", "#4a5360")],
+                    text: noData
+                )
+            ]
+        )
     }
 
     static let barWidth = 360, labelWidth = 130, rowHeight = 26, barThickness = 18
@@ -85,26 +100,55 @@ enum Charts {
             let y = 4 + i * rowHeight
             let length = Double(max(bar.value, 0)) / Double(maximum) * track
             let words = "\(bar.label): \(bar.value)"
-            body.append(SVGNode("g", [("class", "chart-row")], children: [
-                SVGNode("text", [("x", "\(labelWidth - 6)"), ("y", "\(y + 13)"), ("text-anchor", "end"), ("class", "chart-label"), ("fill", "#1b1f24")],
-                        text: bar.label),
-                SVGNode("rect", [("x", "\(labelWidth)"), ("y", "\(y)"), ("width", number(length)), ("height", "\(barThickness)"),
-                                 ("fill", bar.fill ?? palette[0]), ("class", "chart-bar")],
-                        children: [SVGNode("title", text: words)]),
-                SVGNode("text", [("x", number(Double(labelWidth) + length + 5)), ("y", "\(y + 13)"), ("class", "chart-value"), ("fill", "#1b1f24")],
-                        text: String(bar.value)),
-            ]))
+            body.append(
+                SVGNode(
+                    "g",
+                    [("class", "chart-row")],
+                    children: [
+                        SVGNode(
+                            "text",
+                            [("x", "\(labelWidth - 6)"), ("y", "\(y + 13)"), ("text-anchor", "end"), ("class", "chart-label"), ("fill", "#1b1f24")],
+                            text: bar.label
+                        ),
+                        SVGNode(
+                            "rect",
+                            [
+                                ("x", "\(labelWidth)"), ("y", "\(y)"), ("width", number(length)), ("height", "\(barThickness)"),
+                                ("fill", bar.fill ?? palette[0]), ("class", "chart-bar"),
+                            ],
+                            children: [SVGNode("title", text: words)]
+                        ),
+                        SVGNode(
+                            "text",
+                            [("x", number(Double(labelWidth) + length + 5)), ("y", "\(y + 13)"), ("class", "chart-value"), ("fill", "#1b1f24")],
+                            text: String(bar.value)
+                        ),
+                    ]
+                )
+            )
         }
-        return frame(id: id, title: title, desc: list(bars.map { "\($0.label) \($0.value)" }), width: barWidth,
-                     height: 8 + bars.count * rowHeight, body)
+        return frame(
+            id: id,
+            title: title,
+            desc: list(bars.map { "\($0.label) \($0.value)" }),
+            width: barWidth,
+            height: 8 + bars.count * rowHeight,
+            body
+        )
     }
 
     static let columnHeight = 150, columnTop = 16, columnBottom = 34, columnLeft = 8
 
     /// Vertical columns, one per category, stacked by series (one colour each, with a legend
     /// below); each column's total is written above it. Heights are proportional to the values.
-    static func columns(id: String, title: String, categories: [String], series: [Series], noData: String,
-                        list: ([String]) -> String) -> SVGNode {
+    static func columns(
+        id: String,
+        title: String,
+        categories: [String],
+        series: [Series],
+        noData: String,
+        list: ([String]) -> String
+    ) -> SVGNode {
         let totals = categories.indices.map { i in series.reduce(0) { $0 + max($1.values.indices.contains(i) ? $1.values[i] : 0, 0) } }
         guard !categories.isEmpty, (totals.max() ?? 0) > 0 else { return empty(id: id, title: title, noData: noData, width: barWidth) }
         let maximum = Double(totals.max() ?? 1)
@@ -112,8 +156,13 @@ enum Charts {
         let slot = Double(barWidth - 2 * columnLeft) / Double(categories.count)
         let baseline = Double(columnTop) + plot
         var body: [SVGNode] = [
-            SVGNode("line", [("x1", "\(columnLeft)"), ("x2", "\(barWidth - columnLeft)"), ("y1", number(baseline)), ("y2", number(baseline)),
-                             ("stroke", "#4a5360"), ("stroke-width", "1")]),
+            SVGNode(
+                "line",
+                [
+                    ("x1", "\(columnLeft)"), ("x2", "\(barWidth - columnLeft)"), ("y1", number(baseline)), ("y2", number(baseline)),
+                    ("stroke", "#4a5360"), ("stroke-width", "1"),
+                ]
+            )
         ]
         for (i, category) in categories.enumerated() {
             let x = Double(columnLeft) + Double(i) * slot + slot * 0.15
@@ -124,26 +173,61 @@ enum Charts {
                 guard value > 0 else { continue }
                 let height = Double(value) / maximum * plot
                 top -= height
-                segments.append(SVGNode("rect", [("x", number(x)), ("y", number(top)), ("width", number(slot * 0.7)), ("height", number(height)),
-                                                  ("fill", palette[s % palette.count]), ("class", "chart-bar")],
-                                        children: [SVGNode("title", text: "\(category) · \(one.name): \(value)")]))
+                segments.append(
+                    SVGNode(
+                        "rect",
+                        [
+                            ("x", number(x)), ("y", number(top)), ("width", number(slot * 0.7)), ("height", number(height)),
+                            ("fill", palette[s % palette.count]), ("class", "chart-bar"),
+                        ],
+                        children: [SVGNode("title", text: "\(category) · \(one.name): \(value)")]
+                    )
+                )
             }
             var column = SVGNode("g", [("class", "chart-column")], children: segments)
             if totals[i] > 0 {
-                column.children.append(SVGNode("text", [("x", number(x + slot * 0.35)), ("y", number(top - 3)), ("text-anchor", "middle"),
-                                                        ("class", "chart-value"), ("fill", "#1b1f24")], text: String(totals[i])))
+                column.children.append(
+                    SVGNode(
+                        "text",
+                        [
+                            ("x", number(x + slot * 0.35)), ("y", number(top - 3)), ("text-anchor", "middle"),
+                            ("class", "chart-value"), ("fill", "#1b1f24"),
+                        ],
+                        text: String(totals[i])
+                    )
+                )
             }
-            column.children.append(SVGNode("text", [("x", number(x + slot * 0.35)), ("y", number(baseline + 13)), ("text-anchor", "middle"),
-                                                    ("class", "chart-tick"), ("fill", "#1b1f24")], text: category))
+            column.children.append(
+                SVGNode(
+                    "text",
+                    [
+                        ("x", number(x + slot * 0.35)), ("y", number(baseline + 13)), ("text-anchor", "middle"),
+                        ("class", "chart-tick"), ("fill", "#1b1f24"),
+                    ],
+                    text: category
+                )
+            )
             body.append(column)
         }
         var legendY = Int(baseline) + 22
         for (s, one) in series.enumerated() {
-            body.append(SVGNode("g", [("class", "chart-legend")], children: [
-                SVGNode("rect", [("x", "\(columnLeft)"), ("y", "\(legendY)"), ("width", "12"), ("height", "12"), ("fill", palette[s % palette.count])]),
-                SVGNode("text", [("x", "\(columnLeft + 18)"), ("y", "\(legendY + 11)"), ("class", "chart-label"), ("fill", "#1b1f24")],
-                        text: "\(one.name) (\(one.values.reduce(0, +)))"),
-            ]))
+            body.append(
+                SVGNode(
+                    "g",
+                    [("class", "chart-legend")],
+                    children: [
+                        SVGNode(
+                            "rect",
+                            [("x", "\(columnLeft)"), ("y", "\(legendY)"), ("width", "12"), ("height", "12"), ("fill", palette[s % palette.count])]
+                        ),
+                        SVGNode(
+                            "text",
+                            [("x", "\(columnLeft + 18)"), ("y", "\(legendY + 11)"), ("class", "chart-label"), ("fill", "#1b1f24")],
+                            text: "\(one.name) (\(one.values.reduce(0, +)))"
+                        ),
+                    ]
+                )
+            )
             legendY += 18
         }
         let words = categories.indices.compactMap { i -> String? in
@@ -166,13 +250,26 @@ enum Charts {
 
     /// A step line of a value over time (it holds until the next change, and until `now`), one
     /// dot per change with its label. One point: a dot and a level line; none: "no data".
-    static func steps(id: String, title: String, points: [Point], now: Date, range: ClosedRange<Double>, noData: String,
-                      dateText: (Date) -> String, list: ([String]) -> String) -> SVGNode {
+    static func steps(
+        id: String,
+        title: String,
+        points: [Point],
+        now: Date,
+        range: ClosedRange<Double>,
+        noData: String,
+        dateText: (Date) -> String,
+        list: ([String]) -> String
+    ) -> SVGNode {
         guard !points.isEmpty else { return empty(id: id, title: title, noData: noData, width: barWidth) }
         let points = points.sorted { $0.at < $1.at }
-        let low = min(range.lowerBound, points.map(\.value).min()!), high = max(range.upperBound, points.map(\.value).max()!)
-        let left = 30.0, right = Double(barWidth) - 12, top = 14.0, bottom = Double(lineHeight) - 22
-        let start = points.first!.at, end = max(now, points.last!.at)
+        let low = min(range.lowerBound, points.map(\.value).min()!)
+        let high = max(range.upperBound, points.map(\.value).max()!)
+        let left = 30.0
+        let right = Double(barWidth) - 12
+        let top = 14.0
+        let bottom = Double(lineHeight) - 22
+        let start = points.first!.at
+        let end = max(now, points.last!.at)
         let span = end.timeIntervalSince(start)
         func x(_ i: Int) -> Double {
             if points.count == 1 { return left }
@@ -187,26 +284,73 @@ enum Charts {
         path += " H \(number(right))"
         var body: [SVGNode] = []
         for v in [low, high] {
-            body.append(SVGNode("line", [("x1", number(left)), ("x2", number(right)), ("y1", number(y(v))), ("y2", number(y(v))),
-                                         ("stroke", "#c9ced6"), ("stroke-width", "1")]))
-            body.append(SVGNode("text", [("x", number(left - 4)), ("y", number(y(v) + 4)), ("text-anchor", "end"), ("class", "chart-tick"),
-                                         ("fill", "#1b1f24")], text: number(v)))
+            body.append(
+                SVGNode(
+                    "line",
+                    [
+                        ("x1", number(left)), ("x2", number(right)), ("y1", number(y(v))), ("y2", number(y(v))),
+                        ("stroke", "#c9ced6"), ("stroke-width", "1"),
+                    ]
+                )
+            )
+            body.append(
+                SVGNode(
+                    "text",
+                    [
+                        ("x", number(left - 4)), ("y", number(y(v) + 4)), ("text-anchor", "end"), ("class", "chart-tick"),
+                        ("fill", "#1b1f24"),
+                    ],
+                    text: number(v)
+                )
+            )
         }
         body.append(SVGNode("path", [("d", path), ("fill", "none"), ("stroke", palette[0]), ("stroke-width", "2"), ("class", "chart-line")]))
         for (i, p) in points.enumerated() {
-            body.append(SVGNode("g", [("class", "chart-point")], children: [
-                SVGNode("circle", [("cx", number(x(i))), ("cy", number(y(p.value))), ("r", "4"), ("fill", palette[0])],
-                        children: [SVGNode("title", text: "\(dateText(p.at)): \(p.label) \(number(p.value))")]),
-                SVGNode("text", [("x", number(x(i) + 4)), ("y", number(y(p.value) - 7)), ("class", "chart-value"), ("fill", "#1b1f24")], text: p.label),
-            ]))
+            body.append(
+                SVGNode(
+                    "g",
+                    [("class", "chart-point")],
+                    children: [
+                        SVGNode(
+                            "circle",
+                            [("cx", number(x(i))), ("cy", number(y(p.value))), ("r", "4"), ("fill", palette[0])],
+                            children: [SVGNode("title", text: "\(dateText(p.at)): \(p.label) \(number(p.value))")]
+                        ),
+                        SVGNode(
+                            "text",
+                            [("x", number(x(i) + 4)), ("y", number(y(p.value) - 7)), ("class", "chart-value"), ("fill", "#1b1f24")],
+                            text: p.label
+                        ),
+                    ]
+                )
+            )
         }
-        body.append(SVGNode("text", [("x", number(left)), ("y", number(bottom + 16)), ("class", "chart-tick"), ("fill", "#1b1f24")],
-                            text: dateText(start)))
+        body.append(
+            SVGNode(
+                "text",
+                [("x", number(left)), ("y", number(bottom + 16)), ("class", "chart-tick"), ("fill", "#1b1f24")],
+                text: dateText(start)
+            )
+        )
         if points.count > 1 || end > start {
-            body.append(SVGNode("text", [("x", number(right)), ("y", number(bottom + 16)), ("text-anchor", "end"), ("class", "chart-tick"),
-                                         ("fill", "#1b1f24")], text: dateText(end)))
+            body.append(
+                SVGNode(
+                    "text",
+                    [
+                        ("x", number(right)), ("y", number(bottom + 16)), ("text-anchor", "end"), ("class", "chart-tick"),
+                        ("fill", "#1b1f24"),
+                    ],
+                    text: dateText(end)
+                )
+            )
         }
-        return frame(id: id, title: title, desc: list(points.map { "\(dateText($0.at)) \($0.label) \(number($0.value))" }),
-                     width: barWidth, height: lineHeight, body)
+        return frame(
+            id: id,
+            title: title,
+            desc: list(points.map { "\(dateText($0.at)) \($0.label) \(number($0.value))" }),
+            width: barWidth,
+            height: lineHeight,
+            body
+        )
     }
 }

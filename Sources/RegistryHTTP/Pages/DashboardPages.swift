@@ -30,36 +30,49 @@ struct DashboardPages {
     /// The dashboard's numbers, read with a few grouped queries (bound parameters only).
     static func numbers(_ registry: Registry, now: Date = Date(), logger: Logger) async throws -> Numbers {
         let closed = CaseState.allCases.filter { !$0.isOpen }.map(\.rawValue)
-        let week = now.addingTimeInterval(-7 * 86_400), month = now.addingTimeInterval(-30 * 86_400)
+        let week = now.addingTimeInterval(-7 * 86_400)
+        let month = now.addingTimeInterval(-30 * 86_400)
         let since = dayStart(now).addingTimeInterval(-Double(days - 1) * 86_400)
         return try await registry.database.withConnection { connection in
             var numbers = Numbers()
-            for try await (state, count) in try await connection.query("""
+            for try await (state, count) in try await connection.query(
+                """
                 SELECT state, count(*)::int FROM cases WHERE NOT (state = ANY(\(closed))) GROUP BY state
-                """, logger: logger).decode((String, Int).self) {
+                """,
+                logger: logger
+            ).decode((String, Int).self) {
                 numbers.casesByState[state] = count
             }
-            for try await (young, middle, old) in try await connection.query("""
+            for try await (young, middle, old) in try await connection.query(
+                """
                 SELECT count(*) FILTER (WHERE created_at > \(week))::int,
                        count(*) FILTER (WHERE created_at <= \(week) AND created_at > \(month))::int,
                        count(*) FILTER (WHERE created_at <= \(month))::int
                 FROM cases WHERE NOT (state = ANY(\(closed)))
-                """, logger: logger).decode((Int, Int, Int).self) {
+                """,
+                logger: logger
+            ).decode((Int, Int, Int).self) {
                 numbers.caseAges = [young, middle, old]
             }
-            for try await (grade, count) in try await connection.query("""
+            for try await (grade, count) in try await connection.query(
+                """
                 SELECT grade, count(*)::int FROM grades GROUP BY grade
-                """, logger: logger).decode((String, Int).self) {
+                """,
+                logger: logger
+            ).decode((String, Int).self) {
                 numbers.grades[grade] = count
             }
             let offset = zone.secondsFromGMT()
-            for try await (day, source, count) in try await connection.query("""
+            for try await (day, source, count) in try await connection.query(
+                """
                 SELECT to_char((f.received_at AT TIME ZONE 'UTC') + make_interval(secs => \(Double(offset))), 'YYYY-MM-DD'),
                        s.display_name, count(*)::int
                 FROM flags f JOIN integration_sources s ON s.id = f.source_id
                 WHERE f.received_at >= \(since)
                 GROUP BY 1, s.id, s.display_name
-                """, logger: logger).decode((String, String, Int).self) {
+                """,
+                logger: logger
+            ).decode((String, String, Int).self) {
                 numbers.flags[source, default: [:]][day, default: 0] += count
             }
             return numbers
@@ -74,7 +87,8 @@ struct DashboardPages {
 
     /// The last `days` days, oldest first, as yyyy-MM-dd keys and short M/d labels.
     static func lastDays(_ now: Date) -> [(key: String, label: String)] {
-        let key = DateFormatter(), label = DateFormatter()
+        let key = DateFormatter()
+        let label = DateFormatter()
         for f in [key, label] {
             f.locale = Locale(identifier: "en_US_POSIX")
             f.timeZone = zone
@@ -93,25 +107,43 @@ struct DashboardPages {
         let t = page.t
         let noData = t.text("dashboard.no_data")
         let states = CaseState.allCases.filter(\.isOpen).map(\.rawValue)
-        let byState = Charts.bars(id: "chart-case-states", title: t.text("dashboard.cases_by_state"),
-                                  bars: states.map { .init(label: page.label("case_state", $0), value: numbers.casesByState[$0] ?? 0) },
-                                  noData: noData, list: page.list)
-        let byAge = Charts.bars(id: "chart-case-ages", title: t.text("dashboard.cases_by_age"),
-                                bars: zip(ageBuckets, numbers.caseAges).map { .init(label: t.text("dashboard.age.\($0)"), value: $1, fill: "#8a6100") },
-                                noData: noData, list: page.list)
-        let grades = Charts.bars(id: "chart-grades", title: t.text("dashboard.grades"),
-                                 bars: Self.grades.map { .init(label: page.label("grade", $0), value: numbers.grades[$0] ?? 0, fill: gradeFills[$0]) },
-                                 noData: noData, list: page.list)
+        let byState = Charts.bars(
+            id: "chart-case-states",
+            title: t.text("dashboard.cases_by_state"),
+            bars: states.map { .init(label: page.label("case_state", $0), value: numbers.casesByState[$0] ?? 0) },
+            noData: noData,
+            list: page.list
+        )
+        let byAge = Charts.bars(
+            id: "chart-case-ages",
+            title: t.text("dashboard.cases_by_age"),
+            bars: zip(ageBuckets, numbers.caseAges).map { .init(label: t.text("dashboard.age.\($0)"), value: $1, fill: "#8a6100") },
+            noData: noData,
+            list: page.list
+        )
+        let grades = Charts.bars(
+            id: "chart-grades",
+            title: t.text("dashboard.grades"),
+            bars: Self.grades.map { .init(label: page.label("grade", $0), value: numbers.grades[$0] ?? 0, fill: gradeFills[$0]) },
+            noData: noData,
+            list: page.list
+        )
         let days = lastDays(now)
-        let flags = Charts.columns(id: "chart-flags", title: t.text("dashboard.flags_per_day", ["days": String(Self.days)]),
-                                   categories: days.map(\.label),
-                                   series: numbers.flags.keys.sorted().map { source in
-                                       .init(name: source, values: days.map { numbers.flags[source]?[$0.key] ?? 0 })
-                                   },
-                                   noData: noData, list: page.list)
-        return ["case_states": byState.view, "case_ages": byAge.view, "grades": grades.view, "flags": flags.view,
-                "open_total": String(numbers.caseAges.reduce(0, +)), "graded_total": String(numbers.grades.values.reduce(0, +)),
-                "flags_from": days.first.map { $0.key } ?? "", "flags_to": days.last.map { $0.key } ?? ""]
+        let flags = Charts.columns(
+            id: "chart-flags",
+            title: t.text("dashboard.flags_per_day", ["days": String(Self.days)]),
+            categories: days.map(\.label),
+            series: numbers.flags.keys.sorted().map { source in
+                .init(name: source, values: days.map { numbers.flags[source]?[$0.key] ?? 0 })
+            },
+            noData: noData,
+            list: page.list
+        )
+        return [
+            "case_states": byState.view, "case_ages": byAge.view, "grades": grades.view, "flags": flags.view,
+            "open_total": String(numbers.caseAges.reduce(0, +)), "graded_total": String(numbers.grades.values.reduce(0, +)),
+            "flags_from": days.first.map { $0.key } ?? "", "flags_to": days.last.map { $0.key } ?? "",
+        ]
     }
 
     func register(on routes: ProtectedRouter) {

@@ -16,17 +16,25 @@ struct DisputePages {
     static let flagDecisions = ["annotate", "request_retraction", "reject"]
     /// The notice after each decision (by the decision's value).
     static let reviewNotices = ["uphold": "dispute_upheld", "reject": "dispute_rejected"]
-    static let flagNotices = ["annotate": "flag_dispute_annotated", "request_retraction": "flag_dispute_retraction_requested",
-                              "reject": "flag_dispute_rejected"]
+    static let flagNotices = [
+        "annotate": "flag_dispute_annotated", "request_retraction": "flag_dispute_retraction_requested",
+        "reject": "flag_dispute_rejected",
+    ]
 
     func register(on routes: ProtectedRouter) {
         // Reviews
         routes.get("/admin/disputes", action: "disputes.decide") { request, context in
             let page = kit.scope(request, context)
             let disputes = try await page.registry.engagements.openDisputes(logger: context.logger)
-            return page.render("admin_disputes", ["tabs": Self.tabs(page, current: "reviews"), "disputes": disputes.map { d -> [String: Any] in
-                ["id": d.id.text, "reason": d.reason, "raised_at": PageScope.dateTime(d.createdAt), "worker_id": d.workerID.text]
-            }])
+            return page.render(
+                "admin_disputes",
+                [
+                    "tabs": Self.tabs(page, current: "reviews"),
+                    "disputes": disputes.map { d -> [String: Any] in
+                        ["id": d.id.text, "reason": d.reason, "raised_at": PageScope.dateTime(d.createdAt), "worker_id": d.workerID.text]
+                    },
+                ]
+            )
         }
 
         routes.get("/admin/disputes/{id}", action: "disputes.decide") { request, context in
@@ -41,8 +49,13 @@ struct DisputePages {
             let decision = form.text("decision")
             do {
                 guard let notice = Self.reviewNotices[decision] else { throw RegistryError.invalid("decision", "Choose a decision.") }
-                try await page.registry.engagements.decideDispute(id, uphold: decision == "uphold", note: form.text("note"),
-                                                                  caller: page.caller, logger: context.logger)
+                try await page.registry.engagements.decideDispute(
+                    id,
+                    uphold: decision == "uphold",
+                    note: form.text("note"),
+                    caller: page.caller,
+                    logger: context.logger
+                )
                 return page.redirect("/admin/disputes?notice=\(notice)")
             } catch let error as RegistryError where error.kind == .badRequest {
                 return try await reviewDispute(page, id, form: form, error: error)
@@ -53,8 +66,13 @@ struct DisputePages {
         routes.get("/admin/flag-disputes", action: "flags.adjudicate") { request, context in
             let page = kit.scope(request, context)
             let disputes = try await page.registry.flags.disputes(openOnly: true, logger: context.logger)
-            return page.render("admin_flag_disputes", ["tabs": Self.tabs(page, current: "flags"),
-                                                       "disputes": disputes.map { Self.flagView($0, page: page) }])
+            return page.render(
+                "admin_flag_disputes",
+                [
+                    "tabs": Self.tabs(page, current: "flags"),
+                    "disputes": disputes.map { Self.flagView($0, page: page) },
+                ]
+            )
         }
 
         routes.get("/admin/flag-disputes/{id}", action: "flags.adjudicate") { request, context in
@@ -69,8 +87,13 @@ struct DisputePages {
             let decision = form.text("decision")
             do {
                 guard let notice = Self.flagNotices[decision] else { throw RegistryError.invalid("decision", "Choose a decision.") }
-                try await page.registry.flags.decideDispute(id, decision: decision, note: form.text("note"), caller: page.caller,
-                                                            logger: context.logger)
+                try await page.registry.flags.decideDispute(
+                    id,
+                    decision: decision,
+                    note: form.text("note"),
+                    caller: page.caller,
+                    logger: context.logger
+                )
                 return page.redirect("/admin/flag-disputes?notice=\(notice)")
             } catch let error as RegistryError where error.kind == .badRequest {
                 return try await flagDispute(page, id, form: form, error: error)
@@ -79,8 +102,10 @@ struct DisputePages {
     }
 
     static func tabs(_ page: PageScope, current: String) -> [[String: Any]] {
-        [["href": "/admin/disputes", "label": page.t.text("disputes.title"), "current": current == "reviews"],
-         ["href": "/admin/flag-disputes", "label": page.t.text("disputes.flag_title"), "current": current == "flags"]]
+        [
+            ["href": "/admin/disputes", "label": page.t.text("disputes.title"), "current": current == "reviews"],
+            ["href": "/admin/flag-disputes", "label": page.t.text("disputes.flag_title"), "current": current == "flags"],
+        ]
     }
 
     /// Her name, when her file can be read (administrators read every file).
@@ -100,13 +125,17 @@ struct DisputePages {
             try await ReviewStore.forWorker(d.workerID, includeHidden: true, on: connection, logger: logger)
         }
         var values = page.formValues(form, fields: ["note"], error: error)
-        var dispute: [String: Any] = ["id": d.id.text, "reason": d.reason, "raised_at": PageScope.dateTime(d.createdAt),
-                                      "worker_id": d.workerID.text]
+        var dispute: [String: Any] = [
+            "id": d.id.text, "reason": d.reason, "raised_at": PageScope.dateTime(d.createdAt),
+            "worker_id": d.workerID.text,
+        ]
         if let name = await Self.workerName(d.workerID, page: page) { dispute["worker_name"] = name }
         values["dispute"] = dispute
         if let r = reviews.first(where: { $0.id == d.reviewID }) {
-            var review: [String: Any] = ["employer": r.employerName, "created_at": PageScope.dateTime(r.createdAt),
-                                         "scores": EmployerPages.scores(r.skillScores, r.ethicsScores, page: page)]
+            var review: [String: Any] = [
+                "employer": r.employerName, "created_at": PageScope.dateTime(r.createdAt),
+                "scores": EmployerPages.scores(r.skillScores, r.ethicsScores, page: page),
+            ]
             if let comment = r.comment { review["comment"] = comment }
             if let reply = r.reply { review["reply"] = reply }
             values["review"] = review
@@ -120,9 +149,11 @@ struct DisputePages {
     // MARK: Flags
 
     static func flagView(_ d: FlagService.FlagDispute, page: PageScope) -> [String: Any] {
-        ["id": d.id.text, "source": d.source, "reference": d.reference, "category": page.label("flag_category", d.category),
-         "flag_status": page.label("flag_status", d.flagStatus), "reason": d.reason, "raised_at": PageScope.dateTime(d.createdAt),
-         "worker_id": d.workerID.text]
+        [
+            "id": d.id.text, "source": d.source, "reference": d.reference, "category": page.label("flag_category", d.category),
+            "flag_status": page.label("flag_status", d.flagStatus), "reason": d.reason, "raised_at": PageScope.dateTime(d.createdAt),
+            "worker_id": d.workerID.text,
+        ]
     }
 
     /// An open flag dispute and the decision form.

@@ -22,16 +22,26 @@ struct EmployerPages {
             let page = kit.scope(request, context)
             let form = try await page.form()
             let input = AccountService.EmployerRegistration(
-                email: form.optional("email"), phone: form.optional("phone"), password: form.text("password"),
-                householdName: form.text("household_name"), regionCode: form.text("region_code"))
+                email: form.optional("email"),
+                phone: form.optional("phone"),
+                password: form.text("password"),
+                householdName: form.text("household_name"),
+                regionCode: form.text("region_code")
+            )
             do {
-                _ = try await page.registry.accounts.register(input, caller: page.caller, clientAddress: context.clientAddress,
-                                                              logger: context.logger)
+                _ = try await page.registry.accounts.register(
+                    input,
+                    caller: page.caller,
+                    clientAddress: context.clientAddress,
+                    logger: context.logger
+                )
                 return page.redirect("/signin?notice=employer_registered")
             } catch let error as RegistryError where error.kind != .forbidden {
-                return page.render("employer_register",
-                                   page.formValues(form, fields: Self.registerFields, secrets: ["password"], error: error),
-                                   status: error.kind.status)
+                return page.render(
+                    "employer_register",
+                    page.formValues(form, fields: Self.registerFields, secrets: ["password"], error: error),
+                    status: error.kind.status
+                )
             }
         }
 
@@ -51,8 +61,12 @@ struct EmployerPages {
             routes.post("/employer/engagements/{id}/\(event)", action: "engagements.update") { request, context in
                 let page = kit.scope(request, context)
                 _ = try await page.form()
-                _ = try await page.registry.engagements.transition(try context.parameters.uuid("id"), event, caller: page.caller,
-                                                                   logger: context.logger)
+                _ = try await page.registry.engagements.transition(
+                    try context.parameters.uuid("id"),
+                    event,
+                    caller: page.caller,
+                    logger: context.logger
+                )
                 return page.redirect("/employer?notice=\(notice)")
             }
         }
@@ -73,8 +87,12 @@ struct EmployerPages {
             let page = kit.scope(request, context)
             let form = try await page.form()
             do {
-                let redeemed = try await page.registry.consents.redeem(code: form.text("code"), caller: page.caller, clientAddress: context.clientAddress,
-                                                                        logger: context.logger)
+                let redeemed = try await page.registry.consents.redeem(
+                    code: form.text("code"),
+                    caller: page.caller,
+                    clientAddress: context.clientAddress,
+                    logger: context.logger
+                )
                 return page.redirect("/employer/workers/\(redeemed.workerId)/report")
             } catch let error as RegistryError where error.kind != .forbidden {
                 var response = page.render("check", page.formValues(form, fields: ["code"], error: error), status: error.kind.status)
@@ -85,8 +103,12 @@ struct EmployerPages {
 
         routes.get("/employer/workers/{id}/report", action: "reports.read") { request, context in
             let page = kit.scope(request, context)
-            let report = try await page.registry.reports.report(try context.parameters.uuid("id"), caller: page.caller,
-                                                                workers: page.registry.workers, logger: context.logger)
+            let report = try await page.registry.reports.report(
+                try context.parameters.uuid("id"),
+                caller: page.caller,
+                workers: page.registry.workers,
+                logger: context.logger
+            )
             return page.render("report", ["report": Self.reportView(report, page: page)])
         }
 
@@ -102,16 +124,24 @@ struct EmployerPages {
             let id = try context.parameters.uuid("id")
             let dimensions = page.registry.policies.reports.reviewDimensions
             do {
-                var skill: [String: Int] = [:], ethics: [String: Int] = [:]
+                var skill: [String: Int] = [:]
+                var ethics: [String: Int] = [:]
                 for name in dimensions.skill {
                     if let score = try page.integer(form, "skill_" + name) { skill[name] = score }
                 }
                 for name in dimensions.ethics {
                     if let score = try page.integer(form, "ethics_" + name) { ethics[name] = score }
                 }
-                _ = try await page.registry.engagements.review(engagement: id, .init(skillScores: skill, ethicsScores: ethics,
-                                                                                    comment: form.optional("comment")),
-                                                               caller: page.caller, logger: context.logger)
+                _ = try await page.registry.engagements.review(
+                    engagement: id,
+                    .init(
+                        skillScores: skill,
+                        ethicsScores: ethics,
+                        comment: form.optional("comment")
+                    ),
+                    caller: page.caller,
+                    logger: context.logger
+                )
                 return page.redirect("/employer?notice=review_saved")
             } catch let error as RegistryError where error.kind != .notFound && error.kind != .forbidden {
                 return reviewForm(page, try await Self.engagement(page, id), form: form, error: error)
@@ -146,8 +176,10 @@ struct EmployerPages {
         func rows(_ prefix: String, _ names: [String]) -> [[String: Any]] {
             names.map { name in
                 let field = prefix + name
-                var row: [String: Any] = ["field": field, "label": page.label("dimension", name),
-                                          "ratings": page.ratingChoices(selected: form[field])]
+                var row: [String: Any] = [
+                    "field": field, "label": page.label("dimension", name),
+                    "ratings": page.ratingChoices(selected: form[field]),
+                ]
                 if let message = errors[field] { row["error"] = message }
                 return row
             }
@@ -198,20 +230,25 @@ struct EmployerPages {
         if let since = r.standing.revokedSince { v["revoked_since"] = PageScope.dateTime(since) }
         if let since = r.standing.suspendedSince { v["suspended_since"] = PageScope.dateTime(since) }
         if let g = r.grade {
-            v["grade"] = [
-                "letter": g.grade, "label": page.label("grade", g.grade), "composite": number(g.composite),
-                "ethics": number(g.ethicsScore), "skill": number(g.skillScore), "policy_version": g.policyVersion,
-                "computed_at": PageScope.dateTime(g.computedAt),
-                "reasons": g.reasons.map { ["code": $0.code, "text": reasonText($0.code, page: page)] },
-            ] as [String: Any]
+            v["grade"] =
+                [
+                    "letter": g.grade, "label": page.label("grade", g.grade), "composite": number(g.composite),
+                    "ethics": number(g.ethicsScore), "skill": number(g.skillScore), "policy_version": g.policyVersion,
+                    "computed_at": PageScope.dateTime(g.computedAt),
+                    "reasons": g.reasons.map { ["code": $0.code, "text": reasonText($0.code, page: page)] },
+                ] as [String: Any]
         }
         v["skills"] = r.skills.map {
-            ["category": page.label("category", $0.category), "level_label": page.label("level", String($0.level)),
-             "assessed_on": $0.assessedOn]
+            [
+                "category": page.label("category", $0.category), "level_label": page.label("level", String($0.level)),
+                "assessed_on": $0.assessedOn,
+            ]
         }
         v["qualifications"] = r.qualifications.map { q -> [String: Any] in
-            var item: [String: Any] = ["kind": page.label("training_kind", q.kind), "title": q.title, "issuer": q.issuer,
-                                       "issued_on": q.issuedOn, "valid": q.valid]
+            var item: [String: Any] = [
+                "kind": page.label("training_kind", q.kind), "title": q.title, "issuer": q.issuer,
+                "issued_on": q.issuedOn, "valid": q.valid,
+            ]
             if let e = q.expiresOn { item["expires_on"] = e }
             return item
         }
@@ -229,38 +266,45 @@ struct EmployerPages {
             if let n = t.ethicsNote { item["ethics_note"] = n }
             return item
         }
-        v["engagements"] = [
-            "count": String(r.engagements.count), "total_days": String(r.engagements.totalDays),
-            "items": r.engagements.items.map { e -> [String: Any] in
-                var item: [String: Any] = ["category": page.label("category", e.category), "starts_on": e.startsOn, "days": String(e.days)]
-                if let end = e.endsOn { item["ends_on"] = end }
-                return item
-            },
-        ] as [String: Any]
+        v["engagements"] =
+            [
+                "count": String(r.engagements.count), "total_days": String(r.engagements.totalDays),
+                "items": r.engagements.items.map { e -> [String: Any] in
+                    var item: [String: Any] = ["category": page.label("category", e.category), "starts_on": e.startsOn, "days": String(e.days)]
+                    if let end = e.endsOn { item["ends_on"] = end }
+                    return item
+                },
+            ] as [String: Any]
         func averages(_ map: [String: Double]) -> [[String: String]] {
             map.keys.sorted().map { ["label": page.label("dimension", $0), "value": number(map[$0]!)] }
         }
-        v["reviews"] = [
-            "count": String(r.reviews.count), "any": r.reviews.count > 0,
-            "skill_averages": averages(r.reviews.skillAverages), "ethics_averages": averages(r.reviews.ethicsAverages),
-            "recent": r.reviews.recent.map { item -> [String: Any] in
-                var row: [String: Any] = ["date": PageScope.dateTime(item.date), "household": item.household,
-                                          "scores": scores(item.skillScores, item.ethicsScores, page: page)]
-                if let c = item.comment { row["comment"] = c }
-                if let reply = item.reply { row["reply"] = reply }
-                return row
-            },
-        ] as [String: Any]
+        v["reviews"] =
+            [
+                "count": String(r.reviews.count), "any": r.reviews.count > 0,
+                "skill_averages": averages(r.reviews.skillAverages), "ethics_averages": averages(r.reviews.ethicsAverages),
+                "recent": r.reviews.recent.map { item -> [String: Any] in
+                    var row: [String: Any] = [
+                        "date": PageScope.dateTime(item.date), "household": item.household,
+                        "scores": scores(item.skillScores, item.ethicsScores, page: page),
+                    ]
+                    if let c = item.comment { row["comment"] = c }
+                    if let reply = item.reply { row["reply"] = reply }
+                    return row
+                },
+            ] as [String: Any]
         v["flags"] = r.flags.map {
-            ["category": page.label("flag_category", $0.category), "occurred_on": $0.occurredOn, "source": $0.source,
-             "status": page.label("flag_status", $0.status)]
+            [
+                "category": page.label("flag_category", $0.category), "occurred_on": $0.occurredOn, "source": $0.source,
+                "status": page.label("flag_status", $0.status),
+            ]
         }
         return v
     }
 
     /// "准时 5 · 质量 4 …" for one review.
     static func scores(_ skill: [String: Int], _ ethics: [String: Int], page: PageScope) -> String {
-        let parts = skill.keys.sorted().map { "\(page.label("dimension", $0)) \(skill[$0]!)" }
+        let parts =
+            skill.keys.sorted().map { "\(page.label("dimension", $0)) \(skill[$0]!)" }
             + ethics.keys.sorted().map { "\(page.label("dimension", $0)) \(ethics[$0]!)" }
         return parts.joined(separator: " · ")
     }

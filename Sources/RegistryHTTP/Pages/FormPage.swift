@@ -7,8 +7,13 @@ extension PageScope {
     /// and `form_error` (the summary at the top, linking to the field when there is one).
     /// `secrets` (passwords) can carry an error but are never sent back. `rename` maps a
     /// service's field name to the form's (e.g. `email` → `account`).
-    func formValues(_ form: WebForm, fields: [String], secrets: [String] = [], error: RegistryError? = nil,
-                    rename: [String: String] = [:]) -> [String: Any] {
+    func formValues(
+        _ form: WebForm,
+        fields: [String],
+        secrets: [String] = [],
+        error: RegistryError? = nil,
+        rename: [String: String] = [:]
+    ) -> [String: Any] {
         var typed: [String: String] = [:]
         for field in fields { typed[field] = form.text(field) }
         var result: [String: Any] = ["v": typed]

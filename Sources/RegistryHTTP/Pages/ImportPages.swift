@@ -42,8 +42,13 @@ struct ImportPages {
             throw RegistryError(error.kind, code: error.code, message: error.message, field: "csv", details: error.details)
         }
         guard let agency = page.caller.agencyUUID else { throw RegistryError.forbidden }
-        return try await page.registry.workerImport.run(records: Array(records.dropFirst()), columns: columns, agencyID: agency,
-                                                        caller: page.caller, logger: page.context.logger)
+        return try await page.registry.workerImport.run(
+            records: Array(records.dropFirst()),
+            columns: columns,
+            agencyID: agency,
+            caller: page.caller,
+            logger: page.context.logger
+        )
     }
 
     func render(_ page: PageScope, form: WebForm, error: RegistryError?, summary: WorkerImport.Summary?) -> Response {
@@ -55,12 +60,15 @@ struct ImportPages {
                 "created": String(summary.created), "already": String(summary.alreadyRegistered),
                 "transfer": String(summary.transferNeeded), "rejected": String(summary.rejected),
                 "lines": summary.lines.map { line -> [String: Any] in
-                    var v: [String: Any] = ["line": String(line.line), "outcome": line.outcome.rawValue,
-                                            "outcome_label": page.label("import_outcome", line.outcome.rawValue),
-                                            "ok": line.outcome == .created || line.outcome == .alreadyRegistered]
+                    var v: [String: Any] = [
+                        "line": String(line.line), "outcome": line.outcome.rawValue,
+                        "outcome_label": page.label("import_outcome", line.outcome.rawValue),
+                        "ok": line.outcome == .created || line.outcome == .alreadyRegistered,
+                    ]
                     if let id = line.workerId { v["worker_id"] = id }
                     if line.outcome == .rejected {
-                        v["problem"] = line.field.map { page.t.text("import.problem", ["field": page.label("field", $0)]) }
+                        v["problem"] =
+                            line.field.map { page.t.text("import.problem", ["field": page.label("field", $0)]) }
                             ?? page.t.text("errors.invalid_field")
                     }
                     return v

@@ -27,9 +27,15 @@ struct IntegrationPages {
             let created: FlagService.CreatedSource
             do {
                 created = try await page.registry.flags.registerSource(
-                    .init(name: form.text("source_name"), kind: form.text("kind"), displayName: form.text("display_name"),
-                          requireSignature: form.text("require_signature") == "true"),
-                    caller: page.caller, logger: context.logger)
+                    .init(
+                        name: form.text("source_name"),
+                        kind: form.text("kind"),
+                        displayName: form.text("display_name"),
+                        requireSignature: form.text("require_signature") == "true"
+                    ),
+                    caller: page.caller,
+                    logger: context.logger
+                )
             } catch var error as RegistryError where error.kind == .badRequest || error.kind == .conflict {
                 // The service's `name` is the form's `source_name` (an agency's name is another field).
                 if error.field == "name" { error.field = "source_name" }
@@ -60,16 +66,25 @@ struct IntegrationPages {
         routes.get("/admin/integrations/{id}/keys/{key}/revoke", action: "integrations.manage") { request, context in
             let page = kit.scope(request, context)
             let (source, key) = try await Self.activeKey(page, source: try context.parameters.uuid("id"), key: try context.parameters.uuid("key"))
-            return page.render("integration_revoke", ["source": Self.sourceView(source, page: page),
-                                                      "key": Self.keyView(key, sourceID: source.id, page: page)])
+            return page.render(
+                "integration_revoke",
+                [
+                    "source": Self.sourceView(source, page: page),
+                    "key": Self.keyView(key, sourceID: source.id, page: page),
+                ]
+            )
         }
 
         routes.post("/admin/integrations/{id}/keys/{key}/revoke", action: "integrations.manage") { request, context in
             let page = kit.scope(request, context)
             _ = try await page.form()
             let id = try context.parameters.uuid("id")
-            try await page.registry.flags.revokeKey(sourceID: id, keyID: try context.parameters.uuid("key"), caller: page.caller,
-                                                    logger: context.logger)
+            try await page.registry.flags.revokeKey(
+                sourceID: id,
+                keyID: try context.parameters.uuid("key"),
+                caller: page.caller,
+                logger: context.logger
+            )
             return page.redirect("/admin/integrations?notice=key_revoked#source-\(id.text)")
         }
     }
@@ -78,8 +93,12 @@ struct IntegrationPages {
 
     /// The sources with their keys, the form to issue a key under each, and the form to register
     /// a source. `sourceForm`/`sourceError` re-display a refused registration; `keyForm` a refused key.
-    func list(_ page: PageScope, sourceForm: WebForm = WebForm(), sourceError: RegistryError? = nil,
-              keyForm: (source: UUID, form: WebForm, error: RegistryError)? = nil) async throws -> Response {
+    func list(
+        _ page: PageScope,
+        sourceForm: WebForm = WebForm(),
+        sourceError: RegistryError? = nil,
+        keyForm: (source: UUID, form: WebForm, error: RegistryError)? = nil
+    ) async throws -> Response {
         let sources = try await page.registry.flags.sources(logger: page.context.logger)
         var values = page.formValues(sourceForm, fields: Self.sourceFields, error: sourceError)
         values["kinds"] = page.choices("source_kind", Self.kinds, selected: [sourceForm.text("kind")])

@@ -38,12 +38,13 @@ struct PageErrorMiddleware: RouterMiddleware {
             if status.code >= 500 {
                 context.logger.error("page failed", metadata: ["error": "\(String(reflecting: error))"])
             }
-            let code = switch status {
-            case .notFound: "not_found"
-            case .methodNotAllowed: "method_not_allowed"
-            case .contentTooLarge: "body_too_large"
-            default: status.code >= 500 ? "internal_error" : "bad_request"
-            }
+            let code =
+                switch status {
+                case .notFound: "not_found"
+                case .methodNotAllowed: "method_not_allowed"
+                case .contentTooLarge: "body_too_large"
+                default: status.code >= 500 ? "internal_error" : "bad_request"
+                }
             let kind: RegistryError.Kind = status == .notFound ? .notFound : (status.code >= 500 ? .unavailable : .badRequest)
             var response = page.errorPage(RegistryError(kind, code: code, message: ""))
             response.status = status

@@ -65,8 +65,10 @@ struct PageScope {
         self.kit = kit
         self.request = request
         self.context = context
-        self.language = Language.negotiate(cookie: request.cookies[Language.cookieName]?.value,
-                                           acceptLanguage: request.headers[.acceptLanguage])
+        self.language = Language.negotiate(
+            cookie: request.cookies[Language.cookieName]?.value,
+            acceptLanguage: request.headers[.acceptLanguage]
+        )
     }
 
     var registry: Registry { kit.registry }
@@ -95,7 +97,7 @@ struct PageScope {
     /// sign-in, the form cookie's). Compared in constant time. Every page POST calls this first.
     func verifyCSRF(_ form: WebForm) throws {
         guard let expected = existingFormToken, let offered = form["csrf_token"],
-              TokenGenerator.constantTimeEqual(offered, expected)
+            TokenGenerator.constantTimeEqual(offered, expected)
         else {
             context.logger.notice("page form refused: csrf", metadata: ["path": "\(request.uri.path)"])
             throw RegistryError(.forbidden, code: "csrf_failed", message: "The form is out of date or was not sent from this site.")
@@ -140,14 +142,28 @@ struct PageScope {
         }
         guard let html = kit.library.render(values, withTemplate: template) else {
             context.logger.error("no such page template", metadata: ["template": "\(template)"])
-            return Response(status: .internalServerError, headers: [.contentType: "text/plain; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(string: "Internal error (request \(context.requestID)).")))
+            return Response(
+                status: .internalServerError,
+                headers: [.contentType: "text/plain; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: "Internal error (request \(context.requestID))."))
+            )
         }
-        var response = Response(status: status, headers: [.contentType: Self.htmlContentType],
-                                body: .init(byteBuffer: ByteBuffer(string: html)))
+        var response = Response(
+            status: status,
+            headers: [.contentType: Self.htmlContentType],
+            body: .init(byteBuffer: ByteBuffer(string: html))
+        )
         if let newFormToken {
-            response.setCookie(Cookie(name: Self.formCookieName, value: newFormToken, path: "/",
-                                      secure: registry.configuration.secureCookies, httpOnly: true, sameSite: .strict))
+            response.setCookie(
+                Cookie(
+                    name: Self.formCookieName,
+                    value: newFormToken,
+                    path: "/",
+                    secure: registry.configuration.secureCookies,
+                    httpOnly: true,
+                    sameSite: .strict
+                )
+            )
         }
         return response
     }
@@ -159,8 +175,14 @@ struct PageScope {
 
     /// The page for an error that is not about one form field (404, 403, 409 ...).
     func errorPage(_ error: RegistryError) -> Response {
-        render("error", ["message": message(for: error), "status": String(error.kind.status.code),
-                         "request_id": context.requestID], status: error.kind.status)
+        render(
+            "error",
+            [
+                "message": message(for: error), "status": String(error.kind.status.code),
+                "request_id": context.requestID,
+            ],
+            status: error.kind.status
+        )
     }
 
     // MARK: Text
@@ -207,8 +229,8 @@ struct PageScope {
     /// the sign-in page itself); anything else, such as another site, is "/".
     static func safeLocalPath(_ candidate: String?, afterSignIn: Bool = true) -> String {
         guard let path = candidate, path.hasPrefix("/"), !path.hasPrefix("//"), path.count <= 500,
-              !path.contains("\\"), !path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }),
-              !path.hasPrefix("/signout"), !path.hasPrefix("/lang/"), !(afterSignIn && path.hasPrefix("/signin"))
+            !path.contains("\\"), !path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }),
+            !path.hasPrefix("/signout"), !path.hasPrefix("/lang/"), !(afterSignIn && path.hasPrefix("/signin"))
         else { return "/" }
         return path
     }

@@ -44,15 +44,17 @@ enum PageVocabulary {
         "flag_dispute_status": ["open", "annotated", "retraction_requested", "rejected"],
     ]
 
-    static let notices = [
-        "signed_out", "worker_registered", "tenure_assessed", "training_added", "health_added", "skill_added",
-        "transfer_requested", "transfer_requested_no_phone", "transfer_consented", "code_resent", "transfer_cancelled",
-        "transfer_sealed", "employer_registered", "engagement_confirmed", "engagement_ended", "review_saved", "consent_revoked",
-        "reply_saved", "available_on", "available_off", "activated",
-        "case_filed", "case_evidence_added", "case_acted", "case_suspended", "case_suspension_lifted", "key_revoked",
-        "placement_proposed", "account_started", "consent_sent", "review_disputed", "flag_disputed", "transfer_consented_own",
-        "transfer_refused_own", "transfer_withdrawn_own",
-    ] + PlacementPages.events.map(\.1) + Array(DisputePages.reviewNotices.values) + Array(DisputePages.flagNotices.values) + AgencyService.Decision.allCases.map { "agency_\($0.rawValue)" }
+    static let notices =
+        [
+            "signed_out", "worker_registered", "tenure_assessed", "training_added", "health_added", "skill_added",
+            "transfer_requested", "transfer_requested_no_phone", "transfer_consented", "code_resent", "transfer_cancelled",
+            "transfer_sealed", "employer_registered", "engagement_confirmed", "engagement_ended", "review_saved", "consent_revoked",
+            "reply_saved", "available_on", "available_off", "activated",
+            "case_filed", "case_evidence_added", "case_acted", "case_suspended", "case_suspension_lifted", "key_revoked",
+            "placement_proposed", "account_started", "consent_sent", "review_disputed", "flag_disputed", "transfer_consented_own",
+            "transfer_refused_own", "transfer_withdrawn_own",
+        ] + PlacementPages.events.map(\.1) + Array(DisputePages.reviewNotices.values) + Array(DisputePages.flagNotices.values)
+        + AgencyService.Decision.allCases.map { "agency_\($0.rawValue)" }
 
     /// Error codes with a message of their own; others fall back by field, then by kind.
     static let errors = [
@@ -89,13 +91,15 @@ enum PageVocabulary {
             + notices.map { "notices.\($0)" }
             + errors.map { "errors.\($0)" }
             + fieldErrors.map { "errors.fields.\($0)" }
-            + ["transfers.incoming_one", "transfers.outgoing_one", "import.problem", "form.check_field", "apply.password_hint",
-               "cases.age_days", "cases.size_kb", "cases.evidence_hint",
-               "dashboard.no_data", "dashboard.cases_by_state", "dashboard.cases_by_age", "dashboard.grades", "dashboard.flags_per_day",
-               "worker_home.history_chart", "worker_home.transfer_waiting", "worker_home.transfer_consented",
-               "worker_home.transfer_question", "file.start_account", "file.resend_activation",
-               "integrations.never_used", "audit.unknown_actor", "audit.actor_anonymous", "audit.actor_system", "audit.intact",
-               "audit.broken", "audit.broken_link", "audit.broken_event", "disputes.title", "disputes.flag_title", "roles.integration"]
+            + [
+                "transfers.incoming_one", "transfers.outgoing_one", "import.problem", "form.check_field", "apply.password_hint",
+                "cases.age_days", "cases.size_kb", "cases.evidence_hint",
+                "dashboard.no_data", "dashboard.cases_by_state", "dashboard.cases_by_age", "dashboard.grades", "dashboard.flags_per_day",
+                "worker_home.history_chart", "worker_home.transfer_waiting", "worker_home.transfer_consented",
+                "worker_home.transfer_question", "file.start_account", "file.resend_activation",
+                "integrations.never_used", "audit.unknown_actor", "audit.actor_anonymous", "audit.actor_system", "audit.intact",
+                "audit.broken", "audit.broken_link", "audit.broken_event", "disputes.title", "disputes.flag_title", "roles.integration",
+            ]
             + DashboardPages.ageBuckets.map { "dashboard.age.\($0)" }
     }
 }

@@ -42,9 +42,13 @@ struct PlacementPages {
             // One field for the household's e-mail or phone: an address has an @.
             let contact = form.optional("employer")
             let isEmail = contact?.contains("@") == true
-            let placement = EngagementService.Placement(workerId: id, employerEmail: isEmail ? contact : nil,
-                                                        employerPhone: isEmail ? nil : contact, category: form.text("category"),
-                                                        startsOn: form.text("starts_on"))
+            let placement = EngagementService.Placement(
+                workerId: id,
+                employerEmail: isEmail ? contact : nil,
+                employerPhone: isEmail ? nil : contact,
+                category: form.text("category"),
+                startsOn: form.text("starts_on")
+            )
             do {
                 _ = try await page.registry.engagements.place(placement, caller: page.caller, logger: context.logger)
             } catch let error as RegistryError where Self.showsOnForm(error) {
@@ -59,8 +63,12 @@ struct PlacementPages {
                 let page = kit.scope(request, context)
                 _ = try await page.form()
                 do {
-                    _ = try await page.registry.engagements.transition(try context.parameters.uuid("id"), event, caller: page.caller,
-                                                                       logger: context.logger)
+                    _ = try await page.registry.engagements.transition(
+                        try context.parameters.uuid("id"),
+                        event,
+                        caller: page.caller,
+                        logger: context.logger
+                    )
                 } catch let error as RegistryError where error.kind == .conflict {
                     // Changed meanwhile (the household confirmed it, say): the list as it is now.
                     return try await Self.list(page, error: error)
@@ -71,15 +79,23 @@ struct PlacementPages {
 
         routes.post("/agency/workers/{id}/account", action: "workers.account") { request, context in
             try await fileButton(request, context, access: access, notice: "account_started") { page, id in
-                _ = try await page.registry.accounts.startWorkerAccount(id, workers: page.registry.workers, caller: page.caller,
-                                                                        logger: page.context.logger)
+                _ = try await page.registry.accounts.startWorkerAccount(
+                    id,
+                    workers: page.registry.workers,
+                    caller: page.caller,
+                    logger: page.context.logger
+                )
             }
         }
 
         routes.post("/agency/workers/{id}/consents", action: "consents.issue_for_worker") { request, context in
             try await fileButton(request, context, access: access, notice: "consent_sent") { page, id in
-                _ = try await page.registry.consents.issueByAgency(id, workers: page.registry.workers, caller: page.caller,
-                                                                   logger: page.context.logger)
+                _ = try await page.registry.consents.issueByAgency(
+                    id,
+                    workers: page.registry.workers,
+                    caller: page.caller,
+                    logger: page.context.logger
+                )
             }
         }
     }
@@ -96,8 +112,13 @@ struct PlacementPages {
 
     /// A button of the worker's file page: back to the file with a notice, or with the reason it
     /// did not work (no phone, her account already active, the agency suspended).
-    func fileButton(_ request: Request, _ context: AppRequestContext, access: AccessPolicy, notice: String,
-                    _ step: (PageScope, UUID) async throws -> Void) async throws -> Response {
+    func fileButton(
+        _ request: Request,
+        _ context: AppRequestContext,
+        access: AccessPolicy,
+        notice: String,
+        _ step: (PageScope, UUID) async throws -> Void
+    ) async throws -> Response {
         let page = kit.scope(request, context)
         _ = try await page.form()
         let id = try context.parameters.uuid("id")
@@ -136,7 +157,8 @@ struct PlacementPages {
     static func view(_ e: EngagementStore.Engagement, page: PageScope) -> [String: Any] {
         let status = EngagementStatus(rawValue: e.status)
         let allowed = status.map { EngagementStatus.allowed(from: $0) } ?? []
-        let canCancel = allowed.contains("cancel"), canEnd = allowed.contains("end")
+        let canCancel = allowed.contains("cancel")
+        let canEnd = allowed.contains("end")
         var v: [String: Any] = [
             "id": e.id.text, "worker_id": e.workerID.text, "worker_name": e.workerName, "employer_name": e.employerName,
             "category": page.label("category", e.category), "starts_on": e.startsOn, "status": e.status,

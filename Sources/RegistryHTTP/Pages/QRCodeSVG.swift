@@ -19,21 +19,29 @@ enum QRCodeSVG {
         for (y, row) in code.modules.enumerated() {
             var x = 0
             while x < row.count {
-                guard row[x] else { x += 1; continue }
+                guard row[x] else {
+                    x += 1
+                    continue
+                }
                 var end = x
                 while end < row.count && row[end] { end += 1 }
                 d += "M\(x + quietZone) \(y + quietZone)h\(end - x)v1h-\(end - x)z"
                 x = end
             }
         }
-        return SVGNode("svg", [("xmlns", "http://www.w3.org/2000/svg"), ("viewBox", "0 0 \(side) \(side)"),
-                               ("width", "\(side * scale)"), ("height", "\(side * scale)"), ("class", "qr"), ("role", "img"),
-                               ("aria-labelledby", "\(id)-title"), ("id", id), ("shape-rendering", "crispEdges")],
-                       children: [
-                           SVGNode("title", [("id", "\(id)-title")], text: title),
-                           SVGNode("rect", [("width", "\(side)"), ("height", "\(side)"), ("fill", "#ffffff")]),
-                           SVGNode("path", [("d", d), ("fill", "#000000")]),
-                       ])
+        return SVGNode(
+            "svg",
+            [
+                ("xmlns", "http://www.w3.org/2000/svg"), ("viewBox", "0 0 \(side) \(side)"),
+                ("width", "\(side * scale)"), ("height", "\(side * scale)"), ("class", "qr"), ("role", "img"),
+                ("aria-labelledby", "\(id)-title"), ("id", id), ("shape-rendering", "crispEdges"),
+            ],
+            children: [
+                SVGNode("title", [("id", "\(id)-title")], text: title),
+                SVGNode("rect", [("width", "\(side)"), ("height", "\(side)"), ("fill", "#ffffff")]),
+                SVGNode("path", [("d", d), ("fill", "#000000")]),
+            ]
+        )
     }
 }
 
@@ -55,7 +63,8 @@ extension PageScope {
 
     static func isPlainAuthority(_ text: String) -> Bool {
         guard !text.isEmpty, text.count <= 260 else { return false }
-        var host = Substring(text), port: Substring?
+        var host = Substring(text)
+        var port: Substring?
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]") else { return false }
             let inside = text[text.index(after: text.startIndex)..<close]
@@ -75,10 +84,11 @@ extension PageScope {
         }
         if text.hasPrefix("[") { return true }
         let labels = host.split(separator: ".", omittingEmptySubsequences: false)
-        return !host.isEmpty && labels.allSatisfy { label in
-            !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
-                && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
-        }
+        return !host.isEmpty
+            && labels.allSatisfy { label in
+                !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                    && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+            }
     }
 
     /// The check page's address with a worker's consent code filled in, as text and as the QR

@@ -35,19 +35,34 @@ struct SessionPages {
             let form = try await page.form()
             let account = form.text("account").trimmingWhitespace()
             do {
-                let identifier = try AuthService.Identifier.from(email: account.contains("@") ? account : nil,
-                                                                 phone: account.contains("@") ? nil : account)
+                let identifier = try AuthService.Identifier.from(
+                    email: account.contains("@") ? account : nil,
+                    phone: account.contains("@") ? nil : account
+                )
                 let signedIn = try await page.registry.auth.login(
-                    identifier, password: form.text("password"), clientAddress: context.clientAddress,
-                    presentedToken: context.presentedToken, requestID: context.requestID, logger: context.logger)
+                    identifier,
+                    password: form.text("password"),
+                    clientAddress: context.clientAddress,
+                    presentedToken: context.presentedToken,
+                    requestID: context.requestID,
+                    logger: context.logger
+                )
                 var response = page.redirect(PageScope.safeLocalPath(form["next"]))
                 let lifetime = page.registry.policies.authentication.sessionLifetimeHours * 3600
                 response.setCookie(AuthRoutes(registry: page.registry).sessionCookie(signedIn.token, maxAge: lifetime))
                 return response
             } catch let error as RegistryError {
-                var response = page.render("signin", page.formValues(form, fields: Self.signInFields, secrets: ["password"], error: error,
-                                                                     rename: ["email": "account", "phone": "account"]),
-                                           status: error.kind.status)
+                var response = page.render(
+                    "signin",
+                    page.formValues(
+                        form,
+                        fields: Self.signInFields,
+                        secrets: ["password"],
+                        error: error,
+                        rename: ["email": "account", "phone": "account"]
+                    ),
+                    status: error.kind.status
+                )
                 if let retry = error.details["retry_after"] { response.headers[.retryAfter] = retry }
                 return response
             }
@@ -70,8 +85,17 @@ struct SessionPages {
                 throw RegistryError.notFound("Language")
             }
             var response = page.redirect(PageScope.safeLocalPath(page.query("next"), afterSignIn: false))
-            response.setCookie(Cookie(name: Language.cookieName, value: language.rawValue, maxAge: 365 * 24 * 3600, path: "/",
-                                      secure: page.registry.configuration.secureCookies, httpOnly: true, sameSite: .lax))
+            response.setCookie(
+                Cookie(
+                    name: Language.cookieName,
+                    value: language.rawValue,
+                    maxAge: 365 * 24 * 3600,
+                    path: "/",
+                    secure: page.registry.configuration.secureCookies,
+                    httpOnly: true,
+                    sameSite: .lax
+                )
+            )
             return response
         }
 

@@ -28,8 +28,8 @@ struct StaticAssets: Sendable {
             var isDirectory: ObjCBool = false
             let path = directory + "/" + name
             guard fm.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
-                  let type = Self.types[(name as NSString).pathExtension.lowercased()],
-                  let data = fm.contents(atPath: path)
+                let type = Self.types[(name as NSString).pathExtension.lowercased()],
+                let data = fm.contents(atPath: path)
             else { continue }
             let version = String(TokenGenerator.hash(data.base64EncodedString()).hex.prefix(16))
             assets[name] = Asset(bytes: ByteBuffer(bytes: data), contentType: type, version: version)

@@ -16,10 +16,13 @@ struct TransferPages {
             let page = kit.scope(request, context)
             let transfers = try await page.registry.transfers.list(openOnly: false, caller: page.caller, logger: context.logger)
                 .map { Self.view($0, page: page) }
-            return page.render("transfers", [
-                "incoming": transfers.filter { $0["incoming"] as? Bool == true },
-                "outgoing": transfers.filter { $0["incoming"] as? Bool != true },
-            ])
+            return page.render(
+                "transfers",
+                [
+                    "incoming": transfers.filter { $0["incoming"] as? Bool == true },
+                    "outgoing": transfers.filter { $0["incoming"] as? Bool != true },
+                ]
+            )
         }
 
         routes.get("/agency/transfers/new", action: "transfers.request") { request, context in
@@ -31,8 +34,11 @@ struct TransferPages {
             let page = kit.scope(request, context)
             let form = try await page.form()
             do {
-                let result = try await page.registry.transfers.request(idNumber: form.text("id_number"), caller: page.caller,
-                                                                       logger: context.logger)
+                let result = try await page.registry.transfers.request(
+                    idNumber: form.text("id_number"),
+                    caller: page.caller,
+                    logger: context.logger
+                )
                 let notice = result.codeSent ? "transfer_requested" : "transfer_requested_no_phone"
                 return page.redirect("/agency/transfers/\(result.transfer.id)?notice=\(notice)")
             } catch let error as RegistryError where error.kind != .forbidden {
@@ -60,23 +66,36 @@ struct TransferPages {
 
         routes.post("/agency/transfers/{id}/cancel", action: "transfers.cancel") { request, context in
             try await act(request, context, notice: "transfer_cancelled") { page, id, form in
-                _ = try await page.registry.transfers.close(id, .cancel, reason: form.optional("reason"), caller: page.caller,
-                                                            logger: page.context.logger)
+                _ = try await page.registry.transfers.close(
+                    id,
+                    .cancel,
+                    reason: form.optional("reason"),
+                    caller: page.caller,
+                    logger: page.context.logger
+                )
             }
         }
 
         routes.post("/agency/transfers/{id}/seal", action: "transfers.seal") { request, context in
             try await act(request, context, notice: "transfer_sealed") { page, id, form in
-                _ = try await page.registry.transfers.seal(id, final: try WorkerRecordPages.assessment(form, page: page),
-                                                           caller: page.caller, logger: page.context.logger)
+                _ = try await page.registry.transfers.seal(
+                    id,
+                    final: try WorkerRecordPages.assessment(form, page: page),
+                    caller: page.caller,
+                    logger: page.context.logger
+                )
             }
         }
     }
 
     /// Runs one step on a transfer, then shows it again: with a notice when it worked, or with
     /// the error next to the field (and what was typed) when it did not.
-    func act(_ request: Request, _ context: AppRequestContext, notice: String,
-             _ step: (PageScope, UUID, WebForm) async throws -> Void) async throws -> Response {
+    func act(
+        _ request: Request,
+        _ context: AppRequestContext,
+        notice: String,
+        _ step: (PageScope, UUID, WebForm) async throws -> Void
+    ) async throws -> Response {
         let page = kit.scope(request, context)
         let form = try await page.form()
         let id = try context.parameters.uuid("id")

@@ -52,7 +52,7 @@ struct WebForm: Sendable {
             // whole in memory), stopping at the limit; it is parsed from the mapped file.
             let path = NSTemporaryDirectory() + "registry-form-\(UUID().uuidString).part"
             guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
-                  let handle = FileHandle(forWritingAtPath: path)
+                let handle = FileHandle(forWritingAtPath: path)
             else { throw RegistryError(.unavailable, code: "upload_failed", message: "The upload could not be received. Try again.") }
             defer {
                 try? handle.close()
@@ -108,8 +108,7 @@ struct WebForm: Sendable {
     /// Parses a `multipart/form-data` body (RFC 7578): parts separated by `--boundary`, each
     /// with a `Content-Disposition: form-data; name="..."` header.
     static func multipart<Bytes: RandomAccessCollection>(_ body: Bytes, boundary: String) throws -> WebForm
-        where Bytes.Element == UInt8, Bytes.Index == Int
-    {
+    where Bytes.Element == UInt8, Bytes.Index == Int {
         guard body.startIndex == 0 else { return try multipart(Array(body), boundary: boundary) }
         let malformed = RegistryError(.badRequest, code: "bad_request", message: "The form is malformed.")
         let delimiter = Array("--\(boundary)".utf8)
@@ -120,7 +119,7 @@ struct WebForm: Sendable {
             // "--" after a delimiter ends the body.
             if body[position] == UInt8(ascii: "-"), body[position + 1] == UInt8(ascii: "-") { break }
             guard let headerStart = find(Array("\r\n".utf8), in: body, from: position).map({ $0 + 2 }),
-                  let headerEnd = find(Array("\r\n\r\n".utf8), in: body, from: headerStart - 2)
+                let headerEnd = find(Array("\r\n\r\n".utf8), in: body, from: headerStart - 2)
             else { throw malformed }
             let headers = String(decoding: body[headerStart..<max(headerStart, headerEnd)], as: UTF8.self)
             let contentStart = headerEnd + 4
@@ -130,8 +129,13 @@ struct WebForm: Sendable {
                     // A file is kept once, as bytes; its field's value is its name.
                     form.append(name, filename)
                     if !filename.isEmpty {
-                        form.files[name, default: []].append(Upload(filename: filename, contentType: partContentType(headers),
-                                                                    bytes: Array(body[contentStart..<next])))
+                        form.files[name, default: []].append(
+                            Upload(
+                                filename: filename,
+                                contentType: partContentType(headers),
+                                bytes: Array(body[contentStart..<next])
+                            )
+                        )
                     }
                 } else {
                     form.append(name, String(decoding: body[contentStart..<next], as: UTF8.self))
@@ -166,8 +170,7 @@ struct WebForm: Sendable {
     }
 
     private static func find<Bytes: RandomAccessCollection>(_ needle: [UInt8], in haystack: Bytes, from start: Int) -> Int?
-        where Bytes.Element == UInt8, Bytes.Index == Int
-    {
+    where Bytes.Element == UInt8, Bytes.Index == Int {
         guard !needle.isEmpty, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
         var i = max(0, start)
         let first = needle[0]

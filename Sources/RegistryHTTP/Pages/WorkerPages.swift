@@ -18,8 +18,13 @@ struct WorkerPages {
             let page = kit.scope(request, context)
             let q = page.query("q")?.trimmingWhitespace() ?? ""
             let offset = max(0, min(1_000_000, page.query("offset").flatMap(Int.init) ?? 0))
-            let workers = try await page.registry.workers.roster(nameContains: q.isEmpty ? nil : q, limit: Self.pageSize + 1,
-                                                                 offset: offset, caller: page.caller, logger: context.logger)
+            let workers = try await page.registry.workers.roster(
+                nameContains: q.isEmpty ? nil : q,
+                limit: Self.pageSize + 1,
+                offset: offset,
+                caller: page.caller,
+                logger: context.logger
+            )
             var values: [String: Any] = [
                 "q": q, "searched": !q.isEmpty,
                 "workers": workers.prefix(Self.pageSize).map { w in
@@ -48,8 +53,13 @@ struct WorkerPages {
             let page = kit.scope(request, context)
             let form = try await page.form()
             let input = WorkerRegistration.Input(
-                idNumber: form.text("id_number"), fullName: form.text("full_name"), sex: form.text("sex"),
-                phone: form.optional("phone"), homeRegion: form.text("home_region"), serviceCategories: form.all("service_categories"))
+                idNumber: form.text("id_number"),
+                fullName: form.text("full_name"),
+                sex: form.text("sex"),
+                phone: form.optional("phone"),
+                homeRegion: form.text("home_region"),
+                serviceCategories: form.all("service_categories")
+            )
             do {
                 let id = try await page.registry.workers.register(input, caller: page.caller, logger: context.logger)
                 return page.redirect("/agency/workers/\(id.text)?notice=worker_registered")
@@ -71,8 +81,12 @@ struct WorkerPages {
         if values["in_custody"] as? Bool == true {
             func allowed(_ action: String) -> Bool { (try? access.authorize(page.context.principal, action)) != nil }
             // Her own account: none yet, waiting for her to activate it, or in use.
-            let account = try await page.registry.accounts.workerAccountStatus(id, workers: page.registry.workers, caller: page.caller,
-                                                                               logger: page.context.logger)
+            let account = try await page.registry.accounts.workerAccountStatus(
+                id,
+                workers: page.registry.workers,
+                caller: page.caller,
+                logger: page.context.logger
+            )
             let state = account ?? "none"
             values["account_state"] = page.label("worker_account", state)
             values["has_phone"] = file.phone != nil
@@ -113,8 +127,10 @@ struct WorkerPages {
             "tenures": file.tenures.reversed().map { tenureView($0, page: page, currentAgency: file.currentAgency.id) },
             "trainings": file.trainings.map { q -> [String: Any] in
                 let t = q.item
-                var v: [String: Any] = ["kind": page.label("training_kind", t.kind), "title": t.title, "issuer": t.issuer,
-                                        "issued_on": t.issuedOn, "valid": q.valid]
+                var v: [String: Any] = [
+                    "kind": page.label("training_kind", t.kind), "title": t.title, "issuer": t.issuer,
+                    "issued_on": t.issuedOn, "valid": q.valid,
+                ]
                 if let c = t.category { v["category"] = page.label("category", c) }
                 if let n = t.certificateNo { v["certificate_no"] = n }
                 if let e = t.expiresOn { v["expires_on"] = e }
@@ -123,15 +139,19 @@ struct WorkerPages {
             },
             "health": file.healthCertificates.map { q -> [String: Any] in
                 let h = q.item
-                var v: [String: Any] = ["issuer": h.issuer, "issued_on": h.issuedOn, "valid_until": h.validUntil,
-                                        "result": page.label("health_result", h.result), "valid": q.valid]
+                var v: [String: Any] = [
+                    "issuer": h.issuer, "issued_on": h.issuedOn, "valid_until": h.validUntil,
+                    "result": page.label("health_result", h.result), "valid": q.valid,
+                ]
                 if let n = h.certificateNo { v["certificate_no"] = n }
                 return v
             },
             "skills": file.skills.map { s -> [String: Any] in
-                var v: [String: Any] = ["category": page.label("category", s.category), "level": String(s.level),
-                                        "level_label": page.label("level", String(s.level)), "assessed_on": s.assessedOn,
-                                        "assessor": s.assessor]
+                var v: [String: Any] = [
+                    "category": page.label("category", s.category), "level": String(s.level),
+                    "level_label": page.label("level", String(s.level)), "assessed_on": s.assessedOn,
+                    "assessor": s.assessor,
+                ]
                 if let n = s.note { v["note"] = n }
                 return v
             },

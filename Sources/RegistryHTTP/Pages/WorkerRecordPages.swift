@@ -26,56 +26,97 @@ struct WorkerRecordPages {
     }
 
     static let kinds: [Kind] = [
-        Kind(path: "tenure", action: "workers.assess", template: "worker_tenure", fields: assessmentFields, notice: "tenure_assessed",
-             save: { page, id, form in
-                 try await page.registry.workers.assess(id, try assessment(form, page: page), caller: page.caller, logger: page.context.logger)
-             },
-             prefill: { page, file in
-                 var form = WebForm()
-                 let mine = page.caller.agencyUUID?.text
-                 if let open = file.tenures.last(where: { $0.sealedAt == nil && $0.agencyID.text == mine }) {
-                     form.append("work_ability", open.workAbility ?? "")
-                     form.append("health_status", open.healthStatus ?? "")
-                     form.append("feedback_summary", open.feedbackSummary ?? "")
-                     form.append("ethics_rating", open.ethicsRating.map(String.init) ?? "")
-                     form.append("ethics_note", open.ethicsNote ?? "")
-                 }
-                 return form
-             }),
-        Kind(path: "trainings", action: "workers.qualify", template: "worker_training", fields: trainingFields, notice: "training_added",
-             save: { page, id, form in
-                 let input = WorkerService.TrainingInput(
-                     kind: form.text("kind"), title: form.text("title"), issuer: form.text("issuer"), category: form.optional("category"),
-                     certificateNo: form.optional("certificate_no"), issuedOn: form.text("issued_on"), expiresOn: form.optional("expires_on"),
-                     hours: try page.integer(form, "hours"))
-                 _ = try await page.registry.workers.addTraining(id, input, caller: page.caller, logger: page.context.logger)
-             },
-             prefill: { _, _ in WebForm(values: ["kind": ["training"]]) }),
-        Kind(path: "health-certificates", action: "workers.qualify", template: "worker_health", fields: healthFields,
-             notice: "health_added",
-             save: { page, id, form in
-                 let input = WorkerService.HealthInput(
-                     issuer: form.text("issuer"), certificateNo: form.optional("certificate_no"), issuedOn: form.text("issued_on"),
-                     validUntil: form.text("valid_until"), result: form.optional("result"))
-                 _ = try await page.registry.workers.addHealthCertificate(id, input, caller: page.caller, logger: page.context.logger)
-             },
-             prefill: { _, _ in WebForm(values: ["result": ["fit"]]) }),
-        Kind(path: "skills", action: "workers.qualify", template: "worker_skill", fields: skillFields, notice: "skill_added",
-             save: { page, id, form in
-                 guard let level = try page.integer(form, "level", required: true) else { return }
-                 let input = WorkerService.SkillInput(
-                     category: form.text("category"), level: level, assessedOn: form.text("assessed_on"),
-                     assessor: form.text("assessor"), note: form.optional("note"))
-                 _ = try await page.registry.workers.addSkill(id, input, caller: page.caller, logger: page.context.logger)
-             },
-             prefill: { _, _ in WebForm() }),
+        Kind(
+            path: "tenure",
+            action: "workers.assess",
+            template: "worker_tenure",
+            fields: assessmentFields,
+            notice: "tenure_assessed",
+            save: { page, id, form in
+                try await page.registry.workers.assess(id, try assessment(form, page: page), caller: page.caller, logger: page.context.logger)
+            },
+            prefill: { page, file in
+                var form = WebForm()
+                let mine = page.caller.agencyUUID?.text
+                if let open = file.tenures.last(where: { $0.sealedAt == nil && $0.agencyID.text == mine }) {
+                    form.append("work_ability", open.workAbility ?? "")
+                    form.append("health_status", open.healthStatus ?? "")
+                    form.append("feedback_summary", open.feedbackSummary ?? "")
+                    form.append("ethics_rating", open.ethicsRating.map(String.init) ?? "")
+                    form.append("ethics_note", open.ethicsNote ?? "")
+                }
+                return form
+            }
+        ),
+        Kind(
+            path: "trainings",
+            action: "workers.qualify",
+            template: "worker_training",
+            fields: trainingFields,
+            notice: "training_added",
+            save: { page, id, form in
+                let input = WorkerService.TrainingInput(
+                    kind: form.text("kind"),
+                    title: form.text("title"),
+                    issuer: form.text("issuer"),
+                    category: form.optional("category"),
+                    certificateNo: form.optional("certificate_no"),
+                    issuedOn: form.text("issued_on"),
+                    expiresOn: form.optional("expires_on"),
+                    hours: try page.integer(form, "hours")
+                )
+                _ = try await page.registry.workers.addTraining(id, input, caller: page.caller, logger: page.context.logger)
+            },
+            prefill: { _, _ in WebForm(values: ["kind": ["training"]]) }
+        ),
+        Kind(
+            path: "health-certificates",
+            action: "workers.qualify",
+            template: "worker_health",
+            fields: healthFields,
+            notice: "health_added",
+            save: { page, id, form in
+                let input = WorkerService.HealthInput(
+                    issuer: form.text("issuer"),
+                    certificateNo: form.optional("certificate_no"),
+                    issuedOn: form.text("issued_on"),
+                    validUntil: form.text("valid_until"),
+                    result: form.optional("result")
+                )
+                _ = try await page.registry.workers.addHealthCertificate(id, input, caller: page.caller, logger: page.context.logger)
+            },
+            prefill: { _, _ in WebForm(values: ["result": ["fit"]]) }
+        ),
+        Kind(
+            path: "skills",
+            action: "workers.qualify",
+            template: "worker_skill",
+            fields: skillFields,
+            notice: "skill_added",
+            save: { page, id, form in
+                guard let level = try page.integer(form, "level", required: true) else { return }
+                let input = WorkerService.SkillInput(
+                    category: form.text("category"),
+                    level: level,
+                    assessedOn: form.text("assessed_on"),
+                    assessor: form.text("assessor"),
+                    note: form.optional("note")
+                )
+                _ = try await page.registry.workers.addSkill(id, input, caller: page.caller, logger: page.context.logger)
+            },
+            prefill: { _, _ in WebForm() }
+        ),
     ]
 
     /// The final or current assessment of a tenure from its form fields.
     static func assessment(_ form: WebForm, page: PageScope) throws -> TenureStore.Assessment {
-        TenureStore.Assessment(workAbility: form.optional("work_ability"), healthStatus: form.optional("health_status"),
-                               feedbackSummary: form.optional("feedback_summary"),
-                               ethicsRating: try page.integer(form, "ethics_rating"), ethicsNote: form.optional("ethics_note"))
+        TenureStore.Assessment(
+            workAbility: form.optional("work_ability"),
+            healthStatus: form.optional("health_status"),
+            feedbackSummary: form.optional("feedback_summary"),
+            ethicsRating: try page.integer(form, "ethics_rating"),
+            ethicsNote: form.optional("ethics_note")
+        )
     }
 
     func register(on routes: ProtectedRouter) {

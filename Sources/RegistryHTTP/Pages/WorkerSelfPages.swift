@@ -43,7 +43,10 @@ struct WorkerSelfPages {
         }
 
         routes.post("/worker/reviews/{id}/dispute", action: "reviews.dispute") { request, context in
-            try await answer(request, context, access: access, form: .reviewDispute, notice: "review_disputed", fragment: "reviews") { page, id, form in
+            try await answer(request, context, access: access, form: .reviewDispute, notice: "review_disputed", fragment: "reviews") {
+                page,
+                id,
+                form in
                 _ = try await page.registry.engagements.dispute(id, reason: form.text("reason"), caller: page.caller, logger: page.context.logger)
             }
         }
@@ -56,26 +59,54 @@ struct WorkerSelfPages {
 
         // Her answer to a transfer between agencies, in her own account (no code needed).
         routes.post("/worker/transfers/{id}/consent", action: "transfers.consent") { request, context in
-            try await answer(request, context, access: access, form: .transferConsent, notice: "transfer_consented_own",
-                             fragment: "transfers") { page, id, _ in
+            try await answer(
+                request,
+                context,
+                access: access,
+                form: .transferConsent,
+                notice: "transfer_consented_own",
+                fragment: "transfers"
+            ) { page, id, _ in
                 _ = try await page.registry.transfers.consent(id, code: nil, caller: page.caller, logger: page.context.logger)
             }
         }
 
         routes.post("/worker/transfers/{id}/refuse", action: "transfers.reject") { request, context in
-            try await answer(request, context, access: access, form: .transferRefuse, notice: "transfer_refused_own",
-                             fragment: "transfers") { page, id, form in
-                _ = try await page.registry.transfers.close(id, .reject, reason: form.optional("reason"), caller: page.caller,
-                                                            logger: page.context.logger)
+            try await answer(
+                request,
+                context,
+                access: access,
+                form: .transferRefuse,
+                notice: "transfer_refused_own",
+                fragment: "transfers"
+            ) { page, id, form in
+                _ = try await page.registry.transfers.close(
+                    id,
+                    .reject,
+                    reason: form.optional("reason"),
+                    caller: page.caller,
+                    logger: page.context.logger
+                )
             }
         }
 
         // She may withdraw her consent until the transfer completes.
         routes.post("/worker/transfers/{id}/withdraw", action: "transfers.cancel") { request, context in
-            try await answer(request, context, access: access, form: .transferRefuse, notice: "transfer_withdrawn_own",
-                             fragment: "transfers") { page, id, _ in
-                _ = try await page.registry.transfers.close(id, .cancel, reason: "Consent withdrawn by the worker.", caller: page.caller,
-                                                            logger: page.context.logger)
+            try await answer(
+                request,
+                context,
+                access: access,
+                form: .transferRefuse,
+                notice: "transfer_withdrawn_own",
+                fragment: "transfers"
+            ) { page, id, _ in
+                _ = try await page.registry.transfers.close(
+                    id,
+                    .cancel,
+                    reason: "Consent withdrawn by the worker.",
+                    caller: page.caller,
+                    logger: page.context.logger
+                )
             }
         }
 
@@ -96,10 +127,14 @@ struct WorkerSelfPages {
             let page = kit.scope(request, context)
             let form = try await page.form()
             do {
-                try await page.registry.accounts.activateWorker(phone: form.text("phone"), code: form.text("code"),
-                                                                password: form.text("password"),
-                                                                throttle: page.registry.policies.authentication,
-                                                                clientAddress: context.clientAddress, logger: context.logger)
+                try await page.registry.accounts.activateWorker(
+                    phone: form.text("phone"),
+                    code: form.text("code"),
+                    password: form.text("password"),
+                    throttle: page.registry.policies.authentication,
+                    clientAddress: context.clientAddress,
+                    logger: context.logger
+                )
                 return page.redirect("/signin?notice=activated")
             } catch let error as RegistryError {
                 var response = activateForm(page, form: form, error: error)
@@ -123,8 +158,15 @@ struct WorkerSelfPages {
 
     /// Runs one of her answers, then goes back to her page: with a notice when it worked, or
     /// with the error next to the item's form (keeping what she typed) when it did not.
-    func answer(_ request: Request, _ context: AppRequestContext, access: AccessPolicy, form kind: ItemForm, notice: String,
-                fragment: String? = nil, _ step: (PageScope, UUID, WebForm) async throws -> Void) async throws -> Response {
+    func answer(
+        _ request: Request,
+        _ context: AppRequestContext,
+        access: AccessPolicy,
+        form kind: ItemForm,
+        notice: String,
+        fragment: String? = nil,
+        _ step: (PageScope, UUID, WebForm) async throws -> Void
+    ) async throws -> Response {
         let page = kit.scope(request, context)
         let form = try await page.form()
         let id = try context.parameters.uuid("id")
@@ -142,9 +184,16 @@ struct WorkerSelfPages {
     static func historyChart(_ explained: GradingService.Explained, page: PageScope) -> SVGNode {
         var points = explained.history.map { Charts.Point(at: $0.changedAt, value: $0.composite, label: $0.toGrade) }
         if points.isEmpty { points = [Charts.Point(at: explained.computedAt, value: explained.composite, label: explained.grade)] }
-        return Charts.steps(id: "grade-history-chart", title: page.t.text("worker_home.history_chart"), points: points, now: Date(),
-                            range: 0...100, noData: page.t.text("dashboard.no_data"),
-                            dateText: { String(PageScope.dateTime($0).prefix(10)) }, list: page.list)
+        return Charts.steps(
+            id: "grade-history-chart",
+            title: page.t.text("worker_home.history_chart"),
+            points: points,
+            now: Date(),
+            range: 0...100,
+            noData: page.t.text("dashboard.no_data"),
+            dateText: { String(PageScope.dateTime($0).prefix(10)) },
+            list: page.list
+        )
     }
 
     func activateForm(_ page: PageScope, form: WebForm, error: RegistryError?) -> Response {
@@ -177,8 +226,10 @@ struct WorkerSelfPages {
                 let waiting = t.allowed.contains(TransferEvent.consent.rawValue)
                 var item: [String: Any] = [
                     "id": t.id, "from_agency": t.fromAgencyName ?? "", "to_agency": t.toAgencyName, "status": t.status,
-                    "state_text": page.t.text(waiting ? "worker_home.transfer_waiting" : "worker_home.transfer_consented",
-                                              ["from": t.fromAgencyName ?? ""]),
+                    "state_text": page.t.text(
+                        waiting ? "worker_home.transfer_waiting" : "worker_home.transfer_consented",
+                        ["from": t.fromAgencyName ?? ""]
+                    ),
                     "requested_at": PageScope.dateTime(t.requestedAt),
                     "question": page.t.text("worker_home.transfer_question", ["from": t.fromAgencyName ?? "", "to": t.toAgencyName]),
                     "can_answer": waiting && allowed("transfers.consent") && allowed("transfers.reject")
@@ -198,22 +249,23 @@ struct WorkerSelfPages {
 
         do {
             let explained = try await page.registry.grading.explained(workerID, language: page.language.rawValue, logger: logger)
-            values["own_grade"] = [
-                "letter": explained.grade, "label": page.label("grade", explained.grade),
-                "composite": EmployerPages.number(explained.composite), "computed_at": PageScope.dateTime(explained.computedAt),
-                "reasons": explained.reasons.map { r -> [String: Any] in
-                    let c = r.contribution ?? 0
-                    var item: [String: Any] = ["text": r.text, "tone": c > 0 ? "positive" : (c < 0 ? "negative" : "neutral")]
-                    if !r.improve.isEmpty { item["improve"] = r.improve }
-                    if let d = r.detail { item["detail"] = d.text }
-                    return item
-                },
-                "history_chart": Self.historyChart(explained, page: page).view,
-                "has_history": !explained.history.isEmpty,
-                "history": explained.history.reversed().map { h -> [String: Any] in
-                    ["to": h.toGrade, "from": h.fromGrade ?? "–", "at": PageScope.dateTime(h.changedAt)]
-                },
-            ] as [String: Any]
+            values["own_grade"] =
+                [
+                    "letter": explained.grade, "label": page.label("grade", explained.grade),
+                    "composite": EmployerPages.number(explained.composite), "computed_at": PageScope.dateTime(explained.computedAt),
+                    "reasons": explained.reasons.map { r -> [String: Any] in
+                        let c = r.contribution ?? 0
+                        var item: [String: Any] = ["text": r.text, "tone": c > 0 ? "positive" : (c < 0 ? "negative" : "neutral")]
+                        if !r.improve.isEmpty { item["improve"] = r.improve }
+                        if let d = r.detail { item["detail"] = d.text }
+                        return item
+                    },
+                    "history_chart": Self.historyChart(explained, page: page).view,
+                    "has_history": !explained.history.isEmpty,
+                    "history": explained.history.reversed().map { h -> [String: Any] in
+                        ["to": h.toGrade, "from": h.fromGrade ?? "–", "at": PageScope.dateTime(h.changedAt)]
+                    },
+                ] as [String: Any]
         } catch let error as RegistryError where error.kind == .notFound {
             values["not_graded"] = true
         }
@@ -221,8 +273,10 @@ struct WorkerSelfPages {
         if allowed("inquiries.read") {
             let inquiries = try await page.registry.reports.inquiries(caller: page.caller, logger: logger)
             values["inquiries"] = inquiries.prefix(50).map { i -> [String: Any] in
-                ["who": i.viewerName ?? page.label("roles", i.viewerRole), "role": page.label("roles", i.viewerRole),
-                 "purpose": page.label("inquiry_purpose", i.purpose), "at": PageScope.dateTime(i.viewedAt)]
+                [
+                    "who": i.viewerName ?? page.label("roles", i.viewerRole), "role": page.label("roles", i.viewerRole),
+                    "purpose": page.label("inquiry_purpose", i.purpose), "at": PageScope.dateTime(i.viewedAt),
+                ]
             }
             values["show_inquiries"] = true
         }
@@ -232,14 +286,22 @@ struct WorkerSelfPages {
             let consents = try await page.registry.consents.list(caller: page.caller, logger: logger)
             values["consents"] = consents.prefix(20).map { c -> [String: Any] in
                 let state: String
-                if c.revokedAt != nil { state = "revoked" }
-                else if let until = c.accessUntil, until > now { state = "in_use" }
-                else if c.usedAt != nil { state = "used" }
-                else if c.expiresAt <= now { state = "expired" }
-                else { state = "active" }
-                var item: [String: Any] = ["id": c.id.text, "state": state, "state_label": page.label("consent_state", state),
-                                           "created_at": PageScope.dateTime(c.createdAt), "expires_at": PageScope.dateTime(c.expiresAt),
-                                           "can_revoke": allowed("consents.revoke") && (state == "active" || state == "in_use")]
+                if c.revokedAt != nil {
+                    state = "revoked"
+                } else if let until = c.accessUntil, until > now {
+                    state = "in_use"
+                } else if c.usedAt != nil {
+                    state = "used"
+                } else if c.expiresAt <= now {
+                    state = "expired"
+                } else {
+                    state = "active"
+                }
+                var item: [String: Any] = [
+                    "id": c.id.text, "state": state, "state_label": page.label("consent_state", state),
+                    "created_at": PageScope.dateTime(c.createdAt), "expires_at": PageScope.dateTime(c.expiresAt),
+                    "can_revoke": allowed("consents.revoke") && (state == "active" || state == "in_use"),
+                ]
                 if let used = c.usedAt { item["used_at"] = PageScope.dateTime(used) }
                 if let name = c.usedByName { item["used_by"] = name }
                 return item
@@ -270,18 +332,24 @@ struct WorkerSelfPages {
             }
             values["reviews"] = reviews.map { r -> [String: Any] in
                 let dispute = disputes[r.id]
-                var item: [String: Any] = ["id": r.id.text, "household": r.employerName, "date": PageScope.dateTime(r.createdAt),
-                                           "scores": EmployerPages.scores(r.skillScores, r.ethicsScores, page: page),
-                                           "hidden": r.hiddenAt != nil, "can_reply": canReply && r.reply == nil && r.hiddenAt == nil,
-                                           // (also to show why a dispute sent from this form was refused)
-                                           "can_dispute": canDispute && ((r.hiddenAt == nil && dispute?.status != "open")
-                                               || failure(.reviewDispute, r.id.text) != nil)]
+                var item: [String: Any] = [
+                    "id": r.id.text, "household": r.employerName, "date": PageScope.dateTime(r.createdAt),
+                    "scores": EmployerPages.scores(r.skillScores, r.ethicsScores, page: page),
+                    "hidden": r.hiddenAt != nil, "can_reply": canReply && r.reply == nil && r.hiddenAt == nil,
+                    // (also to show why a dispute sent from this form was refused)
+                    "can_dispute": canDispute
+                        && ((r.hiddenAt == nil && dispute?.status != "open")
+                            || failure(.reviewDispute, r.id.text) != nil)
+                        ,
+                ]
                 if let c = r.comment { item["comment"] = c }
                 if let reply = r.reply { item["reply"] = reply }
                 if let reason = r.hiddenReason { item["hidden_reason"] = reason }
                 if let dispute {
-                    var shown: [String: Any] = ["state_label": page.label("review_dispute_status", dispute.status),
-                                                "at": PageScope.dateTime(dispute.createdAt)]
+                    var shown: [String: Any] = [
+                        "state_label": page.label("review_dispute_status", dispute.status),
+                        "at": PageScope.dateTime(dispute.createdAt),
+                    ]
                     if let note = dispute.decisionNote { shown["answer"] = note }
                     item["review_dispute"] = shown
                 }
@@ -318,8 +386,10 @@ struct WorkerSelfPages {
                 if let e = f.expiresOn { item["expires_on"] = e }
                 if let n = f.narrative { item["narrative"] = n }
                 if let dispute {
-                    var shown: [String: Any] = ["state_label": page.label("flag_dispute_status", dispute.status),
-                                                "at": PageScope.dateTime(dispute.createdAt)]
+                    var shown: [String: Any] = [
+                        "state_label": page.label("flag_dispute_status", dispute.status),
+                        "at": PageScope.dateTime(dispute.createdAt),
+                    ]
                     if let note = dispute.note { shown["answer"] = note }
                     item["flag_dispute"] = shown
                 }
@@ -341,7 +411,9 @@ struct WorkerSelfPages {
         if allowed("availability.set") {
             var available = false
             let rows = try await page.registry.database.query(
-                "SELECT available_for_hire FROM workers WHERE id = \(workerID)", logger: logger)
+                "SELECT available_for_hire FROM workers WHERE id = \(workerID)",
+                logger: logger
+            )
             for try await value in rows.decode(Bool.self) { available = value }
             values["availability"] = ["on": available, "can_list": report.worker.status == "active" || available]
         }

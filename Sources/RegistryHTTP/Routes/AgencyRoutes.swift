@@ -32,8 +32,12 @@ struct AgencyRoutes {
     func register(on routes: ProtectedRouter) {
         routes.post("/api/v1/agencies", action: "agencies.apply") { request, context in
             let body = try await request.decodeJSON(AgencyService.Application.self, context: context)
-            let (agency, user) = try await registry.agencies.apply(body, caller: context.caller, clientAddress: context.clientAddress,
-                                                                  logger: context.logger)
+            let (agency, user) = try await registry.agencies.apply(
+                body,
+                caller: context.caller,
+                clientAddress: context.clientAddress,
+                logger: context.logger
+            )
             return JSONResponse(Applied(agencyId: agency.text, userId: user.text, status: "pending"), status: .created)
         }
         routes.get("/api/v1/agencies", action: "agencies.list") { request, context in
@@ -53,8 +57,14 @@ struct AgencyRoutes {
         }
         routes.post("/api/v1/agencies/{id}/staff", action: "agencies.staff") { request, context in
             let body = try await request.decodeJSON(StaffRequest.self, context: context)
-            let id = try await registry.agencies.addStaff(try context.parameters.uuid("id"), email: body.email, displayName: body.displayName,
-                                                          password: body.password, caller: context.caller, logger: context.logger)
+            let id = try await registry.agencies.addStaff(
+                try context.parameters.uuid("id"),
+                email: body.email,
+                displayName: body.displayName,
+                password: body.password,
+                caller: context.caller,
+                logger: context.logger
+            )
             return JSONResponse(Created(id: id.text), status: .created)
         }
     }

@@ -28,7 +28,8 @@ struct AuditRoutes {
 
         enum CodingKeys: String, CodingKey {
             case intact, count, head, reason
-            case brokenSeq = "broken_seq", brokenEventId = "broken_event_id"
+            case brokenSeq = "broken_seq"
+            case brokenEventId = "broken_event_id"
         }
     }
 
@@ -47,15 +48,24 @@ struct AuditRoutes {
             }
             let subjectType = query["subject_type"].map(String.init)
             let subjectID = query["subject_id"].map(String.init)
-            let entries = try await AuditStore.list(before: before, subjectType: subjectType, subjectID: subjectID, limit: limit,
-                                                    database: registry.database, logger: context.logger)
+            let entries = try await AuditStore.list(
+                before: before,
+                subjectType: subjectType,
+                subjectID: subjectID,
+                limit: limit,
+                database: registry.database,
+                logger: context.logger
+            )
             return JSONResponse(Page(entries: entries, nextBefore: entries.count == limit ? entries.last?.id : nil))
         }
 
         routes.post("/api/v1/audit/verify", action: "audit.verify") { _, context in
             try await AuditStore.integrateAll(database: registry.database, logger: context.logger)
-            let result = try await AuditStore.verify(database: registry.database, checkpoints: registry.savedCheckpoints(),
-                                                     logger: context.logger)
+            let result = try await AuditStore.verify(
+                database: registry.database,
+                checkpoints: registry.savedCheckpoints(),
+                logger: context.logger
+            )
             switch result {
             case .intact(let count, let head):
                 return JSONResponse(Verification(intact: true, count: count, head: head))

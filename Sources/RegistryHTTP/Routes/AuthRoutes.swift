@@ -25,7 +25,9 @@ struct AuthRoutes {
 
         enum CodingKeys: String, CodingKey {
             case id, role, email, phone
-            case displayName = "display_name", agencyId = "agency_id", workerId = "worker_id"
+            case displayName = "display_name"
+            case agencyId = "agency_id"
+            case workerId = "worker_id"
         }
     }
 
@@ -37,7 +39,8 @@ struct AuthRoutes {
 
         enum CodingKeys: String, CodingKey {
             case token, user
-            case csrfToken = "csrf_token", expiresAt = "expires_at"
+            case csrfToken = "csrf_token"
+            case expiresAt = "expires_at"
         }
     }
 
@@ -49,7 +52,8 @@ struct AuthRoutes {
 
         enum CodingKeys: String, CodingKey {
             case user, permissions
-            case csrfToken = "csrf_token", expiresAt = "expires_at"
+            case csrfToken = "csrf_token"
+            case expiresAt = "expires_at"
         }
     }
 
@@ -58,7 +62,8 @@ struct AuthRoutes {
         var newPassword: String
 
         enum CodingKeys: String, CodingKey {
-            case currentPassword = "current_password", newPassword = "new_password"
+            case currentPassword = "current_password"
+            case newPassword = "new_password"
         }
     }
 
@@ -67,8 +72,15 @@ struct AuthRoutes {
     }
 
     func sessionCookie(_ value: String, maxAge: Int) -> Cookie {
-        Cookie(name: AuthenticationMiddleware.cookieName(secure: registry.configuration.secureCookies), value: value, maxAge: maxAge, path: "/",
-               secure: registry.configuration.secureCookies, httpOnly: true, sameSite: .lax)
+        Cookie(
+            name: AuthenticationMiddleware.cookieName(secure: registry.configuration.secureCookies),
+            value: value,
+            maxAge: maxAge,
+            path: "/",
+            secure: registry.configuration.secureCookies,
+            httpOnly: true,
+            sameSite: .lax
+        )
     }
 
     func register(on routes: ProtectedRouter) {
@@ -76,15 +88,32 @@ struct AuthRoutes {
             let body = try await request.decodeJSON(LoginRequest.self, context: context)
             let identifier = try AuthService.Identifier.from(email: body.email, phone: body.phone)
             let signedIn = try await registry.auth.login(
-                identifier, password: body.password, clientAddress: context.clientAddress,
-                presentedToken: context.presentedToken, requestID: context.requestID, logger: context.logger)
+                identifier,
+                password: body.password,
+                clientAddress: context.clientAddress,
+                presentedToken: context.presentedToken,
+                requestID: context.requestID,
+                logger: context.logger
+            )
             let user = signedIn.user
             // A bearer token for API clients; no cookie (pages have their own sign-in), so that a
             // token obtained over the API never becomes ambient authority in a browser.
-            return JSONResponse(LoginResponse(
-                token: signedIn.token, csrfToken: signedIn.session.csrfToken, expiresAt: signedIn.session.expiresAt,
-                user: UserView(id: user.id.text, role: user.role.rawValue, displayName: user.displayName, email: user.email,
-                               phone: user.phone, agencyId: user.agencyID?.text, workerId: user.workerID?.text)))
+            return JSONResponse(
+                LoginResponse(
+                    token: signedIn.token,
+                    csrfToken: signedIn.session.csrfToken,
+                    expiresAt: signedIn.session.expiresAt,
+                    user: UserView(
+                        id: user.id.text,
+                        role: user.role.rawValue,
+                        displayName: user.displayName,
+                        email: user.email,
+                        phone: user.phone,
+                        agencyId: user.agencyID?.text,
+                        workerId: user.workerID?.text
+                    )
+                )
+            )
         }
 
         routes.post("/api/v1/auth/logout", action: "auth.logout") { request, context in
@@ -102,25 +131,47 @@ struct AuthRoutes {
             }
             guard let user else { throw RegistryError.unauthenticated }
             let permissions = registry.policies.access.grants[user.role].map { $0.sorted() } ?? []
-            return JSONResponse(MeResponse(
-                user: UserView(id: user.id.text, role: user.role.rawValue, displayName: user.displayName, email: user.email,
-                               phone: user.phone, agencyId: user.agencyID?.text, workerId: user.workerID?.text),
-                csrfToken: session.csrfToken, expiresAt: session.expiresAt, permissions: permissions))
+            return JSONResponse(
+                MeResponse(
+                    user: UserView(
+                        id: user.id.text,
+                        role: user.role.rawValue,
+                        displayName: user.displayName,
+                        email: user.email,
+                        phone: user.phone,
+                        agencyId: user.agencyID?.text,
+                        workerId: user.workerID?.text
+                    ),
+                    csrfToken: session.csrfToken,
+                    expiresAt: session.expiresAt,
+                    permissions: permissions
+                )
+            )
         }
 
         routes.post("/api/v1/auth/password", action: "auth.password") { request, context in
             guard let session = context.session else { throw RegistryError.unauthenticated }
             let body = try await request.decodeJSON(PasswordRequest.self, context: context)
-            try await registry.auth.changePassword(session, current: body.currentPassword, new: body.newPassword,
-                                                   requestID: context.requestID, logger: context.logger)
+            try await registry.auth.changePassword(
+                session,
+                current: body.currentPassword,
+                new: body.newPassword,
+                requestID: context.requestID,
+                logger: context.logger
+            )
             return Response(status: .noContent)
         }
 
         routes.post("/api/v1/users/{id}/disable", action: "users.disable") { request, context in
             let id = try context.parameters.uuid("id")
             let body = try await request.decodeJSON(DisableRequest.self, context: context)
-            try await registry.auth.disable(userID: id, by: context.principal, reason: body.reason,
-                                            requestID: context.requestID, logger: context.logger)
+            try await registry.auth.disable(
+                userID: id,
+                by: context.principal,
+                reason: body.reason,
+                requestID: context.requestID,
+                logger: context.logger
+            )
             return Response(status: .noContent)
         }
     }

@@ -35,27 +35,41 @@ struct CaseRoutes {
             let contentType = request.headers[.contentType] ?? ""
             // The case, the caller, the room left and the declared type and length are checked
             // before the body is read; then the body streams to a temporary file while it is hashed.
-            try await registry.cases.mayAddEvidence(caseID, contentType: contentType,
-                                                    declaredLength: request.headers[.contentLength].flatMap { Int($0) }, caller: context.caller,
-                                                    logger: context.logger)
+            try await registry.cases.mayAddEvidence(
+                caseID,
+                contentType: contentType,
+                declaredLength: request.headers[.contentLength].flatMap { Int($0) },
+                caller: context.caller,
+                logger: context.logger
+            )
             let sink = try EvidenceSink(limit: registry.policies.revocation.evidenceMaxBytes)
             for try await buffer in request.body {
                 try buffer.withUnsafeReadableBytes { try sink.append($0) }
             }
             let q = request.uri.queryParameters
             let item = try await registry.cases.addEvidence(
-                caseID, filename: q["filename"].map(String.init) ?? "", contentType: contentType, upload: try sink.finish(),
-                description: q["description"].map(String.init), caller: context.caller, logger: context.logger)
+                caseID,
+                filename: q["filename"].map(String.init) ?? "",
+                contentType: contentType,
+                upload: try sink.finish(),
+                description: q["description"].map(String.init),
+                caller: context.caller,
+                logger: context.logger
+            )
             return JSONResponse(item, status: .created)
         }
         routes.get("/api/v1/evidence/{id}", action: "cases.read") { _, context in
             let file = try await registry.cases.evidence(try context.parameters.uuid("id"), caller: context.caller, logger: context.logger)
             let ascii = file.filename.unicodeScalars.map { $0.isASCII && $0 != "\"" && $0.value >= 32 ? String($0) : "_" }.joined()
             let encoded = file.filename.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "evidence"
-            return Response(status: .ok, headers: [
-                .contentType: file.contentType,
-                .contentDisposition: "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)",
-            ], body: .init(byteBuffer: ByteBuffer(bytes: file.bytes)))
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: file.contentType,
+                    .contentDisposition: "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)",
+                ],
+                body: .init(byteBuffer: ByteBuffer(bytes: file.bytes))
+            )
         }
         routes.post("/api/v1/cases/{id}/suspension", action: "cases.suspend") { request, context in
             let body = try await request.decodeJSON(ReasonBody.self, context: context)
@@ -64,13 +78,22 @@ struct CaseRoutes {
         }
         routes.post("/api/v1/cases/{id}/suspension/lift", action: "cases.suspend") { request, context in
             let body = try await request.decodeJSON(ReasonBody.self, context: context)
-            try await registry.cases.liftSuspension(try context.parameters.uuid("id"), reason: body.reason, caller: context.caller, logger: context.logger)
+            try await registry.cases.liftSuspension(
+                try context.parameters.uuid("id"),
+                reason: body.reason,
+                caller: context.caller,
+                logger: context.logger
+            )
             return Response(status: .noContent)
         }
         routes.post("/api/v1/cases/{id}/reinstatement", action: "cases.reinstate") { request, context in
             let body = try await request.decodeJSON(StatementBody.self, context: context)
-            let id = try await registry.cases.fileReinstatement(bannedCase: try context.parameters.uuid("id"), statement: body.statement,
-                                                                caller: context.caller, logger: context.logger)
+            let id = try await registry.cases.fileReinstatement(
+                bannedCase: try context.parameters.uuid("id"),
+                statement: body.statement,
+                caller: context.caller,
+                logger: context.logger
+            )
             return JSONResponse(Created(id: id.text), status: .created)
         }
     }

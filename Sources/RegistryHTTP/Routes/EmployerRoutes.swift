@@ -10,7 +10,11 @@ struct EmployerRoutes {
 
     struct Created: Encodable, Sendable { var id: String }
     struct Sent: Encodable, Sendable { var codeSentTo: String }
-    struct ActivateBody: Decodable { var phone: String; var code: String; var password: String }
+    struct ActivateBody: Decodable {
+        var phone: String
+        var code: String
+        var password: String
+    }
     struct CodeBody: Decodable { var code: String }
     struct AvailabilityBody: Decodable { var available: Bool }
     struct Availability: Encodable, Sendable { var available: Bool }
@@ -22,32 +26,52 @@ struct EmployerRoutes {
         enum CodingKeys: String, CodingKey { case idNumber = "id_number" }
     }
     struct BanStatus: Encodable, Sendable { var revoked: Bool }
-    struct PublicKey: Encodable, Sendable { var algorithm: String; var publicKey: String }
+    struct PublicKey: Encodable, Sendable {
+        var algorithm: String
+        var publicKey: String
+    }
     struct Consents: Encodable, Sendable { var consents: [ConsentStore.Consent] }
     struct Engagements: Encodable, Sendable { var engagements: [EngagementStore.Engagement] }
     struct Reviews: Encodable, Sendable { var reviews: [ReviewStore.Review] }
     struct Disputes: Encodable, Sendable { var disputes: [ReviewStore.Dispute] }
     struct Inquiries: Encodable, Sendable { var inquiries: [InquiryStore.Inquiry] }
-    struct Listings: Encodable, Sendable { var workers: [ReportService.Listing]; var limit: Int; var offset: Int }
+    struct Listings: Encodable, Sendable {
+        var workers: [ReportService.Listing]
+        var limit: Int
+        var offset: Int
+    }
 
     func register(on routes: ProtectedRouter) {
         // Accounts
         routes.post("/api/v1/employers", action: "employers.register") { request, context in
             let body = try await request.decodeJSON(AccountService.EmployerRegistration.self, context: context)
-            let answer = try await registry.accounts.register(body, caller: context.caller, clientAddress: context.clientAddress,
-                                                              logger: context.logger)
+            let answer = try await registry.accounts.register(
+                body,
+                caller: context.caller,
+                clientAddress: context.clientAddress,
+                logger: context.logger
+            )
             return JSONResponse(answer, status: .accepted)
         }
         routes.post("/api/v1/workers/{id}/account", action: "workers.account") { _, context in
-            let sent = try await registry.accounts.startWorkerAccount(try context.parameters.uuid("id"), workers: registry.workers,
-                                                                      caller: context.caller, logger: context.logger)
+            let sent = try await registry.accounts.startWorkerAccount(
+                try context.parameters.uuid("id"),
+                workers: registry.workers,
+                caller: context.caller,
+                logger: context.logger
+            )
             return JSONResponse(Sent(codeSentTo: sent), status: .created)
         }
         routes.post("/api/v1/auth/activate", action: "auth.activate") { request, context in
             let body = try await request.decodeJSON(ActivateBody.self, context: context)
-            try await registry.accounts.activateWorker(phone: body.phone, code: body.code, password: body.password,
-                                                       throttle: registry.policies.authentication, clientAddress: context.clientAddress,
-                                                       logger: context.logger)
+            try await registry.accounts.activateWorker(
+                phone: body.phone,
+                code: body.code,
+                password: body.password,
+                throttle: registry.policies.authentication,
+                clientAddress: context.clientAddress,
+                logger: context.logger
+            )
             return Response(status: .noContent)
         }
         routes.put("/api/v1/me/availability", action: "availability.set") { request, context in
@@ -68,19 +92,36 @@ struct EmployerRoutes {
             return Response(status: .noContent)
         }
         routes.post("/api/v1/workers/{id}/consents", action: "consents.issue_for_worker") { _, context in
-            JSONResponse(try await registry.consents.issueByAgency(try context.parameters.uuid("id"), workers: registry.workers,
-                                                                   caller: context.caller, logger: context.logger), status: .created)
+            JSONResponse(
+                try await registry.consents.issueByAgency(
+                    try context.parameters.uuid("id"),
+                    workers: registry.workers,
+                    caller: context.caller,
+                    logger: context.logger
+                ),
+                status: .created
+            )
         }
         routes.post("/api/v1/consents/redeem", action: "consents.redeem") { request, context in
             let body = try await request.decodeJSON(CodeBody.self, context: context)
-            return JSONResponse(try await registry.consents.redeem(code: body.code, caller: context.caller, clientAddress: context.clientAddress,
-                                                                 logger: context.logger))
+            return JSONResponse(
+                try await registry.consents.redeem(
+                    code: body.code,
+                    caller: context.caller,
+                    clientAddress: context.clientAddress,
+                    logger: context.logger
+                )
+            )
         }
 
         // The report
         routes.get("/api/v1/workers/{id}/report", action: "reports.read") { request, context in
-            let report = try await registry.reports.report(try context.parameters.uuid("id"), caller: context.caller, workers: registry.workers,
-                                                           logger: context.logger)
+            let report = try await registry.reports.report(
+                try context.parameters.uuid("id"),
+                caller: context.caller,
+                workers: registry.workers,
+                logger: context.logger
+            )
             if try request.flag("signed", default: false) {
                 return try JSONResponse(try registry.reports.sign(report)).response(from: request, context: context)
             }
@@ -102,11 +143,25 @@ struct EmployerRoutes {
         routes.get("/api/v1/listings", action: "workers.search") { request, context in
             let q = request.uri.queryParameters
             let limit = try WorkerRoutes.int(q["limit"].map(String.init), "limit", default: 20, range: 1...registry.policies.reports.searchPageMax)
-            let offset = try WorkerRoutes.int(q["offset"].map(String.init), "offset", default: 0, range: 0...registry.policies.reports.searchOffsetMax)
+            let offset = try WorkerRoutes.int(
+                q["offset"].map(String.init),
+                "offset",
+                default: 0,
+                range: 0...registry.policies.reports.searchOffsetMax
+            )
             let minLevel = try q["min_level"].map { try WorkerRoutes.int(String($0), "min_level", default: 1, range: 1...5) }
             let found = try await registry.reports.searchAvailable(
-                .init(region: q["region"].map(String.init), category: q["category"].map(String.init), minLevel: minLevel,
-                      minGrade: q["min_grade"].map(String.init), limit: limit, offset: offset), caller: context.caller, logger: context.logger)
+                .init(
+                    region: q["region"].map(String.init),
+                    category: q["category"].map(String.init),
+                    minLevel: minLevel,
+                    minGrade: q["min_grade"].map(String.init),
+                    limit: limit,
+                    offset: offset
+                ),
+                caller: context.caller,
+                logger: context.logger
+            )
             return JSONResponse(Listings(workers: found, limit: limit, offset: offset))
         }
         routes.post("/api/v1/public/ban-status", action: "public.ban_status") { request, context in
@@ -128,13 +183,23 @@ struct EmployerRoutes {
             guard let event = context.parameters.get("event"), ["confirm", "cancel", "end"].contains(event) else {
                 throw RegistryError.notFound("Resource")
             }
-            return JSONResponse(try await registry.engagements.transition(try context.parameters.uuid("id"), event, caller: context.caller,
-                                                                          logger: context.logger))
+            return JSONResponse(
+                try await registry.engagements.transition(
+                    try context.parameters.uuid("id"),
+                    event,
+                    caller: context.caller,
+                    logger: context.logger
+                )
+            )
         }
         routes.post("/api/v1/engagements/{id}/review", action: "reviews.write") { request, context in
             let body = try await request.decodeJSON(EngagementService.ReviewInput.self, context: context)
-            let id = try await registry.engagements.review(engagement: try context.parameters.uuid("id"), body, caller: context.caller,
-                                                           logger: context.logger)
+            let id = try await registry.engagements.review(
+                engagement: try context.parameters.uuid("id"),
+                body,
+                caller: context.caller,
+                logger: context.logger
+            )
             return JSONResponse(Created(id: id.text), status: .created)
         }
         routes.put("/api/v1/reviews/{id}", action: "reviews.write") { request, context in
@@ -156,8 +221,12 @@ struct EmployerRoutes {
         }
         routes.post("/api/v1/reviews/{id}/dispute", action: "reviews.dispute") { request, context in
             let body = try await request.decodeJSON(ReasonBody.self, context: context)
-            let id = try await registry.engagements.dispute(try context.parameters.uuid("id"), reason: body.reason, caller: context.caller,
-                                                            logger: context.logger)
+            let id = try await registry.engagements.dispute(
+                try context.parameters.uuid("id"),
+                reason: body.reason,
+                caller: context.caller,
+                logger: context.logger
+            )
             return JSONResponse(Created(id: id.text), status: .created)
         }
         routes.get("/api/v1/disputes", action: "disputes.decide") { _, context in
@@ -168,8 +237,13 @@ struct EmployerRoutes {
                 throw RegistryError.notFound("Resource")
             }
             let body = try await request.decodeJSON(NoteBody.self, context: context)
-            try await registry.engagements.decideDispute(try context.parameters.uuid("id"), uphold: decision == "uphold", note: body.note,
-                                                         caller: context.caller, logger: context.logger)
+            try await registry.engagements.decideDispute(
+                try context.parameters.uuid("id"),
+                uphold: decision == "uphold",
+                note: body.note,
+                caller: context.caller,
+                logger: context.logger
+            )
             return Response(status: .noContent)
         }
     }

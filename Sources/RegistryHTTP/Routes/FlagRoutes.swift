@@ -61,9 +61,13 @@ struct FlagRoutes {
             throw RegistryError(.tooLarge, code: "body_too_large", message: "The request body is too large.")
         }
         let bytes = Array(buffer.readableBytesView)
-        let signed = FlagService.Signed(method: request.method.rawValue, path: request.uri.path,
-                                        timestamp: request.headers[Self.timestampHeader], nonce: request.headers[Self.nonceHeader],
-                                        signature: request.headers[Self.signatureHeader])
+        let signed = FlagService.Signed(
+            method: request.method.rawValue,
+            path: request.uri.path,
+            timestamp: request.headers[Self.timestampHeader],
+            nonce: request.headers[Self.nonceHeader],
+            signature: request.headers[Self.signatureHeader]
+        )
         try await registry.flags.checkSignature(source: source, signed, body: bytes, logger: context.logger)
         return (source, bytes)
     }
@@ -74,9 +78,13 @@ struct FlagRoutes {
     }
 
     static func summary(_ items: [FlagService.ItemResult]) -> BatchResult {
-        BatchResult(created: items.filter { $0.outcome == .created }.count, updated: items.filter { $0.outcome == .updated }.count,
-                    unchanged: items.filter { $0.outcome == .unchanged }.count, rejected: items.filter { $0.outcome == .rejected }.count,
-                    items: items)
+        BatchResult(
+            created: items.filter { $0.outcome == .created }.count,
+            updated: items.filter { $0.outcome == .updated }.count,
+            unchanged: items.filter { $0.outcome == .unchanged }.count,
+            rejected: items.filter { $0.outcome == .rejected }.count,
+            items: items
+        )
     }
 
     func register(on routes: ProtectedRouter) {
@@ -89,12 +97,23 @@ struct FlagRoutes {
         }
         routes.post("/api/v1/integrations/{id}/keys", action: "integrations.manage") { request, context in
             let body = try await request.decodeJSON(KeyBody.self, context: context)
-            return JSONResponse(try await registry.flags.issueKey(sourceID: try context.parameters.uuid("id"), label: body.label,
-                                                                  caller: context.caller, logger: context.logger), status: .created)
+            return JSONResponse(
+                try await registry.flags.issueKey(
+                    sourceID: try context.parameters.uuid("id"),
+                    label: body.label,
+                    caller: context.caller,
+                    logger: context.logger
+                ),
+                status: .created
+            )
         }
         routes.delete("/api/v1/integrations/{id}/keys/{key}", action: "integrations.manage") { _, context in
-            try await registry.flags.revokeKey(sourceID: try context.parameters.uuid("id"), keyID: try context.parameters.uuid("key"),
-                                               caller: context.caller, logger: context.logger)
+            try await registry.flags.revokeKey(
+                sourceID: try context.parameters.uuid("id"),
+                keyID: try context.parameters.uuid("key"),
+                caller: context.caller,
+                logger: context.logger
+            )
             return Response(status: .noContent)
         }
 
@@ -111,8 +130,12 @@ struct FlagRoutes {
         routes.post("/api/v1/flags:batch", action: "flags.submit") { request, context in
             let (source, bytes) = try await signedBody(request, context)
             let batch = try decode(Batch.self, bytes, request)
-            let results = try await registry.flags.submit(batch.flags.map { item in item.input.mapError { FlagService.UndecodedItem($0, reference: item.reference) } },
-                                                          sourceID: source.id, caller: context.caller, logger: context.logger)
+            let results = try await registry.flags.submit(
+                batch.flags.map { item in item.input.mapError { FlagService.UndecodedItem($0, reference: item.reference) } },
+                sourceID: source.id,
+                caller: context.caller,
+                logger: context.logger
+            )
             return JSONResponse(Self.summary(results))
         }
         routes.put("/api/v1/flags/{source}/{reference}", action: "flags.submit") { request, context in
@@ -121,17 +144,30 @@ struct FlagRoutes {
                 throw RegistryError.notFound("Flag")
             }
             let change = try decode(FlagService.Change.self, bytes, request)
-            return JSONResponse(try await registry.flags.change(sourceID: source.id, reference: reference, change, caller: context.caller,
-                                                                logger: context.logger))
+            return JSONResponse(
+                try await registry.flags.change(
+                    sourceID: source.id,
+                    reference: reference,
+                    change,
+                    caller: context.caller,
+                    logger: context.logger
+                )
+            )
         }
         routes.delete("/api/v1/flags/{source}/{reference}", action: "flags.submit") { request, context in
             let (source, _) = try await signedBody(request, context)
             guard context.parameters.get("source") == source.name, let reference = context.parameters.get("reference") else {
                 throw RegistryError.notFound("Flag")
             }
-            return JSONResponse(try await registry.flags.change(sourceID: source.id, reference: reference,
-                                                                .init(status: "retracted", severity: nil, expiresOn: nil),
-                                                                caller: context.caller, logger: context.logger))
+            return JSONResponse(
+                try await registry.flags.change(
+                    sourceID: source.id,
+                    reference: reference,
+                    .init(status: "retracted", severity: nil, expiresOn: nil),
+                    caller: context.caller,
+                    logger: context.logger
+                )
+            )
         }
         routes.get("/api/v1/flag-disputes", action: "flags.adjudicate") { request, context in
             let open = try request.flag("open", default: true)
@@ -139,8 +175,13 @@ struct FlagRoutes {
         }
         routes.post("/api/v1/flag-disputes/{id}/{decision}", action: "flags.adjudicate") { request, context in
             let body = try await request.decodeJSON(NoteBody.self, context: context)
-            try await registry.flags.decideDispute(try context.parameters.uuid("id"), decision: context.parameters.get("decision") ?? "",
-                                                   note: body.note, caller: context.caller, logger: context.logger)
+            try await registry.flags.decideDispute(
+                try context.parameters.uuid("id"),
+                decision: context.parameters.get("decision") ?? "",
+                note: body.note,
+                caller: context.caller,
+                logger: context.logger
+            )
             return Response(status: .noContent)
         }
         routes.get("/api/v1/me/flags", action: "flags.read_own") { _, context in
@@ -148,8 +189,12 @@ struct FlagRoutes {
         }
         routes.post("/api/v1/me/flags/{id}/dispute", action: "flags.dispute") { request, context in
             let body = try await request.decodeJSON(ReasonBody.self, context: context)
-            let id = try await registry.flags.dispute(flagID: try context.parameters.uuid("id"), reason: body.reason, caller: context.caller,
-                                                      logger: context.logger)
+            let id = try await registry.flags.dispute(
+                flagID: try context.parameters.uuid("id"),
+                reason: body.reason,
+                caller: context.caller,
+                logger: context.logger
+            )
             return JSONResponse(Created(id: id.text), status: .created)
         }
     }

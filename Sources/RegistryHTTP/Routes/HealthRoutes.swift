@@ -15,8 +15,11 @@ struct HealthRoutes {
     }
 
     static func metricsResponse(_ metrics: PrometheusCollectorRegistry) -> Response {
-        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
+        Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer()))
+        )
     }
 
     func register(on routes: ProtectedRouter) {
@@ -27,7 +30,8 @@ struct HealthRoutes {
             let ready = await registry.isReady(logger: context.logger)
             return JSONResponse(
                 Status(status: ready ? "ok" : "unavailable", checks: ["database": ready ? "ok" : "unreachable or migrations pending"]),
-                status: ready ? .ok : .serviceUnavailable)
+                status: ready ? .ok : .serviceUnavailable
+            )
         }
         // Metrics name routes, counts and timings of the whole service: administrators only here;
         // a scraper uses the separate listener (REGISTRY_METRICS_ADDRESS) on a private network.
@@ -39,8 +43,11 @@ struct HealthRoutes {
             guard let data = FileManager.default.contents(atPath: openAPIPath) else {
                 throw HTTPError(.notFound)
             }
-            return Response(status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/yaml; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: data))
+            )
         }
     }
 }

@@ -38,27 +38,60 @@ struct TransferRoutes {
         }
         routes.post("/api/v1/transfers/{id}/consent", action: "transfers.consent") { request, context in
             let body = try await request.decodeJSON(ConsentBody.self, context: context)
-            return JSONResponse(try await registry.transfers.consent(try context.parameters.uuid("id"), code: body.code,
-                                                                     caller: context.caller, logger: context.logger))
+            return JSONResponse(
+                try await registry.transfers.consent(
+                    try context.parameters.uuid("id"),
+                    code: body.code,
+                    caller: context.caller,
+                    logger: context.logger
+                )
+            )
         }
         routes.post("/api/v1/transfers/{id}/resend-code", action: "transfers.resend") { _, context in
-            JSONResponse(Resent(codeSent: try await registry.transfers.resendCode(try context.parameters.uuid("id"), caller: context.caller,
-                                                                                   logger: context.logger)))
+            JSONResponse(
+                Resent(
+                    codeSent: try await registry.transfers.resendCode(
+                        try context.parameters.uuid("id"),
+                        caller: context.caller,
+                        logger: context.logger
+                    )
+                )
+            )
         }
         routes.post("/api/v1/transfers/{id}/reject", action: "transfers.reject") { request, context in
             let body = try await request.decodeJSON(ReasonBody.self, context: context)
-            return JSONResponse(try await registry.transfers.close(try context.parameters.uuid("id"), .reject, reason: body.reason,
-                                                                   caller: context.caller, logger: context.logger))
+            return JSONResponse(
+                try await registry.transfers.close(
+                    try context.parameters.uuid("id"),
+                    .reject,
+                    reason: body.reason,
+                    caller: context.caller,
+                    logger: context.logger
+                )
+            )
         }
         routes.post("/api/v1/transfers/{id}/cancel", action: "transfers.cancel") { request, context in
             let body = try await request.decodeJSON(ReasonBody.self, context: context)
-            return JSONResponse(try await registry.transfers.close(try context.parameters.uuid("id"), .cancel, reason: body.reason,
-                                                                   caller: context.caller, logger: context.logger))
+            return JSONResponse(
+                try await registry.transfers.close(
+                    try context.parameters.uuid("id"),
+                    .cancel,
+                    reason: body.reason,
+                    caller: context.caller,
+                    logger: context.logger
+                )
+            )
         }
         routes.post("/api/v1/transfers/{id}/seal", action: "transfers.seal") { request, context in
             let body = try await request.decodeJSON(TenureStore.Assessment.self, context: context)
-            return JSONResponse(try await registry.transfers.seal(try context.parameters.uuid("id"), final: body, caller: context.caller,
-                                                                  logger: context.logger))
+            return JSONResponse(
+                try await registry.transfers.seal(
+                    try context.parameters.uuid("id"),
+                    final: body,
+                    caller: context.caller,
+                    logger: context.logger
+                )
+            )
         }
     }
 }

@@ -21,8 +21,13 @@ struct WorkerRoutes {
             let q = request.uri.queryParameters
             let limit = try Self.int(q["limit"].map(String.init), "limit", default: 50, range: 1...500)
             let offset = try Self.int(q["offset"].map(String.init), "offset", default: 0, range: 0...1_000_000)
-            let workers = try await registry.workers.roster(nameContains: q["q"].map(String.init), limit: limit, offset: offset,
-                                                            caller: context.caller, logger: context.logger)
+            let workers = try await registry.workers.roster(
+                nameContains: q["q"].map(String.init),
+                limit: limit,
+                offset: offset,
+                caller: context.caller,
+                logger: context.logger
+            )
             return JSONResponse(Roster(workers: workers))
         }
         routes.post("/api/v1/workers:import", action: "workers.import") { request, context in
@@ -35,13 +40,21 @@ struct WorkerRoutes {
             let records = CSV.parse(String(decoding: buffer.readableBytesView, as: UTF8.self))
             guard let header = records.first else { throw RegistryError.invalid("file", "The file is empty.", code: "missing_field") }
             guard records.count - 1 <= registry.policies.custody.importMaxRows else {
-                throw RegistryError(.tooLarge, code: "too_many_rows",
-                                    message: "At most \(registry.policies.custody.importMaxRows) rows per request; use `registry import-workers` for more.")
+                throw RegistryError(
+                    .tooLarge,
+                    code: "too_many_rows",
+                    message: "At most \(registry.policies.custody.importMaxRows) rows per request; use `registry import-workers` for more."
+                )
             }
             let columns = try WorkerImport.columns(header.fields)
             guard let agency = context.caller.agencyUUID else { throw RegistryError.forbidden }
-            let summary = try await registry.workerImport.run(records: Array(records.dropFirst()), columns: columns, agencyID: agency,
-                                                              caller: context.caller, logger: context.logger)
+            let summary = try await registry.workerImport.run(
+                records: Array(records.dropFirst()),
+                columns: columns,
+                agencyID: agency,
+                caller: context.caller,
+                logger: context.logger
+            )
             return JSONResponse(summary)
         }
         routes.get("/api/v1/workers/{id}", action: "workers.read") { _, context in
@@ -54,8 +67,12 @@ struct WorkerRoutes {
         }
         routes.post("/api/v1/workers/{id}/health-certificates", action: "workers.qualify") { request, context in
             let body = try await request.decodeJSON(WorkerService.HealthInput.self, context: context)
-            let id = try await registry.workers.addHealthCertificate(try context.parameters.uuid("id"), body, caller: context.caller,
-                                                                     logger: context.logger)
+            let id = try await registry.workers.addHealthCertificate(
+                try context.parameters.uuid("id"),
+                body,
+                caller: context.caller,
+                logger: context.logger
+            )
             return JSONResponse(Created(id: id.text), status: .created)
         }
         routes.post("/api/v1/workers/{id}/skills", action: "workers.qualify") { request, context in

@@ -47,39 +47,70 @@ extension Registry {
 
     /// An approved agency with one staff member; returns the agency id and the staff caller.
     func approvedAgency(_ n: Int, name: String? = nil, approve: Bool = true) async throws -> (id: UUID, staff: Caller) {
-        let adminID = try await makeUser(role: .admin, email: "admin\(n)-\(UUID().uuidString.prefix(6).lowercased())@example.cn", password: "admin password")
+        let adminID = try await makeUser(
+            role: .admin,
+            email: "admin\(n)-\(UUID().uuidString.prefix(6).lowercased())@example.cn",
+            password: "admin password"
+        )
         let admin = Caller(Principal(.user(id: adminID.uuidString.lowercased(), role: .admin, agencyID: nil, workerID: nil)))
         let (agencyID, userID) = try await agencies.apply(
-            .init(name: name ?? "Agency \(n)", uscc: Fixtures.uscc(n), regionCode: "320102", contactName: "Contact \(n)", contactPhone: nil,
-                  contactEmail: "staff\(n)@agency.cn", password: "agency password \(n)"),
-            caller: .system, logger: testLogger)
+            .init(
+                name: name ?? "Agency \(n)",
+                uscc: Fixtures.uscc(n),
+                regionCode: "320102",
+                contactName: "Contact \(n)",
+                contactPhone: nil,
+                contactEmail: "staff\(n)@agency.cn",
+                password: "agency password \(n)"
+            ),
+            caller: .system,
+            logger: testLogger
+        )
         if approve { _ = try await agencies.decide(agencyID, .approve, reason: nil, caller: admin, logger: testLogger) }
-        let staff = Caller(Principal(.user(id: userID.uuidString.lowercased(), role: .agencyStaff,
-                                           agencyID: agencyID.uuidString.lowercased(), workerID: nil)))
+        let staff = Caller(
+            Principal(
+                .user(
+                    id: userID.uuidString.lowercased(),
+                    role: .agencyStaff,
+                    agencyID: agencyID.uuidString.lowercased(),
+                    workerID: nil
+                )
+            )
+        )
         return (agencyID, staff)
     }
 
     var adminCaller: Caller {
         get async throws {
-            let id = try await makeUser(role: .admin, email: "root-\(UUID().uuidString.prefix(8).lowercased())@example.cn", password: "admin password")
+            let id = try await makeUser(
+                role: .admin,
+                email: "root-\(UUID().uuidString.prefix(8).lowercased())@example.cn",
+                password: "admin password"
+            )
             return Caller(Principal(.user(id: id.uuidString.lowercased(), role: .admin, agencyID: nil, workerID: nil)))
         }
     }
 
     func auditCount(_ action: String, subject: UUID? = nil) async throws -> Int {
         let subjectText = subject?.uuidString.lowercased()
-        let rows = try await database.query("""
+        let rows = try await database.query(
+            """
             SELECT count(*)::int FROM audit_log WHERE action = \(action) AND (\(subjectText)::text IS NULL OR subject_id = \(subjectText))
-            """, logger: testLogger)
+            """,
+            logger: testLogger
+        )
         for try await n in rows.decode(Int.self) { return n }
         return 0
     }
 
     /// The last consent code sent by SMS (from the outbox, before delivery clears it).
     func lastConsentCode() async throws -> String? {
-        let rows = try await database.query("""
+        let rows = try await database.query(
+            """
             SELECT payload->>'code' FROM notifications WHERE template = 'transfer_consent_code' ORDER BY id DESC LIMIT 1
-            """, logger: testLogger)
+            """,
+            logger: testLogger
+        )
         for try await code in rows.decode(String?.self) { return code }
         return nil
     }
@@ -99,15 +130,23 @@ func expectErrorSync(_ code: String, sourceLocation: SourceLocation = #_sourceLo
 
 /// Expects PostgreSQL to refuse `body` with SQLSTATE `state` and a message containing `message`:
 /// a missing relation, a syntax error or a permission error where a trigger was meant cannot pass.
-func expectSQLError(_ state: String, _ message: String, sourceLocation: SourceLocation = #_sourceLocation,
-                    _ body: () async throws -> Void) async {
+func expectSQLError(
+    _ state: String,
+    _ message: String,
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () async throws -> Void
+) async {
     do {
         try await body()
         Issue.record("expected PostgreSQL to refuse with \(state) '\(message)', but it did not", sourceLocation: sourceLocation)
     } catch let error as PSQLError {
-        let got = error.serverInfo?[.sqlState], text = error.serverInfo?[.message] ?? ""
-        #expect(got == state && text.contains(message), "expected \(state) '\(message)', got \(got ?? "no SQLSTATE") '\(text)'",
-                sourceLocation: sourceLocation)
+        let got = error.serverInfo?[.sqlState]
+        let text = error.serverInfo?[.message] ?? ""
+        #expect(
+            got == state && text.contains(message),
+            "expected \(state) '\(message)', got \(got ?? "no SQLSTATE") '\(text)'",
+            sourceLocation: sourceLocation
+        )
     } catch {
         Issue.record("expected PostgreSQL to refuse with \(state), got \(error)", sourceLocation: sourceLocation)
     }
@@ -122,8 +161,11 @@ func single<T: PostgresDecodable>(_ rows: PostgresRowSequence, _ type: T.Type, s
     return try #require(values.first, sourceLocation: sourceLocation)
 }
 
-func single<A: PostgresDecodable, B: PostgresDecodable>(_ rows: PostgresRowSequence, _ type: (A, B).Type,
-                                                        sourceLocation: SourceLocation = #_sourceLocation) async throws -> (A, B) {
+func single<A: PostgresDecodable, B: PostgresDecodable>(
+    _ rows: PostgresRowSequence,
+    _ type: (A, B).Type,
+    sourceLocation: SourceLocation = #_sourceLocation
+) async throws -> (A, B) {
     var values: [(A, B)] = []
     for try await value in rows.decode((A, B).self) { values.append(value) }
     #expect(values.count == 1, "expected one row, got \(values.count)", sourceLocation: sourceLocation)
@@ -137,7 +179,8 @@ extension Registry {
     func fingerprint() async throws -> [String: String] {
         var tables: [String] = []
         for try await name in try await database.query(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'rate_limits' ORDER BY tablename", logger: testLogger
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'rate_limits' ORDER BY tablename",
+            logger: testLogger
         ).decode(String.self) { tables.append(name) }
         // Table names come from the catalog, never from input.
         let sql = tables.map { table in
@@ -148,7 +191,8 @@ extension Registry {
         }.joined(separator: "\nUNION ALL\n")
         var result: [String: String] = [:]
         for try await (table, count, digest) in try await database.query(PostgresQuery(unsafeSQL: sql), logger: testLogger)
-            .decode((String, Int, String).self) { result[table] = "\(count) rows \(digest)" }
+            .decode((String, Int, String).self)
+        { result[table] = "\(count) rows \(digest)" }
         return result
     }
 }

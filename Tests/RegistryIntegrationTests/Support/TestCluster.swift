@@ -82,7 +82,8 @@ actor TestCluster {
                 }
                 let migrator = try Migrator(directory: repositoryRoot + "/Migrations")
                 try await withPostgresClient(
-                    cluster.endpoint(database: Self.template).clientConfiguration(asOwner: true, maxConnections: 1), logger: testLogger
+                    cluster.endpoint(database: Self.template).clientConfiguration(asOwner: true, maxConnections: 1),
+                    logger: testLogger
                 ) { client in
                     try await migrator.migrate(client: client, logger: testLogger)
                     // As `registry migrate` does: the service role's own password (roles are cluster-wide).
@@ -101,8 +102,10 @@ actor TestCluster {
     }
 
     private func admin(_ cluster: EmbeddedPostgres, _ body: (PostgresClient) async throws -> Void) async throws {
-        try await withPostgresClient(cluster.endpoint(database: "postgres").clientConfiguration(asOwner: true, maxConnections: 1),
-                                     logger: testLogger) { client in
+        try await withPostgresClient(
+            cluster.endpoint(database: "postgres").clientConfiguration(asOwner: true, maxConnections: 1),
+            logger: testLogger
+        ) { client in
             try await body(client)
         }
     }
@@ -123,8 +126,13 @@ func withTestRegistry<T: Sendable>(
     let policySet = try policies ?? PolicySet.load(directory: configuration.policiesDirectory)
     return try await withPostgresClient(endpoint.clientConfiguration(asOwner: false, maxConnections: 4), logger: testLogger) { client in
         let database = Database(client: client, maxConnections: 4)
-        let registry = try Registry(configuration: configuration, policies: policySet, database: database,
-                                    keys: KeyRing.random(), hasher: hasher)
+        let registry = try Registry(
+            configuration: configuration,
+            policies: policySet,
+            database: database,
+            keys: KeyRing.random(),
+            hasher: hasher
+        )
         return try await body(registry, endpoint)
     }
 }
@@ -162,7 +170,9 @@ extension Registry {
         return try await database.transaction(logger: testLogger) { connection in
             try await AccountStore.create(
                 .init(role: role, email: email, phone: nil, displayName: "Test \(role.rawValue)", passwordHash: hash, agencyID: agencyID),
-                on: connection, logger: testLogger)
+                on: connection,
+                logger: testLogger
+            )
         }
     }
 }
