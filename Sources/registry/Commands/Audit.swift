@@ -1,0 +1,75 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import Hummingbird
+import Logging
+import RegistryDomain
+import RegistryHTTP
+import RegistrySecurity
+import RegistryServices
+import RegistryStorage
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The audit chain.",
+        subcommands: [Verify.self, Checkpoint.self]
+    )
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute the chain; name the first broken row (exit 1), else print the count and head."
+        )
+
+        @Option(help: "A checkpoints file (JSON lines) kept outside the database; default: the data folder's.")
+        var checkpoints: String?
+
+        func run() async throws {
+            let intact = try await withRegistry(migrate: false) { registry, logger in
+                try await AuditStore.integrateAll(database: registry.database, logger: logger)
+                let saved: [AuditStore.Head]
+                if let checkpoints {
+                    let text = try String(contentsOfFile: checkpoints, encoding: .utf8)
+                    saved = try text.split(separator: "\n").map { try JSONDecoder().decode(AuditStore.Head.self, from: Data($0.utf8)) }
+                } else {
+                    saved = try registry.savedCheckpoints()
+                }
+                let (result, checkpoint) = try await AuditStore.verifyChain(database: registry.database, checkpoints: saved, logger: logger)
+                switch result {
+                case .intact(let count, let head):
+                    print("audit chain intact: \(count) rows, head \(head) (every hash recomputed here, not by the database)")
+                    if let checkpoint {
+                        print(
+                            "checked against checkpoint at link \(checkpoint.seq) (\(checkpoint.hash)), taken \(checkpoint.takenAt ?? "?"), "
+                                + "one of \(saved.count) in \(checkpoints ?? registry.configuration.checkpointsFile)"
+                        )
+                    } else {
+                        print("no checkpoint to check against: take one with `registry audit checkpoint` and keep the file outside the database")
+                    }
+                    return true
+                case .broken(let seq, let event, let reason):
+                    print("audit chain BROKEN at link \(seq) (event \(event)): \(reason)")
+                    return false
+                }
+            }
+            if !intact { throw ExitCode(1) }
+        }
+    }
+
+    struct Checkpoint: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the chain's head and save it (data folder and database) to catch a rewritten chain later."
+        )
+
+        func run() async throws {
+            try await withRegistry(migrate: false) { registry, logger in
+                let head = try await registry.saveCheckpoint(logger: logger)
+                print("checkpoint: link \(head.seq), head \(head.hash) (saved in \(registry.configuration.checkpointsFile))")
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import Hummingbird
+import Logging
+import RegistryDomain
+import RegistryHTTP
+import RegistrySecurity
+import RegistryServices
+import RegistryStorage
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct DB: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "db",
+        abstract: "Database helpers.",
+        subcommands: [URLCommand.self]
+    )
+
+    struct URLCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "url",
+            abstract: "Print the connection string for psql (starts the embedded cluster if needed)."
+        )
+
+        func run() async throws {
+            let configuration = try Configuration.fromEnvironment()
+            let logger = Logger(label: "registry")
+            if let url = configuration.databaseURL {
+                print(try DatabaseEndpoint(url: url).displayURL)
+                return
+            }
+            let cluster = EmbeddedPostgres(dataDirectory: configuration.dataDirectory + "/postgres")
+            let outcome = try cluster.start(logger: logger)
+            if outcome == .started {
+                FileHandle.standardError.write(
+                    Data(
+                        "started the embedded cluster; it keeps running (stop it with: pg_ctl -D \(configuration.dataDirectory)/postgres/pg stop)\n"
+                            .utf8
+                    )
+                )
+            }
+            FileHandle.standardError.write(Data("the owner's password is in \(configuration.dataDirectory)/postgres/credentials.json\n".utf8))
+            print(cluster.endpoint().displayURL)
+        }
+    }
+}
