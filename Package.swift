@@ -69,6 +69,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // JSON API and pages over the services.
+        // Demo data (the small demo of `make run`) and the scale data set for benchmarks; linked by
+        // the executable and the tests only, never by the service's own modules.
+        .target(
+            name: "RegistryDemo",
+            dependencies: [
+                "RegistryDomain", "RegistrySecurity", "RegistryStorage", "RegistryServices",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "RegistryHTTP",
             dependencies: [
@@ -85,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "registry",
             dependencies: [
-                "RegistryHTTP", "RegistryServices", "RegistryStorage", "RegistrySecurity", "RegistryDomain",
+                "RegistryHTTP", "RegistryServices", "RegistryStorage", "RegistrySecurity", "RegistryDomain", "RegistryDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -99,7 +110,7 @@ let package = Package(
         .testTarget(
             name: "RegistryIntegrationTests",
             dependencies: [
-                "RegistryHTTP", "RegistryServices", "RegistryStorage", "RegistrySecurity", "RegistryDomain",
+                "RegistryHTTP", "RegistryServices", "RegistryStorage", "RegistrySecurity", "RegistryDomain", "RegistryDemo",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -183,8 +183,3 @@ extension Request {
         }
     }
 }
-
-extension UUID {
-    /// The canonical lower-case text form used in JSON and the audit log.
-    var text: String { uuidString.lowercased() }
-}

@@ -10,7 +10,7 @@ import RegistryStorage
 public struct AuthService: Sendable {
     let database: Database
     let policy: AuthenticationPolicy
-    let hasher: PasswordHasher
+    public let hasher: PasswordHasher
     /// Verified against when the account does not exist, so both paths cost one argon2id run.
     let decoy: String
 

@@ -18,7 +18,7 @@ public struct Caller: Sendable {
     public var agencyUUID: UUID? { principal.agencyID.flatMap(UUID.init(uuidString:)) }
     public var workerUUID: UUID? { principal.workerID.flatMap(UUID.init(uuidString:)) }
 
-    func event(_ action: String, _ subjectType: String, _ subjectID: UUID?, _ details: [String: AuditValue] = [:]) -> AuditEvent {
+    public func event(_ action: String, _ subjectType: String, _ subjectID: UUID?, _ details: [String: AuditValue] = [:]) -> AuditEvent {
         if case .anonymous = principal.kind {
             return AuditEvent(
                 actorKind: .system,
@@ -48,10 +48,6 @@ extension CivilDate {
         let seconds = Int(now.timeIntervalSince1970) + 8 * 3600
         return CivilDate(daysSinceEpoch: Int((Double(seconds) / 86_400).rounded(.down)))
     }
-}
-
-extension UUID {
-    var text: String { uuidString.lowercased() }
 }
 
 /// Input text helpers shared by the services.

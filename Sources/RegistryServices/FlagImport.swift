@@ -134,7 +134,7 @@ public struct FlagImport: Sendable {
                         )
                     case .success(let s):
                         let row = flags.row(s, sourceID: source.id, line: line.number)
-                        Self.appendCopyRow(row, to: &buffer)
+                        row.appendCopyLine(to: &buffer)
                     }
                     if buffer.readableBytes > 1 << 20 {
                         try await writer.write(buffer)
@@ -254,30 +254,6 @@ public struct FlagImport: Sendable {
         guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
             throw RegistryError.invalid("rejects", "Cannot write \(path).")
         }
-    }
-
-    /// One row in COPY text format: tab-separated, \N for null, bytea as \\x hex.
-    static func appendCopyRow(_ r: FlagStore.Row, to buffer: inout ByteBuffer) {
-        func text(_ s: String) -> String {
-            var out = ""
-            for c in s.unicodeScalars {
-                switch c {
-                case "\\": out += "\\\\"
-                case "\t": out += "\\t"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                default: out.unicodeScalars.append(c)
-                }
-            }
-            return out
-        }
-        func bytea(_ b: [UInt8]) -> String { "\\\\x" + Data(b).hex }
-        let fields = [
-            String(r.line), text(r.reference), bytea(r.blindIndex), r.category, String(r.severity), r.status, r.occurredOn,
-            r.expiresOn ?? "\\N", r.narrativeEnc.map(bytea) ?? "\\N", bytea(r.contentHash),
-        ]
-        buffer.writeString(fields.joined(separator: "\t"))
-        buffer.writeString("\n")
     }
 }
 

@@ -283,7 +283,7 @@ public struct FlagService: Sendable {
     }
 
     /// The row to merge; the narrative is sealed for its place, the source's reference.
-    func row(_ s: FlagSubmission, sourceID: UUID, line: Int) -> FlagStore.Row {
+    public func row(_ s: FlagSubmission, sourceID: UUID, line: Int) -> FlagStore.Row {
         FlagStore.Row(
             line: line,
             reference: s.reference,

@@ -422,3 +422,22 @@ public enum FlagStore {
         )
     }
 }
+
+extension FlagStore.Row {
+    /// The row as one line of the flag staging table's COPY stream (line, reference, blind index,
+    /// category, severity, status, occurred, expires, narrative, content hash).
+    public func appendCopyLine(to buffer: inout ByteBuffer) {
+        var copy = CopyLine()
+        copy.add(line)
+        copy.add(reference)
+        copy.add(bytes: blindIndex)
+        copy.add(category)
+        copy.add(severity)
+        copy.add(status)
+        copy.add(occurredOn)
+        copy.add(expiresOn)
+        if let narrativeEnc { copy.add(bytes: narrativeEnc) } else { copy.add(nil as String?) }
+        copy.add(bytes: contentHash)
+        copy.end(into: &buffer)
+    }
+}

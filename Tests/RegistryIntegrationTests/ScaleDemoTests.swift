@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import RegistryDemo
 import RegistryDomain
 import RegistrySecurity
 import RegistryServices

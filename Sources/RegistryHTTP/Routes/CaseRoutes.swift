@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import RegistryDomain
 import RegistryServices
+import RegistryStorage
 
 /// Revocation cases.
 struct CaseRoutes {

@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Hummingbird
 import Logging
+import RegistryDemo
 import RegistryDomain
 import RegistryHTTP
 import RegistrySecurity

@@ -3,6 +3,7 @@ import Logging
 import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
+import RegistryServices
 import RegistryStorage
 
 extension ScaleDemo {

@@ -3,6 +3,7 @@ import Logging
 import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
+import RegistryServices
 import RegistryStorage
 
 /// Demo data so that a new user finds a living registry. Each capability adds its part here.

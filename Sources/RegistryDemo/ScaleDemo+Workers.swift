@@ -4,6 +4,7 @@ import NIOCore
 import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
+import RegistryServices
 import RegistryStorage
 import Synchronization
 

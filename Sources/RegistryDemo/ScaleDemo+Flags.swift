@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import PostgresNIO
 import RegistryDomain
+import RegistryServices
 import RegistryStorage
 
 extension ScaleDemo {
@@ -152,10 +153,7 @@ extension ScaleDemo {
                 narrative: narrative
             )
             let submission = try FlagSubmission(input, source: kind, policy: policy, today: today)
-            FlagImport.appendCopyRow(
-                registry.flags.row(submission, sourceID: police ? plan.policeSource : plan.bureauSource, line: j),
-                to: &buffer
-            )
+            registry.flags.row(submission, sourceID: police ? plan.policeSource : plan.bureauSource, line: j).appendCopyLine(to: &buffer)
             let effect = policy.effects(
                 category: category,
                 status: submission.status,

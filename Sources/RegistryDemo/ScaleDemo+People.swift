@@ -1,5 +1,6 @@
 import Foundation
 import RegistryDomain
+import RegistryServices
 
 /// A small, fast, seedable generator (SplitMix64): every batch of synthetic data draws from its
 /// own stream, so a run is reproducible with `--seed` whatever the scheduling of the batches.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import RegistryDomain
+import RegistryServices
 import RegistryStorage
 
 extension ScaleDemo {
