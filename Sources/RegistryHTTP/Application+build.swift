@@ -53,12 +53,12 @@ public func buildApplication(
     let (router, _) = buildRouter(registry)
     let services: [any Service] =
         [
-            DatabaseMonitor(database: registry.database, logger: logger),
-            AuditSequencer(database: registry.database, logger: logger),
-            TransferDeadlineService(transfers: registry.transfers, logger: logger),
-            NotificationDispatcher(database: registry.database, logger: logger),
-            GradeQueueService(grading: registry.grading, logger: logger),
-            CaseExecutionService(cases: registry.cases, logger: logger),
+            PeriodicService.databaseMonitor(registry.database, logger: logger),
+            PeriodicService.auditSequencer(registry.database, logger: logger),
+            PeriodicService.transferDeadlines(registry.transfers, logger: logger),
+            PeriodicService.notifications(NotificationDispatcher(database: registry.database, logger: logger), logger: logger),
+            PeriodicService.gradeQueue(registry.grading, logger: logger),
+            PeriodicService.caseExecution(registry.cases, logger: logger),
         ] + extraServices + metricsListener(registry, logger: logger)
     return Application(
         router: router,

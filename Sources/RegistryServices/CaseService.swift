@@ -884,23 +884,3 @@ public struct CaseService: Sendable {
         }
     }
 }
-
-/// Finalizes and executes due cases continuously (several nodes may run it).
-public struct CaseExecutionService: Service {
-    let cases: CaseService
-    let logger: Logger
-
-    public init(cases: CaseService, logger: Logger) {
-        self.cases = cases
-        self.logger = logger
-    }
-
-    public func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do { while try await cases.executeDue(logger: logger) > 0 {} } catch {
-                logger.warning("case execution failed; will retry", metadata: ["error": "\(String(reflecting: error))"])
-            }
-            try? await gracefulShutdownSleep(.seconds(30))
-        }
-    }
-}

@@ -317,25 +317,3 @@ public struct GradingService: Sendable {
         }
     }
 }
-
-/// Drains the grade queue continuously (several nodes may run it).
-public struct GradeQueueService: Service {
-    let grading: GradingService
-    let logger: Logger
-
-    public init(grading: GradingService, logger: Logger) {
-        self.grading = grading
-        self.logger = logger
-    }
-
-    public func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                while try await grading.drainQueue(logger: logger) > 0 {}
-            } catch {
-                logger.warning("grading failed; will retry", metadata: ["error": "\(String(reflecting: error))"])
-            }
-            try? await gracefulShutdownSleep(.seconds(1))
-        }
-    }
-}

@@ -13,7 +13,7 @@ public final class Database: Sendable {
     private let inUse = Gauge(label: "registry_db_connections_in_use")
     private let capacity = Gauge(label: "registry_db_connections_max")
     private let waits = Metrics.Timer(label: "registry_db_lease_wait_seconds", preferredDisplayUnit: .seconds)
-    /// False while `DatabaseMonitor` finds the server unreachable: requests then fail at once
+    /// False while the database monitor (`PeriodicService.databaseMonitor`) finds the server unreachable: requests then fail at once
     /// with 503 instead of waiting for a connection that cannot come.
     private let reachable = Atomic<Bool>(true)
     private let reachableGauge = Gauge(label: "registry_db_reachable")

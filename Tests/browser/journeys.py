@@ -530,7 +530,7 @@ def journey_case_zh_phone(b):
     PDF; an administrator starts the review and proposes to uphold it, and is refused when she tries
     to confirm it herself (four eyes); a second administrator confirms; the worker objects; the
     second administrator may not review the objection (she took part in the decision), a third
-    one rejects it; the server's CaseExecutionService executes the final case; her page and the
+    one rejects it; the server's case-execution job executes the final case; her page and the
     public lookup show the ban, and `registry audit verify` finds the audit chain intact."""
     password = ADMIN[1]
     second = ("case-admin-%s@demo.registry.local" % support.tag(), password + "-second")
@@ -608,7 +608,7 @@ def journey_case_zh_phone(b):
         shown = b.find("#case-state").text
         # final, unless the background service happened to execute it at once
         assert b.t("case_state.final") in shown or b.t("case_state.executed") in shown, shown
-        # CaseExecutionService (every 30 s in the server) executes the final case.
+        # The case-execution job (every 30 s in the server) executes the final case.
         wait_for_case_state(b, case_path, "executed")
         sign_out(b)
 

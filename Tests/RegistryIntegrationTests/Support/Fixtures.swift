@@ -26,9 +26,9 @@ enum Fixtures {
 }
 
 /// Expects `body` to throw the `RegistryError` with exactly this code (not merely some error).
-func expectError(_ code: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void) async {
+func expectError<T>(_ code: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> T) async {
     do {
-        try await body()
+        _ = try await body()
         Issue.record("expected the error \(code), but nothing was thrown", sourceLocation: sourceLocation)
     } catch let error as RegistryError {
         #expect(error.code == code, "expected the error \(code), got \(error)", sourceLocation: sourceLocation)
@@ -117,9 +117,9 @@ extension Registry {
 }
 
 /// `expectError` for a body that does not suspend.
-func expectErrorSync(_ code: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+func expectErrorSync<T>(_ code: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> T) {
     do {
-        try body()
+        _ = try body()
         Issue.record("expected the error \(code), but nothing was thrown", sourceLocation: sourceLocation)
     } catch let error as RegistryError {
         #expect(error.code == code, "expected the error \(code), got \(error)", sourceLocation: sourceLocation)
@@ -154,14 +154,14 @@ func expectSQLError(
 
 /// The one row a query returns, decoded; a query that returns no row fails the test instead of
 /// skipping the assertions a `for try await` loop would hold.
-func single<T: PostgresDecodable>(_ rows: PostgresRowSequence, _ type: T.Type, sourceLocation: SourceLocation = #_sourceLocation) async throws -> T {
+func single<T: PostgresDecodable & Sendable>(_ rows: PostgresRowSequence, _ type: T.Type, sourceLocation: SourceLocation = #_sourceLocation) async throws -> T {
     var values: [T] = []
     for try await value in rows.decode(T.self) { values.append(value) }
     #expect(values.count == 1, "expected one row, got \(values.count)", sourceLocation: sourceLocation)
     return try #require(values.first, sourceLocation: sourceLocation)
 }
 
-func single<A: PostgresDecodable, B: PostgresDecodable>(
+func single<A: PostgresDecodable & Sendable, B: PostgresDecodable & Sendable>(
     _ rows: PostgresRowSequence,
     _ type: (A, B).Type,
     sourceLocation: SourceLocation = #_sourceLocation
