@@ -154,7 +154,11 @@ func expectSQLError(
 
 /// The one row a query returns, decoded; a query that returns no row fails the test instead of
 /// skipping the assertions a `for try await` loop would hold.
-func single<T: PostgresDecodable & Sendable>(_ rows: PostgresRowSequence, _ type: T.Type, sourceLocation: SourceLocation = #_sourceLocation) async throws -> T {
+func single<T: PostgresDecodable & Sendable>(
+    _ rows: PostgresRowSequence,
+    _ type: T.Type,
+    sourceLocation: SourceLocation = #_sourceLocation
+) async throws -> T {
     var values: [T] = []
     for try await value in rows.decode(T.self) { values.append(value) }
     #expect(values.count == 1, "expected one row, got \(values.count)", sourceLocation: sourceLocation)
