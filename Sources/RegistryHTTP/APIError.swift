@@ -2,8 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import PostgresNIO
 import RegistryDomain
+import RegistryStorage
 
 /// The one error shape of the API: `{"error": {"code", "message", "field"?, "details"?}}`.
 struct ErrorBody: Codable {
@@ -71,11 +71,11 @@ struct ErrorMiddleware: RouterMiddleware {
             var response = Self.response(registryError, requestID: context.requestID)
             if status.code >= 500 || status == .methodNotAllowed { response.status = status }
             return response
-        } catch let error as PSQLError where Self.isConnectionFailure(error) {
-            context.logger.error("database unavailable", metadata: ["error": "\(error.code)"])
+        } catch let error where DatabaseFailure.classify(error)?.isUnreachable == true {
+            context.logger.error("database unavailable", metadata: ["error": "\(String(describing: DatabaseFailure.classify(error)))"])
             return Self.response(RegistryError.databaseUnavailable, requestID: context.requestID)
-        } catch let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("22") == true {
-            context.logger.notice("request refused by the database", metadata: ["sqlstate": "\(error.serverInfo?[.sqlState] ?? "")"])
+        } catch let error where DatabaseFailure.classify(error) != nil {
+            context.logger.notice("request refused by the database", metadata: ["failure": "\(String(describing: DatabaseFailure.classify(error)))"])
             return Self.response(
                 RegistryError(
                     .badRequest,
@@ -95,11 +95,6 @@ struct ErrorMiddleware: RouterMiddleware {
             response.status = .internalServerError
             return response
         }
-    }
-
-    static func isConnectionFailure(_ error: PSQLError) -> Bool {
-        [.connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .failedToAddSSLHandler]
-            .contains(error.code)
     }
 
     static func describe(_ error: any HTTPResponseError) -> String {

@@ -257,6 +257,12 @@ public struct AccountService: Sendable {
     }
 
     /// The worker lists herself for hire, or stops.
+    /// Whether the signed-in worker is listed for hire.
+    public func isAvailable(caller: Caller, logger: Logger) async throws -> Bool {
+        guard caller.principal.role == .worker, let workerID = caller.workerUUID else { throw RegistryError.forbidden }
+        return try await ReportStore.isAvailable(workerID, database: database, logger: logger)
+    }
+
     public func setAvailable(_ available: Bool, caller: Caller, logger: Logger) async throws {
         guard caller.principal.role == .worker, let workerID = caller.workerUUID else { throw RegistryError.forbidden }
         try await database.transaction(logger: logger) { connection in

@@ -67,6 +67,11 @@ public struct AuthService: Sendable {
     /// Signs in. Wrong account, wrong password and disabled account all get the same answer
     /// and cost the same time. A session presented with the request is ended: every sign-in
     /// gets a fresh token (no session fixation).
+    /// The account behind a session, as stored.
+    public func user(_ id: UUID, logger: Logger) async throws -> AccountStore.LoginRecord? {
+        try await database.withConnection { connection in try await AccountStore.find(id: id, on: connection, logger: logger) }
+    }
+
     public func login(
         _ identifier: Identifier,
         password: String,

@@ -825,6 +825,16 @@ public struct CaseService: Sendable {
         return v
     }
 
+    /// The newest cases (at most 20) about a worker, or filed by a user: ids only, each read
+    /// through `get`, which decides what the caller sees.
+    public func recent(aboutWorker workerID: UUID, logger: Logger) async throws -> [UUID] {
+        try await CaseStore.recentIDs(workerID: workerID, requesterID: nil, database: database, logger: logger)
+    }
+
+    public func recent(filedBy userID: UUID, logger: Logger) async throws -> [UUID] {
+        try await CaseStore.recentIDs(workerID: nil, requesterID: userID, database: database, logger: logger)
+    }
+
     /// Who sees what: administrators everything; the requester and the worker the case with its
     /// evidence list and timeline; an agency that held her the outcome.
     public func get(_ id: UUID, caller: Caller, logger: Logger) async throws -> View {

@@ -278,6 +278,16 @@ public struct EngagementService: Sendable {
         }
     }
 
+    /// Every review about a worker, hidden ones included: for the worker herself and for administrators.
+    public func reviews(about workerID: UUID, caller: Caller, logger: Logger) async throws -> [ReviewStore.Review] {
+        guard caller.principal.role == .admin || (caller.principal.role == .worker && caller.workerUUID == workerID) else {
+            throw RegistryError.forbidden
+        }
+        return try await database.withConnection { connection in
+            try await ReviewStore.forWorker(workerID, includeHidden: true, on: connection, logger: logger)
+        }
+    }
+
     public func openDisputes(logger: Logger) async throws -> [ReviewStore.Dispute] {
         try await database.withConnection { connection in try await ReviewStore.openDisputes(on: connection, logger: logger) }
     }

@@ -25,6 +25,8 @@ public struct Registry: Sendable {
     public let grading: GradingService
     public let cases: CaseService
     public let migrator: Migrator
+    public let audit: AuditService
+    public let dashboard: DashboardService
 
     public init(
         configuration: Configuration,
@@ -51,6 +53,9 @@ public struct Registry: Sendable {
         self.engagements = EngagementService(database: database, policy: policies.reports, workers: workers)
         self.reports = ReportService(database: database, keys: keys, policy: policies.reports, custody: policies.custody)
         self.migrator = try Migrator(directory: configuration.migrationsDirectory)
+        let checkpointsFile = configuration.checkpointsFile
+        self.audit = AuditService(database: database, checkpoints: { try Registry.checkpoints(in: checkpointsFile) })
+        self.dashboard = DashboardService(database: database)
     }
 
     /// Readiness: the database answers and every migration is applied.
@@ -67,7 +72,11 @@ public struct Registry: Sendable {
 extension Registry {
     /// Audit heads saved by `registry audit checkpoint`, one JSON object per line.
     public func savedCheckpoints() throws -> [AuditStore.Head] {
-        guard let data = FileManager.default.contents(atPath: configuration.checkpointsFile) else { return [] }
+        try Self.checkpoints(in: configuration.checkpointsFile)
+    }
+
+    static func checkpoints(in path: String) throws -> [AuditStore.Head] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
         return try String(decoding: data, as: UTF8.self).split(separator: "\n").map {
             try JSONDecoder().decode(AuditStore.Head.self, from: Data($0.utf8))
         }

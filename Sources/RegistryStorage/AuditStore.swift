@@ -284,3 +284,27 @@ extension Array where Element == UInt8 {
         }
     }
 }
+
+extension AuditStore {
+    /// Display names of users and integration sources, by lower-case id.
+    public static func actorNames(users: [UUID], sources: [UUID], database: Database, logger: Logger) async throws -> [String: String] {
+        var names: [String: String] = [:]
+        if !users.isEmpty {
+            for try await (id, name) in try await database.query(
+                "SELECT id, display_name FROM users WHERE id = ANY(\(users))",
+                logger: logger
+            ).decode((UUID, String).self) {
+                names[id.text] = name
+            }
+        }
+        if !sources.isEmpty {
+            for try await (id, name) in try await database.query(
+                "SELECT id, display_name FROM integration_sources WHERE id = ANY(\(sources))",
+                logger: logger
+            ).decode((UUID, String).self) {
+                names[id.text] = name
+            }
+        }
+        return names
+    }
+}

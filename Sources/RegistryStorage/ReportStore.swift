@@ -152,6 +152,15 @@ public enum ReportStore {
         return result
     }
 
+    public static func isAvailable(_ workerID: UUID, database: Database, logger: Logger) async throws -> Bool {
+        for try await value in try await database.query("SELECT available_for_hire FROM workers WHERE id = \(workerID)", logger: logger)
+            .decode(Bool.self)
+        {
+            return value
+        }
+        return false
+    }
+
     public static func setAvailable(_ workerID: UUID, _ available: Bool, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query(
             """

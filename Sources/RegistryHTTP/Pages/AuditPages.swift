@@ -1,7 +1,6 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import PostgresNIO
 import RegistryDomain
 import RegistryServices
 import RegistryStorage
@@ -81,12 +80,7 @@ struct AuditPages {
         routes.post("/admin/audit/verify", action: "audit.verify") { request, context in
             let page = kit.scope(request, context)
             _ = try await page.form()
-            try await AuditStore.integrateAll(database: page.registry.database, logger: context.logger)
-            let result = try await AuditStore.verify(
-                database: page.registry.database,
-                checkpoints: page.registry.savedCheckpoints(),
-                logger: context.logger
-            )
+            let result = try await page.registry.audit.verify(logger: context.logger)
             return try await log(page, verification: result)
         }
     }
@@ -102,14 +96,13 @@ struct AuditPages {
         var status = HTTPResponse.Status.ok
         do {
             let filter = try Self.filter(typed, before: page.query("before"))
-            entries = try await AuditStore.list(
+            entries = try await page.registry.audit.list(
                 before: filter.before,
                 subjectType: filter.subjectType,
                 subjectID: filter.subjectID,
                 actionPrefix: filter.action,
                 actorID: filter.actor,
                 limit: Self.pageSize,
-                database: page.registry.database,
                 logger: page.context.logger
             )
             values = page.formValues(typed, fields: Self.filterFields)
@@ -185,30 +178,7 @@ struct AuditPages {
     }
 
     static func actorNames(_ entries: [AuditStore.Entry], page: PageScope) async throws -> [String: String] {
-        func ids(_ kind: String) -> [UUID] {
-            Array(Set(entries.filter { $0.actorKind == kind }.compactMap { $0.actorID.flatMap(UUID.init(uuidString:)) }))
-        }
-        let users = ids("user")
-        let sources = ids("integration")
-        var names: [String: String] = [:]
-        let logger = page.context.logger
-        if !users.isEmpty {
-            for try await (id, name) in try await page.registry.database.query(
-                "SELECT id, display_name FROM users WHERE id = ANY(\(users))",
-                logger: logger
-            ).decode((UUID, String).self) {
-                names[id.text] = name
-            }
-        }
-        if !sources.isEmpty {
-            for try await (id, name) in try await page.registry.database.query(
-                "SELECT id, display_name FROM integration_sources WHERE id = ANY(\(sources))",
-                logger: logger
-            ).decode((UUID, String).self) {
-                names[id.text] = name
-            }
-        }
-        return names
+        try await page.registry.audit.actorNames(entries, logger: page.context.logger)
     }
 
     static func verificationView(_ v: ChainVerification, page: PageScope) -> [String: Any] {

@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import PostgresNIO
 import RegistryDomain
 import RegistryServices
 import RegistryStorage
@@ -340,21 +339,11 @@ struct CasePages {
 
     /// The latest cases about a worker (ids only).
     static func about(_ workerID: UUID, page: PageScope) async throws -> [UUID] {
-        var ids: [UUID] = []
-        for try await id in try await page.registry.database.query(
-            "SELECT id FROM cases WHERE worker_id = \(workerID) ORDER BY created_at DESC LIMIT 20",
-            logger: page.context.logger
-        ).decode(UUID.self) { ids.append(id) }
-        return ids
+        try await page.registry.cases.recent(aboutWorker: workerID, logger: page.context.logger)
     }
 
     /// The latest cases a user filed (ids only).
     static func filed(by user: UUID, page: PageScope) async throws -> [UUID] {
-        var ids: [UUID] = []
-        for try await id in try await page.registry.database.query(
-            "SELECT id FROM cases WHERE requester_id = \(user) ORDER BY created_at DESC LIMIT 20",
-            logger: page.context.logger
-        ).decode(UUID.self) { ids.append(id) }
-        return ids
+        try await page.registry.cases.recent(filedBy: user, logger: page.context.logger)
     }
 }

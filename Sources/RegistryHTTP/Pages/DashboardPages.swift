@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import Logging
-import PostgresNIO
 import RegistryDomain
 import RegistryServices
 import RegistryStorage
@@ -18,65 +17,12 @@ struct DashboardPages {
     /// Days are counted in China Standard Time, like every date the pages show.
     static let zone = TimeZone(secondsFromGMT: 8 * 3600)!
 
-    struct Numbers {
-        var casesByState: [String: Int] = [:]
-        /// Open cases younger than 7 days, 7 to 30 days, older than 30 days.
-        var caseAges: [Int] = [0, 0, 0]
-        var grades: [String: Int] = [:]
-        /// Per source (display name): day (yyyy-MM-dd, China time) → flags received.
-        var flags: [String: [String: Int]] = [:]
-    }
+    typealias Numbers = DashboardStore.Numbers
 
-    /// The dashboard's numbers, read with a few grouped queries (bound parameters only).
+    /// The dashboard's numbers (open cases by state and age, grades, flags of the last `days` days).
     static func numbers(_ registry: Registry, now: Date = Date(), logger: Logger) async throws -> Numbers {
-        let closed = CaseState.allCases.filter { !$0.isOpen }.map(\.rawValue)
-        let week = now.addingTimeInterval(-7 * 86_400)
-        let month = now.addingTimeInterval(-30 * 86_400)
         let since = dayStart(now).addingTimeInterval(-Double(days - 1) * 86_400)
-        return try await registry.database.withConnection { connection in
-            var numbers = Numbers()
-            for try await (state, count) in try await connection.query(
-                """
-                SELECT state, count(*)::int FROM cases WHERE NOT (state = ANY(\(closed))) GROUP BY state
-                """,
-                logger: logger
-            ).decode((String, Int).self) {
-                numbers.casesByState[state] = count
-            }
-            for try await (young, middle, old) in try await connection.query(
-                """
-                SELECT count(*) FILTER (WHERE created_at > \(week))::int,
-                       count(*) FILTER (WHERE created_at <= \(week) AND created_at > \(month))::int,
-                       count(*) FILTER (WHERE created_at <= \(month))::int
-                FROM cases WHERE NOT (state = ANY(\(closed)))
-                """,
-                logger: logger
-            ).decode((Int, Int, Int).self) {
-                numbers.caseAges = [young, middle, old]
-            }
-            for try await (grade, count) in try await connection.query(
-                """
-                SELECT grade, count(*)::int FROM grades GROUP BY grade
-                """,
-                logger: logger
-            ).decode((String, Int).self) {
-                numbers.grades[grade] = count
-            }
-            let offset = zone.secondsFromGMT()
-            for try await (day, source, count) in try await connection.query(
-                """
-                SELECT to_char((f.received_at AT TIME ZONE 'UTC') + make_interval(secs => \(Double(offset))), 'YYYY-MM-DD'),
-                       s.display_name, count(*)::int
-                FROM flags f JOIN integration_sources s ON s.id = f.source_id
-                WHERE f.received_at >= \(since)
-                GROUP BY 1, s.id, s.display_name
-                """,
-                logger: logger
-            ).decode((String, String, Int).self) {
-                numbers.flags[source, default: [:]][day, default: 0] += count
-            }
-            return numbers
-        }
+        return try await registry.dashboard.numbers(now: now, flagsSince: since, utcOffsetSeconds: zone.secondsFromGMT(), logger: logger)
     }
 
     static func dayStart(_ date: Date) -> Date {

@@ -121,9 +121,7 @@ struct DisputePages {
         guard let d = try await page.registry.engagements.openDisputes(logger: logger).first(where: { $0.id == id }) else {
             throw RegistryError.notFound("Dispute")
         }
-        let reviews = try await page.registry.database.withConnection { connection in
-            try await ReviewStore.forWorker(d.workerID, includeHidden: true, on: connection, logger: logger)
-        }
+        let reviews = try await page.registry.engagements.reviews(about: d.workerID, caller: page.caller, logger: logger)
         var values = page.formValues(form, fields: ["note"], error: error)
         var dispute: [String: Any] = [
             "id": d.id.text, "reason": d.reason, "raised_at": PageScope.dateTime(d.createdAt),

@@ -2,8 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import PostgresNIO
 import RegistryDomain
+import RegistryStorage
 
 /// Answers page requests that fail with a page, not JSON: an anonymous visitor who needs to
 /// sign in is sent to the sign-in page (303), any other error gets the error page with its
@@ -49,8 +49,8 @@ struct PageErrorMiddleware: RouterMiddleware {
             var response = page.errorPage(RegistryError(kind, code: code, message: ""))
             response.status = status
             return response
-        } catch let error as PSQLError where ErrorMiddleware.isConnectionFailure(error) {
-            context.logger.error("database unavailable", metadata: ["error": "\(error.code)"])
+        } catch let error where DatabaseFailure.classify(error)?.isUnreachable == true {
+            context.logger.error("database unavailable", metadata: ["error": "\(String(describing: DatabaseFailure.classify(error)))"])
             return kit.scope(request, context).errorPage(RegistryError(.unavailable, code: "database_unavailable", message: ""))
         } catch is CancellationError {
             throw CancellationError()

@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import PostgresNIO
 import RegistryDomain
 import RegistryServices
 import RegistryStorage
@@ -318,9 +317,7 @@ struct WorkerSelfPages {
         }
 
         if allowed("reviews.read_own") {
-            let reviews = try await page.registry.database.withConnection { connection in
-                try await ReviewStore.forWorker(workerID, includeHidden: true, on: connection, logger: logger)
-            }
+            let reviews = try await page.registry.engagements.reviews(about: workerID, caller: page.caller, logger: logger)
             let canReply = allowed("reviews.reply")
             let canDispute = allowed("reviews.dispute")
             // Her latest dispute of each review (newest first from the service).
@@ -409,12 +406,7 @@ struct WorkerSelfPages {
         }
 
         if allowed("availability.set") {
-            var available = false
-            let rows = try await page.registry.database.query(
-                "SELECT available_for_hire FROM workers WHERE id = \(workerID)",
-                logger: logger
-            )
-            for try await value in rows.decode(Bool.self) { available = value }
+            let available = try await page.registry.accounts.isAvailable(caller: page.caller, logger: logger)
             values["availability"] = ["on": available, "can_list": report.worker.status == "active" || available]
         }
         return page.render("worker_home", values, status: failed?.error.kind.status ?? .ok)

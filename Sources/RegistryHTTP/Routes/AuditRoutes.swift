@@ -48,24 +48,18 @@ struct AuditRoutes {
             }
             let subjectType = query["subject_type"].map(String.init)
             let subjectID = query["subject_id"].map(String.init)
-            let entries = try await AuditStore.list(
+            let entries = try await registry.audit.list(
                 before: before,
                 subjectType: subjectType,
                 subjectID: subjectID,
                 limit: limit,
-                database: registry.database,
                 logger: context.logger
             )
             return JSONResponse(Page(entries: entries, nextBefore: entries.count == limit ? entries.last?.id : nil))
         }
 
         routes.post("/api/v1/audit/verify", action: "audit.verify") { _, context in
-            try await AuditStore.integrateAll(database: registry.database, logger: context.logger)
-            let result = try await AuditStore.verify(
-                database: registry.database,
-                checkpoints: registry.savedCheckpoints(),
-                logger: context.logger
-            )
+            let result = try await registry.audit.verify(logger: context.logger)
             switch result {
             case .intact(let count, let head):
                 return JSONResponse(Verification(intact: true, count: count, head: head))

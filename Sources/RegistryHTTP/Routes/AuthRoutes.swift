@@ -126,9 +126,7 @@ struct AuthRoutes {
 
         routes.get("/api/v1/auth/me", action: "auth.me") { _, context in
             guard let session = context.session else { throw RegistryError.unauthenticated }
-            let user = try await registry.database.withConnection { connection in
-                try await AccountStore.find(id: session.userID, on: connection, logger: context.logger)
-            }
+            let user = try await registry.auth.user(session.userID, logger: context.logger)
             guard let user else { throw RegistryError.unauthenticated }
             let permissions = registry.policies.access.grants[user.role].map { $0.sorted() } ?? []
             return JSONResponse(

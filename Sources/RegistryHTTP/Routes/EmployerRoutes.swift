@@ -209,9 +209,7 @@ struct EmployerRoutes {
         }
         routes.get("/api/v1/me/reviews", action: "reviews.read_own") { _, context in
             guard let worker = context.caller.workerUUID else { throw RegistryError.forbidden }
-            let reviews = try await registry.database.withConnection { connection in
-                try await ReviewStore.forWorker(worker, includeHidden: true, on: connection, logger: context.logger)
-            }
+            let reviews = try await registry.engagements.reviews(about: worker, caller: context.caller, logger: context.logger)
             return JSONResponse(Reviews(reviews: reviews))
         }
         routes.post("/api/v1/reviews/{id}/reply", action: "reviews.reply") { request, context in

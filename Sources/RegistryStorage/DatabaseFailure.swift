@@ -1,0 +1,25 @@
+import PostgresNIO
+
+/// What a database error means to a caller above Storage, so that no other module needs to know
+/// PostgresNIO's error type.
+public enum DatabaseFailure: Equatable, Sendable {
+    /// The connection or the pool failed: nothing is known to have been done; try again shortly.
+    case unreachable(code: String)
+    /// PostgreSQL refused a value (SQLSTATE class 22, e.g. a NUL character in text).
+    case invalidValue(sqlState: String)
+
+    public var isUnreachable: Bool {
+        if case .unreachable = self { return true }
+        return false
+    }
+
+    /// The failure `error` stands for, or nil when it is not one of these.
+    public static func classify(_ error: any Error) -> DatabaseFailure? {
+        guard let error = error as? PSQLError else { return nil }
+        if [.connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .failedToAddSSLHandler].contains(error.code) {
+            return .unreachable(code: "\(error.code)")
+        }
+        if let state = error.serverInfo?[.sqlState], state.hasPrefix("22") { return .invalidValue(sqlState: state) }
+        return nil
+    }
+}
