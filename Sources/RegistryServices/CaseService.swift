@@ -44,14 +44,7 @@ public struct CaseService: Sendable {
             var agency: UUID?
             switch caller.principal.role {
             case .employer:
-                let rows = try await connection.query(
-                    """
-                    SELECT count(*)::int FROM engagements WHERE employer_id = \(user) AND worker_id = \(f.workerId) AND status IN ('confirmed', 'ended')
-                    """,
-                    logger: logger
-                )
-                var n = 0
-                for try await c in rows.decode(Int.self) { n = c }
+                let n = try await CaseStore.confirmedEngagements(employerID: user, workerID: f.workerId, on: connection, logger: logger)
                 guard n > 0 else {
                     throw RegistryError(
                         .forbidden,
@@ -70,21 +63,17 @@ public struct CaseService: Sendable {
             default:
                 throw RegistryError.forbidden
             }
-            let rows = try await connection.query(
-                """
-                INSERT INTO cases (worker_id, requester_kind, requester_id, requester_agency_id, grounds, statement, policy_version)
-                VALUES (\(f.workerId), \(kind), \(user), \(agency), \(f.grounds), \(statement), \("revocation-v\(policy.version)")) RETURNING id
-                """,
-                logger: logger
-            )
-            var id: UUID?
-            for try await value in rows.decode(UUID.self) { id = value }
-            guard let id else { throw RegistryError(.unavailable, code: "insert_failed", message: "Not filed.") }
-            try await connection.query(
-                """
-                INSERT INTO case_events (case_id, actor_kind, actor_id, command, from_state, to_state, reason)
-                VALUES (\(id), 'user', \(user), 'submit', 'none', 'submitted', \(String(statement.prefix(500))))
-                """,
+            let id = try await CaseStore.create(
+                kind: "revocation",
+                relatedCaseID: nil,
+                workerID: f.workerId,
+                requesterKind: kind,
+                requesterID: user,
+                requesterAgencyID: agency,
+                grounds: f.grounds,
+                statement: statement,
+                policyVersion: "revocation-v\(policy.version)",
+                on: connection,
                 logger: logger
             )
             try await AuditStore.append(
@@ -96,84 +85,14 @@ public struct CaseService: Sendable {
         }
     }
 
-    struct Row: Sendable {
-        var id: UUID
-        var kind: String
-        var workerID: UUID
-        var requesterKind: String
-        var requesterID: UUID?
-        var requesterAgencyID: UUID?
-        var grounds: String
-        var statement: String
-        var state: CaseState
-        var outcome: CaseOutcome?
-        var proposedOutcome: CaseOutcome?
-        var proposedBy: UUID?
-        var decidedBy: UUID?
-        var noticeEndsAt: Date?
-        var objection: String?
-        var relatedCaseID: UUID?
-        var createdAt: Date
-        var updatedAt: Date
-    }
+    typealias Row = CaseStore.Row
 
     static func load(_ id: UUID, lock: Bool, on connection: PostgresConnection, logger: Logger) async throws -> Row? {
-        let rows =
-            lock
-            ? try await connection.query(
-                """
-                SELECT id, kind, worker_id, requester_kind, requester_id, requester_agency_id, grounds, statement, state, outcome, proposed_outcome,
-                       proposed_by, decided_by, notice_ends_at, objection, related_case_id, created_at, updated_at
-                FROM cases WHERE id = \(id) FOR UPDATE
-                """,
-                logger: logger
-            )
-            : try await connection.query(
-                """
-                SELECT id, kind, worker_id, requester_kind, requester_id, requester_agency_id, grounds, statement, state, outcome, proposed_outcome,
-                       proposed_by, decided_by, notice_ends_at, objection, related_case_id, created_at, updated_at
-                FROM cases WHERE id = \(id)
-                """,
-                logger: logger
-            )
-        for try await (
-            id, kind, worker, rk, rid, ragency, grounds, statement, state, outcome, proposed, proposedBy, decidedBy, notice, objection, related,
-            created, updated
-        )
-            in rows.decode(
-                (UUID, String, UUID, String, UUID?, UUID?, String, String, String, String?, String?, UUID?, UUID?, Date?, String?, UUID?, Date, Date)
-                    .self
-            )
-        {
-            return Row(
-                id: id,
-                kind: kind,
-                workerID: worker,
-                requesterKind: rk,
-                requesterID: rid,
-                requesterAgencyID: ragency,
-                grounds: grounds,
-                statement: statement,
-                state: CaseState(rawValue: state) ?? .closed,
-                outcome: outcome.flatMap(CaseOutcome.init(rawValue:)),
-                proposedOutcome: proposed.flatMap(CaseOutcome.init(rawValue:)),
-                proposedBy: proposedBy,
-                decidedBy: decidedBy,
-                noticeEndsAt: notice,
-                objection: objection,
-                relatedCaseID: related,
-                createdAt: created,
-                updatedAt: updated
-            )
-        }
-        return nil
+        try await CaseStore.load(id, lock: lock, on: connection, logger: logger)
     }
 
     func facts(_ row: Row, on connection: PostgresConnection, logger: Logger) async throws -> CaseFacts {
-        var agencies: Set<String> = []
-        for try await a in try await connection.query("SELECT DISTINCT agency_id FROM tenures WHERE worker_id = \(row.workerID)", logger: logger)
-            .decode(UUID.self)
-        { agencies.insert(a.text) }
+        let agencies = Set(try await CaseStore.agenciesThatHeld(row.workerID, on: connection, logger: logger).map(\.text))
         return CaseFacts(
             state: row.state,
             proposedOutcome: row.proposedOutcome,
@@ -207,23 +126,22 @@ public struct CaseService: Sendable {
         let to = try CaseMachine.apply(command, facts: facts, by: actor)
         let from = row.state
         row.state = to
-        try await connection.query(
-            """
-            UPDATE cases SET state = \(to.rawValue), updated_at = now(), version = version + 1,
-                proposed_outcome = \(row.proposedOutcome?.rawValue), proposed_by = \(row.proposedBy), outcome = \(row.outcome?.rawValue),
-                decided_by = \(row.decidedBy), notice_ends_at = \(row.noticeEndsAt), objection = \(row.objection),
-                objection_at = CASE WHEN \(command.rawValue) = 'object' THEN now() ELSE objection_at END,
-                objection_reviewer = CASE WHEN \(command.rawValue) IN ('uphold_objection', 'reject_objection') THEN \(actor.userID.flatMap(UUID.init(uuidString:))) ELSE objection_reviewer END
-            WHERE id = \(row.id)
-            """,
+        try await CaseStore.saveStep(
+            row,
+            command: command.rawValue,
+            reviewer: actor.userID.flatMap(UUID.init(uuidString:)),
+            on: connection,
             logger: logger
         )
-        try await connection.query(
-            """
-            INSERT INTO case_events (case_id, actor_kind, actor_id, command, from_state, to_state, reason)
-            VALUES (\(row.id), \(actor.kind == .system ? "system" : "user"), \(actor.userID.flatMap(UUID.init(uuidString:))), \(command.rawValue),
-                    \(from.rawValue), \(to.rawValue), \(reason))
-            """,
+        try await CaseStore.appendEvent(
+            row.id,
+            actorKind: actor.kind == .system ? "system" : "user",
+            actorID: actor.userID.flatMap(UUID.init(uuidString:)),
+            command: command.rawValue,
+            from: from.rawValue,
+            to: to.rawValue,
+            reason: reason,
+            on: connection,
             logger: logger
         )
         try await AuditStore.append(
@@ -333,11 +251,7 @@ public struct CaseService: Sendable {
 
     func notifyWorker(_ row: Row, on connection: PostgresConnection, logger: Logger) async throws {
         guard let worker = try await WorkerStore.get(row.workerID, on: connection, logger: logger), let phone = worker.phone else { return }
-        var evidence: [String] = []
-        for try await name in try await connection.query(
-            "SELECT filename FROM evidence WHERE case_id = \(row.id) ORDER BY uploaded_at",
-            logger: logger
-        ).decode(String.self) { evidence.append(name) }
+        let evidence = try await CaseStore.evidenceFilenames(row.id, on: connection, logger: logger)
         try await NotificationStore.enqueue(
             channel: "sms",
             recipient: phone,
@@ -352,19 +266,7 @@ public struct CaseService: Sendable {
     }
 
     func liftCaseSuspensions(_ row: Row, reason: String, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query(
-            """
-            UPDATE suspensions SET lifted_at = now(), lift_reason = \(reason) WHERE case_id = \(row.id) AND lifted_at IS NULL
-            """,
-            logger: logger
-        )
-        try await connection.query(
-            """
-            UPDATE workers SET status = 'active' WHERE id = \(row.workerID) AND status = 'suspended'
-              AND NOT EXISTS (SELECT 1 FROM suspensions WHERE worker_id = \(row.workerID) AND lifted_at IS NULL)
-            """,
-            logger: logger
-        )
+        try await CaseStore.liftSuspensions(row, reason: reason, by: nil, on: connection, logger: logger)
     }
 
     /// Interim suspension: a separate recorded decision by an administrator, with its own reason.
@@ -375,20 +277,9 @@ public struct CaseService: Sendable {
             guard let row = try await Self.load(caseID, lock: true, on: connection, logger: logger), row.state.isOpen else {
                 throw RegistryError.notFound("Case")
             }
-            let rows = try await connection.query(
-                """
-                INSERT INTO suspensions (worker_id, case_id, reason, decided_by)
-                SELECT \(row.workerID), \(caseID), \(reason), \(admin)
-                WHERE NOT EXISTS (SELECT 1 FROM suspensions WHERE case_id = \(caseID) AND lifted_at IS NULL) RETURNING id
-                """,
-                logger: logger
-            )
-            var created = false
-            for try await _ in rows.decode(UUID.self) { created = true }
-            guard created else {
+            guard try await CaseStore.suspend(row, reason: reason, by: admin, on: connection, logger: logger) else {
                 throw RegistryError(.conflict, code: "already_suspended", message: "An interim suspension for this case is in force.")
             }
-            try await connection.query("UPDATE workers SET status = 'suspended' WHERE id = \(row.workerID) AND status = 'active'", logger: logger)
             try await AuditStore.append(
                 caller.event("worker.suspended", "worker", row.workerID, ["case": .string(caseID.text), "reason": .string(reason)]),
                 on: connection,
@@ -403,17 +294,9 @@ public struct CaseService: Sendable {
         let reason = try Input.text(reason, field: "reason", max: 2000)!
         try await database.transaction(logger: logger) { connection in
             guard let row = try await Self.load(caseID, lock: true, on: connection, logger: logger) else { throw RegistryError.notFound("Case") }
-            let rows = try await connection.query(
-                """
-                UPDATE suspensions SET lifted_at = now(), lifted_by = \(admin), lift_reason = \(reason)
-                WHERE case_id = \(caseID) AND lifted_at IS NULL RETURNING id
-                """,
-                logger: logger
-            )
-            var lifted = false
-            for try await _ in rows.decode(UUID.self) { lifted = true }
-            guard lifted else { throw RegistryError(.conflict, code: "not_suspended", message: "No interim suspension of this case is in force.") }
-            try await liftCaseSuspensions(row, reason: reason, on: connection, logger: logger)
+            guard try await CaseStore.liftSuspensions(row, reason: reason, by: admin, on: connection, logger: logger) else {
+                throw RegistryError(.conflict, code: "not_suspended", message: "No interim suspension of this case is in force.")
+            }
             try await AuditStore.append(
                 caller.event("worker.suspension_lifted", "worker", row.workerID, ["case": .string(caseID.text), "reason": .string(reason)]),
                 on: connection,
@@ -428,14 +311,7 @@ public struct CaseService: Sendable {
     @discardableResult
     public func executeDue(now: Date = Date(), logger: Logger) async throws -> Int {
         try await database.transaction(logger: logger) { connection in
-            var ids: [UUID] = []
-            for try await id in try await connection.query(
-                """
-                SELECT id FROM cases WHERE (state = 'notice_period' AND notice_ends_at <= \(now)) OR state = 'final'
-                ORDER BY updated_at LIMIT 100 FOR UPDATE SKIP LOCKED
-                """,
-                logger: logger
-            ).decode(UUID.self) { ids.append(id) }
+            let ids = try await CaseStore.claimDue(now: now, on: connection, logger: logger)
             let system = CaseActor(kind: .system, userID: nil)
             for id in ids {
                 guard var row = try await Self.load(id, lock: true, on: connection, logger: logger) else { continue }
@@ -461,34 +337,15 @@ public struct CaseService: Sendable {
                     logger: logger
                 )
                 if row.kind == "reinstatement", let banned = row.relatedCaseID {
-                    try await connection.query(
-                        """
-                        UPDATE bans SET lifted_at = now(), lifted_by_case_id = \(row.id) WHERE case_id = \(banned) AND lifted_at IS NULL
-                        """,
-                        logger: logger
-                    )
-                    try await connection.query(
-                        "UPDATE workers SET status = 'active' WHERE id = \(row.workerID) AND status = 'revoked'",
-                        logger: logger
-                    )
+                    try await CaseStore.liftBan(of: banned, by: row, on: connection, logger: logger)
                     try await AuditStore.append(
                         Caller.system.event("worker.reinstated", "worker", row.workerID, ["case": .string(row.id.text)]),
                         on: connection,
                         logger: logger
                     )
                 } else {
-                    try await connection.query(
-                        """
-                        INSERT INTO bans (worker_id, case_id) VALUES (\(row.workerID), \(row.id)) ON CONFLICT DO NOTHING
-                        """,
-                        logger: logger
-                    )
-                    try await connection.query(
-                        "UPDATE workers SET status = 'revoked', available_for_hire = false WHERE id = \(row.workerID)",
-                        logger: logger
-                    )
+                    try await CaseStore.ban(row, on: connection, logger: logger)
                     try await liftCaseSuspensions(row, reason: "Superseded by the ban.", on: connection, logger: logger)
-                    try await connection.query("UPDATE workers SET status = 'revoked' WHERE id = \(row.workerID)", logger: logger)
                     try await AuditStore.append(
                         Caller.system.event("worker.barred", "worker", row.workerID, ["case": .string(row.id.text)]),
                         on: connection,
@@ -515,22 +372,17 @@ public struct CaseService: Sendable {
             guard let banned = try await Self.load(bannedCase, lock: true, on: connection, logger: logger), banned.state == .executed,
                 banned.kind == "revocation"
             else { throw RegistryError(.conflict, code: "not_executed", message: "Only an executed revocation can be reversed.") }
-            let rows = try await connection.query(
-                """
-                INSERT INTO cases (kind, related_case_id, worker_id, requester_kind, requester_id, grounds, statement, policy_version)
-                VALUES ('reinstatement', \(bannedCase), \(banned.workerID), 'system', \(admin), \(banned.grounds), \(statement),
-                        \("revocation-v\(policy.version)")) RETURNING id
-                """,
-                logger: logger
-            )
-            var id: UUID?
-            for try await value in rows.decode(UUID.self) { id = value }
-            guard let id else { throw RegistryError(.unavailable, code: "insert_failed", message: "Not filed.") }
-            try await connection.query(
-                """
-                INSERT INTO case_events (case_id, actor_kind, actor_id, command, from_state, to_state, reason)
-                VALUES (\(id), 'user', \(admin), 'submit', 'none', 'submitted', \(String(statement.prefix(500))))
-                """,
+            let id = try await CaseStore.create(
+                kind: "reinstatement",
+                relatedCaseID: bannedCase,
+                workerID: banned.workerID,
+                requesterKind: "system",
+                requesterID: admin,
+                requesterAgencyID: nil,
+                grounds: banned.grounds,
+                statement: statement,
+                policyVersion: "revocation-v\(policy.version)",
+                on: connection,
                 logger: logger
             )
             try await AuditStore.append(
@@ -552,6 +404,28 @@ public struct CaseService: Sendable {
         public var sha256: String
         public var description: String?
         public var uploadedAt: Date
+
+        init(_ e: CaseStore.Evidence) {
+            self.init(
+                id: e.id.text,
+                filename: e.filename,
+                contentType: e.contentType,
+                sizeBytes: e.sizeBytes,
+                sha256: e.sha256.hex,
+                description: e.description,
+                uploadedAt: e.uploadedAt
+            )
+        }
+
+        init(id: String, filename: String, contentType: String, sizeBytes: Int, sha256: String, description: String?, uploadedAt: Date) {
+            self.id = id
+            self.filename = filename
+            self.contentType = contentType
+            self.sizeBytes = sizeBytes
+            self.sha256 = sha256
+            self.description = description
+            self.uploadedAt = uploadedAt
+        }
     }
 
     static func sniff(_ bytes: [UInt8]) -> String? {
@@ -570,7 +444,7 @@ public struct CaseService: Sendable {
             guard let row = try await Self.load(caseID, lock: false, on: connection, logger: logger), row.state.isOpen,
                 Self.mayAdd(caller, to: row)
             else { throw RegistryError.notFound("Case") }
-            guard try await Self.evidenceCount(caseID, on: connection, logger: logger) < policy.evidencePerCase else {
+            guard try await CaseStore.evidenceCount(caseID, on: connection, logger: logger) < policy.evidencePerCase else {
                 throw RegistryError(.conflict, code: "evidence_limit", message: "A case holds at most \(policy.evidencePerCase) files.")
             }
         }
@@ -599,13 +473,6 @@ public struct CaseService: Sendable {
     static func mayAdd(_ caller: Caller, to row: Row) -> Bool {
         caller.principal.role == .admin || (caller.userUUID != nil && caller.userUUID == row.requesterID)
             || (caller.principal.role == .worker && caller.workerUUID == row.workerID)
-    }
-
-    static func evidenceCount(_ caseID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Int {
-        for try await n in try await connection.query("SELECT count(*)::int FROM evidence WHERE case_id = \(caseID)", logger: logger)
-            .decode(Int.self)
-        { return n }
-        return 0
     }
 
     /// Adds a file: size and type from policy (the declared type must match the content),
@@ -670,65 +537,43 @@ public struct CaseService: Sendable {
                 throw RegistryError.notFound("Case")
             }
             guard Self.mayAdd(caller, to: row) else { throw RegistryError.notFound("Case") }
-            guard try await Self.evidenceCount(caseID, on: connection, logger: logger) < policy.evidencePerCase else {
+            guard try await CaseStore.evidenceCount(caseID, on: connection, logger: logger) < policy.evidencePerCase else {
                 throw RegistryError(.conflict, code: "evidence_limit", message: "A case holds at most \(policy.evidencePerCase) files.")
             }
-            try await connection.query(
-                """
-                INSERT INTO evidence_blobs (sha256, content, size_bytes) VALUES (\(digest), \(bytes), \(Int32(bytes.count)))
-                ON CONFLICT (sha256) DO NOTHING
-                """,
+            let stored = try await CaseStore.addEvidence(
+                caseID,
+                sha256: digest,
+                bytes: bytes,
+                filename: name,
+                contentType: declared,
+                description: description,
+                uploadedBy: caller.userUUID,
+                on: connection,
                 logger: logger
             )
-            var item: EvidenceItem?
-            for try await (id, at) in try await connection.query(
-                """
-                INSERT INTO evidence (case_id, sha256, filename, content_type, size_bytes, description, uploaded_by)
-                VALUES (\(caseID), \(digest), \(name), \(declared), \(Int32(bytes.count)), \(description), \(caller.userUUID)) RETURNING id, uploaded_at
-                """,
-                logger: logger
-            ).decode((UUID, Date).self) {
-                item = EvidenceItem(
-                    id: id.text,
-                    filename: name,
-                    contentType: declared,
-                    sizeBytes: bytes.count,
-                    sha256: digest.hex,
-                    description: description,
-                    uploadedAt: at
-                )
-            }
+            let item = EvidenceItem(stored)
             try await AuditStore.append(
                 caller.event("case.evidence_added", "case", caseID, ["sha256": .string(digest.hex), "filename": .string(name)]),
                 on: connection,
                 logger: logger
             )
-            return item!
+            return item
         }
     }
 
     /// The file, its hash verified; only the parties and administrators may download it.
     public func evidence(_ evidenceID: UUID, caller: Caller, logger: Logger) async throws -> (filename: String, contentType: String, bytes: [UInt8]) {
         try await database.withConnection { connection in
-            for try await (caseID, name, type, hash, content) in try await connection.query(
-                """
-                SELECT e.case_id, e.filename, e.content_type, b.sha256, b.content FROM evidence e JOIN evidence_blobs b ON b.sha256 = e.sha256
-                WHERE e.id = \(evidenceID)
-                """,
-                logger: logger
-            ).decode((UUID, String, String, Data, Data).self) {
-                guard let row = try await Self.load(caseID, lock: false, on: connection, logger: logger) else { break }
-                let may =
-                    caller.principal.role == .admin || (caller.userUUID != nil && caller.userUUID == row.requesterID)
+            guard let file = try await CaseStore.evidenceFile(evidenceID, on: connection, logger: logger),
+                let row = try await Self.load(file.caseID, lock: false, on: connection, logger: logger),
+                caller.principal.role == .admin || (caller.userUUID != nil && caller.userUUID == row.requesterID)
                     || (caller.principal.role == .worker && caller.workerUUID == row.workerID)
-                guard may else { break }
-                guard Data(SHA256.hash(data: content)) == hash else {
-                    logger.critical("evidence content does not match its hash", metadata: ["evidence": "\(evidenceID.text)"])
-                    throw RegistryError(.unavailable, code: "evidence_corrupted", message: "This file failed its integrity check and is withheld.")
-                }
-                return (name, type, Array(content))
+            else { throw RegistryError.notFound("Evidence") }
+            guard Data(SHA256.hash(data: file.content)) == file.sha256 else {
+                logger.critical("evidence content does not match its hash", metadata: ["evidence": "\(evidenceID.text)"])
+                throw RegistryError(.unavailable, code: "evidence_corrupted", message: "This file failed its integrity check and is withheld.")
             }
-            throw RegistryError.notFound("Evidence")
+            return (file.filename, file.contentType, Array(file.content))
         }
     }
 
@@ -765,33 +610,16 @@ public struct CaseService: Sendable {
     func view(_ id: UUID, role: Viewer, on connection: PostgresConnection, logger: Logger) async throws -> View {
         guard let row = try await Self.load(id, lock: false, on: connection, logger: logger) else { throw RegistryError.notFound("Case") }
         let facts = try await facts(row, on: connection, logger: logger)
-        var evidence: [EvidenceItem] = []
-        for try await (eid, name, type, size, hash, description, at) in try await connection.query(
-            """
-            SELECT id, filename, content_type, size_bytes, sha256, description, uploaded_at FROM evidence WHERE case_id = \(id) ORDER BY uploaded_at
-            """,
-            logger: logger
-        ).decode((UUID, String, String, Int32, Data, String?, Date).self) {
-            evidence.append(
-                EvidenceItem(
-                    id: eid.text,
-                    filename: name,
-                    contentType: type,
-                    sizeBytes: Int(size),
-                    sha256: hash.hex,
-                    description: description,
-                    uploadedAt: at
-                )
+        let evidence = try await CaseStore.evidence(ofCase: id, on: connection, logger: logger).map(EvidenceItem.init)
+        let timeline = try await CaseStore.events(id, on: connection, logger: logger).map {
+            Event(
+                command: $0.command,
+                fromState: $0.fromState,
+                toState: $0.toState,
+                actorKind: $0.actorKind,
+                reason: $0.reason,
+                occurredAt: $0.occurredAt
             )
-        }
-        var timeline: [Event] = []
-        for try await (command, from, to, kind, reason, at) in try await connection.query(
-            """
-            SELECT command, from_state, to_state, actor_kind, reason, occurred_at FROM case_events WHERE case_id = \(id) ORDER BY id
-            """,
-            logger: logger
-        ).decode((String, String, String, String, String, Date).self) {
-            timeline.append(Event(command: command, fromState: from, toState: to, actorKind: kind, reason: reason, occurredAt: at))
         }
         var v = View(
             id: row.id.text,
@@ -869,28 +697,18 @@ public struct CaseService: Sendable {
     /// The administrators' queue: open cases by state, oldest first.
     public func queue(logger: Logger) async throws -> [QueueItem] {
         try await database.withConnection { connection in
-            var items: [QueueItem] = []
-            for try await (id, kind, worker, grounds, state, created, updated) in try await connection.query(
-                """
-                SELECT id, kind, worker_id, grounds, state, created_at, updated_at FROM cases
-                WHERE state NOT IN ('executed', 'withdrawn', 'closed') ORDER BY state, created_at LIMIT 500
-                """,
-                logger: logger
-            ).decode((UUID, String, UUID, String, String, Date, Date).self) {
-                items.append(
-                    QueueItem(
-                        id: id.text,
-                        kind: kind,
-                        workerId: worker.text,
-                        grounds: grounds,
-                        state: state,
-                        createdAt: created,
-                        updatedAt: updated,
-                        ageDays: Int(Date().timeIntervalSince(created) / 86_400)
-                    )
+            try await CaseStore.queue(on: connection, logger: logger).map {
+                QueueItem(
+                    id: $0.id.text,
+                    kind: $0.kind,
+                    workerId: $0.workerID.text,
+                    grounds: $0.grounds,
+                    state: $0.state,
+                    createdAt: $0.createdAt,
+                    updatedAt: $0.updatedAt,
+                    ageDays: Int(Date().timeIntervalSince($0.createdAt) / 86_400)
                 )
             }
-            return items
         }
     }
 }
