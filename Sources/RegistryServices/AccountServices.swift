@@ -117,13 +117,12 @@ public struct AccountService: Sendable {
             guard let phone = worker.phone else {
                 throw RegistryError(.conflict, code: "no_phone", message: "Record her phone number first: the activation code is sent there.")
             }
-            let existing = try await connection.query("SELECT id, status FROM users WHERE worker_id = \(workerID)", logger: logger)
             var userID: UUID?
-            for try await (id, status) in existing.decode((UUID, String).self) {
-                guard status == "pending_activation" else {
+            if let existing = try await AccountStore.workerAccount(workerID, on: connection, logger: logger) {
+                guard existing.status == "pending_activation" else {
                     throw RegistryError(.conflict, code: "account_active", message: "She already has an active account.")
                 }
-                userID = id
+                userID = existing.id
             }
             let id: UUID
             if let userID {
@@ -172,13 +171,7 @@ public struct AccountService: Sendable {
     public func workerAccountStatus(_ workerID: UUID, workers: WorkerService, caller: Caller, logger: Logger) async throws -> String? {
         try await database.withConnection { connection in
             _ = try await workers.visibleWorker(workerID, caller: caller, write: false, on: connection, logger: logger)
-            var status: String?
-            for try await value in try await connection.query("SELECT status FROM users WHERE worker_id = \(workerID)", logger: logger)
-                .decode(String.self)
-            {
-                status = value
-            }
-            return status
+            return try await AccountStore.workerAccount(workerID, on: connection, logger: logger)?.status
         }
     }
 
@@ -212,14 +205,7 @@ public struct AccountService: Sendable {
 
         /// The account and its live code when `code` is that code; counts a wrong guess.
         func matching(on connection: PostgresConnection) async throws -> (user: UUID, code: UUID)? {
-            let rows = try await connection.query(
-                """
-                SELECT id FROM users WHERE phone = \(phone) AND role = 'worker' AND status = 'pending_activation'
-                """,
-                logger: logger
-            )
-            var userID: UUID?
-            for try await id in rows.decode(UUID.self) { userID = id }
+            let userID = try await AccountStore.pendingWorker(phone: phone, on: connection, logger: logger)
             guard let userID, let live = try await ActivationStore.live(userID: userID, on: connection, logger: logger), live.attempts < 5 else {
                 return nil
             }

@@ -43,7 +43,7 @@ public struct DatabaseRuntime: Sendable {
     public func migrate(migrationsDirectory: String, logger: Logger) async throws -> [Int] {
         let migrator = try Migrator(directory: migrationsDirectory)
         if embedded != nil {
-            try await Self.createDatabaseIfMissing(endpoint, logger: logger)
+            try await endpoint.createDatabaseIfMissing(logger: logger)
         }
         return try await withPostgresClient(endpoint.clientConfiguration(asOwner: true, maxConnections: 2), logger: logger) {
             client in
@@ -53,23 +53,6 @@ public struct DatabaseRuntime: Sendable {
                 try await RolePasswords.set(role: DatabaseEndpoint.appRole, password: appPassword, on: client, logger: logger)
             }
             return applied
-        }
-    }
-
-    static func createDatabaseIfMissing(_ endpoint: DatabaseEndpoint, logger: Logger) async throws {
-        let maintenance = endpoint.with(database: "postgres")
-        try await withPostgresClient(maintenance.clientConfiguration(asOwner: true, maxConnections: 1), logger: logger) { client in
-            let rows = try await client.query("SELECT count(*)::int FROM pg_database WHERE datname = \(endpoint.database)", logger: logger)
-            var exists = false
-            for try await n in rows.decode(Int.self) { exists = n > 0 }
-            if !exists {
-                // A database name cannot be a bind parameter; this one is ours, checked here.
-                guard endpoint.database.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-                    throw EndpointError("invalid database name")
-                }
-                logger.info("creating database", metadata: ["database": "\(endpoint.database)"])
-                try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \"\(endpoint.database)\""), logger: logger)
-            }
         }
     }
 }

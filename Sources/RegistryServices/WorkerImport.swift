@@ -146,20 +146,28 @@ public struct WorkerImport: Sendable {
 
     func insert(_ batch: [Valid], agencyID: UUID, today: CivilDate, caller: Caller, logger: Logger) async throws -> [LineResult] {
         // Ids chosen here, so that each sealed ID number is bound to its row.
-        let ids = batch.map { _ in UUID() }
-        let ciphers = zip(batch, ids).map { ByteBuffer(bytes: keys.seal($0.registration.nationalID.value, context: SealedPlace.workerID($1))) }
-        let blinds = batch.map { ByteBuffer(bytes: $0.blind) }
-        let names = batch.map { $0.registration.fullName }
-        let births = batch.map { $0.registration.nationalID.birthDate.iso }
-        let sexes = batch.map { $0.registration.sex.rawValue }
-        let phones = batch.map { $0.registration.phone ?? "" }
-        let regions = batch.map { $0.registration.homeRegion }
-        let categories = batch.map { $0.registration.categories.map(\.rawValue).joined(separator: ",") }
-        let lines = batch.map { $0.line }
-        let actorKind = caller.principal.userID == nil ? "system" : "user"
-        let actorRole = caller.principal.userID == nil ? "system" : caller.principal.role.rawValue
-        let requestID = caller.requestID
-        let userID = caller.userUUID
+        let lines = batch.map { valid in
+            let id = UUID()
+            let r = valid.registration
+            return WorkerImportStore.Line(
+                id: id,
+                line: valid.line,
+                cipher: keys.seal(r.nationalID.value, context: SealedPlace.workerID(id)),
+                blind: valid.blind,
+                fullName: r.fullName,
+                birthDate: r.nationalID.birthDate.iso,
+                sex: r.sex.rawValue,
+                phone: r.phone,
+                homeRegion: r.homeRegion,
+                categories: r.categories.map(\.rawValue)
+            )
+        }
+        let actor = WorkerImportStore.Actor(
+            kind: caller.principal.userID == nil ? "system" : "user",
+            userID: caller.userUUID,
+            role: caller.principal.userID == nil ? "system" : caller.principal.role.rawValue,
+            requestID: caller.requestID
+        )
         return try await database.transaction(logger: logger) { connection in
             if caller.principal.role == .anonymous {
                 // The command line, run by an operator: the agency must exist and be approved.
@@ -173,47 +181,28 @@ public struct WorkerImport: Sendable {
                 let agency = try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger)
                 guard agency.id == agencyID else { throw RegistryError.notFound("Agency") }
             }
-            let rows = try await connection.query(
-                """
-                WITH input AS (
-                    SELECT * FROM unnest(\(ids)::uuid[], \(ciphers)::bytea[], \(blinds)::bytea[], \(names)::text[], \(births)::text[],
-                                         \(sexes)::text[], \(phones)::text[], \(regions)::text[], \(categories)::text[], \(lines)::bigint[])
-                        AS i(wid, cipher, blind, name, birth, sex, phone, region, cats, line)
-                ), inserted AS (
-                    INSERT INTO workers (id, id_ciphertext, id_key_version, id_blind_index, full_name, birth_date, sex, phone, home_region,
-                                         service_categories, current_agency_id, registered_by)
-                    SELECT wid, cipher, \(Int16(keys.currentSealingVersion)), blind, name, birth::date, sex, nullif(phone, ''), region, string_to_array(cats, ','), \(agencyID), \(userID)
-                    FROM input
-                    ON CONFLICT (id_blind_index) DO NOTHING
-                    RETURNING id, id_blind_index
-                ), tenure AS (
-                    INSERT INTO tenures (worker_id, agency_id, started_on) SELECT id, \(agencyID), \(today.iso)::date FROM inserted
-                ), audit AS (
-                    INSERT INTO audit_log (actor_kind, actor_id, actor_role, action, subject_type, subject_id, request_id, details, content_hash)
-                    SELECT \(actorKind), \(userID), \(actorRole), 'worker.registered', 'worker', id::text, \(requestID),
-                           jsonb_build_object('agency', \(agencyID.text)::text, 'via', 'import'), ''::bytea
-                    FROM inserted
-                )
-                SELECT i.line::bigint, ins.id, w.id, w.current_agency_id
-                FROM input i
-                LEFT JOIN inserted ins ON ins.id_blind_index = i.blind
-                LEFT JOIN workers w ON w.id_blind_index = i.blind
-                ORDER BY i.line
-                """,
+            let outcomes = try await WorkerImportStore.insert(
+                lines,
+                agencyID: agencyID,
+                keyVersion: Int16(keys.currentSealingVersion),
+                startedOn: today.iso,
+                actor: actor,
+                on: connection,
                 logger: logger
             )
             var results: [LineResult] = []
             var createdIDs: [UUID] = []
-            for try await (line, created, existing, agency) in rows.decode((Int64, UUID?, UUID?, UUID?).self) {
-                if let created { createdIDs.append(created) }
-                if let created {
-                    results.append(LineResult(line: Int(line), outcome: .created, workerId: created.text))
-                } else if let existing, agency == agencyID {
-                    results.append(LineResult(line: Int(line), outcome: .alreadyRegistered, workerId: existing.text))
+            for outcome in outcomes {
+                let line = outcome.line
+                if let created = outcome.created {
+                    createdIDs.append(created)
+                    results.append(LineResult(line: line, outcome: .created, workerId: created.text))
+                } else if let existing = outcome.existing, outcome.existingAgency == agencyID {
+                    results.append(LineResult(line: line, outcome: .alreadyRegistered, workerId: existing.text))
                 } else {
                     results.append(
                         LineResult(
-                            line: Int(line),
+                            line: line,
                             outcome: .transferNeeded,
                             reason: "This person already has a file with another agency: request a transfer.",
                             field: "id_number"
@@ -223,12 +212,7 @@ public struct WorkerImport: Sendable {
             }
             // Flags received before these files existed attach now; grades are computed for them.
             try await flags.attachOnRegistration(createdIDs, caller: caller, on: connection, logger: logger)
-            try await connection.query(
-                """
-                INSERT INTO grade_queue (worker_id, cause) SELECT unnest(\(createdIDs)::uuid[]), 'registered' ON CONFLICT (worker_id) DO NOTHING
-                """,
-                logger: logger
-            )
+            try await WorkerImportStore.queueGrades(createdIDs, on: connection, logger: logger)
             return results
         }
     }

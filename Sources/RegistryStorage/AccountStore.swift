@@ -140,3 +140,27 @@ public enum AccountStore {
         return 0
     }
 }
+
+extension AccountStore {
+    /// A worker's own account, if one was started: its id and status.
+    public static func workerAccount(_ workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> (id: UUID, status: String)?
+    {
+        for try await (id, status) in try await connection.query("SELECT id, status FROM users WHERE worker_id = \(workerID)", logger: logger)
+            .decode((UUID, String).self)
+        {
+            return (id, status)
+        }
+        return nil
+    }
+
+    /// The worker account awaiting activation with this phone number.
+    public static func pendingWorker(phone: String, on connection: PostgresConnection, logger: Logger) async throws -> UUID? {
+        for try await id in try await connection.query(
+            """
+            SELECT id FROM users WHERE phone = \(phone) AND role = 'worker' AND status = 'pending_activation'
+            """,
+            logger: logger
+        ).decode(UUID.self) { return id }
+        return nil
+    }
+}

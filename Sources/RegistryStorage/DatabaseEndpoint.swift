@@ -155,3 +155,24 @@ public enum RolePasswords {
         try await connection.query("SELECT set_config('registry.role_secret', '', false)", logger: logger)
     }
 }
+
+extension DatabaseEndpoint {
+    /// Creates this endpoint's database when it does not exist (the embedded cluster), as the owner.
+    public func createDatabaseIfMissing(logger: Logger) async throws {
+        let endpoint = self
+        let maintenance = endpoint.with(database: "postgres")
+        try await withPostgresClient(maintenance.clientConfiguration(asOwner: true, maxConnections: 1), logger: logger) { client in
+            let rows = try await client.query("SELECT count(*)::int FROM pg_database WHERE datname = \(endpoint.database)", logger: logger)
+            var exists = false
+            for try await n in rows.decode(Int.self) { exists = n > 0 }
+            if !exists {
+                // A database name cannot be a bind parameter; this one is ours, checked here.
+                guard endpoint.database.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                    throw EndpointError("invalid database name")
+                }
+                logger.info("creating database", metadata: ["database": "\(endpoint.database)"])
+                try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \"\(endpoint.database)\""), logger: logger)
+            }
+        }
+    }
+}
