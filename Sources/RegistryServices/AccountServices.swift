@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 import Logging
-import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
 import RegistryStorage
@@ -204,7 +203,7 @@ public struct AccountService: Sendable {
         )
 
         /// The account and its live code when `code` is that code; counts a wrong guess.
-        func matching(on connection: PostgresConnection) async throws -> (user: UUID, code: UUID)? {
+        func matching(on connection: DatabaseConnection) async throws -> (user: UUID, code: UUID)? {
             let userID = try await AccountStore.pendingWorker(phone: phone, on: connection, logger: logger)
             guard let userID, let live = try await ActivationStore.live(userID: userID, on: connection, logger: logger), live.attempts < 5 else {
                 return nil

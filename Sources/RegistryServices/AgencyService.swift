@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
 import RegistryStorage
@@ -222,7 +221,7 @@ enum AgencyAccess {
         _ agencyID: UUID?,
         caller: Caller,
         write: Bool,
-        on connection: PostgresConnection,
+        on connection: DatabaseConnection,
         logger: Logger
     ) async throws -> AgencyStore.Agency {
         let id: UUID

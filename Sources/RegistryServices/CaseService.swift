@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 import Logging
-import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
 import RegistryStorage
@@ -87,11 +86,11 @@ public struct CaseService: Sendable {
 
     typealias Row = CaseStore.Row
 
-    static func load(_ id: UUID, lock: Bool, on connection: PostgresConnection, logger: Logger) async throws -> Row? {
+    static func load(_ id: UUID, lock: Bool, on connection: DatabaseConnection, logger: Logger) async throws -> Row? {
         try await CaseStore.load(id, lock: lock, on: connection, logger: logger)
     }
 
-    func facts(_ row: Row, on connection: PostgresConnection, logger: Logger) async throws -> CaseFacts {
+    func facts(_ row: Row, on connection: DatabaseConnection, logger: Logger) async throws -> CaseFacts {
         let agencies = Set(try await CaseStore.agenciesThatHeld(row.workerID, on: connection, logger: logger).map(\.text))
         return CaseFacts(
             state: row.state,
@@ -119,7 +118,7 @@ public struct CaseService: Sendable {
         actor: CaseActor,
         reason: String,
         caller: Caller,
-        on connection: PostgresConnection,
+        on connection: DatabaseConnection,
         logger: Logger
     ) async throws {
         let facts = try await facts(row, on: connection, logger: logger)
@@ -249,7 +248,7 @@ public struct CaseService: Sendable {
         }
     }
 
-    func notifyWorker(_ row: Row, on connection: PostgresConnection, logger: Logger) async throws {
+    func notifyWorker(_ row: Row, on connection: DatabaseConnection, logger: Logger) async throws {
         guard let worker = try await WorkerStore.get(row.workerID, on: connection, logger: logger), let phone = worker.phone else { return }
         let evidence = try await CaseStore.evidenceFilenames(row.id, on: connection, logger: logger)
         try await NotificationStore.enqueue(
@@ -265,7 +264,7 @@ public struct CaseService: Sendable {
         )
     }
 
-    func liftCaseSuspensions(_ row: Row, reason: String, on connection: PostgresConnection, logger: Logger) async throws {
+    func liftCaseSuspensions(_ row: Row, reason: String, on connection: DatabaseConnection, logger: Logger) async throws {
         try await CaseStore.liftSuspensions(row, reason: reason, by: nil, on: connection, logger: logger)
     }
 
@@ -607,7 +606,7 @@ public struct CaseService: Sendable {
 
     enum Viewer { case admin, requester, worker, agency }
 
-    func view(_ id: UUID, role: Viewer, on connection: PostgresConnection, logger: Logger) async throws -> View {
+    func view(_ id: UUID, role: Viewer, on connection: DatabaseConnection, logger: Logger) async throws -> View {
         guard let row = try await Self.load(id, lock: false, on: connection, logger: logger) else { throw RegistryError.notFound("Case") }
         let facts = try await facts(row, on: connection, logger: logger)
         let evidence = try await CaseStore.evidence(ofCase: id, on: connection, logger: logger).map(EvidenceItem.init)

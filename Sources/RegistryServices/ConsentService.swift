@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 import Logging
-import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
 import RegistryStorage
@@ -99,7 +98,7 @@ public struct ConsentService: Sendable {
     /// The per-worker bound: at most `consent_codes_live_max` of her codes can be redeemed at
     /// once, so guesses (from however many employer accounts) have few codes of hers to hit, and
     /// an agency cannot flood her phone with codes.
-    func requireRoomForCode(_ workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws {
+    func requireRoomForCode(_ workerID: UUID, on connection: DatabaseConnection, logger: Logger) async throws {
         guard try await ConsentStore.liveCount(workerID: workerID, on: connection, logger: logger) < policy.consentCodesLiveMax else {
             throw RegistryError(
                 .conflict,

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import PostgresNIO
 import RegistryStorage
 
 /// Finds or starts the database, creates it on first use and brings its schema up to date.

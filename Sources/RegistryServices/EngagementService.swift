@@ -323,7 +323,7 @@ public struct EngagementService: Sendable {
 
 /// The durable queue of workers whose grade inputs changed (drained by the grader service).
 public enum GradeQueue {
-    public static func enqueue(_ workerID: UUID, reason: String, on connection: PostgresConnection, logger: Logger) async throws {
+    public static func enqueue(_ workerID: UUID, reason: String, on connection: DatabaseConnection, logger: Logger) async throws {
         try await connection.query(
             """
             INSERT INTO grade_queue (worker_id, cause) VALUES (\(workerID), \(reason))

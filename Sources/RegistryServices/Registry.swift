@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
 import RegistryStorage

@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 import Logging
-import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
 import RegistryStorage
@@ -185,7 +184,7 @@ public struct ReportService: Sendable {
     /// Engagements listed on a report (the count and days cover all of them).
     static let reportEngagementItems = 50
 
-    func build(_ workerID: UUID, viewer: Caller, on connection: PostgresConnection, logger: Logger) async throws -> Report {
+    func build(_ workerID: UUID, viewer: Caller, on connection: DatabaseConnection, logger: Logger) async throws -> Report {
         let today = CivilDate.today()
         guard let w = try await WorkerStore.get(workerID, on: connection, logger: logger) else { throw RegistryError.notFound("Worker") }
         let agency = try await AgencyStore.find(id: w.currentAgencyID, on: connection, logger: logger)

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
 import RegistryStorage
@@ -167,7 +166,7 @@ public struct TransferService: Sendable {
     /// Who takes part: "to" (requesting agency), "from" (agency in custody), "worker", "admin".
     enum Party { case to, from, worker, admin }
 
-    func party(_ t: TransferStore.Transfer, caller: Caller, write: Bool, on connection: PostgresConnection, logger: Logger) async throws -> Party {
+    func party(_ t: TransferStore.Transfer, caller: Caller, write: Bool, on connection: DatabaseConnection, logger: Logger) async throws -> Party {
         switch caller.principal.role {
         case .admin: return .admin
         case .worker where caller.workerUUID == t.workerID: return .worker
@@ -364,7 +363,7 @@ public struct TransferService: Sendable {
         assessment: TenureStore.Assessment?,
         by: UUID?,
         caller: Caller,
-        on connection: PostgresConnection,
+        on connection: DatabaseConnection,
         logger: Logger
     ) async throws {
         let today = CivilDate.today().iso

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import NIOCore
-import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
 import RegistryStorage

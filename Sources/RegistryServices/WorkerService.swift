@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
 import RegistryStorage
@@ -130,7 +129,7 @@ public struct WorkerService: Sendable {
         _ id: UUID,
         caller: Caller,
         write: Bool,
-        on connection: PostgresConnection,
+        on connection: DatabaseConnection,
         logger: Logger
     ) async throws -> (WorkerStore.Worker, AgencyStore.Agency?) {
         guard let worker = try await WorkerStore.get(id, forUpdate: write, on: connection, logger: logger) else {
@@ -294,7 +293,7 @@ public struct WorkerService: Sendable {
         _ workerID: UUID,
         caller: Caller,
         logger: Logger,
-        _ body: @Sendable (PostgresConnection, _ tenureID: UUID, _ agencyID: UUID, _ userID: UUID) async throws -> T
+        _ body: @Sendable (DatabaseConnection, _ tenureID: UUID, _ agencyID: UUID, _ userID: UUID) async throws -> T
     ) async throws -> T {
         guard let user = caller.userUUID else { throw RegistryError.forbidden }
         return try await database.transaction(logger: logger) { connection in

@@ -153,3 +153,7 @@ extension Metrics.Timer {
         recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }
+
+/// The connection a transaction runs on, as the services name it: they hand it to the stores and
+/// never call it themselves, so they need not import PostgresNIO.
+public typealias DatabaseConnection = PostgresConnection
