@@ -138,7 +138,7 @@ public enum DemoData {
         )
         let employer = Caller(Principal(.user(id: employerID.text, role: .employer, agencyID: nil, workerID: nil)))
         let chunmei = ids[2].0
-        _ = try await registry.accounts.startWorkerAccount(chunmei, workers: registry.workers, caller: staff[0], logger: logger)
+        _ = try await registry.accounts.startWorkerAccount(chunmei, caller: staff[0], logger: logger)
         if let code = try await lastCode(registry, template: "worker_activation_code", logger: logger) {
             try await registry.accounts.activateWorker(
                 phone: demoWorkers[2].phone,

@@ -108,10 +108,10 @@ public struct AccountService: Sendable {
     }
 
     /// The agency in custody starts the worker's own account: a code goes to her phone.
-    public func startWorkerAccount(_ workerID: UUID, workers: WorkerService, caller: Caller, logger: Logger) async throws -> String {
+    public func startWorkerAccount(_ workerID: UUID, caller: Caller, logger: Logger) async throws -> String {
         let code = TokenGenerator.numericCode(digits: 6)
         return try await database.transaction(logger: logger) { connection in
-            let (worker, agency) = try await workers.visibleWorker(workerID, caller: caller, write: true, on: connection, logger: logger)
+            let (worker, agency) = try await WorkerAccess.visible(workerID, caller: caller, write: true, on: connection, logger: logger)
             guard agency != nil else { throw RegistryError.notFound("Worker") }
             guard let phone = worker.phone else {
                 throw RegistryError(.conflict, code: "no_phone", message: "Record her phone number first: the activation code is sent there.")
@@ -167,9 +167,9 @@ public struct AccountService: Sendable {
 
     /// Whether the worker has her own account, for the agency in custody (or an administrator):
     /// nil when none was started, else its status (`pending_activation`, `active`, `disabled`).
-    public func workerAccountStatus(_ workerID: UUID, workers: WorkerService, caller: Caller, logger: Logger) async throws -> String? {
+    public func workerAccountStatus(_ workerID: UUID, caller: Caller, logger: Logger) async throws -> String? {
         try await database.withConnection { connection in
-            _ = try await workers.visibleWorker(workerID, caller: caller, write: false, on: connection, logger: logger)
+            _ = try await WorkerAccess.visible(workerID, caller: caller, write: false, on: connection, logger: logger)
             return try await AccountStore.workerAccount(workerID, on: connection, logger: logger)?.status
         }
     }

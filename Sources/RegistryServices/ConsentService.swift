@@ -59,11 +59,11 @@ public struct ConsentService: Sendable {
 
     /// Her agency asks for a code on her behalf: it goes to her phone, so it is used only if she
     /// chooses to hand it on. The agency never sees it.
-    public func issueByAgency(_ workerID: UUID, workers: WorkerService, caller: Caller, logger: Logger) async throws -> Issued {
+    public func issueByAgency(_ workerID: UUID, caller: Caller, logger: Logger) async throws -> Issued {
         guard let user = caller.userUUID else { throw RegistryError.forbidden }
         let code = Self.newCode()
         return try await database.transaction(logger: logger) { connection in
-            let (worker, agency) = try await workers.visibleWorker(workerID, caller: caller, write: true, on: connection, logger: logger)
+            let (worker, agency) = try await WorkerAccess.visible(workerID, caller: caller, write: true, on: connection, logger: logger)
             guard agency != nil else { throw RegistryError.notFound("Worker") }
             guard let phone = worker.phone else {
                 throw RegistryError(.conflict, code: "no_phone", message: "She has no phone on file; she can issue a code in her own account.")

@@ -9,7 +9,6 @@ import RegistryStorage
 public struct EngagementService: Sendable {
     let database: Database
     let policy: ReportPolicy
-    let workers: WorkerService
 
     public struct Placement: Sendable, Decodable {
         public var workerId: UUID
@@ -43,7 +42,7 @@ public struct EngagementService: Sendable {
         let identifier = try AuthService.Identifier.from(email: p.employerEmail, phone: p.employerPhone)
         guard let user = caller.userUUID else { throw RegistryError.forbidden }
         return try await database.transaction(logger: logger) { connection in
-            let (worker, agency) = try await workers.visibleWorker(p.workerId, caller: caller, write: true, on: connection, logger: logger)
+            let (worker, agency) = try await WorkerAccess.visible(p.workerId, caller: caller, write: true, on: connection, logger: logger)
             guard let agency else { throw RegistryError.notFound("Worker") }
             guard worker.status == "active" else {
                 throw RegistryError(.conflict, code: "not_active", message: "A suspended or barred worker cannot be placed.")

@@ -49,7 +49,7 @@ public struct Registry: Sendable {
         self.transfers = TransferService(database: database, keys: keys, policy: policies.custody)
         self.accounts = AccountService(database: database, hasher: hasher, authentication: policies.authentication, reports: policies.reports)
         self.consents = ConsentService(database: database, policy: policies.reports, throttle: policies.authentication.loginThrottle)
-        self.engagements = EngagementService(database: database, policy: policies.reports, workers: workers)
+        self.engagements = EngagementService(database: database, policy: policies.reports)
         self.reports = ReportService(database: database, keys: keys, policy: policies.reports, custody: policies.custody)
         self.migrator = try Migrator(directory: configuration.migrationsDirectory)
         let checkpointsFile = configuration.checkpointsFile

@@ -120,7 +120,7 @@ public struct ReportService: Sendable {
 
     /// Who may read: an employer with a redeemed consent or a confirmed engagement; the agency in
     /// custody; administrators; the worker herself. Every view but hers is an inquiry.
-    public func report(_ workerID: UUID, caller: Caller, workers: WorkerService, logger: Logger) async throws -> Report {
+    public func report(_ workerID: UUID, caller: Caller, logger: Logger) async throws -> Report {
         try await database.transaction(logger: logger) { connection in
             var consentID: UUID?
             var engagementID: UUID?
@@ -145,7 +145,7 @@ public struct ReportService: Sendable {
             case .admin:
                 purpose = "administration"
             case .agencyStaff:
-                _ = try await workers.visibleWorker(workerID, caller: caller, write: false, on: connection, logger: logger)
+                _ = try await WorkerAccess.visible(workerID, caller: caller, write: false, on: connection, logger: logger)
                 purpose = "custody"
             case .worker where caller.workerUUID == workerID:
                 purpose = "self"

@@ -18,56 +18,7 @@ public struct TransferService: Sendable {
         self.policy = policy
     }
 
-    public struct View: Sendable, Encodable {
-        public var id: String
-        public var workerId: String
-        /// Withheld from the requesting agency until the worker consents (as is the agency she is with).
-        public var workerName: String?
-        public var fromAgencyId: String?
-        public var fromAgencyName: String?
-        public var toAgencyId: String
-        public var toAgencyName: String
-        public var status: String
-        public var requestedAt: Date
-        public var consentedAt: Date?
-        public var consentMethod: String?
-        public var sealDeadline: Date?
-        public var completedAt: Date?
-        public var completedHow: String?
-        public var closeReason: String?
-        public var allowed: [String]
-
-        init(_ t: TransferStore.Transfer) {
-            id = t.id.text
-            workerId = t.workerID.text
-            workerName = t.workerName
-            fromAgencyId = t.fromAgencyID.text
-            fromAgencyName = t.fromAgencyName
-            toAgencyId = t.toAgencyID.text
-            toAgencyName = t.toAgencyName
-            status = t.status.rawValue
-            requestedAt = t.requestedAt
-            consentedAt = t.consentedAt
-            consentMethod = t.consentMethod
-            sealDeadline = t.sealDeadline
-            completedAt = t.completedAt
-            completedHow = t.completedHow
-            closeReason = t.closeReason
-            allowed = TransferMachine.allowed(in: t.status).map(\.rawValue)
-        }
-
-        /// The transfer as `party` may see it: until she consents, the requesting agency learns
-        /// nothing of the person behind the ID number it typed (no name, no agency), so that a
-        /// request is no look-up of who has a file where.
-        init(_ t: TransferStore.Transfer, for party: Party) {
-            self.init(t)
-            if party == .to, t.consentedAt == nil {
-                workerName = nil
-                fromAgencyId = nil
-                fromAgencyName = nil
-            }
-        }
-    }
+    public typealias View = TransferView
 
     public struct Requested: Sendable {
         public var transfer: View
@@ -164,7 +115,7 @@ public struct TransferService: Sendable {
     }
 
     /// Who takes part: "to" (requesting agency), "from" (agency in custody), "worker", "admin".
-    enum Party { case to, from, worker, admin }
+    typealias Party = TransferParty
 
     func party(_ t: TransferStore.Transfer, caller: Caller, write: Bool, on connection: DatabaseConnection, logger: Logger) async throws -> Party {
         switch caller.principal.role {
@@ -341,7 +292,7 @@ public struct TransferService: Sendable {
 
     /// The agency in custody seals its tenure with a final assessment; custody moves.
     public func seal(_ id: UUID, final assessment: TenureStore.Assessment, caller: Caller, logger: Logger) async throws -> View {
-        let a = try WorkerService.validate(assessment)
+        let a = try TenureAssessment.validate(assessment)
         guard a.ethicsRating != nil else {
             throw RegistryError.invalid("ethics_rating", "The final assessment needs an ethics rating (1 to 5).", code: "missing_field")
         }
@@ -415,6 +366,61 @@ public struct TransferService: Sendable {
                 try await moveCustody(t, how: "deadline", assessment: nil, by: nil, caller: .system, on: connection, logger: logger)
             }
             return ids.count
+        }
+    }
+}
+
+/// Who a caller is to a transfer: the requesting agency, the agency in custody, the worker, an administrator.
+enum TransferParty { case to, from, worker, admin }
+
+/// A transfer as its parties see it.
+public struct TransferView: Sendable, Encodable {
+    public var id: String
+    public var workerId: String
+    /// Withheld from the requesting agency until the worker consents (as is the agency she is with).
+    public var workerName: String?
+    public var fromAgencyId: String?
+    public var fromAgencyName: String?
+    public var toAgencyId: String
+    public var toAgencyName: String
+    public var status: String
+    public var requestedAt: Date
+    public var consentedAt: Date?
+    public var consentMethod: String?
+    public var sealDeadline: Date?
+    public var completedAt: Date?
+    public var completedHow: String?
+    public var closeReason: String?
+    public var allowed: [String]
+
+    init(_ t: TransferStore.Transfer) {
+        id = t.id.text
+        workerId = t.workerID.text
+        workerName = t.workerName
+        fromAgencyId = t.fromAgencyID.text
+        fromAgencyName = t.fromAgencyName
+        toAgencyId = t.toAgencyID.text
+        toAgencyName = t.toAgencyName
+        status = t.status.rawValue
+        requestedAt = t.requestedAt
+        consentedAt = t.consentedAt
+        consentMethod = t.consentMethod
+        sealDeadline = t.sealDeadline
+        completedAt = t.completedAt
+        completedHow = t.completedHow
+        closeReason = t.closeReason
+        allowed = TransferMachine.allowed(in: t.status).map(\.rawValue)
+    }
+
+    /// The transfer as `party` may see it: until she consents, the requesting agency learns
+    /// nothing of the person behind the ID number it typed (no name, no agency), so that a
+    /// request is no look-up of who has a file where.
+    init(_ t: TransferStore.Transfer, for party: TransferParty) {
+        self.init(t)
+        if party == .to, t.consentedAt == nil {
+            workerName = nil
+            fromAgencyId = nil
+            fromAgencyName = nil
         }
     }
 }

@@ -90,7 +90,7 @@ public struct WorkerService: Sendable {
         public var trainings: [QualificationView<QualificationStore.Training>]
         public var healthCertificates: [QualificationView<QualificationStore.HealthCertificate>]
         public var skills: [QualificationStore.SkillAssessment]
-        public var transfers: [TransferService.View]
+        public var transfers: [TransferView]
 
         public struct AgencyRef: Sendable, Encodable {
             public var id: String
@@ -123,42 +123,10 @@ public struct WorkerService: Sendable {
         enum Key: String, CodingKey { case valid }
     }
 
-    /// Loads a worker the caller may see: the agency in custody, the worker herself, or an
-    /// administrator. Anyone else gets 404 (and the attempt is logged).
-    func visibleWorker(
-        _ id: UUID,
-        caller: Caller,
-        write: Bool,
-        on connection: DatabaseConnection,
-        logger: Logger
-    ) async throws -> (WorkerStore.Worker, AgencyStore.Agency?) {
-        guard let worker = try await WorkerStore.get(id, forUpdate: write, on: connection, logger: logger) else {
-            throw RegistryError.notFound("Worker")
-        }
-        switch caller.principal.role {
-        case .admin where !write:
-            return (worker, nil)
-        case .worker where !write && caller.workerUUID == id:
-            return (worker, nil)
-        case .agencyStaff:
-            let agency = try await AgencyAccess.agency(nil, caller: caller, write: write, on: connection, logger: logger)
-            if agency.id == worker.currentAgencyID { return (worker, agency) }
-        default:
-            break
-        }
-        logger.notice(
-            "worker file access refused",
-            metadata: [
-                "worker": "\(id.text)", "user": "\(caller.principal.userID ?? "-")", "role": "\(caller.principal.role.rawValue)",
-            ]
-        )
-        throw RegistryError.notFound("Worker")
-    }
-
     public func file(_ id: UUID, caller: Caller, logger: Logger) async throws -> File {
         let today = CivilDate.today()
         return try await database.withConnection { connection in
-            let (worker, _) = try await visibleWorker(id, caller: caller, write: false, on: connection, logger: logger)
+            let (worker, _) = try await WorkerAccess.visible(id, caller: caller, write: false, on: connection, logger: logger)
             let masked =
                 (try? NationalID(try keys.open(Array(worker.idCiphertext), context: SealedPlace.workerID(worker.id)), today: today).masked)
                 ?? "******"
@@ -184,7 +152,7 @@ public struct WorkerService: Sendable {
                     QualificationView(item: $0, valid: (CivilDate(iso: $0.validUntil).map { $0 >= today } ?? false) && $0.result != "unfit")
                 },
                 skills: try await QualificationStore.skills(workerID: id, on: connection, logger: logger),
-                transfers: try await TransferStore.forWorker(id, on: connection, logger: logger).map(TransferService.View.init)
+                transfers: try await TransferStore.forWorker(id, on: connection, logger: logger).map(TransferView.init)
             )
         }
     }
@@ -297,7 +265,7 @@ public struct WorkerService: Sendable {
     ) async throws -> T {
         guard let user = caller.userUUID else { throw RegistryError.forbidden }
         return try await database.transaction(logger: logger) { connection in
-            let (worker, agency) = try await visibleWorker(workerID, caller: caller, write: true, on: connection, logger: logger)
+            let (worker, agency) = try await WorkerAccess.visible(workerID, caller: caller, write: true, on: connection, logger: logger)
             guard let agency else { throw RegistryError.notFound("Worker") }
             guard worker.status != "revoked" else {
                 throw RegistryError(.conflict, code: "worker_revoked", message: "This worker is barred; her file is closed to new entries.")
@@ -428,22 +396,9 @@ public struct WorkerService: Sendable {
         }
     }
 
-    static func validate(_ a: TenureStore.Assessment) throws(RegistryError) -> TenureStore.Assessment {
-        var out = TenureStore.Assessment()
-        out.workAbility = try Input.text(a.workAbility, field: "work_ability", max: 2000, required: false)
-        out.healthStatus = try Input.text(a.healthStatus, field: "health_status", max: 500, required: false)
-        out.feedbackSummary = try Input.text(a.feedbackSummary, field: "feedback_summary", max: 2000, required: false)
-        out.ethicsNote = try Input.text(a.ethicsNote, field: "ethics_note", max: 2000, required: false)
-        if let rating = a.ethicsRating {
-            guard (1...5).contains(rating) else { throw .invalid("ethics_rating", "ethics_rating is 1 to 5.") }
-            out.ethicsRating = rating
-        }
-        return out
-    }
-
     /// Records the custody agency's assessment on the open tenure.
     public func assess(_ workerID: UUID, _ assessment: TenureStore.Assessment, caller: Caller, logger: Logger) async throws {
-        let a = try Self.validate(assessment)
+        let a = try TenureAssessment.validate(assessment)
         try await inCustody(workerID, caller: caller, logger: logger) { connection, tenure, _, _ in
             try await TenureStore.assess(tenure, a, on: connection, logger: logger)
             try await AuditStore.append(

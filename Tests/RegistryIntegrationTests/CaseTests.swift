@@ -122,7 +122,7 @@ struct CaseTests {
             #expect(try await registry.workerStatus(h.workerID) == "revoked")
             #expect(try await registry.reports.banStatus(idNumber: Fixtures.idNumber(serial: 101), clientAddress: "t1", logger: testLogger))
             _ = try await registry.grading.drainQueue(logger: testLogger)
-            let report = try await registry.reports.report(h.workerID, caller: h.agency, workers: registry.workers, logger: testLogger)
+            let report = try await registry.reports.report(h.workerID, caller: h.agency, logger: testLogger)
             #expect(report.standing.revoked && report.grade?.grade == "REVOKED")
             for action in [
                 "case.submitted", "case.start_review", "case.propose_decision", "case.confirm_decision", "case.start_notice", "case.object",

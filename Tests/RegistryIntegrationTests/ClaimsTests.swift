@@ -185,7 +185,7 @@ struct ClaimsTests {
                 caller: h.agency,
                 logger: testLogger
             )
-            let report = try await registry.reports.report(h.workerID, caller: h.agency, workers: registry.workers, logger: testLogger)
+            let report = try await registry.reports.report(h.workerID, caller: h.agency, logger: testLogger)
             let tenure = try #require(report.tenures.first)
             #expect(tenure.agency != nil && tenure.ethicsRating == 5)
             #expect(tenure.workAbility == nil && tenure.feedbackSummary == nil && tenure.healthStatus == nil && tenure.ethicsNote == nil)
@@ -206,7 +206,7 @@ struct ClaimsTests {
                 caller: h.agency,
                 logger: testLogger
             )
-            let report = try await registry.reports.report(h.workerID, caller: h.agency, workers: registry.workers, logger: testLogger)
+            let report = try await registry.reports.report(h.workerID, caller: h.agency, logger: testLogger)
             let tenure = try #require(report.tenures.first)
             let shown = Set(registry.policies.custody.reportTenureFields)
             #expect((tenure.startedOn != nil) == shown.contains("period") && (tenure.workAbility != nil) == shown.contains("work_ability"))
@@ -245,7 +245,7 @@ struct ClaimsTests {
     func payloadCleared() async throws {
         try await withTestRegistry { registry, _ in
             let h = try await Household.make(registry)
-            _ = try await registry.consents.issueByAgency(h.workerID, workers: registry.workers, caller: h.agency, logger: testLogger)
+            _ = try await registry.consents.issueByAgency(h.workerID, caller: h.agency, logger: testLogger)
             let pending = try await registry.database.query(
                 "SELECT count(*)::int FROM notifications WHERE sent_at IS NULL AND payload <> '{}'::jsonb",
                 logger: testLogger

@@ -27,7 +27,7 @@ struct Household {
             caller: agency,
             logger: testLogger
         )
-        _ = try await registry.accounts.startWorkerAccount(workerID, workers: registry.workers, caller: agency, logger: testLogger)
+        _ = try await registry.accounts.startWorkerAccount(workerID, caller: agency, logger: testLogger)
         let code = try #require(try await registry.lastCode("worker_activation_code"))
         try await registry.accounts.activateWorker(
             phone: "1380013800\(n)",
@@ -93,7 +93,7 @@ struct EmployerTests {
         try await withTestRegistry { registry, _ in
             let h = try await Household.make(registry)
             let denied = await #expect(throws: RegistryError.self) {
-                try await registry.reports.report(h.workerID, caller: h.employer, workers: registry.workers, logger: testLogger)
+                try await registry.reports.report(h.workerID, caller: h.employer, logger: testLogger)
             }
             #expect(denied?.kind == .forbidden && denied?.code == "consent_required")
             #expect(try await registry.inquiryCount(h.workerID) == 0)
@@ -121,12 +121,12 @@ struct EmployerTests {
             }
             #expect(reused?.code == "invalid_code")
 
-            let report = try await registry.reports.report(h.workerID, caller: h.employer, workers: registry.workers, logger: testLogger)
+            let report = try await registry.reports.report(h.workerID, caller: h.employer, logger: testLogger)
             #expect(report.worker.fullName == "李秀英")
             #expect(report.worker.homeProvince == "320000")
-            _ = try await registry.reports.report(h.workerID, caller: h.employer, workers: registry.workers, logger: testLogger)
+            _ = try await registry.reports.report(h.workerID, caller: h.employer, logger: testLogger)
             // Her own view is not an inquiry; the employer's two are, and she sees them.
-            _ = try await registry.reports.report(h.workerID, caller: h.worker, workers: registry.workers, logger: testLogger)
+            _ = try await registry.reports.report(h.workerID, caller: h.worker, logger: testLogger)
             let inquiries = try await registry.reports.inquiries(caller: h.worker, logger: testLogger)
             #expect(inquiries.count == 2)
             #expect(inquiries.allSatisfy { $0.viewerName == "张家" && $0.purpose == "pre_hire_check" && $0.consentID != nil })
@@ -142,7 +142,7 @@ struct EmployerTests {
             // Access ends when the window closes.
             try await registry.database.query("UPDATE consents SET access_until = now() - interval '1 second'", logger: testLogger)
             await expectError("consent_required") {
-                try await registry.reports.report(h.workerID, caller: h.employer, workers: registry.workers, logger: testLogger)
+                try await registry.reports.report(h.workerID, caller: h.employer, logger: testLogger)
             }
             // Her list shows who used which code.
             let list = try await registry.consents.list(caller: h.worker, logger: testLogger)
@@ -202,7 +202,7 @@ struct EmployerTests {
             await expectError("not_a_party") { try await registry.engagements.transition(e, "confirm", caller: h.agency, logger: testLogger) }
             _ = try await registry.engagements.transition(e, "confirm", caller: h.employer, logger: testLogger)
             // With an active engagement she reads the report without a code.
-            let report = try await registry.reports.report(h.workerID, caller: h.employer, workers: registry.workers, logger: testLogger)
+            let report = try await registry.reports.report(h.workerID, caller: h.employer, logger: testLogger)
             #expect(report.engagements.count == 1)
 
             // Another employer cannot review it.
@@ -266,7 +266,7 @@ struct EmployerTests {
                 try await registry.engagements.reply(reviewID, body: "again", caller: h.worker, logger: testLogger)
             }
             #expect(again?.code == "reply_exists")
-            var seen = try await registry.reports.report(h.workerID, caller: h.employer, workers: registry.workers, logger: testLogger)
+            var seen = try await registry.reports.report(h.workerID, caller: h.employer, logger: testLogger)
             #expect(seen.reviews.count == 1 && seen.reviews.recent.first?.reply == "谢谢，我会改进。")
             #expect(seen.reviews.recent.first?.comment == "<b>认真</b> & 负责")  // stored as written; pages escape it
             #expect(seen.reviews.ethicsAverages["honesty"] == 3)
@@ -275,7 +275,7 @@ struct EmployerTests {
             let dispute = try await registry.engagements.dispute(reviewID, reason: "这次评价与事实不符", caller: h.worker, logger: testLogger)
             let admin = try await registry.adminCaller
             try await registry.engagements.decideDispute(dispute, uphold: true, note: "雇主承认评分有误", caller: admin, logger: testLogger)
-            seen = try await registry.reports.report(h.workerID, caller: h.employer, workers: registry.workers, logger: testLogger)
+            seen = try await registry.reports.report(h.workerID, caller: h.employer, logger: testLogger)
             #expect(seen.reviews.count == 0 && seen.reviews.recent.isEmpty)
             #expect(try await registry.auditCount("review.created", subject: reviewID) == 1)
             #expect(try await registry.auditCount("review.hidden", subject: reviewID) == 1)
@@ -290,7 +290,7 @@ struct EmployerTests {
             // Ending the engagement: only confirmed ones count, and an ended one no longer grants access.
             _ = try await registry.engagements.transition(e, "end", caller: h.agency, logger: testLogger)
             await expectError("consent_required") {
-                try await registry.reports.report(h.workerID, caller: h.employer, workers: registry.workers, logger: testLogger)
+                try await registry.reports.report(h.workerID, caller: h.employer, logger: testLogger)
             }
             // Not before it started: an engagement that starts next month cannot be reviewed yet, even confirmed.
             let later = try await registry.engagements.place(
@@ -315,7 +315,7 @@ struct EmployerTests {
     func signature() async throws {
         try await withTestRegistry { registry, _ in
             let h = try await Household.make(registry)
-            let report = try await registry.reports.report(h.workerID, caller: h.agency, workers: registry.workers, logger: testLogger)
+            let report = try await registry.reports.report(h.workerID, caller: h.agency, logger: testLogger)
             let signed = try registry.reports.sign(report)
             let ok = registry.reports.verify(signed)
             #expect(ok.valid && ok.workerId == h.workerID.uuidString.lowercased())
@@ -581,7 +581,7 @@ struct EmployerTests {
                 caller: agency,
                 logger: testLogger
             )
-            let sent = try await registry.accounts.startWorkerAccount(w, workers: registry.workers, caller: agency, logger: testLogger)
+            let sent = try await registry.accounts.startWorkerAccount(w, caller: agency, logger: testLogger)
             #expect(sent == "137****0001")
             let code = try #require(try await registry.lastCode("worker_activation_code"))
             let wrong = await #expect(throws: RegistryError.self) {
@@ -629,7 +629,7 @@ struct EmployerTests {
                 )
             }
             await expectError("account_active") {
-                try await registry.accounts.startWorkerAccount(w, workers: registry.workers, caller: agency, logger: testLogger)
+                try await registry.accounts.startWorkerAccount(w, caller: agency, logger: testLogger)
             }
         }
     }

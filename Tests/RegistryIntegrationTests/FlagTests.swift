@@ -118,7 +118,7 @@ struct FlagTests {
             #expect(try await registry.auditCount("worker.suspension_lifted", subject: worker) == 1)
             #expect(try await registry.auditCount("flag.retracted") == 1)
             // The report shows flags without narratives; the retracted one is gone from it.
-            let report = try await registry.reports.report(worker, caller: agency, workers: registry.workers, logger: testLogger)
+            let report = try await registry.reports.report(worker, caller: agency, logger: testLogger)
             #expect(report.flags.map(\.category) == ["fraud"])
             #expect(report.flags.first?.source == "POLICE-A")
         }
@@ -171,7 +171,7 @@ struct FlagTests {
                 logger: testLogger
             )
             #expect(old.first?.outcome == .created)
-            let report = try await registry.reports.report(w, caller: agency, workers: registry.workers, logger: testLogger)
+            let report = try await registry.reports.report(w, caller: agency, logger: testLogger)
             #expect(report.flags.isEmpty)  // expired: not shown, not counted
             #expect(try await registry.count("SELECT count(*)::int FROM flags WHERE worker_id = $1 AND expires_on = '2024-01-01'", w) == 1)
 
@@ -216,7 +216,7 @@ struct FlagTests {
             await expectError("dispute_open") {
                 try await registry.flags.dispute(flagID: flagID, reason: "again", caller: h.worker, logger: testLogger)
             }
-            let report = try await registry.reports.report(h.workerID, caller: h.agency, workers: registry.workers, logger: testLogger)
+            let report = try await registry.reports.report(h.workerID, caller: h.agency, logger: testLogger)
             let encoded = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
             #expect(!encoded.contains("内部叙述"))
             // Administrators see the dispute and ask the source to retract; the flag itself is unchanged.
@@ -444,7 +444,7 @@ struct FlagImportTests {
             #expect(first.attachedToFiles == 1)
             let own = try await registry.database.query("SELECT count(*)::int FROM flags WHERE worker_id = \(w)", logger: testLogger)
             #expect(try await single(own, Int.self) == 1)
-            let report = try await registry.reports.report(w, caller: agency, workers: registry.workers, logger: testLogger)
+            let report = try await registry.reports.report(w, caller: agency, logger: testLogger)
             #expect(report.flags.map(\.category) == ["loan_fraud"])
 
             let unchangedBefore = try await registry.fingerprint()

@@ -47,7 +47,7 @@ struct GradingServiceTests {
             try await registry.workers.assess(h.workerID, .init(ethicsRating: 5), caller: h.agency, logger: testLogger)
             #expect(try await queued(registry) == 1)
             _ = try await registry.grading.drainQueue(logger: testLogger)
-            let report = try await registry.reports.report(h.workerID, caller: h.agency, workers: registry.workers, logger: testLogger)
+            let report = try await registry.reports.report(h.workerID, caller: h.agency, logger: testLogger)
             let grade = try #require(report.grade)
             #expect(grade.policyVersion == registry.policies.grading.version)
             #expect(!grade.reasons.isEmpty)

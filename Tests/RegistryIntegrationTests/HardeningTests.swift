@@ -534,7 +534,7 @@ struct HardeningTests {
             let resend = await #expect(throws: RegistryError.self) { _ = try await registry.transfers.resendCode(tid, caller: b, logger: testLogger) }
             #expect(resend?.code == "codes_exhausted" || resend?.code == "code_exhausted")
             // She still consents in her own account: the file is hers. And she can withdraw until it completes.
-            _ = try await registry.accounts.startWorkerAccount(w, workers: registry.workers, caller: a, logger: testLogger)
+            _ = try await registry.accounts.startWorkerAccount(w, caller: a, logger: testLogger)
             let activation = try #require(try await registry.lastCode("worker_activation_code"))
             try await registry.accounts.activateWorker(
                 phone: "13800138000",
@@ -604,11 +604,11 @@ struct HardeningTests {
             let other = Caller(Principal(.user(id: otherID.text, role: .employer, agencyID: nil, workerID: nil)))
             let issued = try await registry.consents.issue(caller: h.worker, logger: testLogger)
             _ = try await registry.consents.redeem(code: try #require(issued.code), caller: other, logger: testLogger)
-            let seen = try await registry.reports.report(h.workerID, caller: other, workers: registry.workers, logger: testLogger)
+            let seen = try await registry.reports.report(h.workerID, caller: other, logger: testLogger)
             #expect(seen.reviews.recent.count == 1 && seen.reviews.recent.allSatisfy { $0.household == nil })
-            let own = try await registry.reports.report(h.workerID, caller: h.employer, workers: registry.workers, logger: testLogger)
+            let own = try await registry.reports.report(h.workerID, caller: h.employer, logger: testLogger)
             #expect(own.reviews.recent.first?.household == "张家")
-            let agency = try await registry.reports.report(h.workerID, caller: h.agency, workers: registry.workers, logger: testLogger)
+            let agency = try await registry.reports.report(h.workerID, caller: h.agency, logger: testLogger)
             #expect(agency.reviews.recent.first?.household == "张家")
         }
     }
@@ -823,13 +823,13 @@ struct HardeningTests {
                 issued.append(
                     i % 2 == 0
                         ? try await registry.consents.issue(caller: h.worker, logger: testLogger)
-                        : try await registry.consents.issueByAgency(h.workerID, workers: registry.workers, caller: h.agency, logger: testLogger)
+                        : try await registry.consents.issueByAgency(h.workerID, caller: h.agency, logger: testLogger)
                 )
             }
             let over = await #expect(throws: RegistryError.self) { _ = try await registry.consents.issue(caller: h.worker, logger: testLogger) }
             #expect(over?.code == "too_many_codes")
             let byAgency = await #expect(throws: RegistryError.self) {
-                _ = try await registry.consents.issueByAgency(h.workerID, workers: registry.workers, caller: h.agency, logger: testLogger)
+                _ = try await registry.consents.issueByAgency(h.workerID, caller: h.agency, logger: testLogger)
             }
             #expect(byAgency?.code == "too_many_codes")
             // Revoking one makes room again.
@@ -881,7 +881,7 @@ struct HardeningTests {
                     logger: testLogger
                 )
             }
-            let report = try await registry.reports.report(h.workerID, caller: h.agency, workers: registry.workers, logger: testLogger)
+            let report = try await registry.reports.report(h.workerID, caller: h.agency, logger: testLogger)
             #expect(report.reviews.count == 4 && report.reviews.recent.count == 2)
             #expect(report.reviews.skillAverages["quality"] == 3.25)
             #expect(report.reviews.ethicsAverages["honesty"] == 3.5 && report.reviews.ethicsAverages["care"] == 4)

@@ -106,7 +106,6 @@ struct EmployerPages {
             let report = try await page.registry.reports.report(
                 try context.parameters.uuid("id"),
                 caller: page.caller,
-                workers: page.registry.workers,
                 logger: context.logger
             )
             return page.render("report", ["report": Self.reportView(report, page: page)])

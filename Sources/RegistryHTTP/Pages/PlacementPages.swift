@@ -81,7 +81,6 @@ struct PlacementPages {
             try await fileButton(request, context, access: access, notice: "account_started") { page, id in
                 _ = try await page.registry.accounts.startWorkerAccount(
                     id,
-                    workers: page.registry.workers,
                     caller: page.caller,
                     logger: page.context.logger
                 )
@@ -92,7 +91,6 @@ struct PlacementPages {
             try await fileButton(request, context, access: access, notice: "consent_sent") { page, id in
                 _ = try await page.registry.consents.issueByAgency(
                     id,
-                    workers: page.registry.workers,
                     caller: page.caller,
                     logger: page.context.logger
                 )

@@ -83,7 +83,6 @@ struct WorkerPages {
             // Her own account: none yet, waiting for her to activate it, or in use.
             let account = try await page.registry.accounts.workerAccountStatus(
                 id,
-                workers: page.registry.workers,
                 caller: page.caller,
                 logger: page.context.logger
             )

@@ -213,7 +213,7 @@ struct WorkerSelfPages {
             return failed
         }
 
-        let report = try await page.registry.reports.report(workerID, caller: page.caller, workers: page.registry.workers, logger: logger)
+        let report = try await page.registry.reports.report(workerID, caller: page.caller, logger: logger)
         var values: [String: Any] = ["report": EmployerPages.reportView(report, page: page)]
 
         // Transfers between agencies waiting for her answer (or for the old agency to seal).

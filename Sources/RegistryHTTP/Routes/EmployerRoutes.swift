@@ -56,7 +56,6 @@ struct EmployerRoutes {
         routes.post("/api/v1/workers/{id}/account", action: "workers.account") { _, context in
             let sent = try await registry.accounts.startWorkerAccount(
                 try context.parameters.uuid("id"),
-                workers: registry.workers,
                 caller: context.caller,
                 logger: context.logger
             )
@@ -95,7 +94,6 @@ struct EmployerRoutes {
             JSONResponse(
                 try await registry.consents.issueByAgency(
                     try context.parameters.uuid("id"),
-                    workers: registry.workers,
                     caller: context.caller,
                     logger: context.logger
                 ),
@@ -119,7 +117,6 @@ struct EmployerRoutes {
             let report = try await registry.reports.report(
                 try context.parameters.uuid("id"),
                 caller: context.caller,
-                workers: registry.workers,
                 logger: context.logger
             )
             if try request.flag("signed", default: false) {
