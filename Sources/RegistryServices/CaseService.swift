@@ -394,7 +394,7 @@ public struct CaseService: Sendable {
                 on: connection,
                 logger: logger
             )
-            try await GradeQueue.enqueue(row.workerID, reason: "suspension", on: connection, logger: logger)
+            try await GradeStore.enqueue(row.workerID, reason: "suspension", on: connection, logger: logger)
         }
     }
 
@@ -419,7 +419,7 @@ public struct CaseService: Sendable {
                 on: connection,
                 logger: logger
             )
-            try await GradeQueue.enqueue(row.workerID, reason: "suspension", on: connection, logger: logger)
+            try await GradeStore.enqueue(row.workerID, reason: "suspension", on: connection, logger: logger)
         }
     }
 
@@ -495,7 +495,7 @@ public struct CaseService: Sendable {
                         logger: logger
                     )
                 }
-                try await GradeQueue.enqueue(
+                try await GradeStore.enqueue(
                     row.workerID,
                     reason: row.kind == "reinstatement" ? "reinstated" : "barred",
                     on: connection,

@@ -567,7 +567,7 @@ public struct FlagService: Sendable {
                     )
                 }
             }
-            try await GradeQueue.enqueue(workerID, reason: "flag", on: connection, logger: logger)
+            try await GradeStore.enqueue(workerID, reason: "flag", on: connection, logger: logger)
         }
     }
 
