@@ -284,7 +284,7 @@ public struct CaseService: Sendable {
                 on: connection,
                 logger: logger
             )
-            try await GradeQueue.enqueue(row.workerID, reason: "suspension", on: connection, logger: logger)
+            try await GradeStore.enqueue(row.workerID, reason: "suspension", on: connection, logger: logger)
         }
     }
 
@@ -301,7 +301,7 @@ public struct CaseService: Sendable {
                 on: connection,
                 logger: logger
             )
-            try await GradeQueue.enqueue(row.workerID, reason: "suspension", on: connection, logger: logger)
+            try await GradeStore.enqueue(row.workerID, reason: "suspension", on: connection, logger: logger)
         }
     }
 
@@ -351,7 +351,7 @@ public struct CaseService: Sendable {
                         logger: logger
                     )
                 }
-                try await GradeQueue.enqueue(
+                try await GradeStore.enqueue(
                     row.workerID,
                     reason: row.kind == "reinstatement" ? "reinstated" : "barred",
                     on: connection,

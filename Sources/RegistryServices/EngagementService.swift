@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
 import RegistryStorage
@@ -194,7 +193,7 @@ public struct EngagementService: Sendable {
                 on: connection,
                 logger: logger
             )
-            try await GradeQueue.enqueue(e.workerID, reason: "review", on: connection, logger: logger)
+            try await GradeStore.enqueue(e.workerID, reason: "review", on: connection, logger: logger)
             return reviewID
         }
     }
@@ -234,7 +233,7 @@ public struct EngagementService: Sendable {
                 on: connection,
                 logger: logger
             )
-            try await GradeQueue.enqueue(r.workerID, reason: "review", on: connection, logger: logger)
+            try await GradeStore.enqueue(r.workerID, reason: "review", on: connection, logger: logger)
         }
     }
 
@@ -304,7 +303,7 @@ public struct EngagementService: Sendable {
             try await ReviewStore.decideDispute(id, upheld: uphold, by: admin, note: note, on: connection, logger: logger)
             if uphold {
                 try await ReviewStore.hide(d.reviewID, by: admin, reason: note, on: connection, logger: logger)
-                try await GradeQueue.enqueue(d.workerID, reason: "review_hidden", on: connection, logger: logger)
+                try await GradeStore.enqueue(d.workerID, reason: "review_hidden", on: connection, logger: logger)
             }
             try await AuditStore.append(
                 caller.event(
@@ -317,18 +316,5 @@ public struct EngagementService: Sendable {
                 logger: logger
             )
         }
-    }
-}
-
-/// The durable queue of workers whose grade inputs changed (drained by the grader service).
-public enum GradeQueue {
-    public static func enqueue(_ workerID: UUID, reason: String, on connection: DatabaseConnection, logger: Logger) async throws {
-        try await connection.query(
-            """
-            INSERT INTO grade_queue (worker_id, cause) VALUES (\(workerID), \(reason))
-            ON CONFLICT (worker_id) DO UPDATE SET cause = EXCLUDED.cause, enqueued_at = now()
-            """,
-            logger: logger
-        )
     }
 }

@@ -2,7 +2,6 @@ import Crypto
 import Foundation
 import Logging
 import NIOCore
-import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
 import RegistryStorage
@@ -74,19 +73,11 @@ public struct FlagImport: Sendable {
         let fileHash = SHA256()
 
         return try await database.withConnection { connection in
-            try await connection.query(
-                """
-                CREATE TEMP TABLE IF NOT EXISTS flag_staging (
-                    line int8 NOT NULL, ref text NOT NULL, blind bytea NOT NULL, category text NOT NULL, severity int2 NOT NULL,
-                    status text NOT NULL, occurred date NOT NULL, expires date, narrative bytea, hash bytea NOT NULL)
-                """,
-                logger: logger
-            )
-            try await connection.query("TRUNCATE flag_staging", logger: logger)
+            try await FlagImportStore.prepareStaging(on: connection, logger: logger)
             var rejected: [Rejected] = []
             var lines = 0
             var hasher = fileHash
-            try await connection.copyFrom(table: "flag_staging", logger: logger) { writer in
+            try await FlagImportStore.copyIntoStaging(on: connection, logger: logger) { send in
                 var buffer = ByteBuffer()
                 while let line = reader.next() {
                     lines += 1
@@ -137,24 +128,18 @@ public struct FlagImport: Sendable {
                         row.appendCopyLine(to: &buffer)
                     }
                     if buffer.readableBytes > 1 << 20 {
-                        try await writer.write(buffer)
+                        try await send(buffer)
                         buffer.clear()
                         progress(.staging(lines: lines))
                     }
                 }
-                if buffer.readableBytes > 0 { try await writer.write(buffer) }
+                if buffer.readableBytes > 0 { try await send(buffer) }
                 progress(.staging(lines: lines))
             }
             summary.lines = lines
             // A reference repeated in the file: the first line wins, the others are reported.
-            let duplicates = try await connection.query(
-                """
-                DELETE FROM flag_staging s USING flag_staging t WHERE s.ref = t.ref AND s.line > t.line RETURNING s.line, t.line
-                """,
-                logger: logger
-            )
             var repeated: [Int: String] = [:]
-            for try await (line, first) in duplicates.decode((Int64, Int64).self) {
+            for (line, first) in try await FlagImportStore.removeRepeatedReferences(on: connection, logger: logger) {
                 repeated[Int(line)] = "reference: repeats line \(first)"
             }
             if !repeated.isEmpty, let again = FileHandle(forReadingAtPath: path) {
@@ -165,46 +150,18 @@ public struct FlagImport: Sendable {
                     if let reason = repeated[line.number] { rejected.append(Rejected(line: line.number, reason: reason, record: line.text)) }
                 }
             }
-            try await connection.query("CREATE INDEX IF NOT EXISTS flag_staging_line_idx ON flag_staging (line)", logger: logger)
-            try await connection.query("ANALYZE flag_staging", logger: logger)
+            try await FlagImportStore.indexStaging(on: connection, logger: logger)
 
             let chunk: Int64 = 50_000
             let maxLine = Int64(lines + 1)
             var start: Int64 = 0
             while start <= maxLine {
                 let end = start + chunk
-                try await connection.query("BEGIN", logger: logger)
+                try await FlagImportStore.begin(on: connection, logger: logger)
                 do {
-                    let rows = try await connection.query(
-                        """
-                        WITH input AS (SELECT * FROM flag_staging WHERE line >= \(start) AND line < \(end)),
-                        previous AS (
-                            SELECT f.id, f.version, f.category, f.severity, f.status, f.occurred_on, f.expires_on, f.content_hash, f.received_at
-                            FROM flags f JOIN input i ON f.source_id = \(source.id) AND f.source_ref = i.ref
-                        ), upserted AS (
-                            INSERT INTO flags AS f (source_id, source_ref, id_blind_index, worker_id, category, severity, status, occurred_on,
-                                                    expires_on, narrative_enc, content_hash)
-                            SELECT \(source.id), i.ref, i.blind, w.id, i.category, i.severity, i.status, i.occurred, i.expires, i.narrative, i.hash
-                            FROM input i LEFT JOIN workers w ON w.id_blind_index = i.blind
-                            ON CONFLICT (source_id, source_ref) DO UPDATE SET
-                                category = EXCLUDED.category, severity = EXCLUDED.severity, status = EXCLUDED.status,
-                                occurred_on = EXCLUDED.occurred_on, expires_on = EXCLUDED.expires_on, narrative_enc = EXCLUDED.narrative_enc,
-                                content_hash = EXCLUDED.content_hash, version = f.version + 1, updated_at = now()
-                            WHERE f.content_hash <> EXCLUDED.content_hash
-                            RETURNING f.id, (xmax = 0) AS inserted, f.worker_id
-                        ), versions AS (
-                            INSERT INTO flag_versions (flag_id, version, category, severity, status, occurred_on, expires_on, content_hash, received_at)
-                            SELECT p.id, p.version, p.category, p.severity, p.status, p.occurred_on, p.expires_on, p.content_hash, p.received_at
-                            FROM previous p JOIN upserted u ON u.id = p.id AND NOT u.inserted
-                        )
-                        SELECT (SELECT count(*) FROM input)::int8, count(*) FILTER (WHERE inserted)::int8, count(*) FILTER (WHERE NOT inserted)::int8,
-                               coalesce(array_agg(id) FILTER (WHERE worker_id IS NOT NULL), '{}')
-                        FROM upserted
-                        """,
-                        logger: logger
-                    )
+                    let rows = try await FlagImportStore.mergeStaged(sourceID: source.id, from: start, to: end, on: connection, logger: logger)
                     var attached: [UUID] = []
-                    for try await (total, created, updated, withFile) in rows.decode((Int64, Int64, Int64, [UUID]).self) {
+                    for (total, created, updated, withFile) in rows {
                         summary.created += Int(created)
                         summary.updated += Int(updated)
                         summary.unchanged += Int(total - created - updated)
@@ -212,9 +169,9 @@ public struct FlagImport: Sendable {
                     }
                     summary.attachedToFiles += attached.count
                     try await flags.applyEffects(attached, caller: .system, on: connection, logger: logger)
-                    try await connection.query("COMMIT", logger: logger)
+                    try await FlagImportStore.commit(on: connection, logger: logger)
                 } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    try? await FlagImportStore.rollback(on: connection, logger: logger)
                     throw error
                 }
                 start = end
@@ -223,7 +180,7 @@ public struct FlagImport: Sendable {
             summary.rejected = rejected.count
             summary.rejectedLines = rejected.sorted { $0.line < $1.line }
             let digest = Data(hasher.finalize()).hex
-            try await connection.query("BEGIN", logger: logger)
+            try await FlagImportStore.begin(on: connection, logger: logger)
             try await AuditStore.append(
                 Caller.system.event(
                     "flag.file_imported",
@@ -238,8 +195,8 @@ public struct FlagImport: Sendable {
                 on: connection,
                 logger: logger
             )
-            try await connection.query("COMMIT", logger: logger)
-            try await connection.query("TRUNCATE flag_staging", logger: logger)
+            try await FlagImportStore.commit(on: connection, logger: logger)
+            try await FlagImportStore.clearStaging(on: connection, logger: logger)
             return summary
         }
     }

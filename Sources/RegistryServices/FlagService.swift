@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 import Logging
-import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
 import RegistryStorage
@@ -478,24 +477,21 @@ public struct FlagService: Sendable {
     /// Applies the policy's effects of these flags as they now stand: interim suspensions (lifted
     /// again when a flag is retracted or expires), system-opened revocation cases, and a regrade.
     /// Each effect is audited with the flag that caused it. Idempotent.
-    public func applyEffects(_ flagIDs: [UUID], caller: Caller, on connection: PostgresConnection, logger: Logger) async throws {
+    public func applyEffects(_ flagIDs: [UUID], caller: Caller, on connection: DatabaseConnection, logger: Logger) async throws {
         guard !flagIDs.isEmpty else { return }
         for flag in try await FlagStore.flags(ids: flagIDs, on: connection, logger: logger) {
             guard let workerID = flag.workerID else { continue }
             let status = FlagStatus(rawValue: flag.status) ?? .retracted
             let effect = policy.effects(category: flag.category, status: status, severity: flag.severity, expired: flag.expired)
             if effect.suspend {
-                let rows = try await connection.query(
-                    """
-                    INSERT INTO suspensions (worker_id, flag_id, reason)
-                    SELECT \(workerID), \(flag.id), \("Automatic interim suspension: \(flag.category) (\(flag.status)) reported by \(flag.sourceName).")
-                    WHERE NOT EXISTS (SELECT 1 FROM suspensions WHERE flag_id = \(flag.id) AND lifted_at IS NULL)
-                    RETURNING id
-                    """,
+                for id in try await FlagStore.openSuspension(
+                    workerID: workerID,
+                    flagID: flag.id,
+                    reason: "Automatic interim suspension: \(flag.category) (\(flag.status)) reported by \(flag.sourceName).",
+                    on: connection,
                     logger: logger
-                )
-                for try await id in rows.decode(UUID.self) {
-                    try await connection.query("UPDATE workers SET status = 'suspended' WHERE id = \(workerID) AND status = 'active'", logger: logger)
+                ) {
+                    try await FlagStore.markSuspended(workerID, on: connection, logger: logger)
                     try await AuditStore.append(
                         caller.event(
                             "worker.suspended",
@@ -508,21 +504,13 @@ public struct FlagService: Sendable {
                     )
                 }
             } else {
-                let rows = try await connection.query(
-                    """
-                    UPDATE suspensions SET lifted_at = now(), lift_reason = \("The flag that caused it was \(flag.expired ? "expired" : flag.status).")
-                    WHERE flag_id = \(flag.id) AND lifted_at IS NULL RETURNING id
-                    """,
+                for id in try await FlagStore.liftSuspensions(
+                    flagID: flag.id,
+                    reason: "The flag that caused it was \(flag.expired ? "expired" : flag.status).",
+                    on: connection,
                     logger: logger
-                )
-                for try await id in rows.decode(UUID.self) {
-                    try await connection.query(
-                        """
-                        UPDATE workers SET status = 'active' WHERE id = \(workerID) AND status = 'suspended'
-                          AND NOT EXISTS (SELECT 1 FROM suspensions WHERE worker_id = \(workerID) AND lifted_at IS NULL)
-                        """,
-                        logger: logger
-                    )
+                ) {
+                    try await FlagStore.reactivateIfUnsuspended(workerID, on: connection, logger: logger)
                     try await AuditStore.append(
                         caller.event(
                             "worker.suspension_lifted",
@@ -536,23 +524,20 @@ public struct FlagService: Sendable {
                 }
             }
             if effect.openCase {
-                let rows = try await connection.query(
-                    """
-                    INSERT INTO cases (worker_id, requester_kind, origin_flag_id, grounds, statement, policy_version)
-                    SELECT \(workerID), 'system', \(flag.id), \(flag.category),
-                           \("Opened by the system: \(flag.sourceName) reported \(flag.category) (\(flag.status), severity \(flag.severity)) on \(flag.occurredOn), reference \(flag.reference)."),
-                           \("flags-v\(policy.version)")
-                    WHERE NOT EXISTS (SELECT 1 FROM cases WHERE origin_flag_id = \(flag.id))
-                    RETURNING id
-                    """,
+                for caseID in try await FlagStore.openCase(
+                    workerID: workerID,
+                    flagID: flag.id,
+                    grounds: flag.category,
+                    statement: "Opened by the system: \(flag.sourceName) reported \(flag.category) (\(flag.status), severity \(flag.severity)) on "
+                        + "\(flag.occurredOn), reference \(flag.reference).",
+                    policyVersion: "flags-v\(policy.version)",
+                    on: connection,
                     logger: logger
-                )
-                for try await caseID in rows.decode(UUID.self) {
-                    try await connection.query(
-                        """
-                        INSERT INTO case_events (case_id, actor_kind, command, from_state, to_state, reason)
-                        VALUES (\(caseID), 'system', 'submit', 'none', 'submitted', \("Flag \(flag.id.text) met the policy's threshold for a case."))
-                        """,
+                ) {
+                    try await FlagStore.recordSystemSubmission(
+                        caseID: caseID,
+                        reason: "Flag \(flag.id.text) met the policy's threshold for a case.",
+                        on: connection,
                         logger: logger
                     )
                     try await AuditStore.append(
@@ -567,12 +552,12 @@ public struct FlagService: Sendable {
                     )
                 }
             }
-            try await GradeQueue.enqueue(workerID, reason: "flag", on: connection, logger: logger)
+            try await GradeStore.enqueue(workerID, reason: "flag", on: connection, logger: logger)
         }
     }
 
     /// Flags received before a file existed attach to it when she is registered (also in bulk).
-    public func attachOnRegistration(_ workerIDs: [UUID], caller: Caller, on connection: PostgresConnection, logger: Logger) async throws {
+    public func attachOnRegistration(_ workerIDs: [UUID], caller: Caller, on connection: DatabaseConnection, logger: Logger) async throws {
         let attached = try await FlagStore.attach(workerIDs: workerIDs, on: connection, logger: logger)
         for id in attached {
             try await AuditStore.append(caller.event("flag.attached", "flag", id), on: connection, logger: logger)
@@ -622,25 +607,21 @@ public struct FlagService: Sendable {
             guard let flag = try await FlagStore.flags(ids: [flagID], on: connection, logger: logger).first, flag.workerID == worker else {
                 throw RegistryError.notFound("Flag")
             }
-            do {
-                let rows = try await connection.query(
-                    """
-                    INSERT INTO flag_disputes (flag_id, worker_id, raised_by, reason) VALUES (\(flagID), \(worker), \(user), \(text)) RETURNING id
-                    """,
-                    logger: logger
-                )
-                var id: UUID?
-                for try await value in rows.decode(UUID.self) { id = value }
-                guard let id else { throw RegistryError.notFound("Flag") }
-                try await AuditStore.append(
-                    caller.event("flag.disputed", "flag", flagID, ["dispute": .string(id.text)]),
-                    on: connection,
-                    logger: logger
-                )
-                return id
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-                throw RegistryError(.conflict, code: "dispute_open", message: "A dispute about this flag is already open.")
-            }
+            let created = try await FlagStore.createDispute(
+                flagID: flagID,
+                workerID: worker,
+                raisedBy: user,
+                reason: text,
+                on: connection,
+                logger: logger
+            )
+            guard let id = created else { throw RegistryError.notFound("Flag") }
+            try await AuditStore.append(
+                caller.event("flag.disputed", "flag", flagID, ["dispute": .string(id.text)]),
+                on: connection,
+                logger: logger
+            )
+            return id
         }
     }
 
@@ -658,13 +639,7 @@ public struct FlagService: Sendable {
         guard caller.principal.role == .worker, let worker = caller.workerUUID else { throw RegistryError.forbidden }
         return try await database.withConnection { connection in
             var result: [OwnFlagDispute] = []
-            for try await (id, flag, status, note, created) in try await connection.query(
-                """
-                SELECT id, flag_id, status, note, created_at FROM flag_disputes WHERE worker_id = \(worker)
-                ORDER BY created_at DESC LIMIT 500
-                """,
-                logger: logger
-            ).decode((UUID, UUID, String, String?, Date).self) {
+            for (id, flag, status, note, created) in try await FlagStore.disputes(workerID: worker, on: connection, logger: logger) {
                 result.append(OwnFlagDispute(id: id, flagID: flag, status: status, note: note, createdAt: created))
             }
             return result
@@ -690,14 +665,11 @@ public struct FlagService: Sendable {
     public func disputes(openOnly: Bool, logger: Logger) async throws -> [FlagDispute] {
         try await database.withConnection { connection in
             var result: [FlagDispute] = []
-            for try await (id, flag, worker, source, ref, category, flagStatus, reason, status, note, created) in try await connection.query(
-                """
-                SELECT d.id, d.flag_id, d.worker_id, s.name, f.source_ref, f.category, f.status, d.reason, d.status, d.note, d.created_at
-                FROM flag_disputes d JOIN flags f ON f.id = d.flag_id JOIN integration_sources s ON s.id = f.source_id
-                WHERE (NOT \(openOnly) OR d.status = 'open') ORDER BY d.created_at LIMIT 500
-                """,
+            for (id, flag, worker, source, ref, category, flagStatus, reason, status, note, created) in try await FlagStore.disputes(
+                openOnly: openOnly,
+                on: connection,
                 logger: logger
-            ).decode((UUID, UUID, UUID, String, String, String, String, String, String, String?, Date).self) {
+            ) {
                 result.append(
                     FlagDispute(
                         id: id,
@@ -732,23 +704,11 @@ public struct FlagService: Sendable {
         guard let admin = caller.userUUID else { throw RegistryError.forbidden }
         let note = try Input.text(note, field: "note", max: 2000)!
         try await database.transaction(logger: logger) { connection in
-            var flagID: UUID?
-            var current: String?
-            for try await (flag, status) in try await connection.query(
-                "SELECT flag_id, status FROM flag_disputes WHERE id = \(id) FOR UPDATE",
-                logger: logger
-            ).decode((UUID, String).self) {
-                flagID = flag
-                current = status
+            guard case let (flagID, current)? = try await FlagStore.lockDispute(id, on: connection, logger: logger) else {
+                throw RegistryError.notFound("Dispute")
             }
-            guard let flagID else { throw RegistryError.notFound("Dispute") }
             guard current == "open" else { throw RegistryError(.conflict, code: "dispute_decided", message: "This dispute was already answered.") }
-            try await connection.query(
-                """
-                UPDATE flag_disputes SET status = \(outcome), note = \(note), decided_at = now(), decided_by = \(admin) WHERE id = \(id)
-                """,
-                logger: logger
-            )
+            try await FlagStore.decideDispute(id, status: outcome, note: note, by: admin, on: connection, logger: logger)
             if outcome == "retraction_requested", let flag = try await FlagStore.flags(ids: [flagID], on: connection, logger: logger).first {
                 try await NotificationStore.enqueue(
                     channel: "email",

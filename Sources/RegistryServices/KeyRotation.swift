@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import PostgresNIO
+import NIOCore
 import RegistryDomain
 import RegistrySecurity
 import RegistryStorage
@@ -31,27 +31,9 @@ public struct KeyRotation: Sendable {
         let version = Int16(keys.currentSealingVersion)
         // ID numbers, bound to their row.
         try await resealTable(
+            .workerIDs(keyVersion: version),
             batch: batch,
             logger: logger,
-            read: { after, connection in
-                var rows: [Sealed] = []
-                for try await (id, cipher) in try await connection.query(
-                    """
-                    SELECT id, id_ciphertext FROM workers WHERE id > \(after) ORDER BY id LIMIT \(batch) FOR UPDATE
-                    """,
-                    logger: logger
-                ).decode((UUID, Data).self) { rows.append(Sealed(id: id, place: SealedPlace.workerID(id), cipher: cipher)) }
-                return rows
-            },
-            write: { ids, ciphers, connection in
-                try await connection.query(
-                    """
-                    UPDATE workers w SET id_ciphertext = v.cipher, id_key_version = \(version)
-                    FROM unnest(\(ids)::uuid[], \(ciphers)::bytea[]) AS v(id, cipher) WHERE w.id = v.id
-                    """,
-                    logger: logger
-                )
-            },
             counted: { examined, changed in
                 summary.examined += examined
                 summary.workers += changed
@@ -60,30 +42,9 @@ public struct KeyRotation: Sendable {
         )
         // Flag narratives, bound to their source and reference.
         try await resealTable(
+            .flagNarratives,
             batch: batch,
             logger: logger,
-            read: { after, connection in
-                var rows: [Sealed] = []
-                for try await (id, source, reference, cipher) in try await connection.query(
-                    """
-                    SELECT id, source_id, source_ref, narrative_enc FROM flags WHERE id > \(after) AND narrative_enc IS NOT NULL
-                    ORDER BY id LIMIT \(batch) FOR UPDATE
-                    """,
-                    logger: logger
-                ).decode((UUID, UUID, String, Data).self) {
-                    rows.append(Sealed(id: id, place: SealedPlace.flagNarrative(sourceID: source, reference: reference), cipher: cipher))
-                }
-                return rows
-            },
-            write: { ids, ciphers, connection in
-                try await connection.query(
-                    """
-                    UPDATE flags f SET narrative_enc = v.cipher FROM unnest(\(ids)::uuid[], \(ciphers)::bytea[]) AS v(id, cipher)
-                    WHERE f.id = v.id
-                    """,
-                    logger: logger
-                )
-            },
             counted: { examined, changed in
                 summary.examined += examined
                 summary.narratives += changed
@@ -93,17 +54,11 @@ public struct KeyRotation: Sendable {
         // Integration secrets: few.
         summary.secrets = try await database.transaction(logger: logger) { connection in
             var changed = 0
-            var rows: [(UUID, String, Data)] = []
-            for try await row in try await connection.query(
-                """
-                SELECT id, name, signing_secret_enc FROM integration_sources WHERE signing_secret_enc IS NOT NULL FOR UPDATE
-                """,
-                logger: logger
-            ).decode((UUID, String, Data).self) { rows.append(row) }
+            let rows = try await KeyRotationStore.sourceSecrets(on: connection, logger: logger)
             for (id, name, cipher) in rows where !keys.isCurrent(Array(cipher)) {
                 let place = SealedPlace.sourceSecret(name: name)
                 let resealed = Data(keys.seal(try keys.open(Array(cipher), context: place), context: place))
-                try await connection.query("UPDATE integration_sources SET signing_secret_enc = \(resealed) WHERE id = \(id)", logger: logger)
+                try await KeyRotationStore.setSourceSecret(id, resealed, on: connection, logger: logger)
                 changed += 1
             }
             try await AuditStore.append(
@@ -132,26 +87,48 @@ public struct KeyRotation: Sendable {
         var cipher: Data
     }
 
-    /// Walks one table by id, a batch per transaction: `read` gives the batch after an id (locked),
-    /// the values not sealed under the current version are re-sealed for their place, and `write`
-    /// stores them; `counted` hears how many rows were read and how many changed.
+    /// The sealed values re-sealed table by table, in batches.
+    enum SealedColumn {
+        /// Workers' ID numbers, stored with the key version that sealed them.
+        case workerIDs(keyVersion: Int16)
+        case flagNarratives
+    }
+
+    /// Walks one table by id, a batch per transaction: the batch after an id is read (locked),
+    /// the values not sealed under the current version are re-sealed for their place and
+    /// stored; `counted` hears how many rows were read and how many changed.
     func resealTable(
+        _ column: SealedColumn,
         batch: Int,
         logger: Logger,
-        read: (UUID, PostgresConnection) async throws -> [Sealed],
-        write: ([UUID], [ByteBuffer], PostgresConnection) async throws -> Void,
         counted: (Int, Int) -> Void
     ) async throws {
         var last = UUID(uuidString: "00000000-0000-0000-0000-000000000000")!
         while true {
             let (rows, changed) = try await database.transaction(logger: logger) { connection -> ([Sealed], Int) in
-                let rows = try await read(last, connection)
+                let rows: [Sealed]
+                switch column {
+                case .workerIDs:
+                    rows = try await KeyRotationStore.workerIDs(after: last, limit: batch, on: connection, logger: logger).map {
+                        Sealed(id: $0.id, place: SealedPlace.workerID($0.id), cipher: $0.cipher)
+                    }
+                case .flagNarratives:
+                    rows = try await KeyRotationStore.flagNarratives(after: last, limit: batch, on: connection, logger: logger).map {
+                        Sealed(id: $0.id, place: SealedPlace.flagNarrative(sourceID: $0.sourceID, reference: $0.reference), cipher: $0.cipher)
+                    }
+                }
                 let stale = rows.filter { !keys.isCurrent(Array($0.cipher)) }
                 if !stale.isEmpty {
                     let ciphers = try stale.map {
                         ByteBuffer(bytes: keys.seal(try keys.open(Array($0.cipher), context: $0.place), context: $0.place))
                     }
-                    try await write(stale.map(\.id), ciphers, connection)
+                    let ids = stale.map(\.id)
+                    switch column {
+                    case .workerIDs(let version):
+                        try await KeyRotationStore.setWorkerIDs(ids, ciphers: ciphers, keyVersion: version, on: connection, logger: logger)
+                    case .flagNarratives:
+                        try await KeyRotationStore.setFlagNarratives(ids, ciphers: ciphers, on: connection, logger: logger)
+                    }
                 }
                 return (rows, stale.count)
             }
@@ -164,12 +141,7 @@ public struct KeyRotation: Sendable {
     /// How many ID numbers each key version seals (a version with none left can be retired).
     public func versions(logger: Logger) async throws -> [Int: Int] {
         var result: [Int: Int] = [:]
-        for try await (version, count) in try await database.query(
-            """
-            SELECT id_key_version, count(*)::int8 FROM workers GROUP BY id_key_version
-            """,
-            logger: logger
-        ).decode((Int16, Int64).self) { result[Int(version)] = Int(count) }
+        for (version, count) in try await KeyRotationStore.idKeyVersions(database: database, logger: logger) { result[Int(version)] = Int(count) }
         return result
     }
 }

@@ -69,7 +69,7 @@ public struct WorkerService: Sendable {
                 logger: logger
             )
             try await flags.attachOnRegistration([id], caller: caller, on: connection, logger: logger)
-            try await GradeQueue.enqueue(id, reason: "registered", on: connection, logger: logger)
+            try await GradeStore.enqueue(id, reason: "registered", on: connection, logger: logger)
             return id
         }
     }
@@ -275,7 +275,7 @@ public struct WorkerService: Sendable {
                 throw RegistryError(.conflict, code: "no_open_tenure", message: "Your agency has no open tenure for this worker.")
             }
             let result = try await body(connection, tenure.id, agency.id, user)
-            try await GradeQueue.enqueue(workerID, reason: "file_changed", on: connection, logger: logger)
+            try await GradeStore.enqueue(workerID, reason: "file_changed", on: connection, logger: logger)
             return result
         }
     }

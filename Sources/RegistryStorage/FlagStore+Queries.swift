@@ -1,0 +1,197 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RegistryDomain
+
+/// The flags' effects (interim suspensions, system-opened cases) and the workers' disputes about
+/// their flags.
+extension FlagStore {
+    // MARK: Effects
+
+    /// Opens an interim suspension for the flag unless one is open; returns the new suspension's id
+    /// (none when one was open already).
+    public static func openSuspension(
+        workerID: UUID,
+        flagID: UUID,
+        reason: String,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [UUID] {
+        let rows = try await connection.query(
+            """
+            INSERT INTO suspensions (worker_id, flag_id, reason)
+            SELECT \(workerID), \(flagID), \(reason)
+            WHERE NOT EXISTS (SELECT 1 FROM suspensions WHERE flag_id = \(flagID) AND lifted_at IS NULL)
+            RETURNING id
+            """,
+            logger: logger
+        )
+        var ids: [UUID] = []
+        for try await id in rows.decode(UUID.self) { ids.append(id) }
+        return ids
+    }
+
+    /// An active worker becomes suspended.
+    public static func markSuspended(_ workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("UPDATE workers SET status = 'suspended' WHERE id = \(workerID) AND status = 'active'", logger: logger)
+    }
+
+    /// Lifts the flag's suspensions in force; returns their ids.
+    public static func liftSuspensions(flagID: UUID, reason: String, on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
+        let rows = try await connection.query(
+            """
+            UPDATE suspensions SET lifted_at = now(), lift_reason = \(reason)
+            WHERE flag_id = \(flagID) AND lifted_at IS NULL RETURNING id
+            """,
+            logger: logger
+        )
+        var ids: [UUID] = []
+        for try await id in rows.decode(UUID.self) { ids.append(id) }
+        return ids
+    }
+
+    /// A suspended worker is active again once no suspension of hers is in force.
+    public static func reactivateIfUnsuspended(_ workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            UPDATE workers SET status = 'active' WHERE id = \(workerID) AND status = 'suspended'
+              AND NOT EXISTS (SELECT 1 FROM suspensions WHERE worker_id = \(workerID) AND lifted_at IS NULL)
+            """,
+            logger: logger
+        )
+    }
+
+    /// Opens a revocation case for the flag unless one was opened for it; returns the new case's id
+    /// (none when the flag already has its case).
+    public static func openCase(
+        workerID: UUID,
+        flagID: UUID,
+        grounds: String,
+        statement: String,
+        policyVersion: String,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [UUID] {
+        let rows = try await connection.query(
+            """
+            INSERT INTO cases (worker_id, requester_kind, origin_flag_id, grounds, statement, policy_version)
+            SELECT \(workerID), 'system', \(flagID), \(grounds),
+                   \(statement),
+                   \(policyVersion)
+            WHERE NOT EXISTS (SELECT 1 FROM cases WHERE origin_flag_id = \(flagID))
+            RETURNING id
+            """,
+            logger: logger
+        )
+        var ids: [UUID] = []
+        for try await id in rows.decode(UUID.self) { ids.append(id) }
+        return ids
+    }
+
+    /// The system's submission of a case it opened, as the case's first event.
+    public static func recordSystemSubmission(caseID: UUID, reason: String, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            INSERT INTO case_events (case_id, actor_kind, command, from_state, to_state, reason)
+            VALUES (\(caseID), 'system', 'submit', 'none', 'submitted', \(reason))
+            """,
+            logger: logger
+        )
+    }
+
+    // MARK: Disputes
+
+    /// A worker disputes one of her flags; returns the dispute's id. One open dispute per flag.
+    public static func createDispute(
+        flagID: UUID,
+        workerID: UUID,
+        raisedBy: UUID,
+        reason: String,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> UUID? {
+        do {
+            let rows = try await connection.query(
+                """
+                INSERT INTO flag_disputes (flag_id, worker_id, raised_by, reason) VALUES (\(flagID), \(workerID), \(raisedBy), \(reason)) RETURNING id
+                """,
+                logger: logger
+            )
+            var id: UUID?
+            for try await value in rows.decode(UUID.self) { id = value }
+            return id
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw RegistryError(.conflict, code: "dispute_open", message: "A dispute about this flag is already open.")
+        }
+    }
+
+    /// A worker's flag disputes, newest first (at most 500).
+    public static func disputes(
+        workerID: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [(id: UUID, flagID: UUID, status: String, note: String?, createdAt: Date)] {
+        var rows: [(id: UUID, flagID: UUID, status: String, note: String?, createdAt: Date)] = []
+        for try await row in try await connection.query(
+            """
+            SELECT id, flag_id, status, note, created_at FROM flag_disputes WHERE worker_id = \(workerID)
+            ORDER BY created_at DESC LIMIT 500
+            """,
+            logger: logger
+        ).decode((UUID, UUID, String, String?, Date).self) {
+            rows.append(row)
+        }
+        return rows
+    }
+
+    public typealias DisputeRow = (
+        id: UUID, flagID: UUID, workerID: UUID, source: String, reference: String, category: String, flagStatus: String,
+        reason: String, status: String, note: String?, createdAt: Date
+    )
+
+    /// Flag disputes with their flag and its source, oldest first (at most 500), only the open
+    /// ones when `openOnly`.
+    public static func disputes(openOnly: Bool, on connection: PostgresConnection, logger: Logger) async throws -> [DisputeRow] {
+        var rows: [DisputeRow] = []
+        for try await row in try await connection.query(
+            """
+            SELECT d.id, d.flag_id, d.worker_id, s.name, f.source_ref, f.category, f.status, d.reason, d.status, d.note, d.created_at
+            FROM flag_disputes d JOIN flags f ON f.id = d.flag_id JOIN integration_sources s ON s.id = f.source_id
+            WHERE (NOT \(openOnly) OR d.status = 'open') ORDER BY d.created_at LIMIT 500
+            """,
+            logger: logger
+        ).decode((UUID, UUID, UUID, String, String, String, String, String, String, String?, Date).self) {
+            rows.append(row)
+        }
+        return rows
+    }
+
+    /// A dispute's flag and status, the dispute locked; nil when there is no such dispute.
+    public static func lockDispute(_ id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> (flagID: UUID, status: String)? {
+        var found: (flagID: UUID, status: String)?
+        for try await row in try await connection.query(
+            "SELECT flag_id, status FROM flag_disputes WHERE id = \(id) FOR UPDATE",
+            logger: logger
+        ).decode((UUID, String).self) {
+            found = row
+        }
+        return found
+    }
+
+    /// Records an administrator's answer to a dispute.
+    public static func decideDispute(
+        _ id: UUID,
+        status: String,
+        note: String,
+        by admin: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
+            UPDATE flag_disputes SET status = \(status), note = \(note), decided_at = now(), decided_by = \(admin) WHERE id = \(id)
+            """,
+            logger: logger
+        )
+    }
+}
