@@ -181,21 +181,27 @@ public struct FlagImport: Sendable {
             summary.rejectedLines = rejected.sorted { $0.line < $1.line }
             let digest = Data(hasher.finalize()).hex
             try await FlagImportStore.begin(on: connection, logger: logger)
-            try await AuditStore.append(
-                Caller.system.event(
-                    "flag.file_imported",
-                    "integration_source",
-                    source.id,
-                    [
-                        "file_sha256": .string(digest), "lines": .int(summary.lines), "created": .int(summary.created),
-                        "updated": .int(summary.updated),
-                        "unchanged": .int(summary.unchanged), "rejected": .int(summary.rejected),
-                    ]
-                ),
-                on: connection,
-                logger: logger
-            )
-            try await FlagImportStore.commit(on: connection, logger: logger)
+            do {
+                try await AuditStore.append(
+                    Caller.system.event(
+                        "flag.file_imported",
+                        "integration_source",
+                        source.id,
+                        [
+                            "file_sha256": .string(digest), "lines": .int(summary.lines), "created": .int(summary.created),
+                            "updated": .int(summary.updated),
+                            "unchanged": .int(summary.unchanged), "rejected": .int(summary.rejected),
+                        ]
+                    ),
+                    on: connection,
+                    logger: logger
+                )
+                try await FlagImportStore.commit(on: connection, logger: logger)
+            } catch {
+                // The connection goes back to the pool: never with a transaction left open.
+                try? await FlagImportStore.rollback(on: connection, logger: logger)
+                throw error
+            }
             try await FlagImportStore.clearStaging(on: connection, logger: logger)
             return summary
         }
