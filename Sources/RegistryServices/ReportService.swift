@@ -113,9 +113,42 @@ public struct ReportService: Sendable {
         public var tenures: [Tenure]
         public var engagements: Engagements
         public var reviews: Reviews
-        public var flags: [ReportStore.FlagSummary]
-        public var standing: ReportStore.Standing
+        public var flags: [Flag]
+        public var standing: Standing
         public var generatedAt: Date
+
+        /// A flag as the report shows it (never its narrative). The report's own type: the signed
+        /// document's format does not follow the storage rows.
+        public struct Flag: Sendable, Codable, Equatable {
+            public var source: String
+            public var sourceKind: String
+            public var category: String
+            public var occurredOn: String
+            public var status: String
+
+            init(_ f: ReportStore.FlagSummary) {
+                self.source = f.source
+                self.sourceKind = f.sourceKind
+                self.category = f.category
+                self.occurredOn = f.occurredOn
+                self.status = f.status
+            }
+        }
+
+        /// Whether she is barred or suspended now, and since when.
+        public struct Standing: Sendable, Codable, Equatable {
+            public var revoked: Bool
+            public var revokedSince: Date?
+            public var suspended: Bool
+            public var suspendedSince: Date?
+
+            init(_ s: ReportStore.Standing) {
+                self.revoked = s.revoked
+                self.revokedSince = s.revokedSince
+                self.suspended = s.suspended
+                self.suspendedSince = s.suspendedSince
+            }
+        }
     }
 
     /// Who may read: an employer with a redeemed consent or a confirmed engagement; the agency in
@@ -299,8 +332,8 @@ public struct ReportService: Sendable {
                     )
                 }
             ),
-            flags: try await ReportStore.flags(workerID, on: connection, logger: logger),
-            standing: try await ReportStore.standing(workerID, on: connection, logger: logger),
+            flags: try await ReportStore.flags(workerID, on: connection, logger: logger).map(Report.Flag.init),
+            standing: Report.Standing(try await ReportStore.standing(workerID, on: connection, logger: logger)),
             generatedAt: Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
         )
     }
