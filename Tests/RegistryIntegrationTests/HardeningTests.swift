@@ -901,7 +901,7 @@ struct HardeningTests {
         return b
     }
 
-    @Test("a multipart form streams to a private temporary file and is parsed from it; a file part is kept once, as bytes")
+    @Test("a multipart form is parsed as it streams in, within the size limit, leaving no temporary file; a file part is kept once, as bytes")
     func multipartFormsStreamToDisk() async throws {
         let router = Router(context: AppRequestContext.self)
         router.add(middleware: ErrorMiddleware())

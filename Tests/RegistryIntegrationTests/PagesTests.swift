@@ -395,6 +395,16 @@ struct PagesTextTests {
         #expect(multipart["file"] == "a.csv")
         #expect(multipart.files["file"]?.first.map { String(decoding: $0.bytes, as: UTF8.self) } == "id_number,full_name\r\n1,王芳\r\n")
         #expect(WebForm.boundary("multipart/form-data; boundary=\"abc\"") == "abc")
+        // However the body arrives in pieces (a delimiter split across them), the parts are the same.
+        for chunk in [1, 3, 7, 64] {
+            let pieces = try WebForm.multipart(Array(body.utf8), boundary: "XyZ", chunk: chunk)
+            #expect(
+                pieces["csrf_token"] == "tok" && pieces.files["file"]?.first?.bytes == multipart.files["file"]?.first?.bytes,
+                "chunks of \(chunk)"
+            )
+        }
+        // A body cut before its closing delimiter is malformed.
+        #expect(throws: RegistryError.self) { try WebForm.multipart(Array(body.utf8.dropLast(12)), boundary: "XyZ") }
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import MultipartKit
 import NIOCore
 import RegistryDomain
 
@@ -43,30 +44,21 @@ struct WebForm: Sendable {
     static func read(_ request: Request, context: AppRequestContext, limit: Int? = nil) async throws -> WebForm {
         let limit = limit ?? context.maxUploadSize
         let tooLarge = RegistryError(.tooLarge, code: "body_too_large", message: "The request body is too large.")
+        let malformed = RegistryError(.badRequest, code: "bad_request", message: "The form is malformed.")
         let contentType = request.headers[.contentType] ?? ""
         if contentType.lowercased().hasPrefix("multipart/form-data") {
-            guard let boundary = Self.boundary(contentType) else {
-                throw RegistryError(.badRequest, code: "bad_request", message: "The form is malformed.")
-            }
-            // A form with files streams to a private temporary file as it arrives (never held
-            // whole in memory), stopping at the limit; it is parsed from the mapped file.
-            let path = NSTemporaryDirectory() + "registry-form-\(UUID().uuidString).part"
-            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
-                let handle = FileHandle(forWritingAtPath: path)
-            else { throw RegistryError(.unavailable, code: "upload_failed", message: "The upload could not be received. Try again.") }
-            defer {
-                try? handle.close()
-                try? FileManager.default.removeItem(atPath: path)
-            }
+            guard let boundary = Self.boundary(contentType) else { throw malformed }
+            // Parsed as it arrives (multipart-kit's streaming parser): only the parts are kept,
+            // and the whole body never exceeds the limit.
+            let parts = MultipartAccumulator(boundary: boundary)
             var size = 0
             for try await buffer in request.body {
                 size += buffer.readableBytes
                 guard size <= limit else { throw tooLarge }
-                try buffer.withUnsafeReadableBytes { try handle.write(contentsOf: Data($0)) }
+                do { try parts.feed(buffer) } catch { throw malformed }
             }
-            try handle.synchronize()
-            let mapped = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-            return try mapped.withUnsafeBytes { try Self.multipart($0, boundary: boundary) }
+            guard parts.complete else { throw malformed }
+            return parts.form
         }
         let buffer: ByteBuffer
         do {
@@ -105,83 +97,82 @@ struct WebForm: Sendable {
         return nil
     }
 
-    /// Parses a `multipart/form-data` body (RFC 7578): parts separated by `--boundary`, each
-    /// with a `Content-Disposition: form-data; name="..."` header.
-    static func multipart<Bytes: RandomAccessCollection>(_ body: Bytes, boundary: String) throws -> WebForm
-    where Bytes.Element == UInt8, Bytes.Index == Int {
-        guard body.startIndex == 0 else { return try multipart(Array(body), boundary: boundary) }
-        let malformed = RegistryError(.badRequest, code: "bad_request", message: "The form is malformed.")
-        let delimiter = Array("--\(boundary)".utf8)
-        var form = WebForm()
-        guard var position = find(delimiter, in: body, from: 0) else { throw malformed }
-        position += delimiter.count
-        while position + 1 < body.count {
-            // "--" after a delimiter ends the body.
-            if body[position] == UInt8(ascii: "-"), body[position + 1] == UInt8(ascii: "-") { break }
-            guard let headerStart = find(Array("\r\n".utf8), in: body, from: position).map({ $0 + 2 }),
-                let headerEnd = find(Array("\r\n\r\n".utf8), in: body, from: headerStart - 2)
-            else { throw malformed }
-            let headers = String(decoding: body[headerStart..<max(headerStart, headerEnd)], as: UTF8.self)
-            let contentStart = headerEnd + 4
-            guard let next = find(Array("\r\n".utf8) + delimiter, in: body, from: contentStart) else { throw malformed }
-            if let name = dispositionName(headers) {
-                if let filename = dispositionParameter("filename", headers) {
-                    // A file is kept once, as bytes; its field's value is its name.
-                    form.append(name, filename)
-                    if !filename.isEmpty {
-                        form.files[name, default: []].append(
-                            Upload(
-                                filename: filename,
-                                contentType: partContentType(headers),
-                                bytes: Array(body[contentStart..<next])
-                            )
-                        )
-                    }
-                } else {
-                    form.append(name, String(decoding: body[contentStart..<next], as: UTF8.self))
-                }
+    /// Parses a whole `multipart/form-data` body, fed to the streaming parser in chunks of
+    /// `chunk` bytes (as a request body arrives).
+    static func multipart(_ bytes: [UInt8], boundary: String, chunk: Int = 64 * 1024) throws -> WebForm {
+        let parts = MultipartAccumulator(boundary: boundary)
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(bytes.count, offset + max(1, chunk))
+            try parts.feed(ByteBuffer(bytes: bytes[offset..<end]))
+            offset = end
+        }
+        guard parts.complete else { throw RegistryError(.badRequest, code: "bad_request", message: "The form is malformed.") }
+        return parts.form
+    }
+
+    /// Adds one part of a multipart form: a file (kept once, as bytes; its field's value is its
+    /// name) or a text value.
+    mutating func addPart(headers: [String: String], body: ByteBuffer) {
+        guard let disposition = headers["content-disposition"], let name = Self.parameter("name", of: disposition) else { return }
+        if let filename = Self.parameter("filename", of: disposition) {
+            append(name, filename)
+            if !filename.isEmpty {
+                files[name, default: []].append(
+                    Upload(
+                        filename: filename,
+                        contentType: headers["content-type"] ?? "application/octet-stream",
+                        bytes: Array(body.readableBytesView)
+                    )
+                )
             }
-            position = next + 2 + delimiter.count
+        } else {
+            append(name, String(decoding: body.readableBytesView, as: UTF8.self))
         }
-        return form
     }
 
-    private static func dispositionName(_ headers: String) -> String? {
-        dispositionParameter("name", headers)
-    }
-
-    private static func partContentType(_ headers: String) -> String {
-        for line in headers.split(separator: "\r\n") where line.lowercased().hasPrefix("content-type:") {
-            return line.dropFirst("content-type:".count).trimmingCharacters(in: .whitespaces)
-        }
-        return "application/octet-stream"
-    }
-
-    private static func dispositionParameter(_ wanted: String, _ headers: String) -> String? {
-        for line in headers.split(separator: "\r\n") where line.lowercased().hasPrefix("content-disposition:") {
-            for parameter in line.split(separator: ";").dropFirst() {
-                let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                if pair.count == 2, pair[0].lowercased() == wanted {
-                    return pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-                }
+    /// `name="value"` from a `Content-Disposition` header value.
+    static func parameter(_ wanted: String, of header: String) -> String? {
+        for parameter in header.split(separator: ";").dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if pair.count == 2, pair[0].lowercased() == wanted {
+                return pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
             }
         }
         return nil
     }
+}
 
-    private static func find<Bytes: RandomAccessCollection>(_ needle: [UInt8], in haystack: Bytes, from start: Int) -> Int?
-    where Bytes.Element == UInt8, Bytes.Index == Int {
-        guard !needle.isEmpty, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
-        var i = max(0, start)
-        let first = needle[0]
-        while i <= haystack.count - needle.count {
-            if haystack[i] == first {
-                var j = 1
-                while j < needle.count && haystack[i + j] == needle[j] { j += 1 }
-                if j == needle.count { return i }
-            }
-            i += 1
+/// Collects the parts multipart-kit's parser reports, and whether the closing delimiter came.
+final class MultipartAccumulator {
+    private let parser: MultipartParser
+    private let closing: [UInt8]
+    private var tail: [UInt8] = []
+    private var headers: [String: String] = [:]
+    private var body = ByteBuffer()
+    private(set) var form = WebForm()
+
+    init(boundary: String) {
+        parser = MultipartParser(boundary: boundary)
+        closing = Array("--\(boundary)--".utf8)
+        parser.onHeader = { [unowned self] name, value in headers[name.lowercased()] = value }
+        parser.onBody = { [unowned self] chunk in body.writeBuffer(&chunk) }
+        parser.onPartComplete = { [unowned self] in
+            form.addPart(headers: headers, body: body)
+            headers = [:]
+            body = ByteBuffer()
         }
-        return nil
+    }
+
+    func feed(_ buffer: ByteBuffer) throws {
+        try parser.execute(buffer)
+        tail = Array((tail + buffer.readableBytesView).suffix(closing.count + 4))
+    }
+
+    /// The body ended with the closing delimiter (optionally followed by a line break).
+    var complete: Bool {
+        var end = tail[...]
+        while let last = end.last, last == UInt8(ascii: "\r") || last == UInt8(ascii: "\n") { end = end.dropLast() }
+        return end.suffix(closing.count).elementsEqual(closing)
     }
 }
