@@ -217,12 +217,26 @@ extension ScaleDemo {
     }
 
     /// argon2id hashes of the demo password with the registry's own hasher, each with its own salt.
+    /// No more run at once than the hasher's gate admits (four per core): past it the hasher
+    /// answers `busy` instead of waiting.
     func hashPasswords(_ password: String, count: Int) async throws -> [String] {
         let hasher = registry.auth.hasher
         return try await withThrowingTaskGroup(of: (Int, String).self) { group in
-            for i in 0..<count { group.addTask { (i, try await hasher.hash(password)) } }
             var hashes = [String](repeating: "", count: count)
-            for try await (i, hash) in group { hashes[i] = hash }
+            var next = 0
+            while next < min(count, hasher.gate.limit) {
+                let i = next
+                group.addTask { (i, try await hasher.hash(password)) }
+                next += 1
+            }
+            while let (i, hash) = try await group.next() {
+                hashes[i] = hash
+                if next < count {
+                    let j = next
+                    group.addTask { (j, try await hasher.hash(password)) }
+                    next += 1
+                }
+            }
             return hashes
         }
     }
