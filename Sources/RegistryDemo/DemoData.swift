@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
 import RegistryServices
@@ -177,14 +176,7 @@ public enum DemoData {
     public static let workerPhone = "13800138003"
 
     static func lastCode(_ registry: Registry, template: String = "transfer_consent_code", logger: Logger) async throws -> String? {
-        let rows = try await registry.database.query(
-            """
-            SELECT payload->>'code' FROM notifications WHERE template = \(template) AND sent_at IS NULL ORDER BY id DESC LIMIT 1
-            """,
-            logger: logger
-        )
-        for try await code in rows.decode(String?.self) { return code }
-        return nil
+        try await NotificationStore.lastUnsentCode(template: template, database: registry.database, logger: logger)
     }
 
     public struct Summary: Sendable {

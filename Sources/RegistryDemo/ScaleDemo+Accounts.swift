@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
 import RegistryServices
@@ -137,24 +136,27 @@ extension ScaleDemo {
         let usccs = agencies.map { DemoPeople.uscc(region: $0.region, &rng) }
         let contactPhones = agencies.map { _ in DemoPeople.mobile(&rng) }
         let sources: (UUID, UUID) = try await database.transaction(logger: logger) { connection in
-            try await connection.query(
-                """
-                INSERT INTO agencies (id, name, uscc, region_code, contact_name, contact_phone, contact_email, status, applied_at, decided_at, decided_by)
-                SELECT id, name, uscc, region, contact, phone, email, 'approved', applied::date + time '10:00', applied::date + 3 + time '15:00', \(adminUUID)
-                FROM unnest(\(agencies.map(\.id))::uuid[], \(agencies.map(\.name))::text[],
-                            \(usccs)::text[], \(agencies.map(\.region))::text[], \(contactNames)::text[], \(contactPhones)::text[],
-                            \(agencies.map { $0.staffEmails[0] })::text[], \(agencies.map { $0.appliedOn.iso })::text[])
-                    AS a(id, name, uscc, region, contact, phone, email, applied)
-                """,
+            try await ScaleDataStore.insertAgencies(
+                ids: agencies.map(\.id),
+                names: agencies.map(\.name),
+                usccs: usccs,
+                regions: agencies.map(\.region),
+                contactNames: contactNames,
+                contactPhones: contactPhones,
+                contactEmails: agencies.map { $0.staffEmails[0] },
+                applied: agencies.map { $0.appliedOn.iso },
+                decidedBy: adminUUID,
+                on: connection,
                 logger: logger
             )
-            try await connection.query(
-                """
-                INSERT INTO users (id, role, email, display_name, password_hash, status, agency_id, created_at, password_changed_at)
-                SELECT id, 'agency_staff', email, name, hash, 'active', agency, created::date + time '10:00', created::date + time '10:00'
-                FROM unnest(\(staffIDs)::uuid[], \(staffEmails)::text[], \(staffNames)::text[], \(staffHashes)::text[], \(staffAgencies)::uuid[],
-                            \(staffCreated)::text[]) AS s(id, email, name, hash, agency, created)
-                """,
+            try await ScaleDataStore.insertStaff(
+                ids: staffIDs,
+                emails: staffEmails,
+                names: staffNames,
+                passwordHashes: staffHashes,
+                agencies: staffAgencies,
+                created: staffCreated,
+                on: connection,
                 logger: logger
             )
             let police = try await IntegrationStore.createSource(
@@ -215,12 +217,26 @@ extension ScaleDemo {
     }
 
     /// argon2id hashes of the demo password with the registry's own hasher, each with its own salt.
+    /// No more run at once than the hasher's gate admits (four per core): past it the hasher
+    /// answers `busy` instead of waiting.
     func hashPasswords(_ password: String, count: Int) async throws -> [String] {
         let hasher = registry.auth.hasher
         return try await withThrowingTaskGroup(of: (Int, String).self) { group in
-            for i in 0..<count { group.addTask { (i, try await hasher.hash(password)) } }
             var hashes = [String](repeating: "", count: count)
-            for try await (i, hash) in group { hashes[i] = hash }
+            var next = 0
+            while next < min(count, hasher.gate.limit) {
+                let i = next
+                group.addTask { (i, try await hasher.hash(password)) }
+                next += 1
+            }
+            while let (i, hash) = try await group.next() {
+                hashes[i] = hash
+                if next < count {
+                    let j = next
+                    group.addTask { (j, try await hasher.hash(password)) }
+                    next += 1
+                }
+            }
             return hashes
         }
     }
@@ -231,19 +247,16 @@ extension ScaleDemo {
         let hashes = plan.employerHashes
         let k = plan.benchEmployers
         if k > 0 {
-            try await database.transaction(logger: logger) { connection in
-                try await connection.query(
-                    """
-                    INSERT INTO users (id, role, email, phone, display_name, password_hash, status, household_name, region_code, created_at, password_changed_at)
-                    SELECT md5(\(plan.seedText) || ':e:' || n)::uuid, 'employer', 'employer' || n || \(plan.tag) || '@scale.demo.local',
-                           \(plan.employerPhonePrefix) || lpad(n::text, 7, '0'), s || '女士', hash, 'active', s || '女士家', \(plan.agencies[0].region),
-                           now() - interval '400 days', now() - interval '400 days'
-                    FROM (SELECT n, hash, (\(DemoPeople.surnames)::text[])[1 + (n % \(DemoPeople.surnames.count))::int] AS s
-                          FROM unnest(\((0..<k).map { $0 + 1 })::int8[], \(hashes)::text[]) AS u(n, hash)) AS e
-                    """,
-                    logger: logger
-                )
-            }
+            try await ScaleDataStore.insertEmployersWithPassword(
+                passwordHashes: hashes,
+                seedText: plan.seedText,
+                tag: plan.tag,
+                phonePrefix: plan.employerPhonePrefix,
+                region: plan.agencies[0].region,
+                surnames: DemoPeople.surnames,
+                database: database,
+                logger: logger
+            )
             report(k)
         }
         let chunk = 100_000
@@ -252,20 +265,16 @@ extension ScaleDemo {
         _ = try await parallel(chunks) { c in
             let lo = k + 1 + c * chunk
             let hi = min(options.employers, lo + chunk - 1)
-            try await database.transaction(logger: logger) { connection in
-                try await connection.query(
-                    """
-                    INSERT INTO users (id, role, phone, display_name, status, household_name, region_code, created_at)
-                    SELECT md5(\(plan.seedText) || ':e:' || n)::uuid, 'employer', \(plan.employerPhonePrefix) || lpad(n::text, 7, '0'),
-                           s || t, 'active', s || t || '家', (\(regions)::text[])[1 + floor(random() * \(regions.count))::int],
-                           now() - make_interval(days => floor(random() * 3000)::int, mins => floor(random() * 1440)::int)
-                    FROM (SELECT n, (\(DemoPeople.surnames)::text[])[1 + floor(random() * \(DemoPeople.surnames.count))::int] AS s,
-                                 CASE WHEN n % 3 = 0 THEN '先生' ELSE '女士' END AS t
-                          FROM generate_series(\(lo), \(hi)) AS n) AS e
-                    """,
-                    logger: logger
-                )
-            }
+            try await ScaleDataStore.insertEmployers(
+                lo,
+                through: hi,
+                seedText: plan.seedText,
+                phonePrefix: plan.employerPhonePrefix,
+                surnames: DemoPeople.surnames,
+                regions: regions,
+                database: database,
+                logger: logger
+            )
             report(hi - lo + 1)
         }
         return options.employers
@@ -275,17 +284,14 @@ extension ScaleDemo {
     func insertWorkerAccounts(_ plan: Plan) async throws -> Int {
         guard !plan.benchWorkers.isEmpty else { return 0 }
         let w = plan.benchWorkers
-        try await database.transaction(logger: logger) { connection in
-            try await connection.query(
-                """
-                INSERT INTO users (role, phone, display_name, password_hash, status, worker_id, created_at, password_changed_at)
-                SELECT 'worker', phone, name, hash, 'active', worker, now() - interval '30 days', now() - interval '30 days'
-                FROM unnest(\(w.map(\.id))::uuid[], \(w.map(\.phone))::text[], \(w.map(\.name))::text[],
-                            \(Array(plan.benchWorkerHashes.prefix(w.count)))::text[]) AS u(worker, phone, name, hash)
-                """,
-                logger: logger
-            )
-        }
+        try await ScaleDataStore.insertWorkerAccounts(
+            workers: w.map(\.id),
+            phones: w.map(\.phone),
+            names: w.map(\.name),
+            passwordHashes: Array(plan.benchWorkerHashes.prefix(w.count)),
+            database: database,
+            logger: logger
+        )
         return w.count
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import NIOCore
-import PostgresNIO
 import RegistryDomain
 import RegistryServices
 import RegistryStorage
@@ -52,37 +51,23 @@ extension ScaleDemo {
                 var ids: [UUID] = []
                 for (source, refs) in [(plan.policeSource, chunk.filter(\.police)), (plan.bureauSource, chunk.filter { !$0.police })]
                 where !refs.isEmpty {
-                    let rows = try await connection.query(
-                        """
-                        SELECT id FROM flags WHERE source_id = \(source) AND source_ref = ANY(\(refs.map(\.reference))::text[]) AND worker_id IS NOT NULL
-                        """,
+                    ids += try await ScaleDataStore.matchedFlagIDs(
+                        source: source,
+                        references: refs.map(\.reference),
+                        on: connection,
                         logger: logger
                     )
-                    for try await id in rows.decode(UUID.self) { ids.append(id) }
                 }
                 try await registry.flags.applyEffects(ids, caller: .system, on: connection, logger: logger)
             }
         }
         let sources = [plan.policeSource, plan.bureauSource]
-        let suspensions = try await countRows(
-            """
-            SELECT count(*)::int8 FROM suspensions s JOIN flags f ON f.id = s.flag_id WHERE f.source_id = ANY(\(sources)::uuid[])
-            """
-        )
-        let cases = try await countRows(
-            """
-            SELECT count(*)::int8 FROM cases c JOIN flags f ON f.id = c.origin_flag_id WHERE f.source_id = ANY(\(sources)::uuid[])
-            """
-        )
+        let suspensions = try await ScaleDataStore.countSuspensions(sources: sources, database: database, logger: logger)
+        let cases = try await ScaleDataStore.countCases(sources: sources, database: database, logger: logger)
         return [
             "flags": options.flags, "flags matched to a file": matched, "suspensions (automatic)": suspensions,
             "cases (opened by the system)": cases,
         ]
-    }
-
-    func countRows(_ query: PostgresQuery) async throws -> Int {
-        for try await n in try await database.query(query, logger: logger).decode(Int64.self) { return Int(n) }
-        return 0
     }
 
     static func flagBatches(_ range: Range<Int>, batch: Int) -> [Range<Int>] {
@@ -165,35 +150,7 @@ extension ScaleDemo {
             }
         }
         let source = police ? plan.policeSource : plan.bureauSource
-        try await database.transaction(logger: logger) { connection in
-            try await connection.query(
-                """
-                CREATE TEMP TABLE IF NOT EXISTS scale_flag_staging (
-                    line int8 NOT NULL, ref text NOT NULL, blind bytea NOT NULL, category text NOT NULL, severity int2 NOT NULL,
-                    status text NOT NULL, occurred date NOT NULL, expires date, narrative bytea, hash bytea NOT NULL) ON COMMIT DELETE ROWS
-                """,
-                logger: logger
-            )
-            try await connection.copyFrom(table: "scale_flag_staging", logger: logger) { writer in try await writer.write(buffer) }
-            try await connection.query("ANALYZE scale_flag_staging", logger: logger)
-            let rows = try await connection.query(
-                """
-                WITH ins AS (
-                    INSERT INTO flags (source_id, source_ref, id_blind_index, worker_id, category, severity, status, occurred_on, expires_on,
-                                       narrative_enc, content_hash, received_at, updated_at)
-                    SELECT \(source), s.ref, s.blind, w.id, s.category, s.severity, s.status, s.occurred, s.expires, s.narrative, s.hash,
-                           s.received, s.received
-                    FROM (SELECT *, least(now(), (occurred + 1 + floor(random() * 30)::int + time '09:00')::timestamptz) AS received
-                          FROM scale_flag_staging) AS s
-                    LEFT JOIN workers w ON w.id_blind_index = s.blind
-                    RETURNING worker_id
-                )
-                SELECT count(worker_id) FROM ins
-                """,
-                logger: logger
-            )
-            for try await n in rows.decode(Int64.self) { out.matched = Int(n) }
-        }
+        out.matched = try await ScaleDataStore.insertFlags(buffer, source: source, database: database, logger: logger)
         return out
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import PostgresNIO
 import RegistryDomain
 import RegistryServices
 import RegistryStorage
@@ -10,16 +9,7 @@ extension ScaleDemo {
     /// (`GradingService.regrade`, as `registry regrade --all` uses), in batches of 1000 on several
     /// sessions; then the queue the flag effects filled is drained as the service would.
     func computeGrades(_ plan: Plan, report: @escaping @Sendable (Int) -> Void) async throws -> Int {
-        var ids: [UUID] = []
-        ids.reserveCapacity(options.workers)
-        let rows = try await database.query(
-            """
-            SELECT id FROM workers WHERE current_agency_id = ANY(\(plan.agencies.map(\.id))::uuid[]) ORDER BY id
-            """,
-            logger: logger
-        )
-        for try await id in rows.decode(UUID.self) { ids.append(id) }
-        let all = ids
+        let all = try await ScaleDataStore.workerIDs(agencies: plan.agencies.map(\.id), database: database, logger: logger)
         let batch = 1000
         let counts = try await parallel((all.count + batch - 1) / batch) { b in
             let slice = Array(all[(b * batch)..<min(all.count, (b + 1) * batch)])

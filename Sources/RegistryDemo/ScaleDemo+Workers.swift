@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import NIOCore
-import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
 import RegistryServices
@@ -98,10 +97,7 @@ extension ScaleDemo {
                 fresh.append(Candidate(body: body, registration: registration, blind: registry.keys.blindIndex(registration.nationalID)))
             }
             // Someone already registered (another set, or real files) keeps her file: draw again.
-            var taken = Set<[UInt8]>()
-            let blinds = fresh.map { ByteBuffer(bytes: $0.blind) }
-            let rows = try await database.query("SELECT id_blind_index FROM workers WHERE id_blind_index = ANY(\(blinds)::bytea[])", logger: logger)
-            for try await b in rows.decode(ByteBuffer.self) { taken.insert(Array(b.readableBytesView)) }
+            let taken = try await ScaleDataStore.existingBlindIndexes(fresh.map(\.blind), database: database, logger: logger)
             result += fresh.filter { !taken.contains($0.blind) }
         }
         return result
@@ -276,32 +272,7 @@ extension ScaleDemo {
         people.removeAll()
         let input = activity
         out.activity = try await database.transaction(logger: logger) { connection in
-            try await connection.copyFrom(
-                table: "workers",
-                columns: [
-                    "id", "id_ciphertext", "id_blind_index", "full_name", "birth_date", "sex", "phone", "home_region", "service_categories",
-                    "current_agency_id", "status", "registered_at", "registered_by", "available_for_hire", "available_since",
-                ],
-                logger: logger
-            ) { writer in try await writer.write(workers) }
-            try await connection.copyFrom(
-                table: "tenures",
-                columns: [
-                    "id", "worker_id", "agency_id", "started_on", "ended_on", "work_ability", "health_status", "feedback_summary", "ethics_rating",
-                    "ethics_note", "sealed_at", "sealed_by", "sealed_how", "created_at", "updated_at",
-                ],
-                logger: logger
-            ) { writer in try await writer.write(tenures) }
-            if transfers.readableBytes > 0 {
-                try await connection.copyFrom(
-                    table: "transfers",
-                    columns: [
-                        "id", "worker_id", "from_agency_id", "to_agency_id", "status", "requested_at", "requested_by", "consent_code_hash",
-                        "consent_code_expires_at", "consented_at", "consent_method", "seal_deadline", "completed_at", "completed_how",
-                    ],
-                    logger: logger
-                ) { writer in try await writer.write(transfers) }
-            }
+            try await ScaleDataStore.copyWorkers(workers, tenures: tenures, transfers: transfers, on: connection, logger: logger)
             return try await insertActivity(input, plan: plan, on: connection)
         }
         return out

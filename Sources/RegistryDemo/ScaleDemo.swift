@@ -1,7 +1,5 @@
 import Foundation
 import Logging
-import NIOCore
-import PostgresNIO
 import RegistryDomain
 import RegistrySecurity
 import RegistryServices
@@ -123,7 +121,7 @@ public struct ScaleDemo: Sendable {
     public func run(progress: @escaping @Sendable (Progress) -> Void) async throws -> Summary {
         try options.validate()
         let started = ContinuousClock.now
-        let existing = try await count("SELECT count(*)::int8 FROM workers")
+        let existing = try await ScaleDataStore.countWorkers(database: database, logger: logger)
         guard existing == 0 || options.force else {
             throw RegistryError(
                 .conflict,
@@ -132,7 +130,7 @@ public struct ScaleDemo: Sendable {
                     "The registry already holds \(existing) workers; scale demo data is loaded only into an empty registry. Add --force to add another set beside them."
             )
         }
-        let previousRuns = try await count("SELECT count(*)::int8 FROM audit_log WHERE action = 'demo.scale_generated'")
+        let previousRuns = try await ScaleDataStore.countGeneratedSets(database: database, logger: logger)
         let tag = previousRuns == 0 ? "" : "-r\(previousRuns + 1)"
         let password =
             ProcessInfo.processInfo.environment["REGISTRY_DEMO_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
@@ -196,12 +194,6 @@ public struct ScaleDemo: Sendable {
         summary.seconds = seconds(since: started)
         try writeCredentials(plan, password: password, summary: &summary)
         return summary
-    }
-
-    func count(_ sql: String) async throws -> Int {
-        let rows = try await database.query(PostgresQuery(unsafeSQL: sql), logger: logger)
-        for try await n in rows.decode(Int64.self) { return Int(n) }
-        return 0
     }
 
     /// Runs `body` over `count` work items on `options.jobs` sessions at once; items are taken
