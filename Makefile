@@ -44,9 +44,11 @@ bench:
 	@REGISTRY_TEST_PACKAGES="$(BENCH_PACKAGES)" scripts/install-deps.sh test
 	bench/run.sh
 
-## Formatting: `.swift-format` (Hummingbird's settings) applied to the tree; CI runs `make lint` first.
+## Formatting: `.swift-format` (Hummingbird's settings) applied to the tree; CI runs `make lint` first,
+## which also checks that SQL and PostgresNIO stay in Sources/RegistryStorage (scripts/check-layers.sh).
 format:
 	swift format --in-place --recursive --parallel Sources Tests Package.swift
 
 lint:
 	swift format lint --strict --recursive --parallel Sources Tests Package.swift
+	scripts/check-layers.sh

@@ -64,7 +64,6 @@ let package = Package(
                 "RegistryDomain", "RegistrySecurity", "RegistryStorage",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -77,7 +76,6 @@ let package = Package(
             dependencies: [
                 "RegistryDomain", "RegistrySecurity", "RegistryStorage", "RegistryServices",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),
