@@ -62,19 +62,23 @@ public struct CaseService: Sendable {
             default:
                 throw RegistryError.forbidden
             }
-            let id = try await CaseStore.create(
-                kind: "revocation",
-                relatedCaseID: nil,
-                workerID: f.workerId,
-                requesterKind: kind,
-                requesterID: user,
-                requesterAgencyID: agency,
-                grounds: f.grounds,
-                statement: statement,
-                policyVersion: "revocation-v\(policy.version)",
-                on: connection,
-                logger: logger
-            )
+            guard
+                let id = try await CaseStore.create(
+                    kind: "revocation",
+                    relatedCaseID: nil,
+                    workerID: f.workerId,
+                    requesterKind: kind,
+                    requesterID: user,
+                    requesterAgencyID: agency,
+                    grounds: f.grounds,
+                    statement: statement,
+                    policyVersion: "revocation-v\(policy.version)",
+                    on: connection,
+                    logger: logger
+                )
+            else {
+                throw RegistryError(.unavailable, code: "insert_failed", message: "Not filed.")
+            }
             try await AuditStore.append(
                 caller.event("case.submitted", "case", id, ["worker": .string(f.workerId.text), "grounds": .string(f.grounds)]),
                 on: connection,
@@ -371,19 +375,23 @@ public struct CaseService: Sendable {
             guard let banned = try await Self.load(bannedCase, lock: true, on: connection, logger: logger), banned.state == .executed,
                 banned.kind == "revocation"
             else { throw RegistryError(.conflict, code: "not_executed", message: "Only an executed revocation can be reversed.") }
-            let id = try await CaseStore.create(
-                kind: "reinstatement",
-                relatedCaseID: bannedCase,
-                workerID: banned.workerID,
-                requesterKind: "system",
-                requesterID: admin,
-                requesterAgencyID: nil,
-                grounds: banned.grounds,
-                statement: statement,
-                policyVersion: "revocation-v\(policy.version)",
-                on: connection,
-                logger: logger
-            )
+            guard
+                let id = try await CaseStore.create(
+                    kind: "reinstatement",
+                    relatedCaseID: bannedCase,
+                    workerID: banned.workerID,
+                    requesterKind: "system",
+                    requesterID: admin,
+                    requesterAgencyID: nil,
+                    grounds: banned.grounds,
+                    statement: statement,
+                    policyVersion: "revocation-v\(policy.version)",
+                    on: connection,
+                    logger: logger
+                )
+            else {
+                throw RegistryError(.unavailable, code: "insert_failed", message: "Not filed.")
+            }
             try await AuditStore.append(
                 caller.event("case.reinstatement_submitted", "case", id, ["banned_case": .string(bannedCase.text)]),
                 on: connection,

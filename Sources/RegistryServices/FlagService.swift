@@ -524,22 +524,20 @@ public struct FlagService: Sendable {
                 }
             }
             if effect.openCase {
-                for caseID in try await FlagStore.openCase(
+                if let caseID = try await CaseStore.create(
+                    kind: "revocation",
+                    originFlagID: flag.id,
                     workerID: workerID,
-                    flagID: flag.id,
+                    requesterKind: "system",
+                    requesterID: nil,
                     grounds: flag.category,
                     statement: "Opened by the system: \(flag.sourceName) reported \(flag.category) (\(flag.status), severity \(flag.severity)) on "
                         + "\(flag.occurredOn), reference \(flag.reference).",
                     policyVersion: "flags-v\(policy.version)",
+                    eventReason: "Flag \(flag.id.text) met the policy's threshold for a case.",
                     on: connection,
                     logger: logger
                 ) {
-                    try await FlagStore.recordSystemSubmission(
-                        caseID: caseID,
-                        reason: "Flag \(flag.id.text) met the policy's threshold for a case.",
-                        on: connection,
-                        logger: logger
-                    )
                     try await AuditStore.append(
                         caller.event(
                             "case.opened_by_system",

@@ -57,40 +57,46 @@ public enum CaseStore {
 
     // MARK: The case
 
-    /// The one way a case is created: its row and its `submit` event, in the caller's transaction
-    /// (the caller adds the audit row it names).
+    /// The one way a case is created (by a party, by an administrator for a reinstatement, or by
+    /// the system for a flag): its row and its `submit` event, in the caller's transaction (the
+    /// caller adds the audit row it names). With `originFlagID`, nil when that flag already has its case.
     public static func create(
         kind: String,
-        relatedCaseID: UUID?,
+        relatedCaseID: UUID? = nil,
+        originFlagID: UUID? = nil,
         workerID: UUID,
         requesterKind: String,
-        requesterID: UUID,
-        requesterAgencyID: UUID?,
+        requesterID: UUID?,
+        requesterAgencyID: UUID? = nil,
         grounds: String,
         statement: String,
         policyVersion: String,
+        eventReason: String? = nil,
         on connection: PostgresConnection,
         logger: Logger
-    ) async throws -> UUID {
+    ) async throws -> UUID? {
         let rows = try await connection.query(
             """
-            INSERT INTO cases (kind, related_case_id, worker_id, requester_kind, requester_id, requester_agency_id, grounds, statement, policy_version)
-            VALUES (\(kind), \(relatedCaseID), \(workerID), \(requesterKind), \(requesterID), \(requesterAgencyID), \(grounds), \(statement),
-                    \(policyVersion)) RETURNING id
+            INSERT INTO cases (kind, related_case_id, origin_flag_id, worker_id, requester_kind, requester_id, requester_agency_id, grounds,
+                               statement, policy_version)
+            SELECT \(kind), \(relatedCaseID), \(originFlagID), \(workerID), \(requesterKind), \(requesterID), \(requesterAgencyID), \(grounds),
+                   \(statement), \(policyVersion)
+            WHERE \(originFlagID)::uuid IS NULL OR NOT EXISTS (SELECT 1 FROM cases WHERE origin_flag_id = \(originFlagID))
+            RETURNING id
             """,
             logger: logger
         )
         var id: UUID?
         for try await value in rows.decode(UUID.self) { id = value }
-        guard let id else { throw RegistryError(.unavailable, code: "insert_failed", message: "Not filed.") }
+        guard let id else { return nil }
         try await appendEvent(
             id,
-            actorKind: "user",
+            actorKind: requesterID == nil ? "system" : "user",
             actorID: requesterID,
             command: "submit",
             from: "none",
             to: "submitted",
-            reason: String(statement.prefix(500)),
+            reason: eventReason ?? String(statement.prefix(500)),
             on: connection,
             logger: logger
         )

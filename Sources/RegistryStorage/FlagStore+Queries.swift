@@ -61,44 +61,6 @@ extension FlagStore {
         )
     }
 
-    /// Opens a revocation case for the flag unless one was opened for it; returns the new case's id
-    /// (none when the flag already has its case).
-    public static func openCase(
-        workerID: UUID,
-        flagID: UUID,
-        grounds: String,
-        statement: String,
-        policyVersion: String,
-        on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> [UUID] {
-        let rows = try await connection.query(
-            """
-            INSERT INTO cases (worker_id, requester_kind, origin_flag_id, grounds, statement, policy_version)
-            SELECT \(workerID), 'system', \(flagID), \(grounds),
-                   \(statement),
-                   \(policyVersion)
-            WHERE NOT EXISTS (SELECT 1 FROM cases WHERE origin_flag_id = \(flagID))
-            RETURNING id
-            """,
-            logger: logger
-        )
-        var ids: [UUID] = []
-        for try await id in rows.decode(UUID.self) { ids.append(id) }
-        return ids
-    }
-
-    /// The system's submission of a case it opened, as the case's first event.
-    public static func recordSystemSubmission(caseID: UUID, reason: String, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query(
-            """
-            INSERT INTO case_events (case_id, actor_kind, command, from_state, to_state, reason)
-            VALUES (\(caseID), 'system', 'submit', 'none', 'submitted', \(reason))
-            """,
-            logger: logger
-        )
-    }
-
     // MARK: Disputes
 
     /// A worker disputes one of her flags; returns the dispute's id. One open dispute per flag.
