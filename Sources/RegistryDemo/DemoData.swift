@@ -170,6 +170,88 @@ public enum DemoData {
         try await registry.engagements.reply(review, body: "谢谢张先生一家的信任！", caller: worker, logger: logger)
         try await registry.accounts.setAvailable(true, caller: worker, logger: logger)
         _ = try await registry.consents.issue(caller: worker, logger: logger)
+        try await loadRecordsAndCases(registry, admin: admin, agency: staff[1], workers: ids.map(\.0), password: password, logger: logger)
+    }
+
+    public static let secondEmployerEmail = "household2@demo.registry.local"
+
+    /// So that the flag pages, the case queue and the dashboard show something on a first visit:
+    /// records from a police source and a credit bureau, and cases in two states — all about
+    /// 刘美华, 陈玉珍 and 杨小红 of 金牌 (the journeys use 王春梅 and the first household).
+    static func loadRecordsAndCases(
+        _ registry: Registry,
+        admin: Caller,
+        agency: Caller,
+        workers: [UUID],
+        password: String,
+        logger: Logger
+    ) async throws {
+        let meihua = workers[3]
+        let yuzhen = workers[4]
+        for (name, kind, display) in [("demo-police", "police", "示范市公安局"), ("demo-bureau", "credit_bureau", "示范征信中心")] {
+            let source = try await registry.flags.registerSource(
+                .init(name: name, kind: kind, displayName: display, requireSignature: false),
+                caller: admin,
+                logger: logger
+            )
+            let key = try await registry.flags.issueKey(sourceID: try uuid(source.id), label: "demo", caller: admin, logger: logger)
+            let caller = Caller(Principal(.integration(sourceID: source.id, sourceName: name, keyID: key.id)))
+            let (id, reference, category, severity, status, occurred) =
+                kind == "police"
+                ? (demoWorkers[5], "DP-2025-0417", "fraud", 1, "alleged", "2025-04-17")
+                : (demoWorkers[4], "DB-2024-1102", "debt_default", 2, "adjudicated", "2024-11-02")
+            _ = try await registry.flags.submit(
+                [
+                    .init(
+                        idNumber: demoID(id.region, id.birth, id.serial),
+                        reference: reference,
+                        category: category,
+                        severity: severity,
+                        status: status,
+                        occurredOn: occurred,
+                        expiresOn: nil,
+                        narrative: "示范数据：\(display)的记录。"
+                    )
+                ],
+                sourceID: try uuid(source.id),
+                caller: caller,
+                logger: logger
+            )
+        }
+        // A second household engaged 刘美华 and 陈玉珍 through 金牌, and filed a case about each:
+        // one waits for an administrator, the other is under review.
+        let householdID = try await registry.accounts.registerEmployer(
+            .init(email: secondEmployerEmail, phone: nil, password: password, householdName: "李女士家", regionCode: "110105"),
+            caller: .system,
+            logger: logger
+        )
+        let household = Caller(Principal(.user(id: householdID.text, role: .employer, agencyID: nil, workerID: nil)))
+        var cases: [UUID] = []
+        for (worker, category, grounds, statement) in [
+            (meihua, "maternity", "theft", "家中现金两千元不见，当天只有她在家。已向派出所报案。"),
+            (yuzhen, "elder_care", "serious_neglect", "老人夜间摔倒，她未按约定查看，延误送医。"),
+        ] {
+            let engagement = try await registry.engagements.place(
+                .init(workerId: worker, employerEmail: secondEmployerEmail, employerPhone: nil, category: category, startsOn: "2026-02-01"),
+                caller: agency,
+                logger: logger
+            )
+            _ = try await registry.engagements.transition(engagement, "confirm", caller: household, logger: logger)
+            cases.append(
+                try await registry.cases.file(.init(workerId: worker, grounds: grounds, statement: statement), caller: household, logger: logger)
+            )
+        }
+        _ = try await registry.cases.act(
+            cases[1],
+            .init(command: "start_review", reason: "受理，调取监护记录。", outcome: nil),
+            caller: admin,
+            logger: logger
+        )
+    }
+
+    static func uuid(_ text: String) throws -> UUID {
+        guard let id = UUID(uuidString: text) else { throw RegistryError(.unavailable, code: "demo_failed", message: "Bad id \(text).") }
+        return id
     }
 
     public static let employerEmail = "household@demo.registry.local"
@@ -214,7 +296,7 @@ public enum DemoData {
             password: \(password)
 
             Demo agency staff (same password): \(agencyStaff.map(\.email).joined(separator: ", "))
-            Demo employer (same password): \(employerEmail)
+            Demo employers (same password): \(employerEmail), \(secondEmployerEmail)
             Demo worker 王春梅 (same password, signs in with her phone): \(workerPhone)
 
             """
