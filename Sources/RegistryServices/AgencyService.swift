@@ -122,8 +122,35 @@ public struct AgencyService: Sendable {
         }
     }
 
+    /// An agency as the API and the pages show it.
+    public struct Agency: Sendable, Equatable, Encodable {
+        public var id: UUID
+        public var name: String
+        public var uscc: String
+        public var regionCode: String
+        public var contactName: String
+        public var contactPhone: String?
+        public var contactEmail: String?
+        public var status: String
+        public var statusReason: String?
+        public var appliedAt: Date
+
+        init(_ row: AgencyStore.Agency) {
+            id = row.id
+            name = row.name
+            uscc = row.uscc
+            regionCode = row.regionCode
+            contactName = row.contactName
+            contactPhone = row.contactPhone
+            contactEmail = row.contactEmail
+            status = row.status
+            statusReason = row.statusReason
+            appliedAt = row.appliedAt
+        }
+    }
+
     /// An administrator decides on an agency; a wrong state is a 409 naming what is possible.
-    public func decide(_ agencyID: UUID, _ decision: Decision, reason: String?, caller: Caller, logger: Logger) async throws -> AgencyStore.Agency {
+    public func decide(_ agencyID: UUID, _ decision: Decision, reason: String?, caller: Caller, logger: Logger) async throws -> Agency {
         let reason = try Input.text(reason, field: "reason", max: 1000, required: decision == .suspend || decision == .reject)
         guard let admin = caller.userUUID else { throw RegistryError.forbidden }
         return try await database.transaction(logger: logger) { connection in
@@ -152,7 +179,7 @@ public struct AgencyService: Sendable {
             )
             agency.status = decision.to
             agency.statusReason = reason
-            return agency
+            return Agency(agency)
         }
     }
 
@@ -188,7 +215,11 @@ public struct AgencyService: Sendable {
         }
     }
 
-    public func get(_ agencyID: UUID, caller: Caller, logger: Logger) async throws -> AgencyStore.Agency {
+    public func get(_ agencyID: UUID, caller: Caller, logger: Logger) async throws -> Agency {
+        Agency(try await getRow(agencyID, caller: caller, logger: logger))
+    }
+
+    func getRow(_ agencyID: UUID, caller: Caller, logger: Logger) async throws -> AgencyStore.Agency {
         try await database.withConnection { connection in
             if caller.principal.role == .admin {
                 guard let agency = try await AgencyStore.find(id: agencyID, on: connection, logger: logger) else {
@@ -203,12 +234,12 @@ public struct AgencyService: Sendable {
         }
     }
 
-    public func list(status: String?, logger: Logger) async throws -> [AgencyStore.Agency] {
+    public func list(status: String?, logger: Logger) async throws -> [Agency] {
         if let status, !["pending", "approved", "suspended", "rejected"].contains(status) {
             throw RegistryError.invalid("status", "status is pending, approved, suspended or rejected.")
         }
         return try await database.withConnection { connection in
-            try await AgencyStore.list(status: status, limit: 500, on: connection, logger: logger)
+            try await AgencyStore.list(status: status, limit: 500, on: connection, logger: logger).map(Agency.init)
         }
     }
 }

@@ -157,7 +157,28 @@ public struct WorkerService: Sendable {
         }
     }
 
-    public func roster(nameContains: String?, limit: Int, offset: Int, caller: Caller, logger: Logger) async throws -> [WorkerStore.RosterEntry] {
+    /// A worker on the agency's roster, as the API and the pages show her.
+    public struct RosterEntry: Sendable, Equatable, Encodable {
+        public var id: UUID
+        public var fullName: String
+        public var sex: String
+        public var birthDate: String
+        public var homeRegion: String
+        public var categories: [String]
+        public var status: String
+
+        init(_ row: WorkerStore.RosterEntry) {
+            id = row.id
+            fullName = row.fullName
+            sex = row.sex
+            birthDate = row.birthDate
+            homeRegion = row.homeRegion
+            categories = row.categories
+            status = row.status
+        }
+    }
+
+    public func roster(nameContains: String?, limit: Int, offset: Int, caller: Caller, logger: Logger) async throws -> [RosterEntry] {
         let query = try Input.text(nameContains, field: "q", max: 100, required: false)
         return try await database.withConnection { connection in
             let agency = try await AgencyAccess.agency(nil, caller: caller, write: false, on: connection, logger: logger)
@@ -168,7 +189,7 @@ public struct WorkerService: Sendable {
                 offset: offset,
                 on: connection,
                 logger: logger
-            )
+            ).map(RosterEntry.init)
         }
     }
 

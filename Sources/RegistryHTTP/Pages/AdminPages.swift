@@ -83,7 +83,7 @@ struct AdminPages {
         }
     }
 
-    func detail(_ page: PageScope, agency: AgencyStore.Agency, form: WebForm, error: RegistryError?) -> Response {
+    func detail(_ page: PageScope, agency: AgencyService.Agency, form: WebForm, error: RegistryError?) -> Response {
         var values = page.formValues(form, fields: ["reason"], error: error)
         values["agency"] = Self.view(agency, page: page)
         values["has_decisions"] = !Self.offered(for: agency.status).isEmpty
@@ -93,7 +93,7 @@ struct AdminPages {
         return page.render("admin_agency", values, status: error?.kind.status ?? .ok)
     }
 
-    static func view(_ a: AgencyStore.Agency, page: PageScope) -> [String: Any] {
+    static func view(_ a: AgencyService.Agency, page: PageScope) -> [String: Any] {
         var view: [String: Any] = [
             "id": a.id.text, "name": a.name, "uscc": a.uscc, "region_code": a.regionCode, "contact_name": a.contactName,
             "status": a.status, "status_label": page.label("agency_status", a.status), "applied_at": PageScope.dateTime(a.appliedAt),

@@ -27,7 +27,7 @@ struct AgencyRoutes {
     }
 
     struct Created: Encodable, Sendable { var id: String }
-    struct AgencyList: Encodable, Sendable { var agencies: [AgencyStore.Agency] }
+    struct AgencyList: Encodable, Sendable { var agencies: [AgencyService.Agency] }
 
     func register(on routes: ProtectedRouter) {
         routes.post("/api/v1/agencies", action: "agencies.apply") { request, context in

@@ -9,7 +9,7 @@ struct WorkerRoutes {
     let registry: Registry
 
     struct Created: Encodable, Sendable { var id: String }
-    struct Roster: Encodable, Sendable { var workers: [WorkerStore.RosterEntry] }
+    struct Roster: Encodable, Sendable { var workers: [WorkerService.RosterEntry] }
 
     func register(on routes: ProtectedRouter) {
         routes.post("/api/v1/workers", action: "workers.register") { request, context in
