@@ -11,6 +11,29 @@ public struct ConsentService: Sendable {
     let policy: ReportPolicy
     let throttle: LoginThrottlePolicy
 
+    /// A consent code as the worker sees it in her list.
+    public struct Consent: Sendable, Equatable, Encodable {
+        public var id: UUID
+        public var issuedVia: String
+        public var createdAt: Date
+        public var expiresAt: Date
+        public var usedAt: Date?
+        public var usedByName: String?
+        public var accessUntil: Date?
+        public var revokedAt: Date?
+
+        init(_ row: ConsentStore.Consent) {
+            id = row.id
+            issuedVia = row.issuedVia
+            createdAt = row.createdAt
+            expiresAt = row.expiresAt
+            usedAt = row.usedAt
+            usedByName = row.usedByName
+            accessUntil = row.accessUntil
+            revokedAt = row.revokedAt
+        }
+    }
+
     /// 8 characters from an alphabet without look-alikes (no 0/O, 1/I/L).
     static let alphabet = Array("23456789ABCDEFGHJKMNPQRSTUVWXYZ")
 
@@ -108,10 +131,10 @@ public struct ConsentService: Sendable {
         }
     }
 
-    public func list(caller: Caller, logger: Logger) async throws -> [ConsentStore.Consent] {
+    public func list(caller: Caller, logger: Logger) async throws -> [Consent] {
         guard caller.principal.role == .worker, let workerID = caller.workerUUID else { throw RegistryError.forbidden }
         return try await database.withConnection { connection in
-            try await ConsentStore.list(workerID: workerID, on: connection, logger: logger)
+            try await ConsentStore.list(workerID: workerID, on: connection, logger: logger).map(Consent.init)
         }
     }
 

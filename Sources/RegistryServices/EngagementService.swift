@@ -9,6 +9,106 @@ public struct EngagementService: Sendable {
     let database: Database
     let policy: ReportPolicy
 
+    /// A placement as its parties see it.
+    public struct Engagement: Sendable, Equatable, Encodable {
+        public var id: UUID
+        public var workerID: UUID
+        public var workerName: String
+        public var agencyID: UUID
+        public var employerID: UUID
+        public var employerName: String
+        public var category: String
+        public var startsOn: String
+        public var endsOn: String?
+        public var status: String
+        public var reviewID: UUID?
+
+        init(_ row: EngagementStore.Engagement) {
+            id = row.id
+            workerID = row.workerID
+            workerName = row.workerName
+            agencyID = row.agencyID
+            employerID = row.employerID
+            employerName = row.employerName
+            category = row.category
+            startsOn = row.startsOn
+            endsOn = row.endsOn
+            status = row.status
+            reviewID = row.reviewID
+        }
+    }
+
+    /// A verified review, with her reply.
+    public struct Review: Sendable, Equatable, Encodable {
+        public var id: UUID
+        public var engagementID: UUID
+        public var workerID: UUID
+        public var employerID: UUID
+        public var employerName: String
+        public var skillScores: [String: Int]
+        public var ethicsScores: [String: Int]
+        public var comment: String?
+        public var createdAt: Date
+        public var editedAt: Date?
+        public var hiddenAt: Date?
+        public var hiddenReason: String?
+        public var reply: String?
+        public var replyAt: Date?
+
+        init(_ row: ReviewStore.Review) {
+            id = row.id
+            engagementID = row.engagementID
+            workerID = row.workerID
+            employerID = row.employerID
+            employerName = row.employerName
+            skillScores = row.skillScores
+            ethicsScores = row.ethicsScores
+            comment = row.comment
+            createdAt = row.createdAt
+            editedAt = row.editedAt
+            hiddenAt = row.hiddenAt
+            hiddenReason = row.hiddenReason
+            reply = row.reply
+            replyAt = row.replyAt
+        }
+    }
+
+    /// A worker's dispute of a review, as administrators see it.
+    public struct Dispute: Sendable, Equatable, Encodable {
+        public var id: UUID
+        public var reviewID: UUID
+        public var workerID: UUID
+        public var reason: String
+        public var status: String
+        public var createdAt: Date
+
+        init(_ row: ReviewStore.Dispute) {
+            id = row.id
+            reviewID = row.reviewID
+            workerID = row.workerID
+            reason = row.reason
+            status = row.status
+            createdAt = row.createdAt
+        }
+    }
+
+    /// A dispute as the worker who raised it sees it.
+    public struct OwnDispute: Sendable, Equatable, Encodable {
+        public var id: UUID
+        public var reviewID: UUID
+        public var status: String
+        public var createdAt: Date
+        public var decisionNote: String?
+
+        init(_ row: ReviewStore.OwnDispute) {
+            id = row.id
+            reviewID = row.reviewID
+            status = row.status
+            createdAt = row.createdAt
+            decisionNote = row.decisionNote
+        }
+    }
+
     public struct Placement: Sendable, Decodable {
         public var workerId: UUID
         public var employerEmail: String?
@@ -120,7 +220,11 @@ public struct EngagementService: Sendable {
         }
     }
 
-    public func list(caller: Caller, logger: Logger) async throws -> [EngagementStore.Engagement] {
+    public func list(caller: Caller, logger: Logger) async throws -> [Engagement] {
+        try await listRows(caller: caller, logger: logger).map(Engagement.init)
+    }
+
+    func listRows(caller: Caller, logger: Logger) async throws -> [EngagementStore.Engagement] {
         try await database.withConnection { connection in
             switch caller.principal.role {
             case .employer:
@@ -269,25 +373,25 @@ public struct EngagementService: Sendable {
     }
 
     /// The worker's own disputes of reviews about her, newest first (their state and answer).
-    public func ownDisputes(caller: Caller, logger: Logger) async throws -> [ReviewStore.OwnDispute] {
+    public func ownDisputes(caller: Caller, logger: Logger) async throws -> [OwnDispute] {
         guard caller.principal.role == .worker, let worker = caller.workerUUID else { throw RegistryError.forbidden }
         return try await database.withConnection { connection in
-            try await ReviewStore.disputes(workerID: worker, on: connection, logger: logger)
+            try await ReviewStore.disputes(workerID: worker, on: connection, logger: logger).map(OwnDispute.init)
         }
     }
 
     /// Every review about a worker, hidden ones included: for the worker herself and for administrators.
-    public func reviews(about workerID: UUID, caller: Caller, logger: Logger) async throws -> [ReviewStore.Review] {
+    public func reviews(about workerID: UUID, caller: Caller, logger: Logger) async throws -> [Review] {
         guard caller.principal.role == .admin || (caller.principal.role == .worker && caller.workerUUID == workerID) else {
             throw RegistryError.forbidden
         }
         return try await database.withConnection { connection in
-            try await ReviewStore.forWorker(workerID, includeHidden: true, on: connection, logger: logger)
+            try await ReviewStore.forWorker(workerID, includeHidden: true, on: connection, logger: logger).map(Review.init)
         }
     }
 
-    public func openDisputes(logger: Logger) async throws -> [ReviewStore.Dispute] {
-        try await database.withConnection { connection in try await ReviewStore.openDisputes(on: connection, logger: logger) }
+    public func openDisputes(logger: Logger) async throws -> [Dispute] {
+        try await database.withConnection { connection in try await ReviewStore.openDisputes(on: connection, logger: logger).map(Dispute.init) }
     }
 
     /// An administrator decides a dispute: upheld hides the review with the recorded reason

@@ -13,6 +13,27 @@ public struct ReportService: Sendable {
     let policy: ReportPolicy
     let custody: CustodyPolicy
 
+    /// Who read her file, when and why.
+    public struct Inquiry: Sendable, Equatable, Encodable {
+        public var id: Int64
+        public var viewerName: String?
+        public var viewerRole: String
+        public var purpose: String
+        public var consentID: UUID?
+        public var engagementID: UUID?
+        public var viewedAt: Date
+
+        init(_ row: InquiryStore.Inquiry) {
+            id = row.id
+            viewerName = row.viewerName
+            viewerRole = row.viewerRole
+            purpose = row.purpose
+            consentID = row.consentID
+            engagementID = row.engagementID
+            viewedAt = row.viewedAt
+        }
+    }
+
     public struct Report: Sendable, Codable {
         public struct Person: Sendable, Codable {
             public var id: String
@@ -476,10 +497,10 @@ public struct ReportService: Sendable {
 
     // MARK: Inquiries, search, public lookup
 
-    public func inquiries(caller: Caller, logger: Logger) async throws -> [InquiryStore.Inquiry] {
+    public func inquiries(caller: Caller, logger: Logger) async throws -> [Inquiry] {
         guard caller.principal.role == .worker, let worker = caller.workerUUID else { throw RegistryError.forbidden }
         return try await database.withConnection { connection in
-            try await InquiryStore.list(workerID: worker, limit: 500, on: connection, logger: logger)
+            try await InquiryStore.list(workerID: worker, limit: 500, on: connection, logger: logger).map(Inquiry.init)
         }
     }
 

@@ -157,13 +157,13 @@ struct EmployerPages {
         return code
     }
 
-    static func engagement(_ page: PageScope, _ id: UUID) async throws -> EngagementStore.Engagement {
+    static func engagement(_ page: PageScope, _ id: UUID) async throws -> EngagementService.Engagement {
         let all = try await page.registry.engagements.list(caller: page.caller, logger: page.context.logger)
         guard let found = all.first(where: { $0.id == id }) else { throw RegistryError.notFound("Engagement") }
         return found
     }
 
-    func reviewForm(_ page: PageScope, _ e: EngagementStore.Engagement, form: WebForm, error: RegistryError?) -> Response {
+    func reviewForm(_ page: PageScope, _ e: EngagementService.Engagement, form: WebForm, error: RegistryError?) -> Response {
         let dimensions = page.registry.policies.reports.reviewDimensions
         // The service names fields `skill_scores.quality`; the form, `skill_quality`.
         var rename: [String: String] = ["skill_scores": "skill_scores", "ethics_scores": "ethics_scores"]
@@ -190,7 +190,7 @@ struct EmployerPages {
         return page.render("review_new", values, status: error?.kind.status ?? .ok)
     }
 
-    static func engagementView(_ e: EngagementStore.Engagement, page: PageScope) -> [String: Any] {
+    static func engagementView(_ e: EngagementService.Engagement, page: PageScope) -> [String: Any] {
         let started = CivilDate(iso: e.startsOn).map { $0 <= CivilDate.today() } ?? false
         var v: [String: Any] = [
             "id": e.id.text, "worker_id": e.workerID.text, "worker_name": e.workerName, "employer_name": e.employerName,

@@ -152,7 +152,7 @@ struct PlacementPages {
     }
 
     /// A placement as its agency sees it, with the steps the engagement's state allows an agency.
-    static func view(_ e: EngagementStore.Engagement, page: PageScope) -> [String: Any] {
+    static func view(_ e: EngagementService.Engagement, page: PageScope) -> [String: Any] {
         let status = EngagementStatus(rawValue: e.status)
         let allowed = status.map { EngagementStatus.allowed(from: $0) } ?? []
         let canCancel = allowed.contains("cancel")

@@ -321,7 +321,7 @@ struct WorkerSelfPages {
             let canReply = allowed("reviews.reply")
             let canDispute = allowed("reviews.dispute")
             // Her latest dispute of each review (newest first from the service).
-            var disputes: [UUID: ReviewStore.OwnDispute] = [:]
+            var disputes: [UUID: EngagementService.OwnDispute] = [:]
             if canDispute {
                 for d in try await page.registry.engagements.ownDisputes(caller: page.caller, logger: logger) where disputes[d.reviewID] == nil {
                     disputes[d.reviewID] = d

@@ -30,11 +30,11 @@ struct EmployerRoutes {
         var algorithm: String
         var publicKey: String
     }
-    struct Consents: Encodable, Sendable { var consents: [ConsentStore.Consent] }
-    struct Engagements: Encodable, Sendable { var engagements: [EngagementStore.Engagement] }
-    struct Reviews: Encodable, Sendable { var reviews: [ReviewStore.Review] }
-    struct Disputes: Encodable, Sendable { var disputes: [ReviewStore.Dispute] }
-    struct Inquiries: Encodable, Sendable { var inquiries: [InquiryStore.Inquiry] }
+    struct Consents: Encodable, Sendable { var consents: [ConsentService.Consent] }
+    struct Engagements: Encodable, Sendable { var engagements: [EngagementService.Engagement] }
+    struct Reviews: Encodable, Sendable { var reviews: [EngagementService.Review] }
+    struct Disputes: Encodable, Sendable { var disputes: [EngagementService.Dispute] }
+    struct Inquiries: Encodable, Sendable { var inquiries: [ReportService.Inquiry] }
     struct Listings: Encodable, Sendable {
         var workers: [ReportService.Listing]
         var limit: Int
