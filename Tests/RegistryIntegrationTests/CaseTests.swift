@@ -27,28 +27,8 @@ let jpegBytes: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0] + Array(repeating: 0x42, count
 
 @Suite("Revocation cases")
 struct CaseTests {
-    /// A household with a confirmed engagement, so the employer may file.
-    func filed(_ registry: Registry) async throws -> (Household, UUID) {
-        let h = try await Household.make(registry)
-        let e = try await registry.engagements.place(
-            .init(
-                workerId: h.workerID,
-                employerEmail: "home@example.cn",
-                employerPhone: nil,
-                category: "nanny",
-                startsOn: "2026-01-01"
-            ),
-            caller: h.agency,
-            logger: testLogger
-        )
-        _ = try await registry.engagements.transition(e, "confirm", caller: h.employer, logger: testLogger)
-        let id = try await registry.cases.file(
-            .init(workerId: h.workerID, grounds: "abuse_of_a_child", statement: "她多次打骂孩子，有监控录像。"),
-            caller: h.employer,
-            logger: testLogger
-        )
-        return (h, id)
-    }
+    /// A household with a confirmed engagement, and the case its employer filed.
+    func filed(_ registry: Registry) async throws -> (Household, UUID) { try await registry.filedCase() }
 
     func cmd(_ c: String, _ reason: String = "理由", outcome: String? = nil) -> CaseService.Command {
         .init(command: c, reason: reason, outcome: outcome)

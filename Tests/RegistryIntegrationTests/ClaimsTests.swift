@@ -18,27 +18,7 @@ import Testing
 struct ClaimsTests {
     func cmd(_ c: String, _ reason: String = "理由") -> CaseService.Command { .init(command: c, reason: reason, outcome: nil) }
 
-    func filed(_ registry: Registry) async throws -> (Household, UUID) {
-        let h = try await Household.make(registry)
-        let e = try await registry.engagements.place(
-            .init(
-                workerId: h.workerID,
-                employerEmail: "home@example.cn",
-                employerPhone: nil,
-                category: "nanny",
-                startsOn: "2026-01-01"
-            ),
-            caller: h.agency,
-            logger: testLogger
-        )
-        _ = try await registry.engagements.transition(e, "confirm", caller: h.employer, logger: testLogger)
-        let id = try await registry.cases.file(
-            .init(workerId: h.workerID, grounds: "abuse_of_a_child", statement: "她多次打骂孩子，有监控录像。"),
-            caller: h.employer,
-            logger: testLogger
-        )
-        return (h, id)
-    }
+    func filed(_ registry: Registry) async throws -> (Household, UUID) { try await registry.filedCase() }
 
     func workerStatus(_ registry: Registry, _ id: UUID) async throws -> String {
         try await single(try await registry.database.query("SELECT status FROM workers WHERE id = \(id)", logger: testLogger), String.self)

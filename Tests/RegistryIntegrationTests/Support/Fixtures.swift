@@ -205,3 +205,28 @@ extension Registry {
 func changedTables(_ before: [String: String], _ after: [String: String]) -> [String] {
     Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }.sorted()
 }
+
+extension Registry {
+    /// A household with a confirmed engagement (so the employer may file), and the case she filed about the worker.
+    func filedCase() async throws -> (Household, UUID) {
+        let h = try await Household.make(self)
+        let e = try await engagements.place(
+            .init(
+                workerId: h.workerID,
+                employerEmail: "home@example.cn",
+                employerPhone: nil,
+                category: "nanny",
+                startsOn: "2026-01-01"
+            ),
+            caller: h.agency,
+            logger: testLogger
+        )
+        _ = try await engagements.transition(e, "confirm", caller: h.employer, logger: testLogger)
+        let id = try await cases.file(
+            .init(workerId: h.workerID, grounds: "abuse_of_a_child", statement: "她多次打骂孩子，有监控录像。"),
+            caller: h.employer,
+            logger: testLogger
+        )
+        return (h, id)
+    }
+}
