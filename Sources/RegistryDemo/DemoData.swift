@@ -39,8 +39,8 @@ public enum DemoData {
 
     /// Two approved agencies with staff, six workers with qualifications and skills, one
     /// completed transfer (a sealed tenure in the history) and one awaiting consent.
-    static func loadWorkerFiles(_ registry: Registry, adminID: UUID, password: String, logger: Logger) async throws {
-        let admin = Caller(Principal(.user(id: adminID.text, role: .admin, agencyID: nil, workerID: nil)))
+    static func loadWorkerFiles(_ registry: Registry, adminID: UserID, password: String, logger: Logger) async throws {
+        let admin = Caller(Principal(.user(id: adminID, role: .admin, agencyID: nil, workerID: nil)))
         var staff: [Caller] = []
         for a in agencyStaff {
             let (agencyID, userID) = try await registry.agencies.apply(
@@ -57,9 +57,9 @@ public enum DemoData {
                 logger: logger
             )
             _ = try await registry.agencies.decide(agencyID, .approve, reason: "demo", caller: admin, logger: logger)
-            staff.append(Caller(Principal(.user(id: userID.text, role: .agencyStaff, agencyID: agencyID.text, workerID: nil))))
+            staff.append(Caller(Principal(.user(id: userID, role: .agencyStaff, agencyID: agencyID, workerID: nil))))
         }
-        var ids: [(UUID, String)] = []
+        var ids: [(WorkerID, String)] = []
         for (i, w) in demoWorkers.enumerated() {
             let idNumber = demoID(w.region, w.birth, w.serial)
             let caller = staff[i < 3 ? 0 : 1]
@@ -135,7 +135,7 @@ public enum DemoData {
             caller: .system,
             logger: logger
         )
-        let employer = Caller(Principal(.user(id: employerID.text, role: .employer, agencyID: nil, workerID: nil)))
+        let employer = Caller(Principal(.user(id: employerID, role: .employer, agencyID: nil, workerID: nil)))
         let chunmei = ids[2].0
         _ = try await registry.accounts.startWorkerAccount(chunmei, caller: staff[0], logger: logger)
         if let code = try await lastCode(registry, template: "worker_activation_code", logger: logger) {
@@ -150,9 +150,10 @@ public enum DemoData {
         let workerUser = try await registry.database.withConnection { connection in
             try await AccountStore.find(email: nil, phone: demoWorkers[2].phone, on: connection, logger: logger)
         }
-        let worker = Caller(Principal(.user(id: workerUser?.id.text ?? "", role: .worker, agencyID: nil, workerID: chunmei.text)))
+        guard let workerUser else { throw RegistryError(.unavailable, code: "demo_failed", message: "The demo worker's account was not created.") }
+        let worker = Caller(Principal(.user(id: UserID(workerUser.id), role: .worker, agencyID: nil, workerID: chunmei)))
         let engagement = try await registry.engagements.place(
-            .init(workerId: chunmei, employerEmail: employerEmail, employerPhone: nil, category: "maternity", startsOn: "2026-03-01"),
+            .init(workerId: chunmei.uuid, employerEmail: employerEmail, employerPhone: nil, category: "maternity", startsOn: "2026-03-01"),
             caller: staff[0],
             logger: logger
         )
@@ -182,7 +183,7 @@ public enum DemoData {
         _ registry: Registry,
         admin: Caller,
         agency: Caller,
-        workers: [UUID],
+        workers: [WorkerID],
         password: String,
         logger: Logger
     ) async throws {
@@ -195,7 +196,7 @@ public enum DemoData {
                 logger: logger
             )
             let key = try await registry.flags.issueKey(sourceID: try uuid(source.id), label: "demo", caller: admin, logger: logger)
-            let caller = Caller(Principal(.integration(sourceID: source.id, sourceName: name, keyID: key.id)))
+            let caller = Caller(Principal(.integration(sourceID: SourceID(try uuid(source.id)), sourceName: name, keyID: KeyID(try uuid(key.id)))))
             let (id, reference, category, severity, status, occurred) =
                 kind == "police"
                 ? (demoWorkers[5], "DP-2025-0417", "fraud", 1, "alleged", "2025-04-17")
@@ -225,20 +226,20 @@ public enum DemoData {
             caller: .system,
             logger: logger
         )
-        let household = Caller(Principal(.user(id: householdID.text, role: .employer, agencyID: nil, workerID: nil)))
-        var cases: [UUID] = []
+        let household = Caller(Principal(.user(id: householdID, role: .employer, agencyID: nil, workerID: nil)))
+        var cases: [CaseID] = []
         for (worker, category, grounds, statement) in [
             (meihua, "maternity", "theft", "家中现金两千元不见，当天只有她在家。已向派出所报案。"),
             (yuzhen, "elder_care", "serious_neglect", "老人夜间摔倒，她未按约定查看，延误送医。"),
         ] {
             let engagement = try await registry.engagements.place(
-                .init(workerId: worker, employerEmail: secondEmployerEmail, employerPhone: nil, category: category, startsOn: "2026-02-01"),
+                .init(workerId: worker.uuid, employerEmail: secondEmployerEmail, employerPhone: nil, category: category, startsOn: "2026-02-01"),
                 caller: agency,
                 logger: logger
             )
             _ = try await registry.engagements.transition(engagement, "confirm", caller: household, logger: logger)
             cases.append(
-                try await registry.cases.file(.init(workerId: worker, grounds: grounds, statement: statement), caller: household, logger: logger)
+                try await registry.cases.file(.init(workerId: worker.uuid, grounds: grounds, statement: statement), caller: household, logger: logger)
             )
         }
         _ = try await registry.cases.act(

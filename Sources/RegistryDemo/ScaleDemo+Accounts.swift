@@ -76,7 +76,7 @@ extension ScaleDemo {
                 password: password,
                 displayName: "Demo administrator",
                 logger: logger
-            )
+            ).uuid
         }
         var agencies: [AgencyPlan] = []
         var names = Set<String>()

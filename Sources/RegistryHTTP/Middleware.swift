@@ -103,9 +103,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 context.integration = source
                 context.principal = Principal(
                     .integration(
-                        sourceID: source.id.uuidString.lowercased(),
+                        sourceID: SourceID(source.id),
                         sourceName: source.name,
-                        keyID: keyID.uuidString.lowercased()
+                        keyID: KeyID(keyID)
                     )
                 )
                 context.logger[metadataKey: "source"] = .string(source.name)

@@ -170,6 +170,12 @@ extension Parameters {
         guard let text = get(name), let id = UUID(uuidString: text) else { throw RegistryError.notFound("Resource") }
         return id
     }
+
+    /// A typed identifier path parameter; anything else is 404 (ids are opaque).
+    func id<Tag>(_ name: String, as: ID<Tag>.Type = ID<Tag>.self) throws -> ID<Tag> {
+        guard let text = get(name), let id = ID<Tag>(text) else { throw RegistryError.notFound("Resource") }
+        return id
+    }
 }
 
 extension Request {

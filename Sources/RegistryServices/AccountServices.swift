@@ -65,7 +65,7 @@ public struct AccountService: Sendable {
     }
 
     /// An employer (household) registers with e-mail or phone and a password.
-    public func registerEmployer(_ r: EmployerRegistration, caller: Caller, logger: Logger) async throws -> UUID {
+    public func registerEmployer(_ r: EmployerRegistration, caller: Caller, logger: Logger) async throws -> UserID {
         var email: String?
         var phone: String?
         if let raw = r.email, !raw.trimmingWhitespace().isEmpty {
@@ -103,21 +103,21 @@ public struct AccountService: Sendable {
                 logger: logger
             )
             try await AuditStore.append(caller.event("user.created", "user", id, ["role": "employer"]), on: connection, logger: logger)
-            return id
+            return UserID(id)
         }
     }
 
     /// The agency in custody starts the worker's own account: a code goes to her phone.
-    public func startWorkerAccount(_ workerID: UUID, caller: Caller, logger: Logger) async throws -> String {
+    public func startWorkerAccount(_ workerID: WorkerID, caller: Caller, logger: Logger) async throws -> String {
         let code = TokenGenerator.numericCode(digits: 6)
         return try await database.transaction(logger: logger) { connection in
-            let (worker, agency) = try await WorkerAccess.visible(workerID, caller: caller, write: true, on: connection, logger: logger)
+            let (worker, agency) = try await WorkerAccess.visible(workerID.uuid, caller: caller, write: true, on: connection, logger: logger)
             guard agency != nil else { throw RegistryError.notFound("Worker") }
             guard let phone = worker.phone else {
                 throw RegistryError(.conflict, code: "no_phone", message: "Record her phone number first: the activation code is sent there.")
             }
             var userID: UUID?
-            if let existing = try await AccountStore.workerAccount(workerID, on: connection, logger: logger) {
+            if let existing = try await AccountStore.workerAccount(workerID.uuid, on: connection, logger: logger) {
                 guard existing.status == "pending_activation" else {
                     throw RegistryError(.conflict, code: "account_active", message: "She already has an active account.")
                 }
@@ -135,7 +135,7 @@ public struct AccountService: Sendable {
                         displayName: worker.fullName,
                         passwordHash: nil,
                         status: "pending_activation",
-                        workerID: workerID
+                        workerID: workerID.uuid
                     ),
                     on: connection,
                     logger: logger
@@ -157,7 +157,7 @@ public struct AccountService: Sendable {
                 logger: logger
             )
             try await AuditStore.append(
-                caller.event("worker.account_started", "worker", workerID, ["user": .string(id.text)]),
+                caller.event("worker.account_started", "worker", workerID.uuid, ["user": .string(id.text)]),
                 on: connection,
                 logger: logger
             )
@@ -167,10 +167,10 @@ public struct AccountService: Sendable {
 
     /// Whether the worker has her own account, for the agency in custody (or an administrator):
     /// nil when none was started, else its status (`pending_activation`, `active`, `disabled`).
-    public func workerAccountStatus(_ workerID: UUID, caller: Caller, logger: Logger) async throws -> String? {
+    public func workerAccountStatus(_ workerID: WorkerID, caller: Caller, logger: Logger) async throws -> String? {
         try await database.withConnection { connection in
-            _ = try await WorkerAccess.visible(workerID, caller: caller, write: false, on: connection, logger: logger)
-            return try await AccountStore.workerAccount(workerID, on: connection, logger: logger)?.status
+            _ = try await WorkerAccess.visible(workerID.uuid, caller: caller, write: false, on: connection, logger: logger)
+            return try await AccountStore.workerAccount(workerID.uuid, on: connection, logger: logger)?.status
         }
     }
 

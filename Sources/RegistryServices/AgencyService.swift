@@ -56,7 +56,12 @@ public struct AgencyService: Sendable {
     }
 
     /// An agency applies; its contact gets a staff account that works once the agency is approved.
-    public func apply(_ a: Application, caller: Caller, clientAddress: String? = nil, logger: Logger) async throws -> (agencyID: UUID, userID: UUID) {
+    public func apply(
+        _ a: Application,
+        caller: Caller,
+        clientAddress: String? = nil,
+        logger: Logger
+    ) async throws -> (agencyID: AgencyID, userID: UserID) {
         let name = try Input.name(a.name, field: "name", max: 200)!
         let code = try SocialCreditCode(a.uscc)
         let region = a.regionCode.trimmingWhitespace()
@@ -98,7 +103,7 @@ public struct AgencyService: Sendable {
                 on: connection,
                 logger: logger
             )
-            return (agencyID, userID)
+            return (AgencyID(agencyID), UserID(userID))
         }
     }
 
@@ -150,11 +155,11 @@ public struct AgencyService: Sendable {
     }
 
     /// An administrator decides on an agency; a wrong state is a 409 naming what is possible.
-    public func decide(_ agencyID: UUID, _ decision: Decision, reason: String?, caller: Caller, logger: Logger) async throws -> Agency {
+    public func decide(_ agencyID: AgencyID, _ decision: Decision, reason: String?, caller: Caller, logger: Logger) async throws -> Agency {
         let reason = try Input.text(reason, field: "reason", max: 1000, required: decision == .suspend || decision == .reject)
         guard let admin = caller.userUUID else { throw RegistryError.forbidden }
         return try await database.transaction(logger: logger) { connection in
-            guard var agency = try await AgencyStore.find(id: agencyID, forUpdate: true, on: connection, logger: logger) else {
+            guard var agency = try await AgencyStore.find(id: agencyID.uuid, forUpdate: true, on: connection, logger: logger) else {
                 throw RegistryError.notFound("Agency")
             }
             guard decision.from.contains(agency.status) else {
@@ -166,12 +171,12 @@ public struct AgencyService: Sendable {
                     details: ["status": agency.status, "allowed": possible.joined(separator: ",")]
                 )
             }
-            try await AgencyStore.setStatus(agencyID, status: decision.to, reason: reason, by: admin, on: connection, logger: logger)
+            try await AgencyStore.setStatus(agencyID.uuid, status: decision.to, reason: reason, by: admin, on: connection, logger: logger)
             try await AuditStore.append(
                 caller.event(
                     "agency.\(decision.rawValue)",
                     "agency",
-                    agencyID,
+                    agencyID.uuid,
                     ["from": .string(agency.status), "to": .string(decision.to), "reason": AuditValue(reason)]
                 ),
                 on: connection,
@@ -184,8 +189,14 @@ public struct AgencyService: Sendable {
     }
 
     /// Staff of an approved agency (or an administrator) adds a colleague.
-    public func addStaff(_ agencyID: UUID, email: String, displayName: String, password: String, caller: Caller, logger: Logger) async throws -> UUID
-    {
+    public func addStaff(
+        _ agencyID: AgencyID,
+        email: String,
+        displayName: String,
+        password: String,
+        caller: Caller,
+        logger: Logger
+    ) async throws -> UserID {
         guard let email = Contact.normalizedEmail(email) else { throw RegistryError.invalid("email", "Enter a valid e-mail address.") }
         let name = try Input.name(displayName, field: "display_name", max: 100)!
         guard password.count >= passwordMinLength else {
@@ -193,7 +204,7 @@ public struct AgencyService: Sendable {
         }
         let hash = try await hasher.hash(password)
         return try await database.transaction(logger: logger) { connection in
-            let agency = try await AgencyAccess.agency(agencyID, caller: caller, write: true, on: connection, logger: logger)
+            let agency = try await AgencyAccess.agency(agencyID.uuid, caller: caller, write: true, on: connection, logger: logger)
             let id = try await AccountStore.create(
                 .init(
                     role: .agencyStaff,
@@ -211,12 +222,12 @@ public struct AgencyService: Sendable {
                 on: connection,
                 logger: logger
             )
-            return id
+            return UserID(id)
         }
     }
 
-    public func get(_ agencyID: UUID, caller: Caller, logger: Logger) async throws -> Agency {
-        Agency(try await getRow(agencyID, caller: caller, logger: logger))
+    public func get(_ agencyID: AgencyID, caller: Caller, logger: Logger) async throws -> Agency {
+        Agency(try await getRow(agencyID.uuid, caller: caller, logger: logger))
     }
 
     func getRow(_ agencyID: UUID, caller: Caller, logger: Logger) async throws -> AgencyStore.Agency {

@@ -67,8 +67,8 @@ public struct AuthService: Sendable {
     /// and cost the same time. A session presented with the request is ended: every sign-in
     /// gets a fresh token (no session fixation).
     /// The account behind a session, as stored.
-    public func user(_ id: UUID, logger: Logger) async throws -> AccountStore.LoginRecord? {
-        try await database.withConnection { connection in try await AccountStore.find(id: id, on: connection, logger: logger) }
+    public func user(_ id: UserID, logger: Logger) async throws -> AccountStore.LoginRecord? {
+        try await database.withConnection { connection in try await AccountStore.find(id: id.uuid, on: connection, logger: logger) }
     }
 
     public func login(
@@ -240,24 +240,24 @@ public struct AuthService: Sendable {
     }
 
     /// Disables an account and ends all its sessions.
-    public func disable(userID: UUID, by actor: Principal, reason: String, requestID: String?, logger: Logger) async throws {
+    public func disable(userID: UserID, by actor: Principal, reason: String, requestID: String?, logger: Logger) async throws {
         let reason = reason.trimmingWhitespace()
         guard (3...500).contains(reason.count) else { throw RegistryError.invalid("reason", "Give a reason (3 to 500 characters).") }
-        guard actor.userID != userID.uuidString.lowercased() else {
+        guard actor.userID != userID else {
             throw RegistryError(.conflict, code: "cannot_disable_self", message: "You cannot disable your own account.")
         }
         try await database.transaction(logger: logger) { connection in
-            guard try await AccountStore.find(id: userID, on: connection, logger: logger) != nil else {
+            guard try await AccountStore.find(id: userID.uuid, on: connection, logger: logger) != nil else {
                 throw RegistryError.notFound("User")
             }
-            try await AccountStore.setStatus("disabled", userID: userID, on: connection, logger: logger)
-            let ended = try await SessionStore.revokeAll(userID: userID, on: connection, logger: logger)
+            try await AccountStore.setStatus("disabled", userID: userID.uuid, on: connection, logger: logger)
+            let ended = try await SessionStore.revokeAll(userID: userID.uuid, on: connection, logger: logger)
             try await AuditStore.append(
                 AuditEvent(
                     by: actor,
                     action: "user.disabled",
                     subjectType: "user",
-                    subjectID: userID.uuidString.lowercased(),
+                    subjectID: userID.text,
                     requestID: requestID,
                     details: ["reason": .string(reason), "sessions_ended": .int(ended)]
                 ),
@@ -268,7 +268,7 @@ public struct AuthService: Sendable {
     }
 
     /// Creates an administrator (CLI `create-admin`, demo data).
-    public func createAdmin(email: String, password: String, displayName: String, logger: Logger) async throws -> UUID {
+    public func createAdmin(email: String, password: String, displayName: String, logger: Logger) async throws -> UserID {
         guard let email = Contact.normalizedEmail(email) else { throw RegistryError.invalid("email", "Enter a valid e-mail address.") }
         try validateNewPassword(password)
         let hash = try await hasher.hash(password)
@@ -291,7 +291,7 @@ public struct AuthService: Sendable {
                 on: connection,
                 logger: logger
             )
-            return id
+            return UserID(id)
         }
     }
 }

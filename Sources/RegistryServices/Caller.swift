@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RegistryDomain
+import RegistryStorage
 
 /// Who asks, and the request's id for the audit log.
 public struct Caller: Sendable {
@@ -14,9 +15,9 @@ public struct Caller: Sendable {
 
     public static let system = Caller(.anonymous)
 
-    public var userUUID: UUID? { principal.userID.flatMap(UUID.init(uuidString:)) }
-    public var agencyUUID: UUID? { principal.agencyID.flatMap(UUID.init(uuidString:)) }
-    public var workerUUID: UUID? { principal.workerID.flatMap(UUID.init(uuidString:)) }
+    public var userUUID: UUID? { principal.userID?.uuid }
+    public var agencyUUID: UUID? { principal.agencyID?.uuid }
+    public var workerUUID: UUID? { principal.workerID?.uuid }
 
     public func event(_ action: String, _ subjectType: String, _ subjectID: UUID?, _ details: [String: AuditValue] = [:]) -> AuditEvent {
         if case .anonymous = principal.kind {

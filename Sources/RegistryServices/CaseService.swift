@@ -31,7 +31,7 @@ public struct CaseService: Sendable {
     }
 
     /// An employer who had an engagement with her, or an agency that held her, files a case.
-    public func file(_ f: Filing, caller: Caller, logger: Logger) async throws -> UUID {
+    public func file(_ f: Filing, caller: Caller, logger: Logger) async throws -> CaseID {
         guard policy.grounds[f.grounds] != nil else {
             throw RegistryError.invalid("grounds", "Unknown grounds. Known: \(policy.grounds.keys.sorted().joined(separator: ", ")).")
         }
@@ -84,7 +84,7 @@ public struct CaseService: Sendable {
                 on: connection,
                 logger: logger
             )
-            return id
+            return CaseID(id)
         }
     }
 
@@ -95,14 +95,14 @@ public struct CaseService: Sendable {
     }
 
     func facts(_ row: Row, on connection: DatabaseConnection, logger: Logger) async throws -> CaseFacts {
-        let agencies = Set(try await CaseStore.agenciesThatHeld(row.workerID, on: connection, logger: logger).map(\.text))
+        let agencies = Set(try await CaseStore.agenciesThatHeld(row.workerID, on: connection, logger: logger).map(AgencyID.init))
         return CaseFacts(
             state: row.state,
             proposedOutcome: row.proposedOutcome,
             outcome: row.outcome,
-            requesterID: row.requesterID?.text,
-            proposedBy: row.proposedBy?.text,
-            decidedBy: row.decidedBy?.text,
+            requesterID: row.requesterID.map(UserID.init),
+            proposedBy: row.proposedBy.map(UserID.init),
+            decidedBy: row.decidedBy.map(UserID.init),
             workerAgencies: agencies
         )
     }
@@ -132,14 +132,14 @@ public struct CaseService: Sendable {
         try await CaseStore.saveStep(
             row,
             command: command.rawValue,
-            reviewer: actor.userID.flatMap(UUID.init(uuidString:)),
+            reviewer: actor.userID?.uuid,
             on: connection,
             logger: logger
         )
         try await CaseStore.appendEvent(
             row.id,
             actorKind: actor.kind == .system ? "system" : "user",
-            actorID: actor.userID.flatMap(UUID.init(uuidString:)),
+            actorID: actor.userID?.uuid,
             command: command.rawValue,
             from: from.rawValue,
             to: to.rawValue,
@@ -174,7 +174,7 @@ public struct CaseService: Sendable {
     }
 
     /// A person's step in the workflow. The machine decides legality; fairness rules apply.
-    public func act(_ caseID: UUID, _ c: Command, caller: Caller, logger: Logger) async throws -> View {
+    public func act(_ caseID: CaseID, _ c: Command, caller: Caller, logger: Logger) async throws -> View {
         guard let command = CaseCommand(rawValue: c.command) else {
             throw RegistryError.invalid("command", "Unknown command. Commands: \(CaseCommand.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
@@ -187,7 +187,7 @@ public struct CaseService: Sendable {
             outcome = o
         }
         return try await database.transaction(logger: logger) { connection in
-            guard var row = try await Self.load(caseID, lock: true, on: connection, logger: logger) else { throw RegistryError.notFound("Case") }
+            guard var row = try await Self.load(caseID.uuid, lock: true, on: connection, logger: logger) else { throw RegistryError.notFound("Case") }
             let actor: CaseActor
             switch caller.principal.role {
             case .admin:
@@ -248,7 +248,7 @@ public struct CaseService: Sendable {
             if command == .upholdObjection || command == .withdraw {
                 try await liftCaseSuspensions(row, reason: "The case ended without a ban.", on: connection, logger: logger)
             }
-            return try await view(caseID, role: .admin, on: connection, logger: logger)
+            return try await view(caseID.uuid, role: .admin, on: connection, logger: logger)
         }
     }
 
@@ -273,11 +273,11 @@ public struct CaseService: Sendable {
     }
 
     /// Interim suspension: a separate recorded decision by an administrator, with its own reason.
-    public func suspend(_ caseID: UUID, reason: String, caller: Caller, logger: Logger) async throws {
+    public func suspend(_ caseID: CaseID, reason: String, caller: Caller, logger: Logger) async throws {
         guard caller.principal.role == .admin, let admin = caller.userUUID else { throw RegistryError.forbidden }
         let reason = try Input.text(reason, field: "reason", max: 2000)!
         try await database.transaction(logger: logger) { connection in
-            guard let row = try await Self.load(caseID, lock: true, on: connection, logger: logger), row.state.isOpen else {
+            guard let row = try await Self.load(caseID.uuid, lock: true, on: connection, logger: logger), row.state.isOpen else {
                 throw RegistryError.notFound("Case")
             }
             guard try await CaseStore.suspend(row, reason: reason, by: admin, on: connection, logger: logger) else {
@@ -292,11 +292,11 @@ public struct CaseService: Sendable {
         }
     }
 
-    public func liftSuspension(_ caseID: UUID, reason: String, caller: Caller, logger: Logger) async throws {
+    public func liftSuspension(_ caseID: CaseID, reason: String, caller: Caller, logger: Logger) async throws {
         guard caller.principal.role == .admin, let admin = caller.userUUID else { throw RegistryError.forbidden }
         let reason = try Input.text(reason, field: "reason", max: 2000)!
         try await database.transaction(logger: logger) { connection in
-            guard let row = try await Self.load(caseID, lock: true, on: connection, logger: logger) else { throw RegistryError.notFound("Case") }
+            guard let row = try await Self.load(caseID.uuid, lock: true, on: connection, logger: logger) else { throw RegistryError.notFound("Case") }
             guard try await CaseStore.liftSuspensions(row, reason: reason, by: admin, on: connection, logger: logger) else {
                 throw RegistryError(.conflict, code: "not_suspended", message: "No interim suspension of this case is in force.")
             }
@@ -368,17 +368,17 @@ public struct CaseService: Sendable {
 
     /// An administrator records a reinstatement request (appeal, court order, later evidence): a
     /// case of its own, through the same workflow, that ends by lifting the ban.
-    public func fileReinstatement(bannedCase: UUID, statement: String, caller: Caller, logger: Logger) async throws -> UUID {
+    public func fileReinstatement(bannedCase: CaseID, statement: String, caller: Caller, logger: Logger) async throws -> CaseID {
         guard caller.principal.role == .admin, let admin = caller.userUUID else { throw RegistryError.forbidden }
         let statement = try Input.text(statement, field: "statement", max: 10_000)!
         return try await database.transaction(logger: logger) { connection in
-            guard let banned = try await Self.load(bannedCase, lock: true, on: connection, logger: logger), banned.state == .executed,
+            guard let banned = try await Self.load(bannedCase.uuid, lock: true, on: connection, logger: logger), banned.state == .executed,
                 banned.kind == "revocation"
             else { throw RegistryError(.conflict, code: "not_executed", message: "Only an executed revocation can be reversed.") }
             guard
                 let id = try await CaseStore.create(
                     kind: "reinstatement",
-                    relatedCaseID: bannedCase,
+                    relatedCaseID: bannedCase.uuid,
                     workerID: banned.workerID,
                     requesterKind: "system",
                     requesterID: admin,
@@ -397,7 +397,7 @@ public struct CaseService: Sendable {
                 on: connection,
                 logger: logger
             )
-            return id
+            return CaseID(id)
         }
     }
 
@@ -445,13 +445,13 @@ public struct CaseService: Sendable {
     /// Whether `caller` may add a file of `contentType` to this case now: checked before a byte of
     /// the upload is read, so that nobody but a party of an open case with room left can make the
     /// registry receive, hash and store megabytes.
-    public func mayAddEvidence(_ caseID: UUID, contentType: String, declaredLength: Int?, caller: Caller, logger: Logger) async throws {
+    public func mayAddEvidence(_ caseID: CaseID, contentType: String, declaredLength: Int?, caller: Caller, logger: Logger) async throws {
         // Who asks comes first: to anyone but a party, the case does not exist, whatever the upload.
         try await database.withConnection { connection in
-            guard let row = try await Self.load(caseID, lock: false, on: connection, logger: logger), row.state.isOpen,
+            guard let row = try await Self.load(caseID.uuid, lock: false, on: connection, logger: logger), row.state.isOpen,
                 Self.mayAdd(caller, to: row)
             else { throw RegistryError.notFound("Case") }
-            guard try await CaseStore.evidenceCount(caseID, on: connection, logger: logger) < policy.evidencePerCase else {
+            guard try await CaseStore.evidenceCount(caseID.uuid, on: connection, logger: logger) < policy.evidencePerCase else {
                 throw RegistryError(.conflict, code: "evidence_limit", message: "A case holds at most \(policy.evidencePerCase) files.")
             }
         }
@@ -485,7 +485,7 @@ public struct CaseService: Sendable {
     /// Adds a file: size and type from policy (the declared type must match the content),
     /// stored content-addressed; never modified or deleted.
     public func addEvidence(
-        _ caseID: UUID,
+        _ caseID: CaseID,
         filename: String,
         contentType: String,
         bytes: [UInt8],
@@ -495,7 +495,7 @@ public struct CaseService: Sendable {
     ) async throws -> EvidenceItem {
         let upload = EvidenceUpload(content: Data(bytes), sha256: Data(SHA256.hash(data: Data(bytes))))
         return try await addEvidence(
-            caseID,
+            caseID.uuid,
             filename: filename,
             contentType: contentType,
             upload: upload,
@@ -662,27 +662,27 @@ public struct CaseService: Sendable {
 
     /// The newest cases (at most 20) about a worker, or filed by a user: ids only, each read
     /// through `get`, which decides what the caller sees.
-    public func recent(aboutWorker workerID: UUID, logger: Logger) async throws -> [UUID] {
-        try await CaseStore.recentIDs(workerID: workerID, requesterID: nil, database: database, logger: logger)
+    public func recent(aboutWorker workerID: WorkerID, logger: Logger) async throws -> [CaseID] {
+        try await CaseStore.recentIDs(workerID: workerID.uuid, requesterID: nil, database: database, logger: logger).map(CaseID.init)
     }
 
-    public func recent(filedBy userID: UUID, logger: Logger) async throws -> [UUID] {
-        try await CaseStore.recentIDs(workerID: nil, requesterID: userID, database: database, logger: logger)
+    public func recent(filedBy userID: UserID, logger: Logger) async throws -> [CaseID] {
+        try await CaseStore.recentIDs(workerID: nil, requesterID: userID.uuid, database: database, logger: logger).map(CaseID.init)
     }
 
     /// Who sees what: administrators everything; the requester and the worker the case with its
     /// evidence list and timeline; an agency that held her the outcome.
-    public func get(_ id: UUID, caller: Caller, logger: Logger) async throws -> View {
+    public func get(_ id: CaseID, caller: Caller, logger: Logger) async throws -> View {
         try await database.withConnection { connection in
-            guard let row = try await Self.load(id, lock: false, on: connection, logger: logger) else { throw RegistryError.notFound("Case") }
+            guard let row = try await Self.load(id.uuid, lock: false, on: connection, logger: logger) else { throw RegistryError.notFound("Case") }
             switch caller.principal.role {
-            case .admin: return try await view(id, role: .admin, on: connection, logger: logger)
-            case .worker where caller.workerUUID == row.workerID: return try await view(id, role: .worker, on: connection, logger: logger)
+            case .admin: return try await view(id.uuid, role: .admin, on: connection, logger: logger)
+            case .worker where caller.workerUUID == row.workerID: return try await view(id.uuid, role: .worker, on: connection, logger: logger)
             case _ where caller.userUUID != nil && caller.userUUID == row.requesterID:
-                return try await view(id, role: .requester, on: connection, logger: logger)
+                return try await view(id.uuid, role: .requester, on: connection, logger: logger)
             case .agencyStaff:
                 if let agency = caller.agencyUUID, try await WorkerStore.agencyHeld(row.workerID, agencyID: agency, on: connection, logger: logger) {
-                    return try await view(id, role: .agency, on: connection, logger: logger)
+                    return try await view(id.uuid, role: .agency, on: connection, logger: logger)
                 }
             default: break
             }

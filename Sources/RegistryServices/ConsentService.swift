@@ -82,18 +82,18 @@ public struct ConsentService: Sendable {
 
     /// Her agency asks for a code on her behalf: it goes to her phone, so it is used only if she
     /// chooses to hand it on. The agency never sees it.
-    public func issueByAgency(_ workerID: UUID, caller: Caller, logger: Logger) async throws -> Issued {
+    public func issueByAgency(_ workerID: WorkerID, caller: Caller, logger: Logger) async throws -> Issued {
         guard let user = caller.userUUID else { throw RegistryError.forbidden }
         let code = Self.newCode()
         return try await database.transaction(logger: logger) { connection in
-            let (worker, agency) = try await WorkerAccess.visible(workerID, caller: caller, write: true, on: connection, logger: logger)
+            let (worker, agency) = try await WorkerAccess.visible(workerID.uuid, caller: caller, write: true, on: connection, logger: logger)
             guard agency != nil else { throw RegistryError.notFound("Worker") }
             guard let phone = worker.phone else {
                 throw RegistryError(.conflict, code: "no_phone", message: "She has no phone on file; she can issue a code in her own account.")
             }
-            try await requireRoomForCode(workerID, on: connection, logger: logger)
+            try await requireRoomForCode(workerID.uuid, on: connection, logger: logger)
             let (id, expires) = try await ConsentStore.create(
-                workerID: workerID,
+                workerID: workerID.uuid,
                 codeHash: Data(TokenGenerator.hash(code)),
                 issuedBy: user,
                 via: "agency",
@@ -110,7 +110,7 @@ public struct ConsentService: Sendable {
                 logger: logger
             )
             try await AuditStore.append(
-                caller.event("consent.issued", "worker", workerID, ["consent": .string(id.text), "via": "agency"]),
+                caller.event("consent.issued", "worker", workerID.uuid, ["consent": .string(id.text), "via": "agency"]),
                 on: connection,
                 logger: logger
             )

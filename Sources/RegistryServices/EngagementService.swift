@@ -381,12 +381,12 @@ public struct EngagementService: Sendable {
     }
 
     /// Every review about a worker, hidden ones included: for the worker herself and for administrators.
-    public func reviews(about workerID: UUID, caller: Caller, logger: Logger) async throws -> [Review] {
-        guard caller.principal.role == .admin || (caller.principal.role == .worker && caller.workerUUID == workerID) else {
+    public func reviews(about workerID: WorkerID, caller: Caller, logger: Logger) async throws -> [Review] {
+        guard caller.principal.role == .admin || (caller.principal.role == .worker && caller.principal.workerID == workerID) else {
             throw RegistryError.forbidden
         }
         return try await database.withConnection { connection in
-            try await ReviewStore.forWorker(workerID, includeHidden: true, on: connection, logger: logger).map(Review.init)
+            try await ReviewStore.forWorker(workerID.uuid, includeHidden: true, on: connection, logger: logger).map(Review.init)
         }
     }
 

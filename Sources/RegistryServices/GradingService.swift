@@ -212,11 +212,11 @@ public struct GradingService: Sendable {
     }
 
     /// A worker's grade explained in plain words in her language, with its history.
-    public func explained(_ workerID: UUID, language: String, logger: Logger) async throws -> Explained {
+    public func explained(_ workerID: WorkerID, language: String, logger: Logger) async throws -> Explained {
         try await database.withConnection { connection in
             var found: Explained?
             if case let (grade, composite, ethics, skill, levels, reasons, version, at)? = try await GradeStore.grade(
-                workerID,
+                workerID.uuid,
                 on: connection,
                 logger: logger
             ) {
@@ -236,7 +236,7 @@ public struct GradingService: Sendable {
             guard var explained = found else {
                 throw RegistryError(.notFound, code: "not_graded", message: "No grade has been computed yet.")
             }
-            for (from, to, composite, cause, at) in try await GradeStore.history(workerID, on: connection, logger: logger) {
+            for (from, to, composite, cause, at) in try await GradeStore.history(workerID.uuid, on: connection, logger: logger) {
                 explained.history.append(History(fromGrade: from, toGrade: to, composite: composite, cause: cause, changedAt: at))
             }
             return explained
@@ -244,10 +244,10 @@ public struct GradingService: Sendable {
     }
 
     /// The full computation, recomputed now with every piece of evidence (administrators).
-    public func computation(_ workerID: UUID, logger: Logger) async throws -> GradeResult {
+    public func computation(_ workerID: WorkerID, logger: Logger) async throws -> GradeResult {
         try await database.withConnection { connection in
-            let inputs = try await inputs([workerID], today: CivilDate.today(), on: connection, logger: logger)
-            guard let input = inputs[workerID], try await WorkerStore.get(workerID, on: connection, logger: logger) != nil else {
+            let inputs = try await inputs([workerID.uuid], today: CivilDate.today(), on: connection, logger: logger)
+            guard let input = inputs[workerID.uuid], try await WorkerStore.get(workerID.uuid, on: connection, logger: logger) != nil else {
                 throw RegistryError.notFound("Worker")
             }
             return grader.grade(input)

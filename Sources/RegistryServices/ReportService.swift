@@ -174,19 +174,19 @@ public struct ReportService: Sendable {
 
     /// Who may read: an employer with a redeemed consent or a confirmed engagement; the agency in
     /// custody; administrators; the worker herself. Every view but hers is an inquiry.
-    public func report(_ workerID: UUID, caller: Caller, logger: Logger) async throws -> Report {
+    public func report(_ workerID: WorkerID, caller: Caller, logger: Logger) async throws -> Report {
         try await database.transaction(logger: logger) { connection in
             var consentID: UUID?
             var engagementID: UUID?
             let purpose: String
             switch caller.principal.role {
             case .employer:
-                guard let employer = caller.userUUID, try await WorkerStore.get(workerID, on: connection, logger: logger) != nil else {
+                guard let employer = caller.userUUID, try await WorkerStore.get(workerID.uuid, on: connection, logger: logger) != nil else {
                     throw RegistryError.notFound("Worker")
                 }
-                engagementID = try await EngagementStore.active(employer: employer, worker: workerID, on: connection, logger: logger)
+                engagementID = try await EngagementStore.active(employer: employer, worker: workerID.uuid, on: connection, logger: logger)
                 if engagementID == nil {
-                    consentID = try await ConsentStore.access(employer: employer, worker: workerID, on: connection, logger: logger)
+                    consentID = try await ConsentStore.access(employer: employer, worker: workerID.uuid, on: connection, logger: logger)
                 }
                 guard engagementID != nil || consentID != nil else {
                     throw RegistryError(
@@ -199,17 +199,17 @@ public struct ReportService: Sendable {
             case .admin:
                 purpose = "administration"
             case .agencyStaff:
-                _ = try await WorkerAccess.visible(workerID, caller: caller, write: false, on: connection, logger: logger)
+                _ = try await WorkerAccess.visible(workerID.uuid, caller: caller, write: false, on: connection, logger: logger)
                 purpose = "custody"
-            case .worker where caller.workerUUID == workerID:
+            case .worker where caller.principal.workerID == workerID:
                 purpose = "self"
             default:
                 throw RegistryError.notFound("Worker")
             }
-            let report = try await build(workerID, viewer: caller, on: connection, logger: logger)
+            let report = try await build(workerID.uuid, viewer: caller, on: connection, logger: logger)
             if purpose != "self" {
                 try await InquiryStore.record(
-                    workerID: workerID,
+                    workerID: workerID.uuid,
                     viewer: caller.userUUID,
                     role: caller.principal.role.rawValue,
                     purpose: purpose,
@@ -222,7 +222,7 @@ public struct ReportService: Sendable {
                     caller.event(
                         "report.viewed",
                         "worker",
-                        workerID,
+                        workerID.uuid,
                         [
                             "purpose": .string(purpose), "consent": AuditValue(consentID?.text), "engagement": AuditValue(engagementID?.text),
                         ]

@@ -127,7 +127,7 @@ public struct TransferService: Sendable {
             if agency.id == t.fromAgencyID { return .from }
         default: break
         }
-        logger.notice("transfer access refused", metadata: ["transfer": "\(t.id.text)", "user": "\(caller.principal.userID ?? "-")"])
+        logger.notice("transfer access refused", metadata: ["transfer": "\(t.id.text)", "user": "\(caller.principal.userID?.text ?? "-")"])
         throw RegistryError.notFound("Transfer")
     }
 

@@ -31,7 +31,7 @@ enum WorkerAccess {
         logger.notice(
             "worker file access refused",
             metadata: [
-                "worker": "\(id.text)", "user": "\(caller.principal.userID ?? "-")", "role": "\(caller.principal.role.rawValue)",
+                "worker": "\(id.text)", "user": "\(caller.principal.userID?.text ?? "-")", "role": "\(caller.principal.role.rawValue)",
             ]
         )
         throw RegistryError.notFound("Worker")

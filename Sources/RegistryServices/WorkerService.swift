@@ -30,7 +30,7 @@ public struct WorkerService: Sendable {
     }
 
     /// Opens a worker's file in the caller's agency with her first tenure.
-    public func register(_ input: WorkerRegistration.Input, caller: Caller, logger: Logger) async throws -> UUID {
+    public func register(_ input: WorkerRegistration.Input, caller: Caller, logger: Logger) async throws -> WorkerID {
         let today = CivilDate.today()
         let registration = try WorkerRegistration(input, today: today, ages: policy.ages)
         let blind = Data(keys.blindIndex(registration.nationalID))
@@ -70,7 +70,7 @@ public struct WorkerService: Sendable {
             )
             try await flags.attachOnRegistration([id], caller: caller, on: connection, logger: logger)
             try await GradeStore.enqueue(id, reason: "registered", on: connection, logger: logger)
-            return id
+            return WorkerID(id)
         }
     }
 
@@ -123,10 +123,10 @@ public struct WorkerService: Sendable {
         enum Key: String, CodingKey { case valid }
     }
 
-    public func file(_ id: UUID, caller: Caller, logger: Logger) async throws -> File {
+    public func file(_ id: WorkerID, caller: Caller, logger: Logger) async throws -> File {
         let today = CivilDate.today()
         return try await database.withConnection { connection in
-            let (worker, _) = try await WorkerAccess.visible(id, caller: caller, write: false, on: connection, logger: logger)
+            let (worker, _) = try await WorkerAccess.visible(id.uuid, caller: caller, write: false, on: connection, logger: logger)
             let masked =
                 (try? NationalID(try keys.open(Array(worker.idCiphertext), context: SealedPlace.workerID(worker.id)), today: today).masked)
                 ?? "******"
@@ -144,15 +144,15 @@ public struct WorkerService: Sendable {
                 serviceCategories: worker.categories,
                 status: worker.status,
                 currentAgency: .init(id: worker.currentAgencyID.text, name: agency?.name ?? ""),
-                tenures: try await TenureStore.list(workerID: id, on: connection, logger: logger),
-                trainings: try await QualificationStore.trainings(workerID: id, on: connection, logger: logger).map {
+                tenures: try await TenureStore.list(workerID: id.uuid, on: connection, logger: logger),
+                trainings: try await QualificationStore.trainings(workerID: id.uuid, on: connection, logger: logger).map {
                     QualificationView(item: $0, valid: $0.expiresOn.flatMap(CivilDate.init(iso:)).map { $0 >= today } ?? true)
                 },
-                healthCertificates: try await QualificationStore.healthCertificates(workerID: id, on: connection, logger: logger).map {
+                healthCertificates: try await QualificationStore.healthCertificates(workerID: id.uuid, on: connection, logger: logger).map {
                     QualificationView(item: $0, valid: (CivilDate(iso: $0.validUntil).map { $0 >= today } ?? false) && $0.result != "unfit")
                 },
-                skills: try await QualificationStore.skills(workerID: id, on: connection, logger: logger),
-                transfers: try await TransferStore.forWorker(id, on: connection, logger: logger).map(TransferView.init)
+                skills: try await QualificationStore.skills(workerID: id.uuid, on: connection, logger: logger),
+                transfers: try await TransferStore.forWorker(id.uuid, on: connection, logger: logger).map(TransferView.init)
             )
         }
     }
@@ -301,7 +301,7 @@ public struct WorkerService: Sendable {
         }
     }
 
-    public func addTraining(_ workerID: UUID, _ input: TrainingInput, caller: Caller, logger: Logger) async throws -> UUID {
+    public func addTraining(_ workerID: WorkerID, _ input: TrainingInput, caller: Caller, logger: Logger) async throws -> UUID {
         let today = CivilDate.today()
         guard ["training", "certificate"].contains(input.kind) else { throw RegistryError.invalid("kind", "kind is training or certificate.") }
         let title = try Input.text(input.title, field: "title", max: 200)!
@@ -312,9 +312,9 @@ public struct WorkerService: Sendable {
         let expires = try Input.date(input.expiresOn, field: "expires_on", required: false)
         if let expires, expires < issued { throw RegistryError.invalid("expires_on", "expires_on must not be before issued_on.") }
         if let hours = input.hours, !(1...10_000).contains(hours) { throw RegistryError.invalid("hours", "hours must be 1 to 10000.") }
-        return try await inCustody(workerID, caller: caller, logger: logger) { connection, tenure, agency, user in
+        return try await inCustody(workerID.uuid, caller: caller, logger: logger) { connection, tenure, agency, user in
             let id = try await QualificationStore.addTraining(
-                workerID: workerID,
+                workerID: workerID.uuid,
                 tenureID: tenure,
                 agencyID: agency,
                 by: user,
@@ -333,7 +333,7 @@ public struct WorkerService: Sendable {
                 caller.event(
                     "worker.\(input.kind)_added",
                     "worker",
-                    workerID,
+                    workerID.uuid,
                     ["record": .string(id.text), "title": .string(title)]
                 ),
                 on: connection,
@@ -343,7 +343,7 @@ public struct WorkerService: Sendable {
         }
     }
 
-    public func addHealthCertificate(_ workerID: UUID, _ input: HealthInput, caller: Caller, logger: Logger) async throws -> UUID {
+    public func addHealthCertificate(_ workerID: WorkerID, _ input: HealthInput, caller: Caller, logger: Logger) async throws -> UUID {
         let today = CivilDate.today()
         let issuer = try Input.text(input.issuer, field: "issuer", max: 200)!
         let number = try Input.text(input.certificateNo, field: "certificate_no", max: 100, required: false)
@@ -352,9 +352,9 @@ public struct WorkerService: Sendable {
         guard until >= issued else { throw RegistryError.invalid("valid_until", "valid_until must not be before issued_on.") }
         let result = input.result ?? "fit"
         guard ["fit", "restricted", "unfit"].contains(result) else { throw RegistryError.invalid("result", "result is fit, restricted or unfit.") }
-        return try await inCustody(workerID, caller: caller, logger: logger) { connection, tenure, agency, user in
+        return try await inCustody(workerID.uuid, caller: caller, logger: logger) { connection, tenure, agency, user in
             let id = try await QualificationStore.addHealth(
-                workerID: workerID,
+                workerID: workerID.uuid,
                 tenureID: tenure,
                 agencyID: agency,
                 by: user,
@@ -370,7 +370,7 @@ public struct WorkerService: Sendable {
                 caller.event(
                     "worker.health_certificate_added",
                     "worker",
-                    workerID,
+                    workerID.uuid,
                     ["record": .string(id.text), "valid_until": .string(until.iso)]
                 ),
                 on: connection,
@@ -380,7 +380,7 @@ public struct WorkerService: Sendable {
         }
     }
 
-    public func addSkill(_ workerID: UUID, _ input: SkillInput, caller: Caller, logger: Logger) async throws -> UUID {
+    public func addSkill(_ workerID: WorkerID, _ input: SkillInput, caller: Caller, logger: Logger) async throws -> UUID {
         let today = CivilDate.today()
         let category = try ServiceCategory.parseList([input.category], field: "category")[0]
         guard let level = SkillLevel(rawValue: input.level) else {
@@ -389,9 +389,9 @@ public struct WorkerService: Sendable {
         let on = try Input.date(input.assessedOn, field: "assessed_on", notAfter: today)!
         let assessor = try Input.text(input.assessor, field: "assessor", max: 200)!
         let note = try Input.text(input.note, field: "note", max: 2000, required: false)
-        return try await inCustody(workerID, caller: caller, logger: logger) { connection, tenure, agency, user in
+        return try await inCustody(workerID.uuid, caller: caller, logger: logger) { connection, tenure, agency, user in
             let id = try await QualificationStore.addSkill(
-                workerID: workerID,
+                workerID: workerID.uuid,
                 tenureID: tenure,
                 agencyID: agency,
                 by: user,
@@ -407,7 +407,7 @@ public struct WorkerService: Sendable {
                 caller.event(
                     "worker.skill_assessed",
                     "worker",
-                    workerID,
+                    workerID.uuid,
                     ["record": .string(id.text), "category": .string(category.rawValue), "level": .int(level.rawValue)]
                 ),
                 on: connection,
@@ -418,12 +418,12 @@ public struct WorkerService: Sendable {
     }
 
     /// Records the custody agency's assessment on the open tenure.
-    public func assess(_ workerID: UUID, _ assessment: TenureStore.Assessment, caller: Caller, logger: Logger) async throws {
+    public func assess(_ workerID: WorkerID, _ assessment: TenureStore.Assessment, caller: Caller, logger: Logger) async throws {
         let a = try TenureAssessment.validate(assessment)
-        try await inCustody(workerID, caller: caller, logger: logger) { connection, tenure, _, _ in
+        try await inCustody(workerID.uuid, caller: caller, logger: logger) { connection, tenure, _, _ in
             try await TenureStore.assess(tenure, a, on: connection, logger: logger)
             try await AuditStore.append(
-                caller.event("tenure.assessed", "worker", workerID, ["tenure": .string(tenure.text)]),
+                caller.event("tenure.assessed", "worker", workerID.uuid, ["tenure": .string(tenure.text)]),
                 on: connection,
                 logger: logger
             )

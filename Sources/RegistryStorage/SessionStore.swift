@@ -38,10 +38,10 @@ public enum SessionStore {
         public var principal: Principal {
             Principal(
                 .user(
-                    id: userID.uuidString.lowercased(),
+                    id: UserID(userID),
                     role: role,
-                    agencyID: agencyID?.uuidString.lowercased(),
-                    workerID: workerID?.uuidString.lowercased()
+                    agencyID: agencyID.map(AgencyID.init),
+                    workerID: workerID.map(WorkerID.init)
                 )
             )
         }

@@ -20,7 +20,7 @@ struct AccessPolicyTests {
         #expect(!p.permits(.worker, "a.read"))  // role not listed at all
         #expect(!p.permits(.admin, "unknown.action"))
         #expect(throws: RegistryError.unauthenticated) { try p.authorize(.anonymous, "a.read") }
-        let employer = Principal(.user(id: "u", role: .employer, agencyID: nil, workerID: nil))
+        let employer = Principal(.user(id: .n(1), role: .employer, agencyID: nil, workerID: nil))
         #expect(throws: RegistryError.forbidden) { try p.authorize(employer, "a.write") }
         try p.authorize(employer, "a.read")
     }

@@ -16,17 +16,17 @@ struct CaseMachineTests {
         .executed: [:], .withdrawn: [:], .closed: [:],
     ]
 
-    static func actor(for command: CaseCommand, user: String = "admin-2") -> CaseActor {
+    static func actor(for command: CaseCommand, user: UserID = .n(2)) -> CaseActor {
         let kind = command.actors.first!
         return CaseActor(kind: kind, userID: kind == .system ? nil : user)
     }
 
     @Test("the whole state × command matrix: exactly the drawn arrows are legal", arguments: CaseState.allCases)
     func matrix(state: CaseState) throws {
-        let facts = CaseFacts(state: state, proposedOutcome: .upheld, outcome: .upheld, requesterID: "employer-1", proposedBy: "admin-1")
+        let facts = CaseFacts(state: state, proposedOutcome: .upheld, outcome: .upheld, requesterID: .n(11), proposedBy: .n(1))
         for command in CaseCommand.allCases {
             if let expected = Self.legal[state]?[command] {
-                let actor = Self.actor(for: command, user: command == .upholdObjection || command == .rejectObjection ? "admin-3" : "admin-2")
+                let actor = Self.actor(for: command, user: command == .upholdObjection || command == .rejectObjection ? .n(3) : .n(2))
                 #expect(try CaseMachine.apply(command, facts: facts, by: actor) == expected, "\(state) \(command)")
             } else {
                 let error = #expect(throws: RegistryError.self, "\(state) \(command)") {
@@ -50,34 +50,34 @@ struct CaseMachineTests {
         let facts = CaseFacts(
             state: .decisionProposed,
             proposedOutcome: .upheld,
-            requesterID: "employer-1",
-            proposedBy: "admin-1",
-            workerAgencies: ["agency-9"]
+            requesterID: .n(11),
+            proposedBy: .n(1),
+            workerAgencies: [AgencyID.n(9)]
         )
         let four = #expect(throws: RegistryError.self) {
-            try CaseMachine.apply(.confirmDecision, facts: facts, by: CaseActor(kind: .administrator, userID: "admin-1"))
+            try CaseMachine.apply(.confirmDecision, facts: facts, by: CaseActor(kind: .administrator, userID: .n(1)))
         }
         #expect(four?.code == "four_eyes")
         let requester = #expect(throws: RegistryError.self) {
-            try CaseMachine.apply(.confirmDecision, facts: facts, by: CaseActor(kind: .administrator, userID: "employer-1"))
+            try CaseMachine.apply(.confirmDecision, facts: facts, by: CaseActor(kind: .administrator, userID: .n(11)))
         }
         #expect(requester?.code == "conflict_of_interest")
         let agency = #expect(throws: RegistryError.self) {
-            try CaseMachine.apply(.confirmDecision, facts: facts, by: CaseActor(kind: .administrator, userID: "x", agencyID: "agency-9"))
+            try CaseMachine.apply(.confirmDecision, facts: facts, by: CaseActor(kind: .administrator, userID: .n(99), agencyID: .n(9)))
         }
         #expect(agency?.code == "conflict_of_interest")
-        let review = CaseFacts(state: .objectionReview, outcome: .upheld, proposedBy: "admin-1", decidedBy: "admin-2")
-        for admin in ["admin-1", "admin-2"] {
+        let review = CaseFacts(state: .objectionReview, outcome: .upheld, proposedBy: .n(1), decidedBy: .n(2))
+        for admin in [UserID.n(1), .n(2)] {
             let tookPart = #expect(throws: RegistryError.self) {
                 try CaseMachine.apply(.rejectObjection, facts: review, by: CaseActor(kind: .administrator, userID: admin))
             }
             #expect(tookPart?.code == "took_part")
         }
         expectError("not_your_step") {
-            try CaseMachine.apply(.object, facts: .init(state: .noticePeriod), by: CaseActor(kind: .requester, userID: "employer-1"))
+            try CaseMachine.apply(.object, facts: .init(state: .noticePeriod), by: CaseActor(kind: .requester, userID: .n(11)))
         }
         expectError("not_your_step") {
-            try CaseMachine.apply(.execute, facts: .init(state: .final), by: CaseActor(kind: .administrator, userID: "admin-1"))
+            try CaseMachine.apply(.execute, facts: .init(state: .final), by: CaseActor(kind: .administrator, userID: .n(1)))
         }
     }
 

@@ -253,7 +253,7 @@ struct MatrixWorld {
         let (pendingAgency, _) = try await registry.approvedAgency(4, approve: false)
         let adminEmail = "matrix-admin@example.cn"
         let adminID = try await registry.makeUser(role: .admin, email: adminEmail, password: "admin password")
-        let admin = Caller(Principal(.user(id: adminID.text, role: .admin, agencyID: nil, workerID: nil)))
+        let admin = Caller(Principal(.user(id: UserID(adminID), role: .admin, agencyID: nil, workerID: nil)))
         let dummy = try await registry.makeUser(role: .employer, email: "dummy@example.cn", password: "dummy password")
 
         // A transfer of another of A's workers, asked for by a third agency (A takes part, B does not).
@@ -262,7 +262,7 @@ struct MatrixWorld {
         let transfer = try await registry.transfers.request(idNumber: movingID, caller: third, logger: log).transfer.id
 
         let engagement = try await registry.engagements.place(
-            .init(workerId: h.workerID, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: "2026-01-01"),
+            .init(workerId: h.workerID.uuid, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: "2026-01-01"),
             caller: h.agency,
             logger: log
         )
@@ -281,7 +281,7 @@ struct MatrixWorld {
         let consent = try await registry.consents.issue(caller: h.worker, logger: log).id
 
         let caseID = try await registry.cases.file(
-            .init(workerId: h.workerID, grounds: "abuse_of_a_child", statement: "她多次打骂孩子，有监控录像。"),
+            .init(workerId: h.workerID.uuid, grounds: "abuse_of_a_child", statement: "她多次打骂孩子，有监控录像。"),
             caller: h.employer,
             logger: log
         )
@@ -297,7 +297,7 @@ struct MatrixWorld {
 
         let (policeID, policeKey, _, _) = try await registry.source("police-m", kind: "police")
         let (bureauID, bureauKey, _, _) = try await registry.source("bureau-m", kind: "credit_bureau")
-        let police = Caller(Principal(.integration(sourceID: policeID.text, sourceName: "police-m", keyID: UUID().text)))
+        let police = Caller(Principal(.integration(sourceID: SourceID(policeID), sourceName: "police-m", keyID: KeyID.random())))
         let flagged = try await registry.flags.submit(
             [
                 flag(Fixtures.idNumber(serial: 101), "M-1", "fraud", severity: 1, status: "alleged"),
@@ -331,7 +331,7 @@ struct MatrixWorld {
             "worker": ["phone": "13800138001", "password": "worker password"],
             "other_worker": ["phone": "13800138002", "password": "worker password"],
         ]
-        func actor(_ caller: Caller) throws -> String { try #require(caller.principal.userID) }
+        func actor(_ caller: Caller) throws -> String { try #require(caller.principal.userID).text }
         let actorIDs: [String: String] = [
             "admin": adminID.text, "agency": try actor(h.agency), "employer": try actor(h.employer), "worker": try actor(h.worker),
             "other_agency": try actor(other.agency), "other_employer": try actor(other.employer), "other_worker": try actor(other.worker),

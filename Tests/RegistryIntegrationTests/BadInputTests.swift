@@ -181,7 +181,7 @@ struct BadInputTests {
             expectClean(long, .badRequest, "a 5,000-character name")
             // Evidence above the policy's limit, and of a type that is not allowed.
             let caseID = try await s.registry.cases.file(
-                .init(workerId: s.household.workerID, grounds: "theft", statement: "丢失现金和首饰，有报警回执。"),
+                .init(workerId: s.household.workerID.uuid, grounds: "theft", statement: "丢失现金和首饰，有报警回执。"),
                 caller: s.household.agency,
                 logger: testLogger
             )
@@ -263,7 +263,7 @@ struct BadInputTests {
             // Free text elsewhere: a case statement, a dispute reason, a review comment.
             let e = try await s.registry.engagements.place(
                 .init(
-                    workerId: s.household.workerID,
+                    workerId: s.household.workerID.uuid,
                     employerEmail: "home@example.cn",
                     employerPhone: nil,
                     category: "nanny",

@@ -16,7 +16,7 @@ extension Registry {
         return result
     }
 
-    func caseState(_ id: UUID) async throws -> String {
+    func caseState(_ id: CaseID) async throws -> String {
         for try await s in try await database.query("SELECT state FROM cases WHERE id = \(id)", logger: testLogger).decode(String.self) { return s }
         return "?"
     }
@@ -28,7 +28,7 @@ let jpegBytes: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0] + Array(repeating: 0x42, count
 @Suite("Revocation cases")
 struct CaseTests {
     /// A household with a confirmed engagement, and the case its employer filed.
-    func filed(_ registry: Registry) async throws -> (Household, UUID) { try await registry.filedCase() }
+    func filed(_ registry: Registry) async throws -> (Household, CaseID) { try await registry.filedCase() }
 
     func cmd(_ c: String, _ reason: String = "理由", outcome: String? = nil) -> CaseService.Command {
         .init(command: c, reason: reason, outcome: outcome)

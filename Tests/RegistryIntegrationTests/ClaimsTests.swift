@@ -18,9 +18,9 @@ import Testing
 struct ClaimsTests {
     func cmd(_ c: String, _ reason: String = "理由") -> CaseService.Command { .init(command: c, reason: reason, outcome: nil) }
 
-    func filed(_ registry: Registry) async throws -> (Household, UUID) { try await registry.filedCase() }
+    func filed(_ registry: Registry) async throws -> (Household, CaseID) { try await registry.filedCase() }
 
-    func workerStatus(_ registry: Registry, _ id: UUID) async throws -> String {
+    func workerStatus(_ registry: Registry, _ id: WorkerID) async throws -> String {
         try await single(try await registry.database.query("SELECT status FROM workers WHERE id = \(id)", logger: testLogger), String.self)
     }
 
@@ -33,7 +33,7 @@ struct ClaimsTests {
             let admin = try await registry.adminCaller
             try await registry.cases.suspend(id, reason: "调查期间暂停派单", caller: admin, logger: testLogger)
             #expect(try await workerStatus(registry, h.workerID) == "suspended")
-            #expect(try await registry.auditCount("worker.suspended", subject: h.workerID) == 1)
+            #expect(try await registry.auditCount("worker.suspended", subject: h.workerID.uuid) == 1)
             let open = try await registry.database.query(
                 "SELECT count(*)::int FROM suspensions WHERE case_id = \(id) AND lifted_at IS NULL AND reason = '调查期间暂停派单'",
                 logger: testLogger
@@ -44,7 +44,7 @@ struct ClaimsTests {
             await expectError("not_active") {
                 _ = try await registry.engagements.place(
                     .init(
-                        workerId: h.workerID,
+                        workerId: h.workerID.uuid,
                         employerEmail: "home@example.cn",
                         employerPhone: nil,
                         category: "nanny",
@@ -56,7 +56,7 @@ struct ClaimsTests {
             }
             try await registry.cases.liftSuspension(id, reason: "证据不足以暂停", caller: admin, logger: testLogger)
             #expect(try await workerStatus(registry, h.workerID) == "active")
-            #expect(try await registry.auditCount("worker.suspension_lifted", subject: h.workerID) == 1)
+            #expect(try await registry.auditCount("worker.suspension_lifted", subject: h.workerID.uuid) == 1)
             let lifted = try await registry.database.query(
                 "SELECT count(*)::int FROM suspensions WHERE case_id = \(id) AND lifted_at IS NOT NULL AND lift_reason = '证据不足以暂停'",
                 logger: testLogger

@@ -14,11 +14,11 @@ import Testing
 /// A worker with an agency, an activated account, and an employer, ready for checks.
 struct Household {
     var agency: Caller
-    var agencyID: UUID
-    var workerID: UUID
+    var agencyID: AgencyID
+    var workerID: WorkerID
     var worker: Caller
     var employer: Caller
-    var employerID: UUID
+    var employerID: UserID
 
     static func make(_ registry: Registry, n: Int = 1, employerEmail: String = "home@example.cn") async throws -> Household {
         let (agencyID, agency) = try await registry.approvedAgency(n)
@@ -42,10 +42,10 @@ struct Household {
         let worker = Caller(
             Principal(
                 .user(
-                    id: user!.id.uuidString.lowercased(),
+                    id: UserID(user!.id),
                     role: .worker,
                     agencyID: nil,
-                    workerID: workerID.uuidString.lowercased()
+                    workerID: workerID
                 )
             )
         )
@@ -54,7 +54,7 @@ struct Household {
             caller: .system,
             logger: testLogger
         )
-        let employer = Caller(Principal(.user(id: employerID.uuidString.lowercased(), role: .employer, agencyID: nil, workerID: nil)))
+        let employer = Caller(Principal(.user(id: employerID, role: .employer, agencyID: nil, workerID: nil)))
         return Household(agency: agency, agencyID: agencyID, workerID: workerID, worker: worker, employer: employer, employerID: employerID)
     }
 }
@@ -96,13 +96,13 @@ struct EmployerTests {
                 try await registry.reports.report(h.workerID, caller: h.employer, logger: testLogger)
             }
             #expect(denied?.kind == .forbidden && denied?.code == "consent_required")
-            #expect(try await registry.inquiryCount(h.workerID) == 0)
+            #expect(try await registry.inquiryCount(h.workerID.uuid) == 0)
 
             let issued = try await registry.consents.issue(caller: h.worker, logger: testLogger)
             let code = try #require(issued.code)
             #expect(code.count == 8 && issued.checkPath == "/check?code=\(code)")
             let redeemed = try await registry.consents.redeem(code: code.lowercased(), caller: h.employer, logger: testLogger)
-            #expect(redeemed.workerId == h.workerID.uuidString.lowercased())
+            #expect(redeemed.workerId == h.workerID.text)
             // Single use: a second employer cannot use it.
             let other = try await registry.accounts.registerEmployer(
                 .init(
@@ -115,7 +115,7 @@ struct EmployerTests {
                 caller: .system,
                 logger: testLogger
             )
-            let otherCaller = Caller(Principal(.user(id: other.uuidString.lowercased(), role: .employer, agencyID: nil, workerID: nil)))
+            let otherCaller = Caller(Principal(.user(id: other, role: .employer, agencyID: nil, workerID: nil)))
             let reused = await #expect(throws: RegistryError.self) {
                 try await registry.consents.redeem(code: code, caller: otherCaller, logger: testLogger)
             }
@@ -130,7 +130,7 @@ struct EmployerTests {
             let inquiries = try await registry.reports.inquiries(caller: h.worker, logger: testLogger)
             #expect(inquiries.count == 2)
             #expect(inquiries.allSatisfy { $0.viewerName == "张家" && $0.purpose == "pre_hire_check" && $0.consentID != nil })
-            #expect(try await registry.auditCount("report.viewed", subject: h.workerID) == 2)
+            #expect(try await registry.auditCount("report.viewed", subject: h.workerID.uuid) == 2)
 
             // Expired codes do not redeem.
             let second = try #require(try await registry.consents.issue(caller: h.worker, logger: testLogger).code)
@@ -172,7 +172,7 @@ struct EmployerTests {
                 caller: .system,
                 logger: testLogger
             )
-            let other = Caller(Principal(.user(id: otherID.uuidString.lowercased(), role: .employer, agencyID: nil, workerID: nil)))
+            let other = Caller(Principal(.user(id: otherID, role: .employer, agencyID: nil, workerID: nil)))
             await expectError("invalid_code") { _ = try await registry.consents.redeem(code: "ABCDEFGH", caller: other, logger: testLogger) }
         }
     }
@@ -185,7 +185,7 @@ struct EmployerTests {
             let h = try await Household.make(registry)
             let e = try await registry.engagements.place(
                 .init(
-                    workerId: h.workerID,
+                    workerId: h.workerID.uuid,
                     employerEmail: "home@example.cn",
                     employerPhone: nil,
                     category: "nanny",
@@ -217,7 +217,7 @@ struct EmployerTests {
                 caller: .system,
                 logger: testLogger
             )
-            let strangerCaller = Caller(Principal(.user(id: stranger.uuidString.lowercased(), role: .employer, agencyID: nil, workerID: nil)))
+            let strangerCaller = Caller(Principal(.user(id: stranger, role: .employer, agencyID: nil, workerID: nil)))
             await #expect(throws: RegistryError.notFound("Engagement")) {
                 try await registry.engagements.review(engagement: e, scores(), caller: strangerCaller, logger: testLogger)
             }
@@ -295,7 +295,7 @@ struct EmployerTests {
             // Not before it started: an engagement that starts next month cannot be reviewed yet, even confirmed.
             let later = try await registry.engagements.place(
                 .init(
-                    workerId: h.workerID,
+                    workerId: h.workerID.uuid,
                     employerEmail: "home@example.cn",
                     employerPhone: nil,
                     category: "nanny",
@@ -318,7 +318,7 @@ struct EmployerTests {
             let report = try await registry.reports.report(h.workerID, caller: h.agency, logger: testLogger)
             let signed = try registry.reports.sign(report)
             let ok = registry.reports.verify(signed)
-            #expect(ok.valid && ok.workerId == h.workerID.uuidString.lowercased())
+            #expect(ok.valid && ok.workerId == h.workerID.text)
             // Flip each byte in turn: every change fails.
             let bytes = Array(signed.payload.utf8)
             #expect(bytes.count > 200)
@@ -355,8 +355,8 @@ struct EmployerTests {
         try await withTestRegistry { registry, _ in
             let h = try await Household.make(registry, n: 1)
             let (_, agency) = (h.agencyID, h.agency)
-            var ids: [UUID] = [h.workerID]
-            var nameOf = [h.workerID.uuidString.lowercased(): "李秀英"]
+            var ids: [UUID] = [h.workerID.uuid]
+            var nameOf = [h.workerID.text: "李秀英"]
             for i in 0..<6 {
                 let id = try await registry.workers.register(
                     .init(
@@ -370,7 +370,7 @@ struct EmployerTests {
                     caller: agency,
                     logger: testLogger
                 )
-                nameOf[id.uuidString.lowercased()] = "工人\(i)"
+                nameOf[id.text] = "工人\(i)"
                 _ = try await registry.workers.addSkill(
                     id,
                     .init(
@@ -383,7 +383,7 @@ struct EmployerTests {
                     caller: agency,
                     logger: testLogger
                 )
-                ids.append(id)
+                ids.append(id.uuid)
             }
             // Only workers who listed themselves appear: list all but one.
             for id in ids.dropLast() {
@@ -600,7 +600,7 @@ struct EmployerTests {
                     """
                     SELECT coalesce(sum(a.attempts), 0)::int FROM activation_codes a JOIN users u ON u.id = a.user_id WHERE u.worker_id = $1
                     """,
-                    w
+                    w.uuid
                 ) == 1
             )
             try await registry.accounts.activateWorker(
@@ -618,7 +618,7 @@ struct EmployerTests {
                 requestID: nil,
                 logger: testLogger
             )
-            #expect(signedIn.user.role == .worker && signedIn.user.workerID == w)
+            #expect(signedIn.user.role == .worker && signedIn.user.workerID == w.uuid)
             await expectError("wrong_code") {
                 try await registry.accounts.activateWorker(
                     phone: "13700000001",

@@ -22,11 +22,11 @@ extension Registry {
         )
         let id = UUID(uuidString: created.id)!
         let key = try await flags.issueKey(sourceID: id, label: "test", caller: admin, logger: testLogger)
-        let caller = Caller(Principal(.integration(sourceID: created.id, sourceName: name, keyID: key.id)))
+        let caller = Caller(Principal(.integration(sourceID: SourceID(created.id)!, sourceName: name, keyID: KeyID(key.id)!)))
         return (id, key.key, created.signingSecret, caller)
     }
 
-    func workerStatus(_ id: UUID) async throws -> String {
+    func workerStatus(_ id: WorkerID) async throws -> String {
         let rows = try await database.query("SELECT status FROM workers WHERE id = \(id)", logger: testLogger)
         for try await s in rows.decode(String.self) { return s }
         return "?"
@@ -86,16 +86,19 @@ struct FlagTests {
             async let r2 = registry.flags.submit(batch, sourceID: sourceID, caller: police, logger: testLogger)
             let (again1, again2) = try await (r1, r2)
             #expect(again1.filter { $0.outcome == .unchanged }.count == 2 && again2.filter { $0.outcome == .unchanged }.count == 2)
-            #expect(try await registry.count("SELECT count(*)::int FROM flags WHERE worker_id = $1", worker) == 2)
-            #expect(try await registry.count("SELECT count(*)::int FROM suspensions WHERE worker_id = $1", worker) == 1)
-            #expect(try await registry.count("SELECT count(*)::int FROM cases WHERE worker_id = $1", worker) == 1)
+            #expect(try await registry.count("SELECT count(*)::int FROM flags WHERE worker_id = $1", worker.uuid) == 2)
+            #expect(try await registry.count("SELECT count(*)::int FROM suspensions WHERE worker_id = $1", worker.uuid) == 1)
+            #expect(try await registry.count("SELECT count(*)::int FROM cases WHERE worker_id = $1", worker.uuid) == 1)
             #expect(try await registry.workerStatus(worker) == "suspended")
 
             // Changed content is an update with the old version kept; retraction lifts the suspension.
             let updated = try await registry.flags.submit([flag(id, "A-1", severity: 4)], sourceID: sourceID, caller: police, logger: testLogger)
             #expect(updated.first?.outcome == .updated)
             #expect(
-                try await registry.count("SELECT count(*)::int FROM flag_versions v JOIN flags f ON f.id = v.flag_id WHERE f.worker_id = $1", worker)
+                try await registry.count(
+                    "SELECT count(*)::int FROM flag_versions v JOIN flags f ON f.id = v.flag_id WHERE f.worker_id = $1",
+                    worker.uuid
+                )
                     == 1
             )
             let unchanged = try await registry.flags.change(
@@ -115,7 +118,7 @@ struct FlagTests {
             )
             #expect(retracted.outcome == .retracted)
             #expect(try await registry.workerStatus(worker) == "active")
-            #expect(try await registry.auditCount("worker.suspension_lifted", subject: worker) == 1)
+            #expect(try await registry.auditCount("worker.suspension_lifted", subject: worker.uuid) == 1)
             #expect(try await registry.auditCount("flag.retracted") == 1)
             // The report shows flags without narratives; the retracted one is gone from it.
             let report = try await registry.reports.report(worker, caller: agency, logger: testLogger)
@@ -139,19 +142,19 @@ struct FlagTests {
             )
             let w = try await registry.workers.register(Fixtures.registration(single), caller: agency, logger: testLogger)
             #expect(try await registry.workerStatus(w) == "suspended")
-            #expect(try await registry.count("SELECT count(*)::int FROM cases WHERE worker_id = $1", w) == 1)
+            #expect(try await registry.count("SELECT count(*)::int FROM cases WHERE worker_id = $1", w.uuid) == 1)
             let csv = "id_number,full_name,sex,phone,home_region,service_categories\n\(bulk),批量,F,,320102,nanny\n"
             let records = CSV.parse(csv)
             let summary = try await registry.workerImport.run(
                 records: Array(records.dropFirst()),
                 columns: try WorkerImport.columns(records[0].fields),
-                agencyID: aID,
+                agencyID: aID.uuid,
                 caller: agency,
                 logger: testLogger
             )
             let bulkID = try #require(summary.lines.first?.workerId.flatMap(UUID.init(uuidString:)))
             #expect(try await registry.count("SELECT count(*)::int FROM flags WHERE worker_id = $1", bulkID) == 1)
-            #expect(try await registry.workerStatus(bulkID) == "suspended")
+            #expect(try await registry.workerStatus(WorkerID(bulkID)) == "suspended")
             #expect(try await registry.auditCount("flag.attached") == 2)
         }
     }
@@ -173,7 +176,7 @@ struct FlagTests {
             #expect(old.first?.outcome == .created)
             let report = try await registry.reports.report(w, caller: agency, logger: testLogger)
             #expect(report.flags.isEmpty)  // expired: not shown, not counted
-            #expect(try await registry.count("SELECT count(*)::int FROM flags WHERE worker_id = $1 AND expires_on = '2024-01-01'", w) == 1)
+            #expect(try await registry.count("SELECT count(*)::int FROM flags WHERE worker_id = $1 AND expires_on = '2024-01-01'", w.uuid) == 1)
 
             // The shipped policy suspends on convicted theft of severity 3; a stricter policy does not.
             var policy = registry.policies.flags
@@ -194,7 +197,7 @@ struct FlagTests {
             #expect(try await registry.workerStatus(w) == "active")
             _ = try await strict.flags.submit([flag(id, "P-2", severity: 5)], sourceID: policeID, caller: police, logger: testLogger)
             #expect(try await registry.workerStatus(w) == "suspended")
-            #expect(try await registry.count("SELECT count(*)::int FROM cases WHERE worker_id = $1", w) == 0)
+            #expect(try await registry.count("SELECT count(*)::int FROM cases WHERE worker_id = $1", w.uuid) == 0)
         }
     }
 

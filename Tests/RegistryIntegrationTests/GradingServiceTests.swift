@@ -16,7 +16,7 @@ struct GradingServiceTests {
     @Test("every input change queues the worker; the queue drains once, even with two nodes at once; history records changes")
     func queueAndHistory() async throws {
         try await withTestRegistry { registry, _ in
-            var workers: [UUID] = []
+            var workers: [WorkerID] = []
             let h = try await Household.make(registry)
             workers.append(h.workerID)
             for i in 0..<30 {
@@ -60,7 +60,7 @@ struct GradingServiceTests {
             // Every other input queues her too: a skill, a training, a health certificate, a review, a flag.
             let e = try await registry.engagements.place(
                 .init(
-                    workerId: h.workerID,
+                    workerId: h.workerID.uuid,
                     employerEmail: "home@example.cn",
                     employerPhone: nil,
                     category: "nanny",
@@ -217,7 +217,7 @@ struct GradingServiceTests {
     func policyChange() async throws {
         try await withTestRegistry { registry, _ in
             let (_, agency) = try await registry.approvedAgency(1)
-            var ids: [UUID] = []
+            var ids: [WorkerID] = []
             for i in 0..<5 {
                 let w = try await registry.workers.register(
                     Fixtures.registration(Fixtures.idNumber(serial: 700 + 2 * i), phone: nil),
@@ -268,10 +268,10 @@ struct GradingServiceTests {
                     caller: .system,
                     logger: testLogger
                 )
-                let employer = Caller(Principal(.user(id: employerID.uuidString.lowercased(), role: .employer, agencyID: nil, workerID: nil)))
+                let employer = Caller(Principal(.user(id: employerID, role: .employer, agencyID: nil, workerID: nil)))
                 let e = try await registry.engagements.place(
                     .init(
-                        workerId: h.workerID,
+                        workerId: h.workerID.uuid,
                         employerEmail: "e\(i)@example.cn",
                         employerPhone: nil,
                         category: "nanny",

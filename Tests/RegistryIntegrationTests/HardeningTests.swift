@@ -163,7 +163,7 @@ struct HardeningTests {
     func rejectedApplicationFreesCode() async throws {
         try await withTestRegistry { registry, _ in
             let admin = try await registry.adminCaller
-            func apply(_ email: String) async throws -> UUID {
+            func apply(_ email: String) async throws -> AgencyID {
                 try await registry.agencies.apply(
                     .init(
                         name: "好帮手家政",
@@ -362,7 +362,7 @@ struct HardeningTests {
                     caller: .system,
                     logger: testLogger
                 )
-                employers.append(Caller(Principal(.user(id: id.text, role: .employer, agencyID: nil, workerID: nil))))
+                employers.append(Caller(Principal(.user(id: id, role: .employer, agencyID: nil, workerID: nil))))
             }
             var wrong = 0
             var throttled = 0
@@ -548,7 +548,7 @@ struct HardeningTests {
                     try await AccountStore.find(email: nil, phone: "13800138000", on: c, logger: testLogger)
                 }
             )
-            let worker = Caller(Principal(.user(id: user.id.text, role: .worker, agencyID: nil, workerID: w.text)))
+            let worker = Caller(Principal(.user(id: UserID(user.id), role: .worker, agencyID: nil, workerID: w)))
             let mine = try await registry.transfers.list(openOnly: true, caller: worker, logger: testLogger)
             #expect(mine.map(\.id) == [tid.text] && mine.first?.fromAgencyName != nil)
             let consented = try await registry.transfers.consent(tid, code: nil, caller: worker, logger: testLogger)
@@ -580,7 +580,7 @@ struct HardeningTests {
         try await withTestRegistry { registry, _ in
             let h = try await Household.make(registry)
             let e = try await registry.engagements.place(
-                .init(workerId: h.workerID, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: "2026-01-01"),
+                .init(workerId: h.workerID.uuid, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: "2026-01-01"),
                 caller: h.agency,
                 logger: testLogger
             )
@@ -601,7 +601,7 @@ struct HardeningTests {
                 caller: .system,
                 logger: testLogger
             )
-            let other = Caller(Principal(.user(id: otherID.text, role: .employer, agencyID: nil, workerID: nil)))
+            let other = Caller(Principal(.user(id: otherID, role: .employer, agencyID: nil, workerID: nil)))
             let issued = try await registry.consents.issue(caller: h.worker, logger: testLogger)
             _ = try await registry.consents.redeem(code: try #require(issued.code), caller: other, logger: testLogger)
             let seen = try await registry.reports.report(h.workerID, caller: other, logger: testLogger)
@@ -636,7 +636,7 @@ struct HardeningTests {
                 caller: .system,
                 logger: testLogger
             )
-            let other = Caller(Principal(.user(id: otherID.uuidString.lowercased(), role: .employer, agencyID: nil, workerID: nil)))
+            let other = Caller(Principal(.user(id: otherID, role: .employer, agencyID: nil, workerID: nil)))
             _ = try await registry.reports.searchAvailable(
                 .init(region: nil, category: nil, minLevel: nil, minGrade: nil, limit: 5, offset: 0),
                 caller: other,
@@ -672,7 +672,7 @@ struct HardeningTests {
     func keyRotationReseals() async throws {
         try await withTestRegistry { registry, _ in
             let (_, agency) = try await registry.approvedAgency(1)
-            var workers: [UUID] = []
+            var workers: [WorkerID] = []
             for i in 0..<5 {
                 workers.append(
                     try await registry.workers.register(
@@ -857,10 +857,10 @@ struct HardeningTests {
                     caller: .system,
                     logger: testLogger
                 )
-                let employer = Caller(Principal(.user(id: employerID.uuidString.lowercased(), role: .employer, agencyID: nil, workerID: nil)))
+                let employer = Caller(Principal(.user(id: employerID, role: .employer, agencyID: nil, workerID: nil)))
                 let e = try await registry.engagements.place(
                     .init(
-                        workerId: h.workerID,
+                        workerId: h.workerID.uuid,
                         employerEmail: "r\(i)@example.cn",
                         employerPhone: nil,
                         category: "nanny",

@@ -38,7 +38,7 @@ struct PagesAccessibilityTests {
             let today = CivilDate.today().iso
             func place() async throws -> UUID {
                 try await registry.engagements.place(
-                    .init(workerId: h.workerID, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: today),
+                    .init(workerId: h.workerID.uuid, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: today),
                     caller: h.agency,
                     logger: testLogger
                 )
@@ -78,7 +78,7 @@ struct PagesAccessibilityTests {
             let (_, other) = try await registry.approvedAgency(2)
             let transfer = try await registry.transfers.request(idNumber: Fixtures.idNumber(serial: 101), caller: other, logger: testLogger)
             let caseID = try await registry.cases.file(
-                .init(workerId: h.workerID, grounds: "theft", statement: "首饰丢失"),
+                .init(workerId: h.workerID.uuid, grounds: "theft", statement: "首饰丢失"),
                 caller: h.employer,
                 logger: testLogger
             )

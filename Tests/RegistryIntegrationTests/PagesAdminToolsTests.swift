@@ -347,7 +347,13 @@ struct PagesAdminToolsTests {
         try await withTestApp { registry, _, client in
             let h = try await Household.make(registry)
             let engagement = try await registry.engagements.place(
-                .init(workerId: h.workerID, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: CivilDate.today().iso),
+                .init(
+                    workerId: h.workerID.uuid,
+                    employerEmail: "home@example.cn",
+                    employerPhone: nil,
+                    category: "nanny",
+                    startsOn: CivilDate.today().iso
+                ),
                 caller: h.agency,
                 logger: testLogger
             )
@@ -375,7 +381,7 @@ struct PagesAdminToolsTests {
             let pageHTML = Self.html(page)
             #expect(pageHTML.contains("她&lt;b&gt;偷懒&lt;/b&gt;"))
             #expect(pageHTML.contains("<label for=\"note\">"))
-            #expect(pageHTML.contains("href=\"/agency/workers/\(h.workerID.uuidString.lowercased())\""))
+            #expect(pageHTML.contains("href=\"/agency/workers/\(h.workerID.text)\""))
             #expect(pageHTML.contains("李秀英"))
 
             let decision = "\(path)/decision"
@@ -394,7 +400,7 @@ struct PagesAdminToolsTests {
             #expect(upheld.headers[.location] == "/admin/disputes?notice=dispute_upheld")
             #expect(try await registry.engagements.openDisputes(logger: testLogger).isEmpty)
             let reviews = try await registry.database.withConnection { connection in
-                try await ReviewStore.forWorker(h.workerID, includeHidden: true, on: connection, logger: testLogger)
+                try await ReviewStore.forWorker(h.workerID.uuid, includeHidden: true, on: connection, logger: testLogger)
             }
             #expect(reviews.first?.hiddenReason == "雇主承认有误")
             let after = Self.html(try await admin.get(upheld.headers[.location]!))

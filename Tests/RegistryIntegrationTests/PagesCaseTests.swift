@@ -21,7 +21,13 @@ struct PagesCaseTests {
     static func engaged(_ registry: Registry) async throws -> Household {
         let h = try await Household.make(registry)
         let engagement = try await registry.engagements.place(
-            .init(workerId: h.workerID, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: CivilDate.today().iso),
+            .init(
+                workerId: h.workerID.uuid,
+                employerEmail: "home@example.cn",
+                employerPhone: nil,
+                category: "nanny",
+                startsOn: CivilDate.today().iso
+            ),
             caller: h.agency,
             logger: testLogger
         )
@@ -34,9 +40,9 @@ struct PagesCaseTests {
         return 0
     }
 
-    static func caseID(_ location: String?) -> UUID? {
+    static func caseID(_ location: String?) -> CaseID? {
         guard let location, let match = location.firstMatch(of: #/^/cases/([0-9a-f-]{36})/#) else { return nil }
-        return UUID(uuidString: String(match.output.1))
+        return CaseID(String(match.output.1))
     }
 
     @Test("anonymous visitors are sent to sign in from every case page; a form post without a session goes to /signin")
@@ -63,7 +69,7 @@ struct PagesCaseTests {
     func fileWithEvidence() async throws {
         try await withTestApp { registry, _, client in
             let h = try await Self.engaged(registry)
-            let worker = h.workerID.uuidString.lowercased()
+            let worker = h.workerID.text
             var employer = PageClient(client: client)
             _ = try await employer.signIn(email: "home@example.cn", password: PagesEmployerTests.employerPassword)
             let home = String(buffer: try await employer.get("/employer").body)
@@ -107,7 +113,7 @@ struct PagesCaseTests {
             let filed = try await employer.postMultipart(path, fields, files: files)
             #expect(filed.status == .seeOther)
             let id = try #require(Self.caseID(filed.headers[.location]))
-            #expect(filed.headers[.location] == "/cases/\(id.uuidString.lowercased())?notice=case_filed")
+            #expect(filed.headers[.location] == "/cases/\(id.text)?notice=case_filed")
             let page = try await employer.get(filed.headers[.location]!)
             #expect(page.status == .ok)
             let html = String(buffer: page.body)
@@ -124,22 +130,22 @@ struct PagesCaseTests {
             let download = try await employer.get(try #require(links.last))
             #expect(download.status == .ok)
             #expect(Array(download.body.readableBytesView) == Self.pdf)
-            #expect(String(buffer: try await employer.get("/employer").body).contains("href=\"/cases/\(id.uuidString.lowercased())\""))
+            #expect(String(buffer: try await employer.get("/employer").body).contains("href=\"/cases/\(id.text)\""))
 
             // More evidence on the case page, same checks.
             let more = try await employer.postMultipart(
-                "/cases/\(id.uuidString.lowercased())/evidence",
+                "/cases/\(id.text)/evidence",
                 [:],
                 files: [("evidence", "receipt.png", "image/png", Self.png)],
                 csrf: .none
             )
             #expect(more.status == .forbidden)
             let added = try await employer.postMultipart(
-                "/cases/\(id.uuidString.lowercased())/evidence",
+                "/cases/\(id.text)/evidence",
                 [:],
                 files: [("evidence", "receipt.png", "image/png", Self.png)]
             )
-            #expect(added.headers[.location] == "/cases/\(id.uuidString.lowercased())?notice=case_evidence_added#evidence")
+            #expect(added.headers[.location] == "/cases/\(id.text)?notice=case_evidence_added#evidence")
             let view = try await registry.cases.get(id, caller: try await registry.pagesAdmin(), logger: testLogger)
             #expect(view.evidence?.count == 3)
         }
@@ -152,11 +158,11 @@ struct PagesCaseTests {
         try await withTestApp { registry, _, client in
             let h = try await Self.engaged(registry)
             let id = try await registry.cases.file(
-                .init(workerId: h.workerID, grounds: "theft", statement: "丢失了首饰"),
+                .init(workerId: h.workerID.uuid, grounds: "theft", statement: "丢失了首饰"),
                 caller: h.employer,
                 logger: testLogger
             )
-            let path = "/cases/\(id.uuidString.lowercased())"
+            let path = "/cases/\(id.text)"
             _ = try await registry.makeUser(role: .admin, email: "case-a@example.cn", password: "admin password a")
             _ = try await registry.makeUser(role: .admin, email: "case-b@example.cn", password: "admin password b")
             var a = PageClient(client: client)

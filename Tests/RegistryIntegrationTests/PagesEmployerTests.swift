@@ -113,13 +113,13 @@ struct PagesEmployerTests {
             let redeemed = try await employer.post("/check", ["code": code.lowercased()])
             #expect(redeemed.status == .seeOther)
             let location = try #require(redeemed.headers[.location])
-            #expect(location == "/employer/workers/\(h.workerID.uuidString.lowercased())/report")
+            #expect(location == "/employer/workers/\(h.workerID.text)/report")
             let report = try await employer.get(location)
             #expect(report.status == .ok)
             let reportHTML = String(buffer: report.body)
             #expect(reportHTML.contains("李秀英"))
             #expect(reportHTML.contains("id=\"standing\""))
-            #expect(try await registry.inquiryCount(h.workerID) == 1)
+            #expect(try await registry.inquiryCount(h.workerID.uuid) == 1)
 
             let after = String(buffer: try await worker.get("/worker").body)
             #expect(after.contains("张家"))
@@ -133,7 +133,7 @@ struct PagesEmployerTests {
             let h = try await Household.make(registry)
             let today = CivilDate.today().iso
             let engagement = try await registry.engagements.place(
-                .init(workerId: h.workerID, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: today),
+                .init(workerId: h.workerID.uuid, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: today),
                 caller: h.agency,
                 logger: testLogger
             )
@@ -167,7 +167,7 @@ struct PagesEmployerTests {
             let saved = try await employer.post("/employer/engagements/\(id)/review", fields)
             #expect(saved.headers[.location] == "/employer?notice=review_saved")
             let escaped = "&lt;script&gt;alert(1)&lt;/script&gt; 很好 &amp; &quot;细心&quot;"
-            let report = String(buffer: try await employer.get("/employer/workers/\(h.workerID.uuidString.lowercased())/report").body)
+            let report = String(buffer: try await employer.get("/employer/workers/\(h.workerID.text)/report").body)
             #expect(report.contains(escaped))
             #expect(!report.contains("<script>"))
 
@@ -213,10 +213,10 @@ struct PagesEmployerTests {
             let listed = String(buffer: try await worker.get("/worker?notice=available_on").body)
             #expect(listed.contains("You are listed for hire; employers can find you."))
             #expect(listed.contains("name=\"available\" value=\"false\""))
-            #expect(try await registry.count("SELECT count(*)::int FROM workers WHERE id = $1 AND available_for_hire", h.workerID) == 1)
+            #expect(try await registry.count("SELECT count(*)::int FROM workers WHERE id = $1 AND available_for_hire", h.workerID.uuid) == 1)
             let off = try await worker.post("/worker/availability", ["available": "false"])
             #expect(off.headers[.location] == "/worker?notice=available_off")
-            #expect(try await registry.count("SELECT count(*)::int FROM workers WHERE id = $1 AND available_for_hire", h.workerID) == 0)
+            #expect(try await registry.count("SELECT count(*)::int FROM workers WHERE id = $1 AND available_for_hire", h.workerID.uuid) == 0)
             #expect(String(buffer: try await worker.get("/worker?notice=available_off").body).contains("name=\"available\" value=\"true\""))
             // A code she no longer wants is revoked by its own form.
             _ = try await worker.post("/worker/consents", [:])

@@ -126,7 +126,7 @@ struct PagesQRTests {
             #expect(html.contains("code-hint code-prefilled"))
             let redeemed = try await employer.post("/check", ["code": code])
             #expect(redeemed.status == .seeOther)
-            #expect(redeemed.headers[.location] == "/employer/workers/\(h.workerID.uuidString.lowercased())/report")
+            #expect(redeemed.headers[.location] == "/employer/workers/\(h.workerID.text)/report")
 
             // Without a code in the link the form is empty, with no "filled in" hint.
             let plain = String(buffer: try await employer.get("/check").body)

@@ -203,7 +203,7 @@ struct PagesTests {
             _ = try await registry.makeUser(role: .admin, email: "admin@pages.cn", password: "admin password!")
             var page = PageClient(client: client)
             _ = try await page.signIn(email: "admin@pages.cn", password: "admin password!")
-            let path = "/admin/agencies/\(agencyID.uuidString.lowercased())"
+            let path = "/admin/agencies/\(agencyID.text)"
             let reject = try await page.post(path + "/decision", ["decision": "reject", "reason": ""])
             #expect(reject.status == .badRequest)
             #expect(String(buffer: reject.body).contains("id=\"reason-error\""))
@@ -491,7 +491,7 @@ enum PagesFixtures {
 
 extension Registry {
     /// An approved agency whose contact can sign in.
-    func pagesAgency(_ n: Int) async throws -> (id: UUID, email: String, password: String, caller: Caller) {
+    func pagesAgency(_ n: Int) async throws -> (id: AgencyID, email: String, password: String, caller: Caller) {
         let email = "pages\(n)@agency.cn"
         let password = "agency password \(n)"
         let (agencyID, userID) = try await agencies.apply(
@@ -511,9 +511,9 @@ extension Registry {
         let caller = Caller(
             Principal(
                 .user(
-                    id: userID.uuidString.lowercased(),
+                    id: userID,
                     role: .agencyStaff,
-                    agencyID: agencyID.uuidString.lowercased(),
+                    agencyID: agencyID,
                     workerID: nil
                 )
             )
@@ -527,6 +527,6 @@ extension Registry {
             email: "pages-admin-\(UUID().uuidString.prefix(8).lowercased())@example.cn",
             password: "admin password!"
         )
-        return Caller(Principal(.user(id: id.uuidString.lowercased(), role: .admin, agencyID: nil, workerID: nil)))
+        return Caller(Principal(.user(id: UserID(id), role: .admin, agencyID: nil, workerID: nil)))
     }
 }

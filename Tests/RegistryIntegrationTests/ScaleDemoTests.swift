@@ -132,7 +132,7 @@ extension Registry {
             logger: testLogger
         ).decode((UUID, UUID).self) {
             return Caller(
-                Principal(.user(id: user.uuidString.lowercased(), role: .agencyStaff, agencyID: agency.uuidString.lowercased(), workerID: nil))
+                Principal(.user(id: UserID(user), role: .agencyStaff, agencyID: AgencyID(agency), workerID: nil))
             )
         }
         throw RegistryError.notFound("Staff")

@@ -121,7 +121,7 @@ struct WorkerFileTests {
                 // The ciphertext opens to the number with the key, and the file shows it masked.
                 let rows = try await client.query("SELECT id_ciphertext FROM workers WHERE id = \(workerID)", logger: testLogger)
                 let cipher = try await single(rows, Data.self)
-                #expect(try registry.keys.open(Array(cipher), context: SealedPlace.workerID(workerID)) == id)
+                #expect(try registry.keys.open(Array(cipher), context: SealedPlace.workerID(workerID.uuid)) == id)
                 // Moved into another row, the same ciphertext does not open.
                 expectErrorSync("unsealable") { try registry.keys.open(Array(cipher), context: SealedPlace.workerID(UUID())) }
             }
@@ -257,10 +257,10 @@ struct WorkerFileTests {
             #expect(file.trainings.map(\.valid) == [false, true])
             #expect(file.healthCertificates.map(\.valid) == [true])
             #expect(file.skills.map(\.level) == [4])
-            #expect(try await registry.auditCount("worker.certificate_added", subject: w) == 1)
-            #expect(try await registry.auditCount("worker.training_added", subject: w) == 1)
-            #expect(try await registry.auditCount("worker.skill_assessed", subject: w) == 1)
-            #expect(try await registry.auditCount("worker.health_certificate_added", subject: w) == 1)
+            #expect(try await registry.auditCount("worker.certificate_added", subject: w.uuid) == 1)
+            #expect(try await registry.auditCount("worker.training_added", subject: w.uuid) == 1)
+            #expect(try await registry.auditCount("worker.skill_assessed", subject: w.uuid) == 1)
+            #expect(try await registry.auditCount("worker.health_certificate_added", subject: w.uuid) == 1)
         }
     }
 
@@ -312,11 +312,11 @@ struct WorkerFileTests {
 
             // Custody moved: B reads the whole history, A no longer can.
             let file = try await registry.workers.file(w, caller: b, logger: testLogger)
-            #expect(file.currentAgency.id == bID.uuidString.lowercased())
+            #expect(file.currentAgency.id == bID.text)
             #expect(file.tenures.count == 2)
-            #expect(file.tenures[0].agencyID == aID && file.tenures[0].sealedHow == "agency" && file.tenures[0].ethicsRating == 5)
+            #expect(file.tenures[0].agencyID == aID.uuid && file.tenures[0].sealedHow == "agency" && file.tenures[0].ethicsRating == 5)
             #expect(file.tenures[0].workAbility == "good" && file.tenures[0].feedbackSummary == "reliable")
-            #expect(file.tenures[1].agencyID == bID && file.tenures[1].sealedAt == nil)
+            #expect(file.tenures[1].agencyID == bID.uuid && file.tenures[1].sealedAt == nil)
             await expectError("not_found") { try await registry.workers.file(w, caller: a, logger: testLogger) }
             // The sealed tenure cannot change, not even by the service role directly or by the owner: the trigger refuses.
             let sealedID = file.tenures[0].id
@@ -362,7 +362,7 @@ struct WorkerFileTests {
                         phone: nil,
                         displayName: "李秀英",
                         passwordHash: nil,
-                        workerID: w
+                        workerID: w.uuid
                     ),
                     on: connection,
                     logger: testLogger
@@ -371,10 +371,10 @@ struct WorkerFileTests {
             let worker = Caller(
                 Principal(
                     .user(
-                        id: workerUser.uuidString.lowercased(),
+                        id: UserID(workerUser),
                         role: .worker,
                         agencyID: nil,
-                        workerID: w.uuidString.lowercased()
+                        workerID: w
                     )
                 )
             )
@@ -398,7 +398,7 @@ struct WorkerFileTests {
             let done = try await registry.transfers.get(t3, caller: b, logger: testLogger)
             #expect(done.status == "completed" && done.completedHow == "deadline")
             let file = try await registry.workers.file(w, caller: worker, logger: testLogger)
-            #expect(file.currentAgency.id == bID.uuidString.lowercased())
+            #expect(file.currentAgency.id == bID.text)
             #expect(file.tenures.first?.sealedHow == "deadline")
         }
     }
@@ -452,7 +452,7 @@ struct WorkerFileTests {
             let first = try await registry.workerImport.run(
                 records: Array(records.dropFirst()),
                 columns: columns,
-                agencyID: aID,
+                agencyID: aID.uuid,
                 caller: a,
                 logger: testLogger
             )
@@ -468,7 +468,7 @@ struct WorkerFileTests {
             let second = try await registry.workerImport.run(
                 records: Array(records.dropFirst()),
                 columns: columns,
-                agencyID: aID,
+                agencyID: aID.uuid,
                 caller: a,
                 logger: testLogger
             )

@@ -4,7 +4,7 @@ public struct AuditEvent: Sendable, Equatable {
     public enum ActorKind: String, Sendable { case user, integration, system }
 
     public var actorKind: ActorKind
-    public var actorID: UUIDString?
+    public var actorID: String?
     public var actorRole: String?
     public var action: String
     public var subjectType: String
@@ -14,7 +14,7 @@ public struct AuditEvent: Sendable, Equatable {
 
     public init(
         actorKind: ActorKind,
-        actorID: UUIDString?,
+        actorID: String?,
         actorRole: String?,
         action: String,
         subjectType: String,
@@ -56,7 +56,7 @@ public struct AuditEvent: Sendable, Equatable {
         case .user(let id, let role, _, _):
             self.init(
                 actorKind: .user,
-                actorID: id,
+                actorID: id.text,
                 actorRole: role.rawValue,
                 action: action,
                 subjectType: subjectType,
@@ -67,7 +67,7 @@ public struct AuditEvent: Sendable, Equatable {
         case .integration(let sourceID, _, _):
             self.init(
                 actorKind: .integration,
-                actorID: sourceID,
+                actorID: sourceID.text,
                 actorRole: "integration",
                 action: action,
                 subjectType: subjectType,

@@ -12,8 +12,8 @@ public enum Role: String, Sendable, Codable, CaseIterable, Hashable {
 public struct Principal: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         case anonymous
-        case user(id: UUIDString, role: Role, agencyID: UUIDString?, workerID: UUIDString?)
-        case integration(sourceID: UUIDString, sourceName: String, keyID: UUIDString)
+        case user(id: UserID, role: Role, agencyID: AgencyID?, workerID: WorkerID?)
+        case integration(sourceID: SourceID, sourceName: String, keyID: KeyID)
     }
 
     public var kind: Kind
@@ -30,12 +30,12 @@ public struct Principal: Sendable, Equatable {
         }
     }
 
-    public var userID: UUIDString? {
+    public var userID: UserID? {
         if case .user(let id, _, _, _) = kind { return id }
         return nil
     }
 
-    public var agencyID: UUIDString? {
+    public var agencyID: AgencyID? {
         if case .user(_, _, let agency, _) = kind { return agency }
         return nil
     }
@@ -49,11 +49,8 @@ public struct Principal: Sendable, Equatable {
         }
     }
 
-    public var workerID: UUIDString? {
+    public var workerID: WorkerID? {
         if case .user(_, _, _, let worker) = kind { return worker }
         return nil
     }
 }
-
-/// A UUID in its canonical lower-case text form, as the database returns it.
-public typealias UUIDString = String

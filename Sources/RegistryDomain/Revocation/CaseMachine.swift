@@ -64,20 +64,20 @@ public struct CaseFacts: Sendable, Equatable {
     public var state: CaseState
     public var proposedOutcome: CaseOutcome?
     public var outcome: CaseOutcome?
-    public var requesterID: String?
-    public var proposedBy: String?
-    public var decidedBy: String?
-    /// Agencies (ids) that held the worker — their staff may not adjudicate.
-    public var workerAgencies: Set<String>
+    public var requesterID: UserID?
+    public var proposedBy: UserID?
+    public var decidedBy: UserID?
+    /// Agencies that held the worker — their staff may not adjudicate.
+    public var workerAgencies: Set<AgencyID>
 
     public init(
         state: CaseState,
         proposedOutcome: CaseOutcome? = nil,
         outcome: CaseOutcome? = nil,
-        requesterID: String? = nil,
-        proposedBy: String? = nil,
-        decidedBy: String? = nil,
-        workerAgencies: Set<String> = []
+        requesterID: UserID? = nil,
+        proposedBy: UserID? = nil,
+        decidedBy: UserID? = nil,
+        workerAgencies: Set<AgencyID> = []
     ) {
         self.state = state
         self.proposedOutcome = proposedOutcome
@@ -91,10 +91,10 @@ public struct CaseFacts: Sendable, Equatable {
 
 public struct CaseActor: Sendable, Equatable {
     public var kind: CaseCommand.Actor
-    public var userID: String?
-    public var agencyID: String?
+    public var userID: UserID?
+    public var agencyID: AgencyID?
 
-    public init(kind: CaseCommand.Actor, userID: String?, agencyID: String? = nil) {
+    public init(kind: CaseCommand.Actor, userID: UserID?, agencyID: AgencyID? = nil) {
         self.kind = kind
         self.userID = userID
         self.agencyID = agencyID

@@ -56,14 +56,14 @@ struct AdminPages {
 
         routes.get("/admin/agencies/{id}", action: "agencies.read") { request, context in
             let page = kit.scope(request, context)
-            let agency = try await page.registry.agencies.get(try context.parameters.uuid("id"), caller: page.caller, logger: context.logger)
+            let agency = try await page.registry.agencies.get(try context.parameters.id("id"), caller: page.caller, logger: context.logger)
             return detail(page, agency: agency, form: WebForm(), error: nil)
         }
 
         routes.post("/admin/agencies/{id}/decision", action: "agencies.decide") { request, context in
             let page = kit.scope(request, context)
             let form = try await page.form()
-            let id = try context.parameters.uuid("id")
+            let id = try context.parameters.id("id", as: AgencyID.self)
             guard let decision = form["decision"].flatMap(AgencyService.Decision.init(rawValue:)) else {
                 throw RegistryError.invalid("decision", "Choose a decision.")
             }

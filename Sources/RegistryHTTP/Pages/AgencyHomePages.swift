@@ -11,7 +11,7 @@ struct AgencyHomePages {
     func register(on routes: ProtectedRouter) {
         routes.get("/agency", action: "workers.roster") { request, context in
             let page = kit.scope(request, context)
-            guard let agencyID = page.caller.agencyUUID else { throw RegistryError.forbidden }
+            guard let agencyID = page.caller.principal.agencyID else { throw RegistryError.forbidden }
             let agency = try await page.registry.agencies.get(agencyID, caller: page.caller, logger: context.logger)
             var values: [String: Any] = ["agency": AdminPages.view(agency, page: page)]
             let working = agency.status == "approved" || agency.status == "suspended"

@@ -16,12 +16,12 @@ struct CasePages {
     func register(on routes: ProtectedRouter) {
         routes.get("/employer/workers/{id}/case/new", action: "cases.file") { request, context in
             let page = kit.scope(request, context)
-            return try await fileForm(page, workerID: try context.parameters.uuid("id"), form: WebForm(), error: nil)
+            return try await fileForm(page, workerID: try context.parameters.id("id"), form: WebForm(), error: nil)
         }
 
         routes.post("/employer/workers/{id}/case", action: "cases.file") { request, context in
             let page = kit.scope(request, context)
-            let workerID = try context.parameters.uuid("id")
+            let workerID = try context.parameters.id("id", as: WorkerID.self)
             let form: WebForm
             do {
                 form = try await WebForm.read(request, context: context, limit: Self.uploadLimit(page))
@@ -31,11 +31,11 @@ struct CasePages {
             }
             try page.verifyCSRF(form)
             let uploads = form.files["evidence"] ?? []
-            let caseID: UUID
+            let caseID: CaseID
             do {
                 try Self.check(uploads, page: page, required: true)
                 caseID = try await page.registry.cases.file(
-                    .init(workerId: workerID, grounds: form.text("grounds"), statement: form.text("statement")),
+                    .init(workerId: workerID.uuid, grounds: form.text("grounds"), statement: form.text("statement")),
                     caller: page.caller,
                     logger: context.logger
                 )
@@ -53,13 +53,13 @@ struct CasePages {
 
         routes.get("/cases/{id}", action: "cases.read") { request, context in
             let page = kit.scope(request, context)
-            return try await casePage(page, try context.parameters.uuid("id"))
+            return try await casePage(page, try context.parameters.id("id"))
         }
 
         routes.post("/cases/{id}/commands", action: "cases.act") { request, context in
             let page = kit.scope(request, context)
             let form = try await page.form()
-            let id = try context.parameters.uuid("id")
+            let id = try context.parameters.id("id", as: CaseID.self)
             let command = form.text("command")
             do {
                 _ = try await page.registry.cases.act(
@@ -76,7 +76,7 @@ struct CasePages {
 
         routes.post("/cases/{id}/evidence", action: "cases.evidence") { request, context in
             let page = kit.scope(request, context)
-            let id = try context.parameters.uuid("id")
+            let id = try context.parameters.id("id", as: CaseID.self)
             let form: WebForm
             do {
                 // Only a party of the open case, with room left, gets its upload read at all.
@@ -100,7 +100,7 @@ struct CasePages {
             routes.post("/cases/{id}/\(path)", action: "cases.suspend") { request, context in
                 let page = kit.scope(request, context)
                 let form = try await page.form()
-                let id = try context.parameters.uuid("id")
+                let id = try context.parameters.id("id", as: CaseID.self)
                 do {
                     if path == "suspension" {
                         try await page.registry.cases.suspend(id, reason: form.text("reason"), caller: page.caller, logger: context.logger)
@@ -180,7 +180,7 @@ struct CasePages {
         return nil
     }
 
-    static func add(_ upload: WebForm.Upload, to caseID: UUID, page: PageScope) async throws {
+    static func add(_ upload: WebForm.Upload, to caseID: CaseID, page: PageScope) async throws {
         _ = try await page.registry.cases.addEvidence(
             caseID,
             filename: upload.filename,
@@ -194,7 +194,7 @@ struct CasePages {
 
     // MARK: Pages
 
-    func fileForm(_ page: PageScope, workerID: UUID, form: WebForm, error: RegistryError?) async throws -> Response {
+    func fileForm(_ page: PageScope, workerID: WorkerID, form: WebForm, error: RegistryError?) async throws -> Response {
         let policy = page.registry.policies.revocation
         var values = page.formValues(form, fields: Self.fileFields, error: error)
         if let error, error.field == nil, error.code.hasPrefix("evidence_") || error.code == "body_too_large" {
@@ -208,7 +208,7 @@ struct CasePages {
         }
         values["worker_id"] = workerID.text
         if let engagements = try? await page.registry.engagements.list(caller: page.caller, logger: page.context.logger),
-            let e = engagements.first(where: { $0.workerID == workerID })
+            let e = engagements.first(where: { $0.workerID == workerID.uuid })
         {
             values["worker_name"] = e.workerName
         }
@@ -231,7 +231,7 @@ struct CasePages {
     /// refused step (its form, what was typed and why); `evidenceError` a refused upload.
     func casePage(
         _ page: PageScope,
-        _ id: UUID,
+        _ id: CaseID,
         failed: (command: String, form: WebForm, error: RegistryError)? = nil,
         evidenceError: RegistryError? = nil
     ) async throws -> Response {
@@ -328,7 +328,7 @@ struct CasePages {
 
     /// Cases for a list on a home page (the worker's, the employer's): ids from one query, each
     /// shown as the service lets this caller see it.
-    static func list(_ ids: [UUID], page: PageScope) async throws -> [[String: Any]] {
+    static func list(_ ids: [CaseID], page: PageScope) async throws -> [[String: Any]] {
         var items: [[String: Any]] = []
         for id in ids {
             guard let v = try? await page.registry.cases.get(id, caller: page.caller, logger: page.context.logger) else { continue }
@@ -338,12 +338,12 @@ struct CasePages {
     }
 
     /// The latest cases about a worker (ids only).
-    static func about(_ workerID: UUID, page: PageScope) async throws -> [UUID] {
+    static func about(_ workerID: WorkerID, page: PageScope) async throws -> [CaseID] {
         try await page.registry.cases.recent(aboutWorker: workerID, logger: page.context.logger)
     }
 
     /// The latest cases a user filed (ids only).
-    static func filed(by user: UUID, page: PageScope) async throws -> [UUID] {
+    static func filed(by user: UserID, page: PageScope) async throws -> [CaseID] {
         try await page.registry.cases.recent(filedBy: user, logger: page.context.logger)
     }
 }

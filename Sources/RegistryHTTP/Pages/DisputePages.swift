@@ -45,12 +45,12 @@ struct DisputePages {
         routes.post("/admin/disputes/{id}/decision", action: "disputes.decide") { request, context in
             let page = kit.scope(request, context)
             let form = try await page.form()
-            let id = try context.parameters.uuid("id")
+            let id = try context.parameters.id("id", as: WorkerID.self)
             let decision = form.text("decision")
             do {
                 guard let notice = Self.reviewNotices[decision] else { throw RegistryError.invalid("decision", "Choose a decision.") }
                 try await page.registry.engagements.decideDispute(
-                    id,
+                    id.uuid,
                     uphold: decision == "uphold",
                     note: form.text("note"),
                     caller: page.caller,
@@ -58,7 +58,7 @@ struct DisputePages {
                 )
                 return page.redirect("/admin/disputes?notice=\(notice)")
             } catch let error as RegistryError where error.kind == .badRequest {
-                return try await reviewDispute(page, id, form: form, error: error)
+                return try await reviewDispute(page, id.uuid, form: form, error: error)
             }
         }
 
@@ -83,12 +83,12 @@ struct DisputePages {
         routes.post("/admin/flag-disputes/{id}/decision", action: "flags.adjudicate") { request, context in
             let page = kit.scope(request, context)
             let form = try await page.form()
-            let id = try context.parameters.uuid("id")
+            let id = try context.parameters.id("id", as: WorkerID.self)
             let decision = form.text("decision")
             do {
                 guard let notice = Self.flagNotices[decision] else { throw RegistryError.invalid("decision", "Choose a decision.") }
                 try await page.registry.flags.decideDispute(
-                    id,
+                    id.uuid,
                     decision: decision,
                     note: form.text("note"),
                     caller: page.caller,
@@ -96,7 +96,7 @@ struct DisputePages {
                 )
                 return page.redirect("/admin/flag-disputes?notice=\(notice)")
             } catch let error as RegistryError where error.kind == .badRequest {
-                return try await flagDispute(page, id, form: form, error: error)
+                return try await flagDispute(page, id.uuid, form: form, error: error)
             }
         }
     }
@@ -109,7 +109,7 @@ struct DisputePages {
     }
 
     /// Her name, when her file can be read (administrators read every file).
-    static func workerName(_ id: UUID, page: PageScope) async -> String? {
+    static func workerName(_ id: WorkerID, page: PageScope) async -> String? {
         try? await page.registry.workers.file(id, caller: page.caller, logger: page.context.logger).fullName
     }
 
@@ -121,13 +121,13 @@ struct DisputePages {
         guard let d = try await page.registry.engagements.openDisputes(logger: logger).first(where: { $0.id == id }) else {
             throw RegistryError.notFound("Dispute")
         }
-        let reviews = try await page.registry.engagements.reviews(about: d.workerID, caller: page.caller, logger: logger)
+        let reviews = try await page.registry.engagements.reviews(about: WorkerID(d.workerID), caller: page.caller, logger: logger)
         var values = page.formValues(form, fields: ["note"], error: error)
         var dispute: [String: Any] = [
             "id": d.id.text, "reason": d.reason, "raised_at": PageScope.dateTime(d.createdAt),
             "worker_id": d.workerID.text,
         ]
-        if let name = await Self.workerName(d.workerID, page: page) { dispute["worker_name"] = name }
+        if let name = await Self.workerName(WorkerID(d.workerID), page: page) { dispute["worker_name"] = name }
         values["dispute"] = dispute
         if let r = reviews.first(where: { $0.id == d.reviewID }) {
             var review: [String: Any] = [
@@ -161,7 +161,7 @@ struct DisputePages {
         }
         var values = page.formValues(form, fields: ["note"], error: error)
         var dispute = Self.flagView(d, page: page)
-        if let name = await Self.workerName(d.workerID, page: page) { dispute["worker_name"] = name }
+        if let name = await Self.workerName(WorkerID(d.workerID), page: page) { dispute["worker_name"] = name }
         values["dispute"] = dispute
         values["decisions"] = Self.flagDecisions.map {
             ["value": $0, "label": page.label("flag_dispute_decision", $0), "danger": false]

@@ -49,7 +49,7 @@ struct EmployerPages {
             let page = kit.scope(request, context)
             let engagements = try await page.registry.engagements.list(caller: page.caller, logger: context.logger)
             var values: [String: Any] = ["engagements": engagements.map { Self.engagementView($0, page: page) }]
-            if let user = page.caller.userUUID, (try? access.authorize(context.principal, "cases.read")) != nil {
+            if let user = page.caller.principal.userID, (try? access.authorize(context.principal, "cases.read")) != nil {
                 let cases = try await CasePages.list(try await CasePages.filed(by: user, page: page), page: page)
                 values["cases"] = cases
                 values["has_cases"] = !cases.isEmpty
@@ -104,7 +104,7 @@ struct EmployerPages {
         routes.get("/employer/workers/{id}/report", action: "reports.read") { request, context in
             let page = kit.scope(request, context)
             let report = try await page.registry.reports.report(
-                try context.parameters.uuid("id"),
+                try context.parameters.id("id"),
                 caller: page.caller,
                 logger: context.logger
             )

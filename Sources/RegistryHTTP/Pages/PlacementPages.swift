@@ -28,7 +28,7 @@ struct PlacementPages {
 
         routes.get("/agency/workers/{id}/placements/new", action: "engagements.place") { request, context in
             let page = kit.scope(request, context)
-            let file = try await page.registry.workers.file(try context.parameters.uuid("id"), caller: page.caller, logger: context.logger)
+            let file = try await page.registry.workers.file(try context.parameters.id("id"), caller: page.caller, logger: context.logger)
             var form = WebForm()
             form.append("starts_on", CivilDate.today().iso)
             if let first = file.serviceCategories.first { form.append("category", first) }
@@ -38,12 +38,12 @@ struct PlacementPages {
         routes.post("/agency/workers/{id}/placements", action: "engagements.place") { request, context in
             let page = kit.scope(request, context)
             let form = try await page.form()
-            let id = try context.parameters.uuid("id")
+            let id = try context.parameters.id("id", as: WorkerID.self)
             // One field for the household's e-mail or phone: an address has an @.
             let contact = form.optional("employer")
             let isEmail = contact?.contains("@") == true
             let placement = EngagementService.Placement(
-                workerId: id,
+                workerId: id.uuid,
                 employerEmail: isEmail ? contact : nil,
                 employerPhone: isEmail ? nil : contact,
                 category: form.text("category"),
@@ -115,11 +115,11 @@ struct PlacementPages {
         _ context: AppRequestContext,
         access: AccessPolicy,
         notice: String,
-        _ step: (PageScope, UUID) async throws -> Void
+        _ step: (PageScope, WorkerID) async throws -> Void
     ) async throws -> Response {
         let page = kit.scope(request, context)
         _ = try await page.form()
-        let id = try context.parameters.uuid("id")
+        let id = try context.parameters.id("id", as: WorkerID.self)
         do {
             try await step(page, id)
         } catch let error as RegistryError where error.kind == .conflict || error.kind == .badRequest {

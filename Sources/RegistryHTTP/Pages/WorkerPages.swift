@@ -70,12 +70,12 @@ struct WorkerPages {
 
         routes.get("/agency/workers/{id}", action: "workers.read") { request, context in
             let page = kit.scope(request, context)
-            return try await Self.filePage(page, try context.parameters.uuid("id"), access: access)
+            return try await Self.filePage(page, try context.parameters.id("id"), access: access)
         }
     }
 
     /// A worker's file page; with `error`, the answer to one of its buttons that did not work.
-    static func filePage(_ page: PageScope, _ id: UUID, access: AccessPolicy, error: RegistryError? = nil) async throws -> Response {
+    static func filePage(_ page: PageScope, _ id: WorkerID, access: AccessPolicy, error: RegistryError? = nil) async throws -> Response {
         let file = try await page.registry.workers.file(id, caller: page.caller, logger: page.context.logger)
         var values = fileView(file, page: page)
         if values["in_custody"] as? Bool == true {
@@ -110,7 +110,7 @@ struct WorkerPages {
     }
 
     static func fileView(_ file: WorkerService.File, page: PageScope) -> [String: Any] {
-        let mine = page.caller.agencyUUID?.text
+        let mine = page.caller.principal.agencyID?.text
         let inCustody = page.context.principal.role == .agencyStaff && file.currentAgency.id == mine
         var worker: [String: Any] = [
             "id": file.id, "name": file.fullName, "id_masked": file.idNumberMasked, "sex": page.label("sex", file.sex),

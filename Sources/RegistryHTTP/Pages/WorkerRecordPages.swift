@@ -21,7 +21,7 @@ struct WorkerRecordPages {
         var template: String
         var fields: [String]
         var notice: String
-        var save: @Sendable (PageScope, UUID, WebForm) async throws -> Void
+        var save: @Sendable (PageScope, WorkerID, WebForm) async throws -> Void
         var prefill: @Sendable (PageScope, WorkerService.File) -> WebForm
     }
 
@@ -37,7 +37,7 @@ struct WorkerRecordPages {
             },
             prefill: { page, file in
                 var form = WebForm()
-                let mine = page.caller.agencyUUID?.text
+                let mine = page.caller.principal.agencyID?.text
                 if let open = file.tenures.last(where: { $0.sealedAt == nil && $0.agencyID.text == mine }) {
                     form.append("work_ability", open.workAbility ?? "")
                     form.append("health_status", open.healthStatus ?? "")
@@ -125,13 +125,13 @@ struct WorkerRecordPages {
             let formPath = kind.path == "tenure" ? "/agency/workers/{id}/tenure" : "/agency/workers/{id}/\(kind.path)/new"
             routes.get(formPath, action: kind.action) { request, context in
                 let page = kit.scope(request, context)
-                let file = try await page.registry.workers.file(try context.parameters.uuid("id"), caller: page.caller, logger: context.logger)
+                let file = try await page.registry.workers.file(try context.parameters.id("id"), caller: page.caller, logger: context.logger)
                 return Self.form(page, kind: kind, file: file, form: kind.prefill(page, file), error: nil)
             }
             routes.post("/agency/workers/{id}/\(kind.path)", action: kind.action) { request, context in
                 let page = kit.scope(request, context)
                 let form = try await page.form()
-                let id = try context.parameters.uuid("id")
+                let id = try context.parameters.id("id", as: WorkerID.self)
                 do {
                     try await kind.save(page, id, form)
                 } catch let error as RegistryError where error.kind != .notFound {

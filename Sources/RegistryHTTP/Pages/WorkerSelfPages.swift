@@ -203,7 +203,7 @@ struct WorkerSelfPages {
 
     /// Her home page. Each part is shown only when her role is granted its own action.
     func home(_ page: PageScope, access: AccessPolicy, issued: ConsentService.Issued?, failed: Failed? = nil) async throws -> Response {
-        guard let workerID = page.caller.workerUUID else { throw RegistryError.forbidden }
+        guard let workerID = page.caller.principal.workerID else { throw RegistryError.forbidden }
         let logger = page.context.logger
         let principal = page.context.principal
         func allowed(_ action: String) -> Bool { (try? access.authorize(principal, action)) != nil }

@@ -45,10 +45,10 @@ struct AgencyRoutes {
             return JSONResponse(AgencyList(agencies: try await registry.agencies.list(status: status, logger: context.logger)))
         }
         routes.get("/api/v1/agencies/{id}", action: "agencies.read") { _, context in
-            JSONResponse(try await registry.agencies.get(try context.parameters.uuid("id"), caller: context.caller, logger: context.logger))
+            JSONResponse(try await registry.agencies.get(try context.parameters.id("id"), caller: context.caller, logger: context.logger))
         }
         routes.post("/api/v1/agencies/{id}/{decision}", action: "agencies.decide") { request, context in
-            let id = try context.parameters.uuid("id")
+            let id = try context.parameters.id("id", as: AgencyID.self)
             guard let decision = context.parameters.get("decision").flatMap(AgencyService.Decision.init(rawValue:)) else {
                 throw RegistryError.notFound("Resource")
             }
@@ -58,7 +58,7 @@ struct AgencyRoutes {
         routes.post("/api/v1/agencies/{id}/staff", action: "agencies.staff") { request, context in
             let body = try await request.decodeJSON(StaffRequest.self, context: context)
             let id = try await registry.agencies.addStaff(
-                try context.parameters.uuid("id"),
+                try context.parameters.id("id"),
                 email: body.email,
                 displayName: body.displayName,
                 password: body.password,

@@ -126,7 +126,7 @@ struct AuthRoutes {
 
         routes.get("/api/v1/auth/me", action: "auth.me") { _, context in
             guard let session = context.session else { throw RegistryError.unauthenticated }
-            let user = try await registry.auth.user(session.userID, logger: context.logger)
+            let user = try await registry.auth.user(UserID(session.userID), logger: context.logger)
             guard let user else { throw RegistryError.unauthenticated }
             let permissions = registry.policies.access.grants[user.role].map { $0.sorted() } ?? []
             return JSONResponse(
@@ -161,7 +161,7 @@ struct AuthRoutes {
         }
 
         routes.post("/api/v1/users/{id}/disable", action: "users.disable") { request, context in
-            let id = try context.parameters.uuid("id")
+            let id = try context.parameters.id("id", as: UserID.self)
             let body = try await request.decodeJSON(DisableRequest.self, context: context)
             try await registry.auth.disable(
                 userID: id,

@@ -25,14 +25,14 @@ struct CaseRoutes {
             JSONResponse(Queue(cases: try await registry.cases.queue(logger: context.logger)))
         }
         routes.get("/api/v1/cases/{id}", action: "cases.read") { _, context in
-            JSONResponse(try await registry.cases.get(try context.parameters.uuid("id"), caller: context.caller, logger: context.logger))
+            JSONResponse(try await registry.cases.get(try context.parameters.id("id"), caller: context.caller, logger: context.logger))
         }
         routes.post("/api/v1/cases/{id}/commands", action: "cases.act") { request, context in
             let body = try await request.decodeJSON(CaseService.Command.self, context: context)
-            return JSONResponse(try await registry.cases.act(try context.parameters.uuid("id"), body, caller: context.caller, logger: context.logger))
+            return JSONResponse(try await registry.cases.act(try context.parameters.id("id"), body, caller: context.caller, logger: context.logger))
         }
         routes.post("/api/v1/cases/{id}/evidence", action: "cases.evidence") { request, context in
-            let caseID = try context.parameters.uuid("id")
+            let caseID = try context.parameters.id("id", as: CaseID.self)
             let contentType = request.headers[.contentType] ?? ""
             // The case, the caller, the room left and the declared type and length are checked
             // before the body is read; then the body streams to a temporary file while it is hashed.
@@ -49,7 +49,7 @@ struct CaseRoutes {
             }
             let q = request.uri.queryParameters
             let item = try await registry.cases.addEvidence(
-                caseID,
+                caseID.uuid,
                 filename: q["filename"].map(String.init) ?? "",
                 contentType: contentType,
                 upload: try sink.finish(),
@@ -74,13 +74,13 @@ struct CaseRoutes {
         }
         routes.post("/api/v1/cases/{id}/suspension", action: "cases.suspend") { request, context in
             let body = try await request.decodeJSON(ReasonBody.self, context: context)
-            try await registry.cases.suspend(try context.parameters.uuid("id"), reason: body.reason, caller: context.caller, logger: context.logger)
+            try await registry.cases.suspend(try context.parameters.id("id"), reason: body.reason, caller: context.caller, logger: context.logger)
             return Response(status: .noContent)
         }
         routes.post("/api/v1/cases/{id}/suspension/lift", action: "cases.suspend") { request, context in
             let body = try await request.decodeJSON(ReasonBody.self, context: context)
             try await registry.cases.liftSuspension(
-                try context.parameters.uuid("id"),
+                try context.parameters.id("id"),
                 reason: body.reason,
                 caller: context.caller,
                 logger: context.logger
@@ -90,7 +90,7 @@ struct CaseRoutes {
         routes.post("/api/v1/cases/{id}/reinstatement", action: "cases.reinstate") { request, context in
             let body = try await request.decodeJSON(StatementBody.self, context: context)
             let id = try await registry.cases.fileReinstatement(
-                bannedCase: try context.parameters.uuid("id"),
+                bannedCase: try context.parameters.id("id"),
                 statement: body.statement,
                 caller: context.caller,
                 logger: context.logger

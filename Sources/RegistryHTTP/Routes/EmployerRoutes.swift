@@ -55,7 +55,7 @@ struct EmployerRoutes {
         }
         routes.post("/api/v1/workers/{id}/account", action: "workers.account") { _, context in
             let sent = try await registry.accounts.startWorkerAccount(
-                try context.parameters.uuid("id"),
+                try context.parameters.id("id"),
                 caller: context.caller,
                 logger: context.logger
             )
@@ -93,7 +93,7 @@ struct EmployerRoutes {
         routes.post("/api/v1/workers/{id}/consents", action: "consents.issue_for_worker") { _, context in
             JSONResponse(
                 try await registry.consents.issueByAgency(
-                    try context.parameters.uuid("id"),
+                    try context.parameters.id("id"),
                     caller: context.caller,
                     logger: context.logger
                 ),
@@ -115,7 +115,7 @@ struct EmployerRoutes {
         // The report
         routes.get("/api/v1/workers/{id}/report", action: "reports.read") { request, context in
             let report = try await registry.reports.report(
-                try context.parameters.uuid("id"),
+                try context.parameters.id("id"),
                 caller: context.caller,
                 logger: context.logger
             )
@@ -205,7 +205,7 @@ struct EmployerRoutes {
             return Response(status: .noContent)
         }
         routes.get("/api/v1/me/reviews", action: "reviews.read_own") { _, context in
-            guard let worker = context.caller.workerUUID else { throw RegistryError.forbidden }
+            guard let worker = context.caller.principal.workerID else { throw RegistryError.forbidden }
             let reviews = try await registry.engagements.reviews(about: worker, caller: context.caller, logger: context.logger)
             return JSONResponse(Reviews(reviews: reviews))
         }

@@ -19,11 +19,11 @@ struct GradeRoutes {
 
     func register(on routes: ProtectedRouter) {
         routes.get("/api/v1/me/grade", action: "grades.read_own") { request, context in
-            guard let worker = context.caller.workerUUID else { throw RegistryError.forbidden }
+            guard let worker = context.caller.principal.workerID else { throw RegistryError.forbidden }
             return JSONResponse(try await registry.grading.explained(worker, language: try language(request), logger: context.logger))
         }
         routes.get("/api/v1/workers/{id}/grade", action: "grades.inspect") { request, context in
-            let id = try context.parameters.uuid("id")
+            let id = try context.parameters.id("id", as: WorkerID.self)
             return JSONResponse(try await registry.grading.computation(id, logger: context.logger))
         }
     }

@@ -58,17 +58,17 @@ struct WorkerRoutes {
             return JSONResponse(summary)
         }
         routes.get("/api/v1/workers/{id}", action: "workers.read") { _, context in
-            JSONResponse(try await registry.workers.file(try context.parameters.uuid("id"), caller: context.caller, logger: context.logger))
+            JSONResponse(try await registry.workers.file(try context.parameters.id("id"), caller: context.caller, logger: context.logger))
         }
         routes.post("/api/v1/workers/{id}/trainings", action: "workers.qualify") { request, context in
             let body = try await request.decodeJSON(WorkerService.TrainingInput.self, context: context)
-            let id = try await registry.workers.addTraining(try context.parameters.uuid("id"), body, caller: context.caller, logger: context.logger)
+            let id = try await registry.workers.addTraining(try context.parameters.id("id"), body, caller: context.caller, logger: context.logger)
             return JSONResponse(Created(id: id.text), status: .created)
         }
         routes.post("/api/v1/workers/{id}/health-certificates", action: "workers.qualify") { request, context in
             let body = try await request.decodeJSON(WorkerService.HealthInput.self, context: context)
             let id = try await registry.workers.addHealthCertificate(
-                try context.parameters.uuid("id"),
+                try context.parameters.id("id"),
                 body,
                 caller: context.caller,
                 logger: context.logger
@@ -77,12 +77,12 @@ struct WorkerRoutes {
         }
         routes.post("/api/v1/workers/{id}/skills", action: "workers.qualify") { request, context in
             let body = try await request.decodeJSON(WorkerService.SkillInput.self, context: context)
-            let id = try await registry.workers.addSkill(try context.parameters.uuid("id"), body, caller: context.caller, logger: context.logger)
+            let id = try await registry.workers.addSkill(try context.parameters.id("id"), body, caller: context.caller, logger: context.logger)
             return JSONResponse(Created(id: id.text), status: .created)
         }
         routes.put("/api/v1/workers/{id}/tenure", action: "workers.assess") { request, context in
             let body = try await request.decodeJSON(TenureStore.Assessment.self, context: context)
-            try await registry.workers.assess(try context.parameters.uuid("id"), body, caller: context.caller, logger: context.logger)
+            try await registry.workers.assess(try context.parameters.id("id"), body, caller: context.caller, logger: context.logger)
             return Response(status: .noContent)
         }
     }

@@ -30,7 +30,7 @@ struct CreateAdmin: AsyncParsableCommand {
         let password = try readPassword()
         try await withRegistry(migrate: true) { registry, logger in
             let id = try await registry.auth.createAdmin(email: email, password: password, displayName: name, logger: logger)
-            print("administrator created: \(id.uuidString.lowercased())")
+            print("administrator created: \(id.text)")
         }
     }
 

@@ -46,13 +46,13 @@ extension Registry {
     }
 
     /// An approved agency with one staff member; returns the agency id and the staff caller.
-    func approvedAgency(_ n: Int, name: String? = nil, approve: Bool = true) async throws -> (id: UUID, staff: Caller) {
+    func approvedAgency(_ n: Int, name: String? = nil, approve: Bool = true) async throws -> (id: AgencyID, staff: Caller) {
         let adminID = try await makeUser(
             role: .admin,
             email: "admin\(n)-\(UUID().uuidString.prefix(6).lowercased())@example.cn",
             password: "admin password"
         )
-        let admin = Caller(Principal(.user(id: adminID.uuidString.lowercased(), role: .admin, agencyID: nil, workerID: nil)))
+        let admin = Caller(Principal(.user(id: UserID(adminID), role: .admin, agencyID: nil, workerID: nil)))
         let (agencyID, userID) = try await agencies.apply(
             .init(
                 name: name ?? "Agency \(n)",
@@ -70,9 +70,9 @@ extension Registry {
         let staff = Caller(
             Principal(
                 .user(
-                    id: userID.uuidString.lowercased(),
+                    id: userID,
                     role: .agencyStaff,
-                    agencyID: agencyID.uuidString.lowercased(),
+                    agencyID: agencyID,
                     workerID: nil
                 )
             )
@@ -87,7 +87,7 @@ extension Registry {
                 email: "root-\(UUID().uuidString.prefix(8).lowercased())@example.cn",
                 password: "admin password"
             )
-            return Caller(Principal(.user(id: id.uuidString.lowercased(), role: .admin, agencyID: nil, workerID: nil)))
+            return Caller(Principal(.user(id: UserID(id), role: .admin, agencyID: nil, workerID: nil)))
         }
     }
 
@@ -208,11 +208,11 @@ func changedTables(_ before: [String: String], _ after: [String: String]) -> [St
 
 extension Registry {
     /// A household with a confirmed engagement (so the employer may file), and the case she filed about the worker.
-    func filedCase() async throws -> (Household, UUID) {
+    func filedCase() async throws -> (Household, CaseID) {
         let h = try await Household.make(self)
         let e = try await engagements.place(
             .init(
-                workerId: h.workerID,
+                workerId: h.workerID.uuid,
                 employerEmail: "home@example.cn",
                 employerPhone: nil,
                 category: "nanny",
@@ -223,7 +223,7 @@ extension Registry {
         )
         _ = try await engagements.transition(e, "confirm", caller: h.employer, logger: testLogger)
         let id = try await cases.file(
-            .init(workerId: h.workerID, grounds: "abuse_of_a_child", statement: "她多次打骂孩子，有监控录像。"),
+            .init(workerId: h.workerID.uuid, grounds: "abuse_of_a_child", statement: "她多次打骂孩子，有监控录像。"),
             caller: h.employer,
             logger: testLogger
         )
