@@ -147,47 +147,38 @@ struct ClaimsTests {
         }
     }
 
+    /// The first tenure on the agency's report of a worker it has just assessed in full.
+    func assessedTenure(_ registry: Registry, ethicsNote: String) async throws -> ReportService.Report.Tenure {
+        let h = try await Household.make(registry)
+        try await registry.workers.assess(
+            h.workerID,
+            .init(
+                workAbility: "能独立完成育儿工作",
+                healthStatus: "良好",
+                feedbackSummary: "认真负责",
+                ethicsRating: 5,
+                ethicsNote: ethicsNote
+            ),
+            caller: h.agency,
+            logger: testLogger
+        )
+        let report = try await registry.reports.report(h.workerID, caller: h.agency, logger: testLogger)
+        return try #require(report.tenures.first)
+    }
+
     @Test("report_tenure_fields decides which tenure fields an employer's report shows")
     func reportTenureFields() async throws {
         var policies = try PolicySet.load(directory: repositoryRoot + "/Policies")
         policies.custody.reportTenureFields = ["agency", "ethics_rating"]
         try await withTestRegistry(policies: policies) { registry, _ in
-            let h = try await Household.make(registry)
-            try await registry.workers.assess(
-                h.workerID,
-                .init(
-                    workAbility: "能独立完成育儿工作",
-                    healthStatus: "良好",
-                    feedbackSummary: "认真负责",
-                    ethicsRating: 5,
-                    ethicsNote: "无"
-                ),
-                caller: h.agency,
-                logger: testLogger
-            )
-            let report = try await registry.reports.report(h.workerID, caller: h.agency, logger: testLogger)
-            let tenure = try #require(report.tenures.first)
+            let tenure = try await assessedTenure(registry, ethicsNote: "无")
             #expect(tenure.agency != nil && tenure.ethicsRating == 5)
             #expect(tenure.workAbility == nil && tenure.feedbackSummary == nil && tenure.healthStatus == nil && tenure.ethicsNote == nil)
             #expect(tenure.startedOn == nil && tenure.sealed == nil)
         }
         // The shipped policy shows the period and the work ability, and never the private ethics note.
         try await withTestRegistry { registry, _ in
-            let h = try await Household.make(registry)
-            try await registry.workers.assess(
-                h.workerID,
-                .init(
-                    workAbility: "能独立完成育儿工作",
-                    healthStatus: "良好",
-                    feedbackSummary: "认真负责",
-                    ethicsRating: 5,
-                    ethicsNote: "内部备注"
-                ),
-                caller: h.agency,
-                logger: testLogger
-            )
-            let report = try await registry.reports.report(h.workerID, caller: h.agency, logger: testLogger)
-            let tenure = try #require(report.tenures.first)
+            let tenure = try await assessedTenure(registry, ethicsNote: "内部备注")
             let shown = Set(registry.policies.custody.reportTenureFields)
             #expect((tenure.startedOn != nil) == shown.contains("period") && (tenure.workAbility != nil) == shown.contains("work_ability"))
             #expect((tenure.ethicsNote != nil) == shown.contains("ethics_note"))

@@ -183,17 +183,7 @@ struct EmployerTests {
     func reviews() async throws {
         try await withTestRegistry { registry, _ in
             let h = try await Household.make(registry)
-            let e = try await registry.engagements.place(
-                .init(
-                    workerId: h.workerID.uuid,
-                    employerEmail: "home@example.cn",
-                    employerPhone: nil,
-                    category: "nanny",
-                    startsOn: "2026-01-01"
-                ),
-                caller: h.agency,
-                logger: testLogger
-            )
+            let e = try await registry.engagement(h, confirmedBy: nil)
             // Not before the employer confirms.
             let early = await #expect(throws: RegistryError.self) {
                 try await registry.engagements.review(engagement: e, scores(), caller: h.employer, logger: testLogger)

@@ -58,18 +58,7 @@ struct GradingServiceTests {
             #expect(zh.reasons.map(\.code) == after.reasons.map(\.code) && zh.reasons.first?.text != after.reasons.first?.text)
 
             // Every other input queues her too: a skill, a training, a health certificate, a review, a flag.
-            let e = try await registry.engagements.place(
-                .init(
-                    workerId: h.workerID.uuid,
-                    employerEmail: "home@example.cn",
-                    employerPhone: nil,
-                    category: "nanny",
-                    startsOn: "2026-01-01"
-                ),
-                caller: h.agency,
-                logger: testLogger
-            )
-            _ = try await registry.engagements.transition(e, "confirm", caller: h.employer, logger: testLogger)
+            let e = try await registry.engagement(h, confirmedBy: h.employer)
             _ = try await registry.grading.drainQueue(logger: testLogger)
             let (sourceID, _, _, police) = try await registry.source("police-q", kind: "police")
             let changes: [(String, () async throws -> Void)] = [
@@ -257,30 +246,8 @@ struct GradingServiceTests {
             var engagements: [UUID] = []
             var employers: [Caller] = []
             for i in 0..<3 {
-                let employerID = try await registry.accounts.registerEmployer(
-                    .init(
-                        email: "e\(i)@example.cn",
-                        phone: nil,
-                        password: "employer password",
-                        householdName: "家\(i)",
-                        regionCode: "320102"
-                    ),
-                    caller: .system,
-                    logger: testLogger
-                )
-                let employer = Caller(Principal(.user(id: employerID, role: .employer, agencyID: nil, workerID: nil)))
-                let e = try await registry.engagements.place(
-                    .init(
-                        workerId: h.workerID.uuid,
-                        employerEmail: "e\(i)@example.cn",
-                        employerPhone: nil,
-                        category: "nanny",
-                        startsOn: "2026-01-01"
-                    ),
-                    caller: h.agency,
-                    logger: testLogger
-                )
-                _ = try await registry.engagements.transition(e, "confirm", caller: employer, logger: testLogger)
+                let employer = try await registry.employer("e\(i)@example.cn", household: "家\(i)")
+                let e = try await registry.engagement(h, employerEmail: "e\(i)@example.cn", startsOn: "2026-01-01", confirmedBy: employer)
                 engagements.append(e)
                 employers.append(employer)
             }

@@ -846,30 +846,8 @@ struct HardeningTests {
             let h = try await Household.make(registry)
             let scores = [(5, 4), (3, 2), (4, 5), (1, 3)]
             for (i, (quality, honesty)) in scores.enumerated() {
-                let employerID = try await registry.accounts.registerEmployer(
-                    .init(
-                        email: "r\(i)@example.cn",
-                        phone: nil,
-                        password: "employer password",
-                        householdName: "家\(i)",
-                        regionCode: "320102"
-                    ),
-                    caller: .system,
-                    logger: testLogger
-                )
-                let employer = Caller(Principal(.user(id: employerID, role: .employer, agencyID: nil, workerID: nil)))
-                let e = try await registry.engagements.place(
-                    .init(
-                        workerId: h.workerID.uuid,
-                        employerEmail: "r\(i)@example.cn",
-                        employerPhone: nil,
-                        category: "nanny",
-                        startsOn: "2026-0\(i + 1)-01"
-                    ),
-                    caller: h.agency,
-                    logger: testLogger
-                )
-                _ = try await registry.engagements.transition(e, "confirm", caller: employer, logger: testLogger)
+                let employer = try await registry.employer("r\(i)@example.cn", household: "家\(i)")
+                let e = try await registry.engagement(h, employerEmail: "r\(i)@example.cn", startsOn: "2026-0\(i + 1)-01", confirmedBy: employer)
                 _ = try await registry.engagements.review(
                     engagement: e,
                     .init(

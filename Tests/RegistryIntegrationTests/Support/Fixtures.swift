@@ -207,21 +207,37 @@ func changedTables(_ before: [String: String], _ after: [String: String]) -> [St
 }
 
 extension Registry {
-    /// A household with a confirmed engagement (so the employer may file), and the case she filed about the worker.
-    func filedCase() async throws -> (Household, CaseID) {
-        let h = try await Household.make(self)
+    /// Another household's employer account (region 320102), signed in.
+    func employer(_ email: String, household: String) async throws -> Caller {
+        let id = try await accounts.registerEmployer(
+            .init(email: email, phone: nil, password: "employer password", householdName: household, regionCode: "320102"),
+            caller: .system,
+            logger: testLogger
+        )
+        return Caller(Principal(.user(id: id, role: .employer, agencyID: nil, workerID: nil)))
+    }
+
+    /// The household's worker placed as a nanny with the household of `employerEmail` by her
+    /// agency; confirmed by `confirmedBy` when given.
+    func engagement(
+        _ h: Household,
+        employerEmail: String = "home@example.cn",
+        startsOn: String = "2026-01-01",
+        confirmedBy employer: Caller?
+    ) async throws -> UUID {
         let e = try await engagements.place(
-            .init(
-                workerId: h.workerID.uuid,
-                employerEmail: "home@example.cn",
-                employerPhone: nil,
-                category: "nanny",
-                startsOn: "2026-01-01"
-            ),
+            .init(workerId: h.workerID.uuid, employerEmail: employerEmail, employerPhone: nil, category: "nanny", startsOn: startsOn),
             caller: h.agency,
             logger: testLogger
         )
-        _ = try await engagements.transition(e, "confirm", caller: h.employer, logger: testLogger)
+        if let employer { _ = try await engagements.transition(e, "confirm", caller: employer, logger: testLogger) }
+        return e
+    }
+
+    /// A household with a confirmed engagement (so the employer may file), and the case she filed about the worker.
+    func filedCase() async throws -> (Household, CaseID) {
+        let h = try await Household.make(self)
+        _ = try await engagement(h, confirmedBy: h.employer)
         let id = try await cases.file(
             .init(workerId: h.workerID.uuid, grounds: "abuse_of_a_child", statement: "她多次打骂孩子，有监控录像。"),
             caller: h.employer,
