@@ -346,18 +346,7 @@ struct PagesAdminToolsTests {
     func reviewDisputes() async throws {
         try await withTestApp { registry, _, client in
             let h = try await Household.make(registry)
-            let engagement = try await registry.engagements.place(
-                .init(
-                    workerId: h.workerID.uuid,
-                    employerEmail: "home@example.cn",
-                    employerPhone: nil,
-                    category: "nanny",
-                    startsOn: CivilDate.today().iso
-                ),
-                caller: h.agency,
-                logger: testLogger
-            )
-            _ = try await registry.engagements.transition(engagement, "confirm", caller: h.employer, logger: testLogger)
+            let engagement = try await registry.engagement(h, startsOn: CivilDate.today().iso, confirmedBy: h.employer)
             let reviewID = try await registry.engagements.review(
                 engagement: engagement,
                 .init(

@@ -20,18 +20,7 @@ struct PagesCaseTests {
     /// A household with a confirmed engagement with the worker (so the employer may file).
     static func engaged(_ registry: Registry) async throws -> Household {
         let h = try await Household.make(registry)
-        let engagement = try await registry.engagements.place(
-            .init(
-                workerId: h.workerID.uuid,
-                employerEmail: "home@example.cn",
-                employerPhone: nil,
-                category: "nanny",
-                startsOn: CivilDate.today().iso
-            ),
-            caller: h.agency,
-            logger: testLogger
-        )
-        _ = try await registry.engagements.transition(engagement, "confirm", caller: h.employer, logger: testLogger)
+        _ = try await registry.engagement(h, startsOn: CivilDate.today().iso, confirmedBy: h.employer)
         return h
     }
 
