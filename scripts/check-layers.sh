@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The house rules a compiler cannot see (part of `make lint`): SQL and PostgresNIO only in
-# Sources/RegistryStorage; nothing above RegistryDomain imported by it.
+# Sources/RegistryStorage; nothing above RegistryDomain imported by it; services and pages read
+# the time from the registry's clock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
@@ -12,6 +13,12 @@ if hits=$(grep -rnE '\.query\("|\.query\(PostgresQuery|PostgresQuery\(|unsafeSQL
 fi
 if hits=$(grep -rnE '^import ' Sources/RegistryDomain --include=*.swift); then
     echo "RegistryDomain imports nothing:"
+    echo "$hits"
+    status=1
+fi
+if hits=$(grep -rnE '[^.[:alnum:]_]Date\(\)|CivilDate\.today\(\)' Sources/RegistryServices Sources/RegistryHTTP --include=*.swift \
+    | grep -v '^Sources/RegistryServices/RegistryClock.swift:' | grep -v '^Sources/RegistryServices/Caller.swift:' | grep -vE '^[^:]+:[0-9]+:\s*//'); then
+    echo "Services and pages read the time from the registry's clock (clock.now, clock.today), not Date() or CivilDate.today():"
     echo "$hits"
     status=1
 fi

@@ -8,13 +8,15 @@ import RegistryStorage
 /// Sign-in, sessions and passwords. Every change writes its audit row in the same transaction.
 public struct AuthService: Sendable {
     let database: Database
+    let clock: RegistryClock
     let policy: AuthenticationPolicy
     public let hasher: PasswordHasher
     /// Verified against when the account does not exist, so both paths cost one argon2id run.
     let decoy: String
 
-    public init(database: Database, policy: AuthenticationPolicy, hasher: PasswordHasher = PasswordHasher()) {
+    public init(database: Database, clock: RegistryClock, policy: AuthenticationPolicy, hasher: PasswordHasher = PasswordHasher()) {
         self.database = database
+        self.clock = clock
         self.policy = policy
         self.hasher = hasher
         self.decoy = hasher.decoyHash()
@@ -162,7 +164,7 @@ public struct AuthService: Sendable {
                 workerID: user.workerID,
                 displayName: user.displayName,
                 csrfToken: csrf,
-                expiresAt: Date().addingTimeInterval(TimeInterval(lifetime))
+                expiresAt: clock.now.addingTimeInterval(TimeInterval(lifetime))
             )
         }
         return SignedIn(token: token, session: session, user: user)

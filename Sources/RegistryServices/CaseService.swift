@@ -11,6 +11,7 @@ import ServiceLifecycle
 /// the notice period in working days, objections, execution and reinstatement.
 public struct CaseService: Sendable {
     let database: Database
+    let clock: RegistryClock
     let policy: RevocationPolicy
 
     public struct Filing: Sendable, Decodable {
@@ -108,8 +109,8 @@ public struct CaseService: Sendable {
     }
 
     /// The end of the notice period: the last of `objection_working_days` working days, at midnight China time.
-    public func noticeEnds(from: Date = Date()) -> Date {
-        let start = CivilDate.today(from)
+    public func noticeEnds(from: Date? = nil) -> Date {
+        let start = CivilDate.today(from ?? clock.now)
         let last = WorkingDays.add(policy.objectionWorkingDays, to: start, holidays: policy.holidayDates, workdays: policy.workdayDates)
         let midnight = last.adding(days: 1).daysSinceEpoch * 86_400 - 8 * 3600
         return Date(timeIntervalSince1970: TimeInterval(midnight))
@@ -211,7 +212,7 @@ public struct CaseService: Sendable {
                 row.outcome = row.proposedOutcome
                 row.decidedBy = caller.userUUID
             case .object:
-                guard let ends = row.noticeEndsAt, ends > Date() else {
+                guard let ends = row.noticeEndsAt, ends > clock.now else {
                     throw RegistryError(.conflict, code: "notice_over", message: "The objection period has ended.")
                 }
                 row.objection = reason
@@ -261,7 +262,7 @@ public struct CaseService: Sendable {
             template: "case_decision_notice",
             payload: [
                 "grounds": policy.grounds[row.grounds]?.zh ?? row.grounds, "evidence": evidence.joined(separator: ", "),
-                "notice_ends": ISO8601DateFormatter().string(from: row.noticeEndsAt ?? Date()),
+                "notice_ends": ISO8601DateFormatter().string(from: row.noticeEndsAt ?? clock.now),
             ],
             on: connection,
             logger: logger
@@ -312,8 +313,9 @@ public struct CaseService: Sendable {
     /// The system's side: notice periods that ended become final, final cases are executed (a ban,
     /// or for a reinstatement case the ban lifted). SKIP LOCKED and idempotent.
     @discardableResult
-    public func executeDue(now: Date = Date(), logger: Logger) async throws -> Int {
-        try await database.transaction(logger: logger) { connection in
+    public func executeDue(now: Date? = nil, logger: Logger) async throws -> Int {
+        let now = now ?? clock.now
+        return try await database.transaction(logger: logger) { connection in
             let ids = try await CaseStore.claimDue(now: now, on: connection, logger: logger)
             let system = CaseActor(kind: .system, userID: nil)
             for id in ids {
@@ -713,7 +715,7 @@ public struct CaseService: Sendable {
                     state: $0.state,
                     createdAt: $0.createdAt,
                     updatedAt: $0.updatedAt,
-                    ageDays: Int(Date().timeIntervalSince($0.createdAt) / 86_400)
+                    ageDays: Int(clock.now.timeIntervalSince($0.createdAt) / 86_400)
                 )
             }
         }

@@ -7,6 +7,7 @@ import RegistryStorage
 /// Placements and the verified reviews that only they make possible.
 public struct EngagementService: Sendable {
     let database: Database
+    let clock: RegistryClock
     let policy: ReportPolicy
 
     /// A placement as its parties see it.
@@ -137,7 +138,7 @@ public struct EngagementService: Sendable {
     public func place(_ p: Placement, caller: Caller, logger: Logger) async throws -> UUID {
         let category = try ServiceCategory.parseList([p.category], field: "category")[0]
         let starts = try Input.date(p.startsOn, field: "starts_on")!
-        guard starts <= CivilDate.today().adding(days: 365) else { throw RegistryError.invalid("starts_on", "starts_on is too far ahead.") }
+        guard starts <= clock.today.adding(days: 365) else { throw RegistryError.invalid("starts_on", "starts_on is too far ahead.") }
         let identifier = try AuthService.Identifier.from(email: p.employerEmail, phone: p.employerPhone)
         guard let user = caller.userUUID else { throw RegistryError.forbidden }
         return try await database.transaction(logger: logger) { connection in
@@ -209,7 +210,7 @@ public struct EngagementService: Sendable {
                 throw RegistryError(.forbidden, code: "not_a_party", message: "Only the agency cancels a proposed engagement.")
             default: break
             }
-            try await EngagementStore.setStatus(id, to, by: user, endsOn: to == .ended ? CivilDate.today().iso : nil, on: connection, logger: logger)
+            try await EngagementStore.setStatus(id, to, by: user, endsOn: to == .ended ? clock.today.iso : nil, on: connection, logger: logger)
             try await AuditStore.append(
                 caller.event("engagement.\(to.rawValue)", "engagement", id, ["worker": .string(e.workerID.text)]),
                 on: connection,
@@ -273,7 +274,7 @@ public struct EngagementService: Sendable {
             guard e.status == "confirmed" || e.status == "ended" else {
                 throw RegistryError(.conflict, code: "not_confirmed", message: "Only a confirmed engagement can be reviewed.")
             }
-            guard let starts = CivilDate(iso: e.startsOn), starts <= CivilDate.today() else {
+            guard let starts = CivilDate(iso: e.startsOn), starts <= clock.today else {
                 throw RegistryError(.conflict, code: "not_started", message: "The engagement has not started yet.")
             }
             let reviewID = try await ReviewStore.create(
@@ -310,7 +311,7 @@ public struct EngagementService: Sendable {
             guard let r = try await ReviewStore.lock(id, on: connection, logger: logger), r.employerID == user else {
                 throw RegistryError.notFound("Review")
             }
-            guard Date().timeIntervalSince(r.createdAt) <= Double(policy.reviewEditHours) * 3600, r.hiddenAt == nil else {
+            guard clock.now.timeIntervalSince(r.createdAt) <= Double(policy.reviewEditHours) * 3600, r.hiddenAt == nil else {
                 throw RegistryError(
                     .conflict,
                     code: "review_frozen",

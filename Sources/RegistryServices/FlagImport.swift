@@ -12,6 +12,7 @@ import RegistryStorage
 /// reported by number and never stop the good ones; re-running a file changes nothing.
 public struct FlagImport: Sendable {
     let database: Database
+    let clock: RegistryClock
     let keys: KeyRing
     let policy: FlagPolicy
     let flags: FlagService
@@ -56,7 +57,7 @@ public struct FlagImport: Sendable {
         guard let source, let kind = SourceKind(rawValue: source.kind) else {
             throw RegistryError(.notFound, code: "no_source", message: "No integration source named '\(sourceName)'.")
         }
-        let today = CivilDate.today()
+        let today = clock.today
         var summary = Summary()
         let reader = LineReader(handle: handle)
         guard let headerLine = reader.next() else { throw RegistryError.invalid("file", "The file is empty.") }

@@ -8,6 +8,7 @@ import RegistryStorage
 /// Police and credit-bureau flags: sources and keys, the feed API, matching, and effects.
 public struct FlagService: Sendable {
     let database: Database
+    let clock: RegistryClock
     let keys: KeyRing
     let policy: FlagPolicy
 
@@ -189,9 +190,10 @@ public struct FlagService: Sendable {
         source: IntegrationStore.Source,
         _ request: Signed,
         body: [UInt8],
-        now: Date = Date(),
+        now: Date? = nil,
         logger: Logger
     ) async throws {
+        let now = now ?? clock.now
         guard request.timestamp != nil || request.signature != nil || request.nonce != nil || source.requireSignature else { return }
         guard let timestamp = request.timestamp, let nonce = request.nonce, let signature = request.signature else {
             throw RegistryError(
@@ -336,7 +338,7 @@ public struct FlagService: Sendable {
             try await IntegrationStore.source(id: sourceID, on: connection, logger: logger)
         }
         guard let source, let kind = SourceKind(rawValue: source.kind) else { throw RegistryError.forbidden }
-        let today = CivilDate.today()
+        let today = clock.today
         var results: [Int: ItemResult] = [:]
         var rows: [FlagStore.Row] = []
         var seen: [String: Int] = [:]

@@ -10,11 +10,13 @@ import ServiceLifecycle
 /// twice); `regradeAll` recomputes everyone in set-based batches after a policy change.
 public struct GradingService: Sendable {
     let database: Database
+    let clock: RegistryClock
     public let policy: GradingPolicy
     let grader: Grader
 
-    init(database: Database, policy: GradingPolicy) throws {
+    init(database: Database, clock: RegistryClock, policy: GradingPolicy) throws {
         self.database = database
+        self.clock = clock
         self.policy = policy
         self.grader = try Grader(policy: policy)
     }
@@ -80,7 +82,7 @@ public struct GradingService: Sendable {
     @discardableResult
     public func regrade(_ ids: [UUID], cause: String, on connection: DatabaseConnection, logger: Logger) async throws -> [UUID: GradeResult] {
         guard !ids.isEmpty else { return [:] }
-        let today = CivilDate.today()
+        let today = clock.today
         var previous: [UUID: GradeSnapshot] = [:]
         for (w, grade, composite, version) in try await GradeStore.lockGrades(workerIDs: ids, on: connection, logger: logger) {
             if let g = CreditGrade(rawValue: grade) { previous[w] = GradeSnapshot(grade: g, composite: composite, policyVersion: version) }
@@ -246,7 +248,7 @@ public struct GradingService: Sendable {
     /// The full computation, recomputed now with every piece of evidence (administrators).
     public func computation(_ workerID: WorkerID, logger: Logger) async throws -> GradeResult {
         try await database.withConnection { connection in
-            let inputs = try await inputs([workerID.uuid], today: CivilDate.today(), on: connection, logger: logger)
+            let inputs = try await inputs([workerID.uuid], today: clock.today, on: connection, logger: logger)
             guard let input = inputs[workerID.uuid], try await WorkerStore.get(workerID.uuid, on: connection, logger: logger) != nil else {
                 throw RegistryError.notFound("Worker")
             }

@@ -10,6 +10,8 @@ public struct Registry: Sendable {
     public let policies: PolicySet
     public let database: Database
     public let keys: KeyRing
+    /// Now, for every service: the system clock in service, moved forward by tests.
+    public let clock: RegistryClock
     public let auth: AuthService
     public let agencies: AgencyService
     public let workers: WorkerService
@@ -32,25 +34,27 @@ public struct Registry: Sendable {
         policies: PolicySet,
         database: Database,
         keys: KeyRing,
+        clock: RegistryClock = .system,
         hasher: PasswordHasher = PasswordHasher()
     ) throws {
         self.configuration = configuration
         self.policies = policies
         self.database = database
         self.keys = keys
-        self.auth = AuthService(database: database, policy: policies.authentication, hasher: hasher)
+        self.clock = clock
+        self.auth = AuthService(database: database, clock: clock, policy: policies.authentication, hasher: hasher)
         self.agencies = AgencyService(database: database, hasher: hasher, authentication: policies.authentication)
-        self.flags = FlagService(database: database, keys: keys, policy: policies.flags)
-        self.flagImport = FlagImport(database: database, keys: keys, policy: policies.flags, flags: flags)
-        self.grading = try GradingService(database: database, policy: policies.grading)
-        self.cases = CaseService(database: database, policy: policies.revocation)
-        self.workers = WorkerService(database: database, keys: keys, policy: policies.custody, flags: flags)
-        self.workerImport = WorkerImport(database: database, keys: keys, policy: policies.custody, flags: flags)
-        self.transfers = TransferService(database: database, keys: keys, policy: policies.custody)
+        self.flags = FlagService(database: database, clock: clock, keys: keys, policy: policies.flags)
+        self.flagImport = FlagImport(database: database, clock: clock, keys: keys, policy: policies.flags, flags: flags)
+        self.grading = try GradingService(database: database, clock: clock, policy: policies.grading)
+        self.cases = CaseService(database: database, clock: clock, policy: policies.revocation)
+        self.workers = WorkerService(database: database, clock: clock, keys: keys, policy: policies.custody, flags: flags)
+        self.workerImport = WorkerImport(database: database, clock: clock, keys: keys, policy: policies.custody, flags: flags)
+        self.transfers = TransferService(database: database, clock: clock, keys: keys, policy: policies.custody)
         self.accounts = AccountService(database: database, hasher: hasher, authentication: policies.authentication, reports: policies.reports)
         self.consents = ConsentService(database: database, policy: policies.reports, throttle: policies.authentication.loginThrottle)
-        self.engagements = EngagementService(database: database, policy: policies.reports)
-        self.reports = ReportService(database: database, keys: keys, policy: policies.reports, custody: policies.custody)
+        self.engagements = EngagementService(database: database, clock: clock, policy: policies.reports)
+        self.reports = ReportService(database: database, clock: clock, keys: keys, policy: policies.reports, custody: policies.custody)
         self.migrator = try Migrator(directory: configuration.migrationsDirectory)
         let checkpointsFile = configuration.checkpointsFile
         self.audit = AuditService(database: database, checkpoints: { try Registry.checkpoints(in: checkpointsFile) })

@@ -9,6 +9,7 @@ import RegistryStorage
 /// available signed (Ed25519) so a printed or QR copy can be checked later.
 public struct ReportService: Sendable {
     let database: Database
+    let clock: RegistryClock
     let keys: KeyRing
     let policy: ReportPolicy
     let custody: CustodyPolicy
@@ -239,7 +240,7 @@ public struct ReportService: Sendable {
     static let reportEngagementItems = 50
 
     func build(_ workerID: UUID, viewer: Caller, on connection: DatabaseConnection, logger: Logger) async throws -> Report {
-        let today = CivilDate.today()
+        let today = clock.today
         guard let w = try await WorkerStore.get(workerID, on: connection, logger: logger) else { throw RegistryError.notFound("Worker") }
         let agency = try await AgencyStore.find(id: w.currentAgencyID, on: connection, logger: logger)
         let birth = CivilDate(iso: w.birthDate) ?? today
@@ -355,7 +356,7 @@ public struct ReportService: Sendable {
             ),
             flags: try await ReportStore.flags(workerID, on: connection, logger: logger).map(Report.Flag.init),
             standing: Report.Standing(try await ReportStore.standing(workerID, on: connection, logger: logger)),
-            generatedAt: Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
+            generatedAt: Date(timeIntervalSince1970: clock.now.timeIntervalSince1970.rounded(.down))
         )
     }
 
@@ -412,7 +413,8 @@ public struct ReportService: Sendable {
         String(Data(SHA256.hash(data: key.rawRepresentation)).hex.prefix(16))
     }
 
-    public func sign(_ report: Report, now: Date = Date()) throws -> SignedReport {
+    public func sign(_ report: Report, now: Date? = nil) throws -> SignedReport {
+        let now = now ?? clock.now
         let keyID = Self.keyID(keys.signingKey.publicKey)
         let signed = SignedPayload(
             report: report,
@@ -445,7 +447,7 @@ public struct ReportService: Sendable {
 
     /// Checks a signed report against this registry's key (never the key inside the document),
     /// and that it has not expired.
-    public static func verify(_ document: SignedReport, publicKey: Curve25519.Signing.PublicKey, now: Date = Date()) -> Verification {
+    public static func verify(_ document: SignedReport, publicKey: Curve25519.Signing.PublicKey, now: Date) -> Verification {
         // The envelope's fields outside the payload are not signed, so they must name exactly the key that checks it.
         guard document.algorithm == "Ed25519" else {
             return Verification(
@@ -492,7 +494,7 @@ public struct ReportService: Sendable {
     }
 
     public func verify(_ document: SignedReport) -> Verification {
-        Self.verify(document, publicKey: keys.signingKey.publicKey)
+        Self.verify(document, publicKey: keys.signingKey.publicKey, now: clock.now)
     }
 
     // MARK: Inquiries, search, public lookup
@@ -576,7 +578,7 @@ public struct ReportService: Sendable {
         guard (0...policy.searchOffsetMax).contains(s.offset) else {
             throw RegistryError.invalid("offset", "offset is 0 to \(policy.searchOffsetMax): narrow the search instead.")
         }
-        let today = CivilDate.today()
+        let today = clock.today
         return try await database.withConnection { connection in
             try await ReportStore.available(
                 region: s.region,
@@ -598,7 +600,7 @@ public struct ReportService: Sendable {
         guard try await RateLimitStore.hit(key: key, perMinute: policy.publicLookupsPerMinute, database: database, logger: logger) else {
             throw RegistryError.throttled(retryAfterSeconds: 60)
         }
-        let id = try NationalID(idNumber, today: CivilDate.today())
+        let id = try NationalID(idNumber, today: clock.today)
         return try await ReportStore.isRevoked(blindIndex: Data(keys.blindIndex(id)), database: database, logger: logger)
     }
 }

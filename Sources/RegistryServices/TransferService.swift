@@ -9,11 +9,13 @@ import RegistryStorage
 /// checks the state machine, and writes its audit row in the same transaction.
 public struct TransferService: Sendable {
     let database: Database
+    let clock: RegistryClock
     let keys: KeyRing
     let policy: CustodyPolicy
 
-    init(database: Database, keys: KeyRing, policy: CustodyPolicy) {
+    init(database: Database, clock: RegistryClock, keys: KeyRing, policy: CustodyPolicy) {
         self.database = database
+        self.clock = clock
         self.keys = keys
         self.policy = policy
     }
@@ -32,7 +34,7 @@ public struct TransferService: Sendable {
 
     /// The new agency asks for custody of the worker with this ID number.
     public func request(idNumber: String, caller: Caller, logger: Logger) async throws -> Requested {
-        let id = try NationalID(idNumber, today: CivilDate.today())
+        let id = try NationalID(idNumber, today: clock.today)
         let blind = Data(keys.blindIndex(id))
         let code = TokenGenerator.numericCode(digits: 6)
         // Counted before the ID number is looked up: each request texts a worker and tells that a file exists.
@@ -175,7 +177,7 @@ public struct TransferService: Sendable {
                 guard let code = code?.trimmingWhitespace(), !code.isEmpty else {
                     throw RegistryError.invalid("code", "Enter the code the worker received.", code: "missing_field")
                 }
-                guard let hash = t.consentCodeHash, let expires = t.consentCodeExpiresAt, expires > Date() else {
+                guard let hash = t.consentCodeHash, let expires = t.consentCodeExpiresAt, expires > clock.now else {
                     throw RegistryError(.conflict, code: "code_expired", message: "The consent code has expired. Ask for a new one.")
                 }
                 guard t.consentAttempts < policy.consentCodeAttempts else {
@@ -317,7 +319,7 @@ public struct TransferService: Sendable {
         on connection: DatabaseConnection,
         logger: Logger
     ) async throws {
-        let today = CivilDate.today().iso
+        let today = clock.today.iso
         // Lock the worker row first: registration, qualifications and custody all go through it.
         _ = try await WorkerStore.get(t.workerID, forUpdate: true, on: connection, logger: logger)
         guard let tenure = try await TenureStore.openTenure(workerID: t.workerID, on: connection, logger: logger),

@@ -10,6 +10,7 @@ import RegistryStorage
 /// whose ID already has a file are reported, never duplicated, so re-running a file is a no-op.
 public struct WorkerImport: Sendable {
     let database: Database
+    let clock: RegistryClock
     let keys: KeyRing
     let policy: CustodyPolicy
     let flags: FlagService
@@ -82,7 +83,7 @@ public struct WorkerImport: Sendable {
         progress: (@Sendable (Int) -> Void)? = nil
     ) async throws -> Summary {
         var summary = Summary()
-        let today = CivilDate.today()
+        let today = clock.today
         var seen: [[UInt8]: Int] = [:]
         var batch: [Valid] = []
         var done = 0

@@ -7,12 +7,14 @@ import RegistryStorage
 /// The worker's file: registration, reading, qualifications, tenure assessment, bulk import.
 public struct WorkerService: Sendable {
     let database: Database
+    let clock: RegistryClock
     let keys: KeyRing
     let policy: CustodyPolicy
     let flags: FlagService
 
-    init(database: Database, keys: KeyRing, policy: CustodyPolicy, flags: FlagService) {
+    init(database: Database, clock: RegistryClock, keys: KeyRing, policy: CustodyPolicy, flags: FlagService) {
         self.database = database
+        self.clock = clock
         self.keys = keys
         self.policy = policy
         self.flags = flags
@@ -31,7 +33,7 @@ public struct WorkerService: Sendable {
 
     /// Opens a worker's file in the caller's agency with her first tenure.
     public func register(_ input: WorkerRegistration.Input, caller: Caller, logger: Logger) async throws -> WorkerID {
-        let today = CivilDate.today()
+        let today = clock.today
         let registration = try WorkerRegistration(input, today: today, ages: policy.ages)
         let blind = Data(keys.blindIndex(registration.nationalID))
         // The id is chosen here so that the sealed ID number is bound to its row.
@@ -124,7 +126,7 @@ public struct WorkerService: Sendable {
     }
 
     public func file(_ id: WorkerID, caller: Caller, logger: Logger) async throws -> File {
-        let today = CivilDate.today()
+        let today = clock.today
         return try await database.withConnection { connection in
             let (worker, _) = try await WorkerAccess.visible(id.uuid, caller: caller, write: false, on: connection, logger: logger)
             let masked =
@@ -302,7 +304,7 @@ public struct WorkerService: Sendable {
     }
 
     public func addTraining(_ workerID: WorkerID, _ input: TrainingInput, caller: Caller, logger: Logger) async throws -> UUID {
-        let today = CivilDate.today()
+        let today = clock.today
         guard ["training", "certificate"].contains(input.kind) else { throw RegistryError.invalid("kind", "kind is training or certificate.") }
         let title = try Input.text(input.title, field: "title", max: 200)!
         let issuer = try Input.text(input.issuer, field: "issuer", max: 200)!
@@ -344,7 +346,7 @@ public struct WorkerService: Sendable {
     }
 
     public func addHealthCertificate(_ workerID: WorkerID, _ input: HealthInput, caller: Caller, logger: Logger) async throws -> UUID {
-        let today = CivilDate.today()
+        let today = clock.today
         let issuer = try Input.text(input.issuer, field: "issuer", max: 200)!
         let number = try Input.text(input.certificateNo, field: "certificate_no", max: 100, required: false)
         let issued = try Input.date(input.issuedOn, field: "issued_on", notAfter: today)!
@@ -381,7 +383,7 @@ public struct WorkerService: Sendable {
     }
 
     public func addSkill(_ workerID: WorkerID, _ input: SkillInput, caller: Caller, logger: Logger) async throws -> UUID {
-        let today = CivilDate.today()
+        let today = clock.today
         let category = try ServiceCategory.parseList([input.category], field: "category")[0]
         guard let level = SkillLevel(rawValue: input.level) else {
             throw RegistryError.invalid("level", "level is 1 (初级) to 5 (高级技师).")

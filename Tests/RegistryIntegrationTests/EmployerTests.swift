@@ -320,7 +320,7 @@ struct EmployerTests {
                 #expect(!registry.reports.verify(tampered).valid, "byte \(index)")
             }
             // A document signed by another key (even one that names itself inside) fails.
-            let other = ReportService.verify(signed, publicKey: Curve25519.Signing.PrivateKey().publicKey)
+            let other = ReportService.verify(signed, publicKey: Curve25519.Signing.PrivateKey().publicKey, now: Date())
             #expect(!other.valid)
             var garbage = signed
             garbage.signature = "not base64!"

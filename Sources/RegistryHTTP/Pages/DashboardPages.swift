@@ -20,7 +20,8 @@ struct DashboardPages {
     typealias Numbers = DashboardStore.Numbers
 
     /// The dashboard's numbers (open cases by state and age, grades, flags of the last `days` days).
-    static func numbers(_ registry: Registry, now: Date = Date(), logger: Logger) async throws -> Numbers {
+    static func numbers(_ registry: Registry, now: Date? = nil, logger: Logger) async throws -> Numbers {
+        let now = now ?? registry.clock.now
         let since = dayStart(now).addingTimeInterval(-Double(days - 1) * 86_400)
         return try await registry.dashboard.numbers(now: now, flagsSince: since, utcOffsetSeconds: zone.secondsFromGMT(), logger: logger)
     }
@@ -49,7 +50,8 @@ struct DashboardPages {
     }
 
     /// The three charts for `numbers`, in the page's language.
-    static func charts(_ numbers: Numbers, page: PageScope, now: Date = Date()) -> [String: Any] {
+    static func charts(_ numbers: Numbers, page: PageScope, now: Date? = nil) -> [String: Any] {
+        let now = now ?? page.registry.clock.now
         let t = page.t
         let noData = t.text("dashboard.no_data")
         let states = CaseState.allCases.filter(\.isOpen).map(\.rawValue)

@@ -191,7 +191,7 @@ struct EmployerPages {
     }
 
     static func engagementView(_ e: EngagementService.Engagement, page: PageScope) -> [String: Any] {
-        let started = CivilDate(iso: e.startsOn).map { $0 <= CivilDate.today() } ?? false
+        let started = CivilDate(iso: e.startsOn).map { $0 <= page.registry.clock.today } ?? false
         var v: [String: Any] = [
             "id": e.id.text, "worker_id": e.workerID.text, "worker_name": e.workerName, "employer_name": e.employerName,
             "category": page.label("category", e.category), "starts_on": e.startsOn, "status": e.status,

@@ -30,7 +30,7 @@ struct PlacementPages {
             let page = kit.scope(request, context)
             let file = try await page.registry.workers.file(try context.parameters.id("id"), caller: page.caller, logger: context.logger)
             var form = WebForm()
-            form.append("starts_on", CivilDate.today().iso)
+            form.append("starts_on", page.registry.clock.today.iso)
             if let first = file.serviceCategories.first { form.append("category", first) }
             return Self.placeForm(page, file, form: form, error: nil)
         }
@@ -134,7 +134,7 @@ struct PlacementPages {
         // Her own categories first, then the others.
         let categories = file.serviceCategories + ServiceCategory.allCases.map(\.rawValue).filter { !file.serviceCategories.contains($0) }
         values["categories"] = page.choices("category", categories, selected: [form.text("category")])
-        values["latest"] = CivilDate.today().adding(days: 365).iso
+        values["latest"] = page.registry.clock.today.adding(days: 365).iso
         return page.render("placement_new", values, status: error?.kind.status ?? .ok)
     }
 

@@ -152,7 +152,7 @@ struct WorkerRecordPages {
         values["ratings"] = page.ratingChoices(selected: form["ethics_rating"])
         values["kinds"] = page.choices("training_kind", ["training", "certificate"], selected: [form.text("kind")])
         values["results"] = page.choices("health_result", ["fit", "restricted", "unfit"], selected: [form.text("result")])
-        values["today"] = CivilDate.today().iso
+        values["today"] = page.registry.clock.today.iso
         return page.render(kind.template, values, status: error?.kind.status ?? .ok)
     }
 }

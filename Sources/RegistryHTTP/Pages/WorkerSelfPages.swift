@@ -187,7 +187,7 @@ struct WorkerSelfPages {
             id: "grade-history-chart",
             title: page.t.text("worker_home.history_chart"),
             points: points,
-            now: Date(),
+            now: page.registry.clock.now,
             range: 0...100,
             noData: page.t.text("dashboard.no_data"),
             dateText: { String(PageScope.dateTime($0).prefix(10)) },
@@ -281,7 +281,7 @@ struct WorkerSelfPages {
         }
 
         if allowed("consents.read") {
-            let now = Date()
+            let now = page.registry.clock.now
             let consents = try await page.registry.consents.list(caller: page.caller, logger: logger)
             values["consents"] = consents.prefix(20).map { c -> [String: Any] in
                 let state: String

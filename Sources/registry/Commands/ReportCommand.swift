@@ -50,7 +50,7 @@ struct ReportCommand: AsyncParsableCommand {
             } else {
                 key = try Configuration.fromEnvironment().loadKeys().signingKey.publicKey
             }
-            let result = ReportService.verify(document, publicKey: key)
+            let result = ReportService.verify(document, publicKey: key, now: Date())
             if result.valid {
                 print(
                     "valid: report on worker \(result.workerId ?? "?") issued \(result.issuedAt ?? "?"), valid until \(result.expiresAt ?? "?"), "

@@ -131,6 +131,7 @@ func withTestRegistry<T: Sendable>(
             policies: policySet,
             database: database,
             keys: KeyRing.random(),
+            clock: RegistryClock(),
             hasher: hasher
         )
         return try await body(registry, endpoint)
