@@ -59,6 +59,7 @@ public func buildApplication(
             PeriodicService.notifications(NotificationDispatcher(database: registry.database, logger: logger), logger: logger),
             PeriodicService.gradeQueue(registry.grading, logger: logger),
             PeriodicService.caseExecution(registry.cases, logger: logger),
+            PeriodicService.flagExpiry(registry.flags, logger: logger),
         ] + extraServices + metricsListener(registry, logger: logger)
     return Application(
         router: router,

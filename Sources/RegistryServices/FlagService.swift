@@ -481,10 +481,12 @@ public struct FlagService: Sendable {
     /// Each effect is audited with the flag that caused it. Idempotent.
     public func applyEffects(_ flagIDs: [UUID], caller: Caller, on connection: DatabaseConnection, logger: Logger) async throws {
         guard !flagIDs.isEmpty else { return }
+        let today = clock.today.iso
         for flag in try await FlagStore.flags(ids: flagIDs, on: connection, logger: logger) {
             guard let workerID = flag.workerID else { continue }
             let status = FlagStatus(rawValue: flag.status) ?? .retracted
-            let effect = policy.effects(category: flag.category, status: status, severity: flag.severity, expired: flag.expired)
+            let expired = flag.expired(on: today)
+            let effect = policy.effects(category: flag.category, status: status, severity: flag.severity, expired: expired)
             if effect.suspend {
                 for id in try await FlagStore.openSuspension(
                     workerID: workerID,
@@ -508,7 +510,7 @@ public struct FlagService: Sendable {
             } else {
                 for id in try await FlagStore.liftSuspensions(
                     flagID: flag.id,
-                    reason: "The flag that caused it was \(flag.expired ? "expired" : flag.status).",
+                    reason: "The flag that caused it was \(expired ? "expired" : flag.status).",
                     on: connection,
                     logger: logger
                 ) {
@@ -556,6 +558,33 @@ public struct FlagService: Sendable {
         }
     }
 
+    /// Time: flags whose last day has passed lose their effects with no request. Each run claims
+    /// up to `batch` due flags (skipping those another node holds), lifts the interim suspensions
+    /// they caused, queues the worker's regrade, records `flag.expired` in the audit log and marks
+    /// the flag, all in one transaction; it returns how many it handled (0 when nothing is due).
+    public func expireDue(batch: Int = 500, logger: Logger) async throws -> Int {
+        let today = clock.today.iso
+        return try await database.transaction(logger: logger) { connection in
+            let ids = try await FlagStore.claimExpired(today: today, limit: batch, on: connection, logger: logger)
+            guard !ids.isEmpty else { return 0 }
+            try await applyEffects(ids, caller: .system, on: connection, logger: logger)
+            for flag in try await FlagStore.flags(ids: ids, on: connection, logger: logger) {
+                try await AuditStore.append(
+                    Caller.system.event(
+                        "flag.expired",
+                        "flag",
+                        flag.id,
+                        ["expires_on": AuditValue(flag.expiresOn), "worker": AuditValue(flag.workerID?.text)]
+                    ),
+                    on: connection,
+                    logger: logger
+                )
+            }
+            try await FlagStore.markExpiryApplied(ids, today: today, on: connection, logger: logger)
+            return ids.count
+        }
+    }
+
     /// Flags received before a file existed attach to it when she is registered (also in bulk).
     public func attachOnRegistration(_ workerIDs: [UUID], caller: Caller, on connection: DatabaseConnection, logger: Logger) async throws {
         let attached = try await FlagStore.attach(workerIDs: workerIDs, on: connection, logger: logger)
@@ -591,7 +620,7 @@ public struct FlagService: Sendable {
                     status: f.status,
                     occurredOn: f.occurredOn,
                     expiresOn: f.expiresOn,
-                    expired: f.expired,
+                    expired: f.expired(on: clock.today.iso),
                     narrative: try f.narrativeEnc.map {
                         try keys.open(Array($0), context: SealedPlace.flagNarrative(sourceID: f.sourceID, reference: f.reference))
                     }

@@ -93,6 +93,15 @@ extension PeriodicService {
         }
     }
 
+    /// Lifts the effects of flags whose last day has passed (`FlagService.expireDue`).
+    public static func flagExpiry(_ flags: FlagService, interval: Duration = .seconds(300), logger: Logger) -> PeriodicService {
+        PeriodicService("flag expiry", every: interval, logger: logger) {
+            var handled = 0
+            while case let n = try await flags.expireDue(logger: logger), n > 0 { handled += n }
+            if handled > 0 { logger.info("flags expired", metadata: ["count": "\(handled)"]) }
+        }
+    }
+
     /// Delivers the notification outbox.
     public static func notifications(_ dispatcher: NotificationDispatcher, interval: Duration = .seconds(1), logger: Logger) -> PeriodicService {
         PeriodicService("notification delivery", every: interval, logger: logger) { try await dispatcher.dispatchOnce() }

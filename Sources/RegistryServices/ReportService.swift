@@ -354,7 +354,7 @@ public struct ReportService: Sendable {
                     )
                 }
             ),
-            flags: try await ReportStore.flags(workerID, on: connection, logger: logger).map(Report.Flag.init),
+            flags: try await ReportStore.flags(workerID, today: today.iso, on: connection, logger: logger).map(Report.Flag.init),
             standing: Report.Standing(try await ReportStore.standing(workerID, on: connection, logger: logger)),
             generatedAt: Date(timeIntervalSince1970: clock.now.timeIntervalSince1970.rounded(.down))
         )

@@ -75,7 +75,8 @@ public enum FlagImportStore {
                 ON CONFLICT (source_id, source_ref) DO UPDATE SET
                     category = EXCLUDED.category, severity = EXCLUDED.severity, status = EXCLUDED.status,
                     occurred_on = EXCLUDED.occurred_on, expires_on = EXCLUDED.expires_on, narrative_enc = EXCLUDED.narrative_enc,
-                    content_hash = EXCLUDED.content_hash, version = f.version + 1, updated_at = now()
+                    content_hash = EXCLUDED.content_hash, version = f.version + 1, updated_at = now(),
+                    expiry_applied_on = CASE WHEN f.expires_on IS DISTINCT FROM EXCLUDED.expires_on THEN NULL ELSE f.expiry_applied_on END
                 WHERE f.content_hash <> EXCLUDED.content_hash
                 RETURNING f.id, (xmax = 0) AS inserted, f.worker_id
             ), versions AS (

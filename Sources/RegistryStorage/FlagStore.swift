@@ -267,7 +267,8 @@ public enum FlagStore {
                 ON CONFLICT (source_id, source_ref) DO UPDATE SET
                     category = EXCLUDED.category, severity = EXCLUDED.severity, status = EXCLUDED.status,
                     occurred_on = EXCLUDED.occurred_on, expires_on = EXCLUDED.expires_on, narrative_enc = EXCLUDED.narrative_enc,
-                    content_hash = EXCLUDED.content_hash, version = f.version + 1, updated_at = now()
+                    content_hash = EXCLUDED.content_hash, version = f.version + 1, updated_at = now(),
+                    expiry_applied_on = CASE WHEN f.expires_on IS DISTINCT FROM EXCLUDED.expires_on THEN NULL ELSE f.expiry_applied_on END
                 WHERE f.content_hash <> EXCLUDED.content_hash
                 RETURNING f.id, f.source_ref, (xmax = 0) AS inserted
             ), versions AS (
@@ -298,23 +299,25 @@ public enum FlagStore {
         public var status: String
         public var occurredOn: String
         public var expiresOn: String?
-        public var expired: Bool
         public var version: Int
         public var narrativeEnc: Data?
         public var contentHash: Data
         public var receivedAt: Date
+
+        /// Whether the flag has expired by `today` (an ISO date): its last day is before it.
+        public func expired(on today: String) -> Bool { expiresOn.map { $0 < today } ?? false }
     }
 
     static let select = """
         SELECT f.id, f.source_id, s.display_name, f.source_ref, f.worker_id, f.category, f.severity, f.status, f.occurred_on::text,
-               f.expires_on::text, (f.expires_on IS NOT NULL AND f.expires_on < current_date), f.version, f.narrative_enc, f.content_hash, f.received_at
+               f.expires_on::text, f.version, f.narrative_enc, f.content_hash, f.received_at
         FROM flags f JOIN integration_sources s ON s.id = f.source_id
         """
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [Flag] {
         var result: [Flag] = []
-        for try await (id, source, name, ref, worker, category, severity, status, occurred, expires, expired, version, narrative, hash, received)
-            in rows.decode((UUID, UUID, String, String, UUID?, String, Int16, String, String, String?, Bool, Int32, Data?, Data, Date).self)
+        for try await (id, source, name, ref, worker, category, severity, status, occurred, expires, version, narrative, hash, received)
+            in rows.decode((UUID, UUID, String, String, UUID?, String, Int16, String, String, String?, Int32, Data?, Data, Date).self)
         {
             result.append(
                 Flag(
@@ -328,7 +331,6 @@ public enum FlagStore {
                     status: status,
                     occurredOn: occurred,
                     expiresOn: expires,
-                    expired: expired,
                     version: Int(version),
                     narrativeEnc: narrative,
                     contentHash: hash,
@@ -396,6 +398,29 @@ public enum FlagStore {
         return ids
     }
 
+    /// Claims up to `limit` flags whose last day is before `today` and whose expiry has not been
+    /// applied, skipping rows another node holds. The caller applies their effects and marks them.
+    public static func claimExpired(today: String, limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
+        var ids: [UUID] = []
+        for try await id in try await connection.query(
+            """
+            SELECT id FROM flags
+            WHERE expires_on IS NOT NULL AND expiry_applied_on IS NULL AND expires_on < \(today)::date
+            ORDER BY expires_on LIMIT \(limit)
+            FOR UPDATE SKIP LOCKED
+            """,
+            logger: logger
+        ).decode(UUID.self) {
+            ids.append(id)
+        }
+        return ids
+    }
+
+    /// Records that the expiry of these flags was applied on `today`.
+    public static func markExpiryApplied(_ ids: [UUID], today: String, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("UPDATE flags SET expiry_applied_on = \(today)::date WHERE id = ANY(\(ids))", logger: logger)
+    }
+
     public static func update(
         _ id: UUID,
         severity: Int,
@@ -415,7 +440,8 @@ public enum FlagStore {
         try await connection.query(
             """
             UPDATE flags SET severity = \(Int16(severity)), status = \(status), expires_on = \(expiresOn)::date, content_hash = \(contentHash),
-                   version = version + 1, updated_at = now()
+                   version = version + 1, updated_at = now(),
+                   expiry_applied_on = CASE WHEN expires_on IS DISTINCT FROM \(expiresOn)::date THEN NULL ELSE expiry_applied_on END
             WHERE id = \(id)
             """,
             logger: logger

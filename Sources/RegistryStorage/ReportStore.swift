@@ -48,12 +48,12 @@ public enum ReportStore {
     }
 
     /// Flags on the file, without any narrative.
-    public static func flags(_ workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [FlagSummary] {
+    public static func flags(_ workerID: UUID, today: String, on connection: PostgresConnection, logger: Logger) async throws -> [FlagSummary] {
         let rows = try await connection.query(
             """
             SELECT s.display_name, s.kind, f.category, f.occurred_on::text, f.status
             FROM flags f JOIN integration_sources s ON s.id = f.source_id
-            WHERE f.worker_id = \(workerID) AND f.status <> 'retracted' AND (f.expires_on IS NULL OR f.expires_on >= current_date)
+            WHERE f.worker_id = \(workerID) AND f.status <> 'retracted' AND (f.expires_on IS NULL OR f.expires_on >= \(today)::date)
             ORDER BY f.occurred_on DESC
             """,
             logger: logger

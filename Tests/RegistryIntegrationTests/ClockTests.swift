@@ -1,6 +1,7 @@
 import Foundation
 import RegistryDomain
 import RegistryServices
+import RegistryStorage
 import Testing
 
 @Suite("The registry's clock")
@@ -34,6 +35,59 @@ struct ClockTests {
             let report = try await registry.reports.report(h.workerID, caller: h.agency, logger: testLogger)
             #expect(report.health.valid == false)
             #expect(report.generatedAt.timeIntervalSinceNow > 10 * 86_400)
+        }
+    }
+
+    @Test(
+        "a flag's last day passes: with no request, the expiry job lifts the suspension it caused, drops it from the report, regrades her and audits it, once"
+    )
+    func flagExpires() async throws {
+        try await withTestRegistry { registry, _ in
+            let (_, agency) = try await registry.approvedAgency(1)
+            let id = Fixtures.idNumber()
+            let worker = try await registry.workers.register(Fixtures.registration(id), caller: agency, logger: testLogger)
+            let (sourceID, _, _, police) = try await registry.source("police-t", kind: "police")
+            let lastDay = registry.clock.today.adding(days: 5)
+            let created = try await registry.flags.submit(
+                [flag(id, "T-1", expires: lastDay.iso)],
+                sourceID: sourceID,
+                caller: police,
+                logger: testLogger
+            )
+            #expect(created.map(\.outcome) == [.created])
+            #expect(try await registry.workerStatus(worker) == "suspended")
+            _ = try await registry.grading.drainQueue(logger: testLogger)
+            #expect(try await registry.reports.report(worker, caller: agency, logger: testLogger).flags.count == 1)
+
+            // Nothing is due while the flag is in force, up to and including its last day.
+            #expect(try await registry.flags.expireDue(logger: testLogger) == 0)
+            registry.clock.advance(days: 5)
+            #expect(try await registry.flags.expireDue(logger: testLogger) == 0)
+            #expect(try await registry.workerStatus(worker) == "suspended")
+
+            registry.clock.advance(days: 1)
+            #expect(try await registry.flags.expireDue(logger: testLogger) == 1)
+            #expect(try await registry.flags.expireDue(logger: testLogger) == 0)  // once
+            #expect(try await registry.workerStatus(worker) == "active")
+            #expect(try await registry.auditCount("flag.expired") == 1)
+            #expect(try await registry.auditCount("worker.suspension_lifted") == 1)
+            #expect(try await registry.count("SELECT count(*)::int FROM grade_queue WHERE worker_id = $1", worker.uuid) == 1)
+            _ = try await registry.grading.drainQueue(logger: testLogger)
+            #expect(try await registry.reports.report(worker, caller: agency, logger: testLogger).flags.isEmpty)
+
+            // Extended by its source after expiry: in force again, and handled again when it passes.
+            let extended = try await registry.flags.change(
+                sourceID: sourceID,
+                reference: "T-1",
+                .init(status: nil, severity: nil, expiresOn: registry.clock.today.adding(days: 3).iso),
+                caller: police,
+                logger: testLogger
+            )
+            #expect(extended.outcome == .updated)
+            #expect(try await registry.workerStatus(worker) == "suspended")
+            registry.clock.advance(days: 4)
+            #expect(try await registry.flags.expireDue(logger: testLogger) == 1)
+            #expect(try await registry.workerStatus(worker) == "active")
         }
     }
 }
