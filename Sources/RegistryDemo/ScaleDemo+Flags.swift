@@ -138,7 +138,7 @@ extension ScaleDemo {
                 narrative: narrative
             )
             let submission = try FlagSubmission(input, source: kind, policy: policy, today: today)
-            registry.flags.row(submission, sourceID: police ? plan.policeSource : plan.bureauSource, line: j).appendCopyLine(to: &buffer)
+            registry.flags.appendCopyLine(submission, sourceID: police ? plan.policeSource : plan.bureauSource, line: j, to: &buffer)
             let effect = policy.effects(
                 category: category,
                 status: submission.status,

@@ -3,19 +3,19 @@ import Hummingbird
 import Logging
 import NIOCore
 import RegistryDomain
-import RegistryStorage
+import RegistryServices
 
 /// Per-request state: who is calling (set once by `AuthenticationMiddleware`) and how.
 public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
     public var principal: Principal = .anonymous
-    public var session: SessionStore.Session?
+    public var session: AuthService.Session?
     /// The raw session token, when the request carried one (for logout and re-login).
     public var presentedToken: String?
     public var authenticatedByCookie = false
     /// The integration source behind an API key.
-    public var integration: IntegrationStore.Source?
+    public var integration: FlagService.Source?
     public var requestID: String = ""
 
     public init(source: ApplicationRequestContextSource) {

@@ -57,8 +57,65 @@ public struct AuthService: Sendable {
     public struct SignedIn: Sendable {
         /// The bearer token / cookie value. Shown once; only its hash is stored.
         public var token: String
-        public var session: SessionStore.Session
-        public var user: AccountStore.LoginRecord
+        public var session: Session
+        public var user: User
+    }
+
+    /// A live session: who signed in, and the token that guards her forms.
+    public struct Session: Sendable, Equatable {
+        public var id: UUID
+        public var userID: UUID
+        public var role: Role
+        public var agencyID: UUID?
+        public var workerID: UUID?
+        public var displayName: String
+        public var csrfToken: String
+        public var expiresAt: Date
+
+        init(_ row: SessionStore.Session) {
+            id = row.id
+            userID = row.userID
+            role = row.role
+            agencyID = row.agencyID
+            workerID = row.workerID
+            displayName = row.displayName
+            csrfToken = row.csrfToken
+            expiresAt = row.expiresAt
+        }
+
+        public var principal: Principal {
+            Principal(
+                .user(
+                    id: UserID(userID),
+                    role: role,
+                    agencyID: agencyID.map(AgencyID.init),
+                    workerID: workerID.map(WorkerID.init)
+                )
+            )
+        }
+    }
+
+    /// An account as its owner sees it (never its password hash).
+    public struct User: Sendable, Equatable {
+        public var id: UUID
+        public var role: Role
+        public var status: String
+        public var agencyID: UUID?
+        public var workerID: UUID?
+        public var displayName: String
+        public var email: String?
+        public var phone: String?
+
+        init(_ row: AccountStore.LoginRecord) {
+            id = row.id
+            role = row.role
+            status = row.status
+            agencyID = row.agencyID
+            workerID = row.workerID
+            displayName = row.displayName
+            email = row.email
+            phone = row.phone
+        }
     }
 
     static func addressKey(_ address: String?) -> String? {
@@ -69,8 +126,8 @@ public struct AuthService: Sendable {
     /// and cost the same time. A session presented with the request is ended: every sign-in
     /// gets a fresh token (no session fixation).
     /// The account behind a session, as stored.
-    public func user(_ id: UserID, logger: Logger) async throws -> AccountStore.LoginRecord? {
-        try await database.withConnection { connection in try await AccountStore.find(id: id.uuid, on: connection, logger: logger) }
+    public func user(_ id: UserID, logger: Logger) async throws -> User? {
+        try await database.withConnection { connection in try await AccountStore.find(id: id.uuid, on: connection, logger: logger) }.map(User.init)
     }
 
     public func login(
@@ -167,21 +224,21 @@ public struct AuthService: Sendable {
                 expiresAt: clock.now.addingTimeInterval(TimeInterval(lifetime))
             )
         }
-        return SignedIn(token: token, session: session, user: user)
+        return SignedIn(token: token, session: Session(session), user: User(user))
     }
 
     /// The live session behind a token, or nil.
-    public func authenticate(token: String, logger: Logger) async throws -> SessionStore.Session? {
+    public func authenticate(token: String, logger: Logger) async throws -> Session? {
         guard token.utf8.count <= 256 else { return nil }
         return try await SessionStore.find(
             tokenHash: TokenGenerator.hash(token),
             idleSeconds: policy.sessionIdleMinutes * 60,
             database: database,
             logger: logger
-        )
+        ).map(Session.init)
     }
 
-    public func logout(_ session: SessionStore.Session, requestID: String?, logger: Logger) async throws {
+    public func logout(_ session: Session, requestID: String?, logger: Logger) async throws {
         try await database.transaction(logger: logger) { connection in
             try await SessionStore.revoke(sessionID: session.id, on: connection, logger: logger)
             try await AuditStore.append(
@@ -200,7 +257,7 @@ public struct AuthService: Sendable {
 
     /// Changes one's own password after checking the current one; every other session ends.
     public func changePassword(
-        _ session: SessionStore.Session,
+        _ session: Session,
         current: String,
         new: String,
         requestID: String?,

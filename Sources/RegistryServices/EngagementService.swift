@@ -190,7 +190,7 @@ public struct EngagementService: Sendable {
     }
 
     /// confirm (employer), cancel (agency, while proposed), end (either, once confirmed).
-    public func transition(_ id: UUID, _ event: String, caller: Caller, logger: Logger) async throws -> EngagementStore.Engagement {
+    public func transition(_ id: UUID, _ event: String, caller: Caller, logger: Logger) async throws -> Engagement {
         guard let user = caller.userUUID else { throw RegistryError.forbidden }
         return try await database.transaction(logger: logger) { connection in
             guard let e = try await EngagementStore.lock(id, on: connection, logger: logger) else { throw RegistryError.notFound("Engagement") }
@@ -217,7 +217,7 @@ public struct EngagementService: Sendable {
                 logger: logger
             )
             guard let updated = try await EngagementStore.lock(id, on: connection, logger: logger) else { throw RegistryError.notFound("Engagement") }
-            return updated
+            return Engagement(updated)
         }
     }
 

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import NIOCore
 import RegistryDomain
 import RegistrySecurity
 import RegistryStorage
@@ -134,7 +135,47 @@ public struct FlagService: Sendable {
         public var displayName: String
         public var requireSignature: Bool
         public var status: String
-        public var keys: [IntegrationStore.Key]
+        public var keys: [Key]
+    }
+
+    /// An API key of a source, as listed (its prefix only: the key itself is shown once).
+    public struct Key: Sendable, Equatable, Encodable {
+        public var id: KeyID
+        public var keyPrefix: String
+        public var label: String?
+        public var createdAt: Date
+        public var lastUsedAt: Date?
+        public var revokedAt: Date?
+
+        init(_ row: IntegrationStore.Key) {
+            id = KeyID(row.id)
+            keyPrefix = row.keyPrefix
+            label = row.label
+            createdAt = row.createdAt
+            lastUsedAt = row.lastUsedAt
+            revokedAt = row.revokedAt
+        }
+    }
+
+    /// The integration source behind an API key. Its sealed signing secret stays in the services.
+    public struct Source: Sendable, Equatable {
+        public var id: UUID
+        public var name: String
+        public var kind: String
+        public var displayName: String
+        public var requireSignature: Bool
+        public var status: String
+        var signingSecretEnc: Data?
+
+        init(_ row: IntegrationStore.Source) {
+            id = row.id
+            name = row.name
+            kind = row.kind
+            displayName = row.displayName
+            requireSignature = row.requireSignature
+            status = row.status
+            signingSecretEnc = row.signingSecretEnc
+        }
     }
 
     public func sources(logger: Logger) async throws -> [SourceView] {
@@ -149,7 +190,7 @@ public struct FlagService: Sendable {
                         displayName: s.displayName,
                         requireSignature: s.requireSignature,
                         status: s.status,
-                        keys: try await IntegrationStore.keys(sourceID: s.id, on: connection, logger: logger)
+                        keys: try await IntegrationStore.keys(sourceID: s.id, on: connection, logger: logger).map(Key.init)
                     )
                 )
             }
@@ -158,9 +199,10 @@ public struct FlagService: Sendable {
     }
 
     /// The source behind an API key (`Authorization: Bearer rik_...`).
-    public func authenticate(key: String, logger: Logger) async throws -> (keyID: UUID, source: IntegrationStore.Source)? {
+    public func authenticate(key: String, logger: Logger) async throws -> (keyID: UUID, source: Source)? {
         guard key.hasPrefix(Self.keyPrefix), key.utf8.count <= 128 else { return nil }
-        return try await IntegrationStore.authenticate(keyHash: Data(TokenGenerator.hash(key)), database: database, logger: logger)
+        let found = try await IntegrationStore.authenticate(keyHash: Data(TokenGenerator.hash(key)), database: database, logger: logger)
+        return found.map { ($0.keyID, Source($0.source)) }
     }
 
     // MARK: Signed requests
@@ -187,7 +229,7 @@ public struct FlagService: Sendable {
     /// "METHOD\nPATH\nSOURCE\nTIMESTAMP\nNONCE\n" + body). Required when the source asks for
     /// it; checked whenever present. A nonce is accepted once while its timestamp is fresh.
     public func checkSignature(
-        source: IntegrationStore.Source,
+        source: Source,
         _ request: Signed,
         body: [UInt8],
         now: Date? = nil,
@@ -277,14 +319,34 @@ public struct FlagService: Sendable {
     public struct ItemResult: Sendable, Codable, Equatable {
         public var index: Int
         public var reference: String?
-        public var outcome: FlagStore.Outcome
+        public var outcome: Outcome
         public var reason: String?
         public var field: String?
         public var flagId: String?
     }
 
+    /// What became of one item of a feed.
+    public enum Outcome: String, Sendable, Codable {
+        case created, updated, unchanged, retracted, rejected
+
+        init(_ row: FlagStore.Outcome) {
+            switch row {
+            case .created: self = .created
+            case .updated: self = .updated
+            case .unchanged: self = .unchanged
+            case .retracted: self = .retracted
+            case .rejected: self = .rejected
+            }
+        }
+    }
+
+    /// The item as one line of the flag staging table's COPY stream (see `FlagStore.Row`).
+    public func appendCopyLine(_ s: FlagSubmission, sourceID: UUID, line: Int, to buffer: inout ByteBuffer) {
+        row(s, sourceID: sourceID, line: line).appendCopyLine(to: &buffer)
+    }
+
     /// The row to merge; the narrative is sealed for its place, the source's reference.
-    public func row(_ s: FlagSubmission, sourceID: UUID, line: Int) -> FlagStore.Row {
+    func row(_ s: FlagSubmission, sourceID: UUID, line: Int) -> FlagStore.Row {
         FlagStore.Row(
             line: line,
             reference: s.reference,
@@ -377,7 +439,7 @@ public struct FlagService: Sendable {
         try await database.transaction(logger: logger) { connection in
             let merged = try await FlagStore.merge(rows, sourceID: sourceID, on: connection, logger: logger)
             for m in merged {
-                results[m.line] = ItemResult(index: m.line, reference: m.reference, outcome: m.outcome, flagId: m.flagID?.text)
+                results[m.line] = ItemResult(index: m.line, reference: m.reference, outcome: Outcome(m.outcome), flagId: m.flagID?.text)
                 if let id = m.flagID {
                     try await AuditStore.append(
                         caller.event(

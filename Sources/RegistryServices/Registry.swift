@@ -74,8 +74,8 @@ public struct Registry: Sendable {
 
 extension Registry {
     /// Audit heads saved by `registry audit checkpoint`, one JSON object per line.
-    public func savedCheckpoints() throws -> [AuditStore.Head] {
-        try Self.checkpoints(in: configuration.checkpointsFile)
+    public func savedCheckpoints() throws -> [AuditService.Head] {
+        try Self.checkpoints(in: configuration.checkpointsFile).map(AuditService.Head.init)
     }
 
     static func checkpoints(in path: String) throws -> [AuditStore.Head] {
@@ -86,7 +86,7 @@ extension Registry {
     }
 
     /// Takes a checkpoint of the chain's head and appends it to the checkpoints file.
-    public func saveCheckpoint(logger: Logger) async throws -> AuditStore.Head {
+    public func saveCheckpoint(logger: Logger) async throws -> AuditService.Head {
         let head = try await AuditStore.checkpoint(database: database, logger: logger)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -100,6 +100,6 @@ extension Registry {
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(line.utf8))
         try handle.close()
-        return head
+        return AuditService.Head(head)
     }
 }

@@ -4,7 +4,7 @@ import RegistryStorage
 /// The agency's assessment of a tenure, checked the same way whether it is recorded during custody
 /// or sealed at a transfer.
 enum TenureAssessment {
-    static func validate(_ a: TenureStore.Assessment) throws(RegistryError) -> TenureStore.Assessment {
+    static func validate(_ a: WorkerService.Assessment) throws(RegistryError) -> TenureStore.Assessment {
         var out = TenureStore.Assessment()
         out.workAbility = try Input.text(a.workAbility, field: "work_ability", max: 2000, required: false)
         out.healthStatus = try Input.text(a.healthStatus, field: "health_status", max: 500, required: false)

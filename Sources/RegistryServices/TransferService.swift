@@ -293,7 +293,7 @@ public struct TransferService: Sendable {
     }
 
     /// The agency in custody seals its tenure with a final assessment; custody moves.
-    public func seal(_ id: UUID, final assessment: TenureStore.Assessment, caller: Caller, logger: Logger) async throws -> View {
+    public func seal(_ id: UUID, final assessment: WorkerService.Assessment, caller: Caller, logger: Logger) async throws -> View {
         let a = try TenureAssessment.validate(assessment)
         guard a.ethicsRating != nil else {
             throw RegistryError.invalid("ethics_rating", "The final assessment needs an ethics rating (1 to 5).", code: "missing_field")

@@ -88,10 +88,10 @@ public struct WorkerService: Sendable {
         public var serviceCategories: [String]
         public var status: String
         public var currentAgency: AgencyRef
-        public var tenures: [TenureStore.Tenure]
-        public var trainings: [QualificationView<QualificationStore.Training>]
-        public var healthCertificates: [QualificationView<QualificationStore.HealthCertificate>]
-        public var skills: [QualificationStore.SkillAssessment]
+        public var tenures: [Tenure]
+        public var trainings: [QualificationView<Training>]
+        public var healthCertificates: [QualificationView<HealthCertificate>]
+        public var skills: [SkillAssessment]
         public var transfers: [TransferView]
 
         public struct AgencyRef: Sendable, Encodable {
@@ -108,6 +108,104 @@ public struct WorkerService: Sendable {
             case serviceCategories = "service_categories"
             case currentAgency = "current_agency"
             case healthCertificates = "health_certificates"
+        }
+    }
+
+    /// One agency's period of custody, with its assessment (final once sealed).
+    public struct Tenure: Sendable, Equatable, Encodable {
+        public var id: String
+        public var agencyID: AgencyID
+        public var agencyName: String
+        public var startedOn: String
+        public var endedOn: String?
+        public var workAbility: String?
+        public var healthStatus: String?
+        public var feedbackSummary: String?
+        public var ethicsRating: Int?
+        public var ethicsNote: String?
+        public var sealedAt: Date?
+        public var sealedHow: String?
+
+        init(_ row: TenureStore.Tenure) {
+            id = row.id.text
+            agencyID = AgencyID(row.agencyID)
+            agencyName = row.agencyName
+            startedOn = row.startedOn
+            endedOn = row.endedOn
+            workAbility = row.workAbility
+            healthStatus = row.healthStatus
+            feedbackSummary = row.feedbackSummary
+            ethicsRating = row.ethicsRating
+            ethicsNote = row.ethicsNote
+            sealedAt = row.sealedAt
+            sealedHow = row.sealedHow
+        }
+    }
+
+    /// A training or certificate.
+    public struct Training: Sendable, Equatable, Encodable {
+        public var id: String
+        public var kind: String
+        public var title: String
+        public var issuer: String
+        public var category: String?
+        public var certificateNo: String?
+        public var issuedOn: String
+        public var expiresOn: String?
+        public var hours: Int?
+        public var agencyID: AgencyID
+
+        init(_ row: QualificationStore.Training) {
+            id = row.id.text
+            kind = row.kind
+            title = row.title
+            issuer = row.issuer
+            category = row.category
+            certificateNo = row.certificateNo
+            issuedOn = row.issuedOn
+            expiresOn = row.expiresOn
+            hours = row.hours
+            agencyID = AgencyID(row.agencyID)
+        }
+    }
+
+    public struct HealthCertificate: Sendable, Equatable, Encodable {
+        public var id: String
+        public var issuer: String
+        public var certificateNo: String?
+        public var issuedOn: String
+        public var validUntil: String
+        public var result: String
+        public var agencyID: AgencyID
+
+        init(_ row: QualificationStore.HealthCertificate) {
+            id = row.id.text
+            issuer = row.issuer
+            certificateNo = row.certificateNo
+            issuedOn = row.issuedOn
+            validUntil = row.validUntil
+            result = row.result
+            agencyID = AgencyID(row.agencyID)
+        }
+    }
+
+    public struct SkillAssessment: Sendable, Equatable, Encodable {
+        public var id: String
+        public var category: String
+        public var level: Int
+        public var assessedOn: String
+        public var assessor: String
+        public var note: String?
+        public var agencyID: AgencyID
+
+        init(_ row: QualificationStore.SkillAssessment) {
+            id = row.id.text
+            category = row.category
+            level = row.level
+            assessedOn = row.assessedOn
+            assessor = row.assessor
+            note = row.note
+            agencyID = AgencyID(row.agencyID)
         }
     }
 
@@ -146,14 +244,17 @@ public struct WorkerService: Sendable {
                 serviceCategories: worker.categories,
                 status: worker.status,
                 currentAgency: .init(id: worker.currentAgencyID.text, name: agency?.name ?? ""),
-                tenures: try await TenureStore.list(workerID: id.uuid, on: connection, logger: logger),
+                tenures: try await TenureStore.list(workerID: id.uuid, on: connection, logger: logger).map(Tenure.init),
                 trainings: try await QualificationStore.trainings(workerID: id.uuid, on: connection, logger: logger).map {
-                    QualificationView(item: $0, valid: $0.expiresOn.flatMap(CivilDate.init(iso:)).map { $0 >= today } ?? true)
+                    QualificationView(item: Training($0), valid: $0.expiresOn.flatMap(CivilDate.init(iso:)).map { $0 >= today } ?? true)
                 },
                 healthCertificates: try await QualificationStore.healthCertificates(workerID: id.uuid, on: connection, logger: logger).map {
-                    QualificationView(item: $0, valid: (CivilDate(iso: $0.validUntil).map { $0 >= today } ?? false) && $0.result != "unfit")
+                    QualificationView(
+                        item: HealthCertificate($0),
+                        valid: (CivilDate(iso: $0.validUntil).map { $0 >= today } ?? false) && $0.result != "unfit"
+                    )
                 },
-                skills: try await QualificationStore.skills(workerID: id.uuid, on: connection, logger: logger),
+                skills: try await QualificationStore.skills(workerID: id.uuid, on: connection, logger: logger).map(SkillAssessment.init),
                 transfers: try await TransferStore.forWorker(id.uuid, on: connection, logger: logger).map(TransferView.init)
             )
         }
@@ -419,8 +520,40 @@ public struct WorkerService: Sendable {
         }
     }
 
+    /// The agency's assessment of a tenure (fields left nil keep their value), recorded during
+    /// custody or sealed at a transfer.
+    public struct Assessment: Sendable, Equatable, Codable {
+        public var workAbility: String?
+        public var healthStatus: String?
+        public var feedbackSummary: String?
+        public var ethicsRating: Int?
+        public var ethicsNote: String?
+
+        public init(
+            workAbility: String? = nil,
+            healthStatus: String? = nil,
+            feedbackSummary: String? = nil,
+            ethicsRating: Int? = nil,
+            ethicsNote: String? = nil
+        ) {
+            self.workAbility = workAbility
+            self.healthStatus = healthStatus
+            self.feedbackSummary = feedbackSummary
+            self.ethicsRating = ethicsRating
+            self.ethicsNote = ethicsNote
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case workAbility = "work_ability"
+            case healthStatus = "health_status"
+            case feedbackSummary = "feedback_summary"
+            case ethicsRating = "ethics_rating"
+            case ethicsNote = "ethics_note"
+        }
+    }
+
     /// Records the custody agency's assessment on the open tenure.
-    public func assess(_ workerID: WorkerID, _ assessment: TenureStore.Assessment, caller: Caller, logger: Logger) async throws {
+    public func assess(_ workerID: WorkerID, _ assessment: Assessment, caller: Caller, logger: Logger) async throws {
         let a = try TenureAssessment.validate(assessment)
         try await inCustody(workerID.uuid, caller: caller, logger: logger) { connection, tenure, _, _ in
             try await TenureStore.assess(tenure, a, on: connection, logger: logger)

@@ -121,6 +121,12 @@ public enum AuditStore {
         public var seq: Int64
         public var hash: String
         public var takenAt: String?
+
+        public init(seq: Int64, hash: String, takenAt: String? = nil) {
+            self.seq = seq
+            self.hash = hash
+            self.takenAt = takenAt
+        }
     }
 
     public static func head(database: Database, logger: Logger) async throws -> Head {

@@ -405,7 +405,7 @@ struct FlagTests {
             // A revoked key stops working.
             let admin = try await registry.adminCaller
             let keys = try await registry.flags.sources(logger: testLogger).first { $0.name == "police-e" }?.keys ?? []
-            try await registry.flags.revokeKey(sourceID: policeID, keyID: try #require(keys.first?.id), caller: admin, logger: testLogger)
+            try await registry.flags.revokeKey(sourceID: policeID, keyID: try #require(keys.first?.id).uuid, caller: admin, logger: testLogger)
             let revoked = try await client.execute(uri: "/api/v1/flags", method: .post, headers: police, body: ByteBuffer(bytes: body))
             #expect(revoked.status == .unauthorized)
         }

@@ -29,7 +29,7 @@ struct PagesAdminToolsTests {
         try await registry.flags.sources(logger: testLogger).count
     }
 
-    static func keys(_ registry: Registry, _ source: String) async throws -> [IntegrationStore.Key] {
+    static func keys(_ registry: Registry, _ source: String) async throws -> [FlagService.Key] {
         try await registry.flags.sources(logger: testLogger).first { $0.id == source }?.keys ?? []
     }
 
@@ -175,7 +175,7 @@ struct PagesAdminToolsTests {
             #expect(!after.contains(key))
             #expect(!after.contains(secret))
             #expect(after.contains("夜间导入 &lt;i&gt;"))
-            let revokePath = "/admin/integrations/\(source.id)/keys/\(stored.id.uuidString.lowercased())/revoke"
+            let revokePath = "/admin/integrations/\(source.id)/keys/\(stored.id.text)/revoke"
             #expect(after.contains("href=\"\(revokePath)\""))
 
             // Revoking: a confirmation page, then the POST (with its token).

@@ -16,7 +16,7 @@ struct AuditPages {
     /// The subject types the services write (offered in the filter; others still filter by link).
     static let subjectTypes = ["agency", "case", "engagement", "flag", "integration_source", "review", "session", "transfer", "user", "worker"]
     static let filterFields = ["action", "actor", "subject_type", "subject_id"]
-    /// `AuditStore.verify`'s reasons, by a fragment of their text, as translation keys.
+    /// `AuditService.verify`'s reasons, by a fragment of their text, as translation keys.
     static let reasons: [(fragment: String, key: String)] = [
         ("is missing", "missing"), ("previous hash", "previous"), ("content was changed", "content"), ("link hash", "link"),
         ("differs from the checkpoint", "checkpoint"), ("chain ends at", "beyond"), ("neither chained nor queued", "orphan"),
@@ -92,7 +92,7 @@ struct AuditPages {
             if let value = page.query(field) { typed.append(field, value) }
         }
         var values: [String: Any]
-        var entries: [AuditStore.Entry] = []
+        var entries: [AuditService.Entry] = []
         var status = HTTPResponse.Status.ok
         do {
             let filter = try Self.filter(typed, before: page.query("before"))
@@ -130,7 +130,7 @@ struct AuditPages {
     // MARK: Views
 
     /// The events as the page shows them, with the actors' names (one query per kind of actor).
-    static func entryViews(_ entries: [AuditStore.Entry], page: PageScope) async throws -> [[String: Any]] {
+    static func entryViews(_ entries: [AuditService.Entry], page: PageScope) async throws -> [[String: Any]] {
         let names = try await actorNames(entries, page: page)
         let iso = ISO8601DateFormatter()
         return entries.map { e -> [String: Any] in
@@ -164,7 +164,7 @@ struct AuditPages {
     }
 
     /// Who acted: the account's display name and role, the source's name, or the registry itself.
-    static func actorText(_ e: AuditStore.Entry, names: [String: String], page: PageScope) -> String {
+    static func actorText(_ e: AuditService.Entry, names: [String: String], page: PageScope) -> String {
         switch e.actorKind {
         case "user":
             let name = e.actorID.flatMap { names[$0] } ?? page.t.text("audit.unknown_actor")
@@ -177,7 +177,7 @@ struct AuditPages {
         }
     }
 
-    static func actorNames(_ entries: [AuditStore.Entry], page: PageScope) async throws -> [String: String] {
+    static func actorNames(_ entries: [AuditService.Entry], page: PageScope) async throws -> [String: String] {
         try await page.registry.audit.actorNames(entries, logger: page.context.logger)
     }
 

@@ -17,7 +17,7 @@ struct DashboardPages {
     /// Days are counted in China Standard Time, like every date the pages show.
     static let zone = TimeZone(secondsFromGMT: 8 * 3600)!
 
-    typealias Numbers = DashboardStore.Numbers
+    typealias Numbers = DashboardService.Numbers
 
     /// The dashboard's numbers (open cases by state and age, grades, flags of the last `days` days).
     static func numbers(_ registry: Registry, now: Date? = nil, logger: Logger) async throws -> Numbers {

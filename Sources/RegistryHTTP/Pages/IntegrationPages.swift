@@ -132,9 +132,9 @@ struct IntegrationPages {
     }
 
     /// A key of the source that is not revoked yet; anything else is 404.
-    static func activeKey(_ page: PageScope, source id: UUID, key keyID: UUID) async throws -> (FlagService.SourceView, IntegrationStore.Key) {
+    static func activeKey(_ page: PageScope, source id: UUID, key keyID: UUID) async throws -> (FlagService.SourceView, FlagService.Key) {
         let source = try await source(page, id)
-        guard let key = source.keys.first(where: { $0.id == keyID && $0.revokedAt == nil }) else { throw RegistryError.notFound("Key") }
+        guard let key = source.keys.first(where: { $0.id.text == keyID.text && $0.revokedAt == nil }) else { throw RegistryError.notFound("Key") }
         return (source, key)
     }
 
@@ -148,7 +148,7 @@ struct IntegrationPages {
     }
 
     /// A key as listed: its first characters only (the rest was shown once and is not stored).
-    static func keyView(_ k: IntegrationStore.Key, sourceID: String, page: PageScope) -> [String: Any] {
+    static func keyView(_ k: FlagService.Key, sourceID: String, page: PageScope) -> [String: Any] {
         var view: [String: Any] = [
             "id": k.id.text, "source_id": sourceID, "prefix": k.keyPrefix, "created_at": PageScope.dateTime(k.createdAt),
             "active": k.revokedAt == nil, "label": k.label ?? "", "has_label": k.label != nil,

@@ -158,7 +158,7 @@ struct WorkerPages {
         ]
     }
 
-    static func tenureView(_ t: TenureStore.Tenure, page: PageScope, currentAgency: String) -> [String: Any] {
+    static func tenureView(_ t: WorkerService.Tenure, page: PageScope, currentAgency: String) -> [String: Any] {
         var v: [String: Any] = [
             "agency_name": t.agencyName, "started_on": t.startedOn, "sealed": t.sealedAt != nil,
             "open": t.sealedAt == nil,

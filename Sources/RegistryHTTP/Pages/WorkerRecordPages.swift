@@ -109,8 +109,8 @@ struct WorkerRecordPages {
     ]
 
     /// The final or current assessment of a tenure from its form fields.
-    static func assessment(_ form: WebForm, page: PageScope) throws -> TenureStore.Assessment {
-        TenureStore.Assessment(
+    static func assessment(_ form: WebForm, page: PageScope) throws -> WorkerService.Assessment {
+        WorkerService.Assessment(
             workAbility: form.optional("work_ability"),
             healthStatus: form.optional("health_status"),
             feedbackSummary: form.optional("feedback_summary"),

@@ -9,7 +9,7 @@ struct AuditRoutes {
     let registry: Registry
 
     struct Page: Codable, Sendable {
-        var entries: [AuditStore.Entry]
+        var entries: [AuditService.Entry]
         var nextBefore: Int64?
 
         enum CodingKeys: String, CodingKey {

@@ -52,7 +52,7 @@ struct FlagRoutes {
 
     /// The body, after checking the source's signature over the method, path, source, nonce and
     /// the body's exact bytes.
-    func signedBody(_ request: Request, _ context: AppRequestContext) async throws -> (IntegrationStore.Source, [UInt8]) {
+    func signedBody(_ request: Request, _ context: AppRequestContext) async throws -> (FlagService.Source, [UInt8]) {
         guard let source = context.integration else { throw RegistryError.unauthenticated }
         let buffer: ByteBuffer
         do {

@@ -83,7 +83,7 @@ struct TransferRoutes {
             )
         }
         routes.post("/api/v1/transfers/{id}/seal", action: "transfers.seal") { request, context in
-            let body = try await request.decodeJSON(TenureStore.Assessment.self, context: context)
+            let body = try await request.decodeJSON(WorkerService.Assessment.self, context: context)
             return JSONResponse(
                 try await registry.transfers.seal(
                     try context.parameters.uuid("id"),

@@ -81,7 +81,7 @@ struct WorkerRoutes {
             return JSONResponse(Created(id: id.text), status: .created)
         }
         routes.put("/api/v1/workers/{id}/tenure", action: "workers.assess") { request, context in
-            let body = try await request.decodeJSON(TenureStore.Assessment.self, context: context)
+            let body = try await request.decodeJSON(WorkerService.Assessment.self, context: context)
             try await registry.workers.assess(try context.parameters.id("id"), body, caller: context.caller, logger: context.logger)
             return Response(status: .noContent)
         }

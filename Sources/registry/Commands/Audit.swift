@@ -30,15 +30,14 @@ struct Audit: AsyncParsableCommand {
 
         func run() async throws {
             let intact = try await withRegistry(migrate: false) { registry, logger in
-                try await AuditStore.integrateAll(database: registry.database, logger: logger)
-                let saved: [AuditStore.Head]
+                let saved: [AuditService.Head]
                 if let checkpoints {
                     let text = try String(contentsOfFile: checkpoints, encoding: .utf8)
-                    saved = try text.split(separator: "\n").map { try JSONDecoder().decode(AuditStore.Head.self, from: Data($0.utf8)) }
+                    saved = try text.split(separator: "\n").map { try JSONDecoder().decode(AuditService.Head.self, from: Data($0.utf8)) }
                 } else {
                     saved = try registry.savedCheckpoints()
                 }
-                let (result, checkpoint) = try await AuditStore.verifyChain(database: registry.database, checkpoints: saved, logger: logger)
+                let (result, checkpoint) = try await registry.audit.verifyChain(checkpoints: saved, logger: logger)
                 switch result {
                 case .intact(let count, let head):
                     print("audit chain intact: \(count) rows, head \(head) (every hash recomputed here, not by the database)")
