@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The house rules a compiler cannot see (part of `make lint`): SQL and PostgresNIO only in
 # Sources/RegistryStorage; nothing above RegistryDomain imported by it; services and pages read
-# the time from the registry's clock.
+# the time from the registry's clock; RegistryHTTP names no store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
 if hits=$(grep -rnE '\.query\("|\.query\(PostgresQuery|PostgresQuery\(|unsafeSQL|\.copyFrom\(|^import PostgresNIO' Sources --include=*.swift \
     | grep -v '^Sources/RegistryStorage/' | grep -v 'page\.query("'); then
     echo "SQL or PostgresNIO outside Sources/RegistryStorage (move it into a store):"
+    echo "$hits"
+    status=1
+fi
+if hits=$(grep -rnE '[A-Za-z]+Store\.[A-Za-z]' Sources/RegistryHTTP --include=*.swift | grep -vE '^[^:]+:[0-9]+:\s*//'); then
+    echo "RegistryHTTP calls services and answers with their types, never a store or a storage row:"
     echo "$hits"
     status=1
 fi
