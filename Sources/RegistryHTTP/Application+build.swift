@@ -56,7 +56,7 @@ public func buildApplication(
             PeriodicService.databaseMonitor(registry.database, logger: logger),
             PeriodicService.auditSequencer(registry.database, logger: logger),
             PeriodicService.transferDeadlines(registry.transfers, logger: logger),
-            PeriodicService.notifications(NotificationDispatcher(database: registry.database, logger: logger), logger: logger),
+            PeriodicService.notifications(registry.outboxDispatcher(), logger: logger),
             PeriodicService.gradeQueue(registry.grading, logger: logger),
             PeriodicService.caseExecution(registry.cases, logger: logger),
             PeriodicService.flagExpiry(registry.flags, logger: logger),

@@ -262,7 +262,7 @@ public struct CaseService: Sendable {
             template: "case_decision_notice",
             payload: [
                 "grounds": policy.grounds[row.grounds]?.zh ?? row.grounds, "evidence": evidence.joined(separator: ", "),
-                "notice_ends": ISO8601DateFormatter().string(from: row.noticeEndsAt ?? clock.now),
+                "last_day": CivilDate.today((row.noticeEndsAt ?? clock.now).addingTimeInterval(-1)).iso,
             ],
             on: connection,
             logger: logger

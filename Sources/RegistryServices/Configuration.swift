@@ -36,12 +36,16 @@ public struct Configuration: Sendable {
     public var metricsPort: Int?
     /// Seconds a client connection may stay silent (a slow or stalled client) before it is closed.
     public var idleTimeout: Int = 30
+    /// Demo mode (`serve --demo`, `make run`): messages go to the demo mailbox (`/demo/outbox`)
+    /// instead of reaching phones and inboxes.
+    public var demoMode = false
 
     public init() {}
 
     public var migrationsDirectory: String { root + "/Migrations" }
     public var policiesDirectory: String { root + "/Policies" }
     public var webDirectory: String { root + "/Web" }
+    public var messagesDirectory: String { root + "/Web/i18n/messages" }
     /// REGISTRY_KEYS_FILE; nil: `keys.json` in a folder beside the data folder (`<data>-keys/`),
     /// never inside it, so that a copy of the data folder does not carry the keys that open it.
     public var keysFileSetting: String?

@@ -103,8 +103,10 @@ extension PeriodicService {
     }
 
     /// Delivers the notification outbox.
-    public static func notifications(_ dispatcher: NotificationDispatcher, interval: Duration = .seconds(1), logger: Logger) -> PeriodicService {
-        PeriodicService("notification delivery", every: interval, logger: logger) { try await dispatcher.dispatchOnce() }
+    public static func notifications(_ dispatcher: OutboxDispatcher, interval: Duration = .seconds(1), logger: Logger) -> PeriodicService {
+        PeriodicService("notification delivery", every: interval, logger: logger) {
+            while try await dispatcher.dispatchOnce(logger: logger) > 0 {}
+        }
     }
 
     /// Drains the grade queue.

@@ -11,6 +11,7 @@ public struct PolicySet: Sendable {
     public var flags: FlagPolicy
     public var grading: GradingPolicy
     public var revocation: RevocationPolicy
+    public var messages: MessagePolicy
 
     public init(
         access: AccessPolicy,
@@ -19,8 +20,10 @@ public struct PolicySet: Sendable {
         reports: ReportPolicy = .init(),
         flags: FlagPolicy,
         grading: GradingPolicy,
-        revocation: RevocationPolicy
+        revocation: RevocationPolicy,
+        messages: MessagePolicy = .init()
     ) {
+        self.messages = messages
         self.access = access
         self.authentication = authentication
         self.custody = custody
@@ -80,6 +83,10 @@ public struct PolicySet: Sendable {
                 )
             }
         }
+        let messages = try PolicyFile.load(directory + "/messages.yaml", as: MessagePolicy.self) { file throws(PolicyError) in
+            try file.validate()
+            return file
+        }
         return PolicySet(
             access: access,
             authentication: authentication,
@@ -87,7 +94,8 @@ public struct PolicySet: Sendable {
             reports: reports,
             flags: flags,
             grading: grading,
-            revocation: revocation
+            revocation: revocation,
+            messages: messages
         )
     }
 }

@@ -28,6 +28,10 @@ public struct Registry: Sendable {
     public let migrator: Migrator
     public let audit: AuditService
     public let dashboard: DashboardService
+    /// The texts of the messages sent to people.
+    public let messageTemplates: MessageTemplates
+    /// The outbox as administrators see it.
+    public let messages: MessageService
 
     public init(
         configuration: Configuration,
@@ -59,6 +63,18 @@ public struct Registry: Sendable {
         let checkpointsFile = configuration.checkpointsFile
         self.audit = AuditService(database: database, checkpoints: { try Registry.checkpoints(in: checkpointsFile) })
         self.dashboard = DashboardService(database: database)
+        self.messageTemplates = try MessageTemplates.load(directory: configuration.messagesDirectory)
+        self.messages = MessageService(database: database, demoMode: configuration.demoMode)
+    }
+
+    /// The outbox's dispatcher with the configured channels: the demo mailbox in demo mode.
+    public func outboxDispatcher(channels: [String: any MessageChannel]? = nil) -> OutboxDispatcher {
+        var configured: [String: any MessageChannel] = [:]
+        if configuration.demoMode {
+            configured["sms"] = DemoMailboxChannel(database: database)
+            configured["email"] = DemoMailboxChannel(database: database)
+        }
+        return OutboxDispatcher(database: database, policy: policies.messages, templates: messageTemplates, channels: channels ?? configured)
     }
 
     /// Readiness: the database answers and every migration is applied.

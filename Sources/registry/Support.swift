@@ -17,7 +17,8 @@ import Glibc
 /// Everything a command needs: configuration, policies, keys, a migrated database and a pool.
 /// The embedded cluster is stopped when the body ends or fails, if this process started it.
 func withRegistry<T: Sendable>(migrate: Bool, demo: Bool = false, _ body: (Registry, Logger) async throws -> T) async throws -> T {
-    let configuration = try Configuration.fromEnvironment()
+    var configuration = try Configuration.fromEnvironment()
+    configuration.demoMode = demo
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = configuration.logLevel

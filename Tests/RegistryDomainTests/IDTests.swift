@@ -30,3 +30,23 @@ struct IDTests {
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(Box.self, from: Data(#"{"worker":"7"}"#.utf8)) }
     }
 }
+
+@Suite("Message policy")
+struct MessagePolicyTests {
+    @Test("the wait doubles from the base up to the maximum; jitter spreads it over its upper half; any count is safe")
+    func backoff() {
+        let p = MessagePolicy(backoffBaseSeconds: 30, backoffMaxSeconds: 3600)
+        #expect((1...6).map { p.retryDelay(afterFailures: $0, jitter: 1) } == [30, 60, 120, 240, 480, 960])
+        #expect(p.retryDelay(afterFailures: 9, jitter: 1) == 3600 && p.retryDelay(afterFailures: Int.max, jitter: 1) == 3600)
+        #expect(p.retryDelay(afterFailures: 1, jitter: 0) == 15 && p.retryDelay(afterFailures: 0, jitter: 0.5) == 22)
+        #expect(p.retryDelay(afterFailures: Int.min, jitter: .nan) >= 1)
+    }
+
+    @Test("SMS segments: 70 Chinese characters make one, 71 make two; 160 plain letters make one")
+    func segments() {
+        #expect(SMSText.segments(String(repeating: "家", count: 70)) == 1)
+        #expect(SMSText.segments(String(repeating: "家", count: 71)) == 2)
+        #expect(SMSText.segments(String(repeating: "家", count: 134)) == 2)
+        #expect(SMSText.segments(String(repeating: "a", count: 160)) == 1 && SMSText.segments(String(repeating: "a", count: 161)) == 2)
+    }
+}

@@ -223,18 +223,18 @@ struct ClaimsTests {
             )
             let queued = try await single(pending, Int.self)
             #expect(queued >= 2, "the activation code and the consent code wait with their payloads")
-            let recorder = RecordingNotifier()
-            let dispatcher = NotificationDispatcher(database: registry.database, notifier: recorder, logger: testLogger)
-            #expect(try await dispatcher.dispatchOnce() == queued)
-            #expect(recorder.delivered.count == queued && recorder.delivered.allSatisfy { !$0.isEmpty })
+            let recorder = RecordingChannel()
+            let dispatcher = registry.outboxDispatcher(channels: ["sms": recorder, "email": recorder])
+            #expect(try await dispatcher.dispatchOnce(logger: testLogger) == queued)
+            #expect(recorder.sent.count == queued && recorder.sent.allSatisfy { !$0.text.isEmpty && !$0.text.contains("{") })
             let left = try await registry.database.query(
                 """
-                SELECT count(*)::int FROM notifications WHERE sent_at IS NULL OR payload <> '{}'::jsonb
+                SELECT count(*)::int FROM notifications WHERE sent_at IS NULL OR payload <> '{}'::jsonb OR status <> 'sent'
                 """,
                 logger: testLogger
             )
             #expect(try await single(left, Int.self) == 0)
-            #expect(try await dispatcher.dispatchOnce() == 0)
+            #expect(try await dispatcher.dispatchOnce(logger: testLogger) == 0)
         }
     }
 
@@ -261,12 +261,28 @@ struct ClaimsTests {
 }
 
 /// A channel that keeps what it was given (the delivery side only; the outbox is the real table).
-final class RecordingNotifier: Notifier, @unchecked Sendable {
+final class RecordingChannel: MessageChannel, @unchecked Sendable {
     private let lock = NSLock()
-    private var messages: [[String: String]] = []
-    var delivered: [[String: String]] { lock.withLock { messages } }
+    private var messages: [OutgoingMessage] = []
+    /// Fails this many sends first (a gateway that is down), then accepts.
+    private var failuresLeft: Int
+    let retryable: Bool
 
-    func deliver(channel: String, recipient: String, template: String, payload: [String: String], logger: Logger) async throws {
-        lock.withLock { messages.append(payload) }
+    init(failing failures: Int = 0, retryable: Bool = true) {
+        self.failuresLeft = failures
+        self.retryable = retryable
+    }
+
+    var sent: [OutgoingMessage] { lock.withLock { messages } }
+
+    func send(_ message: OutgoingMessage, logger: Logger) async throws -> String? {
+        try lock.withLock {
+            if failuresLeft > 0 {
+                failuresLeft -= 1
+                throw DeliveryError(retryable ? "http_503" : "refused", retryable: retryable)
+            }
+            messages.append(message)
+        }
+        return "provider-\(message.id)"
     }
 }
