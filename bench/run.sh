@@ -42,6 +42,7 @@ record() { local name=$1; shift; put "cmd.$name" "$*"; put "load.$name" "$(cut -
 
 cleanup() {
     [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
+    [ -n "${GATEWAY:-}" ] && kill "$GATEWAY" 2>/dev/null || true
     local pgctl=/usr/lib/postgresql/15/bin/pg_ctl
     [ -x "$pgctl" ] || pgctl=$(command -v pg_ctl || echo pg_ctl)
     if [ -f "$REGISTRY_DATA_DIR/postgres/pg/PG_VERSION" ]; then
@@ -119,7 +120,13 @@ rm -f "$WORK"/pgb.*
 psql "$URL" -qc 'DROP TABLE pgbench_accounts, pgbench_branches, pgbench_history, pgbench_tellers'
 
 step "registry serve"
-"$BIN" serve >"$WORK/serve.log" 2>&1 &
+# Texts go to the recording SMS gateway on loopback (a server outside demo mode must have a channel).
+SMS_SECRET="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+python3 Tests/support/sms_gateway.py --secret "$SMS_SECRET" --record "$WORK/sms.jsonl" --ready-file "$WORK/sms.port" >/dev/null 2>&1 &
+GATEWAY=$!
+for _ in $(seq 100); do [ -s "$WORK/sms.port" ] && break; sleep 0.1; done
+REGISTRY_SMS_GATEWAY_URL="http://127.0.0.1:$(cat "$WORK/sms.port")/v1/messages" REGISTRY_SMS_GATEWAY_SECRET="$SMS_SECRET" \
+    "$BIN" serve >"$WORK/serve.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 120); do curl -sf "$BASE/health/ready" >/dev/null && break; sleep 0.5; done
 curl -sf "$BASE/health/ready" >/dev/null

@@ -54,7 +54,9 @@ sed -i -e 's/^registrations_per_address_per_minute: .*/registrations_per_address
     -e 's/^registrations_per_minute: .*/registrations_per_minute: 1000/' "$testroot/Policies/authentication.yaml"
 
 server=""
+gateway=""
 stop_server() {
+    if [[ -n "$gateway" ]]; then kill -TERM "$gateway" 2>/dev/null || true; wait "$gateway" 2>/dev/null || true; fi
     if [[ -n "$server" ]] && ! kill -0 "$server" 2>/dev/null; then
         wait "$server" 2>/dev/null && code=0 || code=$?
         echo "browser tests: the registry had already stopped (exit status $code); see $log" >&2
@@ -72,8 +74,17 @@ stop_server() {
 trap stop_server EXIT
 trap 'exit 130' INT TERM
 
+# The recording SMS gateway: the worker's transfer code is read from what it received, as from her phone.
+sms_secret="gw-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+sms_record="$artifacts/sms.jsonl"
+python3 "$root/Tests/support/sms_gateway.py" --secret "$sms_secret" --record "$sms_record" --ready-file "$data/sms.port" \
+    >"$artifacts/sms-gateway.log" 2>&1 &
+gateway=$!
+for _ in $(seq 1 100); do [[ -s "$data/sms.port" ]] && break; sleep 0.1; done
+
 echo "browser tests: starting the registry on 127.0.0.1:$port (log: $log)"
 HOST=127.0.0.1 PORT=$port REGISTRY_DATA_DIR="$data" REGISTRY_ROOT="$testroot" REGISTRY_DEMO_PASSWORD="$password" \
+    REGISTRY_SMS_GATEWAY_URL="http://127.0.0.1:$(cat "$data/sms.port")/v1/messages" REGISTRY_SMS_GATEWAY_SECRET="$sms_secret" \
     LOG_LEVEL=info "$registry" serve --demo >"$log" 2>&1 &
 server=$!
 
@@ -95,7 +106,7 @@ done
 
 status=0
 # REGISTRY_DATA_DIR and REGISTRY_BIN: journeys run CLI commands (create-admin) against the running server's data.
-BASE_URL="http://127.0.0.1:$port" SERVER_LOG="$log" ADMIN_EMAIL="admin@demo.registry.local" ADMIN_PASSWORD="$password" \
+BASE_URL="http://127.0.0.1:$port" SERVER_LOG="$log" SMS_RECORD="$sms_record" ADMIN_EMAIL="admin@demo.registry.local" ADMIN_PASSWORD="$password" \
     REGISTRY_DATA_DIR="$data" REGISTRY_BIN="$registry" REGISTRY_ROOT="$testroot" \
     ARTIFACTS="$root/$artifacts" SE_OFFLINE=true PYTHONDONTWRITEBYTECODE=1 \
     "$venv/bin/python" Tests/browser/journeys.py "$@" || status=$?

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs a command against a freshly started registry: `scripts/with-server.sh REGISTRY_BINARY COMMAND...`
-# starts `REGISTRY_BINARY serve --demo` on a free port with a new data folder (its own embedded
-# PostgreSQL), waits until /health/ready answers, runs COMMAND with BASE_URL, ADMIN_EMAIL,
-# ADMIN_PASSWORD, SERVER_LOG and REGISTRY_DATA_DIR set, then stops the server with SIGTERM (which
+# starts a recording SMS gateway and `REGISTRY_BINARY serve --demo` (texting through it) on free ports
+# with a new data folder (its own embedded PostgreSQL), waits until /health/ready answers, runs
+# COMMAND with BASE_URL, ADMIN_EMAIL, ADMIN_PASSWORD, SERVER_LOG, SMS_RECORD (the gateway's record,
+# JSON lines), SMS_GATEWAY (its address, for /control) and REGISTRY_DATA_DIR set, then stops the server with SIGTERM (which
 # stops its PostgreSQL) and removes the folder, also when something fails. Exits with COMMAND's status.
 set -euo pipefail
 registry=$1
@@ -16,7 +17,9 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 password="run-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 server=""
+gateway=""
 stop_server() {
+    if [[ -n "$gateway" ]]; then kill -TERM "$gateway" 2>/dev/null || true; wait "$gateway" 2>/dev/null || true; fi
     if [[ -n "$server" ]] && kill -0 "$server" 2>/dev/null; then
         kill -TERM "$server" 2>/dev/null || true
         for _ in $(seq 1 150); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
@@ -29,7 +32,17 @@ stop_server() {
 trap stop_server EXIT
 trap 'exit 130' INT TERM
 
+# The recording SMS gateway (Tests/support/sms_gateway.py): the registry's texts reach it signed, and
+# the suites read them from its record as the person would read her phone.
+sms_secret="gw-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+python3 "$root/Tests/support/sms_gateway.py" --secret "$sms_secret" --record "$data/sms.jsonl" --ready-file "$data/sms.port" \
+    >"$data/sms-gateway.log" 2>&1 &
+gateway=$!
+for _ in $(seq 1 100); do [[ -s "$data/sms.port" ]] && break; sleep 0.1; done
+sms_url="http://127.0.0.1:$(cat "$data/sms.port")"
+
 HOST=127.0.0.1 PORT=$port REGISTRY_DATA_DIR="$data" REGISTRY_ROOT="$root" REGISTRY_DEMO_PASSWORD="$password" \
+    REGISTRY_SMS_GATEWAY_URL="$sms_url/v1/messages" REGISTRY_SMS_GATEWAY_SECRET="$sms_secret" \
     "$registry" serve --demo >"$log" 2>&1 &
 server=$!
 
@@ -47,7 +60,7 @@ done
 
 status=0
 BASE_URL="http://127.0.0.1:$port" ADMIN_EMAIL="admin@demo.registry.local" ADMIN_PASSWORD="$password" SERVER_LOG="$log" \
-    REGISTRY_DATA_DIR="$data" "$@" || status=$?
+    SMS_RECORD="$data/sms.jsonl" SMS_GATEWAY="$sms_url" REGISTRY_DATA_DIR="$data" "$@" || status=$?
 if (( status != 0 )); then
     echo "--- last lines of the server log:" >&2
     tail -n 30 "$log" >&2

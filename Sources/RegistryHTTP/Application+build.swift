@@ -31,6 +31,7 @@ public func buildRouter(_ registry: Registry) -> (Router<AppRequestContext>, [Ro
     HealthRoutes(registry: registry, metrics: metrics).register(on: routes)
     AuthRoutes(registry: registry).register(on: routes)
     AuditRoutes(registry: registry).register(on: routes)
+    MessageRoutes(registry: registry).register(on: routes)
     AgencyRoutes(registry: registry).register(on: routes)
     WorkerRoutes(registry: registry).register(on: routes)
     TransferRoutes(registry: registry).register(on: routes)

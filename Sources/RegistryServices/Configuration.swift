@@ -39,6 +39,8 @@ public struct Configuration: Sendable {
     /// Demo mode (`serve --demo`, `make run`): messages go to the demo mailbox (`/demo/outbox`)
     /// instead of reaching phones and inboxes.
     public var demoMode = false
+    /// The SMS gateway (provider-neutral protocol): required outside demo mode.
+    public var smsGateway: HTTPGatewayChannel.Settings?
 
     public init() {}
 
@@ -106,6 +108,19 @@ public struct Configuration: Sendable {
         if let pool = env["REGISTRY_DB_POOL"], !pool.isEmpty {
             guard let n = Int(pool), (1...500).contains(n) else { throw ConfigurationError("REGISTRY_DB_POOL must be 1 to 500") }
             c.poolSize = n
+        }
+        if let url = env["REGISTRY_SMS_GATEWAY_URL"], !url.isEmpty {
+            guard let parsed = URLComponents(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host?.isEmpty == false,
+                parsed.user == nil, parsed.fragment == nil
+            else { throw ConfigurationError("REGISTRY_SMS_GATEWAY_URL must be an http(s) address like https://sms.example.cn/v1/messages") }
+            guard let secret = env["REGISTRY_SMS_GATEWAY_SECRET"], secret.utf8.count >= 16 else {
+                throw ConfigurationError("REGISTRY_SMS_GATEWAY_SECRET (at least 16 characters) must be set with REGISTRY_SMS_GATEWAY_URL")
+            }
+            let keyID = env["REGISTRY_SMS_GATEWAY_KEY_ID"].flatMap { $0.isEmpty ? nil : $0 } ?? "registry"
+            guard keyID.count <= 64, keyID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
+                throw ConfigurationError("REGISTRY_SMS_GATEWAY_KEY_ID is 1 to 64 of A-Z a-z 0-9 - _ .")
+            }
+            c.smsGateway = .init(url: url, secret: secret, keyID: keyID)
         }
         c.dataDirectory = Self.absolute(c.dataDirectory)
         c.root = Self.absolute(c.root)

@@ -67,12 +67,16 @@ public struct Registry: Sendable {
         self.messages = MessageService(database: database, demoMode: configuration.demoMode)
     }
 
-    /// The outbox's dispatcher with the configured channels: the demo mailbox in demo mode.
+    /// The outbox's dispatcher with the configured channels: SMS through the configured gateway;
+    /// in demo mode, whatever has no channel goes to the demo mailbox.
     public func outboxDispatcher(channels: [String: any MessageChannel]? = nil) -> OutboxDispatcher {
         var configured: [String: any MessageChannel] = [:]
         if configuration.demoMode {
             configured["sms"] = DemoMailboxChannel(database: database)
             configured["email"] = DemoMailboxChannel(database: database)
+        }
+        if let gateway = configuration.smsGateway {
+            configured["sms"] = HTTPGatewayChannel(gateway, now: { [clock] in clock.now })
         }
         return OutboxDispatcher(database: database, policy: policies.messages, templates: messageTemplates, channels: channels ?? configured)
     }

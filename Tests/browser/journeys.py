@@ -3,7 +3,8 @@
 
 Started by scripts/browser-tests.sh with a running server:
   BASE_URL        the server, e.g. http://127.0.0.1:41234
-  SERVER_LOG      its log (the log notifier prints consent codes there)
+  SERVER_LOG      its log
+  SMS_RECORD      the recording SMS gateway's record (the texts the registry sent)
   ADMIN_EMAIL, ADMIN_PASSWORD   the demo administrator
   REGISTRY_BIN, REGISTRY_DATA_DIR, REGISTRY_ROOT   the server's binary and data, for CLI commands
   ARTIFACTS       where screenshots and page sources of failures go
@@ -27,6 +28,7 @@ from support import DESKTOP, PHONE, Browser
 
 BASE = os.environ["BASE_URL"]
 LOG = os.environ["SERVER_LOG"]
+SMS_RECORD = os.environ["SMS_RECORD"]
 ADMIN = (os.environ.get("ADMIN_EMAIL", "admin@demo.registry.local"), os.environ["ADMIN_PASSWORD"])
 ARTIFACTS = os.environ.get("ARTIFACTS", os.path.join(support.ROOT, ".build", "browser-artifacts"))
 
@@ -185,7 +187,7 @@ def request_transfer(b, worker, agency):
     b.expect_notice("transfer_requested")
     assert worker["id_number"] not in b.driver.current_url
     b.expect_text(b.t("transfer_status.requested"))
-    code = support.consent_code(LOG, worker["phone"], agency["name"])
+    code = support.consent_code(SMS_RECORD, worker["phone"], agency["name"])
     b.fill("code", code, form="form[action$='/consent']")
     b.submit("form[action$='/consent']")
     b.expect_notice("transfer_consented")

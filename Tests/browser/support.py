@@ -3,6 +3,7 @@
 import datetime
 import os
 import random
+import json
 import re
 import time
 
@@ -87,19 +88,29 @@ def day(offset):
     return (datetime.date.today() + datetime.timedelta(days=offset)).isoformat()
 
 
-def consent_code(log_path, phone_number, agency_name, timeout=15):
-    """The consent code the log notifier printed for this phone and requesting agency."""
-    masked = phone_number[:3] + "****" + phone_number[-4:]
+def consent_code(record_path, phone_number, agency_name, timeout=15):
+    """The transfer consent code texted to this phone for this requesting agency, read from the
+    recording SMS gateway's record (Tests/support/sms_gateway.py), as she would read her phone."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        with open(log_path, encoding="utf-8", errors="replace") as f:
-            codes = [m.group(1) for line in f
-                     if "template=transfer_consent_code" in line and "to=" + masked in line and agency_name in line
-                     for m in [re.search(r"\bcode=(\d{6})\b", line)] if m]
+        codes = []
+        try:
+            with open(record_path, encoding="utf-8") as f:
+                for line in f:
+                    if not line.strip():
+                        continue
+                    message = json.loads(line)
+                    if (message["to"] == phone_number and message["kind"] == "transfer_consent_code"
+                            and agency_name in message["text"]):
+                        match = re.search(r"(?:确认码|code )(\d{6})", message["text"])
+                        if match:
+                            codes.append(match.group(1))
+        except OSError:
+            pass
         if codes:
             return codes[-1]
         time.sleep(0.25)
-    raise AssertionError("no consent code for %s in %s" % (masked, log_path))
+    raise AssertionError("no consent code texted to %s****%s in %s" % (phone_number[:3], phone_number[-4:], record_path))
 
 
 # --- The browser ------------------------------------------------------------------------------

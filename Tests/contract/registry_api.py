@@ -1,6 +1,6 @@
 """What the contract suite's own checks share: the served OpenAPI document, one HTTP call checked
 against it, who may call what (Tests/access-matrix.md), and the demo world's helpers (valid ID numbers
-and credit codes, the text messages the registry "sends", which its log notifier writes to the server log).
+and credit codes, the text messages the registry sends, read from the recording SMS gateway's record).
 
 Every call made through `Api.call` is checked against the document: the status must be listed for the
 operation, the content type must be the documented one, and a JSON body must match the response schema
@@ -307,36 +307,38 @@ def social_credit_code(first17):
 
 
 class Phone:
-    """Text messages to a phone. The registry's log notifier writes each message it delivers to the
-    server log (recipient masked to its first 3 and last 4 digits), so the suite reads them there, as
-    the person would on her phone."""
+    """Text messages to a phone. The registry texts through the recording SMS gateway that
+    scripts/with-server.sh starts (Tests/support/sms_gateway.py), which keeps every message it accepts
+    in a JSON-lines record; the suite reads them there, as the person would on her phone."""
 
-    def __init__(self, server_log):
-        self.server_log = server_log
+    CODE = re.compile(r"(?:码为?|code(?: is)? )([0-9A-Z]{4,12})")
+
+    def __init__(self, record):
+        self.record = record
+
+    def messages(self):
+        try:
+            with open(self.record, encoding="utf-8") as f:
+                return [json.loads(line) for line in f if line.strip()]
+        except OSError:
+            return []
 
     def mark(self):
-        try:
-            return os.path.getsize(self.server_log)
-        except OSError:
-            return 0
+        return len(self.messages())
 
     def wait_for_code(self, phone, template, since, timeout=8.0):
-        masked = phone[:3] + "****" + phone[-4:]
         deadline = time.time() + timeout
         while time.time() < deadline:
-            with open(self.server_log, "rb") as f:
-                f.seek(since)
-                text = f.read().decode("utf-8", "replace")
             found = None
-            for line in text.splitlines():
-                if "notification" in line and f"to={masked}" in line and f"template={template}" in line:
-                    match = re.search(r"\bcode=([A-Za-z0-9]+)", line)
+            for message in self.messages()[since:]:
+                if message["to"] == phone and message["kind"] == template:
+                    match = self.CODE.search(message["text"])
                     if match:
                         found = match.group(1)
             if found:
                 return found
             time.sleep(0.2)
-        raise CheckFailed(f"no {template} message to {masked} reached the server log within {timeout:.0f} s")
+        raise CheckFailed(f"no {template} text to {phone[:3]}****{phone[-4:]} reached the SMS gateway within {timeout:.0f} s")
 
 
 def sha256(data):

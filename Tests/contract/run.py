@@ -12,7 +12,7 @@
 4. what had to wait for the registry's own loops (the executed ban, then a reinstatement request; before
    the administrator's run), the per-role coverage of step 1, and every credential once more.
 
-Environment: BASE_URL, ADMIN_EMAIL, ADMIN_PASSWORD, SERVER_LOG (set by scripts/with-server.sh),
+Environment: BASE_URL, ADMIN_EMAIL, ADMIN_PASSWORD, SERVER_LOG, SMS_RECORD (set by scripts/with-server.sh),
 CONTRACT_ST (the schemathesis executable; its virtual environment runs this script),
 CONTRACT_REGISTRY (the registry binary, for `create-admin`; by default the one scripts/with-server.sh
 was given), CONTRACT_SEED, CONTRACT_EXAMPLES (examples per operation for the administrator and the
@@ -211,7 +211,7 @@ def main():
         failed.append("access matrix and document differ: routes not in the document: "
                       f"{matrix.unknown_routes}; operations not in the matrix: {sorted(unlisted)}")
     api = Api(base, document, log=log)
-    phone = Phone(os.environ["SERVER_LOG"])
+    phone = Phone(os.environ["SMS_RECORD"])
 
     log("== positive data and stateful sequences, per role")
     t = time.time()

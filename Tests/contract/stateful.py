@@ -17,6 +17,7 @@ import os
 import subprocess
 import time
 import urllib.parse
+import urllib.request
 
 import yaml
 
@@ -77,7 +78,7 @@ class Sequences:
     def run_all(self):
         steps = [self.anonymous_reads, self.sign_in, self.more_administrators, self.integration_source, self.worker_file,
                  self.household_and_engagement, self.consent_and_report, self.listings_and_lookups, self.flags,
-                 self.transfers, self.cases, self.agencies_and_accounts, self.sessions_and_passwords]
+                 self.transfers, self.cases, self.agencies_and_accounts, self.messages, self.sessions_and_passwords]
         for step in steps:
             self._run(step)
         return self.world
@@ -586,6 +587,28 @@ class Sequences:
         expect_equal("the chain verifies", self.call(admin, "POST", "/api/v1/audit/verify", expect=200)["intact"], True)
         metrics = self.call(admin, "GET", "/metrics", expect=200).raw.decode()
         expect_true("metrics in Prometheus text", "# TYPE" in metrics)
+
+    def messages(self):
+        """The outbox: a text the gateway refuses is a dead letter at once; an administrator sees it
+        (recipient masked, no code) and sends it again, and then it reaches the phone."""
+        w = self.world
+        admin, xiaoyan = w["admin"], w.people["xiaoyan"]
+        control = urllib.request.Request(os.environ["SMS_GATEWAY"] + "/control", method="POST",
+                                         data=json.dumps({"fail": 1, "status": 422, "kind": "consent_code"}).encode())
+        urllib.request.urlopen(control, timeout=5).read()
+        mark = self.phone.mark()
+        self.call(w["agency"], "POST", f"/api/v1/workers/{w.ids['xiaoyan']}/consents", expect=201)
+        dead = []
+        deadline = time.time() + 15
+        while not dead and time.time() < deadline:
+            overview = self.call(admin, "GET", "/api/v1/admin/messages", expect=200).json
+            dead = [m for m in overview["dead"] if m["kind"] == "consent_code" and m["last_error"] == "refused_422"]
+            time.sleep(0.3)
+        expect_true("the refused text is a dead letter", len(dead) == 1)
+        expect_equal("its recipient masked", dead[0]["recipient"], xiaoyan["phone"][:3] + "****" + xiaoyan["phone"][-4:])
+        self.call(admin, "POST", f"/api/v1/admin/messages/{dead[0]['id']}/retry", expect=204)
+        self.call(admin, "POST", f"/api/v1/admin/messages/{dead[0]['id']}/retry", expect=404, what="a message no longer dead")
+        expect_true("sent again, it reaches her phone", bool(self.phone.wait_for_code(xiaoyan["phone"], "consent_code", mark)))
 
     def sessions_and_passwords(self):
         """For each kind of account (throwaway ones, not the callers the fuzzing uses): a second

@@ -108,17 +108,23 @@ def id_number():
 
 # ---------------------------------------------------------------- the server
 
+SMS_SECRET = "faults-sms-gateway-secret"
+
+
 class Server:
     def __init__(self, binary, data):
         self.binary, self.data = binary, data
         self.port = free_port()
         self.process = None
         self.log = open(os.path.join(data, "faults-server.log"), "ab")
+        self.sms_gateway = None  # the recording SMS gateway's address, set by main()
 
     def env(self):
         env = dict(os.environ)
         env.update({"REGISTRY_DATA_DIR": self.data, "PORT": str(self.port), "REGISTRY_DEMO_PASSWORD": PASSWORD,
                     "REGISTRY_IDLE_TIMEOUT": str(IDLE_TIMEOUT), "REGISTRY_LOG_LEVEL": "info"})
+        if self.sms_gateway:
+            env.update({"REGISTRY_SMS_GATEWAY_URL": self.sms_gateway + "/v1/messages", "REGISTRY_SMS_GATEWAY_SECRET": SMS_SECRET})
         env.pop("DATABASE_URL", None)
         return env
 
@@ -1452,6 +1458,17 @@ def start_refused(w, what, extra_env):
     return output
 
 
+def no_sms_channel(w):
+    """Outside demo mode the service refuses to start without an SMS channel, and says which variables
+    to set: activation and transfer codes would otherwise reach no one."""
+    env = {"REGISTRY_SMS_GATEWAY_URL": "", "REGISTRY_SMS_GATEWAY_SECRET": ""}
+    output = start_refused(w, "no SMS gateway configured", env)
+    check("REGISTRY_SMS_GATEWAY_URL" in output and "REGISTRY_SMS_GATEWAY_SECRET" in output and "--demo" in output,
+          "the message names the variables and the demo alternative")
+    output = start_refused(w, "a gateway without its secret", {"REGISTRY_SMS_GATEWAY_SECRET": ""})
+    check("REGISTRY_SMS_GATEWAY_SECRET" in output, "the message asks for the secret")
+
+
 def keys_file(w):
     """The keys file beside the data folder is 0600 in a 0700 folder (also when created by a non-demo
     start, whatever the umask); a keys file or environment holding one or two of the three keys,
@@ -1613,7 +1630,7 @@ def cli_import_workers(w):
 
 
 FAULTS = [kill9_during_writes, replayed_batches, postgres_restart, slow_clients, postgres_crash, extreme_numbers, import_flags_exit,
-          writes_while_postgres_down, cli_report_verify, cli_audit_checkpoint, keys_file, cli_import_workers]
+          writes_while_postgres_down, cli_report_verify, cli_audit_checkpoint, keys_file, no_sms_channel, cli_import_workers]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -1624,6 +1641,16 @@ def main():
     os.chmod(data, 0o755)
     w = World()
     w.server = Server(binary, data)
+    # The recording SMS gateway (Tests/support/sms_gateway.py): a server not in demo mode must have one.
+    ready = os.path.join(data, "sms.port")
+    gateway = subprocess.Popen([sys.executable, os.path.join(ROOT, "Tests", "support", "sms_gateway.py"), "--secret", SMS_SECRET,
+                                "--record", os.path.join(data, "sms.jsonl"), "--ready-file", ready],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if os.path.exists(ready) and open(ready).read().strip():
+            break
+        time.sleep(0.1)
+    w.server.sms_gateway = "http://127.0.0.1:" + open(ready).read().strip()
     started = time.time()
     try:
         w.server.start(demo=True)
@@ -1637,6 +1664,7 @@ def main():
         print(f"fault tests passed in {time.time() - started:.0f} s", flush=True)
     finally:
         w.server.stop()
+        gateway.terminate()
         # The cluster outlives a killed server; stop it whatever happened.
         w.server.pg_ctl("-m", "fast", "-w", "stop")
         if os.environ.get("KEEP_FAULT_DATA") != "1":

@@ -33,6 +33,7 @@ struct PageRoutes {
         DashboardPages(kit: kit).register(on: routes)
         IntegrationPages(kit: kit).register(on: routes)
         AuditPages(kit: kit).register(on: routes)
+        MessagePages(kit: kit).register(on: routes)
         DisputePages(kit: kit).register(on: routes)
     }
 }

@@ -24,6 +24,15 @@ struct Serve: AsyncParsableCommand {
     var demo = false
 
     func run() async throws {
+        if !demo, try Configuration.fromEnvironment().smsGateway == nil {
+            throw ValidationError(
+                """
+                No SMS channel is configured, so activation codes, transfer consent codes and case notices would reach no one.
+                Set REGISTRY_SMS_GATEWAY_URL and REGISTRY_SMS_GATEWAY_SECRET (README, "Messages"), or run `registry serve --demo`,
+                whose messages go to the demo mailbox at /demo/outbox.
+                """
+            )
+        }
         try await withRegistry(migrate: true, demo: demo) { registry, logger in
             if demo {
                 let summary = try await DemoData.loadIfEmpty(registry, logger: logger)
