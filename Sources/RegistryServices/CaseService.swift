@@ -85,6 +85,14 @@ public struct CaseService: Sendable {
                 on: connection,
                 logger: logger
             )
+            try await WorkerTexts.send(
+                "case_opened",
+                to: f.workerId,
+                ["grounds": policy.grounds[f.grounds]?.zh ?? f.grounds],
+                key: "case-opened-\(id.text)",
+                on: connection,
+                logger: logger
+            )
             return CaseID(id)
         }
     }
@@ -348,11 +356,27 @@ public struct CaseService: Sendable {
                         on: connection,
                         logger: logger
                     )
+                    try await WorkerTexts.send(
+                        "case_reinstated",
+                        to: row.workerID,
+                        [:],
+                        key: "case-executed-\(row.id.text)",
+                        on: connection,
+                        logger: logger
+                    )
                 } else {
                     try await CaseStore.ban(row, on: connection, logger: logger)
                     try await liftCaseSuspensions(row, reason: "Superseded by the ban.", on: connection, logger: logger)
                     try await AuditStore.append(
                         Caller.system.event("worker.barred", "worker", row.workerID, ["case": .string(row.id.text)]),
+                        on: connection,
+                        logger: logger
+                    )
+                    try await WorkerTexts.send(
+                        "case_executed",
+                        to: row.workerID,
+                        ["grounds": policy.grounds[row.grounds]?.zh ?? row.grounds, "date": CivilDate.today(now).iso],
+                        key: "case-executed-\(row.id.text)",
                         on: connection,
                         logger: logger
                     )

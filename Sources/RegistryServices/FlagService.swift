@@ -614,6 +614,14 @@ public struct FlagService: Sendable {
                         on: connection,
                         logger: logger
                     )
+                    try await WorkerTexts.send(
+                        "case_opened",
+                        to: workerID,
+                        ["grounds": policy.categories[flag.category]?.zh ?? flag.category],
+                        key: "case-opened-\(caseID.text)",
+                        on: connection,
+                        logger: logger
+                    )
                 }
             }
             try await GradeStore.enqueue(workerID, reason: "flag", on: connection, logger: logger)
@@ -631,6 +639,19 @@ public struct FlagService: Sendable {
             guard !ids.isEmpty else { return 0 }
             try await applyEffects(ids, caller: .system, on: connection, logger: logger)
             for flag in try await FlagStore.flags(ids: ids, on: connection, logger: logger) {
+                if let worker = flag.workerID, flag.status != "retracted" {
+                    try await WorkerTexts.send(
+                        "flag_expired",
+                        to: worker,
+                        [
+                            "source": flag.sourceName, "category": policy.categories[flag.category]?.zh ?? flag.category,
+                            "last_day": flag.expiresOn ?? "",
+                        ],
+                        key: "flag-expired-\(flag.id.text)-\(flag.expiresOn ?? "")",
+                        on: connection,
+                        logger: logger
+                    )
+                }
                 try await AuditStore.append(
                     Caller.system.event(
                         "flag.expired",

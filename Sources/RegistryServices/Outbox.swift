@@ -191,3 +191,28 @@ public struct OutboxDispatcher: Sendable {
         return String(recipient.prefix(3)) + "****" + String(recipient.suffix(4))
     }
 }
+
+/// Texts to a worker about her own file, queued in the transaction of the change they announce.
+enum WorkerTexts {
+    /// Queues an SMS of `kind` to the worker's phone (nothing when she has none). `key` names the
+    /// event, so the same event never texts her twice.
+    static func send(
+        _ kind: String,
+        to workerID: UUID,
+        _ parameters: [String: String],
+        key: String,
+        on connection: DatabaseConnection,
+        logger: Logger
+    ) async throws {
+        guard let worker = try await WorkerStore.get(workerID, on: connection, logger: logger), let phone = worker.phone else { return }
+        try await NotificationStore.enqueue(
+            channel: "sms",
+            recipient: phone,
+            template: kind,
+            payload: parameters,
+            key: key,
+            on: connection,
+            logger: logger
+        )
+    }
+}

@@ -100,6 +100,8 @@ struct CaseTests {
             #expect(try await registry.cases.executeDue(logger: testLogger) == 0)  // idempotent
             #expect(try await registry.caseState(id) == "executed")
             #expect(try await registry.workerStatus(h.workerID) == "revoked")
+            #expect(try await registry.notificationCount("case_opened") == 1)
+            #expect(try await registry.notificationCount("case_executed") == 1)
             #expect(try await registry.reports.banStatus(idNumber: Fixtures.idNumber(serial: 101), clientAddress: "t1", logger: testLogger))
             _ = try await registry.grading.drainQueue(logger: testLogger)
             let report = try await registry.reports.report(h.workerID, caller: h.agency, logger: testLogger)
@@ -118,6 +120,7 @@ struct CaseTests {
             try await registry.database.query("UPDATE cases SET notice_ends_at = now() - interval '1 second' WHERE id = \(back)", logger: testLogger)
             #expect(try await registry.cases.executeDue(logger: testLogger) == 1)
             #expect(try await registry.workerStatus(h.workerID) == "active")
+            #expect(try await registry.notificationCount("case_reinstated") == 1)
             #expect(!(try await registry.reports.banStatus(idNumber: Fixtures.idNumber(serial: 101), clientAddress: "t2", logger: testLogger)))
             let bans = try await registry.database.query(
                 "SELECT count(*)::int FROM bans WHERE worker_id = \(h.workerID) AND lifted_at IS NOT NULL",

@@ -70,6 +70,7 @@ struct ClockTests {
             #expect(try await registry.flags.expireDue(logger: testLogger) == 0)  // once
             #expect(try await registry.workerStatus(worker) == "active")
             #expect(try await registry.auditCount("flag.expired") == 1)
+            #expect(try await registry.notificationCount("flag_expired") == 1)
             #expect(try await registry.auditCount("worker.suspension_lifted") == 1)
             #expect(try await registry.count("SELECT count(*)::int FROM grade_queue WHERE worker_id = $1", worker.uuid) == 1)
             _ = try await registry.grading.drainQueue(logger: testLogger)
@@ -88,6 +89,7 @@ struct ClockTests {
             registry.clock.advance(days: 4)
             #expect(try await registry.flags.expireDue(logger: testLogger) == 1)
             #expect(try await registry.workerStatus(worker) == "active")
+            #expect(try await registry.notificationCount("flag_expired") == 2)  // told again, for the new last day
         }
     }
 }
