@@ -61,6 +61,7 @@ public func buildApplication(
             PeriodicService.gradeQueue(registry.grading, logger: logger),
             PeriodicService.caseExecution(registry.cases, logger: logger),
             PeriodicService.flagExpiry(registry.flags, logger: logger),
+            PeriodicService.housekeeping(registry.housekeeping, logger: logger),
         ] + extraServices + metricsListener(registry, logger: logger)
     return Application(
         router: router,

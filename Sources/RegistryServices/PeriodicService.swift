@@ -102,6 +102,11 @@ extension PeriodicService {
         }
     }
 
+    /// Prunes spent sessions, codes, throttle rows and nonces (`Housekeeping`), hourly.
+    public static func housekeeping(_ housekeeping: Housekeeping, interval: Duration = .seconds(3600), logger: Logger) -> PeriodicService {
+        PeriodicService("housekeeping", every: interval, logger: logger) { try await housekeeping.run(logger: logger) }
+    }
+
     /// Delivers the notification outbox.
     public static func notifications(_ dispatcher: OutboxDispatcher, interval: Duration = .seconds(1), logger: Logger) -> PeriodicService {
         PeriodicService("notification delivery", every: interval, logger: logger) {

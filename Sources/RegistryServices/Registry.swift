@@ -32,6 +32,8 @@ public struct Registry: Sendable {
     public let messageTemplates: MessageTemplates
     /// The outbox as administrators see it.
     public let messages: MessageService
+    /// Pruning of spent sessions, codes, throttle rows and nonces.
+    public let housekeeping: Housekeeping
 
     public init(
         configuration: Configuration,
@@ -65,6 +67,7 @@ public struct Registry: Sendable {
         self.dashboard = DashboardService(database: database)
         self.messageTemplates = try MessageTemplates.load(directory: configuration.messagesDirectory)
         self.messages = MessageService(database: database, demoMode: configuration.demoMode)
+        self.housekeeping = Housekeeping(database: database, clock: clock)
     }
 
     /// The outbox's dispatcher with the configured channels: SMS through the configured gateway;

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 import RegistryDomain
 import RegistryServices
 import RegistryStorage
@@ -90,6 +91,45 @@ struct ClockTests {
             #expect(try await registry.flags.expireDue(logger: testLogger) == 1)
             #expect(try await registry.workerStatus(worker) == "active")
             #expect(try await registry.notificationCount("flag_expired") == 2)  // told again, for the new last day
+        }
+    }
+
+    @Test("housekeeping prunes ended sessions, spent throttle and rate-limit rows and nonces once their time has passed, and nothing sooner")
+    func housekeeping() async throws {
+        try await withTestRegistry { registry, _ in
+            _ = try await registry.makeUser(email: "keep@example.cn", password: "correct horse battery")
+            for _ in 0..<3 {
+                _ = try await registry.auth.login(
+                    .email("keep@example.cn"),
+                    password: "correct horse battery",
+                    clientAddress: "203.0.113.9",
+                    presentedToken: nil,
+                    requestID: nil,
+                    logger: testLogger
+                )
+            }
+            _ = try await registry.reports.banStatus(idNumber: Fixtures.idNumber(), clientAddress: "203.0.113.9", logger: testLogger)
+            func rows(_ table: String) async throws -> Int {
+                try await single(
+                    try await registry.database.query(PostgresQuery(unsafeSQL: "SELECT count(*)::int FROM \(table)"), logger: testLogger),
+                    Int.self
+                )
+            }
+            let before = (sessions: try await rows("sessions"), rateLimits: try await rows("rate_limits"), throttle: try await rows("login_throttle"))
+            #expect(before.sessions == 3 && before.rateLimits >= 1 && before.throttle >= 1)
+
+            // Within their time nothing goes.
+            #expect(try await registry.housekeeping.run(logger: testLogger).total == 0)
+            registry.clock.advance(days: 2)
+            let dayTwo = try await registry.housekeeping.run(logger: testLogger)
+            #expect(dayTwo.sessions == 0 && dayTwo.rateLimits == before.rateLimits && dayTwo.loginThrottle == before.throttle)
+
+            // Sessions are kept 30 days after they ended; then they go, in batches, once.
+            registry.clock.advance(days: 30)
+            let later = try await registry.housekeeping.run(batch: 2, logger: testLogger)
+            #expect(later.sessions == 3)
+            #expect(try await rows("sessions") == 0)
+            #expect(try await registry.housekeeping.run(logger: testLogger).total == 0)
         }
     }
 }
