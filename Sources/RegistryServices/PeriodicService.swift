@@ -85,11 +85,14 @@ extension PeriodicService {
         )
     }
 
-    /// Completes transfers whose sealing deadline passed.
+    /// Completes transfers whose sealing deadline passed, and lets requests left unanswered lapse.
     public static func transferDeadlines(_ transfers: TransferService, interval: Duration = .seconds(60), logger: Logger) -> PeriodicService {
         PeriodicService("transfer deadline sweep", every: interval, logger: logger) {
             let n = try await transfers.completeOverdue(logger: logger)
             if n > 0 { logger.info("transfers completed by deadline", metadata: ["count": "\(n)"]) }
+            var lapsed = 0
+            while case let m = try await transfers.expireUnanswered(logger: logger), m > 0 { lapsed += m }
+            if lapsed > 0 { logger.info("transfer requests lapsed unanswered", metadata: ["count": "\(lapsed)"]) }
         }
     }
 

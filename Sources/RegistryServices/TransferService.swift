@@ -360,6 +360,33 @@ public struct TransferService: Sendable {
     /// Completes consented transfers whose sealing deadline passed; the old tenure is marked
     /// "sealed by deadline". Safe on several nodes (SKIP LOCKED) and idempotent.
     @discardableResult
+    /// Time: requests the worker has not answered within `request_expiry_days` lapse (`expired`),
+    /// freeing her file for another request; audited. Returns how many lapsed (0 when none is due).
+    public func expireUnanswered(logger: Logger) async throws -> Int {
+        let before = clock.now.addingTimeInterval(-Double(policy.requestExpiryDays) * 86_400)
+        return try await database.transaction(logger: logger) { connection in
+            let ids = try await TransferStore.claimUnanswered(requestedBefore: before, limit: 100, on: connection, logger: logger)
+            for id in ids {
+                guard let t = try await TransferStore.get(id, on: connection, logger: logger) else { continue }
+                let next = try TransferMachine.apply(.expire, to: t.status)
+                try await TransferStore.close(
+                    id,
+                    status: next,
+                    by: nil,
+                    reason: "Unanswered for \(policy.requestExpiryDays) days.",
+                    on: connection,
+                    logger: logger
+                )
+                try await AuditStore.append(
+                    Caller.system.event("transfer.expired", "transfer", id, ["days": .int(policy.requestExpiryDays)]),
+                    on: connection,
+                    logger: logger
+                )
+            }
+            return ids.count
+        }
+    }
+
     public func completeOverdue(logger: Logger) async throws -> Int {
         try await database.transaction(logger: logger) { connection in
             let ids = try await TransferStore.claimOverdue(limit: 100, on: connection, logger: logger)

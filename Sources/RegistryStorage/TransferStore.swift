@@ -53,7 +53,7 @@ public enum TransferStore {
             throw RegistryError(
                 .conflict,
                 code: "transfer_open",
-                message: "A transfer of this worker is already open. It must be completed, rejected or cancelled first."
+                message: "A transfer of this worker is already open. It must be completed, rejected, cancelled or have lapsed first."
             )
         }
     }
@@ -247,6 +247,20 @@ public enum TransferStore {
             """,
             logger: logger
         )
+    }
+
+    /// Requests still unanswered that were made before `requestedBefore`, claimed without blocking other nodes.
+    public static func claimUnanswered(requestedBefore: Date, limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
+        let rows = try await connection.query(
+            """
+            SELECT id FROM transfers WHERE status = 'requested' AND requested_at < \(requestedBefore)
+            ORDER BY requested_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
+            """,
+            logger: logger
+        )
+        var ids: [UUID] = []
+        for try await id in rows.decode(UUID.self) { ids.append(id) }
+        return ids
     }
 
     /// Consented transfers whose sealing deadline passed, claimed without blocking other nodes.

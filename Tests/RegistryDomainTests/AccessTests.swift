@@ -66,9 +66,9 @@ struct TransferMachineTests {
     @Test("every legal and illegal transition", arguments: TransferStatus.allCases)
     func transitions(from status: TransferStatus) throws {
         let legal: [TransferStatus: [TransferEvent: TransferStatus]] = [
-            .requested: [.consent: .consented, .reject: .rejected, .cancel: .cancelled],
+            .requested: [.consent: .consented, .reject: .rejected, .cancel: .cancelled, .expire: .expired],
             .consented: [.seal: .completed, .deadline: .completed, .cancel: .cancelled],
-            .completed: [:], .rejected: [:], .cancelled: [:],
+            .completed: [:], .rejected: [:], .cancelled: [:], .expired: [:],
         ]
         for event in TransferEvent.allCases {
             if let expected = legal[status]?[event] {

@@ -132,4 +132,32 @@ struct ClockTests {
             #expect(try await registry.housekeeping.run(logger: testLogger).total == 0)
         }
     }
+
+    @Test("a transfer request left unanswered lapses after the policy's days, with no request: her file is free for another; nothing sooner")
+    func transferRequestLapses() async throws {
+        try await withTestRegistry { registry, _ in
+            let (_, a) = try await registry.approvedAgency(1)
+            let (_, b) = try await registry.approvedAgency(2)
+            let id = Fixtures.idNumber(serial: 362)
+            _ = try await registry.workers.register(Fixtures.registration(id, phone: "13900139002"), caller: a, logger: testLogger)
+            let requested = try await registry.transfers.request(idNumber: id, caller: b, logger: testLogger).transfer
+            let tid = try #require(UUID(uuidString: requested.id))
+            // While it waits, the file's one open transfer is taken.
+            await expectError("transfer_open") { _ = try await registry.transfers.request(idNumber: id, caller: b, logger: testLogger) }
+            let days = registry.policies.custody.requestExpiryDays
+            registry.clock.advance(days: days - 1)
+            #expect(try await registry.transfers.expireUnanswered(logger: testLogger) == 0)
+            registry.clock.advance(days: 1)
+            registry.clock.advance(by: 60)
+            #expect(try await registry.transfers.expireUnanswered(logger: testLogger) == 1)
+            #expect(try await registry.transfers.expireUnanswered(logger: testLogger) == 0)
+            let lapsed = try await registry.transfers.get(tid, caller: b, logger: testLogger)
+            #expect(lapsed.status == "expired" && lapsed.allowed.isEmpty)
+            #expect(try await registry.auditCount("transfer.expired") == 1)
+            await expectError("illegal_transition") { _ = try await registry.transfers.consent(tid, code: "000000", caller: b, logger: testLogger) }
+            // Her file is free: the agency may ask again.
+            let again = try await registry.transfers.request(idNumber: id, caller: b, logger: testLogger).transfer
+            #expect(again.status == "requested" && again.id != requested.id)
+        }
+    }
 }

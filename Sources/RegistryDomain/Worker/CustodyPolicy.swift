@@ -17,6 +17,8 @@ public struct CustodyPolicy: Sendable, Equatable, Codable {
     public var reportTenureFields: [String]
     /// Rows per `POST /api/v1/workers:import` request.
     public var importMaxRows: Int
+    /// Days a transfer request waits for the worker's answer before it lapses (freeing her file).
+    public var requestExpiryDays: Int
 
     public static let tenureFields = [
         "agency", "period", "work_ability", "health_status", "feedback_summary",
@@ -34,6 +36,7 @@ public struct CustodyPolicy: Sendable, Equatable, Codable {
         case maximumAge = "maximum_age"
         case reportTenureFields = "report_tenure_fields"
         case importMaxRows = "import_max_rows"
+        case requestExpiryDays = "request_expiry_days"
     }
 
     public init(
@@ -46,8 +49,10 @@ public struct CustodyPolicy: Sendable, Equatable, Codable {
         reportTenureFields: [String] = ["agency", "period", "work_ability", "feedback_summary", "ethics_rating", "sealed"],
         importMaxRows: Int = 5000,
         consentCodeSends: Int = 3,
-        transferRequestsPerAgencyPerDay: Int = 50
+        transferRequestsPerAgencyPerDay: Int = 50,
+        requestExpiryDays: Int = 14
     ) {
+        self.requestExpiryDays = requestExpiryDays
         self.consentCodeSends = consentCodeSends
         self.transferRequestsPerAgencyPerDay = transferRequestsPerAgencyPerDay
         self.version = version
@@ -64,6 +69,7 @@ public struct CustodyPolicy: Sendable, Equatable, Codable {
 
     public func validate() throws(PolicyError) {
         guard (1...90).contains(sealDeadlineDays) else { throw PolicyError(path: ["seal_deadline_days"], message: "must be 1 to 90") }
+        guard (1...90).contains(requestExpiryDays) else { throw PolicyError(path: ["request_expiry_days"], message: "must be 1 to 90") }
         guard (1...1440).contains(consentCodeMinutes) else { throw PolicyError(path: ["consent_code_minutes"], message: "must be 1 to 1440") }
         guard (1...20).contains(consentCodeAttempts) else { throw PolicyError(path: ["consent_code_attempts"], message: "must be 1 to 20") }
         guard (1...10).contains(consentCodeSends) else { throw PolicyError(path: ["consent_code_sends"], message: "must be 1 to 10") }

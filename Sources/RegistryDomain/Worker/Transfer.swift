@@ -1,10 +1,11 @@
 /// The transfer of custody (续接) between agencies, as a pure state machine.
 ///
 ///     requested ──consent──▶ consented ──seal / deadline──▶ completed
-///         │ └──reject──▶ rejected          │
+///         │ │ └──reject──▶ rejected          │
+///         │ └──expire──▶ expired (unanswered) │
 ///         └──cancel──▶ cancelled ◀──cancel─┘
 public enum TransferStatus: String, Sendable, Codable, CaseIterable {
-    case requested, consented, completed, rejected, cancelled
+    case requested, consented, completed, rejected, cancelled, expired
 
     public var isOpen: Bool { self == .requested || self == .consented }
 }
@@ -20,15 +21,17 @@ public enum TransferEvent: String, Sendable, Codable, CaseIterable {
     case seal
     /// The sealing deadline passed; completed without the old agency.
     case deadline
+    /// She did not answer within the policy's days; the request lapses and her file is free again.
+    case expire
 }
 
 public enum TransferMachine {
     /// The events allowed in a state.
     public static func allowed(in status: TransferStatus) -> [TransferEvent] {
         switch status {
-        case .requested: [.consent, .reject, .cancel]
+        case .requested: [.consent, .reject, .cancel, .expire]
         case .consented: [.seal, .deadline, .cancel]
-        case .completed, .rejected, .cancelled: []
+        case .completed, .rejected, .cancelled, .expired: []
         }
     }
 
@@ -48,6 +51,7 @@ public enum TransferMachine {
         case .consent: return .consented
         case .reject: return .rejected
         case .cancel: return .cancelled
+        case .expire: return .expired
         case .seal, .deadline: return .completed
         }
     }
