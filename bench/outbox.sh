@@ -55,6 +55,9 @@ PY
 : >"$WORK/sms.jsonl"
 
 URL=$("$BIN" db url 2>/dev/null)
+# The embedded cluster asks for the owner's password (SCRAM); psql reads it from PGPASSWORD.
+PGPASSWORD=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["owner"])' "$REGISTRY_DATA_DIR/postgres/credentials.json")
+export PGPASSWORD
 "$BIN" migrate >/dev/null 2>&1
 REGISTRY_SMS_GATEWAY_URL="$GW/v1/messages" REGISTRY_SMS_GATEWAY_SECRET="$SECRET" "$BIN" serve >"$WORK/serve.log" 2>&1 &
 SERVER=$!
