@@ -133,53 +133,69 @@ public struct OutboxDispatcher: Sendable {
             database: database,
             logger: logger
         )
-        for message in due {
-            let metadata: Logger.Metadata = [
-                "message": "\(message.id)", "kind": "\(message.template)", "channel": "\(message.channel)",
-                "to": "\(Self.mask(message.recipient))", "attempt": "\(message.attempt)",
-            ]
-            let providerID: String?
-            do {
-                guard let channel = channels[message.channel] else { throw DeliveryError("no_\(message.channel)_channel", retryable: false) }
-                guard let text = templates.render(message.template, language: message.language, message.payload) else {
-                    throw DeliveryError("unknown_kind", retryable: false)
-                }
-                let outgoing = OutgoingMessage(
-                    id: message.id,
-                    key: message.key,
-                    channel: message.channel,
-                    recipient: message.recipient,
-                    kind: message.template,
-                    text: text
-                )
-                providerID = try await channel.send(outgoing, logger: logger)
-            } catch {
-                let failure = error as? DeliveryError ?? DeliveryError("error")
-                let retry = failure.retryable && message.attempt < policy.maxAttempts
-                let delay = retry ? policy.retryDelay(afterFailures: message.attempt, jitter: jitter()) : nil
-                try await NotificationStore.markFailed(
-                    message.id,
-                    error: failure.reason,
-                    retryAfterSeconds: delay,
-                    database: database,
-                    logger: logger
-                )
-                var failed = metadata
-                failed["reason"] = "\(failure.reason)"
-                if let delay {
-                    failed["retry_in_s"] = "\(delay)"
-                    logger.warning("message not delivered; will retry", metadata: failed)
-                } else {
-                    logger.error("message not delivered; now a dead letter", metadata: failed)
-                }
-                continue
+        // Up to `sendConcurrency` messages travel at once; each is marked on its own.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var next = due.makeIterator()
+            for _ in 0..<Self.sendConcurrency {
+                guard let message = next.next() else { break }
+                group.addTask { try await deliver(message, logger: logger) }
             }
-            // Sent. Should this mark fail (the database gone), the lease runs out and the message
-            // goes again with the same key, which the gateway drops as a repeat.
-            try await NotificationStore.markSent(message.id, providerID: providerID, database: database, logger: logger)
-            logger.info("message sent", metadata: metadata)
+            while try await group.next() != nil {
+                if let message = next.next() { group.addTask { try await deliver(message, logger: logger) } }
+            }
         }
         return due.count
+    }
+
+    /// Messages one dispatcher has in flight at once.
+    public static let sendConcurrency = 8
+
+    /// Renders one claimed message, hands it to its channel and marks the outcome.
+    func deliver(_ message: NotificationStore.Pending, logger: Logger) async throws {
+        let metadata: Logger.Metadata = [
+            "message": "\(message.id)", "kind": "\(message.template)", "channel": "\(message.channel)",
+            "to": "\(Self.mask(message.recipient))", "attempt": "\(message.attempt)",
+        ]
+        let providerID: String?
+        do {
+            guard let channel = channels[message.channel] else { throw DeliveryError("no_\(message.channel)_channel", retryable: false) }
+            guard let text = templates.render(message.template, language: message.language, message.payload) else {
+                throw DeliveryError("unknown_kind", retryable: false)
+            }
+            let outgoing = OutgoingMessage(
+                id: message.id,
+                key: message.key,
+                channel: message.channel,
+                recipient: message.recipient,
+                kind: message.template,
+                text: text
+            )
+            providerID = try await channel.send(outgoing, logger: logger)
+        } catch {
+            let failure = error as? DeliveryError ?? DeliveryError("error")
+            let retry = failure.retryable && message.attempt < policy.maxAttempts
+            let delay = retry ? policy.retryDelay(afterFailures: message.attempt, jitter: jitter()) : nil
+            try await NotificationStore.markFailed(
+                message.id,
+                error: failure.reason,
+                retryAfterSeconds: delay,
+                database: database,
+                logger: logger
+            )
+            var failed = metadata
+            failed["reason"] = "\(failure.reason)"
+            if let delay {
+                failed["retry_in_s"] = "\(delay)"
+                logger.warning("message not delivered; will retry", metadata: failed)
+            } else {
+                logger.error("message not delivered; now a dead letter", metadata: failed)
+            }
+            return
+        }
+        // Sent. Should this mark fail (the database gone), the lease runs out and the message
+        // goes again with the same key, which the gateway drops as a repeat.
+        try await NotificationStore.markSent(message.id, providerID: providerID, database: database, logger: logger)
+        logger.info("message sent", metadata: metadata)
     }
 
     /// A phone number or e-mail address for a log line: enough to tell two apart, not to reach them.
