@@ -32,6 +32,7 @@ public func buildRouter(_ registry: Registry) -> (Router<AppRequestContext>, [Ro
     AuthRoutes(registry: registry).register(on: routes)
     AuditRoutes(registry: registry).register(on: routes)
     MessageRoutes(registry: registry).register(on: routes)
+    JobRoutes(registry: registry).register(on: routes)
     AgencyRoutes(registry: registry).register(on: routes)
     WorkerRoutes(registry: registry).register(on: routes)
     TransferRoutes(registry: registry).register(on: routes)
@@ -56,13 +57,9 @@ public func buildApplication(
         [
             PeriodicService.databaseMonitor(registry.database, logger: logger),
             PeriodicService.auditSequencer(registry.database, logger: logger),
-            PeriodicService.transferDeadlines(registry.transfers, logger: logger),
             PeriodicService.notifications(registry.outboxDispatcher(), logger: logger),
             PeriodicService.gradeQueue(registry.grading, logger: logger),
-            PeriodicService.caseExecution(registry.cases, logger: logger),
-            PeriodicService.flagExpiry(registry.flags, logger: logger),
-            PeriodicService.housekeeping(registry.housekeeping, logger: logger),
-        ] + extraServices + metricsListener(registry, logger: logger)
+        ] + registry.scheduler.services(logger: logger) + extraServices + metricsListener(registry, logger: logger)
     return Application(
         router: router,
         // A client that stops sending (slowloris, a cut mobile connection) is closed after the

@@ -152,6 +152,17 @@ public struct KeyRing: Sendable {
             && Int(sealed[2]) == currentSealingVersion
     }
 
+    /// The key that signs audit checkpoints (HMAC-SHA256), derived from the blind index key with
+    /// HKDF so that the keys file needs no new entry; like every key here, never in the database.
+    public var checkpointKey: SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: blindIndexKey, info: Data("registry audit checkpoint v1".utf8), outputByteCount: 32)
+    }
+
+    /// The signature of an audit checkpoint: HMAC-SHA256 of `seq|hash|takenAt`.
+    public func signCheckpoint(seq: Int64, hash: String, takenAt: String) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Data("\(seq)|\(hash)|\(takenAt)".utf8), using: checkpointKey))
+    }
+
     /// The keyed blind index of a national ID number: HMAC-SHA256 under the index key.
     public func blindIndex(_ id: NationalID) -> [UInt8] {
         Array(HMAC<SHA256>.authenticationCode(for: Data(id.value.utf8), using: blindIndexKey))

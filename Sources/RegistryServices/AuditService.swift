@@ -1,17 +1,23 @@
 import Foundation
 import Logging
 import RegistryDomain
+import RegistrySecurity
 import RegistryStorage
 
 /// The audit log as administrators read it: pages of entries, the names of their actors, and the
 /// chain verified against the checkpoints kept outside the database.
 public struct AuditService: Sendable {
     let database: Database
-    let checkpoints: @Sendable () throws -> [AuditStore.Head]
+    let keys: KeyRing
+    let clock: RegistryClock
+    /// The checkpoints file, in the checkpoint folder (`REGISTRY_CHECKPOINT_DIR`).
+    public let checkpointsFile: String
 
-    init(database: Database, checkpoints: @escaping @Sendable () throws -> [AuditStore.Head]) {
+    init(database: Database, keys: KeyRing, clock: RegistryClock, checkpointsFile: String) {
         self.database = database
-        self.checkpoints = checkpoints
+        self.keys = keys
+        self.clock = clock
+        self.checkpointsFile = checkpointsFile
     }
 
     /// One event of the log, with its link in the chain once chained.
@@ -61,14 +67,18 @@ public struct AuditService: Sendable {
         public var seq: Int64
         public var hash: String
         public var takenAt: String?
+        /// HMAC-SHA256 (hex) of `seq|hash|takenAt` under the checkpoint key (nil on checkpoints
+        /// taken before they were signed).
+        public var signature: String?
 
         init(_ row: AuditStore.Head) {
             seq = row.seq
             hash = row.hash
             takenAt = row.takenAt
+            signature = row.signature
         }
 
-        var row: AuditStore.Head { AuditStore.Head(seq: seq, hash: hash, takenAt: takenAt) }
+        var row: AuditStore.Head { AuditStore.Head(seq: seq, hash: hash, takenAt: takenAt, signature: signature) }
     }
 
     public func list(
@@ -94,16 +104,75 @@ public struct AuditService: Sendable {
 
     /// Links what is queued, then recomputes every hash and link and checks the saved checkpoints.
     public func verify(logger: Logger) async throws -> ChainVerification {
-        try await AuditStore.integrateAll(database: database, logger: logger)
-        return try await AuditStore.verify(database: database, checkpoints: checkpoints(), logger: logger)
+        try await verifyChain(checkpoints: savedCheckpoints(), logger: logger).result
     }
 
-    /// As `verify`, against the given checkpoints, with the newest of them the chain was checked
-    /// against (nil: none).
+    /// As `verify`, against the given checkpoints and the newest one in the database: each signed
+    /// checkpoint's signature must verify under this registry's key, and each must lie on the
+    /// chain. Returns the newest checkpoint the chain was checked against (nil: none).
     public func verifyChain(checkpoints: [Head], logger: Logger) async throws -> (result: ChainVerification, checkpoint: Head?) {
         try await AuditStore.integrateAll(database: database, logger: logger)
-        let (result, checkpoint) = try await AuditStore.verifyChain(database: database, checkpoints: checkpoints.map(\.row), logger: logger)
+        var all = checkpoints
+        if let newest = try await AuditStore.newestCheckpoint(database: database, logger: logger) {
+            all.append(Head(newest))
+        }
+        for checkpoint in all where !isAuthentic(checkpoint) {
+            return (
+                .broken(
+                    seq: checkpoint.seq,
+                    eventID: 0,
+                    reason: "the checkpoint's signature does not verify: it was altered, or signed under other keys"
+                ), nil
+            )
+        }
+        let (result, checkpoint) = try await AuditStore.verifyChain(database: database, checkpoints: all.map(\.row), logger: logger)
         return (result, checkpoint.map(Head.init))
+    }
+
+    /// True when the checkpoint carries no signature (taken before checkpoints were signed) or a
+    /// signature that this registry's checkpoint key made.
+    func isAuthentic(_ checkpoint: Head) -> Bool {
+        guard let signature = checkpoint.signature else { return true }
+        guard let takenAt = checkpoint.takenAt else { return false }
+        return keys.signCheckpoint(seq: checkpoint.seq, hash: checkpoint.hash, takenAt: takenAt).hex == signature.lowercased()
+    }
+
+    /// Takes a signed checkpoint of the chain's head on the registry's clock, records it in the
+    /// database and, when the head has moved since the last one, appends it to the checkpoints
+    /// file (one JSON object per line, owner-only). Returns it, and whether it is new.
+    @discardableResult
+    public func takeCheckpoint(logger: Logger) async throws -> (head: Head, isNew: Bool) {
+        let (head, isNew) = try await AuditStore.checkpoint(
+            database: database,
+            now: clock.now,
+            sign: { [keys] in keys.signCheckpoint(seq: $0, hash: $1, takenAt: $2) },
+            logger: logger
+        )
+        if isNew { try append(head) }
+        return (Head(head), isNew)
+    }
+
+    /// The checkpoints saved in the checkpoints file.
+    public func savedCheckpoints() throws -> [Head] {
+        guard let data = FileManager.default.contents(atPath: checkpointsFile) else { return [] }
+        return try String(decoding: data, as: UTF8.self).split(separator: "\n").map {
+            Head(try JSONDecoder().decode(AuditStore.Head.self, from: Data($0.utf8)))
+        }
+    }
+
+    private func append(_ head: AuditStore.Head) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let line = String(decoding: try encoder.encode(head), as: UTF8.self) + "\n"
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: (checkpointsFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        if !fm.fileExists(atPath: checkpointsFile) {
+            fm.createFile(atPath: checkpointsFile, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: checkpointsFile))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(line.utf8))
     }
 
     /// Display names of the users and integration sources that acted in `entries`, by id.

@@ -116,10 +116,10 @@ public struct CaseService: Sendable {
         )
     }
 
-    /// The end of the notice period: the last of `objection_working_days` working days, at midnight China time.
-    public func noticeEnds(from: Date? = nil) -> Date {
-        let start = CivilDate.today(from ?? clock.now)
-        let last = WorkingDays.add(policy.objectionWorkingDays, to: start, holidays: policy.holidayDates, workdays: policy.workdayDates)
+    /// The end of the notice period: the last of `objection_working_days` working days, at
+    /// midnight China time; refused (`calendar_ended`) past the working-day calendar's end.
+    public func noticeEnds(from: Date? = nil) throws(RegistryError) -> Date {
+        let last = try policy.lastObjectionDay(from: CivilDate.today(from ?? clock.now))
         let midnight = last.adding(days: 1).daysSinceEpoch * 86_400 - 8 * 3600
         return Date(timeIntervalSince1970: TimeInterval(midnight))
     }
@@ -231,7 +231,7 @@ public struct CaseService: Sendable {
             if command == .confirmDecision {
                 let system = CaseActor(kind: .system, userID: nil)
                 if row.outcome == .upheld {
-                    row.noticeEndsAt = noticeEnds()
+                    row.noticeEndsAt = try noticeEnds()
                     try await step(
                         &row,
                         .startNotice,

@@ -54,7 +54,10 @@ public struct Configuration: Sendable {
     public var keysFile: String { keysFileSetting ?? (dataDirectory + "-keys/keys.json") }
     /// Where keys were kept before (inside the data folder).
     public var legacyKeysFile: String { dataDirectory + "/keys.json" }
-    public var checkpointsFile: String { dataDirectory + "/audit-checkpoints.jsonl" }
+    /// REGISTRY_CHECKPOINT_DIR: the folder the audit checkpoints are appended to, best on another
+    /// disk or a mount that is shipped elsewhere; nil: the data folder.
+    public var checkpointDirectory: String?
+    public var checkpointsFile: String { (checkpointDirectory ?? dataDirectory) + "/audit-checkpoints.jsonl" }
 
     /// Environment variables, documented in the README.
     public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) throws -> Configuration {
@@ -65,6 +68,7 @@ public struct Configuration: Sendable {
             c.port = p
         }
         if let dir = env["REGISTRY_DATA_DIR"], !dir.isEmpty { c.dataDirectory = dir }
+        if let dir = env["REGISTRY_CHECKPOINT_DIR"], !dir.isEmpty { c.checkpointDirectory = Self.absolute(dir) }
         if let url = env["DATABASE_URL"], !url.isEmpty { c.databaseURL = url }
         if let password = env["REGISTRY_DB_APP_PASSWORD"], !password.isEmpty { c.databaseAppPassword = password }
         if let root = env["REGISTRY_ROOT"], !root.isEmpty { c.root = root }

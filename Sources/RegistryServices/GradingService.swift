@@ -132,6 +132,7 @@ public struct GradingService: Sendable {
             reasons: reasons,
             computations: computations,
             policyVersion: policy.version,
+            asOf: today.iso,
             on: connection,
             logger: logger
         )

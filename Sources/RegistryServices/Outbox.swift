@@ -232,3 +232,30 @@ enum WorkerTexts {
         )
     }
 }
+
+/// E-mails to agencies, queued in the caller's transaction.
+enum AgencyTexts {
+    /// Queues an e-mail of `kind` to the agency's contact address (nothing when it has none).
+    /// `key` names the event, so the same event never writes to the agency twice.
+    static func send(
+        _ kind: String,
+        to agencyID: UUID,
+        _ parameters: [String: String],
+        key: String,
+        on connection: DatabaseConnection,
+        logger: Logger
+    ) async throws {
+        guard let agency = try await AgencyStore.find(id: agencyID, on: connection, logger: logger), let email = agency.contactEmail else {
+            return
+        }
+        try await NotificationStore.enqueue(
+            channel: "email",
+            recipient: email,
+            template: kind,
+            payload: parameters,
+            key: key,
+            on: connection,
+            logger: logger
+        )
+    }
+}

@@ -85,31 +85,6 @@ extension PeriodicService {
         )
     }
 
-    /// Completes transfers whose sealing deadline passed, and lets requests left unanswered lapse.
-    public static func transferDeadlines(_ transfers: TransferService, interval: Duration = .seconds(60), logger: Logger) -> PeriodicService {
-        PeriodicService("transfer deadline sweep", every: interval, logger: logger) {
-            let n = try await transfers.completeOverdue(logger: logger)
-            if n > 0 { logger.info("transfers completed by deadline", metadata: ["count": "\(n)"]) }
-            var lapsed = 0
-            while case let m = try await transfers.expireUnanswered(logger: logger), m > 0 { lapsed += m }
-            if lapsed > 0 { logger.info("transfer requests lapsed unanswered", metadata: ["count": "\(lapsed)"]) }
-        }
-    }
-
-    /// Lifts the effects of flags whose last day has passed (`FlagService.expireDue`).
-    public static func flagExpiry(_ flags: FlagService, interval: Duration = .seconds(300), logger: Logger) -> PeriodicService {
-        PeriodicService("flag expiry", every: interval, logger: logger) {
-            var handled = 0
-            while case let n = try await flags.expireDue(logger: logger), n > 0 { handled += n }
-            if handled > 0 { logger.info("flags expired", metadata: ["count": "\(handled)"]) }
-        }
-    }
-
-    /// Prunes spent sessions, codes, throttle rows and nonces (`Housekeeping`), hourly.
-    public static func housekeeping(_ housekeeping: Housekeeping, interval: Duration = .seconds(3600), logger: Logger) -> PeriodicService {
-        PeriodicService("housekeeping", every: interval, logger: logger) { try await housekeeping.run(logger: logger) }
-    }
-
     /// Delivers the notification outbox.
     public static func notifications(_ dispatcher: OutboxDispatcher, interval: Duration = .seconds(1), logger: Logger) -> PeriodicService {
         PeriodicService("notification delivery", every: interval, logger: logger) {
@@ -120,10 +95,5 @@ extension PeriodicService {
     /// Drains the grade queue.
     public static func gradeQueue(_ grading: GradingService, interval: Duration = .seconds(1), logger: Logger) -> PeriodicService {
         PeriodicService("grading", every: interval, logger: logger) { while try await grading.drainQueue(logger: logger) > 0 {} }
-    }
-
-    /// Finalizes and executes due cases.
-    public static func caseExecution(_ cases: CaseService, interval: Duration = .seconds(30), logger: Logger) -> PeriodicService {
-        PeriodicService("case execution", every: interval, logger: logger) { while try await cases.executeDue(logger: logger) > 0 {} }
     }
 }

@@ -12,6 +12,7 @@ public struct PolicySet: Sendable {
     public var grading: GradingPolicy
     public var revocation: RevocationPolicy
     public var messages: MessagePolicy
+    public var schedule: SchedulePolicy
 
     public init(
         access: AccessPolicy,
@@ -21,9 +22,11 @@ public struct PolicySet: Sendable {
         flags: FlagPolicy,
         grading: GradingPolicy,
         revocation: RevocationPolicy,
-        messages: MessagePolicy = .init()
+        messages: MessagePolicy = .init(),
+        schedule: SchedulePolicy = .init()
     ) {
         self.messages = messages
+        self.schedule = schedule
         self.access = access
         self.authentication = authentication
         self.custody = custody
@@ -70,10 +73,11 @@ public struct PolicySet: Sendable {
                     "category '\(category)' has no penalty in the grader (known: \(FlagCategory.allCases.map(\.rawValue).joined(separator: ", ")))"
             )
         }
-        let revocation = try PolicyFile.load(directory + "/revocation.yaml", as: RevocationPolicy.self) { file throws(PolicyError) in
+        var revocation = try PolicyFile.load(directory + "/revocation.yaml", as: RevocationPolicy.self) { file throws(PolicyError) in
             try file.validate()
             return file
         }
+        try loadCalendar(directory: directory + "/calendar", into: &revocation)
         for effect in flags.effects where effect.openCase {
             for category in effect.categories where revocation.grounds[category] == nil {
                 throw PolicyLoadError(
@@ -87,6 +91,10 @@ public struct PolicySet: Sendable {
             try file.validate()
             return file
         }
+        let schedule = try PolicyFile.load(directory + "/schedule.yaml", as: SchedulePolicy.self) { file throws(PolicyError) in
+            try file.validate()
+            return file
+        }
         return PolicySet(
             access: access,
             authentication: authentication,
@@ -95,8 +103,44 @@ public struct PolicySet: Sendable {
             flags: flags,
             grading: grading,
             revocation: revocation,
-            messages: messages
+            messages: messages,
+            schedule: schedule
         )
+    }
+}
+
+extension PolicySet {
+    /// Reads `calendar/YYYY.yaml` (one file per year, with no year missing between the first and
+    /// the last) into the revocation policy's working-day calendar. Without the folder, the
+    /// calendar is whatever revocation.yaml itself lists.
+    static func loadCalendar(directory: String, into revocation: inout RevocationPolicy) throws {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        var years: [CalendarYear] = []
+        for name in names.sorted() where name.hasSuffix(".yaml") {
+            guard let fileYear = Int(name.dropLast(5)), (2000...2200).contains(fileYear) else {
+                throw PolicyLoadError(file: directory + "/" + name, line: nil, problem: "a calendar file is named after its year, like 2027.yaml")
+            }
+            years.append(
+                try PolicyFile.load(directory + "/" + name, as: CalendarYear.self) { file throws(PolicyError) in
+                    try file.validate(fileYear: fileYear)
+                    return file
+                }
+            )
+        }
+        guard let first = years.first, let last = years.last else {
+            throw PolicyLoadError(file: directory, line: nil, problem: "the working-day calendar has no year (add YYYY.yaml)")
+        }
+        for (a, b) in zip(years, years.dropFirst()) where b.year != a.year + 1 {
+            throw PolicyLoadError(
+                file: directory,
+                line: nil,
+                problem: "the calendar has no file for \(a.year + 1) (it goes from \(first.year) to \(last.year)): every year between must be listed"
+            )
+        }
+        revocation.holidays = (revocation.holidays ?? []) + years.flatMap(\.holidays)
+        revocation.workdays = (revocation.workdays ?? []) + years.flatMap(\.workdays)
+        revocation.calendarLastYear = last.year
+        revocation.provisionalYears = years.filter(\.provisional).map(\.year)
     }
 }
 

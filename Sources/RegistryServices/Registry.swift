@@ -62,8 +62,7 @@ public struct Registry: Sendable {
         self.engagements = EngagementService(database: database, clock: clock, policy: policies.reports)
         self.reports = ReportService(database: database, clock: clock, keys: keys, policy: policies.reports, custody: policies.custody)
         self.migrator = try Migrator(directory: configuration.migrationsDirectory)
-        let checkpointsFile = configuration.checkpointsFile
-        self.audit = AuditService(database: database, checkpoints: { try Registry.checkpoints(in: checkpointsFile) })
+        self.audit = AuditService(database: database, keys: keys, clock: clock, checkpointsFile: configuration.checkpointsFile)
         self.dashboard = DashboardService(database: database)
         self.messageTemplates = try MessageTemplates.load(directory: configuration.messagesDirectory)
         self.messages = MessageService(database: database, demoMode: configuration.demoMode)
@@ -92,37 +91,5 @@ public struct Registry: Sendable {
         let migrator = self.migrator
         let database = self.database
         return await Database.answer(within: .seconds(2)) { await migrator.isCurrent(database: database, logger: logger) }
-    }
-}
-
-extension Registry {
-    /// Audit heads saved by `registry audit checkpoint`, one JSON object per line.
-    public func savedCheckpoints() throws -> [AuditService.Head] {
-        try Self.checkpoints(in: configuration.checkpointsFile).map(AuditService.Head.init)
-    }
-
-    static func checkpoints(in path: String) throws -> [AuditStore.Head] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [] }
-        return try String(decoding: data, as: UTF8.self).split(separator: "\n").map {
-            try JSONDecoder().decode(AuditStore.Head.self, from: Data($0.utf8))
-        }
-    }
-
-    /// Takes a checkpoint of the chain's head and appends it to the checkpoints file.
-    public func saveCheckpoint(logger: Logger) async throws -> AuditService.Head {
-        let head = try await AuditStore.checkpoint(database: database, logger: logger)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let line = String(decoding: try encoder.encode(head), as: UTF8.self) + "\n"
-        let fm = FileManager.default
-        try fm.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        if !fm.fileExists(atPath: configuration.checkpointsFile) {
-            fm.createFile(atPath: configuration.checkpointsFile, contents: nil, attributes: [.posixPermissions: 0o600])
-        }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: configuration.checkpointsFile))
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data(line.utf8))
-        try handle.close()
-        return AuditService.Head(head)
     }
 }

@@ -357,11 +357,9 @@ public struct TransferService: Sendable {
         )
     }
 
-    /// Completes consented transfers whose sealing deadline passed; the old tenure is marked
-    /// "sealed by deadline". Safe on several nodes (SKIP LOCKED) and idempotent.
-    @discardableResult
     /// Time: requests the worker has not answered within `request_expiry_days` lapse (`expired`),
-    /// freeing her file for another request; audited. Returns how many lapsed (0 when none is due).
+    /// freeing her file for another request; audited, and both agencies are told by e-mail.
+    /// Returns how many lapsed (0 when none is due).
     public func expireUnanswered(logger: Logger) async throws -> Int {
         let before = clock.now.addingTimeInterval(-Double(policy.requestExpiryDays) * 86_400)
         return try await database.transaction(logger: logger) { connection in
@@ -382,11 +380,25 @@ public struct TransferService: Sendable {
                     on: connection,
                     logger: logger
                 )
+                let parameters = ["worker": t.workerName, "agency": t.toAgencyName, "days": String(policy.requestExpiryDays)]
+                for agency in [t.toAgencyID, t.fromAgencyID] {
+                    try await AgencyTexts.send(
+                        "transfer_lapsed",
+                        to: agency,
+                        parameters,
+                        key: "transfer-lapsed-\(id.uuidString.lowercased())-\(agency.uuidString.lowercased())",
+                        on: connection,
+                        logger: logger
+                    )
+                }
             }
             return ids.count
         }
     }
 
+    /// Completes consented transfers whose sealing deadline passed; the old tenure is marked
+    /// "sealed by deadline". Safe on several nodes (SKIP LOCKED) and idempotent.
+    @discardableResult
     public func completeOverdue(logger: Logger) async throws -> Int {
         try await database.transaction(logger: logger) { connection in
             let ids = try await TransferStore.claimOverdue(limit: 100, on: connection, logger: logger)

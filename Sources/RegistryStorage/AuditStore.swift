@@ -121,11 +121,15 @@ public enum AuditStore {
         public var seq: Int64
         public var hash: String
         public var takenAt: String?
+        /// HMAC-SHA256 (hex) of `seq|hash|takenAt` under the checkpoint key; nil on checkpoints
+        /// taken before they were signed.
+        public var signature: String?
 
-        public init(seq: Int64, hash: String, takenAt: String? = nil) {
+        public init(seq: Int64, hash: String, takenAt: String? = nil, signature: String? = nil) {
             self.seq = seq
             self.hash = hash
             self.takenAt = takenAt
+            self.signature = signature
         }
     }
 
@@ -140,21 +144,45 @@ public enum AuditStore {
         return Head(seq: 0, hash: String(repeating: "0", count: 64))
     }
 
-    /// Records a checkpoint of the head in the database too; returns it.
-    public static func checkpoint(database: Database, logger: Logger) async throws -> Head {
+    /// Takes a checkpoint of the chain's head as of `now`, signed by `sign`, and records it in
+    /// the database (once per link: a head that has not moved is not recorded again); returns it.
+    public static func checkpoint(
+        database: Database,
+        now: Date,
+        sign: @Sendable (_ seq: Int64, _ hash: String, _ takenAt: String) -> [UInt8],
+        logger: Logger
+    ) async throws -> (head: Head, isNew: Bool) {
         try await integrateAll(database: database, logger: logger)
         var head = try await head(database: database, logger: logger)
-        head.takenAt = ISO8601DateFormatter().string(from: Date())
-        if head.seq > 0 {
-            try await database.query(
-                """
-                INSERT INTO audit_checkpoints (seq, hash) VALUES (\(head.seq), \(Data(Array(hexString: head.hash))))
-                ON CONFLICT (seq) DO NOTHING
-                """,
-                logger: logger
-            )
+        let takenAt = ISO8601DateFormatter().string(from: now)
+        head.takenAt = takenAt
+        let signature = sign(head.seq, head.hash, takenAt)
+        head.signature = signature.hex
+        guard head.seq > 0 else { return (head, false) }
+        for try await _ in try await database.query(
+            """
+            INSERT INTO audit_checkpoints (seq, hash, taken_at, signature)
+            VALUES (\(head.seq), \(Data(Array(hexString: head.hash))), \(now), \(Data(signature)))
+            ON CONFLICT (seq) DO NOTHING
+            RETURNING seq
+            """,
+            logger: logger
+        ).decode(Int64.self) {
+            return (head, true)
         }
-        return head
+        return (head, false)
+    }
+
+    /// The newest checkpoint recorded in the database, nil when there is none.
+    public static func newestCheckpoint(database: Database, logger: Logger) async throws -> Head? {
+        let rows = try await database.query(
+            "SELECT seq, hash, taken_at, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1",
+            logger: logger
+        )
+        for try await (seq, hash, takenAt, signature) in rows.decode((Int64, Data, Date, Data?).self) {
+            return Head(seq: seq, hash: hash.hex, takenAt: ISO8601DateFormatter().string(from: takenAt), signature: signature?.hex)
+        }
+        return nil
     }
 
     /// The canonical content hash of an audit row, computed here rather than by the database

@@ -22,4 +22,13 @@ public enum DatabaseFailure: Equatable, Sendable {
         if let state = error.serverInfo?[.sqlState], state.hasPrefix("22") { return .invalidValue(sqlState: state) }
         return nil
     }
+
+    /// A database error in words fit for a record an operator reads: the server's own message
+    /// and SQLSTATE (which name no bound value), or the client's error code; nil for any other
+    /// error.
+    public static func summary(_ error: any Error) -> String? {
+        guard let error = error as? PSQLError else { return nil }
+        guard let message = error.serverInfo?[.message] else { return "database: \(error.code)" }
+        return "database: \(message)" + (error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
+    }
 }

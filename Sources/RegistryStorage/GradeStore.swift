@@ -219,18 +219,21 @@ public enum GradeStore {
         reasons: [String],
         computations: [String],
         policyVersion: String,
+        asOf: String,
         on connection: PostgresConnection,
         logger: Logger
     ) async throws {
         try await connection.query(
             """
-            INSERT INTO grades (worker_id, grade, composite, ethics_score, skill_score, skill_levels, reasons, computation, policy_version, computed_at)
-            SELECT w, g, c, e, s, l::jsonb, r::jsonb, x::jsonb, \(policyVersion), now()
+            INSERT INTO grades (worker_id, grade, composite, ethics_score, skill_score, skill_levels, reasons, computation, policy_version,
+                                computed_at, as_of)
+            SELECT w, g, c, e, s, l::jsonb, r::jsonb, x::jsonb, \(policyVersion), now(), \(asOf)::date
             FROM unnest(\(rowIDs)::uuid[], \(grades)::text[], \(composites)::float8[], \(ethics)::float8[], \(skills)::float8[],
                         \(levels)::text[], \(reasons)::text[], \(computations)::text[]) AS u(w, g, c, e, s, l, r, x)
             ON CONFLICT (worker_id) DO UPDATE SET grade = EXCLUDED.grade, composite = EXCLUDED.composite, ethics_score = EXCLUDED.ethics_score,
                 skill_score = EXCLUDED.skill_score, skill_levels = EXCLUDED.skill_levels, reasons = EXCLUDED.reasons,
-                computation = EXCLUDED.computation, policy_version = EXCLUDED.policy_version, computed_at = now()
+                computation = EXCLUDED.computation, policy_version = EXCLUDED.policy_version, computed_at = now(),
+                as_of = EXCLUDED.as_of
             """,
             logger: logger
         )

@@ -16,7 +16,12 @@ import Glibc
 
 /// Everything a command needs: configuration, policies, keys, a migrated database and a pool.
 /// The embedded cluster is stopped when the body ends or fails, if this process started it.
-func withRegistry<T: Sendable>(migrate: Bool, demo: Bool = false, _ body: (Registry, Logger) async throws -> T) async throws -> T {
+func withRegistry<T: Sendable>(
+    migrate: Bool,
+    demo: Bool = false,
+    clock: RegistryClock = .system,
+    _ body: (Registry, Logger) async throws -> T
+) async throws -> T {
     var configuration = try Configuration.fromEnvironment()
     configuration.demoMode = demo
     LoggingSystem.bootstrap { label in
@@ -39,7 +44,7 @@ func withRegistry<T: Sendable>(migrate: Bool, demo: Bool = false, _ body: (Regis
             logger: logger
         ) { client in
             let database = Database(client: client, maxConnections: configuration.poolSize)
-            let registry = try Registry(configuration: configuration, policies: policies, database: database, keys: keys)
+            let registry = try Registry(configuration: configuration, policies: policies, database: database, keys: keys, clock: clock)
             if !migrate, !(await registry.isReady(logger: logger)) {
                 throw ValidationError("the database schema is not current: run `registry migrate`")
             }

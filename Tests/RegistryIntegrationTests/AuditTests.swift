@@ -138,8 +138,12 @@ struct AuditTests {
             }
             #expect(n == 5)
             #expect(head.count == 64)
-            let checkpoint = try await AuditStore.checkpoint(database: registry.database, logger: testLogger)
-            #expect(checkpoint.seq == 5 && checkpoint.hash == head)
+            let (taken, isNew) = try await registry.audit.takeCheckpoint(logger: testLogger)
+            #expect(isNew && taken.seq == 5 && taken.hash == head && taken.signature?.count == 64)
+            let checkpoint = AuditStore.Head(seq: taken.seq, hash: taken.hash, takenAt: taken.takenAt, signature: taken.signature)
+            #expect(try registry.audit.savedCheckpoints() == [taken])
+            // The head has not moved: no second checkpoint.
+            #expect(try await registry.audit.takeCheckpoint(logger: testLogger).isNew == false)
 
             // An attacker with the owner's rights disables the guard and edits row 3's details.
             try await asOwner(endpoint) { client in
@@ -185,6 +189,25 @@ struct AuditTests {
             }
             #expect(at == 5)
             #expect(why.contains("checkpoint"))
+            // The service's own verify reads the checkpoint folder and the database's newest.
+            guard case .broken(5, _, _) = try await registry.audit.verify(logger: testLogger) else {
+                Issue.record("verify must check the saved and recorded checkpoints")
+                return
+            }
+
+            // Forging the recorded checkpoint to match the rewritten chain fails its signature.
+            try await asOwner(endpoint) { client in
+                try await client.query(
+                    "UPDATE audit_checkpoints SET hash = (SELECT hash FROM audit_chain WHERE seq = 5) WHERE seq = 5",
+                    logger: testLogger
+                )
+            }
+            let forged = try await registry.audit.verifyChain(checkpoints: [], logger: testLogger).result
+            guard case .broken(5, _, let forgedWhy) = forged else {
+                Issue.record("a forged checkpoint must not verify, got \(forged)")
+                return
+            }
+            #expect(forgedWhy.contains("signature"))
         }
     }
 }

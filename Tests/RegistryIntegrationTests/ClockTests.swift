@@ -154,6 +154,7 @@ struct ClockTests {
             let lapsed = try await registry.transfers.get(tid, caller: b, logger: testLogger)
             #expect(lapsed.status == "expired" && lapsed.allowed.isEmpty)
             #expect(try await registry.auditCount("transfer.expired") == 1)
+            #expect(try await registry.notificationCount("transfer_lapsed") == 2)  // both agencies
             await expectError("illegal_transition") { _ = try await registry.transfers.consent(tid, code: "000000", caller: b, logger: testLogger) }
             // Her file is free: the agency may ask again.
             let again = try await registry.transfers.request(idNumber: id, caller: b, logger: testLogger).transfer

@@ -193,7 +193,7 @@ struct OutboxTests {
         let parameters = [
             "code": "908172", "minutes": "1440", "agency": String(repeating: "家", count: 20), "grounds": "虐待、殴打被照护的老人或儿童",
             "last_day": "2026-12-31", "reference": "POLICE-2026-000123", "note": "核实有误", "date": "2026-12-31",
-            "source": String(repeating: "公", count: 12), "category": "盗窃",
+            "source": String(repeating: "公", count: 12), "category": "盗窃", "worker": "欧阳春梅", "days": "14", "title": "育婴员（四级）",
         ]
         let smsKinds: Set = [
             "worker_activation_code", "transfer_consent_code", "consent_code", "case_decision_notice", "case_opened", "case_executed",

@@ -59,3 +59,54 @@ struct PolicyFileTests {
         #expect(error?.line == 2)
     }
 }
+
+@Suite("The working-day calendar and the schedule")
+struct CalendarPolicyTests {
+    /// A copy of the shipped policies with `change` applied to it.
+    func copy(_ change: (String) throws -> Void) throws -> String {
+        let dir = NSTemporaryDirectory() + "policies-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.copyItem(atPath: repositoryRoot + "/Policies", toPath: dir)
+        try change(dir)
+        return dir
+    }
+
+    @Test("the shipped calendar runs without a gap to its last year, which is named provisional until the State Council's notice")
+    func shipped() throws {
+        let set = try PolicySet.load(directory: repositoryRoot + "/Policies")
+        let end = try #require(set.revocation.calendarEnd)
+        #expect(end.month == 12 && end.day == 31 && end.year >= 2027)
+        #expect(set.revocation.holidayDates.contains(CivilDate(iso: "2026-10-01")!))
+        #expect(set.schedule.interval(of: "audit-checkpoint") == 3600)
+    }
+
+    @Test("a deadline past the calendar's end is refused with a clear error, not guessed")
+    func pastTheEnd() throws {
+        let policy = try PolicySet.load(directory: repositoryRoot + "/Policies").revocation
+        let end = try #require(policy.calendarEnd)
+        #expect(try policy.lastObjectionDay(from: end.adding(days: -30)) <= end)
+        let error = #expect(throws: RegistryError.self) { try policy.lastObjectionDay(from: end.adding(days: -3)) }
+        #expect(error?.code == "calendar_ended" && error?.message.contains("Policies/calendar/") == true)
+    }
+
+    @Test(
+        "a bad calendar or schedule names the file and the problem",
+        arguments: [
+            ("calendar/2029.yaml", "year: 2029\nholidays: [2029-01-01]\n", "no file for 2028"),
+            ("calendar/2027.yaml", "year: 2027\nholidays: [2028-01-01]\n", "is not in 2027"),
+            ("calendar/2027.yaml", "year: 2026\nholidays: []\n", "named 2027.yaml"),
+            ("calendar/2027.yaml", "year: 2027\nholidays: [2027-01-01]\nworkdays: [2027-01-04]\n", "falls on a weekend"),
+            ("calendar/next.yaml", "year: 2027\nholidays: []\n", "named after its year"),
+            (
+                "schedule.yaml",
+                "version: 1\nevery_seconds: {nightly: 60}\ncredential_notice_days: 30\ngrade_refresh_days: 30\ncalendar_warning_days: 60\n",
+                "no such job"
+            ),
+        ]
+    )
+    func bad(file: String, yaml: String, problem: String) throws {
+        let dir = try copy { dir in try yaml.write(toFile: dir + "/" + file, atomically: true, encoding: .utf8) }
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let error = #expect(throws: PolicyLoadError.self) { try PolicySet.load(directory: dir) }
+        #expect(error?.problem.contains(problem) == true, "\(String(describing: error))")
+    }
+}

@@ -34,6 +34,7 @@ struct PageRoutes {
         IntegrationPages(kit: kit).register(on: routes)
         AuditPages(kit: kit).register(on: routes)
         MessagePages(kit: kit).register(on: routes)
+        JobPages(kit: kit).register(on: routes)
         DisputePages(kit: kit).register(on: routes)
     }
 }

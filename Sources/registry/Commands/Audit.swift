@@ -35,7 +35,7 @@ struct Audit: AsyncParsableCommand {
                     let text = try String(contentsOfFile: checkpoints, encoding: .utf8)
                     saved = try text.split(separator: "\n").map { try JSONDecoder().decode(AuditService.Head.self, from: Data($0.utf8)) }
                 } else {
-                    saved = try registry.savedCheckpoints()
+                    saved = try registry.audit.savedCheckpoints()
                 }
                 let (result, checkpoint) = try await registry.audit.verifyChain(checkpoints: saved, logger: logger)
                 switch result {
@@ -47,7 +47,7 @@ struct Audit: AsyncParsableCommand {
                                 + "one of \(saved.count) in \(checkpoints ?? registry.configuration.checkpointsFile)"
                         )
                     } else {
-                        print("no checkpoint to check against: take one with `registry audit checkpoint` and keep the file outside the database")
+                        print("no checkpoint to check against: the service takes one every hour (`registry audit checkpoint` takes one now)")
                     }
                     return true
                 case .broken(let seq, let event, let reason):
@@ -61,13 +61,16 @@ struct Audit: AsyncParsableCommand {
 
     struct Checkpoint: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print the chain's head and save it (data folder and database) to catch a rewritten chain later."
+            abstract: "Take a signed checkpoint of the chain's head now (database and checkpoint folder), to catch a rewritten chain later."
         )
 
         func run() async throws {
             try await withRegistry(migrate: false) { registry, logger in
-                let head = try await registry.saveCheckpoint(logger: logger)
-                print("checkpoint: link \(head.seq), head \(head.hash) (saved in \(registry.configuration.checkpointsFile))")
+                let (head, isNew) = try await registry.audit.takeCheckpoint(logger: logger)
+                print(
+                    "checkpoint: link \(head.seq), head \(head.hash), signed"
+                        + (isNew ? " (saved in the database and \(registry.audit.checkpointsFile))" : " (the head has not moved since the last one)")
+                )
             }
         }
     }
