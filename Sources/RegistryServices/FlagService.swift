@@ -543,8 +543,16 @@ public struct FlagService: Sendable {
     /// Each effect is audited with the flag that caused it. Idempotent.
     public func applyEffects(_ flagIDs: [UUID], caller: Caller, on connection: DatabaseConnection, logger: Logger) async throws {
         guard !flagIDs.isEmpty else { return }
+        try await applyEffects(to: FlagStore.flags(ids: flagIDs, on: connection, logger: logger), caller: caller, on: connection, logger: logger)
+    }
+
+    /// As above, for flags already read. Suspensions to lift and regrades are done for all the
+    /// flags in one statement each (the expiry job hands over hundreds at a time).
+    func applyEffects(to flags: [FlagStore.Flag], caller: Caller, on connection: DatabaseConnection, logger: Logger) async throws {
         let today = clock.today.iso
-        for flag in try await FlagStore.flags(ids: flagIDs, on: connection, logger: logger) {
+        var lifting: [(flag: UUID, reason: String)] = []
+        var regrade: [UUID] = []
+        for flag in flags {
             guard let workerID = flag.workerID else { continue }
             let status = FlagStatus(rawValue: flag.status) ?? .retracted
             let expired = flag.expired(on: today)
@@ -570,24 +578,7 @@ public struct FlagService: Sendable {
                     )
                 }
             } else {
-                for id in try await FlagStore.liftSuspensions(
-                    flagID: flag.id,
-                    reason: "The flag that caused it was \(expired ? "expired" : flag.status).",
-                    on: connection,
-                    logger: logger
-                ) {
-                    try await FlagStore.reactivateIfUnsuspended(workerID, on: connection, logger: logger)
-                    try await AuditStore.append(
-                        caller.event(
-                            "worker.suspension_lifted",
-                            "worker",
-                            workerID,
-                            ["flag": .string(flag.id.text), "suspension": .string(id.text), "automatic": true]
-                        ),
-                        on: connection,
-                        logger: logger
-                    )
-                }
+                lifting.append((flag.id, "The flag that caused it was \(expired ? "expired" : flag.status)."))
             }
             if effect.openCase {
                 if let caseID = try await CaseStore.create(
@@ -624,8 +615,27 @@ public struct FlagService: Sendable {
                     )
                 }
             }
-            try await GradeStore.enqueue(workerID, reason: "flag", on: connection, logger: logger)
+            regrade.append(workerID)
         }
+        for lifted in try await FlagStore.liftSuspensions(
+            flagIDs: lifting.map(\.flag),
+            reasons: lifting.map(\.reason),
+            on: connection,
+            logger: logger
+        ) {
+            try await FlagStore.reactivateIfUnsuspended(lifted.worker, on: connection, logger: logger)
+            try await AuditStore.append(
+                caller.event(
+                    "worker.suspension_lifted",
+                    "worker",
+                    lifted.worker,
+                    ["flag": .string(lifted.flag.text), "suspension": .string(lifted.suspension.text), "automatic": true]
+                ),
+                on: connection,
+                logger: logger
+            )
+        }
+        try await GradeStore.enqueueAll(regrade, reason: "flag", on: connection, logger: logger)
     }
 
     /// Time: flags whose last day has passed lose their effects with no request. Each run claims
@@ -637,32 +647,38 @@ public struct FlagService: Sendable {
         return try await database.transaction(logger: logger) { connection in
             let ids = try await FlagStore.claimExpired(today: today, limit: batch, on: connection, logger: logger)
             guard !ids.isEmpty else { return 0 }
-            try await applyEffects(ids, caller: .system, on: connection, logger: logger)
-            for flag in try await FlagStore.flags(ids: ids, on: connection, logger: logger) {
-                if let worker = flag.workerID, flag.status != "retracted" {
-                    try await WorkerTexts.send(
-                        "flag_expired",
-                        to: worker,
-                        [
-                            "source": flag.sourceName, "category": policy.categories[flag.category]?.zh ?? flag.category,
-                            "last_day": flag.expiresOn ?? "",
-                        ],
-                        key: "flag-expired-\(flag.id.text)-\(flag.expiresOn ?? "")",
-                        on: connection,
-                        logger: logger
-                    )
-                }
-                try await AuditStore.append(
+            let flags = try await FlagStore.flags(ids: ids, on: connection, logger: logger)
+            try await applyEffects(to: flags, caller: .system, on: connection, logger: logger)
+            // Her text and the audit rows, one statement each for the whole batch.
+            let told = flags.filter { $0.workerID != nil && $0.status != "retracted" }
+            let phones = try await FlagStore.phones(workerIDs: told.compactMap(\.workerID), on: connection, logger: logger)
+            let texted = told.filter { $0.workerID.flatMap { phones[$0] } != nil }
+            try await NotificationStore.enqueueAll(
+                channel: "sms",
+                recipients: texted.compactMap { $0.workerID.flatMap { phones[$0] } },
+                template: "flag_expired",
+                payloads: texted.map { flag in
+                    [
+                        "source": flag.sourceName, "category": policy.categories[flag.category]?.zh ?? flag.category,
+                        "last_day": flag.expiresOn ?? "",
+                    ]
+                },
+                keys: texted.map { "flag-expired-\($0.id.text)-\($0.expiresOn ?? "")" },
+                on: connection,
+                logger: logger
+            )
+            try await AuditStore.appendAll(
+                flags.map { flag in
                     Caller.system.event(
                         "flag.expired",
                         "flag",
                         flag.id,
                         ["expires_on": AuditValue(flag.expiresOn), "worker": AuditValue(flag.workerID?.text)]
-                    ),
-                    on: connection,
-                    logger: logger
-                )
-            }
+                    )
+                },
+                on: connection,
+                logger: logger
+            )
             try await FlagStore.markExpiryApplied(ids, today: today, on: connection, logger: logger)
             return ids.count
         }

@@ -26,6 +26,24 @@ public enum AuditStore {
         )
     }
 
+    /// Appends many events in one statement (a batch job's), in the caller's transaction.
+    public static func appendAll(_ events: [AuditEvent], on connection: PostgresConnection, logger: Logger) async throws {
+        guard !events.isEmpty else { return }
+        let details = try events.map { String(decoding: try encoder.encode($0.details), as: UTF8.self) }
+        try await connection.query(
+            """
+            INSERT INTO audit_log (actor_kind, actor_id, actor_role, action, subject_type, subject_id, request_id, details, content_hash)
+            SELECT k, NULLIF(a, '')::uuid, NULLIF(r, ''), act, st, NULLIF(sid, ''), NULLIF(req, ''), d::jsonb, ''::bytea
+            FROM unnest(\(events.map(\.actorKind.rawValue))::text[], \(events.map { $0.actorID ?? "" })::text[],
+                        \(events.map { $0.actorRole ?? "" })::text[], \(events.map(\.action))::text[], \(events.map(\.subjectType))::text[],
+                        \(events.map { $0.subjectID ?? "" })::text[], \(events.map { $0.requestID ?? "" })::text[], \(details)::text[])
+                 WITH ORDINALITY AS e(k, a, r, act, st, sid, req, d, n)
+            ORDER BY n
+            """,
+            logger: logger
+        )
+    }
+
     public struct Entry: Sendable, Codable, Equatable {
         public var id: Int64
         public var seq: Int64?

@@ -50,6 +50,40 @@ extension FlagStore {
         return ids
     }
 
+    /// Lifts the open suspensions of many flags in one statement, each with its reason; returns
+    /// each lifted suspension with its flag and worker.
+    public static func liftSuspensions(
+        flagIDs: [UUID],
+        reasons: [String],
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [(suspension: UUID, flag: UUID, worker: UUID)] {
+        guard !flagIDs.isEmpty else { return [] }
+        let rows = try await connection.query(
+            """
+            UPDATE suspensions s SET lifted_at = now(), lift_reason = u.r
+            FROM unnest(\(flagIDs)::uuid[], \(reasons)::text[]) AS u(f, r)
+            WHERE s.flag_id = u.f AND s.lifted_at IS NULL
+            RETURNING s.id, s.flag_id, s.worker_id
+            """,
+            logger: logger
+        )
+        var lifted: [(suspension: UUID, flag: UUID, worker: UUID)] = []
+        for try await (id, flag, worker) in rows.decode((UUID, UUID, UUID).self) { lifted.append((id, flag, worker)) }
+        return lifted
+    }
+
+    /// The phone numbers of these workers (those that have one).
+    public static func phones(workerIDs: [UUID], on connection: PostgresConnection, logger: Logger) async throws -> [UUID: String] {
+        var phones: [UUID: String] = [:]
+        let rows = try await connection.query(
+            "SELECT id, phone FROM workers WHERE id = ANY(\(workerIDs)) AND phone IS NOT NULL",
+            logger: logger
+        )
+        for try await (id, phone) in rows.decode((UUID, String).self) { phones[id] = phone }
+        return phones
+    }
+
     /// A suspended worker is active again once no suspension of hers is in force.
     public static func reactivateIfUnsuspended(_ workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query(

@@ -19,6 +19,18 @@ public enum GradeStore {
         )
     }
 
+    /// Queues many workers at once (a batch job's), in the change's own transaction.
+    public static func enqueueAll(_ workerIDs: [UUID], reason: String, on connection: PostgresConnection, logger: Logger) async throws {
+        guard !workerIDs.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO grade_queue (worker_id, cause) SELECT DISTINCT w, \(reason) FROM unnest(\(workerIDs)::uuid[]) AS u(w)
+            ON CONFLICT (worker_id) DO UPDATE SET cause = EXCLUDED.cause, enqueued_at = now()
+            """,
+            logger: logger
+        )
+    }
+
     /// Up to `limit` queued workers, oldest first, locked (skipping those another node holds).
     public static func claimQueued(limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> [(workerID: UUID, cause: String)] {
         var rows: [(workerID: UUID, cause: String)] = []

@@ -31,6 +31,31 @@ public enum NotificationStore {
         )
     }
 
+    /// Queues one message of `template` per recipient (parallel arrays), each under its own key,
+    /// in one statement; a key already queued is skipped.
+    public static func enqueueAll(
+        channel: String,
+        recipients: [String],
+        template: String,
+        payloads: [[String: String]],
+        keys: [String],
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        guard !recipients.isEmpty else { return }
+        precondition(recipients.count == payloads.count && recipients.count == keys.count)
+        let json = try payloads.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        try await connection.query(
+            """
+            INSERT INTO notifications (channel, recipient, template, payload, language, idempotency_key)
+            SELECT \(channel), r, \(template), p::jsonb, 'zh-CN', k
+            FROM unnest(\(recipients)::text[], \(json)::text[], \(keys)::text[]) AS u(r, p, k)
+            ON CONFLICT (idempotency_key) DO NOTHING
+            """,
+            logger: logger
+        )
+    }
+
     public struct Pending: Sendable {
         public var id: Int64
         public var key: String
