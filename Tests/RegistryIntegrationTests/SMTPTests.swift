@@ -16,7 +16,13 @@ final class RecordingRelay: @unchecked Sendable {
     let user = "registry-mailer"
     let password = "p@ss:wörd 密码"
 
-    init(failFirst: Int = 0, failCode: Int = 451, noTLS: Bool = false, silent: Bool = false, mechanisms: String = "PLAIN,LOGIN") throws {
+    init(
+        failFirst: Int = 0,
+        failCode: Int = 451,
+        noTLS: Bool = false,
+        flags: [String] = [],
+        mechanisms: String = "PLAIN,LOGIN"
+    ) throws {
         folder = NSTemporaryDirectory() + "smtp-relay-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         // Debian's interpreter: python3-aiosmtpd installs for it, whichever python3 is first on PATH.
@@ -27,7 +33,7 @@ final class RecordingRelay: @unchecked Sendable {
                 repositoryRoot + "/Tests/support/smtp_server.py", "--record", folder + "/smtp.jsonl", "--user", user, "--password", password,
                 "--ready-file", folder + "/port", "--cert-file", folder + "/cert", "--fail-first", String(failFirst), "--fail-code",
                 String(failCode), "--mechanisms", mechanisms,
-            ] + (noTLS ? ["--no-tls"] : []) + (silent ? ["--silent"] : [])
+            ] + (noTLS ? ["--no-tls"] : []) + flags
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -265,9 +271,27 @@ struct SMTPTests {
         #expect(relay.events.isEmpty)
     }
 
+    @Test("smtps: TLS from the first byte, then AUTH and the message")
+    func implicitTLS() async throws {
+        let relay = try RecordingRelay(flags: ["--implicit-tls"])
+        let channel = SMTPChannel(relay.settings(security: .tls), now: { Date() })
+        #expect(try await channel.send(message("隐式TLS"), logger: testLogger) == "Ok: queued as Q1")
+        #expect(relay.events("auth").map { $0["ok"] as? Bool } == [true])
+        let mail = ReceivedMail(try #require(relay.events("message").first?["data"] as? String))
+        #expect(mail.body == "隐式TLS")
+    }
+
+    @Test("replies injected behind the STARTTLS answer (CVE-2011-0411): the channel stops; nothing more goes out in the clear")
+    func startTLSInjection() async throws {
+        let relay = try RecordingRelay(flags: ["--inject"])
+        let failure = await failure { try await SMTPChannel(relay.settings(), now: { Date() }).send(message("x"), logger: testLogger) }
+        #expect(failure?.reason == "smtp_protocol" && failure?.retryable == true)
+        #expect(relay.events("plaintext").isEmpty)
+    }
+
     @Test("a relay that accepts and never answers: the channel gives up after the reply timeout, to try again later")
     func silentRelay() async throws {
-        let relay = try RecordingRelay(silent: true)
+        let relay = try RecordingRelay(flags: ["--silent"])
         var settings = relay.settings()
         settings.replyTimeout = .seconds(1)
         let started = Date()

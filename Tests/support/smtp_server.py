@@ -12,10 +12,13 @@ happens to a JSON-lines record:
 
 It can answer the next N messages with a failure at the end of DATA (--fail-first N --fail-code 451),
 run without TLS at all (--no-tls: no STARTTLS offered, AUTH allowed in the clear, as a relay that
-lost its certificate would), or accept connections and never answer (--silent, a hung relay).
+lost its certificate would), speak TLS from the first byte (--implicit-tls, as on port 465), accept
+connections and never answer (--silent, a hung relay), or inject replies behind its STARTTLS answer
+(--inject, CVE-2011-0411; what the client then sends in the clear is recorded as "plaintext").
 
 Usage: smtp_server.py --record FILE --user USER --password PASSWORD [--port PORT] [--ready-file FILE]
-                      [--cert-file FILE] [--fail-first N] [--fail-code CODE] [--no-tls] [--silent] [--mechanisms PLAIN,LOGIN]
+                      [--cert-file FILE] [--fail-first N] [--fail-code CODE] [--no-tls] [--implicit-tls] [--silent] [--inject]
+                      [--mechanisms PLAIN,LOGIN]
 Prints the port it listens on (and writes it to --ready-file) once it accepts connections.
 """
 import argparse
@@ -38,6 +41,9 @@ class Relay:
         self.fail_left = args.fail_first
         self.accepted = 0
 
+    def tls(self, session):
+        return session.ssl is not None or self.args.implicit_tls
+
     def write(self, entry):
         with self.lock, open(self.args.record, "a", encoding="utf-8") as f:
             f.write(json.dumps(entry, ensure_ascii=False) + "\n")
@@ -46,11 +52,11 @@ class Relay:
         ok = (isinstance(auth_data, LoginPassword) and auth_data.login == self.args.user.encode()
               and auth_data.password == self.args.password.encode())
         user = auth_data.login.decode(errors="replace") if isinstance(auth_data, LoginPassword) else None
-        self.write({"event": "auth", "mechanism": mechanism, "user": user, "ok": ok, "tls": session.ssl is not None})
+        self.write({"event": "auth", "mechanism": mechanism, "user": user, "ok": ok, "tls": self.tls(session)})
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
-        self.write({"event": "mail", "from": address, "tls": session.ssl is not None})
+        self.write({"event": "mail", "from": address, "tls": self.tls(session)})
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -65,10 +71,38 @@ class Relay:
         login = session.auth_data
         self.write({
             "event": "message", "from": envelope.mail_from, "to": list(envelope.rcpt_tos),
-            "data": envelope.original_content.decode("utf-8", errors="replace"), "tls": session.ssl is not None,
+            "data": envelope.original_content.decode("utf-8", errors="replace"), "tls": self.tls(session),
             "user": login.login.decode() if isinstance(login, LoginPassword) else None, "queue_id": queue_id,
         })
         return f"250 2.0.0 Ok: queued as {queue_id}"
+
+
+class Injector(asyncio.Protocol):
+    """A relay that answers STARTTLS and, in the same write, replies no one has asked for yet: the
+    STARTTLS command injection (CVE-2011-0411). Whatever the client sends after it in the clear is recorded."""
+
+    def __init__(self, relay):
+        self.relay = relay
+        self.buffer = b""
+        self.after_starttls = False
+
+    def connection_made(self, transport):
+        self.transport = transport
+        transport.write(b"220 relay.test ESMTP\r\n")
+
+    def data_received(self, data):
+        self.buffer += data
+        while b"\r\n" in self.buffer:
+            line, self.buffer = self.buffer.split(b"\r\n", 1)
+            if self.after_starttls:
+                self.relay.write({"event": "plaintext", "line": line.decode(errors="replace")})
+            elif line.upper().startswith(b"EHLO"):
+                self.transport.write(b"250-relay.test\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n")
+            elif line.upper() == b"STARTTLS":
+                self.after_starttls = True
+                self.transport.write(b"220 go ahead\r\n250-relay.test\r\n250 AUTH PLAIN LOGIN\r\n")
+            else:
+                self.transport.write(b"503 bad sequence\r\n")
 
 
 def self_signed(folder):
@@ -94,14 +128,19 @@ async def serve(args):
             os.replace(args.cert_file + ".tmp", args.cert_file)
     excluded = [m for m in ("PLAIN", "LOGIN") if m not in args.mechanisms.upper().split(",")]
 
+    starttls = not args.no_tls and not args.implicit_tls
+
     def factory():
-        return SMTP(relay, hostname="relay.test", tls_context=tls_context, require_starttls=not args.no_tls,
-                    auth_require_tls=not args.no_tls, authenticator=relay.authenticate,
+        return SMTP(relay, hostname="relay.test", tls_context=tls_context if starttls else None, require_starttls=starttls,
+                    auth_require_tls=starttls, authenticator=relay.authenticate,
                     auth_exclude_mechanism=excluded, decode_data=False)
 
     if args.silent:
         factory = asyncio.Protocol  # accepts, never answers
-    server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", args.port)
+    elif args.inject:
+        factory = lambda: Injector(relay)  # noqa: E731
+    server = await asyncio.get_running_loop().create_server(
+        factory, "127.0.0.1", args.port, ssl=tls_context if args.implicit_tls else None)
     port = server.sockets[0].getsockname()[1]
     if args.ready_file:
         with open(args.ready_file + ".tmp", "w") as f:
@@ -130,6 +169,8 @@ def main():
     parser.add_argument("--no-tls", action="store_true", help="offer no STARTTLS; AUTH in the clear")
     parser.add_argument("--mechanisms", default="PLAIN,LOGIN", help="the AUTH mechanisms offered")
     parser.add_argument("--silent", action="store_true", help="accept connections and never answer (a hung relay)")
+    parser.add_argument("--implicit-tls", action="store_true", help="TLS from the first byte (smtps, port 465) instead of STARTTLS")
+    parser.add_argument("--inject", action="store_true", help="answer STARTTLS with replies injected behind its 220")
     asyncio.run(serve(parser.parse_args()))
 
 
