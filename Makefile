@@ -11,9 +11,12 @@ deps:
 ## What the browser tests need besides the rest: headless Chromium, its WebDriver, Python's venv,
 ## and a CJK font so that screenshots of failed journeys are readable.
 BROWSER_TEST_PACKAGES := chromium chromium-driver python3-venv fonts-wqy-microhei
+## The recording SMTP relay of the e-mail tests (Tests/support/smtp_server.py): aiosmtpd, and
+## openssl for its self-signed certificate.
+SMTP_TEST_PACKAGES := python3-aiosmtpd openssl
 
 test-deps:
-	@REGISTRY_TEST_PACKAGES="$(BROWSER_TEST_PACKAGES)" scripts/install-deps.sh test
+	@REGISTRY_TEST_PACKAGES="$(BROWSER_TEST_PACKAGES) $(SMTP_TEST_PACKAGES)" scripts/install-deps.sh test
 
 build: deps
 	swift build $(SWIFT_BUILD_FLAGS)

@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOSSL
 import RegistryDomain
 
 /// Everything the service reads from its environment, read once, here.
@@ -41,6 +43,9 @@ public struct Configuration: Sendable {
     public var demoMode = false
     /// The SMS gateway (provider-neutral protocol): required outside demo mode.
     public var smsGateway: HTTPGatewayChannel.Settings?
+    /// The SMTP relay e-mail goes through (REGISTRY_SMTP_URL); optional: without it, e-mail has no
+    /// channel (demo mode: the demo mailbox).
+    public var smtp: SMTPChannel.Settings?
 
     public init() {}
 
@@ -126,9 +131,109 @@ public struct Configuration: Sendable {
             }
             c.smsGateway = .init(url: url, secret: secret, keyID: keyID)
         }
+        c.smtp = try smtpSettings(env, publicURL: c.publicURL)
         c.dataDirectory = Self.absolute(c.dataDirectory)
         c.root = Self.absolute(c.root)
         return c
+    }
+
+    /// REGISTRY_SMTP_URL (`smtp://user:password@relay.example.cn:587` with STARTTLS,
+    /// `smtps://…:465` with TLS from the start, `smtp+plain://127.0.0.1:2525` without TLS on
+    /// loopback only), REGISTRY_SMTP_FROM, REGISTRY_SMTP_CA_FILE and REGISTRY_SMTP_HELO.
+    static func smtpSettings(_ env: [String: String], publicURL: String?) throws -> SMTPChannel.Settings? {
+        func value(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0 } }
+        guard let url = value("REGISTRY_SMTP_URL") else {
+            for name in ["REGISTRY_SMTP_FROM", "REGISTRY_SMTP_CA_FILE", "REGISTRY_SMTP_HELO"] where value(name) != nil {
+                throw ConfigurationError("\(name) is set but REGISTRY_SMTP_URL is not")
+            }
+            return nil
+        }
+        let shape =
+            "REGISTRY_SMTP_URL must look like smtp://user:password@relay.example.cn:587 (STARTTLS), smtps://user:password@relay.example.cn:465 (TLS) or smtp+plain://127.0.0.1:2525 (loopback only)"
+        guard let parsed = URLComponents(string: url), var host = parsed.host, !host.isEmpty, parsed.query == nil, parsed.fragment == nil,
+            ["", "/"].contains(parsed.path)
+        else { throw ConfigurationError(shape) }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let security: SMTPChannel.Settings.Security
+        let defaultPort: Int
+        switch parsed.scheme?.lowercased() {
+        case "smtp": (security, defaultPort) = (.startTLS, 587)
+        case "smtps": (security, defaultPort) = (.tls, 465)
+        case "smtp+plain": (security, defaultPort) = (.none, 25)
+        default: throw ConfigurationError(shape)
+        }
+        if let port = parsed.port, !(1...65535).contains(port) { throw ConfigurationError("REGISTRY_SMTP_URL: the port must be 1 to 65535") }
+        if security == .none {
+            let loopback = host == "localhost" || host == "::1" || (host.hasPrefix("127.") && (try? SocketAddress(ipAddress: host, port: 0)) != nil)
+            guard loopback else {
+                throw ConfigurationError(
+                    "REGISTRY_SMTP_URL: smtp+plain (no TLS) is only for a relay on loopback (127.0.0.1, ::1, localhost); use smtp:// (STARTTLS) or smtps://"
+                )
+            }
+        }
+        // The user name and password as written: every % must start an escape (URLComponents takes a
+        // stray one literally, which would hide a mistyped password).
+        if let scheme = url.range(of: "://") {
+            let authority = url[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+            if let at = authority.lastIndex(of: "@"), authority[..<at].removingPercentEncoding == nil {
+                throw ConfigurationError("REGISTRY_SMTP_URL: the user name or password is badly percent-encoded (write %25 for %)")
+            }
+        }
+        var user: String?
+        var secret: String?
+        if let raw = parsed.percentEncodedUser {
+            guard let decoded = raw.removingPercentEncoding, !decoded.isEmpty else {
+                throw ConfigurationError("REGISTRY_SMTP_URL: the user name is empty or badly percent-encoded")
+            }
+            user = decoded
+        }
+        if let raw = parsed.percentEncodedPassword {
+            guard let decoded = raw.removingPercentEncoding, !decoded.isEmpty else {
+                throw ConfigurationError("REGISTRY_SMTP_URL: the password is empty or badly percent-encoded")
+            }
+            secret = decoded
+        }
+        guard (user == nil) == (secret == nil) else {
+            throw ConfigurationError("REGISTRY_SMTP_URL: give both a user name and a password (smtp://user:password@host), or neither")
+        }
+        guard let from = value("REGISTRY_SMTP_FROM") else {
+            throw ConfigurationError("REGISTRY_SMTP_FROM (the sender's address, e.g. registry@example.cn) must be set with REGISTRY_SMTP_URL")
+        }
+        guard SMTPChannel.isPlainAddress(from) else {
+            throw ConfigurationError("REGISTRY_SMTP_FROM must be a plain address like registry@example.cn")
+        }
+        var caFile: String?
+        if let file = value("REGISTRY_SMTP_CA_FILE") {
+            let path = absolute(file)
+            guard let certificates = try? NIOSSLCertificate.fromPEMFile(path), !certificates.isEmpty else {
+                throw ConfigurationError("REGISTRY_SMTP_CA_FILE: \(path) is not a readable file of PEM certificates")
+            }
+            caFile = path
+        }
+        let publicHost = publicURL.flatMap { URLComponents(string: $0)?.host }.flatMap { isDomainName($0) ? $0 : nil }
+        let helo = value("REGISTRY_SMTP_HELO") ?? publicHost ?? heloFromHostName()
+        guard isDomainName(helo) else { throw ConfigurationError("REGISTRY_SMTP_HELO must be a domain name like registry.example.cn") }
+        return SMTPChannel.Settings(
+            host: host,
+            port: parsed.port ?? defaultPort,
+            username: user,
+            password: secret,
+            from: from,
+            security: security,
+            caFile: caFile,
+            heloName: helo
+        )
+    }
+
+    static func isDomainName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 253 && !name.hasPrefix(".") && !name.hasPrefix("-")
+            && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }
+    }
+
+    /// The machine's name when it is a usable EHLO name, else `localhost`.
+    static func heloFromHostName() -> String {
+        let name = ProcessInfo.processInfo.hostName
+        return isDomainName(name) ? name : "localhost"
     }
 
     static func absolute(_ path: String) -> String {

@@ -50,6 +50,15 @@ public struct OutgoingMessage: Sendable {
     public var recipient: String
     public var kind: String
     public var text: String
+
+    public init(id: Int64, key: String, channel: String, recipient: String, kind: String, text: String) {
+        self.id = id
+        self.key = key
+        self.channel = channel
+        self.recipient = recipient
+        self.kind = kind
+        self.text = text
+    }
 }
 
 /// A way to reach people: an SMS gateway, an e-mail relay, the demo mailbox. `send` returns the

@@ -69,8 +69,11 @@ public struct Registry: Sendable {
         self.housekeeping = Housekeeping(database: database, clock: clock)
     }
 
-    /// The outbox's dispatcher with the configured channels: SMS through the configured gateway;
-    /// in demo mode, whatever has no channel goes to the demo mailbox.
+    /// The outbox's dispatcher with the configured channels: SMS through the configured gateway,
+    /// e-mail through the configured SMTP relay; in demo mode, whatever has no channel goes to the
+    /// demo mailbox. Outside demo mode a message whose channel is not configured (e-mail without
+    /// REGISTRY_SMTP_URL) becomes a dead letter at once (`no_email_channel`), which an
+    /// administrator sends again once the channel is configured.
     public func outboxDispatcher(channels: [String: any MessageChannel]? = nil) -> OutboxDispatcher {
         var configured: [String: any MessageChannel] = [:]
         if configuration.demoMode {
@@ -79,6 +82,9 @@ public struct Registry: Sendable {
         }
         if let gateway = configuration.smsGateway {
             configured["sms"] = HTTPGatewayChannel(gateway, now: { [clock] in clock.now })
+        }
+        if let smtp = configuration.smtp {
+            configured["email"] = SMTPChannel(smtp, now: { [clock] in clock.now })
         }
         return OutboxDispatcher(database: database, policy: policies.messages, templates: messageTemplates, channels: channels ?? configured)
     }
