@@ -19,7 +19,7 @@ final class RecordingGateway: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [
             "python3", repositoryRoot + "/Tests/support/sms_gateway.py", "--secret", secret, "--record", folder + "/sms.jsonl",
-            "--ready-file", folder + "/port", "--fail-first", String(failFirst),
+            "--ready-file", folder + "/port", "--fail-first", String(failFirst), "--exit-with-parent",
         ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -37,7 +37,7 @@ final class RecordingGateway: @unchecked Sendable {
         // Not `waitUntilExit()`: on Linux it runs the calling thread's run loop, which a test's
         // thread does not drive, and can wait for ever.
         process.terminate()
-        for _ in 0..<50 where process.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+        for _ in 0..<10 where process.isRunning { Thread.sleep(forTimeInterval: 0.1) }
         try? FileManager.default.removeItem(atPath: folder)
     }
 

@@ -16,6 +16,8 @@ import argparse
 import hashlib
 import hmac
 import json
+import os
+import signal
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -116,13 +118,26 @@ def handler(gateway):
 
 
 def main():
+    # A test process can hand its blocked signals down to us (Swift's test runner blocks SIGTERM
+    # in its threads): unblock them, so that the test's terminate() ends the gateway.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     parser = argparse.ArgumentParser()
     parser.add_argument("--secret", required=True)
     parser.add_argument("--record", required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ready-file")
     parser.add_argument("--fail-first", type=int, default=0, help="answer 503 to this many message requests first")
+    parser.add_argument("--exit-with-parent", action="store_true", help="stop when the process that started it is gone")
     args = parser.parse_args()
+    if args.exit_with_parent:
+        parent = os.getppid()
+
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(1)
+            os._exit(0)
+
+        threading.Thread(target=watch, daemon=True).start()
     gateway = Gateway(args.secret, args.record)
     gateway.fail_left = args.fail_first
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler(gateway))
