@@ -237,6 +237,8 @@ public struct TransferService: Sendable {
                     message: "Too many wrong codes for this transfer. Cancel it; she can consent in her own account."
                 )
             }
+            // The text names the agency asking, as the first one did.
+            let agency = try await AgencyAccess.agency(nil, caller: caller, write: false, on: connection, logger: logger)
             let worker = try await WorkerStore.get(t.workerID, on: connection, logger: logger)
             guard let phone = worker?.phone else {
                 throw RegistryError(.conflict, code: "no_phone", message: "The worker has no phone on file: she consents in her own account.")
@@ -252,7 +254,7 @@ public struct TransferService: Sendable {
                 channel: "sms",
                 recipient: phone,
                 template: "transfer_consent_code",
-                payload: ["code": code, "minutes": String(policy.consentCodeMinutes)],
+                payload: ["code": code, "agency": agency.name, "minutes": String(policy.consentCodeMinutes)],
                 on: connection,
                 logger: logger
             )
