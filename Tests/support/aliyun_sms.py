@@ -22,6 +22,8 @@ Usage: aliyun_sms.py --access-key-id ID --access-key-secret SECRET --record FILE
                      [--sign-name NAME] [--port PORT] [--ready-file FILE] [--fail-first N --fail-code CODE]
 """
 import argparse
+import os
+import signal
 import hashlib
 import hmac
 import json
@@ -195,6 +197,22 @@ def handler(provider):
     return Handler
 
 
+def end_with_parent():
+    """The test binary starts this with SIGTERM blocked (a mask children inherit), so its
+    terminate() would not end it, and it may exit without trying: take SIGTERM back, and leave
+    when the parent is gone."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--access-key-id", required=True)
@@ -206,6 +224,7 @@ def main():
     parser.add_argument("--fail-first", type=int, default=0, help="refuse this many otherwise accepted requests first")
     parser.add_argument("--fail-code", default="isv.BUSINESS_LIMIT_CONTROL", help="the code those refusals carry")
     args = parser.parse_args()
+    end_with_parent()
     check_documented_example()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler(Provider(args)))
     port = server.server_address[1]

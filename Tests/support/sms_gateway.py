@@ -13,6 +13,8 @@ Usage: sms_gateway.py --secret SECRET --record FILE [--port PORT] [--ready-file 
 Prints the port it listens on (and writes it to --ready-file) once it accepts connections.
 """
 import argparse
+import os
+import signal
 import hashlib
 import hmac
 import json
@@ -115,6 +117,22 @@ def handler(gateway):
     return Handler
 
 
+def end_with_parent():
+    """The test binary starts this with SIGTERM blocked (a mask children inherit), so its
+    terminate() would not end it, and it may exit without trying: take SIGTERM back, and leave
+    when the parent is gone."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--secret", required=True)
@@ -123,6 +141,7 @@ def main():
     parser.add_argument("--ready-file")
     parser.add_argument("--fail-first", type=int, default=0, help="answer 503 to this many message requests first")
     args = parser.parse_args()
+    end_with_parent()
     gateway = Gateway(args.secret, args.record)
     gateway.fail_left = args.fail_first
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler(gateway))
