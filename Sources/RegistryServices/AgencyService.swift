@@ -125,6 +125,16 @@ public struct AgencyService: Sendable {
             case .suspend: "suspended"
             }
         }
+
+        /// The e-mail that tells the agency (`agency_<decision>`).
+        var message: String {
+            switch self {
+            case .approve: "agency_approved"
+            case .reject: "agency_rejected"
+            case .suspend: "agency_suspended"
+            case .reinstate: "agency_reinstated"
+            }
+        }
     }
 
     /// An agency as the API and the pages show it.
@@ -179,6 +189,14 @@ public struct AgencyService: Sendable {
                     agencyID.uuid,
                     ["from": .string(agency.status), "to": .string(decision.to), "reason": AuditValue(reason)]
                 ),
+                on: connection,
+                logger: logger
+            )
+            try await AgencyTexts.send(
+                decision.message,
+                to: agencyID.uuid,
+                ["agency": agency.name, "reason": reason ?? "-"],
+                key: "agency-\(decision.rawValue)-\(agencyID.text)-\(UUID().uuidString.lowercased())",
                 on: connection,
                 logger: logger
             )

@@ -41,11 +41,30 @@ public struct Configuration: Sendable {
     /// Demo mode (`serve --demo`, `make run`): messages go to the demo mailbox (`/demo/outbox`)
     /// instead of reaching phones and inboxes.
     public var demoMode = false
-    /// The SMS gateway (provider-neutral protocol): required outside demo mode.
+    /// Which SMS channel sends texts (REGISTRY_SMS_PROVIDER): the provider-neutral gateway or
+    /// Alibaba Cloud SMS. Outside demo mode the chosen one must be configured.
+    public var smsProvider: SMSProvider = .gateway
+    /// The SMS gateway (provider-neutral protocol), with `smsProvider` `.gateway`.
     public var smsGateway: HTTPGatewayChannel.Settings?
     /// The SMTP relay e-mail goes through (REGISTRY_SMTP_URL); optional: without it, e-mail has no
     /// channel (demo mode: the demo mailbox).
     public var smtp: SMTPChannel.Settings?
+    /// Alibaba Cloud SMS, with `smsProvider` `.aliyun`; its template codes come from
+    /// `Policies/sms-templates.yaml`.
+    public var aliyunSMS: AliyunSMSChannel.Settings?
+
+    public enum SMSProvider: String, Sendable, CaseIterable {
+        case gateway
+        case aliyun
+    }
+
+    /// Whether the chosen SMS provider is configured (`serve` refuses to start without one outside demo mode).
+    public var hasSMSChannel: Bool {
+        switch smsProvider {
+        case .gateway: smsGateway != nil
+        case .aliyun: aliyunSMS != nil
+        }
+    }
 
     public init() {}
 
@@ -118,18 +137,15 @@ public struct Configuration: Sendable {
             guard let n = Int(pool), (1...500).contains(n) else { throw ConfigurationError("REGISTRY_DB_POOL must be 1 to 500") }
             c.poolSize = n
         }
-        if let url = env["REGISTRY_SMS_GATEWAY_URL"], !url.isEmpty {
-            guard let parsed = URLComponents(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host?.isEmpty == false,
-                parsed.user == nil, parsed.fragment == nil
-            else { throw ConfigurationError("REGISTRY_SMS_GATEWAY_URL must be an http(s) address like https://sms.example.cn/v1/messages") }
-            guard let secret = env["REGISTRY_SMS_GATEWAY_SECRET"], secret.utf8.count >= 16 else {
-                throw ConfigurationError("REGISTRY_SMS_GATEWAY_SECRET (at least 16 characters) must be set with REGISTRY_SMS_GATEWAY_URL")
+        if let provider = env["REGISTRY_SMS_PROVIDER"], !provider.isEmpty {
+            guard let p = SMSProvider(rawValue: provider.lowercased()) else {
+                throw ConfigurationError("REGISTRY_SMS_PROVIDER must be gateway (the provider-neutral HTTP gateway, the default) or aliyun")
             }
-            let keyID = env["REGISTRY_SMS_GATEWAY_KEY_ID"].flatMap { $0.isEmpty ? nil : $0 } ?? "registry"
-            guard keyID.count <= 64, keyID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
-                throw ConfigurationError("REGISTRY_SMS_GATEWAY_KEY_ID is 1 to 64 of A-Z a-z 0-9 - _ .")
-            }
-            c.smsGateway = .init(url: url, secret: secret, keyID: keyID)
+            c.smsProvider = p
+        }
+        switch c.smsProvider {
+        case .gateway: try c.readGateway(env)
+        case .aliyun: c.aliyunSMS = try Self.aliyun(env)
         }
         c.smtp = try smtpSettings(env, publicURL: c.publicURL)
         c.dataDirectory = Self.absolute(c.dataDirectory)
@@ -234,6 +250,52 @@ public struct Configuration: Sendable {
     static func heloFromHostName() -> String {
         let name = ProcessInfo.processInfo.hostName
         return isDomainName(name) ? name : "localhost"
+    }
+
+    /// REGISTRY_SMS_GATEWAY_*: the provider-neutral gateway, when its URL is set.
+    mutating func readGateway(_ env: [String: String]) throws {
+        guard let url = env["REGISTRY_SMS_GATEWAY_URL"], !url.isEmpty else { return }
+        guard let parsed = URLComponents(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host?.isEmpty == false,
+            parsed.user == nil, parsed.fragment == nil
+        else { throw ConfigurationError("REGISTRY_SMS_GATEWAY_URL must be an http(s) address like https://sms.example.cn/v1/messages") }
+        guard let secret = env["REGISTRY_SMS_GATEWAY_SECRET"], secret.utf8.count >= 16 else {
+            throw ConfigurationError("REGISTRY_SMS_GATEWAY_SECRET (at least 16 characters) must be set with REGISTRY_SMS_GATEWAY_URL")
+        }
+        let keyID = env["REGISTRY_SMS_GATEWAY_KEY_ID"].flatMap { $0.isEmpty ? nil : $0 } ?? "registry"
+        guard keyID.count <= 64, keyID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
+            throw ConfigurationError("REGISTRY_SMS_GATEWAY_KEY_ID is 1 to 64 of A-Z a-z 0-9 - _ .")
+        }
+        smsGateway = .init(url: url, secret: secret, keyID: keyID)
+    }
+
+    /// REGISTRY_ALIYUN_*: Alibaba Cloud SMS, all of them required but the endpoint.
+    static func aliyun(_ env: [String: String]) throws -> AliyunSMSChannel.Settings {
+        func value(_ name: String) throws -> String {
+            guard let v = env[name]?.trimmingCharacters(in: .whitespaces), !v.isEmpty else {
+                throw ConfigurationError("\(name) must be set when REGISTRY_SMS_PROVIDER is aliyun")
+            }
+            return v
+        }
+        let keyID = try value("REGISTRY_ALIYUN_ACCESS_KEY_ID")
+        guard (8...128).contains(keyID.count), keyID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
+            throw ConfigurationError("REGISTRY_ALIYUN_ACCESS_KEY_ID must be an AccessKey ID: 8 to 128 of A-Z a-z 0-9 (e.g. LTAI5t…)")
+        }
+        let secret = try value("REGISTRY_ALIYUN_ACCESS_KEY_SECRET")
+        guard (16...256).contains(secret.count), secret.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+            throw ConfigurationError("REGISTRY_ALIYUN_ACCESS_KEY_SECRET must be the AccessKey secret: 16 to 256 visible ASCII characters")
+        }
+        let sign = try value("REGISTRY_ALIYUN_SIGN_NAME")
+        guard (2...30).contains(sign.count), !sign.contains(where: { "【】[]".contains($0) || $0.isNewline }) else {
+            throw ConfigurationError("REGISTRY_ALIYUN_SIGN_NAME must be the approved sign name without 【】, e.g. 家政信用档案")
+        }
+        var endpoint = AliyunSMSChannel.defaultEndpoint
+        if let url = env["REGISTRY_ALIYUN_ENDPOINT"], !url.isEmpty {
+            guard let parsed = URLComponents(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host?.isEmpty == false,
+                parsed.user == nil, parsed.password == nil, parsed.query == nil, parsed.fragment == nil
+            else { throw ConfigurationError("REGISTRY_ALIYUN_ENDPOINT must be an http(s) address like https://dysmsapi.aliyuncs.com/") }
+            endpoint = url
+        }
+        return AliyunSMSChannel.Settings(endpoint: endpoint, accessKeyID: keyID, accessKeySecret: secret, signName: sign)
     }
 
     static func absolute(_ path: String) -> String {

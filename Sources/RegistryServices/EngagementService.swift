@@ -298,6 +298,14 @@ public struct EngagementService: Sendable {
                 on: connection,
                 logger: logger
             )
+            try await WorkerTexts.send(
+                "review_received",
+                to: e.workerID,
+                [:],
+                key: "review-received-\(reviewID.uuidString.lowercased())",
+                on: connection,
+                logger: logger
+            )
             try await GradeStore.enqueue(e.workerID, reason: "review", on: connection, logger: logger)
             return reviewID
         }
@@ -417,6 +425,14 @@ public struct EngagementService: Sendable {
                     d.reviewID,
                     ["dispute": .string(id.text), "note": .string(note)]
                 ),
+                on: connection,
+                logger: logger
+            )
+            try await WorkerTexts.send(
+                uphold ? "review_dispute_upheld" : "review_dispute_rejected",
+                to: d.workerID,
+                [:],
+                key: "review-dispute-answered-\(id.uuidString.lowercased())",
                 on: connection,
                 logger: logger
             )

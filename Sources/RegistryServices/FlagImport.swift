@@ -169,7 +169,7 @@ public struct FlagImport: Sendable {
                         attached = withFile
                     }
                     summary.attachedToFiles += attached.count
-                    try await flags.applyEffects(attached, caller: .system, on: connection, logger: logger)
+                    try await flags.applyEffectsAndTell(attached, caller: .system, on: connection, logger: logger)
                     try await FlagImportStore.commit(on: connection, logger: logger)
                 } catch {
                     try? await FlagImportStore.rollback(on: connection, logger: logger)

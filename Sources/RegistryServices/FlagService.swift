@@ -456,7 +456,7 @@ public struct FlagService: Sendable {
                     )
                 }
             }
-            try await applyEffects(merged.compactMap(\.flagID), caller: caller, on: connection, logger: logger)
+            try await applyEffectsAndTell(merged.compactMap(\.flagID), caller: caller, on: connection, logger: logger)
         }
         return items.indices.compactMap { results[$0] }
     }
@@ -531,7 +531,7 @@ public struct FlagService: Sendable {
                 on: connection,
                 logger: logger
             )
-            try await applyEffects([flag.id], caller: caller, on: connection, logger: logger)
+            try await applyEffectsAndTell([flag.id], caller: caller, on: connection, logger: logger)
             return ItemResult(index: 0, reference: reference, outcome: newStatus == "retracted" ? .retracted : .updated, flagId: flag.id.text)
         }
     }
@@ -541,6 +541,45 @@ public struct FlagService: Sendable {
     /// Applies the policy's effects of these flags as they now stand: interim suspensions (lifted
     /// again when a flag is retracted or expires), system-opened revocation cases, and a regrade.
     /// Each effect is audited with the flag that caused it. Idempotent.
+    /// As `applyEffects`, and each flag's worker is texted that a flag about her arrived (its
+    /// first version) or changed (a later one), once per version.
+    public func applyEffectsAndTell(_ flagIDs: [UUID], caller: Caller, on connection: DatabaseConnection, logger: Logger) async throws {
+        guard !flagIDs.isEmpty else { return }
+        let flags = try await FlagStore.flags(ids: flagIDs, on: connection, logger: logger)
+        try await applyEffects(to: flags, caller: caller, on: connection, logger: logger)
+        try await textWorkers(about: flags, on: connection, logger: logger)
+    }
+
+    /// The plain words for a flag's status in her texts.
+    static let statusWords = ["alleged": "涉嫌（尚未认定）", "charged": "已立案或起诉", "adjudicated": "已裁决认定", "retracted": "已撤回"]
+
+    /// Texts the workers these flags are about: `flag_received` for a first version,
+    /// `flag_changed` for a later one; one statement per kind; each version once (its key).
+    func textWorkers(about flags: [FlagStore.Flag], on connection: DatabaseConnection, logger: Logger) async throws {
+        let attached = flags.filter { $0.workerID != nil }
+        guard !attached.isEmpty else { return }
+        let phones = try await FlagStore.phones(workerIDs: attached.compactMap(\.workerID), on: connection, logger: logger)
+        for (kind, group) in [("flag_received", attached.filter { $0.version <= 1 }), ("flag_changed", attached.filter { $0.version > 1 })] {
+            let texted = group.compactMap { flag in flag.workerID.flatMap { phones[$0] }.map { (flag, $0) } }
+            try await NotificationStore.enqueueAll(
+                channel: "sms",
+                recipients: texted.map(\.1),
+                template: kind,
+                payloads: texted.map { flag, _ in
+                    [
+                        "source": flag.sourceName, "category": policy.categories[flag.category]?.zh ?? flag.category,
+                        "status": Self.statusWords[flag.status] ?? flag.status, "date": flag.occurredOn,
+                    ]
+                },
+                keys: texted.map { flag, _ in
+                    kind == "flag_received" ? "flag-received-\(flag.id.text)" : "flag-changed-\(flag.id.text)-v\(flag.version)"
+                },
+                on: connection,
+                logger: logger
+            )
+        }
+    }
+
     public func applyEffects(_ flagIDs: [UUID], caller: Caller, on connection: DatabaseConnection, logger: Logger) async throws {
         guard !flagIDs.isEmpty else { return }
         try await applyEffects(to: FlagStore.flags(ids: flagIDs, on: connection, logger: logger), caller: caller, on: connection, logger: logger)
@@ -690,7 +729,7 @@ public struct FlagService: Sendable {
         for id in attached {
             try await AuditStore.append(caller.event("flag.attached", "flag", id), on: connection, logger: logger)
         }
-        try await applyEffects(attached, caller: caller, on: connection, logger: logger)
+        try await applyEffectsAndTell(attached, caller: caller, on: connection, logger: logger)
     }
 
     // MARK: The worker's own flags
@@ -852,6 +891,16 @@ public struct FlagService: Sendable {
                 on: connection,
                 logger: logger
             )
+            if let flag = try await FlagStore.flags(ids: [flagID], on: connection, logger: logger).first, let worker = flag.workerID {
+                try await WorkerTexts.send(
+                    "flag_dispute_\(outcome)",
+                    to: worker,
+                    ["source": flag.sourceName, "category": policy.categories[flag.category]?.zh ?? flag.category],
+                    key: "flag-dispute-answered-\(id.uuidString.lowercased())",
+                    on: connection,
+                    logger: logger
+                )
+            }
         }
     }
 }

@@ -40,9 +40,26 @@ public struct MessageTemplates: Sendable {
         for (name, value) in parameters { text = text.replacingOccurrences(of: "{\(name)}", with: value) }
         return text
     }
+
+    /// The names of the `{parameters}` the Chinese text of `kind` uses, in order of appearance
+    /// (each once): what a provider that sends approved templates instead of text needs.
+    public func parameterNames(of kind: String) -> [String] {
+        guard let template = texts["zh-CN"]?[kind] else { return [] }
+        var names: [String] = []
+        var rest = template[...]
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            let name = String(rest[rest.index(after: open)..<close])
+            if !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }), !names.contains(name) {
+                names.append(name)
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        return names
+    }
 }
 
-/// A message ready to go: its text rendered, its idempotency key for the gateway.
+/// A message ready to go: its text rendered, its idempotency key for the gateway, and the
+/// parameters its kind's text uses (for a provider that sends a template code and parameters).
 public struct OutgoingMessage: Sendable {
     public var id: Int64
     public var key: String
@@ -50,14 +67,18 @@ public struct OutgoingMessage: Sendable {
     public var recipient: String
     public var kind: String
     public var text: String
+    /// The parameters of the kind's text (for providers that send a template code and its
+    /// parameters rather than the text).
+    public var parameters: [String: String] = [:]
 
-    public init(id: Int64, key: String, channel: String, recipient: String, kind: String, text: String) {
+    public init(id: Int64, key: String, channel: String, recipient: String, kind: String, text: String, parameters: [String: String] = [:]) {
         self.id = id
         self.key = key
         self.channel = channel
         self.recipient = recipient
         self.kind = kind
         self.text = text
+        self.parameters = parameters
     }
 }
 
@@ -171,13 +192,15 @@ public struct OutboxDispatcher: Sendable {
             guard let text = templates.render(message.template, language: message.language, message.payload) else {
                 throw DeliveryError("unknown_kind", retryable: false)
             }
+            let used = Set(templates.parameterNames(of: message.template))
             let outgoing = OutgoingMessage(
                 id: message.id,
                 key: message.key,
                 channel: message.channel,
                 recipient: message.recipient,
                 kind: message.template,
-                text: text
+                text: text,
+                parameters: message.payload.filter { used.contains($0.key) }
             )
             providerID = try await channel.send(outgoing, logger: logger)
         } catch {

@@ -13,6 +13,9 @@ public struct PolicySet: Sendable {
     public var revocation: RevocationPolicy
     public var messages: MessagePolicy
     public var schedule: SchedulePolicy
+    /// The template code of each message kind, for an SMS provider that sends only approved
+    /// templates (`sms-templates.yaml`); checked against the message kinds when one is configured.
+    public var smsTemplates: SMSTemplatePolicy
 
     public init(
         access: AccessPolicy,
@@ -23,10 +26,12 @@ public struct PolicySet: Sendable {
         grading: GradingPolicy,
         revocation: RevocationPolicy,
         messages: MessagePolicy = .init(),
-        schedule: SchedulePolicy = .init()
+        schedule: SchedulePolicy = .init(),
+        smsTemplates: SMSTemplatePolicy = .init()
     ) {
         self.messages = messages
         self.schedule = schedule
+        self.smsTemplates = smsTemplates
         self.access = access
         self.authentication = authentication
         self.custody = custody
@@ -36,7 +41,7 @@ public struct PolicySet: Sendable {
         self.revocation = revocation
     }
 
-    /// Loads `access.yaml` and `authentication.yaml` from `directory`. A problem names the file,
+    /// Loads every policy file from `directory`. A problem names the file,
     /// the line and what is wrong.
     public static func load(directory: String) throws -> PolicySet {
         let access = try PolicyFile.load(directory + "/access.yaml", as: AccessFile.self) { file throws(PolicyError) in
@@ -95,6 +100,10 @@ public struct PolicySet: Sendable {
             try file.validate()
             return file
         }
+        let smsTemplates = try PolicyFile.load(directory + "/sms-templates.yaml", as: SMSTemplatePolicy.self) { file throws(PolicyError) in
+            try file.validate()
+            return file
+        }
         return PolicySet(
             access: access,
             authentication: authentication,
@@ -104,7 +113,8 @@ public struct PolicySet: Sendable {
             grading: grading,
             revocation: revocation,
             messages: messages,
-            schedule: schedule
+            schedule: schedule,
+            smsTemplates: smsTemplates
         )
     }
 }
@@ -141,6 +151,17 @@ extension PolicySet {
         revocation.workdays = (revocation.workdays ?? []) + years.flatMap(\.workdays)
         revocation.calendarLastYear = last.year
         revocation.provisionalYears = years.filter(\.provisional).map(\.year)
+    }
+
+    /// `sms-templates.yaml` against the message kinds (`Web/i18n/messages`): every kind has a
+    /// template code or is not sent by SMS, and the file names no other kind. Needed by a provider
+    /// that sends approved templates (Alibaba Cloud SMS).
+    public func checkSMSTemplates(kinds: Set<String>, directory: String) throws {
+        do {
+            try smsTemplates.check(kinds: kinds)
+        } catch {
+            throw PolicyLoadError(file: directory + "/sms-templates.yaml", line: nil, problem: error.description)
+        }
     }
 }
 

@@ -67,11 +67,15 @@ public struct Registry: Sendable {
         self.messageTemplates = try MessageTemplates.load(directory: configuration.messagesDirectory)
         self.messages = MessageService(database: database, demoMode: configuration.demoMode)
         self.housekeeping = Housekeeping(database: database, clock: clock)
+        if configuration.smsProvider == .aliyun, let aliyun = configuration.aliyunSMS {
+            try Self.checkSMSTemplates(policies, kinds: messageTemplates.kinds, endpoint: aliyun.endpoint, directory: configuration.policiesDirectory)
+        }
     }
 
-    /// The outbox's dispatcher with the configured channels: SMS through the configured gateway,
-    /// e-mail through the configured SMTP relay; in demo mode, whatever has no channel goes to the
-    /// demo mailbox. Outside demo mode a message whose channel is not configured (e-mail without
+    /// The outbox's dispatcher with the configured channels: SMS through the chosen provider (the
+    /// provider-neutral gateway or Alibaba Cloud SMS, with `sms-templates.yaml`'s codes), e-mail
+    /// through the configured SMTP relay; in demo mode, whatever has no channel goes to the demo
+    /// mailbox. Outside demo mode a message whose channel is not configured (e-mail without
     /// REGISTRY_SMTP_URL) becomes a dead letter at once (`no_email_channel`), which an
     /// administrator sends again once the channel is configured.
     public func outboxDispatcher(channels: [String: any MessageChannel]? = nil) -> OutboxDispatcher {
@@ -80,13 +84,36 @@ public struct Registry: Sendable {
             configured["sms"] = DemoMailboxChannel(database: database)
             configured["email"] = DemoMailboxChannel(database: database)
         }
-        if let gateway = configuration.smsGateway {
-            configured["sms"] = HTTPGatewayChannel(gateway, now: { [clock] in clock.now })
+        switch configuration.smsProvider {
+        case .gateway:
+            if let gateway = configuration.smsGateway {
+                configured["sms"] = HTTPGatewayChannel(gateway, now: { [clock] in clock.now })
+            }
+        case .aliyun:
+            if var aliyun = configuration.aliyunSMS {
+                aliyun.templates = policies.smsTemplates.templates
+                configured["sms"] = AliyunSMSChannel(aliyun, now: { [clock] in clock.now })
+            }
         }
         if let smtp = configuration.smtp {
             configured["email"] = SMTPChannel(smtp, now: { [clock] in clock.now })
         }
         return OutboxDispatcher(database: database, policy: policies.messages, templates: messageTemplates, channels: channels ?? configured)
+    }
+
+    /// With Alibaba Cloud SMS: every message kind has a template code (or is not sent by SMS), and
+    /// none is still a shipped placeholder when the endpoint is Aliyun's own.
+    static func checkSMSTemplates(_ policies: PolicySet, kinds: Set<String>, endpoint: String, directory: String) throws {
+        try policies.checkSMSTemplates(kinds: kinds, directory: directory)
+        let placeholders = policies.smsTemplates.placeholders
+        if !placeholders.isEmpty, URLComponents(string: endpoint)?.host?.hasSuffix("aliyuncs.com") == true {
+            throw PolicyLoadError(
+                file: directory + "/sms-templates.yaml",
+                line: nil,
+                problem:
+                    "\(placeholders.joined(separator: ", ")) still have placeholder template codes (SMS_0000000NN): replace them with the codes Aliyun approved"
+            )
+        }
     }
 
     /// Readiness: the database answers and every migration is applied.

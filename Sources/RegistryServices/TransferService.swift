@@ -237,6 +237,8 @@ public struct TransferService: Sendable {
                     message: "Too many wrong codes for this transfer. Cancel it; she can consent in her own account."
                 )
             }
+            // The text names the agency asking, as the first one did.
+            let agency = try await AgencyAccess.agency(nil, caller: caller, write: false, on: connection, logger: logger)
             let worker = try await WorkerStore.get(t.workerID, on: connection, logger: logger)
             guard let phone = worker?.phone else {
                 throw RegistryError(.conflict, code: "no_phone", message: "The worker has no phone on file: she consents in her own account.")
@@ -252,7 +254,7 @@ public struct TransferService: Sendable {
                 channel: "sms",
                 recipient: phone,
                 template: "transfer_consent_code",
-                payload: ["code": code, "minutes": String(policy.consentCodeMinutes)],
+                payload: ["code": code, "agency": agency.name, "minutes": String(policy.consentCodeMinutes)],
                 on: connection,
                 logger: logger
             )
@@ -287,6 +289,17 @@ public struct TransferService: Sendable {
                 on: connection,
                 logger: logger
             )
+            // The outcome, to both agencies.
+            for agency in [t.toAgencyID, t.fromAgencyID] {
+                try await AgencyTexts.send(
+                    event == .reject ? "transfer_refused" : "transfer_cancelled",
+                    to: agency,
+                    ["worker": t.workerName, "agency": t.toAgencyName],
+                    key: "transfer-\(next.rawValue)-\(id.uuidString.lowercased())-\(agency.uuidString.lowercased())",
+                    on: connection,
+                    logger: logger
+                )
+            }
             guard let updated = try await TransferStore.get(id, on: connection, logger: logger) else { throw RegistryError.notFound("Transfer") }
             return View(updated, for: who)
         }
@@ -355,6 +368,16 @@ public struct TransferService: Sendable {
             on: connection,
             logger: logger
         )
+        for agency in [t.toAgencyID, t.fromAgencyID] {
+            try await AgencyTexts.send(
+                "transfer_completed",
+                to: agency,
+                ["worker": t.workerName, "from": t.fromAgencyName, "to": t.toAgencyName, "date": today],
+                key: "transfer-completed-\(t.id.uuidString.lowercased())-\(agency.uuidString.lowercased())",
+                on: connection,
+                logger: logger
+            )
+        }
     }
 
     /// Time: requests the worker has not answered within `request_expiry_days` lapse (`expired`),

@@ -77,10 +77,12 @@ struct PagesMessageTests {
             let h = try await Household.make(registry)
             _ = try await registry.consents.issueByAgency(h.workerID, caller: h.agency, logger: testLogger)
             let code = try #require(try await registry.lastCode("consent_code"))
-            #expect(try await registry.outboxDispatcher().dispatchOnce(logger: testLogger) == 2)
+            // Two texts to her, and the e-mail telling her agency it was approved.
+            #expect(try await registry.outboxDispatcher().dispatchOnce(logger: testLogger) == 3)
             var admin = try await PagesAdminToolsTests.admin(registry, client).0
             let html = PagesAdminToolsTests.html(try await admin.get("/demo/outbox"))
             #expect(html.contains("授权码为\(code)") && html.contains("consent_code") && html.contains("worker_activation_code"))
+            #expect(html.contains("agency_approved") && html.contains("staff1@agency.cn"))
             #expect(PagesAdminToolsTests.html(try await admin.get("/admin/messages")).contains("href=\"/demo/outbox\""))
         }
     }

@@ -19,7 +19,7 @@ final class RecordingGateway: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [
             "python3", repositoryRoot + "/Tests/support/sms_gateway.py", "--secret", secret, "--record", folder + "/sms.jsonl",
-            "--ready-file", folder + "/port", "--fail-first", String(failFirst), "--exit-with-parent",
+            "--ready-file", folder + "/port", "--fail-first", String(failFirst),
         ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice

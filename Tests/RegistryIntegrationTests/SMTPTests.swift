@@ -38,7 +38,7 @@ final class RecordingRelay: @unchecked Sendable {
         process.standardError = FileHandle.nullDevice
         try process.run()
         var port = ""
-        for _ in 0..<150 {
+        for _ in 0..<600 {
             port = (try? String(contentsOfFile: folder + "/port", encoding: .utf8)) ?? ""
             if !port.isEmpty { break }
             Thread.sleep(forTimeInterval: 0.1)
@@ -65,7 +65,7 @@ final class RecordingRelay: @unchecked Sendable {
             security: security,
             caFile: caFile ?? certificate,
             heloName: "registry.test",
-            replyTimeout: .seconds(10)
+            replyTimeout: .seconds(30)
         )
     }
 
@@ -285,7 +285,10 @@ struct SMTPTests {
     func startTLSInjection() async throws {
         let relay = try RecordingRelay(flags: ["--inject"])
         let failure = await failure { try await SMTPChannel(relay.settings(), now: { Date() }).send(message("x"), logger: testLogger) }
-        #expect(failure?.reason == "smtp_protocol" && failure?.retryable == true)
+        // Seen with the 220 (one read): `smtp_protocol`. When the injected bytes arrive in a later
+        // segment (a loaded machine), they land inside the TLS handshake instead and fail it: `tls`.
+        // Either way the channel stops and nothing more goes out in the clear.
+        #expect(["smtp_protocol", "tls"].contains(failure?.reason ?? "") && failure?.retryable == true, "\(String(describing: failure))")
         #expect(relay.events("plaintext").isEmpty)
     }
 

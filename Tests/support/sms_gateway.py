@@ -117,27 +117,31 @@ def handler(gateway):
     return Handler
 
 
-def main():
-    # A test process can hand its blocked signals down to us (Swift's test runner blocks SIGTERM
-    # in its threads): unblock them, so that the test's terminate() ends the gateway.
+def end_with_parent():
+    """The test binary starts this with SIGTERM blocked (a mask children inherit), so its
+    terminate() would not end it, and it may exit without trying: take SIGTERM back, and leave
+    when the parent is gone."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--secret", required=True)
     parser.add_argument("--record", required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ready-file")
     parser.add_argument("--fail-first", type=int, default=0, help="answer 503 to this many message requests first")
-    parser.add_argument("--exit-with-parent", action="store_true", help="stop when the process that started it is gone")
     args = parser.parse_args()
-    if args.exit_with_parent:
-        parent = os.getppid()
-
-        def watch():
-            while os.getppid() == parent:
-                time.sleep(1)
-            os._exit(0)
-
-        threading.Thread(target=watch, daemon=True).start()
+    end_with_parent()
     gateway = Gateway(args.secret, args.record)
     gateway.fail_left = args.fail_first
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler(gateway))

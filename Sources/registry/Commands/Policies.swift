@@ -28,6 +28,13 @@ struct Policies: AsyncParsableCommand {
             let configuration = try Configuration.fromEnvironment()
             do {
                 let set = try PolicySet.load(directory: configuration.policiesDirectory)
+                // The template codes must name exactly the message kinds; only Aliyun needs them.
+                let kinds = try MessageTemplates.load(directory: configuration.messagesDirectory).kinds
+                do {
+                    try set.checkSMSTemplates(kinds: kinds, directory: configuration.policiesDirectory)
+                } catch  where configuration.smsProvider != .aliyun {
+                    print("note: \(error) (needed only with REGISTRY_SMS_PROVIDER=aliyun)")
+                }
                 print(
                     "policies valid: access v\(set.access.version) (\(set.access.actions.count) actions), authentication v\(set.authentication.version)"
                 )

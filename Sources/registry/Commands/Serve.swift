@@ -24,12 +24,13 @@ struct Serve: AsyncParsableCommand {
     var demo = false
 
     func run() async throws {
-        if !demo, try Configuration.fromEnvironment().smsGateway == nil {
+        if !demo, try !Configuration.fromEnvironment().hasSMSChannel {
             throw ValidationError(
                 """
                 No SMS channel is configured, so activation codes, transfer consent codes and case notices would reach no one.
-                Set REGISTRY_SMS_GATEWAY_URL and REGISTRY_SMS_GATEWAY_SECRET (README, "Messages"), or run `registry serve --demo`,
-                whose messages go to the demo mailbox at /demo/outbox.
+                Set REGISTRY_SMS_GATEWAY_URL and REGISTRY_SMS_GATEWAY_SECRET for the HTTP gateway, or REGISTRY_SMS_PROVIDER=aliyun with
+                REGISTRY_ALIYUN_ACCESS_KEY_ID, REGISTRY_ALIYUN_ACCESS_KEY_SECRET and REGISTRY_ALIYUN_SIGN_NAME (README, "Messages"),
+                or run `registry serve --demo`, whose messages go to the demo mailbox at /demo/outbox.
                 """
             )
         }
