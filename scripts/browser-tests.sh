@@ -7,7 +7,9 @@
 #      this only checks that nothing changed);
 #   3. `.build/debug/registry serve --demo` on a free port, with a fresh data folder;
 #   4. Tests/browser/journeys.py (extra arguments are passed on, e.g. -k English);
-#   5. SIGTERM to the server (it stops its embedded PostgreSQL), also when something fails.
+#   5. SIGTERM to the server (it stops its embedded PostgreSQL), also when something fails;
+#   6. no code in any log: the codes texted during the run (from the recording gateway's record)
+#      and the texts themselves looked for in the server log (Tests/support/codes_in_log.py).
 # Screenshots and page sources of failed journeys: .build/browser-artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,8 +57,9 @@ sed -i -e 's/^registrations_per_address_per_minute: .*/registrations_per_address
 
 server=""
 gateway=""
-stop_server() {
+stop_processes() {
     if [[ -n "$gateway" ]]; then kill -TERM "$gateway" 2>/dev/null || true; wait "$gateway" 2>/dev/null || true; fi
+    gateway=""
     if [[ -n "$server" ]] && ! kill -0 "$server" 2>/dev/null; then
         wait "$server" 2>/dev/null && code=0 || code=$?
         echo "browser tests: the registry had already stopped (exit status $code); see $log" >&2
@@ -69,6 +72,10 @@ stop_server() {
         fi
         wait "$server" 2>/dev/null || true
     fi
+    server=""
+}
+stop_server() {
+    stop_processes
     rm -rf "$data" "$data-keys" "$testroot"
 }
 trap stop_server EXIT
@@ -110,6 +117,15 @@ BASE_URL="http://127.0.0.1:$port" SERVER_LOG="$log" SMS_RECORD="$sms_record" ADM
     REGISTRY_DATA_DIR="$data" REGISTRY_BIN="$registry" REGISTRY_ROOT="$testroot" \
     ARTIFACTS="$root/$artifacts" SE_OFFLINE=true PYTHONDONTWRITEBYTECODE=1 \
     "$venv/bin/python" Tests/browser/journeys.py "$@" || status=$?
+
+# No code in any log: once the server has stopped, every code texted during the journeys (read from
+# the gateway's record, as from her phone) and every text looked for in every line it wrote. Names
+# the kind and the line, never the code.
+stop_processes
+if ! python3 "$root/Tests/support/codes_in_log.py" --record "$sms_record" --templates "$testroot/Web/i18n/messages" "$log"; then
+    echo "browser tests: the server log ($log) holds a code or a text it sent (see above)" >&2
+    (( status != 0 )) || status=1
+fi
 if (( status != 0 )); then
     echo "browser tests failed; screenshots, page sources and the server log are in $artifacts/" >&2
 fi

@@ -4,7 +4,9 @@
 # with a new data folder (its own embedded PostgreSQL), waits until /health/ready answers, runs
 # COMMAND with BASE_URL, ADMIN_EMAIL, ADMIN_PASSWORD, SERVER_LOG, SMS_RECORD (the gateway's record,
 # JSON lines), SMS_GATEWAY (its address, for /control) and REGISTRY_DATA_DIR set, then stops the server with SIGTERM (which
-# stops its PostgreSQL) and removes the folder, also when something fails. Exits with COMMAND's status.
+# stops its PostgreSQL), checks that no code it texted (nor any text) is in its log
+# (Tests/support/codes_in_log.py), and removes the folder, also when something fails. Exits with
+# COMMAND's status, or 1 when COMMAND passed and the log check failed.
 set -euo pipefail
 registry=$1
 shift
@@ -18,14 +20,19 @@ password="run-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 server=""
 gateway=""
-stop_server() {
+stop_processes() {
     if [[ -n "$gateway" ]]; then kill -TERM "$gateway" 2>/dev/null || true; wait "$gateway" 2>/dev/null || true; fi
+    gateway=""
     if [[ -n "$server" ]] && kill -0 "$server" 2>/dev/null; then
         kill -TERM "$server" 2>/dev/null || true
         for _ in $(seq 1 150); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$server" 2>/dev/null || true
         wait "$server" 2>/dev/null || true
     fi
+    server=""
+}
+stop_server() {
+    stop_processes
     if [[ -n "${KEEP_SERVER_LOG:-}" && -f "$log" ]]; then cp "$log" "$KEEP_SERVER_LOG"; fi
     rm -rf "$data"
 }
@@ -61,7 +68,18 @@ done
 status=0
 BASE_URL="http://127.0.0.1:$port" ADMIN_EMAIL="admin@demo.registry.local" ADMIN_PASSWORD="$password" SERVER_LOG="$log" \
     SMS_RECORD="$data/sms.jsonl" SMS_GATEWAY="$sms_url" REGISTRY_DATA_DIR="$data" "$@" || status=$?
-if (( status != 0 )); then
+
+# No code in any log: every code texted during the run (read from the gateway's record, as from her
+# phone) and every text looked for in every line the server wrote, once it has stopped. Names the
+# kind and the line, never the code.
+stop_processes
+clean_log=yes
+if ! python3 "$root/Tests/support/codes_in_log.py" --record "$data/sms.jsonl" --templates "$root/Web/i18n/messages" "$log"; then
+    clean_log=""
+    echo "the server log holds a code or a text it sent (see above); its last lines are not shown for that reason" >&2
+    (( status != 0 )) || status=1
+fi
+if (( status != 0 )) && [[ -n "$clean_log" ]]; then
     echo "--- last lines of the server log:" >&2
     tail -n 30 "$log" >&2
 fi

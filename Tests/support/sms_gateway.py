@@ -8,6 +8,10 @@ JSON-lines record that the suites read as the person would read her phone. It ca
     POST /control  {"fail": 5, "status": 503}   {"fail": 1, "status": 422, "kind": "consent_code"}
                    {"delay": 2.5}   {"fail": 0, "delay": 0}
     GET  /messages                               every accepted message, oldest first
+    GET  /repeats                                the request ids answered 409 as repeats, in order
+
+Started again on an existing record, it remembers what the record holds: a repeat of a message
+accepted before the restart is still dropped, as a provider's dedupe survives its own restarts.
 
 Usage: sms_gateway.py --secret SECRET --record FILE [--port PORT] [--ready-file FILE] [--fail-first N]
 Prints the port it listens on (and writes it to --ready-file) once it accepts connections.
@@ -37,6 +41,16 @@ class Gateway:
         self.fail_kind = None
         self.delay = 0.0
         self.rejected = 0
+        self.repeats = []
+        try:
+            with open(record, encoding="utf-8") as f:
+                for line in f:
+                    if line.strip():
+                        entry = json.loads(line)
+                        self.seen.add(entry["id"])
+                        self.messages.append(entry)
+        except FileNotFoundError:
+            pass
 
 
 def handler(gateway):
@@ -65,6 +79,9 @@ def handler(gateway):
             if self.path == "/messages":
                 with gateway.lock:
                     return self.answer(200, list(gateway.messages))
+            if self.path == "/repeats":
+                with gateway.lock:
+                    return self.answer(200, list(gateway.repeats))
             self.answer(404, {"error": "not found"})
 
         def do_POST(self):
@@ -105,6 +122,7 @@ def handler(gateway):
                 return self.answer(status, {"error": "told to fail"})
             with gateway.lock:
                 if request_id in gateway.seen:
+                    gateway.repeats.append(request_id)
                     return self.answer(409, {"error": "duplicate", "message_id": request_id})
                 gateway.seen.add(request_id)
                 entry = {"id": request_id, "to": message["to"], "kind": message.get("kind"), "text": message["text"],
