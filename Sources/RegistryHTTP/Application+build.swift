@@ -33,6 +33,7 @@ public func buildRouter(_ registry: Registry) -> (Router<AppRequestContext>, [Ro
     AuditRoutes(registry: registry).register(on: routes)
     MessageRoutes(registry: registry).register(on: routes)
     JobRoutes(registry: registry).register(on: routes)
+    ContactRoutes(registry: registry).register(on: routes)
     AgencyRoutes(registry: registry).register(on: routes)
     WorkerRoutes(registry: registry).register(on: routes)
     TransferRoutes(registry: registry).register(on: routes)

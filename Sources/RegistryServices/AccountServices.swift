@@ -123,6 +123,24 @@ public struct AccountService: Sendable {
                 }
                 userID = existing.id
             }
+            // Her number must be her own: never a staff member's (an agency typing its own), nor another account's.
+            switch try await ContactStore.holder(phone: phone, email: nil, except: userID, on: connection, logger: logger) {
+            case nil: break
+            case "agency_staff"?:
+                throw RegistryError(
+                    .conflict,
+                    code: "phone_is_staff",
+                    message: "Her phone number is an agency staff member's. Record her own number before starting her account.",
+                    field: "phone"
+                )
+            default:
+                throw RegistryError(
+                    .conflict,
+                    code: "contact_taken",
+                    message: "Her phone number belongs to another account. Record her own number before starting her account.",
+                    field: "phone"
+                )
+            }
             let id: UUID
             if let userID {
                 id = userID

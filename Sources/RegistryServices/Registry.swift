@@ -34,6 +34,8 @@ public struct Registry: Sendable {
     public let messages: MessageService
     /// Pruning of spent sessions, codes, throttle rows and nonces.
     public let housekeeping: Housekeeping
+    /// Phone numbers and e-mail addresses that change.
+    public let contacts: ContactService
 
     public init(
         configuration: Configuration,
@@ -67,6 +69,7 @@ public struct Registry: Sendable {
         self.messageTemplates = try MessageTemplates.load(directory: configuration.messagesDirectory)
         self.messages = MessageService(database: database, demoMode: configuration.demoMode)
         self.housekeeping = Housekeeping(database: database, clock: clock)
+        self.contacts = ContactService(database: database, clock: clock, policy: policies.reports)
         if configuration.smsProvider == .aliyun, let aliyun = configuration.aliyunSMS {
             try Self.checkSMSTemplates(policies, kinds: messageTemplates.kinds, endpoint: aliyun.endpoint, directory: configuration.policiesDirectory)
         }

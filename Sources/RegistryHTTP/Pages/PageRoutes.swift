@@ -35,6 +35,7 @@ struct PageRoutes {
         AuditPages(kit: kit).register(on: routes)
         MessagePages(kit: kit).register(on: routes)
         JobPages(kit: kit).register(on: routes)
+        ContactPages(kit: kit).register(on: routes)
         DisputePages(kit: kit).register(on: routes)
     }
 }
