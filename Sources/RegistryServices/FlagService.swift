@@ -22,18 +22,22 @@ public struct FlagService: Sendable {
         public var kind: String
         public var displayName: String
         public var requireSignature: Bool?
+        /// Where the registry writes to the source's operators (a retraction asked for).
+        public var contactEmail: String?
 
-        public init(name: String, kind: String, displayName: String, requireSignature: Bool?) {
+        public init(name: String, kind: String, displayName: String, requireSignature: Bool?, contactEmail: String? = nil) {
             self.name = name
             self.kind = kind
             self.displayName = displayName
             self.requireSignature = requireSignature
+            self.contactEmail = contactEmail
         }
 
         enum CodingKeys: String, CodingKey {
             case name, kind
             case displayName = "display_name"
             case requireSignature = "require_signature"
+            case contactEmail = "contact_email"
         }
     }
 
@@ -50,6 +54,11 @@ public struct FlagService: Sendable {
         else { throw RegistryError.invalid("name", "A source name is 2 to 63 lower-case letters, digits, - and _ (e.g. fj-police).") }
         guard SourceKind(rawValue: s.kind) != nil else { throw RegistryError.invalid("kind", "kind is police or credit_bureau.") }
         let display = try Input.name(s.displayName, field: "display_name", max: 200)!
+        var contact: String?
+        if let raw = s.contactEmail, !raw.trimmingWhitespace().isEmpty {
+            guard let email = Contact.normalizedEmail(raw) else { throw RegistryError.invalid("contact_email", "Enter a valid e-mail address.") }
+            contact = email
+        }
         let secret = TokenGenerator.token(bytes: 32)
         return try await database.transaction(logger: logger) { connection in
             let id = try await IntegrationStore.createSource(
@@ -58,6 +67,7 @@ public struct FlagService: Sendable {
                 displayName: display,
                 secretEnc: Data(keys.seal(secret, context: SealedPlace.sourceSecret(name: name))),
                 requireSignature: s.requireSignature ?? false,
+                contactEmail: contact,
                 by: caller.userUUID,
                 on: connection,
                 logger: logger
@@ -876,10 +886,12 @@ public struct FlagService: Sendable {
             }
             guard current == "open" else { throw RegistryError(.conflict, code: "dispute_decided", message: "This dispute was already answered.") }
             try await FlagStore.decideDispute(id, status: outcome, note: note, by: admin, on: connection, logger: logger)
-            if outcome == "retraction_requested", let flag = try await FlagStore.flags(ids: [flagID], on: connection, logger: logger).first {
+            if outcome == "retraction_requested", let flag = try await FlagStore.flags(ids: [flagID], on: connection, logger: logger).first,
+                let contact = try await IntegrationStore.sourceContact(flag.sourceID, on: connection, logger: logger)
+            {
                 try await NotificationStore.enqueue(
                     channel: "email",
-                    recipient: "source:" + flag.sourceName,
+                    recipient: contact,
                     template: "flag_retraction_requested",
                     payload: ["reference": flag.reference, "note": note],
                     on: connection,

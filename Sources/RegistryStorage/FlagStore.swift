@@ -25,12 +25,24 @@ public enum IntegrationStore {
         public var revokedAt: Date?
     }
 
+    /// The address a source's operators are written to; nil when it has none.
+    public static func sourceContact(_ sourceID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> String? {
+        for try await email in try await connection.query(
+            "SELECT contact_email FROM integration_sources WHERE id = \(sourceID)",
+            logger: logger
+        ).decode(String?.self) {
+            return email
+        }
+        return nil
+    }
+
     public static func createSource(
         name: String,
         kind: String,
         displayName: String,
         secretEnc: Data?,
         requireSignature: Bool,
+        contactEmail: String? = nil,
         by: UUID?,
         on connection: PostgresConnection,
         logger: Logger
@@ -38,8 +50,8 @@ public enum IntegrationStore {
         do {
             let rows = try await connection.query(
                 """
-                INSERT INTO integration_sources (name, kind, display_name, signing_secret_enc, require_signature, created_by)
-                VALUES (\(name), \(kind), \(displayName), \(secretEnc), \(requireSignature), \(by)) RETURNING id
+                INSERT INTO integration_sources (name, kind, display_name, signing_secret_enc, require_signature, contact_email, created_by)
+                VALUES (\(name), \(kind), \(displayName), \(secretEnc), \(requireSignature), \(contactEmail), \(by)) RETURNING id
                 """,
                 logger: logger
             )

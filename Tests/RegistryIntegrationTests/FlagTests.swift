@@ -16,7 +16,7 @@ extension Registry {
     func source(_ name: String, kind: String, signed: Bool = false) async throws -> (UUID, String, String, Caller) {
         let admin = try await adminCaller
         let created = try await flags.registerSource(
-            .init(name: name, kind: kind, displayName: name.uppercased(), requireSignature: signed),
+            .init(name: name, kind: kind, displayName: name.uppercased(), requireSignature: signed, contactEmail: "ops@\(name).example.cn"),
             caller: admin,
             logger: testLogger
         )
@@ -236,6 +236,14 @@ struct FlagTests {
             #expect(try await registry.flags.disputes(openOnly: true, logger: testLogger).isEmpty)
             // The source is asked: one message queued (a message, no code in it).
             #expect(try await registry.notificationCount("flag_retraction_requested") == 1)
+            let to = try await single(
+                try await registry.database.query(
+                    "SELECT recipient FROM notifications WHERE template = 'flag_retraction_requested'",
+                    logger: testLogger
+                ),
+                String.self
+            )
+            #expect(to == "ops@police-d.example.cn")
             #expect(try await registry.lastCode("flag_retraction_requested") == nil)
             #expect(try await registry.auditCount("flag.dispute_retraction_requested", subject: flagID) == 1)
             await expectError("dispute_decided") {

@@ -147,13 +147,14 @@ struct PagesAccessibilityTests {
                         "/employer/engagements/\(f.proposed)/review", "/employer/workers/\(f.worker)/case/new", "/cases/\(f.caseID)",
                     ]
                 ),
-                Visitor(name: "worker", client: worker, pages: ["/worker", "/cases/\(f.caseID)"]),
+                Visitor(name: "worker", client: worker, pages: ["/worker", "/cases/\(f.caseID)", "/account/contact"]),
                 Visitor(
                     name: "admin",
                     client: admin,
                     pages: [
                         "/admin", "/admin/agencies?status=approved", "/admin/agencies/\(f.agencyID)", "/admin/cases", "/cases/\(f.caseID)",
-                        "/admin/dashboard", "/admin/integrations", "/admin/integrations/\(f.sourceID)/keys/\(f.keyID)/revoke", "/admin/audit",
+                        "/admin/dashboard", "/admin/jobs", "/account/contact", "/admin/integrations",
+                        "/admin/integrations/\(f.sourceID)/keys/\(f.keyID)/revoke", "/admin/audit",
                         "/admin/disputes", "/admin/disputes/\(f.reviewDispute)", "/admin/flag-disputes", "/admin/flag-disputes/\(f.flagDispute)", w,
                     ]
                 ),

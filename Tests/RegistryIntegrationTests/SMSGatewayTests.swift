@@ -60,6 +60,7 @@ struct SMSGatewayTests {
             _ = try await registry.consents.issueByAgency(h.workerID, caller: h.agency, logger: testLogger)
             let code = try #require(try await registry.lastCode("consent_code"))
             let phone = try await registry.workers.file(h.workerID, caller: h.agency, logger: testLogger).phone
+            try await registry.setAsideEmail()
             let channel = HTTPGatewayChannel(.init(url: gateway.url, secret: gateway.secret), now: { registry.clock.now })
             let dispatcher = registry.outboxDispatcher(channels: ["sms": channel])
             // The gateway is down for the first two requests: those messages wait for their retry.
@@ -83,6 +84,7 @@ struct SMSGatewayTests {
         try await withTestRegistry { registry, _ in
             let h = try await Household.make(registry)
             _ = try await registry.consents.issueByAgency(h.workerID, caller: h.agency, logger: testLogger)
+            try await registry.setAsideEmail()
             let channel = HTTPGatewayChannel(.init(url: gateway.url, secret: "not-the-gateway-secret"), now: { registry.clock.now })
             #expect(try await registry.outboxDispatcher(channels: ["sms": channel]).dispatchOnce(logger: testLogger) == 2)
             let dead = try await registry.messages.overview(logger: testLogger).dead

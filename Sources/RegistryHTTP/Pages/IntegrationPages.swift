@@ -13,7 +13,7 @@ struct IntegrationPages {
 
     static let kinds = ["police", "credit_bureau"]
     static let statuses = ["active", "disabled"]
-    static let sourceFields = ["source_name", "display_name", "kind"]
+    static let sourceFields = ["source_name", "display_name", "kind", "contact_email"]
 
     func register(on routes: ProtectedRouter) {
         routes.get("/admin/integrations", action: "integrations.manage") { request, context in
@@ -31,7 +31,8 @@ struct IntegrationPages {
                         name: form.text("source_name"),
                         kind: form.text("kind"),
                         displayName: form.text("display_name"),
-                        requireSignature: form.text("require_signature") == "true"
+                        requireSignature: form.text("require_signature") == "true",
+                        contactEmail: form.optional("contact_email")
                     ),
                     caller: page.caller,
                     logger: context.logger
