@@ -78,7 +78,8 @@ class Sequences:
     def run_all(self):
         steps = [self.anonymous_reads, self.sign_in, self.more_administrators, self.integration_source, self.worker_file,
                  self.household_and_engagement, self.consent_and_report, self.listings_and_lookups, self.flags,
-                 self.transfers, self.cases, self.agencies_and_accounts, self.messages, self.sessions_and_passwords]
+                 self.transfers, self.cases, self.agencies_and_accounts, self.messages, self.jobs_and_contacts,
+                 self.sessions_and_passwords]
         for step in steps:
             self._run(step)
         return self.world
@@ -609,6 +610,38 @@ class Sequences:
         self.call(admin, "POST", f"/api/v1/admin/messages/{dead[0]['id']}/retry", expect=204)
         self.call(admin, "POST", f"/api/v1/admin/messages/{dead[0]['id']}/retry", expect=404, what="a message no longer dead")
         expect_true("sent again, it reaches her phone", bool(self.phone.wait_for_code(xiaoyan["phone"], "consent_code", mark)))
+
+    def jobs_and_contacts(self):
+        """The scheduled jobs: listed, and one run now by an administrator. Contact details: each kind
+        of account sets a phone number with the code texted to it; an administrator changes a
+        worker's number after an in-person check and she changes it back from her account; another
+        account's number is refused."""
+        w = self.world
+        admin = w["admin"]
+        jobs = self.call(admin, "GET", "/api/v1/admin/jobs", expect=200)["jobs"]
+        expect_true("every job listed", {"flag-expiry", "grade-refresh", "audit-checkpoint"} <= {j["name"] for j in jobs})
+        ran = self.call(admin, "POST", "/api/v1/admin/jobs/audit-checkpoint/run", expect=200).json
+        expect_equal("the job that ran", ran["job"], "audit-checkpoint")
+        self.call(admin, "POST", "/api/v1/admin/jobs/nightly/run", expect=404, what="a job that does not exist")
+
+        def change_phone(caller, number):
+            mark = self.phone.mark()
+            sent = self.call(caller, "POST", "/api/v1/auth/contact", {"phone": number}, expect=202).json
+            expect_equal("the code's number, masked", sent["sent_to"], number[:3] + "****" + number[-4:])
+            code = self.phone.wait_for_code(number, "contact_change_code", mark)
+            done = self.call(caller, "POST", "/api/v1/auth/contact/confirm", {"code": code}, expect=200).json
+            expect_equal("the number now", done["phone"], number)
+
+        for name, number in (("admin", "13911100401"), ("agency", "13911100402"), ("employer", "13911100403")):
+            change_phone(w[name], number)
+        self.call(w["worker"], "POST", "/api/v1/auth/contact", {"phone": "13911100402"}, expect=409, what="another account's number")
+        # Xiaoyan lost her phone: an administrator checks her in person and records a new number;
+        # then she moves back to her old one from her account.
+        xiaoyan = w.people["xiaoyan"]
+        changed = self.call(admin, "POST", f"/api/v1/workers/{w.ids['xiaoyan']}/phone",
+                            {"phone": "13911100404", "reason": "本人持身份证到服务中心核验"}, expect=200).json
+        expect_equal("her new number", changed["phone"], "13911100404")
+        change_phone(w["xiaoyan"], xiaoyan["phone"])
 
     def sessions_and_passwords(self):
         """For each kind of account (throwaway ones, not the callers the fuzzing uses): a second
