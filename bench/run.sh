@@ -173,6 +173,11 @@ record hash "registry bench-hash --seconds 10 --threads $CORES"
 "$BIN" bench-hash --seconds 10 --threads "$CORES" | tee "$WORK/hash.txt"
 put hash.line "$(tail -1 "$WORK/hash.txt")"
 
+step "scheduled jobs on the same registry: nothing due, and 1 % of flags expiring at once"
+record jobs "REGISTRY_BIN=.build/release/registry bench/jobs.sh $WORKERS"
+REGISTRY_BIN=$BIN bench/jobs.sh "$WORKERS" | tee "$WORK/jobs.txt"
+grep -E ' ms, [0-9]+ rows$|^baseline|^their workers|^== ' "$WORK/jobs.txt" | nl -ba -w1 -s$'\t' | sed 's/^/jobs.line./' >>"$RESULTS"
+
 step "results"
 python3 bench/write-results.py "$RESULTS" >"$OUT"
 echo "wrote $OUT" >&2

@@ -113,6 +113,18 @@ def main():
         w(f"`registry regrade --all`: {n(g[0])} workers in {g[1]:.1f} s, **{n(g[2])} workers per second** (one session, batches of "
           "1000: each batch reads the grader's inputs with one query per table, grades in Swift, writes grades and history set-based).\n")
 
+    if "jobs.line.1" in r:
+        w("## Scheduled jobs\n")
+        w("`bench/jobs.sh` on the same registry: each job's own duration (`job_runs`), on its first run of the day (catching up on "
+          "whatever the generated data left due), then with nothing due, beside a full scan of the flags table; then 1 % of the flags "
+          "expiring at once, beside PostgreSQL updating the same rows in one statement.\n")
+        w("```")
+        i = 1
+        while f"jobs.line.{i}" in r:
+            w(r[f"jobs.line.{i}"])
+            i += 1
+        w("```\n")
+
     w("## Sign-in against the argon2id ceiling\n")
     login = pairs(r.get("login"))
     hashes = numbers(r.get("hash.line"))
