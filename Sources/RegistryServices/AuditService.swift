@@ -125,8 +125,11 @@ public struct AuditService: Sendable {
                 ), nil
             )
         }
-        let (result, checkpoint) = try await AuditStore.verifyChain(database: database, checkpoints: all.map(\.row), logger: logger)
-        return (result, checkpoint.map(Head.init))
+        let (result, checked) = try await AuditStore.verifyChain(database: database, checkpoints: all.map(\.row), logger: logger)
+        // Named: the newest of the checkpoints given (all of them lie on an intact chain), else the
+        // database's own.
+        guard case .intact = result else { return (result, checked.map(Head.init)) }
+        return (result, checkpoints.max { $0.seq < $1.seq } ?? checked.map(Head.init))
     }
 
     /// True when the checkpoint carries no signature (taken before checkpoints were signed) or a
@@ -140,15 +143,17 @@ public struct AuditService: Sendable {
     /// Takes a signed checkpoint of the chain's head on the registry's clock, records it in the
     /// database and, when the head has moved since the last one, appends it to the checkpoints
     /// file (one JSON object per line, owner-only). Returns it, and whether it is new.
+    /// With `always` (a checkpoint taken by hand), the file gets the line even when the head has
+    /// not moved.
     @discardableResult
-    public func takeCheckpoint(logger: Logger) async throws -> (head: Head, isNew: Bool) {
+    public func takeCheckpoint(always: Bool = false, logger: Logger) async throws -> (head: Head, isNew: Bool) {
         let (head, isNew) = try await AuditStore.checkpoint(
             database: database,
             now: clock.now,
             sign: { [keys] in keys.signCheckpoint(seq: $0, hash: $1, takenAt: $2) },
             logger: logger
         )
-        if isNew { try append(head) }
+        if isNew || always { try append(head) }
         return (Head(head), isNew)
     }
 

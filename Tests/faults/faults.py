@@ -1439,8 +1439,15 @@ def cli_audit_checkpoint(w):
             # again, and only a checkpoint kept from before shows that it was rewritten.
             rewrite_audit_row(w, event, tampered, "consistently")
             verify = w.server.cli("audit", "verify", "--checkpoints", empty)
+            check(verify.returncode == 1 and "differs from the checkpoint" in verify.stdout,
+                  f"rewritten consistently: the signed checkpoint recorded in the database catches it even without a file "
+                  f"({verify.returncode}: {verify.stdout.strip()[:120]})")
+            # The owner deletes the recorded checkpoints too: then only the copies kept outside the
+            # database tell (the chain itself verifies, with another head).
+            w.server.psql("DELETE FROM audit_checkpoints")
+            verify = w.server.cli("audit", "verify", "--checkpoints", empty)
             check(verify.returncode == 0 and "intact" in verify.stdout and second_head not in verify.stdout,
-                  f"rewritten consistently: without checkpoints the chain verifies, with another head "
+                  f"with the recorded checkpoints deleted as well, the chain verifies without a file, with another head "
                   f"({verify.returncode}: {verify.stdout.strip()[:100]})")
             for name, file in (("the data folder's checkpoints", None), ("the copy kept outside", kept)):
                 verify = w.server.cli("audit", "verify", *(["--checkpoints", file] if file else []))

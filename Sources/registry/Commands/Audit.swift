@@ -66,10 +66,10 @@ struct Audit: AsyncParsableCommand {
 
         func run() async throws {
             try await withRegistry(migrate: false) { registry, logger in
-                let (head, isNew) = try await registry.audit.takeCheckpoint(logger: logger)
+                let (head, isNew) = try await registry.audit.takeCheckpoint(always: true, logger: logger)
                 print(
-                    "checkpoint: link \(head.seq), head \(head.hash), signed"
-                        + (isNew ? " (saved in the database and \(registry.audit.checkpointsFile))" : " (the head has not moved since the last one)")
+                    "checkpoint: link \(head.seq), head \(head.hash) (saved in \(registry.audit.checkpointsFile)); signed with the registry's "
+                        + "checkpoint key" + (isNew ? "" : "; the database already held this link")
                 )
             }
         }
