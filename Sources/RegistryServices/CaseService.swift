@@ -262,16 +262,13 @@ public struct CaseService: Sendable {
     }
 
     func notifyWorker(_ row: Row, on connection: DatabaseConnection, logger: Logger) async throws {
-        guard let worker = try await WorkerStore.get(row.workerID, on: connection, logger: logger), let phone = worker.phone else { return }
         let evidence = try await CaseStore.evidenceFilenames(row.id, on: connection, logger: logger)
-        try await NotificationStore.enqueue(
-            channel: "sms",
-            recipient: phone,
-            template: "case_decision_notice",
-            payload: [
-                "grounds": policy.grounds[row.grounds]?.zh ?? row.grounds, "evidence": evidence.joined(separator: ", "),
-                "last_day": CivilDate.today((row.noticeEndsAt ?? clock.now).addingTimeInterval(-1)).iso,
-            ],
+        let lastDay = CivilDate.today((row.noticeEndsAt ?? clock.now).addingTimeInterval(-1)).iso
+        try await WorkerTexts.send(
+            "case_decision_notice",
+            to: row.workerID,
+            ["grounds": policy.grounds[row.grounds]?.zh ?? row.grounds, "evidence": evidence.joined(separator: ", "), "last_day": lastDay],
+            key: "case-notice-\(row.id.text)-\(lastDay)",
             on: connection,
             logger: logger
         )

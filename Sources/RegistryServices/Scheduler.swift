@@ -55,6 +55,11 @@ public struct Scheduler: Sendable {
         public var lastAsOf: String?
         public var lastSuccessAt: Date?
 
+        /// The interval as people write it: `30s`, `5m`, `1h`.
+        public var every: String {
+            everySeconds % 3600 == 0 ? "\(everySeconds / 3600)h" : everySeconds % 60 == 0 ? "\(everySeconds / 60)m" : "\(everySeconds)s"
+        }
+
         enum CodingKeys: String, CodingKey {
             case name, summary, runs, failures
             case everySeconds = "every_seconds"

@@ -22,8 +22,6 @@ Usage: aliyun_sms.py --access-key-id ID --access-key-secret SECRET --record FILE
                      [--sign-name NAME] [--port PORT] [--ready-file FILE] [--fail-first N --fail-code CODE]
 """
 import argparse
-import os
-import signal
 import hashlib
 import hmac
 import json
@@ -34,6 +32,8 @@ import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from loopback import end_with_parent
 
 ALGORITHM = "ACS3-HMAC-SHA256"
 REQUIRED_HEADERS = {"host", "x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce", "x-acs-version"}
@@ -195,22 +195,6 @@ def handler(provider):
             self.answer(200, {"Code": "OK", "Message": "OK", "BizId": biz_id, "RequestId": str(uuid.uuid4()).upper()})
 
     return Handler
-
-
-def end_with_parent():
-    """The test binary starts this with SIGTERM blocked (a mask children inherit), so its
-    terminate() would not end it, and it may exit without trying: take SIGTERM back, and leave
-    when the parent is gone."""
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    parent = os.getppid()
-
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True).start()
 
 
 def main():

@@ -20,11 +20,11 @@ import argparse
 import hashlib
 import hmac
 import json
-import os
-import signal
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from loopback import end_with_parent
 
 PATH = "/v1/messages"
 
@@ -133,22 +133,6 @@ def handler(gateway):
             self.answer(200, {"message_id": "gw-" + request_id})
 
     return Handler
-
-
-def end_with_parent():
-    """The test binary starts this with SIGTERM blocked (a mask children inherit), so its
-    terminate() would not end it, and it may exit without trying: take SIGTERM back, and leave
-    when the parent is gone."""
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    parent = os.getppid()
-
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True).start()
 
 
 def main():

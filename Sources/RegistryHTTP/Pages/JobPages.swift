@@ -12,7 +12,7 @@ struct JobPages {
             let page = kit.scope(request, context)
             let jobs = try await page.registry.scheduler.status(logger: context.logger).map { s -> [String: Any] in
                 [
-                    "name": s.name, "summary": s.summary, "every": JobPages.interval(s.everySeconds), "runs": String(s.runs),
+                    "name": s.name, "summary": s.summary, "every": s.every, "runs": String(s.runs),
                     "failures": String(s.failures), "last_run": s.lastStartedAt.map(PageScope.dateTime) ?? page.t.text("jobs.never"),
                     "as_of": s.lastAsOf ?? "-", "duration": s.lastDurationMS.map { String(format: "%.1f", $0) } ?? "-",
                     "rows": s.lastRows.map(String.init) ?? "-", "last_error": s.lastError ?? "", "failed": s.lastError != nil,
@@ -31,10 +31,5 @@ struct JobPages {
             let outcome = try await page.registry.scheduler.runNow(try JobRoutes.jobName(context), caller: page.caller, logger: context.logger)
             return page.redirect("/admin/jobs?ran=\(outcome.rows)")
         }
-    }
-
-    /// `3600` → `1h`, `300` → `5m`, `30` → `30s`.
-    static func interval(_ seconds: Int) -> String {
-        seconds % 3600 == 0 ? "\(seconds / 3600)h" : seconds % 60 == 0 ? "\(seconds / 60)m" : "\(seconds)s"
     }
 }

@@ -26,7 +26,7 @@ struct Jobs: AsyncParsableCommand {
                     ? "\(s.everySeconds / 3600)h" : s.everySeconds % 60 == 0 ? "\(s.everySeconds / 60)m" : "\(s.everySeconds)s"
                 let fields = [
                     s.name.padding(toLength: 20, withPad: " ", startingAt: 0),
-                    every.padding(toLength: 8, withPad: " ", startingAt: 0),
+                    s.every.padding(toLength: 8, withPad: " ", startingAt: 0),
                     String(s.runs).padding(toLength: 5, withPad: " ", startingAt: 0),
                     String(s.failures).padding(toLength: 6, withPad: " ", startingAt: 0),
                     (s.lastStartedAt.map { formatter.string(from: $0) } ?? "never").padding(toLength: 21, withPad: " ", startingAt: 0),
