@@ -6,9 +6,10 @@ import RegistrySecurity
 import RegistryStorage
 import ServiceLifecycle
 
-/// Revocation cases: filing with evidence, the adjudication workflow (every step locked,
-/// checked by the pure machine, written to the timeline and the audit log in one transaction),
-/// the notice period in working days, objections, execution and reinstatement.
+/// Revocation and reinstatement cases. Every step locks the case row, gathers the facts about
+/// the people around it, asks the pure `CaseMachine` for the decision and persists what it
+/// returned — the new state, the timeline, the audit rows, the ban or its lifting, suspensions,
+/// what she is told, regrades — in one transaction.
 public struct CaseService: Sendable {
     let database: Database
     let clock: RegistryClock
@@ -88,7 +89,7 @@ public struct CaseService: Sendable {
             try await WorkerTexts.send(
                 "case_opened",
                 to: f.workerId,
-                ["grounds": policy.grounds[f.grounds]?.zh ?? f.grounds],
+                ["grounds": groundsWords(f.grounds)],
                 key: "case-opened-\(id.text)",
                 on: connection,
                 logger: logger
@@ -103,192 +104,268 @@ public struct CaseService: Sendable {
         try await CaseStore.load(id, lock: lock, on: connection, logger: logger)
     }
 
+    func groundsWords(_ grounds: String) -> String { policy.grounds[grounds]?.zh ?? grounds }
+
+    // MARK: The decision
+
+    /// The facts the machine needs about the people around a case.
     func facts(_ row: Row, on connection: DatabaseConnection, logger: Logger) async throws -> CaseFacts {
-        let agencies = Set(try await CaseStore.agenciesThatHeld(row.workerID, on: connection, logger: logger).map(AgencyID.init))
+        let agencies = try await CaseStore.agenciesThatHeld(row.workerID, on: connection, logger: logger)
+        var ties: [UserID: [String]] = [:]
+        for tie in try await CaseStore.ties(caseID: row.id, workerID: row.workerID, agencies: agencies, on: connection, logger: logger) {
+            ties[UserID(tie.admin), default: []].append(tie.description)
+        }
+        var banned: Set<UserID> = []
+        if row.kind == CaseKind.reinstatement.rawValue, let related = row.relatedCaseID {
+            banned = Set(try await CaseStore.participants(related, on: connection, logger: logger).map(UserID.init))
+        }
         return CaseFacts(
-            state: row.state,
-            proposedOutcome: row.proposedOutcome,
-            outcome: row.outcome,
-            requesterID: row.requesterID.map(UserID.init),
-            proposedBy: row.proposedBy.map(UserID.init),
-            decidedBy: row.decidedBy.map(UserID.init),
-            workerAgencies: agencies
+            workerAgencies: Set(agencies.map(AgencyID.init)),
+            ties: ties,
+            participants: Set(try await CaseStore.participants(row.id, on: connection, logger: logger).map(UserID.init)),
+            bannedCaseParticipants: banned,
+            evidence: Set(try await CaseStore.evidence(ofCase: row.id, on: connection, logger: logger).map(\.id.text))
         )
     }
 
-    /// The end of the notice period: the last of `objection_working_days` working days, at
-    /// midnight China time; refused (`calendar_ended`) past the working-day calendar's end.
-    public func noticeEnds(from: Date? = nil) throws(RegistryError) -> Date {
-        let last = try policy.lastObjectionDay(from: CivilDate.today(from ?? clock.now))
-        let midnight = last.adding(days: 1).daysSinceEpoch * 86_400 - 8 * 3600
-        return Date(timeIntervalSince1970: TimeInterval(midnight))
+    /// Who the caller is to this case: an administrator, the worker, the requester, or the staff
+    /// of the agency that holds her now (objecting or appealing for her). Nil: no part in it.
+    func actor(_ caller: Caller, for row: Row, on connection: DatabaseConnection, logger: Logger) async throws -> CaseActor? {
+        switch caller.principal.role {
+        case .admin:
+            return CaseActor(kind: .administrator, userID: caller.principal.userID, agencyID: caller.principal.agencyID)
+        case .worker where caller.workerUUID == row.workerID:
+            return CaseActor(kind: .worker, userID: caller.principal.userID)
+        case _ where caller.userUUID != nil && caller.userUUID == row.requesterID:
+            return CaseActor(kind: .requester, userID: caller.principal.userID, agencyID: caller.principal.agencyID)
+        case .agencyStaff:
+            guard let agency = caller.agencyUUID, let worker = try await WorkerStore.get(row.workerID, on: connection, logger: logger),
+                worker.currentAgencyID == agency
+            else { return nil }
+            return CaseActor(kind: .custodian, userID: caller.principal.userID, agencyID: caller.principal.agencyID)
+        default:
+            return nil
+        }
     }
 
-    /// One step, with the case row locked.
-    func step(
+    /// Runs the machine on a locked row and persists everything it decided.
+    func decide(
         _ row: inout Row,
         _ command: CaseCommand,
-        actor: CaseActor,
-        reason: String,
+        by actor: CaseActor,
+        input: CaseInput,
         caller: Caller,
         on connection: DatabaseConnection,
         logger: Logger
     ) async throws {
         let facts = try await facts(row, on: connection, logger: logger)
-        let to = try CaseMachine.apply(command, facts: facts, by: actor)
-        let from = row.state
-        row.state = to
-        try await CaseStore.saveStep(
-            row,
-            command: command.rawValue,
-            reviewer: actor.userID?.uuid,
-            on: connection,
-            logger: logger
+        let (record, events) = try CaseMachine.transition(
+            row.record,
+            command,
+            by: actor,
+            input: input,
+            facts: facts,
+            policy: policy,
+            today: clock.today
         )
-        try await CaseStore.appendEvent(
-            row.id,
-            actorKind: actor.kind == .system ? "system" : "user",
-            actorID: actor.userID?.uuid,
-            command: command.rawValue,
-            from: from.rawValue,
-            to: to.rawValue,
-            reason: reason,
-            on: connection,
-            logger: logger
-        )
-        try await AuditStore.append(
-            caller.event(
-                "case.\(command.rawValue)",
-                "case",
-                row.id,
-                [
+        try await persist(&row, record, events, caller: caller, on: connection, logger: logger)
+    }
+
+    func persist(
+        _ row: inout Row,
+        _ record: CaseRecord,
+        _ events: [CaseEvent],
+        caller: Caller,
+        on connection: DatabaseConnection,
+        logger: Logger
+    ) async throws {
+        guard !events.isEmpty else { return }
+        row.apply(record, now: clock.now)
+        try await CaseStore.saveWorkflow(row, on: connection, logger: logger)
+        for event in events {
+            switch event {
+            case .step(let command, let from, let to, let actor, let reason):
+                try await CaseStore.appendEvent(
+                    row.id,
+                    actorKind: actor.kind == .system ? "system" : "user",
+                    actorID: actor.userID?.uuid,
+                    command: command.rawValue,
+                    from: from.rawValue,
+                    to: to.rawValue,
+                    reason: reason,
+                    on: connection,
+                    logger: logger
+                )
+                var details: [String: AuditValue] = [
                     "from": .string(from.rawValue), "to": .string(to.rawValue), "reason": .string(String(reason.prefix(500))),
                 ]
-            ),
-            on: connection,
-            logger: logger
-        )
+                if actor.kind == .custodian || (actor.kind == .administrator && [.object, .appeal].contains(command)) {
+                    details["on_behalf_of_worker"] = true
+                }
+                try await AuditStore.append(
+                    (actor.kind == .system ? Caller.system : caller).event("case.\(command.rawValue)", "case", row.id, details),
+                    on: connection,
+                    logger: logger
+                )
+            case .tellWorker(let notice):
+                try await tell(row, notice, on: connection, logger: logger)
+            case .imposeBan:
+                try await StandingStore.ban(caseID: row.id, workerID: row.workerID, on: connection, logger: logger)
+                try await AuditStore.append(
+                    Caller.system.event("worker.barred", "worker", row.workerID, ["case": .string(row.id.text)]),
+                    on: connection,
+                    logger: logger
+                )
+            case .liftBan:
+                let banned = row.kind == CaseKind.reinstatement.rawValue ? row.relatedCaseID ?? row.id : row.id
+                try await StandingStore.liftBan(of: banned, workerID: row.workerID, byCase: row.id, on: connection, logger: logger)
+                try await AuditStore.append(
+                    Caller.system.event("worker.reinstated", "worker", row.workerID, ["case": .string(row.id.text), "ban_of": .string(banned.text)]),
+                    on: connection,
+                    logger: logger
+                )
+            case .liftSuspensions(let reason):
+                if try await StandingStore.liftSuspensions(
+                    caseID: row.id,
+                    workerID: row.workerID,
+                    reason: reason,
+                    by: nil,
+                    on: connection,
+                    logger: logger
+                ) {
+                    try await AuditStore.append(
+                        Caller.system.event("worker.suspension_lifted", "worker", row.workerID, ["case": .string(row.id.text), "automatic": true]),
+                        on: connection,
+                        logger: logger
+                    )
+                    try await GradeStore.enqueue(row.workerID, reason: "suspension", on: connection, logger: logger)
+                }
+            case .regrade(let reason):
+                try await GradeStore.enqueue(row.workerID, reason: reason, on: connection, logger: logger)
+            }
+        }
+    }
+
+    /// What she is told, once per case and step (the key).
+    func tell(_ row: Row, _ notice: CaseNotice, on connection: DatabaseConnection, logger: Logger) async throws {
+        let grounds = groundsWords(row.grounds)
+        let id = row.id.text
+        let (kind, parameters, key): (String, [String: String], String)
+        switch notice {
+        case .decision(let last):
+            let evidence = try await CaseStore.evidenceFilenames(row.id, on: connection, logger: logger)
+            (kind, parameters, key) = (
+                "case_decision_notice", ["grounds": grounds, "evidence": evidence.joined(separator: ", "), "last_day": last.iso],
+                "case-notice-\(id)-\(last.iso)"
+            )
+        case .objectionRejected(let last):
+            (kind, parameters, key) = ("case_objection_rejected", ["grounds": grounds, "last_day": last.iso], "case-objection-\(id)")
+        case .closed:
+            (kind, parameters, key) = ("case_closed", ["grounds": grounds], "case-closed-\(id)")
+        case .executed(let on, let until):
+            (kind, parameters, key) = (
+                "case_executed", ["grounds": grounds, "date": on.iso, "appeal_until": until.iso], "case-executed-\(id)"
+            )
+        case .reinstated:
+            (kind, parameters, key) = ("case_reinstated", [:], "case-executed-\(id)")
+        case .reinstatementRefused:
+            (kind, parameters, key) = ("case_reinstatement_refused", [:], "case-closed-\(id)")
+        case .appealUpheld:
+            (kind, parameters, key) = ("case_appeal_upheld", ["grounds": grounds], "case-appeal-\(id)")
+        case .appealRejected:
+            (kind, parameters, key) = ("case_appeal_rejected", ["grounds": grounds], "case-appeal-\(id)")
+        }
+        try await WorkerTexts.send(kind, to: row.workerID, parameters, key: key, on: connection, logger: logger)
+    }
+
+    /// The end of the notice period: the last of `objection_working_days` working days, at
+    /// midnight China time; refused (`calendar_ended`) past the working-day calendar's end.
+    public func noticeEnds(from: Date? = nil) throws(RegistryError) -> Date {
+        Row.endOf(try policy.lastObjectionDay(from: CivilDate.today(from ?? clock.now)))
     }
 
     public struct Command: Sendable, Decodable {
         public var command: String
         public var reason: String
         public var outcome: String?
+        /// For an objection or appeal an administrator records: `in_person` or `letter`.
+        public var channel: String?
+        /// The scanned letter, or her signed consent when her agency enters it: a file of the case.
+        public var evidenceId: String?
 
-        public init(command: String, reason: String, outcome: String? = nil) {
+        public init(command: String, reason: String, outcome: String? = nil, channel: String? = nil, evidenceId: String? = nil) {
             self.command = command
             self.reason = reason
             self.outcome = outcome
+            self.channel = channel
+            self.evidenceId = evidenceId
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case command, reason, outcome, channel
+            case evidenceId = "evidence_id"
         }
     }
 
-    /// A person's step in the workflow. The machine decides legality; fairness rules apply.
+    /// A person's step in the workflow; the answer is the case as that person sees it.
     public func act(_ caseID: CaseID, _ c: Command, caller: Caller, logger: Logger) async throws -> View {
         guard let command = CaseCommand(rawValue: c.command) else {
             throw RegistryError.invalid("command", "Unknown command. Commands: \(CaseCommand.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
         let reason = try Input.text(c.reason, field: "reason", max: 10_000)!
         var outcome: CaseOutcome?
-        if command == .proposeDecision {
-            guard let o = c.outcome.flatMap(CaseOutcome.init(rawValue:)) else {
-                throw RegistryError.invalid("outcome", "Propose upheld or rejected.", code: "missing_field")
-            }
+        if let given = c.outcome {
+            guard let o = CaseOutcome(rawValue: given) else { throw RegistryError.invalid("outcome", "The outcome is upheld or rejected.") }
             outcome = o
         }
+        var channel: SubmissionChannel?
+        if let given = c.channel {
+            guard let ch = SubmissionChannel(rawValue: given), ch == .inPerson || ch == .letter else {
+                throw RegistryError.invalid("channel", "The channel is in_person or letter.")
+            }
+            channel = ch
+        }
+        if let e = c.evidenceId, UUID(uuidString: e) == nil { throw RegistryError.invalid("evidence_id", "Name a file of this case by its id.") }
+        let input = CaseInput(reason: reason, outcome: outcome, channel: channel, evidenceID: c.evidenceId.map { $0.lowercased() })
         return try await database.transaction(logger: logger) { connection in
-            guard var row = try await Self.load(caseID.uuid, lock: true, on: connection, logger: logger) else { throw RegistryError.notFound("Case") }
-            let actor: CaseActor
-            switch caller.principal.role {
-            case .admin:
-                actor = CaseActor(kind: .administrator, userID: caller.principal.userID)
-            case .worker where caller.workerUUID == row.workerID:
-                actor = CaseActor(kind: .worker, userID: caller.principal.userID)
-            case .employer where caller.userUUID != nil && caller.userUUID == row.requesterID,
-                .agencyStaff where caller.userUUID != nil && caller.userUUID == row.requesterID:
-                actor = CaseActor(kind: .requester, userID: caller.principal.userID, agencyID: caller.principal.agencyID)
-            default:
-                throw RegistryError.notFound("Case")
-            }
-            switch command {
-            case .proposeDecision:
-                row.proposedOutcome = outcome
-                row.proposedBy = caller.userUUID
-            case .returnForReview:
-                row.proposedOutcome = nil
-                row.proposedBy = nil
-            case .confirmDecision:
-                row.outcome = row.proposedOutcome
-                row.decidedBy = caller.userUUID
-            case .object:
-                guard let ends = row.noticeEndsAt, ends > clock.now else {
-                    throw RegistryError(.conflict, code: "notice_over", message: "The objection period has ended.")
-                }
-                row.objection = reason
-            default: break
-            }
-            try await step(&row, command, actor: actor, reason: reason, caller: caller, on: connection, logger: logger)
-            // What follows a confirmed decision is the system's, recorded as its own steps.
-            if command == .confirmDecision {
-                let system = CaseActor(kind: .system, userID: nil)
-                if row.outcome == .upheld {
-                    row.noticeEndsAt = try noticeEnds()
-                    try await step(
-                        &row,
-                        .startNotice,
-                        actor: system,
-                        reason: "Decision upheld: the worker is notified and may object until the notice period ends.",
-                        caller: .system,
-                        on: connection,
-                        logger: logger
-                    )
-                    try await notifyWorker(row, on: connection, logger: logger)
-                } else {
-                    try await step(
-                        &row,
-                        .close,
-                        actor: system,
-                        reason: "Decision: the request is rejected.",
-                        caller: .system,
-                        on: connection,
-                        logger: logger
-                    )
-                }
-            }
-            if command == .upholdObjection || command == .withdraw {
-                try await liftCaseSuspensions(row, reason: "The case ended without a ban.", on: connection, logger: logger)
-            }
-            return try await view(caseID.uuid, role: .admin, on: connection, logger: logger)
+            guard var row = try await Self.load(caseID.uuid, lock: true, on: connection, logger: logger),
+                let actor = try await actor(caller, for: row, on: connection, logger: logger)
+            else { throw RegistryError.notFound("Case") }
+            try await decide(&row, command, by: actor, input: input, caller: caller, on: connection, logger: logger)
+            return try await view(row, for: actor, on: connection, logger: logger)
         }
     }
 
-    func notifyWorker(_ row: Row, on connection: DatabaseConnection, logger: Logger) async throws {
-        let evidence = try await CaseStore.evidenceFilenames(row.id, on: connection, logger: logger)
-        let lastDay = CivilDate.today((row.noticeEndsAt ?? clock.now).addingTimeInterval(-1)).iso
-        try await WorkerTexts.send(
-            "case_decision_notice",
-            to: row.workerID,
-            ["grounds": policy.grounds[row.grounds]?.zh ?? row.grounds, "evidence": evidence.joined(separator: ", "), "last_day": lastDay],
-            key: "case-notice-\(row.id.text)-\(lastDay)",
-            on: connection,
-            logger: logger
-        )
-    }
+    // MARK: Interim suspension
 
-    func liftCaseSuspensions(_ row: Row, reason: String, on connection: DatabaseConnection, logger: Logger) async throws {
-        try await CaseStore.liftSuspensions(row, reason: reason, by: nil, on: connection, logger: logger)
-    }
-
-    /// Interim suspension: a separate recorded decision by an administrator, with its own reason.
+    /// Interim suspension: a separate recorded decision by an administrator, with its own reason,
+    /// while the case is undecided or its window runs. Fairness rules apply as to any step.
     public func suspend(_ caseID: CaseID, reason: String, caller: Caller, logger: Logger) async throws {
         guard caller.principal.role == .admin, let admin = caller.userUUID else { throw RegistryError.forbidden }
         let reason = try Input.text(reason, field: "reason", max: 2000)!
         try await database.transaction(logger: logger) { connection in
-            guard let row = try await Self.load(caseID.uuid, lock: true, on: connection, logger: logger), row.state.isOpen else {
+            guard let row = try await Self.load(caseID.uuid, lock: true, on: connection, logger: logger) else {
                 throw RegistryError.notFound("Case")
             }
-            guard try await CaseStore.suspend(row, reason: reason, by: admin, on: connection, logger: logger) else {
+            guard row.state.isBeforeExecution else {
+                throw RegistryError(.conflict, code: "case_ended", message: "Only a case still before execution can suspend her.")
+            }
+            try await mayAdjudicate(row, caller: caller, on: connection, logger: logger)
+            guard try await StandingStore.suspend(caseID: row.id, workerID: row.workerID, reason: reason, by: admin, on: connection, logger: logger)
+            else {
                 throw RegistryError(.conflict, code: "already_suspended", message: "An interim suspension for this case is in force.")
             }
+            try await CaseStore.appendEvent(
+                row.id,
+                actorKind: "user",
+                actorID: admin,
+                command: "suspend",
+                from: row.state.rawValue,
+                to: row.state.rawValue,
+                reason: reason,
+                on: connection,
+                logger: logger
+            )
             try await AuditStore.append(
                 caller.event("worker.suspended", "worker", row.workerID, ["case": .string(caseID.text), "reason": .string(reason)]),
                 on: connection,
@@ -303,9 +380,30 @@ public struct CaseService: Sendable {
         let reason = try Input.text(reason, field: "reason", max: 2000)!
         try await database.transaction(logger: logger) { connection in
             guard let row = try await Self.load(caseID.uuid, lock: true, on: connection, logger: logger) else { throw RegistryError.notFound("Case") }
-            guard try await CaseStore.liftSuspensions(row, reason: reason, by: admin, on: connection, logger: logger) else {
+            try await mayAdjudicate(row, caller: caller, on: connection, logger: logger)
+            guard
+                try await StandingStore.liftSuspensions(
+                    caseID: row.id,
+                    workerID: row.workerID,
+                    reason: reason,
+                    by: admin,
+                    on: connection,
+                    logger: logger
+                )
+            else {
                 throw RegistryError(.conflict, code: "not_suspended", message: "No interim suspension of this case is in force.")
             }
+            try await CaseStore.appendEvent(
+                row.id,
+                actorKind: "user",
+                actorID: admin,
+                command: "lift_suspension",
+                from: row.state.rawValue,
+                to: row.state.rawValue,
+                reason: reason,
+                on: connection,
+                logger: logger
+            )
             try await AuditStore.append(
                 caller.event("worker.suspension_lifted", "worker", row.workerID, ["case": .string(caseID.text), "reason": .string(reason)]),
                 on: connection,
@@ -315,96 +413,98 @@ public struct CaseService: Sendable {
         }
     }
 
-    /// The system's side: notice periods that ended become final, final cases are executed (a ban,
-    /// or for a reinstatement case the ban lifted). SKIP LOCKED and idempotent.
-    @discardableResult
-    public func executeDue(now: Date? = nil, logger: Logger) async throws -> Int {
-        let now = now ?? clock.now
-        return try await database.transaction(logger: logger) { connection in
-            let ids = try await CaseStore.claimDue(now: now, on: connection, logger: logger)
-            let system = CaseActor(kind: .system, userID: nil)
-            for id in ids {
-                guard var row = try await Self.load(id, lock: true, on: connection, logger: logger) else { continue }
-                if row.state == .noticePeriod {
-                    try await step(
-                        &row,
-                        .finalize,
-                        actor: system,
-                        reason: "The notice period ended without an objection.",
-                        caller: .system,
-                        on: connection,
-                        logger: logger
-                    )
-                }
-                guard row.state == .final else { continue }
-                try await step(
-                    &row,
-                    .execute,
-                    actor: system,
-                    reason: row.kind == "reinstatement" ? "Reinstated: the ban is lifted." : "Executed: the worker is barred from practice.",
-                    caller: .system,
-                    on: connection,
-                    logger: logger
-                )
-                if row.kind == "reinstatement", let banned = row.relatedCaseID {
-                    try await CaseStore.liftBan(of: banned, by: row, on: connection, logger: logger)
-                    try await AuditStore.append(
-                        Caller.system.event("worker.reinstated", "worker", row.workerID, ["case": .string(row.id.text)]),
-                        on: connection,
-                        logger: logger
-                    )
-                    try await WorkerTexts.send(
-                        "case_reinstated",
-                        to: row.workerID,
-                        [:],
-                        key: "case-executed-\(row.id.text)",
-                        on: connection,
-                        logger: logger
-                    )
-                } else {
-                    try await CaseStore.ban(row, on: connection, logger: logger)
-                    try await liftCaseSuspensions(row, reason: "Superseded by the ban.", on: connection, logger: logger)
-                    try await AuditStore.append(
-                        Caller.system.event("worker.barred", "worker", row.workerID, ["case": .string(row.id.text)]),
-                        on: connection,
-                        logger: logger
-                    )
-                    try await WorkerTexts.send(
-                        "case_executed",
-                        to: row.workerID,
-                        ["grounds": policy.grounds[row.grounds]?.zh ?? row.grounds, "date": CivilDate.today(now).iso],
-                        key: "case-executed-\(row.id.text)",
-                        on: connection,
-                        logger: logger
-                    )
-                }
-                try await GradeStore.enqueue(
-                    row.workerID,
-                    reason: row.kind == "reinstatement" ? "reinstated" : "barred",
-                    on: connection,
-                    logger: logger
-                )
-            }
-            return ids.count
+    /// An administrator with a conflict of interest (she filed it, declared a tie, or is staff of
+    /// an agency that held the worker) cannot decide an interim suspension either.
+    func mayAdjudicate(_ row: Row, caller: Caller, on connection: DatabaseConnection, logger: Logger) async throws {
+        guard let user = caller.principal.userID else { throw RegistryError.forbidden }
+        let facts = try await facts(row, on: connection, logger: logger)
+        let excluded = CaseMachine.exclusions(of: user, agency: caller.principal.agencyID, command: .startReview, in: row.record, facts: facts)
+        if let first = excluded.first {
+            throw RegistryError(.forbidden, code: first.code, message: "You cannot act on this case: you \(first.words).")
         }
     }
 
-    /// An administrator records a reinstatement request (appeal, court order, later evidence): a
-    /// case of its own, through the same workflow, that ends by lifting the ban.
-    public func fileReinstatement(bannedCase: CaseID, statement: String, caller: Caller, logger: Logger) async throws -> CaseID {
-        guard caller.principal.role == .admin, let admin = caller.userUUID else { throw RegistryError.forbidden }
-        let statement = try Input.text(statement, field: "statement", max: 10_000)!
+    // MARK: Time and the system's steps
+
+    /// The system's side: cases whose window has ended become final and are executed — with no
+    /// objection, or with the objection reviewed and not upheld; an objection still under review
+    /// waits. SKIP LOCKED and idempotent.
+    @discardableResult
+    public func executeDue(now: Date? = nil, logger: Logger) async throws -> Int {
+        let now = now ?? clock.now
+        let today = CivilDate.today(now)
         return try await database.transaction(logger: logger) { connection in
-            guard let banned = try await Self.load(bannedCase.uuid, lock: true, on: connection, logger: logger), banned.state == .executed,
-                banned.kind == "revocation"
-            else { throw RegistryError(.conflict, code: "not_executed", message: "Only an executed revocation can be reversed.") }
+            let ids = try await CaseStore.claimDue(now: now, on: connection, logger: logger)
+            var executed = 0
+            for id in ids {
+                guard var row = try await Self.load(id, lock: true, on: connection, logger: logger) else { continue }
+                let (record, events) = try CaseMachine.due(row.record, policy: policy, today: today)
+                try await persist(&row, record, events, caller: .system, on: connection, logger: logger)
+                if row.state == .executed { executed += 1 }
+            }
+            return executed
+        }
+    }
+
+    /// A flag's source retracted it: every case the system opened because of it and not yet
+    /// executed is closed, her suspensions from it lifted and she is told — in the caller's
+    /// transaction, with the retraction's other effects.
+    public func closeForRetractedFlags(_ flagIDs: [UUID], on connection: DatabaseConnection, logger: Logger) async throws {
+        guard !flagIDs.isEmpty else { return }
+        for id in try await CaseStore.openCases(originFlags: flagIDs, on: connection, logger: logger) {
+            guard var row = try await Self.load(id, lock: true, on: connection, logger: logger) else { continue }
+            try await decide(
+                &row,
+                .retractGrounds,
+                by: .system,
+                input: CaseInput(reason: "The source retracted the flag this case was opened for: the case has no grounds left."),
+                caller: .system,
+                on: connection,
+                logger: logger
+            )
+        }
+    }
+
+    // MARK: Reinstatement
+
+    /// A reinstatement request for an executed ban: recorded by an administrator at any time (a
+    /// court order, new evidence), or applied for by the worker herself once
+    /// `reinstatement_after_years` have passed. A case of its own, through the same workflow; when
+    /// two administrators confirm it, the ban is lifted at once.
+    public func fileReinstatement(bannedCase: CaseID, statement: String, caller: Caller, logger: Logger) async throws -> CaseID {
+        let statement = try Input.text(statement, field: "statement", max: 10_000)!
+        guard let user = caller.userUUID, caller.principal.role == .admin || caller.principal.role == .worker else {
+            throw RegistryError.forbidden
+        }
+        return try await database.transaction(logger: logger) { connection in
+            guard let banned = try await Self.load(bannedCase.uuid, lock: true, on: connection, logger: logger),
+                caller.principal.role == .admin || caller.workerUUID == banned.workerID
+            else { throw RegistryError.notFound("Case") }
+            guard banned.state == .executed, banned.kind == CaseKind.revocation.rawValue,
+                try await StandingStore.banInForce(caseID: banned.id, on: connection, logger: logger)
+            else { throw RegistryError(.conflict, code: "not_executed", message: "Only a ban in force can be reversed.") }
+            guard try await CaseStore.openReinstatement(of: banned.id, on: connection, logger: logger) == nil else {
+                throw RegistryError(.conflict, code: "reinstatement_open", message: "A reinstatement request for this ban is already open.")
+            }
+            if caller.principal.role == .worker {
+                let opens = CaseMachine.reinstatementOpens(executedOn: banned.record.executedOn ?? clock.today, policy: policy)
+                guard clock.today >= opens else {
+                    throw RegistryError(
+                        .conflict,
+                        code: "too_early",
+                        message: "You may apply to be reinstated from \(opens.iso) (\(policy.reinstatementAfterYears) years after the ban). "
+                            + "Before then, an administrator can record a request (a court order, new evidence).",
+                        details: ["opens": opens.iso]
+                    )
+                }
+            }
             guard
                 let id = try await CaseStore.create(
                     kind: "reinstatement",
                     relatedCaseID: bannedCase.uuid,
                     workerID: banned.workerID,
-                    requesterKind: "system",
-                    requesterID: admin,
+                    requesterKind: caller.principal.role == .worker ? "worker" : "system",
+                    requesterID: user,
                     requesterAgencyID: nil,
                     grounds: banned.grounds,
                     statement: statement,
@@ -433,28 +533,19 @@ public struct CaseService: Sendable {
         public var sizeBytes: Int
         public var sha256: String
         public var description: String?
+        /// Whose side filed it: requester, worker (she, or her agency or an administrator for her), registry.
+        public var party: String
         public var uploadedAt: Date
 
         init(_ e: CaseStore.Evidence) {
-            self.init(
-                id: e.id.text,
-                filename: e.filename,
-                contentType: e.contentType,
-                sizeBytes: e.sizeBytes,
-                sha256: e.sha256.hex,
-                description: e.description,
-                uploadedAt: e.uploadedAt
-            )
-        }
-
-        init(id: String, filename: String, contentType: String, sizeBytes: Int, sha256: String, description: String?, uploadedAt: Date) {
-            self.id = id
-            self.filename = filename
-            self.contentType = contentType
-            self.sizeBytes = sizeBytes
-            self.sha256 = sha256
-            self.description = description
-            self.uploadedAt = uploadedAt
+            id = e.id.text
+            filename = e.filename
+            contentType = e.contentType
+            sizeBytes = e.sizeBytes
+            sha256 = e.sha256.hex
+            description = e.description
+            party = e.party
+            uploadedAt = e.uploadedAt
         }
     }
 
@@ -466,17 +557,22 @@ public struct CaseService: Sendable {
     }
 
     /// Whether `caller` may add a file of `contentType` to this case now: checked before a byte of
-    /// the upload is read, so that nobody but a party of an open case with room left can make the
-    /// registry receive, hash and store megabytes.
-    public func mayAddEvidence(_ caseID: CaseID, contentType: String, declaredLength: Int?, caller: Caller, logger: Logger) async throws {
+    /// the upload is read, so that nobody but a party of a case that takes evidence, with room left
+    /// in her party's quota, can make the registry receive, hash and store megabytes.
+    public func mayAddEvidence(
+        _ caseID: CaseID,
+        contentType: String,
+        declaredLength: Int?,
+        party requested: String? = nil,
+        caller: Caller,
+        logger: Logger
+    ) async throws {
         // Who asks comes first: to anyone but a party, the case does not exist, whatever the upload.
         try await database.withConnection { connection in
-            guard let row = try await Self.load(caseID.uuid, lock: false, on: connection, logger: logger), row.state.isOpen,
-                Self.mayAdd(caller, to: row)
+            guard let row = try await Self.load(caseID.uuid, lock: false, on: connection, logger: logger),
+                let party = try await party(of: caller, in: row, requested: requested, on: connection, logger: logger)
             else { throw RegistryError.notFound("Case") }
-            guard try await CaseStore.evidenceCount(caseID.uuid, on: connection, logger: logger) < policy.evidencePerCase else {
-                throw RegistryError(.conflict, code: "evidence_limit", message: "A case holds at most \(policy.evidencePerCase) files.")
-            }
+            try await roomLeft(row, party: party, on: connection, logger: logger)
         }
         if let declaredLength, declaredLength > policy.evidenceMaxBytes {
             throw RegistryError(
@@ -496,13 +592,48 @@ public struct CaseService: Sendable {
         }
     }
 
-    static func mediaType(_ contentType: String) -> String {
-        contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+    /// The case takes files while it is open, and after execution while she may still appeal.
+    func takesEvidence(_ row: Row) -> Bool {
+        if row.state.isOpen { return true }
+        guard row.state == .executed, row.kind == CaseKind.revocation.rawValue, row.appeal == nil, let executed = row.record.executedOn else {
+            return false
+        }
+        return clock.today <= executed.adding(days: policy.appealDays)
     }
 
-    static func mayAdd(_ caller: Caller, to row: Row) -> Bool {
-        caller.principal.role == .admin || (caller.userUUID != nil && caller.userUUID == row.requesterID)
-            || (caller.principal.role == .worker && caller.workerUUID == row.workerID)
+    func roomLeft(_ row: Row, party: String, on connection: DatabaseConnection, logger: Logger) async throws {
+        guard takesEvidence(row) else {
+            throw RegistryError(.conflict, code: "case_ended", message: "This case takes no more evidence.")
+        }
+        guard try await CaseStore.evidenceCount(row.id, party: party, on: connection, logger: logger) < policy.evidencePerParty else {
+            throw RegistryError(
+                .conflict,
+                code: "evidence_limit",
+                message: "Each side of a case files at most \(policy.evidencePerParty) files, and yours has."
+            )
+        }
+    }
+
+    /// Whose side a file the caller adds is on: the requester's; hers (her own, or her agency's
+    /// on her behalf); or, for an administrator, the registry's unless she files a letter for the
+    /// worker (`party=worker`). Nil: the caller is no party.
+    func party(of caller: Caller, in row: Row, requested: String?, on connection: DatabaseConnection, logger: Logger) async throws -> String? {
+        guard let actor = try await actor(caller, for: row, on: connection, logger: logger) else { return nil }
+        switch actor.kind {
+        case .administrator:
+            switch requested {
+            case nil, "registry": return "registry"
+            case "worker": return "worker"
+            default: throw RegistryError.invalid("party", "An administrator files for the registry or, her letter, for the worker.")
+            }
+        case .requester: return "requester"
+        case .worker, .custodian: return "worker"
+        case .system: return nil
+        }
+    }
+
+    static func mediaType(_ contentType: String) -> String {
+        contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
     }
 
     /// Adds a file: size and type from policy (the declared type must match the content),
@@ -513,6 +644,7 @@ public struct CaseService: Sendable {
         contentType: String,
         bytes: [UInt8],
         description: String?,
+        party: String? = nil,
         caller: Caller,
         logger: Logger
     ) async throws -> EvidenceItem {
@@ -523,6 +655,7 @@ public struct CaseService: Sendable {
             contentType: contentType,
             upload: upload,
             description: description,
+            party: party,
             caller: caller,
             logger: logger
         )
@@ -535,6 +668,7 @@ public struct CaseService: Sendable {
         contentType: String,
         upload: EvidenceUpload,
         description: String?,
+        party requested: String? = nil,
         caller: Caller,
         logger: Logger
     ) async throws -> EvidenceItem {
@@ -563,13 +697,10 @@ public struct CaseService: Sendable {
         let description = try Input.text(description, field: "description", max: 2000, required: false)
         let digest = upload.sha256
         return try await database.transaction(logger: logger) { connection in
-            guard let row = try await Self.load(caseID, lock: true, on: connection, logger: logger), row.state.isOpen else {
-                throw RegistryError.notFound("Case")
-            }
-            guard Self.mayAdd(caller, to: row) else { throw RegistryError.notFound("Case") }
-            guard try await CaseStore.evidenceCount(caseID, on: connection, logger: logger) < policy.evidencePerCase else {
-                throw RegistryError(.conflict, code: "evidence_limit", message: "A case holds at most \(policy.evidencePerCase) files.")
-            }
+            guard let row = try await Self.load(caseID, lock: true, on: connection, logger: logger),
+                let party = try await party(of: caller, in: row, requested: requested, on: connection, logger: logger)
+            else { throw RegistryError.notFound("Case") }
+            try await roomLeft(row, party: party, on: connection, logger: logger)
             let stored = try await CaseStore.addEvidence(
                 caseID,
                 sha256: digest,
@@ -578,12 +709,18 @@ public struct CaseService: Sendable {
                 contentType: declared,
                 description: description,
                 uploadedBy: caller.userUUID,
+                party: party,
                 on: connection,
                 logger: logger
             )
             let item = EvidenceItem(stored)
             try await AuditStore.append(
-                caller.event("case.evidence_added", "case", caseID, ["sha256": .string(digest.hex), "filename": .string(name)]),
+                caller.event(
+                    "case.evidence_added",
+                    "case",
+                    caseID,
+                    ["sha256": .string(digest.hex), "filename": .string(name), "party": .string(party)]
+                ),
                 on: connection,
                 logger: logger
             )
@@ -607,6 +744,35 @@ public struct CaseService: Sendable {
         }
     }
 
+    // MARK: Answers to evidence
+
+    /// A party answers a file the other side filed: the requester answers hers, she (or her agency
+    /// for her) answers the requester's. Never changed afterwards.
+    public func answerEvidence(_ evidenceID: UUID, body: String, caller: Caller, logger: Logger) async throws {
+        let body = try Input.text(body, field: "body", max: 4000)!
+        guard let user = caller.userUUID else { throw RegistryError.forbidden }
+        try await database.transaction(logger: logger) { connection in
+            guard let file = try await CaseStore.evidenceFile(evidenceID, on: connection, logger: logger),
+                let row = try await Self.load(file.caseID, lock: true, on: connection, logger: logger),
+                let actor = try await actor(caller, for: row, on: connection, logger: logger),
+                [.requester, .worker].contains(actor.kind)
+            else { throw RegistryError.notFound("Evidence") }
+            let party = actor.kind == .requester ? "requester" : "worker"
+            guard let item = try await CaseStore.evidence(ofCase: row.id, on: connection, logger: logger).first(where: { $0.id == evidenceID }),
+                item.party != party
+            else {
+                throw RegistryError(.conflict, code: "own_evidence", message: "Each side answers the other side's files, not its own.")
+            }
+            guard takesEvidence(row) else { throw RegistryError(.conflict, code: "case_ended", message: "This case takes no more answers.") }
+            try await CaseStore.addAnswer(caseID: row.id, evidenceID: evidenceID, party: party, body: body, by: user, on: connection, logger: logger)
+            try await AuditStore.append(
+                caller.event("case.evidence_answered", "case", row.id, ["evidence": .string(evidenceID.text), "party": .string(party)]),
+                on: connection,
+                logger: logger
+            )
+        }
+    }
+
     // MARK: Views
 
     public struct Event: Sendable, Codable {
@@ -618,69 +784,159 @@ public struct CaseService: Sendable {
         public var occurredAt: Date
     }
 
+    /// Her objection or appeal as the case shows it: always hers, with how it came.
+    public struct SubmissionView: Sendable, Encodable {
+        public var text: String
+        public var channel: String
+        /// Entered for her (in person, by letter, by her agency): by whom (administrators only).
+        public var enteredBy: String?
+        public var evidenceId: String?
+        public var outcome: String?
+        public var at: Date?
+    }
+
+    public struct AnswerView: Sendable, Encodable {
+        public var party: String
+        public var body: String
+        public var answeredAt: Date
+    }
+
+    /// Why an administrator cannot act on the case, for administrators.
+    public struct ExcludedView: Sendable, Encodable {
+        public var adminId: String
+        public var name: String
+        /// Barred from every step (filed it, a tie, an agency's staff) or only from some.
+        public var fromEveryStep: Bool
+        public var reasons: [String]
+    }
+
     public struct View: Sendable, Encodable {
         public var id: String
         public var kind: String
         public var workerId: String
+        public var relatedCaseId: String?
         public var grounds: String
         public var state: String
         public var outcome: String?
         public var statement: String?
         public var proposedOutcome: String?
+        /// The window: nothing is carried out before it has ended (last day, China time).
         public var noticeEndsAt: Date?
-        public var objection: String?
+        public var noticeLastDay: String?
+        public var objection: SubmissionView?
+        public var executedAt: Date?
+        /// The last day she may appeal (an executed revocation with no appeal yet).
+        public var appealUntil: String?
+        public var appeal: SubmissionView?
+        /// From when she may apply to be reinstated herself (an executed ban in force).
+        public var reinstatementFrom: String?
+        /// The interim suspension of this case in force (its reason for administrators).
+        public var suspended: Bool
+        public var suspensionReason: String?
+        /// The steps the caller may take now.
         public var allowed: [String]
+        /// Who the caller is to the case: administrator, requester, worker, custodian or agency.
+        public var viewer: String
         public var evidence: [EvidenceItem]?
+        public var answers: [String: [AnswerView]]?
         public var timeline: [Event]?
+        public var excluded: [ExcludedView]?
         public var createdAt: Date
     }
 
-    enum Viewer { case admin, requester, worker, agency }
-
-    func view(_ id: UUID, role: Viewer, on connection: DatabaseConnection, logger: Logger) async throws -> View {
-        guard let row = try await Self.load(id, lock: false, on: connection, logger: logger) else { throw RegistryError.notFound("Case") }
+    /// The case as `actor` sees it: administrators everything; the requester and the worker the
+    /// case with both sides' evidence, the answers and the timeline; her agency (objecting or
+    /// appealing for her) the steps it may take and the outcome.
+    func view(_ row: Row, for actor: CaseActor, on connection: DatabaseConnection, logger: Logger) async throws -> View {
         let facts = try await facts(row, on: connection, logger: logger)
-        let evidence = try await CaseStore.evidence(ofCase: id, on: connection, logger: logger).map(EvidenceItem.init)
-        let timeline = try await CaseStore.events(id, on: connection, logger: logger).map {
-            Event(
-                command: $0.command,
-                fromState: $0.fromState,
-                toState: $0.toState,
-                actorKind: $0.actorKind,
-                reason: $0.reason,
-                occurredAt: $0.occurredAt
-            )
+        let record = row.record
+        let today = clock.today
+        let suspension = try await StandingStore.caseSuspension(row.id, on: connection, logger: logger)
+        let admin = actor.kind == .administrator
+        func submission(_ s: Submission?, at: Date?) -> SubmissionView? {
+            s.map {
+                SubmissionView(
+                    text: $0.text,
+                    channel: $0.channel.rawValue,
+                    enteredBy: admin ? $0.enteredBy?.text : nil,
+                    evidenceId: $0.evidenceID,
+                    outcome: $0.outcome?.rawValue,
+                    at: at
+                )
+            }
         }
+        var appealUntil: String?
+        var reinstatementFrom: String?
+        if row.state == .executed, record.kind == .revocation, let executed = record.executedOn,
+            try await StandingStore.banInForce(caseID: row.id, on: connection, logger: logger)
+        {
+            if record.appeal == nil, today <= executed.adding(days: policy.appealDays) { appealUntil = executed.adding(days: policy.appealDays).iso }
+            reinstatementFrom = CaseMachine.reinstatementOpens(executedOn: executed, policy: policy).iso
+        }
+        let party = actor.kind == .administrator || actor.kind == .requester || actor.kind == .worker
         var v = View(
             id: row.id.text,
             kind: row.kind,
             workerId: row.workerID.text,
+            relatedCaseId: row.relatedCaseID?.text,
             grounds: row.grounds,
             state: row.state.rawValue,
             outcome: row.outcome?.rawValue,
-            statement: row.statement,
-            proposedOutcome: row.proposedOutcome?.rawValue,
+            statement: party ? row.statement : nil,
+            proposedOutcome: admin ? row.proposedOutcome?.rawValue : nil,
             noticeEndsAt: row.noticeEndsAt,
-            objection: row.objection,
-            allowed: CaseMachine.allowed(facts).map(\.rawValue),
-            evidence: evidence,
-            timeline: timeline,
+            noticeLastDay: record.noticeLastDay?.iso,
+            objection: party || actor.kind == .custodian ? submission(record.objection, at: row.objectionAt) : nil,
+            executedAt: row.executedAt,
+            appealUntil: appealUntil,
+            appeal: party || actor.kind == .custodian ? submission(record.appeal, at: row.appealAt) : nil,
+            reinstatementFrom: reinstatementFrom,
+            suspended: suspension != nil,
+            suspensionReason: admin ? suspension?.reason : nil,
+            allowed: CaseMachine.allowed(record, for: actor, facts: facts, policy: policy, today: today).map(\.rawValue),
+            viewer: actor.kind.rawValue,
             createdAt: row.createdAt
         )
-        switch role {
-        case .admin: break
-        case .worker: v.proposedOutcome = nil
-        case .requester:
-            v.proposedOutcome = nil
-            v.objection = nil
-        case .agency:
-            v.statement = nil
-            v.proposedOutcome = nil
-            v.objection = nil
-            v.evidence = nil
-            v.timeline = nil
+        if party {
+            v.evidence = try await CaseStore.evidence(ofCase: row.id, on: connection, logger: logger).map(EvidenceItem.init)
+            var answers: [String: [AnswerView]] = [:]
+            for a in try await CaseStore.answers(ofCase: row.id, on: connection, logger: logger) {
+                answers[a.evidenceID.text, default: []].append(AnswerView(party: a.party, body: a.body, answeredAt: a.answeredAt))
+            }
+            v.answers = answers
+            v.timeline = try await CaseStore.events(row.id, on: connection, logger: logger).map {
+                Event(
+                    command: $0.command,
+                    fromState: $0.fromState,
+                    toState: $0.toState,
+                    actorKind: $0.actorKind,
+                    reason: $0.reason,
+                    occurredAt: $0.occurredAt
+                )
+            }
+        }
+        if admin {
+            v.excluded = try await excluded(row, record: record, facts: facts, on: connection, logger: logger)
         }
         return v
+    }
+
+    /// Every active administrator barred from some step of the case, and why.
+    func excluded(_ row: Row, record: CaseRecord, facts: CaseFacts, on connection: DatabaseConnection, logger: Logger) async throws -> [ExcludedView]
+    {
+        let steps = CaseCommand.allCases.filter { $0.actors.contains(.administrator) }
+        var out: [ExcludedView] = []
+        for (id, name) in try await CaseStore.administrators(on: connection, logger: logger) {
+            let user = UserID(id)
+            let general = CaseMachine.exclusions(of: user, command: .startReview, in: record, facts: facts)
+            var reasons = general
+            for step in steps {
+                for e in CaseMachine.exclusions(of: user, command: step, in: record, facts: facts) where !reasons.contains(e) { reasons.append(e) }
+            }
+            guard !reasons.isEmpty else { continue }
+            out.append(ExcludedView(adminId: id.text, name: name, fromEveryStep: !general.isEmpty, reasons: reasons.map(\.words)))
+        }
+        return out
     }
 
     /// The newest cases (at most 20) about a worker, or filed by a user: ids only, each read
@@ -694,20 +950,20 @@ public struct CaseService: Sendable {
     }
 
     /// Who sees what: administrators everything; the requester and the worker the case with its
-    /// evidence list and timeline; an agency that held her the outcome.
+    /// evidence, answers and timeline; the agency that holds her now her objection and appeal and
+    /// the steps it may take for her; any other agency that held her the outcome.
     public func get(_ id: CaseID, caller: Caller, logger: Logger) async throws -> View {
         try await database.withConnection { connection in
             guard let row = try await Self.load(id.uuid, lock: false, on: connection, logger: logger) else { throw RegistryError.notFound("Case") }
-            switch caller.principal.role {
-            case .admin: return try await view(id.uuid, role: .admin, on: connection, logger: logger)
-            case .worker where caller.workerUUID == row.workerID: return try await view(id.uuid, role: .worker, on: connection, logger: logger)
-            case _ where caller.userUUID != nil && caller.userUUID == row.requesterID:
-                return try await view(id.uuid, role: .requester, on: connection, logger: logger)
-            case .agencyStaff:
-                if let agency = caller.agencyUUID, try await WorkerStore.agencyHeld(row.workerID, agencyID: agency, on: connection, logger: logger) {
-                    return try await view(id.uuid, role: .agency, on: connection, logger: logger)
-                }
-            default: break
+            if let actor = try await actor(caller, for: row, on: connection, logger: logger) {
+                return try await view(row, for: actor, on: connection, logger: logger)
+            }
+            if caller.principal.role == .agencyStaff, let agency = caller.agencyUUID,
+                try await WorkerStore.agencyHeld(row.workerID, agencyID: agency, on: connection, logger: logger)
+            {
+                var v = try await view(row, for: CaseActor(kind: .custodian, userID: nil), on: connection, logger: logger)
+                (v.allowed, v.objection, v.appeal, v.viewer) = ([], nil, nil, "agency")
+                return v
             }
             throw RegistryError.notFound("Case")
         }

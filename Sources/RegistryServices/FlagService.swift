@@ -12,6 +12,8 @@ public struct FlagService: Sendable {
     let clock: RegistryClock
     let keys: KeyRing
     let policy: FlagPolicy
+    /// The cases the system opened for flags: closed when their flag is retracted.
+    let cases: CaseService
 
     public static let keyPrefix = "rik_"
 
@@ -607,14 +609,14 @@ public struct FlagService: Sendable {
             let expired = flag.expired(on: today)
             let effect = policy.effects(category: flag.category, status: status, severity: flag.severity, expired: expired)
             if effect.suspend {
-                for id in try await FlagStore.openSuspension(
+                for id in try await StandingStore.openSuspension(
                     workerID: workerID,
                     flagID: flag.id,
                     reason: "Automatic interim suspension: \(flag.category) (\(flag.status)) reported by \(flag.sourceName).",
                     on: connection,
                     logger: logger
                 ) {
-                    try await FlagStore.markSuspended(workerID, on: connection, logger: logger)
+                    try await StandingStore.markSuspended(workerID, on: connection, logger: logger)
                     try await AuditStore.append(
                         caller.event(
                             "worker.suspended",
@@ -666,13 +668,13 @@ public struct FlagService: Sendable {
             }
             regrade.append(workerID)
         }
-        for lifted in try await FlagStore.liftSuspensions(
+        for lifted in try await StandingStore.liftSuspensions(
             flagIDs: lifting.map(\.flag),
             reasons: lifting.map(\.reason),
             on: connection,
             logger: logger
         ) {
-            try await FlagStore.reactivateIfUnsuspended(lifted.worker, on: connection, logger: logger)
+            try await StandingStore.reactivateIfUnsuspended(lifted.worker, on: connection, logger: logger)
             try await AuditStore.append(
                 caller.event(
                     "worker.suspension_lifted",
@@ -685,6 +687,8 @@ public struct FlagService: Sendable {
             )
         }
         try await GradeStore.enqueueAll(regrade, reason: "flag", on: connection, logger: logger)
+        // A retracted flag leaves the case the system opened for it with no grounds.
+        try await cases.closeForRetractedFlags(flags.filter { $0.status == "retracted" }.map(\.id), on: connection, logger: logger)
     }
 
     /// Time: flags whose last day has passed lose their effects with no request. Each run claims

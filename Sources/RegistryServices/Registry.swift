@@ -52,7 +52,13 @@ public struct Registry: Sendable {
         self.clock = clock
         self.auth = AuthService(database: database, clock: clock, policy: policies.authentication, hasher: hasher)
         self.agencies = AgencyService(database: database, hasher: hasher, authentication: policies.authentication)
-        self.flags = FlagService(database: database, clock: clock, keys: keys, policy: policies.flags)
+        self.flags = FlagService(
+            database: database,
+            clock: clock,
+            keys: keys,
+            policy: policies.flags,
+            cases: CaseService(database: database, clock: clock, policy: policies.revocation)
+        )
         self.flagImport = FlagImport(database: database, clock: clock, keys: keys, policy: policies.flags, flags: flags)
         self.grading = try GradingService(database: database, clock: clock, policy: policies.grading)
         self.cases = CaseService(database: database, clock: clock, policy: policies.revocation)

@@ -5,6 +5,8 @@ import RegistryDomain
 
 /// Revocation and reinstatement cases: the case row, its events, evidence, suspensions and bans.
 public enum CaseStore {
+    /// A case as stored. The workflow's part is read and written by the service through the
+    /// pure `CaseMachine`; nothing else writes it.
     public struct Row: Sendable {
         public var id: UUID
         public var kind: String
@@ -12,6 +14,7 @@ public enum CaseStore {
         public var requesterKind: String
         public var requesterID: UUID?
         public var requesterAgencyID: UUID?
+        public var originFlagID: UUID?
         public var grounds: String
         public var statement: String
         public var state: CaseState
@@ -21,6 +24,20 @@ public enum CaseStore {
         public var decidedBy: UUID?
         public var noticeEndsAt: Date?
         public var objection: String?
+        public var objectionAt: Date?
+        public var objectionChannel: String?
+        public var objectionEnteredBy: UUID?
+        public var objectionEvidenceID: UUID?
+        public var objectionOutcome: CaseOutcome?
+        public var objectionReviewer: UUID?
+        public var executedAt: Date?
+        public var appeal: String?
+        public var appealAt: Date?
+        public var appealChannel: String?
+        public var appealEnteredBy: UUID?
+        public var appealEvidenceID: UUID?
+        public var appealOutcome: CaseOutcome?
+        public var appealDecidedBy: UUID?
         public var relatedCaseID: UUID?
         public var createdAt: Date
         public var updatedAt: Date
@@ -33,6 +50,7 @@ public enum CaseStore {
         public var sizeBytes: Int
         public var sha256: Data
         public var description: String?
+        public var party: String
         public var uploadedAt: Date
     }
 
@@ -103,53 +121,55 @@ public enum CaseStore {
         return id
     }
 
+    static let columns = """
+        id, kind, worker_id, requester_kind, requester_id, requester_agency_id, origin_flag_id, grounds, statement, state, outcome,
+        proposed_outcome, proposed_by, decided_by, notice_ends_at, objection, objection_at, objection_channel, objection_entered_by,
+        objection_evidence_id, objection_outcome, objection_reviewer, executed_at, appeal, appeal_at, appeal_channel, appeal_entered_by,
+        appeal_evidence_id, appeal_outcome, appeal_decided_by, related_case_id, created_at, updated_at
+        """
+
     public static func load(_ id: UUID, lock: Bool, on connection: PostgresConnection, logger: Logger) async throws -> Row? {
         let rows =
             lock
-            ? try await connection.query(
-                """
-                SELECT id, kind, worker_id, requester_kind, requester_id, requester_agency_id, grounds, statement, state, outcome, proposed_outcome,
-                       proposed_by, decided_by, notice_ends_at, objection, related_case_id, created_at, updated_at
-                FROM cases WHERE id = \(id) FOR UPDATE
-                """,
-                logger: logger
-            )
-            : try await connection.query(
-                """
-                SELECT id, kind, worker_id, requester_kind, requester_id, requester_agency_id, grounds, statement, state, outcome, proposed_outcome,
-                       proposed_by, decided_by, notice_ends_at, objection, related_case_id, created_at, updated_at
-                FROM cases WHERE id = \(id)
-                """,
-                logger: logger
-            )
-        for try await (
-            id, kind, worker, rk, rid, ragency, grounds, statement, state, outcome, proposed, proposedBy, decidedBy, notice, objection, related,
-            created, updated
-        )
-            in rows.decode(
-                (UUID, String, UUID, String, UUID?, UUID?, String, String, String, String?, String?, UUID?, UUID?, Date?, String?, UUID?, Date, Date)
-                    .self
-            )
-        {
+            ? try await connection.query("SELECT \(unescaped: columns) FROM cases WHERE id = \(id) FOR UPDATE", logger: logger)
+            : try await connection.query("SELECT \(unescaped: columns) FROM cases WHERE id = \(id)", logger: logger)
+        for try await row in rows {
+            let r = row.makeRandomAccess()
+            func outcome(_ name: String) throws -> CaseOutcome? { try r[name].decode(String?.self).flatMap(CaseOutcome.init(rawValue:)) }
             return Row(
-                id: id,
-                kind: kind,
-                workerID: worker,
-                requesterKind: rk,
-                requesterID: rid,
-                requesterAgencyID: ragency,
-                grounds: grounds,
-                statement: statement,
-                state: CaseState(rawValue: state) ?? .closed,
-                outcome: outcome.flatMap(CaseOutcome.init(rawValue:)),
-                proposedOutcome: proposed.flatMap(CaseOutcome.init(rawValue:)),
-                proposedBy: proposedBy,
-                decidedBy: decidedBy,
-                noticeEndsAt: notice,
-                objection: objection,
-                relatedCaseID: related,
-                createdAt: created,
-                updatedAt: updated
+                id: try r["id"].decode(UUID.self),
+                kind: try r["kind"].decode(String.self),
+                workerID: try r["worker_id"].decode(UUID.self),
+                requesterKind: try r["requester_kind"].decode(String.self),
+                requesterID: try r["requester_id"].decode(UUID?.self),
+                requesterAgencyID: try r["requester_agency_id"].decode(UUID?.self),
+                originFlagID: try r["origin_flag_id"].decode(UUID?.self),
+                grounds: try r["grounds"].decode(String.self),
+                statement: try r["statement"].decode(String.self),
+                state: CaseState(rawValue: try r["state"].decode(String.self)) ?? .closed,
+                outcome: try outcome("outcome"),
+                proposedOutcome: try outcome("proposed_outcome"),
+                proposedBy: try r["proposed_by"].decode(UUID?.self),
+                decidedBy: try r["decided_by"].decode(UUID?.self),
+                noticeEndsAt: try r["notice_ends_at"].decode(Date?.self),
+                objection: try r["objection"].decode(String?.self),
+                objectionAt: try r["objection_at"].decode(Date?.self),
+                objectionChannel: try r["objection_channel"].decode(String?.self),
+                objectionEnteredBy: try r["objection_entered_by"].decode(UUID?.self),
+                objectionEvidenceID: try r["objection_evidence_id"].decode(UUID?.self),
+                objectionOutcome: try outcome("objection_outcome"),
+                objectionReviewer: try r["objection_reviewer"].decode(UUID?.self),
+                executedAt: try r["executed_at"].decode(Date?.self),
+                appeal: try r["appeal"].decode(String?.self),
+                appealAt: try r["appeal_at"].decode(Date?.self),
+                appealChannel: try r["appeal_channel"].decode(String?.self),
+                appealEnteredBy: try r["appeal_entered_by"].decode(UUID?.self),
+                appealEvidenceID: try r["appeal_evidence_id"].decode(UUID?.self),
+                appealOutcome: try outcome("appeal_outcome"),
+                appealDecidedBy: try r["appeal_decided_by"].decode(UUID?.self),
+                relatedCaseID: try r["related_case_id"].decode(UUID?.self),
+                createdAt: try r["created_at"].decode(Date.self),
+                updatedAt: try r["updated_at"].decode(Date.self)
             )
         }
         return nil
@@ -175,15 +195,21 @@ public enum CaseStore {
         return agencies
     }
 
-    /// Writes a step's new state (and the fields the step set) to the case row.
-    public static func saveStep(_ row: Row, command: String, reviewer: UUID?, on connection: PostgresConnection, logger: Logger) async throws {
+    /// Writes the workflow's part of the case after a transition: its state and every field a
+    /// step may set.
+    public static func saveWorkflow(_ row: Row, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query(
             """
             UPDATE cases SET state = \(row.state.rawValue), updated_at = now(), version = version + 1,
                 proposed_outcome = \(row.proposedOutcome?.rawValue), proposed_by = \(row.proposedBy), outcome = \(row.outcome?.rawValue),
-                decided_by = \(row.decidedBy), notice_ends_at = \(row.noticeEndsAt), objection = \(row.objection),
-                objection_at = CASE WHEN \(command) = 'object' THEN now() ELSE objection_at END,
-                objection_reviewer = CASE WHEN \(command) IN ('uphold_objection', 'reject_objection') THEN \(reviewer) ELSE objection_reviewer END
+                decided_by = \(row.decidedBy), notice_ends_at = \(row.noticeEndsAt),
+                objection = \(row.objection), objection_at = \(row.objectionAt),
+                objection_channel = \(row.objectionChannel), objection_entered_by = \(row.objectionEnteredBy),
+                objection_evidence_id = \(row.objectionEvidenceID), objection_outcome = \(row.objectionOutcome?.rawValue),
+                objection_reviewer = \(row.objectionReviewer),
+                executed_at = \(row.executedAt), appeal = \(row.appeal), appeal_at = \(row.appealAt),
+                appeal_channel = \(row.appealChannel), appeal_entered_by = \(row.appealEnteredBy), appeal_evidence_id = \(row.appealEvidenceID),
+                appeal_outcome = \(row.appealOutcome?.rawValue), appeal_decided_by = \(row.appealDecidedBy)
             WHERE id = \(row.id)
             """,
             logger: logger
@@ -223,12 +249,13 @@ public enum CaseStore {
         return events
     }
 
-    /// Notice periods that ended, and final cases: the next to execute, claimed (SKIP LOCKED).
+    /// Cases whose notice window has ended, with no objection or with the objection reviewed and
+    /// not upheld: the next to make final and execute, claimed (SKIP LOCKED).
     public static func claimDue(now: Date, on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
         var ids: [UUID] = []
         for try await id in try await connection.query(
             """
-            SELECT id FROM cases WHERE (state = 'notice_period' AND notice_ends_at <= \(now)) OR state = 'final'
+            SELECT id FROM cases WHERE state IN ('notice_period', 'final') AND notice_ends_at <= \(now)
             ORDER BY updated_at LIMIT 100 FOR UPDATE SKIP LOCKED
             """,
             logger: logger
@@ -242,7 +269,7 @@ public enum CaseStore {
         for try await (id, kind, worker, grounds, state, created, updated) in try await connection.query(
             """
             SELECT id, kind, worker_id, grounds, state, created_at, updated_at FROM cases
-            WHERE state NOT IN ('executed', 'withdrawn', 'closed') ORDER BY state, created_at LIMIT 500
+            WHERE state NOT IN ('executed', 'reversed', 'withdrawn', 'closed') ORDER BY state, created_at LIMIT 500
             """,
             logger: logger
         ).decode((UUID, String, UUID, String, String, Date, Date).self) {
@@ -265,92 +292,24 @@ public enum CaseStore {
         return ids
     }
 
-    // MARK: Suspension and ban
-
-    /// An interim suspension for the case, unless one is in force; the worker's status follows.
-    /// False when one was already in force.
-    public static func suspend(_ row: Row, reason: String, by admin: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
-        let rows = try await connection.query(
-            """
-            INSERT INTO suspensions (worker_id, case_id, reason, decided_by)
-            SELECT \(row.workerID), \(row.id), \(reason), \(admin)
-            WHERE NOT EXISTS (SELECT 1 FROM suspensions WHERE case_id = \(row.id) AND lifted_at IS NULL) RETURNING id
-            """,
-            logger: logger
-        )
-        var created = false
-        for try await _ in rows.decode(UUID.self) { created = true }
-        guard created else { return false }
-        try await connection.query("UPDATE workers SET status = 'suspended' WHERE id = \(row.workerID) AND status = 'active'", logger: logger)
-        return true
-    }
-
-    /// The one way a case's suspensions are lifted: every one in force, with the reason (and the
-    /// administrator, when one decided it); the worker is active again when no other suspension
-    /// holds her. True when one was in force.
-    @discardableResult
-    public static func liftSuspensions(
-        _ row: Row,
-        reason: String,
-        by admin: UUID?,
-        on connection: PostgresConnection,
-        logger: Logger
-    ) async throws
-        -> Bool
-    {
-        let rows = try await connection.query(
-            """
-            UPDATE suspensions SET lifted_at = now(), lifted_by = coalesce(\(admin), lifted_by), lift_reason = \(reason)
-            WHERE case_id = \(row.id) AND lifted_at IS NULL RETURNING id
-            """,
-            logger: logger
-        )
-        var lifted = false
-        for try await _ in rows.decode(UUID.self) { lifted = true }
-        try await connection.query(
-            """
-            UPDATE workers SET status = 'active' WHERE id = \(row.workerID) AND status = 'suspended'
-              AND NOT EXISTS (SELECT 1 FROM suspensions WHERE worker_id = \(row.workerID) AND lifted_at IS NULL)
-            """,
-            logger: logger
-        )
-        return lifted
-    }
-
-    /// The ban a revocation case ends in: the ban row, and the worker revoked and unlisted.
-    public static func ban(_ row: Row, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query(
-            """
-            INSERT INTO bans (worker_id, case_id) VALUES (\(row.workerID), \(row.id)) ON CONFLICT DO NOTHING
-            """,
-            logger: logger
-        )
-        try await connection.query(
-            "UPDATE workers SET status = 'revoked', available_for_hire = false WHERE id = \(row.workerID)",
-            logger: logger
-        )
-    }
-
-    /// A reinstatement case lifts the ban of the case it reverses; the worker is active again.
-    public static func liftBan(of bannedCase: UUID, by row: Row, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query(
-            """
-            UPDATE bans SET lifted_at = now(), lifted_by_case_id = \(row.id) WHERE case_id = \(bannedCase) AND lifted_at IS NULL
-            """,
-            logger: logger
-        )
-        try await connection.query(
-            "UPDATE workers SET status = 'active' WHERE id = \(row.workerID) AND status = 'revoked'",
-            logger: logger
-        )
-    }
-
     // MARK: Evidence
 
-    public static func evidenceCount(_ caseID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Int {
-        for try await n in try await connection.query("SELECT count(*)::int FROM evidence WHERE case_id = \(caseID)", logger: logger)
-            .decode(Int.self)
-        { return n }
+    /// Whose side a file is on: recorded since migration 0016; before it, from who uploaded it.
+    static let partyOf = """
+        coalesce(e.party, CASE WHEN e.uploaded_by = c.requester_id THEN 'requester'
+                               WHEN e.uploaded_by IN (SELECT u.id FROM users u WHERE u.worker_id = c.worker_id) THEN 'worker'
+                               ELSE 'registry' END)
+        """
+
+    /// Files one party has added to the case: each party's quota counts alone.
+    public static func evidenceCount(_ caseID: UUID, party: String, on connection: PostgresConnection, logger: Logger) async throws -> Int {
+        for try await n in try await connection.query(
+            """
+            SELECT count(*)::int FROM evidence e JOIN cases c ON c.id = e.case_id
+            WHERE e.case_id = \(caseID) AND \(unescaped: partyOf) = \(party)
+            """,
+            logger: logger
+        ).decode(Int.self) { return n }
         return 0
     }
 
@@ -372,6 +331,7 @@ public enum CaseStore {
         contentType: String,
         description: String?,
         uploadedBy: UUID?,
+        party: String,
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> Evidence {
@@ -384,8 +344,9 @@ public enum CaseStore {
         )
         for try await (id, at) in try await connection.query(
             """
-            INSERT INTO evidence (case_id, sha256, filename, content_type, size_bytes, description, uploaded_by)
-            VALUES (\(caseID), \(digest), \(filename), \(contentType), \(Int32(bytes.count)), \(description), \(uploadedBy)) RETURNING id, uploaded_at
+            INSERT INTO evidence (case_id, sha256, filename, content_type, size_bytes, description, uploaded_by, party)
+            VALUES (\(caseID), \(digest), \(filename), \(contentType), \(Int32(bytes.count)), \(description), \(uploadedBy), \(party))
+            RETURNING id, uploaded_at
             """,
             logger: logger
         ).decode((UUID, Date).self) {
@@ -396,6 +357,7 @@ public enum CaseStore {
                 sizeBytes: bytes.count,
                 sha256: digest,
                 description: description,
+                party: party,
                 uploadedAt: at
             )
         }
@@ -404,17 +366,209 @@ public enum CaseStore {
 
     public static func evidence(ofCase caseID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [Evidence] {
         var items: [Evidence] = []
-        for try await (id, name, type, size, hash, description, at) in try await connection.query(
+        for try await (id, name, type, size, hash, description, party, at) in try await connection.query(
             """
-            SELECT id, filename, content_type, size_bytes, sha256, description, uploaded_at FROM evidence WHERE case_id = \(caseID) ORDER BY uploaded_at
+            SELECT e.id, e.filename, e.content_type, e.size_bytes, e.sha256, e.description, \(unescaped: partyOf), e.uploaded_at
+            FROM evidence e JOIN cases c ON c.id = e.case_id WHERE e.case_id = \(caseID) ORDER BY e.uploaded_at, e.id
             """,
             logger: logger
-        ).decode((UUID, String, String, Int32, Data, String?, Date).self) {
+        ).decode((UUID, String, String, Int32, Data, String?, String, Date).self) {
             items.append(
-                Evidence(id: id, filename: name, contentType: type, sizeBytes: Int(size), sha256: hash, description: description, uploadedAt: at)
+                Evidence(
+                    id: id,
+                    filename: name,
+                    contentType: type,
+                    sizeBytes: Int(size),
+                    sha256: hash,
+                    description: description,
+                    party: party,
+                    uploadedAt: at
+                )
             )
         }
         return items
+    }
+
+    public struct Answer: Sendable {
+        public var evidenceID: UUID
+        public var party: String
+        public var body: String
+        public var answeredAt: Date
+    }
+
+    /// A party's answer to a file of the case.
+    public static func addAnswer(
+        caseID: UUID,
+        evidenceID: UUID,
+        party: String,
+        body: String,
+        by user: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
+            INSERT INTO evidence_answers (evidence_id, case_id, party, body, answered_by)
+            VALUES (\(evidenceID), \(caseID), \(party), \(body), \(user))
+            """,
+            logger: logger
+        )
+    }
+
+    public static func answers(ofCase caseID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [Answer] {
+        var items: [Answer] = []
+        for try await (evidence, party, body, at) in try await connection.query(
+            "SELECT evidence_id, party, body, answered_at FROM evidence_answers WHERE case_id = \(caseID) ORDER BY answered_at, id",
+            logger: logger
+        ).decode((UUID, String, String, Date).self) {
+            items.append(Answer(evidenceID: evidence, party: party, body: body, answeredAt: at))
+        }
+        return items
+    }
+
+    /// The open reinstatement request for a banned case, if any.
+    public static func openReinstatement(of bannedCase: UUID, on connection: PostgresConnection, logger: Logger) async throws -> UUID? {
+        for try await id in try await connection.query(
+            """
+            SELECT id FROM cases WHERE related_case_id = \(bannedCase) AND kind = 'reinstatement'
+              AND state NOT IN ('executed', 'reversed', 'withdrawn', 'closed')
+            """,
+            logger: logger
+        ).decode(UUID.self) { return id }
+        return nil
+    }
+
+    // MARK: Recusal
+
+    /// Administrators who took a step in this case (a filing, a step, an entry on her behalf).
+    public static func participants(_ caseID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Set<UUID> {
+        var ids: Set<UUID> = []
+        for try await id in try await connection.query(
+            """
+            SELECT DISTINCT e.actor_id FROM case_events e JOIN users u ON u.id = e.actor_id
+            WHERE e.case_id = \(caseID) AND u.role = 'admin'
+            """,
+            logger: logger
+        ).decode(UUID.self) { ids.insert(id) }
+        return ids
+    }
+
+    /// The ties in force that touch this case: to its worker, to an agency that held her, or to it.
+    public static func ties(
+        caseID: UUID,
+        workerID: UUID,
+        agencies: [UUID],
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [(admin: UUID, description: String)] {
+        var out: [(UUID, String)] = []
+        for try await (admin, description) in try await connection.query(
+            """
+            SELECT admin_id, description FROM admin_ties
+            WHERE ended_at IS NULL AND (worker_id = \(workerID) OR case_id = \(caseID) OR agency_id = ANY(\(agencies)::uuid[]))
+            ORDER BY declared_at
+            """,
+            logger: logger
+        ).decode((UUID, String).self) { out.append((admin, description)) }
+        return out
+    }
+
+    public struct Tie: Sendable {
+        public var id: UUID
+        public var adminID: UUID
+        public var adminName: String
+        public var workerID: UUID?
+        public var agencyID: UUID?
+        public var caseID: UUID?
+        public var description: String
+        public var declaredAt: Date
+        public var endedAt: Date?
+        public var endReason: String?
+    }
+
+    public static func declareTie(
+        admin: UUID,
+        workerID: UUID?,
+        agencyID: UUID?,
+        caseID: UUID?,
+        description: String,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> UUID {
+        for try await id in try await connection.query(
+            """
+            INSERT INTO admin_ties (admin_id, worker_id, agency_id, case_id, description)
+            VALUES (\(admin), \(workerID), \(agencyID), \(caseID), \(description)) RETURNING id
+            """,
+            logger: logger
+        ).decode(UUID.self) { return id }
+        throw RegistryError(.unavailable, code: "insert_failed", message: "The tie was not recorded.")
+    }
+
+    /// Ends one of the administrator's own ties; false when there is no such tie in force.
+    public static func endTie(_ id: UUID, admin: UUID, reason: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        var ended = false
+        for try await _ in try await connection.query(
+            """
+            UPDATE admin_ties SET ended_at = now(), end_reason = \(reason) WHERE id = \(id) AND admin_id = \(admin) AND ended_at IS NULL
+            RETURNING id
+            """,
+            logger: logger
+        ).decode(UUID.self) { ended = true }
+        return ended
+    }
+
+    /// Every tie (in force and ended), newest first; one administrator's when `admin` is given.
+    public static func listTies(admin: UUID?, on connection: PostgresConnection, logger: Logger) async throws -> [Tie] {
+        var out: [Tie] = []
+        for try await (id, adminID, name, worker, agency, caseID, description, declared, ended, reason) in try await connection.query(
+            """
+            SELECT t.id, t.admin_id, u.display_name, t.worker_id, t.agency_id, t.case_id, t.description, t.declared_at, t.ended_at, t.end_reason
+            FROM admin_ties t JOIN users u ON u.id = t.admin_id
+            WHERE \(admin)::uuid IS NULL OR t.admin_id = \(admin)
+            ORDER BY t.declared_at DESC LIMIT 500
+            """,
+            logger: logger
+        ).decode((UUID, UUID, String, UUID?, UUID?, UUID?, String, Date, Date?, String?).self) {
+            out.append(
+                Tie(
+                    id: id,
+                    adminID: adminID,
+                    adminName: name,
+                    workerID: worker,
+                    agencyID: agency,
+                    caseID: caseID,
+                    description: description,
+                    declaredAt: declared,
+                    endedAt: ended,
+                    endReason: reason
+                )
+            )
+        }
+        return out
+    }
+
+    /// The active administrators, by name: whom the case page lists as excluded or free to act.
+    public static func administrators(on connection: PostgresConnection, logger: Logger) async throws -> [(id: UUID, name: String)] {
+        var out: [(UUID, String)] = []
+        for try await (id, name) in try await connection.query(
+            "SELECT id, display_name FROM users WHERE role = 'admin' AND status = 'active' ORDER BY display_name, id LIMIT 200",
+            logger: logger
+        ).decode((UUID, String).self) { out.append((id, name)) }
+        return out
+    }
+
+    /// Open cases opened by the system because of these flags.
+    public static func openCases(originFlags: [UUID], on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
+        var ids: [UUID] = []
+        for try await id in try await connection.query(
+            """
+            SELECT id FROM cases WHERE origin_flag_id = ANY(\(originFlags)::uuid[])
+              AND state NOT IN ('executed', 'appeal_review', 'reversed', 'withdrawn', 'closed')
+            """,
+            logger: logger
+        ).decode(UUID.self) { ids.append(id) }
+        return ids
     }
 
     /// One evidence file with its content and stored hash, and the case it belongs to.

@@ -8,71 +8,6 @@ import RegistryDomain
 extension FlagStore {
     // MARK: Effects
 
-    /// Opens an interim suspension for the flag unless one is open; returns the new suspension's id
-    /// (none when one was open already).
-    public static func openSuspension(
-        workerID: UUID,
-        flagID: UUID,
-        reason: String,
-        on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> [UUID] {
-        let rows = try await connection.query(
-            """
-            INSERT INTO suspensions (worker_id, flag_id, reason)
-            SELECT \(workerID), \(flagID), \(reason)
-            WHERE NOT EXISTS (SELECT 1 FROM suspensions WHERE flag_id = \(flagID) AND lifted_at IS NULL)
-            RETURNING id
-            """,
-            logger: logger
-        )
-        var ids: [UUID] = []
-        for try await id in rows.decode(UUID.self) { ids.append(id) }
-        return ids
-    }
-
-    /// An active worker becomes suspended.
-    public static func markSuspended(_ workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("UPDATE workers SET status = 'suspended' WHERE id = \(workerID) AND status = 'active'", logger: logger)
-    }
-
-    /// Lifts the flag's suspensions in force; returns their ids.
-    public static func liftSuspensions(flagID: UUID, reason: String, on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
-        let rows = try await connection.query(
-            """
-            UPDATE suspensions SET lifted_at = now(), lift_reason = \(reason)
-            WHERE flag_id = \(flagID) AND lifted_at IS NULL RETURNING id
-            """,
-            logger: logger
-        )
-        var ids: [UUID] = []
-        for try await id in rows.decode(UUID.self) { ids.append(id) }
-        return ids
-    }
-
-    /// Lifts the open suspensions of many flags in one statement, each with its reason; returns
-    /// each lifted suspension with its flag and worker.
-    public static func liftSuspensions(
-        flagIDs: [UUID],
-        reasons: [String],
-        on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> [(suspension: UUID, flag: UUID, worker: UUID)] {
-        guard !flagIDs.isEmpty else { return [] }
-        let rows = try await connection.query(
-            """
-            UPDATE suspensions s SET lifted_at = now(), lift_reason = u.r
-            FROM unnest(\(flagIDs)::uuid[], \(reasons)::text[]) AS u(f, r)
-            WHERE s.flag_id = u.f AND s.lifted_at IS NULL
-            RETURNING s.id, s.flag_id, s.worker_id
-            """,
-            logger: logger
-        )
-        var lifted: [(suspension: UUID, flag: UUID, worker: UUID)] = []
-        for try await (id, flag, worker) in rows.decode((UUID, UUID, UUID).self) { lifted.append((id, flag, worker)) }
-        return lifted
-    }
-
     /// The phone numbers of these workers (those that have one).
     public static func phones(workerIDs: [UUID], on connection: PostgresConnection, logger: Logger) async throws -> [UUID: String] {
         var phones: [UUID: String] = [:]
@@ -82,17 +17,6 @@ extension FlagStore {
         )
         for try await (id, phone) in rows.decode((UUID, String).self) { phones[id] = phone }
         return phones
-    }
-
-    /// A suspended worker is active again once no suspension of hers is in force.
-    public static func reactivateIfUnsuspended(_ workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query(
-            """
-            UPDATE workers SET status = 'active' WHERE id = \(workerID) AND status = 'suspended'
-              AND NOT EXISTS (SELECT 1 FROM suspensions WHERE worker_id = \(workerID) AND lifted_at IS NULL)
-            """,
-            logger: logger
-        )
     }
 
     // MARK: Disputes

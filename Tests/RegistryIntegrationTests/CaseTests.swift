@@ -30,8 +30,8 @@ struct CaseTests {
     /// A household with a confirmed engagement, and the case its employer filed.
     func filed(_ registry: Registry) async throws -> (Household, CaseID) { try await registry.filedCase() }
 
-    func cmd(_ c: String, _ reason: String = "理由", outcome: String? = nil) -> CaseService.Command {
-        .init(command: c, reason: reason, outcome: outcome)
+    func cmd(_ c: String, _ reason: String = "理由", outcome: String? = nil, channel: String? = nil, evidence: String? = nil) -> CaseService.Command {
+        .init(command: c, reason: reason, outcome: outcome, channel: channel, evidenceId: evidence)
     }
 
     @Test(
@@ -40,9 +40,9 @@ struct CaseTests {
     func fullWorkflow() async throws {
         try await withTestRegistry { registry, _ in
             let (h, id) = try await filed(registry)
-            let (a1, a2, a3) = try await {
-                let a = try await registry.admins(3)
-                return (a[0], a[1], a[2])
+            let (a1, a2, a3, a4, a5) = try await {
+                let a = try await registry.admins(5)
+                return (a[0], a[1], a[2], a[3], a[4])
             }()
             _ = try await registry.cases.addEvidence(
                 id,
@@ -66,7 +66,7 @@ struct CaseTests {
             let skip = await #expect(throws: RegistryError.self) {
                 try await registry.cases.act(id, cmd("confirm_decision"), caller: a1, logger: testLogger)
             }
-            #expect(skip?.code == "illegal_transition" && skip?.details["allowed"] == "start_review,withdraw")
+            #expect(skip?.code == "illegal_transition" && skip?.details["allowed"] == "start_review")
             _ = try await registry.cases.act(id, cmd("start_review"), caller: a1, logger: testLogger)
             _ = try await registry.cases.act(id, cmd("request_information", "请补充时间"), caller: a1, logger: testLogger)
             _ = try await registry.cases.act(id, cmd("provide_information", "2026年3月"), caller: h.employer, logger: testLogger)
@@ -95,9 +95,17 @@ struct CaseTests {
             for admin in [a1, a2] {
                 await expectError("took_part") { try await registry.cases.act(id, cmd("reject_objection"), caller: admin, logger: testLogger) }
             }
-            _ = try await registry.cases.act(id, cmd("reject_objection", "异议不成立"), caller: a3, logger: testLogger)
-            #expect(try await registry.cases.executeDue(logger: testLogger) == 1)
-            #expect(try await registry.cases.executeDue(logger: testLogger) == 0)  // idempotent
+            // A rejected objection does not execute inside the window: the ban waits for its end.
+            let rejected = try await registry.cases.act(id, cmd("reject_objection", "异议不成立"), caller: a3, logger: testLogger)
+            #expect(rejected.state == "final" && rejected.objection?.outcome == "rejected")
+            #expect(try await registry.notificationCount("case_objection_rejected") == 1)
+            #expect(try await registry.cases.executeDue(logger: testLogger) == 0)
+            #expect(try await registry.workerStatus(h.workerID) == "active")
+            #expect(!(try await registry.reports.banStatus(idNumber: Fixtures.idNumber(serial: 101), clientAddress: "t0", logger: testLogger)))
+            let ends = try #require(decided.noticeEndsAt)
+            #expect(try await registry.cases.executeDue(now: ends.addingTimeInterval(-60), logger: testLogger) == 0)
+            #expect(try await registry.cases.executeDue(now: ends.addingTimeInterval(1), logger: testLogger) == 1)
+            #expect(try await registry.cases.executeDue(now: ends.addingTimeInterval(2), logger: testLogger) == 0)  // idempotent
             #expect(try await registry.caseState(id) == "executed")
             #expect(try await registry.workerStatus(h.workerID) == "revoked")
             #expect(try await registry.notificationCount("case_opened") == 1)
@@ -114,12 +122,18 @@ struct CaseTests {
             }
             // Reinstatement: its own case through the same workflow; the ban is lifted, history kept.
             let back = try await registry.cases.fileReinstatement(bannedCase: id, statement: "法院判决撤销", caller: a3, logger: testLogger)
-            _ = try await registry.cases.act(back, cmd("start_review"), caller: a1, logger: testLogger)
-            _ = try await registry.cases.act(back, cmd("propose_decision", outcome: "upheld"), caller: a1, logger: testLogger)
-            _ = try await registry.cases.act(back, cmd("confirm_decision"), caller: a2, logger: testLogger)
-            try await registry.database.query("UPDATE cases SET notice_ends_at = now() - interval '1 second' WHERE id = \(back)", logger: testLogger)
-            #expect(try await registry.cases.executeDue(logger: testLogger) == 1)
+            // Those who took part in the case that barred her, and the administrator who filed it, do not decide it.
+            await expectError("conflict_of_interest") { _ = try await registry.cases.act(back, cmd("start_review"), caller: a3, logger: testLogger) }
+            _ = try await registry.cases.act(back, cmd("start_review"), caller: a4, logger: testLogger)
+            await expectError("took_part") {
+                _ = try await registry.cases.act(back, cmd("propose_decision", outcome: "upheld"), caller: a1, logger: testLogger)
+            }
+            _ = try await registry.cases.act(back, cmd("propose_decision", outcome: "upheld"), caller: a4, logger: testLogger)
+            // A decision in her favour takes effect when confirmed, with its own plain notice.
+            let reinstated = try await registry.cases.act(back, cmd("confirm_decision"), caller: a5, logger: testLogger)
+            #expect(reinstated.state == "executed")
             #expect(try await registry.workerStatus(h.workerID) == "active")
+            #expect(try await registry.notificationCount("case_decision_notice") == 1)
             #expect(try await registry.notificationCount("case_reinstated") == 1)
             #expect(!(try await registry.reports.banStatus(idNumber: Fixtures.idNumber(serial: 101), clientAddress: "t2", logger: testLogger)))
             let bans = try await registry.database.query(

@@ -84,11 +84,11 @@ struct ClaimsTests {
         }
     }
 
-    @Test("evidence is capped per case by policy: the next file is refused with evidence_limit and not stored")
+    @Test("evidence is capped per party by policy: the requester's next file is refused, and she can still file her defence")
     func evidenceQuota() async throws {
         try await withTestRegistry { registry, _ in
             let (h, id) = try await filed(registry)
-            let limit = registry.policies.revocation.evidencePerCase
+            let limit = registry.policies.revocation.evidencePerParty
             #expect(limit >= 1 && limit <= 100)
             for i in 0..<limit {
                 _ = try await registry.cases.addEvidence(
@@ -114,6 +114,27 @@ struct ClaimsTests {
             }
             let stored = try await registry.database.query("SELECT count(*)::int FROM evidence WHERE case_id = \(id)", logger: testLogger)
             #expect(try await single(stored, Int.self) == limit)
+            // The requester's side is full; hers is not: her defence is received.
+            let defence = try await registry.cases.addEvidence(
+                id,
+                filename: "工资记录.pdf",
+                contentType: "application/pdf",
+                bytes: pdfBytes + [0x0B],
+                description: "我的说明",
+                caller: h.worker,
+                logger: testLogger
+            )
+            #expect(defence.party == "worker")
+            let view = try await registry.cases.get(id, caller: h.worker, logger: testLogger)
+            #expect(view.evidence?.filter { $0.party == "requester" }.count == limit)
+            // Each side answers the other's files, not its own.
+            let theirs = try #require(view.evidence?.first { $0.party == "requester" })
+            try await registry.cases.answerEvidence(UUID(uuidString: theirs.id)!, body: "这张照片不是在雇主家拍的。", caller: h.worker, logger: testLogger)
+            await expectError("own_evidence") {
+                try await registry.cases.answerEvidence(UUID(uuidString: defence.id)!, body: "补充", caller: h.worker, logger: testLogger)
+            }
+            let answered = try await registry.cases.get(id, caller: h.employer, logger: testLogger)
+            #expect(answered.answers?[theirs.id]?.first?.party == "worker")
         }
     }
 

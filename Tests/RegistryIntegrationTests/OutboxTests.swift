@@ -195,13 +195,14 @@ struct OutboxTests {
             "last_day": "2026-12-31", "reference": "POLICE-2026-000123", "note": "核实有误", "date": "2026-12-31",
             "source": String(repeating: "公", count: 12), "category": "盗窃", "worker": "欧阳春梅", "days": "14", "title": "育婴员（四级）", "status": "已立案或起诉",
             "from": String(repeating: "家", count: 20),
-            "to": String(repeating: "政", count: 20), "reason": "材料不全", "what": "手机号码", "new": "139****5678",
+            "to": String(repeating: "政", count: 20), "reason": "材料不全", "what": "手机号码", "new": "139****5678", "appeal_until": "2027-02-28",
         ]
         let smsKinds: Set = [
             "worker_activation_code", "transfer_consent_code", "consent_code", "case_decision_notice", "case_opened", "case_executed",
             "case_reinstated", "flag_expired", "review_received", "review_dispute_upheld", "review_dispute_rejected", "flag_received", "flag_changed",
             "flag_dispute_annotated", "flag_dispute_retraction_requested", "flag_dispute_rejected", "contact_change_code", "contact_changed",
-            "contact_changed_by_admin",
+            "contact_changed_by_admin", "case_objection_rejected", "case_closed", "case_reinstatement_refused", "case_appeal_upheld",
+            "case_appeal_rejected",
         ]
         for kind in templates.kinds.sorted() {
             for language in MessageTemplates.languages {

@@ -186,9 +186,10 @@ struct PagesCaseTests {
             let refused = try await a.post("\(path)/commands", ["command": "confirm_decision", "reason": "我来确认 <b>"])
             #expect(refused.status == .forbidden)
             let refusedHTML = String(buffer: refused.body)
-            #expect(refusedHTML.contains("id=\"confirm_decision-error\""))
+            #expect(refusedHTML.contains("id=\"step-refused\""))
             #expect(refusedHTML.contains("您提出的决定须由另一位管理员确认"))
-            #expect(refusedHTML.contains("我来确认 &lt;b&gt;"))
+            // She is not offered that step at all; the refusal is an alert, and her text is never echoed unescaped.
+            #expect(!refusedHTML.contains("id=\"form-confirm_decision\"") && !refusedHTML.contains("我来确认 <b>"))
             #expect(try await registry.cases.get(id, caller: h.employer, logger: testLogger).state == "decision_proposed")
 
             var b = PageClient(client: client)

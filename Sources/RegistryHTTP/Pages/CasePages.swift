@@ -43,7 +43,7 @@ struct CasePages {
                 return try await fileForm(page, workerID: workerID, form: form, error: error)
             }
             do {
-                for upload in uploads { try await Self.add(upload, to: caseID, page: page) }
+                for upload in uploads { _ = try await Self.add(upload, to: caseID, page: page) }
             } catch let error as RegistryError where error.kind != .notFound {
                 // The case is filed; what failed is shown next to the evidence form on its page.
                 return try await casePage(page, caseID, evidenceError: error)
@@ -58,13 +58,26 @@ struct CasePages {
 
         routes.post("/cases/{id}/commands", action: "cases.act") { request, context in
             let page = kit.scope(request, context)
-            let form = try await page.form()
             let id = try context.parameters.id("id", as: CaseID.self)
+            // An objection or appeal entered for her may carry her letter or signed consent.
+            let form = try await WebForm.read(request, context: context, limit: Self.uploadLimit(page))
+            try page.verifyCSRF(form)
             let command = form.text("command")
             do {
+                var evidenceID: String?
+                if let file = (form.files["letter"] ?? []).first {
+                    try Self.check([file], page: page, required: true)
+                    evidenceID = try await Self.add(file, to: id, party: "worker", page: page).id
+                }
                 _ = try await page.registry.cases.act(
                     id,
-                    .init(command: command, reason: form.text("reason"), outcome: form.optional("outcome")),
+                    .init(
+                        command: command,
+                        reason: form.text("reason"),
+                        outcome: form.optional("outcome"),
+                        channel: form.optional("channel"),
+                        evidenceId: evidenceID
+                    ),
                     caller: page.caller,
                     logger: context.logger
                 )
@@ -72,6 +85,37 @@ struct CasePages {
                 return try await casePage(page, id, failed: (command, form, error))
             }
             return page.redirect("/cases/\(id.text)?notice=case_acted")
+        }
+
+        routes.post("/cases/{id}/evidence/{evidence}/answer", action: "cases.evidence") { request, context in
+            let page = kit.scope(request, context)
+            let form = try await page.form()
+            let id = try context.parameters.id("id", as: CaseID.self)
+            let evidence = try context.parameters.uuid("evidence")
+            do {
+                try await page.registry.cases.answerEvidence(evidence, body: form.text("body"), caller: page.caller, logger: context.logger)
+            } catch let error as RegistryError where error.kind != .notFound {
+                return try await casePage(page, id, failed: ("answer-\(evidence.text)", form, error))
+            }
+            return page.redirect("/cases/\(id.text)?notice=case_answered#evidence")
+        }
+
+        routes.post("/cases/{id}/reinstatement", action: "cases.reinstate") { request, context in
+            let page = kit.scope(request, context)
+            let form = try await page.form()
+            let id = try context.parameters.id("id", as: CaseID.self)
+            let created: CaseID
+            do {
+                created = try await page.registry.cases.fileReinstatement(
+                    bannedCase: id,
+                    statement: form.text("statement"),
+                    caller: page.caller,
+                    logger: context.logger
+                )
+            } catch let error as RegistryError where error.kind != .notFound {
+                return try await casePage(page, id, failed: ("reinstatement", form, error))
+            }
+            return page.redirect("/cases/\(created.text)?notice=case_filed")
         }
 
         routes.post("/cases/{id}/evidence", action: "cases.evidence") { request, context in
@@ -89,7 +133,8 @@ struct CasePages {
             do {
                 let uploads = form.files["evidence"] ?? []
                 try Self.check(uploads, page: page, required: true)
-                for upload in uploads { try await Self.add(upload, to: id, page: page) }
+                let party = form.optional("party")
+                for upload in uploads { _ = try await Self.add(upload, to: id, party: party, page: page) }
             } catch let error as RegistryError where error.kind != .notFound {
                 return try await casePage(page, id, evidenceError: error)
             }
@@ -146,8 +191,12 @@ struct CasePages {
         if required && uploads.isEmpty {
             throw RegistryError.invalid("evidence", "Choose at least one file.", code: "missing_field")
         }
-        guard uploads.count <= policy.evidencePerCase else {
-            throw RegistryError(.conflict, code: "evidence_limit", message: "A case holds at most \(policy.evidencePerCase) files.")
+        guard uploads.count <= policy.evidencePerParty else {
+            throw RegistryError(
+                .conflict,
+                code: "evidence_limit",
+                message: "Each side of a case files at most \(policy.evidencePerParty) files, and yours has."
+            )
         }
         for upload in uploads {
             guard upload.bytes.count <= policy.evidenceMaxBytes else {
@@ -180,13 +229,15 @@ struct CasePages {
         return nil
     }
 
-    static func add(_ upload: WebForm.Upload, to caseID: CaseID, page: PageScope) async throws {
-        _ = try await page.registry.cases.addEvidence(
+    @discardableResult
+    static func add(_ upload: WebForm.Upload, to caseID: CaseID, party: String? = nil, page: PageScope) async throws -> CaseService.EvidenceItem {
+        try await page.registry.cases.addEvidence(
             caseID,
             filename: upload.filename,
             contentType: declaredType(upload),
             bytes: upload.bytes,
             description: nil,
+            party: page.caller.principal.role == .admin ? party : nil,
             caller: page.caller,
             logger: page.context.logger
         )
@@ -227,8 +278,9 @@ struct CasePages {
         return page.language == .zh ? ground.zh : ground.en
     }
 
-    /// The case as this caller may see it, with the forms for her steps. `failed` re-displays a
-    /// refused step (its form, what was typed and why); `evidenceError` a refused upload.
+    /// The case as this caller may see it, with the forms for the steps the service lets her take
+    /// now. `failed` re-displays a refused step (its form, what was typed and why); a refused step
+    /// whose form is not offered is shown as an alert; `evidenceError` a refused upload.
     func casePage(
         _ page: PageScope,
         _ id: CaseID,
@@ -236,41 +288,46 @@ struct CasePages {
         evidenceError: RegistryError? = nil
     ) async throws -> Response {
         let view = try await page.registry.cases.get(id, caller: page.caller, logger: page.context.logger)
-        let role = page.caller.principal.role
         let failedMessage = failed.map { page.message(for: $0.error) }
         var values: [String: Any] = ["case": Self.caseView(view, page: page)]
-        let open = CaseState(rawValue: view.state)?.isOpen ?? false
-        // Whose forms: the service decides again on every step.
-        let actor: CaseCommand.Actor? =
-            switch role {
-            case .admin: .administrator
-            case .worker: .worker
-            case .employer, .agencyStaff: view.evidence != nil ? .requester : nil
-            default: nil
+        let viewer = CaseCommand.Actor(rawValue: view.viewer)
+        let offered = view.allowed.compactMap(CaseCommand.init(rawValue:))
+        values["commands"] = offered.map { c -> [String: Any] in
+            let submission = c == .object || c == .appeal
+            var item: [String: Any] = [
+                "command": c.rawValue, "label": page.label("case_command", c.rawValue),
+                "hint": page.t.has("case_command_hint.\(c.rawValue)") ? page.t.text("case_command_hint.\(c.rawValue)") : "",
+                "is_propose": c == .proposeDecision,
+                "danger": [.confirmDecision, .rejectObjection, .rejectAppeal].contains(c),
+                "outcomes": page.choices("case_outcome", CaseOutcome.allCases.map(\.rawValue), selected: []),
+                "is_submission": submission, "by_her": submission && viewer == .worker,
+                "by_admin": submission && viewer == .administrator, "by_agency": submission && viewer == .custodian,
+                "channels": page.choices("submission_channel", ["in_person", "letter"], selected: []),
+                "multipart": submission && viewer != .worker,
+                "reason_label": submission ? page.t.text(c == .object ? "cases.object_reason" : "cases.appeal_reason") : page.t.text("cases.reason"),
+            ]
+            if let failed, failed.command == c.rawValue {
+                item["error"] = failedMessage
+                item["typed"] = failed.form.text("reason")
+                item["outcomes"] = page.choices("case_outcome", CaseOutcome.allCases.map(\.rawValue), selected: [failed.form.text("outcome")])
+                item["channels"] = page.choices("submission_channel", ["in_person", "letter"], selected: [failed.form.text("channel")])
             }
-        if let actor {
-            values["commands"] = view.allowed.compactMap(CaseCommand.init(rawValue:)).filter { $0.actors.contains(actor) }.map { c -> [String: Any] in
-                var item: [String: Any] = [
-                    "command": c.rawValue, "label": page.label("case_command", c.rawValue),
-                    "hint": page.t.has("case_command_hint.\(c.rawValue)") ? page.t.text("case_command_hint.\(c.rawValue)") : "",
-                    "is_propose": c == .proposeDecision, "danger": c == .confirmDecision || c == .rejectObjection,
-                    "outcomes": page.choices("case_outcome", CaseOutcome.allCases.map(\.rawValue), selected: []),
-                ]
-                if let failed, failed.command == c.rawValue {
-                    item["error"] = failedMessage
-                    item["typed"] = failed.form.text("reason")
-                    item["outcomes"] = page.choices("case_outcome", CaseOutcome.allCases.map(\.rawValue), selected: [failed.form.text("outcome")])
-                }
-                return item
-            }
-            values["is_objection"] = actor == .worker
-            values["has_commands"] = !((values["commands"] as? [[String: Any]]) ?? []).isEmpty
+            return item
         }
+        values["is_objection"] = viewer == .worker && offered.contains(.object)
+        values["is_appeal"] = viewer == .worker && offered.contains(.appeal)
+        values["has_commands"] = !offered.isEmpty
         if let failed, let failedMessage {
-            values["form_error"] = ["message": failedMessage, "field": "form-\(failed.command)"]
+            let shown =
+                offered.map(\.rawValue).contains(failed.command) || failed.command == "suspension" || failed.command.hasPrefix("answer-")
+                || failed.command == "reinstatement"
+            values["form_error"] = ["message": failedMessage, "field": shown ? "form-\(failed.command)" : "step-refused"]
+            if !shown { values["step_refused"] = ["id": "step-refused", "message": failedMessage] }
         }
-        if open && view.evidence != nil {
-            var evidence: [String: Any] = ["hint": Self.evidenceHint(page)]
+        let party = [.administrator, .requester, .worker].contains(viewer)
+        if party && (CaseState(rawValue: view.state)?.isOpen == true || view.appealUntil != nil) && viewer != nil {
+            var evidence: [String: Any] = ["hint": Self.evidenceHint(page), "for_admin": viewer == .administrator]
+            if viewer == .administrator { evidence["parties"] = page.choices("evidence_party", ["registry", "worker"], selected: ["registry"]) }
             if let evidenceError {
                 let message = page.message(for: evidenceError)
                 evidence["error"] = message
@@ -278,13 +335,47 @@ struct CasePages {
             }
             values["add_evidence"] = evidence
         }
-        if role == .admin && open {
-            var suspension: [String: Any] = [:]
+        if viewer == .administrator && CaseState(rawValue: view.state)?.isBeforeExecution == true {
+            var suspension: [String: Any] = ["in_force": view.suspended]
             if let failed, failed.command == "suspension" {
                 suspension["error"] = failedMessage
                 suspension["typed"] = failed.form.text("reason")
             }
             values["suspension"] = suspension
+        }
+        // Her own application to be reinstated, once the policy's years have passed; an
+        // administrator may record one at any time.
+        if let from = view.reinstatementFrom, view.kind == CaseKind.revocation.rawValue {
+            let today = CivilDate.today(page.registry.clock.now)
+            let open = viewer == .administrator || (viewer == .worker && (CivilDate(iso: from).map { today >= $0 } ?? false))
+            if viewer == .worker || viewer == .administrator {
+                var form: [String: Any] = [
+                    "open": open, "admin": viewer == .administrator,
+                    "intro": page.t.text("cases.reinstatement_intro", ["from": from]),
+                ]
+                if let failed, failed.command == "reinstatement" {
+                    form["error"] = failedMessage
+                    form["typed"] = failed.form.text("statement")
+                }
+                values["reinstatement"] = form
+            }
+        }
+        if var item = values["case"] as? [String: Any], let evidence = item["evidence"] as? [[String: Any]] {
+            // Each side answers the other side's files while the case takes them.
+            let mine = viewer == .requester ? "requester" : viewer == .worker ? "worker" : nil
+            item["evidence"] = evidence.map { e -> [String: Any] in
+                var e = e
+                if let mine, values["add_evidence"] != nil, (e["party"] as? String) != mine {
+                    var answer: [String: Any] = ["id": e["id"] ?? ""]
+                    if let failed, failed.command == "answer-\(e["id"] as? String ?? "")" {
+                        answer["error"] = failedMessage
+                        answer["typed"] = failed.form.text("body")
+                    }
+                    e["answer_form"] = answer
+                }
+                return e
+            }
+            values["case"] = item
         }
         let status = failed?.error.kind.status ?? evidenceError?.kind.status ?? .ok
         return page.render("case", values, status: status)
@@ -300,7 +391,25 @@ struct CasePages {
         if let o = v.proposedOutcome { item["proposed"] = page.label("case_outcome", o) }
         if let s = v.statement { item["statement"] = s }
         if let n = v.noticeEndsAt { item["notice_ends"] = PageScope.dateTime(n) }
-        if let o = v.objection { item["objection"] = o }
+        if let o = v.objection { item["objection"] = submissionView(o, page: page) }
+        if let a = v.appeal { item["appeal"] = submissionView(a, page: page) }
+        if let d = v.noticeLastDay { item["notice_last_day"] = d }
+        if let e = v.executedAt { item["executed_at"] = PageScope.dateTime(e) }
+        if let u = v.appealUntil { item["appeal_until"] = u }
+        item["suspended"] = v.suspended
+        if let r = v.suspensionReason { item["suspension_reason"] = r }
+        item["awaits_window"] =
+            v.state == CaseState.final.rawValue || v.state == CaseState.objectionReview.rawValue
+            || v.state == CaseState.noticePeriod.rawValue
+        if let excluded = v.excluded, !excluded.isEmpty {
+            item["has_excluded"] = true
+            item["excluded"] = excluded.map { x -> [String: Any] in
+                [
+                    "name": x.name, "reasons": x.reasons.joined(separator: "; "),
+                    "scope": page.t.text(x.fromEveryStep ? "cases.excluded_every" : "cases.excluded_some"),
+                ]
+            }
+        }
         if let evidence = v.evidence {
             item["show_evidence"] = true
             item["evidence"] = evidence.map { e -> [String: Any] in
@@ -310,6 +419,12 @@ struct CasePages {
                     "sha": String(e.sha256.prefix(12)), "uploaded_at": PageScope.dateTime(e.uploadedAt),
                 ]
                 if let d = e.description { row["description"] = d }
+                row["party"] = e.party
+                row["party_label"] = page.label("evidence_party", e.party)
+                row["has_answers"] = !(v.answers?[e.id] ?? []).isEmpty
+                row["answers"] = (v.answers?[e.id] ?? []).map { a -> [String: Any] in
+                    ["party": page.label("evidence_party", a.party), "body": a.body, "at": PageScope.dateTime(a.answeredAt)]
+                }
                 return row
             }
         }
@@ -324,6 +439,14 @@ struct CasePages {
             }
         }
         return item
+    }
+
+    static func submissionView(_ s: CaseService.SubmissionView, page: PageScope) -> [String: Any] {
+        var out: [String: Any] = ["text": s.text, "channel": page.label("submission_channel", s.channel)]
+        if let o = s.outcome { out["outcome"] = page.label("submission_outcome", o) }
+        if let at = s.at { out["at"] = PageScope.dateTime(at) }
+        if let by = s.enteredBy { out["entered_by"] = by }
+        return out
     }
 
     /// Cases for a list on a home page (the worker's, the employer's): ids from one query, each

@@ -14,6 +14,8 @@ struct CaseRoutes {
     struct Queue: Encodable, Sendable { var cases: [CaseService.QueueItem] }
     struct ReasonBody: Decodable { var reason: String }
     struct StatementBody: Decodable { var statement: String }
+    struct AnswerBody: Decodable { var body: String }
+    struct Ties: Encodable, Sendable { var ties: [CaseService.TieView] }
 
     func register(on routes: ProtectedRouter) {
         routes.post("/api/v1/cases", action: "cases.file") { request, context in
@@ -40,6 +42,7 @@ struct CaseRoutes {
                 caseID,
                 contentType: contentType,
                 declaredLength: request.headers[.contentLength].flatMap { Int($0) },
+                party: request.uri.queryParameters["party"].map(String.init),
                 caller: context.caller,
                 logger: context.logger
             )
@@ -54,6 +57,7 @@ struct CaseRoutes {
                 contentType: contentType,
                 upload: try sink.finish(),
                 description: q["description"].map(String.init),
+                party: q["party"].map(String.init),
                 caller: context.caller,
                 logger: context.logger
             )
@@ -71,6 +75,29 @@ struct CaseRoutes {
                 ],
                 body: .init(byteBuffer: ByteBuffer(bytes: file.bytes))
             )
+        }
+        routes.post("/api/v1/evidence/{id}/answers", action: "cases.evidence") { request, context in
+            let body = try await request.decodeJSON(AnswerBody.self, context: context)
+            try await registry.cases.answerEvidence(
+                try context.parameters.uuid("id"),
+                body: body.body,
+                caller: context.caller,
+                logger: context.logger
+            )
+            return Response(status: .noContent)
+        }
+        routes.get("/api/v1/admin/ties", action: "ties.declare") { _, context in
+            JSONResponse(Ties(ties: try await registry.cases.ties(caller: context.caller, logger: context.logger)))
+        }
+        routes.post("/api/v1/admin/ties", action: "ties.declare") { request, context in
+            let body = try await request.decodeJSON(CaseService.TieDeclaration.self, context: context)
+            let id = try await registry.cases.declareTie(body, caller: context.caller, logger: context.logger)
+            return JSONResponse(Created(id: id.text), status: .created)
+        }
+        routes.post("/api/v1/admin/ties/{id}/end", action: "ties.declare") { request, context in
+            let body = try await request.decodeJSON(ReasonBody.self, context: context)
+            try await registry.cases.endTie(try context.parameters.uuid("id"), reason: body.reason, caller: context.caller, logger: context.logger)
+            return Response(status: .noContent)
         }
         routes.post("/api/v1/cases/{id}/suspension", action: "cases.suspend") { request, context in
             let body = try await request.decodeJSON(ReasonBody.self, context: context)
