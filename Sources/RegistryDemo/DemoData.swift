@@ -172,6 +172,56 @@ public enum DemoData {
         try await registry.accounts.setAvailable(true, caller: worker, logger: logger)
         _ = try await registry.consents.issue(caller: worker, logger: logger)
         try await loadRecordsAndCases(registry, admin: admin, agency: staff[1], workers: ids.map(\.0), password: password, logger: logger)
+        try await loadPastBan(registry, agency: staff[1], password: password, logger: logger)
+    }
+
+    /// Two more administrators (a decision needs two; an objection or appeal a third who took no part).
+    public static let otherAdminEmails = ["admin2@demo.registry.local", "admin3@demo.registry.local"]
+    /// 赵淑芬 of 金牌: barred in the past, long enough ago that she may now apply to be reinstated.
+    public static let barredWorkerPhone = "13800138007"
+
+    /// A ban from years ago, made through the workflow itself on a clock moved back: 金牌 filed
+    /// it, two administrators decided it, its notice period passed and it was executed. Her
+    /// account lets her see it and apply for reinstatement.
+    static func loadPastBan(_ registry: Registry, agency: Caller, password: String, logger: Logger) async throws {
+        var admins: [Caller] = []
+        for (i, email) in otherAdminEmails.enumerated() {
+            let id = try await registry.auth.createAdmin(email: email, password: password, displayName: i == 0 ? "示范管理员二" : "示范管理员三", logger: logger)
+            admins.append(Caller(Principal(.user(id: id, role: .admin, agencyID: nil, workerID: nil))))
+        }
+        let years = registry.policies.revocation.reinstatementAfterYears
+        let back = (years + 1) * 366
+        registry.clock.advance(days: -back)
+        defer { registry.clock.advance(days: back) }
+        let idNumber = demoID("110105", "19780704", 716)
+        let worker = try await registry.workers.register(
+            .init(idNumber: idNumber, fullName: "赵淑芬", sex: "F", phone: barredWorkerPhone, homeRegion: "110105", serviceCategories: ["housekeeping"]),
+            caller: agency,
+            logger: logger
+        )
+        _ = try await registry.accounts.startWorkerAccount(worker, caller: agency, logger: logger)
+        if let code = try await lastCode(registry, template: "worker_activation_code", logger: logger) {
+            try await registry.accounts.activateWorker(
+                phone: barredWorkerPhone,
+                code: code,
+                password: password,
+                throttle: registry.policies.authentication,
+                logger: logger
+            )
+        }
+        let caseID = try await registry.cases.file(
+            .init(workerId: worker.uuid, grounds: "theft", statement: "示范数据：雇主家中首饰失窃，经公安机关查实。"),
+            caller: agency,
+            logger: logger
+        )
+        for (admin, command, outcome) in [
+            (admins[0], "start_review", nil), (admins[0], "propose_decision", "upheld"), (admins[1], "confirm_decision", nil),
+        ] {
+            _ = try await registry.cases.act(caseID, .init(command: command, reason: "示范数据：证据充分。", outcome: outcome), caller: admin, logger: logger)
+        }
+        registry.clock.advance(days: 15)
+        defer { registry.clock.advance(days: -15) }
+        _ = try await registry.cases.executeDue(logger: logger)
     }
 
     public static let secondEmployerEmail = "household2@demo.registry.local"
@@ -299,6 +349,8 @@ public enum DemoData {
             Demo agency staff (same password): \(agencyStaff.map(\.email).joined(separator: ", "))
             Demo employers (same password): \(employerEmail), \(secondEmployerEmail)
             Demo worker 王春梅 (same password, signs in with her phone): \(workerPhone)
+            Demo worker 赵淑芬, barred years ago, may apply for reinstatement (same password, phone): \(barredWorkerPhone)
+            More administrators, for four eyes (same password): \(otherAdminEmails.joined(separator: ", "))
 
             """
         FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])

@@ -746,18 +746,17 @@ public struct CaseService: Sendable {
 
     // MARK: Answers to evidence
 
-    /// A party answers a file the other side filed: the requester answers hers, she (or her agency
-    /// for her) answers the requester's. Never changed afterwards.
+    /// A party answers a file another side filed: the requester answers hers, she (or her agency
+    /// for her) answers the requester's, the registry (an administrator) either. Never changed.
     public func answerEvidence(_ evidenceID: UUID, body: String, caller: Caller, logger: Logger) async throws {
         let body = try Input.text(body, field: "body", max: 4000)!
         guard let user = caller.userUUID else { throw RegistryError.forbidden }
         try await database.transaction(logger: logger) { connection in
             guard let file = try await CaseStore.evidenceFile(evidenceID, on: connection, logger: logger),
                 let row = try await Self.load(file.caseID, lock: true, on: connection, logger: logger),
-                let actor = try await actor(caller, for: row, on: connection, logger: logger),
-                [.requester, .worker].contains(actor.kind)
+                let actor = try await actor(caller, for: row, on: connection, logger: logger), actor.kind != .system
             else { throw RegistryError.notFound("Evidence") }
-            let party = actor.kind == .requester ? "requester" : "worker"
+            let party = actor.kind == .requester ? "requester" : actor.kind == .administrator ? "registry" : "worker"
             guard let item = try await CaseStore.evidence(ofCase: row.id, on: connection, logger: logger).first(where: { $0.id == evidenceID }),
                 item.party != party
             else {

@@ -247,12 +247,31 @@ public struct GradingService: Sendable {
     }
 
     /// The full computation, recomputed now with every piece of evidence (administrators).
-    public func computation(_ workerID: WorkerID, logger: Logger) async throws -> GradeResult {
-        try await database.withConnection { connection in
+    /// The full computation of her grade, for an administrator who states why: the read is an
+    /// inquiry she sees in her "who looked" list, and an audit row.
+    public func computation(_ workerID: WorkerID, purpose stated: String?, caller: Caller, logger: Logger) async throws -> GradeResult {
+        guard caller.principal.role == .admin else { throw RegistryError.forbidden }
+        let purpose = try AdminReadPurpose.parse(stated)
+        return try await database.transaction(logger: logger) { connection in
             let inputs = try await inputs([workerID.uuid], today: clock.today, on: connection, logger: logger)
             guard let input = inputs[workerID.uuid], try await WorkerStore.get(workerID.uuid, on: connection, logger: logger) != nil else {
                 throw RegistryError.notFound("Worker")
             }
+            try await InquiryStore.record(
+                workerID: workerID.uuid,
+                viewer: caller.userUUID,
+                role: caller.principal.role.rawValue,
+                purpose: purpose.rawValue,
+                consentID: nil,
+                engagementID: nil,
+                on: connection,
+                logger: logger
+            )
+            try await AuditStore.append(
+                caller.event("grade.inspected", "worker", workerID.uuid, ["purpose": .string(purpose.rawValue)]),
+                on: connection,
+                logger: logger
+            )
             return grader.grade(input)
         }
     }

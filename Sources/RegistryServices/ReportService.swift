@@ -174,9 +174,11 @@ public struct ReportService: Sendable {
     }
 
     /// Who may read: an employer with a redeemed consent or a confirmed engagement; the agency in
-    /// custody; administrators; the worker herself. Every view but hers is an inquiry.
-    public func report(_ workerID: WorkerID, caller: Caller, logger: Logger) async throws -> Report {
-        try await database.transaction(logger: logger) { connection in
+    /// custody; administrators, with a stated purpose; the worker herself. Every view but hers is
+    /// an inquiry.
+    public func report(_ workerID: WorkerID, purpose stated: String? = nil, caller: Caller, logger: Logger) async throws -> Report {
+        let adminPurpose = caller.principal.role == .admin ? try AdminReadPurpose.parse(stated) : nil
+        return try await database.transaction(logger: logger) { connection in
             var consentID: UUID?
             var engagementID: UUID?
             let purpose: String
@@ -198,7 +200,8 @@ public struct ReportService: Sendable {
                 }
                 purpose = engagementID != nil ? "engagement" : "pre_hire_check"
             case .admin:
-                purpose = "administration"
+                guard try await WorkerStore.get(workerID.uuid, on: connection, logger: logger) != nil else { throw RegistryError.notFound("Worker") }
+                purpose = adminPurpose?.rawValue ?? "audit"
             case .agencyStaff:
                 _ = try await WorkerAccess.visible(workerID.uuid, caller: caller, write: false, on: connection, logger: logger)
                 purpose = "custody"

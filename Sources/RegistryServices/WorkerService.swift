@@ -223,10 +223,30 @@ public struct WorkerService: Sendable {
         enum Key: String, CodingKey { case valid }
     }
 
-    public func file(_ id: WorkerID, caller: Caller, logger: Logger) async throws -> File {
+    /// Her whole file: for the agency in custody, for her, and for an administrator who states
+    /// why — an administrator's read is an inquiry she sees in her "who looked" list.
+    public func file(_ id: WorkerID, purpose stated: String? = nil, caller: Caller, logger: Logger) async throws -> File {
         let today = clock.today
-        return try await database.withConnection { connection in
+        let adminPurpose = caller.principal.role == .admin ? try AdminReadPurpose.parse(stated) : nil
+        return try await database.transaction(logger: logger) { connection in
             let (worker, _) = try await WorkerAccess.visible(id.uuid, caller: caller, write: false, on: connection, logger: logger)
+            if let adminPurpose {
+                try await InquiryStore.record(
+                    workerID: id.uuid,
+                    viewer: caller.userUUID,
+                    role: caller.principal.role.rawValue,
+                    purpose: adminPurpose.rawValue,
+                    consentID: nil,
+                    engagementID: nil,
+                    on: connection,
+                    logger: logger
+                )
+                try await AuditStore.append(
+                    caller.event("worker.file_read", "worker", id.uuid, ["purpose": .string(adminPurpose.rawValue)]),
+                    on: connection,
+                    logger: logger
+                )
+            }
             let masked =
                 (try? NationalID(try keys.open(Array(worker.idCiphertext), context: SealedPlace.workerID(worker.id)), today: today).masked)
                 ?? "******"
@@ -257,6 +277,87 @@ public struct WorkerService: Sendable {
                 skills: try await QualificationStore.skills(workerID: id.uuid, on: connection, logger: logger).map(SkillAssessment.init),
                 transfers: try await TransferStore.forWorker(id.uuid, on: connection, logger: logger).map(TransferView.init)
             )
+        }
+    }
+
+    public struct Search: Sendable, Decodable {
+        public var name: String?
+        /// Matched by its blind index; never stored, logged or echoed.
+        public var idNumber: String?
+        /// Her file's id, or the id of a case about her.
+        public var reference: String?
+
+        public init(name: String? = nil, idNumber: String? = nil, reference: String? = nil) {
+            self.name = name
+            self.idNumber = idNumber
+            self.reference = reference
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, reference
+            case idNumber = "id_number"
+        }
+    }
+
+    public struct Found: Sendable, Encodable {
+        public var id: String
+        public var fullName: String
+        public var idNumberMasked: String
+        public var agencyName: String
+        public var status: String
+    }
+
+    /// An administrator finds workers by name, ID number or reference: the list, with masked ID
+    /// numbers; opening one's file is a separate read with a purpose.
+    public func find(_ q: Search, caller: Caller, logger: Logger) async throws -> [Found] {
+        guard caller.principal.role == .admin else { throw RegistryError.forbidden }
+        let name = try Input.text(q.name, field: "name", max: 100, required: false)
+        let reference = try Input.text(q.reference, field: "reference", max: 100, required: false)
+        let idText = try Input.text(q.idNumber, field: "id_number", max: 40, required: false)
+        guard name != nil || reference != nil || idText != nil else {
+            throw RegistryError.invalid("name", "Give a name, an ID number or a reference.", code: "missing_field")
+        }
+        var blind: Data?
+        if let idText {
+            blind = Data(keys.blindIndex(try NationalID(idText, today: clock.today)))
+        }
+        var referenceID: UUID?
+        if let reference {
+            guard let r = UUID(uuidString: reference) else {
+                throw RegistryError.invalid("reference", "A reference is the id of her file or of a case about her.")
+            }
+            referenceID = r
+        }
+        let pattern = name.map {
+            "%"
+                + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(
+                    of: "_",
+                    with: "\\_"
+                ) + "%"
+        }
+        let today = clock.today
+        return try await database.withConnection { connection in
+            var found: [Found] = []
+            for id in try await WorkerStore.search(namePattern: pattern, blindIndex: blind, reference: referenceID, on: connection, logger: logger) {
+                guard let worker = try await WorkerStore.get(id, on: connection, logger: logger) else { continue }
+                let masked =
+                    (try? NationalID(try keys.open(Array(worker.idCiphertext), context: SealedPlace.workerID(worker.id)), today: today).masked)
+                    ?? "******"
+                let agency = try await AgencyStore.find(id: worker.currentAgencyID, on: connection, logger: logger)
+                found.append(
+                    Found(id: id.text, fullName: worker.fullName, idNumberMasked: masked, agencyName: agency?.name ?? "", status: worker.status)
+                )
+            }
+            return found
+        }
+    }
+
+    /// Her name alone, for an administrator's list (a dispute, a case): not her file, no inquiry.
+    public func name(_ id: WorkerID, caller: Caller, logger: Logger) async throws -> String {
+        guard caller.principal.role == .admin else { throw RegistryError.forbidden }
+        return try await database.withConnection { connection in
+            guard let worker = try await WorkerStore.get(id.uuid, on: connection, logger: logger) else { throw RegistryError.notFound("Worker") }
+            return worker.fullName
         }
     }
 

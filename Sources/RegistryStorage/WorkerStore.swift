@@ -97,6 +97,29 @@ public enum WorkerStore {
         return nil
     }
 
+    /// Workers an administrator looks for: by a name fragment, by an ID number's blind index, or by
+    /// a reference (her file's id, or the id of a case about her). At most 50, by name.
+    public static func search(
+        namePattern: String?,
+        blindIndex: Data?,
+        reference: UUID?,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [UUID] {
+        var ids: [UUID] = []
+        for try await id in try await connection.query(
+            """
+            SELECT w.id FROM workers w
+            WHERE (\(namePattern)::text IS NULL OR w.full_name LIKE \(namePattern))
+              AND (\(blindIndex)::bytea IS NULL OR w.id_blind_index = \(blindIndex))
+              AND (\(reference)::uuid IS NULL OR w.id = \(reference) OR w.id = (SELECT c.worker_id FROM cases c WHERE c.id = \(reference)))
+            ORDER BY w.full_name, w.id LIMIT 50
+            """,
+            logger: logger
+        ).decode(UUID.self) { ids.append(id) }
+        return ids
+    }
+
     public static func get(_ id: UUID, forUpdate: Bool = false, on connection: PostgresConnection, logger: Logger) async throws -> Worker? {
         let rows =
             forUpdate

@@ -336,4 +336,44 @@ struct DueProcessTests {
             #expect(timeline.map(\.command).contains("suspend") && timeline.map(\.command).contains("lift_suspension"))
         }
     }
+
+    @Test("an administrator's read of her whole file needs a purpose, and each is an inquiry she sees; finding her echoes no ID number")
+    func adminReads() async throws {
+        try await withTestRegistry { registry, _ in
+            let h = try await Household.make(registry)
+            let admin = try await registry.adminCaller
+            await expectError("purpose_required") { _ = try await registry.reports.report(h.workerID, caller: admin, logger: testLogger) }
+            await expectError("purpose_required") {
+                _ = try await registry.grading.computation(h.workerID, purpose: nil, caller: admin, logger: testLogger)
+            }
+            await expectError("purpose_required") { _ = try await registry.workers.file(h.workerID, caller: admin, logger: testLogger) }
+            await expectError("invalid_field") {
+                _ = try await registry.workers.file(h.workerID, purpose: "curious", caller: admin, logger: testLogger)
+            }
+            _ = try await registry.reports.report(h.workerID, purpose: "case", caller: admin, logger: testLogger)
+            _ = try await registry.grading.computation(h.workerID, purpose: "dispute", caller: admin, logger: testLogger)
+            _ = try await registry.workers.file(h.workerID, purpose: "audit", caller: admin, logger: testLogger)
+            let looked = try await registry.reports.inquiries(caller: h.worker, logger: testLogger)
+            #expect(Set(looked.filter { $0.viewerRole == "admin" }.map(\.purpose)) == ["case", "dispute", "audit"])
+            #expect(try await registry.auditCount("grade.inspected") == 1)
+            #expect(try await registry.auditCount("worker.file_read") == 1)
+            // Her agency and she herself read without a purpose, as before.
+            _ = try await registry.workers.file(h.workerID, caller: h.agency, logger: testLogger)
+            // Found by name, by ID number and by a case's reference; the number is never in the answer.
+            let idNumber = Fixtures.idNumber(serial: 101)
+            let byID = try await registry.workers.find(.init(idNumber: idNumber), caller: admin, logger: testLogger)
+            #expect(byID.map(\.id) == [h.workerID.text])
+            #expect(!byID.map { "\($0)" }.joined().contains(idNumber) && byID.first?.idNumberMasked.contains("*") == true)
+            #expect(try await registry.workers.find(.init(name: "秀英"), caller: admin, logger: testLogger).map(\.id) == [h.workerID.text])
+            _ = try await registry.engagement(h, confirmedBy: h.employer)
+            let caseID = try await registry.cases.file(
+                .init(workerId: h.workerID.uuid, grounds: "theft", statement: "首饰丢失"),
+                caller: h.employer,
+                logger: testLogger
+            )
+            #expect(try await registry.workers.find(.init(reference: caseID.text), caller: admin, logger: testLogger).map(\.id) == [h.workerID.text])
+            await expectError("missing_field") { _ = try await registry.workers.find(.init(), caller: admin, logger: testLogger) }
+            await expectError("forbidden") { _ = try await registry.workers.find(.init(name: "李"), caller: h.agency, logger: testLogger) }
+        }
+    }
 }

@@ -197,7 +197,7 @@ struct GradingServiceTests {
             let barred = try await registry.grading.explained(w, language: "en", logger: testLogger)
             #expect(barred.grade == "REVOKED")
             #expect(barred.reasons.first?.code == "barred")
-            let full = try await registry.grading.computation(w, logger: testLogger)
+            let full = try await registry.grading.computation(w, purpose: "audit", caller: try await registry.adminCaller, logger: testLogger)
             #expect(full.grade == .revoked && full.policyVersion == registry.policies.grading.version)
         }
     }
@@ -285,7 +285,12 @@ struct GradingServiceTests {
             }
             while try await registry.grading.drainQueue(logger: testLogger) > 0 {}
             let stored = try await registry.grading.explained(h.workerID, language: "en", logger: testLogger)
-            let fresh = try await registry.grading.computation(h.workerID, logger: testLogger)
+            let fresh = try await registry.grading.computation(
+                h.workerID,
+                purpose: "audit",
+                caller: try await registry.adminCaller,
+                logger: testLogger
+            )
             #expect(stored.composite == fresh.composite)
             #expect(stored.grade == fresh.grade.rawValue)
             #expect(fresh.computation.ethics.flags.count == 1)

@@ -1255,7 +1255,7 @@ def cli_report_verify(w):
     """`registry report verify FILE [--public-key KEY]` on a signed report saved from the API: valid as
     fetched; one character of the report changed anywhere, or of the signature: exit 1, INVALID."""
     worker = next(iter(w.acknowledged))
-    status, _, raw, _ = exchange(w.server.port, "GET", f"/api/v1/workers/{worker}/report?signed=true", token=w.admin)
+    status, _, raw, _ = exchange(w.server.port, "GET", f"/api/v1/workers/{worker}/report?signed=true&purpose=audit", token=w.admin)
     check(status == 200, f"a signed report fetched from the API ({status})")
     document = json.loads(raw)
     check(json.loads(document["payload"])["report"]["worker"]["id"] == worker, "about the worker asked for")

@@ -362,7 +362,13 @@ struct CasePages {
         }
         if var item = values["case"] as? [String: Any], let evidence = item["evidence"] as? [[String: Any]] {
             // Each side answers the other side's files while the case takes them.
-            let mine = viewer == .requester ? "requester" : viewer == .worker ? "worker" : nil
+            let mine: String? =
+                switch viewer {
+                case .requester: "requester"
+                case .worker: "worker"
+                case .administrator: "registry"
+                default: nil
+                }
             item["evidence"] = evidence.map { e -> [String: Any] in
                 var e = e
                 if let mine, values["add_evidence"] != nil, (e["party"] as? String) != mine {

@@ -108,9 +108,9 @@ struct DisputePages {
         ]
     }
 
-    /// Her name, when her file can be read (administrators read every file).
+    /// Her name (not her file: opening that is an inquiry with a purpose).
     static func workerName(_ id: WorkerID, page: PageScope) async -> String? {
-        try? await page.registry.workers.file(id, caller: page.caller, logger: page.context.logger).fullName
+        try? await page.registry.workers.name(id, caller: page.caller, logger: page.context.logger)
     }
 
     // MARK: Reviews

@@ -16,6 +16,7 @@ struct CaseRoutes {
     struct StatementBody: Decodable { var statement: String }
     struct AnswerBody: Decodable { var body: String }
     struct Ties: Encodable, Sendable { var ties: [CaseService.TieView] }
+    struct Mine: Encodable, Sendable { var cases: [CaseService.View] }
 
     func register(on routes: ProtectedRouter) {
         routes.post("/api/v1/cases", action: "cases.file") { request, context in
@@ -25,6 +26,14 @@ struct CaseRoutes {
         }
         routes.get("/api/v1/cases", action: "cases.queue") { _, context in
             JSONResponse(Queue(cases: try await registry.cases.queue(logger: context.logger)))
+        }
+        routes.get("/api/v1/me/cases", action: "cases.read_own") { _, context in
+            guard let worker = context.caller.principal.workerID else { throw RegistryError.forbidden }
+            var cases: [CaseService.View] = []
+            for id in try await registry.cases.recent(aboutWorker: worker, logger: context.logger) {
+                cases.append(try await registry.cases.get(id, caller: context.caller, logger: context.logger))
+            }
+            return JSONResponse(Mine(cases: cases))
         }
         routes.get("/api/v1/cases/{id}", action: "cases.read") { _, context in
             JSONResponse(try await registry.cases.get(try context.parameters.id("id"), caller: context.caller, logger: context.logger))

@@ -116,6 +116,7 @@ struct EmployerRoutes {
         routes.get("/api/v1/workers/{id}/report", action: "reports.read") { request, context in
             let report = try await registry.reports.report(
                 try context.parameters.id("id"),
+                purpose: request.uri.queryParameters["purpose"].map(String.init),
                 caller: context.caller,
                 logger: context.logger
             )

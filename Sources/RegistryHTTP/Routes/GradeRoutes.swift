@@ -24,7 +24,8 @@ struct GradeRoutes {
         }
         routes.get("/api/v1/workers/{id}/grade", action: "grades.inspect") { request, context in
             let id = try context.parameters.id("id", as: WorkerID.self)
-            return JSONResponse(try await registry.grading.computation(id, logger: context.logger))
+            let purpose = request.uri.queryParameters["purpose"].map(String.init)
+            return JSONResponse(try await registry.grading.computation(id, purpose: purpose, caller: context.caller, logger: context.logger))
         }
     }
 }

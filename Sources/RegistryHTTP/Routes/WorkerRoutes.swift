@@ -10,6 +10,7 @@ struct WorkerRoutes {
 
     struct Created: Encodable, Sendable { var id: String }
     struct Roster: Encodable, Sendable { var workers: [WorkerService.RosterEntry] }
+    struct Found: Encodable, Sendable { var workers: [WorkerService.Found] }
 
     func register(on routes: ProtectedRouter) {
         routes.post("/api/v1/workers", action: "workers.register") { request, context in
@@ -57,8 +58,19 @@ struct WorkerRoutes {
             )
             return JSONResponse(summary)
         }
-        routes.get("/api/v1/workers/{id}", action: "workers.read") { _, context in
-            JSONResponse(try await registry.workers.file(try context.parameters.id("id"), caller: context.caller, logger: context.logger))
+        routes.post("/api/v1/admin/workers/search", action: "workers.find") { request, context in
+            let body = try await request.decodeJSON(WorkerService.Search.self, context: context)
+            return JSONResponse(Found(workers: try await registry.workers.find(body, caller: context.caller, logger: context.logger)))
+        }
+        routes.get("/api/v1/workers/{id}", action: "workers.read") { request, context in
+            JSONResponse(
+                try await registry.workers.file(
+                    try context.parameters.id("id"),
+                    purpose: request.uri.queryParameters["purpose"].map(String.init),
+                    caller: context.caller,
+                    logger: context.logger
+                )
+            )
         }
         routes.post("/api/v1/workers/{id}/trainings", action: "workers.qualify") { request, context in
             let body = try await request.decodeJSON(WorkerService.TrainingInput.self, context: context)
