@@ -135,7 +135,7 @@ struct PagesAccessibilityTests {
                     pages: [
                         "/agency", "/agency/workers", "/agency/workers?q=%E6%9D%8E", "/agency/workers/new", w, w + "/tenure", w + "/trainings/new",
                         w + "/health-certificates/new", w + "/skills/new", w + "/placements/new", "/agency/placements", "/agency/transfers",
-                        "/agency/transfers/new", "/agency/transfers/\(f.transfer)", "/agency/import",
+                        "/agency/transfers/new", "/agency/transfers/\(f.transfer)", "/agency/import", w + "/case/new",
                     ]
                 ),
                 Visitor(name: "other agency", client: other, pages: ["/agency/transfers", "/agency/transfers/\(f.transfer)", "/agency/placements"]),
@@ -155,7 +155,8 @@ struct PagesAccessibilityTests {
                         "/admin", "/admin/agencies?status=approved", "/admin/agencies/\(f.agencyID)", "/admin/cases", "/cases/\(f.caseID)",
                         "/admin/dashboard", "/admin/jobs", "/account/contact", "/admin/integrations",
                         "/admin/integrations/\(f.sourceID)/keys/\(f.keyID)/revoke", "/admin/audit",
-                        "/admin/disputes", "/admin/disputes/\(f.reviewDispute)", "/admin/flag-disputes", "/admin/flag-disputes/\(f.flagDispute)", w,
+                        "/admin/disputes", "/admin/disputes/\(f.reviewDispute)", "/admin/flag-disputes", "/admin/flag-disputes/\(f.flagDispute)",
+                        "/admin/workers", "/admin/workers/\(f.worker)?purpose=audit", "/admin/ties",
                     ]
                 ),
             ]

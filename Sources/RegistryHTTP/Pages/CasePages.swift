@@ -14,41 +14,44 @@ struct CasePages {
     static let fileFields = ["grounds", "statement", "evidence"]
 
     func register(on routes: ProtectedRouter) {
-        routes.get("/employer/workers/{id}/case/new", action: "cases.file") { request, context in
-            let page = kit.scope(request, context)
-            return try await fileForm(page, workerID: try context.parameters.id("id"), form: WebForm(), error: nil)
-        }
+        // A household that engaged her, or the agency that holds her (from her file), files a case.
+        for side in ["employer", "agency"] {
+            routes.get("/\(side)/workers/{id}/case/new", action: "cases.file") { request, context in
+                let page = kit.scope(request, context)
+                return try await fileForm(page, workerID: try context.parameters.id("id"), form: WebForm(), error: nil)
+            }
 
-        routes.post("/employer/workers/{id}/case", action: "cases.file") { request, context in
-            let page = kit.scope(request, context)
-            let workerID = try context.parameters.id("id", as: WorkerID.self)
-            let form: WebForm
-            do {
-                form = try await WebForm.read(request, context: context, limit: Self.uploadLimit(page))
-            } catch let error as RegistryError where error.kind == .tooLarge {
-                // Nothing was read, so nothing is done: the form again, with the reason.
-                return try await fileForm(page, workerID: workerID, form: WebForm(), error: error)
+            routes.post("/\(side)/workers/{id}/case", action: "cases.file") { request, context in
+                let page = kit.scope(request, context)
+                let workerID = try context.parameters.id("id", as: WorkerID.self)
+                let form: WebForm
+                do {
+                    form = try await WebForm.read(request, context: context, limit: Self.uploadLimit(page))
+                } catch let error as RegistryError where error.kind == .tooLarge {
+                    // Nothing was read, so nothing is done: the form again, with the reason.
+                    return try await fileForm(page, workerID: workerID, form: WebForm(), error: error)
+                }
+                try page.verifyCSRF(form)
+                let uploads = form.files["evidence"] ?? []
+                let caseID: CaseID
+                do {
+                    try Self.check(uploads, page: page, required: true)
+                    caseID = try await page.registry.cases.file(
+                        .init(workerId: workerID.uuid, grounds: form.text("grounds"), statement: form.text("statement")),
+                        caller: page.caller,
+                        logger: context.logger
+                    )
+                } catch let error as RegistryError where error.code != "csrf_failed" && error.kind != .notFound {
+                    return try await fileForm(page, workerID: workerID, form: form, error: error)
+                }
+                do {
+                    for upload in uploads { _ = try await Self.add(upload, to: caseID, page: page) }
+                } catch let error as RegistryError where error.kind != .notFound {
+                    // The case is filed; what failed is shown next to the evidence form on its page.
+                    return try await casePage(page, caseID, evidenceError: error)
+                }
+                return page.redirect("/cases/\(caseID.text)?notice=case_filed")
             }
-            try page.verifyCSRF(form)
-            let uploads = form.files["evidence"] ?? []
-            let caseID: CaseID
-            do {
-                try Self.check(uploads, page: page, required: true)
-                caseID = try await page.registry.cases.file(
-                    .init(workerId: workerID.uuid, grounds: form.text("grounds"), statement: form.text("statement")),
-                    caller: page.caller,
-                    logger: context.logger
-                )
-            } catch let error as RegistryError where error.code != "csrf_failed" && error.kind != .notFound {
-                return try await fileForm(page, workerID: workerID, form: form, error: error)
-            }
-            do {
-                for upload in uploads { _ = try await Self.add(upload, to: caseID, page: page) }
-            } catch let error as RegistryError where error.kind != .notFound {
-                // The case is filed; what failed is shown next to the evidence form on its page.
-                return try await casePage(page, caseID, evidenceError: error)
-            }
-            return page.redirect("/cases/\(caseID.text)?notice=case_filed")
         }
 
         routes.get("/cases/{id}", action: "cases.read") { request, context in
@@ -258,7 +261,13 @@ struct CasePages {
             ["value": key, "label": Self.groundsLabel(key, page: page), "selected": key == chosen]
         }
         values["worker_id"] = workerID.text
-        if let engagements = try? await page.registry.engagements.list(caller: page.caller, logger: page.context.logger),
+        let agency = page.caller.principal.role == .agencyStaff
+        values["side"] = agency ? "agency" : "employer"
+        values["from_agency"] = agency
+        if agency {
+            // Her file, as the agency in custody reads it (404 for any other agency).
+            values["worker_name"] = try await page.registry.workers.file(workerID, caller: page.caller, logger: page.context.logger).fullName
+        } else if let engagements = try? await page.registry.engagements.list(caller: page.caller, logger: page.context.logger),
             let e = engagements.first(where: { $0.workerID == workerID.uuid })
         {
             values["worker_name"] = e.workerName

@@ -30,6 +30,7 @@ struct PageRoutes {
         EmployerPages(kit: kit).register(on: routes)
         WorkerSelfPages(kit: kit).register(on: routes)
         CasePages(kit: kit).register(on: routes)
+        DueProcessPages(kit: kit).register(on: routes)
         DashboardPages(kit: kit).register(on: routes)
         IntegrationPages(kit: kit).register(on: routes)
         AuditPages(kit: kit).register(on: routes)

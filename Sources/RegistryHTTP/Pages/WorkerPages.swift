@@ -70,6 +70,10 @@ struct WorkerPages {
 
         routes.get("/agency/workers/{id}", action: "workers.read") { request, context in
             let page = kit.scope(request, context)
+            // An administrator opens a file with a stated purpose, on her own page.
+            if page.caller.principal.role == .admin {
+                return page.redirect("/admin/workers/\(try context.parameters.id("id", as: WorkerID.self).text)")
+            }
             return try await Self.filePage(page, try context.parameters.id("id"), access: access)
         }
     }
@@ -93,6 +97,8 @@ struct WorkerPages {
             values["start_account_label"] = page.t.text(account == nil ? "file.start_account" : "file.resend_activation")
             values["can_send_consent"] = allowed("consents.issue_for_worker")
             values["can_place"] = allowed("engagements.place") && file.status == "active"
+            values["can_file_case"] = allowed("cases.file") && file.status != "revoked"
+            values["cases"] = try await CasePages.list(try await CasePages.about(id, page: page), page: page)
         }
         if let error {
             values["form_error"] = ["message": page.message(for: error)]
