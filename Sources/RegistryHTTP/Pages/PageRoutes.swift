@@ -37,5 +37,6 @@ struct PageRoutes {
         JobPages(kit: kit).register(on: routes)
         ContactPages(kit: kit).register(on: routes)
         DisputePages(kit: kit).register(on: routes)
+        DueProcessPages(kit: kit).register(on: routes)
     }
 }
