@@ -61,6 +61,14 @@ struct PagesDueProcessTests {
             #expect(after.contains("与雇主评价矛盾"))
             #expect(!after.contains("action=\"/worker/tenures/\(tenure.text)/dispute\""))
             #expect(!String(buffer: try await admin.get("/admin/disputes").body).contains("href=\"/admin/disputes/\(id)\""))
+            // The report on her page (the employers' report template) and the file administrators read: struck through, with the reason.
+            for html in [
+                String(buffer: try await worker.get("/worker").body), String(buffer: try await admin.get("/agency/workers/\(h.workerID.text)").body),
+            ] {
+                #expect(html.contains("class=\"callout overturned\""))
+                #expect(html.contains("<del>1 分（差）</del>"), "the rating struck through")
+                #expect(html.contains("与雇主评价矛盾"))
+            }
         }
     }
 
