@@ -41,6 +41,7 @@ public func buildRouter(_ registry: Registry) -> (Router<AppRequestContext>, [Ro
     FlagRoutes(registry: registry).register(on: routes)
     GradeRoutes(registry: registry).register(on: routes)
     CaseRoutes(registry: registry).register(on: routes)
+    DueProcessRoutes(registry: registry).register(on: routes)
     PageRoutes(registry: registry).register(on: routes)
     return (router, routes.routes)
 }

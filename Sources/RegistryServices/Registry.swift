@@ -36,6 +36,8 @@ public struct Registry: Sendable {
     public let housekeeping: Housekeeping
     /// Phone numbers and e-mail addresses that change.
     public let contacts: ContactService
+    public let tenureDisputes: TenureDisputeService
+    public let repairs: CreditRepairService
 
     public init(
         configuration: Configuration,
@@ -76,6 +78,8 @@ public struct Registry: Sendable {
         self.messages = MessageService(database: database, demoMode: configuration.demoMode)
         self.housekeeping = Housekeeping(database: database, clock: clock)
         self.contacts = ContactService(database: database, clock: clock, policy: policies.reports)
+        self.tenureDisputes = TenureDisputeService(database: database, clock: clock)
+        self.repairs = CreditRepairService(database: database, clock: clock, policy: policies.flags, evidence: policies.revocation)
         if configuration.smsProvider == .aliyun, let aliyun = configuration.aliyunSMS {
             try Self.checkSMSTemplates(policies, kinds: messageTemplates.kinds, endpoint: aliyun.endpoint, directory: configuration.policiesDirectory)
         }

@@ -92,6 +92,14 @@ public struct ReportService: Sendable {
             public var ethicsRating: Int?
             public var ethicsNote: String?
             public var sealed: String?
+            /// The agency's assessment was overturned on her dispute: shown struck through with
+            /// the administrator's reason, never as a live rating (absent otherwise).
+            public var overturned: Overturned? = nil
+
+            public struct Overturned: Sendable, Codable, Equatable {
+                public var reason: String
+                public var overturnedOn: String
+            }
         }
 
         public struct Engagements: Sendable, Codable {
@@ -293,7 +301,8 @@ public struct ReportService: Sendable {
                 feedbackSummary: fields.contains("feedback_summary") ? t.feedbackSummary : nil,
                 ethicsRating: fields.contains("ethics_rating") ? t.ethicsRating : nil,
                 ethicsNote: fields.contains("ethics_note") ? t.ethicsNote : nil,
-                sealed: fields.contains("sealed") ? t.sealedHow.map { $0 == "agency" ? "sealed" : "sealed_by_deadline" } ?? "open" : nil
+                sealed: fields.contains("sealed") ? t.sealedHow.map { $0 == "agency" ? "sealed" : "sealed_by_deadline" } ?? "open" : nil,
+                overturned: t.overturnedReason.map { .init(reason: $0, overturnedOn: t.overturnedOn ?? "") }
             )
         }
         // Counts and averages over everything, computed by PostgreSQL; the items shown are the newest only.

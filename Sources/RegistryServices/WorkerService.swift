@@ -125,6 +125,9 @@ public struct WorkerService: Sendable {
         public var ethicsNote: String?
         public var sealedAt: Date?
         public var sealedHow: String?
+        /// Set when the assessment was overturned on her dispute (the sealed record stays as it was).
+        public var overturnedReason: String?
+        public var overturnedOn: String?
 
         init(_ row: TenureStore.Tenure) {
             id = row.id.text
@@ -139,6 +142,8 @@ public struct WorkerService: Sendable {
             ethicsNote = row.ethicsNote
             sealedAt = row.sealedAt
             sealedHow = row.sealedHow
+            overturnedReason = row.overturnedReason
+            overturnedOn = row.overturnedOn
         }
     }
 

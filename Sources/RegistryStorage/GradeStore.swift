@@ -143,7 +143,8 @@ public enum GradeStore {
         return rows
     }
 
-    /// The agencies' ethics ratings of their tenures.
+    /// The agencies' ethics ratings of their tenures; an assessment overturned on a worker's
+    /// dispute (an annotation) no longer counts.
     public static func agencyRatings(
         workerIDs ids: [UUID],
         on connection: PostgresConnection,
@@ -153,7 +154,8 @@ public enum GradeStore {
         for try await row in try await connection.query(
             """
             SELECT worker_id, ethics_rating::int, coalesce(ended_on, updated_at::date)::text, sealed_at IS NOT NULL
-            FROM tenures WHERE worker_id = ANY(\(ids)) AND ethics_rating IS NOT NULL
+            FROM tenures t WHERE worker_id = ANY(\(ids)) AND ethics_rating IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM tenure_annotations n WHERE n.tenure_id = t.id)
             """,
             logger: logger
         ).decode((UUID, Int, String, Bool).self) {
@@ -162,6 +164,7 @@ public enum GradeStore {
         return rows
     }
 
+    /// The flags on the files; a repaired flag (an approved repair) no longer counts.
     public static func flags(
         workerIDs ids: [UUID],
         on connection: PostgresConnection,
@@ -170,7 +173,8 @@ public enum GradeStore {
         var rows: [(workerID: UUID, category: String, severity: Int, status: String, occurredOn: String, expiresOn: String?)] = []
         for try await row in try await connection.query(
             """
-            SELECT worker_id, category, severity::int, status, occurred_on::text, expires_on::text FROM flags WHERE worker_id = ANY(\(ids))
+            SELECT worker_id, category, severity::int, status, occurred_on::text, expires_on::text FROM flags f WHERE worker_id = ANY(\(ids))
+              AND NOT EXISTS (SELECT 1 FROM flag_repairs r WHERE r.flag_id = f.id AND r.status = 'approved')
             """,
             logger: logger
         ).decode((UUID, String, Int, String, String, String?).self) {

@@ -47,13 +47,14 @@ public enum ReportStore {
         public var status: String
     }
 
-    /// Flags on the file, without any narrative.
+    /// Flags on the file, without any narrative; repaired ones (an approved repair) are not shown.
     public static func flags(_ workerID: UUID, today: String, on connection: PostgresConnection, logger: Logger) async throws -> [FlagSummary] {
         let rows = try await connection.query(
             """
             SELECT s.display_name, s.kind, f.category, f.occurred_on::text, f.status
             FROM flags f JOIN integration_sources s ON s.id = f.source_id
             WHERE f.worker_id = \(workerID) AND f.status <> 'retracted' AND (f.expires_on IS NULL OR f.expires_on >= \(today)::date)
+              AND NOT EXISTS (SELECT 1 FROM flag_repairs r WHERE r.flag_id = f.id AND r.status = 'approved')
             ORDER BY f.occurred_on DESC
             """,
             logger: logger

@@ -18,6 +18,9 @@ public enum TenureStore {
         public var ethicsNote: String?
         public var sealedAt: Date?
         public var sealedHow: String?
+        /// The assessment was overturned on the worker's dispute: the administrator's reason and the day.
+        public var overturnedReason: String? = nil
+        public var overturnedOn: String? = nil
     }
 
     public struct Assessment: Sendable, Equatable, Codable {
@@ -54,15 +57,15 @@ public enum TenureStore {
         let rows = try await connection.query(
             """
             SELECT t.id, t.agency_id, a.name, t.started_on::text, t.ended_on::text, t.work_ability, t.health_status,
-                   t.feedback_summary, t.ethics_rating, t.ethics_note, t.sealed_at, t.sealed_how
-            FROM tenures t JOIN agencies a ON a.id = t.agency_id
+                   t.feedback_summary, t.ethics_rating, t.ethics_note, t.sealed_at, t.sealed_how, n.reason, n.created_at::date::text
+            FROM tenures t JOIN agencies a ON a.id = t.agency_id LEFT JOIN tenure_annotations n ON n.tenure_id = t.id
             WHERE t.worker_id = \(workerID) ORDER BY t.started_on, t.created_at LIMIT 500
             """,
             logger: logger
         )
         var result: [Tenure] = []
-        for try await (id, agency, name, started, ended, ability, health, feedback, rating, note, sealedAt, how)
-            in rows.decode((UUID, UUID, String, String, String?, String?, String?, String?, Int16?, String?, Date?, String?).self)
+        for try await (id, agency, name, started, ended, ability, health, feedback, rating, note, sealedAt, how, overturned, overturnedOn)
+            in rows.decode((UUID, UUID, String, String, String?, String?, String?, String?, Int16?, String?, Date?, String?, String?, String?).self)
         {
             result.append(
                 Tenure(
@@ -77,7 +80,9 @@ public enum TenureStore {
                     ethicsRating: rating.map(Int.init),
                     ethicsNote: note,
                     sealedAt: sealedAt,
-                    sealedHow: how
+                    sealedHow: how,
+                    overturnedReason: overturned,
+                    overturnedOn: overturnedOn
                 )
             )
         }

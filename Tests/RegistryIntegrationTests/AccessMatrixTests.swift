@@ -209,6 +209,7 @@ struct MatrixWorld {
         "reply": ("application/json", #"{"body": "谢谢您的评价"}"#),
         "reason": ("application/json", #"{"reason": "与事实不符"}"#),
         "statement": ("application/json", #"{"statement": "请求恢复从业资格"}"#),
+        "repair_period": ("application/json", #"{"basis": "period"}"#),
         "pdf": ("application/pdf", "%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"),
     ]
 
@@ -316,11 +317,26 @@ struct MatrixWorld {
         )
         let spareKey = try await registry.flags.issueKey(sourceID: policeID, label: "spare", caller: admin, logger: log).id
 
+        // An earlier tenure of W with A, sealed with its assessment (as a finished transfer leaves
+        // it), and W's dispute of it; W's application to repair M-2 on proof, with its file.
+        let tenure = try await registry.sealedTenure(worker: h.workerID, agency: h.agencyID)
+        let tenureDispute = try await registry.tenureDisputes.raise(tenureID: tenure, reason: "评分不实", caller: h.worker, logger: log)
+        let secondFlag = try #require(flagged.last?.flagId.flatMap(UUID.init(uuidString:)))
+        let repair = try await registry.repairs.apply(
+            flagID: secondFlag,
+            .init(basis: "proof", statement: "已完成培训"),
+            newProof: registry.pdfProof(),
+            caller: h.worker,
+            logger: log
+        )
+        let proof = try #require(try await registry.repairs.own(caller: h.worker, logger: log).first?.proofId)
+
         let values: [String: String] = [
             "agency": h.agencyID.text, "pending_agency": pendingAgency.text, "worker": h.workerID.text, "other_worker": other.workerID.text,
             "transfer": transfer, "engagement": engagement.text, "review": review.text, "dispute": dispute.text, "consent": consent,
             "case": caseID.text, "evidence": evidence, "source": policeID.text, "key": spareKey, "flag_source": "police-m",
             "flag": flagID, "flag_dispute": flagDispute.text, "user": dummy.text, "unknown": UUID().text,
+            "tenure": tenure.text, "tenure_dispute": tenureDispute.text, "repair": repair.text, "proof": proof,
         ]
         let logins: [String: [String: String]] = [
             "admin": ["email": adminEmail, "password": "admin password"],

@@ -202,7 +202,7 @@ struct OutboxTests {
             "case_reinstated", "flag_expired", "review_received", "review_dispute_upheld", "review_dispute_rejected", "flag_received", "flag_changed",
             "flag_dispute_annotated", "flag_dispute_retraction_requested", "flag_dispute_rejected", "contact_change_code", "contact_changed",
             "contact_changed_by_admin", "case_objection_rejected", "case_closed", "case_reinstatement_refused", "case_appeal_upheld",
-            "case_appeal_rejected",
+            "case_appeal_rejected", "tenure_dispute_upheld", "tenure_dispute_rejected", "repair_approved", "repair_refused",
         ]
         for kind in templates.kinds.sorted() {
             for language in MessageTemplates.languages {

@@ -32,6 +32,9 @@ struct PagesAccessibilityTests {
         var flagDispute: String
         var sourceID: String
         var keyID: String
+        var tenure: String
+        var tenureDispute: String
+        var repair: String
 
         static func make(_ registry: Registry) async throws -> Fixture {
             let h = try await Household.make(registry)
@@ -83,6 +86,16 @@ struct PagesAccessibilityTests {
                 logger: testLogger
             )
             _ = try await registry.makeUser(role: .admin, email: "a11y-admin@example.cn", password: "admin password!")
+            // An earlier sealed tenure with its assessment disputed; an application to repair the disputed record.
+            let tenure = try await registry.sealedTenure(worker: h.workerID, agency: h.agencyID)
+            let tenureDispute = try await registry.tenureDisputes.raise(tenureID: tenure, reason: "评分不实", caller: h.worker, logger: testLogger)
+            let repair = try await registry.repairs.apply(
+                flagID: flags[0],
+                .init(basis: "proof", statement: "已完成培训"),
+                newProof: registry.pdfProof(),
+                caller: h.worker,
+                logger: testLogger
+            )
             return Fixture(
                 household: h,
                 worker: h.workerID.text,
@@ -96,7 +109,10 @@ struct PagesAccessibilityTests {
                 reviewDispute: reviewDispute.text,
                 flagDispute: flagDispute.text,
                 sourceID: sourceID.text,
-                keyID: keyID.text
+                keyID: keyID.text,
+                tenure: tenure.text,
+                tenureDispute: tenureDispute.text,
+                repair: repair.text
             )
         }
     }
@@ -135,7 +151,7 @@ struct PagesAccessibilityTests {
                     pages: [
                         "/agency", "/agency/workers", "/agency/workers?q=%E6%9D%8E", "/agency/workers/new", w, w + "/tenure", w + "/trainings/new",
                         w + "/health-certificates/new", w + "/skills/new", w + "/placements/new", "/agency/placements", "/agency/transfers",
-                        "/agency/transfers/new", "/agency/transfers/\(f.transfer)", "/agency/import", w + "/case/new",
+                        "/agency/transfers/new", "/agency/transfers/\(f.transfer)", "/agency/import", w + "/case/new", "/agency/tenure-disputes",
                     ]
                 ),
                 Visitor(name: "other agency", client: other, pages: ["/agency/transfers", "/agency/transfers/\(f.transfer)", "/agency/placements"]),
@@ -147,7 +163,11 @@ struct PagesAccessibilityTests {
                         "/employer/engagements/\(f.proposed)/review", "/employer/workers/\(f.worker)/case/new", "/cases/\(f.caseID)",
                     ]
                 ),
-                Visitor(name: "worker", client: worker, pages: ["/worker", "/cases/\(f.caseID)", "/account/contact"]),
+                Visitor(
+                    name: "worker",
+                    client: worker,
+                    pages: ["/worker", "/cases/\(f.caseID)", "/account/contact", "/worker/tenures", "/worker/repairs"]
+                ),
                 Visitor(
                     name: "admin",
                     client: admin,
@@ -156,7 +176,8 @@ struct PagesAccessibilityTests {
                         "/admin/dashboard", "/admin/jobs", "/account/contact", "/admin/integrations",
                         "/admin/integrations/\(f.sourceID)/keys/\(f.keyID)/revoke", "/admin/audit",
                         "/admin/disputes", "/admin/disputes/\(f.reviewDispute)", "/admin/flag-disputes", "/admin/flag-disputes/\(f.flagDispute)",
-                        "/admin/workers", "/admin/workers/\(f.worker)?purpose=audit", "/admin/ties",
+                        "/admin/workers", "/admin/workers/\(f.worker)?purpose=audit", "/admin/ties", "/admin/disputes/\(f.tenureDispute)",
+                        "/admin/repairs", "/admin/repairs/\(f.repair)",
                     ]
                 ),
             ]
@@ -222,6 +243,23 @@ struct PagesAccessibilityTests {
                             "/worker/transfers/\(f.transfer)/refuse",
                             ["reason": String(repeating: "长", count: 1001)]
                         )
+                    )
+                )
+                answers.append(("tenure dispute refused", try await workerClient.post("/worker/tenures/\(f.tenure)/dispute", ["reason": ""])))
+                answers.append(("repair refused", try await workerClient.post("/worker/flags/\(f.openFlag)/repair", ["basis": "period"])))
+                answers.append(
+                    ("answer refused", try await agencyClient.post("/agency/tenure-disputes/\(f.tenureDispute)/answer", ["statement": ""]))
+                )
+                answers.append(
+                    (
+                        "repair decision refused",
+                        try await adminClient.post("/admin/repairs/\(f.repair)/decision", ["decision": "approve", "reason": ""])
+                    )
+                )
+                answers.append(
+                    (
+                        "tenure decision refused",
+                        try await adminClient.post("/admin/disputes/\(f.tenureDispute)/decision", ["decision": "reject", "note": ""])
                     )
                 )
                 answers.append(

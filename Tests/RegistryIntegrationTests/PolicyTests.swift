@@ -39,6 +39,28 @@ struct PolicyFileTests {
         #expect(error?.problem.contains(problem) == true, "\(String(describing: error))")
     }
 
+    @Test(
+        "flags.yaml's repair period: out of range or past the category's expiry is refused naming the file and the line",
+        arguments: [
+            ("repair_after_years: 1 }", "repair_after_years: 3 }", "not be later than expiry_years"),
+            ("repair_after_years: 1 }", "repair_after_years: 0 }", "1 to 50"),
+        ]
+    )
+    func badRepairPeriod(from: String, to: String, problem: String) throws {
+        let dir = NSTemporaryDirectory() + "policies-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.copyItem(atPath: repositoryRoot + "/Policies", toPath: dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let text = try String(contentsOfFile: dir + "/flags.yaml", encoding: .utf8)
+        let lines = text.components(separatedBy: "\n")
+        let index = try #require(lines.firstIndex { $0.hasPrefix("  fare_evasion:") && $0.contains(from) })
+        try text.replacingOccurrences(of: lines[index], with: lines[index].replacingOccurrences(of: from, with: to))
+            .write(toFile: dir + "/flags.yaml", atomically: true, encoding: .utf8)
+        let error = #expect(throws: PolicyLoadError.self) { try PolicySet.load(directory: dir) }
+        #expect(error?.file.hasSuffix("flags.yaml") == true)
+        #expect(error?.line == index + 1, "\(String(describing: error))")
+        #expect(error?.problem.contains(problem) == true, "\(String(describing: error))")
+    }
+
     @Test("an out-of-range authentication setting is refused")
     func badAuthentication() throws {
         let access = try String(contentsOfFile: repositoryRoot + "/Policies/access.yaml", encoding: .utf8)

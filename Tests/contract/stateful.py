@@ -78,7 +78,8 @@ class Sequences:
     def run_all(self):
         steps = [self.anonymous_reads, self.sign_in, self.more_administrators, self.integration_source, self.worker_file,
                  self.household_and_engagement, self.consent_and_report, self.listings_and_lookups, self.flags,
-                 self.transfers, self.cases, self.due_process, self.agencies_and_accounts, self.messages, self.jobs_and_contacts,
+                 self.transfers, self.disputes_and_repair, self.cases, self.due_process, self.agencies_and_accounts, self.messages,
+                 self.jobs_and_contacts,
                  self.sessions_and_passwords]
         for step in steps:
             self._run(step)
@@ -466,6 +467,58 @@ class Sequences:
         r = self.call(new, "POST", "/api/v1/transfers", {"id_number": w.people["yuzhen"]["id_number"]}, expect=201)
         t = self.call(admin, "POST", f"/api/v1/transfers/{r['transfer']['id']}/cancel", {"reason": "重复申请"}, expect=200).json
         expect_equal("an administrator cancels", t["status"], "cancelled")
+
+    def disputes_and_repair(self):
+        """Meiling, moved from the first agency with a sealed assessment, gets her account and
+        disputes it; the agency answers; an administrator decides it in the dispute queue. Xiaoyan
+        applies to repair her police record on proof; an administrator approves it."""
+        w, old, new, admin = self.world, self.world["agency"], self.world["agency_b"], self.world["admin"]
+        meiling = w.people["meiling"]
+        mark = self.phone.mark()
+        self.call(new, "POST", f"/api/v1/workers/{w.ids['meiling']}/account", expect=201)
+        code = self.phone.wait_for_code(meiling["phone"], "worker_activation_code", mark)
+        self.call(None, "POST", "/api/v1/auth/activate", {"phone": meiling["phone"], "code": code, "password": w.password}, expect=204)
+        her = self.login("meiling", "worker", "worker", phone=meiling["phone"])
+        f = self.call(her, "GET", f"/api/v1/workers/{w.ids['meiling']}", expect=200).json
+        sealed = [x for x in f["tenures"] if x["agency_id"] == w.ids["agency"] and x.get("sealed_how") == "agency"]
+        expect_equal("her sealed tenure with the first agency", len(sealed), 1)
+        tenure = sealed[0]["id"]
+        did = self.call(her, "POST", f"/api/v1/me/tenures/{tenure}/dispute", {"reason": "评分没有考虑雇主的表扬。"}, expect=201)["id"]
+        self.call(her, "POST", f"/api/v1/me/tenures/{tenure}/dispute", {"reason": "再次"}, expect=409, what="one open dispute")
+        waiting = [d for d in self.call(old, "GET", "/api/v1/tenure-disputes", expect=200)["disputes"] if d["id"] == did]
+        expect_equal("the agency that wrote it sees the dispute", [(d["tenure_id"], d["reason"]) for d in waiting],
+                     [(tenure, "评分没有考虑雇主的表扬。")])
+        expect_true("the new agency does not", did not in [d["id"] for d in self.call(new, "GET", "/api/v1/tenure-disputes", expect=200)["disputes"]])
+        self.call(old, "POST", f"/api/v1/tenure-disputes/{did}/answer", {"statement": "评分依据考勤记录。"}, expect=204)
+        queue = [d for d in self.call(admin, "GET", "/api/v1/disputes", expect=200)["tenure_disputes"] if d["id"] == did]
+        expect_equal("in the administrators' queue with the agency's answer", [d.get("agency_statement") for d in queue], ["评分依据考勤记录。"])
+        self.call(admin, "POST", f"/api/v1/disputes/{did}/uphold", {"note": "雇主评价与评分明显矛盾。"}, expect=204)
+        mine = [d for d in self.call(her, "GET", "/api/v1/me/tenure-disputes", expect=200)["disputes"] if d["id"] == did]
+        expect_equal("she reads the outcome", [(d["status"], d.get("decision_note")) for d in mine], [("upheld", "雇主评价与评分明显矛盾。")])
+        f = self.call(her, "GET", f"/api/v1/workers/{w.ids['meiling']}", expect=200).json
+        expect_equal("the sealed assessment stays, marked overturned",
+                     [(x.get("ethics_rating"), x.get("overturned_reason")) for x in f["tenures"] if x["id"] == tenure],
+                     [(4, "雇主评价与评分明显矛盾。")])
+
+        xiaoyan, flag_id = w["xiaoyan"], None
+        records = self.call(xiaoyan, "GET", "/api/v1/me/repairs", expect=200)["records"]
+        theft = [r for r in records if r["category"] == "theft" and r["status"] != "retracted"]
+        expect_true("her police record can be repaired on proof", bool(theft) and all(r["proof_possible"] for r in theft))
+        flag_id = theft[0]["flag_id"]
+        self.call(xiaoyan, "POST", f"/api/v1/me/flags/{flag_id}/repair", {"basis": "period"}, expect=422, what="the period has not passed")
+        proof = self.call(xiaoyan, "POST", "/api/v1/me/repair-proofs?filename=" + q("调解书.pdf"), raw=PDF, content_type="application/pdf",
+                          expect=201).json
+        rid = self.call(xiaoyan, "POST", f"/api/v1/me/flags/{flag_id}/repair",
+                        {"basis": "proof", "statement": "已与邻居和解并赔偿。", "proof_id": proof["id"]}, expect=201)["id"]
+        self.call(xiaoyan, "GET", f"/api/v1/repair-proofs/{proof['id']}", expect=200)
+        waiting = [r for r in self.call(admin, "GET", "/api/v1/repairs", expect=200)["repairs"] if r["id"] == rid]
+        expect_equal("the application waits", [(r["flag_id"], r["basis"], r.get("proof_id")) for r in waiting], [(flag_id, "proof", proof["id"])])
+        self.call(admin, "GET", f"/api/v1/repair-proofs/{proof['id']}", expect=200)
+        self.call(admin, "POST", f"/api/v1/repairs/{rid}/approve", {"reason": "和解协议真实有效。"}, expect=204)
+        decided = [r for r in self.call(admin, "GET", "/api/v1/repairs?status=decided", expect=200)["repairs"] if r["id"] == rid]
+        expect_equal("decided with the reason", [(r["status"], r.get("decision_reason")) for r in decided], [("approved", "和解协议真实有效。")])
+        after = [r for r in self.call(xiaoyan, "GET", "/api/v1/me/repairs", expect=200)["records"] if r["flag_id"] == flag_id]
+        expect_true("repaired on a day", bool(after) and bool(after[0].get("repaired_on")))
 
     def cases(self):
         """A household files a case with evidence; administrators review it, ask and get more, suspend

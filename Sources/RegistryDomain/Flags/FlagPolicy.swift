@@ -14,17 +14,23 @@ public struct FlagPolicy: Sendable, Equatable, Codable {
         public var en: String
         /// Credit repair: a flag without its own expiry stops counting this many years after it occurred.
         public var expiryYears: Int?
+        /// Credit repair on application: the worker may apply to have a flag of this category
+        /// repaired this many years after it occurred. None: never by the passing of time (only on
+        /// proof of correction).
+        public var repairAfterYears: Int?
 
         enum CodingKeys: String, CodingKey {
             case source, zh, en
             case expiryYears = "expiry_years"
+            case repairAfterYears = "repair_after_years"
         }
 
-        public init(source: SourceKind, zh: String, en: String, expiryYears: Int? = nil) {
+        public init(source: SourceKind, zh: String, en: String, expiryYears: Int? = nil, repairAfterYears: Int? = nil) {
             self.source = source
             self.zh = zh
             self.en = en
             self.expiryYears = expiryYears
+            self.repairAfterYears = repairAfterYears
         }
     }
 
@@ -81,6 +87,17 @@ public struct FlagPolicy: Sendable, Equatable, Codable {
             }
             if let years = category.expiryYears, !(1...50).contains(years) {
                 throw PolicyError(path: ["categories", name, "expiry_years"], message: "must be 1 to 50")
+            }
+            if let years = category.repairAfterYears {
+                guard (1...50).contains(years) else {
+                    throw PolicyError(path: ["categories", name, "repair_after_years"], message: "must be 1 to 50")
+                }
+                if let expiry = category.expiryYears, years > expiry {
+                    throw PolicyError(
+                        path: ["categories", name, "repair_after_years"],
+                        message: "must not be later than expiry_years (\(expiry)): the record stops counting by then anyway"
+                    )
+                }
             }
         }
         guard (1...100_000).contains(batchLimit) else { throw PolicyError(path: ["batch_limit"], message: "must be 1 to 100000") }

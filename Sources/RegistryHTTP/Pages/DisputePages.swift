@@ -26,6 +26,8 @@ struct DisputePages {
         routes.get("/admin/disputes", action: "disputes.decide") { request, context in
             let page = kit.scope(request, context)
             let disputes = try await page.registry.engagements.openDisputes(logger: context.logger)
+            // One queue: disputes of sealed tenure assessments beside those of reviews.
+            let tenureDisputes = try await page.registry.tenureDisputes.open(logger: context.logger)
             return page.render(
                 "admin_disputes",
                 [
@@ -33,13 +35,18 @@ struct DisputePages {
                     "disputes": disputes.map { d -> [String: Any] in
                         ["id": d.id.text, "reason": d.reason, "raised_at": PageScope.dateTime(d.createdAt), "worker_id": d.workerID.text]
                     },
+                    "tenure_disputes": tenureDisputes.map { RepairPages.tenureDisputeView($0, page: page) },
                 ]
             )
         }
 
         routes.get("/admin/disputes/{id}", action: "disputes.decide") { request, context in
             let page = kit.scope(request, context)
-            return try await reviewDispute(page, try context.parameters.uuid("id"), form: WebForm(), error: nil)
+            let id = try context.parameters.uuid("id")
+            if try await page.registry.tenureDisputes.isTenureDispute(id, logger: context.logger) {
+                return try await tenureDispute(page, id, form: WebForm(), error: nil)
+            }
+            return try await reviewDispute(page, id, form: WebForm(), error: nil)
         }
 
         routes.post("/admin/disputes/{id}/decision", action: "disputes.decide") { request, context in
@@ -47,6 +54,21 @@ struct DisputePages {
             let form = try await page.form()
             let id = try context.parameters.id("id", as: WorkerID.self)
             let decision = form.text("decision")
+            if try await page.registry.tenureDisputes.isTenureDispute(id.uuid, logger: context.logger) {
+                do {
+                    guard let notice = Self.reviewNotices[decision] else { throw RegistryError.invalid("decision", "Choose a decision.") }
+                    try await page.registry.tenureDisputes.decide(
+                        id.uuid,
+                        uphold: decision == "uphold",
+                        note: form.text("note"),
+                        caller: page.caller,
+                        logger: context.logger
+                    )
+                    return page.redirect("/admin/disputes?notice=\(notice)")
+                } catch let error as RegistryError where error.kind == .badRequest || error.kind == .conflict {
+                    return try await tenureDispute(page, id.uuid, form: form, error: error)
+                }
+            }
             do {
                 guard let notice = Self.reviewNotices[decision] else { throw RegistryError.invalid("decision", "Choose a decision.") }
                 try await page.registry.engagements.decideDispute(
@@ -142,6 +164,20 @@ struct DisputePages {
             ["value": $0, "label": page.label("review_dispute_decision", $0), "danger": $0 == "uphold"]
         }
         return page.render("admin_dispute", values, status: error?.kind.status ?? .ok)
+    }
+
+    // MARK: Tenure assessments
+
+    /// A dispute of a sealed tenure assessment, the agency's answer, and the decision form.
+    func tenureDispute(_ page: PageScope, _ id: UUID, form: WebForm, error: RegistryError?) async throws -> Response {
+        let d = try await page.registry.tenureDisputes.get(id, caller: page.caller, logger: page.context.logger)
+        var values = page.formValues(form, fields: ["note"], error: error)
+        values["dispute"] = RepairPages.tenureDisputeView(d, page: page)
+        values["is_open"] = d.status == "open"
+        values["decisions"] = Self.reviewDecisions.map {
+            ["value": $0, "label": page.label("tenure_dispute_decision", $0), "danger": $0 == "uphold"]
+        }
+        return page.render("admin_tenure_dispute", values, status: error?.kind.status ?? .ok)
     }
 
     // MARK: Flags

@@ -263,6 +263,8 @@ struct EmployerPages {
             if let f = t.feedbackSummary { item["feedback_summary"] = f }
             if let r = t.ethicsRating { item["ethics_rating"] = page.label("rating", String(r)) }
             if let n = t.ethicsNote { item["ethics_note"] = n }
+            // Overturned on her dispute: struck through with the reason, never a live rating.
+            if let o = t.overturned { item["overturned"] = ["reason": o.reason, "on": o.overturnedOn] }
             return item
         }
         v["engagements"] =

@@ -177,6 +177,8 @@ struct WorkerPages {
         if let f = t.feedbackSummary { v["feedback_summary"] = f }
         if let r = t.ethicsRating { v["ethics_rating"] = page.label("rating", String(r)) }
         if let n = t.ethicsNote { v["ethics_note"] = n }
+        // Overturned on her dispute: shown struck through, with the administrator's reason.
+        if let reason = t.overturnedReason { v["overturned"] = ["reason": reason, "on": t.overturnedOn ?? ""] }
         return v
     }
 }

@@ -373,6 +373,14 @@ struct WorkerSelfPages {
                     disputes[d.flagID] = d
                 }
             }
+            // Credit repair: a repaired record says so ("repaired on").
+            var repairedOn: [String: String] = [:]
+            if allowed("repairs.apply") {
+                for r in try await page.registry.repairs.records(caller: page.caller, logger: logger) {
+                    if let on = r.repairedOn { repairedOn[r.flagId] = on }
+                }
+                values["can_repair"] = true
+            }
             values["flags"] = flags.map { f -> [String: Any] in
                 let dispute = UUID(uuidString: f.id).flatMap { disputes[$0] }
                 var item: [String: Any] = [
@@ -381,6 +389,7 @@ struct WorkerSelfPages {
                     "expired": f.expired, "can_dispute": canDispute && (dispute?.status != "open" || failure(.flagDispute, f.id) != nil),
                 ]
                 if let e = f.expiresOn { item["expires_on"] = e }
+                if let on = repairedOn[f.id] { item["repaired_on"] = on }
                 if let n = f.narrative { item["narrative"] = n }
                 if let dispute {
                     var shown: [String: Any] = [

@@ -33,7 +33,11 @@ struct EmployerRoutes {
     struct Consents: Encodable, Sendable { var consents: [ConsentService.Consent] }
     struct Engagements: Encodable, Sendable { var engagements: [EngagementService.Engagement] }
     struct Reviews: Encodable, Sendable { var reviews: [EngagementService.Review] }
-    struct Disputes: Encodable, Sendable { var disputes: [EngagementService.Dispute] }
+    /// The administrators' one dispute queue: reviews, and tenure assessments (`TenureDisputeService`).
+    struct Disputes: Encodable, Sendable {
+        var disputes: [EngagementService.Dispute]
+        var tenureDisputes: [TenureDisputeService.Dispute]
+    }
     struct Inquiries: Encodable, Sendable { var inquiries: [ReportService.Inquiry] }
     struct Listings: Encodable, Sendable {
         var workers: [ReportService.Listing]
@@ -226,20 +230,37 @@ struct EmployerRoutes {
             return JSONResponse(Created(id: id.text), status: .created)
         }
         routes.get("/api/v1/disputes", action: "disputes.decide") { _, context in
-            JSONResponse(Disputes(disputes: try await registry.engagements.openDisputes(logger: context.logger)))
+            JSONResponse(
+                Disputes(
+                    disputes: try await registry.engagements.openDisputes(logger: context.logger),
+                    tenureDisputes: try await registry.tenureDisputes.open(logger: context.logger)
+                )
+            )
         }
         routes.post("/api/v1/disputes/{id}/{decision}", action: "disputes.decide") { request, context in
             guard let decision = context.parameters.get("decision"), ["uphold", "reject"].contains(decision) else {
                 throw RegistryError.notFound("Resource")
             }
             let body = try await request.decodeJSON(NoteBody.self, context: context)
-            try await registry.engagements.decideDispute(
-                try context.parameters.uuid("id"),
-                uphold: decision == "uphold",
-                note: body.note,
-                caller: context.caller,
-                logger: context.logger
-            )
+            let id = try context.parameters.uuid("id")
+            // One queue: the id names a review dispute or a tenure dispute.
+            if try await registry.tenureDisputes.isTenureDispute(id, logger: context.logger) {
+                try await registry.tenureDisputes.decide(
+                    id,
+                    uphold: decision == "uphold",
+                    note: body.note,
+                    caller: context.caller,
+                    logger: context.logger
+                )
+            } else {
+                try await registry.engagements.decideDispute(
+                    id,
+                    uphold: decision == "uphold",
+                    note: body.note,
+                    caller: context.caller,
+                    logger: context.logger
+                )
+            }
             return Response(status: .noContent)
         }
     }
