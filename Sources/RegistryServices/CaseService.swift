@@ -175,12 +175,13 @@ public struct CaseService: Sendable {
         _ row: inout Row,
         _ record: CaseRecord,
         _ events: [CaseEvent],
+        now: Date? = nil,
         caller: Caller,
         on connection: DatabaseConnection,
         logger: Logger
     ) async throws {
         guard !events.isEmpty else { return }
-        row.apply(record, now: clock.now)
+        row.apply(record, now: now ?? clock.now)
         try await CaseStore.saveWorkflow(row, on: connection, logger: logger)
         for event in events {
             switch event {
@@ -439,7 +440,7 @@ public struct CaseService: Sendable {
             for id in ids {
                 guard var row = try await Self.load(id, lock: true, on: connection, logger: logger) else { continue }
                 let (record, events) = try CaseMachine.due(row.record, policy: policy, today: today)
-                try await persist(&row, record, events, caller: .system, on: connection, logger: logger)
+                try await persist(&row, record, events, now: now, caller: .system, on: connection, logger: logger)
                 if row.state == .executed { executed += 1 }
             }
             return executed

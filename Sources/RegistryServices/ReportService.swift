@@ -185,6 +185,8 @@ public struct ReportService: Sendable {
     /// custody; administrators, with a stated purpose; the worker herself. Every view but hers is
     /// an inquiry.
     public func report(_ workerID: WorkerID, purpose stated: String? = nil, caller: Caller, logger: Logger) async throws -> Report {
+        // Only administrators must state one; a purpose anyone sends must be one of the known.
+        if let stated, caller.principal.role != .admin { _ = try AdminReadPurpose.parse(stated) }
         let adminPurpose = caller.principal.role == .admin ? try AdminReadPurpose.parse(stated) : nil
         return try await database.transaction(logger: logger) { connection in
             var consentID: UUID?

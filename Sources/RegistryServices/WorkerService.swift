@@ -232,6 +232,8 @@ public struct WorkerService: Sendable {
     /// why — an administrator's read is an inquiry she sees in her "who looked" list.
     public func file(_ id: WorkerID, purpose stated: String? = nil, caller: Caller, logger: Logger) async throws -> File {
         let today = clock.today
+        // Only administrators must state one; a purpose anyone sends must be one of the known.
+        if let stated, caller.principal.role != .admin { _ = try AdminReadPurpose.parse(stated) }
         let adminPurpose = caller.principal.role == .admin ? try AdminReadPurpose.parse(stated) : nil
         return try await database.transaction(logger: logger) { connection in
             let (worker, _) = try await WorkerAccess.visible(id.uuid, caller: caller, write: false, on: connection, logger: logger)

@@ -569,9 +569,9 @@ class Sequences:
         act("admin3", "reject_objection", "final")
         w.ids["case_final_at"] = time.time()
         timeline = self.call(employer, "GET", f"/api/v1/cases/{cid}", expect=200)["timeline"]
-        expect_equal("the timeline, step by step", [t.get("command") for t in timeline][-8:],
-                     ["start_review", "request_information", "provide_information", "propose_decision", "confirm_decision",
-                      "start_notice", "object", "reject_objection"])
+        expect_equal("the timeline, step by step", [t.get("command") for t in timeline][-10:],
+                     ["start_review", "request_information", "provide_information", "suspend", "lift_suspension", "propose_decision",
+                      "confirm_decision", "start_notice", "object", "reject_objection"])
 
         # Each side answers the other's files: she the household's receipt, the household her photo,
         # her agency (for her) the receipt, the registry the receipt.
