@@ -790,6 +790,7 @@ public struct CaseService: Sendable {
         public var channel: String
         /// Entered for her (in person, by letter, by her agency): by whom (administrators only).
         public var enteredBy: String?
+        public var enteredByName: String?
         public var evidenceId: String?
         public var outcome: String?
         public var at: Date?
@@ -853,12 +854,18 @@ public struct CaseService: Sendable {
         let today = clock.today
         let suspension = try await StandingStore.caseSuspension(row.id, on: connection, logger: logger)
         let admin = actor.kind == .administrator
+        var names: [UUID: String] = [:]
+        if admin {
+            let entered = [record.objection, record.appeal].compactMap { $0?.channel == .worker ? nil : $0?.enteredBy?.uuid }
+            names = try await CaseStore.userNames(entered, on: connection, logger: logger)
+        }
         func submission(_ s: Submission?, at: Date?) -> SubmissionView? {
             s.map {
                 SubmissionView(
                     text: $0.text,
                     channel: $0.channel.rawValue,
                     enteredBy: admin ? $0.enteredBy?.text : nil,
+                    enteredByName: admin ? $0.enteredBy.flatMap { names[$0.uuid] } : nil,
                     evidenceId: $0.evidenceID,
                     outcome: $0.outcome?.rawValue,
                     at: at

@@ -548,6 +548,17 @@ public enum CaseStore {
         return out
     }
 
+    /// The display names of these users (who entered an objection or appeal for her).
+    public static func userNames(_ ids: [UUID], on connection: PostgresConnection, logger: Logger) async throws -> [UUID: String] {
+        guard !ids.isEmpty else { return [:] }
+        var names: [UUID: String] = [:]
+        for try await (id, name) in try await connection.query(
+            "SELECT id, display_name FROM users WHERE id = ANY(\(ids)::uuid[])",
+            logger: logger
+        ).decode((UUID, String).self) { names[id] = name }
+        return names
+    }
+
     /// The active administrators, by name: whom the case page lists as excluded or free to act.
     public static func administrators(on connection: PostgresConnection, logger: Logger) async throws -> [(id: UUID, name: String)] {
         var out: [(UUID, String)] = []

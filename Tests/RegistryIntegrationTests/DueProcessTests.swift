@@ -185,10 +185,11 @@ struct DueProcessTests {
             )
             #expect(view.state == "objection_review")
             #expect(view.objection?.channel == "letter" && view.objection?.enteredBy == a[2].principal.userID?.text)
+            #expect(view.objection?.enteredByName?.isEmpty == false)
             #expect(try await registry.auditCount("case.object") == 1)
             // Her view says it is hers, without the name of who typed it.
             let hers = try await registry.cases.get(id, caller: h.worker, logger: testLogger)
-            #expect(hers.objection?.channel == "letter" && hers.objection?.enteredBy == nil)
+            #expect(hers.objection?.channel == "letter" && hers.objection?.enteredBy == nil && hers.objection?.enteredByName == nil)
             // The administrator who entered it takes no part in the appeal later; another reviews the objection.
             _ = try await registry.cases.act(id, cmd("uphold_objection", "成立"), caller: a[3], logger: testLogger)
             #expect(try await registry.caseState(id) == "closed")

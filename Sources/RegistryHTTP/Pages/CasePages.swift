@@ -460,7 +460,7 @@ struct CasePages {
         var out: [String: Any] = ["text": s.text, "channel": page.label("submission_channel", s.channel)]
         if let o = s.outcome { out["outcome"] = page.label("submission_outcome", o) }
         if let at = s.at { out["at"] = PageScope.dateTime(at) }
-        if let by = s.enteredBy { out["entered_by"] = by }
+        if let by = s.enteredByName ?? s.enteredBy { out["entered_by"] = by }
         return out
     }
 

@@ -54,9 +54,11 @@ struct DisputePages {
             let form = try await page.form()
             let id = try context.parameters.id("id", as: WorkerID.self)
             let decision = form.text("decision")
-            if try await page.registry.tenureDisputes.isTenureDispute(id.uuid, logger: context.logger) {
-                do {
-                    guard let notice = Self.reviewNotices[decision] else { throw RegistryError.invalid("decision", "Choose a decision.") }
+            // One queue: a tenure assessment's dispute or a review's, decided by the same form.
+            let tenure = try await page.registry.tenureDisputes.isTenureDispute(id.uuid, logger: context.logger)
+            do {
+                guard let notice = Self.reviewNotices[decision] else { throw RegistryError.invalid("decision", "Choose a decision.") }
+                if tenure {
                     try await page.registry.tenureDisputes.decide(
                         id.uuid,
                         uphold: decision == "uphold",
@@ -64,23 +66,20 @@ struct DisputePages {
                         caller: page.caller,
                         logger: context.logger
                     )
-                    return page.redirect("/admin/disputes?notice=\(notice)")
-                } catch let error as RegistryError where error.kind == .badRequest || error.kind == .conflict {
-                    return try await tenureDispute(page, id.uuid, form: form, error: error)
+                } else {
+                    try await page.registry.engagements.decideDispute(
+                        id.uuid,
+                        uphold: decision == "uphold",
+                        note: form.text("note"),
+                        caller: page.caller,
+                        logger: context.logger
+                    )
                 }
-            }
-            do {
-                guard let notice = Self.reviewNotices[decision] else { throw RegistryError.invalid("decision", "Choose a decision.") }
-                try await page.registry.engagements.decideDispute(
-                    id.uuid,
-                    uphold: decision == "uphold",
-                    note: form.text("note"),
-                    caller: page.caller,
-                    logger: context.logger
-                )
                 return page.redirect("/admin/disputes?notice=\(notice)")
-            } catch let error as RegistryError where error.kind == .badRequest {
-                return try await reviewDispute(page, id.uuid, form: form, error: error)
+            } catch let error as RegistryError where error.kind == .badRequest || (tenure && error.kind == .conflict) {
+                return tenure
+                    ? try await tenureDispute(page, id.uuid, form: form, error: error)
+                    : try await reviewDispute(page, id.uuid, form: form, error: error)
             }
         }
 

@@ -74,16 +74,7 @@ struct CaseRoutes {
         }
         routes.get("/api/v1/evidence/{id}", action: "cases.read") { _, context in
             let file = try await registry.cases.evidence(try context.parameters.uuid("id"), caller: context.caller, logger: context.logger)
-            let ascii = file.filename.unicodeScalars.map { $0.isASCII && $0 != "\"" && $0.value >= 32 ? String($0) : "_" }.joined()
-            let encoded = file.filename.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "evidence"
-            return Response(
-                status: .ok,
-                headers: [
-                    .contentType: file.contentType,
-                    .contentDisposition: "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)",
-                ],
-                body: .init(byteBuffer: ByteBuffer(bytes: file.bytes))
-            )
+            return Response.attachment(filename: file.filename, contentType: file.contentType, bytes: file.bytes, fallback: "evidence")
         }
         routes.post("/api/v1/evidence/{id}/answers", action: "cases.evidence") { request, context in
             let body = try await request.decodeJSON(AnswerBody.self, context: context)
@@ -133,5 +124,21 @@ struct CaseRoutes {
             )
             return JSONResponse(Created(id: id.text), status: .created)
         }
+    }
+}
+
+extension Response {
+    /// A stored file as a download: its name as plain ASCII and, exactly, as RFC 5987 UTF-8.
+    static func attachment(filename: String, contentType: String, bytes: [UInt8], fallback: String) -> Response {
+        let ascii = filename.unicodeScalars.map { $0.isASCII && $0 != "\"" && $0.value >= 32 ? String($0) : "_" }.joined()
+        let encoded = filename.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? fallback
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: contentType,
+                .contentDisposition: "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)",
+            ],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes))
+        )
     }
 }

@@ -94,16 +94,7 @@ struct DueProcessRoutes {
         }
         routes.get("/api/v1/repair-proofs/{id}", action: "repairs.proof") { _, context in
             let file = try await registry.repairs.proof(try context.parameters.uuid("id"), caller: context.caller, logger: context.logger)
-            let ascii = file.filename.unicodeScalars.map { $0.isASCII && $0 != "\"" && $0.value >= 32 ? String($0) : "_" }.joined()
-            let encoded = file.filename.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "proof"
-            return Response(
-                status: .ok,
-                headers: [
-                    .contentType: file.contentType,
-                    .contentDisposition: "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)",
-                ],
-                body: .init(byteBuffer: ByteBuffer(bytes: file.bytes))
-            )
+            return Response.attachment(filename: file.filename, contentType: file.contentType, bytes: file.bytes, fallback: "proof")
         }
 
         // Credit repair: administrators
