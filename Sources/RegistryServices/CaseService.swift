@@ -124,7 +124,8 @@ public struct CaseService: Sendable {
             ties: ties,
             participants: Set(try await CaseStore.participants(row.id, on: connection, logger: logger).map(UserID.init)),
             bannedCaseParticipants: banned,
-            evidence: Set(try await CaseStore.evidence(ofCase: row.id, on: connection, logger: logger).map(\.id.text))
+            // Her letter or her signed consent must be a file on her side of the case.
+            evidence: Set(try await CaseStore.evidence(ofCase: row.id, on: connection, logger: logger).filter { $0.party == "worker" }.map(\.id.text))
         )
     }
 

@@ -204,6 +204,19 @@ struct DueProcessTests {
             let agencyView = try await registry.cases.get(id, caller: h.agency, logger: testLogger)
             #expect(agencyView.viewer == "custodian" && agencyView.allowed == ["object"] && agencyView.evidence == nil)
             await expectError("missing_field") { _ = try await registry.cases.act(id, cmd("object", "代她提出"), caller: h.agency, logger: testLogger) }
+            // The household's own file is no consent of hers.
+            let theirs = try await registry.cases.addEvidence(
+                id,
+                filename: "监控.pdf",
+                contentType: "application/pdf",
+                bytes: pdfBytes + [0x32],
+                description: nil,
+                caller: h.employer,
+                logger: testLogger
+            )
+            await expectError("missing_field") {
+                _ = try await registry.cases.act(id, cmd("object", "代她提出", evidence: theirs.id), caller: h.agency, logger: testLogger)
+            }
             let consent = try await registry.cases.addEvidence(
                 id,
                 filename: "同意书.jpg",

@@ -176,7 +176,7 @@ public struct CaseFacts: Sendable, Equatable {
     public var participants: Set<UserID>
     /// For a reinstatement: administrators who took a step in the case that barred her.
     public var bannedCaseParticipants: Set<UserID>
-    /// Evidence files of the case, by id: the scanned letter or the signed consent must be one.
+    /// The files on her side of the case, by id: the scanned letter or the signed consent must be one.
     public var evidence: Set<String>
 
     public init(
