@@ -52,7 +52,8 @@ extension CaseStore.Row {
         proposedBy = r.proposedBy?.uuid
         outcome = r.outcome
         decidedBy = r.decidedBy?.uuid
-        if r.noticeLastDay != record.noticeLastDay { noticeEndsAt = r.noticeLastDay.map(Self.endOf) }
+        // A window already set keeps its stored end; a new one ends at midnight after its last day.
+        if r.noticeLastDay != noticeEndsAt.map({ CivilDate.today($0.addingTimeInterval(-1)) }) { noticeEndsAt = r.noticeLastDay.map(Self.endOf) }
         objection = r.objection?.text
         objectionAt = r.objection == nil ? nil : objectionAt ?? now
         objectionChannel = r.objection?.channel.rawValue

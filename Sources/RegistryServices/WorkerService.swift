@@ -254,9 +254,7 @@ public struct WorkerService: Sendable {
                     logger: logger
                 )
             }
-            let masked =
-                (try? NationalID(try keys.open(Array(worker.idCiphertext), context: SealedPlace.workerID(worker.id)), today: today).masked)
-                ?? "******"
+            let masked = maskedID(worker, today: today)
             let agency = try await AgencyStore.find(id: worker.currentAgencyID, on: connection, logger: logger)
             let birth = CivilDate(iso: worker.birthDate) ?? today
             return File(
@@ -335,21 +333,12 @@ public struct WorkerService: Sendable {
             }
             referenceID = r
         }
-        let pattern = name.map {
-            "%"
-                + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(
-                    of: "_",
-                    with: "\\_"
-                ) + "%"
-        }
         let today = clock.today
         return try await database.withConnection { connection in
             var found: [Found] = []
-            for id in try await WorkerStore.search(namePattern: pattern, blindIndex: blind, reference: referenceID, on: connection, logger: logger) {
+            for id in try await WorkerStore.search(nameContains: name, blindIndex: blind, reference: referenceID, on: connection, logger: logger) {
                 guard let worker = try await WorkerStore.get(id, on: connection, logger: logger) else { continue }
-                let masked =
-                    (try? NationalID(try keys.open(Array(worker.idCiphertext), context: SealedPlace.workerID(worker.id)), today: today).masked)
-                    ?? "******"
+                let masked = maskedID(worker, today: today)
                 let agency = try await AgencyStore.find(id: worker.currentAgencyID, on: connection, logger: logger)
                 found.append(
                     Found(id: id.text, fullName: worker.fullName, idNumberMasked: masked, agencyName: agency?.name ?? "", status: worker.status)
@@ -357,6 +346,11 @@ public struct WorkerService: Sendable {
             }
             return found
         }
+    }
+
+    /// Her ID number masked for display, opened from its sealed column (never kept in clear).
+    func maskedID(_ worker: WorkerStore.Worker, today: CivilDate) -> String {
+        (try? NationalID(try keys.open(Array(worker.idCiphertext), context: SealedPlace.workerID(worker.id)), today: today).masked) ?? "******"
     }
 
     /// Her name alone, for an administrator's list (a dispute, a case): not her file, no inquiry.

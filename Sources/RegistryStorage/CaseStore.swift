@@ -322,6 +322,17 @@ public enum CaseStore {
         return names
     }
 
+    /// A file's content, once per SHA-256, shared by case evidence and repair proofs; never changed.
+    public static func storeBlob(_ digest: Data, _ bytes: Data, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            INSERT INTO evidence_blobs (sha256, content, size_bytes) VALUES (\(digest), \(bytes), \(Int32(bytes.count)))
+            ON CONFLICT (sha256) DO NOTHING
+            """,
+            logger: logger
+        )
+    }
+
     /// Stores a file content-addressed (the blob once per hash) and records it on the case.
     public static func addEvidence(
         _ caseID: UUID,
@@ -335,13 +346,7 @@ public enum CaseStore {
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> Evidence {
-        try await connection.query(
-            """
-            INSERT INTO evidence_blobs (sha256, content, size_bytes) VALUES (\(digest), \(bytes), \(Int32(bytes.count)))
-            ON CONFLICT (sha256) DO NOTHING
-            """,
-            logger: logger
-        )
+        try await storeBlob(digest, bytes, on: connection, logger: logger)
         for try await (id, at) in try await connection.query(
             """
             INSERT INTO evidence (case_id, sha256, filename, content_type, size_bytes, description, uploaded_by, party)

@@ -28,13 +28,7 @@ public enum RepairStore {
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> Proof {
-        try await connection.query(
-            """
-            INSERT INTO evidence_blobs (sha256, content, size_bytes) VALUES (\(digest), \(bytes), \(Int32(bytes.count)))
-            ON CONFLICT (sha256) DO NOTHING
-            """,
-            logger: logger
-        )
+        try await CaseStore.storeBlob(digest, bytes, on: connection, logger: logger)
         for try await (id, at) in try await connection.query(
             """
             INSERT INTO repair_proofs (worker_id, sha256, filename, content_type, size_bytes, uploaded_by)

@@ -97,15 +97,22 @@ public enum WorkerStore {
         return nil
     }
 
+    /// A LIKE pattern that finds `text` anywhere, its own `\`, `%` and `_` taken literally.
+    static func containsPattern(_ text: String) -> String {
+        "%" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+            + "%"
+    }
+
     /// Workers an administrator looks for: by a name fragment, by an ID number's blind index, or by
     /// a reference (her file's id, or the id of a case about her). At most 50, by name.
     public static func search(
-        namePattern: String?,
+        nameContains: String?,
         blindIndex: Data?,
         reference: UUID?,
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> [UUID] {
+        let namePattern = nameContains.map(containsPattern)
         var ids: [UUID] = []
         for try await id in try await connection.query(
             """
@@ -178,11 +185,7 @@ public enum WorkerStore {
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> [RosterEntry] {
-        let pattern = nameContains.map {
-            "%"
-                + $0.replacingOccurrences(of: "\\", with: "\\\\")
-                .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"
-        }
+        let pattern = nameContains.map(containsPattern)
         let rows = try await connection.query(
             """
             SELECT id, full_name, sex, birth_date::text, home_region, service_categories, status
