@@ -35,151 +35,8 @@ public struct ReportService: Sendable {
         }
     }
 
-    public struct Report: Sendable, Codable {
-        public struct Person: Sendable, Codable {
-            public var id: String
-            public var fullName: String
-            public var sex: String
-            public var age: Int
-            public var homeProvince: String
-            public var serviceCategories: [String]
-            public var status: String
-        }
-
-        public struct Grade: Sendable, Codable {
-            public var grade: String
-            public var composite: Double
-            public var ethicsScore: Double
-            public var skillScore: Double
-            public var reasons: [ReasonCode]
-            public var policyVersion: String
-            public var computedAt: Date
-        }
-
-        public struct ReasonCode: Sendable, Codable {
-            public var code: String
-            public var contribution: Double?
-        }
-
-        public struct Skill: Sendable, Codable {
-            public var category: String
-            public var level: Int
-            public var levelName: String
-            public var assessedOn: String
-        }
-
-        public struct Qualification: Sendable, Codable {
-            public var kind: String
-            public var title: String
-            public var issuer: String
-            public var issuedOn: String
-            public var expiresOn: String?
-            public var valid: Bool
-        }
-
-        public struct Health: Sendable, Codable {
-            public var validUntil: String?
-            public var valid: Bool
-        }
-
-        public struct Tenure: Sendable, Codable {
-            public var agency: String?
-            public var startedOn: String?
-            public var endedOn: String?
-            public var workAbility: String?
-            public var healthStatus: String?
-            public var feedbackSummary: String?
-            public var ethicsRating: Int?
-            public var ethicsNote: String?
-            public var sealed: String?
-            /// The agency's assessment was overturned on her dispute: shown struck through with
-            /// the administrator's reason, never as a live rating (absent otherwise).
-            public var overturned: Overturned? = nil
-
-            public struct Overturned: Sendable, Codable, Equatable {
-                public var reason: String
-                public var overturnedOn: String
-            }
-        }
-
-        public struct Engagements: Sendable, Codable {
-            public var count: Int
-            public var totalDays: Int
-            public var items: [Item]
-
-            public struct Item: Sendable, Codable {
-                public var category: String
-                public var startsOn: String
-                public var endsOn: String?
-                public var days: Int
-            }
-        }
-
-        public struct Reviews: Sendable, Codable {
-            public var count: Int
-            public var skillAverages: [String: Double]
-            public var ethicsAverages: [String: Double]
-            public var recent: [Item]
-
-            public struct Item: Sendable, Codable {
-                public var id: String
-                public var date: Date
-                /// The household's name for the worker, her agency, administrators and the household itself;
-                /// nil for any other employer reading the report (she sees "another household").
-                public var household: String?
-                public var skillScores: [String: Int]
-                public var ethicsScores: [String: Int]
-                public var comment: String?
-                public var reply: String?
-            }
-        }
-
-        public var worker: Person
-        public var currentAgency: String
-        public var grade: Grade?
-        public var skills: [Skill]
-        public var qualifications: [Qualification]
-        public var health: Health
-        public var tenures: [Tenure]
-        public var engagements: Engagements
-        public var reviews: Reviews
-        public var flags: [Flag]
-        public var standing: Standing
-        public var generatedAt: Date
-
-        /// A flag as the report shows it (never its narrative). The report's own type: the signed
-        /// document's format does not follow the storage rows.
-        public struct Flag: Sendable, Codable, Equatable {
-            public var source: String
-            public var sourceKind: String
-            public var category: String
-            public var occurredOn: String
-            public var status: String
-
-            init(_ f: ReportStore.FlagSummary) {
-                self.source = f.source
-                self.sourceKind = f.sourceKind
-                self.category = f.category
-                self.occurredOn = f.occurredOn
-                self.status = f.status
-            }
-        }
-
-        /// Whether she is barred or suspended now, and since when.
-        public struct Standing: Sendable, Codable, Equatable {
-            public var revoked: Bool
-            public var revokedSince: Date?
-            public var suspended: Bool
-            public var suspendedSince: Date?
-
-            init(_ s: ReportStore.Standing) {
-                self.revoked = s.revoked
-                self.revokedSince = s.revokedSince
-                self.suspended = s.suspended
-                self.suspendedSince = s.suspendedSince
-            }
-        }
-    }
+    /// The report's format is the domain's (`CreditReport`).
+    public typealias Report = CreditReport
 
     /// Who may read: an employer with a redeemed consent or a confirmed engagement; the agency in
     /// custody; administrators, with a stated purpose; the worker herself. Every view but hers is
@@ -188,202 +45,78 @@ public struct ReportService: Sendable {
         // Only administrators must state one; a purpose anyone sends must be one of the known.
         if let stated, caller.principal.role != .admin { _ = try AdminReadPurpose.parse(stated) }
         let adminPurpose = caller.principal.role == .admin ? try AdminReadPurpose.parse(stated) : nil
-        return try await database.transaction(logger: logger) { connection in
-            var consentID: UUID?
-            var engagementID: UUID?
-            let purpose: String
+        let reader: CreditReport.Reader
+        switch caller.principal.role {
+        case .employer:
+            guard let employer = caller.userUUID else { throw RegistryError.notFound("Worker") }
+            reader = .household(employerID: employer.text)
+        case .admin, .agencyStaff:
+            reader = .registry
+        case .worker where caller.principal.workerID == workerID:
+            reader = .registry
+        default:
+            throw RegistryError.notFound("Worker")
+        }
+        // Authorisation, the whole file, the inquiry and its audit row: one statement.
+        let event = caller.event("report.viewed", "worker", workerID.uuid)
+        let today = clock.today
+        let read = try await ReportStore.read(
+            worker: workerID.uuid,
+            reader: .init(
+                role: caller.principal.role.rawValue,
+                userID: caller.userUUID,
+                agencyID: caller.agencyUUID,
+                adminPurpose: adminPurpose?.rawValue,
+                actorKind: event.actorKind.rawValue,
+                actorRole: event.actorRole,
+                requestID: event.requestID
+            ),
+            today: today.iso,
+            recentReviews: policy.reportRecentReviews,
+            engagementItems: Self.reportEngagementItems,
+            database: database,
+            logger: logger
+        )
+        guard let read else { throw RegistryError.notFound("Worker") }
+        guard let json = read.file, read.purpose != nil else {
             switch caller.principal.role {
             case .employer:
-                guard let employer = caller.userUUID, try await WorkerStore.get(workerID.uuid, on: connection, logger: logger) != nil else {
-                    throw RegistryError.notFound("Worker")
-                }
-                engagementID = try await EngagementStore.active(employer: employer, worker: workerID.uuid, on: connection, logger: logger)
-                if engagementID == nil {
-                    consentID = try await ConsentStore.access(employer: employer, worker: workerID.uuid, on: connection, logger: logger)
-                }
-                guard engagementID != nil || consentID != nil else {
-                    throw RegistryError(
-                        .forbidden,
-                        code: "consent_required",
-                        message: "Ask the worker for a consent code and redeem it first (POST /api/v1/consents/redeem)."
-                    )
-                }
-                purpose = engagementID != nil ? "engagement" : "pre_hire_check"
-            case .admin:
-                guard try await WorkerStore.get(workerID.uuid, on: connection, logger: logger) != nil else { throw RegistryError.notFound("Worker") }
-                purpose = adminPurpose?.rawValue ?? "audit"
-            case .agencyStaff:
-                _ = try await WorkerAccess.visible(workerID.uuid, caller: caller, write: false, on: connection, logger: logger)
-                purpose = "custody"
-            case .worker where caller.principal.workerID == workerID:
-                purpose = "self"
+                throw RegistryError(
+                    .forbidden,
+                    code: "consent_required",
+                    message: "Ask the worker for a consent code and redeem it first (POST /api/v1/consents/redeem)."
+                )
+            case .agencyStaff where read.agencyStatus != "approved" && read.agencyStatus != "suspended":
+                throw RegistryError(.forbidden, code: "agency_not_approved", message: "Your agency's application has not been approved.")
             default:
+                logger.notice(
+                    "worker file access refused",
+                    metadata: [
+                        "worker": "\(workerID.uuid.text)", "user": "\(caller.userUUID?.text ?? "-")", "role": "\(caller.principal.role.rawValue)",
+                    ]
+                )
                 throw RegistryError.notFound("Worker")
             }
-            let report = try await build(workerID.uuid, viewer: caller, on: connection, logger: logger)
-            if purpose != "self" {
-                try await InquiryStore.record(
-                    workerID: workerID.uuid,
-                    viewer: caller.userUUID,
-                    role: caller.principal.role.rawValue,
-                    purpose: purpose,
-                    consentID: consentID,
-                    engagementID: engagementID,
-                    on: connection,
-                    logger: logger
-                )
-                try await AuditStore.append(
-                    caller.event(
-                        "report.viewed",
-                        "worker",
-                        workerID.uuid,
-                        [
-                            "purpose": .string(purpose), "consent": AuditValue(consentID?.text), "engagement": AuditValue(engagementID?.text),
-                        ]
-                    ),
-                    on: connection,
-                    logger: logger
-                )
-            }
-            return report
         }
+        let file = try Self.fileDecoder.decode(WorkerFile.self, from: Data(json.utf8))
+        return CreditReport.build(
+            file,
+            policy: .init(recentReviews: policy.reportRecentReviews, tenureFields: Set(custody.reportTenureFields)),
+            today: today,
+            now: Instant(clock.now),
+            reader: reader
+        )
     }
 
     /// Engagements listed on a report (the count and days cover all of them).
     static let reportEngagementItems = 50
 
-    func build(_ workerID: UUID, viewer: Caller, on connection: DatabaseConnection, logger: Logger) async throws -> Report {
-        let today = clock.today
-        guard let w = try await WorkerStore.get(workerID, on: connection, logger: logger) else { throw RegistryError.notFound("Worker") }
-        let agency = try await AgencyStore.find(id: w.currentAgencyID, on: connection, logger: logger)
-        let birth = CivilDate(iso: w.birthDate) ?? today
-        let grade = try await ReportStore.grade(workerID, on: connection, logger: logger).map { g in
-            Report.Grade(
-                grade: g.grade,
-                composite: g.composite,
-                ethicsScore: g.ethicsScore,
-                skillScore: g.skillScore,
-                reasons: Self.reasons(g.reasons),
-                policyVersion: g.policyVersion,
-                computedAt: g.computedAt
-            )
-        }
-        var latest: [String: QualificationStore.SkillAssessment] = [:]
-        for s in try await QualificationStore.skills(workerID: workerID, on: connection, logger: logger) where latest[s.category] == nil {
-            latest[s.category] = s  // ordered newest first per category
-        }
-        let skills = latest.values.sorted { $0.category < $1.category }.map {
-            Report.Skill(
-                category: $0.category,
-                level: $0.level,
-                levelName: SkillLevel(rawValue: $0.level)?.chineseName ?? "",
-                assessedOn: $0.assessedOn
-            )
-        }
-        let qualifications = try await QualificationStore.trainings(workerID: workerID, on: connection, logger: logger).map {
-            Report.Qualification(
-                kind: $0.kind,
-                title: $0.title,
-                issuer: $0.issuer,
-                issuedOn: $0.issuedOn,
-                expiresOn: $0.expiresOn,
-                valid: $0.expiresOn.flatMap(CivilDate.init(iso:)).map { $0 >= today } ?? true
-            )
-        }
-        let health = try await QualificationStore.healthCertificates(workerID: workerID, on: connection, logger: logger)
-            .max { $0.validUntil < $1.validUntil }
-        let fields = Set(custody.reportTenureFields)
-        let tenures = try await TenureStore.list(workerID: workerID, on: connection, logger: logger).map { t in
-            Report.Tenure(
-                agency: fields.contains("agency") ? t.agencyName : nil,
-                startedOn: fields.contains("period") ? t.startedOn : nil,
-                endedOn: fields.contains("period") ? t.endedOn : nil,
-                workAbility: fields.contains("work_ability") ? t.workAbility : nil,
-                healthStatus: fields.contains("health_status") ? t.healthStatus : nil,
-                feedbackSummary: fields.contains("feedback_summary") ? t.feedbackSummary : nil,
-                ethicsRating: fields.contains("ethics_rating") ? t.ethicsRating : nil,
-                ethicsNote: fields.contains("ethics_note") ? t.ethicsNote : nil,
-                sealed: fields.contains("sealed") ? t.sealedHow.map { $0 == "agency" ? "sealed" : "sealed_by_deadline" } ?? "open" : nil,
-                overturned: t.overturnedReason.map { .init(reason: $0, overturnedOn: t.overturnedOn ?? "") }
-            )
-        }
-        // Counts and averages over everything, computed by PostgreSQL; the items shown are the newest only.
-        let engagementSummary = try await EngagementStore.summary(workerID: workerID, today: today.iso, on: connection, logger: logger)
-        let engagements = try await EngagementStore.forWorker(
-            workerID,
-            statuses: ["confirmed", "ended"],
-            limit: Self.reportEngagementItems,
-            on: connection,
-            logger: logger
-        )
-        .map { e -> Report.Engagements.Item in
-            let start = CivilDate(iso: e.startsOn) ?? today
-            let end = e.endsOn.flatMap(CivilDate.init(iso:)) ?? today
-            return .init(category: e.category, startsOn: e.startsOn, endsOn: e.endsOn, days: max(0, end.daysSinceEpoch - start.daysSinceEpoch))
-        }
-        let reviewSummary = try await ReviewStore.summary(workerID: workerID, on: connection, logger: logger)
-        let reviews = try await ReviewStore.forWorker(
-            workerID,
-            includeHidden: false,
-            limit: policy.reportRecentReviews,
-            on: connection,
-            logger: logger
-        )
-        func averages(_ sums: [String: (sum: Int, count: Int)]) -> [String: Double] {
-            sums.mapValues { (Double($0.sum) / Double($0.count) * 100).rounded() / 100 }
-        }
-        return Report(
-            worker: .init(
-                id: w.id.text,
-                fullName: w.fullName,
-                sex: w.sex,
-                age: birth.years(until: today),
-                homeProvince: String(w.homeRegion.prefix(2)) + "0000",
-                serviceCategories: w.categories,
-                status: w.status
-            ),
-            currentAgency: agency?.name ?? "",
-            grade: grade,
-            skills: skills,
-            qualifications: qualifications,
-            health: .init(
-                validUntil: health?.validUntil,
-                valid: health.map { (CivilDate(iso: $0.validUntil).map { $0 >= today } ?? false) && $0.result != "unfit" } ?? false
-            ),
-            tenures: tenures,
-            engagements: .init(count: engagementSummary.count, totalDays: engagementSummary.days, items: engagements),
-            reviews: .init(
-                count: reviewSummary.count,
-                skillAverages: averages(reviewSummary.skill),
-                ethicsAverages: averages(reviewSummary.ethics),
-                recent: reviews.prefix(policy.reportRecentReviews).map {
-                    .init(
-                        id: $0.id.text,
-                        date: $0.createdAt,
-                        household: viewer.principal.role != .employer || $0.employerID == viewer.userUUID ? $0.employerName : nil,
-                        skillScores: $0.skillScores,
-                        ethicsScores: $0.ethicsScores,
-                        comment: $0.comment,
-                        reply: $0.reply
-                    )
-                }
-            ),
-            flags: try await ReportStore.flags(workerID, today: today.iso, on: connection, logger: logger).map(Report.Flag.init),
-            standing: Report.Standing(try await ReportStore.standing(workerID, on: connection, logger: logger)),
-            generatedAt: Date(timeIntervalSince1970: clock.now.timeIntervalSince1970.rounded(.down))
-        )
-    }
-
-    static func reasons(_ json: String) -> [Report.ReasonCode] {
-        guard let data = json.data(using: .utf8), let list = try? JSONSerialization.jsonObject(with: data) as? [Any] else { return [] }
-        return list.compactMap { item in
-            if let code = item as? String { return Report.ReasonCode(code: code, contribution: nil) }
-            if let object = item as? [String: Any], let code = object["code"] as? String {
-                return Report.ReasonCode(code: code, contribution: object["contribution"] as? Double)
-            }
-            return nil
-        }
-    }
+    /// The database's JSON of her file: snake_case keys, times as seconds since 1970.
+    static let fileDecoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return d
+    }()
 
     // MARK: Signed reports
 
@@ -611,10 +344,28 @@ public struct ReportService: Sendable {
     /// rate-limited per address.
     public func banStatus(idNumber: String, clientAddress: String?, logger: Logger) async throws -> Bool {
         let key = ThrottleKeys.hashed("ban-lookup", clientAddress ?? "unknown")
-        guard try await RateLimitStore.hit(key: key, perMinute: policy.publicLookupsPerMinute, database: database, logger: logger) else {
-            throw RegistryError.throttled(retryAfterSeconds: 60)
+        let id: NationalID
+        do {
+            id = try NationalID(idNumber, today: clock.today)
+        } catch {
+            // A malformed number counts against the limit too, and being over it is said first.
+            guard try await RateLimitStore.hit(key: key, perMinute: policy.publicLookupsPerMinute, database: database, logger: logger) else {
+                throw RegistryError.throttled(retryAfterSeconds: RateLimitStore.Window.minute.secondsLeft())
+            }
+            throw error
         }
-        let id = try NationalID(idNumber, today: clock.today)
-        return try await ReportStore.isRevoked(blindIndex: Data(keys.blindIndex(id)), database: database, logger: logger)
+        // The throttle's count and the answer: one statement.
+        guard
+            let revoked = try await ReportStore.banLookup(
+                throttleKey: key,
+                perMinute: policy.publicLookupsPerMinute,
+                blindIndex: Data(keys.blindIndex(id)),
+                database: database,
+                logger: logger
+            )
+        else {
+            throw RegistryError.throttled(retryAfterSeconds: RateLimitStore.Window.minute.secondsLeft())
+        }
+        return revoked
     }
 }

@@ -79,19 +79,6 @@ public enum ConsentStore {
         throw RegistryError.notFound("Consent")
     }
 
-    /// The consent under which an employer may read a worker's report now, if any.
-    public static func access(employer: UUID, worker: UUID, on connection: PostgresConnection, logger: Logger) async throws -> UUID? {
-        let rows = try await connection.query(
-            """
-            SELECT id FROM consents WHERE used_by = \(employer) AND worker_id = \(worker) AND access_until > now() AND revoked_at IS NULL
-            ORDER BY access_until DESC LIMIT 1
-            """,
-            logger: logger
-        )
-        for try await id in rows.decode(UUID.self) { return id }
-        return nil
-    }
-
     public static func list(workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [Consent] {
         let rows = try await connection.query(
             """
@@ -239,24 +226,6 @@ public enum EngagementStore {
         )
     }
 
-    /// How many confirmed or ended engagements a worker had, and their days in all (a running one counts to `today`).
-    public static func summary(
-        workerID: UUID,
-        today: String,
-        on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> (count: Int, days: Int) {
-        let rows = try await connection.query(
-            """
-            SELECT count(*)::int8, coalesce(sum(greatest(0, coalesce(ends_on, \(today)::date) - starts_on)), 0)::int8
-            FROM engagements WHERE worker_id = \(workerID) AND status IN ('confirmed', 'ended')
-            """,
-            logger: logger
-        )
-        for try await (count, days) in rows.decode((Int64, Int64).self) { return (Int(count), Int(days)) }
-        return (0, 0)
-    }
-
     public static func forEmployer(_ employerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [Engagement] {
         try await decode(
             try await connection.query(
@@ -302,17 +271,6 @@ public enum EngagementStore {
         )
     }
 
-    /// A confirmed engagement between the employer and the worker that has not ended.
-    public static func active(employer: UUID, worker: UUID, on connection: PostgresConnection, logger: Logger) async throws -> UUID? {
-        let rows = try await connection.query(
-            """
-            SELECT id FROM engagements WHERE employer_id = \(employer) AND worker_id = \(worker) AND status = 'confirmed' LIMIT 1
-            """,
-            logger: logger
-        )
-        for try await id in rows.decode(UUID.self) { return id }
-        return nil
-    }
 }
 
 /// Reviews, replies and disputes. Reviews are never deleted; administrators hide them with a reason.
@@ -447,44 +405,6 @@ public enum ReviewStore {
                 logger: logger
             )
         )
-    }
-
-    /// Over all of a worker's visible reviews: how many, and per dimension the sum and the number of scores.
-    public struct Summary: Sendable, Equatable {
-        public var count = 0
-        public var skill: [String: (sum: Int, count: Int)] = [:]
-        public var ethics: [String: (sum: Int, count: Int)] = [:]
-
-        public static func == (a: Self, b: Self) -> Bool {
-            a.count == b.count && a.skill.mapValues { [$0.sum, $0.count] } == b.skill.mapValues { [$0.sum, $0.count] }
-                && a.ethics.mapValues { [$0.sum, $0.count] } == b.ethics.mapValues { [$0.sum, $0.count] }
-        }
-    }
-
-    public static func summary(workerID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Summary {
-        var summary = Summary()
-        let rows = try await connection.query(
-            """
-            SELECT 'skill', s.key, sum(s.value::int)::int8, count(*)::int8
-            FROM reviews r CROSS JOIN LATERAL jsonb_each_text(r.skill_scores) s
-            WHERE r.worker_id = \(workerID) AND r.hidden_at IS NULL GROUP BY s.key
-            UNION ALL
-            SELECT 'ethics', s.key, sum(s.value::int)::int8, count(*)::int8
-            FROM reviews r CROSS JOIN LATERAL jsonb_each_text(r.ethics_scores) s
-            WHERE r.worker_id = \(workerID) AND r.hidden_at IS NULL GROUP BY s.key
-            UNION ALL
-            SELECT 'count', '', count(*)::int8, 0::int8 FROM reviews WHERE worker_id = \(workerID) AND hidden_at IS NULL
-            """,
-            logger: logger
-        )
-        for try await (kind, key, sum, count) in rows.decode((String, String, Int64, Int64).self) {
-            switch kind {
-            case "skill": summary.skill[key] = (Int(sum), Int(count))
-            case "ethics": summary.ethics[key] = (Int(sum), Int(count))
-            default: summary.count = Int(sum)
-            }
-        }
-        return summary
     }
 
     public static func reply(_ reviewID: UUID, workerID: UUID, body: String, on connection: PostgresConnection, logger: Logger) async throws {

@@ -222,18 +222,18 @@ struct EmployerPages {
             "worker_id": r.worker.id, "name": r.worker.fullName, "age": String(r.worker.age), "province": r.worker.homeProvince,
             "sex": page.label("sex", r.worker.sex), "categories": page.list(r.worker.serviceCategories.map { page.label("category", $0) }),
             "status": page.label("worker_status", r.worker.status), "agency": r.currentAgency,
-            "generated_at": PageScope.dateTime(r.generatedAt),
+            "generated_at": PageScope.dateTime(r.generatedAt.date),
             "revoked": r.standing.revoked, "suspended": r.standing.suspended,
             "in_good_standing": !r.standing.revoked && !r.standing.suspended,
         ]
-        if let since = r.standing.revokedSince { v["revoked_since"] = PageScope.dateTime(since) }
-        if let since = r.standing.suspendedSince { v["suspended_since"] = PageScope.dateTime(since) }
+        if let since = r.standing.revokedSince { v["revoked_since"] = PageScope.dateTime(since.date) }
+        if let since = r.standing.suspendedSince { v["suspended_since"] = PageScope.dateTime(since.date) }
         if let g = r.grade {
             v["grade"] =
                 [
                     "letter": g.grade, "label": page.label("grade", g.grade), "composite": number(g.composite),
                     "ethics": number(g.ethicsScore), "skill": number(g.skillScore), "policy_version": g.policyVersion,
-                    "computed_at": PageScope.dateTime(g.computedAt),
+                    "computed_at": PageScope.dateTime(g.computedAt.date),
                     "reasons": g.reasons.map { ["code": $0.code, "text": reasonText($0.code, page: page)] },
                 ] as [String: Any]
         }
@@ -285,7 +285,7 @@ struct EmployerPages {
                 "skill_averages": averages(r.reviews.skillAverages), "ethics_averages": averages(r.reviews.ethicsAverages),
                 "recent": r.reviews.recent.map { item -> [String: Any] in
                     var row: [String: Any] = [
-                        "date": PageScope.dateTime(item.date), "household": item.household,
+                        "date": PageScope.dateTime(item.date.date), "household": item.household,
                         "scores": scores(item.skillScores, item.ethicsScores, page: page),
                     ]
                     if let c = item.comment { row["comment"] = c }

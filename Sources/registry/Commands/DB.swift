@@ -18,7 +18,7 @@ struct DB: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
         abstract: "Database helpers.",
-        subcommands: [URLCommand.self]
+        subcommands: [URLCommand.self, Statement.self]
     )
 
     struct URLCommand: AsyncParsableCommand {
@@ -46,6 +46,26 @@ struct DB: AsyncParsableCommand {
             }
             FileHandle.standardError.write(Data("the owner's password is in \(configuration.dataDirectory)/postgres/credentials.json\n".utf8))
             print(cluster.endpoint().displayURL)
+        }
+    }
+
+    /// The hot statements' SQL, so that a baseline (`pgbench -M prepared`, bench/run.sh) runs exactly
+    /// what the service runs.
+    struct Statement: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "statement",
+            abstract: "Print the SQL of one of the service's prepared statements (report, ban-lookup), with its $n parameters."
+        )
+
+        @Argument(help: "report | ban-lookup")
+        var name: String
+
+        func run() throws {
+            switch name {
+            case "report": print(ReportStore.reportSQL)
+            case "ban-lookup": print(ReportStore.banLookupSQL)
+            default: throw ValidationError("unknown statement '\(name)': report or ban-lookup")
+            }
         }
     }
 }
