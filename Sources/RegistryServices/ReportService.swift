@@ -349,7 +349,8 @@ public struct ReportService: Sendable {
             id = try NationalID(idNumber, today: clock.today)
         } catch {
             // A malformed number counts against the limit too, and being over it is said first.
-            guard try await RateLimitStore.hit(key: key, perMinute: policy.publicLookupsPerMinute, database: database, logger: logger) else {
+            guard try await RateLimitStore.hit(key: key, perMinute: policy.lookupsPerMinute(for: clientAddress), database: database, logger: logger)
+            else {
                 throw RegistryError.throttled(retryAfterSeconds: RateLimitStore.Window.minute.secondsLeft())
             }
             throw error
@@ -358,7 +359,7 @@ public struct ReportService: Sendable {
         guard
             let revoked = try await ReportStore.banLookup(
                 throttleKey: key,
-                perMinute: policy.publicLookupsPerMinute,
+                perMinute: policy.lookupsPerMinute(for: clientAddress),
                 blindIndex: Data(keys.blindIndex(id)),
                 database: database,
                 logger: logger

@@ -24,6 +24,10 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
     public var reportRecentReviews: Int
     public var reviewDimensions: Dimensions
     public var publicLookupsPerMinute: Int
+    /// Networks allowed more public lookups per minute than `publicLookupsPerMinute`: a partner
+    /// platform that checks every placement, or a benchmark's own client. Each address in the
+    /// network still has its own count.
+    public var publicLookupAllowances: [LookupAllowance]
     public var searchPageMax: Int
     /// How deep the for-hire listing pages (offset), and searches per employer per minute.
     public var searchOffsetMax: Int
@@ -45,6 +49,7 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
         case reportRecentReviews = "report_recent_reviews"
         case reviewDimensions = "review_dimensions"
         case publicLookupsPerMinute = "public_lookups_per_minute"
+        case publicLookupAllowances = "public_lookup_allowances"
         case searchPageMax = "search_page_max"
         case searchOffsetMax = "search_offset_max"
         case searchesPerMinute = "searches_per_minute"
@@ -71,8 +76,10 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
         signedReportValidDays: Int = 30,
         searchOffsetMax: Int = 500,
         searchesPerMinute: Int = 30,
-        consentCodesLiveMax: Int = 5
+        consentCodesLiveMax: Int = 5,
+        publicLookupAllowances: [LookupAllowance] = []
     ) {
+        self.publicLookupAllowances = publicLookupAllowances
         self.consentCodesLiveMax = consentCodesLiveMax
         self.searchOffsetMax = searchOffsetMax
         self.searchesPerMinute = searchesPerMinute
@@ -107,6 +114,23 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
         try range(replyMaxLength, "reply_max_length", 1...10_000)
         try range(reportRecentReviews, "report_recent_reviews", 1...100)
         try range(publicLookupsPerMinute, "public_lookups_per_minute", 1...10_000)
+        for (i, allowance) in publicLookupAllowances.enumerated() {
+            guard ClientAddress.Range(allowance.network) != nil else {
+                throw PolicyError(
+                    path: ["public_lookup_allowances", String(i), "network"],
+                    message: "is an address or a network like 203.0.113.0/24"
+                )
+            }
+            guard (1...100_000_000).contains(allowance.perMinute) else {
+                throw PolicyError(path: ["public_lookup_allowances", String(i), "per_minute"], message: "must be 1 to 100000000")
+            }
+            guard allowance.reason.contains(where: { !$0.isWhitespace }) else {
+                throw PolicyError(
+                    path: ["public_lookup_allowances", String(i), "reason"],
+                    message: "says who the network is and why it may ask more"
+                )
+            }
+        }
         try range(searchPageMax, "search_page_max", 1...500)
         try range(searchOffsetMax, "search_offset_max", 0...10_000)
         try range(searchesPerMinute, "searches_per_minute", 1...10_000)
@@ -120,6 +144,34 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
         if let shared = Set(reviewDimensions.skill).intersection(reviewDimensions.ethics).first {
             throw PolicyError(path: ["review_dimensions"], message: "'\(shared)' is both a skill and an ethics dimension")
         }
+    }
+}
+
+/// More public lookups per minute for the addresses of one network.
+public struct LookupAllowance: Sendable, Equatable, Codable {
+    public var network: String
+    public var perMinute: Int
+    public var reason: String
+
+    public init(network: String, perMinute: Int, reason: String) {
+        self.network = network
+        self.perMinute = perMinute
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case network, reason
+        case perMinute = "per_minute"
+    }
+}
+
+extension ReportPolicy {
+    /// Lookups per minute allowed to `address`: the largest allowance of a network holding it,
+    /// else `publicLookupsPerMinute`.
+    public func lookupsPerMinute(for address: String?) -> Int {
+        guard let address, let bytes = ClientAddress.parse(address) else { return publicLookupsPerMinute }
+        return publicLookupAllowances.filter { ClientAddress.Range($0.network)?.contains(bytes) == true }.map(\.perMinute).max()
+            ?? publicLookupsPerMinute
     }
 }
 
