@@ -41,7 +41,7 @@ clean-data:
 ## Benchmarks, never run by CI: a release build, a fresh embedded cluster under /tmp, scale data
 ## (BENCH_WORKERS=1000000 by default; e.g. BENCH_WORKERS=100000 for a quicker run), then each figure
 ## beside its same-run baseline, written to bench/RESULTS.md. Installs wrk and bc when missing.
-BENCH_PACKAGES := wrk bc postgresql-client curl
+BENCH_PACKAGES := wrk bc postgresql-client curl valgrind
 
 bench:
 	@REGISTRY_TEST_PACKAGES="$(BENCH_PACKAGES)" scripts/install-deps.sh test

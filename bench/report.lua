@@ -1,6 +1,8 @@
 -- wrk script: GET /api/v1/workers/{id}/report, each request with a random (token, worker id)
--- pair from the file given after `--` (lines "TOKEN WORKER_ID"). Prints one RESULT line.
+-- pair from the file given after `--` (lines "TOKEN WORKER_ID"), with the query string given second
+-- if any (administrators state a purpose: "?purpose=audit"). Prints one RESULT line.
 local choices = {}
+local query = ""
 
 function init(args)
     for line in io.lines(args[1]) do
@@ -8,12 +10,13 @@ function init(args)
         if token then choices[#choices + 1] = { token, id } end
     end
     assert(#choices > 0, "no (token, worker) pairs in " .. args[1])
+    query = args[2] or ""
     math.randomseed(os.time() + math.floor(os.clock() * 1000000))
 end
 
 function request()
     local pick = choices[math.random(#choices)]
-    return wrk.format("GET", "/api/v1/workers/" .. pick[2] .. "/report", { ["Authorization"] = "Bearer " .. pick[1] })
+    return wrk.format("GET", "/api/v1/workers/" .. pick[2] .. "/report" .. query, { ["Authorization"] = "Bearer " .. pick[1] })
 end
 
 function done(summary, latency, requests)

@@ -8,6 +8,9 @@ usage: sessions.py BASE_URL PASSWORD PSQL_URL OUT_DIR [ADMIN_SAMPLE]
                               with the worker, and those who redeemed a consent code the worker
                               issued in her own account (POST /api/v1/me/consents, then
                               POST /api/v1/consents/redeem) — the two consent paths of the report
+  OUT_DIR/admin-pairs.tsv, OUT_DIR/employer-pairs.tsv
+                              the same pairs, line for line, as "n<TAB>role<TAB>user id<TAB>worker id":
+                              what pgbench reads to run the report's own statement for the same readers
 Prints counts as key=value lines. Tokens stay in OUT_DIR (a temporary folder); no ID number is used.
 """
 import http.client
@@ -42,14 +45,18 @@ def main():
         return [line.split(" ") for line in result.stdout.splitlines() if line]
 
     admin = login(email="admin@demo.registry.local")
+    admin_id = sql("SELECT id FROM users WHERE email = 'admin@demo.registry.local'")[0][0]
     workers = [row[0] for row in sql(f"SELECT id FROM workers ORDER BY random() LIMIT {int(sample)}")]
-    with open(f"{out}/admin-pairs.txt", "w") as f:
-        for w in workers:
+    with open(f"{out}/admin-pairs.txt", "w") as f, open(f"{out}/admin-pairs.tsv", "w") as t:
+        for i, w in enumerate(workers, 1):
             f.write(f"{admin} {w}\n")
+            t.write(f"{i}\tadmin\t{admin_id}\t{w}\n")
 
     employers = {}
-    for (email,) in sql("SELECT email FROM users WHERE role = 'employer' AND password_hash IS NOT NULL ORDER BY email"):
+    ids = {}
+    for email, user_id in sql("SELECT email, id FROM users WHERE role = 'employer' AND password_hash IS NOT NULL ORDER BY email"):
         employers[email] = login(email=email)
+        ids[employers[email]] = user_id
     pairs = []
     for email, worker in sql("""
             SELECT u.email, e.worker_id FROM engagements e JOIN users u ON u.id = e.employer_id
@@ -63,9 +70,10 @@ def main():
         employer = employers[names[i % len(names)]]
         call("POST", "/api/v1/consents/redeem", {"code": code}, employer)
         pairs.append((employer, worker))
-    with open(f"{out}/employer-pairs.txt", "w") as f:
-        for token, worker in pairs:
+    with open(f"{out}/employer-pairs.txt", "w") as f, open(f"{out}/employer-pairs.tsv", "w") as t:
+        for i, (token, worker) in enumerate(pairs, 1):
             f.write(f"{token} {worker}\n")
+            t.write(f"{i}\temployer\t{ids[token]}\t{worker}\n")
     print(f"admin_pairs={len(workers)}")
     print(f"employer_engagement_pairs={engaged}")
     print(f"employer_consent_pairs={len(pairs) - engaged}")

@@ -69,27 +69,63 @@ def main():
             w(r[f"demo.phase.{i}"])
     w("```\n")
 
-    w("## The report endpoint against `pgbench -S`\n")
     c = r.get("config.connections")
-    w(f"{c} concurrent clients each, {r.get('config.duration')} s per run. `GET /api/v1/workers/{{id}}/report` on a random worker "
-      "per request; each view reads the whole file (about a dozen queries: worker, agency, grade, skills, qualifications, health, "
-      "tenures, engagements, reviews, flags, standing) and writes an inquiry and an audit row in one transaction. The baseline is "
-      f"`pgbench -S` (one primary-key select per transaction) on the same database, {n(int(r.get('pgbench.scale', 1)) * 100000)} accounts.\n")
-    prepared = float(r.get("pgbench_prepared.tps") or 0)
-    rows = [("`pgbench -S -M prepared` (baseline)", prepared, pairs(r.get("pgbench_prepared.latency"))),
-            ("`pgbench -S -M simple`", float(r.get("pgbench_simple.tps") or 0), pairs(r.get("pgbench_simple.latency")))]
-    for key, label in [("health", "`GET /health/live` (HTTP stack alone)"), ("report_admin", "report, as an administrator"),
-                       ("report_employer", "report, as an employer (engagement or redeemed consent code)")]:
-        p = pairs(r.get(key))
-        rows.append((label, p.get("rps", 0), p))
-    w("| | per second | p50 ms | p99 ms | errors | against `pgbench -S` (prepared) |\n|---|---:|---:|---:|---:|---:|")
-    for label, rate, p in rows:
-        ratio = "—" if not (prepared and rate) else "1 (baseline)" if rate == prepared else f"{rate / prepared:.3f} (1 : {prepared / rate:.1f})"
+    w("## The report and the public lookup against their own SQL in `pgbench`\n")
+    w(f"{c} concurrent clients each, {r.get('config.duration')} s per run, the same random readers and workers on both sides. "
+      "The report is one prepared statement (`registry db statement report`): it decides who may read, assembles her whole file as "
+      "JSON (newest reviews and engagements bounded, counts and averages in SQL) and writes the inquiry and the audit row. "
+      "The baseline runs exactly that statement with `pgbench -M prepared` (`bench/pgbench-script.py`), each transaction first "
+      "picking its (reader, worker) pair with a primary-key select, as each HTTP request first looks up its session. "
+      "The public lookup is likewise one statement (the throttle's count and the yes/no answer); for this run its limit is raised "
+      f"for the load generator by the policy's allowance ({r.get('config.lookup_allowance', '?')}).\n")
+
+    def row(label, rate, p, baseline=None):
+        ratio = "—" if not (baseline and rate) else f"**{rate / baseline:.2f}**"
         errors = n(p.get("non2xx", 0) + p.get("socket_errors", 0)) if "requests" in p else "—"
-        w(f"| {label} | {n(rate)} | {p.get('p50_ms', 0):.2f} | {p.get('p99_ms', 0):.2f} | {errors} | {ratio} |")
+        return f"| {label} | {n(rate)} | {p.get('p50_ms', 0):.2f} | {p.get('p99_ms', 0):.2f} | {errors} | {ratio} |"
+
+    w("| | per second | p50 ms | p99 ms | errors | endpoint ÷ its statement |\n|---|---:|---:|---:|---:|---:|")
+    for key, label in [("report_admin", "report, as an administrator"), ("report_employer", "report, as an employer (engagement or consent)"),
+                       ("lookup", "public ban lookup")]:
+        base_key = "pgbench_" + key.replace("report_", "report_") if key != "lookup" else "pgbench_lookup"
+        tps = float(r.get(base_key + ".tps") or 0)
+        w(row(f"`pgbench -M prepared`, the {label.split(',')[0]}'s statement", tps, pairs(r.get(base_key + ".latency"))))
+        p = pairs(r.get(key))
+        w(row(label, p.get("rps", 0), p, tps))
+    prepared = float(r.get("pgbench_prepared.tps") or 0)
+    w(row("`pgbench -S -M prepared` (one primary-key select: the platform)", prepared, pairs(r.get("pgbench_prepared.latency"))))
+    w(row("`pgbench -S -M simple`", float(r.get("pgbench_simple.tps") or 0), pairs(r.get("pgbench_simple.latency"))))
+    hp = pairs(r.get("health"))
+    w(row("`GET /health/live` (the HTTP stack alone)", hp.get("rps", 0), hp))
     w(f"\nThe employers' pairs: {r.get('sessions.employer_engagement_pairs', '?')} with a confirmed engagement and "
       f"{r.get('sessions.employer_consent_pairs', '?')} with a consent code the worker issued in her account and the employer redeemed "
       f"({r.get('sessions.employers_signed_in', '?')} employers signed in).\n")
+
+    if "callgrind.report" in r:
+        cg = pairs(r["callgrind.report"])
+        w(f"Instructions per report in the service's process (`valgrind --tool=callgrind`, {n(cg.get('requests', 0))} reports after "
+          f"20 to warm up, one client): **{n(cg.get('instructions_per_request', 0))}**. Unlike the rates above, this repeats exactly "
+          "from run to run and shows what a change to the service's own code costs or saves.\n")
+
+    w("## What bounds each figure\n")
+    w("Measured during each run, not guessed: CPU milliseconds per request or transaction of the service's process, of PostgreSQL "
+      "(postmaster and backends) and of everything else (the load generator), from /proc (`bench/cpu.py`); how busy the cores were; "
+      "and PostgreSQL's busiest statement (`pg_stat_statements`, reset before each run). When the cores are at least 90 % busy the "
+      "figure is bound by CPU, and the process using most of it is named; below that it waits (locks, I/O, round trips).\n")
+    w("| run | service ms | PostgreSQL ms | other ms | cores busy | bound by | PostgreSQL's busiest statement |\n|---|---:|---:|---:|---:|---|---|")
+    for key in ["pgbench_report_admin", "report_admin", "pgbench_report_employer", "report_employer", "pgbench_lookup", "lookup",
+                "health", "login"]:
+        if "cpu." + key not in r:
+            continue
+        cpu = r["cpu." + key]
+        p = pairs(cpu)
+        bound = re.search(r"bound=(\S+)", cpu)
+        top = r.get("pgss." + key, "")
+        m = re.match(r"calls=(\d+) mean_ms=([0-9.]+) share_pct=([0-9.]+) statement=(.*)", top)
+        where = f"{m.group(4).strip()}… ({m.group(3)} % of its time, {m.group(2)} ms each)" if m else "—"
+        w(f"| {key} | {p.get('service_ms', 0):.2f} | {p.get('postgres_ms', 0):.2f} | {p.get('other_ms', 0):.2f} | "
+          f"{p.get('busy_pct', 0):.0f} % | {(bound.group(1) if bound else '?').replace('_', ' ')} | `{where.replace('|', '/')}` |")
+    w("")
 
     w("## Flag import against `psql \\copy`\n")
     copy = numbers(r.get("flags.copy"))
@@ -147,6 +183,30 @@ def main():
     w(f"| under the report load (highest sample) | {mib('rss.load_kib')} |")
     w(f"| after all loads | {mib('rss.after_kib')} |")
     w(f"| peak of the process (VmHWM) | {mib('rss.peak_kib')} |\n")
+
+    if "soak.rss" in r:
+        samples = [(int(t), int(v)) for t, v in re.findall(r"(\d+):(\d+)", r["soak.rss"])]
+        if samples:
+            end = samples[-1][0]
+            last = [v for t, v in samples if t >= end - 300]
+            first_half = [v for t, v in samples if t < end - 300] or last
+            def slope(points):
+                if len(points) < 2:
+                    return 0.0
+                xs = [t for t, _ in points]
+                ys = [v for _, v in points]
+                mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+                den = sum((x - mx) ** 2 for x in xs) or 1
+                return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den * 60
+            w("## Memory over time\n")
+            w(f"`bench/soak.py`: {end} s of mixed traffic from 6 clients (reports, public lookups, registrations, placements with "
+              f"reviews, sign-ins: {r.get('soak.counts', '')}), the server's resident memory (VmRSS) every 10 s.\n")
+            w("| | MiB |\n|---|---:|")
+            w(f"| at the start | {samples[0][1] / 1024:.0f} |")
+            w(f"| highest before the last five minutes | {max(first_half) / 1024:.0f} |")
+            w(f"| last five minutes: lowest – highest | {min(last) / 1024:.0f} – {max(last) / 1024:.0f} |")
+            w(f"| last five minutes: trend | {slope([(t, v) for t, v in samples if t >= end - 300]) / 1024:+.2f} MiB a minute |\n")
+            w("Samples (s: MiB): " + ", ".join(f"{t}: {v / 1024:.0f}" for t, v in samples) + "\n")
 
     w("## Commands\n")
     w("Each measured command, with the machine's load average (1, 5, 15 minutes) just before it.\n")
