@@ -8,6 +8,7 @@
 #   BENCH_DURATION (30)              seconds per wrk / pgbench run
 #   BENCH_CONNECTIONS (16)           concurrent clients for the report and for pgbench -S
 #   BENCH_PORT (18080)  BENCH_OUT (bench/RESULTS.md)  BENCH_KEEP=1 keeps the data folder
+#   BENCH_SMALL_WORKERS (10000)      a second, small registry on which the report is measured again (0 skips)
 #   BENCH_SOAK (600)                 seconds of mixed traffic for the memory soak (0 skips it)
 #   REGISTRY_BIN                     a registry binary to measure instead of a fresh release build
 set -euo pipefail
@@ -52,6 +53,10 @@ cleanup() {
         if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$pgctl" -D "$REGISTRY_DATA_DIR/postgres/pg" -m fast -w stop >/dev/null 2>&1 || true
         else "$pgctl" -D "$REGISTRY_DATA_DIR/postgres/pg" -m fast -w stop >/dev/null 2>&1 || true; fi
     fi
+    if [ -f "$WORK/small/postgres/pg/PG_VERSION" ]; then
+        if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$pgctl" -D "$WORK/small/postgres/pg" -m fast -w stop >/dev/null 2>&1 || true
+        else "$pgctl" -D "$WORK/small/postgres/pg" -m fast -w stop >/dev/null 2>&1 || true; fi
+    fi
     [ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -92,10 +97,30 @@ as_owner "$PGCTL" -D "$PGDATA_DIR" -w -t 60 -m fast restart -l "$REGISTRY_DATA_D
 psql "$URL" -qc 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements'
 put machine.postgres "$(psql "$URL" -Atc 'SHOW server_version')"
 postmaster() { head -1 "$PGDATA_DIR/postmaster.pid"; }
+# Around each measurement: CPU per request by process (bench/cpu.py) and PostgreSQL's busiest
+# statements (pg_stat_statements), so that RESULTS.md can say what bounds each figure.
+measure_begin() {
+    echo 0 >"$WORK/loadgen.txt"
+    psql "$URL" -qAtc 'SELECT pg_stat_statements_reset()' >/dev/null
+    python3 bench/cpu.py snap "${SERVER:-0}" "$(postmaster)" >"$WORK/cpu-before.json"
+}
+measure_end() {   # name, requests (the load generator's or the command's own CPU in $WORK/loadgen.txt when it ran under `cpu.py run`)
+    python3 bench/cpu.py snap "${SERVER:-0}" "$(postmaster)" >"$WORK/cpu-after.json"
+    put "cpu.$1" "$(python3 bench/cpu.py diff "$WORK/cpu-before.json" "$WORK/cpu-after.json" "$2" "$WORK/loadgen.txt")"
+    echo 0 >"$WORK/loadgen.txt"
+    put "pgss.$1" "$(psql "$URL" -AtF ' ' -c "SELECT 'calls=' || calls || ' mean_ms=' || round(mean_exec_time::numeric, 3) || ' share_pct=' ||
+        round((100 * total_exec_time / nullif(sum(total_exec_time) OVER (), 0))::numeric) || ' statement=' ||
+        left(regexp_replace(query, '\s+', ' ', 'g'), 48)
+        FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 1")"
+}
+
 
 step "scale data: $WORKERS workers"
 record demo "registry demo --workers $WORKERS --agencies $AGENCIES --reviews-per-worker $REVIEWS --flags $FLAGS"
-"$BIN" demo --workers "$WORKERS" --agencies "$AGENCIES" --reviews-per-worker "$REVIEWS" --flags "$FLAGS" | tee "$WORK/demo.txt"
+measure_begin
+python3 bench/cpu.py run "$WORK/loadgen.txt" -- "$BIN" demo --workers "$WORKERS" --agencies "$AGENCIES" --reviews-per-worker "$REVIEWS" \
+    --flags "$FLAGS" | tee "$WORK/demo.txt"
+measure_end demo "$WORKERS"
 put demo.seconds "$(sed -n 's/^scale demo data loaded in \([0-9.]*\) s.*/\1/p' "$WORK/demo.txt")"
 grep -E '^  [a-z].* in +[0-9.]+ s \(' "$WORK/demo.txt" | sed 's/^  //' | nl -ba -w1 -s$'\t' | sed 's/^/demo.phase./' >>"$RESULTS"
 for table in workers reviews engagements flags tenures transfers grades audit_log; do
@@ -109,7 +134,9 @@ put vacuum.seconds "$(since "$start")"
 
 step "regrade --all"
 record regrade "registry regrade --all"
-"$BIN" regrade --all 2>/dev/null | tee "$WORK/regrade.txt"
+measure_begin
+python3 bench/cpu.py run "$WORK/loadgen.txt" -- "$BIN" regrade --all 2>/dev/null | tee "$WORK/regrade.txt"
+measure_end regrade "$WORKERS"
 put regrade.line "$(tail -1 "$WORK/regrade.txt")"
 
 step "flag import: $FLAG_ROWS rows, against psql \\copy"
@@ -188,21 +215,6 @@ TODAY=$(TZ=Asia/Shanghai date +%F)
 # Samples the server's resident memory while a load runs; the peak goes to rss.load_kib.
 sample_rss() { while kill -0 "$SERVER" 2>/dev/null; do rss VmRSS; sleep 0.5; done >>"$WORK/rss-load.txt"; }
 
-# Around each measurement: CPU per request by process (bench/cpu.py) and PostgreSQL's busiest
-# statements (pg_stat_statements), so that RESULTS.md can say what bounds each figure.
-measure_begin() {
-    psql "$URL" -qAtc 'SELECT pg_stat_statements_reset()' >/dev/null
-    python3 bench/cpu.py snap "${SERVER:-0}" "$(postmaster)" >"$WORK/cpu-before.json"
-}
-measure_end() {   # name, requests
-    python3 bench/cpu.py snap "${SERVER:-0}" "$(postmaster)" >"$WORK/cpu-after.json"
-    put "cpu.$1" "$(python3 bench/cpu.py diff "$WORK/cpu-before.json" "$WORK/cpu-after.json" "$2")"
-    put "pgss.$1" "$(psql "$URL" -AtF ' ' -c "SELECT 'calls=' || calls || ' mean_ms=' || round(mean_exec_time::numeric, 3) || ' share_pct=' ||
-        round((100 * total_exec_time / nullif(sum(total_exec_time) OVER (), 0))::numeric) || ' statement=' ||
-        left(regexp_replace(query, '\s+', ' ', 'g'), 48)
-        FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 1")"
-}
-
 wrk_run() {   # name, script, connections, threads, url, script arguments...
     local name=$1 script=$2 conns=$3 threads=$4 url=$5; shift 5
     local extra=()
@@ -210,7 +222,8 @@ wrk_run() {   # name, script, connections, threads, url, script arguments...
     local shown="${extra[*]:-}"
     record "$name" "wrk -t$threads -c$conns -d${DURATION}s --timeout 10s -s bench/$script $url ${shown//$REGISTRY_DEMO_PASSWORD/<demo password>}"
     measure_begin
-    wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 10s -s "bench/$script" "$url" "${extra[@]}" | tee "$WORK/$name.txt"
+    python3 bench/cpu.py run "$WORK/loadgen.txt" -- wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 10s -s "bench/$script" "$url" \
+        "${extra[@]}" | tee "$WORK/$name.txt"
     local result
     result=$(grep '^RESULT' "$WORK/$name.txt" | sed 's/^RESULT //')
     put "$name" "$result"
@@ -224,7 +237,7 @@ pgbench_run() {   # name, script, shown script, -D variables...
     record "$name" "pgbench -n -M prepared -c $CONNECTIONS -j $CORES -T $DURATION -f $shown $*"
     rm -f "$WORK"/pgb.*
     measure_begin
-    (cd "$WORK" && pgbench -n -M prepared -c "$CONNECTIONS" -j "$CORES" -T "$DURATION" -l --log-prefix=pgb -f "$script" "${vars[@]}" "$URL" 2>"$WORK/$name.err") \
+    (cd "$WORK" && python3 "$ROOT/bench/cpu.py" run "$WORK/loadgen.txt" -- pgbench -n -M prepared -c "$CONNECTIONS" -j "$CORES" -T "$DURATION" -l --log-prefix=pgb -f "$script" "${vars[@]}" "$URL" 2>"$WORK/$name.err") \
         >"$WORK/$name.txt" || { cat "$WORK/$name.err" >&2; return 1; }
     local tps tx
     tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$WORK/$name.txt" | tail -1)
@@ -263,6 +276,15 @@ wrk_run login login.lua "$CORES" "$CORES" "$BASE" "employer1@scale.demo.local" "
 put rss.peak_kib "$(rss VmHWM)"
 put rss.after_kib "$(rss VmRSS)"
 
+step "service CPU per report over a fixed 2,000 reports from one client"
+# Beside the rates, which wander with whatever else shares the cores, the CPU the service's process
+# spends on a fixed number of requests, one at a time, varies far less from run to run.
+head -2000 "$WORK/admin-pairs.txt" >"$WORK/fixed-pairs.txt"
+python3 bench/cpu.py snap "$SERVER" "$(postmaster)" >"$WORK/cpu-before.json"
+python3 bench/fixed-reports.py "$BASE" "$WORK/fixed-pairs.txt"
+python3 bench/cpu.py snap "$SERVER" "$(postmaster)" >"$WORK/cpu-after.json"
+put cpu.fixed_reports "$(python3 bench/cpu.py diff "$WORK/cpu-before.json" "$WORK/cpu-after.json" "$(wc -l <"$WORK/fixed-pairs.txt")")"
+
 if [ "$SOAK" -gt 0 ]; then
     step "memory soak: $SOAK s of mixed traffic, resident memory every 10 s"
     record soak "python3 bench/soak.py BASE <demo password> URL WORK $SOAK 6  (reports 40 %, lookups 30 %, registrations 12 %, placements with reviews 12 %, sign-ins 6 %)"
@@ -275,7 +297,12 @@ if [ "$SOAK" -gt 0 ]; then
 fi
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
 
-if command -v valgrind >/dev/null; then
+# callgrind counts instructions exactly; Debian 12's valgrind (3.19) crashes on any program that starts
+# Swift's concurrency runtime, and this VM exposes no hardware counter to `perf stat -e instructions`,
+# so the step runs only where valgrind can run the service (probed first).
+if command -v valgrind >/dev/null && ! valgrind --tool=none "$BIN" db statement report >/dev/null 2>&1; then
+    put callgrind.unavailable "valgrind $(valgrind --version | sed 's/valgrind-//') cannot run this binary (it fails inside valgrind on Swift's concurrency runtime)"
+elif command -v valgrind >/dev/null; then
     step "instructions per report: the server under callgrind, 200 reports after 20 to warm up"
     record callgrind "valgrind --tool=callgrind registry serve; 20 reports, zero the counters, 200 reports (one client), dump"
     # Debian 12's valgrind cannot read the DWARF 5 of Swift's debug information: the counted binary is
@@ -304,6 +331,44 @@ PY
     ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p;s/^totals: *\([0-9]*\).*/\1/p' "$WORK"/callgrind.out.*.1 | head -1)
     put callgrind.report "instructions_per_request=$((ir / 200)) requests=200"
     kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+fi
+
+SMALL=${BENCH_SMALL_WORKERS:-10000}
+if [ "$SMALL" -gt 0 ] && [ "$WORKERS" -gt "$SMALL" ]; then
+    step "the same report on a registry of $SMALL workers: does a report cost the same at both sizes?"
+    (   # A second embedded cluster beside the first, the same generator, server and measurements.
+        export REGISTRY_DATA_DIR=$WORK/small PORT=$((PORT + 1))
+        BASE=http://127.0.0.1:$PORT
+        URL=$("$BIN" db url 2>/dev/null)
+        PGPASSWORD=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["owner"])' "$REGISTRY_DATA_DIR/postgres/credentials.json")
+        export PGPASSWORD
+        PGDATA_DIR=$REGISTRY_DATA_DIR/postgres/pg
+        echo "shared_preload_libraries = 'pg_stat_statements'" | as_owner tee -a "$PGDATA_DIR/postgresql.conf" >/dev/null
+        as_owner "$PGCTL" -D "$PGDATA_DIR" -w -t 60 -m fast restart -l "$REGISTRY_DATA_DIR/postgres/log/postgres.log" >/dev/null
+        "$BIN" migrate >/dev/null
+        psql "$URL" -qc 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements'
+        "$BIN" demo --workers "$SMALL" --agencies 20 --reviews-per-worker "$REVIEWS" --flags "$SMALL" >"$WORK/small-demo.txt"
+        psql "$URL" -qc 'VACUUM (ANALYZE)'
+        mkdir -p "$WORK/small-work"
+        serve
+        python3 bench/sessions.py "$BASE" "$REGISTRY_DEMO_PASSWORD" "$URL" "$WORK/small-work" 10000 >/dev/null
+        psql "$URL" -q <<SQL
+CREATE TABLE bench_pairs_admin (n int PRIMARY KEY, role text, user_id uuid, worker_id uuid);
+\copy bench_pairs_admin FROM '$WORK/small-work/admin-pairs.tsv'
+ANALYZE bench_pairs_admin;
+SQL
+        pgbench_run pgbench_report_admin_small "$WORK/report-admin.sql" "<the same script>" \
+            "pairs=$(wc -l <"$WORK/small-work/admin-pairs.tsv")" "today=$TODAY" "recent=$RECENT" "items=50"
+        wrk_run report_admin_small report.lua "$CONNECTIONS" "$CORES" "$BASE" "$WORK/small-work/admin-pairs.txt" "?purpose=audit"
+        head -2000 "$WORK/small-work/admin-pairs.txt" >"$WORK/fixed-pairs.txt"
+        python3 bench/cpu.py snap "$SERVER" "$(postmaster)" >"$WORK/cpu-before.json"
+        python3 bench/fixed-reports.py "$BASE" "$WORK/fixed-pairs.txt"
+        python3 bench/cpu.py snap "$SERVER" "$(postmaster)" >"$WORK/cpu-after.json"
+        put cpu.fixed_reports_small "$(python3 bench/cpu.py diff "$WORK/cpu-before.json" "$WORK/cpu-after.json" "$(wc -l <"$WORK/fixed-pairs.txt")")"
+        kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+        as_owner "$PGCTL" -D "$PGDATA_DIR" -w -m fast stop >/dev/null
+    )
+    put config.small_workers "$SMALL"
 fi
 
 step "argon2id ceiling: the same hasher, $CORES threads"

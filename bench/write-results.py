@@ -101,30 +101,61 @@ def main():
       f"{r.get('sessions.employer_consent_pairs', '?')} with a consent code the worker issued in her account and the employer redeemed "
       f"({r.get('sessions.employers_signed_in', '?')} employers signed in).\n")
 
+    if "report_admin_small" in r:
+        small = int(r.get("config.small_workers", 0))
+        w(f"The same measurements on a second registry of {n(small)} workers, generated the same way, to see whether a report costs "
+          f"the same on a small and on the full data set (indexes, not scans):\n")
+        w("| | per second | p50 ms | p99 ms | errors | endpoint ÷ its statement |\n|---|---:|---:|---:|---:|---:|")
+        tps = float(r.get("pgbench_report_admin_small.tps") or 0)
+        w(row(f"`pgbench -M prepared`, the report's statement, {n(small)} workers", tps, pairs(r.get("pgbench_report_admin_small.latency"))))
+        p = pairs(r.get("report_admin_small"))
+        w(row(f"report, as an administrator, {n(small)} workers", p.get("rps", 0), p, tps))
+        big, little = pairs(r.get("cpu.fixed_reports")), pairs(r.get("cpu.fixed_reports_small"))
+        if big and little:
+            cost = lambda c: c.get("service_ms", 0) + c.get("postgres_ms", 0)
+            w(f"\nCPU per report, service and PostgreSQL together, 2,000 reports one at a time: {cost(little):.2f} ms at {n(small)} "
+              f"workers, {cost(big):.2f} ms at {n(int(r['config.workers']))} — **{cost(big) / max(cost(little), 1e-9):.2f}×** "
+              "(PostgreSQL alone: "
+              f"{little.get('postgres_ms', 0):.2f} against {big.get('postgres_ms', 0):.2f} ms).\n")
+
     if "callgrind.report" in r:
         cg = pairs(r["callgrind.report"])
         w(f"Instructions per report in the service's process (`valgrind --tool=callgrind`, {n(cg.get('requests', 0))} reports after "
           f"20 to warm up, one client): **{n(cg.get('instructions_per_request', 0))}**. Unlike the rates above, this repeats exactly "
           "from run to run and shows what a change to the service's own code costs or saves.\n")
 
+    if "cpu.fixed_reports" in r:
+        fx = pairs(r["cpu.fixed_reports"])
+        w(f"CPU per report over a fixed 2,000 reports from one client, one at a time: the service's process "
+          f"**{fx.get('service_ms', 0):.2f} ms**, PostgreSQL {fx.get('postgres_ms', 0):.2f} ms. This varies far less from run to run "
+          "than the rates above and shows what a change to the service's own code costs or saves.\n")
+    if "callgrind.unavailable" in r:
+        w(f"Instructions per report (callgrind) were not counted: {r['callgrind.unavailable']}; this VM has no hardware counter for "
+          "`perf stat -e instructions` either.\n")
+
     w("## What bounds each figure\n")
     w("Measured during each run, not guessed: CPU milliseconds per request or transaction of the service's process, of PostgreSQL "
       "(postmaster and backends) and of everything else (the load generator), from /proc (`bench/cpu.py`); how busy the cores were; "
       "and PostgreSQL's busiest statement (`pg_stat_statements`, reset before each run). When the cores are at least 90 % busy the "
-      "figure is bound by CPU, and the process using most of it is named; below that it waits (locks, I/O, round trips).\n")
-    w("| run | service ms | PostgreSQL ms | other ms | cores busy | bound by | PostgreSQL's busiest statement |\n|---|---:|---:|---:|---:|---|---|")
+      "figure is bound by CPU, and the busier of the service and PostgreSQL (for `demo` and `regrade`, per worker, the command "
+      "itself) is named; below that it waits (locks, I/O, round trips). \"Other work\" is CPU that none of the benchmark's "
+      "processes used: whatever else shared the machine.\n")
+    w("| run | service ms | PostgreSQL ms | load generator (or command) ms | cores busy | other work on the machine | bound by | PostgreSQL's busiest statement |\n|---|---:|---:|---:|---:|---:|---|---|")
     for key in ["pgbench_report_admin", "report_admin", "pgbench_report_employer", "report_employer", "pgbench_lookup", "lookup",
-                "health", "login"]:
+                "health", "login", "fixed_reports", "demo", "regrade", "pgbench_report_admin_small", "report_admin_small", "fixed_reports_small"]:
         if "cpu." + key not in r:
             continue
         cpu = r["cpu." + key]
         p = pairs(cpu)
         bound = re.search(r"bound=(\S+)", cpu)
+        if bound and key in ("demo", "regrade"):
+            bound = re.search(r"bound=(\S+)", cpu.replace("the_command", f"registry_{key}"))
         top = r.get("pgss." + key, "")
         m = re.match(r"calls=(\d+) mean_ms=([0-9.]+) share_pct=([0-9.]+) statement=(.*)", top)
         where = f"{m.group(4).strip()}… ({m.group(3)} % of its time, {m.group(2)} ms each)" if m else "—"
-        w(f"| {key} | {p.get('service_ms', 0):.2f} | {p.get('postgres_ms', 0):.2f} | {p.get('other_ms', 0):.2f} | "
-          f"{p.get('busy_pct', 0):.0f} % | {(bound.group(1) if bound else '?').replace('_', ' ')} | `{where.replace('|', '/')}` |")
+        w(f"| {key} | {p.get('service_ms', 0):.2f} | {p.get('postgres_ms', 0):.2f} | {p.get('loadgen_ms', 0):.2f} | "
+          f"{p.get('busy_pct', 0):.0f} % | {p.get('other_pct', 0):.0f} % of the cores | {(bound.group(1) if bound else '?').replace('_', ' ')} | "
+          f"`{where.replace('|', '/')}` |")
     w("")
 
     w("## Flag import against `psql \\copy`\n")

@@ -130,6 +130,8 @@ public struct ScaleDemo: Sendable {
                     "The registry already holds \(existing) workers; scale demo data is loaded only into an empty registry. Add --force to add another set beside them."
             )
         }
+        // A load that stopped half way left keys and indexes aside: put them back before anything else.
+        _ = try await ScaleDataStore.restoreAfterBulkLoad(database: database, logger: logger)
         let previousRuns = try await ScaleDataStore.countGeneratedSets(database: database, logger: logger)
         let tag = previousRuns == 0 ? "" : "-r\(previousRuns + 1)"
         let password =
@@ -157,13 +159,35 @@ public struct ScaleDemo: Sendable {
         summary.rows["users (employers)"] = try await timer.run("employers", unit: "employers", total: options.employers, rows: { $0 }) { report in
             try await insertEmployers(plan, report: report)
         }
-        let identities = try await timer.run(
-            "workers, tenures, transfers, engagements, reviews, qualifications",
-            unit: "workers",
-            total: options.workers,
-            rows: { $0.bodies.count + $0.tenures + $0.transfers + $0.activity.total }
-        ) { report in
-            try await insertWorkers(&plan, report: report)
+        // Into an empty registry, the workers' files load without their tables' foreign keys and plain
+        // indexes, rebuilt once after (each checked or built in one pass); beside existing data, row by row.
+        let bulk = existing == 0
+        let suspended = bulk ? try await ScaleDataStore.suspendForBulkLoad(database: database, logger: logger) : 0
+        let identities: Identities
+        do {
+            identities = try await timer.run(
+                "workers, tenures, transfers, engagements, reviews, qualifications",
+                unit: "workers",
+                total: options.workers,
+                rows: { $0.bodies.count + $0.tenures + $0.transfers + $0.activity.total }
+            ) { report in
+                try await insertWorkers(&plan, report: report)
+            }
+        } catch {
+            if bulk { _ = try? await ScaleDataStore.restoreAfterBulkLoad(database: database, logger: logger) }
+            throw error
+        }
+        if bulk {
+            _ = try await timer.run(
+                "their indexes and foreign keys, rebuilt",
+                unit: "indexes and keys",
+                total: suspended,
+                rows: { _ in identities.activity.total + identities.tenures + identities.transfers }
+            ) { report in
+                let n = try await ScaleDataStore.restoreAfterBulkLoad(database: database, logger: logger)
+                report(n)
+                return n
+            }
         }
         summary.rows["workers"] = options.workers
         summary.rows["tenures"] = identities.tenures

@@ -20,3 +20,25 @@ public enum ScaleDataStore {
         return 0
     }
 }
+
+extension ScaleDataStore {
+    /// Sets aside the foreign keys and plain indexes of the tables a worker's file fills (tenures,
+    /// transfers, engagements, reviews, replies, qualifications), recorded first, in one
+    /// transaction; only into an empty registry (migration 0020). Returns how many.
+    public static func suspendForBulkLoad(database: Database, logger: Logger) async throws -> Int {
+        try await database.transaction(logger: logger) { connection in
+            let rows = try await connection.query("SELECT bulk_load_suspend()", logger: logger)
+            for try await n in rows.decode(Int32.self) { return Int(n) }
+            return 0
+        }
+    }
+
+    /// Rebuilds whatever a load set aside (nothing when nothing is); returns how many.
+    public static func restoreAfterBulkLoad(database: Database, logger: Logger) async throws -> Int {
+        try await database.transaction(logger: logger) { connection in
+            let rows = try await connection.query("SELECT bulk_load_restore()", logger: logger)
+            for try await n in rows.decode(Int32.self) { return Int(n) }
+            return 0
+        }
+    }
+}
