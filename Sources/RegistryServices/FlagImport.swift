@@ -504,6 +504,15 @@ final class RecordReader: @unchecked Sendable {
         }
     }
 
+    /// Whether `record` has an odd number of double quotes (a quoted field runs on).
+    private func quoteOpen() -> Bool {
+        record.withUnsafeBufferPointer { bytes in
+            var odd = false
+            for b in bytes where b == 0x22 { odd.toggle() }
+            return odd
+        }
+    }
+
     /// Reads the next record into `record` (lines are joined while a quoted field is open) and
     /// returns the number of the line it starts on; nil at the end of the file.
     func next() -> Int? {
@@ -511,7 +520,7 @@ final class RecordReader: @unchecked Sendable {
             record.removeAll(keepingCapacity: true)
             guard appendLine() else { return nil }
             let start = lineNumber
-            while record.reduce(0, { $0 + ($1 == 0x22 ? 1 : 0) }) % 2 == 1 {
+            while quoteOpen() {
                 let joined = record.count
                 record.append(0x0A)
                 guard appendLine() else {

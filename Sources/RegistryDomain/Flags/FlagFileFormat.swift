@@ -169,8 +169,14 @@ public struct FlagFileFormat: Sendable {
     }
 
     func category(_ bytes: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Int? {
-        let field = UnsafeBufferPointer(rebasing: bytes[r])
-        return categoryBytes.firstIndex { $0.elementsEqual(field) }
+        for (i, name) in categoryBytes.enumerated() where Self.equal(name, bytes, r) { return i }
+        return nil
+    }
+
+    static func equal(_ name: [UInt8], _ bytes: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+        guard name.count == r.count else { return false }
+        for i in 0..<name.count where name[i] != bytes[r.lowerBound + i] { return false }
+        return true
     }
 
     /// One digit from 1 to 5.
@@ -180,8 +186,8 @@ public struct FlagFileFormat: Sendable {
     }
 
     func status(_ bytes: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> FlagStatus? {
-        let field = UnsafeBufferPointer(rebasing: bytes[r])
-        return Self.statusBytes.firstIndex { $0.elementsEqual(field) }.map { FlagStatus.allCases[$0] }
+        for (i, name) in Self.statusBytes.enumerated() where Self.equal(name, bytes, r) { return FlagStatus.allCases[i] }
+        return nil
     }
 
     /// YYYY-MM-DD in digits, a day that exists.
