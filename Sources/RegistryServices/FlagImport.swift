@@ -151,7 +151,9 @@ public struct FlagImport: Sendable {
 
                 progress(.finishing)
                 var attached: [UUID] = []
-                if file.created > 0 { attached = try await FlagImportStore.attachNew(sourceID: source.id, on: connection, logger: logger) }
+                if file.created > 0 {
+                    attached = try await FlagImportStore.attachNew(sourceID: source.id, created: file.created, on: connection, logger: logger)
+                }
                 let onFiles = attached + updated.compactMap { $0.workerID == nil ? nil : $0.id }
                 steps.end("new flags matched to files")
                 try await flags.applyEffectsAndTell(onFiles, caller: .system, on: connection, logger: logger)

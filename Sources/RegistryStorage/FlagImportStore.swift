@@ -84,17 +84,48 @@ public enum FlagImportStore {
         }
     }
 
-    /// Matches the flags this transaction created for the source to workers' files by the blind
-    /// index; returns the ids of those that now belong to a file.
-    public static func attachNew(sourceID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
-        let rows = try await connection.query(
-            """
-            UPDATE flags f SET worker_id = w.id FROM workers w
-            WHERE f.source_id = \(sourceID) AND f.received_at = now() AND f.worker_id IS NULL AND f.id_blind_index = w.id_blind_index
-            RETURNING f.id
-            """,
-            logger: logger
-        )
+    /// Matches the flags this transaction created for the source (`created` of them) to workers'
+    /// files by the blind index; returns the ids of those that now belong to a file. With fewer
+    /// workers than new flags, each worker's blind index is looked up among the unattached flags
+    /// (an index probe per worker); otherwise the new flags are joined to the workers as the
+    /// planner sees fit.
+    public static func attachNew(sourceID: UUID, created: Int, on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
+        var workers: Int64 = -1
+        for try await n in try await connection.query("SELECT reltuples::int8 FROM pg_class WHERE oid = 'workers'::regclass", logger: logger)
+            .decode(Int64.self)
+        {
+            workers = n
+        }
+        if workers < 0 {
+            for try await n in try await connection.query("SELECT count(*)::int8 FROM workers", logger: logger).decode(Int64.self) {
+                workers = n
+            }
+        }
+        let rows: PostgresRowSequence
+        if workers < Int64(created) {
+            rows = try await connection.query(
+                """
+                UPDATE flags f SET worker_id = m.worker
+                FROM (SELECT w.id AS worker, x.id AS flag FROM workers w
+                      CROSS JOIN LATERAL (SELECT x.id FROM flags x
+                                          WHERE x.id_blind_index = w.id_blind_index AND x.worker_id IS NULL
+                                            AND x.source_id = \(sourceID) AND x.received_at = now()
+                                          OFFSET 0) x) m
+                WHERE f.id = m.flag
+                RETURNING f.id
+                """,
+                logger: logger
+            )
+        } else {
+            rows = try await connection.query(
+                """
+                UPDATE flags f SET worker_id = w.id FROM workers w
+                WHERE f.source_id = \(sourceID) AND f.received_at = now() AND f.worker_id IS NULL AND f.id_blind_index = w.id_blind_index
+                RETURNING f.id
+                """,
+                logger: logger
+            )
+        }
         var ids: [UUID] = []
         for try await id in rows.decode(UUID.self) { ids.append(id) }
         return ids

@@ -579,6 +579,29 @@ struct FlagImportTests {
         }
     }
 
+    @Test("new flags attach to files whether there are more workers than new flags or fewer")
+    func attachEitherWay() async throws {
+        try await withTestRegistry { registry, _ in
+            let (_, agency) = try await registry.approvedAgency(1)
+            let (a, b) = (Fixtures.idNumber(serial: 900), Fixtures.idNumber(serial: 902))
+            let wa = try await registry.workers.register(Fixtures.registration(a), caller: agency, logger: testLogger)
+            let wb = try await registry.workers.register(Fixtures.registration(b, phone: "13800138001"), caller: agency, logger: testLogger)
+            _ = try await registry.source("bureau-m", kind: "credit_bureau")
+            let header = "id_number,reference,category,severity,status,occurred_on,expires_on,narrative\n"
+            // One new flag, two workers: the new flags are joined to the workers.
+            let one = try await Self.importCSV(header + "\(a),M-1,debt_default,2,adjudicated,2025-01-01,,\n", source: "bureau-m", registry)
+            #expect(one.created == 1 && one.attachedToFiles == 1)
+            // Three new flags, two workers: each worker's blind index is looked up.
+            var csv = header + "\(a),M-2,debt_default,2,adjudicated,2025-01-01,,\n\(b),M-3,loan_fraud,3,charged,2025-01-01,,\n"
+            csv += "\(Fixtures.idNumber(serial: 904)),M-4,debt_default,2,adjudicated,2025-01-01,,\n"
+            let three = try await Self.importCSV(csv, source: "bureau-m", registry)
+            #expect(three.created == 3 && three.attachedToFiles == 2)
+            #expect(try await registry.count("SELECT count(*)::int FROM flags WHERE worker_id = $1", wa.uuid) == 2)
+            #expect(try await registry.count("SELECT count(*)::int FROM flags WHERE worker_id = $1", wb.uuid) == 1)
+            #expect(try await Self.total("SELECT count(*)::int FROM flags WHERE source_ref = 'M-4' AND worker_id IS NULL", registry) == 1)
+        }
+    }
+
     @Test("the audit event names the file's SHA-256; two imports of one file at once make each flag once")
     func concurrentImports() async throws {
         try await withTestRegistry { registry, _ in
