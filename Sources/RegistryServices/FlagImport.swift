@@ -97,6 +97,9 @@ public struct FlagImport: Sendable {
                 "The first line must name the columns \(Self.header.joined(separator: ",")); missing: \(error.missing.joined(separator: ", "))."
             )
         }
+        // Room for as many references as the file can hold lines of a plausible length.
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+        let expectedLines = min((size ?? 0) / 64, 50_000_000)
         var steps = Steps()
 
         return try await database.withConnection { connection in
@@ -107,8 +110,9 @@ public struct FlagImport: Sendable {
                     format: format,
                     keys: keys,
                     sourceID: source.id,
-                    stored: ReferenceTable(
-                        storedContent: try await FlagImportStore.storedContent(sourceID: source.id, on: connection, logger: logger)
+                    references: ReferenceTable(
+                        storedContent: try await FlagImportStore.storedContent(sourceID: source.id, on: connection, logger: logger),
+                        expected: expectedLines
                     )
                 )
                 steps.end("stored hashes read")
@@ -228,10 +232,9 @@ struct FlagFileReading {
     let sourceID: UUID
     let sourceText: [UInt8]
     let statusNames: [[UInt8]]
-    /// The stored flags' references with their content hashes.
-    let stored: ReferenceTable
-    /// The references read so far with the line each was first on.
-    var seen = ReferenceTable(payloadSize: MemoryLayout<Int>.size)
+    /// The stored flags' references with their content hashes, and the references read so far
+    /// with the line each was first on.
+    var references: ReferenceTable
     var rows = CopyRows()
     var content: [UInt8] = []
     var lines = 0
@@ -240,14 +243,14 @@ struct FlagFileReading {
     var changed: [Int] = []
     var rejected: [FlagImport.Rejected] = []
 
-    init(format: FlagFileFormat, keys: KeyRing, sourceID: UUID, stored: ReferenceTable) {
+    init(format: FlagFileFormat, keys: KeyRing, sourceID: UUID, references: ReferenceTable) {
         self.format = format
         self.keys = keys
         self.indexer = keys.blindIndexer
         self.sourceID = sourceID
         self.sourceText = Array(sourceID.uuidString.lowercased().utf8)
         self.statusNames = FlagStatus.allCases.map { Array($0.rawValue.utf8) }
-        self.stored = stored
+        self.references = references
         content.reserveCapacity(256)
     }
 
@@ -269,22 +272,20 @@ struct FlagFileReading {
             return false
         case .valid(let valid): flag = valid
         }
-        let (at, added) = flag.reference.withUnsafeBytes { seen.insert($0, payload: line) }
-        guard added else {
+        let (at, added) = flag.reference.withUnsafeBytes { references.entry(for: $0) }
+        let first = added ? 0 : references.line(at: at)
+        guard first == 0 else {
             rejected.append(
-                FlagImport.Rejected(
-                    line: line,
-                    reason: "reference: repeats line \(seen.int(at: at))",
-                    record: String(decoding: record, as: UTF8.self)
-                )
+                FlagImport.Rejected(line: line, reason: "reference: repeats line \(first)", record: String(decoding: record, as: UTF8.self))
             )
             return false
         }
+        references.setLine(line, at: at)
         content.removeAll(keepingCapacity: true)
         format.appendContent(of: flag, to: &content)
         let hash = SHA256.hash(data: content)
-        if let old = flag.reference.withUnsafeBytes({ stored.find($0) }) {
-            if hash.withUnsafeBytes({ stored.payload(at: old, equals: $0) }) { unchanged += 1 } else { changed.append(line) }
+        if !added {
+            if hash.withUnsafeBytes({ references.hash(at: at, equals: $0) }) { unchanged += 1 } else { changed.append(line) }
             return false
         }
         created += 1
@@ -338,109 +339,120 @@ struct FlagFileReading {
     }
 }
 
-/// Short byte strings (a flag's reference, at most 255 bytes) mapped to a fixed-size payload, in
-/// one growing arena with open addressing: millions of entries without an allocation each.
+/// The references of an import, each with the stored flag's content hash (if the source has
+/// one) and the line of the file it was first read on (0: not read yet): one probe a line tells
+/// whether the reference repeats an earlier line, is new, or is stored with the same content.
+///
+/// Millions of entries without an allocation each: the entries lie one after another in a byte
+/// arena (the key's length, the key, the 32-byte hash, the line), found by open addressing; each
+/// slot holds the entry's place and 24 bits of the key's hash, so that other keys are passed
+/// over without reading the arena.
 struct ReferenceTable {
-    /// Entries one after another: the key's length (one byte), the key, the payload.
     private var arena: [UInt8] = []
-    /// Where each entry starts in the arena, plus one (0: empty); a power of two long.
-    private var slots: [Int]
+    /// The entry's place in the arena plus one in the low 40 bits (0: empty), a tag of the hash above.
+    private var slots: [UInt64]
     private(set) var count = 0
-    let payloadSize: Int
+    static let entryTail = 32 + MemoryLayout<Int>.size
+    static let placeBits: UInt64 = (1 << 40) - 1
+    static let zeroTail = [UInt8](repeating: 0, count: entryTail)
 
-    init(payloadSize: Int, capacity: Int = 0) {
-        self.payloadSize = payloadSize
+    /// Room for `capacity` references before the table grows.
+    init(capacity: Int) {
         var size = 1024
-        while size < capacity * 2 { size <<= 1 }
+        while size * 3 < capacity * 4 { size <<= 1 }
         slots = Array(repeating: 0, count: size)
-        arena.reserveCapacity(capacity * (16 + payloadSize))
+        arena.reserveCapacity(capacity * (13 + Self.entryTail))
     }
 
-    /// The stored flags as `FlagImportStore.storedContent` gives them: reference → content hash.
-    init(storedContent buffers: [ByteBuffer]) {
-        let entries = buffers.reduce(0) { $0 + $1.readableBytes / 44 }
-        self.init(payloadSize: 32, capacity: entries)
+    /// The stored flags as `FlagImportStore.storedContent` gives them (`hash || reference || '\n'`),
+    /// with room for `expected` more references.
+    init(storedContent buffers: [ByteBuffer], expected: Int) {
+        let stored = buffers.reduce(0) { $0 + $1.readableBytes / 44 }
+        self.init(capacity: stored + expected)
         for buffer in buffers {
             buffer.withUnsafeReadableBytes { bytes in
                 var at = 0
                 while at + 32 < bytes.count {
-                    guard let end = bytes[(at + 32)...].firstIndex(of: 0x0A) else { break }
-                    let hash = UnsafeRawBufferPointer(rebasing: bytes[at..<(at + 32)])
+                    guard let newline = memchr(bytes.baseAddress! + at + 32, 0x0A, bytes.count - at - 32) else { break }
+                    let end = bytes.baseAddress!.distance(to: UnsafeRawPointer(newline))
                     let reference = UnsafeRawBufferPointer(rebasing: bytes[(at + 32)..<end])
-                    if reference.count <= 255 { _ = insert(reference, payload: hash) }
+                    if (1...255).contains(reference.count) {
+                        let (entry, added) = entry(for: reference)
+                        if added {
+                            arena.withUnsafeMutableBytes {
+                                $0.baseAddress!.advanced(by: entry).copyMemory(from: bytes.baseAddress! + at, byteCount: 32)
+                            }
+                        }
+                    }
                     at = end + 1
                 }
             }
         }
     }
 
-    static func hash(_ key: UnsafeRawBufferPointer) -> Int {
+    /// FNV-1a with MurmurHash3's finalizer (references often differ only in their last digits).
+    static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in key { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
-        return Int(truncatingIfNeeded: h ^ (h >> 32))
+        h ^= h >> 33
+        h = h &* 0xff51_afd7_ed55_8ccd
+        h ^= h >> 33
+        h = h &* 0xc4ce_b9fe_1a85_ec53
+        return h ^ (h >> 33)
     }
 
-    private func matches(_ entry: Int, _ key: UnsafeRawBufferPointer) -> Bool {
-        arena.withUnsafeBytes { a in
-            Int(a[entry]) == key.count && memcmp(a.baseAddress! + entry + 1, key.baseAddress!, key.count) == 0
-        }
-    }
-
-    /// Where the payload of `key` is, or nil.
-    func find(_ key: UnsafeRawBufferPointer) -> Int? {
-        guard !key.isEmpty else { return nil }
+    /// Where the hash and line of `key` are in the arena (see `hash(at:)`, `line(at:)`), the entry
+    /// added with a zero hash and line 0 when the key was not there.
+    mutating func entry(for key: UnsafeRawBufferPointer) -> (at: Int, added: Bool) {
+        precondition((1...255).contains(key.count))
+        if (count + 1) * 4 > slots.count * 3 { grow() }
+        let h = Self.hash(key)
+        let tag = h & ~Self.placeBits
         let mask = slots.count - 1
-        var i = Self.hash(key) & mask
-        while true {
-            let slot = slots[i]
-            if slot == 0 { return nil }
-            if matches(slot - 1, key) { return slot - 1 + 1 + key.count }
-            i = (i + 1) & mask
-        }
-    }
-
-    /// Adds `key` with `payload` unless it is there: where its payload is, and whether it was added.
-    mutating func insert(_ key: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) -> (at: Int, added: Bool) {
-        precondition(!key.isEmpty && key.count <= 255 && payload.count == payloadSize)
-        if (count + 1) * 2 > slots.count { grow() }
-        let mask = slots.count - 1
-        var i = Self.hash(key) & mask
+        var i = Int(truncatingIfNeeded: h) & mask
         while true {
             let slot = slots[i]
             if slot == 0 { break }
-            if matches(slot - 1, key) { return (slot - 1 + 1 + key.count, false) }
+            if slot & ~Self.placeBits == tag {
+                let entry = Int(slot & Self.placeBits) - 1
+                let same = arena.withUnsafeBytes { a in
+                    Int(a[entry]) == key.count && memcmp(a.baseAddress! + entry + 1, key.baseAddress!, key.count) == 0
+                }
+                if same { return (entry + 1 + key.count, false) }
+            }
             i = (i + 1) & mask
         }
         let entry = arena.count
         arena.append(UInt8(key.count))
         arena.append(contentsOf: key)
-        arena.append(contentsOf: payload)
-        slots[i] = entry + 1
+        arena.append(contentsOf: Self.zeroTail)
+        slots[i] = tag | UInt64(entry + 1)
         count += 1
         return (entry + 1 + key.count, true)
     }
 
-    mutating func insert(_ key: UnsafeRawBufferPointer, payload: Int) -> (at: Int, added: Bool) {
-        withUnsafeBytes(of: payload) { insert(key, payload: $0) }
+    /// Whether the entry's stored content hash is `hash` (never, for a reference not stored).
+    func hash(at at: Int, equals hash: UnsafeRawBufferPointer) -> Bool {
+        arena.withUnsafeBytes { a in memcmp(a.baseAddress! + at, hash.baseAddress!, 32) == 0 }
     }
 
-    /// The payload at `at` as a number (see `insert(_:payload:)` with an Int).
-    func int(at: Int) -> Int {
-        arena.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: Int.self) }
+    /// The line the reference was first read on, 0 if not yet.
+    func line(at at: Int) -> Int {
+        arena.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at + 32, as: Int.self) }
     }
 
-    func payload(at: Int, equals bytes: UnsafeRawBufferPointer) -> Bool {
-        arena.withUnsafeBytes { a in bytes.count == payloadSize && memcmp(a.baseAddress! + at, bytes.baseAddress!, payloadSize) == 0 }
+    mutating func setLine(_ line: Int, at at: Int) {
+        arena.withUnsafeMutableBytes { $0.storeBytes(of: line, toByteOffset: at + 32, as: Int.self) }
     }
 
     private mutating func grow() {
-        var bigger = [Int](repeating: 0, count: slots.count * 2)
+        var bigger = [UInt64](repeating: 0, count: slots.count * 2)
         let mask = bigger.count - 1
         arena.withUnsafeBytes { a in
             for slot in slots where slot != 0 {
-                let entry = slot - 1
+                let entry = Int(slot & Self.placeBits) - 1
                 let key = UnsafeRawBufferPointer(rebasing: a[(entry + 1)..<(entry + 1 + Int(a[entry]))])
-                var i = Self.hash(key) & mask
+                var i = Int(truncatingIfNeeded: Self.hash(key)) & mask
                 while bigger[i] != 0 { i = (i + 1) & mask }
                 bigger[i] = slot
             }
