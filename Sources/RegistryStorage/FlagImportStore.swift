@@ -87,8 +87,9 @@ public enum FlagImportStore {
     /// Matches the flags this transaction created for the source (`created` of them) to workers'
     /// files by the blind index; returns the ids of those that now belong to a file. With fewer
     /// workers than new flags, each worker's blind index is looked up among the unattached flags
-    /// (an index probe per worker); otherwise the new flags are joined to the workers as the
-    /// planner sees fit.
+    /// (an index probe per worker: the other conditions are kept outside the lookup, so that the
+    /// planner cannot scan the new flags once per worker); otherwise the new flags are joined to
+    /// the workers as the planner sees fit.
     public static func attachNew(sourceID: UUID, created: Int, on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
         var workers: Int64 = -1
         for try await n in try await connection.query("SELECT reltuples::int8 FROM pg_class WHERE oid = 'workers'::regclass", logger: logger)
@@ -107,10 +108,9 @@ public enum FlagImportStore {
                 """
                 UPDATE flags f SET worker_id = m.worker
                 FROM (SELECT w.id AS worker, x.id AS flag FROM workers w
-                      CROSS JOIN LATERAL (SELECT x.id FROM flags x
-                                          WHERE x.id_blind_index = w.id_blind_index AND x.worker_id IS NULL
-                                            AND x.source_id = \(sourceID) AND x.received_at = now()
-                                          OFFSET 0) x) m
+                      CROSS JOIN LATERAL (SELECT x.id, x.source_id, x.received_at FROM flags x
+                                          WHERE x.id_blind_index = w.id_blind_index AND x.worker_id IS NULL OFFSET 0) x
+                      WHERE x.source_id = \(sourceID) AND x.received_at = now()) m
                 WHERE f.id = m.flag
                 RETURNING f.id
                 """,
