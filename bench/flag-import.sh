@@ -87,5 +87,5 @@ printf 'psql \\copy of the stored rows into a table like flags (columns, checks,
 printf '  the same copy without the foreign keys: %.1f s (%.0f rows/s)\n' "$bare_s" "$(rate "$bare_s")"
 printf 'registry import-flags (first run): %.1f s (%.0f rows/s), %.2f of psql'"'"'s rows/s (%.2f without foreign keys)\n' \
     "$import_s" "$(rate "$import_s")" "$(echo "$copy_s / $import_s" | bc -l)" "$(echo "$bare_s / $import_s" | bc -l)"
-printf 'registry import-flags (re-run, no-op): %.1f s (%.0f rows/s), %.3f of the first run'"'"'s time\n' \
+printf 'registry import-flags (re-run, no-op): %.1f s (%.0f rows/s), %.3f of the first import'"'"'s time\n' \
     "$rerun_s" "$(rate "$rerun_s")" "$(echo "$rerun_s / $import_s" | bc -l)"
