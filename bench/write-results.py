@@ -163,12 +163,13 @@ def main():
     first = numbers(r.get("flags.import"))
     rerun = numbers(r.get("flags.rerun"))
     rows_n = int(r.get("config.flag_rows", 0))
-    w(f"The same {n(rows_n)}-line credit-bureau file (`bench/make-flags.py`): `psql \\copy` into a bare table of text columns "
-      "against `registry import-flags` (each line validated, its ID number blind-indexed, COPY into staging, set-based merge into "
-      "`flags` with its indexes, matching against the workers, effects, one audit row).\n")
+    w(f"A {n(rows_n)}-line credit-bureau file (`bench/make-flags.py`) imported with `registry import-flags` (each line validated "
+      "and its content hashed against the stored hashes, ID numbers blind-indexed, new flags streamed with COPY into `flags`, "
+      "matched to workers' files, effects, one audit row; the same file again writes only its audit row) against `psql \\copy` of "
+      "the rows the import stored, in their own shape, into a table like `flags` (its columns, checks, indexes and foreign keys).\n")
     w("| | seconds | rows per second | against `\\copy` |\n|---|---:|---:|---:|")
     if copy and first:
-        w(f"| `psql \\copy` into a bare table (baseline) | {copy[0]:.1f} | {n(copy[1])} | 1 |")
+        w(f"| `psql \\copy` into a table like `flags` (baseline) | {copy[0]:.1f} | {n(copy[1])} | 1 |")
         w(f"| `registry import-flags`, first run | {first[0]:.1f} | {n(first[1])} | {first[0] / copy[0]:.1f}× the time |")
     if copy and rerun:
         w(f"| `registry import-flags`, same file again (no-op) | {rerun[0]:.1f} | {n(rerun[1])} | {rerun[0] / copy[0]:.1f}× the time |")

@@ -167,6 +167,22 @@ public struct KeyRing: Sendable {
     public func blindIndex(_ id: NationalID) -> [UInt8] {
         Array(HMAC<SHA256>.authenticationCode(for: Data(id.value.utf8), using: blindIndexKey))
     }
+
+    /// The blind index for many ID numbers in a row (a flag file): the HMAC's keyed state is
+    /// computed once, each number costs only its own bytes.
+    public var blindIndexer: BlindIndexer { BlindIndexer(keyed: HMAC<SHA256>(key: blindIndexKey)) }
+}
+
+/// `KeyRing.blindIndex` with the key schedule done once; the same bytes for the same number.
+public struct BlindIndexer: Sendable {
+    let keyed: HMAC<SHA256>
+
+    /// The blind index of an ID number already validated (its 18 characters as UTF-8), handed to `use`.
+    public func index<R>(of idNumber: UnsafeRawBufferPointer, _ use: (UnsafeRawBufferPointer) -> R) -> R {
+        var mac = keyed
+        mac.update(data: idNumber)
+        return mac.finalize().withUnsafeBytes(use)
+    }
 }
 
 /// Where a sealed value lives, the associated data it is bound to.

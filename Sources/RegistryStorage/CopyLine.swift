@@ -66,3 +66,90 @@ public struct CopyLine {
         first = true
     }
 }
+
+/// COPY text format written straight into a buffer from bytes: for streams of millions of rows
+/// (the flag import), with no string built per field.
+public struct CopyRows {
+    private var bytes: [UInt8] = []
+    private var first = true
+
+    public init() { bytes.reserveCapacity(1 << 20 + 4096) }
+
+    /// How many bytes are written and not yet taken.
+    public var count: Int { bytes.count }
+
+    static let hexDigits = Array("0123456789abcdef".utf8)
+    static let nullMarker: [UInt8] = [0x5C, 0x4E]
+
+    private mutating func separator() {
+        if first { first = false } else { bytes.append(0x09) }
+    }
+
+    /// A text field; backslash, tab, line feed and carriage return are escaped.
+    public mutating func text(_ value: some Collection<UInt8>) {
+        separator()
+        if value.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
+            for b in value {
+                switch b {
+                case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])
+                case 0x09: bytes.append(contentsOf: [0x5C, 0x74])
+                case 0x0A: bytes.append(contentsOf: [0x5C, 0x6E])
+                case 0x0D: bytes.append(contentsOf: [0x5C, 0x72])
+                default: bytes.append(b)
+                }
+            }
+        } else {
+            bytes.append(contentsOf: value)
+        }
+    }
+
+    public mutating func null() {
+        separator()
+        bytes.append(contentsOf: Self.nullMarker)
+    }
+
+    /// A small non-negative number.
+    public mutating func number(_ value: Int) {
+        separator()
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    public mutating func date(_ value: CivilDate?) {
+        guard let value else { return null() }
+        separator()
+        FlagFileFormat.appendISO(value, to: &bytes)
+    }
+
+    /// A bytea field, as `\\x` and hex.
+    public mutating func bytea(_ value: UnsafeRawBufferPointer) {
+        separator()
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 3 + 2 * value.count) { out in
+            out[0] = 0x5C
+            out[1] = 0x5C
+            out[2] = 0x78
+            Self.hexDigits.withUnsafeBufferPointer { hex in
+                for i in 0..<value.count {
+                    out[3 + 2 * i] = hex[Int(value[i] >> 4)]
+                    out[4 + 2 * i] = hex[Int(value[i] & 15)]
+                }
+            }
+            bytes.append(contentsOf: out)
+        }
+    }
+
+    public mutating func bytea(_ value: [UInt8]?) {
+        guard let value else { return null() }
+        value.withUnsafeBytes { bytea($0) }
+    }
+
+    public mutating func endRow() {
+        bytes.append(0x0A)
+        first = true
+    }
+
+    /// Hands over what was written, as a buffer to send, and starts again empty.
+    public mutating func take() -> ByteBuffer {
+        defer { bytes.removeAll(keepingCapacity: true) }
+        return ByteBuffer(bytes: bytes)
+    }
+}

@@ -472,6 +472,159 @@ struct FlagImportTests {
         }
     }
 
+    /// A count with no parameters.
+    static func total(_ sql: String, _ registry: Registry) async throws -> Int {
+        try await single(try await registry.database.query(PostgresQuery(unsafeSQL: sql), logger: testLogger), Int.self)
+    }
+
+    /// Writes `csv` to a temporary file and imports it for `source`.
+    static func importCSV(_ csv: String, source: String, _ registry: Registry) async throws -> FlagImport.Summary {
+        let path = NSTemporaryDirectory() + "flags-\(UUID().uuidString).csv"
+        try csv.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try await registry.flagImport.run(path: path, sourceName: source, logger: testLogger) { _ in }
+    }
+
+    @Test("a re-run writes nothing but its audit event; a changed line updates exactly that flag, with its version, regrade and text")
+    func rerunAndChange() async throws {
+        try await withTestRegistry { registry, _ in
+            let (_, agency) = try await registry.approvedAgency(1)
+            let known = Fixtures.idNumber(serial: 700)
+            let w = try await registry.workers.register(Fixtures.registration(known), caller: agency, logger: testLogger)
+            _ = try await registry.source("bureau-r", kind: "credit_bureau")
+            let header = "id_number,reference,category,severity,status,occurred_on,expires_on,narrative\n"
+            var lines: [String] = []
+            for i in 0..<30 { lines.append("\(Fixtures.idNumber(serial: 710 + i)),R-\(i),debt_default,2,adjudicated,2025-02-01,,\n") }
+            lines.append("\(known),R-K,loan_fraud,3,charged,2025-03-01,,逾期未还\n")
+            let first = try await Self.importCSV(header + lines.joined(), source: "bureau-r", registry)
+            #expect(first.created == 31 && first.attachedToFiles == 1 && first.rejected == 0)
+
+            // The same file again: nothing written but the audit event of the run.
+            let before = try await registry.fingerprint()
+            let queued = try await registry.count("SELECT count(*)::int FROM grade_queue WHERE worker_id = $1", w.uuid)
+            let events = try await Self.total("SELECT count(*)::int FROM audit_log", registry)
+            let again = try await Self.importCSV(header + lines.joined(), source: "bureau-r", registry)
+            #expect(again.created == 0 && again.updated == 0 && again.unchanged == 31 && again.attachedToFiles == 0)
+            let after = try await registry.fingerprint()
+            #expect(changedTables(before, after).allSatisfy { $0.hasPrefix("audit_") }, "\(changedTables(before, after))")
+            #expect(try await Self.total("SELECT count(*)::int FROM audit_log", registry) == events + 1)
+            #expect(try await registry.auditCount("flag.file_imported") == 2)
+            #expect(try await registry.count("SELECT count(*)::int FROM grade_queue WHERE worker_id = $1", w.uuid) == queued)
+
+            // One line changed (her flag is now adjudicated): that flag alone is updated.
+            lines[30] = "\(known),R-K,loan_fraud,3,adjudicated,2025-03-01,,逾期未还\n"
+            let changed = try await Self.importCSV(header + lines.joined(), source: "bureau-r", registry)
+            #expect(changed.created == 0 && changed.updated == 1 && changed.unchanged == 30 && changed.attachedToFiles == 1)
+            let flag = try await single(
+                try await registry.database.query(
+                    "SELECT version, status FROM flags WHERE worker_id = \(w) AND source_ref = 'R-K'",
+                    logger: testLogger
+                ),
+                (Int32, String).self
+            )
+            #expect(flag.0 == 2 && flag.1 == "adjudicated")
+            #expect(
+                try await registry.count("SELECT count(*)::int FROM flag_versions v JOIN flags f ON f.id = v.flag_id WHERE f.worker_id = $1", w.uuid)
+                    == 1
+            )
+            #expect(try await Self.total("SELECT count(*)::int FROM flag_versions", registry) == 1)
+            #expect(try await Self.total("SELECT count(*)::int FROM flags WHERE version > 1", registry) == 1)
+            #expect(try await Self.total("SELECT count(*)::int FROM notifications WHERE template = 'flag_changed'", registry) == 1)
+            #expect(try await registry.count("SELECT count(*)::int FROM grade_queue WHERE worker_id = $1", w.uuid) >= 1)
+        }
+    }
+
+    @Test("the file and the feed agree: the same content is unchanged either way, narratives open for their flag")
+    func fileAndFeedAgree() async throws {
+        try await withTestRegistry { registry, _ in
+            let (sourceID, _, _, bureau) = try await registry.source("bureau-a", kind: "credit_bureau")
+            let id = Fixtures.idNumber(serial: 800)
+            // Through the feed, with a narrative and the category's default expiry.
+            let fed = FlagSubmission.Input(
+                idNumber: id,
+                reference: "A-1",
+                category: "debt_default",
+                severity: 2,
+                status: "adjudicated",
+                occurredOn: "2025-02-03",
+                expiresOn: nil,
+                narrative: "逾期三次，催收无果"
+            )
+            #expect(try await registry.flags.submit([fed], sourceID: sourceID, caller: bureau, logger: testLogger).map(\.outcome) == [.created])
+            var csv = "id_number,reference,category,severity,status,occurred_on,expires_on,narrative\n"
+            csv += "\(id),A-1,debt_default,2,adjudicated,2025-02-03,,逾期三次，催收无果\n"  // the same flag, quick check
+            csv += " \(id.lowercased()) , A-2 ,debt_default, 2 ,adjudicated, 2025-02-03 ,,\"  a quoted narrative \"\n"  // full check
+            csv += "\(id),A-3,fare_evasion,1,alleged,2025-04-05,2025-12-31,\n"
+            let summary = try await Self.importCSV(csv, source: "bureau-a", registry)
+            #expect(summary.unchanged == 1 && summary.created == 2 && summary.rejected == 0, "\(summary.rejectedLines)")
+            for (ref, narrative, expires) in [("A-2", "a quoted narrative", "2030-02-03"), ("A-3", nil, "2025-12-31")] {
+                let row = try await single(
+                    try await registry.database.query(
+                        "SELECT narrative_enc, expires_on::text FROM flags WHERE source_id = \(sourceID) AND source_ref = \(ref)",
+                        logger: testLogger
+                    ),
+                    (Data?, String?).self
+                )
+                #expect(row.1 == expires)
+                #expect(
+                    try row.0.map { try registry.keys.open(Array($0), context: SealedPlace.flagNarrative(sourceID: sourceID, reference: ref)) }
+                        == narrative
+                )
+            }
+            // The feed sends A-2 again as the file had it: unchanged.
+            var same = fed
+            same.reference = "A-2"
+            same.narrative = "a quoted narrative"
+            #expect(try await registry.flags.submit([same], sourceID: sourceID, caller: bureau, logger: testLogger).map(\.outcome) == [.unchanged])
+        }
+    }
+
+    @Test("new flags attach to files whether there are more workers than new flags or fewer")
+    func attachEitherWay() async throws {
+        try await withTestRegistry { registry, _ in
+            let (_, agency) = try await registry.approvedAgency(1)
+            let (a, b) = (Fixtures.idNumber(serial: 900), Fixtures.idNumber(serial: 902))
+            let wa = try await registry.workers.register(Fixtures.registration(a), caller: agency, logger: testLogger)
+            let wb = try await registry.workers.register(Fixtures.registration(b, phone: "13800138001"), caller: agency, logger: testLogger)
+            _ = try await registry.source("bureau-m", kind: "credit_bureau")
+            let header = "id_number,reference,category,severity,status,occurred_on,expires_on,narrative\n"
+            // One new flag, two workers: the new flags are joined to the workers.
+            let one = try await Self.importCSV(header + "\(a),M-1,debt_default,2,adjudicated,2025-01-01,,\n", source: "bureau-m", registry)
+            #expect(one.created == 1 && one.attachedToFiles == 1)
+            // Three new flags, two workers: each worker's blind index is looked up.
+            var csv = header + "\(a),M-2,debt_default,2,adjudicated,2025-01-01,,\n\(b),M-3,loan_fraud,3,charged,2025-01-01,,\n"
+            csv += "\(Fixtures.idNumber(serial: 904)),M-4,debt_default,2,adjudicated,2025-01-01,,\n"
+            let three = try await Self.importCSV(csv, source: "bureau-m", registry)
+            #expect(three.created == 3 && three.attachedToFiles == 2)
+            #expect(try await registry.count("SELECT count(*)::int FROM flags WHERE worker_id = $1", wa.uuid) == 2)
+            #expect(try await registry.count("SELECT count(*)::int FROM flags WHERE worker_id = $1", wb.uuid) == 1)
+            #expect(try await Self.total("SELECT count(*)::int FROM flags WHERE source_ref = 'M-4' AND worker_id IS NULL", registry) == 1)
+        }
+    }
+
+    @Test("the audit event names the file's SHA-256; two imports of one file at once make each flag once")
+    func concurrentImports() async throws {
+        try await withTestRegistry { registry, _ in
+            _ = try await registry.source("bureau-k", kind: "credit_bureau")
+            var csv = "id_number,reference,category,severity,status,occurred_on,expires_on,narrative\n"
+            for i in 0..<300 { csv += "\(Fixtures.idNumber(serial: 100 + i)),K-\(i),debt_default,2,adjudicated,2025-01-01,,\n" }
+            let path = NSTemporaryDirectory() + "flags-\(UUID().uuidString).csv"
+            try csv.write(toFile: path, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            async let a = registry.flagImport.run(path: path, sourceName: "bureau-k", logger: testLogger) { _ in }
+            async let b = registry.flagImport.run(path: path, sourceName: "bureau-k", logger: testLogger) { _ in }
+            let (ra, rb) = try await (a, b)
+            #expect(ra.created + rb.created == 300 && ra.unchanged + rb.unchanged == 300)
+            #expect(try await Self.total("SELECT count(*)::int FROM flags WHERE source_ref LIKE 'K-%'", registry) == 300)
+            let digest = SHA256.hash(data: Data(csv.utf8)).map { String(format: "%02x", $0) }.joined()
+            let logged = try await registry.database.query(
+                "SELECT count(*)::int FROM audit_log WHERE action = 'flag.file_imported' AND details->>'file_sha256' = \(digest)",
+                logger: testLogger
+            )
+            #expect(try await single(logged, Int.self) == 2)
+        }
+    }
+
     @Test("a line with too few or too many columns is rejected with that reason, and every rejected record goes to the rejects file")
     func wrongColumnCounts() async throws {
         try await withTestRegistry { registry, _ in

@@ -19,9 +19,9 @@ struct ImportFlags: AsyncParsableCommand {
         commandName: "import-flags",
         abstract: "Import a source's flag file (id_number,reference,category,severity,status,occurred_on,expires_on,narrative).",
         discussion: """
-            Lines are validated and streamed with COPY into a staging table, then merged set-based into the flags: new \
-            references are created, changed ones updated (the old version kept), equal ones unchanged — so re-running a file \
-            is a no-op. Malformed lines never stop the good ones: each is listed by number with its reason, and every \
+            Every line is validated and its content hash compared with the stored flag's, in one transaction: new \
+            references stream with COPY into the flags, changed ones are updated set-based (the old version kept), equal \
+            ones cost nothing — so re-running a file writes nothing but its audit event. Malformed lines never stop the good ones: each is listed by number with its reason, and every \
             rejected record is written, with its line number and reason, to FILE.rejects.csv beside the input (or --rejects). \
             Exit status: 0 when every line was imported, 2 when some lines were rejected, 1 on an error that stopped the import.
             """
@@ -41,15 +41,18 @@ struct ImportFlags: AsyncParsableCommand {
         let summary = try await withRegistry(migrate: false) { registry, logger in
             try await registry.flagImport.run(path: file, sourceName: source, logger: logger) { phase in
                 switch phase {
-                case .staging(let lines):
-                    ProgressLine.update("reading and staging: \(lines) lines")
-                case .merging(let done, let total):
-                    ProgressLine.update("merging \(ProgressLine.bar(done, of: total))")
+                case .reading(let lines):
+                    ProgressLine.update("reading, new flags streamed: \(lines) lines")
+                case .updating(let flags):
+                    ProgressLine.update("updating \(flags) changed flags")
+                case .finishing:
+                    ProgressLine.update("matching new flags to files, their effects")
                 }
             }
         }
         let (seconds, rate) = ProgressLine.elapsed(since: started, count: summary.lines)
         ProgressLine.finish()
+        print("steps: " + summary.steps.map { "\($0.name) \(String(format: "%.2f", $0.seconds)) s" }.joined(separator: ", "))
         for r in summary.rejectedLines.prefix(20) { print("line \(r.line): rejected — \(r.reason)") }
         if summary.rejectedLines.count > 20 { print("… and \(summary.rejectedLines.count - 20) more rejected lines") }
         print(
