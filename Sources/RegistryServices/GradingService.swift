@@ -92,12 +92,6 @@ public struct GradingService: Sendable {
         return input
     }
 
-    static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return e
-    }()
-
     /// Recomputes and stores the grades of these workers; a changed grade letter goes to the history.
     @discardableResult
     public func regrade(_ ids: [UUID], cause: String, on connection: DatabaseConnection, logger: Logger) async throws -> [UUID: GradeResult] {
@@ -139,7 +133,7 @@ public struct GradingService: Sendable {
                 historyFrom.append(change.fromGrade?.rawValue ?? "")
                 historyTo.append(change.toGrade.rawValue)
                 historyComposite.append(result.composite)
-                historyReasons.append(String(decoding: try Self.encoder.encode(change), as: UTF8.self))
+                historyReasons.append(change.json)
             }
         }
         try await GradeStore.upsertGrades(

@@ -56,6 +56,28 @@ struct GradeJSONTests {
         var contributions: [String: Double]
     }
 
+    @Test("a history entry reads back exactly as its Codable form, first grades and changes alike")
+    func historyEntry() throws {
+        let inputs = F.randomInputs(count: 200)
+        let results = inputs.map { F.grader(F.policy()).grade($0) }
+        let others = inputs.map { F.grader(F.policy(version: "test.2", ethicsWeight: 0.8, skillWeight: 0.2)).grade($0) }
+        var changes = 0
+        for (before, after) in zip(results, others) {
+            for change in [
+                GradeChange.between(previous: nil, current: before, cause: "registered"),
+                GradeChange.between(previous: GradeSnapshot(before), current: after, cause: "policy_test.2"),
+            ].compactMap({ $0 }) {
+                changes += 1
+                let read = try JSONDecoder().decode(GradeChange.self, from: Data(change.json.utf8))
+                #expect(read == change)
+                let encoded = try JSONSerialization.jsonObject(with: try Self.sorted.encode(change)) as? [String: Any]
+                let written = try JSONSerialization.jsonObject(with: Data(change.json.utf8)) as? [String: Any]
+                #expect(encoded.map { Set($0.keys) } == written.map { Set($0.keys) })
+            }
+        }
+        #expect(changes > 200)
+    }
+
     @Test("strings are escaped")
     func escaping() throws {
         let reason = GradeReason(code: "x", kind: .status, params: ["q": "a \"b\" \\ c\n\u{1}é"])

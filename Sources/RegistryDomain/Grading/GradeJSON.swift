@@ -81,6 +81,48 @@ extension GradeResult {
     }
 }
 
+extension GradeChange {
+    /// The history entry as stored (`grade_history.reasons`): the `Codable` document
+    /// (`from_grade` and `from_composite` absent for a first grade).
+    public var json: String {
+        var out = GradeJSON()
+        out.raw("{\"composite\":")
+        out.double(composite)
+        out.raw(",\"reasons\":")
+        out.array(reasons) { out, reason in reason.write(to: &out) }
+        out.raw(",\"cause\":")
+        out.string(cause)
+        out.raw(",\"movers\":")
+        out.array(movers) { out, mover in
+            out.raw("{\"factor\":")
+            out.string(mover.factor)
+            out.raw(",\"before\":")
+            out.double(mover.before)
+            out.raw(",\"after\":")
+            out.double(mover.after)
+            out.raw(",\"change\":")
+            out.double(mover.change)
+            out.raw("}")
+        }
+        if let fromGrade {
+            out.raw(",\"from_grade\":")
+            out.string(fromGrade.rawValue)
+        }
+        out.raw(",\"to_grade\":")
+        out.string(toGrade.rawValue)
+        if let fromComposite {
+            out.raw(",\"from_composite\":")
+            out.double(fromComposite)
+        }
+        out.raw(",\"policy_version\":")
+        out.string(policyVersion)
+        out.raw(",\"policy_changed\":")
+        out.raw(policyChanged ? "true" : "false")
+        out.raw("}")
+        return out.text
+    }
+}
+
 extension GradeReason {
     /// The `Codable` form: `{"code", "kind", "contribution"?, "params"?}`.
     func write(to out: inout GradeJSON) {
