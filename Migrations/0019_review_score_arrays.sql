@@ -13,18 +13,19 @@ ALTER TABLE reviews
     ADD COLUMN ethics_values     integer[];
 
 -- Existing rows. An object with a value that is not a whole number was read as no scores at all
--- by the grader; it stays that way.
+-- by the grader; it stays that way. A whole number too large for an integer is kept as 0: the
+-- grader ignores any score outside 1-5 alike.
 UPDATE reviews r SET
     category = e.category,
     (skill_dimensions, skill_values) = (
-        SELECT coalesce(array_agg(key ORDER BY key), '{}'), coalesce(array_agg(CASE WHEN value::text ~ '^-?[0-9]{1,9}$' THEN value::text::integer END ORDER BY key), '{}')
+        SELECT coalesce(array_agg(key ORDER BY key), '{}'), coalesce(array_agg(CASE WHEN value::text ~ '^-?[0-9]{1,9}$' THEN value::text::integer ELSE 0 END ORDER BY key), '{}')
         FROM jsonb_each(skill_scores)
-        HAVING bool_and(jsonb_typeof(value) = 'number' AND value::text ~ '^-?[0-9]{1,9}$') IS NOT FALSE
+        HAVING bool_and(jsonb_typeof(value) = 'number' AND value::text ~ '^-?[0-9]+$') IS NOT FALSE
     ),
     (ethics_dimensions, ethics_values) = (
-        SELECT coalesce(array_agg(key ORDER BY key), '{}'), coalesce(array_agg(CASE WHEN value::text ~ '^-?[0-9]{1,9}$' THEN value::text::integer END ORDER BY key), '{}')
+        SELECT coalesce(array_agg(key ORDER BY key), '{}'), coalesce(array_agg(CASE WHEN value::text ~ '^-?[0-9]{1,9}$' THEN value::text::integer ELSE 0 END ORDER BY key), '{}')
         FROM jsonb_each(ethics_scores)
-        HAVING bool_and(jsonb_typeof(value) = 'number' AND value::text ~ '^-?[0-9]{1,9}$') IS NOT FALSE
+        HAVING bool_and(jsonb_typeof(value) = 'number' AND value::text ~ '^-?[0-9]+$') IS NOT FALSE
     )
 FROM engagements e
 WHERE e.id = r.engagement_id;
