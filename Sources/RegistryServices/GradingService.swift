@@ -3,6 +3,7 @@ import Logging
 import RegistryDomain
 import RegistryStorage
 import ServiceLifecycle
+import Synchronization
 
 /// Computes workers' grades with the pure grader and keeps them current: every change to a
 /// grade's inputs queues the worker (`grade_queue`, in the change's own transaction); the queue
@@ -23,60 +24,73 @@ public struct GradingService: Sendable {
 
     static func day(_ text: String) -> CivilDate? { CivilDate(iso: String(text.prefix(10))) }
 
-    /// The grader's inputs for a batch of workers, one query per table.
+    /// The grader's inputs for a batch of workers, in two queries: each worker's records gathered
+    /// into one row by the database, and the visible reviews with their scores as arrays.
     func inputs(_ ids: [UUID], today: CivilDate, on connection: DatabaseConnection, logger: Logger) async throws -> [UUID: GradingInput] {
         var inputs = Dictionary(uniqueKeysWithValues: ids.map { ($0, GradingInput(today: today)) })
-        for (w, category, level, on) in try await GradeStore.skillAssessments(workerIDs: ids, on: connection, logger: logger) {
-            guard let c = ServiceCategory(rawValue: category), let d = Self.day(on) else { continue }
-            inputs[w]?.assessments.append(.init(category: c, level: level, assessedOn: d))
+        for file in try await GradeStore.files(workerIDs: ids, on: connection, logger: logger) {
+            inputs[file.workerID] = Self.input(file, today: today)
         }
-        for (w, kind, category, issued, expires) in try await GradeStore.trainings(workerIDs: ids, on: connection, logger: logger) {
-            guard let k = QualificationKind(rawValue: kind), let d = Self.day(issued) else { continue }
-            inputs[w]?.qualifications.append(
-                .init(
-                    kind: k,
-                    category: category.flatMap(ServiceCategory.init(rawValue:)),
-                    issuedOn: d,
-                    expiresOn: expires.flatMap(Self.day)
-                )
-            )
-        }
-        for (w, issued, until, result) in try await GradeStore.healthCertificates(workerIDs: ids, on: connection, logger: logger) {
-            guard let i = Self.day(issued), let u = Self.day(until) else { continue }
-            inputs[w]?.healthCertificates.append(.init(issuedOn: i, validUntil: u, result: HealthResult(rawValue: result) ?? .fit))
-        }
-        let decoder = JSONDecoder()
-        for (w, on, category, skill, ethics) in try await GradeStore.reviews(workerIDs: ids, on: connection, logger: logger) {
-            guard let d = Self.day(on) else { continue }
-            inputs[w]?.reviews.append(
+        for row in try await GradeStore.reviews(workerIDs: ids, on: connection, logger: logger) {
+            guard let d = Self.day(row.reviewedOn) else { continue }
+            inputs[row.workerID]?.reviews.append(
                 .init(
                     reviewedOn: d,
-                    category: ServiceCategory(rawValue: category),
-                    skill: (try? decoder.decode([String: Int].self, from: Data(skill.utf8))) ?? [:],
-                    ethics: (try? decoder.decode([String: Int].self, from: Data(ethics.utf8))) ?? [:]
+                    category: ServiceCategory(rawValue: row.category),
+                    skill: Self.scores(row.skillDimensions, row.skillScores),
+                    ethics: Self.scores(row.ethicsDimensions, row.ethicsScores)
                 )
             )
-        }
-        for (w, rating, on, sealed) in try await GradeStore.agencyRatings(workerIDs: ids, on: connection, logger: logger) {
-            guard let d = Self.day(on) else { continue }
-            inputs[w]?.agencyRatings.append(.init(rating: rating, ratedOn: d, sealed: sealed))
-        }
-        for (w, category, severity, status, occurred, expires) in try await GradeStore.flags(workerIDs: ids, on: connection, logger: logger) {
-            guard let c = FlagCategory(rawValue: category), let s = FlagStatus(rawValue: status), let o = Self.day(occurred) else { continue }
-            inputs[w]?.flags.append(.init(category: c, severity: severity, status: s, occurredOn: o, expiresOn: expires.flatMap(Self.day)))
-        }
-        for (w, barred, suspended) in try await GradeStore.standing(workerIDs: ids, on: connection, logger: logger) {
-            inputs[w]?.barred = barred
-            inputs[w]?.suspended = suspended
         }
         return inputs
     }
 
-    static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return e
-    }()
+    /// Scores by dimension name (the first of a repeated name).
+    static func scores(_ names: [String], _ values: [Int]) -> [String: Int] {
+        var scores: [String: Int] = [:]
+        scores.reserveCapacity(names.count)
+        for (name, value) in zip(names, values) where scores[name] == nil { scores[name] = value }
+        return scores
+    }
+
+    /// One worker's input from her row (rows whose values cannot be read are left out).
+    static func input(_ file: GradeStore.FileRows, today: CivilDate) -> GradingInput {
+        var input = GradingInput(today: today, barred: file.barred, suspended: file.suspended)
+        for i in file.assessmentCategories.indices {
+            guard let c = ServiceCategory(rawValue: file.assessmentCategories[i]), let d = day(file.assessedOn[i]) else { continue }
+            input.assessments.append(.init(category: c, level: file.assessmentLevels[i], assessedOn: d))
+        }
+        for i in file.qualificationKinds.indices {
+            guard let k = QualificationKind(rawValue: file.qualificationKinds[i]), let d = day(file.qualificationIssuedOn[i]) else { continue }
+            input.qualifications.append(
+                .init(
+                    kind: k,
+                    category: ServiceCategory(rawValue: file.qualificationCategories[i]),
+                    issuedOn: d,
+                    expiresOn: day(file.qualificationExpiresOn[i])
+                )
+            )
+        }
+        for i in file.healthIssuedOn.indices {
+            guard let issued = day(file.healthIssuedOn[i]), let until = day(file.healthValidUntil[i]) else { continue }
+            input.healthCertificates.append(
+                .init(issuedOn: issued, validUntil: until, result: HealthResult(rawValue: file.healthResults[i]) ?? .fit)
+            )
+        }
+        for i in file.ratings.indices {
+            guard let d = day(file.ratedOn[i]) else { continue }
+            input.agencyRatings.append(.init(rating: file.ratings[i], ratedOn: d, sealed: file.ratingSealed[i]))
+        }
+        for i in file.flagCategories.indices {
+            guard let c = FlagCategory(rawValue: file.flagCategories[i]), let s = FlagStatus(rawValue: file.flagStatuses[i]),
+                let o = day(file.flagOccurredOn[i])
+            else { continue }
+            input.flags.append(
+                .init(category: c, severity: file.flagSeverities[i], status: s, occurredOn: o, expiresOn: day(file.flagExpiresOn[i]))
+            )
+        }
+        return input
+    }
 
     /// Recomputes and stores the grades of these workers; a changed grade letter goes to the history.
     @discardableResult
@@ -111,15 +125,15 @@ public struct GradingService: Sendable {
             composites.append(result.composite)
             ethics.append(result.ethicsScore)
             skills.append(result.skillScore)
-            levels.append(String(decoding: try Self.encoder.encode(result.skillLevelsByName), as: UTF8.self))
-            reasons.append(String(decoding: try Self.encoder.encode(result.reasons), as: UTF8.self))
-            computations.append(String(decoding: try Self.encoder.encode(result.computation.withoutEvidence), as: UTF8.self))
+            levels.append(result.skillLevelsJSON)
+            reasons.append(result.reasonsJSON)
+            computations.append(result.computationJSON)
             if let change = GradeChange.between(previous: previous[id], current: result, cause: cause) {
                 historyIDs.append(id)
                 historyFrom.append(change.fromGrade?.rawValue ?? "")
                 historyTo.append(change.toGrade.rawValue)
                 historyComposite.append(result.composite)
-                historyReasons.append(String(decoding: try Self.encoder.encode(change), as: UTF8.self))
+                historyReasons.append(change.json)
             }
         }
         try await GradeStore.upsertGrades(
@@ -170,26 +184,54 @@ public struct GradingService: Sendable {
         }
     }
 
-    /// Recomputes every worker's grade in batches (after a policy change).
-    public func regradeAll(batch: Int = 1000, logger: Logger, progress: @Sendable (Int, Int) -> Void) async throws -> Int {
-        let total = try await database.withConnection { connection in
-            try await GradeStore.workerCount(on: connection, logger: logger)
+    /// Recomputes every worker's grade (after a policy change) in batches of `batch` workers,
+    /// `connections` batches at a time (one per core by default), each batch in its own
+    /// transaction on its own connection. `progress` is told the workers done and the total
+    /// after each batch.
+    public func regradeAll(
+        batch: Int = 1000,
+        connections: Int? = nil,
+        logger: Logger,
+        progress: @escaping @Sendable (Int, Int) -> Void
+    ) async throws -> Int {
+        let ids = try await database.withConnection { connection in
+            try await GradeStore.allWorkerIDs(on: connection, logger: logger)
         }
-        var after = UUID(uuidString: "00000000-0000-0000-0000-000000000000")!
-        var done = 0
-        while true {
-            let count: Int = try await database.transaction(logger: logger) { connection in
-                let ids = try await GradeStore.workerIDs(after: after, limit: batch, on: connection, logger: logger)
-                guard let last = ids.last else { return 0 }
-                try await regrade(ids, cause: "policy_\(policy.version)", on: connection, logger: logger)
-                after = last
-                return ids.count
+        let size = max(1, batch)
+        let batches = (ids.count + size - 1) / size
+        let lanes = min(max(1, connections ?? ProcessInfo.processInfo.activeProcessorCount), max(1, batches))
+        let cause = "policy_\(policy.version)"
+        let counters = Counters()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<lanes {
+                group.addTask {
+                    while true {
+                        let b = counters.next.withLock { n in
+                            defer { n += 1 }
+                            return n
+                        }
+                        guard b < batches else { return }
+                        let slice = Array(ids[(b * size)..<min(ids.count, (b + 1) * size)])
+                        try await database.transaction(logger: logger) { connection in
+                            try await regrade(slice, cause: cause, on: connection, logger: logger)
+                        }
+                        let count = counters.done.withLock { n in
+                            n += slice.count
+                            return n
+                        }
+                        progress(count, ids.count)
+                    }
+                }
             }
-            guard count > 0 else { break }
-            done += count
-            progress(done, total)
+            try await group.waitForAll()
         }
-        return done
+        return ids.count
+    }
+
+    /// The next batch to take and the workers done, shared by the lanes of `regradeAll`.
+    private final class Counters: Sendable {
+        let next = Mutex(0)
+        let done = Mutex(0)
     }
 
     // MARK: Reading

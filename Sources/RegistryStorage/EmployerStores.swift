@@ -292,6 +292,12 @@ public enum ReviewStore {
         public var replyAt: Date?
     }
 
+    /// The scores as the grader reads them: dimension names in name order, scores in the same order.
+    static func arrays(_ d: [String: Int]) -> (dimensions: [String], scores: [Int]) {
+        let names = d.keys.sorted()
+        return (names, names.map { d[$0]! })
+    }
+
     static func json(_ d: [String: Int]) -> String {
         let e = JSONEncoder()
         e.outputFormatting = .sortedKeys
@@ -306,11 +312,17 @@ public enum ReviewStore {
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> UUID {
+        let skill = arrays(content.skill)
+        let ethics = arrays(content.ethics)
         do {
             let rows = try await connection.query(
                 """
-                INSERT INTO reviews (engagement_id, worker_id, employer_id, skill_scores, ethics_scores, comment)
-                VALUES (\(engagementID), \(workerID), \(employerID), \(json(content.skill))::jsonb, \(json(content.ethics))::jsonb, \(content.comment))
+                INSERT INTO reviews (engagement_id, worker_id, employer_id, category, skill_scores, ethics_scores, skill_dimensions,
+                                     skill_values, ethics_dimensions, ethics_values, comment)
+                SELECT e.id, \(workerID), \(employerID), e.category, \(json(content.skill))::jsonb, \(json(content.ethics))::jsonb,
+                       \(skill.dimensions)::text[], \(skill.scores)::integer[], \(ethics.dimensions)::text[], \(ethics.scores)::integer[],
+                       \(content.comment)
+                FROM engagements e WHERE e.id = \(engagementID)
                 RETURNING id
                 """,
                 logger: logger
@@ -327,9 +339,13 @@ public enum ReviewStore {
     }
 
     public static func update(_ id: UUID, content: ReviewContent, on connection: PostgresConnection, logger: Logger) async throws {
+        let skill = arrays(content.skill)
+        let ethics = arrays(content.ethics)
         try await connection.query(
             """
             UPDATE reviews SET skill_scores = \(json(content.skill))::jsonb, ethics_scores = \(json(content.ethics))::jsonb,
+                   skill_dimensions = \(skill.dimensions)::text[], skill_values = \(skill.scores)::integer[],
+                   ethics_dimensions = \(ethics.dimensions)::text[], ethics_values = \(ethics.scores)::integer[],
                    comment = \(content.comment), edited_at = now(), edit_count = edit_count + 1
             WHERE id = \(id)
             """,

@@ -52,155 +52,162 @@ public enum GradeStore {
 
     // MARK: Workers to regrade
 
-    public static func workerCount(on connection: PostgresConnection, logger: Logger) async throws -> Int {
-        var n = 0
-        for try await c in try await connection.query("SELECT count(*)::int FROM workers", logger: logger).decode(Int.self) { n = c }
-        return n
-    }
-
-    /// The ids of up to `limit` workers after `after`, in id order.
-    public static func workerIDs(after: UUID, limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
+    /// Every worker's id, in id order (a batch's entries then lie together in each table's
+    /// index on worker_id).
+    public static func allWorkerIDs(on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
         var ids: [UUID] = []
-        for try await id in try await connection.query(
-            """
-            SELECT id FROM workers WHERE id > \(after) ORDER BY id LIMIT \(limit)
-            """,
-            logger: logger
-        ).decode(UUID.self) { ids.append(id) }
+        for try await id in try await connection.query("SELECT id FROM workers ORDER BY id", logger: logger).decode(UUID.self) {
+            ids.append(id)
+        }
         return ids
     }
 
     // MARK: The grader's inputs
 
-    public static func skillAssessments(
-        workerIDs ids: [UUID],
-        on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> [(workerID: UUID, category: String, level: Int, assessedOn: String)] {
-        var rows: [(workerID: UUID, category: String, level: Int, assessedOn: String)] = []
-        for try await row in try await connection.query(
-            """
-            SELECT worker_id, category, level::int, assessed_on::text FROM skill_assessments WHERE worker_id = ANY(\(ids))
-            """,
-            logger: logger
-        ).decode((UUID, String, Int, String).self) {
-            rows.append(row)
-        }
-        return rows
+    /// One worker's records that the grader reads, apart from her reviews: each table's rows as
+    /// parallel arrays (dates as ISO text, an absent category or expiry as an empty string).
+    public struct FileRows: Sendable {
+        public var workerID: UUID
+        /// A ban in force.
+        public var barred: Bool
+        /// A suspension in force.
+        public var suspended: Bool
+        public var assessmentCategories: [String]
+        public var assessmentLevels: [Int]
+        public var assessedOn: [String]
+        public var qualificationKinds: [String]
+        public var qualificationCategories: [String]
+        public var qualificationIssuedOn: [String]
+        public var qualificationExpiresOn: [String]
+        public var healthIssuedOn: [String]
+        public var healthValidUntil: [String]
+        public var healthResults: [String]
+        /// The agencies' ethics ratings of her tenures; an assessment overturned on her dispute
+        /// (an annotation) no longer counts.
+        public var ratings: [Int]
+        public var ratedOn: [String]
+        public var ratingSealed: [Bool]
+        /// The flags on her file; a repaired flag (an approved repair) no longer counts.
+        public var flagCategories: [String]
+        public var flagSeverities: [Int]
+        public var flagStatuses: [String]
+        public var flagOccurredOn: [String]
+        public var flagExpiresOn: [String]
     }
 
-    public static func trainings(
-        workerIDs ids: [UUID],
-        on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> [(workerID: UUID, kind: String, category: String?, issuedOn: String, expiresOn: String?)] {
-        var rows: [(workerID: UUID, kind: String, category: String?, issuedOn: String, expiresOn: String?)] = []
-        for try await row in try await connection.query(
+    /// The records of a batch of workers apart from their reviews, one row per worker, in one
+    /// query (every table's rows gathered per worker by the database).
+    public static func files(workerIDs ids: [UUID], on connection: PostgresConnection, logger: Logger) async throws -> [FileRows] {
+        var files: [FileRows] = []
+        files.reserveCapacity(ids.count)
+        let rows = try await connection.query(
             """
-            SELECT worker_id, kind, category, issued_on::text, expires_on::text FROM trainings WHERE worker_id = ANY(\(ids))
+            SELECT w.id,
+                   EXISTS (SELECT 1 FROM bans b WHERE b.worker_id = w.id AND b.lifted_at IS NULL),
+                   EXISTS (SELECT 1 FROM suspensions s WHERE s.worker_id = w.id AND s.lifted_at IS NULL),
+                   a.categories, a.levels, a.days, q.kinds, q.categories, q.issued, q.expires, h.issued, h.until, h.results,
+                   t.ratings, t.days, t.sealed, f.categories, f.severities, f.statuses, f.occurred, f.expires
+            FROM workers w
+            CROSS JOIN LATERAL (
+                SELECT coalesce(array_agg(category), '{}') AS categories, coalesce(array_agg(level::int8), '{}') AS levels,
+                       coalesce(array_agg(assessed_on::text), '{}') AS days
+                FROM skill_assessments WHERE worker_id = w.id) a
+            CROSS JOIN LATERAL (
+                SELECT coalesce(array_agg(kind), '{}') AS kinds, coalesce(array_agg(coalesce(category, '')), '{}') AS categories,
+                       coalesce(array_agg(issued_on::text), '{}') AS issued, coalesce(array_agg(coalesce(expires_on::text, '')), '{}') AS expires
+                FROM trainings WHERE worker_id = w.id) q
+            CROSS JOIN LATERAL (
+                SELECT coalesce(array_agg(issued_on::text), '{}') AS issued, coalesce(array_agg(valid_until::text), '{}') AS until,
+                       coalesce(array_agg(result), '{}') AS results
+                FROM health_certificates WHERE worker_id = w.id) h
+            CROSS JOIN LATERAL (
+                SELECT coalesce(array_agg(ethics_rating::int8), '{}') AS ratings,
+                       coalesce(array_agg(coalesce(ended_on, updated_at::date)::text), '{}') AS days,
+                       coalesce(array_agg(sealed_at IS NOT NULL), '{}') AS sealed
+                FROM tenures t WHERE t.worker_id = w.id AND t.ethics_rating IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM tenure_annotations n WHERE n.tenure_id = t.id)) t
+            CROSS JOIN LATERAL (
+                SELECT coalesce(array_agg(category), '{}') AS categories, coalesce(array_agg(severity::int8), '{}') AS severities,
+                       coalesce(array_agg(status), '{}') AS statuses, coalesce(array_agg(occurred_on::text), '{}') AS occurred,
+                       coalesce(array_agg(coalesce(expires_on::text, '')), '{}') AS expires
+                FROM flags f WHERE f.worker_id = w.id
+                  AND NOT EXISTS (SELECT 1 FROM flag_repairs r WHERE r.flag_id = f.id AND r.status = 'approved')) f
+            WHERE w.id = ANY(\(ids))
             """,
             logger: logger
-        ).decode((UUID, String, String?, String, String?).self) {
-            rows.append(row)
+        )
+        for try await row in rows {
+            let c = row.makeRandomAccess()
+            files.append(
+                FileRows(
+                    workerID: try c[0].decode(UUID.self),
+                    barred: try c[1].decode(Bool.self),
+                    suspended: try c[2].decode(Bool.self),
+                    assessmentCategories: try c[3].decode([String].self),
+                    assessmentLevels: try c[4].decode([Int].self),
+                    assessedOn: try c[5].decode([String].self),
+                    qualificationKinds: try c[6].decode([String].self),
+                    qualificationCategories: try c[7].decode([String].self),
+                    qualificationIssuedOn: try c[8].decode([String].self),
+                    qualificationExpiresOn: try c[9].decode([String].self),
+                    healthIssuedOn: try c[10].decode([String].self),
+                    healthValidUntil: try c[11].decode([String].self),
+                    healthResults: try c[12].decode([String].self),
+                    ratings: try c[13].decode([Int].self),
+                    ratedOn: try c[14].decode([String].self),
+                    ratingSealed: try c[15].decode([Bool].self),
+                    flagCategories: try c[16].decode([String].self),
+                    flagSeverities: try c[17].decode([Int].self),
+                    flagStatuses: try c[18].decode([String].self),
+                    flagOccurredOn: try c[19].decode([String].self),
+                    flagExpiresOn: try c[20].decode([String].self)
+                )
+            )
         }
-        return rows
+        return files
     }
 
-    public static func healthCertificates(
-        workerIDs ids: [UUID],
-        on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> [(workerID: UUID, issuedOn: String, validUntil: String, result: String)] {
-        var rows: [(workerID: UUID, issuedOn: String, validUntil: String, result: String)] = []
-        for try await row in try await connection.query(
-            """
-            SELECT worker_id, issued_on::text, valid_until::text, result FROM health_certificates WHERE worker_id = ANY(\(ids))
-            """,
-            logger: logger
-        ).decode((UUID, String, String, String).self) {
-            rows.append(row)
-        }
-        return rows
+    /// A visible review as the grader reads it: its engagement's category and each side's
+    /// dimension names with their scores (the columns kept beside the jsonb objects, on the
+    /// review's own row).
+    public struct ReviewRow: Sendable {
+        public var workerID: UUID
+        public var reviewedOn: String
+        public var category: String
+        public var skillDimensions: [String]
+        public var skillScores: [Int]
+        public var ethicsDimensions: [String]
+        public var ethicsScores: [Int]
     }
 
-    /// The visible reviews, with the engagement's category and the scores as JSON text.
-    public static func reviews(
-        workerIDs ids: [UUID],
-        on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> [(workerID: UUID, reviewedOn: String, category: String, skillScores: String, ethicsScores: String)] {
-        var rows: [(workerID: UUID, reviewedOn: String, category: String, skillScores: String, ethicsScores: String)] = []
-        for try await row in try await connection.query(
+    /// The visible reviews of a batch of workers, read from the covering index
+    /// `reviews_grading_idx` alone (no lookup into the table nor into engagements).
+    public static func reviews(workerIDs ids: [UUID], on connection: PostgresConnection, logger: Logger) async throws -> [ReviewRow] {
+        var reviews: [ReviewRow] = []
+        reviews.reserveCapacity(ids.count * 10)
+        let rows = try await connection.query(
             """
-            SELECT r.worker_id, r.created_at::date::text, e.category, r.skill_scores::text, r.ethics_scores::text
-            FROM reviews r JOIN engagements e ON e.id = r.engagement_id
-            WHERE r.worker_id = ANY(\(ids)) AND r.hidden_at IS NULL
+            SELECT worker_id, created_at::date::text, category, skill_dimensions, skill_values::int8[], ethics_dimensions,
+                   ethics_values::int8[]
+            FROM reviews WHERE worker_id = ANY(\(ids)) AND hidden_at IS NULL
             """,
             logger: logger
-        ).decode((UUID, String, String, String, String).self) {
-            rows.append(row)
+        )
+        for try await row in rows {
+            let c = row.makeRandomAccess()
+            reviews.append(
+                ReviewRow(
+                    workerID: try c[0].decode(UUID.self),
+                    reviewedOn: try c[1].decode(String.self),
+                    category: try c[2].decode(String.self),
+                    skillDimensions: try c[3].decode([String].self),
+                    skillScores: try c[4].decode([Int].self),
+                    ethicsDimensions: try c[5].decode([String].self),
+                    ethicsScores: try c[6].decode([Int].self)
+                )
+            )
         }
-        return rows
-    }
-
-    /// The agencies' ethics ratings of their tenures; an assessment overturned on a worker's
-    /// dispute (an annotation) no longer counts.
-    public static func agencyRatings(
-        workerIDs ids: [UUID],
-        on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> [(workerID: UUID, rating: Int, ratedOn: String, sealed: Bool)] {
-        var rows: [(workerID: UUID, rating: Int, ratedOn: String, sealed: Bool)] = []
-        for try await row in try await connection.query(
-            """
-            SELECT worker_id, ethics_rating::int, coalesce(ended_on, updated_at::date)::text, sealed_at IS NOT NULL
-            FROM tenures t WHERE worker_id = ANY(\(ids)) AND ethics_rating IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM tenure_annotations n WHERE n.tenure_id = t.id)
-            """,
-            logger: logger
-        ).decode((UUID, Int, String, Bool).self) {
-            rows.append(row)
-        }
-        return rows
-    }
-
-    /// The flags on the files; a repaired flag (an approved repair) no longer counts.
-    public static func flags(
-        workerIDs ids: [UUID],
-        on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> [(workerID: UUID, category: String, severity: Int, status: String, occurredOn: String, expiresOn: String?)] {
-        var rows: [(workerID: UUID, category: String, severity: Int, status: String, occurredOn: String, expiresOn: String?)] = []
-        for try await row in try await connection.query(
-            """
-            SELECT worker_id, category, severity::int, status, occurred_on::text, expires_on::text FROM flags f WHERE worker_id = ANY(\(ids))
-              AND NOT EXISTS (SELECT 1 FROM flag_repairs r WHERE r.flag_id = f.id AND r.status = 'approved')
-            """,
-            logger: logger
-        ).decode((UUID, String, Int, String, String, String?).self) {
-            rows.append(row)
-        }
-        return rows
-    }
-
-    /// Whether each worker has a ban or a suspension in force.
-    public static func standing(
-        workerIDs ids: [UUID],
-        on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> [(workerID: UUID, barred: Bool, suspended: Bool)] {
-        var rows: [(workerID: UUID, barred: Bool, suspended: Bool)] = []
-        for try await row in try await connection.query(
-            """
-            SELECT w.id, EXISTS (SELECT 1 FROM bans b WHERE b.worker_id = w.id AND b.lifted_at IS NULL),
-                   EXISTS (SELECT 1 FROM suspensions s WHERE s.worker_id = w.id AND s.lifted_at IS NULL)
-            FROM workers w WHERE w.id = ANY(\(ids))
-            """,
-            logger: logger
-        ).decode((UUID, Bool, Bool).self) {
-            rows.append(row)
-        }
-        return rows
+        return reviews
     }
 
     // MARK: Grades

@@ -97,24 +97,32 @@ extension ScaleDataStore {
                        CASE WHEN state = 'ended' THEN employer_id END
                 FROM timed
                 RETURNING 1
+            ), scored AS (
+                SELECT timed.*,
+                       CASE WHEN category IN ('nanny', 'maternity') THEN 'childcare'
+                            WHEN category IN ('elder_care', 'patient_care') THEN 'eldercare' ELSE 'cooking' END AS craft,
+                       least(5, greatest(1, round(q + random() * 1.6 - 0.8)))::int AS punctuality,
+                       least(5, greatest(1, round(q + random() * 1.6 - 0.8)))::int AS quality,
+                       least(5, greatest(1, round(q + random() * 1.6 - 0.8)))::int AS craft_score,
+                       least(5, greatest(1, round(q + 0.2 + random() * 1.2 - 0.6)))::int AS honesty,
+                       least(5, greatest(1, round(q + 0.2 + random() * 1.2 - 0.6)))::int AS respect,
+                       least(5, greatest(1, round(q + 0.2 + random() * 1.2 - 0.6)))::int AS reliability,
+                       least(5, greatest(1, round(q + 0.2 + random() * 1.2 - 0.6)))::int AS care
+                FROM timed
             ), ins_r AS (
-                INSERT INTO reviews (id, engagement_id, worker_id, employer_id, skill_scores, ethics_scores, comment, created_at)
-                SELECT review_id, id, worker_id, employer_id,
-                       jsonb_build_object('punctuality', least(5, greatest(1, round(q + random() * 1.6 - 0.8)))::int,
-                                          'quality', least(5, greatest(1, round(q + random() * 1.6 - 0.8)))::int)
-                       || jsonb_build_object(CASE WHEN category IN ('nanny', 'maternity') THEN 'childcare'
-                                                  WHEN category IN ('elder_care', 'patient_care') THEN 'eldercare' ELSE 'cooking' END,
-                                             least(5, greatest(1, round(q + random() * 1.6 - 0.8)))::int),
-                       jsonb_build_object('honesty', least(5, greatest(1, round(q + 0.2 + random() * 1.2 - 0.6)))::int,
-                                          'respect', least(5, greatest(1, round(q + 0.2 + random() * 1.2 - 0.6)))::int,
-                                          'reliability', least(5, greatest(1, round(q + 0.2 + random() * 1.2 - 0.6)))::int,
-                                          'care', least(5, greatest(1, round(q + 0.2 + random() * 1.2 - 0.6)))::int),
+                INSERT INTO reviews (id, engagement_id, worker_id, employer_id, category, skill_scores, ethics_scores, skill_dimensions,
+                                     skill_values, ethics_dimensions, ethics_values, comment, created_at)
+                SELECT review_id, id, worker_id, employer_id, category,
+                       jsonb_build_object('punctuality', punctuality, 'quality', quality, craft, craft_score),
+                       jsonb_build_object('honesty', honesty, 'respect', respect, 'reliability', reliability, 'care', care),
+                       ARRAY[craft, 'punctuality', 'quality'], ARRAY[craft_score, punctuality, quality],
+                       ARRAY['care', 'honesty', 'reliability', 'respect'], ARRAY[care, honesty, reliability, respect],
                        CASE WHEN random() < 0.45 THEN NULL
                             WHEN q >= 4.2 THEN (\(texts.good)::text[])[1 + floor(random() * \(texts.good.count))::int]
                             WHEN q >= 3.2 THEN (\(texts.plain)::text[])[1 + floor(random() * \(texts.plain.count))::int]
                             ELSE (\(texts.poor)::text[])[1 + floor(random() * \(texts.poor.count))::int] END,
                        reviewed_at
-                FROM timed
+                FROM scored
                 RETURNING 1
             ), ins_reply AS (
                 INSERT INTO review_replies (review_id, worker_id, body, created_at)

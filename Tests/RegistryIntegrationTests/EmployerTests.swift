@@ -232,6 +232,7 @@ struct EmployerTests {
             // Editable within the window, both versions audited; then frozen.
             try await registry.engagements.editReview(reviewID, scores(3), caller: h.employer, logger: testLogger)
             #expect(try await registry.auditCount("review.edited", subject: reviewID) == 1)
+            #expect(try await registry.reviewGraderColumnsDiffering() == 0)
             // The policy's window, not a constant: an hour before it closes the review is still editable, an hour after it is frozen.
             let window = registry.policies.reports.reviewEditHours
             func age(_ hours: Int) async throws {

@@ -296,6 +296,9 @@ struct GradingServiceTests {
             #expect(fresh.computation.ethics.flags.count == 1)
             let reviews = try await registry.database.query("SELECT count(*)::int FROM reviews WHERE worker_id = \(h.workerID)", logger: testLogger)
             #expect(try await single(reviews, Int.self) == 3)
+            #expect(try await registry.reviewGraderColumnsDiffering() == 0)
+            #expect(stored.reasons.map(\.code) == fresh.reasons.map(\.code))
+            #expect(stored.skillLevels == fresh.skillLevelsByName && stored.ethicsScore == fresh.ethicsScore)
         }
     }
 }

@@ -23,6 +23,7 @@ struct ScaleDemoTests {
             #expect(try await registry.number("SELECT count(*) FROM users WHERE role = 'agency_staff'") == 10)
             #expect(try await registry.number("SELECT count(*) FROM engagements") == 6000)
             #expect(try await registry.number("SELECT count(*) FROM reviews") == 6000)
+            #expect(try await registry.reviewGraderColumnsDiffering() == 0)
             #expect(try await registry.number("SELECT count(*) FROM flags") == 500)
             #expect(
                 try await registry.number("SELECT count(DISTINCT f.source_id) FROM flags f JOIN integration_sources s ON s.id = f.source_id") == 2

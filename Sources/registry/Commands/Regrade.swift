@@ -22,11 +22,14 @@ struct Regrade: AsyncParsableCommand {
     @Flag(help: "Recompute every worker's grade with the current Policies/grading.yaml.")
     var all = false
 
+    @Option(help: "With --all: batches graded at once, each on its own database connection (default: one per core).")
+    var connections: Int?
+
     func run() async throws {
         let started = ContinuousClock.now
         let count = try await withRegistry(migrate: false) { registry, logger in
             if all {
-                return try await registry.grading.regradeAll(logger: logger) { done, total in
+                return try await registry.grading.regradeAll(connections: connections, logger: logger) { done, total in
                     ProgressLine.update("regrading \(ProgressLine.bar(done, of: total)) \(done)/\(total)")
                 }
             }

@@ -91,6 +91,25 @@ extension Registry {
         }
     }
 
+    /// Reviews whose score arrays or category (what the grader reads) differ from their jsonb
+    /// objects (what the pages and the report read) or their engagement's category; every
+    /// writer fills both.
+    func reviewGraderColumnsDiffering() async throws -> Int {
+        let rows = try await database.query(
+            """
+            SELECT count(*)::int FROM reviews r
+            WHERE r.skill_scores <> coalesce((SELECT jsonb_object_agg(d, v) FROM unnest(r.skill_dimensions, r.skill_values) AS u(d, v)), '{}')
+               OR r.ethics_scores <> coalesce((SELECT jsonb_object_agg(d, v) FROM unnest(r.ethics_dimensions, r.ethics_values) AS u(d, v)), '{}')
+               OR r.skill_dimensions <> ARRAY(SELECT d FROM unnest(r.skill_dimensions) AS d ORDER BY d)
+               OR r.ethics_dimensions <> ARRAY(SELECT d FROM unnest(r.ethics_dimensions) AS d ORDER BY d)
+               OR r.category <> (SELECT e.category FROM engagements e WHERE e.id = r.engagement_id)
+            """,
+            logger: testLogger
+        )
+        for try await n in rows.decode(Int.self) { return n }
+        return -1
+    }
+
     func auditCount(_ action: String, subject: UUID? = nil) async throws -> Int {
         let subjectText = subject?.uuidString.lowercased()
         let rows = try await database.query(
