@@ -87,7 +87,7 @@ def main():
     w("| | per second | p50 ms | p99 ms | errors | endpoint ÷ its statement |\n|---|---:|---:|---:|---:|---:|")
     for key, label in [("report_admin", "report, as an administrator"), ("report_employer", "report, as an employer (engagement or consent)"),
                        ("lookup", "public ban lookup")]:
-        base_key = "pgbench_" + key.replace("report_", "report_") if key != "lookup" else "pgbench_lookup"
+        base_key = "pgbench_" + key
         tps = float(r.get(base_key + ".tps") or 0)
         w(row(f"`pgbench -M prepared`, the {label.split(',')[0]}'s statement", tps, pairs(r.get(base_key + ".latency"))))
         p = pairs(r.get(key))
