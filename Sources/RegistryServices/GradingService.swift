@@ -22,20 +22,17 @@ public struct GradingService: Sendable {
         self.grader = try Grader(policy: policy)
     }
 
-    static func day(_ text: String) -> CivilDate? { CivilDate(iso: String(text.prefix(10))) }
-
-    /// The grader's inputs for a batch of workers, in two queries: each worker's records gathered
-    /// into one row by the database, and the visible reviews with their scores as arrays.
+    /// The grader's inputs for a batch of workers, in two queries: the records of each table
+    /// (one statement for the batch) and the visible reviews with their scores as arrays.
     func inputs(_ ids: [UUID], today: CivilDate, on connection: DatabaseConnection, logger: Logger) async throws -> [UUID: GradingInput] {
         var inputs = Dictionary(uniqueKeysWithValues: ids.map { ($0, GradingInput(today: today)) })
-        for file in try await GradeStore.files(workerIDs: ids, on: connection, logger: logger) {
-            inputs[file.workerID] = Self.input(file, today: today)
+        for (worker, record) in try await GradeStore.files(workerIDs: ids, on: connection, logger: logger) {
+            Self.add(record, to: &inputs[worker])
         }
         for row in try await GradeStore.reviews(workerIDs: ids, on: connection, logger: logger) {
-            guard let d = Self.day(row.reviewedOn) else { continue }
             inputs[row.workerID]?.reviews.append(
                 .init(
-                    reviewedOn: d,
+                    reviewedOn: CivilDate(daysSinceEpoch: row.reviewedOn),
                     category: ServiceCategory(rawValue: row.category),
                     skill: Self.scores(row.skillDimensions, row.skillScores),
                     ethics: Self.scores(row.ethicsDimensions, row.ethicsScores)
@@ -53,43 +50,34 @@ public struct GradingService: Sendable {
         return scores
     }
 
-    /// One worker's input from her row (rows whose values cannot be read are left out).
-    static func input(_ file: GradeStore.FileRows, today: CivilDate) -> GradingInput {
-        var input = GradingInput(today: today, barred: file.barred, suspended: file.suspended)
-        for i in file.assessmentCategories.indices {
-            guard let c = ServiceCategory(rawValue: file.assessmentCategories[i]), let d = day(file.assessedOn[i]) else { continue }
-            input.assessments.append(.init(category: c, level: file.assessmentLevels[i], assessedOn: d))
-        }
-        for i in file.qualificationKinds.indices {
-            guard let k = QualificationKind(rawValue: file.qualificationKinds[i]), let d = day(file.qualificationIssuedOn[i]) else { continue }
-            input.qualifications.append(
-                .init(
-                    kind: k,
-                    category: ServiceCategory(rawValue: file.qualificationCategories[i]),
-                    issuedOn: d,
-                    expiresOn: day(file.qualificationExpiresOn[i])
-                )
+    /// Adds one record to a worker's input (a record whose values the grader does not know is
+    /// left out: an unknown category, kind or status).
+    static func add(_ record: GradeStore.FileRecord, to input: inout GradingInput?) {
+        guard input != nil else { return }
+        func day(_ days: Int) -> CivilDate { CivilDate(daysSinceEpoch: days) }
+        switch record {
+        case .barred: input?.barred = true
+        case .suspended: input?.suspended = true
+        case .assessment(let category, let level, let assessedOn):
+            guard let c = ServiceCategory(rawValue: category) else { return }
+            input?.assessments.append(.init(category: c, level: level, assessedOn: day(assessedOn)))
+        case .qualification(let kind, let category, let issuedOn, let expiresOn):
+            guard let k = QualificationKind(rawValue: kind) else { return }
+            input?.qualifications.append(
+                .init(kind: k, category: category.flatMap(ServiceCategory.init(rawValue:)), issuedOn: day(issuedOn), expiresOn: expiresOn.map(day))
+            )
+        case .health(let issuedOn, let validUntil, let result):
+            input?.healthCertificates.append(
+                .init(issuedOn: day(issuedOn), validUntil: day(validUntil), result: HealthResult(rawValue: result) ?? .fit)
+            )
+        case .rating(let rating, let ratedOn, let sealed):
+            input?.agencyRatings.append(.init(rating: rating, ratedOn: day(ratedOn), sealed: sealed))
+        case .flag(let category, let severity, let status, let occurredOn, let expiresOn):
+            guard let c = FlagCategory(rawValue: category), let s = FlagStatus(rawValue: status) else { return }
+            input?.flags.append(
+                .init(category: c, severity: severity, status: s, occurredOn: day(occurredOn), expiresOn: expiresOn.map(day))
             )
         }
-        for i in file.healthIssuedOn.indices {
-            guard let issued = day(file.healthIssuedOn[i]), let until = day(file.healthValidUntil[i]) else { continue }
-            input.healthCertificates.append(
-                .init(issuedOn: issued, validUntil: until, result: HealthResult(rawValue: file.healthResults[i]) ?? .fit)
-            )
-        }
-        for i in file.ratings.indices {
-            guard let d = day(file.ratedOn[i]) else { continue }
-            input.agencyRatings.append(.init(rating: file.ratings[i], ratedOn: d, sealed: file.ratingSealed[i]))
-        }
-        for i in file.flagCategories.indices {
-            guard let c = FlagCategory(rawValue: file.flagCategories[i]), let s = FlagStatus(rawValue: file.flagStatuses[i]),
-                let o = day(file.flagOccurredOn[i])
-            else { continue }
-            input.flags.append(
-                .init(category: c, severity: file.flagSeverities[i], status: s, occurredOn: o, expiresOn: day(file.flagExpiresOn[i]))
-            )
-        }
-        return input
     }
 
     /// Recomputes and stores the grades of these workers; a changed grade letter goes to the history.

@@ -64,107 +64,85 @@ public enum GradeStore {
 
     // MARK: The grader's inputs
 
-    /// One worker's records that the grader reads, apart from her reviews: each table's rows as
-    /// parallel arrays (dates as ISO text, an absent category or expiry as an empty string).
-    public struct FileRows: Sendable {
-        public var workerID: UUID
+    /// One of a worker's records that the grader reads, apart from her reviews: which table it
+    /// comes from and its values in a shape shared by all of them (days since 1970-01-01).
+    public enum FileRecord: Sendable, Equatable {
         /// A ban in force.
-        public var barred: Bool
+        case barred
         /// A suspension in force.
-        public var suspended: Bool
-        public var assessmentCategories: [String]
-        public var assessmentLevels: [Int]
-        public var assessedOn: [String]
-        public var qualificationKinds: [String]
-        public var qualificationCategories: [String]
-        public var qualificationIssuedOn: [String]
-        public var qualificationExpiresOn: [String]
-        public var healthIssuedOn: [String]
-        public var healthValidUntil: [String]
-        public var healthResults: [String]
-        /// The agencies' ethics ratings of her tenures; an assessment overturned on her dispute
-        /// (an annotation) no longer counts.
-        public var ratings: [Int]
-        public var ratedOn: [String]
-        public var ratingSealed: [Bool]
-        /// The flags on her file; a repaired flag (an approved repair) no longer counts.
-        public var flagCategories: [String]
-        public var flagSeverities: [Int]
-        public var flagStatuses: [String]
-        public var flagOccurredOn: [String]
-        public var flagExpiresOn: [String]
+        case suspended
+        case assessment(category: String, level: Int, assessedOn: Int)
+        case qualification(kind: String, category: String?, issuedOn: Int, expiresOn: Int?)
+        case health(issuedOn: Int, validUntil: Int, result: String)
+        /// An agency's ethics rating of her tenure; one overturned on her dispute (an annotation)
+        /// is not read.
+        case rating(rating: Int, ratedOn: Int, sealed: Bool)
+        /// A flag on her file; a repaired flag (an approved repair) is not read.
+        case flag(category: String, severity: Int, status: String, occurredOn: Int, expiresOn: Int?)
     }
 
-    /// The records of a batch of workers apart from their reviews, one row per worker, in one
-    /// query (every table's rows gathered per worker by the database).
-    public static func files(workerIDs ids: [UUID], on connection: PostgresConnection, logger: Logger) async throws -> [FileRows] {
-        var files: [FileRows] = []
-        files.reserveCapacity(ids.count)
+    /// The records of a batch of workers apart from their reviews, in one statement: each table
+    /// read once for the whole batch through its `worker_id` index (no subquery per worker), its
+    /// rows in one shape tagged with their kind, dates as days since 1970-01-01.
+    public static func files(workerIDs ids: [UUID], on connection: PostgresConnection, logger: Logger) async throws -> [(UUID, FileRecord)] {
+        var records: [(UUID, FileRecord)] = []
+        records.reserveCapacity(ids.count * 4)
         let rows = try await connection.query(
             """
-            SELECT w.id,
-                   EXISTS (SELECT 1 FROM bans b WHERE b.worker_id = w.id AND b.lifted_at IS NULL),
-                   EXISTS (SELECT 1 FROM suspensions s WHERE s.worker_id = w.id AND s.lifted_at IS NULL),
-                   a.categories, a.levels, a.days, q.kinds, q.categories, q.issued, q.expires, h.issued, h.until, h.results,
-                   t.ratings, t.days, t.sealed, f.categories, f.severities, f.statuses, f.occurred, f.expires
-            FROM workers w
-            CROSS JOIN LATERAL (
-                SELECT coalesce(array_agg(category), '{}') AS categories, coalesce(array_agg(level::int8), '{}') AS levels,
-                       coalesce(array_agg(assessed_on::text), '{}') AS days
-                FROM skill_assessments WHERE worker_id = w.id) a
-            CROSS JOIN LATERAL (
-                SELECT coalesce(array_agg(kind), '{}') AS kinds, coalesce(array_agg(coalesce(category, '')), '{}') AS categories,
-                       coalesce(array_agg(issued_on::text), '{}') AS issued, coalesce(array_agg(coalesce(expires_on::text, '')), '{}') AS expires
-                FROM trainings WHERE worker_id = w.id) q
-            CROSS JOIN LATERAL (
-                SELECT coalesce(array_agg(issued_on::text), '{}') AS issued, coalesce(array_agg(valid_until::text), '{}') AS until,
-                       coalesce(array_agg(result), '{}') AS results
-                FROM health_certificates WHERE worker_id = w.id) h
-            CROSS JOIN LATERAL (
-                SELECT coalesce(array_agg(ethics_rating::int8), '{}') AS ratings,
-                       coalesce(array_agg(coalesce(ended_on, updated_at::date)::text), '{}') AS days,
-                       coalesce(array_agg(sealed_at IS NOT NULL), '{}') AS sealed
-                FROM tenures t WHERE t.worker_id = w.id AND t.ethics_rating IS NOT NULL
-                  AND NOT EXISTS (SELECT 1 FROM tenure_annotations n WHERE n.tenure_id = t.id)) t
-            CROSS JOIN LATERAL (
-                SELECT coalesce(array_agg(category), '{}') AS categories, coalesce(array_agg(severity::int8), '{}') AS severities,
-                       coalesce(array_agg(status), '{}') AS statuses, coalesce(array_agg(occurred_on::text), '{}') AS occurred,
-                       coalesce(array_agg(coalesce(expires_on::text, '')), '{}') AS expires
-                FROM flags f WHERE f.worker_id = w.id
-                  AND NOT EXISTS (SELECT 1 FROM flag_repairs r WHERE r.flag_id = f.id AND r.status = 'approved')) f
-            WHERE w.id = ANY(\(ids))
+            WITH ids AS (SELECT \(ids)::uuid[] AS ids)
+            SELECT worker_id, 1::int8 AS kind, category AS a, NULL::text AS b, level::int8 AS n,
+                   (assessed_on - DATE '1970-01-01')::int8 AS d1, NULL::int8 AS d2, false AS sealed
+            FROM skill_assessments WHERE worker_id = ANY((SELECT ids FROM ids)::uuid[])
+            UNION ALL
+            SELECT worker_id, 2, kind, category, NULL, (issued_on - DATE '1970-01-01'), (expires_on - DATE '1970-01-01'), false
+            FROM trainings WHERE worker_id = ANY((SELECT ids FROM ids)::uuid[])
+            UNION ALL
+            SELECT worker_id, 3, result, NULL, NULL, (issued_on - DATE '1970-01-01'), (valid_until - DATE '1970-01-01'), false
+            FROM health_certificates WHERE worker_id = ANY((SELECT ids FROM ids)::uuid[])
+            UNION ALL
+            SELECT t.worker_id, 4, NULL, NULL, t.ethics_rating, (coalesce(t.ended_on, t.updated_at::date) - DATE '1970-01-01'), NULL,
+                   t.sealed_at IS NOT NULL
+            FROM tenures t WHERE t.worker_id = ANY((SELECT ids FROM ids)::uuid[]) AND t.ethics_rating IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM tenure_annotations n WHERE n.tenure_id = t.id)
+            UNION ALL
+            SELECT f.worker_id, 5, f.category, f.status, f.severity, (f.occurred_on - DATE '1970-01-01'),
+                   (f.expires_on - DATE '1970-01-01'), false
+            FROM flags f WHERE f.worker_id = ANY((SELECT ids FROM ids)::uuid[])
+              AND NOT EXISTS (SELECT 1 FROM flag_repairs r WHERE r.flag_id = f.id AND r.status = 'approved')
+            UNION ALL
+            SELECT worker_id, 6, NULL, NULL, NULL, NULL, NULL, false FROM bans
+            WHERE worker_id = ANY((SELECT ids FROM ids)::uuid[]) AND lifted_at IS NULL
+            UNION ALL
+            SELECT worker_id, 7, NULL, NULL, NULL, NULL, NULL, false FROM suspensions
+            WHERE worker_id = ANY((SELECT ids FROM ids)::uuid[]) AND lifted_at IS NULL
             """,
             logger: logger
         )
         for try await row in rows {
             let c = row.makeRandomAccess()
-            files.append(
-                FileRows(
-                    workerID: try c[0].decode(UUID.self),
-                    barred: try c[1].decode(Bool.self),
-                    suspended: try c[2].decode(Bool.self),
-                    assessmentCategories: try c[3].decode([String].self),
-                    assessmentLevels: try c[4].decode([Int].self),
-                    assessedOn: try c[5].decode([String].self),
-                    qualificationKinds: try c[6].decode([String].self),
-                    qualificationCategories: try c[7].decode([String].self),
-                    qualificationIssuedOn: try c[8].decode([String].self),
-                    qualificationExpiresOn: try c[9].decode([String].self),
-                    healthIssuedOn: try c[10].decode([String].self),
-                    healthValidUntil: try c[11].decode([String].self),
-                    healthResults: try c[12].decode([String].self),
-                    ratings: try c[13].decode([Int].self),
-                    ratedOn: try c[14].decode([String].self),
-                    ratingSealed: try c[15].decode([Bool].self),
-                    flagCategories: try c[16].decode([String].self),
-                    flagSeverities: try c[17].decode([Int].self),
-                    flagStatuses: try c[18].decode([String].self),
-                    flagOccurredOn: try c[19].decode([String].self),
-                    flagExpiresOn: try c[20].decode([String].self)
-                )
-            )
+            let worker = try c[0].decode(UUID.self)
+            let a = try c[2].decode(String?.self)
+            let b = try c[3].decode(String?.self)
+            let n = try c[4].decode(Int?.self)
+            let d1 = try c[5].decode(Int?.self)
+            let d2 = try c[6].decode(Int?.self)
+            let record: FileRecord? =
+                switch try c[1].decode(Int.self) {
+                case 1: a.flatMap { a in n.flatMap { n in d1.map { .assessment(category: a, level: n, assessedOn: $0) } } }
+                case 2: a.flatMap { a in d1.map { .qualification(kind: a, category: b, issuedOn: $0, expiresOn: d2) } }
+                case 3: a.flatMap { a in d1.flatMap { d1 in d2.map { .health(issuedOn: d1, validUntil: $0, result: a) } } }
+                case 4: n.flatMap { n in d1.map { .rating(rating: n, ratedOn: $0, sealed: (try? c[7].decode(Bool.self)) ?? false) } }
+                case 5:
+                    a.flatMap { a in
+                        b.flatMap { b in n.flatMap { n in d1.map { .flag(category: a, severity: n, status: b, occurredOn: $0, expiresOn: d2) } } }
+                    }
+                case 6: .barred
+                case 7: .suspended
+                default: nil
+                }
+            if let record { records.append((worker, record)) }
         }
-        return files
+        return records
     }
 
     /// A visible review as the grader reads it: its engagement's category and each side's
@@ -172,7 +150,8 @@ public enum GradeStore {
     /// review's own row).
     public struct ReviewRow: Sendable {
         public var workerID: UUID
-        public var reviewedOn: String
+        /// The day of the review, as days since 1970-01-01.
+        public var reviewedOn: Int
         public var category: String
         public var skillDimensions: [String]
         public var skillScores: [Int]
@@ -187,7 +166,7 @@ public enum GradeStore {
         reviews.reserveCapacity(ids.count * 10)
         let rows = try await connection.query(
             """
-            SELECT worker_id, created_at::date::text, category, skill_dimensions, skill_values::int8[], ethics_dimensions,
+            SELECT worker_id, (created_at::date - DATE '1970-01-01')::int8, category, skill_dimensions, skill_values::int8[], ethics_dimensions,
                    ethics_values::int8[]
             FROM reviews WHERE worker_id = ANY(\(ids)) AND hidden_at IS NULL
             """,
@@ -198,7 +177,7 @@ public enum GradeStore {
             reviews.append(
                 ReviewRow(
                     workerID: try c[0].decode(UUID.self),
-                    reviewedOn: try c[1].decode(String.self),
+                    reviewedOn: try c[1].decode(Int.self),
                     category: try c[2].decode(String.self),
                     skillDimensions: try c[3].decode([String].self),
                     skillScores: try c[4].decode([Int].self),

@@ -28,7 +28,7 @@ public struct Grader: Sendable {
         func age(_ day: CivilDate) -> Int { today.daysSinceEpoch - day.daysSinceEpoch }
         func decay(_ day: CivilDate) -> Double { GradingMath.decay(ageDays: age(day), halfLifeDays: policy.decay.halfLifeDays) }
 
-        let reviews = input.reviews.map { (key: Self.key($0), review: $0) }.sorted { $0.key < $1.key }.map(\.review)
+        let reviews = input.reviews.sorted(by: Self.precedes)
         // Each review's age and decay, computed once.
         let reviewDecay = reviews.map { decay($0.reviewedOn) }
         let reviewAge = reviews.map { age($0.reviewedOn) }
@@ -369,9 +369,24 @@ public struct Grader: Sendable {
         }
     }
 
-    static func key(_ r: GradingInput.Review) -> String {
-        func pairs(_ d: [String: Int]) -> String { d.keys.sorted().map { "\($0)=\(d[$0]!)" }.joined(separator: ",") }
-        return "\(r.reviewedOn.iso)|\(r.category?.rawValue ?? "")|\(pairs(r.skill))|\(pairs(r.ethics))"
+    /// The order in which reviews are counted, whatever order they came in: by day, then (for
+    /// reviews of the same day) by category and by their scores, so that two nodes sum them alike.
+    /// The common case, different days, compares two integers.
+    static func precedes(_ a: GradingInput.Review, _ b: GradingInput.Review) -> Bool {
+        let da = a.reviewedOn.daysSinceEpoch
+        let db = b.reviewedOn.daysSinceEpoch
+        if da != db { return da < db }
+        let ca = a.category?.rawValue ?? ""
+        let cb = b.category?.rawValue ?? ""
+        if ca != cb { return ca < cb }
+        func pairs(_ d: [String: Int]) -> [(String, Int)] { d.keys.sorted().map { ($0, d[$0]!) } }
+        for (x, y) in [(a.skill, b.skill), (a.ethics, b.ethics)] {
+            let px = pairs(x)
+            let py = pairs(y)
+            for (p, q) in zip(px, py) where p != q { return p < q }
+            if px.count != py.count { return px.count < py.count }
+        }
+        return false
     }
 
     static func healthRank(_ r: HealthResult) -> Int {
