@@ -46,6 +46,13 @@ def main():
           "under Commands). Absolute figures are lower than on an idle machine; each ratio compares figures exposed to the same "
           "background, measured minutes apart.\n")
 
+    notes = [v for k, v in sorted(r.items()) if k.startswith("note.")]
+    if notes:
+        w("**Notes on this run.**\n")
+        for note in notes:
+            w(f"- {note}")
+        w("")
+
     w("## Machine\n")
     w("| | |\n|---|---|")
     for key, label in [("cpu", "CPU"), ("cores", "Cores"), ("memory_gib", "Memory (GiB)"), ("os", "System"), ("kernel", "Kernel"),
@@ -68,6 +75,10 @@ def main():
         if f"demo.phase.{i}" in r:
             w(r[f"demo.phase.{i}"])
     w("```\n")
+    if "jobs.catch_up" in r:
+        w("Before the server started, each scheduled job ran once to completion, untimed: the catch-up on dates already past "
+          "that a registry makes once when it starts serving (`registry jobs run NAME`), so that no measurement below shares the "
+          f"cores with it. {r['jobs.catch_up']}\n")
 
     c = r.get("config.connections")
     w("## The report and the public lookup against their own SQL in `pgbench`\n")
@@ -178,8 +189,9 @@ def main():
     w("## Regrading everyone\n")
     g = numbers(r.get("regrade.line"))
     if len(g) >= 3:
-        w(f"`registry regrade --all`: {n(g[0])} workers in {g[1]:.1f} s, **{n(g[2])} workers per second** (one session, batches of "
-          "1000: each batch reads the grader's inputs with one query per table, grades in Swift, writes grades and history set-based).\n")
+        w(f"`registry regrade --all`: {n(g[0])} workers in {g[1]:.1f} s, **{n(g[2])} workers per second** (batches of 1000 workers "
+          "on one connection per core: each batch reads the grader's inputs in two statements, grades in Swift with the domain's "
+          "grader, and writes grades and history with one `unnest` upsert each).\n")
 
     if "jobs.line.1" in r:
         w("## Scheduled jobs\n")
