@@ -78,7 +78,8 @@ def main():
     if "jobs.catch_up" in r:
         w("Before the server started, each scheduled job ran once to completion, untimed: the catch-up on dates already past "
           "that a registry makes once when it starts serving (`registry jobs run NAME`), so that no measurement below shares the "
-          f"cores with it. {r['jobs.catch_up']}\n")
+          f"cores with it. {r['jobs.catch_up']}. Texts waiting in the outbox when the server started: "
+          f"{r.get('outbox.due_at_start', '?')}, still waiting when measurements began: {r.get('outbox.due_when_measuring', '?')}.\n")
 
     c = r.get("config.connections")
     w("## The report and the public lookup against their own SQL in `pgbench`\n")

@@ -150,7 +150,7 @@ extension ScaleDemo {
             }
         }
         let source = police ? plan.policeSource : plan.bureauSource
-        out.matched = try await ScaleDataStore.insertFlags(buffer, source: source, database: database, logger: logger)
+        out.matched = try await ScaleDataStore.insertFlags(buffer, source: source, today: today.iso, database: database, logger: logger)
         return out
     }
 }

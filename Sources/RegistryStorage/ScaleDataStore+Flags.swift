@@ -7,8 +7,10 @@ extension ScaleDataStore {
     /// A batch of flags from one source, prepared as `FlagService.row` stores them and written as
     /// COPY text lines (`CopyLine`: line, ref, blind, category, severity, status, occurred, expires,
     /// narrative, hash), streamed into a staging table and matched to files through the blind
-    /// index, in one transaction. Returns how many matched a file.
-    public static func insertFlags(_ lines: ByteBuffer, source: UUID, database: Database, logger: Logger) async throws -> Int {
+    /// index, in one transaction. Returns how many matched a file. A flag whose last day was
+    /// before `today` is stored with its expiry applied the day after that day, as a registry in
+    /// service would have done then (its effects were never applied; see `FlagPolicy.effects`).
+    public static func insertFlags(_ lines: ByteBuffer, source: UUID, today: String, database: Database, logger: Logger) async throws -> Int {
         try await database.transaction(logger: logger) { connection in
             var matched = 0
             try await connection.query(
@@ -25,9 +27,9 @@ extension ScaleDataStore {
                 """
                 WITH ins AS (
                     INSERT INTO flags (source_id, source_ref, id_blind_index, worker_id, category, severity, status, occurred_on, expires_on,
-                                       narrative_enc, content_hash, received_at, updated_at)
+                                       narrative_enc, content_hash, received_at, updated_at, expiry_applied_on)
                     SELECT \(source), s.ref, s.blind, w.id, s.category, s.severity, s.status, s.occurred, s.expires, s.narrative, s.hash,
-                           s.received, s.received
+                           s.received, s.received, CASE WHEN s.expires < \(today)::date THEN s.expires + 1 END
                     FROM (SELECT *, least(now(), (occurred + 1 + floor(random() * 30)::int + time '09:00')::timestamptz) AS received
                           FROM scale_flag_staging) AS s
                     LEFT JOIN workers w ON w.id_blind_index = s.blind

@@ -29,6 +29,11 @@ struct ScaleDemoTests {
                 try await registry.number("SELECT count(DISTINCT f.source_id) FROM flags f JOIN integration_sources s ON s.id = f.source_id") == 2
             )
             #expect(try await registry.number("SELECT count(*) FROM flags WHERE worker_id IS NOT NULL") > 400)
+            // Generated as a registry in service would hold them: a flag whose last day has passed has its
+            // expiry applied already (the day after), so the first flag-expiry run has nothing to catch up on.
+            #expect(try await registry.number("SELECT count(*) FROM flags WHERE expires_on < current_date - 1") > 0)
+            #expect(try await registry.number("SELECT count(*) FROM flags WHERE expires_on < current_date - 1 AND expiry_applied_on IS NULL") == 0)
+            #expect(try await registry.flags.expireDue(logger: testLogger) == 0)
             #expect(try await registry.number("SELECT count(*) FROM users WHERE role = 'employer'") == 2000)
             #expect(summary.rows["workers"] == 2000 && summary.rows["reviews"] == 6000)
 
