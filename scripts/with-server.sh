@@ -34,7 +34,7 @@ stop_processes() {
 stop_server() {
     stop_processes
     if [[ -n "${KEEP_SERVER_LOG:-}" && -f "$log" ]]; then cp "$log" "$KEEP_SERVER_LOG"; fi
-    rm -rf "$data"
+    rm -rf "$data" "$data-keys"   # the keys file lives beside the data folder
 }
 trap stop_server EXIT
 trap 'exit 130' INT TERM
