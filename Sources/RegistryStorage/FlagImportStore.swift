@@ -231,14 +231,7 @@ extension CopyRows {
         text(sourceID)
         text(reference)
         bytea(blindIndex)
-        text(category)
-        number(severity)
-        text(status)
-        date(occurredOn)
-        date(expiresOn)
-        bytea(narrativeEnc)
-        bytea(contentHash)
-        endRow()
+        appendFlagContent(category, severity, status, occurredOn, expiresOn, narrativeEnc, contentHash)
     }
 
     /// One changed flag as a row of `FlagImportStore.copyChanges` (`changeColumns`).
@@ -253,6 +246,19 @@ extension CopyRows {
         contentHash: UnsafeRawBufferPointer
     ) {
         text(reference)
+        appendFlagContent(category, severity, status, occurredOn, expiresOn, narrativeEnc, contentHash)
+    }
+
+    /// The columns a new and a changed flag share, after its keys, and the row's end.
+    private mutating func appendFlagContent(
+        _ category: [UInt8],
+        _ severity: Int,
+        _ status: [UInt8],
+        _ occurredOn: CivilDate,
+        _ expiresOn: CivilDate?,
+        _ narrativeEnc: [UInt8]?,
+        _ contentHash: UnsafeRawBufferPointer
+    ) {
         text(category)
         number(severity)
         text(status)
