@@ -84,8 +84,6 @@ enum DemoPeople {
 
     static let agencyKinds = ["家政服务有限公司", "家政服务中心", "母婴护理服务有限公司", "养老护理服务有限公司", "家庭服务有限公司"]
 
-    static let categoryNames = ServiceCategory.allCases.map(\.rawValue)
-
     static let mobilePrefixes = [
         "130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152", "155", "156",
         "157", "158", "159", "177", "180", "181", "182", "185", "186", "187", "188", "189",

@@ -93,7 +93,7 @@ extension ScaleDemo {
                     serviceCategories: Self.categories(female: female, &rng)
                 )
                 // The same validation as registration: check character, birth date, sex, age.
-                let registration = try WorkerRegistration(input, today: today, ages: ages)
+                let registration = try WorkerRegistration(input, today: today, ages: ages, sectors: registry.policies.sectors)
                 fresh.append(Candidate(body: body, registration: registration, blind: registry.keys.blindIndex(registration.nationalID)))
             }
             // Someone already registered (another set, or real files) keeps her file: draw again.

@@ -9,6 +9,7 @@ public struct EngagementService: Sendable {
     let database: Database
     let clock: RegistryClock
     let policy: ReportPolicy
+    let sectors: SectorPolicy
 
     /// A placement as its parties see it.
     public struct Engagement: Sendable, Equatable, Encodable {
@@ -136,7 +137,7 @@ public struct EngagementService: Sendable {
 
     /// The agency in custody records a placement with a registered employer.
     public func place(_ p: Placement, caller: Caller, logger: Logger) async throws -> UUID {
-        let category = try ServiceCategory.parseList([p.category], field: "category")[0]
+        let category = try sectors.parseCategory(p.category)
         let starts = try Input.date(p.startsOn, field: "starts_on")!
         guard starts <= clock.today.adding(days: 365) else { throw RegistryError.invalid("starts_on", "starts_on is too far ahead.") }
         let identifier = try AuthService.Identifier.from(email: p.employerEmail, phone: p.employerPhone)

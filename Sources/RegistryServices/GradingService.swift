@@ -33,7 +33,7 @@ public struct GradingService: Sendable {
             inputs[row.workerID]?.reviews.append(
                 .init(
                     reviewedOn: CivilDate(daysSinceEpoch: row.reviewedOn),
-                    category: ServiceCategory(rawValue: row.category),
+                    category: ServiceCategory(row.category),
                     skill: Self.scores(row.skillDimensions, row.skillScores),
                     ethics: Self.scores(row.ethicsDimensions, row.ethicsScores)
                 )
@@ -50,21 +50,22 @@ public struct GradingService: Sendable {
         return scores
     }
 
-    /// Adds one record to a worker's input (a record whose values the grader does not know is
-    /// left out: an unknown category, kind or status).
+    /// Adds one record to a worker's input. A category the policy does not know is kept (the
+    /// grader gives it the default rule, and `PolicyDataCheck` reports it at start); a
+    /// qualification kind or flag status outside the schema's CHECKs cannot occur.
     static func add(_ record: GradeStore.FileRecord, to input: inout GradingInput?) {
         guard input != nil else { return }
         func day(_ days: Int) -> CivilDate { CivilDate(daysSinceEpoch: days) }
         switch record {
         case .barred: input?.barred = true
         case .suspended: input?.suspended = true
+        case .category(let name): input?.categories.append(ServiceCategory(name))
         case .assessment(let category, let level, let assessedOn):
-            guard let c = ServiceCategory(rawValue: category) else { return }
-            input?.assessments.append(.init(category: c, level: level, assessedOn: day(assessedOn)))
+            input?.assessments.append(.init(category: ServiceCategory(category), level: level, assessedOn: day(assessedOn)))
         case .qualification(let kind, let category, let issuedOn, let expiresOn):
             guard let k = QualificationKind(rawValue: kind) else { return }
             input?.qualifications.append(
-                .init(kind: k, category: category.flatMap(ServiceCategory.init(rawValue:)), issuedOn: day(issuedOn), expiresOn: expiresOn.map(day))
+                .init(kind: k, category: category.map { ServiceCategory($0) }, issuedOn: day(issuedOn), expiresOn: expiresOn.map(day))
             )
         case .health(let issuedOn, let validUntil, let result):
             input?.healthCertificates.append(
@@ -73,9 +74,9 @@ public struct GradingService: Sendable {
         case .rating(let rating, let ratedOn, let sealed):
             input?.agencyRatings.append(.init(rating: rating, ratedOn: day(ratedOn), sealed: sealed))
         case .flag(let category, let severity, let status, let occurredOn, let expiresOn):
-            guard let c = FlagCategory(rawValue: category), let s = FlagStatus(rawValue: status) else { return }
+            guard let s = FlagStatus(rawValue: status) else { return }
             input?.flags.append(
-                .init(category: c, severity: severity, status: s, occurredOn: day(occurredOn), expiresOn: expiresOn.map(day))
+                .init(category: FlagCategory(category), severity: severity, status: s, occurredOn: day(occurredOn), expiresOn: expiresOn.map(day))
             )
         }
     }

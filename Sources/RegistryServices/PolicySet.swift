@@ -9,6 +9,8 @@ public struct PolicySet: Sendable {
     public var custody: CustodyPolicy
     public var reports: ReportPolicy
     public var flags: FlagPolicy
+    /// The sectors and their service categories (`sectors.yaml`).
+    public var sectors: SectorPolicy
     public var grading: GradingPolicy
     public var revocation: RevocationPolicy
     public var messages: MessagePolicy
@@ -23,6 +25,7 @@ public struct PolicySet: Sendable {
         custody: CustodyPolicy = .init(),
         reports: ReportPolicy = .init(),
         flags: FlagPolicy,
+        sectors: SectorPolicy,
         grading: GradingPolicy,
         revocation: RevocationPolicy,
         messages: MessagePolicy = .init(),
@@ -37,6 +40,7 @@ public struct PolicySet: Sendable {
         self.custody = custody
         self.reports = reports
         self.flags = flags
+        self.sectors = sectors
         self.grading = grading
         self.revocation = revocation
     }
@@ -64,18 +68,32 @@ public struct PolicySet: Sendable {
             try file.validate()
             return file
         }
-        let grading = try loadGradingPolicy(directory: directory)
+        let sectors = try loadSectorPolicy(directory: directory)
+        let grading = try loadGradingPolicy(directory: directory, sectors: sectors)
         do {
             try grading.checkDimensions(skill: reports.reviewDimensions.skill, ethics: reports.reviewDimensions.ethics)
         } catch {
             throw PolicyLoadError(file: directory + "/grading.yaml", line: nil, problem: "\(error) (compare reports.yaml review_dimensions)")
         }
-        for category in flags.categories.keys.sorted() where FlagCategory(rawValue: category) == nil {
+        do {
+            try sectors.checkDimensions(skill: reports.reviewDimensions.skill)
+        } catch {
+            throw PolicyLoadError(file: directory + "/sectors.yaml", line: nil, problem: "\(error) (compare reports.yaml review_dimensions)")
+        }
+        let penalised = Set(grading.ethics.flags.penalties.keys)
+        for category in flags.categories.keys.sorted() where !penalised.contains(category) {
             throw PolicyLoadError(
                 file: directory + "/flags.yaml",
                 line: nil,
                 problem:
-                    "category '\(category)' has no penalty in the grader (known: \(FlagCategory.allCases.map(\.rawValue).joined(separator: ", ")))"
+                    "category '\(category)' has no penalty in grading.yaml ethics.flags.penalties (it has: \(penalised.sorted().joined(separator: ", ")))"
+            )
+        }
+        for category in penalised.sorted() where flags.categories[category] == nil {
+            throw PolicyLoadError(
+                file: directory + "/grading.yaml",
+                line: nil,
+                problem: "ethics.flags.penalties names '\(category)', which flags.yaml does not declare"
             )
         }
         var revocation = try PolicyFile.load(directory + "/revocation.yaml", as: RevocationPolicy.self) { file throws(PolicyError) in
@@ -110,6 +128,7 @@ public struct PolicySet: Sendable {
             custody: custody,
             reports: reports,
             flags: flags,
+            sectors: sectors,
             grading: grading,
             revocation: revocation,
             messages: messages,

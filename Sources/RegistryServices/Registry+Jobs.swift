@@ -17,6 +17,7 @@ extension Registry {
         let (database, clock, idleMinutes) = (self.database, self.clock, policies.authentication.sessionIdleMinutes)
         let staleAfterDays = policies.grading.skill.levels.staleAfterDays
         let calendar = policies.revocation
+        let policies = self.policies
         return Scheduler(
             database: database,
             clock: clock,
@@ -93,7 +94,37 @@ extension Registry {
                     )
                     return 1
                 },
+                job("policy-names", "Checks that every category the data holds is still declared by policy.") { context in
+                    try await Self.checkPolicyNames(policies, database: database, logger: context.logger)
+                },
             ]
         )
+    }
+}
+
+/// A name the data holds that policy no longer declares: the service keeps every such row (the
+/// grader gives an unknown category the default rule and no flag penalty) and reports it here.
+public struct UnknownPolicyNames: Error, CustomStringConvertible {
+    public var uses: [PolicyNameStore.Use]
+
+    public var description: String {
+        "the data holds names no policy declares (restore them in Policies/sectors.yaml or flags.yaml): "
+            + uses.map { "\($0.name) in \($0.place) (\($0.rows) rows)" }.joined(separator: "; ")
+    }
+}
+
+extension Registry {
+    /// Compares the categories the data holds with those policy declares; returns how many names
+    /// were checked, or throws `UnknownPolicyNames` listing each unknown one and where it is.
+    static func checkPolicyNames(_ policies: PolicySet, database: Database, logger: Logger) async throws -> Int {
+        let (categories, flags) = try await PolicyNameStore.namesInUse(database: database, logger: logger)
+        let known = Set(policies.sectors.categoryIDs)
+        let unknown = categories.filter { !known.contains($0.name) } + flags.filter { policies.flags.categories[$0.name] == nil }
+        guard unknown.isEmpty else {
+            let error = UnknownPolicyNames(uses: unknown)
+            logger.error("unknown names in the data", metadata: ["problem": "\(error)"])
+            throw error
+        }
+        return categories.count + flags.count
     }
 }

@@ -64,13 +64,27 @@ public struct Registry: Sendable {
         self.flagImport = FlagImport(database: database, clock: clock, keys: keys, policy: policies.flags, flags: flags)
         self.grading = try GradingService(database: database, clock: clock, policy: policies.grading)
         self.cases = CaseService(database: database, clock: clock, policy: policies.revocation)
-        self.workers = WorkerService(database: database, clock: clock, keys: keys, policy: policies.custody, flags: flags)
-        self.workerImport = WorkerImport(database: database, clock: clock, keys: keys, policy: policies.custody, flags: flags)
+        self.workers = WorkerService(database: database, clock: clock, keys: keys, policy: policies.custody, flags: flags, sectors: policies.sectors)
+        self.workerImport = WorkerImport(
+            database: database,
+            clock: clock,
+            keys: keys,
+            policy: policies.custody,
+            flags: flags,
+            sectors: policies.sectors
+        )
         self.transfers = TransferService(database: database, clock: clock, keys: keys, policy: policies.custody)
         self.accounts = AccountService(database: database, hasher: hasher, authentication: policies.authentication, reports: policies.reports)
         self.consents = ConsentService(database: database, policy: policies.reports, throttle: policies.authentication.loginThrottle)
-        self.engagements = EngagementService(database: database, clock: clock, policy: policies.reports)
-        self.reports = ReportService(database: database, clock: clock, keys: keys, policy: policies.reports, custody: policies.custody)
+        self.engagements = EngagementService(database: database, clock: clock, policy: policies.reports, sectors: policies.sectors)
+        self.reports = ReportService(
+            database: database,
+            clock: clock,
+            keys: keys,
+            policy: policies.reports,
+            custody: policies.custody,
+            sectors: policies.sectors
+        )
         self.migrator = try Migrator(directory: configuration.migrationsDirectory)
         self.audit = AuditService(database: database, keys: keys, clock: clock, checkpointsFile: configuration.checkpointsFile)
         self.dashboard = DashboardService(database: database)

@@ -13,6 +13,7 @@ public struct ReportService: Sendable {
     let keys: KeyRing
     let policy: ReportPolicy
     let custody: CustodyPolicy
+    let sectors: SectorPolicy
 
     /// Who read her file, when and why.
     public struct Inquiry: Sendable, Equatable, Encodable {
@@ -101,7 +102,7 @@ public struct ReportService: Sendable {
         let file = try Self.fileDecoder.decode(WorkerFile.self, from: Data(json.utf8))
         return CreditReport.build(
             file,
-            policy: .init(recentReviews: policy.reportRecentReviews, tenureFields: Set(custody.reportTenureFields)),
+            policy: .init(recentReviews: policy.reportRecentReviews, tenureFields: Set(custody.reportTenureFields), sectors: sectors),
             today: today,
             now: Instant(clock.now),
             reader: reader
@@ -311,7 +312,7 @@ public struct ReportService: Sendable {
         if let region = s.region, !(region.count == 6 && region.allSatisfy({ $0.isASCII && $0.isNumber })) {
             throw RegistryError.invalid("region", "region is a 6-digit division code (a province: 320000, a city: 320100).")
         }
-        let category = try s.category.map { try ServiceCategory.parseList([$0], field: "category")[0].rawValue }
+        let category = try s.category.map { try sectors.parseCategory($0).rawValue }
         if let level = s.minLevel, !(1...5).contains(level) { throw RegistryError.invalid("min_level", "min_level is 1 to 5.") }
         var grades: [String]?
         if let minGrade = s.minGrade {

@@ -14,6 +14,7 @@ public struct WorkerImport: Sendable {
     let keys: KeyRing
     let policy: CustodyPolicy
     let flags: FlagService
+    let sectors: SectorPolicy
 
     public static let header = ["id_number", "full_name", "sex", "phone", "home_region", "service_categories"]
 
@@ -100,7 +101,7 @@ public struct WorkerImport: Sendable {
                 homeRegion: field(record, "home_region"),
                 serviceCategories: field(record, "service_categories").split(whereSeparator: { $0 == ";" || $0 == "|" }).map(String.init)
             )
-            switch Self.validate(input, today: today, ages: policy.ages) {
+            switch Self.validate(input, today: today, ages: policy.ages, sectors: sectors) {
             case .failure(let error):
                 summary.add(LineResult(line: record.line, outcome: .rejected, reason: error.message, field: error.field), keepLine: keepAllLines)
             case .success(let registration):
@@ -140,8 +141,13 @@ public struct WorkerImport: Sendable {
         return summary
     }
 
-    static func validate(_ input: WorkerRegistration.Input, today: CivilDate, ages: ClosedRange<Int>) -> Result<WorkerRegistration, RegistryError> {
-        Result { () throws(RegistryError) in try WorkerRegistration(input, today: today, ages: ages) }
+    static func validate(
+        _ input: WorkerRegistration.Input,
+        today: CivilDate,
+        ages: ClosedRange<Int>,
+        sectors: SectorPolicy
+    ) -> Result<WorkerRegistration, RegistryError> {
+        Result { () throws(RegistryError) in try WorkerRegistration(input, today: today, ages: ages, sectors: sectors) }
     }
 
     func insert(_ batch: [Valid], agencyID: UUID, today: CivilDate, caller: Caller, logger: Logger) async throws -> [LineResult] {

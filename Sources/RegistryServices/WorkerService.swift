@@ -11,8 +11,10 @@ public struct WorkerService: Sendable {
     let keys: KeyRing
     let policy: CustodyPolicy
     let flags: FlagService
+    let sectors: SectorPolicy
 
-    init(database: Database, clock: RegistryClock, keys: KeyRing, policy: CustodyPolicy, flags: FlagService) {
+    init(database: Database, clock: RegistryClock, keys: KeyRing, policy: CustodyPolicy, flags: FlagService, sectors: SectorPolicy) {
+        self.sectors = sectors
         self.database = database
         self.clock = clock
         self.keys = keys
@@ -34,7 +36,7 @@ public struct WorkerService: Sendable {
     /// Opens a worker's file in the caller's agency with her first tenure.
     public func register(_ input: WorkerRegistration.Input, caller: Caller, logger: Logger) async throws -> WorkerID {
         let today = clock.today
-        let registration = try WorkerRegistration(input, today: today, ages: policy.ages)
+        let registration = try WorkerRegistration(input, today: today, ages: policy.ages, sectors: sectors)
         let blind = Data(keys.blindIndex(registration.nationalID))
         // The id is chosen here so that the sealed ID number is bound to its row.
         let workerID = UUID()
@@ -512,7 +514,7 @@ public struct WorkerService: Sendable {
         let title = try Input.text(input.title, field: "title", max: 200)!
         let issuer = try Input.text(input.issuer, field: "issuer", max: 200)!
         let number = try Input.text(input.certificateNo, field: "certificate_no", max: 100, required: false)
-        let category = try input.category.map { try ServiceCategory.parseList([$0], field: "category")[0].rawValue }
+        let category = try input.category.map { try sectors.parseCategory($0).rawValue }
         let issued = try Input.date(input.issuedOn, field: "issued_on", notAfter: today)!
         let expires = try Input.date(input.expiresOn, field: "expires_on", required: false)
         if let expires, expires < issued { throw RegistryError.invalid("expires_on", "expires_on must not be before issued_on.") }
@@ -587,7 +589,7 @@ public struct WorkerService: Sendable {
 
     public func addSkill(_ workerID: WorkerID, _ input: SkillInput, caller: Caller, logger: Logger) async throws -> UUID {
         let today = clock.today
-        let category = try ServiceCategory.parseList([input.category], field: "category")[0]
+        let category = try sectors.parseCategory(input.category)
         guard let level = SkillLevel(rawValue: input.level) else {
             throw RegistryError.invalid("level", "level is 1 (初级) to 5 (高级技师).")
         }

@@ -79,6 +79,8 @@ public enum GradeStore {
         case rating(rating: Int, ratedOn: Int, sealed: Bool)
         /// A flag on her file; a repaired flag (an approved repair) is not read.
         case flag(category: String, severity: Int, status: String, occurredOn: Int, expiresOn: Int?)
+        /// A service category she is registered in.
+        case category(String)
     }
 
     /// The records of a batch of workers apart from their reviews, in one statement: each table
@@ -115,6 +117,10 @@ public enum GradeStore {
             UNION ALL
             SELECT worker_id, 7, NULL, NULL, NULL, NULL, NULL, false FROM suspensions
             WHERE worker_id = ANY((SELECT ids FROM ids)::uuid[]) AND lifted_at IS NULL
+            UNION ALL
+            SELECT w.id, 8, c.name, NULL, NULL, NULL, NULL, false
+            FROM workers w CROSS JOIN LATERAL unnest(w.service_categories) AS c(name)
+            WHERE w.id = ANY((SELECT ids FROM ids)::uuid[])
             """,
             logger: logger
         )
@@ -138,6 +144,7 @@ public enum GradeStore {
                     }
                 case 6: .barred
                 case 7: .suspended
+                case 8: a.map { .category($0) }
                 default: nil
                 }
             if let record { records.append((worker, record)) }

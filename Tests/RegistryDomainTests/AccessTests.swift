@@ -101,7 +101,8 @@ struct WorkerRegistrationTests {
         let r = try WorkerRegistration(
             input(id("19850615", serial: "128"), sex: "女", categories: ["nanny", "cooking", "nanny"]),
             today: today,
-            ages: 16...70
+            ages: 16...70,
+            sectors: .fixture
         )
         #expect(r.fullName == "李秀英")
         #expect(r.sex == .female)
@@ -112,7 +113,7 @@ struct WorkerRegistrationTests {
     @Test("the stated sex must match the ID's sex digit")
     func sexMismatch() {
         let error = #expect(throws: RegistryError.self) {
-            try WorkerRegistration(input(id("19850615", serial: "128"), sex: "M"), today: today, ages: 16...70)
+            try WorkerRegistration(input(id("19850615", serial: "128"), sex: "M"), today: today, ages: 16...70, sectors: .fixture)
         }
         #expect(error?.code == "sex_mismatch")
     }
@@ -120,7 +121,7 @@ struct WorkerRegistrationTests {
     @Test("implausible ages are refused", arguments: ["20150101", "19400101"])
     func ages(birth: String) {
         let error = #expect(throws: RegistryError.self) {
-            try WorkerRegistration(input(id(birth, serial: "128")), today: today, ages: 16...70)
+            try WorkerRegistration(input(id(birth, serial: "128")), today: today, ages: 16...70, sectors: .fixture)
         }
         #expect(error?.code == "implausible_age")
     }
@@ -128,18 +129,18 @@ struct WorkerRegistrationTests {
     @Test("unknown categories, bad regions and empty names are refused")
     func other() {
         expectError("unknown_category") {
-            try WorkerRegistration(input(id("19850615", serial: "128"), categories: ["gardening"]), today: today, ages: 16...70)
+            try WorkerRegistration(input(id("19850615", serial: "128"), categories: ["gardening"]), today: today, ages: 16...70, sectors: .fixture)
         }
         expectError("missing_field") {
-            try WorkerRegistration(input(id("19850615", serial: "128"), categories: []), today: today, ages: 16...70)
+            try WorkerRegistration(input(id("19850615", serial: "128"), categories: []), today: today, ages: 16...70, sectors: .fixture)
         }
         expectError("invalid_field", field: "home_region") {
-            try WorkerRegistration(input(id("19850615", serial: "128"), region: "99010"), today: today, ages: 16...70)
+            try WorkerRegistration(input(id("19850615", serial: "128"), region: "99010"), today: today, ages: 16...70, sectors: .fixture)
         }
         for blank in ["", "   ", "\u{3000}"] {
             var nameless = input(id("19850615", serial: "128"))
             nameless.fullName = blank
-            expectError("invalid_field", field: "full_name") { try WorkerRegistration(nameless, today: today, ages: 16...70) }
+            expectError("invalid_field", field: "full_name") { try WorkerRegistration(nameless, today: today, ages: 16...70, sectors: .fixture) }
         }
     }
 

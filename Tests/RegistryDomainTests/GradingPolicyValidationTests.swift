@@ -65,11 +65,13 @@ struct GradingPolicyValidationTests {
 
     @Test("flags: known categories and statuses, retracted counts nothing, allegations weigh least")
     func flags() {
-        expectRejected(["ethics", "flags", "penalties", "jaywalking"], "unknown flag category 'jaywalking'") {
-            $0.ethics.flags.penalties["jaywalking"] = 3
+        // The categories are the penalties' names (flags.yaml must declare the same: PolicyTests).
+        expectRejected(["ethics", "flags", "penalties", "Jay Walking"], "lowercase letters") {
+            $0.ethics.flags.penalties["Jay Walking"] = 3
         }
-        expectRejected(["ethics", "flags", "penalties"], "no penalty for flag category 'fare_evasion'") {
-            $0.ethics.flags.penalties["fare_evasion"] = nil
+        expectRejected(["ethics", "flags", "grade_caps", "0", "categories", "0"], "unknown flag category 'child_or_elder_abuse'") {
+            $0.ethics.flags.penalties["child_or_elder_abuse"] = nil
+            $0.reasons.texts = F.texts(for: $0.reasonCodes)
         }
         expectRejected(["ethics", "flags", "penalties", "theft"], "must be 0 to 100") { $0.ethics.flags.penalties["theft"] = -5 }
         expectRejected(["ethics", "flags", "status_factors", "suspected"], "unknown flag status 'suspected'") {
@@ -132,10 +134,15 @@ struct GradingPolicyValidationTests {
     func skill() {
         expectRejected(["skill", "level_points"], "six values") { $0.skill.levelPoints.removeLast() }
         expectRejected(["skill", "level_points", "3"], "a higher level may not give fewer points") { $0.skill.levelPoints[3] = 50 }
-        expectRejected(["skill", "categories", "gardening"], "unknown service category 'gardening'") {
+        // With the sectors applied, the categories are exactly theirs.
+        expectRejected(["skill", "categories", "gardening"], "'gardening' is not a category of any sector") {
+            $0 = $0.applying(sectors: .domesticOnly)
             $0.skill.categories["gardening"] = .init(reviewDimensions: [], certificateMinimumLevel: 1)
         }
-        expectRejected(["skill", "categories"], "no rule for service category 'cooking'") { $0.skill.categories["cooking"] = nil }
+        expectRejected(["skill", "categories"], "no rule for service category 'cooking'") {
+            $0 = $0.applying(sectors: .domesticOnly)
+            $0.skill.categories["cooking"] = nil
+        }
         expectRejected(["skill", "categories", "nanny", "review_dimensions", "1"], "'babysitting' is not one of skill.review_dimensions") {
             $0.skill.categories["nanny"]!.reviewDimensions = ["childcare", "babysitting"]
         }

@@ -97,7 +97,7 @@ struct GradingPolicyFileTests {
                 "ethics must weigh more than skill"
             ),
             ("  ethics_weight: 0.65", "  ethics_weight: 0.6", "composite:", "add up to 1"),
-            ("      fare_evasion: 5\n", "      jaywalking: 5\n", "jaywalking: 5", "unknown flag category 'jaywalking'"),
+            ("      fare_evasion: 5\n", "      Jay-walking: 5\n", "Jay-walking: 5", "lowercase letters"),
             ("      adjudicated: 1.0\n", "      adjudicated: 1.0\n      retracted: 0.1\n", "retracted: 0.1", "retracted flags always count nothing"),
             ("      alleged: 0.2\n", "      alleged: 0.9\n", "    status_factors:", "an allegation may not weigh more"),
             ("      alleged: 0.2\n", "      suspected: 0.2\n", "suspected: 0.2", "unknown flag status 'suspected'"),

@@ -6,7 +6,7 @@ extension GradeResult {
     public var skillLevelsJSON: String {
         var out = GradeJSON()
         out.object(skillLevels.keys.map(\.rawValue).sorted()) { out, name in
-            out.int(skillLevels[ServiceCategory(rawValue: name)!]!)
+            out.int(skillLevels[ServiceCategory(name)]!)
         }
         return out.text
     }

@@ -62,10 +62,7 @@ public struct GradeResult: Sendable, Equatable, Codable {
         skillScore = try c.decode(Double.self, forKey: .skillScore)
         var levels: [ServiceCategory: Int] = [:]
         for (name, level) in try c.decode([String: Int].self, forKey: .skillLevels) {
-            guard let category = ServiceCategory(rawValue: name) else {
-                throw DecodingError.dataCorruptedError(forKey: .skillLevels, in: c, debugDescription: "unknown service category '\(name)'")
-            }
-            levels[category] = level
+            levels[ServiceCategory(name)] = level
         }
         skillLevels = levels
         reasons = try c.decode([GradeReason].self, forKey: .reasons)

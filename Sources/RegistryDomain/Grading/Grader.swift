@@ -22,6 +22,21 @@ public struct Grader: Sendable {
         self.policy = policy
     }
 
+    /// The categories a grade gives levels in: those she is registered in and those with an
+    /// assessment or a certificate, in the sectors' order; a name the policy does not know
+    /// (data written under an older policy) last, by name, never dropped.
+    static func gradedCategories(_ input: GradingInput, order: [String]) -> [ServiceCategory] {
+        var wanted = Set(input.categories)
+        for a in input.assessments { wanted.insert(a.category) }
+        for q in input.qualifications where q.kind == .certificate { if let c = q.category { wanted.insert(c) } }
+        var result: [ServiceCategory] = []
+        for name in order {
+            let c = ServiceCategory(name)
+            if wanted.remove(c) != nil { result.append(c) }
+        }
+        return result + wanted.sorted()
+    }
+
     public func grade(_ input: GradingInput) -> GradeResult {
         let today = input.today
         let pw = policy.shrinkage.priorWeight
@@ -110,7 +125,8 @@ public struct Grader: Sendable {
         let skillScored = reviews.map { Self.scores($0.skill, weights: sp.reviewDimensions) }
         var steps: [GradeComputation.LevelStep] = []
         var levels: [ServiceCategory: Int] = [:]
-        for category in ServiceCategory.allCases {
+        let graded = Self.gradedCategories(input, order: policy.orderedCategories)
+        for category in graded {
             let rule = sp.categories[category.rawValue] ?? .init(reviewDimensions: [], certificateMinimumLevel: 0)
             let assessed = input.assessments.filter { $0.category == category && (1...5).contains($0.level) }
             let base: GradingInput.SkillAssessment? =
@@ -173,7 +189,7 @@ public struct Grader: Sendable {
             }
         }
         var best: (category: ServiceCategory, level: Int)?
-        for category in ServiceCategory.allCases {
+        for category in graded {
             if let l = levels[category], l > (best?.level ?? 0) { best = (category, l) }
         }
         let levelPoints = sp.levelPoints[best?.level ?? 0]
@@ -222,8 +238,9 @@ public struct Grader: Sendable {
 
         // MARK: Composite, band, caps
 
-        let we = policy.composite.ethicsWeight
-        let ws = policy.composite.skillWeight
+        let weights = policy.compositeWeights(for: input.categories.isEmpty ? graded : input.categories)
+        let we = weights.ethicsWeight
+        let ws = weights.skillWeight
         let compositeValue = we * ethicsScore + ws * skillScore
         let composite = GradingMath.round2(compositeValue)
         let baseline = GradeComputation.Scores(ethics: ethicsBaseline, skill: skillBaseline, composite: we * ethicsBaseline + ws * skillBaseline)
@@ -287,8 +304,8 @@ public struct Grader: Sendable {
             case GradeReasonCode.trainings:
                 params[code] = ["count": String(trainingsCounted)]
             default:
-                if let category = FlagCategory.allCases.first(where: { GradeReasonCode.flag($0) == key }) {
-                    params[code] = ["count": String(flagCount[category] ?? 0)]
+                if key.hasPrefix(GradeReasonCode.flagPrefix) {
+                    params[code] = ["count": String(flagCount[FlagCategory(String(key.dropFirst(GradeReasonCode.flagPrefix.count)))] ?? 0)]
                 }
             }
             contributions.append(.init(code: code, part: part, points: points, composite: points * weight, dimensions: dimensions))

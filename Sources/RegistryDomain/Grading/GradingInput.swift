@@ -148,6 +148,9 @@ public struct GradingInput: Sendable, Equatable, Codable {
     }
 
     public var today: CivilDate
+    /// The service categories she is registered in: they choose the sector's composite weights
+    /// and are graded even before any assessment.
+    public var categories: [ServiceCategory]
     public var assessments: [SkillAssessment]
     public var qualifications: [Qualification]
     public var healthCertificates: [HealthCertificate]
@@ -161,6 +164,7 @@ public struct GradingInput: Sendable, Equatable, Codable {
 
     public init(
         today: CivilDate,
+        categories: [ServiceCategory] = [],
         assessments: [SkillAssessment] = [],
         qualifications: [Qualification] = [],
         healthCertificates: [HealthCertificate] = [],
@@ -171,6 +175,7 @@ public struct GradingInput: Sendable, Equatable, Codable {
         suspended: Bool = false
     ) {
         self.today = today
+        self.categories = categories
         self.assessments = assessments
         self.qualifications = qualifications
         self.healthCertificates = healthCertificates
@@ -182,7 +187,7 @@ public struct GradingInput: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case today, assessments, qualifications, reviews, flags, barred, suspended
+        case today, categories, assessments, qualifications, reviews, flags, barred, suspended
         case healthCertificates = "health_certificates"
         case agencyRatings = "agency_ratings"
     }
@@ -190,6 +195,7 @@ public struct GradingInput: Sendable, Equatable, Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         today = try c.decode(CivilDate.self, forKey: .today)
+        categories = try c.decodeIfPresent([ServiceCategory].self, forKey: .categories) ?? []
         assessments = try c.decodeIfPresent([SkillAssessment].self, forKey: .assessments) ?? []
         qualifications = try c.decodeIfPresent([Qualification].self, forKey: .qualifications) ?? []
         healthCertificates = try c.decodeIfPresent([HealthCertificate].self, forKey: .healthCertificates) ?? []

@@ -14,6 +14,11 @@ public struct GradingPolicy: Sendable, Equatable, Codable {
     public var reasons: Reasons
     /// Example inputs with the grade the policy must give them (run by `validate()` and the tests).
     public var examples: [Example]
+    /// The service categories in the sectors' order (`Policies/sectors.yaml`, set by
+    /// `applying(sectors:)`); empty: the names of `skill.categories`, sorted.
+    public var categoryOrder: [String] = []
+    /// A category's sector's own composite weights, where its sector has them (`applying(sectors:)`).
+    public var sectorComposite: [String: Composite] = [:]
 
     public init(
         version: String,
@@ -48,6 +53,37 @@ public struct GradingPolicy: Sendable, Equatable, Codable {
         skill = try c.decode(Skill.self, forKey: .skill)
         reasons = try c.decode(Reasons.self, forKey: .reasons)
         examples = try c.decodeIfPresent([Example].self, forKey: .examples) ?? []
+    }
+
+    /// The service categories the grader knows, in the sectors' order.
+    public var orderedCategories: [String] { categoryOrder.isEmpty ? skill.categories.keys.sorted() : categoryOrder }
+
+    /// The flag categories the grader knows (those with a penalty), sorted.
+    public var flagCategories: [FlagCategory] { ethics.flags.penalties.keys.sorted().map { FlagCategory($0) } }
+
+    /// This policy with the sectors' category order and composite weights.
+    public func applying(sectors: SectorPolicy) -> GradingPolicy {
+        var copy = self
+        copy.categoryOrder = sectors.categoryIDs
+        copy.sectorComposite = [:]
+        for sector in sectors.sectors {
+            guard let weights = sector.composite else { continue }
+            for category in sector.categories { copy.sectorComposite[category.id] = weights }
+        }
+        return copy
+    }
+
+    /// The composite weights for a worker holding `categories`: of their sectors' weights, the
+    /// ones that weigh ethics most (the strictest); this policy's own when no sector has any.
+    public func compositeWeights(for categories: [ServiceCategory]) -> Composite {
+        var chosen = composite
+        var found = false
+        for category in categories {
+            guard let w = sectorComposite[category.rawValue] else { continue }
+            if !found || w.ethicsWeight > chosen.ethicsWeight { chosen = w }
+            found = true
+        }
+        return chosen
     }
 
     // MARK: Parts

@@ -29,7 +29,8 @@ public enum GradeReasonCode {
     }
 
     /// `flag_<category>`: counting police or credit-bureau records of one category.
-    public static func flag(_ category: FlagCategory) -> String { "flag_\(category.rawValue)" }
+    public static func flag(_ category: FlagCategory) -> String { flagPrefix + category.rawValue }
+    public static let flagPrefix = "flag_"
 }
 
 extension GradingPolicy {
@@ -50,7 +51,7 @@ extension GradingPolicy {
             codes.insert(GradeReasonCode.review(dimension, positive: true))
             codes.insert(GradeReasonCode.review(dimension, positive: false))
         }
-        for category in FlagCategory.allCases { codes.insert(GradeReasonCode.flag(category)) }
+        for category in flagCategories { codes.insert(GradeReasonCode.flag(category)) }
         return codes.sorted()
     }
 
@@ -97,6 +98,8 @@ extension GradingPolicy {
             try finite(value, path)
             guard range.contains(value) else { throw fail(path, "must be \(Self.show(range.lowerBound)) to \(Self.show(range.upperBound))") }
         }
+        // What the database's CHECK on category columns allows.
+        func isStoredName(_ s: String) -> Bool { (2...40).contains(s.count) && s.allSatisfy { $0.isASCII && ($0.isLowercase || $0 == "_") } }
         func isName(_ s: String) -> Bool {
             (2...40).contains(s.count) && s.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") } && s.first!.isLetter
         }
@@ -149,16 +152,12 @@ extension GradingPolicy {
         try within(ethics.agencyRatings.sealedWeight, 0...100, ["ethics", "agency_ratings", "sealed_weight"])
         try within(ethics.agencyRatings.openWeight, 0...100, ["ethics", "agency_ratings", "open_weight"])
         let flagsPath = ["ethics", "flags"]
-        let categoryNames = FlagCategory.allCases.map(\.rawValue)
         for name in ethics.flags.penalties.keys.sorted() {
-            guard FlagCategory(rawValue: name) != nil else {
-                throw fail(flagsPath + ["penalties", name], "unknown flag category '\(name)' (known: \(categoryNames.joined(separator: ", ")))")
-            }
+            guard isStoredName(name) else { throw fail(flagsPath + ["penalties", name], "'\(name)' must be 2-40 lowercase letters or '_'") }
             try within(ethics.flags.penalties[name]!, 0...100, flagsPath + ["penalties", name])
         }
-        for category in FlagCategory.allCases where ethics.flags.penalties[category.rawValue] == nil {
-            throw fail(flagsPath + ["penalties"], "no penalty for flag category '\(category.rawValue)'")
-        }
+        guard !ethics.flags.penalties.isEmpty else { throw fail(flagsPath + ["penalties"], "name at least one flag category") }
+        let categoryNames = ethics.flags.penalties.keys.sorted()
         let counting = FlagStatus.allCases.filter { $0 != .retracted }
         for name in ethics.flags.statusFactors.keys.sorted() {
             if name == FlagStatus.retracted.rawValue {
@@ -192,7 +191,7 @@ extension GradingPolicy {
         for (i, cap) in ethics.flags.gradeCaps.enumerated() {
             let path = flagsPath + ["grade_caps", String(i)]
             guard !cap.categories.isEmpty else { throw fail(path + ["categories"], "name at least one flag category") }
-            for (j, name) in cap.categories.enumerated() where FlagCategory(rawValue: name) == nil {
+            for (j, name) in cap.categories.enumerated() where ethics.flags.penalties[name] == nil {
                 throw fail(path + ["categories", String(j)], "unknown flag category '\(name)' (known: \(categoryNames.joined(separator: ", ")))")
             }
             guard !cap.statuses.isEmpty else { throw fail(path + ["statuses"], "name at least one flag status") }
@@ -242,11 +241,11 @@ extension GradingPolicy {
         try within(nudge.downAt, 1...5, lp + ["review_nudge", "down_at"])
         guard nudge.downAt < nudge.upAt else { throw fail(lp + ["review_nudge", "down_at"], "must be below up_at") }
         guard (0...2).contains(nudge.maxSteps) else { throw fail(lp + ["review_nudge", "max_steps"], "reviews may move a level by 0 to 2 steps") }
-        let serviceNames = ServiceCategory.allCases.map(\.rawValue)
         for name in skill.categories.keys.sorted() {
             let path = sp + ["categories", name]
-            guard ServiceCategory(rawValue: name) != nil else {
-                throw fail(path, "unknown service category '\(name)' (known: \(serviceNames.joined(separator: ", ")))")
+            guard isStoredName(name) else { throw fail(path, "'\(name)' must be 2-40 lowercase letters or '_'") }
+            if !categoryOrder.isEmpty, !categoryOrder.contains(name) {
+                throw fail(path, "'\(name)' is not a category of any sector in sectors.yaml (known: \(categoryOrder.joined(separator: ", ")))")
             }
             let rule = skill.categories[name]!
             for (j, dimension) in rule.reviewDimensions.enumerated() where skill.reviewDimensions[dimension] == nil {
@@ -256,8 +255,8 @@ extension GradingPolicy {
                 throw fail(path + ["certificate_minimum_level"], "must be 0 (no raise) to 5")
             }
         }
-        for category in ServiceCategory.allCases where skill.categories[category.rawValue] == nil {
-            throw fail(sp + ["categories"], "no rule for service category '\(category.rawValue)'")
+        for name in categoryOrder where skill.categories[name] == nil {
+            throw fail(sp + ["categories"], "no rule for service category '\(name)' (sectors.yaml declares it)")
         }
         try within(skill.trainings.pointsEach, 0...100, sp + ["trainings", "points_each"])
         try within(skill.trainings.maxPoints, 0...100, sp + ["trainings", "max_points"])
@@ -297,6 +296,23 @@ extension GradingPolicy {
                 guard range.count == 2, range[0] <= range[1], range.allSatisfy({ (0...100).contains($0) }) else {
                     throw fail(path + ["expect", "composite_between"], "must be [low, high] with 0 <= low <= high <= 100")
                 }
+            }
+            let input = path + ["input"]
+            for (j, flag) in example.input.flags.enumerated() where ethics.flags.penalties[flag.category.rawValue] == nil {
+                throw fail(
+                    input + ["flags", String(j), "category"],
+                    "unknown flag category '\(flag.category.rawValue)' (known: \(categoryNames.joined(separator: ", ")))"
+                )
+            }
+            let known = orderedCategories
+            for (j, a) in example.input.assessments.enumerated() where skill.categories[a.category.rawValue] == nil {
+                throw fail(
+                    input + ["assessments", String(j), "category"],
+                    "unknown service category '\(a.category.rawValue)' (known: \(known.joined(separator: ", ")))"
+                )
+            }
+            for (j, c) in example.input.categories.enumerated() where skill.categories[c.rawValue] == nil {
+                throw fail(input + ["categories", String(j)], "unknown service category '\(c.rawValue)' (known: \(known.joined(separator: ", ")))")
             }
             if let code = example.expect.topFactor, !codes.contains(code) || GradeReasonCode.statuses.contains(code) || code.hasPrefix("review_") {
                 throw fail(path + ["expect", "top_factor"], "'\(code)' is not a factor code")

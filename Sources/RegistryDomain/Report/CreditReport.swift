@@ -135,10 +135,13 @@ public struct CreditReport: Sendable, Codable {
         public var recentReviews: Int
         /// The fields of a tenure that reports show (`CustodyPolicy.tenureFields`).
         public var tenureFields: Set<String>
+        /// Names the skill levels of each category's sector.
+        public var sectors: SectorPolicy?
 
-        public init(recentReviews: Int, tenureFields: Set<String>) {
+        public init(recentReviews: Int, tenureFields: Set<String>, sectors: SectorPolicy? = nil) {
             self.recentReviews = recentReviews
             self.tenureFields = tenureFields
+            self.sectors = sectors
         }
     }
 
@@ -180,7 +183,8 @@ public struct CreditReport: Sendable, Codable {
                 Skill(
                     category: $0.category,
                     level: $0.level,
-                    levelName: SkillLevel(rawValue: $0.level)?.chineseName ?? "",
+                    levelName: policy.sectors?.levelName($0.level, category: $0.category, language: "zh-CN") ?? SkillLevel(rawValue: $0.level)?
+                        .chineseName ?? "",
                     assessedOn: $0.assessedOn
                 )
             },

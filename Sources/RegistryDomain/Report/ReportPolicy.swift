@@ -68,7 +68,7 @@ public struct ReportPolicy: Sendable, Equatable, Codable {
         replyMaxLength: Int = 1000,
         reportRecentReviews: Int = 10,
         reviewDimensions: Dimensions = .init(
-            skill: ["punctuality", "quality", "childcare", "eldercare", "cooking"],
+            skill: ["punctuality", "quality", "childcare", "eldercare", "cooking", "teaching"],
             ethics: ["honesty", "respect", "reliability", "care"]
         ),
         publicLookupsPerMinute: Int = 20,

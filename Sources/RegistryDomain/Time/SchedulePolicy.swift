@@ -24,7 +24,7 @@ public struct SchedulePolicy: Sendable, Equatable, Codable {
     /// The jobs the service runs, in the order they are listed.
     public static let jobNames = [
         "flag-expiry", "transfer-deadlines", "case-deadlines", "credential-expiry", "grade-refresh", "housekeeping",
-        "audit-checkpoint", "calendar-check",
+        "audit-checkpoint", "calendar-check", "policy-names",
     ]
 
     public init(

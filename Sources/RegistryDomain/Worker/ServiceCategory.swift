@@ -1,54 +1,27 @@
-/// The kinds of domestic service a worker offers and is assessed in.
-public enum ServiceCategory: String, Sendable, Codable, CaseIterable, Hashable {
-    case nanny  // 育儿嫂
-    case maternity  // 月嫂 / 母婴护理
-    case elderCare = "elder_care"  // 养老护理
-    case patientCare = "patient_care"  // 病患陪护
-    case housekeeping  // 家政保洁
-    case cooking  // 家庭烹饪
+/// A kind of service a worker offers and is assessed in (育儿嫂, 幼儿园保育员, ...). The names
+/// are not code: `Policies/sectors.yaml` declares them, sector by sector, and `SectorPolicy`
+/// parses what clients send against it.
+public struct ServiceCategory: RawRepresentable, Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+    public let rawValue: String
 
-    public var chineseName: String {
-        switch self {
-        case .nanny: "育儿嫂"
-        case .maternity: "母婴护理（月嫂）"
-        case .elderCare: "养老护理"
-        case .patientCare: "病患陪护"
-        case .housekeeping: "家政保洁"
-        case .cooking: "家庭烹饪"
-        }
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        rawValue = try decoder.singleValueContainer().decode(String.self)
     }
 
-    public var englishName: String {
-        switch self {
-        case .nanny: "Nanny"
-        case .maternity: "Maternity care"
-        case .elderCare: "Elder care"
-        case .patientCare: "Patient care"
-        case .housekeeping: "Housekeeping"
-        case .cooking: "Cooking"
-        }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
     }
 
-    /// Parses a list of category names; an unknown name is a 400 naming it.
-    public static func parseList(_ names: [String], field: String = "service_categories") throws(RegistryError) -> [ServiceCategory] {
-        var result: [ServiceCategory] = []
-        for name in names {
-            let trimmed = name.trimmingWhitespace()
-            guard let category = ServiceCategory(rawValue: trimmed) else {
-                throw .invalid(
-                    field,
-                    "Unknown service category '\(trimmed.prefix(40))'. Known: \(allCases.map(\.rawValue).joined(separator: ", ")).",
-                    code: "unknown_category"
-                )
-            }
-            if !result.contains(category) { result.append(category) }
-        }
-        guard !result.isEmpty else { throw .invalid(field, "Name at least one service category.", code: "missing_field") }
-        return result
-    }
+    public var description: String { rawValue }
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
 
-/// Professional skill levels, after the national vocational qualification grades.
+/// Professional skill levels, after the national vocational qualification grades. Their names
+/// differ by sector (`level_names` in `Policies/sectors.yaml`); these are the default.
 public enum SkillLevel: Int, Sendable, Codable, CaseIterable, Comparable {
     case junior = 1  // 初级
     case intermediate = 2  // 中级

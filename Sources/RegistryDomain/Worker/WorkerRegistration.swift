@@ -34,7 +34,7 @@ public struct WorkerRegistration: Sendable, Equatable {
         }
     }
 
-    public init(_ input: Input, today: CivilDate, ages: ClosedRange<Int>) throws(RegistryError) {
+    public init(_ input: Input, today: CivilDate, ages: ClosedRange<Int>, sectors: SectorPolicy) throws(RegistryError) {
         let id = try NationalID(input.idNumber, today: today)
         let name = input.fullName.trimmingWhitespace()
         guard !name.hasInvisibleCharacters else {
@@ -77,6 +77,6 @@ public struct WorkerRegistration: Sendable, Equatable {
         self.sex = sex
         self.phone = phone
         self.homeRegion = region
-        self.categories = try ServiceCategory.parseList(input.serviceCategories)
+        self.categories = try sectors.parseCategories(input.serviceCategories)
     }
 }

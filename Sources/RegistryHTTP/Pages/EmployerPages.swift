@@ -239,7 +239,7 @@ struct EmployerPages {
         }
         v["skills"] = r.skills.map {
             [
-                "category": page.label("category", $0.category), "level_label": page.label("level", String($0.level)),
+                "category": page.label("category", $0.category), "level_label": page.levelLabel($0.level, category: $0.category),
                 "assessed_on": $0.assessedOn,
             ]
         }

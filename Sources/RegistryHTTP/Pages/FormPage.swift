@@ -1,5 +1,6 @@
 import Foundation
 import RegistryDomain
+import RegistryServices
 
 /// Re-displaying a form: what was typed, and the error next to the field it is about.
 extension PageScope {
@@ -38,9 +39,16 @@ extension PageScope {
         values.map { ["value": $0, "label": label(group, $0), "selected": selected.contains($0)] }
     }
 
-    /// The service categories as choices.
+    /// The service categories as choices, sector by sector: the first of each sector carries
+    /// the sector's name (`sector`) for a heading.
     func categoryChoices(selected: Set<String>) -> [[String: Any]] {
-        choices("category", ServiceCategory.allCases.map(\.rawValue), selected: selected)
+        registry.policies.sectors.sectors.flatMap { sector in
+            sector.categories.enumerated().map { i, c in
+                var choice: [String: Any] = ["value": c.id, "label": label("category", c.id), "selected": selected.contains(c.id)]
+                if i == 0 { choice["sector"] = label("sector", sector.id) }
+                return choice
+            }
+        }
     }
 
     /// Skill levels 1–5 (初级 … 高级技师) as choices.

@@ -54,7 +54,7 @@ struct ImportPages {
     func render(_ page: PageScope, form: WebForm, error: RegistryError?, summary: WorkerImport.Summary?) -> Response {
         var values = page.formValues(form, fields: ["csv"], error: error)
         values["columns"] = WorkerImport.header.joined(separator: ",")
-        values["categories"] = ServiceCategory.allCases.map { ["value": $0.rawValue, "label": page.label("category", $0.rawValue)] }
+        values["categories"] = page.registry.policies.sectors.categoryIDs.map { ["value": $0, "label": page.label("category", $0)] }
         if let summary {
             values["summary"] = [
                 "created": String(summary.created), "already": String(summary.alreadyRegistered),

@@ -211,8 +211,24 @@ struct PageScope {
     }
 
     /// The label of a value from a fixed set (`category.nanny`, `agency_status.pending`).
+    /// Service and flag categories are named by policy (`sectors.yaml`, `flags.yaml`).
     func label(_ group: String, _ value: String) -> String {
-        t.has("\(group).\(value)") ? t.text("\(group).\(value)") : value
+        switch group {
+        case "category":
+            return registry.policies.sectors.categoryName(value, language: language.rawValue)
+        case "flag_category":
+            guard let c = registry.policies.flags.categories[value] else { return value }
+            return language == .zh ? c.zh : c.en
+        case "sector":
+            return registry.policies.sectors.sectorName(value, language: language.rawValue)
+        default:
+            return t.has("\(group).\(value)") ? t.text("\(group).\(value)") : value
+        }
+    }
+
+    /// The name of skill level `level` (1-5) in the sector of `category`.
+    func levelLabel(_ level: Int, category: String) -> String {
+        registry.policies.sectors.levelName(level, category: category, language: language.rawValue)
     }
 
     static func isKeyName(_ text: String) -> Bool {

@@ -5,7 +5,6 @@ import RegistryServices
 /// error messages), so a test can check both languages have every one of them.
 enum PageVocabulary {
     static let labels: [String: [String]] = [
-        "category": ServiceCategory.allCases.map(\.rawValue),
         "level": SkillLevel.allCases.map { String($0.rawValue) },
         "rating": (1...5).map(String.init),
         "sex": ["F", "M"],
@@ -20,9 +19,8 @@ enum PageVocabulary {
         "completed_how": ["sealed", "deadline"],
         "consent_method": ["code", "account"],
         "import_outcome": ["created", "already_registered", "transfer_needed", "rejected"],
-        "dimension": ["punctuality", "quality", "childcare", "eldercare", "cooking", "honesty", "respect", "reliability", "care"],
+        "dimension": ["punctuality", "quality", "childcare", "eldercare", "cooking", "teaching", "honesty", "respect", "reliability", "care"],
         "engagement_status": EngagementStatus.allCases.map(\.rawValue),
-        "flag_category": FlagCategory.allCases.map(\.rawValue),
         "flag_status": FlagStatus.allCases.map(\.rawValue),
         "grade": CreditGrade.allCases.map(\.rawValue),
         "inquiry_purpose": ["pre_hire_check", "engagement", "administration", "custody"],

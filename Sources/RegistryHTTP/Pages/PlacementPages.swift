@@ -132,7 +132,7 @@ struct PlacementPages {
         var values = page.formValues(form, fields: placeFields, error: error, rename: placeRename)
         values["worker"] = ["id": file.id, "name": file.fullName]
         // Her own categories first, then the others.
-        let categories = file.serviceCategories + ServiceCategory.allCases.map(\.rawValue).filter { !file.serviceCategories.contains($0) }
+        let categories = file.serviceCategories + page.registry.policies.sectors.categoryIDs.filter { !file.serviceCategories.contains($0) }
         values["categories"] = page.choices("category", categories, selected: [form.text("category")])
         values["latest"] = page.registry.clock.today.adding(days: 365).iso
         return page.render("placement_new", values, status: error?.kind.status ?? .ok)

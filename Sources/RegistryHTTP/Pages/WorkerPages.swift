@@ -154,7 +154,7 @@ struct WorkerPages {
             "skills": file.skills.map { s -> [String: Any] in
                 var v: [String: Any] = [
                     "category": page.label("category", s.category), "level": String(s.level),
-                    "level_label": page.label("level", String(s.level)), "assessed_on": s.assessedOn,
+                    "level_label": page.levelLabel(s.level, category: s.category), "assessed_on": s.assessedOn,
                     "assessor": s.assessor,
                 ]
                 if let n = s.note { v["note"] = n }
