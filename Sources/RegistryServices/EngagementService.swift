@@ -278,6 +278,7 @@ public struct EngagementService: Sendable {
             guard let starts = CivilDate(iso: e.startsOn), starts <= clock.today else {
                 throw RegistryError(.conflict, code: "not_started", message: "The engagement has not started yet.")
             }
+            try content.checkSkill(within: skillDimensions(category: e.category))
             let reviewID = try await ReviewStore.create(
                 engagementID: id,
                 workerID: e.workerID,
@@ -312,6 +313,11 @@ public struct EngagementService: Sendable {
         }
     }
 
+    /// The skill dimensions a review of work in `category` scores: its sector's.
+    public func skillDimensions(category: String) -> [String] {
+        sectors.reviewSkillDimensions(category: category, all: policy.reviewDimensions.skill)
+    }
+
     /// Its author edits a review within the policy window; both versions go to the audit log.
     public func editReview(_ id: UUID, _ input: ReviewInput, caller: Caller, logger: Logger) async throws {
         let content = try ReviewContent(skill: input.skillScores, ethics: input.ethicsScores, comment: input.comment, policy: policy)
@@ -326,6 +332,9 @@ public struct EngagementService: Sendable {
                     code: "review_frozen",
                     message: "Reviews can be edited for \(policy.reviewEditHours) hours; this one is frozen."
                 )
+            }
+            if let category = try await ReviewStore.category(id, on: connection, logger: logger) {
+                try content.checkSkill(within: skillDimensions(category: category))
             }
             try await ReviewStore.update(id, content: content, on: connection, logger: logger)
             try await AuditStore.append(

@@ -114,6 +114,11 @@ public struct UnknownPolicyNames: Error, CustomStringConvertible {
 }
 
 extension Registry {
+    /// Compares the categories the data holds with those this registry's policies declare.
+    public func checkPolicyNames(logger: Logger) async throws -> Int {
+        try await Self.checkPolicyNames(policies, database: database, logger: logger)
+    }
+
     /// Compares the categories the data holds with those policy declares; returns how many names
     /// were checked, or throws `UnknownPolicyNames` listing each unknown one and where it is.
     static func checkPolicyNames(_ policies: PolicySet, database: Database, logger: Logger) async throws -> Int {

@@ -518,6 +518,10 @@ public struct WorkerService: Sendable {
         let issued = try Input.date(input.issuedOn, field: "issued_on", notAfter: today)!
         let expires = try Input.date(input.expiresOn, field: "expires_on", required: false)
         if let expires, expires < issued { throw RegistryError.invalid("expires_on", "expires_on must not be before issued_on.") }
+        // A qualification the sector knows to expire (a teacher's certificate) needs its last day.
+        if expires == nil, let known = sectors.qualification(titled: title), known.expires {
+            throw RegistryError.invalid("expires_on", "A \(known.en) (\(known.zh)) expires: enter its expiry date.", code: "missing_field")
+        }
         if let hours = input.hours, !(1...10_000).contains(hours) { throw RegistryError.invalid("hours", "hours must be 1 to 10000.") }
         return try await inCustody(workerID.uuid, caller: caller, logger: logger) { connection, tenure, agency, user in
             let id = try await QualificationStore.addTraining(

@@ -387,6 +387,14 @@ public enum ReviewStore {
         return result
     }
 
+    /// The service category of a review's engagement.
+    public static func category(_ id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> String? {
+        for try await c in try await connection.query("SELECT category FROM reviews WHERE id = \(id)", logger: logger).decode(String.self) {
+            return c
+        }
+        return nil
+    }
+
     public static func lock(_ id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Review? {
         try await decode(
             try await connection.query(

@@ -31,7 +31,16 @@ func withRegistry<T: Sendable>(
     }
     var logger = Logger(label: "registry")
     logger.logLevel = configuration.logLevel
+    let loading = ContinuousClock.now
     let policies = try PolicySet.load(directory: configuration.policiesDirectory)
+    let elapsed = ContinuousClock.now - loading
+    logger.info(
+        "policies loaded and validated",
+        metadata: [
+            "ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+            "sectors": "\(policies.sectors.sectors.count)", "categories": "\(policies.sectors.categoryIDs.count)",
+        ]
+    )
     let keys = try configuration.loadKeys(demo: demo)
     let runtime = try await DatabaseRuntime.prepare(configuration, logger: logger)
     do {

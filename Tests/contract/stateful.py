@@ -114,6 +114,8 @@ class Sequences:
         for path in ("/health/live", "/health/ready"):
             expect_equal(f"{path} as {caller}", self.call(caller, "GET", path, expect=200)["status"], "ok")
         self.call(caller, "GET", "/openapi.yaml", expect=200)
+        sectors = self.call(caller, "GET", "/api/v1/sectors", expect=200)
+        expect_true("the sectors name the domestic categories", any(c["id"] == "nanny" for s in sectors["sectors"] for c in s["categories"]))
         if public_key:
             r = self.call(caller, "GET", "/api/v1/reports/public-key", expect=200)
             expect_equal("the public key's algorithm", r["algorithm"], "Ed25519")

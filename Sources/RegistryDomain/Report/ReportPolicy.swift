@@ -177,6 +177,16 @@ extension ReportPolicy {
 
 /// A review's scores and comment, validated against the policy.
 public struct ReviewContent: Sendable, Equatable {
+    /// Refuses a skill score outside `allowed` (the dimensions of the engagement's sector).
+    public func checkSkill(within allowed: [String]) throws(RegistryError) {
+        if let name = skill.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw .invalid(
+                "skill_scores.\(name.prefix(40))",
+                "Work in this sector is not scored on '\(name.prefix(40))'. Its skill dimensions: \(allowed.joined(separator: ", "))."
+            )
+        }
+    }
+
     public let skill: [String: Int]
     public let ethics: [String: Int]
     public let comment: String?

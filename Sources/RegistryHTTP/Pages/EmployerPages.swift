@@ -183,7 +183,8 @@ struct EmployerPages {
                 return row
             }
         }
-        values["skill_rows"] = rows("skill_", dimensions.skill)
+        // The skill dimensions of the engagement's sector only.
+        values["skill_rows"] = rows("skill_", page.registry.engagements.skillDimensions(category: e.category))
         values["ethics_rows"] = rows("ethics_", dimensions.ethics)
         values["engagement"] = Self.engagementView(e, page: page)
         values["comment_max"] = String(page.registry.policies.reports.reviewCommentMaxLength)

@@ -153,6 +153,10 @@ struct WorkerRecordPages {
         values["kinds"] = page.choices("training_kind", ["training", "certificate"], selected: [form.text("kind")])
         values["results"] = page.choices("health_result", ["fit", "restricted", "unfit"], selected: [form.text("result")])
         values["today"] = page.registry.clock.today.iso
+        // The qualifications the sectors know by name, offered as the title is typed.
+        values["known_qualifications"] = page.registry.policies.sectors.sectors.flatMap(\.qualifications).map {
+            ["name": page.language == .zh ? $0.zh : $0.en]
+        }
         return page.render(kind.template, values, status: error?.kind.status ?? .ok)
     }
 }
