@@ -218,6 +218,7 @@ public struct CaseService: Sendable {
                     on: connection,
                     logger: logger
                 )
+                try await published(row.id, row.workerID, "blacklist.published", on: connection, logger: logger)
             case .liftBan:
                 let banned = row.kind == CaseKind.reinstatement.rawValue ? row.relatedCaseID ?? row.id : row.id
                 try await StandingStore.liftBan(of: banned, workerID: row.workerID, byCase: row.id, on: connection, logger: logger)
@@ -226,6 +227,8 @@ public struct CaseService: Sendable {
                     on: connection,
                     logger: logger
                 )
+                // The published blacklist reads the bans in force: she is off it from this commit.
+                try await published(banned, row.workerID, "blacklist.removed", on: connection, logger: logger)
             case .liftSuspensions(let reason):
                 if try await StandingStore.liftSuspensions(
                     caseID: row.id,
@@ -249,6 +252,16 @@ public struct CaseService: Sendable {
     }
 
     /// What she is told, once per case and step (the key).
+    /// Records that the ban of `caseID` went on (`blacklist.published`) or came off
+    /// (`blacklist.removed`) the published blacklist, with the case's public reference.
+    func published(_ caseID: UUID, _ workerID: UUID, _ action: String, on connection: DatabaseConnection, logger: Logger) async throws {
+        var details: [String: AuditValue] = ["case": .string(caseID.text)]
+        if let ref = try await PublicListStore.caseReference(caseID, on: connection, logger: logger) {
+            details["reference"] = .string(CaseReference.text(year: ref.year, number: ref.no))
+        }
+        try await AuditStore.append(Caller.system.event(action, "worker", workerID, details), on: connection, logger: logger)
+    }
+
     func tell(_ row: Row, _ notice: CaseNotice, on connection: DatabaseConnection, logger: Logger) async throws {
         let grounds = groundsWords(row.grounds)
         let id = row.id.text

@@ -18,6 +18,8 @@ public struct PolicySet: Sendable {
     /// The template code of each message kind, for an SMS provider that sends only approved
     /// templates (`sms-templates.yaml`); checked against the message kinds when one is configured.
     public var smsTemplates: SMSTemplatePolicy
+    /// What is published: the blacklist's fields and masking, the red list's rule.
+    public var publication: PublicationPolicy
 
     public init(
         access: AccessPolicy,
@@ -30,8 +32,10 @@ public struct PolicySet: Sendable {
         revocation: RevocationPolicy,
         messages: MessagePolicy = .init(),
         schedule: SchedulePolicy = .init(),
-        smsTemplates: SMSTemplatePolicy = .init()
+        smsTemplates: SMSTemplatePolicy = .init(),
+        publication: PublicationPolicy = .init()
     ) {
+        self.publication = publication
         self.messages = messages
         self.schedule = schedule
         self.smsTemplates = smsTemplates
@@ -122,6 +126,10 @@ public struct PolicySet: Sendable {
             try file.validate()
             return file
         }
+        let publication = try PolicyFile.load(directory + "/publication.yaml", as: PublicationPolicy.self) { file throws(PolicyError) in
+            try file.validate()
+            return file
+        }
         return PolicySet(
             access: access,
             authentication: authentication,
@@ -133,7 +141,8 @@ public struct PolicySet: Sendable {
             revocation: revocation,
             messages: messages,
             schedule: schedule,
-            smsTemplates: smsTemplates
+            smsTemplates: smsTemplates,
+            publication: publication
         )
     }
 }

@@ -21,6 +21,7 @@ public struct Registry: Sendable {
     public let consents: ConsentService
     public let engagements: EngagementService
     public let reports: ReportService
+    public let publicLists: PublicListService
     public let flags: FlagService
     public let flagImport: FlagImport
     public let grading: GradingService
@@ -77,13 +78,15 @@ public struct Registry: Sendable {
         self.accounts = AccountService(database: database, hasher: hasher, authentication: policies.authentication, reports: policies.reports)
         self.consents = ConsentService(database: database, policy: policies.reports, throttle: policies.authentication.loginThrottle)
         self.engagements = EngagementService(database: database, clock: clock, policy: policies.reports, sectors: policies.sectors)
+        self.publicLists = PublicListService(database: database, clock: clock, keys: keys, policies: policies)
         self.reports = ReportService(
             database: database,
             clock: clock,
             keys: keys,
             policy: policies.reports,
             custody: policies.custody,
-            sectors: policies.sectors
+            sectors: policies.sectors,
+            redList: policies.publication.redList
         )
         self.migrator = try Migrator(directory: configuration.migrationsDirectory)
         self.audit = AuditService(database: database, keys: keys, clock: clock, checkpointsFile: configuration.checkpointsFile)

@@ -14,6 +14,7 @@ public struct ReportService: Sendable {
     let policy: ReportPolicy
     let custody: CustodyPolicy
     let sectors: SectorPolicy
+    let redList: PublicationPolicy.RedList
 
     /// Who read her file, when and why.
     public struct Inquiry: Sendable, Equatable, Encodable {
@@ -261,8 +262,23 @@ public struct ReportService: Sendable {
         public var minGrade: String?
         public var limit: Int
         public var offset: Int
+        /// A sector's id: workers holding any of its categories.
+        public var sector: String?
+        /// Only workers on the red list.
+        public var redListOnly: Bool
 
-        public init(region: String?, category: String?, minLevel: Int?, minGrade: String?, limit: Int, offset: Int) {
+        public init(
+            region: String?,
+            category: String?,
+            minLevel: Int?,
+            minGrade: String?,
+            limit: Int,
+            offset: Int,
+            sector: String? = nil,
+            redListOnly: Bool = false
+        ) {
+            self.sector = sector
+            self.redListOnly = redListOnly
             self.region = region
             self.category = category
             self.minLevel = minLevel
@@ -282,12 +298,15 @@ public struct ReportService: Sendable {
         public var categories: [String]
         public var grade: String?
         public var topLevel: Int?
+        /// On the red list (she opted in and meets its rule today).
+        public var redList: Bool
 
         enum CodingKeys: String, CodingKey {
             case id, age, categories, grade
             case displayName = "display_name"
             case homeProvince = "home_province"
             case topLevel = "top_level"
+            case redList = "red_list"
         }
 
         init(_ l: ReportStore.Listing, today: CivilDate) {
@@ -298,6 +317,7 @@ public struct ReportService: Sendable {
             categories = l.categories
             grade = l.grade
             topLevel = l.topLevel
+            redList = l.onRedList
         }
     }
 
@@ -313,6 +333,17 @@ public struct ReportService: Sendable {
             throw RegistryError.invalid("region", "region is a 6-digit division code (a province: 320000, a city: 320100).")
         }
         let category = try s.category.map { try sectors.parseCategory($0).rawValue }
+        var sectorCategories: [String]?
+        if let sector = s.sector {
+            guard let found = sectors.sector(sector) else {
+                throw RegistryError.invalid(
+                    "sector",
+                    "Unknown sector '\(sector.prefix(40))'. Known: \(sectors.sectors.map(\.id).joined(separator: ", ")).",
+                    code: "unknown_sector"
+                )
+            }
+            sectorCategories = found.categories.map(\.id)
+        }
         if let level = s.minLevel, !(1...5).contains(level) { throw RegistryError.invalid("min_level", "min_level is 1 to 5.") }
         var grades: [String]?
         if let minGrade = s.minGrade {
@@ -333,12 +364,20 @@ public struct ReportService: Sendable {
                 category: category,
                 minLevel: s.minLevel,
                 grades: grades,
+                sectorCategories: sectorCategories,
+                redListOnly: s.redListOnly,
+                redList: redListRule(today: today),
                 limit: s.limit,
                 offset: s.offset,
                 on: connection,
                 logger: logger
             )
         }.map { Listing($0, today: today) }
+    }
+
+    /// The red list's rule on `today`.
+    func redListRule(today: CivilDate) -> RedListRule {
+        RedListRule(grade: redList.grade.rawValue, heldSince: today.adding(days: -redList.minDays).iso, today: today.iso)
     }
 
     /// Public: is the person with this ID number barred from practice? Nothing else, and

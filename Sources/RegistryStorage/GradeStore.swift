@@ -235,14 +235,15 @@ public enum GradeStore {
         try await connection.query(
             """
             INSERT INTO grades (worker_id, grade, composite, ethics_score, skill_score, skill_levels, reasons, computation, policy_version,
-                                computed_at, as_of)
-            SELECT w, g, c, e, s, l::jsonb, r::jsonb, x::jsonb, \(policyVersion), now(), \(asOf)::date
+                                computed_at, as_of, grade_since)
+            SELECT w, g, c, e, s, l::jsonb, r::jsonb, x::jsonb, \(policyVersion), now(), \(asOf)::date, \(asOf)::date
             FROM unnest(\(rowIDs)::uuid[], \(grades)::text[], \(composites)::float8[], \(ethics)::float8[], \(skills)::float8[],
                         \(levels)::text[], \(reasons)::text[], \(computations)::text[]) AS u(w, g, c, e, s, l, r, x)
             ON CONFLICT (worker_id) DO UPDATE SET grade = EXCLUDED.grade, composite = EXCLUDED.composite, ethics_score = EXCLUDED.ethics_score,
                 skill_score = EXCLUDED.skill_score, skill_levels = EXCLUDED.skill_levels, reasons = EXCLUDED.reasons,
                 computation = EXCLUDED.computation, policy_version = EXCLUDED.policy_version, computed_at = now(),
-                as_of = EXCLUDED.as_of
+                as_of = EXCLUDED.as_of,
+                grade_since = CASE WHEN grades.grade = EXCLUDED.grade THEN grades.grade_since ELSE EXCLUDED.as_of END
             """,
             logger: logger
         )

@@ -13,6 +13,7 @@ public enum ReportStore {
         public var categories: [String]
         public var grade: String?
         public var topLevel: Int?
+        public var onRedList: Bool
     }
 
     /// Workers who listed themselves for hire, filtered; ordered by grade then name.
@@ -21,6 +22,9 @@ public enum ReportStore {
         category: String?,
         minLevel: Int?,
         grades: [String]?,
+        sectorCategories: [String]? = nil,
+        redListOnly: Bool = false,
+        redList: RedListRule,
         limit: Int,
         offset: Int,
         on connection: PostgresConnection,
@@ -29,7 +33,7 @@ public enum ReportStore {
         let regionPrefix = region.map { $0.hasSuffix("0000") ? String($0.prefix(2)) + "%" : ($0.hasSuffix("00") ? String($0.prefix(4)) + "%" : $0) }
         let rows = try await connection.query(
             """
-            SELECT w.id, w.full_name, w.birth_date::text, w.home_region, w.service_categories, g.grade, s.level
+            SELECT w.id, w.full_name, w.birth_date::text, w.home_region, w.service_categories, g.grade, s.level, coalesce(r.listed, false)
             FROM workers w
             LEFT JOIN grades g ON g.worker_id = w.id
             LEFT JOIN LATERAL (
@@ -38,7 +42,16 @@ public enum ReportStore {
                     WHERE worker_id = w.id AND (\(category)::text IS NULL OR category = \(category))
                     ORDER BY category, assessed_on DESC, created_at DESC) latest
             ) s ON true
+            LEFT JOIN LATERAL (
+                SELECT w.red_list_opt_in AND g.grade = \(redList.grade) AND g.grade_since <= \(redList.heldSince)::date
+                   AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.worker_id = w.id AND c.state NOT IN ('executed', 'reversed', 'withdrawn', 'closed'))
+                   AND NOT EXISTS (SELECT 1 FROM flags f WHERE f.worker_id = w.id AND f.status <> 'retracted'
+                       AND (f.expires_on IS NULL OR f.expires_on >= \(redList.today)::date)
+                       AND NOT EXISTS (SELECT 1 FROM flag_repairs fr WHERE fr.flag_id = f.id AND fr.status = 'approved')) AS listed
+            ) r ON true
             WHERE w.available_for_hire AND w.status = 'active'
+              AND (NOT \(redListOnly) OR coalesce(r.listed, false))
+              AND (\(sectorCategories)::text[] IS NULL OR w.service_categories && \(sectorCategories)::text[])
               AND (\(regionPrefix)::text IS NULL OR w.home_region LIKE \(regionPrefix))
               AND (\(category)::text IS NULL OR \(category) = ANY (w.service_categories))
               AND (\(minLevel.map(Int32.init))::int IS NULL OR coalesce(s.level, 0) >= \(minLevel.map(Int32.init)))
@@ -49,10 +62,20 @@ public enum ReportStore {
             logger: logger
         )
         var result: [Listing] = []
-        for try await (id, name, birth, region, categories, grade, level) in rows.decode((UUID, String, String, String, [String], String?, Int?).self)
-        {
+        for try await (id, name, birth, region, categories, grade, level, listed) in rows.decode(
+            (UUID, String, String, String, [String], String?, Int?, Bool).self
+        ) {
             result.append(
-                Listing(id: id, fullName: name, birthDate: birth, homeRegion: region, categories: categories, grade: grade, topLevel: level)
+                Listing(
+                    id: id,
+                    fullName: name,
+                    birthDate: birth,
+                    homeRegion: region,
+                    categories: categories,
+                    grade: grade,
+                    topLevel: level,
+                    onRedList: listed
+                )
             )
         }
         return result

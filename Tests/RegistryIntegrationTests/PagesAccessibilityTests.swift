@@ -143,7 +143,7 @@ struct PagesAccessibilityTests {
                 Visitor(
                     name: "anonymous",
                     client: PageClient(client: client),
-                    pages: ["/", "/signin", "/apply", "/employer/register", "/activate", "/no/such/page"]
+                    pages: ["/", "/signin", "/apply", "/employer/register", "/activate", "/lookup", "/blacklist", "/no/such/page"]
                 ),
                 Visitor(
                     name: "agency",
@@ -161,6 +161,7 @@ struct PagesAccessibilityTests {
                     pages: [
                         "/employer", "/check", "/check?code=ABCD2345", "/employer/workers/\(f.worker)/report",
                         "/employer/engagements/\(f.proposed)/review", "/employer/workers/\(f.worker)/case/new", "/cases/\(f.caseID)",
+                        "/employer/hire", "/employer/hire?sector=domestic_service&min_grade=B&red_list=true",
                     ]
                 ),
                 Visitor(
@@ -203,6 +204,8 @@ struct PagesAccessibilityTests {
                     ("sign-in refused", try await anonymous.post("/signin", ["account": "nobody@example.cn", "password": "wrong password"]))
                 )
                 answers.append(("application refused", try await anonymous.post("/apply", ["name": "x", "uscc": "1", "region_code": "32"])))
+                answers.append(("lookup refused", try await anonymous.post("/lookup", ["id_number": "12345"])))
+                answers.append(("lookup answered", try await anonymous.post("/lookup", ["id_number": Fixtures.idNumber(serial: 999)])))
                 var agencyClient = visitors[1].client
                 var employerClient = visitors[3].client
                 var workerClient = visitors[4].client
@@ -274,7 +277,7 @@ struct PagesAccessibilityTests {
                 for (name, response) in answers {
                     let html = String(buffer: response.body)
                     #expect(response.status != .seeOther && response.status != .forbidden, "\(name): \(response.status)")
-                    #expect(name == "code issued" || html.contains("class=\"error"), "\(name): no error shown")
+                    #expect(["code issued", "lookup answered"].contains(name) || html.contains("class=\"error"), "\(name): no error shown")
                     let problems = Self.problems(html, language: language)
                     #expect(problems.isEmpty, "\(name) (\(language)):\n\(problems.joined(separator: "\n"))")
                     checked += 1

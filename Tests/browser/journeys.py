@@ -140,7 +140,7 @@ def record_skill(b, level="5", category="nanny"):
     b.submit("main form")
     b.expect_notice("skill_added")
     skills = b.find("section[aria-labelledby='skills']").text
-    assert b.t("level." + level) in skills and b.t("category." + category) in skills, skills
+    assert b.t("sector_level.%s.%s" % (category, level)) in skills and b.t("category." + category) in skills, skills
 
 
 def record_health(b):

@@ -48,7 +48,49 @@ def load_texts(language):
     return texts
 
 
+def load_policy_names():
+    """The names policy gives (the pages show them, not Web/i18n): `category.<id>`,
+    `flag_category.<id>` and `sector_level.<category>.<n>`, per language, read from the flow-style
+    lines of Policies/sectors.yaml and Policies/flags.yaml."""
+    import re
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "Policies")
+    names = {"zh-CN": {}, "en": {}}
+    categories = []
+    with open(os.path.join(root, "sectors.yaml"), encoding="utf-8") as f:
+        for line in f:
+            m = re.match(r"\s*- \{id: ([a-z_]+), zh: ([^,]+), en: ([^,}]+)", line)
+            if m and "category" not in line.split("en:")[1]:
+                names["zh-CN"]["category." + m[1]], names["en"]["category." + m[1]] = m[2].strip(), m[3].strip()
+                categories.append(m[1])
+            m = re.match(r"\s*(zh-CN|en): \[(.*)\]", line)
+            if m:
+                levels = [v.strip() for v in m[2].split(",")]
+                names[m[1]].setdefault("_pending", []).append(levels)
+            if re.match(r"\s*- id: ", line):
+                # A new sector: the level names read so far belong to the categories before it.
+                _assign_levels(names, categories)
+                categories = []
+        _assign_levels(names, categories)
+    with open(os.path.join(root, "flags.yaml"), encoding="utf-8") as f:
+        for line in f:
+            m = re.match(r"  ([a-z_]+): +\{ source: [a-z_]+, zh: ([^,]+), en: ([^,}]+)", line)
+            if m:
+                names["zh-CN"]["flag_category." + m[1]], names["en"]["flag_category." + m[1]] = m[2].strip(), m[3].strip()
+    return names
+
+
+def _assign_levels(names, categories):
+    for language in ("zh-CN", "en"):
+        pending = names[language].pop("_pending", [])
+        if pending:
+            for category in categories:
+                for n, name in enumerate(pending[-1], start=1):
+                    names[language]["sector_level.%s.%d" % (category, n)] = name
+
+
 TEXTS = {"zh-CN": load_texts("zh-CN"), "en": load_texts("en")}
+for _language, _names in load_policy_names().items():
+    TEXTS[_language].update(_names)
 
 
 # --- Test identifiers -------------------------------------------------------------------------

@@ -90,10 +90,10 @@ def journey(base, password, phone, log):
     person = dict(id_number=national_id("350102", "19820202", 266), full_name="郑丽华", sex="F", home_region="350102",
                   phone="13912345266")
     r = operation("post_workers").sync_detailed(client=agency, body=models.WorkerRegistration(
-        service_categories=[models.ServiceCategory.ELDER_CARE, models.ServiceCategory.COOKING], **person))
+        service_categories=["elder_care", "cooking"], **person))
     worker_id = expect("post_workers", r, 201, models.PostWorkersResponse201).id
     r = operation("post_workers_by_id_skills").sync_detailed(id=worker_id, client=agency, body=models.PostWorkersByIdSkillsBody(
-        category=models.ServiceCategory.ELDER_CARE, level=4, assessed_on=datetime.date(2025, 9, 1), assessor="市职业技能鉴定中心"))
+        category="elder_care", level=4, assessed_on=datetime.date(2025, 9, 1), assessor="市职业技能鉴定中心"))
     skill_id = expect("post_workers_by_id_skills", r, 201, models.PostWorkersByIdSkillsResponse201).id
     file = expect("get_workers_by_id", operation("get_workers_by_id").sync_detailed(id=worker_id, client=agency), 200, models.WorkerFile)
     equal("her name", file.full_name, person["full_name"])

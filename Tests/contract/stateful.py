@@ -14,6 +14,7 @@ import base64
 import datetime
 import json
 import os
+import re
 import subprocess
 import time
 import urllib.parse
@@ -125,6 +126,15 @@ class Sequences:
         self.everyone_reads(None)
         text = self.call(None, "GET", "/openapi.yaml", expect=200).raw.decode()
         expect_true("/openapi.yaml is the document the suite loaded", "operationId: postAuthLogin" in text)
+        # The published blacklist: the demo's barred worker, masked as policy says; the same page as CSV.
+        page = self.call(None, "GET", "/api/v1/public/blacklist?per_page=10", expect=200)
+        expect_true("the blacklist lists the demo's barred worker", page["total"] >= 1 and len(page["entries"]) >= 1)
+        for entry in page["entries"]:
+            expect_true("a published ID number is masked", re.fullmatch(r"[0-9]{6}\*{8}[0-9X]{4}", entry["id_number"]) is not None)
+            expect_true("a published name is masked", "*" in entry["name"])
+        expect_true("the list may be cached", "max-age" in (page.headers.get("Cache-Control") or ""))
+        csv = self.call(None, "GET", "/api/v1/public/blacklist.csv?per_page=10", expect=200).raw.decode()
+        expect_true("the CSV has the published columns", csv.startswith("name,id_number,sectors_zh,sectors_en,grounds_zh,grounds_en,decided_on,reference"))
 
     def sign_in(self):
         w = self.world

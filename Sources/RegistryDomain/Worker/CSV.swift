@@ -7,6 +7,15 @@ public enum CSV {
     }
 
     /// A leading UTF-8 byte-order mark (as Excel writes) is ignored.
+    /// One cell for writing: quoted when it holds a comma, a quote or a line break; a cell a
+    /// spreadsheet would take for a formula (=, +, -, @) starts with an apostrophe.
+    public static func quote(_ cell: String) -> String {
+        var text = cell
+        if let first = text.first, "=+-@".contains(first) { text = "'" + text }
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.map { $0 == "\"" ? "\"\"" : String($0) }.joined() + "\""
+    }
+
     public static func parse(_ text: String) -> [Record] {
         let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
         var records: [Record] = []

@@ -21,6 +21,8 @@ struct AgencyHomePages {
                 let open = try await page.registry.transfers.list(openOnly: true, caller: page.caller, logger: context.logger)
                 values["incoming_open"] = String(open.filter { $0.toAgencyId == agency.id.text }.count)
                 values["outgoing_open"] = String(open.filter { $0.fromAgencyId == agency.id.text }.count)
+                let red = try await page.registry.publicLists.redListCount(caller: page.caller, logger: context.logger)
+                values["red_list"] = page.t.text("agency_home.red_list", ["listed": String(red.onRedList), "workers": String(red.workers)])
             }
             return page.render("agency_home", values)
         }

@@ -19,6 +19,8 @@ struct PageRoutes {
         routes.router.add(middleware: PageErrorMiddleware(kit: kit))
 
         SessionPages(kit: kit).register(on: routes)
+        PublicListPages(kit: kit).register(on: routes)
+        HirePages(kit: kit).register(on: routes)
         AgencyApplicationPages(kit: kit).register(on: routes)
         AdminPages(kit: kit).register(on: routes)
         AgencyHomePages(kit: kit).register(on: routes)

@@ -117,6 +117,14 @@ struct WorkerSelfPages {
             return page.redirect("/worker?notice=" + (available ? "available_on" : "available_off"))
         }
 
+        routes.post("/worker/red-list", action: "red_list.own") { request, context in
+            let page = kit.scope(request, context)
+            let form = try await page.form()
+            let optIn = form.text("opt_in") == "true"
+            _ = try await page.registry.publicLists.setRedList(optIn: optIn, caller: page.caller, logger: context.logger)
+            return page.redirect("/worker?notice=" + (optIn ? "red_list_in" : "red_list_out"))
+        }
+
         routes.get("/activate", action: "auth.activate") { request, context in
             let page = kit.scope(request, context)
             return activateForm(page, form: WebForm(), error: nil)
@@ -417,6 +425,16 @@ struct WorkerSelfPages {
         if allowed("availability.set") {
             let available = try await page.registry.accounts.isAvailable(caller: page.caller, logger: logger)
             values["availability"] = ["on": available, "can_list": report.worker.status == "active" || available]
+        }
+
+        if allowed("red_list.own") {
+            let red = try await page.registry.publicLists.redList(caller: page.caller, logger: logger)
+            values["red_list"] = [
+                "opt_in": red.optIn, "listed": red.listed,
+                "rule": page.t.text("red_list.rule", ["grade": page.label("grade", red.grade), "days": String(red.minDays)]),
+                "missing": red.missing.filter { $0 != "not_opted_in" }.map { page.t.text("red_list.missing_" + $0) },
+                "has_missing": red.missing.contains { $0 != "not_opted_in" },
+            ]
         }
         return page.render("worker_home", values, status: failed?.error.kind.status ?? .ok)
     }

@@ -152,6 +152,10 @@ struct EmployerRoutes {
                 range: 0...registry.policies.reports.searchOffsetMax
             )
             let minLevel = try q["min_level"].map { try WorkerRoutes.int(String($0), "min_level", default: 1, range: 1...5) }
+            let redList = try q["red_list"].map { value -> Bool in
+                guard let b = Bool(String(value)) else { throw RegistryError.invalid("red_list", "red_list is true or false.") }
+                return b
+            }
             let found = try await registry.reports.searchAvailable(
                 .init(
                     region: q["region"].map(String.init),
@@ -159,7 +163,9 @@ struct EmployerRoutes {
                     minLevel: minLevel,
                     minGrade: q["min_grade"].map(String.init),
                     limit: limit,
-                    offset: offset
+                    offset: offset,
+                    sector: q["sector"].map(String.init),
+                    redListOnly: redList ?? false
                 ),
                 caller: context.caller,
                 logger: context.logger
