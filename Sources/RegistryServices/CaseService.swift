@@ -260,6 +260,14 @@ public struct CaseService: Sendable {
             details["reference"] = .string(CaseReference.text(year: ref.year, number: ref.no))
         }
         try await AuditStore.append(Caller.system.event(action, "worker", workerID, details), on: connection, logger: logger)
+        // The numbered event other registries pull (GET /api/v1/exchange/bans).
+        try await ExchangeStore.record(
+            action == "blacklist.published" ? "ban" : "reinstatement",
+            workerID: workerID,
+            caseID: caseID,
+            on: connection,
+            logger: logger
+        )
     }
 
     func tell(_ row: Row, _ notice: CaseNotice, on connection: DatabaseConnection, logger: Logger) async throws {

@@ -54,7 +54,7 @@ public struct FlagService: Sendable {
         guard name.count >= 2, name.count <= 63, name.first.map({ $0.isLowercase || $0.isNumber }) == true,
             name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_" || $0 == "-") })
         else { throw RegistryError.invalid("name", "A source name is 2 to 63 lower-case letters, digits, - and _ (e.g. fj-police).") }
-        guard SourceKind(rawValue: s.kind) != nil else { throw RegistryError.invalid("kind", "kind is police or credit_bureau.") }
+        guard SourceKind(rawValue: s.kind) != nil else { throw RegistryError.invalid("kind", "kind is police, credit_bureau or registry.") }
         let display = try Input.name(s.displayName, field: "display_name", max: 200)!
         var contact: String?
         if let raw = s.contactEmail, !raw.trimmingWhitespace().isEmpty {

@@ -22,7 +22,7 @@ struct RegistryCommand: AsyncParsableCommand {
         discussion: "Configuration comes from the environment (see README.md): PORT, HOST, REGISTRY_DATA_DIR, DATABASE_URL, LOG_LEVEL, ...",
         subcommands: [
             Serve.self, Migrate.self, CreateAdmin.self, Demo.self, BenchHash.self, ImportWorkers.self, ImportFlags.self, Regrade.self,
-            ReportCommand.self, DB.self, Policies.self, Audit.self, Keys.self, Jobs.self,
+            ReportCommand.self, DB.self, Policies.self, Audit.self, Keys.self, Jobs.self, Exchange.self,
         ],
         defaultSubcommand: Serve.self
     )

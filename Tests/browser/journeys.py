@@ -219,7 +219,7 @@ def check_moved_file(b, worker, old_agency, new_agency):
     assert old_agency["name"] in sealed and b.t("file.sealed") in sealed and "照护细致，雇主满意" in sealed, sealed
     assert b.t("rating.5") in sealed, sealed
     # The qualifications recorded by the first agency stay on the file.
-    assert b.t("level.5") in b.find("section[aria-labelledby='skills']").text
+    assert b.t("sector_level.nanny.5") in b.find("section[aria-labelledby='skills']").text
 
 
 # --- Journeys ---------------------------------------------------------------------------------
@@ -442,7 +442,7 @@ def journey_consent_zh_phone(b):
     b.expect_text(b.t("report.reasons") if b.finds("#grade-letter") else b.t("report.no_grade"))
     b.expect_text("照顾产妇和宝宝非常细心")
     b.expect_text("谢谢张先生一家的信任")
-    b.expect_text(b.t("level.4"))  # her maternity skill, as the demo data records it
+    b.expect_text(b.t("sector_level.maternity.4"))  # her maternity skill, as the demo data records it
     # One step in English: the same report, switched with the header link.
     switch_language(b, "en")
     b.expect_text(b.t("report.title"), where="h1")

@@ -117,6 +117,9 @@ class Sequences:
         self.call(caller, "GET", "/openapi.yaml", expect=200)
         sectors = self.call(caller, "GET", "/api/v1/sectors", expect=200)
         expect_true("the sectors name the domestic categories", any(c["id"] == "nanny" for s in sectors["sectors"] for c in s["categories"]))
+        # The published blacklist is for everyone, as JSON and as CSV.
+        self.call(caller, "GET", "/api/v1/public/blacklist?per_page=5", expect=200)
+        self.call(caller, "GET", "/api/v1/public/blacklist.csv?per_page=5", expect=200)
         if public_key:
             r = self.call(caller, "GET", "/api/v1/reports/public-key", expect=200)
             expect_equal("the public key's algorithm", r["algorithm"], "Ed25519")
@@ -374,6 +377,14 @@ class Sequences:
         for who in (None, w["admin"], w["agency"], w["employer"], w["worker"]):
             r = self.call(who, "POST", "/api/v1/public/ban-status", {"id_number": w.people["chunmei"]["id_number"]}, expect=200)
             expect_equal("not barred", r.json, {"revoked": False})
+        # The red list: she opts in (not listed yet: the grade must be held for the policy's days),
+        # employers filter by it, her agency counts it.
+        red = self.call(worker, "PUT", "/api/v1/me/red-list", {"opt_in": True}, expect=200).json
+        expect_true("opted in, and told what is missing", red["opt_in"] and (red["listed"] or red["missing"]))
+        expect_equal("her standing reads back", self.call(worker, "GET", "/api/v1/me/red-list", expect=200)["opt_in"], True)
+        self.call(w["employer"], "GET", "/api/v1/listings?sector=domestic_service&red_list=true", expect=200)
+        count = self.call(w["agency"], "GET", "/api/v1/agency/red-list", expect=200).json
+        expect_true("the agency's count", count["workers"] >= 1 and 0 <= count["on_red_list"] <= count["workers"])
         w.ids["chunmei_reviews"] = [r["id"] for r in self.call(worker, "GET", "/api/v1/me/reviews", expect=200)["reviews"]]
         grade = self.call(worker, "GET", "/api/v1/me/grade", expect=200).json
         full = self.call(w["admin"], "GET", f"/api/v1/workers/{w.ids['chunmei']}/grade?purpose=audit", expect=200).json

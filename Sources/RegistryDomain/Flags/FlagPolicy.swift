@@ -4,6 +4,8 @@
 public enum SourceKind: String, Sendable, Codable, CaseIterable {
     case police
     case creditBureau = "credit_bureau"
+    /// Another registry (another sector's, or a national platform), whose bans arrive as flags.
+    case registry
 }
 
 public struct FlagPolicy: Sendable, Equatable, Codable {
@@ -59,24 +61,45 @@ public struct FlagPolicy: Sendable, Equatable, Codable {
         }
     }
 
+    /// How another registry's bans arrive: as flags of this category (one a `registry` source
+    /// reports), adjudicated, this severe; a reinstatement there retracts the flag here.
+    public struct Exchange: Sendable, Equatable, Codable {
+        public var category: String
+        public var severity: Int
+
+        public init(category: String, severity: Int) {
+            self.category = category
+            self.severity = severity
+        }
+    }
+
     public var version: Int
     public var categories: [String: Category]
     public var batchLimit: Int
     public var signatureMaxSkewSeconds: Int
     public var effects: [Effect]
+    public var exchange: Exchange?
 
     enum CodingKeys: String, CodingKey {
-        case version, categories, effects
+        case version, categories, effects, exchange
         case batchLimit = "batch_limit"
         case signatureMaxSkewSeconds = "signature_max_skew_seconds"
     }
 
-    public init(version: Int, categories: [String: Category], batchLimit: Int, signatureMaxSkewSeconds: Int, effects: [Effect]) {
+    public init(
+        version: Int,
+        categories: [String: Category],
+        batchLimit: Int,
+        signatureMaxSkewSeconds: Int,
+        effects: [Effect],
+        exchange: Exchange? = nil
+    ) {
         self.version = version
         self.categories = categories
         self.batchLimit = batchLimit
         self.signatureMaxSkewSeconds = signatureMaxSkewSeconds
         self.effects = effects
+        self.exchange = exchange
     }
 
     public func validate() throws(PolicyError) {
@@ -103,6 +126,15 @@ public struct FlagPolicy: Sendable, Equatable, Codable {
         guard (1...100_000).contains(batchLimit) else { throw PolicyError(path: ["batch_limit"], message: "must be 1 to 100000") }
         guard (10...3600).contains(signatureMaxSkewSeconds) else {
             throw PolicyError(path: ["signature_max_skew_seconds"], message: "must be 10 to 3600")
+        }
+        if let exchange {
+            guard let category = categories[exchange.category] else {
+                throw PolicyError(path: ["exchange", "category"], message: "unknown category '\(exchange.category)'")
+            }
+            guard category.source == .registry else {
+                throw PolicyError(path: ["exchange", "category"], message: "'\(exchange.category)' must be a category a registry source reports")
+            }
+            guard (1...5).contains(exchange.severity) else { throw PolicyError(path: ["exchange", "severity"], message: "must be 1 to 5") }
         }
         for (i, effect) in effects.enumerated() {
             for (j, c) in effect.categories.enumerated() where categories[c] == nil {

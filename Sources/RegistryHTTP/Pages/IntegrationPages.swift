@@ -11,7 +11,7 @@ import RegistryStorage
 struct IntegrationPages {
     let kit: PageKit
 
-    static let kinds = ["police", "credit_bureau"]
+    static let kinds = ["police", "credit_bureau", "registry"]
     static let statuses = ["active", "disabled"]
     static let sourceFields = ["source_name", "display_name", "kind", "contact_email"]
 

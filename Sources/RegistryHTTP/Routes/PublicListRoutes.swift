@@ -31,6 +31,21 @@ struct PublicListRoutes {
             let body = try await request.decodeJSON(RedListBody.self, context: context)
             return JSONResponse(try await registry.publicLists.setRedList(optIn: body.optIn, caller: context.caller, logger: context.logger))
         }
+        // Sharing bans with other registries: signed records after a cursor, for keys of kind registry.
+        routes.get("/api/v1/exchange/bans", action: "exchange.read") { request, context in
+            let q = request.uri.queryParameters
+            let after = try q["after"].map { text -> Int64 in
+                guard let n = Int64(String(text)), n >= 0 else { throw RegistryError.invalid("after", "after is 0 or more.") }
+                return n
+            }
+            let limit = try WorkerRoutes.int(q["limit"].map(String.init), "limit", default: 100, range: 1...ExchangeService.pageMax)
+            var response = JSONResponse(
+                try await registry.exchange.export(after: after ?? 0, limit: limit, caller: context.caller, logger: context.logger)
+            )
+            // The records carry ID numbers: never kept by a cache on the way.
+            response.headers[.cacheControl] = "no-store"
+            return response
+        }
         routes.get("/api/v1/agency/red-list", action: "red_list.count") { _, context in
             JSONResponse(try await registry.publicLists.redListCount(caller: context.caller, logger: context.logger))
         }
