@@ -1,6 +1,10 @@
 import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
 import PostgresNIO
 import RegistryDomain
+import RegistryHTTP
 import RegistryServices
 import RegistryStorage
 import Testing
@@ -87,8 +91,29 @@ struct RedListTests {
             )
             #expect(try await registry.publicLists.redList(caller: h.worker, logger: testLogger).missing == ["open_case"])
 
-            // Opting out takes her off whatever else holds.
-            mine = try await registry.publicLists.setRedList(optIn: false, caller: h.worker, logger: testLogger)
+            // Opting out takes her off whatever else holds — here through the API as she would.
+            let session = try await registry.auth.login(
+                .from(email: nil, phone: "13800138001"),
+                password: "worker password",
+                clientAddress: "127.0.0.1",
+                presentedToken: nil,
+                requestID: "red-list",
+                logger: testLogger
+            )
+            try await Application(router: buildRouter(registry).0, logger: testLogger).test(.router) { client in
+                let auth: HTTPFields = [.authorization: "Bearer \(session.token)", .contentType: "application/json"]
+                let put = try await client.execute(uri: "/api/v1/me/red-list", method: .put, headers: auth, body: TestJSON.body(["opt_in": false]))
+                #expect(put.status == .ok)
+                let body = TestJSON.object(put.body)
+                #expect(body["opt_in"] as? Bool == false && body["listed"] as? Bool == false)
+                let bad = try await client.execute(uri: "/api/v1/me/red-list", method: .put, headers: auth, body: TestJSON.body(["optIn": true]))
+                #expect(bad.status == .badRequest)
+                #expect(
+                    TestJSON.object(try await client.execute(uri: "/api/v1/me/red-list", method: .get, headers: auth, body: nil).body)["opt_in"]
+                        as? Bool == false
+                )
+            }
+            mine = try await registry.publicLists.redList(caller: h.worker, logger: testLogger)
             #expect(!mine.optIn && !mine.listed)
             await expectError("forbidden") { _ = try await registry.publicLists.setRedList(optIn: true, caller: h.employer, logger: testLogger) }
         }

@@ -905,6 +905,62 @@ def journey_placement_zh_phone(b):
     sign_out(b)
 
 
+def demo_barred_id():
+    """赵淑芬's ID number, as DemoData registers her before she is barred."""
+    body = "110105" + "19780704" + "716"
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, support.ID_WEIGHTS)) % 11]
+
+
+def journey_public_lists_zh_phone(b):
+    """A household without an account, at 360 px in Chinese: from the home page it asks whether a
+    worker is barred (yes for the demo's barred worker, with the way to the list; no for another,
+    with what a "no" does not mean), reads the published blacklist (masked), and in English too.
+    Then the demo employer searches workers for hire (the red list filter, then all), and the demo
+    worker opts in to the red list and is told what keeps her off it."""
+    b.open("/")
+    b.click("main a[href='/lookup']")
+    b.fill("id_number", demo_barred_id())
+    b.submit("form[action='/lookup']")
+    b.expect_text(b.t("lookup.yes_title"))
+    b.expect_no_text(demo_barred_id())
+    b.click("main a[href='/blacklist']")
+    b.expect_text("赵*芬")
+    b.expect_no_text("赵淑芬")
+    b.expect_text(demo_barred_id()[:6] + "********" + demo_barred_id()[-4:])
+    assert "RC-" in b.find("main ul.cards").text, b.find("main").text
+    switch_language(b, "en")
+    b.expect_text(b.t("blacklist.title"), where="h1")
+    b.expect_text("Domestic service")
+    b.open("/lookup")
+    b.fill("id_number", support.id_number())
+    b.submit("form[action='/lookup']")
+    b.expect_text(b.t("lookup.no_title"))
+    b.expect_text(b.t("lookup.no_limits"))
+    switch_language(b, "zh-CN")
+
+    password = ADMIN[1]
+    sign_in(b, DEMO_EMPLOYER, password)
+    b.open("/employer")
+    b.click("main a[href='/employer/hire']")
+    b.select("sector", "domestic_service")
+    b.find("#red_list").click()
+    b.submit("form[action='/employer/hire']")
+    b.expect_text(b.t("hire.none"))
+    b.find("#red_list").click()
+    b.submit("form[action='/employer/hire']")
+    assert "王**" in b.find("main ul.cards").text, b.find("main").text
+    sign_out(b)
+
+    sign_in(b, DEMO_WORKER_PHONE, password)
+    b.submit("form[action='/worker/red-list']")
+    b.expect_notice("red_list_in")
+    b.expect_text(b.t("red_list.opted_in_not_listed"))
+    b.expect_text(b.t("red_list.missing_grade_not_held"))
+    b.submit("form[action='/worker/red-list']")
+    b.expect_notice("red_list_out")
+    sign_out(b)
+
+
 JOURNEYS = [
     ("custody journey, zh-CN, 360 px", PHONE, "zh-CN", journey_zh_phone),
     ("custody journey, English, desktop", DESKTOP, "en", journey_en_desktop),
@@ -915,6 +971,7 @@ JOURNEYS = [
     ("consent qr link, English, desktop", DESKTOP, "en", journey_qr_en_desktop),
     ("administrators' tools, English, 360 px", PHONE, "en", journey_admin_tools_en_phone),
     ("placement and her records, zh-CN, 360 px", PHONE, "zh-CN", journey_placement_zh_phone),
+    ("public lists, the lookup and the red list, zh-CN, 360 px", PHONE, "zh-CN", journey_public_lists_zh_phone),
 ]
 
 

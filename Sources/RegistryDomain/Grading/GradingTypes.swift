@@ -27,23 +27,9 @@ public enum CreditGrade: String, Sendable, Codable, CaseIterable, Hashable {
 
 /// What a police or credit-bureau record is about (theft, fraud, ...). The names are policy:
 /// `Policies/flags.yaml` declares them and `grading.yaml` gives each its penalty.
-public struct FlagCategory: RawRepresentable, Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+public struct FlagCategory: PolicyName {
     public let rawValue: String
-
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(_ rawValue: String) { self.rawValue = rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
-    }
-
-    public var description: String { rawValue }
-    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
 
 /// How far a flagged matter has been established. A retracted flag counts for nothing.

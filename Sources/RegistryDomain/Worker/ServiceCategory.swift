@@ -1,14 +1,15 @@
-/// A kind of service a worker offers and is assessed in (育儿嫂, 幼儿园保育员, ...). The names
-/// are not code: `Policies/sectors.yaml` declares them, sector by sector, and `SectorPolicy`
-/// parses what clients send against it.
-public struct ServiceCategory: RawRepresentable, Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
-    public let rawValue: String
+/// A name that policy declares and the data stores (a service category, a flag category): a
+/// string with its own type, so the two cannot be mixed up, compared and coded as the string.
+public protocol PolicyName: RawRepresentable, Sendable, Hashable, Comparable, Codable, CustomStringConvertible
+where RawValue == String {
+    init(rawValue: String)
+}
 
-    public init(rawValue: String) { self.rawValue = rawValue }
-    public init(_ rawValue: String) { self.rawValue = rawValue }
+extension PolicyName {
+    public init(_ rawValue: String) { self.init(rawValue: rawValue) }
 
     public init(from decoder: any Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -18,6 +19,14 @@ public struct ServiceCategory: RawRepresentable, Sendable, Hashable, Comparable,
 
     public var description: String { rawValue }
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// A kind of service a worker offers and is assessed in (育儿嫂, 幼儿园保育员, ...). The names
+/// are not code: `Policies/sectors.yaml` declares them, sector by sector, and `SectorPolicy`
+/// parses what clients send against it.
+public struct ServiceCategory: PolicyName {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
 }
 
 /// Professional skill levels, after the national vocational qualification grades. Their names

@@ -20,6 +20,10 @@ struct PublicListRoutes {
 
     struct RedListBody: Decodable, Sendable {
         var optIn: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case optIn = "opt_in"
+        }
     }
 
     func register(on routes: ProtectedRouter) {
