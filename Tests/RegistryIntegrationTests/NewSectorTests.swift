@@ -42,6 +42,9 @@ enum MadeUpSector {
                 qualifications:
                   - {id: pet_first_aid, zh: 宠物急救证, en: Pet first aid certificate, category: pet_sitter, expires: true}
 
+            dimension_names:
+              animal_handling: {zh: 照护宠物, en: Way with animals}
+
             """
         )
         try replace(
@@ -181,6 +184,15 @@ struct NewSectorTests {
                 logger: testLogger
             )
             _ = try await registry.engagements.transition(engagement, "confirm", caller: h.employer, logger: testLogger)
+            // The review form asks for the sector's skill dimensions, named as sectors.yaml names them.
+            try await Application(router: buildRouter(registry).0, logger: testLogger).test(.router) { client in
+                var household = PageClient(client: client)
+                household.cookies["lang"] = "en"
+                _ = try await household.signIn(email: "home@example.cn", password: "employer password")
+                let form = String(buffer: try await household.get("/employer/engagements/\(engagement.uuidString.lowercased())/review").body)
+                #expect(form.contains("Way with animals") && form.contains("name=\"skill_animal_handling\""), "\(form.prefix(300))")
+                #expect(!form.contains("name=\"skill_childcare\"") && !form.contains("name=\"skill_teaching\""))
+            }
             let ethics = ["honesty": 5, "respect": 5, "reliability": 5, "care": 5]
             await expectError("invalid_field") {
                 try await registry.engagements.review(

@@ -4,10 +4,41 @@
 public struct SectorPolicy: Sendable, Equatable, Codable {
     public var version: String
     public var sectors: [Sector]
+    /// Display names of review dimensions a sector adds (those the pages' translations do not
+    /// already name): dimension → {zh, en}.
+    public var dimensionNames: [String: Names]
 
-    public init(version: String, sectors: [Sector]) {
+    public init(version: String, sectors: [Sector], dimensionNames: [String: Names] = [:]) {
         self.version = version
         self.sectors = sectors
+        self.dimensionNames = dimensionNames
+    }
+
+    public struct Names: Sendable, Equatable, Codable {
+        public var zh: String
+        public var en: String
+
+        public init(zh: String, en: String) {
+            self.zh = zh
+            self.en = en
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, sectors
+        case dimensionNames = "dimension_names"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        version = try c.decode(String.self, forKey: .version)
+        sectors = try c.decode([Sector].self, forKey: .sectors)
+        dimensionNames = try c.decodeIfPresent([String: Names].self, forKey: .dimensionNames) ?? [:]
+    }
+
+    /// The display name policy gives a review dimension, if any.
+    public func dimensionName(_ name: String, language: String) -> String? {
+        dimensionNames[name].map { language.hasPrefix("zh") ? $0.zh : $0.en }
     }
 
     /// A service category: its id (what the API and the database hold) and display names.
@@ -207,6 +238,11 @@ public struct SectorPolicy: Sendable, Equatable, Codable {
         }
     }
 
+    func names(_ zh: String, _ en: String, _ path: [String], _ fail: ([String], String) -> PolicyError) throws(PolicyError) {
+        guard !zh.trimmingWhitespace().isEmpty, zh.count <= 60 else { throw fail(path + ["zh"], "needs a Chinese name of 1 to 60 characters") }
+        guard !en.trimmingWhitespace().isEmpty, en.count <= 60 else { throw fail(path + ["en"], "needs an English name of 1 to 60 characters") }
+    }
+
     /// Every rule; the error's path leads to the offending node.
     public func validate() throws(PolicyError) {
         func fail(_ path: [String], _ message: String) -> PolicyError { PolicyError(path: path, message: message) }
@@ -216,10 +252,12 @@ public struct SectorPolicy: Sendable, Equatable, Codable {
         // What the database's CHECK on category columns allows.
         func isStoredName(_ s: String) -> Bool { (2...40).contains(s.count) && s.allSatisfy { $0.isASCII && ($0.isLowercase || $0 == "_") } }
         func names(_ zh: String, _ en: String, _ path: [String]) throws(PolicyError) {
-            guard !zh.trimmingWhitespace().isEmpty, zh.count <= 60 else { throw fail(path + ["zh"], "needs a Chinese name of 1 to 60 characters") }
-            guard !en.trimmingWhitespace().isEmpty, en.count <= 60 else { throw fail(path + ["en"], "needs an English name of 1 to 60 characters") }
+            try self.names(zh, en, path, fail)
         }
         guard (1...32).contains(version.count) else { throw fail(["version"], "must be 1 to 32 characters") }
+        for (name, names) in dimensionNames.sorted(by: { $0.key < $1.key }) {
+            try self.names(names.zh, names.en, ["dimension_names", name], fail)
+        }
         guard !sectors.isEmpty else { throw fail(["sectors"], "name at least one sector") }
         var sectorIDs: Set<String> = []
         var categoryOwner: [String: String] = [:]

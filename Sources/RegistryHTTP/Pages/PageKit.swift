@@ -221,6 +221,9 @@ struct PageScope {
             return language == .zh ? c.zh : c.en
         case "sector":
             return registry.policies.sectors.sectorName(value, language: language.rawValue)
+        case "dimension" where !t.has("dimension.\(value)"):
+            // A dimension a sector added: named in sectors.yaml.
+            return registry.policies.sectors.dimensionName(value, language: language.rawValue) ?? value
         default:
             return t.has("\(group).\(value)") ? t.text("\(group).\(value)") : value
         }
