@@ -36,8 +36,10 @@ struct PublicListPages {
             values["csv"] = "/api/v1/public/blacklist.csv?page=\(found.page)"
             values["json"] = "/api/v1/public/blacklist?page=\(found.page)"
             var response = page.render("blacklist", values)
-            response.headers[.cacheControl] = "public, max-age=\(page.registry.publicLists.cacheSeconds)"
-            response.headers[.vary] = "Cookie, Accept-Language"
+            // The browser may keep it; a shared cache may not: a page carries the visitor's
+            // language, a signed-in visitor's name and form token, and may set a cookie. The
+            // JSON and CSV, the same for everyone, are the publicly cacheable copies.
+            response.headers[.cacheControl] = "private, max-age=\(page.registry.publicLists.cacheSeconds)"
             return response
         }
 
