@@ -31,6 +31,7 @@ public func buildRouter(_ registry: Registry) -> (Router<AppRequestContext>, [Ro
     HealthRoutes(registry: registry, metrics: metrics).register(on: routes)
     SectorRoutes(registry: registry).register(on: routes)
     PublicListRoutes(registry: registry).register(on: routes)
+    CommitmentRoutes(registry: registry).register(on: routes)
     AuthRoutes(registry: registry).register(on: routes)
     AuditRoutes(registry: registry).register(on: routes)
     MessageRoutes(registry: registry).register(on: routes)

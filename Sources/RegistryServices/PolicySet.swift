@@ -20,6 +20,8 @@ public struct PolicySet: Sendable {
     public var smsTemplates: SMSTemplatePolicy
     /// What is published: the blacklist's fields and masking, the red list's rule.
     public var publication: PublicationPolicy
+    /// The agency's and the staff's credit commitments.
+    public var commitments: CommitmentPolicy
 
     public init(
         access: AccessPolicy,
@@ -33,9 +35,14 @@ public struct PolicySet: Sendable {
         messages: MessagePolicy = .init(),
         schedule: SchedulePolicy = .init(),
         smsTemplates: SMSTemplatePolicy = .init(),
-        publication: PublicationPolicy = .init()
+        publication: PublicationPolicy = .init(),
+        commitments: CommitmentPolicy = .init(
+            agency: .init(version: "1", zh: "本机构承诺守法诚信。", en: "This agency commits to honesty and the law."),
+            staff: .init(version: "1", zh: "本人承诺如实录入信息。", en: "I commit to entering true information.")
+        )
     ) {
         self.publication = publication
+        self.commitments = commitments
         self.messages = messages
         self.schedule = schedule
         self.smsTemplates = smsTemplates
@@ -130,6 +137,10 @@ public struct PolicySet: Sendable {
             try file.validate()
             return file
         }
+        let commitments = try PolicyFile.load(directory + "/commitments.yaml", as: CommitmentPolicy.self) { file throws(PolicyError) in
+            try file.validate()
+            return file
+        }
         return PolicySet(
             access: access,
             authentication: authentication,
@@ -142,7 +153,8 @@ public struct PolicySet: Sendable {
             messages: messages,
             schedule: schedule,
             smsTemplates: smsTemplates,
-            publication: publication
+            publication: publication,
+            commitments: commitments
         )
     }
 }

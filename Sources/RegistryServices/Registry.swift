@@ -23,6 +23,7 @@ public struct Registry: Sendable {
     public let reports: ReportService
     public let publicLists: PublicListService
     public let exchange: ExchangeService
+    public let commitments: CommitmentService
     public let flags: FlagService
     public let flagImport: FlagImport
     public let grading: GradingService
@@ -80,6 +81,7 @@ public struct Registry: Sendable {
         self.consents = ConsentService(database: database, policy: policies.reports, throttle: policies.authentication.loginThrottle)
         self.engagements = EngagementService(database: database, clock: clock, policy: policies.reports, sectors: policies.sectors)
         self.publicLists = PublicListService(database: database, clock: clock, keys: keys, policies: policies)
+        self.commitments = CommitmentService(database: database, policy: policies.commitments)
         self.exchange = ExchangeService(database: database, clock: clock, keys: keys, policies: policies, flags: flags)
         self.reports = ReportService(
             database: database,

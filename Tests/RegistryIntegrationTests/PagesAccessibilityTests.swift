@@ -152,6 +152,7 @@ struct PagesAccessibilityTests {
                         "/agency", "/agency/workers", "/agency/workers?q=%E6%9D%8E", "/agency/workers/new", w, w + "/tenure", w + "/trainings/new",
                         w + "/health-certificates/new", w + "/skills/new", w + "/placements/new", "/agency/placements", "/agency/transfers",
                         "/agency/transfers/new", "/agency/transfers/\(f.transfer)", "/agency/import", w + "/case/new", "/agency/tenure-disputes",
+                        "/agency/commitments",
                     ]
                 ),
                 Visitor(name: "other agency", client: other, pages: ["/agency/transfers", "/agency/transfers/\(f.transfer)", "/agency/placements"]),
@@ -212,6 +213,15 @@ struct PagesAccessibilityTests {
                 var adminClient = visitors[5].client
                 answers.append(("worker refused", try await agencyClient.post("/agency/workers", ["id_number": "1", "sex": "F"])))
                 answers.append(("skill refused", try await agencyClient.post(w + "/skills", ["category": "nanny"])))
+                answers.append(
+                    (
+                        "commitment refused",
+                        try await agencyClient.post(
+                            "/agency/commitments",
+                            ["kind": "agency", "version": registry.policies.commitments.agency.version, "representative": ""]
+                        )
+                    )
+                )
                 answers.append(
                     (
                         "placement refused",

@@ -383,6 +383,14 @@ class Sequences:
         expect_true("opted in, and told what is missing", red["opt_in"] and (red["listed"] or red["missing"]))
         expect_equal("her standing reads back", self.call(worker, "GET", "/api/v1/me/red-list", expect=200)["opt_in"], True)
         self.call(w["employer"], "GET", "/api/v1/listings?sector=domestic_service&red_list=true", expect=200)
+        # The agency's credit commitments: the staff member's own, and the agency's as signed.
+        terms = self.call(w["agency"], "GET", "/api/v1/agency/commitments", expect=200).json
+        mine = self.call(w["agency"], "POST", "/api/v1/agency/commitments",
+                         {"kind": "staff", "version": terms["staff"]["version"]}, expect=200).json
+        expect_true("her own commitment accepted", mine["staff"]["accepted"])
+        signed = self.call(w["agency"], "POST", "/api/v1/agency/commitments",
+                           {"kind": "agency", "version": terms["agency"]["version"], "representative": "王芳"}, expect=200).json
+        expect_equal("the agency's, as its representative signed it", signed["agency"]["representative"], "王芳")
         count = self.call(w["agency"], "GET", "/api/v1/agency/red-list", expect=200).json
         expect_true("the agency's count", count["workers"] >= 1 and 0 <= count["on_red_list"] <= count["workers"])
         w.ids["chunmei_reviews"] = [r["id"] for r in self.call(worker, "GET", "/api/v1/me/reviews", expect=200)["reviews"]]

@@ -21,6 +21,7 @@ struct PageRoutes {
         SessionPages(kit: kit).register(on: routes)
         PublicListPages(kit: kit).register(on: routes)
         HirePages(kit: kit).register(on: routes)
+        CommitmentPages(kit: kit).register(on: routes)
         AgencyApplicationPages(kit: kit).register(on: routes)
         AdminPages(kit: kit).register(on: routes)
         AgencyHomePages(kit: kit).register(on: routes)

@@ -50,7 +50,7 @@ enum PageVocabulary {
             "reply_saved", "available_on", "available_off", "activated",
             "case_filed", "case_evidence_added", "case_acted", "case_suspended", "case_suspension_lifted", "key_revoked",
             "placement_proposed", "account_started", "consent_sent", "review_disputed", "flag_disputed", "transfer_consented_own",
-            "transfer_refused_own", "transfer_withdrawn_own", "red_list_in", "red_list_out",
+            "transfer_refused_own", "transfer_withdrawn_own", "red_list_in", "red_list_out", "commitment_signed", "commitment_accepted",
         ] + PlacementPages.events.map(\.1) + Array(DisputePages.reviewNotices.values) + Array(DisputePages.flagNotices.values)
         + AgencyService.Decision.allCases.map { "agency_\($0.rawValue)" }
 
@@ -70,7 +70,7 @@ enum PageVocabulary {
         "evidence_limit", "no_engagement", "already_suspended", "not_suspended",
         "source_exists", "dispute_decided",
         "no_employer", "account_active", "dispute_open",
-        "codes_exhausted", "too_many_transfer_requests", "busy", "invalid_characters", "too_many_codes",
+        "codes_exhausted", "too_many_transfer_requests", "busy", "invalid_characters", "too_many_codes", "stale_version",
     ]
 
     /// Fields whose format the generic "invalid" message explains.
@@ -95,7 +95,8 @@ enum PageVocabulary {
                 "dashboard.no_data", "dashboard.cases_by_state", "dashboard.cases_by_age", "dashboard.grades", "dashboard.flags_per_day",
                 "worker_home.history_chart", "worker_home.transfer_waiting", "worker_home.transfer_consented",
                 "worker_home.transfer_question", "file.start_account", "file.resend_activation",
-                "red_list.rule", "agency_home.red_list", "red_list.missing_not_active", "red_list.missing_grade_not_held",
+                "red_list.rule", "agency_home.red_list", "commitments.kind_agency", "commitments.kind_staff", "red_list.missing_not_active",
+                "red_list.missing_grade_not_held",
                 "red_list.missing_open_case",
                 "red_list.missing_live_flag", "integrations.never_used", "audit.unknown_actor", "audit.actor_anonymous", "audit.actor_system",
                 "audit.intact",
