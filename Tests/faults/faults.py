@@ -272,10 +272,11 @@ def kill9_during_writes(w):
     w.acknowledged = acknowledged
 
 
-def integration_key(w, name, display_name, require_signature=False):
-    """A police source registered by the administrator and an API key for it, as the API answered them."""
+def integration_key(w, name, display_name, require_signature=False, kind="police"):
+    """A source (police unless `kind` says otherwise) registered by the administrator and an API key
+    for it, as the API answered them."""
     status, source = request(w.server.port, "POST", "/api/v1/integrations",
-                             {"name": name, "kind": "police", "display_name": display_name, "require_signature": require_signature},
+                             {"name": name, "kind": kind, "display_name": display_name, "require_signature": require_signature},
                              token=w.admin)
     check(status == 201, f"integration source {name} created ({status})")
     status, key = request(w.server.port, "POST", f"/api/v1/integrations/{source['id']}/keys", {"label": "faults"}, token=w.admin)
@@ -815,6 +816,9 @@ def extreme_numbers(w):
     source, key = integration_key(w, "faults-extreme", "Faults extreme numbers")
     signed, signed_key = integration_key(w, "faults-extreme-signed", "Faults extreme numbers (signed)", require_signature=True)
     callers["integration"], callers["signed integration"] = key["key"], signed_key["key"]
+    # Another registry's key: the only caller the ban exchange lets past authorization.
+    _, registry_key = integration_key(w, "faults-extreme-registry", "Faults extreme numbers (registry)", kind="registry")
+    callers["registry integration"] = registry_key["key"]
 
     # Real records to aim at, so that requests get past "not found" to the numbers.
     roster = request(port, "GET", "/api/v1/workers?limit=500", token=w.agency)[1]["workers"]
