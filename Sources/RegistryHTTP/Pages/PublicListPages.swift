@@ -35,12 +35,9 @@ struct PublicListPages {
             if found.page < found.pages { values["next"] = String(found.page + 1) }
             values["csv"] = "/api/v1/public/blacklist.csv?page=\(found.page)"
             values["json"] = "/api/v1/public/blacklist?page=\(found.page)"
-            var response = page.render("blacklist", values)
-            // The browser may keep it; a shared cache may not: a page carries the visitor's
-            // language, a signed-in visitor's name and form token, and may set a cookie. The
-            // JSON and CSV, the same for everyone, are the publicly cacheable copies.
-            response.headers[.cacheControl] = "private, max-age=\(page.registry.publicLists.cacheSeconds)"
-            return response
+            // Not cached like the JSON and CSV: the page carries the visitor's language (a cached
+            // copy would survive the language switch), a signed-in visitor's name and form token.
+            return page.render("blacklist", values)
         }
 
         routes.get("/lookup", action: "public.ban_status") { request, context in
