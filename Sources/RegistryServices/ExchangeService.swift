@@ -15,7 +15,6 @@ import RegistryStorage
 /// (a suspension, a case here, with due process) is set by `flags.yaml` like any flag's.
 public struct ExchangeService: Sendable {
     let database: Database
-    let clock: RegistryClock
     let keys: KeyRing
     let policies: PolicySet
     let flags: FlagService

@@ -82,7 +82,7 @@ public struct Registry: Sendable {
         self.engagements = EngagementService(database: database, clock: clock, policy: policies.reports, sectors: policies.sectors)
         self.publicLists = PublicListService(database: database, clock: clock, keys: keys, policies: policies)
         self.commitments = CommitmentService(database: database, policy: policies.commitments)
-        self.exchange = ExchangeService(database: database, clock: clock, keys: keys, policies: policies, flags: flags)
+        self.exchange = ExchangeService(database: database, keys: keys, policies: policies, flags: flags)
         self.reports = ReportService(
             database: database,
             clock: clock,

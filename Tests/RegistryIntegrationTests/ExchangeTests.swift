@@ -16,18 +16,6 @@ struct ExchangeTests {
         .init(command: c, reason: reason, outcome: outcome, channel: nil, evidenceId: nil)
     }
 
-    /// A ban that has taken effect in `registry`; its worker, case and administrators.
-    func executedBan(_ registry: Registry) async throws -> (Household, CaseID, [Caller]) {
-        let (h, id) = try await registry.filedCase()
-        let a = try await registry.admins(5)
-        _ = try await registry.cases.act(id, cmd("start_review"), caller: a[0], logger: testLogger)
-        _ = try await registry.cases.act(id, cmd("propose_decision", outcome: "upheld"), caller: a[0], logger: testLogger)
-        let view = try await registry.cases.act(id, cmd("confirm_decision"), caller: a[1], logger: testLogger)
-        let ends = try #require(view.noticeEndsAt)
-        #expect(try await registry.cases.executeDue(now: ends.addingTimeInterval(1), logger: testLogger) == 1)
-        return (h, id, a)
-    }
-
     func pull(_ client: some TestClientProtocol, key: String, after: Int64) async throws -> (HTTPResponse.Status, ExchangeService.Page?, TestResponse)
     {
         let response = try await client.execute(
@@ -46,7 +34,7 @@ struct ExchangeTests {
     )
     func exportAndImport() async throws {
         try await withTestRegistry { a, _ in
-            let (h, caseID, admins) = try await executedBan(a)
+            let (h, caseID, admins) = try await a.executedBan()
             let (_, exchangeKey, _, _) = try await a.source("national-platform", kind: "registry")
             let (_, policeKey, _, _) = try await a.source("police-a", kind: "police")
             let publicKey = a.keys.signingKey.publicKey
@@ -130,7 +118,7 @@ struct ExchangeTests {
     @Test("a pull over HTTP reads every new record with the key the other registry issued, then nothing more")
     func pullOverHTTP() async throws {
         try await withTestRegistry { a, _ in
-            _ = try await executedBan(a)
+            _ = try await a.executedBan()
             let (_, exchangeKey, _, _) = try await a.source("national-platform", kind: "registry")
             let app = Application(router: buildRouter(a).0, logger: testLogger)
             try await app.test(.live) { client in

@@ -14,20 +14,6 @@ struct PublicListTests {
         .init(command: c, reason: reason, outcome: outcome, channel: nil, evidenceId: nil)
     }
 
-    /// A case decided upheld by two administrators and executed after its window; five administrators.
-    func executed(_ registry: Registry) async throws -> (Household, CaseID, [Caller]) {
-        let (h, id) = try await registry.filedCase()
-        let a = try await registry.admins(5)
-        _ = try await registry.cases.act(id, cmd("start_review"), caller: a[0], logger: testLogger)
-        _ = try await registry.cases.act(id, cmd("propose_decision", outcome: "upheld"), caller: a[0], logger: testLogger)
-        let view = try await registry.cases.act(id, cmd("confirm_decision"), caller: a[1], logger: testLogger)
-        // Decided, not yet in force: not published.
-        #expect(try await registry.publicLists.blacklist(page: 1, logger: testLogger).total == 0)
-        let ends = try #require(view.noticeEndsAt)
-        #expect(try await registry.cases.executeDue(now: ends.addingTimeInterval(1), logger: testLogger) == 1)
-        return (h, id, a)
-    }
-
     func get(_ client: some TestClientProtocol, _ path: String) async throws -> TestResponse {
         try await client.execute(uri: path, method: .get, headers: [:], body: nil)
     }
@@ -37,7 +23,7 @@ struct PublicListTests {
     )
     func publishedAndRemoved() async throws {
         try await withTestRegistry { registry, _ in
-            let (h, id, a) = try await executed(registry)
+            let (h, id, a) = try await registry.executedBan()
             let (router, _) = buildRouter(registry)
             try await Application(router: router, logger: testLogger).test(.router) { client in
                 let response = try await get(client, "/api/v1/public/blacklist")
@@ -95,7 +81,7 @@ struct PublicListTests {
         var policies = try PolicySet.load(directory: repositoryRoot + "/Policies")
         policies.publication.blacklist.fields = ["grounds", "decided_on"]
         try await withTestRegistry(policies: policies) { registry, _ in
-            _ = try await executed(registry)
+            _ = try await registry.executedBan()
             let (router, _) = buildRouter(registry)
             try await Application(router: router, logger: testLogger).test(.router) { client in
                 let body = TestJSON.object(try await get(client, "/api/v1/public/blacklist").body)

@@ -254,6 +254,24 @@ extension Registry {
     }
 
     /// A household with a confirmed engagement (so the employer may file), and the case she filed about the worker.
+    /// A filed case decided upheld by two administrators and executed after its window: a ban
+    /// in force. Its household, case and five administrators.
+    func executedBan() async throws -> (Household, CaseID, [Caller]) {
+        func cmd(_ c: String, outcome: String? = nil) -> CaseService.Command {
+            .init(command: c, reason: "理由", outcome: outcome, channel: nil, evidenceId: nil)
+        }
+        let (h, id) = try await filedCase()
+        let a = try await admins(5)
+        _ = try await cases.act(id, cmd("start_review"), caller: a[0], logger: testLogger)
+        _ = try await cases.act(id, cmd("propose_decision", outcome: "upheld"), caller: a[0], logger: testLogger)
+        let view = try await cases.act(id, cmd("confirm_decision"), caller: a[1], logger: testLogger)
+        // Decided, not yet in force: not published.
+        #expect(try await publicLists.blacklist(page: 1, logger: testLogger).total == 0)
+        let ends = try #require(view.noticeEndsAt)
+        #expect(try await cases.executeDue(now: ends.addingTimeInterval(1), logger: testLogger) == 1)
+        return (h, id, a)
+    }
+
     func filedCase() async throws -> (Household, CaseID) {
         let h = try await Household.make(self)
         _ = try await engagement(h, confirmedBy: h.employer)
