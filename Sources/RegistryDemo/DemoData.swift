@@ -15,11 +15,27 @@ public enum DemoData {
         var region: String
         var contact: String
         var email: String
+        /// The legal representative who signed the agency's credit commitment.
+        var representative: String
     }
 
     static let agencyStaff = [
-        DemoAgency(name: "安心家政服务有限公司", uscc: "91350100M000100Y43", region: "350102", contact: "王芳", email: "anxin@demo.registry.local"),
-        DemoAgency(name: "金牌月嫂服务中心", uscc: "91110108MA01KPGK0L", region: "110108", contact: "陈丽", email: "jinpai@demo.registry.local"),
+        DemoAgency(
+            name: "安心家政服务有限公司",
+            uscc: "91350100M000100Y43",
+            region: "350102",
+            contact: "王芳",
+            email: "anxin@demo.registry.local",
+            representative: "林建国"
+        ),
+        DemoAgency(
+            name: "金牌月嫂服务中心",
+            uscc: "91110108MA01KPGK0L",
+            region: "110108",
+            contact: "陈丽",
+            email: "jinpai@demo.registry.local",
+            representative: "陈丽"
+        ),
     ]
 
     static let demoWorkers: [(birth: String, serial: Int, name: String, phone: String, region: String, categories: [String])] = [
@@ -51,13 +67,22 @@ public enum DemoData {
                     contactName: a.contact,
                     contactPhone: nil,
                     contactEmail: a.email,
-                    password: password
+                    password: password,
+                    representative: a.representative,
+                    commitmentVersion: registry.policies.commitments.agency.version
                 ),
                 caller: .system,
                 logger: logger
             )
             _ = try await registry.agencies.decide(agencyID, .approve, reason: "demo", caller: admin, logger: logger)
-            staff.append(Caller(Principal(.user(id: userID, role: .agencyStaff, agencyID: agencyID, workerID: nil))))
+            let contact = Caller(Principal(.user(id: userID, role: .agencyStaff, agencyID: agencyID, workerID: nil)))
+            // The contact accepted her own commitment at her first sign-in.
+            _ = try await registry.commitments.accept(
+                .init(kind: "staff", version: registry.policies.commitments.staff.version),
+                caller: contact,
+                logger: logger
+            )
+            staff.append(contact)
         }
         var ids: [(WorkerID, String)] = []
         for (i, w) in demoWorkers.enumerated() {

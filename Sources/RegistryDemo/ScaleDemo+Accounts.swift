@@ -159,6 +159,16 @@ extension ScaleDemo {
                 on: connection,
                 logger: logger
             )
+            try await ScaleDataStore.insertCommitments(
+                agencies: agencies.map(\.id),
+                contacts: agencies.map { $0.staff[0] },
+                representatives: contactNames,
+                staff: staffIDs,
+                staffAgencies: staffAgencies,
+                versions: (registry.policies.commitments.agency.version, registry.policies.commitments.staff.version),
+                on: connection,
+                logger: logger
+            )
             let police = try await IntegrationStore.createSource(
                 name: "scale-police" + tag,
                 kind: SourceKind.police.rawValue,

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import RegistryDomain
+import RegistryServices
 
 /// Every route of the registry, with the one action from `Policies/access.yaml` it needs.
 /// Registering through here is the only way to add a route, so no handler can forget to ask.
@@ -17,6 +18,12 @@ final class ProtectedRouter: @unchecked Sendable {
     let router: Router<AppRequestContext>
     let access: AccessPolicy
     private(set) var routes: [RouteDescription] = []
+
+    /// The writes a staff member may make before accepting the credit commitments in force:
+    /// accepting them, and what keeps her account hers (signing in and out, her password, the language).
+    static let allowedWhileCommitmentsOwed: Set<String> = [
+        "commitments.accept", "auth.login", "auth.logout", "auth.password", "web.home",
+    ]
 
     init(router: Router<AppRequestContext>, access: AccessPolicy) {
         self.router = router
@@ -36,6 +43,11 @@ final class ProtectedRouter: @unchecked Sendable {
         router.on(RouterPath(path), method: method) { request, context in
             do {
                 try access.authorize(context.principal, action)
+                if !request.method.isSafe, let owed = context.session?.owedCommitments, !owed.isEmpty,
+                    !Self.allowedWhileCommitmentsOwed.contains(action)
+                {
+                    throw RegistryError.commitmentRequired(owed)
+                }
                 return try await handler(request, context)
             } catch let error as RegistryError where error.kind == .forbidden || error.kind == .notFound {
                 // Who was refused what: attempts on other agencies' or people's records (404)
@@ -82,6 +94,20 @@ final class ProtectedRouter: @unchecked Sendable {
         use handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Output
     ) {
         on(.delete, path, action: action, use: handler)
+    }
+}
+
+extension RegistryError {
+    /// A write by agency staff who have not accepted the credit commitments in force.
+    static func commitmentRequired(_ owed: [String]) -> RegistryError {
+        RegistryError(
+            .forbidden,
+            code: "commitment_required",
+            message:
+                "Accept the credit commitments in force first (GET and POST /api/v1/agency/commitments): "
+                + owed.joined(separator: ", ") + ".",
+            details: ["owed": owed.joined(separator: ",")]
+        )
     }
 }
 

@@ -18,6 +18,10 @@ public struct AgencyService: Sendable {
         public var contactPhone: String?
         public var contactEmail: String
         public var password: String
+        /// The legal representative who signed the agency's credit commitment, and the version
+        /// of `Policies/commitments.yaml` she signed (the one in force).
+        public var representative: String
+        public var commitmentVersion: String
 
         public init(
             name: String,
@@ -26,7 +30,9 @@ public struct AgencyService: Sendable {
             contactName: String,
             contactPhone: String?,
             contactEmail: String,
-            password: String
+            password: String,
+            representative: String,
+            commitmentVersion: String
         ) {
             self.name = name
             self.uscc = uscc
@@ -35,10 +41,13 @@ public struct AgencyService: Sendable {
             self.contactPhone = contactPhone
             self.contactEmail = contactEmail
             self.password = password
+            self.representative = representative
+            self.commitmentVersion = commitmentVersion
         }
 
         enum CodingKeys: String, CodingKey {
-            case name, uscc, password
+            case name, uscc, password, representative
+            case commitmentVersion = "commitment_version"
             case regionCode = "region_code"
             case contactName = "contact_name"
             case contactPhone = "contact_phone"
@@ -47,10 +56,12 @@ public struct AgencyService: Sendable {
     }
 
     let authentication: AuthenticationPolicy
+    let commitments: CommitmentPolicy
 
-    init(database: Database, hasher: PasswordHasher, authentication: AuthenticationPolicy) {
+    init(database: Database, hasher: PasswordHasher, authentication: AuthenticationPolicy, commitments: CommitmentPolicy) {
         self.database = database
         self.hasher = hasher
+        self.commitments = commitments
         self.passwordMinLength = authentication.passwordMinLength
         self.authentication = authentication
     }
@@ -77,6 +88,8 @@ public struct AgencyService: Sendable {
             guard let p = Contact.normalizedPhone(raw) else { throw RegistryError.invalid("contact_phone", "Enter a valid phone number.") }
             phone = p
         }
+        let representative = try Input.text(a.representative, field: "representative", max: 100)!
+        try CommitmentService.requireInForce(a.commitmentVersion, of: commitments.agency, field: "commitment_version")
         guard a.password.count >= passwordMinLength, a.password.utf8.count <= PasswordHasher.maxPasswordBytes else {
             throw RegistryError.invalid("password", "Use at least \(passwordMinLength) characters.", code: "password_too_short")
         }
@@ -100,6 +113,26 @@ public struct AgencyService: Sendable {
             )
             try await AuditStore.append(
                 caller.event("user.created", "user", userID, ["role": "agency_staff", "agency": .string(agencyID.text)]),
+                on: connection,
+                logger: logger
+            )
+            // The agency's credit commitment, signed by its legal representative, is part of the application.
+            _ = try await CommitmentStore.record(
+                kind: CommitmentPolicy.Kind.agency.rawValue,
+                version: commitments.agency.version,
+                agencyID: agencyID,
+                userID: userID,
+                representative: representative,
+                on: connection,
+                logger: logger
+            )
+            try await AuditStore.append(
+                caller.event(
+                    "commitment.agency_signed",
+                    "agency",
+                    agencyID,
+                    ["kind": "agency", "version": .string(commitments.agency.version), "representative": .string(representative)]
+                ),
                 on: connection,
                 logger: logger
             )

@@ -10,14 +10,23 @@ public struct AuthService: Sendable {
     let database: Database
     let clock: RegistryClock
     let policy: AuthenticationPolicy
+    /// The credit commitments in force, which agency staff must have accepted before a write.
+    let commitments: CommitmentPolicy
     public let hasher: PasswordHasher
     /// Verified against when the account does not exist, so both paths cost one argon2id run.
     let decoy: String
 
-    public init(database: Database, clock: RegistryClock, policy: AuthenticationPolicy, hasher: PasswordHasher = PasswordHasher()) {
+    public init(
+        database: Database,
+        clock: RegistryClock,
+        policy: AuthenticationPolicy,
+        commitments: CommitmentPolicy,
+        hasher: PasswordHasher = PasswordHasher()
+    ) {
         self.database = database
         self.clock = clock
         self.policy = policy
+        self.commitments = commitments
         self.hasher = hasher
         self.decoy = hasher.decoyHash()
     }
@@ -71,6 +80,9 @@ public struct AuthService: Sendable {
         public var displayName: String
         public var csrfToken: String
         public var expiresAt: Date
+        /// For agency staff: the credit commitments in force not yet accepted ("agency",
+        /// "staff"); no write is taken until they are.
+        public var owedCommitments: [String]
 
         init(_ row: SessionStore.Session) {
             id = row.id
@@ -81,6 +93,7 @@ public struct AuthService: Sendable {
             displayName = row.displayName
             csrfToken = row.csrfToken
             expiresAt = row.expiresAt
+            owedCommitments = row.owedCommitments
         }
 
         public var principal: Principal {
@@ -213,7 +226,7 @@ public struct AuthService: Sendable {
                 on: connection,
                 logger: logger
             )
-            return SessionStore.Session(
+            var session = SessionStore.Session(
                 id: id,
                 userID: user.id,
                 role: user.role,
@@ -223,6 +236,17 @@ public struct AuthService: Sendable {
                 csrfToken: csrf,
                 expiresAt: clock.now.addingTimeInterval(TimeInterval(lifetime))
             )
+            if user.role == .agencyStaff, let agency = user.agencyID {
+                // Led to the commitments she owes at first sign-in (and after a new version).
+                session.owedCommitments = try await CommitmentStore.owed(
+                    agencyID: agency,
+                    userID: user.id,
+                    versions: (commitments.agency.version, commitments.staff.version),
+                    on: connection,
+                    logger: logger
+                )
+            }
+            return session
         }
         return SignedIn(token: token, session: Session(session), user: User(user))
     }
@@ -233,6 +257,7 @@ public struct AuthService: Sendable {
         return try await SessionStore.find(
             tokenHash: TokenGenerator.hash(token),
             idleSeconds: policy.sessionIdleMinutes * 60,
+            commitmentVersions: (commitments.agency.version, commitments.staff.version),
             database: database,
             logger: logger
         ).map(Session.init)

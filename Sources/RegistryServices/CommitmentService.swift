@@ -50,6 +50,18 @@ public struct CommitmentService: Sendable {
         }
     }
 
+    /// Only the version in force can be signed: an older one is a 409 naming the current version.
+    static func requireInForce(_ version: String, of text: CommitmentPolicy.Text, field: String = "version") throws(RegistryError) {
+        guard version == text.version else {
+            throw RegistryError(
+                .conflict,
+                code: "stale_version",
+                message: "The commitment in force is version \(text.version); read it and accept that one.",
+                field: field
+            )
+        }
+    }
+
     func staffCaller(_ caller: Caller) throws(RegistryError) -> (agency: UUID, user: UUID) {
         guard caller.principal.role == .agencyStaff, let agency = caller.principal.agencyID, let user = caller.userUUID else {
             throw .forbidden
@@ -92,14 +104,7 @@ public struct CommitmentService: Sendable {
             throw RegistryError.invalid("kind", "kind is agency or staff.")
         }
         let current = policy.text(kind).version
-        guard input.version == current else {
-            throw RegistryError(
-                .conflict,
-                code: "stale_version",
-                message: "The commitment in force is version \(current); read it and accept that one.",
-                field: "version"
-            )
-        }
+        try Self.requireInForce(input.version, of: policy.text(kind))
         var representative: String?
         if kind == .agency {
             representative = try Input.text(input.representative, field: "representative", max: 100)

@@ -36,10 +36,7 @@ public struct PolicySet: Sendable {
         schedule: SchedulePolicy = .init(),
         smsTemplates: SMSTemplatePolicy = .init(),
         publication: PublicationPolicy = .init(),
-        commitments: CommitmentPolicy = .init(
-            agency: .init(version: "1", zh: "本机构承诺守法诚信。", en: "This agency commits to honesty and the law."),
-            staff: .init(version: "1", zh: "本人承诺如实录入信息。", en: "I commit to entering true information.")
-        )
+        commitments: CommitmentPolicy
     ) {
         self.publication = publication
         self.commitments = commitments

@@ -55,8 +55,19 @@ public struct Registry: Sendable {
         self.database = database
         self.keys = keys
         self.clock = clock
-        self.auth = AuthService(database: database, clock: clock, policy: policies.authentication, hasher: hasher)
-        self.agencies = AgencyService(database: database, hasher: hasher, authentication: policies.authentication)
+        self.auth = AuthService(
+            database: database,
+            clock: clock,
+            policy: policies.authentication,
+            commitments: policies.commitments,
+            hasher: hasher
+        )
+        self.agencies = AgencyService(
+            database: database,
+            hasher: hasher,
+            authentication: policies.authentication,
+            commitments: policies.commitments
+        )
         self.flags = FlagService(
             database: database,
             clock: clock,

@@ -37,6 +37,23 @@ public enum CommitmentStore {
         return false
     }
 
+    /// The commitments in force (`versions`) that a staff member still owes: "agency" while her
+    /// agency's is not signed in its version, "staff" while her own is not accepted in its version.
+    public static func owed(
+        agencyID: UUID,
+        userID: UUID,
+        versions: (agency: String, staff: String),
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [String] {
+        let rows = try await connection.query(
+            "SELECT commitments_owed(\(agencyID), \(userID), \(versions.agency), \(versions.staff))",
+            logger: logger
+        )
+        for try await owed in rows.decode([String].self) { return owed }
+        return []
+    }
+
     /// The agency's commitments (its own and its staff's), newest first.
     public static func forAgency(_ agencyID: UUID, database: Database, logger: Logger) async throws -> [Entry] {
         let rows = try await database.query(

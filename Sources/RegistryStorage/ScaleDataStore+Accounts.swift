@@ -53,6 +53,34 @@ extension ScaleDataStore {
         )
     }
 
+    /// The credit commitments in force, as if signed with each application and accepted at each
+    /// staff member's first sign-in: the agency's by its legal representative (recorded by its
+    /// contact), and every staff member's own.
+    public static func insertCommitments(
+        agencies: [UUID],
+        contacts: [UUID],
+        representatives: [String],
+        staff: [UUID],
+        staffAgencies: [UUID],
+        versions: (agency: String, staff: String),
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
+            INSERT INTO credit_commitments (kind, version, agency_id, user_id, representative, accepted_at)
+            SELECT 'agency', \(versions.agency), a.id, a.contact, a.rep, u.created_at
+            FROM unnest(\(agencies)::uuid[], \(contacts)::uuid[], \(representatives)::text[]) AS a(id, contact, rep)
+            JOIN users u ON u.id = a.contact
+            UNION ALL
+            SELECT 'staff', \(versions.staff), s.agency, s.id, NULL, u.created_at
+            FROM unnest(\(staff)::uuid[], \(staffAgencies)::uuid[]) AS s(id, agency)
+            JOIN users u ON u.id = s.id
+            """,
+            logger: logger
+        )
+    }
+
     /// Employers 1…`passwordHashes.count` of a set, who sign in with e-mail and a password, in one
     /// transaction. Ids are md5(seedText || ':e:' || n); phones are `phonePrefix` and n on 7 digits.
     public static func insertEmployersWithPassword(

@@ -14,6 +14,9 @@ public enum SessionStore {
         public var displayName: String
         public var csrfToken: String
         public var expiresAt: Date
+        /// For agency staff: the credit commitments in force not yet accepted ("agency", "staff");
+        /// each must be accepted before the next write.
+        public var owedCommitments: [String] = []
 
         public init(
             id: UUID,
@@ -70,7 +73,16 @@ public enum SessionStore {
 
     /// The live session for a token: not revoked, not expired, used within `idleSeconds`, its
     /// user active. Marks it used — at most once a minute, so that most requests write nothing.
-    public static func find(tokenHash: [UInt8], idleSeconds: Int, database: Database, logger: Logger) async throws -> Session? {
+    ///
+    /// For agency staff, also which of the commitments in force (`commitmentVersions`) are not
+    /// yet recorded: the agency's for the agency, the staff commitment for this user.
+    public static func find(
+        tokenHash: [UInt8],
+        idleSeconds: Int,
+        commitmentVersions: (agency: String, staff: String),
+        database: Database,
+        logger: Logger
+    ) async throws -> Session? {
         let rows = try await database.query(
             """
             WITH live AS (
@@ -82,15 +94,19 @@ public enum SessionStore {
                 UPDATE sessions SET last_seen_at = now()
                 WHERE id = (SELECT id FROM live) AND last_seen_at < now() - interval '60 seconds'
             )
-            SELECT id, user_id, role, agency_id, worker_id, display_name, csrf_token, expires_at FROM live
+            SELECT id, user_id, role, agency_id, worker_id, display_name, csrf_token, expires_at,
+                   CASE WHEN role = 'agency_staff'
+                       THEN commitments_owed(agency_id, user_id, \(commitmentVersions.agency), \(commitmentVersions.staff))
+                       ELSE '{}'::text[] END
+            FROM live
             """,
             logger: logger
         )
-        for try await (id, user, role, agency, worker, name, csrf, expires) in rows.decode(
-            (UUID, UUID, String, UUID?, UUID?, String, String, Date).self
+        for try await (id, user, role, agency, worker, name, csrf, expires, owed) in rows.decode(
+            (UUID, UUID, String, UUID?, UUID?, String, String, Date, [String]).self
         ) {
             guard let role = Role(rawValue: role) else { return nil }
-            return Session(
+            var session = Session(
                 id: id,
                 userID: user,
                 role: role,
@@ -100,6 +116,8 @@ public enum SessionStore {
                 csrfToken: csrf,
                 expiresAt: expires
             )
+            session.owedCommitments = owed
+            return session
         }
         return nil
     }

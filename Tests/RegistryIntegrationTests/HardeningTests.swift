@@ -74,7 +74,9 @@ struct HardeningTests {
                         contactName: "王",
                         contactPhone: nil,
                         contactEmail: "x@agency.cn",
-                        password: "agency password 77"
+                        password: "agency password 77",
+                        representative: "法定代表人",
+                        commitmentVersion: registry.policies.commitments.agency.version
                     ),
                     caller: .system,
                     logger: testLogger
@@ -172,7 +174,9 @@ struct HardeningTests {
                         contactName: "王",
                         contactPhone: nil,
                         contactEmail: email,
-                        password: "agency password 91"
+                        password: "agency password 91",
+                        representative: "法定代表人",
+                        commitmentVersion: registry.policies.commitments.agency.version
                     ),
                     caller: .system,
                     logger: testLogger

@@ -168,7 +168,9 @@ struct PagesTests {
                     contactName: "Zhang",
                     contactPhone: nil,
                     contactEmail: "apply5@agency.cn",
-                    password: "agency password 5"
+                    password: "agency password 5",
+                    representative: "法定代表人",
+                    commitmentVersion: registry.policies.commitments.agency.version
                 ),
                 caller: .system,
                 logger: testLogger
@@ -195,7 +197,9 @@ struct PagesTests {
                     contactName: "Zhang",
                     contactPhone: nil,
                     contactEmail: "apply6@agency.cn",
-                    password: "agency password 6"
+                    password: "agency password 6",
+                    representative: "法定代表人",
+                    commitmentVersion: registry.policies.commitments.agency.version
                 ),
                 caller: .system,
                 logger: testLogger
@@ -502,7 +506,9 @@ extension Registry {
                 contactName: "Contact \(n)",
                 contactPhone: nil,
                 contactEmail: email,
-                password: password
+                password: password,
+                representative: "法定代表人",
+                commitmentVersion: policies.commitments.agency.version
             ),
             caller: .system,
             logger: testLogger
@@ -518,6 +524,8 @@ extension Registry {
                 )
             )
         )
+        // Her own credit commitment, accepted at first sign-in (the agency's came with the application).
+        _ = try await commitments.accept(.init(kind: "staff", version: policies.commitments.staff.version), caller: caller, logger: testLogger)
         return (agencyID, email, password, caller)
     }
 

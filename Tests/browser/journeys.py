@@ -66,8 +66,10 @@ def sign_out(b):
 def apply_agency(b, agency):
     b.open("/")
     b.click("a[href='/apply']")
-    for name in ("name", "uscc", "region_code", "contact_name", "contact_phone", "contact_email", "password"):
+    for name in ("name", "uscc", "region_code", "representative", "contact_name", "contact_phone", "contact_email", "password"):
         b.fill(name, agency[name])
+    # The agency's credit commitment is shown in the page's language, for its legal representative to sign.
+    assert len(b.find("form[action='/apply'] blockquote").text) > 40, "no commitment text on the application"
     b.submit("form[action='/apply']")
     b.expect_text(b.t("apply_done.received"))
     b.expect_text(agency["contact_email"])
@@ -76,8 +78,19 @@ def apply_agency(b, agency):
 def new_agency(label):
     n = support.tag()
     return {"name": "%s家政服务中心 %s" % (label, n), "uscc": support.uscc(), "region_code": "320102",
-            "contact_name": "联系人 " + n, "contact_phone": support.phone(),
+            "representative": "法人 " + n, "contact_name": "联系人 " + n, "contact_phone": support.phone(),
             "contact_email": "agency-%s-%s@example.cn" % (label.lower(), n), "password": "agency password " + n}
+
+
+def accept_own_commitment(b, then="/agency"):
+    """At her first sign-in a staff member is led to the credit commitments: the agency's is shown
+    signed (it came with the application), and she accepts her own before anything else."""
+    assert b.path().startswith("/agency/commitments"), b.path()
+    b.expect_notice("commitment_required")
+    assert b.finds("form[action='/agency/commitments'] input[name='kind'][value='agency']") == [], "the agency's is not signed"
+    b.submit("form.inline-form[action='/agency/commitments']")
+    b.expect_notice("commitment_accepted")
+    b.open(then)
 
 
 def approve(b, agency):
@@ -233,6 +246,7 @@ def custody_journey(b, keyboard=False):
     approve(b, second)
 
     sign_in(b, first["contact_email"], first["password"], keyboard=keyboard)
+    accept_own_commitment(b)
     assert b.path() == "/agency", b.path()
     b.expect_text(first["name"], where="h1")
     worker = new_worker()
@@ -250,6 +264,7 @@ def custody_journey(b, keyboard=False):
     sign_out(b)
 
     sign_in(b, second["contact_email"], second["password"])
+    accept_own_commitment(b)
     request_transfer(b, worker, second)
     sign_out(b)
 
@@ -294,7 +309,7 @@ def journey_errors_en_phone(b):
     b.open("/apply")
     bad = new_agency("Errors")
     bad["uscc"] = bad["uscc"][:-1] + ("0" if bad["uscc"][-1] != "0" else "1")
-    for name in ("name", "uscc", "region_code", "contact_name", "contact_phone", "contact_email", "password"):
+    for name in ("name", "uscc", "region_code", "representative", "contact_name", "contact_phone", "contact_email", "password"):
         b.fill(name, bad[name])
     b.submit("form[action='/apply']")
     assert b.field_error("uscc") == b.t("errors.uscc_checksum"), b.field_error("uscc")
@@ -308,6 +323,7 @@ def journey_errors_en_phone(b):
     b.fill("account", agency["contact_email"])
     b.fill("password", agency["password"])
     b.submit("form[action='/signin']")
+    accept_own_commitment(b, then="/agency/workers")
     assert b.path() == "/agency/workers", b.path()
 
     worker = new_worker()

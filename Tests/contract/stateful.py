@@ -117,6 +117,8 @@ class Sequences:
         self.call(caller, "GET", "/openapi.yaml", expect=200)
         sectors = self.call(caller, "GET", "/api/v1/sectors", expect=200)
         expect_true("the sectors name the domestic categories", any(c["id"] == "nanny" for s in sectors["sectors"] for c in s["categories"]))
+        terms = self.call(caller, "GET", "/api/v1/commitments", expect=200)
+        expect_true("the commitments in force have versions", bool(terms["agency"]["version"]) and bool(terms["staff"]["version"]))
         # The published blacklist is for everyone, as JSON and as CSV.
         self.call(caller, "GET", "/api/v1/public/blacklist?per_page=5", expect=200)
         self.call(caller, "GET", "/api/v1/public/blacklist.csv?per_page=5", expect=200)
@@ -680,8 +682,12 @@ class Sequences:
         """An agency applies and is approved, suspended and reinstated; staff are added; an account is
         disabled and can no longer sign in; the audit log tells it and its chain verifies."""
         w, admin, agency = self.world, self.world["admin"], self.world["agency"]
+        terms = self.call(None, "GET", "/api/v1/commitments", expect=200).json
         application = {"name": "契约测试家政有限公司", "uscc": social_credit_code("91350102MA2XK7Q5P"), "region_code": "350102",
-                       "contact_name": "周敏", "contact_email": "apply@contract.registry.test", "password": w.password}
+                       "contact_name": "周敏", "contact_email": "apply@contract.registry.test", "password": w.password,
+                       "representative": "陈立", "commitment_version": "0.old"}
+        self.call(None, "POST", "/api/v1/agencies", application, expect=409, what="signing a commitment not in force")
+        application["commitment_version"] = terms["agency"]["version"]
         r = self.call(None, "POST", "/api/v1/agencies", application, expect=201).json
         expect_equal("pending", r["status"], "pending")
         aid = r["agency_id"]
@@ -693,6 +699,16 @@ class Sequences:
         expect_equal("approved", self.call(admin, "POST", f"/api/v1/agencies/{aid}/approve", {}, expect=200)["status"], "approved")
         contact = self.login("new_agency", "agency", "agency_staff", email=application["contact_email"])
         expect_equal("the contact is its staff", contact.user["agency_id"], aid)
+        # The agency's commitment came signed with the application; the contact's own is owed
+        # until she accepts it, and no write is taken before.
+        expect_equal("her own commitment is owed", self.call(contact, "GET", "/api/v1/auth/me", expect=200)["commitments_owed"], ["staff"])
+        refused = self.call(contact, "POST", "/api/v1/workers", dict(w.people["xiaoyan"], id_number=national_id("350102", "19930101", 248),
+                                                                     phone="13912345248"), expect=403, what="a write before the commitment")
+        expect_equal("refused for the commitment", refused["error"]["code"], "commitment_required")
+        signed = self.call(contact, "GET", "/api/v1/agency/commitments", expect=200).json
+        expect_equal("the application's signature", (signed["agency"]["accepted"], signed["agency"]["representative"]), (True, "陈立"))
+        self.call(contact, "POST", "/api/v1/agency/commitments", {"kind": "staff", "version": terms["staff"]["version"]}, expect=200)
+        expect_equal("nothing owed", self.call(contact, "GET", "/api/v1/auth/me", expect=200)["commitments_owed"], [])
         self.call(agency, "POST", f"/api/v1/agencies/{w.ids['agency']}/staff",
                   {"email": "colleague@contract.registry.test", "display_name": "同事", "password": w.password}, expect=201)
         self.login("colleague", "agency", "agency_staff", email="colleague@contract.registry.test")

@@ -7,7 +7,7 @@ import RegistryServices
 struct AgencyApplicationPages {
     let kit: PageKit
 
-    static let fields = ["name", "uscc", "region_code", "contact_name", "contact_phone", "contact_email"]
+    static let fields = ["name", "uscc", "region_code", "representative", "contact_name", "contact_phone", "contact_email"]
 
     func register(on routes: ProtectedRouter) {
         routes.get("/apply", action: "agencies.apply") { request, context in
@@ -25,7 +25,9 @@ struct AgencyApplicationPages {
                 contactName: form.text("contact_name"),
                 contactPhone: form.optional("contact_phone"),
                 contactEmail: form.text("contact_email"),
-                password: form.text("password")
+                password: form.text("password"),
+                representative: form.text("representative"),
+                commitmentVersion: form.text("commitment_version")
             )
             do {
                 _ = try await page.registry.agencies.apply(
@@ -45,9 +47,13 @@ struct AgencyApplicationPages {
         }
     }
 
-    /// The password hint names the policy's minimum length.
+    /// The password hint names the policy's minimum length; the agency's credit commitment in
+    /// force is shown for its legal representative to sign.
     static func values(_ page: PageScope, _ values: [String: Any]) -> [String: Any] {
         var values = values
+        let commitment = page.registry.policies.commitments.agency
+        values["commitment_text"] = commitment.text(language: page.language == .zh ? "zh" : "en")
+        values["commitment_version"] = commitment.version
         values["password_hint"] = page.t.text("apply.password_hint", ["min": String(page.registry.policies.authentication.passwordMinLength)])
         return values
     }

@@ -28,6 +28,10 @@ struct PageErrorMiddleware: RouterMiddleware {
                 let back = request.method == .get ? "?next=" + PageScope.queryEncode(PageScope.safeLocalPath(page.here)) : ""
                 return page.redirect("/signin" + back)
             }
+            if error.code == "commitment_required" {
+                // A form posted before the commitments in force were accepted: read and accept them first.
+                return page.redirect("/agency/commitments?notice=commitment_required")
+            }
             if error.kind == .forbidden || error.kind == .notFound {
                 context.logger.notice("page refused", metadata: ["code": "\(error.code)", "path": "\(request.uri.path)"])
             }

@@ -15,7 +15,10 @@ struct SessionPages {
             let page = kit.scope(request, context)
             switch context.principal.role {
             case .admin: return page.redirect("/admin")
-            case .agencyStaff: return page.redirect("/agency")
+            case .agencyStaff:
+                // At first sign-in, and after a new version: the commitments before anything else.
+                let owed = context.session?.owedCommitments ?? []
+                return page.redirect(owed.isEmpty ? "/agency" : "/agency/commitments?notice=commitment_required")
             case .employer: return page.redirect("/employer")
             case .worker: return page.redirect("/worker")
             case .anonymous: return page.render("home")
@@ -47,7 +50,9 @@ struct SessionPages {
                     requestID: context.requestID,
                     logger: context.logger
                 )
-                var response = page.redirect(PageScope.safeLocalPath(form["next"]))
+                // Staff who owe a credit commitment read and accept it before anything else.
+                let owed = !signedIn.session.owedCommitments.isEmpty
+                var response = page.redirect(owed ? "/agency/commitments?notice=commitment_required" : PageScope.safeLocalPath(form["next"]))
                 let lifetime = page.registry.policies.authentication.sessionLifetimeHours * 3600
                 response.setCookie(AuthRoutes(registry: page.registry).sessionCookie(signedIn.token, maxAge: lifetime))
                 return response

@@ -49,9 +49,11 @@ struct AuthRoutes {
         var csrfToken: String
         var expiresAt: Date
         var permissions: [String]
+        var commitmentsOwed: [String]
 
         enum CodingKeys: String, CodingKey {
             case user, permissions
+            case commitmentsOwed = "commitments_owed"
             case csrfToken = "csrf_token"
             case expiresAt = "expires_at"
         }
@@ -142,7 +144,8 @@ struct AuthRoutes {
                     ),
                     csrfToken: session.csrfToken,
                     expiresAt: session.expiresAt,
-                    permissions: permissions
+                    permissions: permissions,
+                    commitmentsOwed: session.owedCommitments
                 )
             )
         }

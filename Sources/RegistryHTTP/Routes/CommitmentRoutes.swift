@@ -7,6 +7,9 @@ struct CommitmentRoutes {
     let registry: Registry
 
     func register(on routes: ProtectedRouter) {
+        routes.get("/api/v1/commitments", action: "commitments.terms") { _, _ in
+            JSONResponse(registry.policies.commitments)
+        }
         routes.get("/api/v1/agency/commitments", action: "commitments.read") { _, context in
             JSONResponse(try await registry.commitments.view(caller: context.caller, logger: context.logger))
         }

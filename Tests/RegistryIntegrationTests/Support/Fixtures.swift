@@ -61,7 +61,9 @@ extension Registry {
                 contactName: "Contact \(n)",
                 contactPhone: nil,
                 contactEmail: "staff\(n)@agency.cn",
-                password: "agency password \(n)"
+                password: "agency password \(n)",
+                representative: "法定代表人",
+                commitmentVersion: policies.commitments.agency.version
             ),
             caller: .system,
             logger: testLogger
@@ -77,6 +79,8 @@ extension Registry {
                 )
             )
         )
+        // Its contact accepted her own credit commitment at first sign-in (the agency's came with the application).
+        _ = try await commitments.accept(.init(kind: "staff", version: policies.commitments.staff.version), caller: staff, logger: testLogger)
         return (agencyID, staff)
     }
 
