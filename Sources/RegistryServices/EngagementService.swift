@@ -10,6 +10,7 @@ public struct EngagementService: Sendable {
     let clock: RegistryClock
     let policy: ReportPolicy
     let sectors: SectorPolicy
+    let demerits: DemeritPolicy
 
     /// A placement as its parties see it.
     public struct Engagement: Sendable, Equatable, Encodable {
@@ -142,51 +143,72 @@ public struct EngagementService: Sendable {
         guard starts <= clock.today.adding(days: 365) else { throw RegistryError.invalid("starts_on", "starts_on is too far ahead.") }
         let identifier = try AuthService.Identifier.from(email: p.employerEmail, phone: p.employerPhone)
         guard let user = caller.userUUID else { throw RegistryError.forbidden }
-        return try await database.transaction(logger: logger) { connection in
-            let (worker, agency) = try await WorkerAccess.visible(p.workerId, caller: caller, write: true, on: connection, logger: logger)
-            guard let agency else { throw RegistryError.notFound("Worker") }
-            guard worker.status == "active" else {
-                throw RegistryError(.conflict, code: "not_active", message: "A suspended or barred worker cannot be placed.")
-            }
-            guard
-                let employer = try await AccountStore.find(
-                    email: identifier.emailValue,
-                    phone: identifier.phoneValue,
+        do {
+            return try await database.transaction(logger: logger) { connection in
+                let (worker, agency) = try await WorkerAccess.visible(p.workerId, caller: caller, write: true, on: connection, logger: logger)
+                guard let agency else { throw RegistryError.notFound("Worker") }
+                guard worker.status == "active" else {
+                    throw RegistryError(.conflict, code: "not_active", message: "A suspended or barred worker cannot be placed.")
+                }
+                guard
+                    let employer = try await AccountStore.find(
+                        email: identifier.emailValue,
+                        phone: identifier.phoneValue,
+                        on: connection,
+                        logger: logger
+                    ),
+                    employer.role == .employer, employer.status == "active"
+                else {
+                    throw RegistryError(
+                        .notFound,
+                        code: "no_employer",
+                        message: "No employer account with this e-mail or phone: she registers first.",
+                        field: p.employerEmail != nil ? "employer_email" : "employer_phone"
+                    )
+                }
+                let id = try await EngagementStore.create(
+                    workerID: worker.id,
+                    agencyID: agency.id,
+                    employerID: employer.id,
+                    category: category.rawValue,
+                    startsOn: starts.iso,
+                    by: user,
                     on: connection,
                     logger: logger
-                ),
-                employer.role == .employer, employer.status == "active"
-            else {
-                throw RegistryError(
-                    .notFound,
-                    code: "no_employer",
-                    message: "No employer account with this e-mail or phone: she registers first.",
-                    field: p.employerEmail != nil ? "employer_email" : "employer_phone"
+                )
+                try await AuditStore.append(
+                    caller.event(
+                        "engagement.proposed",
+                        "engagement",
+                        id,
+                        [
+                            "worker": .string(worker.id.text), "employer": .string(employer.id.text), "category": .string(category.rawValue),
+                        ]
+                    ),
+                    on: connection,
+                    logger: logger
+                )
+                return id
+            }
+        } catch let error as RegistryError where error.code == "not_active" {
+            // Attempting to place a suspended or barred worker is itself an offence the agency
+            // may answer (demerits.yaml); recorded apart, since the refused placement writes nothing.
+            try await database.transaction(logger: logger) { connection in
+                let (worker, agency) = try await WorkerAccess.visible(p.workerId, caller: caller, write: false, on: connection, logger: logger)
+                guard let agency else { return }
+                let today = clock.today.iso
+                try await DemeritService.recordBySystem(
+                    "suspended_worker_placement",
+                    agencyID: agency.id,
+                    workerID: worker.id,
+                    evidence: "A placement of the worker, whose status is \(worker.status), was attempted on \(today) by staff member \(user.text).",
+                    eventKey: "suspended-placement-\(worker.id.text)-\(agency.id.text)-\(today)",
+                    policy: demerits,
+                    on: connection,
+                    logger: logger
                 )
             }
-            let id = try await EngagementStore.create(
-                workerID: worker.id,
-                agencyID: agency.id,
-                employerID: employer.id,
-                category: category.rawValue,
-                startsOn: starts.iso,
-                by: user,
-                on: connection,
-                logger: logger
-            )
-            try await AuditStore.append(
-                caller.event(
-                    "engagement.proposed",
-                    "engagement",
-                    id,
-                    [
-                        "worker": .string(worker.id.text), "employer": .string(employer.id.text), "category": .string(category.rawValue),
-                    ]
-                ),
-                on: connection,
-                logger: logger
-            )
-            return id
+            throw error
         }
     }
 

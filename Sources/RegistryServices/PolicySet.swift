@@ -22,6 +22,8 @@ public struct PolicySet: Sendable {
     public var publication: PublicationPolicy
     /// The agency's and the staff's credit commitments.
     public var commitments: CommitmentPolicy
+    /// Agency demerit points: offences, answer time, expiry, thresholds.
+    public var demerits: DemeritPolicy
 
     public init(
         access: AccessPolicy,
@@ -36,8 +38,10 @@ public struct PolicySet: Sendable {
         schedule: SchedulePolicy = .init(),
         smsTemplates: SMSTemplatePolicy = .init(),
         publication: PublicationPolicy = .init(),
-        commitments: CommitmentPolicy
+        commitments: CommitmentPolicy,
+        demerits: DemeritPolicy
     ) {
+        self.demerits = demerits
         self.publication = publication
         self.commitments = commitments
         self.messages = messages
@@ -138,6 +142,10 @@ public struct PolicySet: Sendable {
             try file.validate()
             return file
         }
+        let demerits = try PolicyFile.load(directory + "/demerits.yaml", as: DemeritPolicy.self) { file throws(PolicyError) in
+            try file.validate()
+            return file
+        }
         return PolicySet(
             access: access,
             authentication: authentication,
@@ -151,7 +159,8 @@ public struct PolicySet: Sendable {
             schedule: schedule,
             smsTemplates: smsTemplates,
             publication: publication,
-            commitments: commitments
+            commitments: commitments,
+            demerits: demerits
         )
     }
 }

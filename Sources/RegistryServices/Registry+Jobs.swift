@@ -97,6 +97,9 @@ extension Registry {
                 job("policy-names", "Checks that every category the data holds is still declared by policy.") { context in
                     try await Self.checkPolicyNames(policies, database: database, logger: context.logger)
                 },
+                job("demerit-deadlines", "Upholds demerit notices left unanswered; lowers levels whose points expired.") { [demerits] context in
+                    try await demerits.runDeadlines(logger: context.logger)
+                },
             ]
         )
     }

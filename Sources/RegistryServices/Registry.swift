@@ -24,6 +24,7 @@ public struct Registry: Sendable {
     public let publicLists: PublicListService
     public let exchange: ExchangeService
     public let commitments: CommitmentService
+    public let demerits: DemeritService
     public let flags: FlagService
     public let flagImport: FlagImport
     public let grading: GradingService
@@ -87,12 +88,19 @@ public struct Registry: Sendable {
             flags: flags,
             sectors: policies.sectors
         )
-        self.transfers = TransferService(database: database, clock: clock, keys: keys, policy: policies.custody)
+        self.transfers = TransferService(database: database, clock: clock, keys: keys, policy: policies.custody, demerits: policies.demerits)
         self.accounts = AccountService(database: database, hasher: hasher, authentication: policies.authentication, reports: policies.reports)
         self.consents = ConsentService(database: database, policy: policies.reports, throttle: policies.authentication.loginThrottle)
-        self.engagements = EngagementService(database: database, clock: clock, policy: policies.reports, sectors: policies.sectors)
+        self.engagements = EngagementService(
+            database: database,
+            clock: clock,
+            policy: policies.reports,
+            sectors: policies.sectors,
+            demerits: policies.demerits
+        )
         self.publicLists = PublicListService(database: database, clock: clock, keys: keys, policies: policies)
         self.commitments = CommitmentService(database: database, policy: policies.commitments)
+        self.demerits = DemeritService(database: database, clock: clock, policy: policies.demerits)
         self.exchange = ExchangeService(database: database, keys: keys, policies: policies, flags: flags)
         self.reports = ReportService(
             database: database,
@@ -110,7 +118,7 @@ public struct Registry: Sendable {
         self.messages = MessageService(database: database, demoMode: configuration.demoMode)
         self.housekeeping = Housekeeping(database: database, clock: clock)
         self.contacts = ContactService(database: database, clock: clock, policy: policies.reports)
-        self.tenureDisputes = TenureDisputeService(database: database, clock: clock)
+        self.tenureDisputes = TenureDisputeService(database: database, clock: clock, demerits: policies.demerits)
         self.repairs = CreditRepairService(database: database, clock: clock, policy: policies.flags, evidence: policies.revocation)
         if configuration.smsProvider == .aliyun, let aliyun = configuration.aliyunSMS {
             try Self.checkSMSTemplates(policies, kinds: messageTemplates.kinds, endpoint: aliyun.endpoint, directory: configuration.policiesDirectory)

@@ -12,6 +12,7 @@ import RegistryStorage
 public struct TenureDisputeService: Sendable {
     let database: Database
     let clock: RegistryClock
+    let demerits: DemeritPolicy
 
     /// A dispute with the assessment it is about: the same view for the worker, the agency and
     /// administrators (each sees only the disputes that concern her).
@@ -183,6 +184,16 @@ public struct TenureDisputeService: Sendable {
             if uphold {
                 try await TenureDisputeStore.annotate(tenureID: d.tenureID, disputeID: id, reason: note, by: admin, on: connection, logger: logger)
                 try await GradeStore.enqueue(d.workerID, reason: "assessment_overturned", on: connection, logger: logger)
+                try await DemeritService.recordBySystem(
+                    "assessment_overturned",
+                    agencyID: d.agencyID,
+                    workerID: d.workerID,
+                    evidence: "Tenure assessment overturned on the worker's dispute \(id.text): \(note)",
+                    eventKey: "tenure-dispute-\(id.text)",
+                    policy: demerits,
+                    on: connection,
+                    logger: logger
+                )
             }
             try await AuditStore.append(
                 caller.event(

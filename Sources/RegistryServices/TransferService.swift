@@ -12,12 +12,14 @@ public struct TransferService: Sendable {
     let clock: RegistryClock
     let keys: KeyRing
     let policy: CustodyPolicy
+    let demerits: DemeritPolicy
 
-    init(database: Database, clock: RegistryClock, keys: KeyRing, policy: CustodyPolicy) {
+    init(database: Database, clock: RegistryClock, keys: KeyRing, policy: CustodyPolicy, demerits: DemeritPolicy) {
         self.database = database
         self.clock = clock
         self.keys = keys
         self.policy = policy
+        self.demerits = demerits
     }
 
     public typealias View = TransferView
@@ -58,6 +60,7 @@ public struct TransferService: Sendable {
         }
         return try await database.transaction(logger: logger) { connection in
             let agency = try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger)
+            try await DemeritService.requireRegistrationsOpen(agency.id, on: connection, logger: logger)
             guard let user = caller.userUUID else { throw RegistryError.forbidden }
             guard let found = try await WorkerStore.find(blindIndex: blind, on: connection, logger: logger) else {
                 throw RegistryError(
@@ -343,6 +346,20 @@ public struct TransferService: Sendable {
         if let assessment { try await TenureStore.assess(tenure.id, assessment, on: connection, logger: logger) }
         try await TenureStore.seal(tenure.id, how: how, by: by, endedOn: today, on: connection, logger: logger)
         try await TransferStore.complete(t.id, how: how == "agency" ? "sealed" : "deadline", on: connection, logger: logger)
+        if how != "agency" {
+            // The agency left a consented transfer unsealed until the deadline moved the file.
+            try await DemeritService.recordBySystem(
+                "transfer_unanswered",
+                agencyID: t.fromAgencyID,
+                workerID: t.workerID,
+                evidence:
+                    "Transfer \(t.id.text): the worker consented; the tenure was not sealed within \(policy.sealDeadlineDays) days and the deadline moved the file on \(today).",
+                eventKey: "transfer-deadline-\(t.id.text)",
+                policy: demerits,
+                on: connection,
+                logger: logger
+            )
+        }
         try await WorkerStore.setAgency(t.workerID, agencyID: t.toAgencyID, on: connection, logger: logger)
         try await TenureStore.open(workerID: t.workerID, agencyID: t.toAgencyID, startedOn: today, on: connection, logger: logger)
         try await AuditStore.append(

@@ -187,6 +187,7 @@ public struct WorkerImport: Sendable {
                 let agency = try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger)
                 guard agency.id == agencyID else { throw RegistryError.notFound("Agency") }
             }
+            try await DemeritService.requireRegistrationsOpen(agencyID, on: connection, logger: logger)
             let outcomes = try await WorkerImportStore.insert(
                 lines,
                 agencyID: agencyID,

@@ -207,6 +207,9 @@ struct MatrixWorld {
             #"{"skill_scores": {"punctuality": 5, "quality": 4}, "ethics_scores": {"honesty": 5, "respect": 5, "reliability": 4, "care": 5}, "comment": "改一下评价"}"#
         ),
         "reply": ("application/json", #"{"body": "谢谢您的评价"}"#),
+        "demerit": ("application/json", #"{"offence": "late_sealing", "evidence": "转档后第九天才封存履历"}"#),
+        "demerit_answer": ("application/json", #"{"answer": "系统故障，已补封存"}"#),
+        "withdraw": ("application/json", #"{"uphold": false, "reason": "答复属实"}"#),
         "reason": ("application/json", #"{"reason": "与事实不符"}"#),
         "statement": ("application/json", #"{"statement": "请求恢复从业资格"}"#),
         "repair_period": ("application/json", #"{"basis": "period"}"#),
@@ -330,6 +333,13 @@ struct MatrixWorld {
             logger: log
         )
         let proof = try #require(try await registry.repairs.own(caller: h.worker, logger: log).first?.proofId)
+        // A demerit notice to A, recorded by an administrator.
+        let demerit = try await registry.demerits.record(
+            agencyID: h.agencyID.uuid,
+            .init(offence: "late_sealing", evidence: "封存逾期"),
+            caller: admin,
+            logger: log
+        ).id
 
         let values: [String: String] = [
             "agency": h.agencyID.text, "pending_agency": pendingAgency.text, "worker": h.workerID.text, "other_worker": other.workerID.text,
@@ -337,6 +347,7 @@ struct MatrixWorld {
             "case": caseID.text, "evidence": evidence, "source": policeID.text, "key": spareKey, "flag_source": "police-m",
             "flag": flagID, "flag_dispute": flagDispute.text, "user": dummy.text, "unknown": UUID().text,
             "tenure": tenure.text, "tenure_dispute": tenureDispute.text, "repair": repair.text, "proof": proof,
+            "demerit": demerit.text,
         ]
         let logins: [String: [String: String]] = [
             "admin": ["email": adminEmail, "password": "admin password"],

@@ -24,14 +24,15 @@ public struct SchedulePolicy: Sendable, Equatable, Codable {
     /// The jobs the service runs, in the order they are listed.
     public static let jobNames = [
         "flag-expiry", "transfer-deadlines", "case-deadlines", "credential-expiry", "grade-refresh", "housekeeping",
-        "audit-checkpoint", "calendar-check", "policy-names",
+        "audit-checkpoint", "calendar-check", "policy-names", "demerit-deadlines",
     ]
 
     public init(
         version: Int = 1,
         everySeconds: [String: Int] = [
             "flag-expiry": 300, "transfer-deadlines": 60, "case-deadlines": 30, "credential-expiry": 3600, "grade-refresh": 3600,
-            "housekeeping": 3600, "audit-checkpoint": 3600, "calendar-check": 86_400,
+            "housekeeping": 3600, "audit-checkpoint": 3600, "calendar-check": 86_400, "policy-names": 3600,
+            "demerit-deadlines": 600,
         ],
         credentialNoticeDays: Int = 30,
         gradeRefreshDays: Int = 30,
