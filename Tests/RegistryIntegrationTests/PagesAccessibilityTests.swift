@@ -96,6 +96,13 @@ struct PagesAccessibilityTests {
                 caller: h.worker,
                 logger: testLogger
             )
+            // A demerit notice to the agency, open for its answer.
+            _ = try await registry.demerits.record(
+                agencyID: h.agencyID.uuid,
+                .init(offence: "late_sealing", evidence: "转档同意后第九天才封存履历"),
+                caller: try await registry.adminCaller,
+                logger: testLogger
+            )
             return Fixture(
                 household: h,
                 worker: h.workerID.text,
@@ -152,7 +159,7 @@ struct PagesAccessibilityTests {
                         "/agency", "/agency/workers", "/agency/workers?q=%E6%9D%8E", "/agency/workers/new", w, w + "/tenure", w + "/trainings/new",
                         w + "/health-certificates/new", w + "/skills/new", w + "/placements/new", "/agency/placements", "/agency/transfers",
                         "/agency/transfers/new", "/agency/transfers/\(f.transfer)", "/agency/import", w + "/case/new", "/agency/tenure-disputes",
-                        "/agency/commitments",
+                        "/agency/commitments", "/agency/demerits",
                     ]
                 ),
                 Visitor(name: "other agency", client: other, pages: ["/agency/transfers", "/agency/transfers/\(f.transfer)", "/agency/placements"]),
@@ -179,7 +186,7 @@ struct PagesAccessibilityTests {
                         "/admin/integrations/\(f.sourceID)/keys/\(f.keyID)/revoke", "/admin/audit",
                         "/admin/disputes", "/admin/disputes/\(f.reviewDispute)", "/admin/flag-disputes", "/admin/flag-disputes/\(f.flagDispute)",
                         "/admin/workers", "/admin/workers/\(f.worker)?purpose=audit", "/admin/ties", "/admin/disputes/\(f.tenureDispute)",
-                        "/admin/repairs", "/admin/repairs/\(f.repair)",
+                        "/admin/repairs", "/admin/repairs/\(f.repair)", "/admin/demerits", "/admin/agencies/\(f.agencyID)/demerits",
                     ]
                 ),
             ]

@@ -683,6 +683,27 @@ class Sequences:
         """An agency applies and is approved, suspended and reinstated; staff are added; an account is
         disabled and can no longer sign in; the audit log tells it and its chain verifies."""
         w, admin, agency = self.world, self.world["admin"], self.world["agency"]
+        # Demerit points: an administrator records a notice with its evidence; the agency reads
+        # it in its file and answers; the administrator upholds it with a reason.
+        notice = self.call(admin, "POST", f"/api/v1/agencies/{w.ids['agency']}/demerits",
+                           {"offence": "late_sealing", "evidence": "转档同意后第九天才封存履历"}, expect=201).json
+        expect_equal("a notice", (notice["state"], notice["recorded_by"]), ("notified", "administrator"))
+        self.call(admin, "POST", f"/api/v1/agencies/{w.ids['agency']}/demerits",
+                  {"offence": "transfer_unanswered", "evidence": "x"}, expect=400, what="an offence the registry records itself")
+        self.call(admin, "POST", f"/api/v1/demerits/{notice['id']}/decision", {"uphold": True, "reason": "属实"}, expect=409,
+                  what="upholding before the agency's answer")
+        queued = self.call(admin, "GET", "/api/v1/demerits", expect=200)["demerits"]
+        expect_true("in the administrators' queue", notice["id"] in [d["id"] for d in queued])
+        own = self.call(agency, "GET", f"/api/v1/agencies/{w.ids['agency']}/demerits", expect=200).json
+        expect_true("in the agency's own file", notice["id"] in [d["id"] for d in own["demerits"]])
+        self.call(w["agency_b"], "GET", f"/api/v1/agencies/{w.ids['agency']}/demerits", expect=404, what="another agency's file")
+        answered = self.call(agency, "POST", f"/api/v1/demerits/{notice['id']}/answer", {"answer": "系统故障，已补封存"}, expect=200).json
+        expect_equal("answered", answered["state"], "answered")
+        upheld = self.call(admin, "POST", f"/api/v1/demerits/{notice['id']}/decision", {"uphold": True, "reason": "封存记录显示延误"},
+                           expect=200).json
+        expect_equal("upheld and in force", (upheld["state"], upheld["in_force"]), ("upheld", True))
+        standing = self.call(admin, "GET", f"/api/v1/agencies/{w.ids['agency']}/demerits", expect=200).json
+        expect_true("its points count", standing["points"] >= 3 and standing["level"] in ("none", "warning"))
         terms = self.call(None, "GET", "/api/v1/commitments", expect=200).json
         application = {"name": "契约测试家政有限公司", "uscc": social_credit_code("91350102MA2XK7Q5P"), "region_code": "350102",
                        "contact_name": "周敏", "contact_email": "apply@contract.registry.test", "password": w.password,

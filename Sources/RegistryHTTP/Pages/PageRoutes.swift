@@ -41,6 +41,7 @@ struct PageRoutes {
         JobPages(kit: kit).register(on: routes)
         ContactPages(kit: kit).register(on: routes)
         DisputePages(kit: kit).register(on: routes)
+        DemeritPages(kit: kit).register(on: routes)
         RepairPages(kit: kit).register(on: routes)
     }
 }

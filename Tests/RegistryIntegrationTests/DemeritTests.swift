@@ -1,0 +1,265 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import PostgresNIO
+import RegistryDomain
+import RegistryHTTP
+import RegistryServices
+import RegistryStorage
+import Testing
+
+@Suite("Agency demerit points")
+struct DemeritTests {
+    @Test(
+        "a notice: recorded with evidence, told, answered once, upheld with a reason only after the answer; unanswered ones are upheld by the deadline; withdrawn ones never count"
+    )
+    func noticeAnswerDecision() async throws {
+        try await withTestRegistry { registry, _ in
+            let (agencyID, staff) = try await registry.approvedAgency(1)
+            let (_, other) = try await registry.approvedAgency(2)
+            let admin = try await registry.adminCaller
+            let demerits = registry.demerits
+
+            await expectError("recorded_by_system") {
+                _ = try await demerits.record(
+                    agencyID: agencyID.uuid,
+                    .init(offence: "transfer_unanswered", evidence: "x"),
+                    caller: admin,
+                    logger: testLogger
+                )
+            }
+            await expectError("invalid_field") {
+                _ = try await demerits.record(agencyID: agencyID.uuid, .init(offence: "rudeness", evidence: "x"), caller: admin, logger: testLogger)
+            }
+            await expectError("missing_field") {
+                _ = try await demerits.record(
+                    agencyID: agencyID.uuid,
+                    .init(offence: "late_sealing", evidence: "  "),
+                    caller: admin,
+                    logger: testLogger
+                )
+            }
+            await expectError("forbidden") {
+                _ = try await demerits.record(
+                    agencyID: agencyID.uuid,
+                    .init(offence: "late_sealing", evidence: "x"),
+                    caller: staff,
+                    logger: testLogger
+                )
+            }
+            #expect(try await registry.notificationCount("demerit_notice") == 0)
+
+            let late = try await demerits.record(
+                agencyID: agencyID.uuid,
+                .init(offence: "late_sealing", evidence: "转档同意后第九天才封存履历"),
+                caller: admin,
+                logger: testLogger
+            )
+            #expect(late.state == "notified" && late.points == 3 && late.recordedBy == "administrator" && !late.inForce)
+            #expect(late.answerDue > Date().addingTimeInterval(13 * 86_400))
+            #expect(try await registry.notificationCount("demerit_notice") == 1)
+            #expect(try await registry.auditCount("demerit.recorded", subject: late.id) == 1)
+
+            // The agency's right to answer comes first.
+            await expectError("awaiting_answer") {
+                _ = try await demerits.decide(late.id, uphold: true, reason: "属实", caller: admin, logger: testLogger)
+            }
+            await expectError("not_found") { _ = try await demerits.answer(late.id, text: "不是我们", caller: other, logger: testLogger) }
+            let answered = try await demerits.answer(late.id, text: "系统故障，已补封存", caller: staff, logger: testLogger)
+            #expect(answered.state == "answered" && answered.answer == "系统故障，已补封存")
+            await expectError("demerit_not_open") { _ = try await demerits.answer(late.id, text: "再说一次", caller: staff, logger: testLogger) }
+            await expectError("missing_field") { _ = try await demerits.decide(late.id, uphold: true, reason: "", caller: admin, logger: testLogger) }
+            let upheld = try await demerits.decide(late.id, uphold: true, reason: "封存记录显示延误", caller: admin, logger: testLogger)
+            #expect(upheld.state == "upheld" && upheld.inForce && upheld.decidedBy == "administrator")
+            await expectError("demerit_decided") {
+                _ = try await demerits.decide(late.id, uphold: false, reason: "改判", caller: admin, logger: testLogger)
+            }
+            var standing = try await demerits.standing(agencyID: nil, caller: staff, logger: testLogger)
+            #expect(standing.points == 3 && standing.level == "none" && standing.demerits.count == 1)
+            #expect(standing.thresholds["suspend_registrations"] == registry.policies.demerits.thresholds.suspendRegistrations)
+            await expectError("not_found") { _ = try await demerits.standing(agencyID: agencyID.uuid, caller: other, logger: testLogger) }
+
+            // Withdrawn: never counts.
+            let unfounded = try await demerits.record(
+                agencyID: agencyID.uuid,
+                .init(offence: "flag_not_reported", evidence: "举报称机构知情"),
+                caller: admin,
+                logger: testLogger
+            )
+            let withdrawn = try await demerits.decide(unfounded.id, uphold: false, reason: "查无实据", caller: admin, logger: testLogger)
+            #expect(withdrawn.state == "withdrawn" && !withdrawn.inForce)
+            #expect(try await demerits.standing(agencyID: agencyID.uuid, caller: admin, logger: testLogger).points == 3)
+
+            // Unanswered: upheld by the deadline job once its due date has passed, not before.
+            let invented = try await demerits.record(
+                agencyID: agencyID.uuid,
+                .init(offence: "invented_review", evidence: "雇主账号由机构员工注册，评价系编造"),
+                caller: admin,
+                logger: testLogger
+            )
+            #expect(try await demerits.runDeadlines(logger: testLogger) == 0)
+            try await registry.database.query(
+                "UPDATE agency_demerits SET answer_due = now() - interval '1 minute' WHERE id = \(invented.id)",
+                logger: testLogger
+            )
+            await expectError("answer_overdue") { _ = try await demerits.answer(invented.id, text: "迟到的答复", caller: staff, logger: testLogger) }
+            #expect(try await demerits.runDeadlines(logger: testLogger) == 1)
+            #expect(try await demerits.runDeadlines(logger: testLogger) == 0)
+            standing = try await demerits.standing(agencyID: agencyID.uuid, caller: admin, logger: testLogger)
+            let lapsed = try #require(standing.demerits.first { $0.id == invented.id })
+            #expect(lapsed.state == "upheld" && lapsed.decidedBy == "deadline" && lapsed.decisionReason == nil)
+            #expect(try await registry.auditCount("demerit.upheld_unanswered", subject: invented.id) == 1)
+            #expect(try await registry.notificationCount("demerit_upheld_unanswered") == 1)
+            #expect(try await demerits.queue(caller: admin, logger: testLogger).isEmpty)
+        }
+    }
+
+    @Test(
+        "the points in force set the level: 24 suspend new registrations, imports and transfer requests until points expire; each change is audited and told once"
+    )
+    func levelsAndExpiry() async throws {
+        try await withTestRegistry { registry, _ in
+            let (agencyID, staff) = try await registry.approvedAgency(1)
+            let admin = try await registry.adminCaller
+            let demerits = registry.demerits
+            func uphold(_ offence: String) async throws -> UUID {
+                let d = try await demerits.record(agencyID: agencyID.uuid, .init(offence: offence, evidence: "证据"), caller: admin, logger: testLogger)
+                _ = try await demerits.answer(d.id, text: "答复", caller: staff, logger: testLogger)
+                _ = try await demerits.decide(d.id, uphold: true, reason: "属实", caller: admin, logger: testLogger)
+                return d.id
+            }
+            _ = try await uphold("flag_not_reported")  // 12: a warning
+            #expect(try await demerits.standing(agencyID: nil, caller: staff, logger: testLogger).level == "warning")
+            #expect(try await registry.notificationCount("demerit_level_warning") == 1)
+            _ = try await registry.workers.register(Fixtures.registration(Fixtures.idNumber(serial: 201)), caller: staff, logger: testLogger)
+
+            let invented = try await uphold("invented_review")  // 36: registrations suspended, and the case level
+            let standing = try await demerits.standing(agencyID: nil, caller: staff, logger: testLogger)
+            #expect(standing.points == 36 && standing.level == "case")
+            #expect(try await registry.notificationCount("demerit_level_case") == 1)
+            await expectError("registrations_suspended") {
+                _ = try await registry.workers.register(Fixtures.registration(Fixtures.idNumber(serial: 203)), caller: staff, logger: testLogger)
+            }
+            let (_, elsewhere) = try await registry.approvedAgency(2)
+            let theirs = Fixtures.idNumber(serial: 205)
+            _ = try await registry.workers.register(Fixtures.registration(theirs, phone: nil), caller: elsewhere, logger: testLogger)
+            await expectError("registrations_suspended") {
+                _ = try await registry.transfers.request(idNumber: theirs, caller: staff, logger: testLogger)
+            }
+            // The refused registration wrote nothing.
+            let rows = try await registry.database.query(
+                "SELECT count(*)::int FROM workers WHERE current_agency_id = \(agencyID.uuid)",
+                logger: testLogger
+            )
+            for try await n in rows.decode(Int.self) { #expect(n == 1) }
+            #expect(try await registry.auditCount("agency.demerit_level", subject: agencyID.uuid) == 2)
+
+            // The invented review's points expire: back to a warning, and registrations reopen.
+            try await registry.database.query(
+                "UPDATE agency_demerits SET expires_at = now() - interval '1 minute' WHERE id = \(invented)",
+                logger: testLogger
+            )
+            #expect(try await demerits.runDeadlines(logger: testLogger) == 1)
+            #expect(try await demerits.runDeadlines(logger: testLogger) == 0)
+            #expect(try await demerits.standing(agencyID: nil, caller: staff, logger: testLogger).level == "warning")
+            #expect(try await registry.notificationCount("demerit_level_lowered") == 1)
+            _ = try await registry.workers.register(Fixtures.registration(Fixtures.idNumber(serial: 207)), caller: staff, logger: testLogger)
+        }
+    }
+
+    @Test(
+        "the registry records its own offences, once per event: an assessment overturned on dispute, a transfer moved by the deadline, a suspended worker's placement attempted"
+    )
+    func recordedBySystem() async throws {
+        try await withTestRegistry { registry, _ in
+            let h = try await Household.make(registry)
+            let admin = try await registry.adminCaller
+            func offences() async throws -> [String] {
+                try await registry.demerits.standing(agencyID: h.agencyID.uuid, caller: admin, logger: testLogger).demerits.map(\.offence).sorted()
+            }
+
+            // An assessment overturned on the worker's dispute.
+            let tenure = try await registry.sealedTenure(worker: h.workerID, agency: h.agencyID)
+            let dispute = try await registry.tenureDisputes.raise(tenureID: tenure, reason: "评分不实", caller: h.worker, logger: testLogger)
+            try await registry.tenureDisputes.decide(dispute, uphold: true, note: "雇主评价均为好评，评分无据", caller: admin, logger: testLogger)
+            #expect(try await offences() == ["assessment_overturned"])
+            let notice = try #require(
+                try await registry.demerits.standing(agencyID: h.agencyID.uuid, caller: admin, logger: testLogger).demerits.first
+            )
+            #expect(notice.recordedBy == "system" && notice.workerId == h.workerID.uuid && notice.evidence.contains("评分无据"))
+
+            // A placement of a suspended worker attempted: refused, and recorded once that day.
+            try await registry.database.query("UPDATE workers SET status = 'suspended' WHERE id = \(h.workerID.uuid)", logger: testLogger)
+            for _ in 0..<2 {
+                await expectError("not_active") {
+                    _ = try await registry.engagements.place(
+                        .init(
+                            workerId: h.workerID.uuid,
+                            employerEmail: "home@example.cn",
+                            employerPhone: nil,
+                            category: "nanny",
+                            startsOn: "2026-01-01"
+                        ),
+                        caller: h.agency,
+                        logger: testLogger
+                    )
+                }
+            }
+            #expect(try await offences() == ["assessment_overturned", "suspended_worker_placement"])
+            try await registry.database.query("UPDATE workers SET status = 'active' WHERE id = \(h.workerID.uuid)", logger: testLogger)
+
+            // A consented transfer the agency left unsealed until the deadline moved the file.
+            let (_, newAgency) = try await registry.approvedAgency(2)
+            let idNumber = Fixtures.idNumber(serial: 101)
+            let requested = try await registry.transfers.request(idNumber: idNumber, caller: newAgency, logger: testLogger)
+            let transfer = try #require(UUID(uuidString: requested.transfer.id))
+            _ = try await registry.transfers.consent(transfer, code: nil, caller: h.worker, logger: testLogger)
+            try await registry.database.query(
+                "UPDATE transfers SET seal_deadline = now() - interval '1 minute' WHERE id = \(transfer)",
+                logger: testLogger
+            )
+            #expect(try await registry.transfers.completeOverdue(logger: testLogger) == 1)
+            #expect(try await offences() == ["assessment_overturned", "suspended_worker_placement", "transfer_unanswered"])
+            #expect(try await registry.notificationCount("demerit_notice") == 3)
+        }
+    }
+
+    @Test(
+        "on the pages: an administrator records a notice, the agency answers it (an empty answer is shown next to it), the administrator upholds it"
+    )
+    func pages() async throws {
+        try await withTestRegistry { registry, _ in
+            let (agencyID, _) = try await registry.approvedAgency(1)
+            _ = try await registry.makeUser(role: .admin, email: "judge@example.cn", password: "admin password")
+            try await Application(router: buildRouter(registry).0, logger: testLogger).test(.router) { client in
+                var admin = PageClient(client: client)
+                admin.cookies["lang"] = "en"
+                _ = try await admin.signIn(email: "judge@example.cn", password: "admin password")
+                let file = "/admin/agencies/\(agencyID.text)/demerits"
+                _ = try await admin.get(file)
+                let empty = try await admin.post(file, ["offence": "late_sealing", "evidence": ""])
+                #expect(empty.status == .badRequest && String(buffer: empty.body).contains("id=\"evidence-error\""))
+                let recorded = try await admin.post(file, ["offence": "late_sealing", "evidence": "转档同意后第九天才封存履历"])
+                #expect(recorded.status == .seeOther)
+                let id = try #require(try await registry.demerits.queue(caller: try await registry.adminCaller, logger: testLogger).first?.id)
+
+                var agency = PageClient(client: client)
+                _ = try await agency.signIn(email: "staff1@agency.cn", password: "agency password 1")
+                let html = String(buffer: try await agency.get("/agency/demerits").body)
+                #expect(html.contains("转档同意后第九天才封存履历") && html.contains("/agency/demerits/\(id.text)/answer"))
+                let blank = try await agency.post("/agency/demerits/\(id.text)/answer", ["answer": " "])
+                #expect(blank.status == .badRequest && String(buffer: blank.body).contains("id=\"error-\(id.text)\""))
+                let answered = try await agency.post("/agency/demerits/\(id.text)/answer", ["answer": "系统故障，已补封存"])
+                #expect(answered.status == .seeOther)
+
+                _ = try await admin.get(file)
+                let noReason = try await admin.post("/admin/demerits/\(id.text)/decision", ["decision": "uphold", "reason": ""])
+                #expect(noReason.status == .badRequest)
+                let upheld = try await admin.post("/admin/demerits/\(id.text)/decision", ["decision": "uphold", "reason": "封存记录显示延误"])
+                #expect(upheld.status == .seeOther && upheld.headers[.location] == file + "?notice=demerit_upheld")
+                let after = String(buffer: try await admin.get(file).body)
+                #expect(after.contains("id=\"points-in-force\">3<"))
+            }
+        }
+    }
+}
