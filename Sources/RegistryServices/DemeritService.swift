@@ -352,6 +352,51 @@ public struct DemeritService: Sendable {
         }
     }
 
+    /// An agency as anyone may see it (the public agency page, linked from reports): its band,
+    /// demerit points in force, placements and the credit commitment it signed — never the
+    /// notices' evidence. Pending and rejected agencies are not shown (404).
+    public struct PublicAgency: Sendable, Equatable, Encodable {
+        public var id: UUID
+        public var name: String
+        public var uscc: String
+        public var regionCode: String
+        public var status: String
+        public var band: String
+        public var points: Int
+        public var level: String
+        public var placements: Int
+        public var commitment: Commitment?
+
+        public struct Commitment: Sendable, Equatable, Encodable {
+            public var version: String
+            public var representative: String?
+            public var signedAt: Date
+            /// Signed in the version in force.
+            public var current: Bool
+        }
+    }
+
+    public func publicAgency(_ id: UUID, commitmentInForce: String, logger: Logger) async throws -> PublicAgency {
+        let row = try await database.withConnection { connection in
+            try await DemeritStore.publicAgency(id, on: connection, logger: logger)
+        }
+        guard let row else { throw RegistryError.notFound("Agency") }
+        return PublicAgency(
+            id: row.id,
+            name: row.name,
+            uscc: row.uscc,
+            regionCode: row.regionCode,
+            status: row.status,
+            band: policy.band(points: row.points),
+            points: row.points,
+            level: row.level,
+            placements: row.placements,
+            commitment: row.commitmentVersion.flatMap { version in
+                row.signedAt.map { .init(version: version, representative: row.representative, signedAt: $0, current: version == commitmentInForce) }
+            }
+        )
+    }
+
     // MARK: Time
 
     /// Upholds notices left unanswered past their due date, and lowers the level of agencies

@@ -109,7 +109,8 @@ public struct Registry: Sendable {
             policy: policies.reports,
             custody: policies.custody,
             sectors: policies.sectors,
-            redList: policies.publication.redList
+            redList: policies.publication.redList,
+            demerits: policies.demerits
         )
         self.migrator = try Migrator(directory: configuration.migrationsDirectory)
         self.audit = AuditService(database: database, keys: keys, clock: clock, checkpointsFile: configuration.checkpointsFile)

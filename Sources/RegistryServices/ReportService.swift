@@ -15,6 +15,7 @@ public struct ReportService: Sendable {
     let custody: CustodyPolicy
     let sectors: SectorPolicy
     let redList: PublicationPolicy.RedList
+    let demerits: DemeritPolicy
 
     /// Who read her file, when and why.
     public struct Inquiry: Sendable, Equatable, Encodable {
@@ -103,7 +104,12 @@ public struct ReportService: Sendable {
         let file = try Self.fileDecoder.decode(WorkerFile.self, from: Data(json.utf8))
         return CreditReport.build(
             file,
-            policy: .init(recentReviews: policy.reportRecentReviews, tenureFields: Set(custody.reportTenureFields), sectors: sectors),
+            policy: .init(
+                recentReviews: policy.reportRecentReviews,
+                tenureFields: Set(custody.reportTenureFields),
+                sectors: sectors,
+                demerits: demerits
+            ),
             today: today,
             now: Instant(clock.now),
             reader: reader

@@ -204,6 +204,59 @@ public enum DemeritStore {
         )
     }
 
+    /// An approved (or suspended) agency as the public sees it: who it is, its points in force,
+    /// level and placements (`agency_standing`), and the agency commitment it signed last.
+    public struct PublicAgency: Sendable, Equatable {
+        public var id: UUID
+        public var name: String
+        public var uscc: String
+        public var regionCode: String
+        public var status: String
+        public var level: String
+        public var points: Int
+        public var placements: Int
+        public var commitmentVersion: String?
+        public var representative: String?
+        public var signedAt: Date?
+    }
+
+    public static func publicAgency(_ id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> PublicAgency? {
+        let rows = try await connection.query(
+            """
+            SELECT a.id, a.name, a.uscc, a.region_code, a.status, s.level, s.points, s.placements, c.version, c.representative, c.accepted_at
+            FROM agencies a
+            CROSS JOIN LATERAL (
+                SELECT (j->>'level') AS level, (j->>'points')::int AS points, (j->>'placements')::int AS placements
+                FROM agency_standing(a.id) AS j
+            ) s
+            LEFT JOIN LATERAL (
+                SELECT version, representative, accepted_at FROM credit_commitments
+                WHERE agency_id = a.id AND kind = 'agency' ORDER BY accepted_at DESC, id DESC LIMIT 1
+            ) c ON true
+            WHERE a.id = \(id) AND a.status IN ('approved', 'suspended')
+            """,
+            logger: logger
+        )
+        for try await (id, name, uscc, region, status, level, points, placements, version, representative, signed) in rows.decode(
+            (UUID, String, String, String, String, String, Int, Int, String?, String?, Date?).self
+        ) {
+            return PublicAgency(
+                id: id,
+                name: name,
+                uscc: uscc,
+                regionCode: region,
+                status: status,
+                level: level,
+                points: points,
+                placements: placements,
+                commitmentVersion: version,
+                representative: representative,
+                signedAt: signed
+            )
+        }
+        return nil
+    }
+
     /// Agencies above level none, whose points may have expired since (the deadline job).
     public static func agenciesWithLevel(on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
         let rows = try await connection.query("SELECT id FROM agencies WHERE demerit_level <> 'none' ORDER BY id LIMIT 10000", logger: logger)

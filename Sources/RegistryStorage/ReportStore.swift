@@ -263,6 +263,7 @@ struct ReportFileStatement: PostgresPreparedStatement {
                 'worker', json_build_object('id', w.id, 'full_name', w.full_name, 'birth_date', w.birth_date, 'sex', w.sex,
                                             'home_region', w.home_region, 'categories', w.service_categories, 'status', w.status),
                 'agency', (SELECT a.name FROM agencies a WHERE a.id = w.current_agency_id),
+                'agency_standing', agency_standing(w.current_agency_id),
                 'grade', (SELECT json_build_object('grade', g.grade, 'composite', g.composite, 'ethics_score', g.ethics_score,
                                                    'skill_score', g.skill_score, 'reasons', g.reasons, 'policy_version', g.policy_version,
                                                    'computed_at', extract(epoch FROM g.computed_at))

@@ -262,4 +262,56 @@ struct DemeritTests {
             }
         }
     }
+
+    @Test("the agency's public standing: band, points in force and confirmed placements, on its page and on the report; never a pending agency")
+    func publicStanding() async throws {
+        try await withTestRegistry { registry, _ in
+            let h = try await Household.make(registry)
+            let admin = try await registry.adminCaller
+            let version = registry.policies.commitments.agency.version
+            var agency = try await registry.demerits.publicAgency(h.agencyID.uuid, commitmentInForce: version, logger: testLogger)
+            #expect(agency.band == "A" && agency.points == 0 && agency.placements == 0)
+            #expect(agency.commitment?.representative == "法定代表人" && agency.commitment?.current == true)
+
+            // A placement counts once the household confirms it.
+            let engagement = try await registry.engagements.place(
+                .init(workerId: h.workerID.uuid, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: "2026-01-01"),
+                caller: h.agency,
+                logger: testLogger
+            )
+            #expect(try await registry.demerits.publicAgency(h.agencyID.uuid, commitmentInForce: version, logger: testLogger).placements == 0)
+            _ = try await registry.engagements.transition(engagement, "confirm", caller: h.employer, logger: testLogger)
+            _ = try await registry.engagements.transition(engagement, "end", caller: h.employer, logger: testLogger)
+            agency = try await registry.demerits.publicAgency(h.agencyID.uuid, commitmentInForce: version, logger: testLogger)
+            #expect(agency.placements == 1)
+
+            // Upheld points lower the band, on the page and on the report.
+            let d = try await registry.demerits.record(
+                agencyID: h.agencyID.uuid,
+                .init(offence: "late_sealing", evidence: "封存延误九天的内部记录"),
+                caller: admin,
+                logger: testLogger
+            )
+            _ = try await registry.demerits.answer(d.id, text: "答复", caller: h.agency, logger: testLogger)
+            _ = try await registry.demerits.decide(d.id, uphold: true, reason: "属实", caller: admin, logger: testLogger)
+            agency = try await registry.demerits.publicAgency(h.agencyID.uuid, commitmentInForce: version, logger: testLogger)
+            #expect(agency.band == "B" && agency.points == 3 && agency.level == "none")
+            let report = try await registry.reports.report(h.workerID, caller: h.agency, logger: testLogger)
+            let onReport = try #require(report.agency)
+            #expect(onReport.id == h.agencyID.text && onReport.band == "B" && onReport.points == 3 && onReport.placements == 1)
+
+            // A pending agency has no public page.
+            let (pending, _) = try await registry.approvedAgency(5, approve: false)
+            await expectError("not_found") {
+                _ = try await registry.demerits.publicAgency(pending.uuid, commitmentInForce: version, logger: testLogger)
+            }
+            try await Application(router: buildRouter(registry).0, logger: testLogger).test(.router) { client in
+                var visitor = PageClient(client: client)
+                let html = String(buffer: try await visitor.get("/agencies/\(h.agencyID.text)").body)
+                #expect(html.contains("id=\"agency-band\">B<") && html.contains("id=\"agency-placements\">1<"))
+                #expect(!html.contains("封存延误九天的内部记录"))
+                #expect(try await visitor.get("/agencies/\(pending.text)").status == .notFound)
+            }
+        }
+    }
 }

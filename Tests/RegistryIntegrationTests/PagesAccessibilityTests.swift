@@ -150,7 +150,10 @@ struct PagesAccessibilityTests {
                 Visitor(
                     name: "anonymous",
                     client: PageClient(client: client),
-                    pages: ["/", "/signin", "/apply", "/employer/register", "/activate", "/lookup", "/blacklist", "/no/such/page"]
+                    pages: [
+                        "/", "/signin", "/apply", "/employer/register", "/activate", "/lookup", "/blacklist", "/agencies/\(f.agencyID)",
+                        "/no/such/page",
+                    ]
                 ),
                 Visitor(
                     name: "agency",

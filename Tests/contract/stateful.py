@@ -117,6 +117,9 @@ class Sequences:
         self.call(caller, "GET", "/openapi.yaml", expect=200)
         sectors = self.call(caller, "GET", "/api/v1/sectors", expect=200)
         expect_true("the sectors name the domestic categories", any(c["id"] == "nanny" for s in sectors["sectors"] for c in s["categories"]))
+        if "agency" in self.world.ids:
+            standing = self.call(caller, "GET", f"/api/v1/public/agencies/{self.world.ids['agency']}", expect=200)
+            expect_true("an agency's public standing", standing["band"] in ("A", "B", "C", "D") and standing["placements"] >= 0)
         terms = self.call(caller, "GET", "/api/v1/commitments", expect=200)
         expect_true("the commitments in force have versions", bool(terms["agency"]["version"]) and bool(terms["staff"]["version"]))
         # The published blacklist is for everyone, as JSON and as CSV.
@@ -704,6 +707,10 @@ class Sequences:
         expect_equal("upheld and in force", (upheld["state"], upheld["in_force"]), ("upheld", True))
         standing = self.call(admin, "GET", f"/api/v1/agencies/{w.ids['agency']}/demerits", expect=200).json
         expect_true("its points count", standing["points"] >= 3 and standing["level"] in ("none", "warning"))
+        public = self.call(None, "GET", f"/api/v1/public/agencies/{w.ids['agency']}", expect=200).json
+        expect_equal("the public sees the points in force, not the notices", (public["points"], "demerits" in public),
+                     (standing["points"], False))
+        expect_true("and the commitment its representative signed", public["commitment"]["representative"] == "林建国")
         terms = self.call(None, "GET", "/api/v1/commitments", expect=200).json
         application = {"name": "契约测试家政有限公司", "uscc": social_credit_code("91350102MA2XK7Q5P"), "region_code": "350102",
                        "contact_name": "周敏", "contact_email": "apply@contract.registry.test", "password": w.password,

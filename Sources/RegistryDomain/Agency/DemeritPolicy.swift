@@ -86,6 +86,15 @@ public struct DemeritPolicy: Sendable, Equatable, Codable {
         return .none
     }
 
+    /// The agency's band as employers see it: A with no points in force, B below the warning,
+    /// C below the suspension of new registrations, D from there.
+    public func band(points: Int) -> String {
+        if points <= 0 { return "A" }
+        if points < thresholds.warning { return "B" }
+        if points < thresholds.suspendRegistrations { return "C" }
+        return "D"
+    }
+
     public func validate() throws(PolicyError) {
         guard version == 1 else { throw PolicyError(path: ["version"], message: "must be 1") }
         guard (1...90).contains(answerDays) else { throw PolicyError(path: ["answer_days"], message: "must be 1 to 90 days") }

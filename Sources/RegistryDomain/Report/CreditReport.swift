@@ -116,8 +116,19 @@ public struct CreditReport: Sendable, Codable {
         public var suspendedSince: Instant?
     }
 
+    /// The agency in custody as the public agency page shows it: its band (`DemeritPolicy.band`),
+    /// demerit points in force and placements households confirmed.
+    public struct Agency: Sendable, Codable, Equatable {
+        public var id: String
+        public var name: String
+        public var band: String
+        public var points: Int
+        public var placements: Int
+    }
+
     public var worker: Person
     public var currentAgency: String
+    public var agency: Agency?
     public var grade: Grade?
     public var skills: [Skill]
     public var qualifications: [Qualification]
@@ -137,11 +148,14 @@ public struct CreditReport: Sendable, Codable {
         public var tenureFields: Set<String>
         /// Names the skill levels of each category's sector.
         public var sectors: SectorPolicy?
+        /// Bands the agency by its demerit points in force.
+        public var demerits: DemeritPolicy?
 
-        public init(recentReviews: Int, tenureFields: Set<String>, sectors: SectorPolicy? = nil) {
+        public init(recentReviews: Int, tenureFields: Set<String>, sectors: SectorPolicy? = nil, demerits: DemeritPolicy? = nil) {
             self.recentReviews = recentReviews
             self.tenureFields = tenureFields
             self.sectors = sectors
+            self.demerits = demerits
         }
     }
 
@@ -168,6 +182,11 @@ public struct CreditReport: Sendable, Codable {
                 status: w.status
             ),
             currentAgency: file.agency ?? "",
+            agency: file.agencyStanding.flatMap { s in
+                policy.demerits.map {
+                    Agency(id: s.agencyId, name: s.name, band: $0.band(points: s.points), points: s.points, placements: s.placements)
+                }
+            },
             grade: file.grade.map {
                 Grade(
                     grade: $0.grade,

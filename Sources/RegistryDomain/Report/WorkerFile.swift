@@ -234,8 +234,27 @@ public struct WorkerFile: Sendable, Codable, Equatable {
         }
     }
 
+    /// The agency in custody as everyone may see it: its demerit level and points in force, and
+    /// how many placements households confirmed (the database's `agency_standing`).
+    public struct AgencyStanding: Sendable, Codable, Equatable {
+        public var agencyId: String
+        public var name: String
+        public var level: String
+        public var points: Int
+        public var placements: Int
+
+        public init(agencyId: String, name: String, level: String, points: Int, placements: Int) {
+            self.agencyId = agencyId
+            self.name = name
+            self.level = level
+            self.points = points
+            self.placements = placements
+        }
+    }
+
     public var worker: Person
     public var agency: String?
+    public var agencyStanding: AgencyStanding?
     public var grade: Grade?
     public var skills: [Skill]
     public var trainings: [Training]
@@ -260,6 +279,7 @@ public struct WorkerFile: Sendable, Codable, Equatable {
     public init(
         worker: Person,
         agency: String? = nil,
+        agencyStanding: AgencyStanding? = nil,
         grade: Grade? = nil,
         skills: [Skill] = [],
         trainings: [Training] = [],
@@ -278,6 +298,7 @@ public struct WorkerFile: Sendable, Codable, Equatable {
     ) {
         self.worker = worker
         self.agency = agency
+        self.agencyStanding = agencyStanding
         self.grade = grade
         self.skills = skills
         self.trainings = trainings
@@ -300,6 +321,7 @@ public struct WorkerFile: Sendable, Codable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         worker = try c.decode(Person.self, forKey: .worker)
         agency = try c.decodeIfPresent(String.self, forKey: .agency)
+        agencyStanding = try c.decodeIfPresent(AgencyStanding.self, forKey: .agencyStanding)
         grade = try c.decodeIfPresent(Grade.self, forKey: .grade)
         skills = try c.decodeIfPresent([Skill].self, forKey: .skills) ?? []
         trainings = try c.decodeIfPresent([Training].self, forKey: .trainings) ?? []

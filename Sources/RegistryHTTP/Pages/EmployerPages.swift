@@ -227,6 +227,12 @@ struct EmployerPages {
             "revoked": r.standing.revoked, "suspended": r.standing.suspended,
             "in_good_standing": !r.standing.revoked && !r.standing.suspended,
         ]
+        if let a = r.agency {
+            v["agency_standing"] = [
+                "id": a.id, "band": a.band, "points": a.points, "placements": a.placements,
+                "summary": page.t.text("agency_public.summary", ["band": a.band, "points": String(a.points), "placements": String(a.placements)]),
+            ]
+        }
         if let since = r.standing.revokedSince { v["revoked_since"] = PageScope.dateTime(since.date) }
         if let since = r.standing.suspendedSince { v["suspended_since"] = PageScope.dateTime(since.date) }
         if let g = r.grade {

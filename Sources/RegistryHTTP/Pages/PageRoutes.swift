@@ -42,6 +42,7 @@ struct PageRoutes {
         ContactPages(kit: kit).register(on: routes)
         DisputePages(kit: kit).register(on: routes)
         DemeritPages(kit: kit).register(on: routes)
+        AgencyPublicPages(kit: kit).register(on: routes)
         RepairPages(kit: kit).register(on: routes)
     }
 }

@@ -42,6 +42,14 @@ struct DemeritRoutes {
                 try await registry.demerits.decide(id, uphold: body.uphold, reason: body.reason, caller: context.caller, logger: context.logger)
             )
         }
+        routes.get("/api/v1/public/agencies/{id}", action: "public.agency") { _, context in
+            let agency = try await registry.demerits.publicAgency(
+                try context.parameters.uuid("id"),
+                commitmentInForce: registry.policies.commitments.agency.version,
+                logger: context.logger
+            )
+            return JSONResponse(agency)
+        }
         routes.get("/api/v1/demerits", action: "demerits.decide") { _, context in
             JSONResponse(Queue(demerits: try await registry.demerits.queue(caller: context.caller, logger: context.logger)))
         }
