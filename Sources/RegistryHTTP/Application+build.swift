@@ -33,6 +33,7 @@ public func buildRouter(_ registry: Registry) -> (Router<AppRequestContext>, [Ro
     PublicListRoutes(registry: registry).register(on: routes)
     CommitmentRoutes(registry: registry).register(on: routes)
     DemeritRoutes(registry: registry).register(on: routes)
+    HouseholdReviewRoutes(registry: registry).register(on: routes)
     AuthRoutes(registry: registry).register(on: routes)
     AuditRoutes(registry: registry).register(on: routes)
     MessageRoutes(registry: registry).register(on: routes)

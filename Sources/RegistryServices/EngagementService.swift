@@ -11,6 +11,7 @@ public struct EngagementService: Sendable {
     let policy: ReportPolicy
     let sectors: SectorPolicy
     let demerits: DemeritPolicy
+    let households: HouseholdPolicy
 
     /// A placement as its parties see it.
     public struct Engagement: Sendable, Equatable, Encodable {
@@ -25,6 +26,12 @@ public struct EngagementService: Sendable {
         public var endsOn: String?
         public var status: String
         public var reviewID: UUID?
+        /// The household's substantiated complaints flagged this placement: the worker must see
+        /// the warning and accept it before the household can confirm.
+        public var householdWarning: Bool
+        public var workerAccepted: Bool
+        /// The worker's review of the household, once written.
+        public var householdReviewID: UUID?
 
         init(_ row: EngagementStore.Engagement) {
             id = row.id
@@ -38,6 +45,9 @@ public struct EngagementService: Sendable {
             endsOn = row.endsOn
             status = row.status
             reviewID = row.reviewID
+            householdWarning = row.householdWarning
+            workerAccepted = row.workerAccepted
+            householdReviewID = row.householdReviewID
         }
     }
 
@@ -188,6 +198,28 @@ public struct EngagementService: Sendable {
                     on: connection,
                     logger: logger
                 )
+                // Substantiated complaints about the household: the worker is warned and must accept first.
+                if try await HouseholdReviewService.flagIfWarned(
+                    engagement: id,
+                    employer: employer.id,
+                    policy: households,
+                    on: connection,
+                    logger: logger
+                ) {
+                    try await AuditStore.append(
+                        caller.event("engagement.household_warning", "engagement", id, ["worker": .string(worker.id.text)]),
+                        on: connection,
+                        logger: logger
+                    )
+                    try await WorkerTexts.send(
+                        "household_warning",
+                        to: worker.id,
+                        ["agency": agency.name],
+                        key: "household-warning-\(id.text)",
+                        on: connection,
+                        logger: logger
+                    )
+                }
                 return id
             }
         } catch let error as RegistryError where error.code == "not_active" {
@@ -231,6 +263,15 @@ public struct EngagementService: Sendable {
                 throw RegistryError(.forbidden, code: "not_a_party", message: "Only the employer confirms the engagement.")
             case "cancel" where !isAgency:
                 throw RegistryError(.forbidden, code: "not_a_party", message: "Only the agency cancels a proposed engagement.")
+            case "confirm":
+                let warning = try await HouseholdReviewStore.warning(id, on: connection, logger: logger)
+                guard !warning.flagged || warning.accepted else {
+                    throw RegistryError(
+                        .conflict,
+                        code: "worker_acceptance_required",
+                        message: "The worker has been warned about this household and has not yet accepted the placement."
+                    )
+                }
             default: break
             }
             try await EngagementStore.setStatus(id, to, by: user, endsOn: to == .ended ? clock.today.iso : nil, on: connection, logger: logger)
@@ -241,6 +282,32 @@ public struct EngagementService: Sendable {
             )
             guard let updated = try await EngagementStore.lock(id, on: connection, logger: logger) else { throw RegistryError.notFound("Engagement") }
             return Engagement(updated)
+        }
+    }
+
+    /// The worker answers a placement flagged by the household's substantiated complaints, having
+    /// seen the warning: she accepts it (the household may then confirm) or declines (cancelled).
+    public func answerWarning(_ id: UUID, accept: Bool, caller: Caller, logger: Logger) async throws -> Engagement {
+        guard caller.principal.role == .worker, let worker = caller.workerUUID else { throw RegistryError.forbidden }
+        guard let user = caller.userUUID else { throw RegistryError.forbidden }
+        return try await database.transaction(logger: logger) { connection in
+            guard let e = try await EngagementStore.lock(id, on: connection, logger: logger), e.workerID == worker else {
+                throw RegistryError.notFound("Engagement")
+            }
+            guard e.status == "proposed", e.householdWarning, !e.workerAccepted else {
+                throw RegistryError(.conflict, code: "nothing_to_answer", message: "This placement is not waiting for your answer.")
+            }
+            if accept {
+                try await HouseholdReviewStore.accept(id, on: connection, logger: logger)
+            } else {
+                try await EngagementStore.setStatus(id, .cancelled, by: user, endsOn: nil, on: connection, logger: logger)
+            }
+            try await AuditStore.append(
+                caller.event(accept ? "engagement.worker_accepted" : "engagement.worker_declined", "engagement", id),
+                on: connection,
+                logger: logger
+            )
+            return Engagement(try await EngagementStore.lock(id, on: connection, logger: logger)!)
         }
     }
 

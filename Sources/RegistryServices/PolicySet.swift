@@ -24,6 +24,8 @@ public struct PolicySet: Sendable {
     public var commitments: CommitmentPolicy
     /// Agency demerit points: offences, answer time, expiry, thresholds.
     public var demerits: DemeritPolicy
+    /// Workers' reviews of households: the window, the complaints, the warning threshold.
+    public var households: HouseholdPolicy
 
     public init(
         access: AccessPolicy,
@@ -39,9 +41,11 @@ public struct PolicySet: Sendable {
         smsTemplates: SMSTemplatePolicy = .init(),
         publication: PublicationPolicy = .init(),
         commitments: CommitmentPolicy,
-        demerits: DemeritPolicy
+        demerits: DemeritPolicy,
+        households: HouseholdPolicy
     ) {
         self.demerits = demerits
+        self.households = households
         self.publication = publication
         self.commitments = commitments
         self.messages = messages
@@ -146,6 +150,10 @@ public struct PolicySet: Sendable {
             try file.validate()
             return file
         }
+        let households = try PolicyFile.load(directory + "/households.yaml", as: HouseholdPolicy.self) { file throws(PolicyError) in
+            try file.validate()
+            return file
+        }
         return PolicySet(
             access: access,
             authentication: authentication,
@@ -160,7 +168,8 @@ public struct PolicySet: Sendable {
             smsTemplates: smsTemplates,
             publication: publication,
             commitments: commitments,
-            demerits: demerits
+            demerits: demerits,
+            households: households
         )
     }
 }

@@ -25,6 +25,7 @@ public struct Registry: Sendable {
     public let exchange: ExchangeService
     public let commitments: CommitmentService
     public let demerits: DemeritService
+    public let householdReviews: HouseholdReviewService
     public let flags: FlagService
     public let flagImport: FlagImport
     public let grading: GradingService
@@ -96,11 +97,13 @@ public struct Registry: Sendable {
             clock: clock,
             policy: policies.reports,
             sectors: policies.sectors,
-            demerits: policies.demerits
+            demerits: policies.demerits,
+            households: policies.households
         )
         self.publicLists = PublicListService(database: database, clock: clock, keys: keys, policies: policies)
         self.commitments = CommitmentService(database: database, policy: policies.commitments)
         self.demerits = DemeritService(database: database, clock: clock, policy: policies.demerits)
+        self.householdReviews = HouseholdReviewService(database: database, clock: clock, policy: policies.households)
         self.exchange = ExchangeService(database: database, keys: keys, policies: policies, flags: flags)
         self.reports = ReportService(
             database: database,

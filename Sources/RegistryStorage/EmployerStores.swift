@@ -135,6 +135,11 @@ public enum EngagementStore {
         public var endsOn: String?
         public var status: String
         public var reviewID: UUID?
+        /// The household's substantiated complaints flagged this placement; she must accept it.
+        public var householdWarning: Bool = false
+        public var workerAccepted: Bool = false
+        /// Her review of the household, once written.
+        public var householdReviewID: UUID?
     }
 
     public static func create(
@@ -160,15 +165,16 @@ public enum EngagementStore {
 
     static let select = """
         SELECT e.id, e.worker_id, w.full_name, e.agency_id, e.employer_id, coalesce(u.household_name, u.display_name), e.category,
-               e.starts_on::text, e.ends_on::text, e.status, r.id
+               e.starts_on::text, e.ends_on::text, e.status, r.id, e.household_warning, e.worker_accepted_at IS NOT NULL, hr.id
         FROM engagements e JOIN workers w ON w.id = e.worker_id JOIN users u ON u.id = e.employer_id
         LEFT JOIN reviews r ON r.engagement_id = e.id
+        LEFT JOIN household_reviews hr ON hr.engagement_id = e.id
         """
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [Engagement] {
         var result: [Engagement] = []
-        for try await (id, worker, name, agency, employer, employerName, category, starts, ends, status, review)
-            in rows.decode((UUID, UUID, String, UUID, UUID, String, String, String, String?, String, UUID?).self)
+        for try await (id, worker, name, agency, employer, employerName, category, starts, ends, status, review, warned, accepted, householdReview)
+            in rows.decode((UUID, UUID, String, UUID, UUID, String, String, String, String?, String, UUID?, Bool, Bool, UUID?).self)
         {
             result.append(
                 Engagement(
@@ -182,7 +188,10 @@ public enum EngagementStore {
                     startsOn: starts,
                     endsOn: ends,
                     status: status,
-                    reviewID: review
+                    reviewID: review,
+                    householdWarning: warned,
+                    workerAccepted: accepted,
+                    householdReviewID: householdReview
                 )
             )
         }

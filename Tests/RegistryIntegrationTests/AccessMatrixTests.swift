@@ -210,6 +210,10 @@ struct MatrixWorld {
         "demerit": ("application/json", #"{"offence": "late_sealing", "evidence": "转档后第九天才封存履历"}"#),
         "demerit_answer": ("application/json", #"{"answer": "系统故障，已补封存"}"#),
         "withdraw": ("application/json", #"{"uphold": false, "reason": "答复属实"}"#),
+        "household_review": ("application/json", #"{"respect": 4, "pay_on_time": 5, "safety": 5, "agreed_duties": 4, "account": "一家人很和善"}"#),
+        "household_reply": ("application/json", #"{"reply": "工资已于上月结清"}"#),
+        "household_decision": ("application/json", #"{"decision": "substantiate", "note": "工资流水证实拖欠两个月"}"#),
+        "accept": ("application/json", #"{"accept": true}"#),
         "reason": ("application/json", #"{"reason": "与事实不符"}"#),
         "statement": ("application/json", #"{"statement": "请求恢复从业资格"}"#),
         "repair_period": ("application/json", #"{"basis": "period"}"#),
@@ -333,6 +337,25 @@ struct MatrixWorld {
             logger: log
         )
         let proof = try #require(try await registry.repairs.own(caller: h.worker, logger: log).first?.proofId)
+        // Two engagements of W with E that ended: one whose household she has not reviewed, one she
+        // has, reporting unpaid wages.
+        func endedEngagement() async throws -> UUID {
+            let e = try await registry.engagements.place(
+                .init(workerId: h.workerID.uuid, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: "2026-01-01"),
+                caller: h.agency,
+                logger: log
+            )
+            _ = try await registry.engagements.transition(e, "confirm", caller: h.employer, logger: log)
+            _ = try await registry.engagements.transition(e, "end", caller: h.employer, logger: log)
+            return e
+        }
+        let ended = try await endedEngagement()
+        let householdReview = try await registry.householdReviews.write(
+            engagement: try await endedEngagement(),
+            .init(respect: 2, payOnTime: 1, safety: 3, agreedDuties: 3, account: "拖欠工资两个月", complaint: "unpaid_wages"),
+            caller: h.worker,
+            logger: log
+        ).id
         // A demerit notice to A, recorded by an administrator.
         let demerit = try await registry.demerits.record(
             agencyID: h.agencyID.uuid,
@@ -347,7 +370,8 @@ struct MatrixWorld {
             "case": caseID.text, "evidence": evidence, "source": policeID.text, "key": spareKey, "flag_source": "police-m",
             "flag": flagID, "flag_dispute": flagDispute.text, "user": dummy.text, "unknown": UUID().text,
             "tenure": tenure.text, "tenure_dispute": tenureDispute.text, "repair": repair.text, "proof": proof,
-            "demerit": demerit.text,
+            "demerit": demerit.text, "ended_engagement": ended.text, "household_review": householdReview.text,
+            "employer_user": h.employerID.text,
         ]
         let logins: [String: [String: String]] = [
             "admin": ["email": adminEmail, "password": "admin password"],

@@ -78,7 +78,7 @@ class Sequences:
 
     def run_all(self):
         steps = [self.anonymous_reads, self.sign_in, self.more_administrators, self.integration_source, self.worker_file,
-                 self.household_and_engagement, self.consent_and_report, self.listings_and_lookups, self.flags,
+                 self.household_and_engagement, self.household_reviews, self.consent_and_report, self.listings_and_lookups, self.flags,
                  self.transfers, self.disputes_and_repair, self.cases, self.due_process, self.agencies_and_accounts, self.messages,
                  self.jobs_and_contacts,
                  self.sessions_and_passwords]
@@ -319,6 +319,50 @@ class Sequences:
         e = self.call(agency, "POST", f"/api/v1/engagements/{e2}/cancel", expect=200)
         expect_equal("the agency cancels a proposal", e["status"], "cancelled")
         self.call(employer2, "POST", f"/api/v1/engagements/{e2}/confirm", expect=409, what="a cancelled proposal")
+
+    def household_reviews(self):
+        """She reviews a household after an engagement ended, reporting unpaid wages; the household
+        replies and disputes; an administrator substantiates the complaint; the next placement there
+        is flagged: she reads the warning and accepts, and only then can the household confirm."""
+        w, agency, admin, xiaoyan, employer2 = self.world, self.world["agency"], self.world["admin"], self.world["xiaoyan"], self.world["employer2"]
+        wid, household = w.ids["xiaoyan"], employer2.user["id"]
+        eid = self.call(agency, "POST", "/api/v1/engagements", {"worker_id": wid, "employer_email": "household2@contract.registry.test",
+                                                                 "category": "nanny", "starts_on": str(w.today - datetime.timedelta(days=40))},
+                        expect=201)["id"]
+        self.call(employer2, "POST", f"/api/v1/engagements/{eid}/confirm", expect=200)
+        self.call(xiaoyan, "POST", f"/api/v1/engagements/{eid}/household-review",
+                  {"respect": 3, "pay_on_time": 1, "safety": 4, "agreed_duties": 3}, expect=409, what="a household review before the end")
+        self.call(employer2, "POST", f"/api/v1/engagements/{eid}/end", expect=200)
+        scores = {"respect": 3, "pay_on_time": 1, "safety": 4, "agreed_duties": 3}
+        self.call(xiaoyan, "POST", f"/api/v1/engagements/{eid}/household-review", dict(scores, complaint="unpaid_wages"), expect=400,
+                  what="a complaint without the account")
+        self.call(xiaoyan, "POST", f"/api/v1/engagements/{eid}/household-review", dict(scores, respect=6), expect=400, what="a score of 6")
+        review = self.call(xiaoyan, "POST", f"/api/v1/engagements/{eid}/household-review",
+                           dict(scores, account="最后两个月的工资一直没有结清。", complaint="unpaid_wages"), expect=201).json
+        expect_equal("her review, its complaint open", (review["scores"]["pay_on_time"], review["complaint_status"]), (1, "open"))
+        self.call(xiaoyan, "POST", f"/api/v1/engagements/{eid}/household-review", scores, expect=409, what="a second review")
+        mine = self.call(xiaoyan, "GET", "/api/v1/me/household-reviews", expect=200)["reviews"]
+        expect_true("in her reviews", review["id"] in [r["id"] for r in mine])
+        own = self.call(employer2, "GET", f"/api/v1/households/{household}/reviews", expect=200).json
+        expect_true("the household sees it", review["id"] in [r["id"] for r in own["reviews"]] and not own["flagged"])
+        self.call(agency, "GET", f"/api/v1/households/{household}/reviews", expect=404, what="an agency with no placement there now")
+        self.call(employer2, "POST", f"/api/v1/household-reviews/{review['id']}/reply", {"reply": "工资已经转账，请查收。"}, expect=200)
+        self.call(employer2, "POST", f"/api/v1/household-reviews/{review['id']}/dispute", {"reason": "我们按时付了工资。"}, expect=200)
+        queue = self.call(admin, "GET", "/api/v1/household-reviews", expect=200)["reviews"]
+        expect_true("in the administrators' queue", review["id"] in [r["id"] for r in queue])
+        decided = self.call(admin, "POST", f"/api/v1/household-reviews/{review['id']}/decision",
+                            {"decision": "substantiate", "note": "银行流水显示两个月未付。"}, expect=200).json
+        expect_equal("substantiated", decided["complaint_status"], "substantiated")
+        # The next placement with this household is flagged; she must accept it first.
+        e2 = self.call(agency, "POST", "/api/v1/engagements", {"worker_id": wid, "employer_email": "household2@contract.registry.test",
+                                                                "category": "cooking", "starts_on": str(w.today)}, expect=201)["id"]
+        seen = self.call(agency, "GET", f"/api/v1/households/{household}/reviews", expect=200).json
+        expect_equal("the agency placing there sees the flag", (seen["flagged"], seen["substantiated_complaints"]), (True, 1))
+        self.call(employer2, "POST", f"/api/v1/engagements/{e2}/confirm", expect=409, what="confirming before she accepts")
+        answered = self.call(xiaoyan, "POST", f"/api/v1/engagements/{e2}/warning-answer", {"accept": True}, expect=200).json
+        expect_equal("she accepted, having read the warning", (answered["household_warning"], answered["worker_accepted"]), (True, True))
+        self.call(employer2, "POST", f"/api/v1/engagements/{e2}/confirm", expect=200)
+        self.call(employer2, "POST", f"/api/v1/engagements/{e2}/end", expect=200)
 
     def consent_and_report(self):
         """She issues codes (one revoked), a household redeems one and reads the report, signed; the
