@@ -1,6 +1,9 @@
 import Foundation
+import Hummingbird
+import HummingbirdTesting
 import PostgresNIO
 import RegistryDomain
+import RegistryHTTP
 import RegistryServices
 import RegistryStorage
 import Testing
@@ -160,6 +163,62 @@ struct HouseholdReviewTests {
                 _ = try await registry.engagements.answerWarning(accepted, accept: true, caller: h.worker, logger: testLogger)
             }
             #expect(try await registry.engagements.transition(accepted, "confirm", caller: h.employer, logger: testLogger).status == "confirmed")
+        }
+    }
+
+    @Test(
+        "on the pages: she reviews the household, the household replies, an administrator confirms the complaint, and the next placement waits for her to accept the warning"
+    )
+    func pages() async throws {
+        try await withTestRegistry { registry, _ in
+            let h = try await Household.make(registry)
+            let engagement = try await Self.ended(registry, h)
+            _ = try await registry.makeUser(role: .admin, email: "judge@example.cn", password: "admin password")
+            try await Application(router: buildRouter(registry).0, logger: testLogger).test(.router) { client in
+                var worker = PageClient(client: client)
+                _ = try await worker.signIn(email: "13800138001", password: "worker password")
+                let form = String(buffer: try await worker.get("/worker/households").body)
+                #expect(form.contains("/worker/households/\(engagement.text)/review"))
+                let incomplete = try await worker.post(
+                    "/worker/households/\(engagement.text)/review",
+                    ["respect": "2", "pay_on_time": "1", "safety": "3", "agreed_duties": "", "account": "", "complaint": ""]
+                )
+                #expect(incomplete.status == .badRequest && String(buffer: incomplete.body).contains("id=\"error-\(engagement.text)\""))
+                let sent = try await worker.post(
+                    "/worker/households/\(engagement.text)/review",
+                    ["respect": "2", "pay_on_time": "1", "safety": "3", "agreed_duties": "3", "account": "拖欠工资两个月", "complaint": "unpaid_wages"]
+                )
+                #expect(sent.status == .seeOther && sent.headers[.location] == "/worker/households?notice=household_reviewed")
+                let review = try #require(try await registry.householdReviews.own(caller: h.worker, logger: testLogger).first)
+
+                var household = PageClient(client: client)
+                _ = try await household.signIn(email: "home@example.cn", password: "employer password")
+                #expect(String(buffer: try await household.get("/employer/household-reviews").body).contains("拖欠工资两个月"))
+                let replied = try await household.post("/employer/household-reviews/\(review.id.text)/reply", ["text": "工资已转账"])
+                #expect(replied.status == .seeOther)
+
+                var admin = PageClient(client: client)
+                _ = try await admin.signIn(email: "judge@example.cn", password: "admin password")
+                _ = try await admin.get("/admin/household-reviews")
+                let noNote = try await admin.post("/admin/household-reviews/\(review.id.text)/decision", ["decision": "substantiate", "note": ""])
+                #expect(noNote.status == .badRequest)
+                let confirmed = try await admin.post(
+                    "/admin/household-reviews/\(review.id.text)/decision",
+                    ["decision": "substantiate", "note": "流水为证"]
+                )
+                #expect(confirmed.status == .seeOther)
+
+                let flagged = try await registry.engagements.place(
+                    .init(workerId: h.workerID.uuid, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: "2026-01-01"),
+                    caller: h.agency,
+                    logger: testLogger
+                )
+                let warned = String(buffer: try await worker.get("/worker/households").body)
+                #expect(warned.contains("id=\"warning-\(flagged.text)\""))
+                let accepted = try await worker.post("/worker/households/\(flagged.text)/answer", ["answer": "accept"])
+                #expect(accepted.headers[.location] == "/worker/households?notice=placement_accepted")
+                #expect(try await registry.engagements.transition(flagged, "confirm", caller: h.employer, logger: testLogger).status == "confirmed")
+            }
         }
     }
 }

@@ -96,6 +96,24 @@ struct PagesAccessibilityTests {
                 caller: h.worker,
                 logger: testLogger
             )
+            // Two ended placements with the household: one she reviewed, reporting unpaid wages; one to review.
+            for reviewed in [true, false] {
+                let e = try await registry.engagements.place(
+                    .init(workerId: h.workerID.uuid, employerEmail: "home@example.cn", employerPhone: nil, category: "nanny", startsOn: "2026-01-01"),
+                    caller: h.agency,
+                    logger: testLogger
+                )
+                _ = try await registry.engagements.transition(e, "confirm", caller: h.employer, logger: testLogger)
+                _ = try await registry.engagements.transition(e, "end", caller: h.employer, logger: testLogger)
+                if reviewed {
+                    _ = try await registry.householdReviews.write(
+                        engagement: e,
+                        .init(respect: 2, payOnTime: 1, safety: 3, agreedDuties: 3, account: "拖欠工资两个月", complaint: "unpaid_wages"),
+                        caller: h.worker,
+                        logger: testLogger
+                    )
+                }
+            }
             // A demerit notice to the agency, open for its answer.
             _ = try await registry.demerits.record(
                 agencyID: h.agencyID.uuid,
@@ -162,7 +180,7 @@ struct PagesAccessibilityTests {
                         "/agency", "/agency/workers", "/agency/workers?q=%E6%9D%8E", "/agency/workers/new", w, w + "/tenure", w + "/trainings/new",
                         w + "/health-certificates/new", w + "/skills/new", w + "/placements/new", "/agency/placements", "/agency/transfers",
                         "/agency/transfers/new", "/agency/transfers/\(f.transfer)", "/agency/import", w + "/case/new", "/agency/tenure-disputes",
-                        "/agency/commitments", "/agency/demerits",
+                        "/agency/commitments", "/agency/demerits", "/agency/households/\(f.household.employerID.text)/reviews",
                     ]
                 ),
                 Visitor(name: "other agency", client: other, pages: ["/agency/transfers", "/agency/transfers/\(f.transfer)", "/agency/placements"]),
@@ -172,13 +190,13 @@ struct PagesAccessibilityTests {
                     pages: [
                         "/employer", "/check", "/check?code=ABCD2345", "/employer/workers/\(f.worker)/report",
                         "/employer/engagements/\(f.proposed)/review", "/employer/workers/\(f.worker)/case/new", "/cases/\(f.caseID)",
-                        "/employer/hire", "/employer/hire?sector=domestic_service&min_grade=B&red_list=true",
+                        "/employer/hire", "/employer/hire?sector=domestic_service&min_grade=B&red_list=true", "/employer/household-reviews",
                     ]
                 ),
                 Visitor(
                     name: "worker",
                     client: worker,
-                    pages: ["/worker", "/cases/\(f.caseID)", "/account/contact", "/worker/tenures", "/worker/repairs"]
+                    pages: ["/worker", "/cases/\(f.caseID)", "/account/contact", "/worker/tenures", "/worker/repairs", "/worker/households"]
                 ),
                 Visitor(
                     name: "admin",
@@ -190,6 +208,7 @@ struct PagesAccessibilityTests {
                         "/admin/disputes", "/admin/disputes/\(f.reviewDispute)", "/admin/flag-disputes", "/admin/flag-disputes/\(f.flagDispute)",
                         "/admin/workers", "/admin/workers/\(f.worker)?purpose=audit", "/admin/ties", "/admin/disputes/\(f.tenureDispute)",
                         "/admin/repairs", "/admin/repairs/\(f.repair)", "/admin/demerits", "/admin/agencies/\(f.agencyID)/demerits",
+                        "/admin/household-reviews",
                     ]
                 ),
             ]

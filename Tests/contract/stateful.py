@@ -358,6 +358,8 @@ class Sequences:
                                                                 "category": "cooking", "starts_on": str(w.today)}, expect=201)["id"]
         seen = self.call(agency, "GET", f"/api/v1/households/{household}/reviews", expect=200).json
         expect_equal("the agency placing there sees the flag", (seen["flagged"], seen["substantiated_complaints"]), (True, 1))
+        full = self.call(admin, "GET", f"/api/v1/households/{household}/reviews", expect=200).json
+        expect_true("administrators read it too", review["id"] in [r["id"] for r in full["reviews"]])
         self.call(employer2, "POST", f"/api/v1/engagements/{e2}/confirm", expect=409, what="confirming before she accepts")
         answered = self.call(xiaoyan, "POST", f"/api/v1/engagements/{e2}/warning-answer", {"accept": True}, expect=200).json
         expect_equal("she accepted, having read the warning", (answered["household_warning"], answered["worker_accepted"]), (True, True))

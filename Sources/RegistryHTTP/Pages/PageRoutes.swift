@@ -43,6 +43,7 @@ struct PageRoutes {
         DisputePages(kit: kit).register(on: routes)
         DemeritPages(kit: kit).register(on: routes)
         AgencyPublicPages(kit: kit).register(on: routes)
+        HouseholdPages(kit: kit).register(on: routes)
         RepairPages(kit: kit).register(on: routes)
     }
 }

@@ -164,6 +164,11 @@ struct PlacementPages {
             "can_cancel": canCancel, "can_end": canEnd, "has_actions": canCancel || canEnd, "is_open": !allowed.isEmpty,
         ]
         if let end = e.endsOn { v["ends_on"] = end }
+        if e.householdWarning {
+            v["household_warning"] = true
+            v["worker_accepted"] = e.workerAccepted
+            v["employer_id"] = e.employerID.text
+        }
         return v
     }
 }
