@@ -981,6 +981,62 @@ def journey_public_lists_zh_phone(b):
     sign_out(b)
 
 
+def journey_demerits_en_desktop(b):
+    """An agency held to account, in English: an administrator records a notice of demerit points
+    with its evidence (an empty one is refused next to the field); the agency reads it on
+    /agency/demerits and answers; the administrator upholds it from the queue with a reason; anyone
+    sees the agency's band and points on its public page, and never the evidence."""
+    b.language = "zh-CN"
+    b.open("/")
+    switch_language(b, "en")
+    agency = new_agency("Demerit")
+    apply_agency(b, agency)
+    approve(b, agency)
+    evidence = "Sealed %s days after the worker consented (notice %s)" % (9, support.tag())
+
+    sign_in(b, *ADMIN)
+    b.open("/admin/agencies?status=approved")
+    link = [a for a in b.finds("main .card h3 a") if a.text == agency["name"]][0]
+    b.click("main .card h3 a[href='%s']" % link.get_attribute("href")[len(BASE):])
+    b.click("#agency-demerits-link")
+    file_path = b.path().split("?")[0]
+    agency_id = file_path.split("/")[3]
+    record = "form[action='%s']" % file_path
+    b.select("offence", "late_sealing", form=record)
+    b.submit(record)
+    assert b.field_error("evidence"), "a notice without evidence was not refused inline"
+    b.fill("evidence", evidence, form=record)
+    b.submit(record)
+    b.expect_notice("demerit_recorded")
+    b.expect_text(evidence, where="li.demerit")
+    sign_out(b)
+
+    sign_in(b, agency["contact_email"], agency["password"])
+    accept_own_commitment(b)
+    b.click("#demerits-link")
+    b.expect_text(evidence, where="li.demerit")
+    b.expect_text(b.t("demerits.state_notified"), where="li.demerit")
+    b.fill("answer", "The system was down that week; sealed as soon as it was back.", form="form.answer-form")
+    b.submit("form.answer-form")
+    b.expect_notice("demerit_answered")
+    b.expect_text(b.t("demerits.state_answered"), where="li.demerit")
+    sign_out(b)
+
+    sign_in(b, *ADMIN)
+    b.click("#demerits-link")
+    b.click("main .card h3 a[href^='%s']" % file_path)
+    b.fill("reason", "The sealing log shows nine days; the outage lasted one.", form="form.decision-form")
+    b.click("form.decision-form button[name='decision'][value='uphold']")
+    b.expect_notice("demerit_upheld")
+    assert b.find("#points-in-force").text == "3", b.find("#points-in-force").text
+    sign_out(b)
+
+    b.open("/agencies/" + agency_id)
+    assert b.find("#agency-band").text == "B", b.find("#agency-band").text
+    assert b.find("#agency-points").text == "3", b.find("#agency-points").text
+    assert evidence not in b.driver.page_source, "the public page shows the notice's evidence"
+
+
 JOURNEYS = [
     ("custody journey, zh-CN, 360 px", PHONE, "zh-CN", journey_zh_phone),
     ("custody journey, English, desktop", DESKTOP, "en", journey_en_desktop),
@@ -992,6 +1048,7 @@ JOURNEYS = [
     ("administrators' tools, English, 360 px", PHONE, "en", journey_admin_tools_en_phone),
     ("placement and her records, zh-CN, 360 px", PHONE, "zh-CN", journey_placement_zh_phone),
     ("public lists, the lookup and the red list, zh-CN, 360 px", PHONE, "zh-CN", journey_public_lists_zh_phone),
+    ("demerit points and the agency's public page, English, desktop", DESKTOP, "en", journey_demerits_en_desktop),
 ]
 
 
