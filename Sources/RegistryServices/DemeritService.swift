@@ -289,6 +289,7 @@ public struct DemeritService: Sendable {
         let before = DemeritPolicy.Level(rawValue: stored) ?? .none
         guard level != before else { return false }
         try await DemeritStore.setLevel(agencyID, level.rawValue, on: connection, logger: logger)
+        if level == .caseAgainst { try await openCase(agencyID, points: points, on: connection, logger: logger) }
         try await AuditStore.append(
             Caller.system.event(
                 "agency.demerit_level",

@@ -58,4 +58,19 @@ struct DemeritPolicyTests {
         }
         #expect(throws: PolicyError.self) { try policy.validate() }
     }
+
+    @Test(
+        "a case against an agency: proposed from open; an objection only while the window is open; a decision after the objection or once the window closed"
+    )
+    func caseStates() {
+        #expect(AgencyCaseState.open.applying(.propose) == .proposed)
+        #expect(AgencyCaseState.open.applying(.decide(windowOpen: false)) == nil)
+        #expect(AgencyCaseState.proposed.applying(.object(windowOpen: true)) == .objected)
+        #expect(AgencyCaseState.proposed.applying(.object(windowOpen: false)) == nil)
+        #expect(AgencyCaseState.proposed.applying(.decide(windowOpen: true)) == nil)
+        #expect(AgencyCaseState.proposed.applying(.decide(windowOpen: false)) == .decided)
+        #expect(AgencyCaseState.objected.applying(.decide(windowOpen: true)) == .decided)
+        #expect(AgencyCaseState.objected.applying(.object(windowOpen: true)) == nil)
+        #expect(AgencyCaseState.decided.applying(.propose) == nil && AgencyCaseState.decided.applying(.decide(windowOpen: false)) == nil)
+    }
 }

@@ -214,6 +214,9 @@ struct MatrixWorld {
         "household_reply": ("application/json", #"{"reply": "工资已于上月结清"}"#),
         "household_decision": ("application/json", #"{"decision": "substantiate", "note": "工资流水证实拖欠两个月"}"#),
         "accept": ("application/json", #"{"accept": true}"#),
+        "case_proposal": ("application/json", #"{"proposal": "dismiss", "reason": "首次违规"}"#),
+        "case_objection": ("application/json", #"{"objection": "已整改"}"#),
+        "case_decision": ("application/json", #"{"confirm": true, "reason": "同意"}"#),
         "reason": ("application/json", #"{"reason": "与事实不符"}"#),
         "statement": ("application/json", #"{"statement": "请求恢复从业资格"}"#),
         "repair_period": ("application/json", #"{"basis": "period"}"#),
@@ -356,6 +359,18 @@ struct MatrixWorld {
             caller: h.worker,
             logger: log
         ).id
+        // The third agency's points reach the case threshold: a case against it is open.
+        for offence in ["flag_not_reported", "invented_review"] {
+            let d = try await registry.demerits.record(
+                agencyID: try #require(third.agencyUUID),
+                .init(offence: offence, evidence: "核查记录"),
+                caller: admin,
+                logger: log
+            )
+            _ = try await registry.demerits.answer(d.id, text: "整改", caller: third, logger: log)
+            _ = try await registry.demerits.decide(d.id, uphold: true, reason: "属实", caller: admin, logger: log)
+        }
+        let agencyCase = try #require(try await registry.demerits.cases(caller: admin, logger: log).first?.id)
         // A demerit notice to A, recorded by an administrator.
         let demerit = try await registry.demerits.record(
             agencyID: h.agencyID.uuid,
@@ -371,7 +386,7 @@ struct MatrixWorld {
             "flag": flagID, "flag_dispute": flagDispute.text, "user": dummy.text, "unknown": UUID().text,
             "tenure": tenure.text, "tenure_dispute": tenureDispute.text, "repair": repair.text, "proof": proof,
             "demerit": demerit.text, "ended_engagement": ended.text, "household_review": householdReview.text,
-            "employer_user": h.employerID.text,
+            "employer_user": h.employerID.text, "agency_case": agencyCase.text,
         ]
         let logins: [String: [String: String]] = [
             "admin": ["email": adminEmail, "password": "admin password"],

@@ -314,4 +314,110 @@ struct DemeritTests {
             }
         }
     }
+
+    @Test(
+        "the case threshold opens a case against the agency: one administrator proposes, the agency objects within the window, another decides; a confirmed suspension suspends the agency"
+    )
+    func caseAgainstTheAgency() async throws {
+        try await withTestRegistry { registry, _ in
+            let (agencyID, staff) = try await registry.approvedAgency(1)
+            let (_, other) = try await registry.approvedAgency(2)
+            let admin = try await registry.adminCaller
+            let second = try await registry.adminCaller
+            let demerits = registry.demerits
+            for offence in ["flag_not_reported", "invented_review"] {
+                #expect(try await demerits.cases(caller: admin, logger: testLogger).isEmpty)
+                let d = try await demerits.record(
+                    agencyID: agencyID.uuid,
+                    .init(offence: offence, evidence: "核查记录"),
+                    caller: admin,
+                    logger: testLogger
+                )
+                _ = try await demerits.answer(d.id, text: "整改", caller: staff, logger: testLogger)
+                _ = try await demerits.decide(d.id, uphold: true, reason: "属实", caller: admin, logger: testLogger)
+            }
+            let open = try #require(try await demerits.cases(caller: staff, logger: testLogger).first)
+            #expect(open.state == "open" && open.points == 36)
+            #expect(try await demerits.cases(caller: other, logger: testLogger).isEmpty)
+            #expect(try await registry.notificationCount("agency_case_opened") == 1)
+
+            await expectError("objection_closed") { _ = try await demerits.objectToCase(open.id, text: "早了", caller: staff, logger: testLogger) }
+            await expectError("invalid_field") {
+                _ = try await demerits.proposeCase(open.id, outcome: "fine", reason: "罚款", caller: admin, logger: testLogger)
+            }
+            let proposed = try await demerits.proposeCase(open.id, outcome: "suspend_agency", reason: "编造评价，情节严重", caller: admin, logger: testLogger)
+            #expect(proposed.state == "proposed" && proposed.objectionUntil != nil)
+            await expectError("case_not_open") {
+                _ = try await demerits.proposeCase(open.id, outcome: "dismiss", reason: "改", caller: second, logger: testLogger)
+            }
+            // Four eyes; and while the window is open only an objection moves it on.
+            await expectError("four_eyes") {
+                _ = try await demerits.decideCase(open.id, confirm: true, reason: "同意", caller: admin, logger: testLogger)
+            }
+            await expectError("objection_window_open") {
+                _ = try await demerits.decideCase(open.id, confirm: true, reason: "同意", caller: second, logger: testLogger)
+            }
+            await expectError("not_found") { _ = try await demerits.objectToCase(open.id, text: "不是我们", caller: other, logger: testLogger) }
+            #expect(try await demerits.objectToCase(open.id, text: "评价由雇主本人填写，有聊天记录为证。", caller: staff, logger: testLogger).state == "objected")
+            await expectError("objection_closed") { _ = try await demerits.objectToCase(open.id, text: "再说", caller: staff, logger: testLogger) }
+            let decided = try await demerits.decideCase(open.id, confirm: true, reason: "异议不成立", caller: second, logger: testLogger)
+            #expect(decided.state == "decided" && decided.outcome == "suspend_agency")
+            let agency = try await registry.agencies.get(agencyID, caller: admin, logger: testLogger)
+            #expect(agency.status == "suspended")
+            #expect(try await registry.auditCount("agency_case.decided", subject: open.id) == 1)
+        }
+    }
+
+    @Test(
+        "a case against the agency on the pages: proposed by one administrator, objected to by the agency, decided by another; each page passes the structural checks"
+    )
+    func casePages() async throws {
+        try await withTestRegistry { registry, _ in
+            let (agencyID, staff) = try await registry.approvedAgency(1)
+            let admin = try await registry.adminCaller
+            for offence in ["flag_not_reported", "invented_review"] {
+                let d = try await registry.demerits.record(
+                    agencyID: agencyID.uuid,
+                    .init(offence: offence, evidence: "核查记录"),
+                    caller: admin,
+                    logger: testLogger
+                )
+                _ = try await registry.demerits.answer(d.id, text: "整改", caller: staff, logger: testLogger)
+                _ = try await registry.demerits.decide(d.id, uphold: true, reason: "属实", caller: admin, logger: testLogger)
+            }
+            let caseID = try #require(try await registry.demerits.cases(caller: admin, logger: testLogger).first?.id)
+            _ = try await registry.makeUser(role: .admin, email: "first@example.cn", password: "admin password")
+            _ = try await registry.makeUser(role: .admin, email: "second@example.cn", password: "admin password")
+            try await Application(router: buildRouter(registry).0, logger: testLogger).test(.router) { client in
+                let file = "/admin/agencies/\(agencyID.text)/demerits"
+                var first = PageClient(client: client)
+                _ = try await first.signIn(email: "first@example.cn", password: "admin password")
+                let html = String(buffer: try await first.get(file).body)
+                #expect(html.contains("/admin/agency-cases/\(caseID.text)/proposal"))
+                #expect(PagesAccessibilityTests.problems(html, language: "zh-CN").isEmpty)
+                let empty = try await first.post("/admin/agency-cases/\(caseID.text)/proposal", ["proposal": "suspend_agency", "reason": ""])
+                #expect(empty.status == .badRequest && String(buffer: empty.body).contains("id=\"case-error-\(caseID.text)\""))
+                let proposed = try await first.post("/admin/agency-cases/\(caseID.text)/proposal", ["proposal": "suspend_agency", "reason": "编造评价"])
+                #expect(proposed.headers[.location] == file + "?notice=agency_case_proposal")
+
+                var agency = PageClient(client: client)
+                _ = try await agency.signIn(email: "staff1@agency.cn", password: "agency password 1")
+                let own = String(buffer: try await agency.get("/agency/demerits").body)
+                #expect(own.contains("/agency/agency-cases/\(caseID.text)/objection"))
+                #expect(PagesAccessibilityTests.problems(own, language: "zh-CN").isEmpty)
+                let objected = try await agency.post("/agency/agency-cases/\(caseID.text)/objection", ["objection": "评价由雇主本人填写"])
+                #expect(objected.headers[.location] == "/agency/demerits?notice=agency_case_objection")
+
+                _ = try await first.get(file)
+                let own4 = try await first.post("/admin/agency-cases/\(caseID.text)/decision", ["confirm": "true", "reason": "同意"])
+                #expect(own4.status == .forbidden)
+                var second = PageClient(client: client)
+                _ = try await second.signIn(email: "second@example.cn", password: "admin password")
+                _ = try await second.get(file)
+                let decided = try await second.post("/admin/agency-cases/\(caseID.text)/decision", ["confirm": "false", "reason": "异议成立"])
+                #expect(decided.headers[.location] == file + "?notice=agency_case_decision")
+                #expect(try await registry.demerits.cases(caller: staff, logger: testLogger).first?.outcome == "dismiss")
+            }
+        }
+    }
 }

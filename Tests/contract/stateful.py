@@ -784,6 +784,25 @@ class Sequences:
         expect_equal("the application's signature", (signed["agency"]["accepted"], signed["agency"]["representative"]), (True, "陈立"))
         self.call(contact, "POST", "/api/v1/agency/commitments", {"kind": "staff", "version": terms["staff"]["version"]}, expect=200)
         expect_equal("nothing owed", self.call(contact, "GET", "/api/v1/auth/me", expect=200)["commitments_owed"], [])
+        # Points up to the case threshold open a case against it: one administrator proposes, the
+        # agency objects, another administrator decides (the proposer may not).
+        for offence in ("flag_not_reported", "invented_review"):
+            n = self.call(admin, "POST", f"/api/v1/agencies/{aid}/demerits", {"offence": offence, "evidence": "核查记录"}, expect=201).json
+            self.call(contact, "POST", f"/api/v1/demerits/{n['id']}/answer", {"answer": "我们会整改。"}, expect=200)
+            self.call(admin, "POST", f"/api/v1/demerits/{n['id']}/decision", {"uphold": True, "reason": "属实"}, expect=200)
+        cases = [c for c in self.call(contact, "GET", "/api/v1/agency-cases", expect=200)["cases"] if c["state"] == "open"]
+        expect_equal("a case against the agency is open", len(cases), 1)
+        case = cases[0]["id"]
+        self.call(contact, "POST", "/api/v1/workers", dict(w.people["xiaoyan"], id_number=national_id("350102", "19930101", 248),
+                                                           phone="13912345248"), expect=403, what="registering at the case level")
+        expect_true("in the administrators' list", case in [c["id"] for c in self.call(admin, "GET", "/api/v1/agency-cases", expect=200)["cases"]])
+        self.call(admin, "POST", f"/api/v1/agency-cases/{case}/proposal", {"proposal": "dismiss", "reason": "首次违规，责令整改。"}, expect=200)
+        self.call(contact, "POST", f"/api/v1/agency-cases/{case}/objection", {"objection": "我们已经整改。"}, expect=200)
+        self.call(admin, "POST", f"/api/v1/agency-cases/{case}/decision", {"confirm": True, "reason": "x"}, expect=403,
+                  what="the proposer deciding")
+        decided = self.call(w["admin2"], "POST", f"/api/v1/agency-cases/{case}/decision", {"confirm": True, "reason": "同意，不予处理。"},
+                            expect=200).json
+        expect_equal("decided by another administrator", (decided["state"], decided["outcome"]), ("decided", "dismiss"))
         self.call(agency, "POST", f"/api/v1/agencies/{w.ids['agency']}/staff",
                   {"email": "colleague@contract.registry.test", "display_name": "同事", "password": w.password}, expect=201)
         self.login("colleague", "agency", "agency_staff", email="colleague@contract.registry.test")

@@ -51,12 +51,14 @@ public struct DemeritPolicy: Sendable, Equatable, Codable {
 
     public var version: Int
     public var answerDays: Int
+    public var caseObjectionDays: Int
     public var offences: [String: Offence]
     public var thresholds: Thresholds
 
-    public init(version: Int = 1, answerDays: Int, offences: [String: Offence], thresholds: Thresholds) {
+    public init(version: Int = 1, answerDays: Int, caseObjectionDays: Int = 14, offences: [String: Offence], thresholds: Thresholds) {
         self.version = version
         self.answerDays = answerDays
+        self.caseObjectionDays = caseObjectionDays
         self.offences = offences
         self.thresholds = thresholds
     }
@@ -64,6 +66,7 @@ public struct DemeritPolicy: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case version, offences, thresholds
         case answerDays = "answer_days"
+        case caseObjectionDays = "case_objection_days"
     }
 
     /// The offences the registry records by itself; each must be declared with `recorded_by: system`.
@@ -98,6 +101,7 @@ public struct DemeritPolicy: Sendable, Equatable, Codable {
     public func validate() throws(PolicyError) {
         guard version == 1 else { throw PolicyError(path: ["version"], message: "must be 1") }
         guard (1...90).contains(answerDays) else { throw PolicyError(path: ["answer_days"], message: "must be 1 to 90 days") }
+        guard (1...90).contains(caseObjectionDays) else { throw PolicyError(path: ["case_objection_days"], message: "must be 1 to 90 days") }
         guard !offences.isEmpty else { throw PolicyError(path: ["offences"], message: "declares no offence") }
         for (name, offence) in offences.sorted(by: { $0.key < $1.key }) {
             let path = ["offences", name]
@@ -152,4 +156,36 @@ public enum DemeritState: String, Sendable, Codable, CaseIterable {
         default: nil
         }
     }
+}
+
+/// A case against an agency whose points reached the case threshold, adjudicated like a worker's:
+/// one administrator proposes an outcome, the agency is told and may object within the window, and
+/// a second administrator — never the proposer — decides.
+public enum AgencyCaseState: String, Sendable, Codable, CaseIterable {
+    case open, proposed, objected, decided
+
+    public enum Event: Sendable, Equatable {
+        case propose
+        /// The agency objects; only while the window is open.
+        case object(windowOpen: Bool)
+        /// The decision; from a proposal only once its window has closed (an objection may come until then).
+        case decide(windowOpen: Bool)
+    }
+
+    public func applying(_ event: Event) -> AgencyCaseState? {
+        switch (self, event) {
+        case (.open, .propose): .proposed
+        case (.proposed, .object(let open)) where open: .objected
+        case (.proposed, .decide(let open)) where !open: .decided
+        case (.objected, .decide): .decided
+        default: nil
+        }
+    }
+}
+
+/// What a case against an agency may end in.
+public enum AgencyCaseOutcome: String, Sendable, Codable, CaseIterable {
+    /// The agency is suspended: it can read but not register or change anything.
+    case suspendAgency = "suspend_agency"
+    case dismiss
 }

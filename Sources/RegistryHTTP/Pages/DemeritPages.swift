@@ -77,6 +77,54 @@ struct DemeritPages {
             }
         }
 
+        // A case against the agency: the administrators' proposal and decision, the agency's objection.
+        routes.post("/admin/agency-cases/{id}/{step}", action: "agency_cases.decide") { request, context in
+            let page = kit.scope(request, context)
+            let form = try await page.form()
+            let id = try context.parameters.uuid("id")
+            let step = context.parameters.get("step") ?? ""
+            guard step == "proposal" || step == "decision" else { throw RegistryError.notFound("Resource") }
+            let cases = try await page.registry.demerits.cases(caller: page.caller, logger: context.logger)
+            guard let agency = cases.first(where: { $0.id == id })?.agencyId else { throw RegistryError.notFound("Case") }
+            do {
+                if step == "proposal" {
+                    _ = try await page.registry.demerits.proposeCase(
+                        id,
+                        outcome: form.text("proposal"),
+                        reason: form.text("reason"),
+                        caller: page.caller,
+                        logger: context.logger
+                    )
+                } else {
+                    _ = try await page.registry.demerits.decideCase(
+                        id,
+                        confirm: form.text("confirm") == "true",
+                        reason: form.text("reason"),
+                        caller: page.caller,
+                        logger: context.logger
+                    )
+                }
+                return page.redirect("/admin/agencies/\(agency.text)/demerits?notice=agency_case_\(step)")
+            } catch let error as RegistryError where error.kind == .badRequest || error.kind == .conflict || error.code == "four_eyes" {
+                return try await Self.render(page, agencyID: agency, form: form, error: error, caseError: true)
+            }
+        }
+        routes.post("/agency/agency-cases/{id}/objection", action: "agency_cases.object") { request, context in
+            let page = kit.scope(request, context)
+            let form = try await page.form()
+            do {
+                _ = try await page.registry.demerits.objectToCase(
+                    try context.parameters.uuid("id"),
+                    text: form.text("objection"),
+                    caller: page.caller,
+                    logger: context.logger
+                )
+                return page.redirect("/agency/demerits?notice=agency_case_objection")
+            } catch let error as RegistryError where error.kind == .badRequest || error.kind == .conflict {
+                return try await Self.render(page, agencyID: nil, form: form, error: error, caseError: true)
+            }
+        }
+
         routes.get("/admin/demerits", action: "demerits.decide") { request, context in
             let page = kit.scope(request, context)
             let open = try await page.registry.demerits.queue(caller: page.caller, logger: context.logger)
@@ -101,10 +149,37 @@ struct DemeritPages {
         return v
     }
 
-    static func render(_ page: PageScope, agencyID: UUID?, form: WebForm, failed: UUID? = nil, error: RegistryError?) async throws -> Response {
+    static func render(
+        _ page: PageScope,
+        agencyID: UUID?,
+        form: WebForm,
+        failed: UUID? = nil,
+        error: RegistryError?,
+        caseError: Bool = false
+    ) async throws -> Response {
         let standing = try await page.registry.demerits.standing(agencyID: agencyID, caller: page.caller, logger: page.context.logger)
         let admin = page.caller.principal.role == .admin
-        var values = page.formValues(form, fields: failed == nil ? recordFields : [], error: failed == nil ? error : nil)
+        var values = page.formValues(form, fields: failed == nil && !caseError ? recordFields : [], error: failed == nil && !caseError ? error : nil)
+        let cases = try await page.registry.demerits.cases(caller: page.caller, logger: page.context.logger).filter {
+            $0.agencyId == standing.agencyId
+        }
+        values["cases"] = cases.map { c -> [String: Any] in
+            var v: [String: Any] = [
+                "id": c.id.text, "opened_at": PageScope.dateTime(c.openedAt), "points": c.points,
+                "state_text": page.t.text("agency_cases.state_\(c.state)"),
+                "can_propose": c.state == "open",
+                "can_object": c.state == "proposed" && (c.objectionUntil.map { $0 > page.registry.clock.now } ?? false),
+                "can_decide": c.state == "objected" || (c.state == "proposed" && !(c.objectionUntil.map { $0 > page.registry.clock.now } ?? true)),
+            ]
+            v["proposal"] = c.proposal.map { page.t.text("agency_cases.outcome_\($0)") }
+            v["proposal_reason"] = c.proposalReason
+            v["objection_until"] = c.objectionUntil.map(PageScope.dateTime)
+            v["objection"] = c.objection
+            v["outcome"] = c.outcome.map { page.t.text("agency_cases.outcome_\($0)") }
+            v["decision_reason"] = c.decisionReason
+            if caseError, let error { v["error"] = page.message(for: error) }
+            return v
+        }
         values["admin"] = admin
         values["agency_id"] = standing.agencyId.text
         values["agency_name"] = standing.agencyName
@@ -136,7 +211,7 @@ struct DemeritPages {
             ] as [String: Any]
         }
         values["answer_days"] = policy.answerDays
-        if failed != nil, let error { values["form_error"] = ["message": page.message(for: error)] }
+        if failed != nil || caseError, let error { values["form_error"] = ["message": page.message(for: error)] }
         return page.render("demerits", values, status: error?.kind.status ?? .ok)
     }
 }
