@@ -104,7 +104,7 @@ extension DemeritService {
             try await AgencyTexts.send(
                 "agency_case_proposed",
                 to: row.agencyID,
-                ["proposal": outcome.rawValue, "reason": reason, "days": String(policy.caseObjectionDays)],
+                ["proposal": outcome.zh, "proposal_en": outcome.en, "reason": reason, "days": String(policy.caseObjectionDays)],
                 key: "agency-case-proposed-\(id.text)",
                 on: connection,
                 logger: logger
@@ -152,6 +152,7 @@ extension DemeritService {
                 throw RegistryError(.conflict, code: code, message: "This case cannot be decided now (\(row.state)).")
             }
             let outcome = confirm ? (row.proposal ?? AgencyCaseOutcome.dismiss.rawValue) : AgencyCaseOutcome.dismiss.rawValue
+            let words = AgencyCaseOutcome(rawValue: outcome) ?? .dismiss
             try await AgencyCaseStore.decide(id, outcome: outcome, reason: reason, by: admin, on: connection, logger: logger)
             if outcome == AgencyCaseOutcome.suspendAgency.rawValue {
                 try await AgencyStore.setStatus(row.agencyID, status: "suspended", reason: reason, by: admin, on: connection, logger: logger)
@@ -164,7 +165,7 @@ extension DemeritService {
             try await AgencyTexts.send(
                 "agency_case_decided",
                 to: row.agencyID,
-                ["outcome": outcome, "reason": reason],
+                ["outcome": words.zh, "outcome_en": words.en, "reason": reason],
                 key: "agency-case-decided-\(id.text)",
                 on: connection,
                 logger: logger

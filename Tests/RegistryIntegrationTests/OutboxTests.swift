@@ -213,7 +213,8 @@ struct OutboxTests {
             "source": String(repeating: "公", count: 12), "category": "盗窃", "worker": "欧阳春梅", "days": "14", "title": "育婴员（四级）", "status": "已立案或起诉",
             "from": String(repeating: "家", count: 20),
             "to": String(repeating: "政", count: 20), "reason": "材料不全", "what": "手机号码", "new": "139****5678", "appeal_until": "2027-02-28",
-            "points": "12", "proposal": "suspend_agency", "outcome": "suspend_agency", "offence": "知悉服务人员违法失信情况而未报告",
+            "points": "12", "proposal": "暂停机构", "outcome": "暂停机构", "proposal_en": "suspend the agency", "outcome_en": "suspend the agency",
+            "offence": "知悉服务人员违法失信情况而未报告",
             "offence_en": "It knew of an offence or breach of trust by a worker and did not report it",
         ]
         let smsKinds: Set = [

@@ -188,4 +188,8 @@ public enum AgencyCaseOutcome: String, Sendable, Codable, CaseIterable {
     /// The agency is suspended: it can read but not register or change anything.
     case suspendAgency = "suspend_agency"
     case dismiss
+
+    /// In plain words, for the messages to the agency.
+    public var zh: String { self == .suspendAgency ? "暂停机构" : "不予处理" }
+    public var en: String { self == .suspendAgency ? "suspend the agency" : "dismiss the case" }
 }
