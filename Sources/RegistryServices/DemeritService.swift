@@ -313,8 +313,8 @@ public struct DemeritService: Sendable {
 
     /// Refuses to take on new workers (registration, import, a transfer request) while the
     /// agency's points in force suspend its new registrations.
-    static func requireRegistrationsOpen(_ agencyID: UUID, on connection: DatabaseConnection, logger: Logger) async throws {
-        let level = try await DemeritStore.level(agencyID, lock: false, on: connection, logger: logger).flatMap(DemeritPolicy.Level.init) ?? .none
+    static func requireRegistrationsOpen(_ agency: AgencyStore.Agency) throws(RegistryError) {
+        let level = DemeritPolicy.Level(rawValue: agency.demeritLevel) ?? .none
         guard level < .registrationsSuspended else {
             throw RegistryError(
                 .forbidden,

@@ -264,8 +264,7 @@ public struct EngagementService: Sendable {
             case "cancel" where !isAgency:
                 throw RegistryError(.forbidden, code: "not_a_party", message: "Only the agency cancels a proposed engagement.")
             case "confirm":
-                let warning = try await HouseholdReviewStore.warning(id, on: connection, logger: logger)
-                guard !warning.flagged || warning.accepted else {
+                guard !e.householdWarning || e.workerAccepted else {
                     throw RegistryError(
                         .conflict,
                         code: "worker_acceptance_required",
@@ -298,7 +297,7 @@ public struct EngagementService: Sendable {
                 throw RegistryError(.conflict, code: "nothing_to_answer", message: "This placement is not waiting for your answer.")
             }
             if accept {
-                try await HouseholdReviewStore.accept(id, on: connection, logger: logger)
+                try await EngagementStore.acceptWarning(id, on: connection, logger: logger)
             } else {
                 try await EngagementStore.setStatus(id, .cancelled, by: user, endsOn: nil, on: connection, logger: logger)
             }

@@ -301,7 +301,7 @@ public struct HouseholdReviewService: Sendable {
     ) async throws -> Bool {
         let count = try await HouseholdReviewStore.substantiated(employer, on: connection, logger: logger)
         guard count >= policy.warnAfterSubstantiated else { return false }
-        try await HouseholdReviewStore.flagEngagement(engagement, on: connection, logger: logger)
+        try await EngagementStore.flagWarning(engagement, on: connection, logger: logger)
         return true
     }
 }

@@ -60,7 +60,7 @@ public struct TransferService: Sendable {
         }
         return try await database.transaction(logger: logger) { connection in
             let agency = try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger)
-            try await DemeritService.requireRegistrationsOpen(agency.id, on: connection, logger: logger)
+            try DemeritService.requireRegistrationsOpen(agency)
             guard let user = caller.userUUID else { throw RegistryError.forbidden }
             guard let found = try await WorkerStore.find(blindIndex: blind, on: connection, logger: logger) else {
                 throw RegistryError(

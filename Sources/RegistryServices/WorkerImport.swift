@@ -175,19 +175,21 @@ public struct WorkerImport: Sendable {
             requestID: caller.requestID
         )
         return try await database.transaction(logger: logger) { connection in
+            let agency: AgencyStore.Agency
             if caller.principal.role == .anonymous {
                 // The command line, run by an operator: the agency must exist and be approved.
-                guard let agency = try await AgencyStore.find(id: agencyID, on: connection, logger: logger) else {
+                guard let found = try await AgencyStore.find(id: agencyID, on: connection, logger: logger) else {
                     throw RegistryError.notFound("Agency")
                 }
-                guard agency.status == "approved" else {
-                    throw RegistryError(.conflict, code: "agency_not_approved", message: "Agency \(agency.name) is \(agency.status), not approved.")
+                guard found.status == "approved" else {
+                    throw RegistryError(.conflict, code: "agency_not_approved", message: "Agency \(found.name) is \(found.status), not approved.")
                 }
+                agency = found
             } else {
-                let agency = try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger)
+                agency = try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger)
                 guard agency.id == agencyID else { throw RegistryError.notFound("Agency") }
             }
-            try await DemeritService.requireRegistrationsOpen(agencyID, on: connection, logger: logger)
+            try DemeritService.requireRegistrationsOpen(agency)
             let outcomes = try await WorkerImportStore.insert(
                 lines,
                 agencyID: agencyID,

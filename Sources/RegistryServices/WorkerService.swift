@@ -43,7 +43,7 @@ public struct WorkerService: Sendable {
         let sealed = Data(keys.seal(registration.nationalID.value, context: SealedPlace.workerID(workerID)))
         return try await database.transaction(logger: logger) { connection in
             let agency = try await AgencyAccess.agency(nil, caller: caller, write: true, on: connection, logger: logger)
-            try await DemeritService.requireRegistrationsOpen(agency.id, on: connection, logger: logger)
+            try DemeritService.requireRegistrationsOpen(agency)
             let new = WorkerStore.NewWorker(
                 id: workerID,
                 idCiphertext: sealed,

@@ -16,6 +16,9 @@ public enum AgencyStore {
         public var status: String
         public var statusReason: String?
         public var appliedAt: Date
+        /// What its demerit points in force led to (migration 0025): none, warning,
+        /// registrations_suspended or case.
+        public var demeritLevel: String = "none"
     }
 
     public struct NewAgency: Sendable {
@@ -58,12 +61,14 @@ public enum AgencyStore {
         }
     }
 
-    static let columns = "id, name, uscc, region_code, contact_name, contact_phone, contact_email, status, status_reason, applied_at"
+    static let columns = """
+        id, name, uscc, region_code, contact_name, contact_phone, contact_email, status, status_reason, applied_at, demerit_level
+        """
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [Agency] {
         var result: [Agency] = []
-        for try await (id, name, uscc, region, contact, phone, email, status, reason, applied)
-            in rows.decode((UUID, String, String, String, String, String?, String?, String, String?, Date).self)
+        for try await (id, name, uscc, region, contact, phone, email, status, reason, applied, level)
+            in rows.decode((UUID, String, String, String, String, String?, String?, String, String?, Date, String).self)
         {
             result.append(
                 Agency(
@@ -76,7 +81,8 @@ public enum AgencyStore {
                     contactEmail: email,
                     status: status,
                     statusReason: reason,
-                    appliedAt: applied
+                    appliedAt: applied,
+                    demeritLevel: level
                 )
             )
         }
@@ -88,15 +94,13 @@ public enum AgencyStore {
             forUpdate
             ? try await connection.query(
                 """
-                SELECT id, name, uscc, region_code, contact_name, contact_phone, contact_email, status, status_reason, applied_at
-                FROM agencies WHERE id = \(id) FOR UPDATE
+                SELECT \(unescaped: columns) FROM agencies WHERE id = \(id) FOR UPDATE
                 """,
                 logger: logger
             )
             : try await connection.query(
                 """
-                SELECT id, name, uscc, region_code, contact_name, contact_phone, contact_email, status, status_reason, applied_at
-                FROM agencies WHERE id = \(id)
+                SELECT \(unescaped: columns) FROM agencies WHERE id = \(id)
                 """,
                 logger: logger
             )
@@ -106,8 +110,7 @@ public enum AgencyStore {
     public static func list(status: String?, limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> [Agency] {
         let rows = try await connection.query(
             """
-            SELECT id, name, uscc, region_code, contact_name, contact_phone, contact_email, status, status_reason, applied_at
-            FROM agencies WHERE (\(status)::text IS NULL OR status = \(status))
+            SELECT \(unescaped: columns) FROM agencies WHERE (\(status)::text IS NULL OR status = \(status))
             ORDER BY applied_at DESC LIMIT \(limit)
             """,
             logger: logger

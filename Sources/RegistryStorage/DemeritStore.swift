@@ -174,13 +174,11 @@ public enum DemeritStore {
         return ids
     }
 
-    /// The points in force: upheld and not yet expired.
+    /// The points in force (upheld, not yet expired), as `agency_standing()` (migration 0026),
+    /// the one definition the report and the public page read, counts them.
     public static func pointsInForce(_ agencyID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Int {
         let rows = try await connection.query(
-            """
-            SELECT coalesce(sum(points), 0)::int FROM agency_demerits
-            WHERE agency_id = \(agencyID) AND state = 'upheld' AND expires_at > now()
-            """,
+            "SELECT coalesce((agency_standing(\(agencyID))->>'points')::int, 0)",
             logger: logger
         )
         for try await n in rows.decode(Int.self) { return n }

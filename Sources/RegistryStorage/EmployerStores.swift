@@ -142,6 +142,20 @@ public enum EngagementStore {
         public var householdReviewID: UUID?
     }
 
+    /// Marks a new placement with a household flagged by substantiated complaints: it then waits
+    /// for the worker's acceptance.
+    public static func flagWarning(_ id: UUID, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("UPDATE engagements SET household_warning = true WHERE id = \(id)", logger: logger)
+    }
+
+    /// The worker accepted the flagged placement, having read the warning.
+    public static func acceptWarning(_ id: UUID, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            "UPDATE engagements SET worker_accepted_at = now() WHERE id = \(id) AND worker_accepted_at IS NULL",
+            logger: logger
+        )
+    }
+
     public static func create(
         workerID: UUID,
         agencyID: UUID,

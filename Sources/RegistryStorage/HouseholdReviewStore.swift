@@ -188,32 +188,4 @@ public enum HouseholdReviewStore {
         for try await yes in rows.decode(Bool.self) { return yes }
         return false
     }
-
-    /// Marks a new placement with a flagged household, which then waits for the worker's acceptance.
-    public static func flagEngagement(_ engagementID: UUID, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("UPDATE engagements SET household_warning = true WHERE id = \(engagementID)", logger: logger)
-    }
-
-    /// Whether the placement is flagged, and whether the worker accepted it.
-    public static func warning(
-        _ engagementID: UUID,
-        on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> (
-        flagged: Bool, accepted: Bool
-    ) {
-        let rows = try await connection.query(
-            "SELECT household_warning, worker_accepted_at IS NOT NULL FROM engagements WHERE id = \(engagementID)",
-            logger: logger
-        )
-        for try await (flagged, accepted) in rows.decode((Bool, Bool).self) { return (flagged, accepted) }
-        return (false, false)
-    }
-
-    public static func accept(_ engagementID: UUID, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query(
-            "UPDATE engagements SET worker_accepted_at = now() WHERE id = \(engagementID) AND worker_accepted_at IS NULL",
-            logger: logger
-        )
-    }
 }
