@@ -156,11 +156,12 @@ public enum DemoData {
         // A household that hired 王春梅 through 安心 and reviewed her; she has her own account,
         // replied, and is listed for hire.
         let employerID = try await registry.accounts.registerEmployer(
-            .init(email: employerEmail, phone: nil, password: password, householdName: "张先生家", regionCode: "350102"),
+            .init(email: employerEmail, phone: employerPhone, password: password, householdName: "张先生家", regionCode: "350102"),
             caller: .system,
             logger: logger
         )
         let employer = Caller(Principal(.user(id: employerID, role: .employer, agencyID: nil, workerID: nil)))
+        try await verifyPhone(registry, employerPhone, caller: employer, logger: logger)
         let chunmei = ids[2].0
         _ = try await registry.accounts.startWorkerAccount(chunmei, caller: staff[0], logger: logger)
         if let code = try await lastCode(registry, template: "worker_activation_code", logger: logger) {
@@ -297,11 +298,12 @@ public enum DemoData {
         // A second household engaged 刘美华 and 陈玉珍 through 金牌, and filed a case about each:
         // one waits for an administrator, the other is under review.
         let householdID = try await registry.accounts.registerEmployer(
-            .init(email: secondEmployerEmail, phone: nil, password: password, householdName: "李女士家", regionCode: "110105"),
+            .init(email: secondEmployerEmail, phone: secondEmployerPhone, password: password, householdName: "李女士家", regionCode: "110105"),
             caller: .system,
             logger: logger
         )
         let household = Caller(Principal(.user(id: householdID, role: .employer, agencyID: nil, workerID: nil)))
+        try await verifyPhone(registry, secondEmployerPhone, caller: household, logger: logger)
         var cases: [CaseID] = []
         for (worker, category, grounds, statement) in [
             (meihua, "maternity", "theft", "家中现金两千元不见，当天只有她在家。已向派出所报案。"),
@@ -331,7 +333,20 @@ public enum DemoData {
     }
 
     public static let employerEmail = "household@demo.registry.local"
+    /// The demo households' own numbers, verified (a household confirms placements only then).
+    static let employerPhone = "13600136001"
+    static let secondEmployerPhone = "13600136002"
     public static let workerPhone = "13800138003"
+
+    /// A household verifies its phone number as a person does: it asks for a code and enters it
+    /// (the demo reads the code from the outbox instead of a phone).
+    static func verifyPhone(_ registry: Registry, _ phone: String, caller: Caller, logger: Logger) async throws {
+        _ = try await registry.contacts.requestChange(phone: phone, email: nil, caller: caller, logger: logger)
+        guard let code = try await lastCode(registry, template: "phone_verification_code", logger: logger) else {
+            throw RegistryError(.unavailable, code: "demo_failed", message: "The demo household's phone code was not sent.")
+        }
+        _ = try await registry.contacts.confirmChange(code: code, caller: caller, logger: logger)
+    }
 
     static func lastCode(_ registry: Registry, template: String = "transfer_consent_code", logger: Logger) async throws -> String? {
         try await NotificationStore.lastUnsentCode(template: template, database: registry.database, logger: logger)

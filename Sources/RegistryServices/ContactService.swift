@@ -43,6 +43,14 @@ public struct ContactService: Sendable {
     public struct Contact: Sendable, Encodable, Equatable {
         public var phone: String?
         public var email: String?
+        /// The phone number proved itself by a code sent to it (or, for a worker's, by an
+        /// administrator's check in person). A household confirms placements only with one.
+        public var phoneVerified: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case phone, email
+            case phoneVerified = "phone_verified"
+        }
     }
 
     /// The caller's phone number and e-mail address.
@@ -50,9 +58,17 @@ public struct ContactService: Sendable {
         guard let user = caller.userUUID else { throw RegistryError.forbidden }
         return try await database.withConnection { connection in
             guard let account = try await AccountStore.find(id: user, on: connection, logger: logger) else { throw RegistryError.forbidden }
-            return Contact(phone: account.phone, email: account.email)
+            let verified = try await ContactStore.phoneVerifiedAt(userID: user, on: connection, logger: logger) != nil
+            return Contact(phone: account.phone, email: account.email, phoneVerified: verified)
         }
     }
+
+    static let notHousehold = RegistryError(
+        .conflict,
+        code: "phone_not_household",
+        message: "This number is an agency's or is on a worker's file. A household verifies its own number.",
+        field: "phone"
+    )
 
     static let taken = RegistryError(
         .conflict,
@@ -84,8 +100,17 @@ public struct ContactService: Sendable {
         let expires = clock.now.addingTimeInterval(Double(minutes) * 60)
         try await database.transaction(logger: logger) { connection in
             guard let account = try await AccountStore.find(id: user, on: connection, logger: logger) else { throw RegistryError.forbidden }
-            if (kind == .phone ? account.phone : account.email) == value {
-                throw RegistryError.invalid(kind.rawValue, "This is already your \(kind == .phone ? "number" : "address").", code: "same_contact")
+            let verifying = (kind == .phone ? account.phone : account.email) == value
+            if verifying {
+                // Asking for a code to one's own unverified number verifies it.
+                let verifiedAt = kind == .phone ? try await ContactStore.phoneVerifiedAt(userID: user, on: connection, logger: logger) : nil
+                guard kind == .phone, verifiedAt == nil else {
+                    throw RegistryError.invalid(
+                        kind.rawValue,
+                        "This is already your \(kind == .phone ? "number" : "address").",
+                        code: "same_contact"
+                    )
+                }
             }
             if try await ContactStore.holder(
                 phone: kind == .phone ? value : nil,
@@ -95,6 +120,11 @@ public struct ContactService: Sendable {
                 logger: logger
             ) != nil {
                 throw Self.taken
+            }
+            if kind == .phone, account.role == .employer,
+                try await ContactStore.isAgencyOrWorkerPhone(value, on: connection, logger: logger)
+            {
+                throw Self.notHousehold
             }
             guard
                 try await ContactStore.requests(userID: user, since: clock.now.addingTimeInterval(-3600), on: connection, logger: logger)
@@ -112,7 +142,7 @@ public struct ContactService: Sendable {
             try await NotificationStore.enqueue(
                 channel: kind == .phone ? "sms" : "email",
                 recipient: value,
-                template: "contact_change_code",
+                template: verifying ? "phone_verification_code" : "contact_change_code",
                 payload: ["code": code, "minutes": String(minutes)],
                 on: connection,
                 logger: logger
@@ -152,7 +182,8 @@ public struct ContactService: Sendable {
             }
             try await ContactStore.use(pending.id, on: connection, logger: logger)
             let old = pending.kind == "phone" ? before.phone : before.email
-            if let old {
+            let verifiedOnly = old == pending.newValue
+            if let old, !verifiedOnly {
                 try await NotificationStore.enqueue(
                     channel: pending.kind == "phone" ? "sms" : "email",
                     recipient: old,
@@ -165,7 +196,7 @@ public struct ContactService: Sendable {
             }
             try await AuditStore.append(
                 caller.event(
-                    "contact.changed",
+                    verifiedOnly ? "contact.phone_verified" : "contact.changed",
                     "user",
                     user,
                     [
@@ -176,10 +207,12 @@ public struct ContactService: Sendable {
                 on: connection,
                 logger: logger
             )
+            let verified = try await ContactStore.phoneVerifiedAt(userID: user, on: connection, logger: logger) != nil
             return .success(
                 Contact(
                     phone: pending.kind == "phone" ? pending.newValue : before.phone,
-                    email: pending.kind == "email" ? pending.newValue : before.email
+                    email: pending.kind == "email" ? pending.newValue : before.email,
+                    phoneVerified: verified
                 )
             )
         }
@@ -224,7 +257,7 @@ public struct ContactService: Sendable {
                 on: connection,
                 logger: logger
             )
-            return Contact(phone: phone, email: nil)
+            return Contact(phone: phone, email: nil, phoneVerified: true)
         }
     }
 }

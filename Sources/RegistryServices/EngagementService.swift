@@ -32,6 +32,8 @@ public struct EngagementService: Sendable {
         public var workerAccepted: Bool
         /// The worker's review of the household, once written.
         public var householdReviewID: UUID?
+        /// How the household confirmed it (`verified_phone`, `before_phone_verification`).
+        public var confirmedVia: String?
 
         init(_ row: EngagementStore.Engagement) {
             id = row.id
@@ -48,6 +50,7 @@ public struct EngagementService: Sendable {
             householdWarning = row.householdWarning
             workerAccepted = row.workerAccepted
             householdReviewID = row.householdReviewID
+            confirmedVia = row.confirmedVia
         }
     }
 
@@ -244,7 +247,14 @@ public struct EngagementService: Sendable {
         }
     }
 
-    /// confirm (employer), cancel (agency, while proposed), end (either, once confirmed).
+    static let phoneNotVerified = RegistryError(
+        .forbidden,
+        code: "phone_not_verified",
+        message: "Verify your phone number first (a code is sent to it): a placement is confirmed only by a household with a verified number."
+    )
+
+    /// confirm (employer, from an account with a verified phone), cancel (agency, while
+    /// proposed), end (either, once confirmed).
     public func transition(_ id: UUID, _ event: String, caller: Caller, logger: Logger) async throws -> Engagement {
         guard let user = caller.userUUID else { throw RegistryError.forbidden }
         return try await database.transaction(logger: logger) { connection in
@@ -264,6 +274,10 @@ public struct EngagementService: Sendable {
             case "cancel" where !isAgency:
                 throw RegistryError(.forbidden, code: "not_a_party", message: "Only the agency cancels a proposed engagement.")
             case "confirm":
+                // Households are real: only from an account whose phone proved itself by a code.
+                guard try await ContactStore.phoneVerifiedAt(userID: user, on: connection, logger: logger) != nil else {
+                    throw Self.phoneNotVerified
+                }
                 guard !e.householdWarning || e.workerAccepted else {
                     throw RegistryError(
                         .conflict,

@@ -99,7 +99,8 @@ public enum ContactStore {
     public static func apply(userID: UUID, kind: String, value: String, on connection: PostgresConnection, logger: Logger) async throws {
         do {
             if kind == "phone" {
-                try await connection.query("UPDATE users SET phone = \(value) WHERE id = \(userID)", logger: logger)
+                // The code reached this number: it is verified.
+                try await connection.query("UPDATE users SET phone = \(value), phone_verified_at = now() WHERE id = \(userID)", logger: logger)
                 try await connection.query(
                     "UPDATE workers SET phone = \(value) WHERE id = (SELECT worker_id FROM users WHERE id = \(userID))",
                     logger: logger
@@ -123,11 +124,38 @@ public enum ContactStore {
         }
         do {
             try await connection.query("UPDATE workers SET phone = \(phone) WHERE id = \(workerID)", logger: logger)
-            try await connection.query("UPDATE users SET phone = \(phone) WHERE worker_id = \(workerID)", logger: logger)
+            // Checked in person by the administrator.
+            try await connection.query("UPDATE users SET phone = \(phone), phone_verified_at = now() WHERE worker_id = \(workerID)", logger: logger)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw ContactTaken()
         }
         return old
+    }
+
+    /// When the user's phone number was last verified by a code sent to it; nil when never (or
+    /// when she has no number).
+    public static func phoneVerifiedAt(userID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Date? {
+        for try await at in try await connection.query("SELECT phone_verified_at FROM users WHERE id = \(userID)", logger: logger)
+            .decode(Date?.self)
+        {
+            return at
+        }
+        return nil
+    }
+
+    /// Whether `phone` is an agency's contact number or a number on a worker's file: never a
+    /// household's own (an agency cannot stand in for a household it invented).
+    public static func isAgencyOrWorkerPhone(_ phone: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        for try await found in try await connection.query(
+            """
+            SELECT EXISTS (SELECT 1 FROM agencies WHERE contact_phone = \(phone))
+                OR EXISTS (SELECT 1 FROM workers WHERE phone = \(phone))
+            """,
+            logger: logger
+        ).decode(Bool.self) {
+            return found
+        }
+        return false
     }
 
     /// The phone number or e-mail address is another account's.

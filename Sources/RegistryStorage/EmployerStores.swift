@@ -140,6 +140,9 @@ public enum EngagementStore {
         public var workerAccepted: Bool = false
         /// Her review of the household, once written.
         public var householdReviewID: UUID?
+        /// How the household confirmed it: `verified_phone`, or `before_phone_verification` for
+        /// placements confirmed before a verified number was required; nil until confirmed.
+        public var confirmedVia: String?
     }
 
     /// Marks a new placement with a household flagged by substantiated complaints: it then waits
@@ -179,7 +182,8 @@ public enum EngagementStore {
 
     static let select = """
         SELECT e.id, e.worker_id, w.full_name, e.agency_id, e.employer_id, coalesce(u.household_name, u.display_name), e.category,
-               e.starts_on::text, e.ends_on::text, e.status, r.id, e.household_warning, e.worker_accepted_at IS NOT NULL, hr.id
+               e.starts_on::text, e.ends_on::text, e.status, r.id, e.household_warning, e.worker_accepted_at IS NOT NULL, hr.id,
+               e.confirmed_via
         FROM engagements e JOIN workers w ON w.id = e.worker_id JOIN users u ON u.id = e.employer_id
         LEFT JOIN reviews r ON r.engagement_id = e.id
         LEFT JOIN household_reviews hr ON hr.engagement_id = e.id
@@ -187,8 +191,10 @@ public enum EngagementStore {
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [Engagement] {
         var result: [Engagement] = []
-        for try await (id, worker, name, agency, employer, employerName, category, starts, ends, status, review, warned, accepted, householdReview)
-            in rows.decode((UUID, UUID, String, UUID, UUID, String, String, String, String?, String, UUID?, Bool, Bool, UUID?).self)
+        for try await (
+            id, worker, name, agency, employer, employerName, category, starts, ends, status, review, warned, accepted, householdReview, via
+        )
+            in rows.decode((UUID, UUID, String, UUID, UUID, String, String, String, String?, String, UUID?, Bool, Bool, UUID?, String?).self)
         {
             result.append(
                 Engagement(
@@ -205,7 +211,8 @@ public enum EngagementStore {
                     reviewID: review,
                     householdWarning: warned,
                     workerAccepted: accepted,
-                    householdReviewID: householdReview
+                    householdReviewID: householdReview,
+                    confirmedVia: via
                 )
             )
         }
@@ -285,6 +292,7 @@ public enum EngagementStore {
             """
             UPDATE engagements SET status = \(status.rawValue),
                 confirmed_at = CASE WHEN \(status.rawValue) = 'confirmed' THEN now() ELSE confirmed_at END,
+                confirmed_via = CASE WHEN \(status.rawValue) = 'confirmed' THEN 'verified_phone' ELSE confirmed_via END,
                 ended_at = CASE WHEN \(status.rawValue) IN ('ended', 'cancelled') THEN now() ELSE ended_at END,
                 ended_by = CASE WHEN \(status.rawValue) IN ('ended', 'cancelled') THEN \(by) ELSE ended_by END,
                 ends_on = coalesce(\(endsOn)::date, ends_on)

@@ -306,11 +306,14 @@ struct ReportFileStatement: PostgresPreparedStatement {
                 'reviews', (SELECT json_agg(json_build_object('id', r.id, 'created_at', extract(epoch FROM r.created_at),
                                                               'employer_id', r.employer_id, 'household', coalesce(u.household_name, u.display_name),
                                                               'skill_scores', r.skill_scores, 'ethics_scores', r.ethics_scores,
-                                                              'comment', r.comment, 'reply', p.body)
+                                                              'comment', r.comment, 'reply', p.body,
+                                                              'confirmed_via', ce.confirmed_via,
+                                                              'confirmed_at', extract(epoch FROM ce.confirmed_at))
                                             ORDER BY r.created_at DESC)
-                            FROM (SELECT id, created_at, employer_id, skill_scores, ethics_scores, comment FROM reviews
+                            FROM (SELECT id, created_at, employer_id, engagement_id, skill_scores, ethics_scores, comment FROM reviews
                                   WHERE worker_id = w.id AND hidden_at IS NULL ORDER BY created_at DESC LIMIT $7::int4) r
-                            JOIN users u ON u.id = r.employer_id LEFT JOIN review_replies p ON p.review_id = r.id),
+                            JOIN users u ON u.id = r.employer_id JOIN engagements ce ON ce.id = r.engagement_id
+                            LEFT JOIN review_replies p ON p.review_id = r.id),
                 'flags', (SELECT json_agg(json_build_object('source', s.display_name, 'source_kind', s.kind, 'category', f.category,
                                                             'occurred_on', f.occurred_on, 'status', f.status) ORDER BY f.occurred_on DESC)
                           FROM flags f JOIN integration_sources s ON s.id = f.source_id

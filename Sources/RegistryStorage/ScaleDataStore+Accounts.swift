@@ -97,10 +97,11 @@ extension ScaleDataStore {
         try await database.transaction(logger: logger) { connection in
             _ = try await connection.query(
                 """
-                INSERT INTO users (id, role, email, phone, display_name, password_hash, status, household_name, region_code, created_at, password_changed_at)
+                INSERT INTO users (id, role, email, phone, display_name, password_hash, status, household_name, region_code, created_at,
+                                   password_changed_at, phone_verified_at)
                 SELECT md5(\(seedText) || ':e:' || n)::uuid, 'employer', 'employer' || n || \(tag) || '@scale.demo.local',
                        \(phonePrefix) || lpad(n::text, 7, '0'), s || '女士', hash, 'active', s || '女士家', \(region),
-                       now() - interval '400 days', now() - interval '400 days'
+                       now() - interval '400 days', now() - interval '400 days', now() - interval '400 days'
                 FROM (SELECT n, hash, (\(surnames)::text[])[1 + (n % \(surnames.count))::int] AS s
                       FROM unnest(\((0..<k).map { $0 + 1 })::int8[], \(passwordHashes)::text[]) AS u(n, hash)) AS e
                 """,
@@ -124,13 +125,14 @@ extension ScaleDataStore {
         try await database.transaction(logger: logger) { connection in
             _ = try await connection.query(
                 """
-                INSERT INTO users (id, role, phone, display_name, status, household_name, region_code, created_at)
+                INSERT INTO users (id, role, phone, display_name, status, household_name, region_code, created_at, phone_verified_at)
                 SELECT md5(\(seedText) || ':e:' || n)::uuid, 'employer', \(phonePrefix) || lpad(n::text, 7, '0'),
                        s || t, 'active', s || t || '家', (\(regions)::text[])[1 + floor(random() * \(regions.count))::int],
-                       now() - make_interval(days => floor(random() * 3000)::int, mins => floor(random() * 1440)::int)
-                FROM (SELECT n, (\(surnames)::text[])[1 + floor(random() * \(surnames.count))::int] AS s,
-                             CASE WHEN n % 3 = 0 THEN '先生' ELSE '女士' END AS t
-                      FROM generate_series(\(lo), \(hi)) AS n) AS e
+                       created, created
+                FROM (SELECT n, s, t, now() - make_interval(days => floor(random() * 3000)::int, mins => floor(random() * 1440)::int) AS created
+                      FROM (SELECT n, (\(surnames)::text[])[1 + floor(random() * \(surnames.count))::int] AS s,
+                                   CASE WHEN n % 3 = 0 THEN '先生' ELSE '女士' END AS t
+                            FROM generate_series(\(lo), \(hi)) AS n) AS x) AS e
                 """,
                 logger: logger
             )

@@ -91,9 +91,10 @@ extension ScaleDataStore {
                 FROM e2
             ), ins_e AS (
                 INSERT INTO engagements (id, worker_id, agency_id, employer_id, category, starts_on, ends_on, status, created_at, created_by,
-                                         confirmed_at, ended_at, ended_by)
+                                         confirmed_at, confirmed_via, ended_at, ended_by)
                 SELECT id, worker_id, agency_id, employer_id, category, starts_on, ends_on, state, greatest(first_start, starts_on - 3) + time '10:00',
-                       staff_id, greatest(first_start, starts_on - 2) + time '19:00', CASE WHEN state = 'ended' THEN ends_on + time '18:00' END,
+                       staff_id, greatest(first_start, starts_on - 2) + time '19:00', 'verified_phone',
+                       CASE WHEN state = 'ended' THEN ends_on + time '18:00' END,
                        CASE WHEN state = 'ended' THEN employer_id END
                 FROM timed
                 RETURNING 1

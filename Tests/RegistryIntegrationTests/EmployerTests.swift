@@ -55,6 +55,7 @@ struct Household {
             logger: testLogger
         )
         let employer = Caller(Principal(.user(id: employerID, role: .employer, agencyID: nil, workerID: nil)))
+        try await registry.verifyPhone(Fixtures.householdPhone(employerEmail), caller: employer)
         return Household(agency: agency, agencyID: agencyID, workerID: workerID, worker: worker, employer: employer, employerID: employerID)
     }
 }

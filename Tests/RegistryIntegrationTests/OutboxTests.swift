@@ -220,7 +220,8 @@ struct OutboxTests {
         let smsKinds: Set = [
             "worker_activation_code", "transfer_consent_code", "consent_code", "case_decision_notice", "case_opened", "case_executed",
             "case_reinstated", "flag_expired", "review_received", "review_dispute_upheld", "review_dispute_rejected", "flag_received", "flag_changed",
-            "flag_dispute_annotated", "flag_dispute_retraction_requested", "flag_dispute_rejected", "contact_change_code", "contact_changed",
+            "flag_dispute_annotated", "flag_dispute_retraction_requested", "flag_dispute_rejected", "contact_change_code", "phone_verification_code",
+            "contact_changed",
             "contact_changed_by_admin", "case_objection_rejected", "case_closed", "case_reinstatement_refused", "case_appeal_upheld",
             "case_appeal_rejected", "tenure_dispute_upheld", "tenure_dispute_rejected", "repair_approved", "repair_refused",
         ]

@@ -1037,6 +1037,142 @@ def journey_demerits_en_desktop(b):
     assert evidence not in b.driver.page_source, "the public page shows the notice's evidence"
 
 
+DEMO_ANXIN = "anxin@demo.registry.local"
+
+
+def place_demo_worker(b, employer, category):
+    """安心's staff place 王春梅 with the household of `employer` (its e-mail or phone): the id of
+    the proposed placement."""
+    sign_in(b, DEMO_ANXIN, ADMIN[1])
+    b.click("nav a[href='/agency/workers']")
+    b.fill("q", DEMO_WORKER_NAME, form="form.search")
+    b.submit("form.search")
+    links = [a.get_attribute("href")[len(BASE):] for a in b.finds("main .card a") if a.text == DEMO_WORKER_NAME]
+    assert len(links) == 1, "roster search for %s found %d" % (DEMO_WORKER_NAME, len(links))
+    b.click("main .card a[href='%s']" % links[0])
+    b.click("#place-worker")
+    b.fill("employer", employer)
+    b.select("category", category)
+    b.submit("#place-form")
+    b.expect_notice("placement_proposed")
+    cards = [c for c in b.finds("section[aria-labelledby='open-placements'] li.placement")
+             if DEMO_WORKER_NAME in c.text and b.t("category." + category) in c.text
+             and b.t("placement_status.proposed") in c.text]
+    assert len(cards) >= 1, [c.text for c in b.finds("li.placement")]
+    placement = cards[0].get_attribute("id")[len("placement-"):]
+    sign_out(b)
+    return placement
+
+
+def household_review_card(b, account):
+    """The CSS selector of the one household review on the page that tells `account`."""
+    cards = [c.get_attribute("id") for c in b.finds("li.household-review") if account in c.text]
+    assert len(cards) == 1, [c.text for c in b.finds("li.household-review")]
+    return "#" + cards[0]
+
+
+def journey_households_zh_phone(b):
+    """Households are real, and workers review them, at 360 px in Chinese. A new household
+    registers with its phone number and 安心 places 王春梅 there; the household cannot confirm until
+    it verifies its number with the code texted to it, then confirms and ends the placement.
+    王春梅 reviews the household, reporting unpaid wages; the household replies; an administrator
+    substantiates the complaint. The next placement there is flagged: she reads the warning in
+    plain words and accepts, and only then does the household confirm. Its report of her says how
+    each review's engagement was confirmed."""
+    tag = support.tag()
+    household = {"household_name": "周%s家" % tag, "phone": "176%s01" % tag, "email": "zhou-%s@example.cn" % tag,
+                 "region_code": "350102", "password": "zhou household %s" % tag}
+    account = "最后两个月的工资一直拖着没有结清（%s）。" % tag
+
+    b.open("/employer/register")
+    for name, value in household.items():
+        b.fill(name, value)
+    b.submit("form[action='/employer/register']")
+    b.expect_notice("employer_registered")
+    sign_in(b, household["email"], household["password"])
+    assert b.path() == "/employer", b.path()
+    b.expect_text(b.t("contact.verify_needed"), where="#verify-phone-notice")
+    sign_out(b)
+
+    placement = place_demo_worker(b, household["phone"], "nanny")
+
+    # Not verified yet: confirming leads to the verification, with the reason.
+    sign_in(b, household["email"], household["password"])
+    b.submit("form[action='/employer/engagements/%s/confirm']" % placement)
+    assert b.path().split("?")[0] == "/account/contact", b.path()
+    b.expect_text(b.t("contact.verify_needed"), where="p.notice")
+    assert b.find("#phone-state").text == b.t("contact.unverified"), b.find("#phone-state").text
+    b.click("#verify-phone")
+    b.expect_text(b.t("contact.verify_sent"), where="p.notice")
+    b.fill("code", support.texted_code(SMS_RECORD, household["phone"], "phone_verification_code"), form="form[action='/account/contact/confirm']")
+    b.submit("form[action='/account/contact/confirm']")
+    b.expect_text(b.t("contact.verified_notice"), where="p.notice")
+    assert b.find("#phone-state").text == b.t("contact.verified"), b.find("#phone-state").text
+    assert not b.finds("#verify-phone"), "a verified number is offered verification again"
+    b.open("/employer")
+    assert not b.finds("#verify-phone-notice"), "the household is still asked to verify"
+    b.submit("form[action='/employer/engagements/%s/confirm']" % placement)
+    b.expect_notice("engagement_confirmed")
+    b.submit("form[action='/employer/engagements/%s/end']" % placement)
+    b.expect_notice("engagement_ended")
+    sign_out(b)
+
+    # She reviews the household.
+    sign_in(b, DEMO_WORKER_PHONE, ADMIN[1])
+    b.click("#households-link")
+    card = "#review-" + placement
+    b.expect_text(household["household_name"], where=card)
+    form = card + " form"
+    for name, value in (("respect", "3"), ("pay_on_time", "1"), ("safety", "4"), ("agreed_duties", "3")):
+        b.choose(name, value, form=form)
+    b.fill("account", account, form=form)
+    b.select("complaint", "unpaid_wages", form=form)
+    b.submit(form)
+    b.expect_notice("household_reviewed")
+    b.expect_text(account, where="li.household-review")
+    sign_out(b)
+
+    # The household replies.
+    sign_in(b, household["email"], household["password"])
+    b.click("#household-reviews-link")
+    review = household_review_card(b, account)
+    b.fill("text", "工资已于上周全部转账，请查收。", form=review + " form[action$='/reply']")
+    b.submit(review + " form[action$='/reply']")
+    b.expect_notice("household_replied")
+    b.expect_text("工资已于上周全部转账", where=review)
+    sign_out(b)
+
+    # An administrator substantiates the complaint.
+    sign_in(b, *ADMIN)
+    b.click("#household-reviews-link")
+    review = household_review_card(b, account)
+    b.fill("note", "银行流水显示两个月工资至今未付。", form=review + " form")
+    b.click(review + " form button[name='decision'][value='substantiate']")
+    b.expect_notice("household_review_decided")
+    sign_out(b)
+
+    # The next placement there is flagged: she reads the warning and accepts it.
+    flagged = place_demo_worker(b, household["email"], "maternity")
+    sign_in(b, DEMO_WORKER_PHONE, ADMIN[1])
+    b.click("#households-link")
+    warning = "#warning-" + flagged
+    b.expect_text(b.t("households.worker_warning"), where=warning)
+    b.expect_text(household["household_name"], where=warning)
+    b.click(warning + " button[value='accept']")
+    b.expect_notice("placement_accepted")
+    sign_out(b)
+
+    # The household confirms, and reads in her report how each review's engagement was confirmed.
+    sign_in(b, household["email"], household["password"])
+    b.submit("form[action='/employer/engagements/%s/confirm']" % flagged)
+    b.expect_notice("engagement_confirmed")
+    b.click("#engagement-%s a[href$='/report']" % flagged)
+    b.expect_text(DEMO_WORKER_NAME, where="h1")
+    confirmations = [p.text for p in b.finds("li.review p.confirmation")]
+    before_date = b.t("report.confirmed_verified_phone").split("{date}")[0]
+    assert confirmations and all(c.startswith(before_date) for c in confirmations), confirmations
+
+
 JOURNEYS = [
     ("custody journey, zh-CN, 360 px", PHONE, "zh-CN", journey_zh_phone),
     ("custody journey, English, desktop", DESKTOP, "en", journey_en_desktop),
@@ -1049,6 +1185,7 @@ JOURNEYS = [
     ("placement and her records, zh-CN, 360 px", PHONE, "zh-CN", journey_placement_zh_phone),
     ("public lists, the lookup and the red list, zh-CN, 360 px", PHONE, "zh-CN", journey_public_lists_zh_phone),
     ("demerit points and the agency's public page, English, desktop", DESKTOP, "en", journey_demerits_en_desktop),
+    ("verified households and workers' reviews of them, zh-CN, 360 px", PHONE, "zh-CN", journey_households_zh_phone),
 ]
 
 

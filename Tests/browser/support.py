@@ -130,9 +130,10 @@ def day(offset):
     return (datetime.date.today() + datetime.timedelta(days=offset)).isoformat()
 
 
-def consent_code(record_path, phone_number, agency_name, timeout=15):
-    """The transfer consent code texted to this phone for this requesting agency, read from the
-    recording SMS gateway's record (Tests/support/sms_gateway.py), as she would read her phone."""
+def texted_code(record_path, phone_number, kind, containing="", timeout=15):
+    """The code in the newest text of `kind` to this phone (whose text contains `containing`), read
+    from the recording SMS gateway's record (Tests/support/sms_gateway.py), as she would read her
+    phone."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         codes = []
@@ -142,9 +143,8 @@ def consent_code(record_path, phone_number, agency_name, timeout=15):
                     if not line.strip():
                         continue
                     message = json.loads(line)
-                    if (message["to"] == phone_number and message["kind"] == "transfer_consent_code"
-                            and agency_name in message["text"]):
-                        match = re.search(r"(?:确认码|code )(\d{6})", message["text"])
+                    if message["to"] == phone_number and message["kind"] == kind and containing in message["text"]:
+                        match = re.search(r"(?:码为?|code(?: is)? )(\d{6})", message["text"])
                         if match:
                             codes.append(match.group(1))
         except OSError:
@@ -152,7 +152,12 @@ def consent_code(record_path, phone_number, agency_name, timeout=15):
         if codes:
             return codes[-1]
         time.sleep(0.25)
-    raise AssertionError("no consent code texted to %s****%s in %s" % (phone_number[:3], phone_number[-4:], record_path))
+    raise AssertionError("no %s texted to %s****%s in %s" % (kind, phone_number[:3], phone_number[-4:], record_path))
+
+
+def consent_code(record_path, phone_number, agency_name, timeout=15):
+    """The transfer consent code texted to this phone for this requesting agency."""
+    return texted_code(record_path, phone_number, "transfer_consent_code", containing=agency_name, timeout=timeout)
 
 
 # --- The browser ------------------------------------------------------------------------------

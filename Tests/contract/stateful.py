@@ -267,8 +267,8 @@ class Sequences:
         """A household registers; the agency places her, the household confirms and reviews, she
         replies and disputes, an administrator decides; a second placement is cancelled."""
         w, agency, employer = self.world, self.world["agency"], self.world["employer"]
-        household = {"email": "household2@contract.registry.test", "password": w.password, "household_name": "李女士家",
-                     "region_code": "350102"}
+        household = {"email": "household2@contract.registry.test", "phone": "13911100405", "password": w.password,
+                     "household_name": "李女士家", "region_code": "350102"}
         r = self.call(None, "POST", "/api/v1/employers", household, expect=202)
         expect_equal("registration accepted", r["status"], "accepted")
         employer2 = self.login("employer2", "employer", "employer", email=household["email"])
@@ -316,6 +316,17 @@ class Sequences:
 
         e2 = self.call(agency, "POST", "/api/v1/engagements", {"worker_id": wid, "employer_email": household["email"],
                                                                 "category": "cooking", "starts_on": str(w.today)}, expect=201)["id"]
+        # Households are real: the new household confirms only once its number proved itself by a code.
+        expect_equal("not verified yet", self.call(employer2, "GET", "/api/v1/auth/me", expect=200)["phone_verified"], False)
+        r = self.call(employer2, "POST", f"/api/v1/engagements/{e2}/confirm", expect=403, what="an unverified household")
+        expect_equal("why", r.json["error"]["code"], "phone_not_verified")
+        mark = self.phone.mark()
+        sent = self.call(employer2, "POST", "/api/v1/auth/contact", {"phone": household["phone"]}, expect=202).json
+        expect_equal("the code goes to her own number", sent["sent_to"], "139****0405")
+        code = self.phone.wait_for_code(household["phone"], "phone_verification_code", mark)
+        done = self.call(employer2, "POST", "/api/v1/auth/contact/confirm", {"code": code}, expect=200).json
+        expect_equal("verified", (done["phone"], done["phone_verified"]), (household["phone"], True))
+        expect_equal("verified, as /auth/me says", self.call(employer2, "GET", "/api/v1/auth/me", expect=200)["phone_verified"], True)
         e = self.call(agency, "POST", f"/api/v1/engagements/{e2}/cancel", expect=200)
         expect_equal("the agency cancels a proposal", e["status"], "cancelled")
         self.call(employer2, "POST", f"/api/v1/engagements/{e2}/confirm", expect=409, what="a cancelled proposal")
@@ -329,7 +340,8 @@ class Sequences:
         eid = self.call(agency, "POST", "/api/v1/engagements", {"worker_id": wid, "employer_email": "household2@contract.registry.test",
                                                                  "category": "nanny", "starts_on": str(w.today - datetime.timedelta(days=40))},
                         expect=201)["id"]
-        self.call(employer2, "POST", f"/api/v1/engagements/{eid}/confirm", expect=200)
+        e = self.call(employer2, "POST", f"/api/v1/engagements/{eid}/confirm", expect=200).json
+        expect_equal("confirmed from a verified phone", e["confirmed_via"], "verified_phone")
         self.call(xiaoyan, "POST", f"/api/v1/engagements/{eid}/household-review",
                   {"respect": 3, "pay_on_time": 1, "safety": 4, "agreed_duties": 3}, expect=409, what="a household review before the end")
         self.call(employer2, "POST", f"/api/v1/engagements/{eid}/end", expect=200)

@@ -6,7 +6,7 @@ the logs written during the run; and every text itself, whole.
 usage: codes_in_log.py --record SMS_RECORD --templates Web/i18n/messages LOG [LOG...]
 
 The codes are read with the message templates themselves (`{code}` in the text of
-worker_activation_code, transfer_consent_code, consent_code and contact_change_code, in every language), so a template
+worker_activation_code, transfer_consent_code, consent_code, contact_change_code and phone_verification_code, in every language), so a template
 changed is still read; a text of those kinds that no template matches fails the check (a code it
 cannot read is a code it cannot look for). A code is found when it stands in a log line as a word of
 its own (a whole run of letters and digits, not part of a longer one). Exits 1 naming the kind, the message's
@@ -19,7 +19,8 @@ import os
 import re
 import sys
 
-CODE_KINDS = ("worker_activation_code", "transfer_consent_code", "consent_code", "contact_change_code")
+CODE_KINDS = ("worker_activation_code", "transfer_consent_code", "consent_code", "contact_change_code",
+              "phone_verification_code")
 
 
 def templates(directory):

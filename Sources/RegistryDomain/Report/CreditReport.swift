@@ -96,6 +96,11 @@ public struct CreditReport: Sendable, Codable {
             public var ethicsScores: [String: Int]
             public var comment: String?
             public var reply: String?
+            /// How the household confirmed the engagement behind the review: `verified_phone`
+            /// (from an account whose number proved itself by a code) or
+            /// `before_phone_verification` (confirmed before that was required).
+            public var confirmedVia: String?
+            public var confirmedAt: Instant?
         }
     }
 
@@ -266,7 +271,9 @@ public struct CreditReport: Sendable, Codable {
                         skillScores: r.skillScores,
                         ethicsScores: r.ethicsScores,
                         comment: r.comment,
-                        reply: r.reply
+                        reply: r.reply,
+                        confirmedVia: r.confirmedVia,
+                        confirmedAt: r.confirmedAt
                     )
                 }
             ),

@@ -196,6 +196,10 @@ public struct WorkerFile: Sendable, Codable, Equatable {
         public var ethicsScores: [String: Int]
         public var comment: String?
         public var reply: String?
+        /// How the household confirmed the engagement the review rests on
+        /// (`verified_phone`, `before_phone_verification`), and when.
+        public var confirmedVia: String?
+        public var confirmedAt: Instant?
 
         public init(
             id: String,
@@ -205,8 +209,12 @@ public struct WorkerFile: Sendable, Codable, Equatable {
             skillScores: [String: Int],
             ethicsScores: [String: Int],
             comment: String?,
-            reply: String?
+            reply: String?,
+            confirmedVia: String? = nil,
+            confirmedAt: Instant? = nil
         ) {
+            self.confirmedVia = confirmedVia
+            self.confirmedAt = confirmedAt
             self.id = id
             self.createdAt = createdAt
             self.employerId = employerId

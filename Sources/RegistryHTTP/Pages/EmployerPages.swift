@@ -49,6 +49,9 @@ struct EmployerPages {
             let page = kit.scope(request, context)
             let engagements = try await page.registry.engagements.list(caller: page.caller, logger: context.logger)
             var values: [String: Any] = ["engagements": engagements.map { Self.engagementView($0, page: page) }]
+            // Households are real: a placement is confirmed only from an account with a verified phone.
+            let contact = try await page.registry.contacts.current(caller: page.caller, logger: context.logger)
+            values["phone_unverified"] = !contact.phoneVerified
             if let user = page.caller.principal.userID, (try? access.authorize(context.principal, "cases.read")) != nil {
                 let cases = try await CasePages.list(try await CasePages.filed(by: user, page: page), page: page)
                 values["cases"] = cases
@@ -297,6 +300,9 @@ struct EmployerPages {
                     ]
                     if let c = item.comment { row["comment"] = c }
                     if let reply = item.reply { row["reply"] = reply }
+                    if let via = item.confirmedVia, let at = item.confirmedAt {
+                        row["confirmation"] = page.t.text("report.confirmed_\(via)", ["date": String(PageScope.dateTime(at.date).prefix(10))])
+                    }
                     return row
                 },
             ] as [String: Any]

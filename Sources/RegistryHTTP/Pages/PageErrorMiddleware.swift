@@ -32,6 +32,10 @@ struct PageErrorMiddleware: RouterMiddleware {
                 // A form posted before the commitments in force were accepted: read and accept them first.
                 return page.redirect("/agency/commitments?notice=commitment_required")
             }
+            if error.code == "phone_not_verified" {
+                // A household confirming a placement before its phone number is verified: verify it first.
+                return page.redirect("/account/contact?notice=phone_not_verified")
+            }
             if error.kind == .forbidden || error.kind == .notFound {
                 context.logger.notice("page refused", metadata: ["code": "\(error.code)", "path": "\(request.uri.path)"])
             }

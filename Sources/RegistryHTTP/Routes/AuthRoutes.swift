@@ -50,10 +50,13 @@ struct AuthRoutes {
         var expiresAt: Date
         var permissions: [String]
         var commitmentsOwed: [String]
+        /// The account's phone number proved itself by a code: a household confirms placements only then.
+        var phoneVerified: Bool
 
         enum CodingKeys: String, CodingKey {
             case user, permissions
             case commitmentsOwed = "commitments_owed"
+            case phoneVerified = "phone_verified"
             case csrfToken = "csrf_token"
             case expiresAt = "expires_at"
         }
@@ -131,6 +134,7 @@ struct AuthRoutes {
             let user = try await registry.auth.user(UserID(session.userID), logger: context.logger)
             guard let user else { throw RegistryError.unauthenticated }
             let permissions = registry.policies.access.grants[user.role].map { $0.sorted() } ?? []
+            let contact = try await registry.contacts.current(caller: context.caller, logger: context.logger)
             return JSONResponse(
                 MeResponse(
                     user: UserView(
@@ -145,7 +149,8 @@ struct AuthRoutes {
                     csrfToken: session.csrfToken,
                     expiresAt: session.expiresAt,
                     permissions: permissions,
-                    commitmentsOwed: session.owedCommitments
+                    commitmentsOwed: session.owedCommitments,
+                    phoneVerified: contact.phoneVerified
                 )
             )
         }
