@@ -1040,28 +1040,41 @@ def journey_demerits_en_desktop(b):
 DEMO_ANXIN = "anxin@demo.registry.local"
 
 
-def place_demo_worker(b, employer, category):
-    """安心's staff place 王春梅 with the household of `employer` (its e-mail or phone): the id of
-    the proposed placement."""
+def place_worker(b, worker, employer, category):
+    """安心's staff place `worker` (registered by 安心) with the household of `employer` (its e-mail
+    or phone): the id of the proposed placement."""
     sign_in(b, DEMO_ANXIN, ADMIN[1])
-    b.click("nav a[href='/agency/workers']")
-    b.fill("q", DEMO_WORKER_NAME, form="form.search")
-    b.submit("form.search")
-    links = [a.get_attribute("href")[len(BASE):] for a in b.finds("main .card a") if a.text == DEMO_WORKER_NAME]
-    assert len(links) == 1, "roster search for %s found %d" % (DEMO_WORKER_NAME, len(links))
-    b.click("main .card a[href='%s']" % links[0])
+    b.open(worker["path"])
     b.click("#place-worker")
     b.fill("employer", employer)
     b.select("category", category)
     b.submit("#place-form")
     b.expect_notice("placement_proposed")
     cards = [c for c in b.finds("section[aria-labelledby='open-placements'] li.placement")
-             if DEMO_WORKER_NAME in c.text and b.t("category." + category) in c.text
+             if worker["full_name"] in c.text and b.t("category." + category) in c.text
              and b.t("placement_status.proposed") in c.text]
-    assert len(cards) >= 1, [c.text for c in b.finds("li.placement")]
+    assert len(cards) == 1, [c.text for c in b.finds("li.placement")]
     placement = cards[0].get_attribute("id")[len("placement-"):]
     sign_out(b)
     return placement
+
+
+def worker_with_account(b):
+    """A new worker of 安心's, with her own account: 安心 registers her and starts her account, the
+    code goes to her phone, and she sets her password on /activate."""
+    worker = new_worker()
+    worker["password"] = "worker password %s" % support.tag()
+    sign_in(b, DEMO_ANXIN, ADMIN[1])
+    register_worker(b, worker)
+    b.submit("#start-account")
+    sign_out(b)
+    b.open("/activate")
+    b.fill("phone", worker["phone"])
+    b.fill("code", support.texted_code(SMS_RECORD, worker["phone"], "worker_activation_code"))
+    b.fill("password", worker["password"])
+    b.submit("form[action='/activate']")
+    assert b.path().startswith("/signin"), b.path()
+    return worker
 
 
 def household_review_card(b, account):
@@ -1072,10 +1085,11 @@ def household_review_card(b, account):
 
 
 def journey_households_zh_phone(b):
-    """Households are real, and workers review them, at 360 px in Chinese. A new household
-    registers with its phone number and 安心 places 王春梅 there; the household cannot confirm until
-    it verifies its number with the code texted to it, then confirms and ends the placement.
-    王春梅 reviews the household, reporting unpaid wages; the household replies; an administrator
+    """Households are real, and workers review them, at 360 px in Chinese. 安心 registers a worker
+    who activates her own account; a new household registers with its phone number and 安心 places
+    her there; the household cannot confirm until it verifies its number with the code texted to
+    it, then confirms, reviews her and ends the placement. She reviews the household, reporting
+    unpaid wages; the household replies; an administrator
     substantiates the complaint. The next placement there is flagged: she reads the warning in
     plain words and accepts, and only then does the household confirm. Its report of her says how
     each review's engagement was confirmed."""
@@ -1083,6 +1097,8 @@ def journey_households_zh_phone(b):
     household = {"household_name": "周%s家" % tag, "phone": "176%s01" % tag, "email": "zhou-%s@example.cn" % tag,
                  "region_code": "350102", "password": "zhou household %s" % tag}
     account = "最后两个月的工资一直拖着没有结清（%s）。" % tag
+
+    worker = worker_with_account(b)
 
     b.open("/employer/register")
     for name, value in household.items():
@@ -1094,7 +1110,7 @@ def journey_households_zh_phone(b):
     b.expect_text(b.t("contact.verify_needed"), where="#verify-phone-notice")
     sign_out(b)
 
-    placement = place_demo_worker(b, household["phone"], "nanny")
+    placement = place_worker(b, worker, household["phone"], "nanny")
 
     # Not verified yet: confirming leads to the verification, with the reason.
     sign_in(b, household["email"], household["password"])
@@ -1113,12 +1129,20 @@ def journey_households_zh_phone(b):
     assert not b.finds("#verify-phone-notice"), "the household is still asked to verify"
     b.submit("form[action='/employer/engagements/%s/confirm']" % placement)
     b.expect_notice("engagement_confirmed")
+    # It reviews her (the review the report will say was confirmed from a verified phone).
+    b.click("#engagement-%s a[href$='/review']" % placement)
+    form = "form[action='/employer/engagements/%s/review']" % placement
+    for name in [e.get_attribute("name") for e in b.finds(form + " select")]:
+        b.select(name, "4", form=form)
+    b.fill("comment", "做事认真（%s）。" % tag, form=form)
+    b.submit(form)
+    b.expect_notice("review_saved")
     b.submit("form[action='/employer/engagements/%s/end']" % placement)
     b.expect_notice("engagement_ended")
     sign_out(b)
 
     # She reviews the household.
-    sign_in(b, DEMO_WORKER_PHONE, ADMIN[1])
+    sign_in(b, worker["phone"], worker["password"])
     b.click("#households-link")
     card = "#review-" + placement
     b.expect_text(household["household_name"], where=card)
@@ -1152,8 +1176,8 @@ def journey_households_zh_phone(b):
     sign_out(b)
 
     # The next placement there is flagged: she reads the warning and accepts it.
-    flagged = place_demo_worker(b, household["email"], "maternity")
-    sign_in(b, DEMO_WORKER_PHONE, ADMIN[1])
+    flagged = place_worker(b, worker, household["email"], "elder_care")
+    sign_in(b, worker["phone"], worker["password"])
     b.click("#households-link")
     warning = "#warning-" + flagged
     b.expect_text(b.t("households.worker_warning"), where=warning)
@@ -1167,7 +1191,7 @@ def journey_households_zh_phone(b):
     b.submit("form[action='/employer/engagements/%s/confirm']" % flagged)
     b.expect_notice("engagement_confirmed")
     b.click("#engagement-%s a[href$='/report']" % flagged)
-    b.expect_text(DEMO_WORKER_NAME, where="h1")
+    b.expect_text(worker["full_name"], where="h1")
     confirmations = [p.text for p in b.finds("li.review p.confirmation")]
     before_date = b.t("report.confirmed_verified_phone").split("{date}")[0]
     assert confirmations and all(c.startswith(before_date) for c in confirmations), confirmations
