@@ -66,6 +66,7 @@ public func buildApplication(
             PeriodicService.auditSequencer(registry.database, logger: logger),
             PeriodicService.notifications(registry.outboxDispatcher(), logger: logger),
             PeriodicService.gradeQueue(registry.grading, logger: logger),
+            PeriodicService.nodeHeartbeat(registry.nodes, logger: logger),
         ] + registry.scheduler.services(logger: logger) + extraServices + metricsListener(registry, logger: logger)
     return Application(
         router: router,

@@ -26,6 +26,8 @@ public struct Configuration: Sendable {
     public var signingKey: String?
     /// Database connections per node.
     public var poolSize: Int = 16
+    /// REGISTRY_NODE_ID: how this node names itself in `/admin`; nil: `hostname:port`.
+    public var nodeID: String?
     /// Proxies whose forwarding headers are believed (REGISTRY_TRUSTED_PROXIES, CIDRs); empty:
     /// the socket peer is the client.
     public var trustedProxies: [ClientAddress.Range] = []
@@ -132,6 +134,12 @@ public struct Configuration: Sendable {
                 parsed.query == nil, parsed.fragment == nil, parsed.user == nil
             else { throw ConfigurationError("REGISTRY_PUBLIC_URL must be an http(s) address like https://registry.example.cn") }
             c.publicURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+        }
+        if let node = env["REGISTRY_NODE_ID"], !node.isEmpty {
+            guard node.count <= 100, node.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:".contains($0)) }) else {
+                throw ConfigurationError("REGISTRY_NODE_ID: up to 100 letters, digits and - _ . :")
+            }
+            c.nodeID = node
         }
         if let pool = env["REGISTRY_DB_POOL"], !pool.isEmpty {
             guard let n = Int(pool), (1...500).contains(n) else { throw ConfigurationError("REGISTRY_DB_POOL must be 1 to 500") }

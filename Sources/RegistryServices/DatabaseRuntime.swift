@@ -44,6 +44,7 @@ public struct DatabaseRuntime: Sendable {
         if embedded != nil {
             try await endpoint.createDatabaseIfMissing(logger: logger)
         }
+        let endpoint = try await endpoint.writable(within: .seconds(30), logger: logger)
         return try await withPostgresClient(endpoint.clientConfiguration(asOwner: true, maxConnections: 2), logger: logger) {
             client in
             let applied = try await migrator.migrate(client: client, logger: logger)

@@ -43,6 +43,7 @@ public struct Registry: Sendable {
     public let contacts: ContactService
     public let tenureDisputes: TenureDisputeService
     public let repairs: CreditRepairService
+    public let nodes: NodeService
 
     public init(
         configuration: Configuration,
@@ -121,6 +122,12 @@ public struct Registry: Sendable {
         self.messageTemplates = try MessageTemplates.load(directory: configuration.messagesDirectory)
         self.messages = MessageService(database: database, demoMode: configuration.demoMode)
         self.housekeeping = Housekeeping(database: database, clock: clock)
+        self.nodes = NodeService(
+            configuration: configuration,
+            schemaVersion: migrator.migrations.last?.version ?? 0,
+            database: database,
+            clock: clock
+        )
         self.contacts = ContactService(database: database, clock: clock, policy: policies.reports)
         self.tenureDisputes = TenureDisputeService(database: database, clock: clock, demerits: policies.demerits)
         self.repairs = CreditRepairService(database: database, clock: clock, policy: policies.flags, evidence: policies.revocation)

@@ -1,14 +1,26 @@
 import Logging
 import Metrics
 import PostgresNIO
+import _ConnectionPoolModule
 import RegistryDomain
 import Synchronization
 
 /// The service's connection pool, with the pool usage it reports to `/metrics`.
 /// Every query of the running service goes through here.
+///
+/// With one host (`init(client:)`) it is that host's pool. With several (`connect(endpoint:)`),
+/// it is the pool of the host that accepts writes, and it moves when that host stops doing so:
+/// work that fails because the primary went away (a lost connection, a read-only standby, a
+/// server shutting down) waits up to `failoverWait` for the new primary and runs again there —
+/// a transaction only if its COMMIT was not sent, a single statement only if it never reached
+/// the server. A COMMIT cut off on its way fails with `commit_outcome_unknown` (503): it may or
+/// may not have happened, and only the client can tell by looking.
 public final class Database: Sendable {
-    public let client: PostgresClient
+    private let fixed: PostgresClient?
+    private let tracker: PrimaryTracker?
     public let maxConnections: Int
+    /// How long work that lost the primary waits for a new one before answering 503.
+    public let failoverWait: Duration
     private let leased = Mutex(0)
     private let inUse = Gauge(label: "registry_db_connections_in_use")
     private let capacity = Gauge(label: "registry_db_connections_max")
@@ -19,9 +31,107 @@ public final class Database: Sendable {
     private let reachableGauge = Gauge(label: "registry_db_reachable")
 
     public init(client: PostgresClient, maxConnections: Int) {
-        self.client = client
+        self.fixed = client
+        self.tracker = nil
         self.maxConnections = maxConnections
+        self.failoverWait = .zero
         capacity.record(maxConnections)
+    }
+
+    private init(tracker: PrimaryTracker, maxConnections: Int, failoverWait: Duration) {
+        self.fixed = nil
+        self.tracker = tracker
+        self.maxConnections = maxConnections
+        self.failoverWait = failoverWait
+        capacity.record(maxConnections)
+    }
+
+    /// A database over the hosts of `endpoint`, on the one that accepts writes; waits up to
+    /// `failoverWait` for one at start. Call `shutdown()` when done.
+    public static func connect(
+        endpoints: [DatabaseEndpoint],
+        maxConnections: Int,
+        failoverWait: Duration = .seconds(15),
+        logger: Logger
+    ) async throws -> Database {
+        let tracker = PrimaryTracker(hosts: endpoints, maxConnections: maxConnections, logger: logger)
+        guard await tracker.relocate(after: 0, within: failoverWait) else {
+            throw EndpointError(
+                "none of the database hosts accepts writes: " + endpoints.map { DatabaseEndpoint.label($0.address) }.joined(separator: ", ")
+            )
+        }
+        return Database(tracker: tracker, maxConnections: maxConnections, failoverWait: failoverWait)
+    }
+
+    /// Stops the pool this database started (several hosts only; a single client is its owner's).
+    public func shutdown() {
+        tracker?.shutdown()
+    }
+
+    /// The pool in use now.
+    public var client: PostgresClient {
+        get throws { try current().client }
+    }
+
+    /// True when this database follows the primary among several hosts.
+    public var isCluster: Bool { tracker != nil }
+
+    /// The host in use (`host:port`), when there are several.
+    public var primaryLabel: String? { tracker?.primaryLabel }
+
+    private func current() throws -> (client: PostgresClient, generation: Int) {
+        if let fixed { return (fixed, 0) }
+        guard let current = tracker?.current else { throw RegistryError.databaseUnavailable }
+        return (current.client, current.generation)
+    }
+
+    /// After `error` on the pool of `generation`: when it means the primary is gone, waits for the
+    /// new one (until `deadline`, set on the first wait of this piece of work) and returns true,
+    /// so the caller runs again; throws `databaseUnavailable` when none comes; false for any
+    /// other error, or with a single host.
+    private func relocated(after error: any Error, generation: Int, deadline: inout ContinuousClock.Instant?) async throws -> Bool {
+        guard let tracker, Self.lostPrimary(error) else { return false }
+        let until = deadline ?? ContinuousClock.now + failoverWait
+        deadline = until
+        let left = until - ContinuousClock.now
+        guard left > .zero, await tracker.relocate(after: generation, within: left) else {
+            throw RegistryError.databaseUnavailable
+        }
+        return true
+    }
+
+    /// Starts looking for the new primary without waiting for it (work that cannot be run again).
+    private func relocateSoon(after error: any Error, generation: Int) {
+        guard let tracker, Self.lostPrimary(error) else { return }
+        let wait = failoverWait
+        Task { _ = await tracker.relocate(after: generation, within: wait) }
+    }
+
+    /// The pool refused a lease: it was shut down (the primary moved while this waited), or it
+    /// could not connect for a long while. No connection was handed out, so nothing ran.
+    static func poolGaveUp(_ error: any Error) -> Bool {
+        guard let error = error as? ConnectionPoolError else { return false }
+        return error == .poolShutdown || error == .connectionCreationCircuitBreakerTripped
+    }
+
+    /// Whether `error` says the server is gone or cannot take writes: a lost or refused connection,
+    /// a closed pool, a read-only transaction (a standby), or a server shutting down or starting.
+    static func lostPrimary(_ error: any Error) -> Bool {
+        if poolGaveUp(error) { return true }
+        guard let error = error as? PSQLError else { return false }
+        if [.connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed].contains(error.code) { return true }
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return state == "25006" || state.hasPrefix("57P") || state.hasPrefix("08")
+    }
+
+    /// Whether `error` proves that the statement never ran: the connection was never made (or the
+    /// pool was closed before it was leased), or the server refused to write.
+    static func neverRan(_ error: any Error) -> Bool {
+        if poolGaveUp(error) { return true }
+        guard let error = error as? PSQLError else { return false }
+        if [.connectionError, .poolClosed].contains(error.code) { return true }
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return state == "25006" || state == "57P03" || state.hasPrefix("08")
     }
 
     private func lease() {
@@ -51,24 +161,43 @@ public final class Database: Sendable {
 
     /// One `SELECT 1` through the pool, given up after `timeout` (a lease that cannot be served
     /// while the server is down would otherwise wait for the pool's own circuit breaker).
+    /// With several hosts the answer is also whether the host still accepts writes; when it
+    /// does not, the new primary is looked for (up to `timeout`).
     public func ping(timeout: Duration, logger: Logger) async -> Bool {
-        let client = self.client
-        return await Self.answer(within: timeout) {
-            (try? await client.query("SELECT 1", logger: logger).collect()) != nil
+        guard let (client, generation) = try? current() else {
+            return await tracker?.relocate(after: 0, within: timeout) ?? false
         }
-    }
-
-    /// `check`'s answer, or false when it has none within `timeout` (the check is cancelled).
-    public static func answer(within timeout: Duration, _ check: @escaping @Sendable () async -> Bool) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await check() }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
+        guard let tracker else {
+            return await Self.answer(within: timeout) {
+                (try? await client.query("SELECT 1", logger: logger).collect()) != nil
+            }
+        }
+        let primary = await Self.answer(within: timeout) {
+            guard let rows = try? await client.query(PrimaryTracker.acceptsWritesQuery, logger: logger) else { return false }
+            var writable = false
+            do {
+                for try await value in rows.decode(Bool.self) { writable = value }
+            } catch {
                 return false
             }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
+            return writable
+        }
+        return primary ? true : await tracker.relocate(after: generation, within: timeout)
+    }
+
+    /// `check`'s answer, or false when it has none within `timeout`. A check that is still
+    /// running then is cancelled and left behind, never waited for: a connection attempt to a
+    /// server that is gone may take longer than its cancellation.
+    public static func answer(within timeout: Duration, _ check: @escaping @Sendable () async -> Bool) async -> Bool {
+        let once = OnceAnswer()
+        return await withCheckedContinuation { continuation in
+            once.set(continuation)
+            let work = Task { once.resume(await check()) }
+            Task {
+                try? await Task.sleep(for: timeout)
+                work.cancel()
+                once.resume(false)
+            }
         }
     }
 
@@ -84,12 +213,28 @@ public final class Database: Sendable {
         _ body: (PostgresConnection) async throws -> sending Result
     ) async throws -> sending Result {
         try requireReachable()
-        let asked = ContinuousClock.now
-        return try await client.withConnection(isolation: isolation) { connection in
-            waits.recordInterval(ContinuousClock.now - asked)
-            lease()
-            defer { release() }
-            return try await body(connection)
+        var deadline: ContinuousClock.Instant?
+        while true {
+            let (client, generation) = try current()
+            let asked = ContinuousClock.now
+            var started = false
+            do {
+                return try await client.withConnection(isolation: isolation) { connection in
+                    waits.recordInterval(ContinuousClock.now - asked)
+                    started = true
+                    lease()
+                    defer { release() }
+                    return try await body(connection)
+                }
+            } catch {
+                // Run again only what cannot have written: nothing ran, or the server refused.
+                if !started || Self.neverRan(error) {
+                    if try await relocated(after: error, generation: generation, deadline: &deadline) { continue }
+                } else {
+                    relocateSoon(after: error, generation: generation)
+                }
+                throw error
+            }
         }
     }
 
@@ -103,13 +248,19 @@ public final class Database: Sendable {
         _ body: (PostgresConnection) async throws -> sending Result
     ) async throws -> sending Result {
         var attempt = 1
+        var deadline: ContinuousClock.Instant?
         while true {
+            let generation = (try? current().generation) ?? 0
             do {
                 return try await transactionOnce(logger: logger, isolation: isolation, body)
             } catch let error as PSQLError where attempt < 3 && Self.isRetryable(error) {
                 logger.notice("transaction retried", metadata: ["sqlstate": "\(error.serverInfo?[.sqlState] ?? "")", "attempt": "\(attempt)"])
                 attempt += 1
                 try await Task.sleep(for: .milliseconds(Int.random(in: 5...50)))
+            } catch {
+                // The COMMIT was not sent (that case throws commitOutcomeUnknown): all was rolled back.
+                guard try await relocated(after: error, generation: generation, deadline: &deadline) else { throw error }
+                logger.notice("transaction runs again on the new primary", metadata: ["primary": "\(primaryLabel ?? "")"])
             }
         }
     }
@@ -133,7 +284,13 @@ public final class Database: Sendable {
                 _ = try? await connection.query("ROLLBACK", logger: logger)
                 throw error
             }
-            try await connection.query("COMMIT", logger: logger)
+            do {
+                try await connection.query("COMMIT", logger: logger)
+            } catch  where Self.lostPrimary(error) && !Self.neverRan(error) {
+                // Sent, and no answer: it may have committed. Never run again unseen.
+                logger.error("commit outcome unknown", metadata: ["error": "\(DatabaseFailure.summary(error) ?? "")"])
+                throw RegistryError.commitOutcomeUnknown
+            }
             return value
         }
     }
@@ -143,7 +300,33 @@ public final class Database: Sendable {
         try requireReachable()
         lease()
         defer { release() }
-        return try await client.query(query, logger: logger)
+        var deadline: ContinuousClock.Instant?
+        while true {
+            let (client, generation) = try current()
+            do {
+                return try await client.query(query, logger: logger)
+            } catch {
+                if Self.neverRan(error) {
+                    if try await relocated(after: error, generation: generation, deadline: &deadline) { continue }
+                } else {
+                    relocateSoon(after: error, generation: generation)
+                }
+                throw error
+            }
+        }
+    }
+}
+
+/// The one answer of `Database.answer(within:)`: whichever of the check and the timer comes first.
+private final class OnceAnswer: Sendable {
+    private let continuation = Mutex<CheckedContinuation<Bool, Never>?>(nil)
+
+    func set(_ value: CheckedContinuation<Bool, Never>) {
+        continuation.withLock { $0 = value }
+    }
+
+    func resume(_ answer: Bool) {
+        continuation.withLock { $0.take() }?.resume(returning: answer)
     }
 }
 

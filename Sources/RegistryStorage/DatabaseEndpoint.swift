@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOSSL
 import PostgresNIO
 
 /// Where the database is and who connects. The owner runs migrations; the service role
@@ -11,6 +12,10 @@ public struct DatabaseEndpoint: Sendable, Equatable {
     }
 
     public var address: Address
+    /// Further hosts of the same cluster, tried in order after `address` (libpq's multi-host
+    /// URL with `target_session_attrs=read-write`): the service keeps the one that accepts
+    /// writes and moves when it stops doing so (`Database`).
+    public var otherHosts: [Address] = []
     public var ownerUser: String
     public var password: String?
     public var database: String
@@ -57,6 +62,7 @@ public struct DatabaseEndpoint: Sendable, Equatable {
     }
 
     public init(url: String) throws {
+        let (url, hosts) = try Self.splitHosts(url)
         guard let c = URLComponents(string: url), c.scheme == "postgres" || c.scheme == "postgresql" else {
             throw EndpointError("DATABASE_URL must look like postgres://user:password@host:5432/database")
         }
@@ -66,19 +72,84 @@ public struct DatabaseEndpoint: Sendable, Equatable {
             throw EndpointError("DATABASE_URL needs a user and a database name")
         }
         let port = c.port ?? 5432
-        let address: Address
+        let requireTLS = query["sslmode"] == "require"
+        var addresses: [Address]
         if let socketDir = query["host"], socketDir.hasPrefix("/") {
-            address = .socket(path: "\(socketDir)/.s.PGSQL.\(port)")
+            guard hosts.isEmpty, !socketDir.contains(",") else {
+                throw EndpointError("DATABASE_URL: several hosts are given as host:port pairs, not as socket folders")
+            }
+            addresses = [.socket(path: "\(socketDir)/.s.PGSQL.\(port)")]
+        } else if hosts.isEmpty {
+            addresses = [.tcp(host: c.host ?? "localhost", port: port, requireTLS: requireTLS)]
         } else {
-            address = .tcp(host: c.host ?? "localhost", port: port, requireTLS: query["sslmode"] == "require")
+            addresses = hosts.map { .tcp(host: $0.host, port: $0.port, requireTLS: requireTLS) }
+            let attrs = query["target_session_attrs"] ?? ""
+            guard attrs == "read-write" || attrs == "primary" else {
+                throw EndpointError(
+                    "DATABASE_URL with several hosts needs target_session_attrs=read-write: the service writes, so it keeps the host that accepts writes"
+                )
+            }
         }
         self.init(
-            address: address,
+            address: addresses[0],
             ownerUser: user,
             password: c.password?.removingPercentEncoding,
             database: database,
             appConnectsDirectly: false
         )
+        otherHosts = Array(addresses.dropFirst())
+    }
+
+    /// Takes a multi-host authority (`h1:5432,h2:5433`) out of `url`, which `URLComponents`
+    /// cannot parse: returns the URL with only the first host, and every host when there are
+    /// several (none when there is one).
+    static func splitHosts(_ url: String) throws -> (url: String, hosts: [(host: String, port: Int)]) {
+        guard let schemeEnd = url.range(of: "://") else { return (url, []) }
+        let rest = url[schemeEnd.upperBound...]
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        let userPart = authority.lastIndex(of: "@").map { authority[...$0] } ?? ""
+        let hostPart = authority[(authority.lastIndex(of: "@").map { authority.index(after: $0) } ?? authority.startIndex)...]
+        guard hostPart.contains(",") else { return (url, []) }
+        var hosts: [(host: String, port: Int)] = []
+        for item in hostPart.split(separator: ",", omittingEmptySubsequences: false) {
+            let pieces = item.split(separator: ":", omittingEmptySubsequences: false)
+            guard let host = pieces.first, !host.isEmpty, pieces.count <= 2 else {
+                throw EndpointError("DATABASE_URL: each host is host or host:port, separated by commas")
+            }
+            var port = 5432
+            if pieces.count == 2 {
+                guard let number = Int(pieces[1]), (1...65535).contains(number) else {
+                    throw EndpointError("DATABASE_URL: a port is a number from 1 to 65535")
+                }
+                port = number
+            }
+            hosts.append((String(host), port))
+        }
+        let first = "\(hosts[0].host):\(hosts[0].port)"
+        return (String(url[..<schemeEnd.upperBound]) + userPart + first + rest[authorityEnd...], hosts)
+    }
+
+    /// Every host, `address` first.
+    public var hosts: [Address] { [address] + otherHosts }
+
+    /// True when the URL named several hosts.
+    public var isCluster: Bool { !otherHosts.isEmpty }
+
+    /// This endpoint with only its `index`th host.
+    public func single(_ index: Int) -> DatabaseEndpoint {
+        var copy = self
+        copy.address = hosts[index]
+        copy.otherHosts = []
+        return copy
+    }
+
+    /// `host:port` (or the socket path), as logs and `/admin` name a host.
+    public static func label(_ address: Address) -> String {
+        switch address {
+        case .socket(let path): return path
+        case .tcp(let host, let port, _): return "\(host):\(port)"
+        }
     }
 
     public func with(database: String) -> DatabaseEndpoint {
@@ -94,8 +165,12 @@ public struct DatabaseEndpoint: Sendable, Equatable {
             let dir = (path as NSString).deletingLastPathComponent
             let port = path.split(separator: ".").last.map(String.init) ?? "5432"
             return "postgresql://\(ownerUser)@/\(database)?host=\(dir)&port=\(port)"
-        case .tcp(let host, let port, let tls):
-            return "postgresql://\(ownerUser)@\(host):\(port)/\(database)" + (tls ? "?sslmode=require" : "")
+        case .tcp(_, _, let tls):
+            var query: [String] = []
+            if tls { query.append("sslmode=require") }
+            if isCluster { query.append("target_session_attrs=read-write") }
+            let hostList = hosts.map(Self.label).joined(separator: ",")
+            return "postgresql://\(ownerUser)@\(hostList)/\(database)" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
         }
     }
 
@@ -121,6 +196,34 @@ public struct DatabaseEndpoint: Sendable, Equatable {
         }
         config.options.maximumConnections = maxConnections
         config.options.connectTimeout = .seconds(5)
+        return config
+    }
+}
+
+extension DatabaseEndpoint {
+    /// One direct connection's settings (no pool), for asking a host whether it accepts writes.
+    public func connectionConfiguration(asOwner: Bool, connectTimeout: Duration) throws -> PostgresConnection.Configuration {
+        let user = asOwner || !appConnectsDirectly ? ownerUser : Self.appRole
+        let secret = asOwner || !appConnectsDirectly ? password : appPassword
+        var config: PostgresConnection.Configuration
+        switch address {
+        case .socket(let path):
+            config = .init(unixSocketPath: path, username: user, password: secret, database: database)
+        case .tcp(let host, let port, let tls):
+            config = .init(
+                host: host,
+                port: port,
+                username: user,
+                password: secret,
+                database: database,
+                tls: tls ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable
+            )
+        }
+        if !asOwner && !appConnectsDirectly {
+            config.options.additionalStartupParameters = [("options", "-c role=\(Self.appRole)")]
+        }
+        let (seconds, attoseconds) = connectTimeout.components
+        config.options.connectTimeout = .milliseconds(seconds * 1000 + attoseconds / 1_000_000_000_000_000)
         return config
     }
 }

@@ -1,4 +1,5 @@
 import PostgresNIO
+import _ConnectionPoolModule
 
 /// What a database error means to a caller above Storage, so that no other module needs to know
 /// PostgresNIO's error type.
@@ -15,6 +16,7 @@ public enum DatabaseFailure: Equatable, Sendable {
 
     /// The failure `error` stands for, or nil when it is not one of these.
     public static func classify(_ error: any Error) -> DatabaseFailure? {
+        if Database.poolGaveUp(error) { return .unreachable(code: "\(error)") }
         guard let error = error as? PSQLError else { return nil }
         if [.connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .failedToAddSSLHandler].contains(error.code) {
             return .unreachable(code: "\(error.code)")

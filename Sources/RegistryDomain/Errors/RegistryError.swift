@@ -46,6 +46,15 @@ public struct RegistryError: Error, Sendable, Equatable, CustomStringConvertible
         details: ["retry_after": "5"]
     )
 
+    /// The connection was lost while the database committed: the change may or may not have been
+    /// made. The client looks before it sends the request again.
+    public static let commitOutcomeUnknown = RegistryError(
+        .unavailable,
+        code: "commit_outcome_unknown",
+        message: "The registry lost its database while saving this change, which may or may not have been saved. Check before sending it again.",
+        details: ["retry_after": "5"]
+    )
+
     public static func throttled(retryAfterSeconds: Int) -> Self {
         .init(
             .throttled,

@@ -31,11 +31,21 @@ struct AdminPages {
                     "count": String(agencies.filter { $0.status == status }.count),
                 ]
             }
+            let nodes = try await page.registry.nodes.live(logger: context.logger)
+            let me = page.registry.nodes.identity.id
             return page.render(
                 "admin_home",
                 [
                     "counts": counts,
                     "pending": String(agencies.filter { $0.status == "pending" }.count),
+                    "nodes": nodes.map { node in
+                        [
+                            "id": node.id, "version": node.version, "address": node.address, "pid": String(node.pid),
+                            "started": AuditPages.dateTime(node.startedAt), "seen": AuditPages.dateTime(node.lastSeenAt),
+                            "database_host": node.databaseHost ?? "", "cluster": node.databaseHost != nil, "this": node.id == me,
+                        ] as [String: Any]
+                    },
+                    "node_count": String(nodes.count),
                 ]
             )
         }

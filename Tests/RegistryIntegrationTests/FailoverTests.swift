@@ -1,0 +1,197 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RegistryDomain
+import RegistryServices
+import RegistryStorage
+import Testing
+
+/// `DATABASE_URL` with several hosts, and the service following the primary among them.
+///
+/// The hosts here are two databases of the test cluster standing for two servers: a "standby"
+/// is a database whose new sessions are read-only (`default_transaction_read_only`), and losing
+/// the primary is making it read-only and cutting its sessions, which is what the service sees of
+/// a demoted primary. (The drill of `make test`, `scripts/cluster-drill.sh`, does it with real
+/// servers under pg_auto_failover.)
+@Suite("Several database hosts: the service follows the primary")
+struct FailoverTests {
+    @Test("a multi-host URL is parsed as libpq reads it, and bad ones are refused with the reason")
+    func parsing() throws {
+        let endpoint = try DatabaseEndpoint(url: "postgres://owner:s%40cret@db1:6001,db2,10.0.0.3:6003/registry?target_session_attrs=read-write")
+        #expect(endpoint.hosts.map(DatabaseEndpoint.label) == ["db1:6001", "db2:5432", "10.0.0.3:6003"])
+        #expect(endpoint.isCluster)
+        #expect(endpoint.password == "s@cret")
+        #expect(endpoint.database == "registry")
+        #expect(endpoint.ownerUser == "owner")
+        #expect(endpoint.single(1).hosts.map(DatabaseEndpoint.label) == ["db2:5432"])
+        #expect(!endpoint.single(1).isCluster)
+        #expect(endpoint.displayURL == "postgresql://owner@db1:6001,db2:5432,10.0.0.3:6003/registry?target_session_attrs=read-write")
+        #expect(try DatabaseEndpoint(url: "postgres://u@a:1,b:2/d?target_session_attrs=primary").hosts.count == 2)
+        let tls = try DatabaseEndpoint(url: "postgresql://u@a:1,b:2/d?sslmode=require&target_session_attrs=read-write")
+        #expect(tls.hosts == [.tcp(host: "a", port: 1, requireTLS: true), .tcp(host: "b", port: 2, requireTLS: true)])
+
+        let single = try DatabaseEndpoint(url: "postgres://u:p@db:5433/registry")
+        #expect(!single.isCluster && single.hosts == [.tcp(host: "db", port: 5433, requireTLS: false)])
+
+        let refused: [(String, String)] = [
+            ("postgres://u@a:1,b:2/d", "target_session_attrs=read-write"),
+            ("postgres://u@a:1,b:2/d?target_session_attrs=any", "target_session_attrs=read-write"),
+            ("postgres://u@a:1,:2/d?target_session_attrs=read-write", "host:port"),
+            ("postgres://u@a:1,b:99999/d?target_session_attrs=read-write", "1 to 65535"),
+            ("postgres://u@a:1,b:x/d?target_session_attrs=read-write", "1 to 65535"),
+            ("postgres://u@a:1,b:2:3/d?target_session_attrs=read-write", "host:port"),
+            ("postgres://u@a,b/d?host=/run/postgresql&target_session_attrs=read-write", "socket"),
+        ]
+        for (url, reason) in refused {
+            #expect {
+                _ = try DatabaseEndpoint(url: url)
+            } throws: { error in
+                "\(error)".contains(reason)
+            }
+        }
+    }
+
+    /// Two migrated databases standing for two hosts, with a table to write to; `primary` says
+    /// which is writable at first.
+    struct Pair {
+        let hosts: [DatabaseEndpoint]
+
+        static func make() async throws -> Pair {
+            var hosts: [DatabaseEndpoint] = []
+            for _ in 0..<2 {
+                let endpoint = try await TestCluster.shared.migratedDatabase()
+                try await asOwner(endpoint) { client in
+                    let statements: [String] = [
+                        "CREATE TABLE drill (id int PRIMARY KEY)",
+                        """
+                        CREATE FUNCTION cut_off() RETURNS trigger LANGUAGE plpgsql AS $$
+                        BEGIN
+                            IF NEW.id = 999 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;
+                            RETURN NEW;
+                        END $$
+                        """,
+                        """
+                        CREATE CONSTRAINT TRIGGER cut AFTER INSERT ON drill DEFERRABLE INITIALLY DEFERRED
+                            FOR EACH ROW EXECUTE FUNCTION cut_off()
+                        """,
+                        "GRANT SELECT, INSERT ON drill TO registry_app",
+                    ]
+                    for statement in statements {
+                        try await client.query(PostgresQuery(unsafeSQL: statement), logger: testLogger)
+                    }
+                }
+                hosts.append(endpoint)
+            }
+            return Pair(hosts: hosts)
+        }
+
+        /// Makes host `index` a standby (read-only for new sessions, its sessions cut) or a primary.
+        func set(_ index: Int, writable: Bool) async throws {
+            let name = hosts[index].database
+            try await withPostgresClient(
+                hosts[index].with(database: "postgres").clientConfiguration(asOwner: true, maxConnections: 1),
+                logger: testLogger
+            ) { client in
+                try await client.query(
+                    PostgresQuery(unsafeSQL: "ALTER DATABASE \(name) SET default_transaction_read_only = \(writable ? "off" : "on")"),
+                    logger: testLogger
+                )
+                if !writable {
+                    try await client.query(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(name) AND pid <> pg_backend_pid()",
+                        logger: testLogger
+                    )
+                }
+            }
+        }
+
+        func rows(_ index: Int) async throws -> [Int] {
+            try await asOwner(hosts[index]) { client in
+                var ids: [Int] = []
+                for try await id in try await client.query("SELECT id FROM drill ORDER BY id", logger: testLogger).decode(Int.self) {
+                    ids.append(id)
+                }
+                return ids
+            }
+        }
+    }
+
+    static func insert(_ id: Int, _ database: Database) async throws {
+        try await database.transaction(logger: testLogger) { connection in
+            try await connection.query("INSERT INTO drill (id) VALUES (\(id))", logger: testLogger)
+        }
+    }
+
+    @Test(
+        "the first host that accepts writes is used; when it stops, writes move to the new primary and run once there; a COMMIT cut off is reported as 503 commit_outcome_unknown and not run again"
+    )
+    func followsThePrimary() async throws {
+        let pair = try await Pair.make()
+        try await pair.set(0, writable: false)
+        let database = try await Database.connect(endpoints: pair.hosts, maxConnections: 4, failoverWait: .seconds(10), logger: testLogger)
+        defer { database.shutdown() }
+        #expect(database.isCluster)
+
+        // Host 0 is a standby: the service skipped it.
+        try await Self.insert(1, database)
+        #expect(try await pair.rows(1) == [1])
+        #expect(try await pair.rows(0) == [])
+
+        // Host 1 is demoted and host 0 promoted: the next write fails on 1, finds 0 and runs there once.
+        try await pair.set(0, writable: true)
+        try await pair.set(1, writable: false)
+        try await Self.insert(2, database)
+        #expect(try await pair.rows(0) == [2])
+        #expect(try await pair.rows(1) == [1])
+        // Reads follow too, and so does the monitor's ping.
+        #expect(await database.ping(timeout: .seconds(5), logger: testLogger))
+        let counted = try await database.query("SELECT count(*)::int FROM drill", logger: testLogger)
+        for try await n in counted.decode(Int.self) { #expect(n == 1) }
+
+        // A COMMIT whose connection is cut while it runs: the outcome is unknown to the service,
+        // which says so (503) and does not run the transaction again.
+        await #expect(throws: RegistryError.commitOutcomeUnknown) {
+            try await Self.insert(999, database)
+        }
+        #expect(try await pair.rows(0) == [2])
+        #expect(try await pair.rows(1) == [1])
+        try await Self.insert(3, database)
+        #expect(try await pair.rows(0) == [2, 3])
+    }
+
+    @Test(
+        "with no host accepting writes, work waits for the failover wait and then answers 503 database_unavailable; it resumes when a primary is back"
+    )
+    func noPrimary() async throws {
+        let pair = try await Pair.make()
+        try await pair.set(1, writable: false)
+        let database = try await Database.connect(endpoints: pair.hosts, maxConnections: 4, failoverWait: .seconds(2), logger: testLogger)
+        defer { database.shutdown() }
+        try await Self.insert(1, database)
+
+        try await pair.set(0, writable: false)
+        let started = ContinuousClock.now
+        await #expect(throws: RegistryError.databaseUnavailable) {
+            try await Self.insert(2, database)
+        }
+        let waited = ContinuousClock.now - started
+        #expect(waited >= .seconds(1) && waited < .seconds(10), "waited \(waited)")
+        #expect(!(await database.ping(timeout: .seconds(1), logger: testLogger)))
+
+        try await pair.set(1, writable: true)
+        #expect(await database.ping(timeout: .seconds(5), logger: testLogger))
+        try await Self.insert(3, database)
+        #expect(try await pair.rows(0) == [1])
+        #expect(try await pair.rows(1) == [3])
+    }
+
+    @Test("a single-host URL keeps one pool and never looks elsewhere")
+    func singleHost() async throws {
+        let endpoint = try await TestCluster.shared.migratedDatabase()
+        try await withDatabase(endpoint, maxConnections: 2, logger: testLogger) { database in
+            #expect(!database.isCluster)
+            #expect(database.primaryLabel == nil)
+            #expect(await database.ping(timeout: .seconds(5), logger: testLogger))
+        }
+    }
+}
