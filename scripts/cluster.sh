@@ -77,9 +77,24 @@ wait_for() { # seconds, description, command...
     done
 }
 
-state_is() { # node-name, state
-    as_postgres pg_autoctl show state --pgdata "$DIR/monitor" 2>/dev/null | awk -v n="$1" -v s="$2" '$1 == n && $NF == s { found = 1 } END { exit !found }'
+# The formation's reported states, "name state" per line.
+states() {
+    as_postgres pg_autoctl show state --pgdata "$DIR/monitor" 2>/dev/null |
+        awk -F'|' 'NR > 2 { gsub(/ /, "", $1); gsub(/ /, "", $6); gsub(/ /, "", $7); if ($6 == $7) print $1, $6 }'
 }
+
+state_is() { # node-name, state (reported and assigned)
+    states | grep -qx "$1 $2"
+}
+
+# One primary and one synchronous standby, whichever is which.
+formation_ready() {
+    local now
+    now=$(states)
+    grep -q " primary$" <<<"$now" && grep -q " secondary$" <<<"$now"
+}
+
+created() { [[ -f "$DIR/xdg/config/pg_autoctl$DIR/$1/pg_autoctl.cfg" ]]; }
 
 monitor_sql() { # one statement per argument, each in its own transaction
     local args=() sql
@@ -100,7 +115,7 @@ up() {
     fi
 
     # The monitor: pg_auto_failover's own PostgreSQL, which watches the nodes and decides failovers.
-    if [[ ! -f "$DIR/monitor/pg_autoctl.cfg" && ! -f "$DIR/xdg/config/pg_autoctl$DIR/monitor/pg_autoctl.cfg" ]]; then
+    if ! created monitor; then
         init_folder monitor
         as_postgres pg_autoctl create monitor --pgdata "$DIR/monitor" --pgport "$MONITOR_PORT" --hostname localhost \
             --listen localhost --auth trust --no-ssl >>"$DIR/log/monitor.log" 2>&1
@@ -122,19 +137,19 @@ up() {
     local i
     for i in 1 2; do
         local name="node$i" port=${PG_PORTS[$((i - 1))]}
-        if [[ ! -f "$DIR/$name/postgresql.auto.conf" ]] || ! grep -q pgautofailover "$DIR/$name/postgresql.conf" 2>/dev/null; then
+        if ! created "$name"; then
             [[ $i -eq 1 ]] && init_folder "$name"
             as_postgres pg_autoctl create postgres --pgdata "$DIR/$name" --pgport "$port" --hostname localhost --name "$name" \
                 --listen localhost --auth trust --no-ssl --dbname registry --monitor "$(monitor_uri)" >>"$DIR/log/$name.log" 2>&1
             as_postgres pg_autoctl config set --pgdata "$DIR/$name" timeout.network_partition_timeout 3 >/dev/null
-        fi
-        run_keeper "$name"
-        if [[ $i -eq 1 ]]; then
-            wait_for 90 "node1 becoming the primary" state_is node1 single
+            run_keeper "$name"
+            [[ $i -eq 1 ]] && wait_for 90 "node1 becoming the primary" state_is node1 single
         else
-            wait_for 120 "node2 joining as a standby" state_is node2 secondary
+            run_keeper "$name"
         fi
     done
+    # After a failover either node may be the primary.
+    wait_for 120 "a primary with a synchronous standby" formation_ready
 
     # The service: migrate once (which also writes the shared keys file), then two nodes, one
     # after the other so that only the first loads the demo data.
