@@ -15,3 +15,14 @@ CREATE TABLE service_nodes (
 CREATE INDEX service_nodes_seen_idx ON service_nodes (last_seen_at);
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON service_nodes TO registry_app;
+
+-- The replication clock: with a read copy configured (DATABASE_READ_URL), every node writes the
+-- time here on the primary each second and reads it back from the copy; the difference is how
+-- far behind the copy is, whatever kind of copy it is.
+CREATE TABLE replication_clock (
+    id       integer PRIMARY KEY CHECK (id = 1),
+    beat_at  timestamptz NOT NULL
+);
+INSERT INTO replication_clock (id, beat_at) VALUES (1, now());
+
+GRANT SELECT, UPDATE ON replication_clock TO registry_app;

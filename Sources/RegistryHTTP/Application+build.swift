@@ -67,6 +67,7 @@ public func buildApplication(
             PeriodicService.notifications(registry.outboxDispatcher(), logger: logger),
             PeriodicService.gradeQueue(registry.grading, logger: logger),
             PeriodicService.nodeHeartbeat(registry.nodes, logger: logger),
+            PeriodicService.replicaMonitor(registry.database, logger: logger),
         ] + registry.scheduler.services(logger: logger) + extraServices + metricsListener(registry, logger: logger)
     return Application(
         router: router,

@@ -12,6 +12,10 @@ public struct Configuration: Sendable {
     public var dataDirectory: String = ".registry"
     /// An external PostgreSQL; nil means the embedded cluster.
     public var databaseURL: String?
+    /// A read-only copy for the public ban lookup and the for-hire listing (DATABASE_READ_URL),
+    /// used while it is at most `readMaxLagSeconds` behind (REGISTRY_READ_MAX_LAG).
+    public var databaseReadURL: String?
+    public var readMaxLagSeconds: Int = 5
     /// With `databaseURL`: the password the service signs in with as `registry_app` (set on the
     /// role by `registry migrate`).
     public var databaseAppPassword: String?
@@ -96,6 +100,11 @@ public struct Configuration: Sendable {
         if let dir = env["REGISTRY_DATA_DIR"], !dir.isEmpty { c.dataDirectory = dir }
         if let dir = env["REGISTRY_CHECKPOINT_DIR"], !dir.isEmpty { c.checkpointDirectory = Self.absolute(dir) }
         if let url = env["DATABASE_URL"], !url.isEmpty { c.databaseURL = url }
+        if let url = env["DATABASE_READ_URL"], !url.isEmpty { c.databaseReadURL = url }
+        if let lag = env["REGISTRY_READ_MAX_LAG"], !lag.isEmpty {
+            guard let n = Int(lag), (2...3600).contains(n) else { throw ConfigurationError("REGISTRY_READ_MAX_LAG must be 2 to 3600 seconds") }
+            c.readMaxLagSeconds = n
+        }
         if let password = env["REGISTRY_DB_APP_PASSWORD"], !password.isEmpty { c.databaseAppPassword = password }
         if let root = env["REGISTRY_ROOT"], !root.isEmpty { c.root = root }
         if let level = env["LOG_LEVEL"], !level.isEmpty {

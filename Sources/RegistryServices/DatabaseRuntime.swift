@@ -32,6 +32,20 @@ public struct DatabaseRuntime: Sendable {
         return runtime
     }
 
+    /// The read copy of `DATABASE_READ_URL` (one host; the service signs in to it as
+    /// `registry_app`, like to the primary), or nil.
+    public static func readCopy(_ configuration: Configuration) throws -> Database.ReadCopy? {
+        guard let url = configuration.databaseReadURL else { return nil }
+        guard configuration.databaseURL != nil else {
+            throw EndpointError("DATABASE_READ_URL needs DATABASE_URL: the embedded cluster has no copies")
+        }
+        let endpoint = try DatabaseEndpoint(url: url, appPassword: configuration.databaseAppPassword)
+        guard !endpoint.isCluster else {
+            throw EndpointError("DATABASE_READ_URL names one host (a standby, or a pooler in front of several)")
+        }
+        return Database.ReadCopy(endpoint: endpoint, maxLag: .seconds(configuration.readMaxLagSeconds))
+    }
+
     /// Stops the embedded cluster if this process started it.
     public func stop(logger: Logger) {
         if startedHere, let embedded { embedded.stop(logger: logger) }

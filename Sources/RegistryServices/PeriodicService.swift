@@ -48,7 +48,8 @@ func gracefulShutdownSleep(_ duration: Duration) async throws {
 }
 
 extension PeriodicService {
-    /// Watches the database: a `SELECT 1` every second, given up after two. While it fails,
+    /// Watches the database: a `SELECT 1` every second, given up after two (with several hosts,
+    /// whether the host in use still accepts writes, and which does when not: `Database.ping`). While it fails,
     /// `Database` refuses new work at once (503 `database_unavailable`, `/health/ready` 503)
     /// instead of letting requests queue for connections that cannot be made; when it answers
     /// again, service resumes by itself.
@@ -69,6 +70,14 @@ extension PeriodicService {
                     logger.error("database unreachable; answering 503 until it is back")
                 }
             }
+        }
+    }
+
+    /// Measures the read copy's lag every second (with `DATABASE_READ_URL`): reads that may be a
+    /// little old go to it only while it is within the bound.
+    public static func replicaMonitor(_ database: Database, interval: Duration = .seconds(1), logger: Logger) -> PeriodicService {
+        PeriodicService("read copy monitor", every: interval, logger: logger) {
+            await database.measureReplica(logger: logger)
         }
     }
 

@@ -364,7 +364,8 @@ public struct ReportService: Sendable {
             throw RegistryError.invalid("offset", "offset is 0 to \(policy.searchOffsetMax): narrow the search instead.")
         }
         let today = clock.today
-        return try await database.withConnection { connection in
+        // A listing may be a few seconds old: the read copy serves it while it is fresh.
+        return try await database.withReadConnection { connection in
             try await ReportStore.available(
                 region: s.region,
                 category: category,
@@ -400,6 +401,14 @@ public struct ReportService: Sendable {
                 throw RegistryError.throttled(retryAfterSeconds: RateLimitStore.Window.minute.secondsLeft())
             }
             throw error
+        }
+        if database.readsFromReplica {
+            // With a fresh read copy: the count on the primary, the answer from the copy.
+            guard try await RateLimitStore.hit(key: key, perMinute: policy.lookupsPerMinute(for: clientAddress), database: database, logger: logger)
+            else {
+                throw RegistryError.throttled(retryAfterSeconds: RateLimitStore.Window.minute.secondsLeft())
+            }
+            return try await ReportStore.banned(blindIndex: Data(keys.blindIndex(id)), database: database, logger: logger)
         }
         // The throttle's count and the answer: one statement.
         guard

@@ -1,9 +1,9 @@
 import Logging
 import Metrics
 import PostgresNIO
-import _ConnectionPoolModule
 import RegistryDomain
 import Synchronization
+import _ConnectionPoolModule
 
 /// The service's connection pool, with the pool usage it reports to `/metrics`.
 /// Every query of the running service goes through here.
@@ -18,6 +18,8 @@ import Synchronization
 public final class Database: Sendable {
     private let fixed: PostgresClient?
     private let tracker: PrimaryTracker?
+    /// The read copy (`DATABASE_READ_URL`), if any.
+    let replica: ReadReplica?
     public let maxConnections: Int
     /// How long work that lost the primary waits for a new one before answering 503.
     public let failoverWait: Duration
@@ -30,42 +32,62 @@ public final class Database: Sendable {
     private let reachable = Atomic<Bool>(true)
     private let reachableGauge = Gauge(label: "registry_db_reachable")
 
-    public init(client: PostgresClient, maxConnections: Int) {
+    public init(client: PostgresClient, maxConnections: Int, readCopy: ReadCopy? = nil, logger: Logger? = nil) {
         self.fixed = client
         self.tracker = nil
+        self.replica = readCopy.map {
+            ReadReplica(endpoint: $0.endpoint, maxLag: $0.maxLag, maxConnections: maxConnections, logger: logger ?? Logger(label: "registry"))
+        }
         self.maxConnections = maxConnections
         self.failoverWait = .zero
         capacity.record(maxConnections)
     }
 
-    private init(tracker: PrimaryTracker, maxConnections: Int, failoverWait: Duration) {
+    private init(tracker: PrimaryTracker, maxConnections: Int, failoverWait: Duration, replica: ReadReplica?) {
         self.fixed = nil
         self.tracker = tracker
+        self.replica = replica
         self.maxConnections = maxConnections
         self.failoverWait = failoverWait
         capacity.record(maxConnections)
     }
 
     /// A database over the hosts of `endpoint`, on the one that accepts writes; waits up to
-    /// `failoverWait` for one at start. Call `shutdown()` when done.
+    /// `failoverWait`, and at least 30 s, for one at start. Call `shutdown()` when done.
     public static func connect(
         endpoints: [DatabaseEndpoint],
         maxConnections: Int,
         failoverWait: Duration = .seconds(15),
+        readCopy: ReadCopy? = nil,
         logger: Logger
     ) async throws -> Database {
         let tracker = PrimaryTracker(hosts: endpoints, maxConnections: maxConnections, logger: logger)
-        guard await tracker.relocate(after: 0, within: failoverWait) else {
+        // At start, give the hosts longer than a failover: a machine still starting may be slow.
+        guard await tracker.relocate(after: 0, within: max(failoverWait, .seconds(30))) else {
             throw EndpointError(
                 "none of the database hosts accepts writes: " + endpoints.map { DatabaseEndpoint.label($0.address) }.joined(separator: ", ")
             )
         }
-        return Database(tracker: tracker, maxConnections: maxConnections, failoverWait: failoverWait)
+        let replica = readCopy.map { ReadReplica(endpoint: $0.endpoint, maxLag: $0.maxLag, maxConnections: maxConnections, logger: logger) }
+        return Database(tracker: tracker, maxConnections: maxConnections, failoverWait: failoverWait, replica: replica)
     }
 
-    /// Stops the pool this database started (several hosts only; a single client is its owner's).
+    /// Where reads that may be a little old can go, and how old they may be.
+    public struct ReadCopy: Sendable {
+        public var endpoint: DatabaseEndpoint
+        public var maxLag: Duration
+
+        public init(endpoint: DatabaseEndpoint, maxLag: Duration) {
+            self.endpoint = endpoint
+            self.maxLag = maxLag
+        }
+    }
+
+    /// Stops the pools this database started (the primary's with several hosts, the read copy's);
+    /// a single client given to `init(client:)` is its owner's.
     public func shutdown() {
         tracker?.shutdown()
+        replica?.shutdown()
     }
 
     /// The pool in use now.
@@ -74,15 +96,15 @@ public final class Database: Sendable {
     }
 
     /// True when this database follows the primary among several hosts.
-    public var isCluster: Bool { tracker != nil }
+    public var isCluster: Bool { tracker?.isCluster ?? false }
 
     /// The host in use (`host:port`), when there are several.
-    public var primaryLabel: String? { tracker?.primaryLabel }
+    public var primaryLabel: String? { isCluster ? tracker?.primaryLabel : nil }
 
     private func current() throws -> (client: PostgresClient, generation: Int) {
         if let fixed { return (fixed, 0) }
-        guard let current = tracker?.current else { throw RegistryError.databaseUnavailable }
-        return (current.client, current.generation)
+        guard let current = tracker?.current, let client = current.client else { throw RegistryError.databaseUnavailable }
+        return (client, current.generation)
     }
 
     /// After `error` on the pool of `generation`: when it means the primary is gone, waits for the
@@ -165,7 +187,7 @@ public final class Database: Sendable {
     /// does not, the new primary is looked for (up to `timeout`).
     public func ping(timeout: Duration, logger: Logger) async -> Bool {
         guard let (client, generation) = try? current() else {
-            return await tracker?.relocate(after: 0, within: timeout) ?? false
+            return await tracker?.relocate(after: tracker?.current?.generation ?? 0, within: timeout) ?? false
         }
         guard let tracker else {
             return await Self.answer(within: timeout) {

@@ -174,9 +174,16 @@ public struct DatabaseEndpoint: Sendable, Equatable {
         }
     }
 
+    /// Who signs in, with which password, and the startup options that go with it: the owner;
+    /// or the service role, itself or as the owner with `-c role=`.
+    private func signIn(asOwner: Bool) -> (user: String, password: String?, startup: [(String, String)]) {
+        if asOwner { return (ownerUser, password, []) }
+        if appConnectsDirectly { return (Self.appRole, appPassword, []) }
+        return (ownerUser, password, [("options", "-c role=\(Self.appRole)")])
+    }
+
     public func clientConfiguration(asOwner: Bool, maxConnections: Int = 20) -> PostgresClient.Configuration {
-        let user = asOwner || !appConnectsDirectly ? ownerUser : Self.appRole
-        let secret = asOwner || !appConnectsDirectly ? password : appPassword
+        let (user, secret, startup) = signIn(asOwner: asOwner)
         var config: PostgresClient.Configuration
         switch address {
         case .socket(let path):
@@ -191,9 +198,7 @@ public struct DatabaseEndpoint: Sendable, Equatable {
                 tls: tls ? .require(.makeClientConfiguration()) : .disable
             )
         }
-        if !asOwner && !appConnectsDirectly {
-            config.options.additionalStartupParameters = [("options", "-c role=\(Self.appRole)")]
-        }
+        config.options.additionalStartupParameters = startup
         config.options.maximumConnections = maxConnections
         config.options.connectTimeout = .seconds(5)
         return config
@@ -203,8 +208,7 @@ public struct DatabaseEndpoint: Sendable, Equatable {
 extension DatabaseEndpoint {
     /// One direct connection's settings (no pool), for asking a host whether it accepts writes.
     public func connectionConfiguration(asOwner: Bool, connectTimeout: Duration) throws -> PostgresConnection.Configuration {
-        let user = asOwner || !appConnectsDirectly ? ownerUser : Self.appRole
-        let secret = asOwner || !appConnectsDirectly ? password : appPassword
+        let (user, secret, startup) = signIn(asOwner: asOwner)
         var config: PostgresConnection.Configuration
         switch address {
         case .socket(let path):
@@ -219,9 +223,7 @@ extension DatabaseEndpoint {
                 tls: tls ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable
             )
         }
-        if !asOwner && !appConnectsDirectly {
-            config.options.additionalStartupParameters = [("options", "-c role=\(Self.appRole)")]
-        }
+        config.options.additionalStartupParameters = startup
         let (seconds, attoseconds) = connectTimeout.components
         config.options.connectTimeout = .milliseconds(seconds * 1000 + attoseconds / 1_000_000_000_000_000)
         return config

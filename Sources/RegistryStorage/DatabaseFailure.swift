@@ -21,6 +21,9 @@ public enum DatabaseFailure: Equatable, Sendable {
         if [.connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .failedToAddSSLHandler].contains(error.code) {
             return .unreachable(code: "\(error.code)")
         }
+        // The server going away under a statement (57P01 terminating, 57P02/57P03, class 08), or
+        // refusing writes as a standby (25006): nothing to fix in the request; try again shortly.
+        if Database.lostPrimary(error), let state = error.serverInfo?[.sqlState] { return .unreachable(code: state) }
         if let state = error.serverInfo?[.sqlState], state.hasPrefix("22") { return .invalidValue(sqlState: state) }
         return nil
     }

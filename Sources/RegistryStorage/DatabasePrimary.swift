@@ -13,8 +13,9 @@ import Synchronization
 final class PrimaryTracker: Sendable {
     struct Current: Sendable {
         let host: Int
-        let client: PostgresClient
-        let runner: Task<Void, Never>
+        /// Nil when retired: no host accepted writes at the last search.
+        let client: PostgresClient?
+        let runner: Task<Void, Never>?
         let generation: Int
     }
 
@@ -27,7 +28,7 @@ final class PrimaryTracker: Sendable {
     private let state = Mutex<Current?>(nil)
     private let search = PrimarySearch()
 
-    init(hosts: [DatabaseEndpoint], maxConnections: Int, probeTimeout: Duration = .seconds(2), logger: Logger) {
+    init(hosts: [DatabaseEndpoint], maxConnections: Int, probeTimeout: Duration = .seconds(5), logger: Logger) {
         self.hosts = hosts
         self.maxConnections = maxConnections
         self.probeTimeout = probeTimeout
@@ -39,6 +40,8 @@ final class PrimaryTracker: Sendable {
     /// The label of the host in use, if any.
     var primaryLabel: String? { current.map { DatabaseEndpoint.label(hosts[$0.host].address) } }
 
+    var isCluster: Bool { hosts.count > 1 }
+
     /// Waits until a primary newer than `generation` is in use, searching for one if no other
     /// caller is; false when none accepts writes within `within`.
     func relocate(after generation: Int, within: Duration) async -> Bool {
@@ -46,28 +49,56 @@ final class PrimaryTracker: Sendable {
     }
 
     /// Asks the hosts, in order, until one accepts writes or `within` has passed; installs it.
+    /// When every host answered, and none accepts writes (refused the connection, or is read-only),
+    /// the pool in use is retired: what waits on it fails at once instead of waiting on a server
+    /// that is gone (PostgresNIO's pool would hold it for up to a minute), and work is refused with
+    /// 503 until a search finds a primary again. A host that does not answer in time may only be
+    /// slow (a loaded machine), so silence alone never retires the pool.
     fileprivate func searchOnce(within: Duration) async -> Bool {
         let deadline = ContinuousClock.now + within
         while true {
-            for index in hosts.indices where await Self.acceptsWrites(hosts[index], timeout: probeTimeout, logger: logger) {
-                install(host: index)
-                return true
+            var allAnswered = true
+            for index in hosts.indices {
+                switch await Self.probe(hosts[index], timeout: probeTimeout, logger: logger) {
+                case .writable:
+                    install(host: index)
+                    return true
+                case .silent: allAnswered = false
+                case .refused, .readOnly: break
+                }
             }
-            if ContinuousClock.now + .milliseconds(250) >= deadline { return false }
+            if allAnswered { retire() }
+            if ContinuousClock.now + .milliseconds(250) >= deadline || Task.isCancelled { return false }
             try? await Task.sleep(for: .milliseconds(250))
-            if Task.isCancelled { return false }
+        }
+    }
+
+    /// Shuts the pool in use down when no host accepts writes: work waiting on it is let go (it
+    /// waits for this search like the rest), and new work is refused at once until a host is found.
+    private func retire() {
+        let gone = state.withLock { current -> Current? in
+            guard let kept = current, kept.client != nil else { return nil }
+            current = Current(host: kept.host, client: nil, runner: nil, generation: kept.generation)
+            return kept
+        }
+        if let gone, let runner = gone.runner {
+            logger.error(
+                "no database host accepts writes; answering 503 until one does",
+                metadata: ["last": "\(DatabaseEndpoint.label(hosts[gone.host].address))"]
+            )
+            runner.cancel()
         }
     }
 
     /// Uses `host` from now on. The same host keeps its pool (a dropped connection or two does not
-    /// make it another server); another host gets a new pool and the old one is shut down, which
-    /// fails what still waits on it so that it tries again here.
+    /// make it another server) unless it was retired; another host gets a new pool and the old one
+    /// is shut down, which fails what still waits on it so that it tries again here.
     private func install(host: Int) {
         let endpoint = hosts[host]
         let old: Current? = state.withLock { current in
             let generation = (current?.generation ?? 0) + 1
-            if let kept = current, kept.host == host {
-                current = Current(host: host, client: kept.client, runner: kept.runner, generation: generation)
+            if let kept = current, kept.host == host, let client = kept.client {
+                current = Current(host: host, client: client, runner: kept.runner, generation: generation)
                 return nil
             }
             let client = PostgresClient(
@@ -79,12 +110,14 @@ final class PrimaryTracker: Sendable {
             current = Current(host: host, client: client, runner: runner, generation: generation)
             return previous
         }
-        if let old {
+        if let old, old.host == host {
+            logger.notice("database accepts writes again", metadata: ["host": "\(DatabaseEndpoint.label(endpoint.address))"])
+        } else if let old {
+            old.runner?.cancel()
             logger.notice(
                 "database primary moved",
                 metadata: ["from": "\(DatabaseEndpoint.label(hosts[old.host].address))", "to": "\(DatabaseEndpoint.label(endpoint.address))"]
             )
-            old.runner.cancel()
         } else {
             logger.info("database primary found", metadata: ["host": "\(DatabaseEndpoint.label(endpoint.address))"])
         }
@@ -96,30 +129,46 @@ final class PrimaryTracker: Sendable {
             defer { current = nil }
             return current
         }
-        last?.runner.cancel()
+        last?.runner?.cancel()
     }
 
     /// True on a server that takes writes: not a standby in recovery, and not read-only by setting.
     static let acceptsWritesQuery: PostgresQuery = "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'"
 
-    /// Whether `endpoint`'s one host answers within `timeout` and accepts writes: not a standby
-    /// in recovery, and not read-only by setting.
-    static func acceptsWrites(_ endpoint: DatabaseEndpoint, asOwner: Bool = false, timeout: Duration, logger: Logger) async -> Bool {
-        await Database.answer(within: timeout) {
+    /// What a host said when asked whether it accepts writes.
+    enum Probe: Sendable, Equatable {
+        case writable
+        /// A standby in recovery, or read-only by setting.
+        case readOnly
+        /// The connection was refused or failed.
+        case refused
+        /// No answer within the timeout.
+        case silent
+    }
+
+    /// Asks `endpoint`'s one host, on a direct connection, whether it accepts writes.
+    static func probe(_ endpoint: DatabaseEndpoint, asOwner: Bool = false, timeout: Duration, logger: Logger) async -> Probe {
+        let outcome = Mutex<Probe>(.silent)
+        let finished = await Database.answer(within: timeout) {
             guard let configuration = try? endpoint.connectionConfiguration(asOwner: asOwner, connectTimeout: timeout),
                 let connection = try? await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
-            else { return false }
-            var writable = false
+            else {
+                outcome.withLock { $0 = .refused }
+                return true
+            }
+            var answer = Probe.refused
             if let rows = try? await connection.query(acceptsWritesQuery, logger: logger) {
                 do {
-                    for try await value in rows.decode(Bool.self) { writable = value }
+                    for try await writable in rows.decode(Bool.self) { answer = writable ? .writable : .readOnly }
                 } catch {
-                    writable = false
+                    answer = .refused
                 }
             }
             try? await connection.close()
-            return writable
+            outcome.withLock { $0 = answer }
+            return true
         }
+        return finished ? outcome.withLock { $0 } : .silent
     }
 }
 
@@ -129,7 +178,8 @@ private actor PrimarySearch {
 
     func find(_ tracker: PrimaryTracker, after generation: Int, within: Duration) async -> Bool {
         if let now = tracker.current?.generation, now > generation { return true }
-        if let running { return await running.value }
+        // Join the search under way, for no longer than this caller may wait.
+        if let running { return await Database.answer(within: within) { await running.value } }
         let task = Task { await tracker.searchOnce(within: within) }
         running = task
         let found = await task.value
@@ -145,7 +195,8 @@ extension DatabaseEndpoint {
         guard isCluster else { return self }
         let deadline = ContinuousClock.now + within
         repeat {
-            for index in hosts.indices where await PrimaryTracker.acceptsWrites(single(index), asOwner: true, timeout: .seconds(2), logger: logger) {
+            for index in hosts.indices
+            where await PrimaryTracker.probe(single(index), asOwner: true, timeout: .seconds(5), logger: logger) == .writable {
                 return single(index)
             }
             try await Task.sleep(for: .milliseconds(250))
@@ -159,18 +210,24 @@ extension DatabaseEndpoint {
 public func withDatabase<Result: Sendable>(
     _ endpoint: DatabaseEndpoint,
     maxConnections: Int,
+    readCopy: Database.ReadCopy? = nil,
+    failoverWait: Duration = .seconds(15),
     logger: Logger,
     _ body: (Database) async throws -> Result
 ) async throws -> Result {
     guard endpoint.isCluster else {
         return try await withPostgresClient(endpoint.clientConfiguration(asOwner: false, maxConnections: maxConnections), logger: logger) {
             client in
-            try await body(Database(client: client, maxConnections: maxConnections))
+            let database = Database(client: client, maxConnections: maxConnections, readCopy: readCopy, logger: logger)
+            defer { database.shutdown() }
+            return try await body(database)
         }
     }
     let database = try await Database.connect(
         endpoints: endpoint.hosts.indices.map(endpoint.single),
         maxConnections: maxConnections,
+        failoverWait: failoverWait,
+        readCopy: readCopy,
         logger: logger
     )
     defer { database.shutdown() }

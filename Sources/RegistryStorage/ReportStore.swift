@@ -344,6 +344,22 @@ extension ReportStore {
         }
     }
 
+    /// Whether the person with this blind index is barred now (the lookup's answer alone, without
+    /// its count: for the read copy, where the count cannot be written).
+    public static func banned(blindIndex: Data, database: Database, logger: Logger) async throws -> Bool {
+        try await database.withReadConnection { connection in
+            let rows = try await connection.query(
+                """
+                SELECT EXISTS (SELECT 1 FROM workers w JOIN bans b ON b.worker_id = w.id AND b.lifted_at IS NULL
+                               WHERE w.id_blind_index = \(blindIndex))
+                """,
+                logger: logger
+            )
+            for try await value in rows.decode(Bool.self) { return value }
+            return false
+        }
+    }
+
     /// The lookup's SQL with its parameters, for `pgbench`: $1 throttle key, $2 per minute, $3 blind index.
     public static var banLookupSQL: String { BanLookupStatement.sql }
 }

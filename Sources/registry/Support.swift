@@ -48,7 +48,12 @@ func withRegistry<T: Sendable>(
             let applied = try await runtime.migrate(migrationsDirectory: configuration.migrationsDirectory, logger: logger)
             if !applied.isEmpty { logger.info("migrations applied", metadata: ["versions": "\(applied)"]) }
         }
-        let result = try await withDatabase(runtime.endpoint, maxConnections: configuration.poolSize, logger: logger) { database in
+        let result = try await withDatabase(
+            runtime.endpoint,
+            maxConnections: configuration.poolSize,
+            readCopy: try DatabaseRuntime.readCopy(configuration),
+            logger: logger
+        ) { database in
             let registry = try Registry(configuration: configuration, policies: policies, database: database, keys: keys, clock: clock)
             if !migrate, !(await registry.isReady(logger: logger)) {
                 throw ValidationError("the database schema is not current: run `registry migrate`")

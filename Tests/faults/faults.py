@@ -398,7 +398,7 @@ def postgres_restart(w):
     check(longest < bound, f"no request sent after the monitor noticed hung ({longest:.1f} s at most, outage {up_at - down_at:.1f} s)")
     hung = [s for s in caught if s[1] >= bound]
     print(f"note  {len(caught)} requests were in flight or sent before the monitor noticed; "
-          + (f"KNOWN DEFECT (issue 19): {len(hung)} of them waited {max(s[1] for s in hung):.0f} s (the client's limit) — a request "
+          + (f"KNOWN DEFECT (one database host): {len(hung)} of them waited {max(s[1] for s in hung):.0f} s (the client's limit) — a request "
              "caught at the moment PostgreSQL dies can wait on its pooled connection far beyond the outage (about 1 run in 4)"
              if hung else f"the longest waited {max((s[1] for s in caught), default=0):.1f} s"), flush=True)
     check(not any(isinstance(s[2], int) and s[2] >= 500 and s[2] != 503 for s in samples), "no other 5xx at any time")
