@@ -58,7 +58,8 @@ struct ReplicaTests {
     }
 
     @Test(
-        "reads go to the copy while it is within the bound and to the primary past it or when it fails; the lookup's count stays on the primary"
+        "reads go to the copy while it is within the bound and to the primary past it or when it fails; the lookup's count stays on the primary",
+        .disabled("quarantined, open defect of issue 19: a pool meeting ALLOW_CONNECTIONS false can leave this test waiting for ever")
     )
     func readCopy() async throws {
         try await withTestRegistry { primaryRegistry, endpoint in
