@@ -391,30 +391,31 @@ public struct ReportService: Sendable {
     /// rate-limited per address.
     public func banStatus(idNumber: String, clientAddress: String?, logger: Logger) async throws -> Bool {
         let key = ThrottleKeys.hashed("ban-lookup", clientAddress ?? "unknown")
+        let perMinute = policy.lookupsPerMinute(for: clientAddress)
+        /// Counts this lookup on the primary on its own, refusing it past the limit.
+        func count() async throws {
+            guard try await RateLimitStore.hit(key: key, perMinute: perMinute, database: database, logger: logger) else {
+                throw RegistryError.throttled(retryAfterSeconds: RateLimitStore.Window.minute.secondsLeft())
+            }
+        }
         let id: NationalID
         do {
             id = try NationalID(idNumber, today: clock.today)
         } catch {
             // A malformed number counts against the limit too, and being over it is said first.
-            guard try await RateLimitStore.hit(key: key, perMinute: policy.lookupsPerMinute(for: clientAddress), database: database, logger: logger)
-            else {
-                throw RegistryError.throttled(retryAfterSeconds: RateLimitStore.Window.minute.secondsLeft())
-            }
+            try await count()
             throw error
         }
         if database.readsFromReplica {
             // With a fresh read copy: the count on the primary, the answer from the copy.
-            guard try await RateLimitStore.hit(key: key, perMinute: policy.lookupsPerMinute(for: clientAddress), database: database, logger: logger)
-            else {
-                throw RegistryError.throttled(retryAfterSeconds: RateLimitStore.Window.minute.secondsLeft())
-            }
+            try await count()
             return try await ReportStore.banned(blindIndex: Data(keys.blindIndex(id)), database: database, logger: logger)
         }
         // The throttle's count and the answer: one statement.
         guard
             let revoked = try await ReportStore.banLookup(
                 throttleKey: key,
-                perMinute: policy.lookupsPerMinute(for: clientAddress),
+                perMinute: perMinute,
                 blindIndex: Data(keys.blindIndex(id)),
                 database: database,
                 logger: logger

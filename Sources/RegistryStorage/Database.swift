@@ -35,9 +35,7 @@ public final class Database: Sendable {
     public init(client: PostgresClient, maxConnections: Int, readCopy: ReadCopy? = nil, logger: Logger? = nil) {
         self.fixed = client
         self.tracker = nil
-        self.replica = readCopy.map {
-            ReadReplica(endpoint: $0.endpoint, maxLag: $0.maxLag, maxConnections: maxConnections, logger: logger ?? Logger(label: "registry"))
-        }
+        self.replica = readCopy.map { ReadReplica($0, maxConnections: maxConnections, logger: logger ?? Logger(label: "registry")) }
         self.maxConnections = maxConnections
         self.failoverWait = .zero
         capacity.record(maxConnections)
@@ -68,7 +66,7 @@ public final class Database: Sendable {
                 "none of the database hosts accepts writes: " + endpoints.map { DatabaseEndpoint.label($0.address) }.joined(separator: ", ")
             )
         }
-        let replica = readCopy.map { ReadReplica(endpoint: $0.endpoint, maxLag: $0.maxLag, maxConnections: maxConnections, logger: logger) }
+        let replica = readCopy.map { ReadReplica($0, maxConnections: maxConnections, logger: logger) }
         return Database(tracker: tracker, maxConnections: maxConnections, failoverWait: failoverWait, replica: replica)
     }
 
@@ -88,11 +86,6 @@ public final class Database: Sendable {
     public func shutdown() {
         tracker?.shutdown()
         replica?.shutdown()
-    }
-
-    /// The pool in use now.
-    public var client: PostgresClient {
-        get throws { try current().client }
     }
 
     /// True when this database follows the primary among several hosts.

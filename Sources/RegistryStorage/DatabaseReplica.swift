@@ -25,12 +25,12 @@ final class ReadReplica: Sendable {
     private let lagGauge = Gauge(label: "registry_db_replica_lag_seconds")
     private let inUseGauge = Gauge(label: "registry_db_replica_in_use")
 
-    init(endpoint: DatabaseEndpoint, maxLag: Duration, maxConnections: Int, logger: Logger) {
-        self.endpoint = endpoint
-        self.maxLag = maxLag
+    init(_ copy: Database.ReadCopy, maxConnections: Int, logger: Logger) {
+        self.endpoint = copy.endpoint
+        self.maxLag = copy.maxLag
         self.maxConnections = maxConnections
         self.logger = logger
-        pool = Mutex(Self.start(endpoint, maxConnections: maxConnections, logger: logger))
+        pool = Mutex(Self.start(copy.endpoint, maxConnections: maxConnections, logger: logger))
     }
 
     private static func start(_ endpoint: DatabaseEndpoint, maxConnections: Int, logger: Logger) -> (PostgresClient, Task<Void, Never>) {
