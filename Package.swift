@@ -48,11 +48,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // PostgresNIO's statement call under its own name, for RegistryStorage's guard over it.
+        .target(
+            name: "RegistryStorageDriver",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // PostgreSQL: embedded cluster, migrations, repositories.
         .target(
             name: "RegistryStorage",
             dependencies: [
-                "RegistryDomain", "RegistrySecurity",
+                "RegistryDomain", "RegistrySecurity", "RegistryStorageDriver",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

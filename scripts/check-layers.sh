@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # The house rules a compiler cannot see (part of `make lint`): SQL and PostgresNIO only in
-# Sources/RegistryStorage; nothing above RegistryDomain imported by it; services and pages read
+# Sources/RegistryStorage (and its driver shim, RegistryStorageDriver); statements through the
+# closed-connection guard; nothing above RegistryDomain imported by it; services and pages read
 # the time from the registry's clock; RegistryHTTP names no store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
 if hits=$(grep -rnE '\.query\("|\.query\(PostgresQuery|PostgresQuery\(|unsafeSQL|\.copyFrom\(|^import PostgresNIO' Sources --include=*.swift \
-    | grep -v '^Sources/RegistryStorage/' | grep -v 'page\.query("'); then
+    | grep -vE '^Sources/RegistryStorage(Driver)?/' | grep -v 'page\.query("'); then
     echo "SQL or PostgresNIO outside Sources/RegistryStorage (move it into a store):"
+    echo "$hits"
+    status=1
+fi
+if hits=$(grep -rn 'unguardedQuery' Sources --include=*.swift | grep -vE '^Sources/RegistryStorage(Driver/UnguardedQuery|/PostgresConnection\+Guard)\.swift:'); then
+    echo "Statements go through the guard over connection.query (PostgresConnection+Guard.swift), never around it:"
     echo "$hits"
     status=1
 fi

@@ -123,8 +123,11 @@ public final class Database: Sendable {
     }
 
     /// The pool refused a lease: it was shut down (the primary moved while this waited), or it
-    /// could not connect for a long while. No connection was handed out, so nothing ran.
+    /// could not connect for a long while; or the connection it handed out was already closed.
+    /// No statement was sent, so nothing ran.
     static func poolGaveUp(_ error: any Error) -> Bool {
+        // A connection found closed before a statement was sent on it (see `ConnectionClosed`).
+        if error is ConnectionClosed { return true }
         guard let error = error as? ConnectionPoolError else { return false }
         return error == .poolShutdown || error == .connectionCreationCircuitBreakerTripped
     }
@@ -184,14 +187,15 @@ public final class Database: Sendable {
         }
         guard let tracker else {
             return await Self.answer(within: timeout) {
-                (try? await client.query("SELECT 1", logger: logger).collect()) != nil
+                (try? await client.withConnection { try await $0.query("SELECT 1", logger: logger).collect() }) != nil
             }
         }
         let primary = await Self.answer(within: timeout) {
-            guard let rows = try? await client.query(PrimaryTracker.acceptsWritesQuery, logger: logger) else { return false }
+            guard let rows = try? await client.withConnection({ try await $0.query(PrimaryTracker.acceptsWritesQuery, logger: logger).collect() })
+            else { return false }
             var writable = false
             do {
-                for try await value in rows.decode(Bool.self) { writable = value }
+                for row in rows { writable = try row.decode(Bool.self) }
             } catch {
                 return false
             }
@@ -227,14 +231,30 @@ public final class Database: Sendable {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (PostgresConnection) async throws -> sending Result
     ) async throws -> sending Result {
+        try await withLease(isolation: isolation, rerunIfUnsent: false, body)
+    }
+
+    /// Leases a connection and runs `body` on it. Work that cannot have written runs again: when
+    /// no connection was handed out, or one already closed was (the pool had not heard of its
+    /// close yet: tried again at once, on another), or, with `rerunIfUnsent` (one statement),
+    /// when the server refused it or it was never sent. With several hosts, a lost primary is
+    /// looked for first.
+    private func withLease<Result>(
+        isolation: isolated (any Actor)? = #isolation,
+        rerunIfUnsent: Bool,
+        _ body: (PostgresConnection) async throws -> sending Result
+    ) async throws -> sending Result {
         try requireReachable()
         var deadline: ContinuousClock.Instant?
+        // Each closed connection handed out is one the pool drops; it has at most this many.
+        var closedLeases = 0
         while true {
             let (client, generation) = try current()
             let asked = ContinuousClock.now
             var started = false
             do {
                 return try await client.withConnection(isolation: isolation) { connection in
+                    guard !connection.isClosed else { throw ConnectionClosed() }
                     waits.recordInterval(ContinuousClock.now - asked)
                     started = true
                     lease()
@@ -242,8 +262,12 @@ public final class Database: Sendable {
                     return try await body(connection)
                 }
             } catch {
-                // Run again only what cannot have written: nothing ran, or the server refused.
-                if !started || Self.neverRan(error) {
+                if !started, error is ConnectionClosed, closedLeases <= maxConnections {
+                    closedLeases += 1
+                    try await Task.sleep(for: .milliseconds(5))
+                    continue
+                }
+                if !started || (rerunIfUnsent && Self.neverRan(error)) {
                     if try await relocated(after: error, generation: generation, deadline: &deadline) { continue }
                 } else {
                     relocateSoon(after: error, generation: generation)
@@ -310,26 +334,30 @@ public final class Database: Sendable {
         }
     }
 
-    /// One statement outside a transaction (reads).
-    public func query(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
-        try requireReachable()
-        lease()
-        defer { release() }
-        var deadline: ContinuousClock.Instant?
-        while true {
-            let (client, generation) = try current()
-            do {
-                return try await client.query(query, logger: logger)
-            } catch {
-                if Self.neverRan(error) {
-                    if try await relocated(after: error, generation: generation, deadline: &deadline) { continue }
-                } else {
-                    relocateSoon(after: error, generation: generation)
-                }
-                throw error
-            }
+    /// One statement outside a transaction (reads). Its rows are read whole before the connection
+    /// goes back to the pool; stream a long result inside `withConnection` instead.
+    public func query(_ query: PostgresQuery, logger: Logger) async throws -> QueryRows {
+        try await withLease(rerunIfUnsent: true) { connection in
+            QueryRows(rows: try await connection.query(query, logger: logger).collect())
         }
     }
+}
+
+/// The rows of one statement run by `Database.query`, decoded like PostgresNIO's row sequence
+/// (`for try await (a, b) in rows.decode((A, B).self)`).
+public struct QueryRows: AsyncSequence, Sendable {
+    public typealias Element = PostgresRow
+    public let rows: [PostgresRow]
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: IndexingIterator<[PostgresRow]>
+        public mutating func next() async throws -> PostgresRow? { base.next() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: rows.makeIterator()) }
+
+    /// Every row (already read).
+    public func collect() async throws -> [PostgresRow] { rows }
 }
 
 /// The one answer of `Database.answer(within:)`: whichever of the check and the timer comes first.

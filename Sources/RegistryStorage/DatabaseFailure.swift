@@ -17,6 +17,7 @@ public enum DatabaseFailure: Equatable, Sendable {
     /// The failure `error` stands for, or nil when it is not one of these.
     public static func classify(_ error: any Error) -> DatabaseFailure? {
         if Database.poolGaveUp(error) { return .unreachable(code: "\(error)") }
+        if error is ConnectionClosed { return .unreachable(code: "connectionClosed") }
         guard let error = error as? PSQLError else { return nil }
         if [.connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .failedToAddSSLHandler].contains(error.code) {
             return .unreachable(code: "\(error.code)")
@@ -32,6 +33,7 @@ public enum DatabaseFailure: Equatable, Sendable {
     /// and SQLSTATE (which name no bound value), or the client's error code; nil for any other
     /// error.
     public static func summary(_ error: any Error) -> String? {
+        if error is ConnectionClosed { return "database: \(error)" }
         guard let error = error as? PSQLError else { return nil }
         guard let message = error.serverInfo?[.message] else { return "database: \(error.code)" }
         return "database: \(message)" + (error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")

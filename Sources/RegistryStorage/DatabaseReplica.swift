@@ -78,13 +78,18 @@ final class ReadReplica: Sendable {
         let answer = Mutex<Int?>(nil)
         let answered = await Database.answer(within: timeout) {
             guard
-                let rows = try? await client.query(
-                    "SELECT (extract(epoch FROM clock_timestamp() - beat_at) * 1000)::int8 FROM replication_clock WHERE id = 1",
-                    logger: logger
-                )
+                let rows = try? await client.withConnection({
+                    try await $0.query(
+                        "SELECT (extract(epoch FROM clock_timestamp() - beat_at) * 1000)::int8 FROM replication_clock WHERE id = 1",
+                        logger: logger
+                    ).collect()
+                })
             else { return false }
             do {
-                for try await milliseconds in rows.decode(Int64.self) { answer.withLock { $0 = Int(clamping: max(0, milliseconds)) } }
+                for row in rows {
+                    let milliseconds = try row.decode(Int64.self)
+                    answer.withLock { $0 = Int(clamping: max(0, milliseconds)) }
+                }
             } catch {
                 return false
             }

@@ -4,6 +4,7 @@ import PostgresNIO
 import RegistryDomain
 import RegistryServices
 import RegistryStorage
+import Synchronization
 import Testing
 
 /// `DATABASE_URL` with several hosts, and the service following the primary among them.
@@ -183,6 +184,131 @@ struct FailoverTests {
         try await Self.insert(3, database)
         #expect(try await pair.rows(0) == [1])
         #expect(try await pair.rows(1) == [3])
+    }
+
+    /// Ends every session of `host`'s database but the caller's; with `allow: false` the database
+    /// also refuses new ones (the server, as far as the service can tell, is gone).
+    static func cut(_ host: DatabaseEndpoint, allow: Bool = true) async throws {
+        try await withPostgresClient(host.with(database: "postgres").clientConfiguration(asOwner: true, maxConnections: 1), logger: testLogger) {
+            client in
+            try await client.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \(host.database) ALLOW_CONNECTIONS \(allow)"), logger: testLogger)
+            try await client.query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(host.database) AND pid <> pg_backend_pid()",
+                logger: testLogger
+            )
+        }
+    }
+
+    @Test(
+        "a store's statement on a connection the server has closed fails at once as the database being unreachable; PostgresNIO alone would wait for ever"
+    )
+    func statementOnAClosedConnection() async throws {
+        let endpoint = try await TestCluster.shared.migratedDatabase()
+        try await withDatabase(endpoint, maxConnections: 2, logger: testLogger) { database in
+            try await database.withConnection { connection in
+                try await Self.cut(endpoint)
+                while !connection.isClosed { try await Task.sleep(for: .milliseconds(10)) }
+                let answered = await Database.answer(within: .seconds(10)) {
+                    do {
+                        try await ThrottleStore.reset(key: "k", on: connection, logger: testLogger)
+                        Issue.record("a statement on a closed connection answered")
+                    } catch {
+                        #expect(DatabaseFailure.classify(error)?.isUnreachable == true, "\(String(reflecting: error))")
+                    }
+                    return true
+                }
+                #expect(answered, "the statement on a closed connection was still waiting after 10 s")
+            }
+        }
+    }
+
+    final class Acknowledged: Sendable {
+        let ids = Mutex<Set<Int>>([])
+    }
+
+    /// Eight writes and eight reads at once; a failure must say the database is unreachable.
+    static func burst(_ ids: Range<Int>, _ database: Database, _ acknowledged: Acknowledged) async {
+        await withTaskGroup(of: Void.self) { group in
+            for id in ids {
+                group.addTask {
+                    do {
+                        try await Self.insert(id, database)
+                        acknowledged.ids.withLock { _ = $0.insert(id) }
+                    } catch {
+                        #expect(DatabaseFailure.classify(error)?.isUnreachable == true, "\(String(reflecting: error))")
+                    }
+                }
+                group.addTask {
+                    do {
+                        _ = try await database.query("SELECT count(*) FROM drill", logger: testLogger).collect()
+                    } catch {
+                        #expect(DatabaseFailure.classify(error)?.isUnreachable == true, "\(String(reflecting: error))")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test(
+        "connections the server ended while they were idle in the pool: no statement waits on one; what fails is 503 and nothing else, and every write acknowledged is there",
+        arguments: [false, true]
+    )
+    func idleConnectionsCut(cluster: Bool) async throws {
+        let pair = try await Pair.make()
+        let database = try await Database.connect(
+            endpoints: cluster ? pair.hosts : [pair.hosts[0]],
+            maxConnections: 4,
+            failoverWait: .seconds(10),
+            logger: testLogger
+        )
+        defer { database.shutdown() }
+        let acknowledged = Acknowledged()
+        for round in 0..<3 {
+            // Fill the pool with idle connections, then end them all on the server.
+            await Self.burst(round * 100..<round * 100 + 8, database, acknowledged)
+            try await Self.cut(pair.hosts[0])
+            let answered = await Database.answer(within: .seconds(60)) {
+                await Self.burst(round * 100 + 8..<round * 100 + 16, database, acknowledged)
+                return true
+            }
+            #expect(answered, "round \(round): work after the cut was still waiting after 60 s")
+        }
+        let rows = Set(try await pair.rows(0))
+        let written = acknowledged.ids.withLock { $0 }
+        #expect(written.isSubset(of: rows), "acknowledged but missing: \(written.subtracting(rows).sorted())")
+        #expect(written.count >= 40, "only \(written.count) of 48 writes went through")
+    }
+
+    @Test(
+        "a host that goes away: work waiting for one of its connections is let go and answered 503 after the failover wait, not held by the pool; new work is refused at once; service resumes when it is back"
+    )
+    func hostAway() async throws {
+        let pair = try await Pair.make()
+        let host = pair.hosts[0]
+        let database = try await Database.connect(endpoints: [host], maxConnections: 2, failoverWait: .seconds(3), logger: testLogger)
+        defer { database.shutdown() }
+        #expect(!database.isCluster)
+        try await Self.insert(1, database)
+
+        try await Self.cut(host, allow: false)
+        // A write that is waiting for a connection when the server goes away: PostgresNIO's pool
+        // would hold it for up to a minute. A search that finds no host accepting writes retires
+        // the pool; the write waits out the failover wait (3 s here) and is answered 503.
+        let started = ContinuousClock.now
+        let waiting = Task { try await Self.insert(2, database) }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!(await database.ping(timeout: .seconds(1), logger: testLogger)))
+        await #expect(throws: RegistryError.databaseUnavailable) { try await waiting.value }
+        #expect(ContinuousClock.now - started < .seconds(10), "\(ContinuousClock.now - started)")
+        // While none is found, work is refused at once.
+        let refused = ContinuousClock.now
+        await #expect(throws: RegistryError.databaseUnavailable) { try await Self.insert(3, database) }
+        #expect(ContinuousClock.now - refused < .seconds(1))
+
+        try await Self.cut(host, allow: true)
+        #expect(await database.ping(timeout: .seconds(5), logger: testLogger))
+        try await Self.insert(4, database)
+        #expect(try await pair.rows(0) == [1, 4])
     }
 
     @Test("a statement whose server session ends under it (57P01) is reported as the database being unavailable (503), never as a 500")

@@ -89,14 +89,14 @@ struct ReplicaTests {
 
                 // One second behind: the copy answers, with its older truth.
                 try await Self.setBehind(copy, seconds: 1)
-                await database.measureReplica(logger: testLogger)
+                await database.measureReplica(timeout: .seconds(10), logger: testLogger)
                 #expect(database.readsFromReplica)
                 #expect((database.replicaLagMilliseconds ?? 0) >= 1000)
                 #expect(try await Self.search(registry, h.employer) == [h.workerID.text])
 
                 // A minute behind: past the bound, the primary answers again.
                 try await Self.setBehind(copy, seconds: 60)
-                await database.measureReplica(logger: testLogger)
+                await database.measureReplica(timeout: .seconds(10), logger: testLogger)
                 #expect(!database.readsFromReplica)
                 #expect(try await Self.search(registry, h.employer) == [])
 
@@ -104,7 +104,7 @@ struct ReplicaTests {
                 // service its bans table, so the answer can only have come from there), and counts
                 // the lookup on the primary.
                 try await Self.setBehind(copy, seconds: 0)
-                await database.measureReplica(logger: testLogger)
+                await database.measureReplica(timeout: .seconds(10), logger: testLogger)
                 #expect(database.readsFromReplica)
                 try await asOwner(copy) { client in
                     try await client.query("REVOKE SELECT ON bans FROM registry_app", logger: testLogger)
@@ -124,7 +124,7 @@ struct ReplicaTests {
                 }
                 #expect(counted >= 1)
                 try await Self.setBehind(copy, seconds: 60)
-                await database.measureReplica(logger: testLogger)
+                await database.measureReplica(timeout: .seconds(10), logger: testLogger)
                 #expect(try await registry.reports.banStatus(idNumber: someone, clientAddress: "10.0.0.7", logger: testLogger) == false)
 
             }
@@ -148,7 +148,7 @@ struct ReplicaTests {
                     clock: RegistryClock(),
                     hasher: testHasher
                 )
-                await database.measureReplica(logger: testLogger)
+                await database.measureReplica(timeout: .seconds(10), logger: testLogger)
                 #expect(!database.readsFromReplica && database.replicaLagMilliseconds == nil)
                 #expect(try await Self.search(registry, h.employer) == [])
             }

@@ -188,7 +188,7 @@ func expectSQLError(
 /// The one row a query returns, decoded; a query that returns no row fails the test instead of
 /// skipping the assertions a `for try await` loop would hold.
 func single<T: PostgresDecodable & Sendable>(
-    _ rows: PostgresRowSequence,
+    _ rows: some AsyncSequence<PostgresRow, any Error>,
     _ type: T.Type,
     sourceLocation: SourceLocation = #_sourceLocation
 ) async throws -> T {
@@ -199,7 +199,7 @@ func single<T: PostgresDecodable & Sendable>(
 }
 
 func single<A: PostgresDecodable & Sendable, B: PostgresDecodable & Sendable>(
-    _ rows: PostgresRowSequence,
+    _ rows: some AsyncSequence<PostgresRow, any Error>,
     _ type: (A, B).Type,
     sourceLocation: SourceLocation = #_sourceLocation
 ) async throws -> (A, B) {
