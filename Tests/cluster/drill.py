@@ -207,14 +207,17 @@ class Writers:
         with self.lock:
             return [t for t in self.acks if t > moment]
 
-    def gap_after(self, moment):
-        """Seconds without an acknowledged write around `moment`: from the last ack before it to the first after it."""
+    def gap_after(self, moment, until):
+        """The longest time without an acknowledged write from `moment` to `until`: between
+        consecutive acknowledgements, counting from the last one before `moment`. (The first
+        acknowledgement after `moment` alone can be a write committed just before it.)"""
         with self.lock:
             before = [t for t in self.acks if t <= moment]
-            after = [t for t in self.acks if t > moment]
-        if not after:
+            within = sorted(t for t in self.acks if moment < t <= until)
+        if not within:
             return None
-        return after[0] - (before[-1] if before else moment)
+        times = [before[-1] if before else moment] + within
+        return max(b - a for a, b in zip(times, times[1:]))
 
     def failures_between(self, start, end):
         with self.lock:
@@ -263,7 +266,7 @@ def main():
         check(resumed, f"writes resumed after kill -9 of the primary ({primary})")
         check(cluster.wait_state(standby, ("wait_primary", "primary"), 30), f"{standby} was promoted")
         time.sleep(4)
-        primary_gap = writers.gap_after(killed_primary)
+        primary_gap = writers.gap_after(killed_primary, time.time())
         primary_failures = writers.failures_between(killed_primary, time.time())
 
         # 2. A registry node dies.
@@ -271,7 +274,7 @@ def main():
         cluster.kill_registry(1)
         time.sleep(8)
         check(writers.acks_since(killed_node + 4), "writes go on through the other registry node")
-        node_gap = writers.gap_after(killed_node)
+        node_gap = writers.gap_after(killed_node, time.time())
         node_failures = writers.failures_between(killed_node, time.time())
 
         # 3. The old primary comes back and rejoins as the standby.
