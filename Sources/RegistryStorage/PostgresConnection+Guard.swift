@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import PostgresNIO
 import RegistryStorageDriver
 
@@ -15,13 +16,19 @@ public struct ConnectionClosed: Error, CustomStringConvertible {
 /// channel already closed (the server ended the session, or a pool handed out a connection whose
 /// close it has not heard of yet) the write is dropped and the statement waits for ever. Here a
 /// closed connection is refused instead, before anything is sent, so the caller knows that the
-/// statement never ran. (A connection that closes in the instant between this check and the
-/// write is still exposed; the server ending a session while a statement runs is answered by
-/// PostgresNIO itself.)
+/// statement never ran.
+///
+/// The check and the write run together on the connection's event loop (the task prefers an
+/// executor that runs its jobs there, and PostgresNIO writes without suspending first), where
+/// the channel closes: it cannot close between them. What the server ends while a statement
+/// runs, PostgresNIO answers itself.
 extension PostgresConnection {
     func query(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws -> PostgresRowSequence {
-        guard !isClosed else { throw ConnectionClosed() }
-        return try await unguardedQuery(query, logger: logger, file: file, line: line)
+        try await withTaskExecutorPreference(EventLoopTaskExecutor(eventLoop)) {
+            eventLoop.assertInEventLoop()  // debug builds (the tests) prove the premise
+            guard !isClosed else { throw ConnectionClosed() }
+            return try await unguardedQuery(query, logger: logger, file: file, line: line)
+        }
     }
 
     func execute<Statement: PostgresPreparedStatement, Row>(
@@ -30,9 +37,15 @@ extension PostgresConnection {
         file: String = #fileID,
         line: Int = #line
     ) async throws -> AsyncThrowingMapSequence<PostgresRowSequence, Row> where Row == Statement.Row {
-        guard !isClosed else { throw ConnectionClosed() }
-        return try await unguardedExecute(statement, logger: logger, file: file, line: line)
+        try await withTaskExecutorPreference(EventLoopTaskExecutor(eventLoop)) {
+            eventLoop.assertInEventLoop()  // debug builds (the tests) prove the premise
+            guard !isClosed else { throw ConnectionClosed() }
+            return try await unguardedExecute(statement, logger: logger, file: file, line: line)
+        }
     }
+
+    /// COPY's writer runs the caller's code (building rows), which must not hold the event loop:
+    /// checked first only. It runs inside a transaction, after statements that were checked.
 
     func copyFrom(
         table: String,
@@ -45,5 +58,19 @@ extension PostgresConnection {
     ) async throws {
         guard !isClosed else { throw ConnectionClosed() }
         try await unguardedCopyFrom(table: table, columns: columns, format: format, logger: logger, file: file, line: line, writeData: writeData)
+    }
+}
+
+/// Runs a task's jobs on one event loop (a task executor preference): the statement's check and
+/// PostgresNIO's write, which does not suspend before it, happen there in one go.
+final class EventLoopTaskExecutor: TaskExecutor {
+    let loop: any EventLoop
+
+    init(_ loop: any EventLoop) { self.loop = loop }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        loop.execute { job.runSynchronously(on: executor) }
     }
 }
