@@ -145,7 +145,7 @@ struct FailoverTests {
         #expect(try await pair.rows(0) == [2])
         #expect(try await pair.rows(1) == [1])
         // Reads follow too, and so does the monitor's ping.
-        #expect(await database.ping(timeout: .seconds(5), logger: testLogger))
+        #expect(await database.ping(timeout: .seconds(30), logger: testLogger))
         let counted = try await database.query("SELECT count(*)::int FROM drill", logger: testLogger)
         for try await n in counted.decode(Int.self) { #expect(n == 1) }
 
@@ -180,7 +180,7 @@ struct FailoverTests {
         #expect(!(await database.ping(timeout: .seconds(1), logger: testLogger)))
 
         try await pair.set(1, writable: true)
-        #expect(await database.ping(timeout: .seconds(5), logger: testLogger))
+        #expect(await database.ping(timeout: .seconds(30), logger: testLogger))
         try await Self.insert(3, database)
         #expect(try await pair.rows(0) == [1])
         #expect(try await pair.rows(1) == [3])
@@ -306,7 +306,7 @@ struct FailoverTests {
         #expect(ContinuousClock.now - refused < .seconds(1))
 
         try await Self.cut(host, allow: true)
-        #expect(await database.ping(timeout: .seconds(5), logger: testLogger))
+        #expect(await database.ping(timeout: .seconds(30), logger: testLogger))
         try await Self.insert(4, database)
         #expect(try await pair.rows(0) == [1, 4])
     }
@@ -330,7 +330,7 @@ struct FailoverTests {
         try await withDatabase(endpoint, maxConnections: 2, failoverWait: .seconds(60), logger: testLogger) { database in
             #expect(!database.isCluster)
             #expect(database.primaryLabel == nil)
-            #expect(await database.ping(timeout: .seconds(5), logger: testLogger))
+            #expect(await database.ping(timeout: .seconds(30), logger: testLogger))
         }
     }
 }
